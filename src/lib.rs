@@ -1,0 +1,1 @@
+//! MailFerry's engine: moves a domain's email from one IMAP server to another.
