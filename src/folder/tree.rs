@@ -530,9 +530,7 @@ pub fn parse_list_line(line: &str, utf8: bool) -> Result<ListLine, ListParseErro
         }
         Some(_) => {
             let rest = c.rest();
-            let end = rest
-                .find(|ch: char| ch == ' ' || ch == '(' || ch == ')' || ch == '"')
-                .unwrap_or(rest.len());
+            let end = rest.find([' ', '(', ')', '"']).unwrap_or(rest.len());
             if end == 0 {
                 return Err(bad("the name is missing"));
             }
