@@ -120,6 +120,15 @@ impl MailboxName {
         }
     }
 
+    /// A name whose text could not be encoded (empty, or NUL/CR/LF in UTF-8
+    /// mode), kept only so that the folder map can show it as a conflict.
+    pub(crate) fn unchecked(display: &str) -> MailboxName {
+        MailboxName {
+            wire: display.to_owned(),
+            display: display.to_owned(),
+        }
+    }
+
     /// The exact form to send to the server.
     pub fn wire(&self) -> &str {
         &self.wire
