@@ -1195,7 +1195,7 @@ impl<'a> Mapper<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use expect_test::{expect, Expect};
 
     use super::*;

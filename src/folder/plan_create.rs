@@ -50,6 +50,30 @@ impl CreatePlan {
         self.ops.is_empty()
     }
 
+    /// The plan as lines a person (or `--dry`) can read: `CREATE "name"`, `SUBSCRIBE "name"`.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for op in &self.ops {
+            match op {
+                FolderOp::Create {
+                    name,
+                    special_use: Some(s),
+                } => out.push_str(&format!(
+                    "CREATE \"{}\" (USE ({}))\n",
+                    name.display(),
+                    s.attribute_text()
+                )),
+                FolderOp::Create { name, .. } => {
+                    out.push_str(&format!("CREATE \"{}\"\n", name.display()))
+                }
+                FolderOp::Subscribe { name } => {
+                    out.push_str(&format!("SUBSCRIBE \"{}\"\n", name.display()))
+                }
+            }
+        }
+        out
+    }
+
     /// The destination tree as it will be after the plan has run (for previews and tests).
     pub fn applied_to(&self, dest: &FolderTree) -> FolderTree {
         let mut tree = dest.clone();
@@ -149,4 +173,224 @@ pub fn plan_create(map: &FolderMap, dest: &FolderTree) -> Result<CreatePlan, Pla
     }
     creates.extend(subscribes);
     Ok(CreatePlan { ops: creates })
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{expect, Expect};
+
+    use super::*;
+    use crate::folder::map::map_folders;
+    use crate::folder::map::tests::{exchange, gmail, tree};
+    use crate::folder::rules::{Pattern, Rules};
+
+    /// Plans, checks the plan, applies it, maps and plans again: the second plan must be empty.
+    fn check(source: &FolderTree, dest: &FolderTree, rules: &Rules, expected: Expect) {
+        let map = map_folders(source, dest, rules);
+        let plan = plan_create(&map, dest).unwrap();
+        expected.assert_eq(&plan.render_text());
+        let after = plan.applied_to(dest);
+        let again = map_folders(source, &after, rules);
+        let targets = |m: &FolderMap| -> Vec<Option<String>> {
+            m.entries
+                .iter()
+                .map(|e| match &e.target {
+                    Target::Folder { name, .. } => Some(name.wire().to_owned()),
+                    Target::Excluded => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            targets(&again),
+            targets(&map),
+            "the map is stable once applied"
+        );
+        let second = plan_create(&again, &after).unwrap();
+        assert!(
+            second.is_empty(),
+            "a second run creates nothing: {second:?}"
+        );
+    }
+
+    #[test]
+    fn gmail_to_exchange_creates_labels_and_subscribes_them() {
+        check(
+            &gmail(),
+            &exchange(),
+            &Rules::default(),
+            expect![[r#"
+            CREATE "Clients"
+            CREATE "Clients/Acme"
+            CREATE "Files (old)"
+            SUBSCRIBE "Clients"
+            SUBSCRIBE "Clients/Acme"
+            SUBSCRIBE "Files (old)"
+        "#]],
+        );
+    }
+
+    #[test]
+    fn a_missing_special_folder_is_created_with_its_role_when_supported() {
+        let source = gmail();
+        let mut dest = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST (\Sent) "/" Sent"#,
+                r#"* LIST (\Drafts) "/" Drafts"#,
+            ],
+            false,
+        );
+        dest.can_create_special_use = true;
+        check(
+            &source,
+            &dest,
+            &Rules::default(),
+            expect![[r#"
+            CREATE "Clients"
+            CREATE "Clients/Acme"
+            CREATE "Files"
+            CREATE "Archive" (USE (\Archive))
+            SUBSCRIBE "INBOX"
+            SUBSCRIBE "Clients"
+            SUBSCRIBE "Clients/Acme"
+            SUBSCRIBE "Files"
+            SUBSCRIBE "Drafts"
+            SUBSCRIBE "Sent"
+            SUBSCRIBE "Archive"
+        "#]],
+        );
+        // Without CREATE-SPECIAL-USE it is a plain CREATE.
+        dest.can_create_special_use = false;
+        let plan = plan_create(&map_folders(&source, &dest, &Rules::default()), &dest).unwrap();
+        assert!(plan.render_text().contains("CREATE \"Archive\"\n"));
+    }
+
+    #[test]
+    fn deep_hierarchy_creates_parents_first_each_once() {
+        let source = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "L1/L2/L3/L4/L5/L6/L7/L8/L9/L10/L11/L12""#,
+                r#"* LIST () "/" "L1/L2/L3/other""#,
+            ],
+            true,
+        );
+        let dest = tree(
+            &[r#"* LIST () "." INBOX"#, r#"* LIST (\Noselect) "." L1"#],
+            true,
+        );
+        check(
+            &source,
+            &dest,
+            &Rules::default(),
+            expect![[r#"
+            CREATE "L1.L2"
+            CREATE "L1.L2.L3"
+            CREATE "L1.L2.L3.L4"
+            CREATE "L1.L2.L3.L4.L5"
+            CREATE "L1.L2.L3.L4.L5.L6"
+            CREATE "L1.L2.L3.L4.L5.L6.L7"
+            CREATE "L1.L2.L3.L4.L5.L6.L7.L8"
+            CREATE "L1.L2.L3.L4.L5.L6.L7.L8.L9"
+            CREATE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10"
+            CREATE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10.L11"
+            CREATE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10.L11.L12"
+            CREATE "L1.L2.L3.other"
+            SUBSCRIBE "L1.L2"
+            SUBSCRIBE "L1.L2.L3"
+            SUBSCRIBE "L1.L2.L3.L4"
+            SUBSCRIBE "L1.L2.L3.L4.L5"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7.L8"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7.L8.L9"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10.L11"
+            SUBSCRIBE "L1.L2.L3.L4.L5.L6.L7.L8.L9.L10.L11.L12"
+            SUBSCRIBE "L1.L2.L3.other"
+        "#]],
+        );
+    }
+
+    #[test]
+    fn courier_destination_never_creates_inbox_and_creates_noselect_targets() {
+        let source = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "Clients""#,
+                r#"* LIST () "/" "Clients/Acme""#,
+            ],
+            true,
+        );
+        let dest = tree(
+            &[
+                r#"* LIST () "." INBOX"#,
+                r#"* LIST (\Noselect \HasChildren) "." INBOX.Clients"#,
+                r#"* LIST () "." INBOX.Old"#,
+            ],
+            true,
+        );
+        assert_eq!(dest.prefix, "INBOX.");
+        check(
+            &source,
+            &dest,
+            &Rules::default(),
+            expect![[r#"
+            CREATE "INBOX.Clients"
+            CREATE "INBOX.Clients.Acme"
+            SUBSCRIBE "INBOX.Clients.Acme"
+        "#]],
+        );
+    }
+
+    #[test]
+    fn an_excluded_parent_is_created_as_a_container() {
+        let source = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "Clients""#,
+                r#"* LIST () "/" "Clients/Acme""#,
+            ],
+            true,
+        );
+        let dest = tree(&[r#"* LIST () "/" INBOX"#], true);
+        let rules = Rules {
+            exclude: vec![Pattern::new("^Clients$").unwrap()],
+            ..Rules::default()
+        };
+        check(
+            &source,
+            &dest,
+            &rules,
+            expect![[r#"
+            CREATE "Clients"
+            CREATE "Clients/Acme"
+            SUBSCRIBE "Clients"
+            SUBSCRIBE "Clients/Acme"
+        "#]],
+        );
+    }
+
+    #[test]
+    fn refuses_to_plan_while_a_decision_is_needed() {
+        let source = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "Sent""#,
+                r#"* LIST () "/" "Sent Items""#,
+            ],
+            true,
+        );
+        let dest = tree(
+            &[r#"* LIST () "/" INBOX"#, r#"* LIST (\Sent) "/" Sent"#],
+            true,
+        );
+        let map = map_folders(&source, &dest, &Rules::default());
+        let err = plan_create(&map, &dest).unwrap_err();
+        assert_eq!(err, PlanCreateError::Undecided { count: 1 });
+        assert_eq!(
+            err.to_string(),
+            "cannot create folders while 1 folder question(s) need a decision"
+        );
+    }
 }
