@@ -442,7 +442,7 @@ impl FolderMap {
             while let Some(parent) = p {
                 if listed.contains_key(parent) {
                     if depth == 0 {
-                        label = &name[parent.len() + 1..];
+                        label = &name[parent.len() + d.map_or(0, char::len_utf8)..];
                     }
                     depth += 1;
                 }
@@ -934,7 +934,7 @@ impl<'a> Mapper<'a> {
 
         // Subfolders of a folder placed by a pair or as a special folder.
         let name = if let Some((parent, base)) = self.anchor_for(display) {
-            let rest = &display[parent.len() + 1..];
+            let rest = &display[parent.len() + self.src.delimiter.map_or(0, char::len_utf8)..];
             let levels = split_segments(rest, self.src.delimiter);
             reasons.push(Reason::FollowsParent {
                 parent: parent.to_owned(),
@@ -2004,6 +2004,44 @@ pub(crate) mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn utf8_source_to_modified_utf7_destination_keeps_the_text() {
+        let source = FolderTree::from_list_lines(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "Cartório""#,
+                r#"* LIST (\NonExistent) "/" "Gone""#,
+            ],
+            &[],
+            true,
+        )
+        .unwrap();
+        let dest = tree(&[r#"* LIST () "/" INBOX"#], true);
+        let map = map_folders(&source, &dest, &Rules::default());
+        let Target::Folder { name, .. } = &map.entries[1].target else {
+            panic!("Cartório is copied");
+        };
+        assert_eq!(name.wire(), "Cart&APM-rio");
+        assert_eq!(name.display(), "Cartório");
+        assert_eq!(
+            map.entries[2].reasons,
+            [Reason::DefaultExcluded(DefaultExclusion::NoSelect)],
+            "a \\NonExistent folder holds no mail"
+        );
+        // And back: a modified UTF-7 source to a UTF-8 destination.
+        let mut utf8_dest = dest.clone();
+        utf8_dest.utf8 = true;
+        let back = map_folders(
+            &tree(&[r#"* LIST () "/" "Cart&APM-rio""#], true),
+            &utf8_dest,
+            &Rules::default(),
+        );
+        let Target::Folder { name, .. } = &back.entries[0].target else {
+            panic!("Cartório is copied");
+        };
+        assert_eq!(name.wire(), "Cartório");
     }
 
     #[test]

@@ -6,9 +6,9 @@
 //!   `LIST`/`LSUB` parser.
 //! - [`rules`]: the user's rules ([`Rules`]), validated when built.
 //! - [`names_dict`]: localized special-folder names and Exchange's non-mail folders.
-//! - [`map`]: [`map_folders`], the pure mapping, and [`FolderMap`] with its
+//! - [`map`](mod@map): [`map_folders`], the pure mapping, and [`FolderMap`] with its
 //!   text rendering.
-//! - [`plan_create`]: the CREATE and SUBSCRIBE operations a map needs.
+//! - [`plan_create`](mod@plan_create): the CREATE and SUBSCRIBE operations a map needs.
 
 pub mod map;
 pub mod name;

@@ -3,7 +3,7 @@
 //! Rules this module enforces:
 //! - The wire form is what goes back to the server, byte for byte. Without
 //!   `UTF8=ACCEPT` it is modified UTF-7 and must decode strictly (see
-//!   [`utf7`](super::utf7)); with `UTF8=ACCEPT` (RFC 6855) or IMAP4rev2 it is
+//!   [`utf7`]); with `UTF8=ACCEPT` (RFC 6855) or IMAP4rev2 it is
 //!   raw UTF-8 and equal to the display form.
 //! - `INBOX` is case-insensitive (RFC 3501 §5.1): `inbox`, `Inbox` and
 //!   `INBOX` are one mailbox and are all stored as `INBOX`. Only that

@@ -393,4 +393,49 @@ mod tests {
             "cannot create folders while 1 folder question(s) need a decision"
         );
     }
+
+    fn arbitrary_tree(names: Vec<String>, delimiter: Option<char>, prefix: bool) -> FolderTree {
+        let mut folders = vec![Folder::new(MailboxName::inbox(), delimiter, vec![])];
+        for n in names {
+            let display = match (prefix, delimiter) {
+                (true, Some(d)) => format!("INBOX{d}{n}"),
+                _ => n,
+            };
+            let Ok(name) = MailboxName::from_display(&display, false) else {
+                continue;
+            };
+            if folders.iter().all(|f| f.name != name) {
+                folders.push(Folder::new(name, delimiter, vec![]));
+            }
+        }
+        FolderTree::from_folders(folders, false)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn applying_a_plan_then_planning_again_creates_nothing(
+            src_names in proptest::collection::vec("[ab/. é]{1,8}", 0..8),
+            dst_names in proptest::collection::vec("[ab/. é]{1,8}", 0..4),
+            src_delim in proptest::option::of(proptest::sample::select(vec!['/', '.'])),
+            dst_delim in proptest::option::of(proptest::sample::select(vec!['/', '.'])),
+            src_prefix in proptest::bool::ANY,
+            dst_prefix in proptest::bool::ANY,
+        ) {
+            let source = arbitrary_tree(src_names, src_delim, src_prefix);
+            let dest = arbitrary_tree(dst_names, dst_delim, dst_prefix);
+            let rules = Rules::default();
+            let map = map_folders(&source, &dest, &rules);
+            proptest::prop_assert_eq!(map.entries.len(), source.folders.len());
+            let _ = map.render_text();
+            if let Ok(plan) = plan_create(&map, &dest) {
+                let after = plan.applied_to(&dest);
+                let again = map_folders(&source, &after, &rules);
+                let second = plan_create(&again, &after);
+                proptest::prop_assert!(
+                    matches!(&second, Ok(p) if p.is_empty()),
+                    "second plan: {:?}", second
+                );
+            }
+        }
+    }
 }
