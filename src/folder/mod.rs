@@ -6,9 +6,27 @@
 //!   `LIST`/`LSUB` parser.
 //! - [`rules`]: the user's rules ([`Rules`]), validated when built.
 //! - [`names_dict`]: localized special-folder names and Exchange's non-mail folders.
-//! - [`map`](mod@map): [`map_folders`], the pure mapping, and [`FolderMap`] with its
-//!   text rendering.
+//! - [`map`](mod@map): [`map_folders`], the pure mapping, and [`FolderMap`]
+//!   with its text rendering.
 //! - [`plan_create`](mod@plan_create): the CREATE and SUBSCRIBE operations a map needs.
+//!
+//! Everything here is pure: no network, no files, no clock.
+//!
+//! Not done here (yet), on purpose or for lack of time:
+//! - Listing over the network, STATUS counts (`Folder::messages`/`bytes` are
+//!   filled by the caller), running the CREATE/SUBSCRIBE plan, the
+//!   `mailferry folders` command and the tests against real Dovecot servers.
+//! - The LIST parser reads a literal name only when the caller joins the
+//!   literal's bytes to the line.
+//! - Look-alike detection lowercases (`to_lowercase`) rather than applying
+//!   full Unicode case folding (`ß` and `ss` are not paired).
+//! - `FolderMap` and `MailboxName` serialize but do not deserialize (`Rules` does).
+//! - A case collision always needs a decision, even on a destination that is
+//!   case-sensitive (Dovecot); the map cannot know.
+//! - Copying into Gmail's Trash or Spam (Exchange → Gmail) is not flagged,
+//!   although Gmail empties them after 30 days.
+//! - The name-length check is on the whole wire name ([`Rules::max_name_bytes`],
+//!   default 255), not per level.
 
 pub mod map;
 pub mod name;
