@@ -1,3 +1,10 @@
 //! MailFerry's engine: moves a domain's email from one IMAP server to another.
 
+pub mod check;
+pub mod endpoint;
+pub mod error;
 pub mod folder;
+pub mod imap;
+pub mod logging;
+pub mod provider;
+pub mod secret;

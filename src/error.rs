@@ -1,0 +1,508 @@
+//! The engine's errors: a closed set of problems, each with plain words for
+//! the person in front of the app and a code for the program around it.
+//!
+//! [`Problem`] is what happened, as data (the desktop UI switches on its
+//! `code`); [`Error`] wraps a problem with the technical detail that sits
+//! behind "Show details". Retry logic asks the predicates
+//! ([`Error::is_transient`], [`Error::is_auth`]) instead of reading strings.
+
+use crate::endpoint::Fingerprint;
+use crate::provider::Provider;
+use serde::Serialize;
+use std::fmt;
+
+/// The stage of a connection at which something went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Opening the TCP connection.
+    Connecting,
+    /// Waiting for the server's first words.
+    Greeting,
+    /// Setting up encryption.
+    Securing,
+    /// Signing in.
+    SigningIn,
+    /// Reading folders or messages.
+    Working,
+}
+
+impl Stage {
+    fn words(self) -> &'static str {
+        match self {
+            Stage::Connecting => "while connecting",
+            Stage::Greeting => "while waiting for the server to answer",
+            Stage::Securing => "while setting up a secure connection",
+            Stage::SigningIn => "while signing in",
+            Stage::Working => "while reading from the server",
+        }
+    }
+}
+
+/// Everything that can stop MailFerry from reaching or using a server.
+///
+/// The variant name is the code the UI and `--json` output carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "code")]
+pub enum Problem {
+    /// The server's name does not exist.
+    DnsNotFound {
+        /// The name that was looked up.
+        host: String,
+    },
+    /// Nothing listens on that port.
+    ConnectionRefused {
+        /// Server name.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// The network has no route to the server (offline, firewall).
+    NetworkUnreachable {
+        /// Server name.
+        host: String,
+    },
+    /// The server did not answer in time.
+    Timeout {
+        /// Server name.
+        host: String,
+        /// What we were waiting for.
+        stage: Stage,
+        /// How long we waited, in seconds.
+        waited_secs: u64,
+    },
+    /// The certificate is not signed by an authority this computer trusts
+    /// (self-signed, private CA). It can be trusted by its fingerprint.
+    TlsUntrustedCertificate {
+        /// Server name.
+        host: String,
+        /// The certificate's SHA-256 fingerprint, to show and to pin.
+        sha256: Fingerprint,
+    },
+    /// The certificate is valid but for another name.
+    TlsHostnameMismatch {
+        /// Server name.
+        host: String,
+        /// The certificate's fingerprint.
+        sha256: Fingerprint,
+    },
+    /// The certificate has expired or is not valid yet.
+    TlsCertificateExpired {
+        /// Server name.
+        host: String,
+        /// The certificate's fingerprint.
+        sha256: Fingerprint,
+    },
+    /// The server shows a different certificate from the one the user
+    /// trusted earlier.
+    TlsCertificateChanged {
+        /// Server name.
+        host: String,
+        /// The fingerprint the user pinned.
+        expected: Fingerprint,
+        /// The fingerprint the server shows now.
+        actual: Fingerprint,
+    },
+    /// The secure connection could not be set up for another reason
+    /// (often: this port does not speak TLS).
+    TlsFailed {
+        /// Server name.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// STARTTLS was asked for and the server does not offer it.
+    StartTlsUnavailable {
+        /// Server name.
+        host: String,
+    },
+    /// The server skipped sign-in on a connection that was to be upgraded
+    /// with STARTTLS: a known way to attack such connections.
+    StartTlsPreauth {
+        /// Server name.
+        host: String,
+    },
+    /// Something answered, but not an IMAP server.
+    NotImap {
+        /// Server name.
+        host: String,
+        /// Port.
+        port: u16,
+    },
+    /// The server refuses sign-in over an unencrypted connection.
+    PlainSignInRefused {
+        /// Server name.
+        host: String,
+    },
+    /// The user name or password was not accepted.
+    AuthFailed {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The provider wants an app password (2-step verification is on).
+    AppPasswordRequired {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The provider wants the user to sign in on its web page first.
+    WebLoginRequired {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// Password sign-in for mail apps is switched off (Microsoft 365).
+    BasicAuthDisabled {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// IMAP access is switched off for the account.
+    ImapDisabled {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The server is too busy or limits this account right now.
+    ServerBusy {
+        /// Server name.
+        host: String,
+        /// How long the server asked us to wait, when it said.
+        wait_secs: Option<u64>,
+    },
+    /// The server closed the connection.
+    ConnectionLost {
+        /// Server name.
+        host: String,
+        /// At which stage.
+        stage: Stage,
+    },
+    /// The server said something MailFerry does not understand.
+    Protocol {
+        /// Server name.
+        host: String,
+    },
+}
+
+impl Problem {
+    /// The code: the variant's name, stable across versions.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Problem::DnsNotFound { .. } => "DnsNotFound",
+            Problem::ConnectionRefused { .. } => "ConnectionRefused",
+            Problem::NetworkUnreachable { .. } => "NetworkUnreachable",
+            Problem::Timeout { .. } => "Timeout",
+            Problem::TlsUntrustedCertificate { .. } => "TlsUntrustedCertificate",
+            Problem::TlsHostnameMismatch { .. } => "TlsHostnameMismatch",
+            Problem::TlsCertificateExpired { .. } => "TlsCertificateExpired",
+            Problem::TlsCertificateChanged { .. } => "TlsCertificateChanged",
+            Problem::TlsFailed { .. } => "TlsFailed",
+            Problem::StartTlsUnavailable { .. } => "StartTlsUnavailable",
+            Problem::StartTlsPreauth { .. } => "StartTlsPreauth",
+            Problem::NotImap { .. } => "NotImap",
+            Problem::PlainSignInRefused { .. } => "PlainSignInRefused",
+            Problem::AuthFailed { .. } => "AuthFailed",
+            Problem::AppPasswordRequired { .. } => "AppPasswordRequired",
+            Problem::WebLoginRequired { .. } => "WebLoginRequired",
+            Problem::BasicAuthDisabled { .. } => "BasicAuthDisabled",
+            Problem::ImapDisabled { .. } => "ImapDisabled",
+            Problem::ServerBusy { .. } => "ServerBusy",
+            Problem::ConnectionLost { .. } => "ConnectionLost",
+            Problem::Protocol { .. } => "Protocol",
+        }
+    }
+
+    /// What happened and what to do, in words a non-technical owner can act
+    /// on. Never contains a secret; server texts are not quoted here (they
+    /// go in [`Error::detail`]).
+    pub fn message(&self) -> String {
+        match self {
+            Problem::DnsNotFound { host } => format!(
+                "MailFerry couldn't find a server called \"{host}\". Check the spelling of the server name \
+                 (it often looks like imap.yourdomain.com) and that this computer is online."
+            ),
+            Problem::ConnectionRefused { host, port } => format!(
+                "The server {host} turned the connection away on port {port}. The port or the security \
+                 setting is probably wrong: most servers use port 993 with TLS, or 143 with STARTTLS."
+            ),
+            Problem::NetworkUnreachable { host } => format!(
+                "MailFerry can't reach {host} from this computer. Check that you are online and that a \
+                 firewall or VPN isn't blocking email connections."
+            ),
+            Problem::Timeout { host, stage, waited_secs } => format!(
+                "{host} stopped answering {} (we waited {waited_secs} seconds). The server may be down or \
+                 overloaded, or a firewall is silently blocking the connection. Try again in a few minutes; \
+                 if it keeps happening, check the server name and port.",
+                stage.words()
+            ),
+            Problem::TlsUntrustedCertificate { host, sha256 } => format!(
+                "The security certificate of {host} isn't signed by an authority this computer trusts \
+                 (common for company or self-hosted servers). If you know this server, compare this \
+                 fingerprint with the one your provider or administrator gives you, and trust it only \
+                 if they match: {sha256}"
+            ),
+            Problem::TlsHostnameMismatch { host, sha256 } => format!(
+                "The security certificate presented by {host} belongs to a different server name. The \
+                 server name may be slightly wrong (try the exact name your provider gives), or \
+                 someone may be intercepting the connection. Certificate fingerprint: {sha256}"
+            ),
+            Problem::TlsCertificateExpired { host, sha256 } => format!(
+                "The security certificate of {host} has expired (or this computer's clock is wrong). \
+                 Check the date and time on this computer; otherwise ask the server's administrator to \
+                 renew the certificate. Certificate fingerprint: {sha256}"
+            ),
+            Problem::TlsCertificateChanged { host, expected, actual } => format!(
+                "{host} now shows a different security certificate from the one you trusted before. \
+                 This happens when a server renews its certificate, but also when someone intercepts the \
+                 connection. Ask your provider or administrator whether this new fingerprint is right \
+                 before trusting it: {actual} (you trusted {expected})"
+            ),
+            Problem::TlsFailed { host, port } => format!(
+                "MailFerry couldn't set up a secure connection with {host} on port {port}. This port may \
+                 not use TLS: try STARTTLS on port 143, or TLS on port 993."
+            ),
+            Problem::StartTlsUnavailable { host } => format!(
+                "{host} doesn't offer to encrypt this connection (STARTTLS), so MailFerry stopped before \
+                 sending your password. Use TLS on port 993 instead; if the server really has no \
+                 encryption, ask its administrator."
+            ),
+            Problem::StartTlsPreauth { host } => format!(
+                "{host} tried to skip both encryption and sign-in. That is a known way to intercept \
+                 connections, so MailFerry stopped. Use TLS on port 993, and tell the server's \
+                 administrator."
+            ),
+            Problem::NotImap { host, port } => format!(
+                "Something answered at {host} on port {port}, but it isn't an email (IMAP) server. Check \
+                 the server name and port: IMAP usually uses port 993 (TLS) or 143 (STARTTLS)."
+            ),
+            Problem::PlainSignInRefused { host } => format!(
+                "{host} won't accept a password over an unencrypted connection. Choose TLS (port 993) or \
+                 STARTTLS (port 143)."
+            ),
+            Problem::AuthFailed { provider } => match provider {
+                Provider::Yahoo | Provider::ICloud => format!(
+                    "{} turned down the email address or password. {} needs an app password for apps \
+                     like MailFerry, not your usual password: create one in your account's security \
+                     settings and paste it here.",
+                    provider.display_name(),
+                    provider.display_name()
+                ),
+                _ => format!(
+                    "{} turned down the user name or password. Check both (the user name is often your \
+                     full email address) and try again. If your account uses 2-step verification, you \
+                     may need an app password.",
+                    provider.display_name()
+                ),
+            },
+            Problem::AppPasswordRequired { provider } => format!(
+                "{} refused the password because this account uses 2-step verification. Create an app \
+                 password{} and use it here instead of your usual password.",
+                provider.display_name(),
+                provider
+                    .app_password_page()
+                    .map(|url| format!(" (at {url})"))
+                    .unwrap_or_default()
+            ),
+            Problem::WebLoginRequired { provider } => format!(
+                "{} blocked the sign-in and wants you to confirm it's you. Sign in once in your web \
+                 browser, approve any security alert there, then try again here (or use an app password).",
+                provider.display_name()
+            ),
+            Problem::BasicAuthDisabled { provider } => format!(
+                "{} turned down the password. Either the password is wrong, or your organisation has \
+                 switched off password sign-in for email apps. Check the password; if it is right, use \
+                 'Sign in with Microsoft' instead.",
+                provider.display_name()
+            ),
+            Problem::ImapDisabled { provider } => format!(
+                "{} accepted your password but has email-app (IMAP) access switched off for this account. \
+                 Turn on IMAP in the account's mail settings, or ask your administrator to allow it.",
+                provider.display_name()
+            ),
+            Problem::ServerBusy { host, wait_secs } => match wait_secs {
+                Some(secs) => format!(
+                    "{host} is limiting how fast we can work and asked us to wait about {}. MailFerry \
+                     will try again by itself; nothing is lost.",
+                    human_duration(*secs)
+                ),
+                None => format!(
+                    "{host} is busy or has too many connections open for this account right now. Close \
+                     other mail apps that use this account, or try again in a few minutes."
+                ),
+            },
+            Problem::ConnectionLost { host, stage } => format!(
+                "The connection to {host} was closed {}. Check your internet connection and try again; \
+                 if it keeps happening, the server may be limiting connections.",
+                stage.words()
+            ),
+            Problem::Protocol { host } => format!(
+                "{host} answered in a way MailFerry doesn't understand. Try again; if it keeps happening, \
+                 send the details below to support."
+            ),
+        }
+    }
+}
+
+/// Seconds as "5 minutes", "1 hour", "40 seconds".
+pub fn human_duration(secs: u64) -> String {
+    let plural = |n: u64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    if secs < 90 {
+        plural(secs, "second")
+    } else if secs < 90 * 60 {
+        plural(secs.div_ceil(60), "minute")
+    } else {
+        plural(secs.div_ceil(3600), "hour")
+    }
+}
+
+/// The engine's error: a [`Problem`] plus technical detail for support.
+#[derive(Debug, Clone)]
+pub struct Error {
+    problem: Problem,
+    detail: Option<String>,
+}
+
+impl Error {
+    /// An error for a problem, without detail.
+    pub fn new(problem: Problem) -> Self {
+        Error {
+            problem,
+            detail: None,
+        }
+    }
+
+    /// Adds technical detail (an OS error, a server's words after TLS).
+    /// Callers must never pass a secret here.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// What happened.
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+
+    /// The closed code for the UI.
+    pub fn code(&self) -> &'static str {
+        self.problem.code()
+    }
+
+    /// The technical detail behind "Show details".
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// May the same operation succeed if tried again later, unchanged?
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::Timeout { .. }
+                | Problem::ServerBusy { .. }
+                | Problem::ConnectionLost { .. }
+                | Problem::NetworkUnreachable { .. }
+        )
+    }
+
+    /// Is this about the credentials (so asking again may help)?
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::AuthFailed { .. }
+                | Problem::AppPasswordRequired { .. }
+                | Problem::WebLoginRequired { .. }
+                | Problem::BasicAuthDisabled { .. }
+                | Problem::ImapDisabled { .. }
+        )
+    }
+
+    /// Is this about trusting the server's certificate (so the user may
+    /// decide to pin it)?
+    pub fn is_certificate(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::TlsUntrustedCertificate { .. }
+                | Problem::TlsHostnameMismatch { .. }
+                | Problem::TlsCertificateExpired { .. }
+                | Problem::TlsCertificateChanged { .. }
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problem.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Problem> for Error {
+    fn from(problem: Problem) -> Self {
+        Error::new(problem)
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_the_variant_name() {
+        let p = Problem::ConnectionRefused {
+            host: "h".into(),
+            port: 1,
+        };
+        let json = serde_json::to_value(&p).unwrap();
+        assert_eq!(json["code"], p.code());
+        assert_eq!(json["port"], 1);
+    }
+
+    #[test]
+    fn messages_avoid_jargon() {
+        // The words UX.md asks us not to use in front of users.
+        let problems = [
+            Problem::AuthFailed {
+                provider: Provider::Google,
+            },
+            Problem::AppPasswordRequired {
+                provider: Provider::Google,
+            },
+            Problem::ImapDisabled {
+                provider: Provider::Microsoft,
+            },
+            Problem::ConnectionLost {
+                host: "h".into(),
+                stage: Stage::Working,
+            },
+            Problem::ServerBusy {
+                host: "h".into(),
+                wait_secs: Some(300),
+            },
+        ];
+        for p in problems {
+            let m = p.message();
+            for word in ["UID", "namespace", "delimiter", "AUTHENTICATE", "NO ["] {
+                assert!(!m.contains(word), "{m}");
+            }
+        }
+        assert!(Problem::ServerBusy {
+            host: "h".into(),
+            wait_secs: Some(300)
+        }
+        .message()
+        .contains("5 minutes"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(1), "1 second");
+        assert_eq!(human_duration(300), "5 minutes");
+        assert_eq!(human_duration(7200), "2 hours");
+    }
+}

@@ -1,0 +1,731 @@
+//! IMAP sessions: connecting, securing, signing in, and the commands the
+//! engine needs, behind our own types.
+//!
+//! Everything before sign-in (greeting, CAPABILITY, STARTTLS) is done here
+//! line by line, so that the security rules are ours to enforce: STARTTLS is
+//! required once chosen, every byte and capability received before the TLS
+//! handshake is thrown away, and a `PREAUTH` greeting on a connection that
+//! was to be upgraded is refused. Sign-in and later commands go through
+//! `async-imap`, wrapped in [`Session`] so that it can be extended with raw
+//! commands (APPENDUID, LITERAL+, MULTIAPPEND) or replaced.
+
+pub mod capability;
+pub mod tls;
+pub mod transport;
+pub mod wire;
+
+use crate::endpoint::{AuthMechanism, Credentials, Endpoint, Security};
+use crate::error::{Error, Problem, Stage};
+use crate::provider::{classify_sign_in_refusal, suggested_backoff_secs, Provider, SignInRefusal};
+use crate::secret::Secret;
+use capability::Capabilities;
+use futures::TryStreamExt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use transport::Transport;
+use wire::{Line, Status};
+
+/// The longest response line accepted before sign-in. Greetings and
+/// capability lists are a few hundred bytes; anything longer is not a
+/// server we should talk to.
+const MAX_PREAUTH_LINE: usize = 16 * 1024;
+
+/// A connection that is open (and secured, unless the user chose plain) but
+/// not signed in.
+pub struct Connection {
+    reader: BufReader<Transport>,
+    endpoint: Endpoint,
+    capabilities: Capabilities,
+    preauth: bool,
+    greeting: String,
+    next_tag: u32,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("host", &self.endpoint.host)
+            .field("port", &self.endpoint.port)
+            .field("security", &self.endpoint.security)
+            .finish()
+    }
+}
+
+/// Runs `fut` under the endpoint's timeout, turning an expiry into
+/// [`Problem::Timeout`].
+async fn timed<T>(
+    endpoint: &Endpoint,
+    stage: Stage,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(endpoint.timeout, fut).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(Problem::Timeout {
+            host: endpoint.host.clone(),
+            stage,
+            waited_secs: endpoint.timeout.as_secs().max(1),
+        })),
+    }
+}
+
+fn lost(endpoint: &Endpoint, stage: Stage, err: &io::Error) -> Error {
+    Error::new(Problem::ConnectionLost {
+        host: endpoint.host.clone(),
+        stage,
+    })
+    .with_detail(err.to_string())
+}
+
+impl Connection {
+    /// Finds the server, connects, reads its greeting and secures the
+    /// connection as the endpoint asks. Nothing secret is sent.
+    pub async fn open(endpoint: &Endpoint) -> Result<Connection, Error> {
+        let addrs = timed(endpoint, Stage::Connecting, resolve(endpoint)).await?;
+        let tcp = timed(endpoint, Stage::Connecting, connect_any(endpoint, &addrs)).await?;
+        let _ = tcp.set_nodelay(true);
+        tracing::debug!(host = %endpoint.host, port = endpoint.port, "connected");
+
+        let transport = match endpoint.security {
+            Security::Tls => timed(endpoint, Stage::Securing, handshake(endpoint, tcp)).await?,
+            Security::StartTls | Security::Plain => Transport::Plain(tcp),
+        };
+        let mut conn = Connection {
+            reader: BufReader::new(transport),
+            endpoint: endpoint.clone(),
+            capabilities: Capabilities::default(),
+            preauth: false,
+            greeting: String::new(),
+            next_tag: 0,
+        };
+        timed(endpoint, Stage::Greeting, conn.read_greeting()).await?;
+        if endpoint.security == Security::StartTls {
+            conn = timed(endpoint, Stage::Securing, conn.start_tls()).await?;
+        }
+        if conn.capabilities.is_empty() {
+            timed(endpoint, Stage::Greeting, conn.ask_capabilities()).await?;
+        }
+        if endpoint.security == Security::Plain && !endpoint.is_loopback() {
+            tracing::warn!(host = %endpoint.host, "using an unencrypted connection: the password is readable on the network");
+        }
+        Ok(conn)
+    }
+
+    /// What the server offers before sign-in (after TLS, if any).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The server's greeting text (after TLS; for STARTTLS, the pre-TLS
+    /// greeting is untrusted and not kept).
+    pub fn greeting(&self) -> &str {
+        &self.greeting
+    }
+
+    /// Is the connection encrypted?
+    pub fn is_encrypted(&self) -> bool {
+        self.reader.get_ref().is_encrypted()
+    }
+
+    fn tag(&mut self) -> String {
+        self.next_tag += 1;
+        format!("m{}", self.next_tag)
+    }
+
+    async fn read_line(&mut self, stage: Stage) -> Result<String, Error> {
+        let mut buf = Vec::new();
+        let n = (&mut self.reader)
+            .take(MAX_PREAUTH_LINE as u64)
+            .read_until(b'\n', &mut buf)
+            .await
+            .map_err(|e| lost(&self.endpoint, stage, &e))?;
+        if n == 0 {
+            return Err(Error::new(Problem::ConnectionLost {
+                host: self.endpoint.host.clone(),
+                stage,
+            }));
+        }
+        if !buf.ends_with(b"\n") {
+            return Err(self.not_imap("a reply line was too long"));
+        }
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(&buf).into_owned();
+        tracing::trace!(target: "mailferry::imap::wire", "S: {line}");
+        Ok(line)
+    }
+
+    fn not_imap(&self, why: &str) -> Error {
+        Error::new(Problem::NotImap {
+            host: self.endpoint.host.clone(),
+            port: self.endpoint.port,
+        })
+        .with_detail(why.to_owned())
+    }
+
+    async fn read_greeting(&mut self) -> Result<(), Error> {
+        let line = self.read_line(Stage::Greeting).await?;
+        let trusted = self.is_encrypted() || self.endpoint.security == Security::Plain;
+        match wire::parse_line(&line) {
+            Some(Line::UntaggedStatus {
+                status: Status::Ok,
+                code,
+                text,
+            }) => {
+                if let Some(atoms) = wire::capability_code(code) {
+                    self.capabilities = Capabilities::parse(atoms);
+                }
+                if trusted {
+                    self.greeting = text.to_owned();
+                }
+                Ok(())
+            }
+            Some(Line::UntaggedStatus {
+                status: Status::Preauth,
+                ..
+            }) => {
+                if self.endpoint.security == Security::StartTls {
+                    // "Why TLS is better without STARTTLS" (USENIX 2021): a
+                    // PREAUTH greeting skips STARTTLS; clients that go on
+                    // talk in the clear to whoever injected it.
+                    return Err(Error::new(Problem::StartTlsPreauth {
+                        host: self.endpoint.host.clone(),
+                    }));
+                }
+                self.preauth = true;
+                Ok(())
+            }
+            Some(Line::UntaggedStatus {
+                status: Status::Bye,
+                text,
+                ..
+            }) => {
+                let mut err = Error::new(Problem::ServerBusy {
+                    host: self.endpoint.host.clone(),
+                    wait_secs: suggested_backoff_secs(text),
+                });
+                if trusted {
+                    err = err.with_detail(format!("The server said: {text}"));
+                }
+                Err(err)
+            }
+            _ => Err(self.not_imap("the server's first line is not an IMAP greeting")),
+        }
+    }
+
+    /// Sends a command (never a secret: it is logged at trace level) and
+    /// collects the untagged lines until its tagged reply.
+    async fn command(
+        &mut self,
+        command: &str,
+        stage: Stage,
+    ) -> Result<(Vec<String>, Status, String), Error> {
+        let tag = self.tag();
+        tracing::trace!(target: "mailferry::imap::wire", "C: {tag} {command}");
+        let bytes = format!("{tag} {command}\r\n");
+        let stream = self.reader.get_mut();
+        stream
+            .write_all(bytes.as_bytes())
+            .await
+            .map_err(|e| lost(&self.endpoint, stage, &e))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| lost(&self.endpoint, stage, &e))?;
+        let mut untagged = Vec::new();
+        loop {
+            let line = self.read_line(stage).await?;
+            match wire::parse_line(&line) {
+                Some(Line::Tagged {
+                    tag: t,
+                    status,
+                    code,
+                    text,
+                }) if t == tag => {
+                    let rest = if code.is_empty() {
+                        text.to_owned()
+                    } else {
+                        format!("{code} {text}")
+                    };
+                    return Ok((untagged, status, rest));
+                }
+                Some(Line::UntaggedStatus {
+                    status: Status::Bye,
+                    ..
+                }) => {
+                    return Err(Error::new(Problem::ConnectionLost {
+                        host: self.endpoint.host.clone(),
+                        stage,
+                    }))
+                }
+                Some(_) => untagged.push(line),
+                None => return Err(self.not_imap("a reply did not follow IMAP syntax")),
+            }
+        }
+    }
+
+    async fn ask_capabilities(&mut self) -> Result<(), Error> {
+        let (lines, status, _) = self.command("CAPABILITY", Stage::Greeting).await?;
+        if status != Status::Ok {
+            return Err(self.not_imap("the server refused CAPABILITY"));
+        }
+        for line in &lines {
+            if let Some(Line::Capability(atoms)) = wire::parse_line(line) {
+                self.capabilities = Capabilities::parse(atoms);
+            }
+        }
+        if self.capabilities.is_empty() {
+            return Err(self.not_imap("the server listed no capabilities"));
+        }
+        Ok(())
+    }
+
+    async fn start_tls(mut self) -> Result<Self, Error> {
+        if self.capabilities.is_empty() {
+            self.ask_capabilities().await?;
+        }
+        if !self.capabilities.has("STARTTLS") {
+            return Err(Error::new(Problem::StartTlsUnavailable {
+                host: self.endpoint.host.clone(),
+            }));
+        }
+        let (_, status, _) = self.command("STARTTLS", Stage::Securing).await?;
+        if status != Status::Ok {
+            return Err(Error::new(Problem::StartTlsUnavailable {
+                host: self.endpoint.host.clone(),
+            }));
+        }
+        // Everything learned in the clear is forgotten: capabilities (an
+        // attacker may have removed or added some) and any bytes already
+        // buffered after the OK (a response injected to be read as if it
+        // came through TLS).
+        self.capabilities = Capabilities::default();
+        let buffered = self.reader.buffer().len();
+        if buffered > 0 {
+            tracing::debug!(
+                bytes = buffered,
+                "discarded bytes received before the TLS handshake"
+            );
+        }
+        let Connection {
+            reader,
+            endpoint,
+            next_tag,
+            ..
+        } = self;
+        let Transport::Plain(tcp) = reader.into_inner() else {
+            unreachable!("STARTTLS runs only on a plain connection")
+        };
+        let tls = handshake(&endpoint, tcp).await?;
+        Ok(Connection {
+            reader: BufReader::new(tls),
+            endpoint,
+            capabilities: Capabilities::default(),
+            preauth: false,
+            greeting: String::new(),
+            next_tag,
+        })
+    }
+
+    /// Signs in. Consumes the connection: a failed sign-in closes it.
+    pub async fn sign_in(self, credentials: &Credentials) -> Result<Session, Error> {
+        let endpoint = self.endpoint.clone();
+        timed(&endpoint, Stage::SigningIn, self.sign_in_inner(credentials)).await
+    }
+
+    async fn sign_in_inner(self, credentials: &Credentials) -> Result<Session, Error> {
+        let endpoint = self.endpoint.clone();
+        let provider = Provider::from_host(&endpoint.host);
+        if !self.reader.buffer().is_empty() {
+            return Err(self.not_imap("the server sent data nobody asked for"));
+        }
+        let caps = self.capabilities.clone();
+        let client = async_imap::Client::new(self.reader.into_inner());
+
+        let use_plain = match credentials.mechanism {
+            AuthMechanism::Plain => true,
+            AuthMechanism::Login => false,
+            AuthMechanism::Auto => caps.has_auth("PLAIN") || credentials.admin.is_some(),
+        };
+        if !self.preauth && caps.has("LOGINDISABLED") && !(use_plain && caps.has_auth("PLAIN")) {
+            return Err(Error::new(Problem::PlainSignInRefused {
+                host: endpoint.host.clone(),
+            }));
+        }
+        let result = if self.preauth {
+            // Already signed in by the server (only accepted on TLS or an
+            // explicitly plain connection; see read_greeting).
+            return Err(Error::new(Problem::Protocol {
+                host: endpoint.host.clone(),
+            })
+            .with_detail("the server signed us in before we asked (PREAUTH), which MailFerry does not support"));
+        } else if use_plain {
+            tracing::debug!(user = %credentials.user, "signing in with AUTHENTICATE PLAIN");
+            let (authz, authc) = match &credentials.admin {
+                Some(admin) => (credentials.user.as_str(), admin.as_str()),
+                None => ("", credentials.user.as_str()),
+            };
+            let mut payload = Vec::new();
+            payload.extend_from_slice(authz.as_bytes());
+            payload.push(0);
+            payload.extend_from_slice(authc.as_bytes());
+            payload.push(0);
+            payload.extend_from_slice(credentials.password.expose().as_bytes());
+            let payload = Secret::new(payload);
+            client
+                .authenticate("PLAIN", PlainAuthenticator(Some(payload)))
+                .await
+                .map_err(|(e, _)| e)
+        } else {
+            tracing::debug!(user = %credentials.user, "signing in with LOGIN");
+            if credentials.password.expose().contains(['\r', '\n', '\0']) {
+                return Err(Error::new(Problem::AuthFailed { provider })
+                    .with_detail("the password contains a line break, which the LOGIN command cannot carry; try AUTHENTICATE PLAIN"));
+            }
+            client
+                .login(&credentials.user, credentials.password.expose())
+                .await
+                .map_err(|(e, _)| e)
+        };
+        let inner = match result {
+            Ok(session) => session,
+            Err(e) => return Err(sign_in_error(&endpoint, provider, e)),
+        };
+        let mut session = Session {
+            inner,
+            endpoint,
+            capabilities: Capabilities::default(),
+        };
+        session.refresh_capabilities().await?;
+        tracing::debug!("signed in");
+        Ok(session)
+    }
+}
+
+struct PlainAuthenticator(Option<Secret<Vec<u8>>>);
+
+impl async_imap::Authenticator for PlainAuthenticator {
+    type Response = Vec<u8>;
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        // Sent once; a second challenge gets an empty answer, which the
+        // server treats as a failed exchange.
+        self.0
+            .take()
+            .map(|s| s.expose().clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Extracts the server's words from an async-imap error, which carries the
+/// response code and text in its Debug form.
+fn server_text(message: &str) -> String {
+    let info = message
+        .split_once("info: Some(\"")
+        .map(|(_, rest)| rest.trim_end_matches(')').trim_end_matches('"'))
+        .unwrap_or(message);
+    let code = message
+        .split_once("code: Some(")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(c, _)| c)
+        .unwrap_or("");
+    if code.is_empty() {
+        info.to_owned()
+    } else {
+        format!("[{}] {info}", code.to_ascii_uppercase())
+    }
+}
+
+fn sign_in_error(endpoint: &Endpoint, provider: Provider, err: async_imap::error::Error) -> Error {
+    use async_imap::error::Error as E;
+    match err {
+        E::No(msg) | E::Bad(msg) => {
+            let text = server_text(&msg);
+            let problem = match classify_sign_in_refusal(provider, &text) {
+                SignInRefusal::WrongPassword => Problem::AuthFailed { provider },
+                SignInRefusal::AppPasswordRequired => Problem::AppPasswordRequired { provider },
+                SignInRefusal::WebLoginRequired => Problem::WebLoginRequired { provider },
+                SignInRefusal::BasicAuthDisabled => Problem::BasicAuthDisabled { provider },
+                SignInRefusal::ImapDisabled => Problem::ImapDisabled { provider },
+                SignInRefusal::Busy => Problem::ServerBusy {
+                    host: endpoint.host.clone(),
+                    wait_secs: suggested_backoff_secs(&text),
+                },
+            };
+            Error::new(problem).with_detail(format!("The server said: {text}"))
+        }
+        E::Io(e) => lost(endpoint, Stage::SigningIn, &e),
+        E::ConnectionLost => Error::new(Problem::ConnectionLost {
+            host: endpoint.host.clone(),
+            stage: Stage::SigningIn,
+        }),
+        other => Error::new(Problem::Protocol {
+            host: endpoint.host.clone(),
+        })
+        .with_detail(other.to_string()),
+    }
+}
+
+async fn resolve(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, Error> {
+    let not_found = |detail: String| {
+        Error::new(Problem::DnsNotFound {
+            host: endpoint.host.clone(),
+        })
+        .with_detail(detail)
+    };
+    let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(not_found("no server name was given".into()));
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, endpoint.port))
+        .await
+        .map_err(|e| not_found(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(not_found("the name has no address".into()));
+    }
+    Ok(addrs)
+}
+
+async fn connect_any(endpoint: &Endpoint, addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(s) => return Ok(s),
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "connection attempt failed");
+                last = Some(e);
+            }
+        }
+    }
+    let e = last.unwrap_or_else(|| io::Error::other("no address to connect to"));
+    let problem = match e.kind() {
+        io::ErrorKind::ConnectionRefused => Problem::ConnectionRefused {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+        },
+        io::ErrorKind::TimedOut => Problem::Timeout {
+            host: endpoint.host.clone(),
+            stage: Stage::Connecting,
+            waited_secs: endpoint.timeout.as_secs().max(1),
+        },
+        _ => Problem::NetworkUnreachable {
+            host: endpoint.host.clone(),
+        },
+    };
+    Err(Error::new(problem).with_detail(e.to_string()))
+}
+
+async fn handshake(endpoint: &Endpoint, tcp: TcpStream) -> Result<Transport, Error> {
+    let setup = tls::setup(endpoint)?;
+    let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|_| {
+        Error::new(Problem::DnsNotFound {
+            host: endpoint.host.clone(),
+        })
+        .with_detail("the server name is not a valid host name")
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(setup.config);
+    match connector.connect(name, tcp).await {
+        Ok(stream) => {
+            tracing::debug!(host = %endpoint.host, "secured with TLS");
+            Ok(Transport::Tls(Box::new(stream)))
+        }
+        Err(e) => {
+            let seen = setup.seen.lock().ok().and_then(|s| *s);
+            let problem = tls::handshake_problem(endpoint, seen, &e);
+            Err(Error::new(problem).with_detail(e.to_string()))
+        }
+    }
+}
+
+/// A mailbox as LIST returned it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The name as the server sent it (modified UTF-7 unless UTF8=ACCEPT).
+    pub name: String,
+    /// The hierarchy delimiter, `None` on flat servers.
+    pub delimiter: Option<String>,
+    /// Attributes such as `\Noselect`, `\Sent`, spelled as sent.
+    pub attributes: Vec<String>,
+}
+
+/// A signed-in IMAP session.
+pub struct Session {
+    inner: async_imap::Session<Transport>,
+    endpoint: Endpoint,
+    capabilities: Capabilities,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.endpoint.host)
+            .finish()
+    }
+}
+
+impl Session {
+    /// Connects, secures and signs in.
+    pub async fn connect(endpoint: &Endpoint, credentials: &Credentials) -> Result<Session, Error> {
+        Connection::open(endpoint).await?.sign_in(credentials).await
+    }
+
+    /// What the server offers after sign-in.
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.capabilities
+    }
+
+    /// The endpoint this session is connected to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    fn working_error(&self, err: async_imap::error::Error) -> Error {
+        use async_imap::error::Error as E;
+        match err {
+            E::Io(e) => lost(&self.endpoint, Stage::Working, &e),
+            E::ConnectionLost => Error::new(Problem::ConnectionLost {
+                host: self.endpoint.host.clone(),
+                stage: Stage::Working,
+            }),
+            other => Error::new(Problem::Protocol {
+                host: self.endpoint.host.clone(),
+            })
+            .with_detail(other.to_string()),
+        }
+    }
+
+    async fn with_timeout<T>(
+        &mut self,
+        f: impl for<'a> FnOnce(
+            &'a mut async_imap::Session<Transport>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
+        >,
+    ) -> Result<T, Error> {
+        let timeout = self.endpoint.timeout;
+        match tokio::time::timeout(timeout, f(&mut self.inner)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(self.working_error(e)),
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host: self.endpoint.host.clone(),
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs().max(1),
+            })),
+        }
+    }
+
+    /// Asks the server for its capabilities again (they may change after
+    /// sign-in).
+    pub async fn refresh_capabilities(&mut self) -> Result<&Capabilities, Error> {
+        let caps = self
+            .with_timeout(|s| Box::pin(async move { s.capabilities().await }))
+            .await?;
+        let atoms: Vec<String> = caps
+            .iter()
+            .map(|c| match c {
+                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_owned(),
+                async_imap::types::Capability::Auth(m) => format!("AUTH={m}"),
+                async_imap::types::Capability::Atom(a) => a.clone(),
+            })
+            .collect();
+        // async-imap keeps capabilities in a set; restore a stable order.
+        let mut atoms = atoms;
+        atoms.sort();
+        self.capabilities = Capabilities::parse(&atoms.join(" "));
+        Ok(&self.capabilities)
+    }
+
+    /// LIST with a reference and a pattern (`""`, `"*"` lists everything).
+    /// The names are passed as given; quote nothing.
+    pub async fn list(&mut self, reference: &str, pattern: &str) -> Result<Vec<Listed>, Error> {
+        let reference = reference.to_owned();
+        let pattern = pattern.to_owned();
+        self.with_timeout(move |s| {
+            Box::pin(async move {
+                let stream = s.list(Some(&reference), Some(&pattern)).await?;
+                let names: Vec<_> = stream.try_collect().await?;
+                Ok(names
+                    .iter()
+                    .map(|n| Listed {
+                        name: n.name().to_owned(),
+                        delimiter: n.delimiter().map(str::to_owned),
+                        attributes: n.attributes().iter().map(attribute_text).collect(),
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// The hierarchy delimiter and the personal namespace prefix, found
+    /// without the NAMESPACE command (async-imap cannot parse its reply):
+    /// `LIST "" ""` gives the delimiter; the prefix is `INBOX` + delimiter
+    /// when every other top-level folder lives under INBOX.
+    pub async fn hierarchy(&mut self) -> Result<(Option<String>, String), Error> {
+        let root = self.list("", "").await?;
+        let delimiter = root.first().and_then(|l| l.delimiter.clone());
+        let top = self.list("", "%").await?;
+        let prefix = match &delimiter {
+            Some(d) => {
+                let inbox_children = self.list("", &format!("INBOX{d}%")).await?;
+                let others = top.iter().any(|l| !l.name.eq_ignore_ascii_case("INBOX"));
+                if !inbox_children.is_empty() && !others {
+                    format!("INBOX{d}")
+                } else {
+                    String::new()
+                }
+            }
+            None => String::new(),
+        };
+        Ok((delimiter, prefix))
+    }
+
+    /// Signs out politely. Errors are ignored: the session is over either way.
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(self.endpoint.timeout, self.inner.logout()).await;
+    }
+}
+
+fn attribute_text(a: &async_imap::types::NameAttribute<'_>) -> String {
+    use async_imap::types::NameAttribute as A;
+    match a {
+        A::NoInferiors => "\\Noinferiors".into(),
+        A::NoSelect => "\\Noselect".into(),
+        A::Marked => "\\Marked".into(),
+        A::Unmarked => "\\Unmarked".into(),
+        A::All => "\\All".into(),
+        A::Archive => "\\Archive".into(),
+        A::Drafts => "\\Drafts".into(),
+        A::Flagged => "\\Flagged".into(),
+        A::Junk => "\\Junk".into(),
+        A::Sent => "\\Sent".into(),
+        A::Trash => "\\Trash".into(),
+        A::Extension(s) => s.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_is_recovered_from_async_imap_errors() {
+        assert_eq!(
+            server_text(
+                r#"code: Some(AuthenticationFailed), info: Some("Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_text(
+                r#"code: None, info: Some("[ALERT] Application-specific password required")"#
+            ),
+            "[ALERT] Application-specific password required"
+        );
+    }
+}

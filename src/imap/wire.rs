@@ -1,0 +1,212 @@
+//! The few pieces of IMAP syntax MailFerry writes and reads itself: string
+//! arguments (atom, quoted or literal) and response lines before sign-in.
+//!
+//! Everything here is pure; reading and writing bytes is the caller's.
+
+/// How a string argument must be sent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Astring {
+    /// As a quoted string (ready to write, quotes included).
+    Quoted(String),
+    /// As a literal: `{N}` then the bytes after the server's `+`.
+    Literal(Vec<u8>),
+}
+
+/// Chooses the form of an `astring` argument (RFC 3501 §4.3, §9): quoted
+/// when every character is 7-bit printable, with `"` and `\` escaped; a
+/// literal otherwise (8-bit text, CR or LF). NUL cannot be sent at all.
+pub fn astring(value: &str) -> Result<Astring, NulInArgument> {
+    if value.contains('\0') {
+        return Err(NulInArgument);
+    }
+    if value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        let mut q = String::with_capacity(value.len() + 2);
+        q.push('"');
+        for c in value.chars() {
+            if c == '"' || c == '\\' {
+                q.push('\\');
+            }
+            q.push(c);
+        }
+        q.push('"');
+        Ok(Astring::Quoted(q))
+    } else {
+        Ok(Astring::Literal(value.as_bytes().to_vec()))
+    }
+}
+
+/// A NUL byte in a user name or password: IMAP cannot carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot send a NUL character to an IMAP server")]
+pub struct NulInArgument;
+
+/// The status of a tagged or untagged response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Success.
+    Ok,
+    /// Refused.
+    No,
+    /// Not understood.
+    Bad,
+    /// Already signed in (greeting only).
+    Preauth,
+    /// The server is closing the connection.
+    Bye,
+}
+
+/// A response line as read before sign-in (no literals expected there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// `* OK|NO|BAD|PREAUTH|BYE [code] text`
+    UntaggedStatus {
+        /// Status word.
+        status: Status,
+        /// Response code including brackets, or empty.
+        code: &'a str,
+        /// The rest.
+        text: &'a str,
+    },
+    /// `* CAPABILITY …`
+    Capability(&'a str),
+    /// Another untagged response.
+    Untagged(&'a str),
+    /// `+ …`
+    Continuation(&'a str),
+    /// `TAG OK|NO|BAD [code] text`
+    Tagged {
+        /// The tag.
+        tag: &'a str,
+        /// Status word.
+        status: Status,
+        /// Response code including brackets, or empty.
+        code: &'a str,
+        /// The rest.
+        text: &'a str,
+    },
+}
+
+/// Parses one response line (without its CRLF). `None` if it isn't IMAP.
+pub fn parse_line(line: &str) -> Option<Line<'_>> {
+    if let Some(rest) = line.strip_prefix("+") {
+        return Some(Line::Continuation(rest.trim_start()));
+    }
+    let (first, rest) = line.split_once(' ').unwrap_or((line, ""));
+    if first == "*" {
+        let (word, after) = rest.split_once(' ').unwrap_or((rest, ""));
+        if word.eq_ignore_ascii_case("CAPABILITY") {
+            return Some(Line::Capability(after));
+        }
+        return Some(match status_word(word) {
+            Some(status) => {
+                let (code, text) = split_code(after);
+                Line::UntaggedStatus { status, code, text }
+            }
+            None => Line::Untagged(rest),
+        });
+    }
+    if first.is_empty() || !first.bytes().all(|b| b.is_ascii_graphic() && b != b'+') {
+        return None;
+    }
+    let (word, after) = rest.split_once(' ').unwrap_or((rest, ""));
+    let status = status_word(word)?;
+    if matches!(status, Status::Preauth | Status::Bye) {
+        return None;
+    }
+    let (code, text) = split_code(after);
+    Some(Line::Tagged {
+        tag: first,
+        status,
+        code,
+        text,
+    })
+}
+
+fn status_word(word: &str) -> Option<Status> {
+    Some(match word.to_ascii_uppercase().as_str() {
+        "OK" => Status::Ok,
+        "NO" => Status::No,
+        "BAD" => Status::Bad,
+        "PREAUTH" => Status::Preauth,
+        "BYE" => Status::Bye,
+        _ => return None,
+    })
+}
+
+/// Splits `[CODE args] text` into the bracketed code and the text.
+fn split_code(s: &str) -> (&str, &str) {
+    if s.starts_with('[') {
+        if let Some(end) = s.find(']') {
+            return (&s[..=end], s[end + 1..].trim_start());
+        }
+    }
+    ("", s)
+}
+
+/// The atoms of a `[CAPABILITY …]` response code, if that's what it is.
+pub fn capability_code(code: &str) -> Option<&str> {
+    let inner = code.strip_prefix('[')?.strip_suffix(']')?;
+    let (word, rest) = inner.split_once(' ').unwrap_or((inner, ""));
+    word.eq_ignore_ascii_case("CAPABILITY").then_some(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn awkward_passwords_are_quoted_or_sent_as_literals() {
+        assert_eq!(
+            astring(r#"pa"ss\word with spaces"#).unwrap(),
+            Astring::Quoted(r#""pa\"ss\\word with spaces""#.into())
+        );
+        assert_eq!(astring("").unwrap(), Astring::Quoted("\"\"".into()));
+        assert_eq!(
+            astring("pässwörd").unwrap(),
+            Astring::Literal("pässwörd".as_bytes().to_vec())
+        );
+        assert_eq!(
+            astring("two\r\nlines").unwrap(),
+            Astring::Literal(b"two\r\nlines".to_vec())
+        );
+        assert_eq!(astring("nul\0"), Err(NulInArgument));
+    }
+
+    #[test]
+    fn response_lines() {
+        assert_eq!(
+            parse_line("* OK [CAPABILITY IMAP4rev1 STARTTLS] Dovecot ready."),
+            Some(Line::UntaggedStatus {
+                status: Status::Ok,
+                code: "[CAPABILITY IMAP4rev1 STARTTLS]",
+                text: "Dovecot ready."
+            })
+        );
+        assert_eq!(
+            parse_line("* PREAUTH welcome"),
+            Some(Line::UntaggedStatus {
+                status: Status::Preauth,
+                code: "",
+                text: "welcome"
+            })
+        );
+        assert_eq!(
+            parse_line("* CAPABILITY IMAP4rev1 AUTH=PLAIN"),
+            Some(Line::Capability("IMAP4rev1 AUTH=PLAIN"))
+        );
+        assert_eq!(
+            parse_line("a1 NO [AUTHENTICATIONFAILED] Authentication failed."),
+            Some(Line::Tagged {
+                tag: "a1",
+                status: Status::No,
+                code: "[AUTHENTICATIONFAILED]",
+                text: "Authentication failed."
+            })
+        );
+        assert_eq!(parse_line("+ "), Some(Line::Continuation("")));
+        assert_eq!(parse_line("HTTP/1.1 400 Bad Request"), None);
+        assert_eq!(parse_line("SSH-2.0-OpenSSH_9.2"), None);
+        assert_eq!(capability_code("[CAPABILITY A B]"), Some("A B"));
+        assert_eq!(capability_code("[ALERT]"), None);
+    }
+}
