@@ -639,11 +639,21 @@ impl Session {
         Ok(&self.capabilities)
     }
 
-    /// LIST with a reference and a pattern (`""`, `"*"` lists everything).
-    /// The names are passed as given; quote nothing.
+    /// LIST with a reference and a pattern (`""` gives the delimiter, `*`
+    /// lists everything). Both are plain text (7-bit, as on the wire); this
+    /// quotes them.
     pub async fn list(&mut self, reference: &str, pattern: &str) -> Result<Vec<Listed>, Error> {
         let reference = reference.to_owned();
-        let pattern = pattern.to_owned();
+        // async-imap quotes the reference but sends the pattern as is.
+        let pattern = match wire::astring(pattern) {
+            Ok(wire::Astring::Quoted(q)) => q,
+            _ => {
+                return Err(Error::new(Problem::Protocol {
+                    host: self.endpoint.host.clone(),
+                })
+                .with_detail(format!("cannot send the folder pattern {pattern:?}")))
+            }
+        };
         self.with_timeout(move |s| {
             Box::pin(async move {
                 let stream = s.list(Some(&reference), Some(&pattern)).await?;
