@@ -61,7 +61,7 @@ impl Step {
             | Problem::BasicAuthDisabled { .. }
             | Problem::ImapDisabled { .. }
             | Problem::ServerBusy { .. } => Step::SignedIn,
-            Problem::Protocol { .. } => Step::CanReadFolders,
+            Problem::Protocol { .. } | Problem::ServerRefused { .. } => Step::CanReadFolders,
         }
     }
 }

@@ -173,6 +173,15 @@ pub enum Problem {
         /// At which stage.
         stage: Stage,
     },
+    /// The server refused an operation on a folder or message; its words
+    /// are in the detail.
+    ServerRefused {
+        /// Server name.
+        host: String,
+        /// What MailFerry was doing, in plain words ("create the folder
+        /// \"Clients\"").
+        action: String,
+    },
     /// The server said something MailFerry does not understand.
     Protocol {
         /// Server name.
@@ -204,6 +213,7 @@ impl Problem {
             Problem::ImapDisabled { .. } => "ImapDisabled",
             Problem::ServerBusy { .. } => "ServerBusy",
             Problem::ConnectionLost { .. } => "ConnectionLost",
+            Problem::ServerRefused { .. } => "ServerRefused",
             Problem::Protocol { .. } => "Protocol",
         }
     }
@@ -330,6 +340,10 @@ impl Problem {
                 "The connection to {host} was closed {}. Check your internet connection and try again; \
                  if it keeps happening, the server may be limiting connections.",
                 stage.words()
+            ),
+            Problem::ServerRefused { host, action } => format!(
+                "{host} refused to {action}. The server's own words are in the details; if they \
+                 mention space or quota, the mailbox is full."
             ),
             Problem::Protocol { host } => format!(
                 "{host} answered in a way MailFerry doesn't understand. Try again; if it keeps happening, \

@@ -645,15 +645,7 @@ impl Session {
     pub async fn list(&mut self, reference: &str, pattern: &str) -> Result<Vec<Listed>, Error> {
         let reference = reference.to_owned();
         // async-imap quotes the reference but sends the pattern as is.
-        let pattern = match wire::astring(pattern) {
-            Ok(wire::Astring::Quoted(q)) => q,
-            _ => {
-                return Err(Error::new(Problem::Protocol {
-                    host: self.endpoint.host.clone(),
-                })
-                .with_detail(format!("cannot send the folder pattern {pattern:?}")))
-            }
-        };
+        let pattern = self.quoted(pattern, "the folder pattern")?;
         self.with_timeout(move |s| {
             Box::pin(async move {
                 let stream = s.list(Some(&reference), Some(&pattern)).await?;
@@ -669,6 +661,107 @@ impl Session {
             })
         })
         .await
+    }
+
+    /// LSUB: the subscribed folders matching `pattern` (`*` for all).
+    pub async fn lsub(&mut self, pattern: &str) -> Result<Vec<Listed>, Error> {
+        let pattern = self.quoted(pattern, "the folder pattern")?;
+        self.with_timeout(move |s| {
+            Box::pin(async move {
+                let stream = s.lsub(Some(""), Some(&pattern)).await?;
+                let names: Vec<_> = stream.try_collect().await?;
+                Ok(names
+                    .iter()
+                    .map(|n| Listed {
+                        name: n.name().to_owned(),
+                        delimiter: n.delimiter().map(str::to_owned),
+                        attributes: n.attributes().iter().map(attribute_text).collect(),
+                    })
+                    .collect())
+            })
+        })
+        .await
+    }
+
+    /// CREATE a folder (its wire name), with a special-use attribute such
+    /// as `\Archive` when the server offers CREATE-SPECIAL-USE (RFC 6154).
+    /// A folder that already exists is not an error.
+    pub async fn create(
+        &mut self,
+        wire_name: &str,
+        special_use: Option<&str>,
+    ) -> Result<(), Error> {
+        let name = self.quoted(wire_name, "the folder name")?;
+        let command = match special_use {
+            Some(attr) if self.capabilities.has("CREATE-SPECIAL-USE") => {
+                format!("CREATE {name} (USE ({attr}))")
+            }
+            _ => format!("CREATE {name}"),
+        };
+        match self.run_ok(&command).await {
+            Ok(()) => Ok(()),
+            Err(text)
+                if text.to_ascii_uppercase().contains("ALREADYEXISTS")
+                    || text.contains("already exists") =>
+            {
+                Ok(())
+            }
+            Err(text) => Err(self.refused(format!("create the folder \"{wire_name}\""), &text)),
+        }
+    }
+
+    /// SUBSCRIBE to a folder, so mail apps show it.
+    pub async fn subscribe(&mut self, wire_name: &str) -> Result<(), Error> {
+        let name = self.quoted(wire_name, "the folder name")?;
+        self.run_ok(&format!("SUBSCRIBE {name}"))
+            .await
+            .map_err(|text| {
+                self.refused(
+                    format!("show the folder \"{wire_name}\" in mail apps (subscribe)"),
+                    &text,
+                )
+            })
+    }
+
+    /// Runs a command that needs no data back. `Err` carries the server's
+    /// words for a NO or BAD; a lost connection or timeout becomes that
+    /// text too, with the problem logged.
+    async fn run_ok(&mut self, command: &str) -> Result<(), String> {
+        let command = command.to_owned();
+        let timeout = self.endpoint.timeout;
+        match tokio::time::timeout(timeout, self.inner.run_command_and_check_ok(&command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
+                Err(server_text(&m))
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} seconds", timeout.as_secs())),
+        }
+    }
+
+    fn refused(&self, action: String, text: &str) -> Error {
+        Error::new(Problem::ServerRefused {
+            host: self.endpoint.host.clone(),
+            action,
+        })
+        .with_detail(format!("The server said: {text}"))
+    }
+
+    fn quoted(&self, value: &str, what: &str) -> Result<String, Error> {
+        match wire::astring(value) {
+            Ok(wire::Astring::Quoted(q)) => Ok(q),
+            Ok(wire::Astring::Literal(_)) if self.capabilities.has("UTF8=ACCEPT") => {
+                // Under UTF8=ACCEPT quoted strings may hold UTF-8 (RFC 6855).
+                Ok(format!(
+                    "\"{}\"",
+                    value.replace('\\', "\\\\").replace('"', "\\\"")
+                ))
+            }
+            _ => Err(Error::new(Problem::Protocol {
+                host: self.endpoint.host.clone(),
+            })
+            .with_detail(format!("cannot send {what} {value:?}"))),
+        }
     }
 
     /// The hierarchy delimiter and the personal namespace prefix, found

@@ -1,0 +1,575 @@
+//! A fault-injecting TCP proxy, so tests can put cuts, stalls, delays and rewritten
+//! server answers between the engine and a real server.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::imap::literal_announced;
+
+/// How often a pump wakes up to notice a new fault, a stop, or a partial line to flush.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Which way bytes travel through the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Client to upstream server.
+    ToServer,
+    /// Upstream server to client.
+    ToClient,
+}
+
+/// What the proxy does to traffic. Set with [`Proxy::set_fault`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Fault {
+    /// Pass everything through.
+    #[default]
+    None,
+    /// Forward exactly `bytes` bytes in `dir` (counted from when the fault took effect on
+    /// the connection), then close both sides.
+    CutAfter {
+        /// The direction counted.
+        dir: Direction,
+        /// Bytes forwarded before the cut.
+        bytes: usize,
+    },
+    /// Accept TCP connections but never connect upstream and never send a byte; hold
+    /// them open until the proxy is dropped. Live connections stop forwarding.
+    Stall,
+    /// Sleep this long before forwarding each chunk, in both directions.
+    Delay(Duration),
+    /// Replace `from` by `to` in `dir`, within protocol lines (IMAP: CRLF-terminated
+    /// lines; literal contents announced by `{n}` pass untouched). Meant for plaintext
+    /// IMAP, e.g. stripping ` STARTTLS` from capabilities or turning `* OK` into
+    /// `* PREAUTH`.
+    Rewrite {
+        /// The direction rewritten.
+        dir: Direction,
+        /// The byte sequence to find (must not contain `\n`).
+        from: Vec<u8>,
+        /// Its replacement.
+        to: Vec<u8>,
+    },
+    /// Forward up to and including the first occurrence of `pattern` in `dir`, then
+    /// close both sides (e.g. `BODY[] {` to cut in the middle of a FETCH).
+    CutAfterMatch {
+        /// The direction watched.
+        dir: Direction,
+        /// The bytes that trigger the cut.
+        pattern: Vec<u8>,
+    },
+    /// Several faults at once, e.g. two rewrites, or a rewrite and a delay.
+    All(Vec<Fault>),
+}
+
+impl Fault {
+    /// Shorthand for [`Fault::Rewrite`].
+    pub fn rewrite(dir: Direction, from: impl AsRef<[u8]>, to: impl AsRef<[u8]>) -> Fault {
+        Fault::Rewrite {
+            dir,
+            from: from.as_ref().to_vec(),
+            to: to.as_ref().to_vec(),
+        }
+    }
+
+    /// Shorthand for [`Fault::CutAfterMatch`].
+    pub fn cut_after_match(dir: Direction, pattern: impl AsRef<[u8]>) -> Fault {
+        Fault::CutAfterMatch {
+            dir,
+            pattern: pattern.as_ref().to_vec(),
+        }
+    }
+
+    fn stalls(&self) -> bool {
+        match self {
+            Fault::Stall => true,
+            Fault::All(all) => all.iter().any(Fault::stalls),
+            _ => false,
+        }
+    }
+
+    /// What a pump in `dir` must do under this fault.
+    fn plan(&self, dir: Direction) -> Plan {
+        let mut plan = Plan {
+            stall: self.stalls(),
+            ..Plan::default()
+        };
+        self.add_to(dir, &mut plan);
+        plan
+    }
+
+    fn add_to(&self, want: Direction, plan: &mut Plan) {
+        match self {
+            Fault::None | Fault::Stall => {}
+            Fault::Delay(d) => plan.delay += *d,
+            Fault::CutAfter { dir, bytes } if *dir == want => {
+                plan.cut_after = Some(plan.cut_after.map_or(*bytes, |b| b.min(*bytes)));
+            }
+            Fault::Rewrite { dir, from, to } if *dir == want => {
+                assert!(
+                    !from.is_empty() && !from.contains(&b'\n'),
+                    "a rewrite pattern must be non-empty and within one line"
+                );
+                plan.rewrites.push((from.clone(), to.clone()));
+            }
+            Fault::CutAfterMatch { dir, pattern } if *dir == want => {
+                assert!(!pattern.is_empty(), "empty cut pattern");
+                plan.cut_match.push(pattern.clone());
+            }
+            Fault::All(all) => all.iter().for_each(|f| f.add_to(want, plan)),
+            _ => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Plan {
+    stall: bool,
+    delay: Duration,
+    cut_after: Option<usize>,
+    cut_match: Vec<Vec<u8>>,
+    rewrites: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    fault: Mutex<Fault>,
+    generation: AtomicU64,
+    stop: AtomicBool,
+    accepted: AtomicUsize,
+    next_id: AtomicU64,
+    /// Clones of every live socket, so Drop can shut them all down.
+    sockets: Mutex<HashMap<u64, Vec<TcpStream>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Shared {
+    fn fault(&self) -> (u64, Fault) {
+        let fault = lock(&self.fault);
+        (self.generation.load(Ordering::SeqCst), fault.clone())
+    }
+
+    fn spawn(self: &Arc<Self>, f: impl FnOnce() + Send + 'static) {
+        let handle = thread::spawn(f);
+        let mut threads = lock(&self.threads);
+        threads.retain(|h| !h.is_finished());
+        threads.push(handle);
+    }
+
+    fn register(&self, id: u64, s: &TcpStream) {
+        if let Ok(clone) = s.try_clone() {
+            lock(&self.sockets).entry(id).or_default().push(clone);
+        }
+    }
+
+    /// Shuts down both sockets of connection `id` and forgets them.
+    fn close(&self, id: u64) {
+        if let Some(socks) = lock(&self.sockets).remove(&id) {
+            for s in socks {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 in front of one upstream address. Stops (closing every
+/// connection and joining its threads) when dropped.
+pub struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("addr", &self.addr)
+            .field("upstream", &self.shared.upstream)
+            .field("fault", &*lock(&self.shared.fault))
+            .finish()
+    }
+}
+
+impl Proxy {
+    /// Starts a pass-through proxy to `upstream`.
+    pub fn start(upstream: SocketAddr) -> Proxy {
+        Proxy::with_fault(upstream, Fault::None)
+    }
+
+    /// Starts a proxy whose very first connection already sees `fault`.
+    pub fn with_fault(upstream: SocketAddr, fault: Fault) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy on 127.0.0.1:0");
+        let addr = listener.local_addr().expect("proxy address");
+        let shared = Arc::new(Shared {
+            upstream,
+            fault: Mutex::new(fault),
+            generation: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+            accepted: AtomicUsize::new(0),
+            next_id: AtomicU64::new(0),
+            sockets: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Vec::new()),
+        });
+        let accept_shared = Arc::clone(&shared);
+        let accept_thread = thread::spawn(move || accept_loop(listener, accept_shared));
+        Proxy {
+            addr,
+            shared,
+            accept_thread: Some(accept_thread),
+        }
+    }
+
+    /// The port clients connect to.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `127.0.0.1:port()`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The upstream address.
+    pub fn upstream(&self) -> SocketAddr {
+        self.shared.upstream
+    }
+
+    /// Replaces the fault. New connections get it; live ones pick it up at their next
+    /// chunk (byte counts of [`Fault::CutAfter`] start from there; `Stall` makes them go
+    /// silent).
+    pub fn set_fault(&self, fault: Fault) {
+        let mut current = lock(&self.shared.fault);
+        *current = fault;
+        self.shared.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept().
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.accept_thread.take() {
+            let _ = t.join();
+        }
+        let ids: Vec<u64> = lock(&self.shared.sockets).keys().copied().collect();
+        for id in ids {
+            self.shared.close(id);
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for incoming in listener.incoming() {
+        if shared.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(client) = incoming else {
+            continue;
+        };
+        shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
+        let (_, fault) = shared.fault();
+        if fault.stalls() {
+            // Held (and closed) by the registry; nothing is ever sent.
+            lock(&shared.sockets).entry(id).or_default().push(client);
+            continue;
+        }
+        shared.register(id, &client);
+        let conn_shared = Arc::clone(&shared);
+        shared.spawn(move || connect_and_pump(id, client, conn_shared));
+    }
+}
+
+fn connect_and_pump(id: u64, client: TcpStream, shared: Arc<Shared>) {
+    let upstream = match TcpStream::connect_timeout(&shared.upstream, Duration::from_secs(5)) {
+        Ok(s) => s,
+        Err(_) => {
+            shared.close(id);
+            return;
+        }
+    };
+    if shared.stop.load(Ordering::SeqCst) {
+        shared.close(id);
+        return;
+    }
+    shared.register(id, &upstream);
+    let _ = client.set_nodelay(true);
+    let _ = upstream.set_nodelay(true);
+    let (Ok(client2), Ok(upstream2)) = (client.try_clone(), upstream.try_clone()) else {
+        shared.close(id);
+        return;
+    };
+    let live = Arc::new(AtomicUsize::new(2));
+    let (back_shared, back_live) = (Arc::clone(&shared), Arc::clone(&live));
+    shared.spawn(move || {
+        pump(id, upstream2, client2, Direction::ToClient, &back_shared);
+        finished(id, &back_live, &back_shared);
+    });
+    pump(id, client, upstream, Direction::ToServer, &shared);
+    finished(id, &live, &shared);
+}
+
+/// Forgets a connection's sockets once both of its pumps are done.
+fn finished(id: u64, live: &AtomicUsize, shared: &Shared) {
+    if live.fetch_sub(1, Ordering::SeqCst) == 1 {
+        shared.close(id);
+    }
+}
+
+/// Splits a byte stream into IMAP lines (passing literal contents through) and applies
+/// rewrites to each complete line.
+#[derive(Debug, Default)]
+struct LineRewriter {
+    partial: Vec<u8>,
+    literal_left: usize,
+}
+
+impl LineRewriter {
+    fn feed(&mut self, data: &[u8], rewrites: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data.len());
+        let mut i = 0;
+        while i < data.len() {
+            if self.literal_left > 0 {
+                let take = self.literal_left.min(data.len() - i);
+                out.extend_from_slice(&data[i..i + take]);
+                self.literal_left -= take;
+                i += take;
+                continue;
+            }
+            match data[i..].iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    self.partial.extend_from_slice(&data[i..=i + nl]);
+                    i += nl + 1;
+                    let line = apply(std::mem::take(&mut self.partial), rewrites);
+                    self.literal_left = literal_announced(&line).unwrap_or(0);
+                    out.extend_from_slice(&line);
+                }
+                None => {
+                    self.partial.extend_from_slice(&data[i..]);
+                    i = data.len();
+                }
+            }
+        }
+        out
+    }
+
+    /// Releases a partial line (no line end seen for a while, e.g. after STARTTLS).
+    fn flush(&mut self, rewrites: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+        apply(std::mem::take(&mut self.partial), rewrites)
+    }
+}
+
+fn apply(mut line: Vec<u8>, rewrites: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+    for (from, to) in rewrites {
+        line = replace_all(&line, from, to);
+    }
+    line
+}
+
+fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Finds cut patterns in a stream read in chunks, including patterns split across two
+/// chunks.
+#[derive(Debug, Default)]
+struct MatchWindow {
+    tail: Vec<u8>,
+}
+
+impl MatchWindow {
+    /// Where in `chunk` the first pattern occurrence ends, if one does.
+    fn scan(&mut self, chunk: &[u8], patterns: &[Vec<u8>]) -> Option<usize> {
+        if patterns.is_empty() {
+            return None;
+        }
+        let offset = self.tail.len();
+        self.tail.extend_from_slice(chunk);
+        let end = patterns
+            .iter()
+            .filter_map(|p| find(&self.tail, p).map(|at| at + p.len()))
+            .min()
+            .map(|end| end.saturating_sub(offset));
+        let keep = patterns.iter().map(Vec::len).max().unwrap_or(1) - 1;
+        self.tail.drain(..self.tail.len().saturating_sub(keep));
+        end
+    }
+}
+
+/// Sleeps `total`, waking early if the proxy stops.
+fn sleep_unless_stopped(total: Duration, shared: &Shared) {
+    let mut left = total;
+    while !left.is_zero() && !shared.stop.load(Ordering::SeqCst) {
+        let step = left.min(TICK);
+        thread::sleep(step);
+        left -= step;
+    }
+}
+
+fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared: &Shared) {
+    let _ = src.set_read_timeout(Some(TICK));
+    let mut generation = u64::MAX;
+    let mut plan = Plan::default();
+    let mut passed = 0usize;
+    let mut matches = MatchWindow::default();
+    let mut lines = LineRewriter::default();
+    let mut buf = vec![0u8; 64 * 1024];
+    let result: io::Result<bool> = (|| loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        // Read first, then look at the fault: a chunk that arrives after set_fault()
+        // returned is always handled under the new fault.
+        let read = src.read(&mut buf);
+        let current = shared.generation.load(Ordering::SeqCst);
+        if current != generation {
+            let (gen, fault) = shared.fault();
+            generation = gen;
+            let next = fault.plan(dir);
+            if next.rewrites.is_empty() {
+                let pending = lines.flush(&plan.rewrites);
+                dst.write_all(&pending)?;
+                lines = LineRewriter::default();
+            }
+            plan = next;
+            passed = 0;
+            matches = MatchWindow::default();
+        }
+        let n = match read {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if !plan.stall && !lines.partial.is_empty() {
+                    let pending = lines.flush(&plan.rewrites);
+                    dst.write_all(&pending)?;
+                }
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if plan.stall {
+            continue; // swallowed: a stalled connection says nothing
+        }
+        let out = if plan.rewrites.is_empty() {
+            buf[..n].to_vec()
+        } else {
+            lines.feed(&buf[..n], &plan.rewrites)
+        };
+        if !plan.delay.is_zero() {
+            sleep_unless_stopped(plan.delay, shared);
+        }
+        let mut limit = out.len();
+        let mut cut = false;
+        if let Some(max) = plan.cut_after {
+            let room = max.saturating_sub(passed);
+            if out.len() >= room {
+                limit = room;
+                cut = true;
+            }
+        }
+        if let Some(end) = matches.scan(&out[..limit], &plan.cut_match) {
+            limit = end;
+            cut = true;
+        }
+        dst.write_all(&out[..limit])?;
+        passed += limit;
+        if cut {
+            return Ok(true);
+        }
+    })();
+    match result {
+        // EOF from the source: pass the half-close on, let the other pump finish.
+        Ok(false) => {
+            let _ = dst.shutdown(Shutdown::Write);
+        }
+        // A cut, a stop or an error: both sides go.
+        _ => shared.close(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewriter_skips_literals_and_handles_split_lines() {
+        let rw = vec![(b"STARTTLS".to_vec(), b"X".to_vec())];
+        let mut r = LineRewriter::default();
+        let mut out = r.feed(b"* CAPABILITY IMAP4rev1 STAR", &rw);
+        out.extend(r.feed(b"TTLS\r\n* 1 FETCH (BODY[] {8}\r\nSTARTTLS)\r\n", &rw));
+        assert_eq!(
+            out,
+            b"* CAPABILITY IMAP4rev1 X\r\n* 1 FETCH (BODY[] {8}\r\nSTARTTLS)\r\n"
+        );
+    }
+
+    #[test]
+    fn cut_pattern_split_across_reads() {
+        let patterns = vec![b"BODY[] {".to_vec(), b"NEVER".to_vec()];
+        let mut w = MatchWindow::default();
+        assert_eq!(w.scan(b"* 1 FETCH (BODY[", &patterns), None);
+        assert_eq!(w.scan(b"] {5}\r\nhello)", &patterns), Some(3));
+        let mut w = MatchWindow::default();
+        assert_eq!(w.scan(b"xx BODY[] {12}", &patterns), Some(11));
+        assert_eq!(w.scan(b"anything", &[]), None);
+    }
+
+    #[test]
+    fn plans_combine() {
+        let f = Fault::All(vec![
+            Fault::rewrite(Direction::ToClient, " STARTTLS", ""),
+            Fault::rewrite(Direction::ToClient, "* OK", "* PREAUTH"),
+            Fault::Delay(Duration::from_millis(5)),
+            Fault::CutAfter {
+                dir: Direction::ToServer,
+                bytes: 10,
+            },
+        ]);
+        let to_client = f.plan(Direction::ToClient);
+        assert_eq!(to_client.rewrites.len(), 2);
+        assert_eq!(to_client.cut_after, None);
+        let to_server = f.plan(Direction::ToServer);
+        assert_eq!(to_server.cut_after, Some(10));
+        assert_eq!(to_server.delay, Duration::from_millis(5));
+        assert!(!to_server.stall);
+    }
+}
