@@ -8,3 +8,5 @@ pub mod imap;
 pub mod logging;
 pub mod provider;
 pub mod secret;
+pub mod identity;
+pub mod state;
