@@ -21,6 +21,8 @@
 //!   `PRAGMA integrity_check` on open; damage gives [`StateError::Corrupt`], and
 //!   [`State::replace_corrupt`] sets the file aside so the engine can rebuild
 //!   the map from the destination by fingerprint.
+//! - **A dry run writes nothing.** [`State::open_read_only`] gives a handle
+//!   on which SQLite refuses every write.
 //! - **No clock inside.** Every write that records a time takes `now` (unix
 //!   seconds) from the caller.
 //! - **No secrets.** No table has a column for a password or a token.
@@ -89,6 +91,17 @@ pub enum StateError {
         found: i64,
         /// The newest version this build knows.
         supported: i64,
+    },
+    /// A read-only open found a file that needs an upgrade first.
+    #[error(
+        "cannot read the migration state {path} without updating its format (format {found}): \
+         run once without --dry"
+    )]
+    Outdated {
+        /// The state file.
+        path: PathBuf,
+        /// The schema version found.
+        found: i64,
     },
     /// A file-system operation failed.
     #[error("cannot {action} {path}")]
@@ -271,6 +284,52 @@ impl State {
         }
         tracing::debug!(path = %path.display(), "damaged state set aside");
         State::open_locked(path, lock, now)
+    }
+
+    /// Opens an existing job for reading only, for a dry run: nothing in the
+    /// state file can change (SQLite refuses every write on this handle).
+    /// `Ok(None)` when there is no state file yet. Takes the job lock like
+    /// [`State::open`], so a dry run never reads a half-written job.
+    ///
+    /// # Errors
+    /// As [`State::open`], plus [`StateError::Outdated`] for a file that
+    /// would need an upgrade first (a dry run may not write it).
+    pub fn open_read_only(path: &Path) -> Result<Option<State>> {
+        if !std::fs::metadata(path)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
+            return Ok(None);
+        }
+        let lock = take_lock(path)?;
+        let sql = |source| classify(path, source);
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql)?;
+        check_integrity(&conn, path)?;
+        let found: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        if found > SCHEMA_VERSION {
+            return Err(StateError::TooNew {
+                path: path.to_owned(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found < SCHEMA_VERSION {
+            return Err(StateError::Outdated {
+                path: path.to_owned(),
+                found,
+            });
+        }
+        Ok(Some(State {
+            conn,
+            path: path.to_owned(),
+            _lock: lock,
+        }))
     }
 
     fn open_locked(path: &Path, lock: File, now: i64) -> Result<State> {

@@ -840,3 +840,38 @@ fn an_empty_file_is_a_new_job() {
     let state = State::open(&path, NOW).unwrap();
     assert_eq!(state.phase().unwrap(), Phase::PreCutover);
 }
+
+#[test]
+fn a_read_only_open_for_a_dry_run_changes_nothing() {
+    let (_dir, path) = temp();
+    assert!(
+        State::open_read_only(&path).unwrap().is_none(),
+        "no job yet: nothing to read"
+    );
+    assert!(!path.exists(), "and nothing was created");
+    filled_state(&path);
+    let before = std::fs::read(&path).unwrap();
+    {
+        let mut state = State::open_read_only(&path).unwrap().unwrap();
+        let f = state.folder(&MailboxName::inbox()).unwrap().unwrap();
+        assert_eq!(state.mapped_uids(f.id, 7).unwrap().len(), 400);
+        assert!(
+            State::open(&path, NOW).unwrap_err().is_busy(),
+            "a dry run holds the job too"
+        );
+        assert!(
+            state.set_phase(Phase::PostCutover, NOW).is_err(),
+            "SQLite refuses writes"
+        );
+        assert!(state.start_run(true, NOW).is_err());
+    }
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the state file is unchanged"
+    );
+    assert_eq!(
+        State::open(&path, NOW).unwrap().phase().unwrap(),
+        Phase::PreCutover
+    );
+}
