@@ -10,6 +10,7 @@
 //! commands (APPENDUID, LITERAL+, MULTIAPPEND) or replaced.
 
 pub mod capability;
+pub mod messages;
 pub mod tls;
 pub mod transport;
 pub mod wire;
@@ -69,6 +70,14 @@ async fn timed<T>(
             waited_secs: endpoint.timeout.as_secs().max(1),
         })),
     }
+}
+
+fn lost_working(host: &str, err: &io::Error) -> Error {
+    Error::new(Problem::ConnectionLost {
+        host: host.to_owned(),
+        stage: Stage::Working,
+    })
+    .with_detail(err.to_string())
 }
 
 fn lost(endpoint: &Endpoint, stage: Stage, err: &io::Error) -> Error {
@@ -398,6 +407,7 @@ impl Connection {
             inner,
             endpoint,
             capabilities: Capabilities::default(),
+            raw_tag: 0,
         };
         session.refresh_capabilities().await?;
         tracing::debug!("signed in");
@@ -424,7 +434,11 @@ impl async_imap::Authenticator for PlainAuthenticator {
 fn server_text(message: &str) -> String {
     let info = message
         .split_once("info: Some(\"")
-        .map(|(_, rest)| rest.trim_end_matches(')').trim_end_matches('"'))
+        .or_else(|| message.split_once("information: Some(\""))
+        .map(|(_, rest)| {
+            rest.trim_end_matches([')', '}', ' '])
+                .trim_end_matches('"')
+        })
         .unwrap_or(message);
     let code = message
         .split_once("code: Some(")
@@ -557,6 +571,9 @@ pub struct Session {
     inner: async_imap::Session<Transport>,
     endpoint: Endpoint,
     capabilities: Capabilities,
+    /// Counter for the tags of commands we write ourselves (`MF1`, …),
+    /// distinct from async-imap's (`A0001`, …).
+    raw_tag: u32,
 }
 
 impl std::fmt::Debug for Session {
@@ -665,7 +682,10 @@ impl Session {
 
     /// LSUB: the subscribed folders matching `pattern` (`*` for all).
     pub async fn lsub(&mut self, pattern: &str) -> Result<Vec<Listed>, Error> {
-        let pattern = self.quoted(pattern, "the folder pattern")?;
+        // Checked here, quoted by async-imap (its `lsub`, unlike its `list`,
+        // quotes the pattern; quoting twice asked for a folder named `"*"`).
+        self.quoted(pattern, "the folder pattern")?;
+        let pattern = pattern.to_owned();
         self.with_timeout(move |s| {
             Box::pin(async move {
                 let stream = s.lsub(Some(""), Some(&pattern)).await?;

@@ -35,6 +35,15 @@ pub fn astring(value: &str) -> Result<Astring, NulInArgument> {
     }
 }
 
+/// Is `s` a non-empty IMAP atom (no specials, spaces, controls or 8-bit)?
+pub fn is_atom(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            (0x21..0x7f).contains(&b)
+                && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
+        })
+}
+
 /// A NUL byte in a user name or password: IMAP cannot carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("cannot send a NUL character to an IMAP server")]

@@ -1,0 +1,97 @@
+//! Progress, as past-tense facts the engine emits to a sink it doesn't know.
+//!
+//! The CLI draws them on stderr; the desktop shell forwards them to the
+//! window. Events carry display names and counts, never message bodies and
+//! never a secret.
+
+use serde::Serialize;
+
+/// Something that happened during a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// A run began.
+    RunStarted {
+        /// Nothing will be written anywhere.
+        dry: bool,
+        /// How many folders will be copied.
+        folders: usize,
+    },
+    /// A folder was compared on both sides.
+    FolderScanned {
+        /// Source folder (display name).
+        folder: String,
+        /// Messages in the source folder.
+        messages: u64,
+        /// Messages that will be copied now.
+        to_copy: u64,
+        /// Their total size in bytes.
+        bytes_to_copy: u64,
+        /// Messages already at the destination.
+        already_there: u64,
+    },
+    /// A destination folder was created.
+    FolderCreated {
+        /// Destination folder (display name).
+        folder: String,
+    },
+    /// Messages were stored at the destination.
+    MessagesCopied {
+        /// Source folder (display name).
+        folder: String,
+        /// How many in this step.
+        count: u64,
+        /// Their size in bytes.
+        bytes: u64,
+    },
+    /// A message was not copied, on purpose (filter, deleted at source).
+    MessageSkipped {
+        /// Source folder (display name).
+        folder: String,
+        /// Its UID at the source.
+        uid: u32,
+        /// Why, in plain words.
+        reason: String,
+    },
+    /// The destination refused a message.
+    MessageFailed {
+        /// Source folder (display name).
+        folder: String,
+        /// Its UID at the source.
+        uid: u32,
+        /// Why, in plain words with the server's text.
+        reason: String,
+    },
+    /// A folder is done.
+    FolderDone {
+        /// Source folder (display name).
+        folder: String,
+    },
+    /// The run is over.
+    RunFinished {
+        /// Messages copied in this run.
+        copied: u64,
+        /// Messages that could not be copied.
+        failed: u64,
+    },
+}
+
+/// Where events go. Implemented for closures, so a caller can pass
+/// `&mut |e| …`.
+pub trait EventSink {
+    /// Receives one event. Must not block for long: the copy waits.
+    fn emit(&mut self, event: Event);
+}
+
+impl<F: FnMut(Event)> EventSink for F {
+    fn emit(&mut self, event: Event) {
+        self(event)
+    }
+}
+
+/// A sink that drops everything.
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn emit(&mut self, _event: Event) {}
+}

@@ -1,0 +1,638 @@
+//! Reading and writing messages: EXAMINE, UID FETCH of headers and bodies,
+//! and APPEND in as few round trips as the server allows.
+//!
+//! APPEND is written by hand (async-imap's returns no APPENDUID and knows
+//! neither LITERAL+ nor MULTIAPPEND): one MULTIAPPEND command per batch
+//! where offered, else pipelined APPENDs with non-synchronising literals
+//! (LITERAL+), else one APPEND at a time with a synchronising literal.
+
+use super::{server_text, wire, Session};
+use crate::error::{Error, Problem, Stage};
+use async_imap::imap_proto::{self, Response, Status};
+use futures::TryStreamExt;
+use tokio::io::AsyncWriteExt;
+
+/// What EXAMINE (or SELECT) says about a folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FolderStatus {
+    /// UIDVALIDITY: UIDs are only meaningful together with it.
+    pub uid_validity: u32,
+    /// The UID the next message will get.
+    pub uid_next: Option<u32>,
+    /// Number of messages.
+    pub exists: u32,
+    /// HIGHESTMODSEQ, when the server has CONDSTORE.
+    pub highest_modseq: Option<u64>,
+    /// Flags the server stores permanently; `\*` means any keyword.
+    pub permanent_flags: Vec<String>,
+}
+
+impl FolderStatus {
+    /// Can a message in this folder carry this flag or keyword?
+    pub fn keeps_flag(&self, flag: &str) -> bool {
+        self.permanent_flags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(flag))
+            || (!flag.starts_with('\\') && self.permanent_flags.iter().any(|f| f == "\\*"))
+    }
+}
+
+/// A message's metadata and identifying headers, without the body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageMeta {
+    /// UID in its folder.
+    pub uid: u32,
+    /// RFC822.SIZE as the server reports it.
+    pub size: u32,
+    /// Flags and keywords (never `\Recent`).
+    pub flags: Vec<String>,
+    /// INTERNALDATE in IMAP syntax (`01-Mar-2024 09:00:00 +0000`).
+    pub internal_date: Option<String>,
+    /// The header fields asked for (Message-ID, Date, From, Subject, To).
+    pub headers: Vec<u8>,
+}
+
+/// A whole message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchedMessage {
+    /// UID in its folder.
+    pub uid: u32,
+    /// Flags and keywords (never `\Recent`).
+    pub flags: Vec<String>,
+    /// INTERNALDATE in IMAP syntax.
+    pub internal_date: Option<String>,
+    /// The raw message, byte for byte as the server sends it.
+    pub body: Vec<u8>,
+}
+
+/// One message to APPEND.
+#[derive(Clone, Debug)]
+pub struct AppendItem<'a> {
+    /// Flags and keywords to set (the caller filters what the folder keeps).
+    pub flags: &'a [String],
+    /// INTERNALDATE to keep, in IMAP syntax.
+    pub internal_date: Option<&'a str>,
+    /// The raw message.
+    pub body: &'a [u8],
+}
+
+/// Why the destination refused a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalKind {
+    /// Larger than the server accepts (`[TOOBIG]`, RFC 4469/7889).
+    TooBig,
+    /// The mailbox is full (`[OVERQUOTA]`, RFC 5530).
+    OverQuota,
+    /// Anything else (bad header, NUL, policy).
+    Other,
+}
+
+/// The result of appending one message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored; the UID when the server has UIDPLUS.
+    Stored {
+        /// The new message's UID.
+        uid: Option<u32>,
+        /// The folder's UIDVALIDITY that UID belongs to.
+        uid_validity: Option<u32>,
+    },
+    /// Refused, with the server's words.
+    Refused {
+        /// What kind of refusal.
+        kind: RefusalKind,
+        /// The server's words.
+        text: String,
+    },
+}
+
+/// The header fields fetched to identify a message.
+pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
+
+fn flags_of(fetch: &async_imap::types::Fetch) -> Vec<String> {
+    use async_imap::types::Flag;
+    fetch
+        .flags()
+        .filter_map(|f| match f {
+            Flag::Seen => Some("\\Seen".to_owned()),
+            Flag::Answered => Some("\\Answered".to_owned()),
+            Flag::Flagged => Some("\\Flagged".to_owned()),
+            Flag::Deleted => Some("\\Deleted".to_owned()),
+            Flag::Draft => Some("\\Draft".to_owned()),
+            Flag::Recent => None,
+            Flag::MayCreate => Some("\\*".to_owned()),
+            Flag::Custom(c) => Some(c.to_string()),
+        })
+        .collect()
+}
+
+fn date_of(fetch: &async_imap::types::Fetch) -> Option<String> {
+    fetch
+        .internal_date()
+        .map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string())
+}
+
+fn refusal_kind(text: &str) -> RefusalKind {
+    let upper = text.to_ascii_uppercase();
+    if upper.contains("[OVERQUOTA]")
+        || upper.contains("QUOTA EXCEEDED")
+        || upper.contains("OVER QUOTA")
+    {
+        RefusalKind::OverQuota
+    } else if upper.contains("[TOOBIG]") || upper.contains("TOO BIG") || upper.contains("TOO LARGE")
+    {
+        RefusalKind::TooBig
+    } else {
+        RefusalKind::Other
+    }
+}
+
+impl Session {
+    /// EXAMINE: opens a folder read-only (nothing in it can change through
+    /// this session) and reports its status.
+    pub async fn examine(&mut self, wire_name: &str) -> Result<FolderStatus, Error> {
+        // async-imap quotes the name itself.
+        let name = wire_name.to_owned();
+        let host = self.endpoint.host.clone();
+        let mailbox = self
+            .with_timeout(move |s| Box::pin(async move { s.examine(&name).await }))
+            .await
+            .map_err(|e| {
+                if matches!(e.problem(), Problem::Protocol { .. }) {
+                    Error::new(Problem::ServerRefused {
+                        host,
+                        action: format!("open the folder \"{wire_name}\""),
+                    })
+                    .with_detail(e.detail().unwrap_or_default().to_owned())
+                } else {
+                    e
+                }
+            })?;
+        Ok(FolderStatus {
+            uid_validity: mailbox.uid_validity.unwrap_or(0),
+            uid_next: mailbox.uid_next,
+            exists: mailbox.exists,
+            highest_modseq: mailbox.highest_modseq,
+            permanent_flags: mailbox
+                .permanent_flags
+                .iter()
+                .map(|f| match f {
+                    async_imap::types::Flag::Custom(c) => c.to_string(),
+                    async_imap::types::Flag::MayCreate => "\\*".to_owned(),
+                    other => format!("{other:?}")
+                        .split('(')
+                        .next()
+                        .map(|n| format!("\\{n}"))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+    }
+
+    /// UID FETCH of size, flags, date and identifying headers for the UIDs
+    /// in `uid_set` (IMAP syntax: `1:*`, `5,7:9`), in the selected folder.
+    pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
+        let set = uid_set.to_owned();
+        let query = format!(
+            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})])"
+        );
+        let mut metas = self
+            .with_timeout(move |s| {
+                Box::pin(async move {
+                    let stream = s.uid_fetch(&set, &query).await?;
+                    let fetches: Vec<_> = stream.try_collect().await?;
+                    Ok(fetches
+                        .iter()
+                        .filter_map(|f| {
+                            Some(MessageMeta {
+                                uid: f.uid?,
+                                size: f.size.unwrap_or(0),
+                                flags: flags_of(f),
+                                internal_date: date_of(f),
+                                headers: f.header().unwrap_or_default().to_vec(),
+                            })
+                        })
+                        .collect::<Vec<_>>())
+                })
+            })
+            .await?;
+        metas.sort_by_key(|m| m.uid);
+        metas.dedup_by_key(|m| m.uid);
+        Ok(metas)
+    }
+
+    /// UID FETCH of whole messages (BODY.PEEK[]: the \Seen flag is not
+    /// touched) in the selected folder. Messages that vanished meanwhile
+    /// are simply absent from the result.
+    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>, Error> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let set = uid_set(uids);
+        let mut messages = self
+            .with_timeout(move |s| {
+                Box::pin(async move {
+                    let stream = s
+                        .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
+                        .await?;
+                    let fetches: Vec<_> = stream.try_collect().await?;
+                    Ok(fetches
+                        .iter()
+                        .filter_map(|f| {
+                            Some(FetchedMessage {
+                                uid: f.uid?,
+                                flags: flags_of(f),
+                                internal_date: date_of(f),
+                                body: f.body()?.to_vec(),
+                            })
+                        })
+                        .collect::<Vec<_>>())
+                })
+            })
+            .await?;
+        messages.sort_by_key(|m| m.uid);
+        messages.dedup_by_key(|m| m.uid);
+        Ok(messages)
+    }
+
+    /// APPENDs messages to a folder and says, for each, whether it was
+    /// stored (with its new UID when the server has UIDPLUS) or refused.
+    ///
+    /// A batch goes as one MULTIAPPEND where offered; if the server refuses
+    /// it (MULTIAPPEND is all-or-nothing), the messages are sent one by one
+    /// so that one bad message does not hold back the others.
+    pub async fn append(
+        &mut self,
+        wire_name: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Appended>, Error> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mailbox = self.quoted(wire_name, "the folder name")?;
+        if items.len() > 1 && self.capabilities.has("MULTIAPPEND") {
+            let outcome = self.timed_append(&mailbox, items).await?;
+            if let Some(Done {
+                ok: true,
+                uid_validity,
+                uids,
+                ..
+            }) = outcome.first()
+            {
+                let uids = uids.clone();
+                return Ok((0..items.len())
+                    .map(|i| Appended::Stored {
+                        uid: (uids.len() == items.len()).then(|| uids[i]),
+                        uid_validity: *uid_validity,
+                    })
+                    .collect());
+            }
+            tracing::debug!("MULTIAPPEND refused; appending one by one");
+        }
+        let mut results = Vec::with_capacity(items.len());
+        if self.non_sync_literals_for(items) {
+            // Pipelined: every command goes out, then every reply comes in.
+            let dones = self.timed_append_each(&mailbox, items).await?;
+            results.extend(dones.into_iter().map(Done::into_appended));
+        } else {
+            for item in items {
+                let done = self
+                    .timed_append(&mailbox, std::slice::from_ref(item))
+                    .await?;
+                results.extend(done.into_iter().map(Done::into_appended));
+            }
+        }
+        Ok(results)
+    }
+
+    fn non_sync_literals_for(&self, items: &[AppendItem<'_>]) -> bool {
+        self.capabilities.has("LITERAL+")
+            || (self.capabilities.has("LITERAL-") && items.iter().all(|i| i.body.len() <= 4096))
+    }
+
+    async fn timed_append(
+        &mut self,
+        mailbox: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Done>, Error> {
+        let timeout = self.append_timeout(items);
+        let host = self.endpoint.host.clone();
+        match tokio::time::timeout(timeout, self.append_command(mailbox, items)).await {
+            Ok(r) => r.map(|d| vec![d]),
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host,
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs(),
+            })),
+        }
+    }
+
+    async fn timed_append_each(
+        &mut self,
+        mailbox: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Done>, Error> {
+        let timeout = self.append_timeout(items);
+        let host = self.endpoint.host.clone();
+        let fut = async {
+            let mut tags = Vec::with_capacity(items.len());
+            for item in items {
+                let tag = self.next_raw_tag();
+                let mut command = format!("{tag} APPEND {mailbox}").into_bytes();
+                push_message(&mut command, item, true);
+                command.extend_from_slice(b"\r\n");
+                self.write_raw(&command).await?;
+                tags.push(tag);
+            }
+            let mut dones = Vec::with_capacity(tags.len());
+            for tag in &tags {
+                dones.push(self.read_done(tag).await?);
+            }
+            Ok(dones)
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host,
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs(),
+            })),
+        }
+    }
+
+    /// A deadline that grows with the bytes to send (a slow uplink must not
+    /// look like a dead server): the endpoint's timeout plus a second per
+    /// 256 KiB.
+    fn append_timeout(&self, items: &[AppendItem<'_>]) -> std::time::Duration {
+        let bytes: usize = items.iter().map(|i| i.body.len()).sum();
+        self.endpoint.timeout + std::time::Duration::from_secs((bytes / (256 * 1024)) as u64)
+    }
+
+    /// One APPEND command carrying one or (MULTIAPPEND) several messages.
+    async fn append_command(
+        &mut self,
+        mailbox: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Done, Error> {
+        let tag = self.next_raw_tag();
+        let non_sync = self.non_sync_literals_for(items);
+        let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
+        for item in items {
+            push_message(&mut pending, item, non_sync);
+            if !non_sync {
+                // Send up to the literal's announcement, wait for "+".
+                self.write_raw(&pending).await?;
+                pending.clear();
+                if let Some(done) = self.wait_continuation(&tag).await? {
+                    return Ok(done);
+                }
+                pending.extend_from_slice(item.body);
+            }
+        }
+        pending.extend_from_slice(b"\r\n");
+        self.write_raw(&pending).await?;
+        self.read_done(&tag).await
+    }
+
+    fn next_raw_tag(&mut self) -> String {
+        self.raw_tag += 1;
+        format!("MF{}", self.raw_tag)
+    }
+
+    async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let stream: &mut super::transport::Transport = self.inner.as_mut();
+        let host = self.endpoint.host.clone();
+        let result = async {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        }
+        .await;
+        result.map_err(|e| super::lost_working(&host, &e))
+    }
+
+    /// Waits for a continuation request; a tagged reply instead (the server
+    /// refused before the literal) ends the command.
+    async fn wait_continuation(&mut self, tag: &str) -> Result<Option<Done>, Error> {
+        loop {
+            match self.read_reply(tag).await? {
+                Reply::Continue => return Ok(None),
+                Reply::Done(done) => return Ok(Some(done)),
+                Reply::Other => {}
+            }
+        }
+    }
+
+    async fn read_done(&mut self, tag: &str) -> Result<Done, Error> {
+        loop {
+            if let Reply::Done(done) = self.read_reply(tag).await? {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Reads one response and sorts it: our tagged reply, a continuation,
+    /// or anything else (untagged data, which is ignored here). A `BYE`
+    /// ends the session.
+    async fn read_reply(&mut self, tag: &str) -> Result<Reply, Error> {
+        let response = match self.inner.read_response().await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Err(Error::new(Problem::ConnectionLost {
+                    host: self.endpoint.host.clone(),
+                    stage: Stage::Working,
+                }))
+            }
+            Err(e) => return Err(super::lost_working(&self.endpoint.host, &e)),
+        };
+        let parsed = response.parsed();
+        if let Some(done) = Done::from_response(parsed, tag) {
+            return Ok(Reply::Done(done));
+        }
+        match parsed {
+            Response::Continue { .. } => Ok(Reply::Continue),
+            Response::Data {
+                status: Status::Bye,
+                outcome,
+                ..
+            } => Err(Error::new(Problem::ConnectionLost {
+                host: self.endpoint.host.clone(),
+                stage: Stage::Working,
+            })
+            .with_detail(format!(
+                "The server said: {}",
+                outcome.information.as_deref().unwrap_or("")
+            ))),
+            _ => Ok(Reply::Other),
+        }
+    }
+}
+
+enum Reply {
+    Continue,
+    Done(Done),
+    Other,
+}
+
+/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command.
+fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
+    let flags: Vec<&str> = item
+        .flags
+        .iter()
+        .map(String::as_str)
+        .filter(|f| {
+            !f.eq_ignore_ascii_case("\\Recent")
+                && !f.is_empty()
+                && wire::is_atom(f.trim_start_matches('\\'))
+        })
+        .collect();
+    command.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
+    if let Some(date) = item.internal_date {
+        command.extend_from_slice(format!(" \"{date}\"").as_bytes());
+    }
+    let plus = if non_sync { "+" } else { "" };
+    command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
+    if non_sync {
+        command.extend_from_slice(item.body);
+    }
+}
+
+/// A compact UID set: `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// A tagged reply to one of our raw commands.
+#[derive(Debug)]
+struct Done {
+    ok: bool,
+    text: String,
+    uid_validity: Option<u32>,
+    uids: Vec<u32>,
+}
+
+impl Done {
+    fn from_response(response: &Response<'_>, tag: &str) -> Option<Done> {
+        let Response::Done {
+            tag: t,
+            status,
+            outcome,
+        } = response
+        else {
+            return None;
+        };
+        let (code, information) = (&outcome.code, &outcome.information);
+        if t.0 != tag {
+            return None;
+        }
+        let (uid_validity, uids) = match code {
+            Some(imap_proto::ResponseCode::AppendUid(validity, set)) => {
+                let mut uids = Vec::new();
+                for member in set {
+                    match member {
+                        imap_proto::rfc4315::UidSetMember::Uid(u) => uids.push(*u),
+                        imap_proto::rfc4315::UidSetMember::UidRange(r) => uids.extend(r.clone()),
+                    }
+                }
+                (Some(*validity), uids)
+            }
+            _ => (None, Vec::new()),
+        };
+        let info = information.as_deref().unwrap_or("").to_owned();
+        let text = match code {
+            Some(c) if uid_validity.is_none() => {
+                server_text(&format!("code: Some({c:?}), info: Some(\"{info}\")"))
+            }
+            _ => info,
+        };
+        Some(Done {
+            ok: *status == Status::Ok,
+            text,
+            uid_validity,
+            uids,
+        })
+    }
+
+    fn into_appended(self) -> Appended {
+        if self.ok {
+            Appended::Stored {
+                uid: self.uids.first().copied(),
+                uid_validity: self.uid_validity,
+            }
+        } else {
+            Appended::Refused {
+                kind: refusal_kind(&self.text),
+                text: self.text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[3, 1, 2, 7, 9, 10, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+    }
+
+    #[test]
+    fn refusals_are_classified() {
+        assert_eq!(
+            refusal_kind("[OVERQUOTA] Quota exceeded (mailbox for user is full)"),
+            RefusalKind::OverQuota
+        );
+        assert_eq!(refusal_kind("[TOOBIG] Mail too big"), RefusalKind::TooBig);
+        assert_eq!(
+            refusal_kind("Message contains NUL characters"),
+            RefusalKind::Other
+        );
+    }
+
+    #[test]
+    fn append_arguments() {
+        let flags = vec![
+            "\\Seen".to_owned(),
+            "\\Recent".to_owned(),
+            "$Forwarded".to_owned(),
+        ];
+        let item = AppendItem {
+            flags: &flags,
+            internal_date: Some("01-Mar-2024 09:00:00 +0000"),
+            body: b"abc",
+        };
+        let mut cmd = Vec::new();
+        push_message(&mut cmd, &item, true);
+        assert_eq!(
+            cmd,
+            b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3+}\r\nabc".to_vec()
+        );
+        let mut cmd = Vec::new();
+        push_message(&mut cmd, &item, false);
+        assert_eq!(
+            cmd,
+            b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3}\r\n".to_vec()
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! Reading and writing messages through the engine's session against real
+//! Dovecot: every APPEND strategy (MULTIAPPEND, pipelined LITERAL+,
+//! synchronising literals) stores messages byte for byte with their flags and
+//! dates and reports their new UIDs; refusals are reported per message.
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::imap::messages::{AppendItem, Appended, RefusalKind};
+use mailferry::imap::Session;
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
+use std::time::Duration;
+
+fn plain(port: u16) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(port);
+    e.timeout = Duration::from_secs(20);
+    e
+}
+
+fn message(i: usize, extra: &str) -> Vec<u8> {
+    format!("From: a{i}@example.net\r\nSubject: m{i}\r\nMessage-ID: <m{i}@x>\r\n\r\nbody {i}{extra}\r\n").into_bytes()
+}
+
+/// Capabilities hidden by the proxy, so one Dovecot can play servers of
+/// different abilities.
+async fn session_without(server: &Dovecot, hidden: &[&str]) -> (Session, Proxy) {
+    let faults = hidden
+        .iter()
+        .map(|cap| Fault::rewrite(Direction::ToClient, format!(" {cap}"), ""))
+        .collect();
+    let proxy = Proxy::with_fault(server.addr_plain(), Fault::All(faults));
+    let session = Session::connect(
+        &plain(proxy.port()),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .expect("sign in");
+    for cap in hidden {
+        assert!(!session.capabilities().has(cap), "{cap} is hidden");
+    }
+    (session, proxy)
+}
+
+#[tokio::test]
+async fn every_append_strategy_stores_messages_exactly() {
+    let server = Dovecot::start(Layout::Exchange);
+    let flags = [
+        vec!["\\Seen".to_owned(), "$Forwarded".to_owned()],
+        vec![],
+        vec![
+            "\\Flagged".to_owned(),
+            "\\Answered".to_owned(),
+            "\\Draft".to_owned(),
+        ],
+    ];
+    let dates = [
+        "01-Mar-2024 09:00:00 +0000",
+        "31-Dec-1999 23:59:59 +0000",
+        "15-Jul-2021 12:30:00 +0000",
+    ];
+    for (strategy, hidden) in [
+        ("multiappend", vec![]),
+        ("pipelined literal+", vec!["MULTIAPPEND"]),
+        ("synchronising literals", vec!["MULTIAPPEND", "LITERAL+"]),
+        ("multiappend with synchronising literals", vec!["LITERAL+"]),
+    ] {
+        let folder = strategy.replace(' ', "-");
+        server.create_mailbox("alice", &folder);
+        let (mut session, _proxy) = session_without(&server, &hidden).await;
+        let bodies: Vec<Vec<u8>> = (0..3).map(|i| message(i, &"x".repeat(i * 5000))).collect();
+        let items: Vec<AppendItem> = (0..3)
+            .map(|i| AppendItem {
+                flags: &flags[i],
+                internal_date: Some(dates[i]),
+                body: &bodies[i],
+            })
+            .collect();
+        let results = session.append(&folder, &items).await.expect(strategy);
+        let uids: Vec<u32> = results
+            .iter()
+            .map(|r| match r {
+                Appended::Stored {
+                    uid: Some(uid),
+                    uid_validity: Some(_),
+                } => *uid,
+                other => panic!("{strategy}: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            uids,
+            vec![1, 2, 3],
+            "{strategy}: APPENDUID gives each message its UID"
+        );
+
+        let stored = server.fetch_all("alice", &folder);
+        assert_eq!(stored.len(), 3, "{strategy}");
+        for (i, m) in stored.iter().enumerate() {
+            assert_eq!(m.body, bodies[i], "{strategy}: byte for byte");
+            let mut got = m.flags.clone();
+            got.sort();
+            let mut want = flags[i].clone();
+            want.sort();
+            assert_eq!(got, want, "{strategy}: flags");
+            assert_eq!(m.internal_date, dates[i], "{strategy}: date");
+        }
+        session.logout().await;
+    }
+}
+
+#[tokio::test]
+async fn examine_fetch_meta_and_bodies_read_without_changing_anything() {
+    let server = Dovecot::start(Layout::Exchange);
+    let mut msgs = Vec::new();
+    for i in 0..5 {
+        msgs.push(
+            Message::new(message(i, ""))
+                .flags(if i % 2 == 0 { &[] } else { &["\\Seen"] })
+                .internal_date("02-Feb-2022 02:02:02 +0000"),
+        );
+    }
+    server.append("alice", "INBOX", &msgs);
+    let mut session = Session::connect(
+        &plain(server.plain_port()),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .unwrap();
+    let status = session.examine("INBOX").await.unwrap();
+    assert_eq!(status.exists, 5);
+    assert!(status.uid_validity > 0);
+    let metas = session.fetch_meta("1:*").await.unwrap();
+    assert_eq!(
+        metas.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert!(String::from_utf8_lossy(&metas[2].headers).contains("Message-ID: <m2@x>"));
+    assert!(
+        !String::from_utf8_lossy(&metas[2].headers).contains("body"),
+        "headers only"
+    );
+    assert_eq!(metas[0].size as usize, message(0, "").len());
+    let bodies = session.fetch_bodies(&[2, 4, 99]).await.unwrap();
+    assert_eq!(
+        bodies.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![2, 4],
+        "a missing UID is just absent"
+    );
+    assert_eq!(bodies[0].body, message(1, ""));
+    assert_eq!(
+        bodies[0].internal_date.as_deref(),
+        Some("02-Feb-2022 02:02:02 +0000")
+    );
+    session.logout().await;
+    // BODY.PEEK and EXAMINE: unread messages are still unread.
+    let after = server.fetch_all("alice", "INBOX");
+    assert!(
+        !after[0].flags.iter().any(|f| f == "\\Seen"),
+        "{:?}",
+        after[0].flags
+    );
+}
+
+#[tokio::test]
+async fn a_full_mailbox_is_reported_per_message() {
+    let server = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .quota_bytes(Some(20_000))
+        .build();
+    let mut session = Session::connect(
+        &plain(server.plain_port()),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .unwrap();
+    let small = message(1, "");
+    let big = message(2, &"y".repeat(30_000));
+    let flags = Vec::new();
+    let items = [
+        AppendItem {
+            flags: &flags,
+            internal_date: None,
+            body: &small,
+        },
+        AppendItem {
+            flags: &flags,
+            internal_date: None,
+            body: &big,
+        },
+        AppendItem {
+            flags: &flags,
+            internal_date: None,
+            body: &small,
+        },
+    ];
+    let results = session.append("INBOX", &items).await.unwrap();
+    assert!(matches!(results[0], Appended::Stored { .. }), "{results:?}");
+    assert!(
+        matches!(
+            &results[1],
+            Appended::Refused {
+                kind: RefusalKind::OverQuota,
+                ..
+            }
+        ),
+        "the message that doesn't fit is refused as over quota: {results:?}"
+    );
+    assert!(
+        matches!(results[2], Appended::Stored { .. }),
+        "the others still go in: {results:?}"
+    );
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 2);
+}
