@@ -10,3 +10,4 @@ pub mod provider;
 pub mod secret;
 pub mod identity;
 pub mod state;
+pub mod event;
