@@ -9,13 +9,14 @@
 //! - [`map`](mod@map): [`map_folders`], the pure mapping, and [`FolderMap`]
 //!   with its text rendering.
 //! - [`plan_create`](mod@plan_create): the CREATE and SUBSCRIBE operations a map needs.
+//! - [`listing`]: [`read_tree`], a side's tree over a signed-in session.
+//! - [`apply`](mod@apply): [`apply()`], running a [`CreatePlan`] on the destination.
 //!
-//! Everything here is pure: no network, no files, no clock.
+//! Everything here but `listing` and `apply` is pure: no network, no files, no clock.
 //!
 //! Not done here (yet), on purpose or for lack of time:
-//! - Listing over the network, STATUS counts (`Folder::messages`/`bytes` are
-//!   filled by the caller), running the CREATE/SUBSCRIBE plan, the
-//!   `mailferry folders` command and the tests against real Dovecot servers.
+//! - STATUS counts (`Folder::messages`/`bytes` are filled by the caller).
+//! - `UTF8=ACCEPT` is never enabled, so names always travel as modified UTF-7.
 //! - The LIST parser reads a literal name only when the caller joins the
 //!   literal's bytes to the line.
 //! - Look-alike detection lowercases (`to_lowercase`) rather than applying
@@ -28,6 +29,8 @@
 //! - The name-length check is on the whole wire name ([`Rules::max_name_bytes`],
 //!   default 255), not per level.
 
+pub mod apply;
+pub mod listing;
 pub mod map;
 pub mod name;
 pub mod names_dict;
@@ -36,6 +39,8 @@ pub mod rules;
 pub mod tree;
 pub mod utf7;
 
+pub use apply::{apply, ApplyReport, Refusal};
+pub use listing::read_tree;
 pub use map::{map_folders, Conflict, FolderMap, MapEntry, Reason, Target};
 pub use name::{near_duplicates, MailboxName, NameError};
 pub use plan_create::{plan_create, CreatePlan, FolderOp, PlanCreateError};

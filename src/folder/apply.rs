@@ -1,0 +1,193 @@
+//! Running a [`CreatePlan`] on the destination: CREATE parents first (with CREATE-SPECIAL-USE where planned), then SUBSCRIBE, stopping at the first refusal.
+//!
+//! Decisions:
+//! - **The first refusal stops the run.** Later folders may live inside
+//!   the refused one, and half a tree built around a hole is harder to
+//!   understand than "stopped at this folder". Nothing is undone: the
+//!   folders made so far are kept, and running again (after fixing the
+//!   cause) continues, because a new plan holds only what is still missing
+//!   and CREATE of an existing folder is not an error.
+//! - Every failure of an operation on a folder (the server's NO or BAD, a
+//!   name it cannot take, and, as [`Session`] reports them today, a lost
+//!   connection or a timeout) is a [`Refusal`] in the report, not an
+//!   `Err`: the run finished, and the report says where it stopped.
+//! - Idempotent: the plan comes from [`plan_create`](super::plan_create),
+//!   which is empty once the tree is in place; applying a plan twice does
+//!   no harm either (an existing folder is "already there", a second
+//!   SUBSCRIBE is accepted).
+
+use crate::error::{Error, Problem};
+use crate::imap::Session;
+
+use super::name::MailboxName;
+use super::plan_create::{CreatePlan, FolderOp};
+
+/// A folder operation the destination refused.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The operation that was refused.
+    pub op: FolderOp,
+    /// The server's refusal (its own words are in [`Error::detail`]).
+    pub error: Error,
+}
+
+impl Refusal {
+    /// The folder concerned.
+    pub fn folder(&self) -> &MailboxName {
+        match &self.op {
+            FolderOp::Create { name, .. } | FolderOp::Subscribe { name } => name,
+        }
+    }
+
+    /// What happened, in plain words with the next step, naming the folder as a person reads it.
+    pub fn describe(&self) -> String {
+        let host = match self.error.problem() {
+            Problem::ServerRefused { host, .. } | Problem::Protocol { host } => host.clone(),
+            _ => "The new server".to_owned(),
+        };
+        let action = match &self.op {
+            FolderOp::Create { .. } => "create the folder",
+            FolderOp::Subscribe { .. } => "show (subscribe) the folder",
+        };
+        let said = self
+            .error
+            .detail()
+            .map(|d| format!(" {}.", d.trim_end_matches('.')))
+            .unwrap_or_default();
+        format!(
+            "{host} refused to {action} \"{}\".{said} MailFerry stopped there; the folders made \
+             so far are kept. Rename or skip this folder, or fix the cause on the server, then \
+             run again: it continues where it stopped.",
+            self.folder().display()
+        )
+    }
+}
+
+/// What applying a plan did.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyReport {
+    /// Folders created, in order.
+    pub created: Vec<MailboxName>,
+    /// Folders subscribed, in order.
+    pub subscribed: Vec<MailboxName>,
+    /// The operation that was refused; the run stopped there.
+    pub refused: Option<Refusal>,
+    /// The operations after the refusal, not attempted.
+    pub not_attempted: Vec<FolderOp>,
+}
+
+impl ApplyReport {
+    /// Whether every operation was done.
+    pub fn is_complete(&self) -> bool {
+        self.refused.is_none()
+    }
+
+    /// One line of counts, like "Created 3 folders and made 4 visible in mail apps."
+    pub fn summary(&self) -> String {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let (c, s) = (self.created.len(), self.subscribed.len());
+        if c == 0 && s == 0 && self.refused.is_none() {
+            return "Nothing to do: every folder is already there.".to_owned();
+        }
+        let mut line = format!(
+            "Created {c} folder{} and made {s} folder{} visible in mail apps.",
+            plural(c),
+            plural(s)
+        );
+        if self.refused.is_some() {
+            let n = self.not_attempted.len() + 1;
+            line.push_str(&format!(" Stopped with {n} step{} not done.", plural(n)));
+        }
+        line
+    }
+}
+
+/// Runs the plan's operations in order on the destination session.
+///
+/// See the module notes: the first refusal stops the run and is reported
+/// in [`ApplyReport::refused`].
+///
+/// # Errors
+/// None today; the `Result` is for failures that mean the run could not
+/// happen at all (the session reports a lost connection as a refusal).
+pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyReport, Error> {
+    let mut report = ApplyReport::default();
+    for (i, op) in plan.ops.iter().enumerate() {
+        let done = match op {
+            FolderOp::Create { name, special_use } => session
+                .create(name.wire(), special_use.map(|s| s.attribute_text()))
+                .await
+                .map(|()| report.created.push(name.clone())),
+            FolderOp::Subscribe { name } => session
+                .subscribe(name.wire())
+                .await
+                .map(|()| report.subscribed.push(name.clone())),
+        };
+        match done {
+            Ok(()) => tracing::debug!(?op, "folder operation done"),
+            Err(error) => {
+                tracing::debug!(?op, code = error.code(), "folder operation refused");
+                report.refused = Some(Refusal {
+                    op: op.clone(),
+                    error,
+                });
+                report.not_attempted = plan.ops[i + 1..].to_vec();
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_folder_as_people_read_it_and_says_what_next() {
+        let name = MailboxName::from_display("Cartório/2024", false).unwrap();
+        let r = Refusal {
+            op: FolderOp::Create {
+                name,
+                special_use: None,
+            },
+            error: Error::new(Problem::ServerRefused {
+                host: "mail.example.com".into(),
+                action: "create the folder \"Cart&APM-rio/2024\"".into(),
+            })
+            .with_detail("The server said: [CANNOT] Invalid mailbox name"),
+        };
+        let text = r.describe();
+        assert!(
+            text.starts_with("mail.example.com refused to create the folder \"Cartório/2024\".")
+        );
+        assert!(text.contains("[CANNOT] Invalid mailbox name"), "{text}");
+        assert!(text.contains("run again"), "{text}");
+        assert!(
+            !text.contains("&APM-"),
+            "no wire form in the message: {text}"
+        );
+    }
+
+    #[test]
+    fn summary_counts_and_the_nothing_to_do_case() {
+        let mut report = ApplyReport::default();
+        assert_eq!(
+            report.summary(),
+            "Nothing to do: every folder is already there."
+        );
+        report
+            .created
+            .push(MailboxName::from_display("A", false).unwrap());
+        report
+            .subscribed
+            .push(MailboxName::from_display("A", false).unwrap());
+        report
+            .subscribed
+            .push(MailboxName::from_display("B", false).unwrap());
+        assert_eq!(
+            report.summary(),
+            "Created 1 folder and made 2 folders visible in mail apps."
+        );
+    }
+}

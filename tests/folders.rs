@@ -1,0 +1,447 @@
+//! The folder map against real Dovecot servers in every pair of layouts: the
+//! preview places every folder where a person expects (with the reason),
+//! creating the tree builds exactly that, a second run creates nothing, and a
+//! mail client then sees the tree, subscribed, special folders marked.
+
+use std::time::Duration;
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::folder::{
+    apply, map_folders, plan_create, read_tree, FolderMap, FolderTree, MapEntry, Rules, SpecialUse,
+    Target,
+};
+use mailferry::imap::Session;
+use mailferry_harness::{mutf7_encode, Dovecot, Layout};
+
+/// User folders every source gets, as paths below the personal prefix.
+/// Parents are created first, so none is a `\Noselect` placeholder.
+const USER_FOLDERS: &[&[&str]] = &[
+    &["Clients"],
+    &["Clients", "Acme"],
+    &["Cartório"],
+    &["Проекты"],
+    &["Проекты", "2024"],
+    &["Orders 📦"],
+];
+
+fn endpoint(server: &Dovecot) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Tls)
+        .with_port(server.tls_port());
+    e.extra_roots_pem.push(server.ca_pem().to_owned());
+    e.timeout = Duration::from_secs(10);
+    e
+}
+
+async fn session(server: &Dovecot) -> Session {
+    Session::connect(
+        &endpoint(server),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .expect("sign in to the harness server")
+}
+
+async fn tree(server: &Dovecot) -> FolderTree {
+    let mut s = session(server).await;
+    let t = read_tree(&mut s).await.expect("read the folder tree");
+    s.logout().await;
+    t
+}
+
+fn source_server(layout: Layout) -> Dovecot {
+    let server = Dovecot::start(layout);
+    for path in USER_FOLDERS {
+        server.create_mailbox("alice", &layout.mailbox(path));
+    }
+    server
+}
+
+/// What a mail client sees: `LIST "" "*"` and `LSUB "" "*"` over the
+/// harness's own raw connection, read with the engine's line parser (not
+/// the IMAP library the engine lists with).
+fn client_view(server: &Dovecot) -> FolderTree {
+    let mut s = server.session("alice");
+    let list = s.command("LIST \"\" \"*\"").unwrap();
+    let lsub = s.command("LSUB \"\" \"*\"").unwrap();
+    s.logout();
+    assert!(list.is_ok() && lsub.is_ok(), "{list:?} {lsub:?}");
+    FolderTree::from_list_lines(&list.untagged_text(), &lsub.untagged_text(), false)
+        .expect("the server's listing reads")
+}
+
+fn entry<'a>(map: &'a FolderMap, source: &str) -> &'a MapEntry {
+    map.entries
+        .iter()
+        .find(|e| e.source.display() == source)
+        .unwrap_or_else(|| panic!("no map row for {source:?}:\n{}", map.render_text()))
+}
+
+fn reasons(e: &MapEntry) -> String {
+    e.reasons
+        .iter()
+        .map(|r| r.describe())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Asserts that `source` goes to `target` and a reason contains `why`.
+fn goes(map: &FolderMap, source: &str, target: &str, why: &str) {
+    let e = entry(map, source);
+    match &e.target {
+        Target::Folder { name, .. } => assert_eq!(
+            name.display(),
+            target,
+            "{source:?} lands in {target:?}:\n{}",
+            map.render_text()
+        ),
+        Target::Excluded => panic!("{source:?} is skipped:\n{}", map.render_text()),
+    }
+    assert!(
+        reasons(e).contains(why),
+        "{source:?} says {why:?}: {}",
+        reasons(e)
+    );
+}
+
+/// Asserts that `source` is skipped and a reason contains `why`.
+fn skipped(map: &FolderMap, source: &str, why: &str) {
+    let e = entry(map, source);
+    assert_eq!(
+        e.target,
+        Target::Excluded,
+        "{source:?} is skipped:\n{}",
+        map.render_text()
+    );
+    assert!(
+        reasons(e).contains(why),
+        "{source:?} says {why:?}: {}",
+        reasons(e)
+    );
+}
+
+/// The roles each layout carries, mapped by attribute.
+fn role_name(layout: Layout, role: &str) -> Option<&'static str> {
+    layout.special(role)
+}
+
+/// The key rows every pair must get right.
+fn assert_key_rows(map: &FolderMap, src: Layout, dst: Layout) {
+    let s = |role| role_name(src, role).unwrap();
+    goes(map, "INBOX", "INBOX", "inbox");
+    goes(
+        map,
+        s("\\Sent"),
+        dst.special("\\Sent").unwrap(),
+        "Sent folder",
+    );
+    goes(
+        map,
+        s("\\Drafts"),
+        dst.special("\\Drafts").unwrap(),
+        "Drafts folder",
+    );
+    // User folders keep their levels and their names, whatever the separator and prefix.
+    for path in USER_FOLDERS {
+        goes(map, &src.mailbox(path), &dst.mailbox(path), "");
+    }
+    if src == Layout::Courier && dst != Layout::Courier {
+        goes(
+            map,
+            "INBOX.Clients.Acme",
+            "Clients/Acme",
+            "now a top-level folder (was inside INBOX)",
+        );
+    }
+    if dst == Layout::Courier && src != Layout::Courier {
+        goes(
+            map,
+            "Clients/Acme",
+            "INBOX.Clients.Acme",
+            "placed inside INBOX",
+        );
+    }
+    match src {
+        Layout::Gmail => {
+            skipped(map, "[Gmail]", "Gmail's group of system folders");
+            skipped(map, "[Gmail]/Spam", "skipped: spam");
+            skipped(map, "[Gmail]/Trash", "skipped: Gmail trash");
+            skipped(map, "[Gmail]/Important", "Important view");
+            skipped(map, "[Gmail]/Starred", "Starred view");
+            let archive = dst
+                .special("\\Archive")
+                .map_or_else(|| dst.mailbox(&["Archive"]), |name| name.to_owned());
+            goes(map, "[Gmail]/All Mail", &archive, "All Mail");
+            assert_eq!(
+                map.entries.last().unwrap().source.display(),
+                "[Gmail]/All Mail",
+                "All Mail is copied last, after every label"
+            );
+            assert!(map.gmail_source);
+        }
+        Layout::Exchange => {
+            skipped(map, "Calendar", "not email");
+            skipped(map, "Contacts", "not email");
+            goes(
+                map,
+                "Deleted Items",
+                dst.special("\\Trash").unwrap(),
+                "Trash folder",
+            );
+            goes(
+                map,
+                "Junk E-mail",
+                dst.special("\\Junk").unwrap(),
+                "Junk folder",
+            );
+        }
+        Layout::Courier => {
+            goes(
+                map,
+                "INBOX.Trash",
+                dst.special("\\Trash").unwrap(),
+                "Trash folder",
+            );
+            goes(
+                map,
+                "INBOX.Junk",
+                dst.special("\\Junk").unwrap(),
+                "Junk folder",
+            );
+        }
+    }
+    assert_eq!(
+        map.decisions_needed(),
+        0,
+        "nothing to decide:\n{}",
+        map.render_text()
+    );
+}
+
+/// Preview, create, create again, then look as a mail client.
+async fn migrate_folders(src: Layout, dst: Layout) {
+    let source = source_server(src);
+    let dest = Dovecot::start(dst);
+    let before = dest.list("alice");
+
+    // The preview.
+    let source_tree = tree(&source).await;
+    let dest_tree = tree(&dest).await;
+    assert_eq!(source_tree.delimiter, Some(src.separator()));
+    assert_eq!(source_tree.prefix, src.prefix());
+    assert_eq!(dest_tree.prefix, dst.prefix());
+    let rules = Rules::default();
+    let map = map_folders(&source_tree, &dest_tree, &rules);
+    assert_key_rows(&map, src, dst);
+    let text = map.render_text();
+    assert!(text.starts_with("Old server"), "{text}");
+    assert!(text.trim_end().ends_with(&map.summary()), "{text}");
+    assert_eq!(
+        dest.list("alice"),
+        before,
+        "the preview changes nothing at the destination"
+    );
+
+    // Creating the tree.
+    let plan = plan_create(&map, &dest_tree).expect("nothing to decide");
+    assert!(!plan.is_empty(), "the user folders are new");
+    let mut s = session(&dest).await;
+    let report = apply(&mut s, &plan).await.unwrap();
+    s.logout().await;
+    assert!(
+        report.is_complete(),
+        "{:?}",
+        report.refused.map(|r| r.describe())
+    );
+    for path in USER_FOLDERS {
+        let name = dst.mailbox(path);
+        assert!(
+            report.created.iter().any(|c| c.display() == name),
+            "{name:?} created: {:?}",
+            report.created
+        );
+    }
+
+    // A second run: re-read, re-map, re-plan: nothing to do, nothing created.
+    let after = tree(&dest).await;
+    let again = map_folders(&source_tree, &after, &rules);
+    let second = plan_create(&again, &after).unwrap();
+    assert!(
+        second.is_empty(),
+        "a second run creates nothing:\n{}",
+        second.render_text()
+    );
+    let mut s = session(&dest).await;
+    let report2 = apply(&mut s, &second).await.unwrap();
+    s.logout().await;
+    assert!(report2.created.is_empty() && report2.subscribed.is_empty());
+    assert_eq!(
+        report2.summary(),
+        "Nothing to do: every folder is already there."
+    );
+
+    // What a mail client sees.
+    let view = client_view(&dest);
+    for e in &map.entries {
+        let Target::Folder { name, special, .. } = &e.target else {
+            continue;
+        };
+        let f = view
+            .find_display(name.display())
+            .unwrap_or_else(|| panic!("{:?} is on the destination: {view:#?}", name.display()));
+        assert!(f.is_selectable(), "{:?} can hold mail", name.display());
+        assert!(
+            f.subscribed || f.name.is_inbox(),
+            "{:?} is subscribed, so mail apps show it",
+            name.display()
+        );
+        assert_eq!(
+            f.name.wire(),
+            mutf7_encode(name.display()),
+            "the destination holds the encoded name, not the text of an encoding"
+        );
+        // Special folders carry their attribute where the server has one for that role.
+        if let Some(role) = special {
+            if dst.special(role.attribute_text()).is_some() || after.can_create_special_use {
+                assert!(
+                    f.has_special_use(*role),
+                    "{:?} is marked {}",
+                    name.display(),
+                    role.attribute_text()
+                );
+            }
+        }
+    }
+    let sent = view.find_display(dst.special("\\Sent").unwrap()).unwrap();
+    assert!(
+        sent.has_special_use(SpecialUse::Sent) && sent.subscribed,
+        "a mail client finds the Sent folder by its attribute: {sent:?}"
+    );
+    // Same display names for the non-ASCII folders.
+    for path in [&["Cartório"][..], &["Проекты", "2024"], &["Orders 📦"]] {
+        let name = dst.mailbox(path);
+        assert!(
+            view.find_display(&name).is_some(),
+            "{name:?} arrives with the same name: {:?}",
+            dest.list("alice")
+        );
+        assert!(dest.list("alice").contains(&mutf7_encode(&name)));
+    }
+    // Nothing but the map was created: no Gmail group, no skipped views.
+    let targets: Vec<&str> = map
+        .entries
+        .iter()
+        .filter_map(|e| match &e.target {
+            Target::Folder { name, .. } => Some(name.display()),
+            Target::Excluded => None,
+        })
+        .collect();
+    for f in &view.folders {
+        let name = f.name.display();
+        let was_there = dest_tree.find(&f.name).is_some();
+        let parent_of_target = targets.iter().any(|t| {
+            t.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(dst.separator()))
+        });
+        assert!(
+            was_there || targets.contains(&name) || parent_of_target,
+            "{name:?} was created but is not in the map"
+        );
+    }
+    if src == Layout::Gmail && dst != Layout::Gmail {
+        assert!(view.find_display("[Gmail]").is_none(), "never created");
+    }
+}
+
+#[tokio::test]
+async fn gmail_to_exchange() {
+    migrate_folders(Layout::Gmail, Layout::Exchange).await;
+}
+
+#[tokio::test]
+async fn gmail_to_courier() {
+    migrate_folders(Layout::Gmail, Layout::Courier).await;
+}
+
+#[tokio::test]
+async fn courier_to_exchange() {
+    migrate_folders(Layout::Courier, Layout::Exchange).await;
+}
+
+#[tokio::test]
+async fn courier_to_gmail() {
+    migrate_folders(Layout::Courier, Layout::Gmail).await;
+}
+
+#[tokio::test]
+async fn exchange_to_courier() {
+    migrate_folders(Layout::Exchange, Layout::Courier).await;
+}
+
+#[tokio::test]
+async fn exchange_to_gmail() {
+    migrate_folders(Layout::Exchange, Layout::Gmail).await;
+}
+
+/// A folder the destination refuses stops the run at that folder, keeps
+/// what was made, says which folder in plain words, and a later run (after
+/// the user skips it) carries on.
+#[tokio::test]
+async fn a_refused_folder_stops_the_run_and_is_named() {
+    let source = source_server(Layout::Gmail);
+    let dest = Dovecot::start(Layout::Exchange);
+    let long = "x".repeat(300);
+    let mut rules = Rules::from_flags(&[format!("Clients=Clients/{long}")], &[], &[], &[]).unwrap();
+    // Let the name through the map's own length check, to reach the server's.
+    rules.max_name_bytes = 10_000;
+    let (source_tree, dest_tree) = (tree(&source).await, tree(&dest).await);
+    let map = map_folders(&source_tree, &dest_tree, &rules);
+    let plan = plan_create(&map, &dest_tree).unwrap();
+    let mut s = session(&dest).await;
+    let report = apply(&mut s, &plan).await.unwrap();
+    s.logout().await;
+    let refusal = report
+        .refused
+        .as_ref()
+        .expect("Dovecot refuses a 300-byte level");
+    assert_eq!(refusal.folder().display(), format!("Clients/{long}"));
+    let text = refusal.describe();
+    assert!(text.contains("refused to create the folder"), "{text}");
+    assert!(text.contains("run again"), "{text}");
+    assert!(!report.not_attempted.is_empty(), "the run stopped there");
+    assert!(
+        report.subscribed.is_empty(),
+        "subscriptions come after every folder"
+    );
+    assert!(report.summary().contains("Stopped"), "{}", report.summary());
+    let made = dest.list("alice");
+    assert!(
+        made.contains(&"Clients".to_owned()),
+        "the parent made before is kept: {made:?}"
+    );
+
+    // The user skips the folder; the next run makes the rest.
+    let rules = Rules::from_flags(&[], &[], &["^Clients/Acme$".to_owned()], &[]).unwrap();
+    let after = tree(&dest).await;
+    let map = map_folders(&source_tree, &after, &rules);
+    let plan = plan_create(&map, &after).unwrap();
+    assert!(
+        !plan.render_text().contains("CREATE \"Clients\""),
+        "what was made is not made again:\n{}",
+        plan.render_text()
+    );
+    let mut s = session(&dest).await;
+    let report = apply(&mut s, &plan).await.unwrap();
+    s.logout().await;
+    assert!(
+        report.is_complete(),
+        "{:?}",
+        report.refused.map(|r| r.describe())
+    );
+    assert!(
+        client_view(&dest)
+            .find_display("Cartório")
+            .unwrap()
+            .subscribed
+    );
+}
