@@ -2,13 +2,16 @@
 //! same engine the desktop app uses. It writes no protocol or storage logic
 //! of its own. Data goes to stdout (`--json` for machines), logs to stderr.
 //!
-//! Exit codes: 0 everything fine, 1 finished with messages not copied,
-//! 2 could not run.
+//! Exit codes: 0 everything fine, 1 finished but something needs attention
+//! (messages not copied, a folder question to decide, a folder the server
+//! refused), 2 could not run.
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use mailferry::check::{check, CheckReport, Step, STEPS};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Security};
+use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, Rules};
+use mailferry::imap::Session;
 use mailferry::secret::Secret;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -31,17 +34,102 @@ enum Command {
     /// Test the connection to the source (1) and/or destination (2) server:
     /// find it, secure the connection, sign in, read the folder list.
     Check(CheckArgs),
+    /// Show where every source folder will go on the destination, and why.
+    /// Changes nothing.
+    Folders(FoldersArgs),
+    /// Copy from the source (1) to the destination (2). Today only
+    /// --justfolders: create the folder tree.
+    Sync(SyncArgs),
 }
 
 #[derive(Args)]
 struct CheckArgs {
     #[command(flatten)]
-    side1: Side1,
-    #[command(flatten)]
-    side2: Side2,
+    servers: Servers,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args)]
+struct FoldersArgs {
+    #[command(flatten)]
+    servers: Servers,
+    #[command(flatten)]
+    rules: FolderRuleArgs,
+    /// Print the folder map as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    servers: Servers,
+    #[command(flatten)]
+    rules: FolderRuleArgs,
+    /// Only create the folders on the destination (and show them in mail
+    /// apps); copy no messages.
+    #[arg(long)]
+    justfolders: bool,
+    /// Show what would be done, change nothing.
+    #[arg(long)]
+    dry: bool,
+}
+
+/// The source (`…1` flags) and destination (`…2` flags) servers.
+#[derive(Args)]
+struct Servers {
+    #[command(flatten)]
+    side1: Side1,
+    #[command(flatten)]
+    side2: Side2,
+}
+
+impl Servers {
+    /// Both sides, resolved; `command` names the command in the error when one is missing.
+    fn both(self, command: &str) -> anyhow::Result<[(Endpoint, Credentials); 2]> {
+        let source = Side::from(self.side1).resolve()?;
+        let dest = Side::from(self.side2).resolve()?;
+        match (source, dest) {
+            (Some(s), Some(d)) => Ok([s, d]),
+            _ => bail!(
+                "{command} needs both servers: give --host1 (where the mail is now) and --host2 \
+                 (where it goes)"
+            ),
+        }
+    }
+}
+
+/// The folder rules, with imapsync's flag names.
+#[derive(Args)]
+struct FolderRuleArgs {
+    /// Only folders whose name matches this regular expression (repeatable).
+    #[arg(long, value_name = "REGEX")]
+    include: Vec<String>,
+    /// Skip folders whose name matches this regular expression (repeatable;
+    /// wins over --include).
+    #[arg(long, value_name = "REGEX")]
+    exclude: Vec<String>,
+    /// Rename destination folders with a Perl-style substitution such as
+    /// 's/^Old/New/' (repeatable, applied in order).
+    #[arg(long, value_name = "s/FROM/TO/")]
+    regextrans2: Vec<String>,
+    /// Put source folder A exactly into destination folder B, e.g.
+    /// 'Sent=Sent Items' (repeatable; wins over every other rule).
+    #[arg(long, value_name = "A=B")]
+    f1f2: Vec<String>,
+}
+
+impl FolderRuleArgs {
+    fn rules(&self) -> anyhow::Result<Rules> {
+        Ok(Rules::from_flags(
+            &self.f1f2,
+            &self.include,
+            &self.exclude,
+            &self.regextrans2,
+        )?)
+    }
 }
 
 /// Flags of one side, declared twice (clap needs distinct names).
@@ -50,17 +138,13 @@ macro_rules! side_args {
      $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident) => {
         #[derive(Args, Clone)]
         struct $name {
-            #[doc = concat!("Server name of side ", $n, ".")]
-            #[arg(long = concat!("host", $n))]
+            #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
             $host: Option<String>,
-            #[doc = concat!("Port of side ", $n, " (default 993 with TLS, 143 otherwise).")]
-            #[arg(long = concat!("port", $n))]
+            #[arg(long = concat!("port", $n), help = concat!("Port of side ", $n, " (default 993 with TLS, 143 otherwise)."))]
             $port: Option<u16>,
-            #[doc = concat!("User name of side ", $n, " (often the full email address).")]
-            #[arg(long = concat!("user", $n))]
+            #[arg(long = concat!("user", $n), help = concat!("User name of side ", $n, " (often the full email address)."))]
             $user: Option<String>,
-            #[doc = concat!("File whose first line is the password of side ", $n, ". Also read: the MAILFERRY_PASSWORD", $n, " environment variable, then a prompt.")]
-            #[arg(long = concat!("passfile", $n))]
+            #[arg(long = concat!("passfile", $n), help = concat!("File whose first line is the password of side ", $n, ". Also read: the MAILFERRY_PASSWORD", $n, " environment variable, then a prompt."))]
             $passfile: Option<PathBuf>,
             #[doc = "Implicit TLS (the default)."]
             #[arg(long = concat!("tls", $n), conflicts_with_all = [concat!("starttls", $n), concat!("plain", $n)])]
@@ -244,11 +328,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     match cli.command {
         Command::Check(args) => runtime.block_on(run_check(args)),
+        Command::Folders(args) => runtime.block_on(run_folders(args)),
+        Command::Sync(args) => runtime.block_on(run_sync(args)),
     }
 }
 
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let sides: Vec<Side> = vec![args.side1.into(), args.side2.into()];
+    let sides: Vec<Side> = vec![args.servers.side1.into(), args.servers.side2.into()];
     let mut targets = Vec::new();
     for side in sides {
         let role = side.role();
@@ -352,4 +438,121 @@ fn print_report(out: &mut impl Write, role: &str, r: &CheckReport) -> std::io::R
         if r.ok() { "ready" } else { "needs attention" }
     )?;
     Ok(())
+}
+
+/// An engine error as the CLI prints it: which server, the plain words, the details.
+fn engine_error(role: &str, e: mailferry::error::Error) -> anyhow::Error {
+    match e.detail() {
+        Some(detail) => anyhow!("{role}: {e}\n  Details: {detail} [{}]", e.code()),
+        None => anyhow!("{role}: {e} [{}]", e.code()),
+    }
+}
+
+/// Signs in to one side and reads its folder tree. The session stays open.
+async fn open_tree(
+    role: &str,
+    (endpoint, credentials): &(Endpoint, Credentials),
+) -> anyhow::Result<(Session, FolderTree)> {
+    let mut session = Session::connect(endpoint, credentials)
+        .await
+        .map_err(|e| engine_error(role, e))?;
+    let tree = folder::read_tree(&mut session)
+        .await
+        .map_err(|e| engine_error(role, e))?;
+    Ok((session, tree))
+}
+
+/// Reads both trees and maps them; returns the destination session (open) and tree.
+async fn map_both(
+    servers: Servers,
+    rules: &FolderRuleArgs,
+    command: &str,
+) -> anyhow::Result<(FolderMap, Session, FolderTree)> {
+    let rules = rules.rules()?;
+    let [source, dest] = servers.both(command)?;
+    // The source is only listed: LIST and LSUB change nothing there.
+    let (source_session, source_tree) = open_tree("Source server", &source).await?;
+    source_session.logout().await;
+    let (dest_session, dest_tree) = open_tree("Destination server", &dest).await?;
+    let map = map_folders(&source_tree, &dest_tree, &rules);
+    Ok((map, dest_session, dest_tree))
+}
+
+async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
+    let (map, dest_session, _) = map_both(args.servers, &args.rules, "mailferry folders").await?;
+    dest_session.logout().await;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::json!({
+            "summary": map.summary(),
+            "decisions_needed": map.decisions_needed(),
+            "map": map,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+    } else {
+        write!(out, "{}", map.render_text())?;
+    }
+    Ok(if map.decisions_needed() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if !args.justfolders {
+        // The message copy engine plugs in here.
+        bail!(
+            "copying messages is not ready yet: add --justfolders to create the folders only \
+             (see mailferry folders for the map)"
+        );
+    }
+    let (map, mut dest_session, dest_tree) =
+        map_both(args.servers, &args.rules, "mailferry sync").await?;
+    let mut out = std::io::stdout().lock();
+    let plan = match plan_create(&map, &dest_tree) {
+        Ok(plan) => plan,
+        Err(e) => {
+            dest_session.logout().await;
+            write!(out, "{}", map.render_text())?;
+            writeln!(
+                out,
+                "\nNo folders were created: {} folder question{} must be decided first \
+                 (see \"Needs a decision\" above; --f1f2, --exclude or --regextrans2 settle them).",
+                map.decisions_needed(),
+                if map.decisions_needed() == 1 { "" } else { "s" }
+            )?;
+            tracing::debug!(error = %e, "folder plan refused");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if args.dry {
+        dest_session.logout().await;
+        if plan.is_empty() {
+            writeln!(out, "Nothing to do: every folder is already there.")?;
+        } else {
+            writeln!(
+                out,
+                "Would run these steps on the destination (--dry: nothing was changed):"
+            )?;
+            write!(out, "{}", plan.render_text())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = folder::apply(&mut dest_session, &plan)
+        .await
+        .map_err(|e| engine_error("Destination server", e))?;
+    dest_session.logout().await;
+    for name in &report.created {
+        writeln!(out, "  + {}", name.display())?;
+    }
+    if let Some(refusal) = &report.refused {
+        writeln!(out, "  ! {}", refusal.describe())?;
+    }
+    writeln!(out, "{}", report.summary())?;
+    Ok(if report.is_complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

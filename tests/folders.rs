@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::folder::{
-    apply, map_folders, plan_create, read_tree, FolderMap, FolderTree, MapEntry, Rules, SpecialUse,
-    Target,
+    apply, map_folders, plan_create, read_tree, ApplyReport, CreatePlan, FolderMap, FolderTree,
+    MapEntry, Rules, SpecialUse, Target,
 };
 use mailferry::imap::Session;
 use mailferry_harness::{mutf7_encode, Dovecot, Layout};
@@ -47,6 +47,22 @@ async fn tree(server: &Dovecot) -> FolderTree {
     let t = read_tree(&mut s).await.expect("read the folder tree");
     s.logout().await;
     t
+}
+
+/// Runs the plan on the destination over a fresh session.
+async fn apply_on(dest: &Dovecot, plan: &CreatePlan) -> ApplyReport {
+    let mut s = session(dest).await;
+    let report = apply(&mut s, plan).await.expect("the run happens");
+    s.logout().await;
+    report
+}
+
+fn assert_complete(report: &ApplyReport) {
+    assert!(
+        report.is_complete(),
+        "{:?}",
+        report.refused.as_ref().map(|r| r.describe())
+    );
 }
 
 fn source_server(layout: Layout) -> Dovecot {
@@ -120,27 +136,26 @@ fn skipped(map: &FolderMap, source: &str, why: &str) {
     );
 }
 
-/// The roles each layout carries, mapped by attribute.
-fn role_name(layout: Layout, role: &str) -> Option<&'static str> {
-    layout.special(role)
-}
-
 /// The key rows every pair must get right.
 fn assert_key_rows(map: &FolderMap, src: Layout, dst: Layout) {
-    let s = |role| role_name(src, role).unwrap();
     goes(map, "INBOX", "INBOX", "inbox");
-    goes(
-        map,
-        s("\\Sent"),
-        dst.special("\\Sent").unwrap(),
-        "Sent folder",
-    );
-    goes(
-        map,
-        s("\\Drafts"),
-        dst.special("\\Drafts").unwrap(),
-        "Drafts folder",
-    );
+    // Special folders go by their attribute to the destination's folder with the same one;
+    // Gmail's Trash and Spam are views, skipped below.
+    let roles: &[(&str, &str)] = &[
+        ("\\Sent", "Sent folder"),
+        ("\\Drafts", "Drafts folder"),
+        ("\\Trash", "Trash folder"),
+        ("\\Junk", "Junk folder"),
+    ];
+    let roles = if src == Layout::Gmail {
+        &roles[..2]
+    } else {
+        roles
+    };
+    for (role, why) in roles {
+        let (from, to) = (src.special(role).unwrap(), dst.special(role).unwrap());
+        goes(map, from, to, why);
+    }
     // User folders keep their levels and their names, whatever the separator and prefix.
     for path in USER_FOLDERS {
         goes(map, &src.mailbox(path), &dst.mailbox(path), "");
@@ -182,33 +197,8 @@ fn assert_key_rows(map: &FolderMap, src: Layout, dst: Layout) {
         Layout::Exchange => {
             skipped(map, "Calendar", "not email");
             skipped(map, "Contacts", "not email");
-            goes(
-                map,
-                "Deleted Items",
-                dst.special("\\Trash").unwrap(),
-                "Trash folder",
-            );
-            goes(
-                map,
-                "Junk E-mail",
-                dst.special("\\Junk").unwrap(),
-                "Junk folder",
-            );
         }
-        Layout::Courier => {
-            goes(
-                map,
-                "INBOX.Trash",
-                dst.special("\\Trash").unwrap(),
-                "Trash folder",
-            );
-            goes(
-                map,
-                "INBOX.Junk",
-                dst.special("\\Junk").unwrap(),
-                "Junk folder",
-            );
-        }
+        Layout::Courier => {}
     }
     assert_eq!(
         map.decisions_needed(),
@@ -245,14 +235,8 @@ async fn migrate_folders(src: Layout, dst: Layout) {
     // Creating the tree.
     let plan = plan_create(&map, &dest_tree).expect("nothing to decide");
     assert!(!plan.is_empty(), "the user folders are new");
-    let mut s = session(&dest).await;
-    let report = apply(&mut s, &plan).await.unwrap();
-    s.logout().await;
-    assert!(
-        report.is_complete(),
-        "{:?}",
-        report.refused.map(|r| r.describe())
-    );
+    let report = apply_on(&dest, &plan).await;
+    assert_complete(&report);
     for path in USER_FOLDERS {
         let name = dst.mailbox(path);
         assert!(
@@ -271,9 +255,7 @@ async fn migrate_folders(src: Layout, dst: Layout) {
         "a second run creates nothing:\n{}",
         second.render_text()
     );
-    let mut s = session(&dest).await;
-    let report2 = apply(&mut s, &second).await.unwrap();
-    s.logout().await;
+    let report2 = apply_on(&dest, &second).await;
     assert!(report2.created.is_empty() && report2.subscribed.is_empty());
     assert_eq!(
         report2.summary(),
@@ -353,34 +335,23 @@ async fn migrate_folders(src: Layout, dst: Layout) {
     }
 }
 
-#[tokio::test]
-async fn gmail_to_exchange() {
-    migrate_folders(Layout::Gmail, Layout::Exchange).await;
+/// One test per (source, destination) pair, named after it.
+macro_rules! pairs {
+    ($($name:ident: $src:ident -> $dst:ident;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            migrate_folders(Layout::$src, Layout::$dst).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn gmail_to_courier() {
-    migrate_folders(Layout::Gmail, Layout::Courier).await;
-}
-
-#[tokio::test]
-async fn courier_to_exchange() {
-    migrate_folders(Layout::Courier, Layout::Exchange).await;
-}
-
-#[tokio::test]
-async fn courier_to_gmail() {
-    migrate_folders(Layout::Courier, Layout::Gmail).await;
-}
-
-#[tokio::test]
-async fn exchange_to_courier() {
-    migrate_folders(Layout::Exchange, Layout::Courier).await;
-}
-
-#[tokio::test]
-async fn exchange_to_gmail() {
-    migrate_folders(Layout::Exchange, Layout::Gmail).await;
+pairs! {
+    gmail_to_exchange: Gmail -> Exchange;
+    gmail_to_courier: Gmail -> Courier;
+    courier_to_exchange: Courier -> Exchange;
+    courier_to_gmail: Courier -> Gmail;
+    exchange_to_courier: Exchange -> Courier;
+    exchange_to_gmail: Exchange -> Gmail;
 }
 
 /// A folder the destination refuses stops the run at that folder, keeps
@@ -397,9 +368,7 @@ async fn a_refused_folder_stops_the_run_and_is_named() {
     let (source_tree, dest_tree) = (tree(&source).await, tree(&dest).await);
     let map = map_folders(&source_tree, &dest_tree, &rules);
     let plan = plan_create(&map, &dest_tree).unwrap();
-    let mut s = session(&dest).await;
-    let report = apply(&mut s, &plan).await.unwrap();
-    s.logout().await;
+    let report = apply_on(&dest, &plan).await;
     let refusal = report
         .refused
         .as_ref()
@@ -430,18 +399,167 @@ async fn a_refused_folder_stops_the_run_and_is_named() {
         "what was made is not made again:\n{}",
         plan.render_text()
     );
-    let mut s = session(&dest).await;
-    let report = apply(&mut s, &plan).await.unwrap();
-    s.logout().await;
-    assert!(
-        report.is_complete(),
-        "{:?}",
-        report.refused.map(|r| r.describe())
-    );
+    let report = apply_on(&dest, &plan).await;
+    assert_complete(&report);
     assert!(
         client_view(&dest)
             .find_display("Cartório")
             .unwrap()
             .subscribed
     );
+}
+
+/// Runs the built `mailferry` against a source and a destination, with the
+/// folder rule flags in `extra`; passwords come from the environment.
+fn cli(
+    source: &Dovecot,
+    dest: &Dovecot,
+    command: &[&str],
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ca1 = dir.path().join("ca1.pem");
+    let ca2 = dir.path().join("ca2.pem");
+    std::fs::write(&ca1, source.ca_pem()).unwrap();
+    std::fs::write(&ca2, dest.ca_pem()).unwrap();
+    let (p1, p2) = (source.tls_port().to_string(), dest.tls_port().to_string());
+    let mut args: Vec<&str> = command.to_vec();
+    args.extend([
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &p1,
+        "--user1",
+        "alice",
+        "--cafile1",
+        ca1.to_str().unwrap(),
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &p2,
+        "--user2",
+        "alice",
+        "--cafile2",
+        ca2.to_str().unwrap(),
+    ]);
+    args.extend(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .env("MAILFERRY_PASSWORD1", "alicepass")
+        .env("MAILFERRY_PASSWORD2", "alicepass")
+        .output()
+        .expect("run mailferry");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `mailferry folders` prints the map an owner can read (and JSON),
+/// `sync --justfolders --dry` changes nothing, `sync --justfolders` builds
+/// the tree, and running it again has nothing to do.
+#[test]
+fn cli_folders_then_sync_justfolders() {
+    let source = source_server(Layout::Gmail);
+    let dest = Dovecot::start(Layout::Exchange);
+    let before = dest.list("alice");
+
+    let (code, out, err) = cli(&source, &dest, &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let row = |needle: &[&str]| {
+        out.lines()
+            .find(|l| needle.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("a row with {needle:?} in:\n{out}"))
+            .to_owned()
+    };
+    assert!(out.starts_with("Old server"), "{out}");
+    row(&["Sent Mail", "-> Sent Items", "Sent folder"]);
+    row(&["Spam", "skipped: spam"]);
+    row(&["Trash", "skipped: Gmail trash"]);
+    row(&["All Mail", "-> Archive", "copied last"]);
+    row(&["Acme", "-> Clients/Acme", "new folder"]);
+    row(&["Cartório", "-> Cartório"]);
+    assert!(out.contains("10 folders, 5 skipped"), "the summary: {out}");
+    assert!(
+        !out.contains("mailbox") && !out.contains("delimiter") && !out.contains("&APM-"),
+        "plain words, decoded names: {out}"
+    );
+
+    let (code, json, err) = cli(&source, &dest, &["folders"], &["--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&json).expect("stdout is JSON");
+    assert_eq!(json["summary"], "10 folders, 5 skipped");
+    assert_eq!(json["decisions_needed"], 0);
+    assert!(json["map"]["entries"].as_array().unwrap().len() >= 15);
+
+    // A rule that makes two folders share one target needs a decision: exit 1.
+    let (code, out, _) = cli(
+        &source,
+        &dest,
+        &["folders"],
+        &["--f1f2", "Cartório=Clients"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Needs a decision"), "{out}");
+    let (code, out, _) = cli(
+        &source,
+        &dest,
+        &["sync", "--justfolders"],
+        &["--f1f2", "Cartório=Clients"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("No folders were created"), "{out}");
+    assert_eq!(
+        dest.list("alice"),
+        before,
+        "nothing created while undecided"
+    );
+
+    let (code, out, err) = cli(&source, &dest, &["sync", "--justfolders", "--dry"], &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert!(out.contains("CREATE \"Clients/Acme\""), "{out}");
+    assert!(out.contains("SUBSCRIBE \"Cartório\""), "{out}");
+    assert_eq!(dest.list("alice"), before, "--dry changes nothing");
+
+    let (code, out, err) = cli(&source, &dest, &["sync", "--justfolders"], &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.contains("+ Clients/Acme"), "{out}");
+    let after = dest.list("alice");
+    for name in [
+        "Clients",
+        "Clients/Acme",
+        "Cartório",
+        "Проекты/2024",
+        "Orders 📦",
+    ] {
+        assert!(after.contains(&mutf7_encode(name)), "{name:?} in {after:?}");
+    }
+    let view = client_view(&dest);
+    assert!(view.find_display("Clients/Acme").unwrap().subscribed);
+
+    let (code, out, _) = cli(&source, &dest, &["sync", "--justfolders"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("Nothing to do"), "the second run: {out}");
+    assert_eq!(dest.list("alice"), after);
+
+    let (code, _, err) = cli(&source, &dest, &["sync"], &[]);
+    assert_eq!(code, Some(2), "copying messages is not there yet");
+    assert!(err.contains("--justfolders"), "{err}");
+}
+
+/// `folders` needs both servers and says which flags.
+#[test]
+fn cli_folders_needs_both_servers() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args(["folders", "--host1", "127.0.0.1", "--user1", "alice"])
+        .env("MAILFERRY_PASSWORD1", "x")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--host2"), "{err}");
 }
