@@ -11,7 +11,7 @@
 //!   name it cannot take, and, as [`Session`] reports them today, a lost
 //!   connection or a timeout) is a [`Refusal`] in the report, not an
 //!   `Err`: the run finished, and the report says where it stopped.
-//! - Idempotent: the plan comes from [`plan_create`](super::plan_create),
+//! - Idempotent: the plan comes from [`plan_create`](super::plan_create()),
 //!   which is empty once the tree is in place; applying a plan twice does
 //!   no harm either (an existing folder is "already there", a second
 //!   SUBSCRIBE is accepted).
