@@ -61,7 +61,11 @@ impl Step {
             | Problem::BasicAuthDisabled { .. }
             | Problem::ImapDisabled { .. }
             | Problem::ServerBusy { .. } => Step::SignedIn,
-            Problem::Protocol { .. } | Problem::ServerRefused { .. } => Step::CanReadFolders,
+            Problem::Protocol { .. }
+            | Problem::ServerRefused { .. }
+            | Problem::JobBusy
+            | Problem::StateFailed { .. }
+            | Problem::DestinationFull { .. } => Step::CanReadFolders,
         }
     }
 }

@@ -182,6 +182,18 @@ pub enum Problem {
         /// \"Clients\"").
         action: String,
     },
+    /// Another MailFerry run is working on this migration right now.
+    JobBusy,
+    /// The migration's progress file could not be read or written.
+    StateFailed {
+        /// The file.
+        path: String,
+    },
+    /// The destination mailbox is full.
+    DestinationFull {
+        /// Server name.
+        host: String,
+    },
     /// The server said something MailFerry does not understand.
     Protocol {
         /// Server name.
@@ -214,6 +226,9 @@ impl Problem {
             Problem::ServerBusy { .. } => "ServerBusy",
             Problem::ConnectionLost { .. } => "ConnectionLost",
             Problem::ServerRefused { .. } => "ServerRefused",
+            Problem::JobBusy => "JobBusy",
+            Problem::StateFailed { .. } => "StateFailed",
+            Problem::DestinationFull { .. } => "DestinationFull",
             Problem::Protocol { .. } => "Protocol",
         }
     }
@@ -344,6 +359,17 @@ impl Problem {
             Problem::ServerRefused { host, action } => format!(
                 "{host} refused to {action}. The server's own words are in the details; if they \
                  mention space or quota, the mailbox is full."
+            ),
+            Problem::JobBusy => "Another MailFerry window or command is already working on this migration. \
+                 Let it finish (or close it), then try again."
+                .to_owned(),
+            Problem::StateFailed { path } => format!(
+                "MailFerry couldn't save its progress in {path}. Check that the disk has free space and \
+                 that the file isn't in use by another program, then try again; nothing copied so far is lost."
+            ),
+            Problem::DestinationFull { host } => format!(
+                "The destination mailbox on {host} is full, so MailFerry stopped copying. Free some space \
+                 or ask the provider for more, then run the copy again: it picks up where it stopped."
             ),
             Problem::Protocol { host } => format!(
                 "{host} answered in a way MailFerry doesn't understand. Try again; if it keeps happening, \

@@ -11,3 +11,4 @@ pub mod secret;
 pub mod identity;
 pub mod state;
 pub mod event;
+pub mod run;

@@ -1,0 +1,612 @@
+//! The copy engine's promises against real Dovecot pairs: nothing lost,
+//! nothing doubled, nothing destroyed — across re-runs, a lost state file,
+//! UIDVALIDITY changes, a destination that already holds some of the mail,
+//! connections cut mid-FETCH and mid-APPEND, and Gmail's All Mail.
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::error::Problem;
+use mailferry::event::Discard;
+use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+use mailferry::imap::Session;
+use mailferry::run::{sync, Options, Report};
+use mailferry::state::State;
+use mailferry_harness::{Direction, Dovecot, Fault, Fetched, Layout, Message, Proxy};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+const NOW: i64 = 1_767_225_600; // 2026-01-01
+
+fn endpoint(addr: SocketAddr) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(addr.port());
+    e.timeout = Duration::from_secs(30);
+    e
+}
+
+async fn connect(addr: SocketAddr) -> Session {
+    Session::connect(
+        &endpoint(addr),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .expect("sign in")
+}
+
+/// One migration run, as the CLI does it: map folders, create them, copy.
+async fn migrate(
+    src: SocketAddr,
+    dst: SocketAddr,
+    state: &Path,
+    options: &Options,
+) -> Result<Report, mailferry::error::Error> {
+    let mut source = connect(src).await;
+    let mut dest = connect(dst).await;
+    let source_tree = read_tree(&mut source).await?;
+    let dest_tree = read_tree(&mut dest).await?;
+    let map = map_folders(&source_tree, &dest_tree, &Rules::default());
+    if !options.dry {
+        let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
+        apply(&mut dest, &plan).await?;
+    }
+    let mut store = if options.dry {
+        State::open_read_only(state).expect("read state")
+    } else {
+        Some(State::open(state, NOW).expect("open state"))
+    };
+    let report = sync(
+        &mut source,
+        &mut dest,
+        &map,
+        store.as_mut(),
+        options,
+        &|| NOW,
+        &mut Discard,
+    )
+    .await;
+    source.logout().await;
+    dest.logout().await;
+    report
+}
+
+fn mail(i: usize, extra: &str) -> Message {
+    let body = format!(
+        "From: Sender {i} <s{i}@example.net>\r\nTo: alice@example.com\r\nSubject: Message {i}\r\n\
+         Date: Mon, 4 Mar 2024 10:{:02}:00 +0100\r\nMessage-ID: <msg-{i}@example.net>\r\n\r\nBody {i}.{extra}\r\n",
+        i % 60
+    );
+    Message::new(body.into_bytes())
+        .flags(match i % 3 {
+            0 => &["\\Seen"][..],
+            1 => &["\\Seen", "\\Flagged", "$Forwarded"][..],
+            _ => &[][..],
+        })
+        .internal_date(&format!(
+            "{:02}-Mar-2024 09:{:02}:00 +0000",
+            1 + i % 28,
+            i % 60
+        ))
+}
+
+/// The edge cases the core suite always carries (no corpus needed).
+fn edge_cases() -> Vec<Message> {
+    let same_id_a = b"From: a@x\r\nSubject: first\r\nMessage-ID: <dup@x>\r\n\r\nA\r\n".to_vec();
+    let same_id_b =
+        b"From: b@x\r\nSubject: second, different body\r\nMessage-ID: <dup@x>\r\n\r\nBBBB\r\n"
+            .to_vec();
+    let exact =
+        b"From: c@x\r\nSubject: exact duplicate\r\nMessage-ID: <twin@x>\r\n\r\nsame\r\n".to_vec();
+    vec![
+        Message::new(b"From: nobody@x\r\nSubject: no message id\r\nDate: Tue, 5 Mar 2024 08:00:00 +0000\r\n\r\nx\r\n".to_vec()),
+        Message::new(b"From: h@x\r\nSubject: header only\r\nMessage-ID: <hdr@x>\r\n\r\n".to_vec()),
+        Message::new(same_id_a),
+        Message::new(same_id_b),
+        Message::new(exact.clone()).flags(&["\\Seen"]),
+        Message::new(exact),
+        Message::new("From: Jörg <j@x>\r\nSubject: Grüße aus Köln\r\nMessage-ID: <8bit@x>\r\n\r\nÄÖÜ\r\n".as_bytes().to_vec()),
+        Message::new(b"From: lf@x\nSubject: bare LF\nMessage-ID: <lf@x>\n\nline one\nline two\n".to_vec()),
+        Message::new(format!("From: long@x\r\nSubject: long line\r\nMessage-ID: <long@x>\r\n\r\n{}\r\n", "z".repeat(20_000)).into_bytes()),
+        Message::new(b"From: old@x\r\nSubject: an old one\r\nMessage-ID: <old@x>\r\n\r\nold\r\n".to_vec())
+            .internal_date("01-Jan-1980 00:00:00 +0000"),
+        Message::new(b"From: dst@x\r\nSubject: across DST\r\nMessage-ID: <dst@x>\r\n\r\ndst\r\n".to_vec())
+            .internal_date("31-Mar-2024 02:30:00 +0100"),
+    ]
+}
+
+/// A folder's messages as a comparable multiset: body, sorted flags, date.
+fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
+    let mut out = BTreeMap::new();
+    for m in messages {
+        let mut flags = m.flags.clone();
+        flags.sort();
+        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
+            .or_default() += 1;
+    }
+    out
+}
+
+fn assert_same(src: &Dovecot, src_folder: &str, dst: &Dovecot, dst_folder: &str) {
+    let a = content(&src.fetch_all("alice", src_folder));
+    let b = content(&dst.fetch_all("alice", dst_folder));
+    assert_eq!(
+        a.values().sum::<usize>(),
+        b.values().sum::<usize>(),
+        "{src_folder} → {dst_folder}: same number of messages"
+    );
+    assert!(
+        a == b,
+        "{src_folder} → {dst_folder}: every message byte for byte with its flags and date"
+    );
+}
+
+fn load_courier_source() -> Dovecot {
+    let src = Dovecot::builder()
+        .layout(Layout::Courier)
+        .fsync(false)
+        .build();
+    src.create_mailbox("alice", "INBOX.Clients");
+    src.create_mailbox("alice", "INBOX.Clients.Acme");
+    src.append("alice", "INBOX", &edge_cases());
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..40).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "INBOX.Clients.Acme",
+        &(40..60).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "INBOX.Sent",
+        &(60..70).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    src
+}
+
+fn assert_courier_copied(src: &Dovecot, dst: &Dovecot) {
+    assert_same(src, "INBOX", dst, "INBOX");
+    assert_same(src, "INBOX.Clients.Acme", dst, "Clients/Acme");
+    assert_same(src, "INBOX.Sent", dst, "Sent Items");
+}
+
+#[tokio::test]
+async fn full_copy_is_exact_and_a_second_run_copies_nothing() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+
+    let first = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.transferred(), 11 + 40 + 20 + 10, "{first:#?}");
+    assert_eq!(first.failed(), 0);
+    assert_eq!(first.exit_code(), 0);
+    assert_courier_copied(&src, &dst);
+
+    let second = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.transferred(), 0, "idempotent: {second:#?}");
+    assert_eq!(second.already_there(), 81);
+    assert_courier_copied(&src, &dst);
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_anywhere() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let before = sorted(dst.list("alice"));
+    let dry = Options {
+        dry: true,
+        ..Options::default()
+    };
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &dry)
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 81, "says what would be copied");
+    assert_eq!(sorted(dst.list("alice")), before, "no folder created");
+    assert!(
+        dst.fetch_all("alice", "INBOX").is_empty(),
+        "no message copied"
+    );
+    assert!(!state.exists(), "no state file written");
+}
+
+#[tokio::test]
+async fn a_lost_state_file_or_a_prefilled_destination_copies_only_what_is_missing() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    // Another tool copied half of INBOX already.
+    let inbox = src.fetch_all("alice", "INBOX");
+    let half: Vec<Message> = inbox
+        .iter()
+        .take(inbox.len() / 2)
+        .map(|m| {
+            Message::new(m.body.clone())
+                .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
+                .internal_date(&m.internal_date)
+        })
+        .collect();
+    dst.append("alice", "INBOX", &half);
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.already_there(), half.len() as u64, "{report:#?}");
+    assert_eq!(report.transferred(), 81 - half.len() as u64);
+    assert_courier_copied(&src, &dst);
+
+    // The state file is lost: everything is found again at the destination.
+    std::fs::remove_file(&state).unwrap();
+    let again = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+    assert_eq!(again.already_there(), 81);
+    assert_courier_copied(&src, &dst);
+}
+
+#[tokio::test]
+async fn a_recreated_source_folder_with_a_new_uidvalidity_copies_nothing_again() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+
+    let acme = src.fetch_all("alice", "INBOX.Clients.Acme");
+    let mut session = src.session("alice");
+    let before = session
+        .command("STATUS \"INBOX.Clients.Acme\" (UIDVALIDITY)")
+        .unwrap()
+        .untagged_text()
+        .join(" ");
+    assert!(session
+        .command("DELETE \"INBOX.Clients.Acme\"")
+        .unwrap()
+        .is_ok());
+    session.logout();
+    src.create_mailbox("alice", "INBOX.Clients.Acme");
+    src.append(
+        "alice",
+        "INBOX.Clients.Acme",
+        &acme
+            .iter()
+            .map(|m| {
+                Message::new(m.body.clone())
+                    .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
+                    .internal_date(&m.internal_date)
+            })
+            .collect::<Vec<_>>(),
+    );
+    let mut session = src.session("alice");
+    let after = session
+        .command("STATUS \"INBOX.Clients.Acme\" (UIDVALIDITY)")
+        .unwrap()
+        .untagged_text()
+        .join(" ");
+    session.logout();
+    assert_ne!(before, after, "the test really changed the UIDVALIDITY");
+
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 0, "{report:#?}");
+    assert_courier_copied(&src, &dst);
+}
+
+#[tokio::test]
+async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_next_run_completes() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let big = "b".repeat(3_000_000);
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..6).map(|i| mail(i, &big)).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let proxy = Proxy::with_fault(
+        src.addr_plain(),
+        Fault::cut_after_match(Direction::ToClient, "BODY[] {"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let err = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        dst.fetch_all("alice", "INBOX").is_empty(),
+        "nothing was appended from a partial fetch"
+    );
+
+    proxy.set_fault(Fault::None);
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 6);
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
+#[tokio::test]
+async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..5).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    // The server stores the batch, then the reply never reaches us: the
+    // copies are in doubt.
+    let proxy = Proxy::with_fault(
+        dst.addr_plain(),
+        Fault::cut_after_match(Direction::ToClient, "[APPENDUID"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let err = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        dst.fetch_all("alice", "INBOX").len(),
+        5,
+        "the server did store them"
+    );
+
+    proxy.set_fault(Fault::None);
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.transferred(),
+        0,
+        "the in-doubt copies were found, not sent again: {report:#?}"
+    );
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
+#[tokio::test]
+async fn gmail_archived_mail_lands_in_archive_once_and_labels_are_not_doubled() {
+    let src = Dovecot::builder()
+        .layout(Layout::Gmail)
+        .fsync(false)
+        .build();
+    src.create_mailbox("alice", "Clients");
+    let labelled: Vec<Message> = (0..6).map(|i| mail(i, "")).collect();
+    let archived: Vec<Message> = (100..104).map(|i| mail(i, " archived")).collect();
+    src.append("alice", "INBOX", &labelled[..3]);
+    src.append("alice", "Clients", &labelled[3..]);
+    // All Mail holds everything: the labelled messages and the archived ones.
+    src.append("alice", "[Gmail]/All Mail", &labelled);
+    src.append("alice", "[Gmail]/All Mail", &archived);
+    src.append("alice", "[Gmail]/Spam", &[mail(200, " spam")]);
+
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 6 + 4, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    assert_same(&src, "Clients", &dst, "Clients");
+    let archive = dst.fetch_all("alice", "Archive");
+    assert_eq!(archive.len(), 4, "only the archived messages go to Archive");
+    assert!(archive
+        .iter()
+        .all(|m| String::from_utf8_lossy(&m.body).contains("archived")));
+    assert!(
+        !dst.list("alice").iter().any(|f| f.contains("Spam")),
+        "spam is not copied"
+    );
+
+    let again = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+}
+
+#[tokio::test]
+async fn a_full_destination_stops_the_run_cleanly() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..20)
+            .map(|i| mail(i, &"q".repeat(2_000)))
+            .collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .quota_bytes(Some(20_000))
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let options = Options {
+        batch_messages: 5,
+        ..Options::default()
+    };
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &options)
+        .await
+        .unwrap();
+    let stopped = report.stopped.as_deref().expect("the run says it stopped");
+    assert!(stopped.contains("full"), "{stopped}");
+    assert_eq!(report.exit_code(), 1);
+    let stored = dst.fetch_all("alice", "INBOX").len();
+    assert!(
+        stored > 0 && stored < 20,
+        "some fit, the rest wait: {stored}"
+    );
+    assert_eq!(
+        report.transferred(),
+        stored as u64,
+        "the report counts what arrived"
+    );
+    // Re-running (still full) adds nothing twice.
+    let again = migrate(src.addr_plain(), dst.addr_plain(), &state, &options)
+        .await
+        .unwrap();
+    assert_eq!(again.transferred(), 0);
+    assert_eq!(
+        dst.fetch_all("alice", "INBOX").len(),
+        stored,
+        "no duplicate"
+    );
+}
+
+#[tokio::test]
+async fn filters_skip_and_a_later_pass_picks_up() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let mut msgs: Vec<Message> = (0..5).map(|i| mail(i, "")).collect();
+    msgs.push(mail(5, &"L".repeat(200_000)));
+    msgs.push(mail(6, "").flags(&["\\Deleted"]));
+    src.append("alice", "INBOX", &msgs);
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let bulk = Options {
+        max_size: Some(100_000),
+        ..Options::default()
+    };
+    let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &bulk)
+        .await
+        .unwrap();
+    assert_eq!(first.transferred(), 5, "{first:#?}");
+    assert_eq!(first.skipped(), 2, "the large one and the deleted one");
+    let large_pass = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        large_pass.transferred(),
+        1,
+        "the large message now: {large_pass:#?}"
+    );
+    assert_eq!(
+        dst.fetch_all("alice", "INBOX").len(),
+        6,
+        "the deleted one is never copied"
+    );
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_job_is_refused_while_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let _first = State::open(&state, NOW).unwrap();
+    let second = State::open(&state, NOW);
+    assert!(
+        second.as_ref().err().is_some_and(|e| e.is_busy()),
+        "{:?}",
+        second.err()
+    );
+}
