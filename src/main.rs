@@ -10,9 +10,12 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use mailferry::check::{check, CheckReport, Step, STEPS};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Security};
+use mailferry::event::Event;
 use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, Rules};
 use mailferry::imap::Session;
+use mailferry::run::{self, Report};
 use mailferry::secret::Secret;
+use mailferry::state::{Phase, State};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,8 +40,8 @@ enum Command {
     /// Show where every source folder will go on the destination, and why.
     /// Changes nothing.
     Folders(FoldersArgs),
-    /// Copy from the source (1) to the destination (2). Today only
-    /// --justfolders: create the folder tree.
+    /// Copy from the source (1) to the destination (2): create the folders,
+    /// then copy every message not yet there. Safe to interrupt and re-run.
     Sync(SyncArgs),
 }
 
@@ -75,6 +78,54 @@ struct SyncArgs {
     /// Show what would be done, change nothing.
     #[arg(long)]
     dry: bool,
+    #[command(flatten)]
+    copy: CopyArgs,
+}
+
+/// What to copy, and where progress is kept.
+#[derive(Args)]
+struct CopyArgs {
+    /// The progress file of this migration (default: one per pair of
+    /// accounts in your data folder). Keeps no password.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Skip messages larger than this many bytes (a later run without it copies them).
+    #[arg(long)]
+    maxsize: Option<u64>,
+    /// Skip messages smaller than this many bytes.
+    #[arg(long)]
+    minsize: Option<u64>,
+    /// Skip messages older than this many days.
+    #[arg(long)]
+    maxage: Option<u64>,
+    /// Skip messages newer than this many days.
+    #[arg(long)]
+    minage: Option<u64>,
+    /// The domain's mail now arrives at the destination (MX switched):
+    /// from now on runs only add messages.
+    #[arg(long)]
+    cutover_done: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl CopyArgs {
+    fn options(&self, dry: bool) -> anyhow::Result<run::Options> {
+        if let (Some(min), Some(max)) = (self.minsize, self.maxsize) {
+            if min > max {
+                bail!("--minsize {min} is larger than --maxsize {max}: nothing would be copied");
+            }
+        }
+        Ok(run::Options {
+            dry,
+            max_size: self.maxsize,
+            min_size: self.minsize,
+            max_age_days: self.maxage,
+            min_age_days: self.minage,
+            ..run::Options::default()
+        })
+    }
 }
 
 /// The source (`…1` flags) and destination (`…2` flags) servers.
@@ -462,25 +513,52 @@ async fn open_tree(
     Ok((session, tree))
 }
 
-/// Reads both trees and maps them; returns the destination session (open) and tree.
+/// Both servers signed in, their folder trees read and mapped.
+struct Mapped {
+    map: FolderMap,
+    source: Session,
+    dest: Session,
+    dest_tree: FolderTree,
+    /// Who is migrated where, for naming the job's progress file.
+    job_name: String,
+}
+
+impl Mapped {
+    async fn logout(self) {
+        self.source.logout().await;
+        self.dest.logout().await;
+    }
+}
+
+/// Reads both trees and maps them; both sessions stay open.
 async fn map_both(
     servers: Servers,
     rules: &FolderRuleArgs,
     command: &str,
-) -> anyhow::Result<(FolderMap, Session, FolderTree)> {
+) -> anyhow::Result<Mapped> {
     let rules = rules.rules()?;
     let [source, dest] = servers.both(command)?;
+    let job_name = format!(
+        "{}@{}:{} to {}@{}:{}",
+        source.1.user, source.0.host, source.0.port, dest.1.user, dest.0.host, dest.0.port
+    );
     // The source is only listed: LIST and LSUB change nothing there.
     let (source_session, source_tree) = open_tree("Source server", &source).await?;
-    source_session.logout().await;
     let (dest_session, dest_tree) = open_tree("Destination server", &dest).await?;
     let map = map_folders(&source_tree, &dest_tree, &rules);
-    Ok((map, dest_session, dest_tree))
+    Ok(Mapped {
+        map,
+        source: source_session,
+        dest: dest_session,
+        dest_tree,
+        job_name,
+    })
 }
 
 async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
-    let (map, dest_session, _) = map_both(args.servers, &args.rules, "mailferry folders").await?;
-    dest_session.logout().await;
+    let mapped = map_both(args.servers, &args.rules, "mailferry folders").await?;
+    let map = mapped.map.clone();
+    mapped.logout().await;
     let mut out = std::io::stdout().lock();
     if args.json {
         let json = serde_json::json!({
@@ -500,24 +578,25 @@ async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
-    if !args.justfolders {
-        // The message copy engine plugs in here.
-        bail!(
-            "copying messages is not ready yet: add --justfolders to create the folders only \
-             (see mailferry folders for the map)"
-        );
-    }
-    let (map, mut dest_session, dest_tree) =
-        map_both(args.servers, &args.rules, "mailferry sync").await?;
+    let filters = args.copy.options(args.dry)?;
+    let json = args.copy.json;
+    let Mapped {
+        map,
+        mut source,
+        mut dest,
+        dest_tree,
+        job_name,
+    } = map_both(args.servers, &args.rules, "mailferry sync").await?;
     let mut out = std::io::stdout().lock();
     let plan = match plan_create(&map, &dest_tree) {
         Ok(plan) => plan,
         Err(e) => {
-            dest_session.logout().await;
+            source.logout().await;
+            dest.logout().await;
             write!(out, "{}", map.render_text())?;
             writeln!(
                 out,
-                "\nNo folders were created: {} folder question{} must be decided first \
+                "\nNo folders were created and nothing was copied: {} folder question{} must be decided first \
                  (see \"Needs a decision\" above; --f1f2, --exclude or --regextrans2 settle them).",
                 map.decisions_needed(),
                 if map.decisions_needed() == 1 { "" } else { "s" }
@@ -526,8 +605,9 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
     };
-    if args.dry {
-        dest_session.logout().await;
+    if args.dry && args.justfolders {
+        source.logout().await;
+        dest.logout().await;
         if plan.is_empty() {
             writeln!(out, "Nothing to do: every folder is already there.")?;
         } else {
@@ -539,20 +619,227 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let report = folder::apply(&mut dest_session, &plan)
-        .await
-        .map_err(|e| engine_error("Destination server", e))?;
-    dest_session.logout().await;
-    for name in &report.created {
-        writeln!(out, "  + {}", name.display())?;
+    if !args.dry {
+        let report = folder::apply(&mut dest, &plan)
+            .await
+            .map_err(|e| engine_error("Destination server", e))?;
+        if args.justfolders || !report.is_complete() {
+            source.logout().await;
+            dest.logout().await;
+            for name in &report.created {
+                writeln!(out, "  + {}", name.display())?;
+            }
+            if let Some(refusal) = &report.refused {
+                writeln!(out, "  ! {}", refusal.describe())?;
+            }
+            writeln!(out, "{}", report.summary())?;
+            return Ok(if report.is_complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+    } else if !plan.is_empty() {
+        writeln!(out, "Would create these folders first:")?;
+        write!(out, "{}", plan.render_text())?;
     }
-    if let Some(refusal) = &report.refused {
-        writeln!(out, "  ! {}", refusal.describe())?;
-    }
-    writeln!(out, "{}", report.summary())?;
-    Ok(if report.is_complete() {
-        ExitCode::SUCCESS
+
+    // The copy.
+    let state_path = match &args.copy.state {
+        Some(path) => path.clone(),
+        None => default_state_path(&job_name)?,
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    };
+    let mut store = if args.dry {
+        State::open_read_only(&state_path).map_err(|e| state_problem(&state_path, e))?
     } else {
-        ExitCode::from(1)
-    })
+        if let Some(dir) = state_path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "cannot create the folder for the progress file {}",
+                    dir.display()
+                )
+            })?;
+        }
+        Some(State::open(&state_path, now()).map_err(|e| state_problem(&state_path, e))?)
+    };
+    if args.copy.cutover_done {
+        if let Some(st) = store.as_mut().filter(|_| !args.dry) {
+            st.set_phase(Phase::PostCutover, now())
+                .map_err(|e| state_problem(&state_path, e))?;
+        }
+    }
+    let mut progress = Progress::new(json);
+    let result = run::sync(
+        &mut source,
+        &mut dest,
+        &map,
+        store.as_mut(),
+        &filters,
+        &now,
+        &mut |e| progress.show(&e),
+    )
+    .await;
+    progress.finish();
+    source.logout().await;
+    dest.logout().await;
+    let report = result.map_err(|e| engine_error("Copy", e))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print_sync_report(&mut out, &report, &state_path)?;
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// The per-job progress file in the user's data folder, named after the
+/// two accounts (no secret in the name).
+fn default_state_path(job_name: &str) -> anyhow::Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let dir = dirs::data_dir()
+        .context("cannot find this user's data folder; give --state FILE")?
+        .join("MailFerry")
+        .join("jobs");
+    let digest = Sha256::digest(job_name.as_bytes());
+    let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Ok(dir.join(format!("{id}.db")))
+}
+
+fn state_problem(path: &std::path::Path, e: mailferry::state::StateError) -> anyhow::Error {
+    if e.is_busy() {
+        anyhow!("{e}")
+    } else {
+        anyhow!("{e} (progress file: {})", path.display())
+    }
+}
+
+fn print_sync_report(
+    out: &mut impl Write,
+    report: &Report,
+    state: &std::path::Path,
+) -> std::io::Result<()> {
+    let verb = if report.dry { "Would copy" } else { "Copied" };
+    let bytes: u64 = report.folders.iter().map(|f| f.bytes).sum();
+    writeln!(
+        out,
+        "{verb} {} message{} ({}) in {} folder{}; {} already there; {} skipped; {} could not be copied.",
+        report.transferred(),
+        plural(report.transferred()),
+        run::human_bytes(bytes),
+        report.folders.len(),
+        plural(report.folders.len() as u64),
+        report.already_there(),
+        report.skipped(),
+        report.failed(),
+    )?;
+    for f in &report.folders {
+        writeln!(
+            out,
+            "  {} → {}: {} {}, {} already there, {} skipped, {} not copied",
+            f.source,
+            f.destination,
+            f.transferred,
+            if report.dry { "to copy" } else { "copied" },
+            f.already_there,
+            f.skipped,
+            f.failed
+        )?;
+        if !f.dropped_keywords.is_empty() {
+            writeln!(
+                out,
+                "    (tags the destination can't keep were left off: {})",
+                f.dropped_keywords.join(", ")
+            )?;
+        }
+    }
+    for (name, why) in &report.excluded_folders {
+        writeln!(out, "  {name}: not copied ({why})")?;
+    }
+    let errors: Vec<_> = report
+        .folders
+        .iter()
+        .flat_map(|f| f.errors.iter().map(move |e| (f, e)))
+        .collect();
+    if !errors.is_empty() {
+        writeln!(out, "\nMessages that could not be copied:")?;
+        for (f, e) in errors {
+            writeln!(
+                out,
+                "  {}: \"{}\" from {} ({}): {}",
+                f.source,
+                e.subject.as_deref().unwrap_or("(no subject)"),
+                e.from.as_deref().unwrap_or("(unknown sender)"),
+                e.date.as_deref().unwrap_or("no date"),
+                e.reason
+            )?;
+        }
+    }
+    if let Some(why) = &report.stopped {
+        writeln!(out, "\nStopped early: {why}")?;
+    }
+    if !report.dry {
+        writeln!(
+            out,
+            "Progress is kept in {}; running the same command again copies only what is missing.",
+            state.display()
+        )?;
+    }
+    Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Progress on stderr while copying (hidden when stderr is not a terminal).
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let bar = if quiet || !std::io::stderr().is_terminal() {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(0)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} messages, {per_sec}, {eta} left",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Progress { bar }
+    }
+
+    fn show(&mut self, event: &Event) {
+        match event {
+            Event::FolderScanned {
+                folder, to_copy, ..
+            } => {
+                self.bar.inc_length(*to_copy);
+                self.bar.set_message(folder.clone());
+            }
+            Event::MessagesCopied { count, .. } => self.bar.inc(*count),
+            Event::MessageFailed { folder, reason, .. } => {
+                self.bar
+                    .println(format!("{folder}: a message could not be copied: {reason}"));
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }

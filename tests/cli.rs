@@ -1,7 +1,7 @@
 //! `mailferry check` as an administrator runs it: flags, password sources,
 //! the printed verdict, `--json`, and exit codes (0 both fine, 2 otherwise).
 
-use mailferry_harness::{Dovecot, Layout};
+use mailferry_harness::{Dovecot, Layout, Message};
 use std::process::{Command, Output, Stdio};
 
 fn mailferry(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -144,4 +144,104 @@ fn there_is_no_password_flag() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sync_copies_then_copies_nothing_and_reports_as_json() {
+    let src = Dovecot::start(Layout::Courier);
+    let dst = Dovecot::start(Layout::Exchange);
+    src.create_mailbox("alice", "INBOX.Clients");
+    let msgs: Vec<Message> = (0..12)
+        .map(|i| {
+            let extra = if i == 11 {
+                "x".repeat(50_000)
+            } else {
+                String::new()
+            };
+            Message::new(
+                format!(
+                    "From: s{i}@x\r\nSubject: s{i}\r\nMessage-ID: <s{i}@x>\r\n\r\nbody{extra}\r\n"
+                )
+                .into_bytes(),
+            )
+        })
+        .collect();
+    src.append("alice", "INBOX", &msgs[..8]);
+    src.append("alice", "INBOX.Clients", &msgs[8..]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
+    let sync = |extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &sp,
+            "--plain1",
+            "--user1",
+            "alice",
+            "--host2",
+            "127.0.0.1",
+            "--port2",
+            &dp,
+            "--plain2",
+            "--user2",
+            "alice",
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        mailferry(
+            &args,
+            &[
+                ("MAILFERRY_PASSWORD1", "alicepass"),
+                ("MAILFERRY_PASSWORD2", "alicepass"),
+            ],
+        )
+    };
+
+    let dry = sync(&["--dry"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(
+        text(&dry.stdout).contains("Would copy 12 messages"),
+        "{}",
+        text(&dry.stdout)
+    );
+    assert!(
+        dst.fetch_all("alice", "INBOX").is_empty(),
+        "--dry copies nothing"
+    );
+
+    let bulk = sync(&["--maxsize", "10000", "--json"]);
+    assert_eq!(bulk.status.code(), Some(0), "{}", text(&bulk.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&bulk.stdout).expect("JSON report");
+    let copied: u64 = report["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["transferred"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        copied, 11,
+        "the large message waits for the large-message pass"
+    );
+
+    let rest = sync(&[]);
+    let out = text(&rest.stdout);
+    assert_eq!(rest.status.code(), Some(0), "{out}\n{}", text(&rest.stderr));
+    assert!(out.contains("Copied 1 message "), "{out}");
+    assert!(
+        out.contains("INBOX.Clients") || out.contains("Clients → Clients"),
+        "{out}"
+    );
+
+    let again = sync(&[]);
+    assert!(
+        text(&again.stdout).contains("Copied 0 messages"),
+        "{}",
+        text(&again.stdout)
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 8);
+    assert_eq!(dst.fetch_all("alice", "Clients").len(), 4);
 }
