@@ -12,3 +12,4 @@ pub mod identity;
 pub mod state;
 pub mod event;
 pub mod run;
+pub mod crashpoint;

@@ -108,6 +108,9 @@ struct CopyArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Messages per FETCH/APPEND batch (tuning; the default suits most servers).
+    #[arg(long, default_value_t = run::Options::default().batch_messages, hide = true)]
+    batch_messages: usize,
 }
 
 impl CopyArgs {
@@ -123,6 +126,7 @@ impl CopyArgs {
             min_size: self.minsize,
             max_age_days: self.maxage,
             min_age_days: self.minage,
+            batch_messages: self.batch_messages.max(1),
             ..run::Options::default()
         })
     }

@@ -654,7 +654,9 @@ async fn copy_batch(
             body: &body.body,
         })
         .collect();
+    crate::crashpoint::hit("before_append");
     let results = dest.append(job.dest_name.wire(), &items).await?;
+    crate::crashpoint::hit("after_ok");
 
     let mut copied = 0u64;
     let mut copied_bytes = 0u64;
@@ -664,6 +666,7 @@ async fn copy_batch(
             Appended::Stored { uid, uid_validity } => {
                 let uid = uid.filter(|_| uid_validity.is_none_or(|v| v == dst_status.uid_validity));
                 st.confirm_copy(*intent, uid, now())?;
+                crate::crashpoint::hit("after_commit");
                 copied += 1;
                 copied_bytes += body.body.len() as u64;
             }

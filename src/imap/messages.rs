@@ -345,6 +345,7 @@ impl Session {
                 self.write_raw(&command).await?;
                 tags.push(tag);
             }
+            crate::crashpoint::hit("after_literal");
             let mut dones = Vec::with_capacity(tags.len());
             for tag in &tags {
                 dones.push(self.read_done(tag).await?);
@@ -392,6 +393,7 @@ impl Session {
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
+        crate::crashpoint::hit("after_literal");
         self.read_done(&tag).await
     }
 
