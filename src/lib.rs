@@ -13,3 +13,4 @@ pub mod state;
 pub mod event;
 pub mod run;
 pub mod crashpoint;
+pub mod verify;

@@ -43,6 +43,45 @@ enum Command {
     /// Copy from the source (1) to the destination (2): create the folders,
     /// then copy every message not yet there. Safe to interrupt and re-run.
     Sync(SyncArgs),
+    /// Compare the source and the destination folder by folder: counts,
+    /// sizes, and every message not at the destination with its reason.
+    Verify(VerifyArgs),
+    /// Search the record of every message's fate: "where is Bob's email
+    /// from March?"
+    Log(LogArgs),
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    servers: Servers,
+    #[command(flatten)]
+    rules: FolderRuleArgs,
+    /// The migration's progress file (default: the one `sync` uses for
+    /// these two accounts).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Print the audit as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct LogArgs {
+    /// Words to look for in the sender, subject, date, Message-ID, folder
+    /// or reason ("bob march"). Every word must match.
+    #[arg(long)]
+    search: String,
+    /// The migration's progress file (default: every migration in your
+    /// data folder).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// At most this many results.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Print the results as JSON on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -385,6 +424,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => runtime.block_on(run_check(args)),
         Command::Folders(args) => runtime.block_on(run_folders(args)),
         Command::Sync(args) => runtime.block_on(run_sync(args)),
+        Command::Verify(args) => runtime.block_on(run_verify(args)),
+        Command::Log(args) => run_log(args),
     }
 }
 
@@ -846,4 +887,205 @@ impl Progress {
     fn finish(&self) {
         self.bar.finish_and_clear();
     }
+}
+
+async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let Mapped {
+        map,
+        mut source,
+        mut dest,
+        job_name,
+        ..
+    } = map_both(args.servers, &args.rules, "mailferry verify").await?;
+    let state_path = match args.state {
+        Some(path) => path,
+        None => default_state_path(&job_name)?,
+    };
+    let store = State::open_read_only(&state_path).map_err(|e| state_problem(&state_path, e))?;
+    let result = mailferry::verify::verify(&mut source, &mut dest, &map, store.as_ref()).await;
+    source.logout().await;
+    dest.logout().await;
+    let audit = result.map_err(|e| engine_error("Verify", e))?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&audit)?)?;
+    } else {
+        print_audit(&mut out, &audit)?;
+    }
+    Ok(if audit.safe_to_switch {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_audit(out: &mut impl Write, audit: &mailferry::verify::Audit) -> std::io::Result<()> {
+    let total: u64 = audit
+        .folders
+        .iter()
+        .map(|f| f.source_messages - f.in_other_folders)
+        .sum();
+    let missing: usize = audit.folders.iter().map(|f| f.missing.len()).sum();
+    if missing == 0 {
+        writeln!(out, "All {total} messages arrived.")?;
+    } else {
+        writeln!(
+            out,
+            "{} of {total} messages arrived; {missing} did not ({} without a known reason).",
+            total - missing as u64,
+            audit.unexplained()
+        )?;
+    }
+    writeln!(
+        out,
+        "\n  {:<30} {:>8} {:>8}  difference",
+        "Folder", "source", "dest."
+    )?;
+    for f in &audit.folders {
+        let diff = if f.missing.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} not there", f.missing.len())
+        };
+        let mut extra = String::new();
+        if f.in_other_folders > 0 {
+            extra.push_str(&format!(
+                " ({} are in their label folders)",
+                f.in_other_folders
+            ));
+        }
+        if f.only_at_destination > 0 {
+            extra.push_str(&format!(
+                " (+{} only at the destination)",
+                f.only_at_destination
+            ));
+        }
+        writeln!(
+            out,
+            "  {:<30} {:>8} {:>8}  {diff}{extra}",
+            format!("{} → {}", f.source, f.destination),
+            f.source_messages,
+            f.destination_messages
+        )?;
+    }
+    for (name, why) in &audit.excluded_folders {
+        writeln!(out, "  {name}: not copied ({why})")?;
+    }
+    let gaps: Vec<_> = audit
+        .folders
+        .iter()
+        .flat_map(|f| f.missing.iter().map(move |m| (f, m)))
+        .collect();
+    if !gaps.is_empty() {
+        writeln!(out, "\nNot at the destination:")?;
+        for (f, m) in gaps {
+            writeln!(
+                out,
+                "  {}: \"{}\" from {} ({}): {}",
+                f.source,
+                m.subject.as_deref().unwrap_or("(no subject)"),
+                m.from.as_deref().unwrap_or("(unknown sender)"),
+                m.date.as_deref().unwrap_or("no date"),
+                m.reason
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\n{}",
+        if audit.safe_to_switch {
+            "Safe to switch your domain: every message is there or has a known reason."
+        } else {
+            "Not safe to switch yet: some messages are missing without a known reason. Run the copy again, then check again."
+        }
+    )
+}
+
+fn run_log(args: LogArgs) -> anyhow::Result<ExitCode> {
+    let files: Vec<PathBuf> = match &args.state {
+        Some(path) => vec![path.clone()],
+        None => {
+            let dir = default_state_path("")?
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .context("cannot find the data folder")?;
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "db"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            files
+        }
+    };
+    let mut found = Vec::new();
+    for path in &files {
+        let Some(store) = State::open_read_only(path).map_err(|e| state_problem(path, e))? else {
+            continue;
+        };
+        for entry in store
+            .search_log(&args.search, args.limit)
+            .map_err(|e| state_problem(path, e))?
+        {
+            found.push((path.clone(), entry));
+        }
+    }
+    found.truncate(args.limit);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let rows: Vec<_> = found
+            .iter()
+            .map(|(path, e)| {
+                serde_json::json!({
+                    "job": path.display().to_string(),
+                    "source_folder": e.source_folder,
+                    "uid": e.uid,
+                    "destination_folder": e.dest_folder,
+                    "destination_uid": e.dest_uid,
+                    "fate": e.fate.code(),
+                    "message_id": e.message_id,
+                    "from": e.from,
+                    "subject": e.subject,
+                    "date": e.date,
+                    "size": e.size,
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+    } else if found.is_empty() {
+        writeln!(out, "No message matches \"{}\".", args.search)?;
+    } else {
+        for (_, e) in &found {
+            let fate = match &e.fate {
+                mailferry::state::Fate::Copied => {
+                    format!("copied to {}", e.dest_folder.as_deref().unwrap_or("?"))
+                }
+                mailferry::state::Fate::AlreadyThere => {
+                    format!("already in {}", e.dest_folder.as_deref().unwrap_or("?"))
+                }
+                mailferry::state::Fate::Excluded { rule } => format!("left out: {rule}"),
+                mailferry::state::Fate::Skipped { reason } => {
+                    format!("skipped: {}", run::skip_words(*reason))
+                }
+                mailferry::state::Fate::Failed { server_text, .. } => format!(
+                    "not copied: {}",
+                    server_text
+                        .as_deref()
+                        .unwrap_or("the destination refused it")
+                ),
+                mailferry::state::Fate::Removed => "removed at the destination".to_owned(),
+            };
+            writeln!(
+                out,
+                "{} | {} | \"{}\" | {} — {fate}",
+                e.source_folder,
+                e.date.as_deref().unwrap_or("no date"),
+                e.subject.as_deref().unwrap_or("(no subject)"),
+                e.from.as_deref().unwrap_or("(unknown sender)"),
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -245,3 +245,108 @@ fn sync_copies_then_copies_nothing_and_reports_as_json() {
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 8);
     assert_eq!(dst.fetch_all("alice", "Clients").len(), 4);
 }
+
+#[test]
+fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
+    let src = Dovecot::start(Layout::Gmail);
+    let dst = Dovecot::start(Layout::Exchange);
+    let msg = |i: usize, from: &str, extra: &str| {
+        Message::new(
+            format!(
+                "From: {from}\r\nSubject: Invoice {i}\r\nDate: Tue, 12 Mar 2024 10:00:00 +0000\r\nMessage-ID: <v{i}@x>\r\n\r\nbody{extra}\r\n"
+            )
+            .into_bytes(),
+        )
+    };
+    let inbox = vec![
+        msg(1, "Bob <bob@example.com>", ""),
+        msg(2, "Carol <carol@example.com>", ""),
+        msg(3, "Bob <bob@example.com>", &"z".repeat(40_000)),
+    ];
+    src.append("alice", "INBOX", &inbox);
+    src.append("alice", "[Gmail]/All Mail", &inbox);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![
+            command,
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &sp,
+            "--plain1",
+            "--user1",
+            "alice",
+            "--host2",
+            "127.0.0.1",
+            "--port2",
+            &dp,
+            "--plain2",
+            "--user2",
+            "alice",
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        mailferry(
+            &args,
+            &[
+                ("MAILFERRY_PASSWORD1", "alicepass"),
+                ("MAILFERRY_PASSWORD2", "alicepass"),
+            ],
+        )
+    };
+
+    // The big one is held back by --maxsize: a known reason.
+    let copy = run("sync", &["--maxsize", "10000"]);
+    assert_eq!(copy.status.code(), Some(0), "{}", text(&copy.stderr));
+    let check = run("verify", &[]);
+    let out = text(&check.stdout);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{out}\n{}",
+        text(&check.stderr)
+    );
+    assert!(out.contains("Safe to switch"), "{out}");
+    assert!(
+        out.contains("Invoice 3") && out.contains("size limit"),
+        "the gap is listed with its reason: {out}"
+    );
+
+    // New mail at the source since the copy: not safe until copied.
+    src.append("alice", "INBOX", &[msg(4, "Dave <dave@example.com>", "")]);
+    let check = run("verify", &["--json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let audit: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(audit["safe_to_switch"], false);
+    let copy = run("sync", &[]);
+    assert_eq!(copy.status.code(), Some(0));
+    let check = run("verify", &[]);
+    assert!(
+        text(&check.stdout).contains("All 4 messages arrived"),
+        "{}",
+        text(&check.stdout)
+    );
+
+    // "Where is Bob's email from March?"
+    let found = mailferry(
+        &[
+            "log",
+            "--search",
+            "bob march",
+            "--state",
+            state.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let out = text(&found.stdout);
+    assert_eq!(found.status.code(), Some(0), "{}", text(&found.stderr));
+    assert!(
+        out.contains("Invoice 1") && out.contains("Invoice 3"),
+        "{out}"
+    );
+    assert!(!out.contains("Invoice 2"), "Carol's is not Bob's: {out}");
+    assert!(out.contains("copied to INBOX"), "{out}");
+}
