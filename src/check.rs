@@ -11,6 +11,7 @@ use serde::Serialize;
 
 /// One line of the checklist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// The name resolved, the port answered, and it speaks IMAP.
@@ -65,7 +66,8 @@ impl Step {
             | Problem::ServerRefused { .. }
             | Problem::JobBusy
             | Problem::StateFailed { .. }
-            | Problem::DestinationFull { .. } => Step::CanReadFolders,
+            | Problem::DestinationFull { .. }
+            | Problem::RemovalNeedsConfirmation { .. } => Step::CanReadFolders,
         }
     }
 }

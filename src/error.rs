@@ -189,6 +189,16 @@ pub enum Problem {
         /// The file.
         path: String,
     },
+    /// Removing this many messages at the destination looks like a fault
+    /// (a folder that briefly lists nothing), so the run stopped to ask.
+    RemovalNeedsConfirmation {
+        /// Source folder (display name).
+        folder: String,
+        /// Messages that would be removed.
+        count: u64,
+        /// Messages of that folder at the destination.
+        total: u64,
+    },
     /// The destination mailbox is full.
     DestinationFull {
         /// Server name.
@@ -229,6 +239,7 @@ impl Problem {
             Problem::JobBusy => "JobBusy",
             Problem::StateFailed { .. } => "StateFailed",
             Problem::DestinationFull { .. } => "DestinationFull",
+            Problem::RemovalNeedsConfirmation { .. } => "RemovalNeedsConfirmation",
             Problem::Protocol { .. } => "Protocol",
         }
     }
@@ -366,6 +377,13 @@ impl Problem {
             Problem::StateFailed { path } => format!(
                 "MailFerry couldn't save its progress in {path}. Check that the disk has free space and \
                  that the file isn't in use by another program, then try again; nothing copied so far is lost."
+            ),
+            Problem::RemovalNeedsConfirmation { folder, count, total } => format!(
+                "{count} of the {total} messages MailFerry copied from \"{folder}\" are no longer at the \
+                 source, so they would be removed at the destination too. That is more than usual (a server \
+                 sometimes briefly shows an empty folder), so MailFerry stopped and removed nothing. Check the \
+                 folder at the source; if the messages really were deleted there, confirm the removal (on the \
+                 command line: --delete2-force)."
             ),
             Problem::DestinationFull { host } => format!(
                 "The destination mailbox on {host} is full, so MailFerry stopped copying. Free some space \

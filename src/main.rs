@@ -140,6 +140,14 @@ struct CopyArgs {
     /// Skip messages newer than this many days.
     #[arg(long)]
     minage: Option<u64>,
+    /// Before the switch: remove at the destination the messages MailFerry
+    /// copied that were deleted at the source. Stops to ask when that is
+    /// many (see --delete2-force).
+    #[arg(long)]
+    delete2: bool,
+    /// With --delete2: remove even when it is many messages.
+    #[arg(long, requires = "delete2")]
+    delete2_force: bool,
     /// The domain's mail now arrives at the destination (MX switched):
     /// from now on runs only add messages.
     #[arg(long)]
@@ -166,6 +174,8 @@ impl CopyArgs {
             max_age_days: self.maxage,
             min_age_days: self.minage,
             batch_messages: self.batch_messages.max(1),
+            delete2: self.delete2,
+            delete2_force: self.delete2_force,
             ..run::Options::default()
         })
     }
@@ -713,6 +723,23 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Some(State::open(&state_path, now()).map_err(|e| state_problem(&state_path, e))?)
     };
+    if args.copy.delete2 {
+        let after_switch = args.copy.cutover_done
+            || match store.as_ref() {
+                Some(st) => {
+                    st.phase().map_err(|e| state_problem(&state_path, e))? == Phase::PostCutover
+                }
+                None => false,
+            };
+        if after_switch {
+            source.logout().await;
+            dest.logout().await;
+            bail!(
+                "--delete2 is refused after the switch (--cutover-done): from then on MailFerry only adds \
+                 messages, so mail that arrived at the new server is never touched"
+            );
+        }
+    }
     if args.copy.cutover_done {
         if let Some(st) = store.as_mut().filter(|_| !args.dry) {
             st.set_phase(Phase::PostCutover, now())
@@ -794,6 +821,13 @@ fn print_sync_report(
             f.skipped,
             f.failed
         )?;
+        if f.flags_updated > 0 || f.removed > 0 {
+            writeln!(
+                out,
+                "    {} with read/starred/tags brought up to date, {} removed because deleted at the source",
+                f.flags_updated, f.removed
+            )?;
+        }
         if !f.dropped_keywords.is_empty() {
             writeln!(
                 out,

@@ -18,8 +18,15 @@
 //!    OK. A refused message is recorded with the server's words and the run
 //!    goes on; a full mailbox stops the run.
 //!
-//! Left for later issues: flag deltas for messages copied earlier, deletion
-//! mirroring, CONDSTORE/QRESYNC shortcuts, several connections per folder.
+//! 5. Before the switch (pre-cutover): bring over flag changes made at the
+//!    source since the last run, as a delta (a flag the user set at the
+//!    destination, and the source never changed, is kept); with `delete2`,
+//!    remove at the destination the messages MailFerry copied that are gone
+//!    from the source — and stop to ask when that is suspiciously many.
+//!    After the switch, runs only add.
+//!
+//! Left for later issues: CONDSTORE/QRESYNC shortcuts, several connections
+//! per folder.
 
 use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
@@ -31,6 +38,7 @@ use crate::state::{
     DestFolderId, FailReason, FolderId, MessageKey, NotCopied, RunCounters, SkipReason,
     SourceMessage, State, StateError,
 };
+use crate::state::{Fate, Phase};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -54,6 +62,12 @@ pub struct Options {
     pub batch_bytes: u64,
     /// A message refused this many times is reported, not tried again.
     pub max_attempts: u32,
+    /// Before the switch only: remove at the destination the messages
+    /// MailFerry copied that are gone from the source (`--delete2`).
+    pub delete2: bool,
+    /// With `delete2`: remove even when it is many (the user checked the
+    /// source and confirms).
+    pub delete2_force: bool,
 }
 
 impl Default for Options {
@@ -67,6 +81,8 @@ impl Default for Options {
             batch_messages: 100,
             batch_bytes: 16 * 1024 * 1024,
             max_attempts: 3,
+            delete2: false,
+            delete2_force: false,
         }
     }
 }
@@ -111,6 +127,12 @@ pub struct FolderReport {
     pub errors: Vec<NotCopiedMessage>,
     /// Keywords the destination folder cannot store (dropped, message kept).
     pub dropped_keywords: Vec<String>,
+    /// Messages copied earlier whose read/starred/answered state (or other
+    /// tags) changed at the source and was brought over.
+    pub flags_updated: u64,
+    /// Messages removed at the destination because they are gone from the
+    /// source (`--delete2`, before the switch).
+    pub removed: u64,
 }
 
 /// What a run did.
@@ -163,6 +185,8 @@ impl Report {
             skipped: self.skipped(),
             failed: self.failed(),
             bytes_copied: self.folders.iter().map(|f| f.bytes).sum(),
+            flags_updated: self.folders.iter().map(|f| f.flags_updated).sum(),
+            removed: self.folders.iter().map(|f| f.removed).sum(),
             ..RunCounters::default()
         }
     }
@@ -403,6 +427,8 @@ async fn copy_folder(
         _ => Vec::new(),
     };
     report.messages = metas.len() as u64;
+    let source_flags: HashMap<u32, Vec<String>> =
+        metas.iter().map(|m| (m.uid, m.flags.clone())).collect();
     let mut candidates: Vec<Candidate> = metas
         .into_iter()
         .map(|meta| Candidate {
@@ -587,6 +613,35 @@ async fn copy_folder(
     if let (Some(folder), Some(max)) = (folder_id, report_highest_uid(&to_copy, &mapped)) {
         st.set_folder_progress(folder, max, None, now())?;
     }
+
+    // 6. Before the switch: flag changes at the source, and (opt-in)
+    // removals of messages gone from the source. After it, runs only add.
+    if st.phase()? == Phase::PreCutover {
+        if let Some(folder) = folder_id {
+            let changes = Changes::find(
+                st,
+                folder,
+                src_status.uid_validity,
+                dest_folder,
+                &source_flags,
+                &dst_status,
+            )?;
+            if options.delete2 && !changes.gone.is_empty() {
+                let at_dest = changes.at_destination;
+                let count = changes.gone.len();
+                if !options.delete2_force && (count >= 50 || (count > 3 && count * 10 > at_dest)) {
+                    return Err(FolderStop::Fatal(Error::new(
+                        Problem::RemovalNeedsConfirmation {
+                            folder: display.clone(),
+                            count: count as u64,
+                            total: at_dest as u64,
+                        },
+                    )));
+                }
+            }
+            apply_changes(dest, st, job, &changes, &mut report).await?;
+        }
+    }
     report.dropped_keywords = dropped.into_iter().collect();
     sink.emit(Event::FolderDone { folder: display });
     Ok(report)
@@ -717,6 +772,122 @@ async fn copy_batch(
         })
         .with_detail(format!("The server said: {text}"));
         return Err(FolderStop::Full(Box::default(), err));
+    }
+    Ok(())
+}
+
+/// What changed at the source for messages copied earlier.
+struct Changes {
+    /// Flag → destination UIDs that gain it.
+    add: BTreeMap<String, Vec<u32>>,
+    /// Flag → destination UIDs that lose it.
+    remove: BTreeMap<String, Vec<u32>>,
+    /// Messages whose synced flags change, with their new set.
+    updated: Vec<(MessageKey, Vec<String>)>,
+    /// Messages without a recorded flag set yet: their current source flags
+    /// become the baseline (nothing is written at the destination).
+    baseline: Vec<(MessageKey, Vec<String>)>,
+    /// Messages MailFerry copied that are gone from the source: (key, destination UID).
+    gone: Vec<(MessageKey, u32)>,
+    /// Messages of this folder known to be at the destination.
+    at_destination: usize,
+}
+
+impl Changes {
+    fn find(
+        st: &State,
+        folder: FolderId,
+        uidvalidity: u32,
+        dest: DestFolderId,
+        source_flags: &HashMap<u32, Vec<String>>,
+        dst_status: &FolderStatus,
+    ) -> Result<Changes, StateError> {
+        let mut changes = Changes {
+            add: BTreeMap::new(),
+            remove: BTreeMap::new(),
+            updated: Vec::new(),
+            baseline: Vec::new(),
+            gone: Vec::new(),
+            at_destination: 0,
+        };
+        for rec in st.messages_in_folder(folder, uidvalidity)? {
+            if !rec.fate.is_at_destination() || rec.dest_folder != Some(dest) {
+                continue;
+            }
+            changes.at_destination += 1;
+            let Some(dest_uid) = rec.dest_uid else {
+                continue; // where it is at the destination is not known: leave it alone
+            };
+            let Some(flags) = source_flags.get(&rec.key.uid) else {
+                if rec.fate == Fate::Copied {
+                    changes.gone.push((rec.key, dest_uid));
+                }
+                continue;
+            };
+            let now: BTreeSet<String> = flags
+                .iter()
+                .filter(|f| {
+                    !f.eq_ignore_ascii_case("\\Recent") && !f.eq_ignore_ascii_case("\\Deleted")
+                })
+                .filter(|f| dst_status.permanent_flags.is_empty() || dst_status.keeps_flag(f))
+                .cloned()
+                .collect();
+            let Some(last) = rec.flags else {
+                changes.baseline.push((rec.key, now.into_iter().collect()));
+                continue;
+            };
+            if last == now {
+                continue;
+            }
+            for f in now.difference(&last) {
+                changes.add.entry(f.clone()).or_default().push(dest_uid);
+            }
+            for f in last.difference(&now) {
+                changes.remove.entry(f.clone()).or_default().push(dest_uid);
+            }
+            changes.updated.push((rec.key, now.into_iter().collect()));
+        }
+        Ok(changes)
+    }
+}
+
+/// Writes flag changes (and removals, when asked) at the destination, then
+/// records them. A crash in between repeats the same changes next time,
+/// which is harmless (adding a flag twice changes nothing).
+async fn apply_changes(
+    dest: &mut Session,
+    st: &mut State,
+    job: &FolderJob<'_>,
+    changes: &Changes,
+    report: &mut FolderReport,
+) -> Result<(), FolderStop> {
+    let now = job.now;
+    for (key, flags) in &changes.baseline {
+        st.set_synced_flags(*key, flags, now())?;
+    }
+    let removing = job.options.delete2 && !changes.gone.is_empty();
+    if changes.updated.is_empty() && !removing {
+        return Ok(());
+    }
+    dest.select(job.dest_name.wire()).await?;
+    for (flag, uids) in &changes.add {
+        dest.store_flag(uids, flag, true).await?;
+    }
+    for (flag, uids) in &changes.remove {
+        dest.store_flag(uids, flag, false).await?;
+    }
+    crate::crashpoint::hit("after_store");
+    for (key, flags) in &changes.updated {
+        st.set_synced_flags(*key, flags, now())?;
+    }
+    report.flags_updated += changes.updated.len() as u64;
+    if removing {
+        let uids: Vec<u32> = changes.gone.iter().map(|(_, uid)| *uid).collect();
+        dest.remove_uids(&uids).await?;
+        for (key, _) in &changes.gone {
+            st.record_removed(*key, now())?;
+        }
+        report.removed += changes.gone.len() as u64;
     }
     Ok(())
 }

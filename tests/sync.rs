@@ -610,3 +610,240 @@ async fn a_second_run_on_the_same_job_is_refused_while_one_runs() {
         second.err()
     );
 }
+
+fn raw(server: &Dovecot, folder: &str, commands: &[&str]) {
+    let mut session = server.session("alice");
+    assert!(session
+        .command(&format!("SELECT \"{folder}\""))
+        .unwrap()
+        .is_ok());
+    for c in commands {
+        let reply = session.command(c).unwrap();
+        assert!(reply.is_ok(), "{c}: {reply:?}");
+    }
+    session.logout();
+}
+
+fn flags_of(server: &Dovecot, folder: &str, subject: &str) -> Vec<String> {
+    let m = server
+        .fetch_all("alice", folder)
+        .into_iter()
+        .find(|m| String::from_utf8_lossy(&m.body).contains(subject))
+        .unwrap_or_else(|| panic!("{subject} in {folder}"));
+    let mut flags = m.flags;
+    flags.sort();
+    flags
+}
+
+#[tokio::test]
+async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..4).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    // mail(0): \Seen; mail(1): \Seen \Flagged $Forwarded; mail(2): none; mail(3): \Seen.
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 1 +FLAGS (\\Flagged)",
+            "UID STORE 2 -FLAGS (\\Seen $Forwarded)",
+        ],
+    );
+    // The user works on the new server meanwhile.
+    raw(&dst, "INBOX", &["UID STORE 3 +FLAGS ($Important \\Seen)"]);
+
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 0);
+    assert_eq!(
+        report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        2,
+        "{report:#?}"
+    );
+    assert_eq!(
+        flags_of(&dst, "INBOX", "Body 0."),
+        vec!["\\Flagged", "\\Seen"]
+    );
+    assert_eq!(flags_of(&dst, "INBOX", "Body 1."), vec!["\\Flagged"]);
+    assert_eq!(
+        flags_of(&dst, "INBOX", "Body 2."),
+        vec!["$Important", "\\Seen"],
+        "changes made only at the destination are kept"
+    );
+
+    let again = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        again.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        0,
+        "{again:#?}"
+    );
+}
+
+#[tokio::test]
+async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_after_the_switch() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..10).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    dst.append("alice", "INBOX", &[mail(99, " put there by the user")]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let delete2 = Options {
+        delete2: true,
+        ..Options::default()
+    };
+    migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 11);
+
+    raw(
+        &src,
+        "INBOX",
+        &["UID STORE 2,5 +FLAGS (\\Deleted)", "EXPUNGE"],
+    );
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.folders.iter().map(|f| f.removed).sum::<u64>(),
+        2,
+        "{report:#?}"
+    );
+    let left = dst.fetch_all("alice", "INBOX");
+    assert_eq!(left.len(), 9);
+    for gone in ["Body 1.", "Body 4."] {
+        assert!(
+            !left
+                .iter()
+                .any(|m| String::from_utf8_lossy(&m.body).contains(gone)),
+            "{gone} removed"
+        );
+    }
+    assert!(
+        left.iter()
+            .any(|m| String::from_utf8_lossy(&m.body).contains("put there by the user")),
+        "never ours, never removed"
+    );
+
+    // After the switch: add-only.
+    {
+        let mut st = State::open(&state, NOW).unwrap();
+        st.set_phase(mailferry::state::Phase::PostCutover, NOW)
+            .unwrap();
+    }
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 3 +FLAGS (\\Deleted)",
+            "EXPUNGE",
+            "UID STORE 4 +FLAGS (\\Answered)",
+        ],
+    );
+    src.append("alice", "INBOX", &[mail(50, " new after the switch")]);
+    let after = migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.transferred(),
+        1,
+        "new mail is still added: {after:#?}"
+    );
+    assert_eq!(
+        after
+            .folders
+            .iter()
+            .map(|f| f.removed + f.flags_updated)
+            .sum::<u64>(),
+        0,
+        "nothing removed or changed"
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 10);
+}
+
+#[tokio::test]
+async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_removal() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..10).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let delete2 = Options {
+        delete2: true,
+        ..Options::default()
+    };
+    let proxy = Proxy::start(src.addr_plain());
+    migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+
+    proxy.set_fault(Fault::rewrite(
+        Direction::ToClient,
+        "* 10 EXISTS",
+        "* 0 EXISTS",
+    ));
+    let err = migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::RemovalNeedsConfirmation { count: 10, .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 10, "nothing removed");
+}

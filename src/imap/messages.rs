@@ -190,6 +190,58 @@ impl Session {
         })
     }
 
+    /// SELECT: opens a folder read-write (for flag changes and removals at
+    /// the destination only — the copy never selects a source folder).
+    pub async fn select(&mut self, wire_name: &str) -> Result<FolderStatus, Error> {
+        let name = wire_name.to_owned();
+        let mailbox = self
+            .with_timeout(move |s| Box::pin(async move { s.select(&name).await }))
+            .await?;
+        Ok(FolderStatus {
+            uid_validity: mailbox.uid_validity.unwrap_or(0),
+            uid_next: mailbox.uid_next,
+            exists: mailbox.exists,
+            highest_modseq: mailbox.highest_modseq,
+            permanent_flags: Vec::new(),
+        })
+    }
+
+    /// Adds (`add`) or removes a flag on messages of the selected folder,
+    /// without asking for their new flags back.
+    pub async fn store_flag(&mut self, uids: &[u32], flag: &str, add: bool) -> Result<(), Error> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        if !wire::is_atom(flag.trim_start_matches('\\')) {
+            return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
+        }
+        let sign = if add { '+' } else { '-' };
+        let command = format!("UID STORE {} {sign}FLAGS.SILENT ({flag})", uid_set(uids));
+        self.run_ok(&command)
+            .await
+            .map_err(|text| self.refused(format!("change the tag {flag} on {} message(s)", uids.len()), &text))
+    }
+
+    /// Removes messages of the selected folder by UID: marks them deleted,
+    /// then UID EXPUNGE (RFC 4315) so that no other message marked deleted
+    /// by someone else is removed. Refused without UIDPLUS.
+    pub async fn remove_uids(&mut self, uids: &[u32]) -> Result<(), Error> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        if !self.capabilities.has("UIDPLUS") {
+            return Err(self.refused(
+                "remove messages".to_owned(),
+                "the server lacks UIDPLUS, so removing only our messages is not possible",
+            ));
+        }
+        self.store_flag(uids, "\\Deleted", true).await?;
+        let command = format!("UID EXPUNGE {}", uid_set(uids));
+        self.run_ok(&command)
+            .await
+            .map_err(|text| self.refused(format!("remove {} message(s)", uids.len()), &text))
+    }
+
     /// UID FETCH of size, flags, date and identifying headers for the UIDs
     /// in `uid_set` (IMAP syntax: `1:*`, `5,7:9`), in the selected folder.
     pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
