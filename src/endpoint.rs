@@ -11,6 +11,7 @@ use std::time::Duration;
 
 /// How the connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// TLS from the first byte (IMAPS, port 993). The default (RFC 8314).

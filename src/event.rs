@@ -8,6 +8,7 @@ use serde::Serialize;
 
 /// Something that happened during a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type")]
 pub enum Event {
     /// A run began.
@@ -15,6 +16,7 @@ pub enum Event {
         /// Nothing will be written anywhere.
         dry: bool,
         /// How many folders will be copied.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         folders: usize,
     },
     /// A folder was compared on both sides.
@@ -22,12 +24,16 @@ pub enum Event {
         /// Source folder (display name).
         folder: String,
         /// Messages in the source folder.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         messages: u64,
         /// Messages that will be copied now.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         to_copy: u64,
         /// Their total size in bytes.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         bytes_to_copy: u64,
         /// Messages already at the destination.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         already_there: u64,
     },
     /// A destination folder was created.
@@ -40,8 +46,10 @@ pub enum Event {
         /// Source folder (display name).
         folder: String,
         /// How many in this step.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         count: u64,
         /// Their size in bytes.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         bytes: u64,
     },
     /// A message was not copied, on purpose (filter, deleted at source).
@@ -70,8 +78,10 @@ pub enum Event {
     /// The run is over.
     RunFinished {
         /// Messages copied in this run.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         copied: u64,
         /// Messages that could not be copied.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         failed: u64,
     },
 }

@@ -85,6 +85,7 @@
 
 mod certs;
 mod conf;
+pub mod demo;
 mod dovecot;
 mod imap;
 mod layout;

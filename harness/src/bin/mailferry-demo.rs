@@ -5,34 +5,10 @@
 //! destination looks like Microsoft 365 (`Sent Items`, `Deleted Items`). Both
 //! listen on 127.0.0.1 only and disappear when this program ends.
 
-use mailferry_harness::{Dovecot, Layout, Message};
+use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::Command;
-
-fn sample(i: usize, folder: &str) -> Message {
-    let day = 1 + i % 28;
-    let body = format!(
-        "From: Customer {i} <customer{i}@example.net>\r\n\
-         To: Owner <owner@example.com>\r\n\
-         Subject: Order {i} ({folder})\r\n\
-         Date: {day:02} Mar 2024 10:{m:02}:00 +0100\r\n\
-         Message-ID: <demo-{i}@example.net>\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\
-         \r\n\
-         Hello, this is demo message {i}.\r\n",
-        m = i % 60
-    );
-    let flags: &[&str] = match i % 4 {
-        0 => &["\\Seen"],
-        1 => &["\\Seen", "\\Flagged"],
-        2 => &["\\Seen", "\\Answered", "$Forwarded"],
-        _ => &[],
-    };
-    Message::new(body.into_bytes())
-        .flags(flags)
-        .internal_date(&format!("{day:02}-Mar-2024 09:{:02}:00 +0000", i % 60))
-}
 
 fn main() {
     let mailferry = std::env::args()
@@ -45,35 +21,10 @@ fn main() {
         std::process::exit(2);
     }
     eprintln!("Starting two demo mail servers on 127.0.0.1 …");
-    let source = Dovecot::builder()
-        .layout(Layout::Gmail)
-        .fsync(false)
-        .build();
-    let destination = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-
-    // Gmail keeps one message in several "folders" (labels) and every
-    // message in All Mail; archived mail is in All Mail only.
-    for folder in ["Clients", "Clients/Acme", "Receipts"] {
-        source.create_mailbox("alice", folder);
-    }
-    let mut all_mail = Vec::new();
-    for i in 0..40 {
-        let folder = match i % 5 {
-            0 | 1 => "INBOX",
-            2 => "Clients/Acme",
-            3 => "Receipts",
-            _ => "[Gmail]/Sent Mail",
-        };
-        let message = sample(i, folder);
-        if i % 7 != 6 {
-            source.append("alice", folder, std::slice::from_ref(&message));
-        }
-        all_mail.push(message);
-    }
-    source.append("alice", "[Gmail]/All Mail", &all_mail);
+    let DemoDomain {
+        source,
+        destination,
+    } = DemoDomain::start();
 
     let dir = tempfile::tempdir().expect("temp dir");
     let file = |name: &str, text: &str| {
@@ -81,7 +32,7 @@ fn main() {
         std::fs::write(&path, text).expect("write demo file");
         path
     };
-    let pass = file("password", "alicepass\n");
+    let pass = file("password", &format!("{DEMO_PASSWORD}\n"));
     let ca1 = file("source-ca.pem", source.ca_pem());
     let ca2 = file("destination-ca.pem", destination.ca_pem());
     let s = |p: &Path| p.to_string_lossy().into_owned();
@@ -92,7 +43,7 @@ fn main() {
         "--port1".into(),
         source.tls_port().to_string(),
         "--user1".into(),
-        "alice".into(),
+        DEMO_USER.into(),
         "--passfile1".into(),
         s(&pass),
         "--cafile1".into(),
@@ -103,14 +54,14 @@ fn main() {
         destination.plain_port().to_string(),
         "--starttls2".into(),
         "--user2".into(),
-        "alice".into(),
+        DEMO_USER.into(),
         "--passfile2".into(),
         s(&pass),
         "--cafile2".into(),
         s(&ca2),
     ];
     eprintln!(
-        "Source (Gmail-like):       127.0.0.1:{} TLS, user alice, password alicepass",
+        "Source (Gmail-like):       127.0.0.1:{} TLS, user {DEMO_USER}, password {DEMO_PASSWORD}",
         source.tls_port()
     );
     eprintln!(

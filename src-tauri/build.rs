@@ -1,0 +1,28 @@
+//! Generates the app context and one permission per command; the window's
+//! capability (capabilities/main.json) allows exactly the wizard's commands.
+
+const COMMANDS: &[&str] = &[
+    "provider_presets",
+    "probe_server",
+    "sign_in",
+    "forget_account",
+    "scan",
+    "folder_map",
+    "start_run",
+    "watch_run",
+    "pause_run",
+    "resume_run",
+    "cancel_run",
+    "verify",
+    "search_log",
+    "demo_available",
+    "start_demo",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
+}

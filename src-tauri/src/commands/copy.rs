@@ -1,0 +1,97 @@
+//! Step 7, "Copy": start a run, watch it, pause, resume, cancel. The run
+//! belongs to the shell's registry ([`crate::runs`]), not to these calls.
+
+use crate::accounts::{AccountHandle, Accounts};
+use crate::error::{IpcError, IpcResult};
+use crate::runs::{RunId, RunState, RunView, Runs};
+use std::path::PathBuf;
+use std::time::Duration;
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
+
+/// The job's progress file: in the user's data folder, named after the two
+/// accounts (no secret in the name), the same file `mailferry sync` uses.
+pub fn job_path(
+    data_dir: PathBuf,
+    source: &crate::accounts::Account,
+    dest: &crate::accounts::Account,
+) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let job_name = format!(
+        "{}@{}:{} to {}@{}:{}",
+        source.credentials.user,
+        source.endpoint.host,
+        source.endpoint.port,
+        dest.credentials.user,
+        dest.endpoint.host,
+        dest.endpoint.port
+    );
+    let digest = Sha256::digest(job_name.as_bytes());
+    let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    data_dir
+        .join("MailFerry")
+        .join("jobs")
+        .join(format!("{id}.db"))
+}
+
+/// Starts copying from one account to the other; returns the run's id.
+#[tauri::command]
+pub fn start_run(
+    app: AppHandle,
+    accounts: State<'_, Accounts>,
+    runs: State<'_, Runs>,
+    source: AccountHandle,
+    destination: AccountHandle,
+) -> IpcResult<RunId> {
+    let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
+    let data_dir = app.path().data_dir().map_err(IpcError::internal)?;
+    let path = job_path(data_dir, &source, &dest);
+    let run = runs.create(source, dest, path);
+    run.start()?;
+    Ok(run.id)
+}
+
+/// Sends the run's progress now and then at most ten times a second until
+/// the window goes away.
+#[tauri::command]
+pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>) -> IpcResult<()> {
+    let run = runs.get(run)?;
+    let mut rx = run.view.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let view = rx.borrow_and_update().clone();
+            if on_update.send(view).is_err() {
+                break;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    Ok(())
+}
+
+/// Pauses the copy (safe at any moment: nothing is lost or doubled).
+#[tauri::command]
+pub async fn pause_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
+    let run = runs.get(run)?;
+    tauri::async_runtime::spawn_blocking(move || run.stop(RunState::Paused))
+        .await
+        .map_err(IpcError::internal)
+}
+
+/// Resumes a paused or failed copy where it stopped.
+#[tauri::command]
+pub fn resume_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
+    runs.get(run)?.start()
+}
+
+/// Stops the copy for good (what arrived stays; a new copy continues from there).
+#[tauri::command]
+pub async fn cancel_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
+    let run = runs.get(run)?;
+    tauri::async_runtime::spawn_blocking(move || run.stop(RunState::Cancelled))
+        .await
+        .map_err(IpcError::internal)
+}

@@ -1,0 +1,126 @@
+//! "Try it on demo servers": two local Dovecot servers with sample mail
+//! (the test harness's demo domain), in builds with the `demo` feature
+//! (`./dev run`). Other builds answer `DemoUnavailable`.
+
+use super::servers::Server;
+use crate::error::IpcResult;
+use serde::Serialize;
+use ts_rs::TS;
+
+/// One side of the demo, filled into the wizard's first screens.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DemoSide {
+    /// The provider tile it imitates.
+    pub preset: String,
+    /// The server.
+    pub server: Server,
+    /// The user.
+    pub user: String,
+}
+
+/// The demo servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DemoSetup {
+    /// Gmail-like source.
+    pub source: DemoSide,
+    /// Microsoft 365-like destination.
+    pub destination: DemoSide,
+    /// The demo password for both (not a secret: it is on the screen on
+    /// purpose, so the sign-in step can be walked through).
+    pub password: String,
+}
+
+/// The running demo servers, stopped when the app exits.
+#[derive(Default)]
+pub struct DemoServers {
+    #[cfg(feature = "demo")]
+    running: std::sync::Mutex<Option<mailferry_harness::demo::DemoDomain>>,
+}
+
+impl DemoServers {
+    /// Stops the servers (their processes and temp dirs go away).
+    pub fn stop(&self) {
+        #[cfg(feature = "demo")]
+        drop(
+            self.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+    }
+}
+
+/// Whether this build can start demo servers.
+#[tauri::command]
+pub fn demo_available() -> bool {
+    cfg!(feature = "demo") && available()
+}
+
+#[cfg(feature = "demo")]
+fn available() -> bool {
+    mailferry_harness::dovecot_available()
+}
+
+#[cfg(not(feature = "demo"))]
+fn available() -> bool {
+    false
+}
+
+/// Starts the demo servers (or returns the running ones).
+#[tauri::command]
+pub async fn start_demo(demo: tauri::State<'_, DemoServers>) -> IpcResult<DemoSetup> {
+    start(&demo).await
+}
+
+#[cfg(feature = "demo")]
+async fn start(demo: &DemoServers) -> IpcResult<DemoSetup> {
+    use crate::error::{ErrorCode, IpcError};
+    use mailferry::endpoint::Security;
+    use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER};
+    if !available() {
+        return Err(IpcError::new(
+            ErrorCode::DemoUnavailable,
+            "The demo needs Dovecot installed and MailFerry running as root (run ./dev setup).",
+        ));
+    }
+    let ports = {
+        let running = demo.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .as_ref()
+            .map(|d| (d.source.tls_port(), d.destination.plain_port()))
+    };
+    let (source_port, dest_port) = match ports {
+        Some(ports) => ports,
+        None => {
+            let domain = tauri::async_runtime::spawn_blocking(DemoDomain::start)
+                .await
+                .map_err(IpcError::internal)?;
+            let ports = (domain.source.tls_port(), domain.destination.plain_port());
+            *demo.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(domain);
+            ports
+        }
+    };
+    let side = |preset: &str, port, security| DemoSide {
+        preset: preset.into(),
+        server: Server {
+            host: "127.0.0.1".into(),
+            port,
+            security,
+            trusted_fingerprint: None,
+        },
+        user: DEMO_USER.into(),
+    };
+    Ok(DemoSetup {
+        source: side("gmail", source_port, Security::Tls),
+        destination: side("microsoft", dest_port, Security::StartTls),
+        password: DEMO_PASSWORD.into(),
+    })
+}
+
+#[cfg(not(feature = "demo"))]
+async fn start(_demo: &DemoServers) -> IpcResult<DemoSetup> {
+    Err(crate::error::IpcError::new(
+        crate::error::ErrorCode::DemoUnavailable,
+        "This copy of MailFerry has no demo servers. Run it with ./dev run to try the demo.",
+    ))
+}

@@ -1,0 +1,51 @@
+//! MailFerry's desktop shell: the wizard window and thin commands over the
+//! `mailferry` engine. It writes no protocol or storage logic of its own.
+//!
+//! - [`commands`]: one file per wizard step.
+//! - [`accounts`]: signed-in accounts behind handles (secrets stay here).
+//! - [`runs`]: the run registry (copies owned by the shell, watched by the window).
+//! - [`error`]: the `{ code, message }` every command fails with.
+//! - `bindings` (tests): the TypeScript types for the window, generated.
+
+pub mod accounts;
+pub mod commands;
+pub mod error;
+pub mod runs;
+
+#[cfg(test)]
+mod bindings;
+
+use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, verify};
+
+/// Opens the wizard window and runs until it is closed.
+pub fn run() {
+    let app = tauri::Builder::default()
+        .manage(accounts::Accounts::default())
+        .manage(runs::Runs::default())
+        .manage(demo::DemoServers::default())
+        .invoke_handler(tauri::generate_handler![
+            servers::provider_presets,
+            connect::probe_server,
+            sign_in::sign_in,
+            sign_in::forget_account,
+            scan::scan,
+            folder_map::folder_map,
+            copy::start_run,
+            copy::watch_run,
+            copy::pause_run,
+            copy::resume_run,
+            copy::cancel_run,
+            verify::verify,
+            verify::search_log,
+            demo::demo_available,
+            demo::start_demo,
+        ])
+        .build(tauri::generate_context!())
+        .expect("the window could not be created (is a display available?)");
+    app.run(|app, event| {
+        if let tauri::RunEvent::Exit = event {
+            use tauri::Manager;
+            app.state::<demo::DemoServers>().stop();
+        }
+    });
+}

@@ -1,0 +1,439 @@
+//! The run registry: copies are owned by the shell, not by an invoke call,
+//! so they survive a reloaded window and any number of watchers.
+//!
+//! Each run copies on its own thread (the engine's `sync` takes a
+//! `&mut dyn EventSink`, so its future stays on one thread). Its progress
+//! is a [`RunView`] in a `tokio::sync::watch`: the sink folds every engine
+//! [`Event`] into it, and watchers send the latest view at most every
+//! 100 ms, so a burst of events is coalesced to about 10 updates a second.
+//!
+//! Pause and cancel stop the copy at its next await point (between two
+//! server replies). The engine records an intent before every APPEND and
+//! settles it on the next run, so stopping there loses and doubles nothing,
+//! as after a crash; resume starts the copy again on the same progress file
+//! and skips what already arrived. A cooperative stop between batches needs
+//! an engine hook (a cancellation token checked in `run::sync`); see the
+//! shell's README.
+
+use crate::accounts::Account;
+use crate::error::{ErrorCode, IpcError, IpcResult};
+use mailferry::event::Event;
+use mailferry::run::Report;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{oneshot, watch};
+use ts_rs::TS;
+
+/// A run's id, as the window refers to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+pub struct RunId(pub u32);
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Signing in, creating folders.
+    Starting,
+    /// Copying.
+    Copying,
+    /// Stopped by the user; can resume.
+    Paused,
+    /// Stopped by the user for good.
+    Cancelled,
+    /// Every folder was done.
+    Finished,
+    /// Stopped by a problem (see `error`); can resume.
+    Failed,
+}
+
+impl RunState {
+    /// The copy is not running and will not without the user.
+    pub fn is_stopped(self) -> bool {
+        !matches!(self, RunState::Starting | RunState::Copying)
+    }
+}
+
+/// One folder's progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, TS)]
+pub struct FolderProgress {
+    /// Source folder (display name; untrusted text).
+    pub folder: String,
+    /// Messages in the source folder.
+    #[ts(type = "number")]
+    pub messages: u64,
+    /// Already at the destination before this run.
+    #[ts(type = "number")]
+    pub already_there: u64,
+    /// To copy in this run.
+    #[ts(type = "number")]
+    pub to_copy: u64,
+    /// Their size.
+    #[ts(type = "number")]
+    pub bytes_to_copy: u64,
+    /// Copied so far in this run.
+    #[ts(type = "number")]
+    pub copied: u64,
+    /// Their size.
+    #[ts(type = "number")]
+    pub bytes_copied: u64,
+    /// Not copied on purpose.
+    #[ts(type = "number")]
+    pub skipped: u64,
+    /// Refused by the destination.
+    #[ts(type = "number")]
+    pub failed: u64,
+    /// The folder is done.
+    pub done: bool,
+}
+
+/// A message the destination refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct Refused {
+    /// Source folder.
+    pub folder: String,
+    /// Why, with the server's words.
+    pub reason: String,
+}
+
+/// Everything the copy screen shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct RunView {
+    /// The run.
+    pub id: RunId,
+    /// Where it is.
+    pub state: RunState,
+    /// Per folder, in copy order.
+    pub folders: Vec<FolderProgress>,
+    /// Refused messages so far.
+    pub refused: Vec<Refused>,
+    /// The problem that stopped it.
+    pub error: Option<IpcError>,
+    /// Milliseconds since this stretch of copying started (for rate and ETA).
+    #[ts(type = "number")]
+    pub elapsed_ms: u64,
+    /// The latest engine events, oldest first (at most 30).
+    pub recent: Vec<Event>,
+}
+
+const RECENT: usize = 30;
+
+impl RunView {
+    fn new(id: RunId) -> RunView {
+        RunView {
+            id,
+            state: RunState::Starting,
+            folders: Vec::new(),
+            refused: Vec::new(),
+            error: None,
+            elapsed_ms: 0,
+            recent: Vec::new(),
+        }
+    }
+
+    fn folder(&mut self, name: &str) -> &mut FolderProgress {
+        if let Some(i) = self.folders.iter().position(|f| f.folder == name) {
+            &mut self.folders[i]
+        } else {
+            self.folders.push(FolderProgress {
+                folder: name.to_owned(),
+                ..FolderProgress::default()
+            });
+            self.folders.last_mut().expect("just pushed")
+        }
+    }
+
+    /// Folds one engine event into the view.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::RunStarted { .. } => self.state = RunState::Copying,
+            Event::FolderScanned {
+                folder,
+                messages,
+                to_copy,
+                bytes_to_copy,
+                already_there,
+            } => {
+                let f = self.folder(folder);
+                f.messages = *messages;
+                f.to_copy = *to_copy;
+                f.bytes_to_copy = *bytes_to_copy;
+                f.already_there = *already_there;
+            }
+            Event::FolderCreated { .. } | Event::RunFinished { .. } => {}
+            Event::MessagesCopied {
+                folder,
+                count,
+                bytes,
+            } => {
+                let f = self.folder(folder);
+                f.copied += count;
+                f.bytes_copied += bytes;
+            }
+            Event::MessageSkipped { folder, .. } => self.folder(folder).skipped += 1,
+            Event::MessageFailed { folder, reason, .. } => {
+                self.folder(folder).failed += 1;
+                self.refused.push(Refused {
+                    folder: folder.clone(),
+                    reason: reason.clone(),
+                });
+            }
+            Event::FolderDone { folder } => self.folder(folder).done = true,
+        }
+        if self.recent.len() == RECENT {
+            self.recent.remove(0);
+        }
+        self.recent.push(event.clone());
+    }
+}
+
+/// A run and its controls.
+pub struct Run {
+    /// Its id.
+    pub id: RunId,
+    /// The source account.
+    pub source: Account,
+    /// The destination account.
+    pub dest: Account,
+    /// The job's progress file.
+    pub state_path: PathBuf,
+    /// The progress, for watchers.
+    pub view: watch::Sender<RunView>,
+    /// The last complete report.
+    pub report: Mutex<Option<Report>>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// The runs of this session.
+#[derive(Default)]
+pub struct Runs {
+    inner: Mutex<(u32, HashMap<RunId, Arc<Run>>)>,
+}
+
+impl Runs {
+    /// Registers a run (not started).
+    pub fn create(&self, source: Account, dest: Account, state_path: PathBuf) -> Arc<Run> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.0 += 1;
+        let id = RunId(inner.0);
+        let run = Arc::new(Run {
+            id,
+            source,
+            dest,
+            state_path,
+            view: watch::Sender::new(RunView::new(id)),
+            report: Mutex::new(None),
+            stop: Mutex::new(None),
+            worker: Mutex::new(None),
+        });
+        inner.1.insert(id, run.clone());
+        run
+    }
+
+    /// The run behind an id.
+    pub fn get(&self, id: RunId) -> IpcResult<Arc<Run>> {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.1.get(&id).cloned().ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::UnknownRun,
+                "MailFerry doesn't know this copy any more (the app was restarted). Start it again: \
+                 it continues where it stopped and copies nothing twice.",
+            )
+        })
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn state_error(path: &std::path::Path, e: mailferry::state::StateError) -> IpcError {
+    let problem = if e.is_busy() {
+        mailferry::error::Problem::JobBusy
+    } else {
+        mailferry::error::Problem::StateFailed {
+            path: path.display().to_string(),
+        }
+    };
+    IpcError::of_problem(&problem, problem.message(), Some(e.to_string()))
+}
+
+impl Run {
+    /// Starts (or resumes) copying on a thread of its own. Does nothing if
+    /// it is already copying.
+    pub fn start(self: &Arc<Self>) -> IpcResult<()> {
+        let mut worker = self.worker.lock().unwrap_or_else(|e| e.into_inner());
+        if worker.as_ref().is_some_and(|w| !w.is_finished()) {
+            return Ok(());
+        }
+        let (stop_tx, stop_rx) = oneshot::channel();
+        *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
+        self.view.send_modify(|v| {
+            v.state = RunState::Starting;
+            v.folders.clear();
+            v.refused.clear();
+            v.error = None;
+            v.elapsed_ms = 0;
+        });
+        let run = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("mailferry-run-{}", self.id.0))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => return run.finish(Err(IpcError::internal(e))),
+                };
+                let outcome = runtime.block_on(async {
+                    tokio::select! {
+                        result = run.copy() => Some(result),
+                        _ = stop_rx => None,
+                    }
+                });
+                if let Some(result) = outcome {
+                    run.finish(result);
+                }
+            })
+            .map_err(IpcError::internal)?;
+        *worker = Some(handle);
+        Ok(())
+    }
+
+    /// Stops copying at the next await point and waits for the thread to
+    /// let go of the progress file; the view then says `state`.
+    pub fn stop(&self, state: RunState) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = stop.send(());
+        }
+        if let Some(worker) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = worker.join();
+        }
+        self.view.send_modify(|v| {
+            if !matches!(v.state, RunState::Finished) {
+                v.state = state;
+            }
+        });
+    }
+
+    fn finish(&self, result: IpcResult<Report>) {
+        match result {
+            Ok(report) => {
+                *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                self.view.send_modify(|v| v.state = RunState::Finished);
+            }
+            Err(err) => self.view.send_modify(|v| {
+                v.state = RunState::Failed;
+                v.error = Some(err);
+            }),
+        }
+    }
+
+    async fn copy(&self) -> IpcResult<Report> {
+        use mailferry::folder::{apply, plan_create};
+        let started = Instant::now();
+        let mut pair = crate::commands::open_pair(&self.source, &self.dest).await?;
+        let plan = plan_create(&pair.map, &pair.dest_tree)
+            .map_err(|_| crate::commands::decision_needed(&pair.map))?;
+        let created = apply(&mut pair.dest, &plan).await?;
+        if let Some(refusal) = &created.refused {
+            return Err(IpcError::new(ErrorCode::ServerRefused, refusal.describe()));
+        }
+        if let Some(dir) = self.state_path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                IpcError::of_problem(
+                    &mailferry::error::Problem::StateFailed {
+                        path: dir.display().to_string(),
+                    },
+                    format!(
+                        "MailFerry couldn't create the folder for this migration's progress file ({}).",
+                        dir.display()
+                    ),
+                    Some(e.to_string()),
+                )
+            })?;
+        }
+        let mut state = mailferry::state::State::open(&self.state_path, now())
+            .map_err(|e| state_error(&self.state_path, e))?;
+        let mut sink = |event: Event| {
+            self.view.send_modify(|v| {
+                v.apply(&event);
+                v.elapsed_ms = started.elapsed().as_millis() as u64;
+            })
+        };
+        let report = mailferry::run::sync(
+            &mut pair.source,
+            &mut pair.dest,
+            &pair.map,
+            Some(&mut state),
+            &mailferry::run::Options::default(),
+            &now,
+            &mut sink,
+        )
+        .await?;
+        pair.source.logout().await;
+        pair.dest.logout().await;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_fold_into_per_folder_progress() {
+        let mut view = RunView::new(RunId(1));
+        view.apply(&Event::RunStarted {
+            dry: false,
+            folders: 1,
+        });
+        view.apply(&Event::FolderScanned {
+            folder: "INBOX".into(),
+            messages: 10,
+            to_copy: 8,
+            bytes_to_copy: 800,
+            already_there: 2,
+        });
+        for _ in 0..2 {
+            view.apply(&Event::MessagesCopied {
+                folder: "INBOX".into(),
+                count: 3,
+                bytes: 300,
+            });
+        }
+        view.apply(&Event::MessageFailed {
+            folder: "INBOX".into(),
+            uid: 9,
+            reason: "the new server refused it: message too large".into(),
+        });
+        view.apply(&Event::FolderDone {
+            folder: "INBOX".into(),
+        });
+        assert_eq!(view.state, RunState::Copying);
+        let inbox = &view.folders[0];
+        assert_eq!(
+            (inbox.copied, inbox.bytes_copied, inbox.failed),
+            (6, 600, 1)
+        );
+        assert!(inbox.done);
+        assert_eq!(view.refused.len(), 1);
+        assert_eq!(view.recent.len(), 6);
+    }
+
+    #[test]
+    fn the_event_tail_is_bounded() {
+        let mut view = RunView::new(RunId(1));
+        for _ in 0..100 {
+            view.apply(&Event::FolderCreated { folder: "x".into() });
+        }
+        assert_eq!(view.recent.len(), RECENT);
+    }
+}

@@ -1,0 +1,28 @@
+// Tauri's isolation pattern: every IPC message from the window passes
+// through this sandboxed frame before it is encrypted and sent to the core.
+// Only the wizard's own commands (and Tauri's channel plumbing) get through.
+const allowed = new Set([
+  "provider_presets",
+  "probe_server",
+  "sign_in",
+  "forget_account",
+  "scan",
+  "folder_map",
+  "start_run",
+  "watch_run",
+  "pause_run",
+  "resume_run",
+  "cancel_run",
+  "verify",
+  "search_log",
+  "demo_available",
+  "start_demo",
+]);
+
+window.__TAURI_ISOLATION_HOOK__ = (payload) => {
+  const cmd = payload && payload.cmd;
+  if (typeof cmd === "string" && (allowed.has(cmd) || cmd.startsWith("plugin:__TAURI_CHANNEL__"))) {
+    return payload;
+  }
+  throw new Error("MailFerry blocked an unexpected command: " + String(cmd));
+};

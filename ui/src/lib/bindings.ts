@@ -1,0 +1,494 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
+// UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings
+
+export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "FolderDecisionNeeded" | "DemoUnavailable" | "Internal";
+
+export type IpcError = { 
+/**
+ * What went wrong, for the UI to switch on.
+ */
+code: ErrorCode, 
+/**
+ * Plain words with the next step.
+ */
+message: string, 
+/**
+ * Technical detail for "Show details" (server words, never a secret).
+ */
+detail: string | null, 
+/**
+ * The certificate's SHA-256 (`AB:CD:…`) when the problem is about a
+ * certificate, to show in the trust dialog.
+ */
+fingerprint: string | null, };
+
+export type Security = "tls" | "starttls" | "plain";
+
+export type Step = "found_server" | "secure_connection" | "signed_in" | "can_read_folders";
+
+export type Event = { "type": "RunStarted", 
+/**
+ * Nothing will be written anywhere.
+ */
+dry: boolean, 
+/**
+ * How many folders will be copied.
+ */
+folders: number, } | { "type": "FolderScanned", 
+/**
+ * Source folder (display name).
+ */
+folder: string, 
+/**
+ * Messages in the source folder.
+ */
+messages: number, 
+/**
+ * Messages that will be copied now.
+ */
+to_copy: number, 
+/**
+ * Their total size in bytes.
+ */
+bytes_to_copy: number, 
+/**
+ * Messages already at the destination.
+ */
+already_there: number, } | { "type": "FolderCreated", 
+/**
+ * Destination folder (display name).
+ */
+folder: string, } | { "type": "MessagesCopied", 
+/**
+ * Source folder (display name).
+ */
+folder: string, 
+/**
+ * How many in this step.
+ */
+count: number, 
+/**
+ * Their size in bytes.
+ */
+bytes: number, } | { "type": "MessageSkipped", 
+/**
+ * Source folder (display name).
+ */
+folder: string, 
+/**
+ * Its UID at the source.
+ */
+uid: number, 
+/**
+ * Why, in plain words.
+ */
+reason: string, } | { "type": "MessageFailed", 
+/**
+ * Source folder (display name).
+ */
+folder: string, 
+/**
+ * Its UID at the source.
+ */
+uid: number, 
+/**
+ * Why, in plain words with the server's text.
+ */
+reason: string, } | { "type": "FolderDone", 
+/**
+ * Source folder (display name).
+ */
+folder: string, } | { "type": "RunFinished", 
+/**
+ * Messages copied in this run.
+ */
+copied: number, 
+/**
+ * Messages that could not be copied.
+ */
+failed: number, };
+
+export type AccountHandle = number;
+
+export type Server = { 
+/**
+ * Host name or address.
+ */
+host: string, 
+/**
+ * Port.
+ */
+port: number, 
+/**
+ * TLS, STARTTLS or none.
+ */
+security: Security, 
+/**
+ * A certificate the user chose to trust (SHA-256, `AB:CD:…`).
+ */
+trusted_fingerprint: string | null, };
+
+export type Preset = { 
+/**
+ * Stable id (`gmail`, `microsoft`, …, `other`).
+ */
+id: string, 
+/**
+ * What the tile says.
+ */
+name: string, 
+/**
+ * The server, when the provider has one (None: the user types it).
+ */
+host: string | null, 
+/**
+ * Port.
+ */
+port: number, 
+/**
+ * Security.
+ */
+security: Security, 
+/**
+ * A hint for the server-name field ("often imap.yourdomain.com").
+ */
+host_hint: string, 
+/**
+ * How the user signs in, in a sentence.
+ */
+sign_in: string, 
+/**
+ * The provider's page for creating an app password.
+ */
+app_password_url: string | null, 
+/**
+ * The provider's limits, in words (shown with the estimate).
+ */
+limits: string, };
+
+export type Checklist = { 
+/**
+ * The steps that passed, in order.
+ */
+passed: Array<Step>, 
+/**
+ * The step that failed, with the problem.
+ */
+failure: StepFailure | null, 
+/**
+ * Things that work but deserve a word (an unencrypted connection).
+ */
+warnings: Array<string>, 
+/**
+ * How many folders the server listed (after sign-in).
+ */
+folders: number | null, };
+
+export type StepFailure = { 
+/**
+ * Where it stopped.
+ */
+step: Step, 
+/**
+ * What went wrong.
+ */
+error: IpcError, };
+
+export type SignedIn = { 
+/**
+ * The account, when every step passed.
+ */
+account: AccountHandle | null, 
+/**
+ * The full checklist (found, secure, signed in, can read folders).
+ */
+checklist: Checklist, };
+
+export type ScannedFolder = { 
+/**
+ * Display name (untrusted text: the UI shows it as text only).
+ */
+name: string, 
+/**
+ * Messages in it.
+ */
+messages: number, 
+/**
+ * Their total size in bytes.
+ */
+bytes: number, 
+/**
+ * The largest message's size in bytes.
+ */
+largest: number, };
+
+export type Scan = { 
+/**
+ * Folders, largest first.
+ */
+folders: Array<ScannedFolder>, 
+/**
+ * All messages.
+ */
+messages: number, 
+/**
+ * All bytes.
+ */
+bytes: number, };
+
+export type FolderRow = { 
+/**
+ * The source folder (display name; untrusted text).
+ */
+source: string, 
+/**
+ * Where it goes; `None` when it is skipped.
+ */
+target: string | null, 
+/**
+ * The destination folder exists already.
+ */
+exists: boolean, 
+/**
+ * The reasons, in plain words ("Sent folder", "skipped: spam").
+ */
+reasons: Array<string>, };
+
+export type FolderMapView = { 
+/**
+ * One row per source folder, in copy order.
+ */
+rows: Array<FolderRow>, 
+/**
+ * Questions and warnings, in plain words.
+ */
+conflicts: Array<string>, 
+/**
+ * How many of them need a decision before anything is copied.
+ */
+decisions_needed: number, 
+/**
+ * "22 folders, 3 skipped, 1 needs a decision".
+ */
+summary: string, };
+
+export type RunId = number;
+
+export type RunState = "starting" | "copying" | "paused" | "cancelled" | "finished" | "failed";
+
+export type FolderProgress = { 
+/**
+ * Source folder (display name; untrusted text).
+ */
+folder: string, 
+/**
+ * Messages in the source folder.
+ */
+messages: number, 
+/**
+ * Already at the destination before this run.
+ */
+already_there: number, 
+/**
+ * To copy in this run.
+ */
+to_copy: number, 
+/**
+ * Their size.
+ */
+bytes_to_copy: number, 
+/**
+ * Copied so far in this run.
+ */
+copied: number, 
+/**
+ * Their size.
+ */
+bytes_copied: number, 
+/**
+ * Not copied on purpose.
+ */
+skipped: number, 
+/**
+ * Refused by the destination.
+ */
+failed: number, 
+/**
+ * The folder is done.
+ */
+done: boolean, };
+
+export type Refused = { 
+/**
+ * Source folder.
+ */
+folder: string, 
+/**
+ * Why, with the server's words.
+ */
+reason: string, };
+
+export type RunView = { 
+/**
+ * The run.
+ */
+id: RunId, 
+/**
+ * Where it is.
+ */
+state: RunState, 
+/**
+ * Per folder, in copy order.
+ */
+folders: Array<FolderProgress>, 
+/**
+ * Refused messages so far.
+ */
+refused: Array<Refused>, 
+/**
+ * The problem that stopped it.
+ */
+error: IpcError | null, 
+/**
+ * Milliseconds since this stretch of copying started (for rate and ETA).
+ */
+elapsed_ms: number, 
+/**
+ * The latest engine events, oldest first (at most 30).
+ */
+recent: Array<Event>, };
+
+export type FolderAudit = { 
+/**
+ * Source folder.
+ */
+source: string, 
+/**
+ * Destination folder.
+ */
+destination: string, 
+/**
+ * Messages in the source folder now.
+ */
+source_count: number, 
+/**
+ * Messages in the destination folder now.
+ */
+destination_count: number, 
+/**
+ * Left out on purpose by the last copy (with `note`).
+ */
+skipped: number, 
+/**
+ * Refused by the destination in the last copy.
+ */
+failed: number, 
+/**
+ * The difference explained, in plain words ("" when the counts match).
+ */
+note: string, };
+
+export type Missing = { 
+/**
+ * Source folder.
+ */
+folder: string, 
+/**
+ * Subject, From, Date (untrusted text).
+ */
+subject: string | null, 
+/**
+ * From header.
+ */
+from: string | null, 
+/**
+ * Date header.
+ */
+date: string | null, 
+/**
+ * Why, and what to do.
+ */
+reason: string, };
+
+export type Verdict = "all_arrived" | "needs_attention";
+
+export type Verification = { 
+/**
+ * The verdict.
+ */
+verdict: Verdict, 
+/**
+ * Messages that should be at the destination (source minus skipped on purpose).
+ */
+expected: number, 
+/**
+ * Of those, how many are there.
+ */
+arrived: number, 
+/**
+ * Per folder.
+ */
+folders: Array<FolderAudit>, 
+/**
+ * Messages that did not arrive.
+ */
+missing: Array<Missing>, 
+/**
+ * Source folders the folder map left out, with the reason.
+ */
+excluded_folders: Array<[string, string]>, };
+
+export type LogLine = { 
+/**
+ * Source folder.
+ */
+folder: string, 
+/**
+ * Where it went.
+ */
+destination: string | null, 
+/**
+ * Subject (untrusted text).
+ */
+subject: string | null, 
+/**
+ * From header.
+ */
+from: string | null, 
+/**
+ * Date header.
+ */
+date: string | null, 
+/**
+ * What happened, in plain words.
+ */
+fate: string, };
+
+export type DemoSide = { 
+/**
+ * The provider tile it imitates.
+ */
+preset: string, 
+/**
+ * The server.
+ */
+server: Server, 
+/**
+ * The user.
+ */
+user: string, };
+
+export type DemoSetup = { 
+/**
+ * Gmail-like source.
+ */
+source: DemoSide, 
+/**
+ * Microsoft 365-like destination.
+ */
+destination: DemoSide, 
+/**
+ * The demo password for both (not a secret: it is on the screen on
+ * purpose, so the sign-in step can be walked through).
+ */
+password: string, };
