@@ -10,7 +10,7 @@ use crate::commands::folder_map::{FolderMapView, FolderRow};
 use crate::commands::scan::{Scan, ScannedFolder};
 use crate::commands::servers::{Preset, Server};
 use crate::commands::sign_in::SignedIn;
-use crate::commands::verify::{FolderAudit, LogLine, Missing, Verdict, Verification};
+use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
 use crate::error::{ErrorCode, IpcError};
 use crate::runs::{FolderProgress, Refused, RunId, RunState, RunView};
 use mailferry::check::Step;
@@ -43,7 +43,6 @@ fn generate() -> String {
         RunView::decl(&cfg),
         FolderAudit::decl(&cfg),
         Missing::decl(&cfg),
-        Verdict::decl(&cfg),
         Verification::decl(&cfg),
         LogLine::decl(&cfg),
         DemoSide::decl(&cfg),

@@ -285,19 +285,16 @@ impl Run {
         let handle = std::thread::Builder::new()
             .name(format!("mailferry-run-{}", self.id.0))
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => return run.finish(Err(IpcError::internal(e))),
-                };
-                let outcome = runtime.block_on(async {
-                    tokio::select! {
+                let outcome = crate::commands::block_on_own_runtime(async {
+                    Ok(tokio::select! {
                         result = run.copy() => Some(result),
                         _ = stop_rx => None,
-                    }
+                    })
                 });
+                let outcome = match outcome {
+                    Ok(outcome) => outcome,
+                    Err(err) => Some(Err(err)),
+                };
                 if let Some(result) = outcome {
                     run.finish(result);
                 }

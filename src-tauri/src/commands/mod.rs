@@ -56,3 +56,16 @@ pub(crate) fn decision_needed(map: &FolderMap) -> IpcError {
         ),
     )
 }
+
+/// Runs engine work whose future cannot move between threads (it holds the
+/// SQLite state or a `&mut dyn EventSink` across awaits) on a blocking
+/// thread with a runtime of its own.
+pub(crate) fn block_on_own_runtime<T>(
+    work: impl std::future::Future<Output = IpcResult<T>>,
+) -> IpcResult<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(IpcError::internal)?
+        .block_on(work)
+}

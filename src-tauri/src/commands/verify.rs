@@ -4,7 +4,6 @@
 
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, Runs};
-use mailferry::folder::Target;
 use mailferry::state::Fate;
 use serde::Serialize;
 use tauri::State;
@@ -17,18 +16,22 @@ pub struct FolderAudit {
     pub source: String,
     /// Destination folder.
     pub destination: String,
-    /// Messages in the source folder now.
-    pub source_count: u32,
-    /// Messages in the destination folder now.
-    pub destination_count: u32,
-    /// Left out on purpose by the last copy (with `note`).
+    /// Messages in the source folder.
     #[ts(type = "number")]
-    pub skipped: u64,
-    /// Refused by the destination in the last copy.
+    pub source_count: u64,
+    /// Messages in the destination folder.
     #[ts(type = "number")]
-    pub failed: u64,
-    /// The difference explained, in plain words ("" when the counts match).
-    pub note: String,
+    pub destination_count: u64,
+    /// Source messages not in this destination folder.
+    #[ts(type = "number")]
+    pub missing: u64,
+    /// Of those, how many are at the destination through another folder
+    /// (Gmail labels).
+    #[ts(type = "number")]
+    pub in_other_folders: u64,
+    /// Messages only at the destination (there before).
+    #[ts(type = "number")]
+    pub only_at_destination: u64,
 }
 
 /// A message that didn't arrive.
@@ -36,7 +39,7 @@ pub struct FolderAudit {
 pub struct Missing {
     /// Source folder.
     pub folder: String,
-    /// Subject, From, Date (untrusted text).
+    /// Subject (untrusted text).
     pub subject: Option<String>,
     /// From header.
     pub from: Option<String>,
@@ -44,126 +47,84 @@ pub struct Missing {
     pub date: Option<String>,
     /// Why, and what to do.
     pub reason: String,
-}
-
-/// The verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Everything arrived.
-    AllArrived,
-    /// Some messages need attention.
-    NeedsAttention,
+    /// The reason is a known, deliberate one (a rule, a refusal on record).
+    pub explained: bool,
 }
 
 /// What the check found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct Verification {
-    /// The verdict.
-    pub verdict: Verdict,
-    /// Messages that should be at the destination (source minus skipped on purpose).
+    /// Every gap is explained: safe to switch the domain.
+    pub safe_to_switch: bool,
+    /// Messages at the source in the audited folders.
     #[ts(type = "number")]
-    pub expected: u64,
-    /// Of those, how many are there.
-    #[ts(type = "number")]
-    pub arrived: u64,
+    pub source_total: u64,
     /// Per folder.
     pub folders: Vec<FolderAudit>,
-    /// Messages that did not arrive.
+    /// Messages that are not at the destination.
     pub missing: Vec<Missing>,
     /// Source folders the folder map left out, with the reason.
     pub excluded_folders: Vec<[String; 2]>,
 }
 
-/// Counts both sides after a finished copy.
+/// Audits both sides (the engine's `verify`): counts, and every source
+/// message missing at the destination with its recorded reason.
 #[tauri::command]
 pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification> {
     let run = runs.get(run)?;
-    let report = run
-        .report
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
-        .ok_or_else(|| {
-            IpcError::invalid("The copy hasn't finished yet: check it when it is done.")
-        })?;
-    let mut pair = super::open_pair(&run.source, &run.dest).await?;
-    let mut folders = Vec::new();
-    let (mut expected, mut arrived) = (0u64, 0u64);
-    for entry in &pair.map.entries {
-        let Target::Folder { name, .. } = &entry.target else {
-            continue;
-        };
-        let Some(done) = report
+    let audit = tauri::async_runtime::spawn_blocking(move || {
+        super::block_on_own_runtime(async {
+            let mut pair = super::open_pair(&run.source, &run.dest).await?;
+            let state = mailferry::state::State::open_read_only(&run.state_path)
+                .map_err(|e| IpcError::internal(e.to_string()))?;
+            let audit = mailferry::verify::verify(
+                &mut pair.source,
+                &mut pair.dest,
+                &pair.map,
+                state.as_ref(),
+            )
+            .await?;
+            pair.source.logout().await;
+            pair.dest.logout().await;
+            Ok(audit)
+        })
+    })
+    .await
+    .map_err(IpcError::internal)??;
+    Ok(Verification {
+        safe_to_switch: audit.safe_to_switch,
+        source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
+        missing: audit
             .folders
             .iter()
-            .find(|f| f.source == entry.source.display())
-        else {
-            continue;
-        };
-        let source_count = pair.source.examine(entry.source.wire()).await?.exists;
-        let destination_count = pair.dest.examine(name.wire()).await?.exists;
-        let accounted = done.transferred + done.already_there;
-        expected += accounted + done.failed;
-        arrived += accounted.min(u64::from(destination_count));
-        let mut notes = Vec::new();
-        if done.skipped > 0 {
-            notes.push(format!(
-                "{} left out on purpose (already copied from another Gmail label, or filtered)",
-                done.skipped
-            ));
-        }
-        if done.failed > 0 {
-            notes.push(format!(
-                "{} refused by the new server (listed below)",
-                done.failed
-            ));
-        }
-        if u64::from(destination_count) > accounted {
-            notes.push(format!(
-                "{} more at the destination than copied: they were there before",
-                u64::from(destination_count) - accounted
-            ));
-        }
-        folders.push(FolderAudit {
-            source: entry.source.display().to_owned(),
-            destination: name.display().to_owned(),
-            source_count,
-            destination_count,
-            skipped: done.skipped,
-            failed: done.failed,
-            note: notes.join("; "),
-        });
-    }
-    pair.source.logout().await;
-    pair.dest.logout().await;
-    let missing: Vec<Missing> = report
-        .folders
-        .iter()
-        .flat_map(|f| {
-            f.errors.iter().map(move |m| Missing {
-                folder: f.source.clone(),
-                subject: m.subject.clone(),
-                from: m.from.clone(),
-                date: m.date.clone(),
-                reason: m.reason.clone(),
+            .flat_map(|f| {
+                f.missing.iter().map(move |m| Missing {
+                    folder: f.source.clone(),
+                    subject: m.subject.clone(),
+                    from: m.from.clone(),
+                    date: m.date.clone(),
+                    reason: m.reason.clone(),
+                    explained: m.explained,
+                })
             })
-        })
-        .collect();
-    Ok(Verification {
-        verdict: if missing.is_empty() && arrived == expected {
-            Verdict::AllArrived
-        } else {
-            Verdict::NeedsAttention
-        },
-        expected,
-        arrived,
-        folders,
-        missing,
-        excluded_folders: report
-            .excluded_folders
+            .collect(),
+        folders: audit
+            .folders
             .iter()
-            .map(|(f, why)| [f.clone(), why.clone()])
+            .map(|f| FolderAudit {
+                source: f.source.clone(),
+                destination: f.destination.clone(),
+                source_count: f.source_messages,
+                destination_count: f.destination_messages,
+                missing: f.missing.len() as u64,
+                in_other_folders: f.in_other_folders,
+                only_at_destination: f.only_at_destination,
+            })
+            .collect(),
+        excluded_folders: audit
+            .excluded_folders
+            .into_iter()
+            .map(|(f, why)| [f, why])
             .collect(),
     })
 }

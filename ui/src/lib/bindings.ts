@@ -368,25 +368,26 @@ source: string,
  */
 destination: string, 
 /**
- * Messages in the source folder now.
+ * Messages in the source folder.
  */
 source_count: number, 
 /**
- * Messages in the destination folder now.
+ * Messages in the destination folder.
  */
 destination_count: number, 
 /**
- * Left out on purpose by the last copy (with `note`).
+ * Source messages not in this destination folder.
  */
-skipped: number, 
+missing: number, 
 /**
- * Refused by the destination in the last copy.
+ * Of those, how many are at the destination through another folder
+ * (Gmail labels).
  */
-failed: number, 
+in_other_folders: number, 
 /**
- * The difference explained, in plain words ("" when the counts match).
+ * Messages only at the destination (there before).
  */
-note: string, };
+only_at_destination: number, };
 
 export type Missing = { 
 /**
@@ -394,7 +395,7 @@ export type Missing = {
  */
 folder: string, 
 /**
- * Subject, From, Date (untrusted text).
+ * Subject (untrusted text).
  */
 subject: string | null, 
 /**
@@ -408,29 +409,27 @@ date: string | null,
 /**
  * Why, and what to do.
  */
-reason: string, };
-
-export type Verdict = "all_arrived" | "needs_attention";
+reason: string, 
+/**
+ * The reason is a known, deliberate one (a rule, a refusal on record).
+ */
+explained: boolean, };
 
 export type Verification = { 
 /**
- * The verdict.
+ * Every gap is explained: safe to switch the domain.
  */
-verdict: Verdict, 
+safe_to_switch: boolean, 
 /**
- * Messages that should be at the destination (source minus skipped on purpose).
+ * Messages at the source in the audited folders.
  */
-expected: number, 
-/**
- * Of those, how many are there.
- */
-arrived: number, 
+source_total: number, 
 /**
  * Per folder.
  */
 folders: Array<FolderAudit>, 
 /**
- * Messages that did not arrive.
+ * Messages that are not at the destination.
  */
 missing: Array<Missing>, 
 /**
