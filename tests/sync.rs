@@ -847,3 +847,68 @@ async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_rem
     );
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 10, "nothing removed");
 }
+
+#[tokio::test]
+async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_the_rest_copied() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let mut msgs: Vec<Message> = (0..5).map(|i| mail(i, "")).collect();
+    msgs[2] = mail(2, "").flags(&["$Poison"]);
+    src.append("alice", "INBOX", &msgs);
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    // The proxy turns that keyword into a system flag Dovecot refuses, so
+    // the destination says NO to this one message (as real servers do for
+    // NUL bytes or 8-bit headers).
+    let proxy = Proxy::with_fault(
+        dst.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let options = Options {
+        max_attempts: 2,
+        ..Options::default()
+    };
+    let first = migrate(src.addr_plain(), proxy.addr(), &state, &options)
+        .await
+        .unwrap();
+    assert_eq!(first.transferred(), 4, "{first:#?}");
+    assert_eq!(first.failed(), 1);
+    assert_eq!(first.exit_code(), 1, "finished with a message not copied");
+    let error = &first
+        .folders
+        .iter()
+        .find(|f| f.source == "INBOX")
+        .unwrap()
+        .errors[0];
+    assert_eq!(error.subject.as_deref(), Some("Message 2"));
+    assert!(error.reason.contains("refused"), "{error:?}");
+
+    let second = migrate(src.addr_plain(), proxy.addr(), &state, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.transferred(), second.failed()),
+        (0, 1),
+        "tried once more: {second:#?}"
+    );
+    let third = migrate(src.addr_plain(), proxy.addr(), &state, &options)
+        .await
+        .unwrap();
+    let error = &third
+        .folders
+        .iter()
+        .find(|f| f.source == "INBOX")
+        .unwrap()
+        .errors[0];
+    assert!(
+        error.reason.contains("not tried again"),
+        "a message refused twice is no longer retried: {error:?}"
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 4);
+}

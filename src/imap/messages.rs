@@ -217,9 +217,12 @@ impl Session {
         }
         let sign = if add { '+' } else { '-' };
         let command = format!("UID STORE {} {sign}FLAGS.SILENT ({flag})", uid_set(uids));
-        self.run_ok(&command)
-            .await
-            .map_err(|text| self.refused(format!("change the tag {flag} on {} message(s)", uids.len()), &text))
+        self.run_ok(&command).await.map_err(|text| {
+            self.refused(
+                format!("change the tag {flag} on {} message(s)", uids.len()),
+                &text,
+            )
+        })
     }
 
     /// Removes messages of the selected folder by UID: marks them deleted,
@@ -323,7 +326,7 @@ impl Session {
             return Ok(Vec::new());
         }
         let mailbox = self.quoted(wire_name, "the folder name")?;
-        if items.len() > 1 && self.capabilities.has("MULTIAPPEND") {
+        if items.len() > 1 && self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused {
             let outcome = self.timed_append(&mailbox, items).await?;
             if let Some(Done {
                 ok: true,
@@ -340,7 +343,12 @@ impl Session {
                     })
                     .collect());
             }
-            tracing::debug!("MULTIAPPEND refused; appending one by one");
+            // MULTIAPPEND is all-or-nothing (RFC 3502): nothing was stored.
+            // The refusal may have come before the server read every
+            // literal, leaving the connection out of step: start afresh.
+            tracing::debug!("MULTIAPPEND refused; reconnecting and appending one by one");
+            self.multiappend_refused = true;
+            self.reconnect().await?;
         }
         let mut results = Vec::with_capacity(items.len());
         if self.non_sync_literals_for(items) {
@@ -534,11 +542,7 @@ fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
         .flags
         .iter()
         .map(String::as_str)
-        .filter(|f| {
-            !f.eq_ignore_ascii_case("\\Recent")
-                && !f.is_empty()
-                && wire::is_atom(f.trim_start_matches('\\'))
-        })
+        .filter(|f| is_appendable_flag(f))
         .collect();
     command.extend_from_slice(format!(" ({})", flags.join(" ")).as_bytes());
     if let Some(date) = item.internal_date {
@@ -548,6 +552,18 @@ fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
     command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
     if non_sync {
         command.extend_from_slice(item.body);
+    }
+}
+
+/// Can this flag go in an APPEND? The five system flags APPEND may set
+/// (not `\\Recent`, not an unknown `\\Something`, which servers answer with
+/// BAD) and keywords that are atoms.
+fn is_appendable_flag(flag: &str) -> bool {
+    match flag.strip_prefix('\\') {
+        Some(system) => ["Seen", "Answered", "Flagged", "Deleted", "Draft"]
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(system)),
+        None => wire::is_atom(flag),
     }
 }
 
@@ -644,6 +660,23 @@ impl Done {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_flags_a_server_accepts_are_appended() {
+        for ok in ["\\Seen", "\\draft", "$Forwarded", "NonJunk"] {
+            assert!(is_appendable_flag(ok), "{ok}");
+        }
+        for bad in [
+            "\\Recent",
+            "\\Forwarded",
+            "\\*",
+            "",
+            "two words",
+            "bad(paren",
+        ] {
+            assert!(!is_appendable_flag(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn uid_sets_are_compact() {

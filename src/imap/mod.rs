@@ -408,6 +408,8 @@ impl Connection {
             endpoint,
             capabilities: Capabilities::default(),
             raw_tag: 0,
+            credentials: credentials.clone(),
+            multiappend_refused: false,
         };
         session.refresh_capabilities().await?;
         tracing::debug!("signed in");
@@ -435,10 +437,7 @@ fn server_text(message: &str) -> String {
     let info = message
         .split_once("info: Some(\"")
         .or_else(|| message.split_once("information: Some(\""))
-        .map(|(_, rest)| {
-            rest.trim_end_matches([')', '}', ' '])
-                .trim_end_matches('"')
-        })
+        .map(|(_, rest)| rest.trim_end_matches([')', '}', ' ']).trim_end_matches('"'))
         .unwrap_or(message);
     let code = message
         .split_once("code: Some(")
@@ -574,6 +573,14 @@ pub struct Session {
     /// Counter for the tags of commands we write ourselves (`MF1`, …),
     /// distinct from async-imap's (`A0001`, …).
     raw_tag: u32,
+    /// Kept (in memory only) to reconnect after the server broke the
+    /// connection off.
+    credentials: Credentials,
+    /// The server refused a MULTIAPPEND once: a refusal in the middle of
+    /// one can leave the connection out of step (Dovecot 2.3 then reads
+    /// the remaining messages as commands), so batches go as separate
+    /// APPENDs from then on.
+    multiappend_refused: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -588,6 +595,17 @@ impl Session {
     /// Connects, secures and signs in.
     pub async fn connect(endpoint: &Endpoint, credentials: &Credentials) -> Result<Session, Error> {
         Connection::open(endpoint).await?.sign_in(credentials).await
+    }
+
+    /// Opens a new connection to the same server with the same
+    /// credentials, replacing this one (nothing is selected afterwards).
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
+        let fresh = Session::connect(&self.endpoint, &self.credentials).await?;
+        let old = std::mem::replace(self, fresh);
+        self.multiappend_refused = old.multiappend_refused;
+        self.raw_tag = old.raw_tag;
+        // The old connection is dropped without LOGOUT: it may be out of step.
+        Ok(())
     }
 
     /// What the server offers after sign-in.

@@ -1,0 +1,209 @@
+//! Real-world messages (`../shared/corpus`, when present) and the large
+//! ones the corpus lacks (generated): every message the source accepted
+//! arrives once, byte for byte as the server serves it, with its flags and
+//! date; a second run copies nothing.
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::event::Discard;
+use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+use mailferry::imap::Session;
+use mailferry::run::{sync, Options, Report};
+use mailferry::state::State;
+use mailferry_harness::{Dovecot, Fetched, Layout, Message};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+async fn migrate(src: &Dovecot, dst: &Dovecot, state: &Path) -> Report {
+    let connect = |port: u16| async move {
+        let mut e = Endpoint::new("127.0.0.1")
+            .with_security(Security::Plain)
+            .with_port(port);
+        e.timeout = Duration::from_secs(60);
+        Session::connect(&e, &Credentials::password("alice", "alicepass"))
+            .await
+            .unwrap()
+    };
+    let mut source = connect(src.plain_port()).await;
+    let mut dest = connect(dst.plain_port()).await;
+    let map = map_folders(
+        &read_tree(&mut source).await.unwrap(),
+        &read_tree(&mut dest).await.unwrap(),
+        &Rules::default(),
+    );
+    let dest_tree = read_tree(&mut dest).await.unwrap();
+    apply(&mut dest, &plan_create(&map, &dest_tree).unwrap())
+        .await
+        .unwrap();
+    let mut st = State::open(state, 0).unwrap();
+    sync(
+        &mut source,
+        &mut dest,
+        &map,
+        Some(&mut st),
+        &Options::default(),
+        &|| 0,
+        &mut Discard,
+    )
+    .await
+    .unwrap()
+}
+
+fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
+    let mut out = BTreeMap::new();
+    for m in messages {
+        let mut flags = m.flags.clone();
+        flags.sort();
+        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
+            .or_default() += 1;
+    }
+    out
+}
+
+/// The messages of a corpus file: an mbox is split at its `From ` lines.
+fn messages_in(path: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    if !bytes.starts_with(b"From ") {
+        return vec![bytes];
+    }
+    let mut out = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        if line.starts_with(b"From ") {
+            out.extend(current.take());
+            current = Some(Vec::new());
+        } else if let Some(c) = current.as_mut() {
+            c.extend_from_slice(line);
+        }
+    }
+    out.extend(current);
+    out
+}
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    dir.is_dir().then_some(dir)
+}
+
+#[tokio::test]
+async fn the_real_world_corpus_arrives_intact() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/sync.rs)");
+        return;
+    };
+    let src = Dovecot::builder()
+        .layout(Layout::Courier)
+        .fsync(false)
+        .build();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let mut folders = Vec::new();
+    let mut offered = 0;
+    let mut accepted = 0;
+    let mut subdirs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    for sub in subdirs {
+        let name = sub.file_name().unwrap().to_string_lossy().replace('.', "-");
+        let folder = format!("INBOX.{name}");
+        src.create_mailbox("alice", &folder);
+        let mut files: Vec<_> = std::fs::read_dir(&sub)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        files.sort();
+        let mut messages = Vec::new();
+        for (i, file) in files.iter().enumerate() {
+            let lower = file.file_name().unwrap().to_string_lossy().to_lowercase();
+            if lower.starts_with("license")
+                || lower.starts_with("copying")
+                || lower.ends_with(".md")
+                || lower.starts_with("apache")
+                || lower.starts_with("mit")
+            {
+                continue;
+            }
+            for body in messages_in(file) {
+                let flags: &[&str] = match i % 3 {
+                    0 => &["\\Seen"],
+                    1 => &["\\Answered", "$Forwarded"],
+                    _ => &[],
+                };
+                messages.push(
+                    Message::new(body)
+                        .flags(flags)
+                        .internal_date(&format!("{:02}-Feb-2019 12:00:00 +0000", 1 + i % 28)),
+                );
+            }
+        }
+        // One exact duplicate: two genuine copies must stay two.
+        if let Some(first) = messages.first().cloned() {
+            messages.push(first);
+        }
+        offered += messages.len();
+        accepted += src
+            .try_append("alice", &folder, &messages)
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        folders.push((folder, name));
+    }
+    assert!(accepted > 100, "the corpus loaded: {accepted} of {offered}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(&src, &dst, &state).await;
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    for (src_folder, dst_folder) in &folders {
+        let a = content(&src.fetch_all("alice", src_folder));
+        let b = content(&dst.fetch_all("alice", dst_folder));
+        assert_eq!(
+            a.values().sum::<usize>(),
+            b.values().sum::<usize>(),
+            "{src_folder}: every message once"
+        );
+        assert!(a == b, "{src_folder}: bodies, flags and dates equal");
+    }
+    assert_eq!(
+        report.transferred() as usize,
+        accepted - report.skipped() as usize
+    );
+    let again = migrate(&src, &dst, &state).await;
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+}
+
+#[tokio::test]
+async fn a_30_mb_message_arrives_intact() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let mut body = b"From: big@x\r\nSubject: a 30 MB attachment\r\nMessage-ID: <big@x>\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    let line =
+        b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n";
+    while body.len() < 30 * 1024 * 1024 {
+        body.extend_from_slice(line);
+    }
+    src.append(
+        "alice",
+        "INBOX",
+        &[Message::new(body.clone()).flags(&["\\Seen"])],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let report = migrate(&src, &dst, &dir.path().join("job.db")).await;
+    assert_eq!(report.transferred(), 1, "{report:#?}");
+    let got = dst.fetch_all("alice", "INBOX");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].body == body, "30 MB byte for byte");
+}
