@@ -26,6 +26,7 @@ pub(crate) struct ConfInput<'a> {
     pub(crate) fsync: Option<bool>,
     pub(crate) quota_bytes: Option<u64>,
     pub(crate) compress: bool,
+    pub(crate) oauth2_introspection: Option<&'a str>,
 }
 
 /// `{SHA256.b64}` + base64(SHA-256(password)): no `:` can reach the passwd-file.
@@ -69,10 +70,20 @@ default_login_user = dovenull
 default_internal_user = dovecot
 first_valid_uid = 100
 disable_plaintext_auth = no
-auth_mechanisms = plain login
 auth_verbose = yes
 ",
     );
+    if c.oauth2_introspection.is_some() {
+        // Tokens first (only for the OAuth mechanisms), then passwords.
+        writeln!(w, "auth_mechanisms = plain login xoauth2 oauthbearer").unwrap();
+        writeln!(
+            w,
+            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {dir}/oauth2.conf.ext\n}}"
+        )
+        .unwrap();
+    } else {
+        writeln!(w, "auth_mechanisms = plain login").unwrap();
+    }
     writeln!(
         w,
         "passdb {{\n  driver = passwd-file\n  args = scheme=SHA256.b64 username_format=%u {dir}/passwd\n}}"
@@ -164,6 +175,19 @@ auth_verbose = yes
     )
     .unwrap();
     s
+}
+
+/// `oauth2.conf.ext`: tokens are checked by POSTing `token=…` to `url`, which answers
+/// `{"active": true, "username": "…"}` for a good one.
+pub(crate) fn oauth2_conf(url: &str) -> String {
+    format!(
+        "introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"
+    )
 }
 
 #[cfg(test)]

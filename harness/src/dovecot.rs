@@ -36,6 +36,7 @@ pub struct DovecotBuilder {
     fsync: Option<bool>,
     quota_bytes: Option<u64>,
     compress: bool,
+    oauth2_introspection: Option<String>,
 }
 
 impl Default for DovecotBuilder {
@@ -47,6 +48,7 @@ impl Default for DovecotBuilder {
             fsync: None,
             quota_bytes: None,
             compress: false,
+            oauth2_introspection: None,
         }
     }
 }
@@ -111,6 +113,18 @@ impl DovecotBuilder {
     /// as in a stock Dovecot).
     pub fn compress(mut self, compress: bool) -> Self {
         self.compress = compress;
+        self
+    }
+
+    /// Also accepts OAuth2 access tokens (`AUTHENTICATE XOAUTH2` and `OAUTHBEARER`,
+    /// advertised next to PLAIN and LOGIN), checked by Dovecot's `oauth2` passdb at this
+    /// token-introspection URL (e.g. `http://127.0.0.1:PORT/introspect`, served by the
+    /// test). Dovecot POSTs `token=…` (form-encoded) and signs in the `username` of an
+    /// answer `{"active": true, "username": "carol"}`; anything else is refused with
+    /// `[AUTHENTICATIONFAILED]`. The user must also be configured with
+    /// [`DovecotBuilder::user`] (for its home); passwords keep working.
+    pub fn oauth2_introspection(mut self, url: impl Into<String>) -> Self {
+        self.oauth2_introspection = Some(url.into());
         self
     }
 
@@ -181,6 +195,10 @@ impl Dovecot {
         fs::write(root.join("tls/ca.pem"), &tls.ca_pem).expect("write ca.pem");
 
         fs::write(root.join("passwd"), conf::passwd_file(&root, &b.users)).expect("passwd");
+        if let Some(url) = &b.oauth2_introspection {
+            fs::write(root.join("oauth2.conf.ext"), conf::oauth2_conf(url)).expect("oauth2 conf");
+            set_mode(&root.join("oauth2.conf.ext"), 0o644);
+        }
         set_mode(&root.join("passwd"), 0o644);
         for (user, _) in &b.users {
             let home = root.join("home").join(user);
@@ -222,6 +240,7 @@ impl Dovecot {
                 fsync: b.fsync,
                 quota_bytes: b.quota_bytes,
                 compress: b.compress,
+                oauth2_introspection: b.oauth2_introspection.as_deref(),
             });
             fs::write(&conf_path, text).expect("write dovecot.conf");
             let _ = fs::remove_file(&log_path);
