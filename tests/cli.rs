@@ -350,3 +350,119 @@ fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
     assert!(!out.contains("Invoice 2"), "Carol's is not Bob's: {out}");
     assert!(out.contains("copied to INBOX"), "{out}");
 }
+
+/// The whole staged plan as an administrator runs it: bulk copy without
+/// the big messages, a catch-up, the large-message pass, the switch, the
+/// final catch-up, and the check that says it is safe.
+#[test]
+fn a_staged_migration_end_to_end() {
+    let src = Dovecot::builder()
+        .layout(Layout::Gmail)
+        .fsync(false)
+        .build();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let msg = |i: usize, size: usize| {
+        Message::new(
+            format!(
+                "From: c{i}@x\r\nSubject: staged {i}\r\nMessage-ID: <st{i}@x>\r\n\r\n{}\r\n",
+                "s".repeat(size)
+            )
+            .into_bytes(),
+        )
+        .flags(&["\\Seen"])
+    };
+    src.create_mailbox("alice", "Clients");
+    let first: Vec<Message> = (0..20).map(|i| msg(i, 100)).collect();
+    src.append("alice", "INBOX", &first[..12]);
+    src.append("alice", "Clients", &first[12..]);
+    src.append("alice", "[Gmail]/All Mail", &first);
+    src.append("alice", "[Gmail]/All Mail", &[msg(90, 100)]); // archived only
+    let whale = msg(99, 26_000_000);
+    src.append("alice", "INBOX", std::slice::from_ref(&whale));
+    src.append("alice", "[Gmail]/All Mail", &[whale]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let passfile = dir.path().join("pw");
+    std::fs::write(&passfile, "alicepass\n").unwrap();
+    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
+    let run = |command: &str, extra: &[&str]| {
+        let mut args = vec![
+            command,
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &sp,
+            "--plain1",
+            "--user1",
+            "alice",
+            "--passfile1",
+            passfile.to_str().unwrap(),
+            "--host2",
+            "127.0.0.1",
+            "--port2",
+            &dp,
+            "--plain2",
+            "--user2",
+            "alice",
+            "--passfile2",
+            passfile.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = mailferry(&args, &[]);
+        assert!(
+            out.status.code() == Some(0) || command == "verify",
+            "{command} {extra:?}: {}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+
+    let bulk = run("sync", &["--maxsize", "25000000"]);
+    assert!(bulk.contains("Copied 21 messages"), "bulk: {bulk}");
+    src.append("alice", "INBOX", &[msg(21, 100)]);
+    src.append("alice", "[Gmail]/All Mail", &[msg(21, 100)]);
+    let delta = run("sync", &["--maxsize", "25000000"]);
+    assert!(delta.contains("Copied 1 message "), "catch-up: {delta}");
+    let large = run("sync", &[]);
+    assert!(
+        large.contains("Copied 1 message "),
+        "large-message pass: {large}"
+    );
+    let switch = run("sync", &["--cutover-done"]);
+    assert!(switch.contains("Copied 0 messages"), "{switch}");
+    src.append("alice", "INBOX", &[msg(22, 100)]);
+    src.append("alice", "[Gmail]/All Mail", &[msg(22, 100)]);
+    let last = run("sync", &[]);
+    assert!(last.contains("Copied 1 message "), "final catch-up: {last}");
+    let verdict = run("verify", &[]);
+    assert!(verdict.contains("All 24 messages arrived"), "{verdict}");
+    assert!(verdict.contains("Safe to switch"), "{verdict}");
+    assert_eq!(
+        dst.fetch_all("alice", "Archive").len(),
+        1,
+        "the archived-only message"
+    );
+
+    // No secret in the progress file (database and its journal).
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("job.db"))
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(9).any(|w| w == b"alicepass"),
+                "{} holds the password",
+                path.display()
+            );
+        }
+    }
+}

@@ -131,3 +131,45 @@ fn killed_at_every_step_boundary_then_resumed_ends_identical() {
     // 4 batches of 3 at three batch points, 10 commits: every one was a crash.
     assert!(crashes >= 20, "only {crashes} crash points were exercised");
 }
+
+#[test]
+fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append("alice", "INBOX", &messages());
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    assert!(sync(&src, &dst, &state, None).status.success());
+
+    let mut session = src.session("alice");
+    for c in [
+        "SELECT INBOX",
+        "UID STORE 1:3 +FLAGS (\\Flagged)",
+        "UID STORE 1 -FLAGS (\\Seen)",
+    ] {
+        assert!(session.command(c).unwrap().is_ok(), "{c}");
+    }
+    session.logout();
+    let crashed = sync(&src, &dst, &state, Some("after_store:1".to_owned()));
+    assert!(
+        !crashed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&crashed.stderr)
+    );
+    let resumed = sync(&src, &dst, &state, None);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "INBOX")),
+        content(&src.fetch_all("alice", "INBOX"))
+    );
+}
