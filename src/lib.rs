@@ -1,16 +1,16 @@
 //! MailFerry's engine: moves a domain's email from one IMAP server to another.
 
 pub mod check;
+pub mod crashpoint;
 pub mod endpoint;
 pub mod error;
+pub mod event;
 pub mod folder;
+pub mod identity;
 pub mod imap;
 pub mod logging;
 pub mod provider;
-pub mod secret;
-pub mod identity;
-pub mod state;
-pub mod event;
 pub mod run;
-pub mod crashpoint;
+pub mod secret;
+pub mod state;
 pub mod verify;
