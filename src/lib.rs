@@ -11,6 +11,7 @@ pub mod imap;
 pub mod logging;
 pub mod provider;
 pub mod run;
+pub mod scan;
 pub mod secret;
 pub mod state;
 pub mod verify;

@@ -9,7 +9,7 @@
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use mailferry::check::{check, CheckReport, Step, STEPS};
-use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Security};
+use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::event::Event;
 use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, Rules};
 use mailferry::imap::Session;
@@ -117,6 +117,10 @@ struct SyncArgs {
     /// Show what would be done, change nothing.
     #[arg(long)]
     dry: bool,
+    /// Only show how many messages and bytes each folder holds on both
+    /// sides; change nothing.
+    #[arg(long)]
+    justfoldersizes: bool,
     #[command(flatten)]
     copy: CopyArgs,
 }
@@ -380,7 +384,7 @@ impl Side {
         };
         let credentials = Credentials {
             user,
-            password,
+            proof: Proof::Password(password),
             admin: self.authuser.clone(),
             mechanism,
         };
@@ -643,6 +647,13 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         job_name,
     } = map_both(args.servers, &args.rules, "mailferry sync").await?;
     let mut out = std::io::stdout().lock();
+    if args.justfoldersizes {
+        let result = print_folder_sizes(&mut out, &map, &mut source, &mut dest, json).await;
+        source.logout().await;
+        dest.logout().await;
+        result?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let plan = match plan_create(&map, &dest_tree) {
         Ok(plan) => plan,
         Err(e) => {
@@ -1122,4 +1133,72 @@ fn run_log(args: LogArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--justfoldersizes`: messages and bytes per mapped folder on both sides.
+async fn print_folder_sizes(
+    out: &mut impl Write,
+    map: &FolderMap,
+    source: &mut Session,
+    dest: &mut Session,
+    json: bool,
+) -> anyhow::Result<()> {
+    let pairs: Vec<_> = map
+        .entries
+        .iter()
+        .filter_map(|e| match &e.target {
+            folder::Target::Folder { name, .. } => Some((e.source.clone(), name.clone())),
+            folder::Target::Excluded => None,
+        })
+        .collect();
+    let sources: Vec<_> = pairs.iter().map(|(s, _)| s.clone()).collect();
+    let dests: Vec<_> = pairs.iter().map(|(_, d)| d.clone()).collect();
+    let src = mailferry::scan::folder_sizes(source, &sources)
+        .await
+        .map_err(|e| engine_error("Source server", e))?;
+    let dst = mailferry::scan::folder_sizes(dest, &dests)
+        .await
+        .map_err(|e| engine_error("Destination server", e))?;
+    if json {
+        let rows: Vec<_> = src
+            .iter()
+            .zip(&dst)
+            .map(|(s, d)| serde_json::json!({ "source": s, "destination": d }))
+            .collect();
+        writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32} {:>9} {:>10} {:>10}   {:<24} {:>9} {:>10}",
+        "Source folder", "messages", "size", "largest", "Destination folder", "messages", "size"
+    )?;
+    for (s, d) in src.iter().zip(&dst) {
+        writeln!(
+            out,
+            "{:<32} {:>9} {:>10} {:>10}   {:<24} {:>9} {:>10}",
+            s.folder,
+            s.messages,
+            run::human_bytes(s.bytes),
+            run::human_bytes(s.largest),
+            d.folder,
+            d.messages,
+            run::human_bytes(d.bytes)
+        )?;
+    }
+    let total = |v: &[mailferry::scan::FolderSize]| {
+        (
+            v.iter().map(|f| f.messages).sum::<u64>(),
+            v.iter().map(|f| f.bytes).sum::<u64>(),
+        )
+    };
+    let (sm, sb) = total(&src);
+    let (dm, db) = total(&dst);
+    writeln!(
+        out,
+        "Total: {sm} messages ({}) at the source, {dm} ({}) at the destination.",
+        run::human_bytes(sb),
+        run::human_bytes(db)
+    )?;
+    Ok(())
 }

@@ -244,6 +244,18 @@ fn sync_copies_then_copies_nothing_and_reports_as_json() {
     );
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 8);
     assert_eq!(dst.fetch_all("alice", "Clients").len(), 4);
+
+    let sizes = sync(&["--justfoldersizes"]);
+    let out = text(&sizes.stdout);
+    assert_eq!(sizes.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("Total: 12 messages") && out.contains("at the destination"),
+        "{out}"
+    );
+    assert!(
+        out.matches("12 messages").count() == 1 && out.contains("12 ("),
+        "both sides counted: {out}"
+    );
 }
 
 #[test]

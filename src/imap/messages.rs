@@ -277,6 +277,18 @@ impl Session {
         Ok(metas)
     }
 
+    /// RFC822.SIZE of every message in the selected folder.
+    pub async fn message_sizes(&mut self) -> Result<Vec<u32>, Error> {
+        self.with_timeout(|s| {
+            Box::pin(async move {
+                let stream = s.uid_fetch("1:*", "(UID RFC822.SIZE)").await?;
+                let fetches: Vec<_> = stream.try_collect().await?;
+                Ok(fetches.iter().filter_map(|f| f.size).collect())
+            })
+        })
+        .await
+    }
+
     /// UID FETCH of whole messages (BODY.PEEK[]: the \Seen flag is not
     /// touched) in the selected folder. Messages that vanished meanwhile
     /// are simply absent from the result.
