@@ -1,0 +1,120 @@
+// The wizard's state: what the user chose and what the shell answered.
+// No secret is kept here: the password lives in the sign-in form only
+// until it is sent, and the shell answers with an account handle.
+import type {
+  AccountHandle,
+  Checklist,
+  FolderMapView,
+  Preset,
+  RunId,
+  RunView,
+  Scan,
+  Server,
+  Verification,
+} from "./api";
+
+export type SideName = "source" | "destination";
+
+export interface Side {
+  preset: Preset | null;
+  server: Server;
+  user: string;
+  probe: Checklist | null;
+  signIn: Checklist | null;
+  account: AccountHandle | null;
+}
+
+function emptySide(): Side {
+  return {
+    preset: null,
+    server: { host: "", port: 993, security: "tls", trusted_fingerprint: null },
+    user: "",
+    probe: null,
+    signIn: null,
+    account: null,
+  };
+}
+
+export const STEPS = [
+  "Where from, where to",
+  "Connect",
+  "Sign in",
+  "Mailboxes",
+  "Scan",
+  "Folder map",
+  "Copy",
+  "Check",
+] as const;
+
+export const wizard = $state({
+  step: 1,
+  presets: [] as Preset[],
+  source: emptySide(),
+  destination: emptySide(),
+  /** The demo password, when the demo servers filled the wizard. */
+  demoPassword: null as string | null,
+  scan: null as Scan | null,
+  map: null as FolderMapView | null,
+  run: null as RunId | null,
+  view: null as RunView | null,
+  verification: null as Verification | null,
+});
+
+export function sideLabel(side: SideName): string {
+  const s = wizard[side];
+  return s.preset && s.preset.id !== "other" && s.preset.id !== "hosting"
+    ? s.preset.name.split(" / ")[0]
+    : side === "source"
+      ? "the old server"
+      : "the new server";
+}
+
+export function connected(side: Side): boolean {
+  return !!side.probe && !side.probe.failure && side.probe.passed.length > 0;
+}
+
+/** Whether a step is done (ticked in the rail). */
+export function stepDone(step: number): boolean {
+  const both = (f: (s: Side) => boolean) => f(wizard.source) && f(wizard.destination);
+  switch (step) {
+    case 1:
+      return both((s) => !!s.preset && s.server.host.trim() !== "" && s.user.trim() !== "");
+    case 2:
+      return both(connected);
+    case 3:
+    case 4:
+      return both((s) => s.account !== null);
+    case 5:
+      return wizard.scan !== null;
+    case 6:
+      return wizard.map !== null && wizard.map.decisions_needed === 0;
+    case 7:
+      return wizard.view?.state === "finished";
+    case 8:
+      return wizard.verification !== null;
+  }
+  return false;
+}
+
+/** Whether the user can go to a step (every step before it is done). */
+export function reachable(step: number): boolean {
+  for (let s = 1; s < step; s++) {
+    if (s === 5) continue; // The scan is informative; it never blocks.
+    if (!stepDone(s)) return false;
+  }
+  return true;
+}
+
+export function choosePreset(side: SideName, preset: Preset) {
+  const s = wizard[side];
+  s.preset = preset;
+  s.server = {
+    host: preset.host ?? "",
+    port: preset.port,
+    security: preset.security,
+    trusted_fingerprint: null,
+  };
+  s.probe = null;
+  s.signIn = null;
+  s.account = null;
+}

@@ -1,0 +1,191 @@
+// The wizard's screens in a real browser (Debian's chromium, driven by
+// playwright-core), with Tauri's IPC mocked (tests/mock-main.ts). Each test
+// walks a path through the screens and saves screenshots to
+// test-artifacts/screenshots/ (gitignored) for a person to look at.
+//
+//   npm run build:test && node --test tests/browser.test.mjs
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { mkdirSync, readFileSync, existsSync } from "node:fs";
+import { extname, join, normalize } from "node:path";
+import { chromium } from "playwright-core";
+
+const root = new URL("../test-artifacts/dist-test/", import.meta.url).pathname;
+const shots = new URL("../test-artifacts/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png" };
+
+let server, browser, base;
+
+before(async () => {
+  server = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
+    const file = join(root, path);
+    if (!file.startsWith(root) || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      // The same policy as the app's (tauri.conf.json): no inline code.
+      "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'",
+    });
+    res.end(readFileSync(file));
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${server.address().port}/tests/mock.html`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function open(scenario, { dark = false } = {}) {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 720 }, colorScheme: dark ? "dark" : "light" });
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && problems.push(m.text()));
+  await page.goto(`${base}?scenario=${scenario}`);
+  await page.getByRole("heading", { name: "Where from, where to" }).waitFor();
+  return { page, problems };
+}
+
+const snap = (page, name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+async function chooseProviders(page) {
+  const source = page.getByRole("radiogroup", { name: "Your old provider" });
+  const dest = page.getByRole("radiogroup", { name: "Your new provider" });
+  await source.getByRole("radio", { name: "Gmail / Google Workspace" }).click();
+  await dest.getByRole("radio", { name: "Microsoft 365 / Outlook.com" }).click();
+  await page.locator('input[name="source-user"]').fill("owner@example.com");
+  await page.locator('input[name="destination-user"]').fill("owner@example.com");
+}
+
+async function signInBoth(page, password = "app-password") {
+  for (const side of ["source", "destination"]) {
+    const card = page.locator(`[data-side="${side}"]`);
+    if (await card.locator(`input[name="${side}-password"]`).count()) {
+      await card.locator(`input[name="${side}-password"]`).fill(password);
+      await card.getByRole("button", { name: "Sign in" }).click();
+    }
+    await card.locator('[data-step="can_read_folders"].ok').waitFor();
+  }
+}
+
+async function copyAndCheck(page, name) {
+  await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
+  await page.getByRole("heading", { name: "Scan" }).waitFor();
+  await page.getByText("Biggest folders").waitFor();
+  await snap(page, `${name}-5-scan`);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("6 folders, 3 skipped").waitFor();
+  await snap(page, `${name}-6-folder-map`);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.locator('[data-state="copying"]').waitFor();
+  await snap(page, `${name}-7-copy-running`);
+  await page.locator('[data-state="finished"]').waitFor();
+  await snap(page, `${name}-7-copy-done`);
+  await page.getByRole("button", { name: "Check the result" }).click();
+  await page.getByRole("status").first().waitFor();
+}
+
+test("happy path: demo servers, connect, sign in, scan, folder map, copy with live progress, check", async () => {
+  const { page, problems } = await open("happy");
+  await snap(page, "happy-1-where");
+  await page.getByRole("button", { name: "Try it on demo servers" }).click();
+  await page.getByRole("heading", { name: "Connect" }).waitFor();
+  await page.locator('[data-side="destination"] [data-step="secure_connection"].ok').waitFor();
+  await page.getByText("only reads from Gmail").waitFor();
+  await snap(page, "happy-2-connect");
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  assert.equal(await page.locator('input[name="source-password"]').inputValue(), "alicepass", "the demo fills its password in");
+  await signInBoth(page);
+  await snap(page, "happy-3-sign-in");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  await snap(page, "happy-4-mailboxes");
+  await copyAndCheck(page, "happy");
+  await page.getByText("Safe to switch your domain.").waitFor();
+  await page.locator('input[name="log-search"]').fill("Order 5");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByText("Order 5 (INBOX)").waitFor();
+  await snap(page, "happy-8-check");
+  const ticked = await page.locator(".rail-step.done").count();
+  assert.equal(ticked, 8, "every step is ticked in the rail at the end");
+  assert.deepEqual(problems, [], "no script errors and no CSP violations");
+  await page.close();
+});
+
+test("wrong password: the sign-in stops at its line with plain words, and a retry works", async () => {
+  const { page, problems } = await open("wrong-password");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  const card = page.locator('[data-side="source"]');
+  await card.locator('input[name="source-password"]').fill("wrong");
+  await card.getByRole("button", { name: "Sign in" }).click();
+  const alert = card.locator('[data-code="AuthFailed"]');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /didn't accept the user name or password/);
+  assert.equal(await card.locator('[data-step="signed_in"].failed').count(), 1, "the failure sits on 'Signed in'");
+  assert.doesNotMatch(await alert.locator("p").innerText(), /AUTHENTICATIONFAILED/, "protocol text only behind Show details");
+  await card.getByText("Show details").click();
+  await snap(page, "wrong-password-3-sign-in");
+  await signInBoth(page);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("untrusted certificate: the dialog shows the fingerprint; trusting it pins it and the connection passes", async () => {
+  const { page, problems } = await open("untrusted");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  const dialog = page.getByRole("dialog", { name: "Trust this server's certificate?" });
+  await dialog.waitFor();
+  assert.match(await dialog.innerText(), /3A:7F:12:9C/);
+  await snap(page, "untrusted-2-certificate-dialog");
+  await dialog.getByRole("button", { name: "Trust this server's certificate" }).click();
+  // Both demo-like servers have private certificates: one dialog each, in turn.
+  await dialog.getByRole("button", { name: "Trust this server's certificate" }).click();
+  for (const side of ["source", "destination"]) {
+    await page.locator(`[data-side="${side}"] [data-step="secure_connection"].ok`).waitFor();
+  }
+  await page.getByText("You trusted this server's certificate").first().waitFor();
+  await snap(page, "untrusted-2-connect-trusted");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("message rejected: the copy lists it, and the check says it needs attention (dark theme)", async () => {
+  const { page, problems } = await open("rejected", { dark: true });
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await copyAndCheck(page, "rejected");
+  await page.getByText("Not safe to switch your domain yet.").waitFor();
+  assert.match(await page.locator(".headline").innerText(), /72 of 73 arrived; 1 needs attention/);
+  await page.getByText("Message too large").first().waitFor();
+  await snap(page, "rejected-8-check");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("the window works at its minimum size (900×600)", async () => {
+  const { page } = await open("happy");
+  await page.setViewportSize({ width: 900, height: 600 });
+  await chooseProviders(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "no horizontal scrolling at 900 px");
+  await snap(page, "small-1-where");
+  await page.close();
+});
