@@ -61,6 +61,11 @@ impl Step {
             | Problem::WebLoginRequired { .. }
             | Problem::BasicAuthDisabled { .. }
             | Problem::ImapDisabled { .. }
+            | Problem::TokenExpired { .. }
+            | Problem::TokenScope { .. }
+            | Problem::TokenRejected { .. }
+            | Problem::AdminConsentRequired { .. }
+            | Problem::OAuthUnavailable { .. }
             | Problem::ServerBusy { .. } => Step::SignedIn,
             Problem::Protocol { .. }
             | Problem::ServerRefused { .. }

@@ -159,6 +159,32 @@ pub enum Problem {
         /// Who refused.
         provider: Provider,
     },
+    /// The OAuth sign-in (access token) has expired or was withdrawn.
+    TokenExpired {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The OAuth sign-in does not include permission to use mail over IMAP.
+    TokenScope {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The OAuth sign-in was not accepted, without a reason (often: for
+    /// another account than the user name given).
+    TokenRejected {
+        /// Who refused.
+        provider: Provider,
+    },
+    /// The organisation's administrator must approve MailFerry first.
+    AdminConsentRequired {
+        /// Whose administrator.
+        provider: Provider,
+    },
+    /// The server does not accept OAuth sign-in (no XOAUTH2 or OAUTHBEARER).
+    OAuthUnavailable {
+        /// Server name.
+        host: String,
+    },
     /// The server is too busy or limits this account right now.
     ServerBusy {
         /// Server name.
@@ -233,6 +259,11 @@ impl Problem {
             Problem::WebLoginRequired { .. } => "WebLoginRequired",
             Problem::BasicAuthDisabled { .. } => "BasicAuthDisabled",
             Problem::ImapDisabled { .. } => "ImapDisabled",
+            Problem::TokenExpired { .. } => "TokenExpired",
+            Problem::TokenScope { .. } => "TokenScope",
+            Problem::TokenRejected { .. } => "TokenRejected",
+            Problem::AdminConsentRequired { .. } => "AdminConsentRequired",
+            Problem::OAuthUnavailable { .. } => "OAuthUnavailable",
             Problem::ServerBusy { .. } => "ServerBusy",
             Problem::ConnectionLost { .. } => "ConnectionLost",
             Problem::ServerRefused { .. } => "ServerRefused",
@@ -350,6 +381,30 @@ impl Problem {
                 "{} accepted your password but has email-app (IMAP) access switched off for this account. \
                  Turn on IMAP in the account's mail settings, or ask your administrator to allow it.",
                 provider.display_name()
+            ),
+            Problem::TokenExpired { provider } => format!(
+                "{} no longer accepts MailFerry's sign-in for this account: it has expired or was \
+                 withdrawn. Sign in again in your browser.",
+                provider.display_name()
+            ),
+            Problem::TokenScope { provider } => format!(
+                "{} let you sign in, but without permission to read and copy mail. Sign in again and \
+                 allow MailFerry to access your mail when asked.",
+                provider.display_name()
+            ),
+            Problem::TokenRejected { provider } => format!(
+                "{} did not accept the sign-in. It may have expired, or been made with another account \
+                 than the user name given here. Sign in again with the same account.",
+                provider.display_name()
+            ),
+            Problem::AdminConsentRequired { provider } => format!(
+                "{} needs your organisation's administrator to approve MailFerry before anyone there \
+                 can sign in with it. Ask your administrator to grant it access, then sign in again.",
+                provider.display_name()
+            ),
+            Problem::OAuthUnavailable { host } => format!(
+                "{host} does not offer sign-in through your browser. Use the account's password (or an \
+                 app password) instead."
             ),
             Problem::ServerBusy { host, wait_secs } => match wait_secs {
                 Some(secs) => format!(
@@ -473,6 +528,19 @@ impl Error {
                 | Problem::WebLoginRequired { .. }
                 | Problem::BasicAuthDisabled { .. }
                 | Problem::ImapDisabled { .. }
+                | Problem::TokenExpired { .. }
+                | Problem::TokenScope { .. }
+                | Problem::TokenRejected { .. }
+                | Problem::AdminConsentRequired { .. }
+        )
+    }
+
+    /// Would a fresh access token help (the OAuth sign-in expired or was
+    /// turned down without a reason)? A long run refreshes its token then.
+    pub fn needs_new_token(&self) -> bool {
+        matches!(
+            self.problem,
+            Problem::TokenExpired { .. } | Problem::TokenRejected { .. }
         )
     }
 
@@ -534,6 +602,19 @@ mod tests {
             Problem::ImapDisabled {
                 provider: Provider::Microsoft,
             },
+            Problem::TokenExpired {
+                provider: Provider::Google,
+            },
+            Problem::TokenScope {
+                provider: Provider::Google,
+            },
+            Problem::TokenRejected {
+                provider: Provider::Microsoft,
+            },
+            Problem::AdminConsentRequired {
+                provider: Provider::Microsoft,
+            },
+            Problem::OAuthUnavailable { host: "h".into() },
             Problem::ConnectionLost {
                 host: "h".into(),
                 stage: Stage::Working,
@@ -545,7 +626,16 @@ mod tests {
         ];
         for p in problems {
             let m = p.message();
-            for word in ["UID", "namespace", "delimiter", "AUTHENTICATE", "NO ["] {
+            for word in [
+                "UID",
+                "namespace",
+                "delimiter",
+                "AUTHENTICATE",
+                "NO [",
+                "token",
+                "OAuth",
+                "scope",
+            ] {
                 assert!(!m.contains(word), "{m}");
             }
         }

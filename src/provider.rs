@@ -95,6 +95,60 @@ pub enum SignInRefusal {
     ImapDisabled,
     /// Too many connections or requests right now.
     Busy,
+    /// The access token has expired or was revoked.
+    TokenExpired,
+    /// The access token lacks the mail scope.
+    TokenScope,
+    /// The access token was refused without a reason.
+    TokenRejected,
+    /// An administrator must consent to the application first.
+    AdminConsentRequired,
+}
+
+/// The JSON error a server sends as its last SASL challenge when it refuses
+/// an access token (RFC 7628 §3.2.2; Gmail sends the same for XOAUTH2):
+/// `{"status":"invalid_token","scope":"…","schemes":"bearer"}`. Gmail
+/// writes HTTP codes as the status (`"401"`, `"400"`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct OAuthChallenge {
+    /// `invalid_token`, `insufficient_scope`, `invalid_request`, or an
+    /// HTTP status code.
+    pub status: String,
+    /// The scope the server wants.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// The authentication schemes the server takes (`bearer`).
+    #[serde(default)]
+    pub schemes: Option<String>,
+}
+
+impl OAuthChallenge {
+    /// Reads a decoded challenge; `None` when it is not such a JSON object.
+    pub fn parse(challenge: &[u8]) -> Option<OAuthChallenge> {
+        serde_json::from_slice(challenge).ok()
+    }
+}
+
+/// Reads a refused OAuth sign-in: the server's final text (`text`, as for
+/// [`classify_sign_in_refusal`]) and its error challenge, if it sent one.
+pub fn classify_token_refusal(
+    provider: Provider,
+    challenge: Option<&OAuthChallenge>,
+    text: &str,
+) -> SignInRefusal {
+    let refusal = classify_sign_in_refusal(provider, text);
+    if matches!(refusal, SignInRefusal::ImapDisabled | SignInRefusal::Busy) {
+        return refusal;
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("aadsts65001") || lower.contains("admin consent") {
+        return SignInRefusal::AdminConsentRequired;
+    }
+    match challenge.map(|c| c.status.to_ascii_lowercase()).as_deref() {
+        Some("invalid_token" | "401") => SignInRefusal::TokenExpired,
+        Some("insufficient_scope" | "403") => SignInRefusal::TokenScope,
+        _ => SignInRefusal::TokenRejected,
+    }
 }
 
 /// Reads a tagged `NO`/`BAD` reply (or a `BYE`) to LOGIN or AUTHENTICATE.
@@ -193,6 +247,69 @@ mod tests {
         for (provider, text, expected) in cases {
             assert_eq!(classify_sign_in_refusal(provider, text), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn token_refusals_are_read() {
+        use SignInRefusal::*;
+        let challenge = |json: &str| OAuthChallenge::parse(json.as_bytes()).unwrap();
+        let g = Provider::Google;
+        // Gmail's XOAUTH2 error challenge for an expired token.
+        let gmail =
+            challenge(r#"{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}"#);
+        assert_eq!(gmail.scope.as_deref(), Some("https://mail.google.com/"));
+        let cases = [
+            (
+                Some(gmail),
+                "[AUTHENTICATIONFAILED] Invalid credentials (Failure)",
+                TokenExpired,
+            ),
+            (
+                Some(challenge(
+                    r#"{"status":"invalid_token","schemes":"bearer","scope":"mail"}"#,
+                )),
+                "[AUTHENTICATIONFAILED] Authentication failed.",
+                TokenExpired,
+            ),
+            (
+                Some(challenge(
+                    r#"{"status":"insufficient_scope","scope":"mail"}"#,
+                )),
+                "Authentication failed.",
+                TokenScope,
+            ),
+            (Some(challenge(r#"{"status":"403"}"#)), "", TokenScope),
+            (
+                Some(challenge(r#"{"status":"400","schemes":"Bearer"}"#)),
+                "",
+                TokenRejected,
+            ),
+            // Exchange Online sends no challenge, only this.
+            (None, "AUTHENTICATE failed.", TokenRejected),
+            (
+                None,
+                "User is authenticated but not connected.",
+                ImapDisabled,
+            ),
+            (
+                None,
+                "Request is throttled. Suggested Backoff Time: 300000 milliseconds",
+                Busy,
+            ),
+        ];
+        for (c, text, expected) in cases {
+            let provider = if text.contains("AUTHENTICATE") || text.contains("User is") {
+                Provider::Microsoft
+            } else {
+                g
+            };
+            assert_eq!(
+                classify_token_refusal(provider, c.as_ref(), text),
+                expected,
+                "{text}"
+            );
+        }
+        assert_eq!(OAuthChallenge::parse(b"not json"), None);
     }
 
     #[test]

@@ -15,10 +15,15 @@ pub mod tls;
 pub mod transport;
 pub mod wire;
 
-use crate::endpoint::{AuthMechanism, Credentials, Endpoint, Security};
+use crate::endpoint::{AuthMechanism, Credentials, Endpoint, Proof, Security};
 use crate::error::{Error, Problem, Stage};
-use crate::provider::{classify_sign_in_refusal, suggested_backoff_secs, Provider, SignInRefusal};
+use crate::provider::{
+    classify_sign_in_refusal, classify_token_refusal, suggested_backoff_secs, OAuthChallenge,
+    Provider, SignInRefusal,
+};
 use crate::secret::Secret;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use capability::Capabilities;
 use futures::TryStreamExt;
 use std::future::Future;
@@ -351,64 +356,74 @@ impl Connection {
         if !self.reader.buffer().is_empty() {
             return Err(self.not_imap("the server sent data nobody asked for"));
         }
-        let caps = self.capabilities.clone();
-        let client = async_imap::Client::new(self.reader.into_inner());
-
-        let use_plain = match credentials.mechanism {
-            AuthMechanism::Plain => true,
-            AuthMechanism::Login => false,
-            AuthMechanism::Auto => caps.has_auth("PLAIN") || credentials.admin.is_some(),
-        };
-        if !self.preauth && caps.has("LOGINDISABLED") && !(use_plain && caps.has_auth("PLAIN")) {
-            return Err(Error::new(Problem::PlainSignInRefused {
-                host: endpoint.host.clone(),
-            }));
-        }
-        let result = if self.preauth {
+        if self.preauth {
             // Already signed in by the server (only accepted on TLS or an
             // explicitly plain connection; see read_greeting).
             return Err(Error::new(Problem::Protocol {
                 host: endpoint.host.clone(),
             })
             .with_detail("the server signed us in before we asked (PREAUTH), which MailFerry does not support"));
-        } else if use_plain {
-            tracing::debug!(user = %credentials.user, "signing in with AUTHENTICATE PLAIN");
-            let (authz, authc) = match &credentials.admin {
-                Some(admin) => (credentials.user.as_str(), admin.as_str()),
-                None => ("", credentials.user.as_str()),
-            };
-            let mut payload = Vec::new();
-            payload.extend_from_slice(authz.as_bytes());
-            payload.push(0);
-            payload.extend_from_slice(authc.as_bytes());
-            payload.push(0);
-            payload.extend_from_slice(credentials.password.expose().as_bytes());
-            let payload = Secret::new(payload);
-            client
-                .authenticate("PLAIN", PlainAuthenticator(Some(payload)))
-                .await
-                .map_err(|(e, _)| e)
-        } else {
-            tracing::debug!(user = %credentials.user, "signing in with LOGIN");
-            if credentials.password.expose().contains(['\r', '\n', '\0']) {
-                return Err(Error::new(Problem::AuthFailed { provider })
-                    .with_detail("the password contains a line break, which the LOGIN command cannot carry; try AUTHENTICATE PLAIN"));
+        }
+        let caps = self.capabilities.clone();
+        let method = choose_method(&endpoint, &caps, credentials)?;
+        let client = async_imap::Client::new(self.reader.into_inner());
+        let mut exchange = None;
+        let result = match method {
+            Method::Login(password) => {
+                tracing::debug!(user = %credentials.user, "signing in with LOGIN");
+                if password.expose().contains(['\r', '\n', '\0']) {
+                    return Err(Error::new(Problem::AuthFailed { provider })
+                        .with_detail("the password contains a line break, which the LOGIN command cannot carry; try AUTHENTICATE PLAIN"));
+                }
+                client
+                    .login(&credentials.user, password.expose())
+                    .await
+                    .map_err(|(e, _)| e)
             }
-            client
-                .login(&credentials.user, credentials.password.expose())
-                .await
-                .map_err(|(e, _)| e)
+            Method::Sasl(mechanism) => {
+                let name = mechanism.name();
+                tracing::debug!(user = %credentials.user, mechanism = name, "signing in with AUTHENTICATE");
+                let initial = mechanism.initial_response(credentials, &endpoint);
+                let sasl_ir = caps.has("SASL-IR");
+                // With SASL-IR the first response rides on the command line.
+                // async-imap copies that line into a String of its own (not
+                // zeroed) and traces it through `log`, which is compiled out
+                // (see Cargo.toml); nothing of ours logs it.
+                let command = Secret::new(if sasl_ir {
+                    format!("{name} {}", STANDARD.encode(initial.expose()))
+                } else {
+                    name.to_owned()
+                });
+                let state = exchange.insert(SaslExchange {
+                    initial: (!sasl_ir).then_some(initial),
+                    after_error: mechanism.after_error(),
+                    error_challenge: None,
+                });
+                client
+                    .authenticate(command.expose(), state)
+                    .await
+                    .map_err(|(e, _)| e)
+            }
         };
         let inner = match result {
             Ok(session) => session,
-            Err(e) => return Err(sign_in_error(&endpoint, provider, e)),
+            Err(e) => {
+                let challenge = exchange.and_then(|x| x.error_challenge);
+                return Err(sign_in_error(
+                    &endpoint,
+                    provider,
+                    credentials.is_oauth(),
+                    challenge.as_deref(),
+                    e,
+                ));
+            }
         };
         let mut session = Session {
             inner,
             endpoint,
+            credentials: credentials.clone(),
             capabilities: Capabilities::default(),
             raw_tag: 0,
-            credentials: credentials.clone(),
             multiappend_refused: false,
         };
         session.refresh_capabilities().await?;
@@ -417,17 +432,162 @@ impl Connection {
     }
 }
 
-struct PlainAuthenticator(Option<Secret<Vec<u8>>>);
+/// How a sign-in goes on the wire.
+enum Method<'a> {
+    /// `LOGIN user password`.
+    Login(&'a Secret<String>),
+    /// `AUTHENTICATE` with a SASL mechanism.
+    Sasl(Sasl<'a>),
+}
 
-impl async_imap::Authenticator for PlainAuthenticator {
+/// The SASL mechanisms MailFerry speaks, with what each sends.
+enum Sasl<'a> {
+    /// RFC 4616: authorization identity, authentication identity, password.
+    Plain(&'a Secret<String>),
+    /// Google's and Microsoft's `user=…^Aauth=Bearer …^A^A`.
+    XOAuth2(&'a Secret<String>),
+    /// RFC 7628: a GS2 header, then `host`, `port` and `auth` key/values.
+    OAuthBearer(&'a Secret<String>),
+}
+
+impl Sasl<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Sasl::Plain(_) => "PLAIN",
+            Sasl::XOAuth2(_) => "XOAUTH2",
+            Sasl::OAuthBearer(_) => "OAUTHBEARER",
+        }
+    }
+
+    /// The client's first message, unencoded.
+    fn initial_response(&self, c: &Credentials, endpoint: &Endpoint) -> Secret<Vec<u8>> {
+        let mut out = Vec::new();
+        match self {
+            Sasl::Plain(password) => {
+                let (authz, authc) = match &c.admin {
+                    Some(admin) => (c.user.as_str(), admin.as_str()),
+                    None => ("", c.user.as_str()),
+                };
+                out.extend_from_slice(authz.as_bytes());
+                out.push(0);
+                out.extend_from_slice(authc.as_bytes());
+                out.push(0);
+                out.extend_from_slice(password.expose().as_bytes());
+            }
+            Sasl::XOAuth2(token) => {
+                out.extend_from_slice(b"user=");
+                out.extend_from_slice(c.user.as_bytes());
+                out.extend_from_slice(b"\x01auth=Bearer ");
+                out.extend_from_slice(token.expose().as_bytes());
+                out.extend_from_slice(b"\x01\x01");
+            }
+            Sasl::OAuthBearer(token) => {
+                // GS2 header: no channel binding, the user as authorization
+                // identity (`,` and `=` escaped as RFC 5801 says).
+                let authz = c.user.replace('=', "=3D").replace(',', "=2C");
+                let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+                out.extend_from_slice(
+                    format!(
+                        "n,a={authz},\x01host={host}\x01port={}\x01auth=Bearer ",
+                        endpoint.port
+                    )
+                    .as_bytes(),
+                );
+                out.extend_from_slice(token.expose().as_bytes());
+                out.extend_from_slice(b"\x01\x01");
+            }
+        }
+        Secret::new(out)
+    }
+
+    /// What the client answers to an error challenge, to let the server
+    /// finish with its tagged NO: OAUTHBEARER's dummy `%x01` (RFC 7628
+    /// §3.2.3), an empty response otherwise (Google's XOAUTH2 page).
+    fn after_error(&self) -> &'static [u8] {
+        match self {
+            Sasl::OAuthBearer(_) => b"\x01",
+            Sasl::Plain(_) | Sasl::XOAuth2(_) => b"",
+        }
+    }
+}
+
+/// Picks the mechanism from the credentials, the user's choice and what the
+/// server offers.
+fn choose_method<'a>(
+    endpoint: &Endpoint,
+    caps: &Capabilities,
+    credentials: &'a Credentials,
+) -> Result<Method<'a>, Error> {
+    let provider = Provider::from_host(&endpoint.host);
+    let mismatch =
+        |why: &str| Err(Error::new(Problem::AuthFailed { provider }).with_detail(why.to_owned()));
+    match (&credentials.proof, credentials.mechanism) {
+        (Proof::Password(password), mechanism) => {
+            let use_plain = match mechanism {
+                AuthMechanism::Plain => true,
+                AuthMechanism::Login => false,
+                AuthMechanism::Auto => caps.has_auth("PLAIN") || credentials.admin.is_some(),
+                AuthMechanism::XOAuth2 | AuthMechanism::OAuthBearer => {
+                    return mismatch("XOAUTH2 and OAUTHBEARER need an access token, not a password")
+                }
+            };
+            if caps.has("LOGINDISABLED") && !(use_plain && caps.has_auth("PLAIN")) {
+                return Err(Error::new(Problem::PlainSignInRefused {
+                    host: endpoint.host.clone(),
+                }));
+            }
+            Ok(if use_plain {
+                Method::Sasl(Sasl::Plain(password))
+            } else {
+                Method::Login(password)
+            })
+        }
+        (Proof::AccessToken(token), mechanism) => match mechanism {
+            AuthMechanism::XOAuth2 => Ok(Method::Sasl(Sasl::XOAuth2(token))),
+            AuthMechanism::OAuthBearer => Ok(Method::Sasl(Sasl::OAuthBearer(token))),
+            AuthMechanism::Auto if caps.has_auth("OAUTHBEARER") => {
+                Ok(Method::Sasl(Sasl::OAuthBearer(token)))
+            }
+            AuthMechanism::Auto if caps.has_auth("XOAUTH2") => {
+                Ok(Method::Sasl(Sasl::XOAuth2(token)))
+            }
+            AuthMechanism::Auto => Err(Error::new(Problem::OAuthUnavailable {
+                host: endpoint.host.clone(),
+            })
+            .with_detail(format!(
+                "the server offers these sign-in mechanisms: {}",
+                caps.auth_mechanisms().join(" ")
+            ))),
+            AuthMechanism::Login | AuthMechanism::Plain => {
+                mismatch("an access token is sent with XOAUTH2 or OAUTHBEARER, not LOGIN or PLAIN")
+            }
+        },
+    }
+}
+
+/// One AUTHENTICATE exchange: the first response (unless it went with the
+/// command, SASL-IR), then, for any further challenge, the server's error
+/// report kept for diagnosis and the answer that lets it finish.
+struct SaslExchange {
+    initial: Option<Secret<Vec<u8>>>,
+    after_error: &'static [u8],
+    error_challenge: Option<Vec<u8>>,
+}
+
+impl async_imap::Authenticator for &mut SaslExchange {
     type Response = Vec<u8>;
-    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
-        // Sent once; a second challenge gets an empty answer, which the
-        // server treats as a failed exchange.
-        self.0
-            .take()
-            .map(|s| s.expose().clone())
-            .unwrap_or_default()
+    fn process(&mut self, challenge: &[u8]) -> Vec<u8> {
+        match self.initial.take() {
+            Some(initial) => initial.expose().clone(),
+            None => {
+                // Error challenges name a status and a scope, never a
+                // secret; only the first is kept.
+                if self.error_challenge.is_none() {
+                    self.error_challenge = Some(challenge.to_vec());
+                }
+                self.after_error.to_vec()
+            }
+        }
     }
 }
 
@@ -451,17 +611,36 @@ fn server_text(message: &str) -> String {
     }
 }
 
-fn sign_in_error(endpoint: &Endpoint, provider: Provider, err: async_imap::error::Error) -> Error {
+fn sign_in_error(
+    endpoint: &Endpoint,
+    provider: Provider,
+    oauth: bool,
+    challenge: Option<&[u8]>,
+    err: async_imap::error::Error,
+) -> Error {
     use async_imap::error::Error as E;
     match err {
         E::No(msg) | E::Bad(msg) => {
             let text = server_text(&msg);
-            let problem = match classify_sign_in_refusal(provider, &text) {
+            let refusal = if oauth {
+                let challenge = challenge.and_then(OAuthChallenge::parse);
+                if let Some(c) = &challenge {
+                    tracing::debug!(status = %c.status, scope = ?c.scope, "the server refused the access token");
+                }
+                classify_token_refusal(provider, challenge.as_ref(), &text)
+            } else {
+                classify_sign_in_refusal(provider, &text)
+            };
+            let problem = match refusal {
                 SignInRefusal::WrongPassword => Problem::AuthFailed { provider },
                 SignInRefusal::AppPasswordRequired => Problem::AppPasswordRequired { provider },
                 SignInRefusal::WebLoginRequired => Problem::WebLoginRequired { provider },
                 SignInRefusal::BasicAuthDisabled => Problem::BasicAuthDisabled { provider },
                 SignInRefusal::ImapDisabled => Problem::ImapDisabled { provider },
+                SignInRefusal::TokenExpired => Problem::TokenExpired { provider },
+                SignInRefusal::TokenScope => Problem::TokenScope { provider },
+                SignInRefusal::TokenRejected => Problem::TokenRejected { provider },
+                SignInRefusal::AdminConsentRequired => Problem::AdminConsentRequired { provider },
                 SignInRefusal::Busy => Problem::ServerBusy {
                     host: endpoint.host.clone(),
                     wait_secs: suggested_backoff_secs(&text),

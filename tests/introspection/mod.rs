@@ -1,0 +1,102 @@
+//! A token-introspection endpoint (RFC 7662) on 127.0.0.1 for Dovecot's
+//! `oauth2` passdb: a tiny blocking HTTP server that calls the tokens it was
+//! given active, for their user, and every other token inactive.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+/// The running endpoint; its thread lives as long as the test process.
+#[derive(Clone)]
+pub struct Introspection {
+    url: String,
+    tokens: Arc<Mutex<HashMap<String, String>>>,
+    asked: Arc<Mutex<usize>>,
+}
+
+impl Introspection {
+    /// Starts the endpoint on a free loopback port.
+    pub fn start() -> Introspection {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let me = Introspection {
+            url: format!("http://{}/introspect", listener.local_addr().unwrap()),
+            tokens: Arc::default(),
+            asked: Arc::default(),
+        };
+        let server = me.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let server = server.clone();
+                std::thread::spawn(move || server.answer(stream));
+            }
+        });
+        me
+    }
+
+    /// The URL to give `DovecotBuilder::oauth2_introspection`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// From now on `token` is active and signs in `user`.
+    pub fn grant(&self, token: &str, user: &str) {
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), user.to_owned());
+    }
+
+    /// From now on `token` is inactive (expired or revoked).
+    pub fn revoke(&self, token: &str) {
+        self.tokens.lock().unwrap().remove(token);
+    }
+
+    /// How many tokens Dovecot asked about.
+    pub fn asked(&self) -> usize {
+        *self.asked.lock().unwrap()
+    }
+
+    fn answer(&self, mut stream: std::net::TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        // Dovecot keeps the connection alive; answer requests until it closes.
+        loop {
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            // `token=…&client_id=&client_secret=`; test tokens need no
+            // percent-decoding.
+            let body = String::from_utf8_lossy(&body).into_owned();
+            let token = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("token="))
+                .unwrap_or("");
+            *self.asked.lock().unwrap() += 1;
+            let answer = match self.tokens.lock().unwrap().get(token) {
+                Some(user) => format!(r#"{{"active": true, "username": "{user}"}}"#),
+                None => r#"{"active": false}"#.to_owned(),
+            };
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
+                answer.len()
+            );
+            if stream.write_all(reply.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+}
