@@ -6,11 +6,11 @@
 //! is plain words with the next step; `detail` is what "Show details" shows.
 
 use mailferry::error::{Error as EngineError, Problem};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 /// What went wrong, as the UI switches on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[allow(missing_docs)] // The engine's `Problem` documents each engine code.
 pub enum ErrorCode {
     DnsNotFound,
@@ -51,39 +51,20 @@ pub enum ErrorCode {
     DemoUnavailable,
     /// A bug or an unexpected failure in the shell.
     Internal,
+    /// An engine problem this version of the window has no code for.
+    #[serde(other)]
+    Other,
 }
 
 impl ErrorCode {
-    /// The code of an engine problem.
+    /// The code of an engine problem: its variant name when this shell
+    /// knows it, else [`ErrorCode::Other`] (the message still says what
+    /// to do). Not an exhaustive match on purpose: a new engine problem
+    /// must not break the desktop build; the test below lists the codes
+    /// the window knows.
     pub fn of(problem: &Problem) -> ErrorCode {
-        match problem {
-            Problem::DnsNotFound { .. } => ErrorCode::DnsNotFound,
-            Problem::ConnectionRefused { .. } => ErrorCode::ConnectionRefused,
-            Problem::NetworkUnreachable { .. } => ErrorCode::NetworkUnreachable,
-            Problem::Timeout { .. } => ErrorCode::Timeout,
-            Problem::TlsUntrustedCertificate { .. } => ErrorCode::TlsUntrustedCertificate,
-            Problem::TlsHostnameMismatch { .. } => ErrorCode::TlsHostnameMismatch,
-            Problem::TlsCertificateExpired { .. } => ErrorCode::TlsCertificateExpired,
-            Problem::TlsCertificateChanged { .. } => ErrorCode::TlsCertificateChanged,
-            Problem::TlsFailed { .. } => ErrorCode::TlsFailed,
-            Problem::StartTlsUnavailable { .. } => ErrorCode::StartTlsUnavailable,
-            Problem::StartTlsPreauth { .. } => ErrorCode::StartTlsPreauth,
-            Problem::NotImap { .. } => ErrorCode::NotImap,
-            Problem::PlainSignInRefused { .. } => ErrorCode::PlainSignInRefused,
-            Problem::AuthFailed { .. } => ErrorCode::AuthFailed,
-            Problem::AppPasswordRequired { .. } => ErrorCode::AppPasswordRequired,
-            Problem::WebLoginRequired { .. } => ErrorCode::WebLoginRequired,
-            Problem::BasicAuthDisabled { .. } => ErrorCode::BasicAuthDisabled,
-            Problem::ImapDisabled { .. } => ErrorCode::ImapDisabled,
-            Problem::ServerBusy { .. } => ErrorCode::ServerBusy,
-            Problem::ConnectionLost { .. } => ErrorCode::ConnectionLost,
-            Problem::ServerRefused { .. } => ErrorCode::ServerRefused,
-            Problem::JobBusy => ErrorCode::JobBusy,
-            Problem::StateFailed { .. } => ErrorCode::StateFailed,
-            Problem::DestinationFull { .. } => ErrorCode::DestinationFull,
-            Problem::Protocol { .. } => ErrorCode::Protocol,
-            Problem::RemovalNeedsConfirmation { .. } => ErrorCode::RemovalNeedsConfirmation,
-        }
+        serde_json::from_value(serde_json::Value::String(problem.code().to_owned()))
+            .unwrap_or(ErrorCode::Other)
     }
 }
 
@@ -167,3 +148,51 @@ impl From<EngineError> for IpcError {
 
 /// What every command returns.
 pub type IpcResult<T> = Result<T, IpcError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailferry::provider::Provider;
+
+    #[test]
+    fn engine_problems_keep_their_code_across_ipc() {
+        let problems = [
+            Problem::DnsNotFound { host: "x".into() },
+            Problem::AuthFailed {
+                provider: Provider::Google,
+            },
+            Problem::TlsUntrustedCertificate {
+                host: "x".into(),
+                sha256: mailferry::endpoint::Fingerprint::of_der(b"cert"),
+            },
+            Problem::JobBusy,
+            Problem::DestinationFull { host: "x".into() },
+        ];
+        for problem in problems {
+            let code = serde_json::to_value(ErrorCode::of(&problem)).unwrap();
+            assert_eq!(code, problem.code(), "{problem:?}");
+        }
+    }
+
+    #[test]
+    fn a_certificate_problem_carries_its_fingerprint_and_plain_words() {
+        let sha256 = mailferry::endpoint::Fingerprint::of_der(b"cert");
+        let problem = Problem::TlsUntrustedCertificate {
+            host: "mail.example.com".into(),
+            sha256,
+        };
+        let err = IpcError::of_problem(&problem, problem.message(), Some("UnknownIssuer".into()));
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["code"], "TlsUntrustedCertificate");
+        assert_eq!(json["fingerprint"], sha256.to_colon_hex());
+        assert!(json["message"]
+            .as_str()
+            .unwrap()
+            .contains("mail.example.com"));
+        assert_eq!(json["detail"], "UnknownIssuer");
+        assert_eq!(
+            json.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["code", "detail", "fingerprint", "message"]
+        );
+    }
+}

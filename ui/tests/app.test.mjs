@@ -1,0 +1,144 @@
+// The real desktop app in a real window: run under Xvfb (`xvfb-run`), driven
+// through tauri-driver and WebKitWebDriver (the W3C WebDriver protocol,
+// spoken with fetch). It starts the app built with the `demo` feature,
+// takes the demo through every step — two local Dovecot servers, trusting
+// their certificates, signing in, the folder map, the copy — and reads the
+// verification, which counts the messages on the destination over IMAP.
+//
+//   MAILFERRY_APP=…/target/debug/mailferry-desktop xvfb-run -a node --test tests/app.test.mjs
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const app = process.env.MAILFERRY_APP;
+const shots = new URL("../test-artifacts/screenshots/", import.meta.url).pathname;
+mkdirSync(shots, { recursive: true });
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let driver, base, session;
+
+async function wd(method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path}: ${JSON.stringify(json.value ?? json)}`);
+  return json.value;
+}
+const s = (path) => `/session/${session}${path}`;
+
+async function find(xpath) {
+  const found = await wd("POST", s("/elements"), { using: "xpath", value: xpath });
+  return found.map((e) => Object.values(e)[0]);
+}
+
+async function waitFor(xpath, what, timeout = 60_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    const [el] = await find(xpath).catch(() => []);
+    if (el) return el;
+    await sleep(250);
+  }
+  await shot(`app-timeout`);
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function click(label, timeout) {
+  const xpath = `//button[normalize-space()="${label}" and not(@disabled)]`;
+  const el = await waitFor(xpath, `an enabled "${label}" button`, timeout);
+  await wd("POST", s(`/element/${el}/click`), {});
+}
+
+async function text(xpath) {
+  const el = await waitFor(xpath, xpath);
+  return wd("GET", s(`/element/${el}/text`));
+}
+
+async function shot(name) {
+  const png = await wd("GET", s("/screenshot"));
+  writeFileSync(join(shots, `${name}.png`), Buffer.from(png, "base64"));
+}
+
+before(async () => {
+  assert.ok(app, "MAILFERRY_APP names the desktop binary (built with --features demo)");
+  const port = await freePort();
+  const nativePort = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  // The app keeps its job files under $HOME: a fresh one per test run.
+  const home = mkdtempSync(join(tmpdir(), "mailferry-app-test-"));
+  driver = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, ".local/share") },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`${base}/status`).then((r) => r.ok, () => false)) break;
+    await sleep(100);
+  }
+  const created = await wd("POST", "/session", {
+    capabilities: { alwaysMatch: { "tauri:options": { application: app } } },
+  });
+  session = created.sessionId;
+});
+
+after(async () => {
+  if (session) await wd("DELETE", s("")).catch(() => {});
+  driver?.kill();
+});
+
+test("the app opens on the first screen with the demo offer", async () => {
+  await waitFor(`//h1[normalize-space()="Where from, where to"]`, "the first screen");
+  await waitFor(`//button[normalize-space()="Try it on demo servers"]`, "the demo offer");
+  await shot("app-1-where");
+});
+
+test("a full migration of the demo mailbox through the wizard, verified at the destination", async () => {
+  await click("Try it on demo servers");
+  // The demo servers have their own certificate authority: one trust dialog per server.
+  for (let i = 0; i < 2; i++) {
+    await waitFor(`//*[@role="dialog"]`, "the certificate dialog");
+    if (i === 0) await shot("app-2-certificate");
+    const fingerprint = await text(`//*[@role="dialog"]//code`);
+    assert.match(fingerprint, /^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, "the dialog shows the SHA-256 fingerprint");
+    await click("Trust this server's certificate");
+    await sleep(300);
+  }
+  await click("Continue to sign in", 60_000);
+  for (const side of ["source", "destination"]) {
+    const button = await waitFor(`//*[@data-side="${side}"]//button[normalize-space()="Sign in"]`, `${side} sign in`);
+    await wd("POST", s(`/element/${button}/click`), {});
+    await waitFor(`//*[@data-side="${side}"]//*[@data-step="can_read_folders" and contains(@class,"ok")]`, `${side} signed in`);
+  }
+  await shot("app-3-signed-in");
+  await click("Continue"); // to mailboxes
+  await click("Continue"); // to scan
+  await waitFor(`//h2[normalize-space()="Biggest folders"]`, "the scan");
+  await click("Continue"); // to the folder map
+  await waitFor(`//*[contains(@class,"summary")]`, "the folder map");
+  await shot("app-6-folder-map");
+  await click("Continue");
+  await click("Copy mail to Microsoft 365");
+  await waitFor(`//*[@data-state="finished"]`, "the copy to finish", 120_000);
+  await shot("app-7-copied");
+  await click("Check the result");
+  const headline = await text(`//*[contains(@class,"headline")]`);
+  await shot("app-8-check");
+  assert.match(headline, /Safe to switch your domain\./, headline);
+  assert.match(headline, /All \d+ messages arrived|Every message is accounted for/, headline);
+  const cell = (n) => text(`//tr[td[1][normalize-space()="INBOX"]]/td[${n}]`);
+  assert.equal(await cell(2), "14", "the source INBOX holds 14 messages");
+  assert.equal(await cell(4), "14", "the destination INBOX, counted over IMAP, holds them all");
+});
