@@ -66,6 +66,9 @@ impl Step {
             | Problem::TokenRejected { .. }
             | Problem::AdminConsentRequired { .. }
             | Problem::OAuthUnavailable { .. }
+            | Problem::KeychainUnavailable
+            | Problem::KeychainFailed { .. }
+            | Problem::NotInKeychain { .. }
             | Problem::ServerBusy { .. } => Step::SignedIn,
             Problem::Protocol { .. }
             | Problem::ServerRefused { .. }

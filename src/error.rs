@@ -185,6 +185,19 @@ pub enum Problem {
         /// Server name.
         host: String,
     },
+    /// This computer has no keychain MailFerry can use (a Linux session
+    /// without a Secret Service), or it is locked.
+    KeychainUnavailable,
+    /// The keychain refused to read or save a secret.
+    KeychainFailed {
+        /// Whose secret (`alice on imap.example.com`).
+        account: String,
+    },
+    /// Nothing is saved in the keychain for this account.
+    NotInKeychain {
+        /// Whose secret (`alice on imap.example.com`).
+        account: String,
+    },
     /// The server is too busy or limits this account right now.
     ServerBusy {
         /// Server name.
@@ -264,6 +277,9 @@ impl Problem {
             Problem::TokenRejected { .. } => "TokenRejected",
             Problem::AdminConsentRequired { .. } => "AdminConsentRequired",
             Problem::OAuthUnavailable { .. } => "OAuthUnavailable",
+            Problem::KeychainUnavailable => "KeychainUnavailable",
+            Problem::KeychainFailed { .. } => "KeychainFailed",
+            Problem::NotInKeychain { .. } => "NotInKeychain",
             Problem::ServerBusy { .. } => "ServerBusy",
             Problem::ConnectionLost { .. } => "ConnectionLost",
             Problem::ServerRefused { .. } => "ServerRefused",
@@ -405,6 +421,19 @@ impl Problem {
             Problem::OAuthUnavailable { host } => format!(
                 "{host} does not offer sign-in through your browser. Use the account's password (or an \
                  app password) instead."
+            ),
+            Problem::KeychainUnavailable => "MailFerry can't reach this computer's keychain (on Linux: \
+                 GNOME Keyring, KWallet or another password store), or it is locked. MailFerry never \
+                 saves a password in a file instead: unlock or start your keychain, or use the password \
+                 for this session only."
+                .to_owned(),
+            Problem::KeychainFailed { account } => format!(
+                "The keychain refused to read or save the password of {account}. Unlock the keychain and \
+                 try again, or use the password for this session only."
+            ),
+            Problem::NotInKeychain { account } => format!(
+                "No password for {account} is saved in this computer's keychain. Sign in once with \
+                 \"Remember\" ticked, or give the password another way."
             ),
             Problem::ServerBusy { host, wait_secs } => match wait_secs {
                 Some(secs) => format!(
@@ -615,6 +644,10 @@ mod tests {
                 provider: Provider::Microsoft,
             },
             Problem::OAuthUnavailable { host: "h".into() },
+            Problem::KeychainUnavailable,
+            Problem::NotInKeychain {
+                account: "a on h".into(),
+            },
             Problem::ConnectionLost {
                 host: "h".into(),
                 stage: Stage::Working,

@@ -1,5 +1,6 @@
 //! MailFerry's engine: moves a domain's email from one IMAP server to another.
 
+pub mod auth;
 pub mod check;
 pub mod crashpoint;
 pub mod endpoint;

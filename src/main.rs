@@ -8,8 +8,10 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
+use mailferry::auth::keychain::{Account, Keychain, SecretKind};
 use mailferry::check::{check, CheckReport, Step, STEPS};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
+use mailferry::error::Problem;
 use mailferry::event::Event;
 use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, Rules};
 use mailferry::imap::Session;
@@ -49,6 +51,15 @@ enum Command {
     /// Search the record of every message's fate: "where is Bob's email
     /// from March?"
     Log(LogArgs),
+    /// Remove the passwords and sign-ins of the source (1) and destination
+    /// (2) accounts from this computer's keychain (after a migration).
+    Forget(ForgetArgs),
+}
+
+#[derive(Args)]
+struct ForgetArgs {
+    #[command(flatten)]
+    servers: Servers,
 }
 
 #[derive(Args)]
@@ -243,7 +254,8 @@ impl FolderRuleArgs {
 /// Flags of one side, declared twice (clap needs distinct names).
 macro_rules! side_args {
     ($name:ident, $n:literal, $host:ident, $port:ident, $user:ident, $passfile:ident, $tls:ident, $ssl:ident,
-     $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident) => {
+     $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident,
+     $keychain:ident, $oauthaccesstoken:ident) => {
         #[derive(Args, Clone)]
         struct $name {
             #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
@@ -281,6 +293,12 @@ macro_rules! side_args {
             #[doc = "Administrator who signs in on behalf of the user (Dovecot/Cyrus master user); the password is the administrator's."]
             #[arg(long = concat!("authuser", $n))]
             $authuser: Option<String>,
+            #[doc = "Read the password from this computer's keychain (where the desktop app keeps it), not from a file or a prompt."]
+            #[arg(long = concat!("keychain", $n), conflicts_with = concat!("passfile", $n))]
+            $keychain: bool,
+            #[doc = "Sign in with the OAuth2 access token in the first line of FILE, obtained elsewhere (XOAUTH2 or OAUTHBEARER)."]
+            #[arg(long = concat!("oauthaccesstoken", $n), value_name = "FILE", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n)])]
+            $oauthaccesstoken: Option<PathBuf>,
         }
 
         impl From<$name> for Side {
@@ -299,6 +317,8 @@ macro_rules! side_args {
                     timeout: a.$timeout,
                     authmech: a.$authmech,
                     authuser: a.$authuser,
+                    keychain: a.$keychain,
+                    oauthaccesstoken: a.$oauthaccesstoken,
                 }
             }
         }
@@ -306,12 +326,42 @@ macro_rules! side_args {
 }
 
 side_args!(
-    Side1, "1", host1, port1, user1, passfile1, tls1, ssl1, starttls1, plain1, pin_cert1, cafile1,
-    timeout1, authmech1, authuser1
+    Side1,
+    "1",
+    host1,
+    port1,
+    user1,
+    passfile1,
+    tls1,
+    ssl1,
+    starttls1,
+    plain1,
+    pin_cert1,
+    cafile1,
+    timeout1,
+    authmech1,
+    authuser1,
+    keychain1,
+    oauthaccesstoken1
 );
 side_args!(
-    Side2, "2", host2, port2, user2, passfile2, tls2, ssl2, starttls2, plain2, pin_cert2, cafile2,
-    timeout2, authmech2, authuser2
+    Side2,
+    "2",
+    host2,
+    port2,
+    user2,
+    passfile2,
+    tls2,
+    ssl2,
+    starttls2,
+    plain2,
+    pin_cert2,
+    cafile2,
+    timeout2,
+    authmech2,
+    authuser2,
+    keychain2,
+    oauthaccesstoken2
 );
 
 struct Side {
@@ -328,6 +378,8 @@ struct Side {
     timeout: f64,
     authmech: String,
     authuser: Option<String>,
+    keychain: bool,
+    oauthaccesstoken: Option<PathBuf>,
 }
 
 impl Side {
@@ -375,20 +427,66 @@ impl Side {
             .user
             .clone()
             .with_context(|| format!("--user{n} is needed with --host{n}"))?;
-        let password = self.password()?;
+        let proof = self.proof()?;
         let mechanism = match self.authmech.to_ascii_uppercase().as_str() {
             "AUTO" => AuthMechanism::Auto,
             "LOGIN" => AuthMechanism::Login,
             "PLAIN" => AuthMechanism::Plain,
-            other => bail!("--authmech{n} {other}: use LOGIN, PLAIN or AUTO"),
+            "XOAUTH2" => AuthMechanism::XOAuth2,
+            "OAUTHBEARER" => AuthMechanism::OAuthBearer,
+            other => bail!("--authmech{n} {other}: use LOGIN, PLAIN, XOAUTH2, OAUTHBEARER or AUTO"),
         };
         let credentials = Credentials {
             user,
-            proof: Proof::Password(password),
+            proof,
             admin: self.authuser.clone(),
             mechanism,
         };
         Ok(Some((endpoint, credentials)))
+    }
+
+    /// The account this side signs in to, for the keychain.
+    fn account(&self) -> Option<Account> {
+        Some(Account::new(self.user.clone()?, self.host.clone()?))
+    }
+
+    /// An access token from --oauthaccesstokenN, a password from the
+    /// keychain (--keychainN), or else [`Side::password`].
+    fn proof(&self) -> anyhow::Result<Proof> {
+        let n = self.n;
+        if let Some(path) = &self.oauthaccesstoken {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --oauthaccesstoken{n} {}", path.display()))?;
+            let text = Secret::new(text);
+            let token = text.expose().lines().next().unwrap_or("").trim().to_owned();
+            if token.is_empty() {
+                bail!(
+                    "--oauthaccesstoken{n} {}: the first line is empty",
+                    path.display()
+                );
+            }
+            return Ok(Proof::AccessToken(Secret::new(token)));
+        }
+        if self.keychain {
+            let account = self
+                .account()
+                .context("--keychain needs --user and --host")?;
+            let keychain = Keychain::system().map_err(|e| engine_error(self.role(), e))?;
+            return match keychain
+                .load(SecretKind::Password, &account)
+                .map_err(|e| engine_error(self.role(), e))?
+            {
+                Some(password) => Ok(Proof::Password(password)),
+                None => Err(engine_error(
+                    self.role(),
+                    Problem::NotInKeychain {
+                        account: account.to_string(),
+                    }
+                    .into(),
+                )),
+            };
+        }
+        Ok(Proof::Password(self.password()?))
     }
 
     /// The password from a file, the environment, or a prompt — never argv.
@@ -440,7 +538,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => runtime.block_on(run_sync(args)),
         Command::Verify(args) => runtime.block_on(run_verify(args)),
         Command::Log(args) => run_log(args),
+        Command::Forget(args) => run_forget(args),
     }
+}
+
+/// `mailferry forget`: removes each given account's secrets from the
+/// keychain.
+fn run_forget(args: ForgetArgs) -> anyhow::Result<ExitCode> {
+    let sides: [Side; 2] = [args.servers.side1.into(), args.servers.side2.into()];
+    let accounts: Vec<Account> = sides.iter().filter_map(Side::account).collect();
+    if accounts.is_empty() {
+        bail!("nothing to forget: give --host1 and --user1 and/or --host2 and --user2");
+    }
+    let keychain = Keychain::system().map_err(|e| engine_error("Keychain", e))?;
+    let mut out = std::io::stdout().lock();
+    for account in &accounts {
+        let removed = keychain
+            .forget(account)
+            .map_err(|e| engine_error("Keychain", e))?;
+        if removed == 0 {
+            writeln!(out, "Nothing saved for {account}.")?;
+        } else {
+            writeln!(
+                out,
+                "Removed the saved sign-in of {account} from this computer."
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_check(args: CheckArgs) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,7 @@
+//! Signing in without leaving a secret behind: the OS keychain for app
+//! passwords and refresh tokens ([`keychain`]), and the OAuth2 browser flow
+//! for native apps ([`oauth`]). Access tokens live only in memory, in
+//! [`Secret`](crate::secret::Secret)s; the SASL side of OAuth (XOAUTH2,
+//! OAUTHBEARER) is in [`crate::imap`].
+
+pub mod keychain;
