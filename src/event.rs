@@ -75,6 +75,15 @@ pub enum Event {
         /// Source folder (display name).
         folder: String,
     },
+    /// The copy is waiting: the server asked to slow down, or the
+    /// connection was lost and is being opened again.
+    Throttled {
+        /// How long the wait is, in seconds.
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
+        wait_secs: u64,
+        /// Why, in plain words.
+        reason: String,
+    },
     /// The run is over.
     RunFinished {
         /// Messages copied in this run.

@@ -160,6 +160,16 @@ struct CopyArgs {
     /// many (see --delete2-force).
     #[arg(long)]
     delete2: bool,
+    /// Copy at most this many messages per second (every connection together).
+    #[arg(long)]
+    maxmessagespersecond: Option<f64>,
+    /// Copy at most this many bytes per second.
+    #[arg(long)]
+    maxbytespersecond: Option<u64>,
+    /// After a lost connection, a timeout or a busy server, reconnect and
+    /// retry a folder up to this many times before giving up.
+    #[arg(long, default_value_t = run::Options::default().max_retries)]
+    reconnectretry: u32,
     /// With --delete2: remove even when it is many messages.
     #[arg(long, requires = "delete2")]
     delete2_force: bool,
@@ -191,6 +201,9 @@ impl CopyArgs {
             batch_messages: self.batch_messages.max(1),
             delete2: self.delete2,
             delete2_force: self.delete2_force,
+            max_retries: self.reconnectretry,
+            max_messages_per_second: self.maxmessagespersecond,
+            max_bytes_per_second: self.maxbytespersecond,
             ..run::Options::default()
         })
     }
@@ -1046,6 +1059,12 @@ impl Progress {
                 self.bar.set_message(folder.clone());
             }
             Event::MessagesCopied { count, .. } => self.bar.inc(*count),
+            Event::Throttled { wait_secs, reason } => {
+                self.bar.println(format!(
+                    "Waiting {} before going on: {reason}",
+                    mailferry::error::human_duration(*wait_secs)
+                ));
+            }
             Event::MessageFailed { folder, reason, .. } => {
                 self.bar
                     .println(format!("{folder}: a message could not be copied: {reason}"));

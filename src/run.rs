@@ -68,6 +68,14 @@ pub struct Options {
     /// With `delete2`: remove even when it is many (the user checked the
     /// source and confirms).
     pub delete2_force: bool,
+    /// A folder interrupted by a lost connection, a timeout or a busy
+    /// server is retried this many times (reconnecting, waiting longer each
+    /// time, or as long as the server asks) before the run gives up.
+    pub max_retries: u32,
+    /// At most this many messages per second are copied (`--maxmessagespersecond`).
+    pub max_messages_per_second: Option<f64>,
+    /// At most this many bytes per second are copied (`--maxbytespersecond`).
+    pub max_bytes_per_second: Option<u64>,
 }
 
 impl Default for Options {
@@ -83,6 +91,9 @@ impl Default for Options {
             max_attempts: 3,
             delete2: false,
             delete2_force: false,
+            max_retries: 5,
+            max_messages_per_second: None,
+            max_bytes_per_second: None,
         }
     }
 }
@@ -256,6 +267,7 @@ pub async fn sync(
         folders: entries.len(),
     });
     let mut outcome = "completed";
+    let mut pace = Pace::new(options);
     for (entry, target) in entries {
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
         let ctx = FolderJob {
@@ -265,25 +277,72 @@ pub async fn sync(
             options,
             now,
         };
-        match copy_folder(
-            source,
-            dest,
-            state.as_deref_mut(),
-            &ctx,
-            &mut labelled,
-            sink,
-        )
-        .await
-        {
-            Ok(folder_report) => report.folders.push(folder_report),
+        let mut folder_report = FolderReport {
+            source: entry.source.display().to_owned(),
+            destination: target.display().to_owned(),
+            ..FolderReport::default()
+        };
+        let mut attempt = 0;
+        let stop = loop {
+            // Each attempt starts from what the servers and the store say,
+            // so a retry after a lost connection neither loses nor doubles.
+            let labelled_before = labelled.clone();
+            let mut this_try = FolderReport {
+                source: folder_report.source.clone(),
+                destination: folder_report.destination.clone(),
+                ..FolderReport::default()
+            };
+            let result = copy_folder(
+                source,
+                dest,
+                state.as_deref_mut(),
+                &ctx,
+                &mut labelled,
+                &mut this_try,
+                &mut pace,
+                sink,
+            )
+            .await;
+            // What an interrupted attempt copied shows up as "already there"
+            // in the next one: count it as copied, once.
+            this_try.already_there = this_try
+                .already_there
+                .saturating_sub(folder_report.transferred);
+            this_try.transferred += folder_report.transferred;
+            this_try.bytes += folder_report.bytes;
+            folder_report = this_try;
+            match result {
+                Err(FolderStop::Fatal(err))
+                    if err.is_transient() && attempt < options.max_retries =>
+                {
+                    attempt += 1;
+                    labelled = labelled_before;
+                    let wait = retry_wait(&err, attempt);
+                    tracing::debug!(folder = %folder_report.source, attempt, wait_secs = wait.as_secs(), error = %err, "retrying the folder");
+                    sink.emit(Event::Throttled {
+                        wait_secs: wait.as_secs(),
+                        reason: err.to_string(),
+                    });
+                    tokio::time::sleep(wait).await;
+                    // A fresh connection on both sides; if the server is
+                    // still away, the next attempt fails and counts.
+                    let _ = source.reconnect().await;
+                    let _ = dest.reconnect().await;
+                }
+                other => break other,
+            }
+        };
+        match stop {
+            Ok(()) => report.folders.push(folder_report),
             Err(FolderStop::Fatal(err)) => {
+                report.folders.push(folder_report);
                 if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
                     let _ = st.finish_run(run, &report.counters(), "stopped", now());
                 }
                 return Err(err);
             }
-            Err(FolderStop::Full(folder_report, err)) => {
-                report.folders.push(*folder_report);
+            Err(FolderStop::Full(err)) => {
+                report.folders.push(folder_report);
                 report.stopped = Some(err.to_string());
                 outcome = "destination full";
                 break;
@@ -324,10 +383,11 @@ struct FolderJob<'a> {
 }
 
 enum FolderStop {
-    /// The run cannot go on (connection lost, state unwritable).
+    /// The folder cannot go on (connection lost, throttled, state
+    /// unwritable); transient ones are retried.
     Fatal(Error),
-    /// The destination is full: this folder's report, and the error.
-    Full(Box<FolderReport>, Error),
+    /// The destination is full.
+    Full(Error),
 }
 
 impl From<Error> for FolderStop {
@@ -369,22 +429,20 @@ pub fn parse_internal_date(text: &str) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
+#[allow(clippy::too_many_arguments)] // both sessions, the store, and the run's shared counters
 async fn copy_folder(
     source: &mut Session,
     dest: &mut Session,
     mut state: Option<&mut State>,
     job: &FolderJob<'_>,
     labelled: &mut Multiset,
+    report: &mut FolderReport,
+    pace: &mut Pace,
     sink: &mut dyn EventSink,
-) -> Result<FolderReport, FolderStop> {
+) -> Result<(), FolderStop> {
     let options = job.options;
     let now = job.now;
     let display = job.source_name.display().to_owned();
-    let mut report = FolderReport {
-        source: display.clone(),
-        destination: job.dest_name.display().to_owned(),
-        ..FolderReport::default()
-    };
 
     // 1. Both folders, read-only.
     let src_status = source.examine(job.source_name.wire()).await?;
@@ -563,7 +621,7 @@ async fn copy_folder(
             labelled.insert(c.message.fingerprint.clone());
         }
         sink.emit(Event::FolderDone { folder: display });
-        return Ok(report);
+        return Ok(());
     }
     let (Some(st), Some(dest_folder), Some(dst_status)) = (state, dest_id, dst_status) else {
         unreachable!("a real run has a state store and a destination folder")
@@ -571,14 +629,15 @@ async fn copy_folder(
 
     // 5. Copy in batches.
     let mut dropped: BTreeSet<String> = BTreeSet::new();
+    let (batch_messages, batch_bytes) = pace.batch_limits(options);
     let mut start = 0;
     while start < to_copy.len() {
         let mut end = start;
         let mut bytes = 0u64;
         while end < to_copy.len()
             && (end == start
-                || (end - start < options.batch_messages
-                    && bytes + to_copy[end].message.size <= options.batch_bytes))
+                || (end - start < batch_messages
+                    && bytes + to_copy[end].message.size <= batch_bytes))
         {
             bytes += to_copy[end].message.size;
             end += 1;
@@ -594,18 +653,22 @@ async fn copy_folder(
             &dst_status,
             batch,
             &mut dropped,
-            &mut report,
+            report,
             sink,
         )
         .await
         {
             Ok(()) => {}
-            Err(FolderStop::Full(_, err)) => {
+            Err(stop) => {
                 report.dropped_keywords = dropped.into_iter().collect();
-                return Err(FolderStop::Full(Box::new(report), err));
+                return Err(stop);
             }
-            Err(other) => return Err(other),
         }
+        pace.account(
+            batch.len() as u64,
+            batch.iter().map(|c| c.message.size).sum(),
+        )
+        .await;
         for c in batch {
             labelled.insert(c.message.fingerprint.clone());
         }
@@ -639,12 +702,12 @@ async fn copy_folder(
                     )));
                 }
             }
-            apply_changes(dest, st, job, &changes, &mut report).await?;
+            apply_changes(dest, st, job, &changes, report).await?;
         }
     }
     report.dropped_keywords = dropped.into_iter().collect();
     sink.emit(Event::FolderDone { folder: display });
-    Ok(report)
+    Ok(())
 }
 
 fn report_highest_uid(to_copy: &[Candidate], mapped: &BTreeSet<u32>) -> Option<u32> {
@@ -716,6 +779,7 @@ async fn copy_batch(
     let mut copied = 0u64;
     let mut copied_bytes = 0u64;
     let mut full: Option<String> = None;
+    let mut throttled: Option<String> = None;
     for ((c, body, _, intent), result) in sending.iter().zip(results) {
         match result {
             Appended::Stored { uid, uid_validity } => {
@@ -732,6 +796,14 @@ async fn copy_batch(
                 // Not the message's fault: leave it for the next run.
                 st.discard_intent(*intent)?;
                 full.get_or_insert(text);
+            }
+            Appended::Refused {
+                kind: RefusalKind::Throttled,
+                text,
+            } => {
+                // Never the message's fault either: wait and try again.
+                st.discard_intent(*intent)?;
+                throttled.get_or_insert(text);
             }
             Appended::Refused { kind, text } => {
                 let reason = match kind {
@@ -766,14 +838,93 @@ async fn copy_batch(
             bytes: copied_bytes,
         });
     }
+    if let Some(text) = throttled {
+        let err = Error::new(Problem::ServerBusy {
+            host: dest.endpoint().host.clone(),
+            wait_secs: crate::provider::suggested_backoff_secs(&text),
+        })
+        .with_detail(format!("The server said: {text}"));
+        return Err(FolderStop::Fatal(err));
+    }
     if let Some(text) = full {
         let err = Error::new(Problem::DestinationFull {
             host: dest.endpoint().host.clone(),
         })
         .with_detail(format!("The server said: {text}"));
-        return Err(FolderStop::Full(Box::default(), err));
+        return Err(FolderStop::Full(err));
     }
     Ok(())
+}
+
+/// How long to wait before retrying a folder: as long as the server asked
+/// (plus a little), else 1, 2, 4… seconds up to a minute.
+fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
+    let asked = match err.problem() {
+        Problem::ServerBusy {
+            wait_secs: Some(secs),
+            ..
+        } => Some(*secs),
+        _ => None,
+    };
+    let secs = asked
+        .map(|s| s + 1)
+        .unwrap_or_else(|| (1u64 << attempt.saturating_sub(1).min(6)).min(60));
+    std::time::Duration::from_secs(secs)
+}
+
+/// Keeps the copy under the messages/s and bytes/s limits: after each
+/// batch, waits until the totals so far fit the limits. Batches are
+/// capped at about a second's worth, so the pace is even, not bursty.
+pub struct Pace {
+    started: Option<tokio::time::Instant>,
+    messages: u64,
+    bytes: u64,
+    per_second: Option<f64>,
+    bytes_per_second: Option<u64>,
+}
+
+impl Pace {
+    fn new(options: &Options) -> Pace {
+        Pace {
+            started: None,
+            messages: 0,
+            bytes: 0,
+            per_second: options.max_messages_per_second.filter(|r| *r > 0.0),
+            bytes_per_second: options.max_bytes_per_second.filter(|r| *r > 0),
+        }
+    }
+
+    /// The largest batch that keeps the pace even (about one second's worth).
+    fn batch_limits(&self, options: &Options) -> (usize, u64) {
+        let messages = self
+            .per_second
+            .map(|r| (r.ceil() as usize).clamp(1, options.batch_messages))
+            .unwrap_or(options.batch_messages);
+        let bytes = self
+            .bytes_per_second
+            .map(|r| r.min(options.batch_bytes))
+            .unwrap_or(options.batch_bytes);
+        (messages, bytes)
+    }
+
+    async fn account(&mut self, messages: u64, bytes: u64) {
+        if self.per_second.is_none() && self.bytes_per_second.is_none() {
+            return;
+        }
+        let started = *self.started.get_or_insert_with(tokio::time::Instant::now);
+        self.messages += messages;
+        self.bytes += bytes;
+        let by_count = self
+            .per_second
+            .map(|r| self.messages as f64 / r)
+            .unwrap_or(0.0);
+        let by_bytes = self
+            .bytes_per_second
+            .map(|r| self.bytes as f64 / r as f64)
+            .unwrap_or(0.0);
+        let due = started + std::time::Duration::from_secs_f64(by_count.max(by_bytes));
+        tokio::time::sleep_until(due).await;
+    }
 }
 
 /// What changed at the source for messages copied earlier.

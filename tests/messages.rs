@@ -166,14 +166,41 @@ async fn a_full_mailbox_is_reported_per_message() {
         .layout(Layout::Exchange)
         .quota_bytes(Some(20_000))
         .build();
-    let mut session = Session::connect(
-        &plain(server.plain_port()),
-        &Credentials::password("alice", "alicepass"),
-    )
-    .await
-    .unwrap();
     let small = message(1, "");
     let big = message(2, &"y".repeat(30_000));
+    // A batch in one MULTIAPPEND is all-or-nothing: a full mailbox refuses
+    // it whole, and nothing is stored.
+    {
+        let mut session = Session::connect(
+            &plain(server.plain_port()),
+            &Credentials::password("alice", "alicepass"),
+        )
+        .await
+        .unwrap();
+        let flags = Vec::new();
+        let item = |body| AppendItem {
+            flags: &flags,
+            internal_date: None,
+            body,
+        };
+        let results = session
+            .append("INBOX", &[item(&small), item(&big), item(&small)])
+            .await
+            .unwrap();
+        assert!(
+            results.iter().all(|r| matches!(
+                r,
+                Appended::Refused {
+                    kind: RefusalKind::OverQuota,
+                    ..
+                }
+            )),
+            "{results:?}"
+        );
+        assert!(server.fetch_all("alice", "INBOX").is_empty());
+    }
+    // One APPEND per message: only the one that doesn't fit is refused.
+    let (mut session, _proxy) = session_without(&server, &["MULTIAPPEND"]).await;
     let flags = Vec::new();
     let items = [
         AppendItem {

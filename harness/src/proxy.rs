@@ -139,6 +139,10 @@ struct Shared {
     upstream: SocketAddr,
     fault: Mutex<Fault>,
     generation: AtomicU64,
+    /// The fault goes back to `None` after its first cut.
+    once: AtomicBool,
+    /// Connections cut by a fault so far.
+    cuts: AtomicUsize,
     stop: AtomicBool,
     accepted: AtomicUsize,
     next_id: AtomicU64,
@@ -212,6 +216,8 @@ impl Proxy {
             upstream,
             fault: Mutex::new(fault),
             generation: AtomicU64::new(0),
+            once: AtomicBool::new(false),
+            cuts: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
@@ -249,6 +255,19 @@ impl Proxy {
         let mut current = lock(&self.shared.fault);
         *current = fault;
         self.shared.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Like [`Proxy::set_fault`], but only until the fault has cut one
+    /// connection; then everything passes again (a fault that strikes once,
+    /// to test recovery within one run).
+    pub fn set_fault_once(&self, fault: Fault) {
+        self.shared.once.store(true, Ordering::SeqCst);
+        self.set_fault(fault);
+    }
+
+    /// Connections cut by a fault so far.
+    pub fn cuts(&self) -> usize {
+        self.shared.cuts.load(Ordering::SeqCst)
     }
 
     /// Connections accepted so far.
@@ -513,6 +532,11 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         dst.write_all(&out[..limit])?;
         passed += limit;
         if cut {
+            shared.cuts.fetch_add(1, Ordering::SeqCst);
+            if shared.once.swap(false, Ordering::SeqCst) {
+                *lock(&shared.fault) = Fault::None;
+                shared.generation.fetch_add(1, Ordering::SeqCst);
+            }
             return Ok(true);
         }
     })();

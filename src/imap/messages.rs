@@ -84,6 +84,9 @@ pub enum RefusalKind {
     TooBig,
     /// The mailbox is full (`[OVERQUOTA]`, RFC 5530).
     OverQuota,
+    /// The server asks us to slow down (`[THROTTLED]`, `[UNAVAILABLE]`,
+    /// Microsoft's "Request is throttled"): not the message's fault.
+    Throttled,
     /// Anything else (bad header, NUL, policy).
     Other,
 }
@@ -140,6 +143,12 @@ fn refusal_kind(text: &str) -> RefusalKind {
         || upper.contains("OVER QUOTA")
     {
         RefusalKind::OverQuota
+    } else if upper.contains("[THROTTLED]")
+        || upper.contains("[UNAVAILABLE]")
+        || upper.contains("REQUEST IS THROTTLED")
+        || upper.contains("TOO MANY SIMULTANEOUS")
+    {
+        RefusalKind::Throttled
     } else if upper.contains("[TOOBIG]") || upper.contains("TOO BIG") || upper.contains("TOO LARGE")
     {
         RefusalKind::TooBig
@@ -358,9 +367,17 @@ impl Session {
             // MULTIAPPEND is all-or-nothing (RFC 3502): nothing was stored.
             // The refusal may have come before the server read every
             // literal, leaving the connection out of step: start afresh.
-            tracing::debug!("MULTIAPPEND refused; reconnecting and appending one by one");
-            self.multiappend_refused = true;
+            let text = outcome.first().map(|d| d.text.clone()).unwrap_or_default();
+            let kind = refusal_kind(&text);
             self.reconnect().await?;
+            if matches!(kind, RefusalKind::Throttled | RefusalKind::OverQuota) {
+                // Not about one message: sending them one by one now would
+                // only be refused again. The caller waits or stops.
+                tracing::debug!("MULTIAPPEND refused for the whole account: {text}");
+                return Ok(vec![Appended::Refused { kind, text }; items.len()]);
+            }
+            tracing::debug!("MULTIAPPEND refused; appending one by one from now on");
+            self.multiappend_refused = true;
         }
         let mut results = Vec::with_capacity(items.len());
         if self.non_sync_literals_for(items) {
