@@ -185,6 +185,12 @@ pub enum Problem {
         /// Server name.
         host: String,
     },
+    /// Signing in through the browser did not finish (declined, closed,
+    /// timed out, or answered by something else).
+    BrowserSignInFailed {
+        /// Whose sign-in page ("Google", "Microsoft", an issuer URL).
+        issuer: String,
+    },
     /// This computer has no keychain MailFerry can use (a Linux session
     /// without a Secret Service), or it is locked.
     KeychainUnavailable,
@@ -277,6 +283,7 @@ impl Problem {
             Problem::TokenRejected { .. } => "TokenRejected",
             Problem::AdminConsentRequired { .. } => "AdminConsentRequired",
             Problem::OAuthUnavailable { .. } => "OAuthUnavailable",
+            Problem::BrowserSignInFailed { .. } => "BrowserSignInFailed",
             Problem::KeychainUnavailable => "KeychainUnavailable",
             Problem::KeychainFailed { .. } => "KeychainFailed",
             Problem::NotInKeychain { .. } => "NotInKeychain",
@@ -422,6 +429,10 @@ impl Problem {
                 "{host} does not offer sign-in through your browser. Use the account's password (or an \
                  app password) instead."
             ),
+            Problem::BrowserSignInFailed { issuer } => format!(
+                "Signing in with {issuer} in your browser did not finish. Try again, and complete the \
+                 sign-in in the browser window that opens; the details say what went wrong."
+            ),
             Problem::KeychainUnavailable => "MailFerry can't reach this computer's keychain (on Linux: \
                  GNOME Keyring, KWallet or another password store), or it is locked. MailFerry never \
                  saves a password in a file instead: unlock or start your keychain, or use the password \
@@ -481,7 +492,7 @@ impl Problem {
     }
 }
 
-/// Seconds as "5 minutes", "1 hour", "40 seconds".
+/// Seconds as "40 seconds", "5 minutes", "2 hours", "16 days".
 pub fn human_duration(secs: u64) -> String {
     let plural = |n: u64, unit: &str| {
         if n == 1 {
@@ -494,8 +505,10 @@ pub fn human_duration(secs: u64) -> String {
         plural(secs, "second")
     } else if secs < 90 * 60 {
         plural(secs.div_ceil(60), "minute")
-    } else {
+    } else if secs < 36 * 3600 {
         plural(secs.div_ceil(3600), "hour")
+    } else {
+        plural(secs.div_ceil(86_400), "day")
     }
 }
 
@@ -645,6 +658,9 @@ mod tests {
             },
             Problem::OAuthUnavailable { host: "h".into() },
             Problem::KeychainUnavailable,
+            Problem::BrowserSignInFailed {
+                issuer: "Google".into(),
+            },
             Problem::NotInKeychain {
                 account: "a on h".into(),
             },
@@ -685,5 +701,6 @@ mod tests {
         assert_eq!(human_duration(1), "1 second");
         assert_eq!(human_duration(300), "5 minutes");
         assert_eq!(human_duration(7200), "2 hours");
+        assert_eq!(human_duration(16 * 86_400), "16 days");
     }
 }

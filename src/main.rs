@@ -1344,5 +1344,12 @@ async fn print_folder_sizes(
         run::human_bytes(sb),
         run::human_bytes(db)
     )?;
+    let estimate = mailferry::preset::estimate(
+        sm.saturating_sub(dm),
+        sb.saturating_sub(db),
+        &mailferry::preset::for_host(&source.endpoint().host),
+        &mailferry::preset::for_host(&dest.endpoint().host),
+    );
+    writeln!(out, "Copying what is missing: {}", estimate.words)?;
     Ok(())
 }

@@ -1,0 +1,390 @@
+//! Provider presets as data: where each provider's IMAP server is, how many
+//! connections and how much traffic it tolerates, the largest message it
+//! takes — and the duration estimate those limits imply.
+//!
+//! The numbers come from `../shared/PROVIDERS.md` (providers' own pages as
+//! quoted by imapsync's FAQ and migration vendors); several are
+//! low-confidence, so every one is a default the user can change.
+//! Pure data and arithmetic: no I/O, no clock.
+
+use crate::endpoint::Security;
+use crate::provider::Provider;
+use serde::Serialize;
+
+/// What MailFerry knows about one kind of server.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Preset {
+    /// Stable identifier (`gmail`, `microsoft365`, …).
+    pub id: &'static str,
+    /// The name users know.
+    pub name: &'static str,
+    /// The provider, for reading its refusal texts.
+    pub provider: Provider,
+    /// IMAP server name; empty when each customer has their own.
+    pub host: &'static str,
+    /// Port.
+    pub port: u16,
+    /// Security.
+    pub security: Security,
+    /// Simultaneous IMAP connections per account the provider tolerates.
+    pub max_connections: u32,
+    /// The largest message the server accepts, in bytes.
+    pub max_message_bytes: Option<u64>,
+    /// How much an account may download per day (reading the source).
+    pub download_bytes_per_day: Option<u64>,
+    /// How much an account may upload per day (writing the destination).
+    pub upload_bytes_per_day: Option<u64>,
+    /// How many messages a mailbox may receive per hour.
+    pub messages_per_hour: Option<u64>,
+    /// A polite message rate per second (what migration tools use).
+    pub messages_per_second: Option<f64>,
+}
+
+const MB: u64 = 1_000_000;
+
+/// Every preset, in the order the wizard shows them.
+pub fn all() -> Vec<Preset> {
+    vec![
+        Preset {
+            id: "gmail",
+            name: "Gmail / Google Workspace",
+            provider: Provider::Google,
+            host: "imap.gmail.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 15,
+            max_message_bytes: Some(35_651_584),
+            download_bytes_per_day: Some(2_500 * MB),
+            upload_bytes_per_day: Some(500 * MB),
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        Preset {
+            id: "microsoft365",
+            name: "Microsoft 365 / Outlook.com",
+            provider: Provider::Microsoft,
+            host: "outlook.office365.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 16,
+            max_message_bytes: Some(35 * MB),
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: Some(3_600),
+            messages_per_second: Some(4.0),
+        },
+        Preset {
+            id: "exchange",
+            name: "Exchange (your company's own server)",
+            provider: Provider::Other,
+            host: "",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 16,
+            max_message_bytes: Some(10 * MB),
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: Some(4.0),
+        },
+        Preset {
+            id: "yahoo",
+            name: "Yahoo Mail",
+            provider: Provider::Yahoo,
+            host: "imap.mail.yahoo.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 10,
+            max_message_bytes: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        Preset {
+            id: "icloud",
+            name: "iCloud Mail",
+            provider: Provider::ICloud,
+            host: "imap.mail.me.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 5,
+            max_message_bytes: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        Preset {
+            id: "fastmail",
+            name: "Fastmail",
+            provider: Provider::Fastmail,
+            host: "imap.fastmail.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 10,
+            max_message_bytes: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        Preset {
+            id: "zoho",
+            name: "Zoho Mail",
+            provider: Provider::Zoho,
+            host: "imap.zoho.com",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 10,
+            max_message_bytes: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        Preset {
+            id: "hosting",
+            name: "cPanel or other hosting",
+            provider: Provider::Other,
+            host: "",
+            port: 993,
+            security: Security::Tls,
+            max_connections: 20,
+            max_message_bytes: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
+            messages_per_second: None,
+        },
+        generic(),
+    ]
+}
+
+fn generic() -> Preset {
+    Preset {
+        id: "other",
+        name: "Other IMAP server",
+        provider: Provider::Other,
+        host: "",
+        port: 993,
+        security: Security::Tls,
+        max_connections: 10,
+        max_message_bytes: None,
+        download_bytes_per_day: None,
+        upload_bytes_per_day: None,
+        messages_per_hour: None,
+        messages_per_second: None,
+    }
+}
+
+/// The preset with this id.
+pub fn by_id(id: &str) -> Option<Preset> {
+    all().into_iter().find(|p| p.id == id)
+}
+
+/// The preset for a server name (the generic one when unknown).
+pub fn for_host(host: &str) -> Preset {
+    let provider = Provider::from_host(host);
+    all()
+        .into_iter()
+        .find(|p| p.provider == provider && provider != Provider::Other)
+        .unwrap_or_else(generic)
+}
+
+/// How long a copy is likely to take, and what limits it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Seconds.
+    pub seconds: u64,
+    /// The limit that decides it, in plain words.
+    pub limited_by: String,
+    /// The whole estimate in one sentence.
+    pub words: String,
+}
+
+/// What MailFerry itself manages on an open road (a conservative figure:
+/// one connection per side to a nearby server).
+pub const OPEN_ROAD_BYTES_PER_SECOND: u64 = 5 * MB;
+
+const CONNECTION: &str = "the speed of the connection";
+
+/// Estimates the copy of `messages` totalling `bytes` from a server like
+/// `source` to one like `dest`.
+pub fn estimate(messages: u64, bytes: u64, source: &Preset, dest: &Preset) -> Estimate {
+    let mut limits: Vec<(f64, String)> = vec![(
+        bytes as f64 / OPEN_ROAD_BYTES_PER_SECOND as f64,
+        CONNECTION.to_owned(),
+    )];
+    if let Some(per_day) = source.download_bytes_per_day {
+        limits.push((
+            bytes as f64 / per_day as f64 * 86_400.0,
+            format!(
+                "{} allows about {} of downloads a day",
+                short_name(source),
+                human_size(per_day)
+            ),
+        ));
+    }
+    if let Some(per_day) = dest.upload_bytes_per_day {
+        limits.push((
+            bytes as f64 / per_day as f64 * 86_400.0,
+            format!(
+                "{} accepts about {} of uploads a day",
+                short_name(dest),
+                human_size(per_day)
+            ),
+        ));
+    }
+    if let Some(per_hour) = dest.messages_per_hour {
+        limits.push((
+            messages as f64 / per_hour as f64 * 3_600.0,
+            format!(
+                "{} accepts about {} messages an hour",
+                short_name(dest),
+                thousands(per_hour)
+            ),
+        ));
+    }
+    for (preset, side) in [(source, "reads"), (dest, "writes")] {
+        if let Some(rate) = preset.messages_per_second {
+            limits.push((
+                messages as f64 / rate,
+                format!(
+                    "{} {side} about {rate} messages a second",
+                    short_name(preset)
+                ),
+            ));
+        }
+    }
+    let (seconds, limited_by) = limits
+        .into_iter()
+        .fold((0.0, String::new()), |best, (s, why)| {
+            if s > best.0 {
+                (s, why)
+            } else {
+                best
+            }
+        });
+    let seconds = seconds.ceil() as u64;
+    let words = if seconds < 60 {
+        "Less than a minute.".to_owned()
+    } else if limited_by == CONNECTION {
+        format!("About {}.", crate::error::human_duration(seconds))
+    } else {
+        format!(
+            "About {}: {limited_by}.",
+            crate::error::human_duration(seconds)
+        )
+    };
+    Estimate {
+        seconds,
+        limited_by,
+        words,
+    }
+}
+
+fn short_name(p: &Preset) -> &'static str {
+    match p.provider {
+        Provider::Other => "the server",
+        other => other.display_name(),
+    }
+}
+
+/// Bytes as users say them: "500 MB", "2.5 GB".
+pub fn human_size(bytes: u64) -> String {
+    if bytes >= 1_000 * MB {
+        let gb = bytes as f64 / (1_000 * MB) as f64;
+        if gb.fract() == 0.0 {
+            format!("{gb:.0} GB")
+        } else {
+            format!("{gb:.1} GB")
+        }
+    } else {
+        format!("{} MB", bytes.div_ceil(MB))
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_find_their_preset() {
+        assert_eq!(for_host("imap.gmail.com").id, "gmail");
+        assert_eq!(for_host("outlook.office365.com").id, "microsoft365");
+        assert_eq!(for_host("mail.example.com").id, "other");
+        assert!(by_id("icloud").is_some_and(|p| p.max_connections == 5));
+        let ids: Vec<_> = all().iter().map(|p| p.id).collect();
+        let mut unique = ids.clone();
+        unique.dedup();
+        assert_eq!(ids, unique, "ids are unique");
+    }
+
+    #[test]
+    fn gmail_uploads_decide_a_big_move_to_gmail() {
+        let e = estimate(
+            100_000,
+            8_000 * MB,
+            &for_host("mail.example.com"),
+            &for_host("imap.gmail.com"),
+        );
+        assert_eq!(e.seconds, 16 * 86_400, "8 GB at 500 MB a day");
+        assert_eq!(
+            e.words,
+            "About 16 days: Gmail accepts about 500 MB of uploads a day."
+        );
+    }
+
+    #[test]
+    fn gmail_downloads_decide_a_move_away_from_gmail() {
+        let e = estimate(
+            20_000,
+            10_000 * MB,
+            &for_host("imap.gmail.com"),
+            &for_host("mail.example.com"),
+        );
+        assert_eq!(e.seconds, 4 * 86_400);
+        assert!(
+            e.words
+                .contains("Gmail allows about 2.5 GB of downloads a day"),
+            "{}",
+            e.words
+        );
+    }
+
+    #[test]
+    fn microsoft_message_rate_decides_many_small_messages() {
+        let e = estimate(
+            36_000,
+            500 * MB,
+            &for_host("mail.example.com"),
+            &for_host("outlook.office365.com"),
+        );
+        assert_eq!(e.seconds, 10 * 3_600);
+        assert_eq!(
+            e.words,
+            "About 10 hours: Microsoft 365 accepts about 3,600 messages an hour."
+        );
+    }
+
+    #[test]
+    fn an_open_road_is_quick() {
+        let e = estimate(100, 50 * MB, &generic(), &generic());
+        assert_eq!(e.words, "Less than a minute.");
+        let e = estimate(10_000, 3_000 * MB, &generic(), &generic());
+        assert_eq!(e.words, "About 10 minutes.");
+    }
+}
