@@ -66,6 +66,7 @@ impl Step {
             | Problem::TokenRejected { .. }
             | Problem::AdminConsentRequired { .. }
             | Problem::OAuthUnavailable { .. }
+            | Problem::BrowserSignInFailed { .. }
             | Problem::KeychainUnavailable
             | Problem::KeychainFailed { .. }
             | Problem::NotInKeychain { .. }

@@ -5,3 +5,4 @@
 //! OAUTHBEARER) is in [`crate::imap`].
 
 pub mod keychain;
+pub mod oauth;

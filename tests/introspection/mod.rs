@@ -2,6 +2,9 @@
 //! `oauth2` passdb: a tiny blocking HTTP server that calls the tokens it was
 //! given active, for their user, and every other token inactive.
 
+// Each test binary compiles this module and uses part of it.
+#![allow(dead_code)]
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -53,7 +56,6 @@ impl Introspection {
     }
 
     /// How many tokens Dovecot asked about.
-    #[allow(dead_code)] // each test binary compiles this module; not all ask
     pub fn asked(&self) -> usize {
         *self.asked.lock().unwrap()
     }
