@@ -734,7 +734,8 @@ async fn copy_batch(
     let now = job.now;
     let display = job.source_name.display().to_owned();
     let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
-    let fetched = source.fetch_bodies(&uids).await?;
+    let expected: u64 = batch.iter().map(|c| c.message.size).sum();
+    let fetched = source.fetch_bodies(&uids, expected).await?;
     let by_uid: BTreeMap<u32, _> = fetched.into_iter().map(|m| (m.uid, m)).collect();
 
     // Intents first: a crash from here on leaves a question, not a duplicate.

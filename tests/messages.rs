@@ -139,7 +139,7 @@ async fn examine_fetch_meta_and_bodies_read_without_changing_anything() {
         "headers only"
     );
     assert_eq!(metas[0].size as usize, message(0, "").len());
-    let bodies = session.fetch_bodies(&[2, 4, 99]).await.unwrap();
+    let bodies = session.fetch_bodies(&[2, 4, 99], 0).await.unwrap();
     assert_eq!(
         bodies.iter().map(|m| m.uid).collect::<Vec<_>>(),
         vec![2, 4],

@@ -301,13 +301,18 @@ impl Session {
     /// UID FETCH of whole messages (BODY.PEEK[]: the \Seen flag is not
     /// touched) in the selected folder. Messages that vanished meanwhile
     /// are simply absent from the result.
-    pub async fn fetch_bodies(&mut self, uids: &[u32]) -> Result<Vec<FetchedMessage>, Error> {
+    /// `expected_bytes` (their RFC822.SIZE total) stretches the deadline.
+    pub async fn fetch_bodies(
+        &mut self,
+        uids: &[u32],
+        expected_bytes: u64,
+    ) -> Result<Vec<FetchedMessage>, Error> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let set = uid_set(uids);
         let mut messages = self
-            .with_timeout(move |s| {
+            .with_timeout_for(expected_bytes, move |s| {
                 Box::pin(async move {
                     let stream = s
                         .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")

@@ -820,7 +820,22 @@ impl Session {
             Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
         >,
     ) -> Result<T, Error> {
-        let timeout = self.endpoint.timeout;
+        self.with_timeout_for(0, f).await
+    }
+
+    /// Like `with_timeout`, for a command that moves about `bytes`: the
+    /// deadline grows by a second per 256 KiB, so a slow link is not
+    /// mistaken for a dead server.
+    async fn with_timeout_for<T>(
+        &mut self,
+        bytes: u64,
+        f: impl for<'a> FnOnce(
+            &'a mut async_imap::Session<Transport>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
+        >,
+    ) -> Result<T, Error> {
+        let timeout = self.endpoint.timeout + std::time::Duration::from_secs(bytes / (256 * 1024));
         match tokio::time::timeout(timeout, f(&mut self.inner)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(self.working_error(e)),
