@@ -268,7 +268,7 @@ impl FolderRuleArgs {
 macro_rules! side_args {
     ($name:ident, $n:literal, $host:ident, $port:ident, $user:ident, $passfile:ident, $tls:ident, $ssl:ident,
      $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident,
-     $keychain:ident, $oauthaccesstoken:ident) => {
+     $keychain:ident, $oauthaccesstoken:ident, $oauth:ident) => {
         #[derive(Args, Clone)]
         struct $name {
             #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
@@ -312,6 +312,9 @@ macro_rules! side_args {
             #[doc = "Sign in with the OAuth2 access token in the first line of FILE, obtained elsewhere (XOAUTH2 or OAUTHBEARER)."]
             #[arg(long = concat!("oauthaccesstoken", $n), value_name = "FILE", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n)])]
             $oauthaccesstoken: Option<PathBuf>,
+            #[doc = "Sign in through the browser: google, microsoft, or an issuer URL. The client ID comes from MAILFERRY_OAUTH_CLIENT_ID; the sign-in is kept in the keychain."]
+            #[arg(long = concat!("oauth", $n), value_name = "PROVIDER", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n), concat!("oauthaccesstoken", $n)])]
+            $oauth: Option<String>,
         }
 
         impl From<$name> for Side {
@@ -332,6 +335,7 @@ macro_rules! side_args {
                     authuser: a.$authuser,
                     keychain: a.$keychain,
                     oauthaccesstoken: a.$oauthaccesstoken,
+                    oauth: a.$oauth,
                 }
             }
         }
@@ -355,7 +359,8 @@ side_args!(
     authmech1,
     authuser1,
     keychain1,
-    oauthaccesstoken1
+    oauthaccesstoken1,
+    oauth1
 );
 side_args!(
     Side2,
@@ -374,7 +379,8 @@ side_args!(
     authmech2,
     authuser2,
     keychain2,
-    oauthaccesstoken2
+    oauthaccesstoken2,
+    oauth2
 );
 
 struct Side {
@@ -393,6 +399,7 @@ struct Side {
     authuser: Option<String>,
     keychain: bool,
     oauthaccesstoken: Option<PathBuf>,
+    oauth: Option<String>,
 }
 
 impl Side {
@@ -480,6 +487,12 @@ impl Side {
             }
             return Ok(Proof::AccessToken(Secret::new(token)));
         }
+        if let Some(issuer) = &self.oauth {
+            let account = self.account().context("--oauth needs --user and --host")?;
+            let token =
+                oauth_access_token(issuer, &account).map_err(|e| engine_error(self.role(), e))?;
+            return Ok(Proof::AccessToken(token));
+        }
         if self.keychain {
             let account = self
                 .account()
@@ -553,6 +566,77 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Log(args) => run_log(args),
         Command::Forget(args) => run_forget(args),
     }
+}
+
+/// An access token for `account` from the issuer (`google`, `microsoft` or
+/// a URL): from the refresh token in the keychain when there is one, else
+/// by signing in in the browser (the stand-in named by MAILFERRY_BROWSER in
+/// tests). The new refresh token goes to the keychain, or, without one,
+/// lives for this run only.
+fn oauth_access_token(
+    issuer: &str,
+    account: &Account,
+) -> Result<Secret<String>, mailferry::error::Error> {
+    use mailferry::auth::oauth::{self, Browser, Client, Issuer, SystemBrowser};
+    let issuer = Issuer::from_name(issuer)?;
+    let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
+        return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
+            issuer: issuer.name.clone(),
+        })
+        .with_detail(
+            "no client ID: register MailFerry as a desktop app with the provider and set \
+             MAILFERRY_OAUTH_CLIENT_ID (and MAILFERRY_OAUTH_CLIENT_SECRET if it gave one)",
+        ));
+    };
+    let client = Client {
+        id,
+        secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
+    };
+    let keychain = Keychain::system();
+    if let Ok(keychain) = &keychain {
+        if let Some(refresh) = keychain.load(SecretKind::RefreshToken, account)? {
+            match oauth::refresh(&issuer, &client, &refresh) {
+                Ok(tokens) => return Ok(tokens.access_token),
+                Err(e) if e.needs_new_token() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    /// A program given the URL (MAILFERRY_BROWSER), for tests and for
+    /// machines where the default browser is not the one to use.
+    struct Program(String);
+    impl Browser for Program {
+        fn open(&self, url: &str) -> std::io::Result<()> {
+            std::process::Command::new(&self.0)
+                .arg(url)
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .map(drop)
+        }
+    }
+    let browser: Box<dyn Browser> = match std::env::var("MAILFERRY_BROWSER") {
+        Ok(program) => Box::new(Program(program)),
+        Err(_) => Box::new(SystemBrowser),
+    };
+    eprintln!(
+        "Opening your browser to sign in to {} as {}…",
+        issuer.name, account.user
+    );
+    let tokens = oauth::sign_in(
+        &issuer,
+        &client,
+        Some(&account.user),
+        browser.as_ref(),
+        Duration::from_secs(300),
+    )?;
+    match (&keychain, &tokens.refresh_token) {
+        (Ok(keychain), Some(refresh)) => {
+            keychain.save(SecretKind::RefreshToken, account, refresh)?
+        }
+        (Err(e), Some(_)) => eprintln!("mailferry: {e} The sign-in is kept for this run only."),
+        _ => {}
+    }
+    Ok(tokens.access_token)
 }
 
 /// `mailferry forget`: removes each given account's secrets from the

@@ -359,3 +359,59 @@ fn wait_for_browser(browser: &StandInBrowser) -> Vec<(String, u16, String)> {
     }
     panic!("the stand-in browser never finished");
 }
+
+/// `mailferry check --oauth1 ISSUER`: the browser is a script on the
+/// command's behalf (MAILFERRY_BROWSER) that follows the URL with curl, as
+/// the user clicking through would; without a keychain the sign-in lives
+/// for this run only, and says so.
+#[test]
+fn cli_oauth_flag_signs_in_through_the_browser() {
+    use std::os::unix::fs::PermissionsExt;
+    let idp = Introspection::start();
+    let auth = AuthServer::start(idp.clone());
+    let server = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .user("carol", "carolpass")
+        .oauth2_introspection(idp.url())
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let browser = dir.path().join("stand-in-browser");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let no_bus = format!("unix:path={}", dir.path().join("no-bus").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args([
+            "check",
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &server.plain_port().to_string(),
+            "--plain1",
+            "--user1",
+            "carol",
+            "--oauth1",
+            &auth.base,
+        ])
+        .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
+        .env("MAILFERRY_BROWSER", &browser)
+        .env("DBUS_SESSION_BUS_ADDRESS", &no_bus)
+        .env("MAILFERRY_LOG", "trace")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("✓ Signed in"), "{shown}");
+    assert!(shown.contains("kept for this run only"), "{shown}");
+    assert_eq!(auth.state.lock().unwrap().verified_pkce, 1, "PKCE verified");
+    for secret in ["at-1", "rt-1", "code-1"] {
+        assert!(
+            !shown.contains(secret),
+            "the output shows {secret}:\n{shown}"
+        );
+    }
+}
