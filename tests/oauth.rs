@@ -15,14 +15,6 @@ use mailferry::secret::Secret;
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Proxy};
 use std::time::Duration;
 
-fn server(idp: &Introspection) -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .user("carol", "carolpass")
-        .oauth2_introspection(idp.url())
-        .build()
-}
-
 fn endpoint(server: &Dovecot, security: Security) -> Endpoint {
     let port = match security {
         Security::Tls => server.tls_port(),
@@ -60,7 +52,7 @@ fn problem(report: &CheckReport) -> &Problem {
 async fn a_good_token_signs_in_by_every_mechanism_and_security() {
     let idp = Introspection::start();
     idp.grant("tok-good-1", "carol");
-    let server = server(&idp);
+    let server = idp.dovecot();
     for security in [Security::Tls, Security::StartTls, Security::Plain] {
         for mechanism in [
             AuthMechanism::Auto,
@@ -91,7 +83,7 @@ async fn a_good_token_signs_in_by_every_mechanism_and_security() {
 async fn without_sasl_ir_the_token_follows_the_prompt() {
     let idp = Introspection::start();
     idp.grant("tok-good-2", "carol");
-    let server = server(&idp);
+    let server = idp.dovecot();
     let proxy = Proxy::start(server.addr_plain());
     // The server no longer offers SASL-IR: the first response must wait for
     // the server's `+` prompt instead of riding on the command.
@@ -127,7 +119,7 @@ async fn without_sasl_ir_the_token_follows_the_prompt() {
 async fn an_expired_token_is_diagnosed_from_the_error_challenge() {
     let idp = Introspection::start();
     idp.grant("tok-soon-expired", "carol");
-    let server = server(&idp);
+    let server = idp.dovecot();
     let e = endpoint(&server, Security::Tls);
     let session = Session::connect(&e, &token("carol", "tok-soon-expired", AuthMechanism::Auto))
         .await
@@ -210,7 +202,7 @@ async fn a_server_without_oauth_says_so_before_sending_the_token() {
 #[tokio::test]
 async fn a_token_is_never_sent_as_a_password_nor_a_password_as_a_token() {
     let idp = Introspection::start();
-    let server = server(&idp);
+    let server = idp.dovecot();
     let e = endpoint(&server, Security::Tls);
     for mechanism in [AuthMechanism::Login, AuthMechanism::Plain] {
         let report = run(&e, &token("carol", "tok-y", mechanism)).await;

@@ -14,7 +14,6 @@ use mailferry::auth::oauth::{self, percent_decode, Browser, Client, Issuer};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::error::Problem;
 use mailferry::imap::Session;
-use mailferry_harness::{Dovecot, Layout};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -223,11 +222,7 @@ fn client() -> Client {
 fn browser_sign_in_with_pkce_then_imap_then_refresh() {
     let idp = Introspection::start();
     let auth = AuthServer::start(idp.clone());
-    let server = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .user("carol", "carolpass")
-        .oauth2_introspection(idp.url())
-        .build();
+    let server = idp.dovecot();
     let issuer = Issuer::discover(&auth.base, &["mail", "offline_access"]).unwrap();
     assert_eq!(issuer.token_url, format!("{}/token", auth.base));
     let browser = StandInBrowser::default();
@@ -369,11 +364,7 @@ fn cli_oauth_flag_signs_in_through_the_browser() {
     use std::os::unix::fs::PermissionsExt;
     let idp = Introspection::start();
     let auth = AuthServer::start(idp.clone());
-    let server = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .user("carol", "carolpass")
-        .oauth2_introspection(idp.url())
-        .build();
+    let server = idp.dovecot();
     let dir = tempfile::tempdir().unwrap();
     let browser = dir.path().join("stand-in-browser");
     std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();

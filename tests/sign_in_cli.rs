@@ -59,11 +59,7 @@ fn check_args<'a>(port: &'a str, user: &'a str) -> Vec<&'a str> {
 fn oauthaccesstoken_signs_in_and_an_expired_token_says_sign_in_again() {
     let idp = Introspection::start();
     idp.grant(TOKEN, "carol");
-    let server = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .user("carol", "carolpass")
-        .oauth2_introspection(idp.url())
-        .build();
+    let server = idp.dovecot();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("token");
     std::fs::write(&file, format!("{TOKEN}\n")).unwrap();

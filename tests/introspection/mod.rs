@@ -5,6 +5,7 @@
 // Each test binary compiles this module and uses part of it.
 #![allow(dead_code)]
 
+use mailferry_harness::{Dovecot, Layout};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -40,6 +41,16 @@ impl Introspection {
     /// The URL to give `DovecotBuilder::oauth2_introspection`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A Dovecot (Exchange layout) with the user `carol` / `carolpass` that
+    /// also takes the tokens this endpoint calls active.
+    pub fn dovecot(&self) -> Dovecot {
+        Dovecot::builder()
+            .layout(Layout::Exchange)
+            .user("carol", "carolpass")
+            .oauth2_introspection(self.url())
+            .build()
     }
 
     /// From now on `token` is active and signs in `user`.
