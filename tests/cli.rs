@@ -1,24 +1,10 @@
 //! `mailferry check` as an administrator runs it: flags, password sources,
 //! the printed verdict, `--json`, and exit codes (0 both fine, 2 otherwise).
 
+mod common;
+
+use common::{mailferry, run_both, text};
 use mailferry_harness::{Dovecot, Layout, Message};
-use std::process::{Command, Output, Stdio};
-
-fn mailferry(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailferry"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .env_remove("MAILFERRY_PASSWORD1")
-        .env_remove("MAILFERRY_PASSWORD2");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run mailferry")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn check_both_sides_prints_a_verdict_for_each() {
@@ -170,36 +156,7 @@ fn sync_copies_then_copies_nothing_and_reports_as_json() {
     src.append("alice", "INBOX.Clients", &msgs[8..]);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("job.db");
-    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
-    let sync = |extra: &[&str]| {
-        let mut args = vec![
-            "sync",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &sp,
-            "--plain1",
-            "--user1",
-            "alice",
-            "--host2",
-            "127.0.0.1",
-            "--port2",
-            &dp,
-            "--plain2",
-            "--user2",
-            "alice",
-            "--state",
-            state.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        mailferry(
-            &args,
-            &[
-                ("MAILFERRY_PASSWORD1", "alicepass"),
-                ("MAILFERRY_PASSWORD2", "alicepass"),
-            ],
-        )
-    };
+    let sync = |extra: &[&str]| run_both("sync", &src, &dst, &state, extra, &[]);
 
     let dry = sync(&["--dry"]);
     assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
@@ -279,36 +236,7 @@ fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
     src.append("alice", "[Gmail]/All Mail", &inbox);
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("job.db");
-    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
-    let run = |command: &str, extra: &[&str]| {
-        let mut args = vec![
-            command,
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &sp,
-            "--plain1",
-            "--user1",
-            "alice",
-            "--host2",
-            "127.0.0.1",
-            "--port2",
-            &dp,
-            "--plain2",
-            "--user2",
-            "alice",
-            "--state",
-            state.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        mailferry(
-            &args,
-            &[
-                ("MAILFERRY_PASSWORD1", "alicepass"),
-                ("MAILFERRY_PASSWORD2", "alicepass"),
-            ],
-        )
-    };
+    let run = |command: &str, extra: &[&str]| run_both(command, &src, &dst, &state, extra, &[]);
 
     // The big one is held back by --maxsize: a known reason.
     let copy = run("sync", &["--maxsize", "10000"]);

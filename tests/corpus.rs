@@ -3,61 +3,22 @@
 //! arrives once, byte for byte as the server serves it, with its flags and
 //! date; a second run copies nothing.
 
-use mailferry::endpoint::{Credentials, Endpoint, Security};
-use mailferry::event::Discard;
-use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
-use mailferry::imap::Session;
-use mailferry::run::{sync, Options, Report};
-use mailferry::state::State;
-use mailferry_harness::{Dovecot, Fetched, Layout, Message};
-use std::collections::BTreeMap;
+mod common;
+
+use common::content;
+use mailferry::run::{Options, Report};
+use mailferry_harness::{Dovecot, Layout, Message};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 async fn migrate(src: &Dovecot, dst: &Dovecot, state: &Path) -> Report {
-    let connect = |port: u16| async move {
-        let mut e = Endpoint::new("127.0.0.1")
-            .with_security(Security::Plain)
-            .with_port(port);
-        e.timeout = Duration::from_secs(60);
-        Session::connect(&e, &Credentials::password("alice", "alicepass"))
-            .await
-            .unwrap()
-    };
-    let mut source = connect(src.plain_port()).await;
-    let mut dest = connect(dst.plain_port()).await;
-    let map = map_folders(
-        &read_tree(&mut source).await.unwrap(),
-        &read_tree(&mut dest).await.unwrap(),
-        &Rules::default(),
-    );
-    let dest_tree = read_tree(&mut dest).await.unwrap();
-    apply(&mut dest, &plan_create(&map, &dest_tree).unwrap())
-        .await
-        .unwrap();
-    let mut st = State::open(state, 0).unwrap();
-    sync(
-        &mut source,
-        &mut dest,
-        &map,
-        Some(&mut st),
+    common::migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        state,
         &Options::default(),
-        &|| 0,
-        &mut Discard,
     )
     .await
-    .unwrap()
-}
-
-fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
-    let mut out = BTreeMap::new();
-    for m in messages {
-        let mut flags = m.flags.clone();
-        flags.sort();
-        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
-            .or_default() += 1;
-    }
-    out
+    .expect("the copy runs")
 }
 
 /// The messages of a corpus file: an mbox is split at its `From ` lines.

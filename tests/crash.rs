@@ -6,9 +6,17 @@
 //! see `src/crashpoint.rs`): no destructor runs, no buffer is flushed, the
 //! SQLite transaction in progress is lost — the same as SIGKILL.
 
-use mailferry_harness::{Dovecot, Fetched, Layout, Message};
-use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use common::{content, run_both};
+use mailferry_harness::{Dovecot, Layout, Message};
+use std::process::Output;
+
+fn sync(src: &Dovecot, dst: &Dovecot, state: &std::path::Path, crash_at: Option<String>) -> Output {
+    let crash = crash_at.map(|point| ("MAILFERRY_CRASH_AT", point));
+    let env: Vec<(&str, &str)> = crash.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_both("sync", src, dst, state, &["--batch-messages", "3"], &env)
+}
 
 fn messages() -> Vec<Message> {
     (0..10)
@@ -20,51 +28,6 @@ fn messages() -> Vec<Message> {
             .internal_date(&format!("{:02}-Jun-2023 10:00:00 +0000", i + 1))
         })
         .collect()
-}
-
-fn sync(src: &Dovecot, dst: &Dovecot, state: &std::path::Path, crash_at: Option<String>) -> Output {
-    let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailferry"));
-    cmd.args([
-        "sync",
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &sp,
-        "--plain1",
-        "--user1",
-        "alice",
-        "--host2",
-        "127.0.0.1",
-        "--port2",
-        &dp,
-        "--plain2",
-        "--user2",
-        "alice",
-        "--state",
-        state.to_str().unwrap(),
-        "--batch-messages",
-        "3",
-    ])
-    .env("MAILFERRY_PASSWORD1", "alicepass")
-    .env("MAILFERRY_PASSWORD2", "alicepass")
-    .env_remove("MAILFERRY_CRASH_AT")
-    .stdin(Stdio::null());
-    if let Some(point) = crash_at {
-        cmd.env("MAILFERRY_CRASH_AT", point);
-    }
-    cmd.output().expect("run mailferry")
-}
-
-fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
-    let mut out = BTreeMap::new();
-    for m in messages {
-        let mut flags = m.flags.clone();
-        flags.sort();
-        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
-            .or_default() += 1;
-    }
-    out
 }
 
 #[test]

@@ -3,73 +3,14 @@
 //! UIDVALIDITY changes, a destination that already holds some of the mail,
 //! connections cut mid-FETCH and mid-APPEND, and Gmail's All Mail.
 
-use mailferry::endpoint::{Credentials, Endpoint, Security};
+mod common;
+
+use common::{content, migrate, NOW};
 use mailferry::error::Problem;
-use mailferry::event::Discard;
-use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
-use mailferry::imap::Session;
-use mailferry::run::{sync, Options, Report};
+use mailferry::run::Options;
 use mailferry::state::State;
-use mailferry_harness::{Direction, Dovecot, Fault, Fetched, Layout, Message, Proxy};
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::path::Path;
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::time::Duration;
-
-const NOW: i64 = 1_767_225_600; // 2026-01-01
-
-fn endpoint(addr: SocketAddr) -> Endpoint {
-    let mut e = Endpoint::new("127.0.0.1")
-        .with_security(Security::Plain)
-        .with_port(addr.port());
-    e.timeout = Duration::from_secs(30);
-    e
-}
-
-async fn connect(addr: SocketAddr) -> Session {
-    Session::connect(
-        &endpoint(addr),
-        &Credentials::password("alice", "alicepass"),
-    )
-    .await
-    .expect("sign in")
-}
-
-/// One migration run, as the CLI does it: map folders, create them, copy.
-async fn migrate(
-    src: SocketAddr,
-    dst: SocketAddr,
-    state: &Path,
-    options: &Options,
-) -> Result<Report, mailferry::error::Error> {
-    let mut source = connect(src).await;
-    let mut dest = connect(dst).await;
-    let source_tree = read_tree(&mut source).await?;
-    let dest_tree = read_tree(&mut dest).await?;
-    let map = map_folders(&source_tree, &dest_tree, &Rules::default());
-    if !options.dry {
-        let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
-        apply(&mut dest, &plan).await?;
-    }
-    let mut store = if options.dry {
-        State::open_read_only(state).expect("read state")
-    } else {
-        Some(State::open(state, NOW).expect("open state"))
-    };
-    let report = sync(
-        &mut source,
-        &mut dest,
-        &map,
-        store.as_mut(),
-        options,
-        &|| NOW,
-        &mut Discard,
-    )
-    .await;
-    source.logout().await;
-    dest.logout().await;
-    report
-}
 
 fn mail(i: usize, extra: &str) -> Message {
     let body = format!(
@@ -113,18 +54,6 @@ fn edge_cases() -> Vec<Message> {
         Message::new(b"From: dst@x\r\nSubject: across DST\r\nMessage-ID: <dst@x>\r\n\r\ndst\r\n".to_vec())
             .internal_date("31-Mar-2024 02:30:00 +0100"),
     ]
-}
-
-/// A folder's messages as a comparable multiset: body, sorted flags, date.
-fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
-    let mut out = BTreeMap::new();
-    for m in messages {
-        let mut flags = m.flags.clone();
-        flags.sort();
-        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
-            .or_default() += 1;
-    }
-    out
 }
 
 fn assert_same(src: &Dovecot, src_folder: &str, dst: &Dovecot, dst_folder: &str) {

@@ -1,0 +1,152 @@
+//! Helpers shared by the engine's integration tests: one migration run as
+//! the CLI does it, the CLI itself with plain connections to two harness
+//! servers, and the comparison of two folders' messages.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::event::Discard;
+use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+use mailferry::imap::Session;
+use mailferry::run::{sync, Options, Report};
+use mailferry::state::State;
+use mailferry_harness::{Dovecot, Fetched};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// The clock of library-level runs (2026-01-01).
+pub const NOW: i64 = 1_767_225_600;
+
+/// Signs in as alice/alicepass over a plain connection.
+pub async fn connect(addr: SocketAddr) -> Session {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(addr.port());
+    e.timeout = Duration::from_secs(60);
+    Session::connect(&e, &Credentials::password("alice", "alicepass"))
+        .await
+        .expect("sign in")
+}
+
+/// One migration run, as the CLI does it: map folders, create them, copy.
+pub async fn migrate(
+    src: SocketAddr,
+    dst: SocketAddr,
+    state: &Path,
+    options: &Options,
+) -> Result<Report, mailferry::error::Error> {
+    let mut source = connect(src).await;
+    let mut dest = connect(dst).await;
+    let source_tree = read_tree(&mut source).await?;
+    let dest_tree = read_tree(&mut dest).await?;
+    let map = map_folders(&source_tree, &dest_tree, &Rules::default());
+    if !options.dry {
+        let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
+        apply(&mut dest, &plan).await?;
+    }
+    let mut store = if options.dry {
+        State::open_read_only(state).expect("read state")
+    } else {
+        Some(State::open(state, NOW).expect("open state"))
+    };
+    let report = sync(
+        &mut source,
+        &mut dest,
+        &map,
+        store.as_mut(),
+        options,
+        &|| NOW,
+        &mut Discard,
+    )
+    .await;
+    source.logout().await;
+    dest.logout().await;
+    report
+}
+
+/// A folder's messages as a comparable multiset: body, sorted flags, date.
+pub fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String), usize> {
+    let mut out = BTreeMap::new();
+    for m in messages {
+        let mut flags = m.flags.clone();
+        flags.sort();
+        *out.entry((m.body.clone(), flags, m.internal_date.clone()))
+            .or_default() += 1;
+    }
+    out
+}
+
+/// Runs the `mailferry` binary with no password in the environment but
+/// those given.
+pub fn mailferry(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailferry"));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .env_remove("MAILFERRY_PASSWORD1")
+        .env_remove("MAILFERRY_PASSWORD2")
+        .env_remove("MAILFERRY_CRASH_AT");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run mailferry")
+}
+
+/// The flags for plain connections to `src` (side 1) and `dst` (side 2)
+/// as alice, and the environment with both passwords.
+pub fn both_sides(
+    src: &Dovecot,
+    dst: &Dovecot,
+) -> (Vec<String>, [(&'static str, &'static str); 2]) {
+    let args = [
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &src.plain_port().to_string(),
+        "--plain1",
+        "--user1",
+        "alice",
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &dst.plain_port().to_string(),
+        "--plain2",
+        "--user2",
+        "alice",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    (
+        args,
+        [
+            ("MAILFERRY_PASSWORD1", "alicepass"),
+            ("MAILFERRY_PASSWORD2", "alicepass"),
+        ],
+    )
+}
+
+/// Runs `mailferry COMMAND <both sides> --state STATE EXTRA…`.
+pub fn run_both(
+    command: &str,
+    src: &Dovecot,
+    dst: &Dovecot,
+    state: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let (sides, passwords) = both_sides(src, dst);
+    let mut args: Vec<&str> = vec![command];
+    args.extend(sides.iter().map(String::as_str));
+    args.extend(["--state", state.to_str().expect("a UTF-8 temp path")]);
+    args.extend_from_slice(extra);
+    let mut all_env: Vec<(&str, &str)> = passwords.to_vec();
+    all_env.extend_from_slice(env);
+    mailferry(&args, &all_env)
+}
+
+/// Output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
