@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{content, migrate, NOW};
+use common::{content, migrate, migrate_with, NOW};
 use mailferry::error::Problem;
 use mailferry::run::Options;
 use mailferry::state::State;
@@ -944,4 +944,49 @@ async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_t
         "a message refused twice is no longer retried: {error:?}"
     );
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 4);
+}
+
+#[tokio::test]
+async fn a_server_that_goes_silent_mid_message_is_replaced_after_the_timeout() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..6).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    // The APPEND's bytes stop in the middle of the fourth message.
+    let proxy = Proxy::start(dst.addr_plain());
+    proxy.set_fault_once(Fault::StallAfterMatch {
+        dir: Direction::ToServer,
+        pattern: b"Subject: Message 3".to_vec(),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = tokio::time::timeout(
+        Duration::from_secs(60),
+        migrate_with(
+            src.addr_plain(),
+            proxy.addr(),
+            &state,
+            &Options::default(),
+            Duration::from_secs(2),
+        ),
+    )
+    .await
+    .expect("the run never hangs")
+    .unwrap();
+    assert_eq!(proxy.cuts(), 1, "the stall happened");
+    assert!(
+        proxy.connections() >= 2,
+        "the silent connection was replaced"
+    );
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
 }

@@ -62,6 +62,15 @@ pub enum Fault {
         /// The bytes that trigger the cut.
         pattern: Vec<u8>,
     },
+    /// Forward up to and including the first occurrence of `pattern` in `dir`, then
+    /// forward nothing more that way while holding the connection open (a server or
+    /// link that goes silent in the middle of a message).
+    StallAfterMatch {
+        /// The direction watched.
+        dir: Direction,
+        /// The bytes after which that direction goes silent.
+        pattern: Vec<u8>,
+    },
     /// Several faults at once, e.g. two rewrites, or a rewrite and a delay.
     All(Vec<Fault>),
 }
@@ -120,6 +129,10 @@ impl Fault {
                 assert!(!pattern.is_empty(), "empty cut pattern");
                 plan.cut_match.push(pattern.clone());
             }
+            Fault::StallAfterMatch { dir, pattern } if *dir == want => {
+                assert!(!pattern.is_empty(), "empty stall pattern");
+                plan.stall_match.push(pattern.clone());
+            }
             Fault::All(all) => all.iter().for_each(|f| f.add_to(want, plan)),
             _ => {}
         }
@@ -132,6 +145,7 @@ struct Plan {
     delay: Duration,
     cut_after: Option<usize>,
     cut_match: Vec<Vec<u8>>,
+    stall_match: Vec<Vec<u8>>,
     rewrites: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -265,7 +279,7 @@ impl Proxy {
         self.set_fault(fault);
     }
 
-    /// Connections cut by a fault so far.
+    /// Connections cut (or silenced by [`Fault::StallAfterMatch`]) so far.
     pub fn cuts(&self) -> usize {
         self.shared.cuts.load(Ordering::SeqCst)
     }
@@ -464,6 +478,9 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
     let mut plan = Plan::default();
     let mut passed = 0usize;
     let mut matches = MatchWindow::default();
+    let mut stall_matches = MatchWindow::default();
+    // Set once a StallAfterMatch fired on this connection: it stays silent.
+    let mut silenced = false;
     let mut lines = LineRewriter::default();
     let mut buf = vec![0u8; 64 * 1024];
     let result: io::Result<bool> = (|| loop {
@@ -486,6 +503,7 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
             plan = next;
             passed = 0;
             matches = MatchWindow::default();
+            stall_matches = MatchWindow::default();
         }
         let n = match read {
             Ok(0) => return Ok(false),
@@ -505,7 +523,7 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if plan.stall {
+        if plan.stall || silenced {
             continue; // swallowed: a stalled connection says nothing
         }
         let out = if plan.rewrites.is_empty() {
@@ -528,6 +546,15 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         if let Some(end) = matches.scan(&out[..limit], &plan.cut_match) {
             limit = end;
             cut = true;
+        }
+        if let Some(end) = stall_matches.scan(&out[..limit], &plan.stall_match) {
+            limit = end;
+            silenced = true;
+            shared.cuts.fetch_add(1, Ordering::SeqCst);
+            if shared.once.swap(false, Ordering::SeqCst) {
+                *lock(&shared.fault) = Fault::None;
+                shared.generation.fetch_add(1, Ordering::SeqCst);
+            }
         }
         dst.write_all(&out[..limit])?;
         passed += limit;

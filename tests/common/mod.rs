@@ -21,10 +21,15 @@ pub const NOW: i64 = 1_767_225_600;
 
 /// Signs in as alice/alicepass over a plain connection.
 pub async fn connect(addr: SocketAddr) -> Session {
+    connect_with(addr, Duration::from_secs(60)).await
+}
+
+/// The same, with another timeout for every server reply.
+pub async fn connect_with(addr: SocketAddr, timeout: Duration) -> Session {
     let mut e = Endpoint::new("127.0.0.1")
         .with_security(Security::Plain)
         .with_port(addr.port());
-    e.timeout = Duration::from_secs(60);
+    e.timeout = timeout;
     Session::connect(&e, &Credentials::password("alice", "alicepass"))
         .await
         .expect("sign in")
@@ -37,8 +42,19 @@ pub async fn migrate(
     state: &Path,
     options: &Options,
 ) -> Result<Report, mailferry::error::Error> {
-    let mut source = connect(src).await;
-    let mut dest = connect(dst).await;
+    migrate_with(src, dst, state, options, Duration::from_secs(60)).await
+}
+
+/// [`migrate`] with another timeout for every server reply.
+pub async fn migrate_with(
+    src: SocketAddr,
+    dst: SocketAddr,
+    state: &Path,
+    options: &Options,
+    timeout: Duration,
+) -> Result<Report, mailferry::error::Error> {
+    let mut source = connect_with(src, timeout).await;
+    let mut dest = connect_with(dst, timeout).await;
     let source_tree = read_tree(&mut source).await?;
     let dest_tree = read_tree(&mut dest).await?;
     let map = map_folders(&source_tree, &dest_tree, &Rules::default());
