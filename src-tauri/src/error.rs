@@ -52,7 +52,6 @@ pub enum ErrorCode {
     /// A bug or an unexpected failure in the shell.
     Internal,
     /// An engine problem this version of the window has no code for.
-    #[serde(other)]
     Other,
 }
 
