@@ -162,7 +162,9 @@ impl RunView {
                 f.bytes_to_copy = *bytes_to_copy;
                 f.already_there = *already_there;
             }
-            Event::FolderCreated { .. } | Event::RunFinished { .. } => {}
+            // Waits (the server asked to slow down, or a connection is being
+            // replaced) reach the window through `recent`.
+            Event::FolderCreated { .. } | Event::RunFinished { .. } | Event::Throttled { .. } => {}
             Event::MessagesCopied {
                 folder,
                 count,

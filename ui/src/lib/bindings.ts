@@ -98,7 +98,15 @@ reason: string, } | { "type": "FolderDone",
 /**
  * Source folder (display name).
  */
-folder: string, } | { "type": "RunFinished", 
+folder: string, } | { "type": "Throttled", 
+/**
+ * How long the wait is, in seconds.
+ */
+wait_secs: number, 
+/**
+ * Why, in plain words.
+ */
+reason: string, } | { "type": "RunFinished", 
 /**
  * Messages copied in this run.
  */
