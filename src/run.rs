@@ -759,12 +759,23 @@ async fn copy_batch(
             })
             .cloned()
             .collect();
-        let intent = st.record_intent(&c.message, dest_folder, &flags, None, now())?;
-        sending.push((c, body, flags, intent));
+        sending.push((c, body, flags));
     }
     if sending.is_empty() {
         return Ok(());
     }
+    // One transaction for the batch's intents, one for its confirmations:
+    // a disk sync per batch, not two per message.
+    let batch_intents: Vec<(&SourceMessage, &[String])> = sending
+        .iter()
+        .map(|(c, _, flags)| (&c.message, flags.as_slice()))
+        .collect();
+    let intents = st.record_intents(&batch_intents, dest_folder, None, now())?;
+    let sending: Vec<_> = sending
+        .into_iter()
+        .zip(intents)
+        .map(|((c, body, flags), intent)| (c, body, flags, intent))
+        .collect();
     let items: Vec<AppendItem> = sending
         .iter()
         .map(|(_, body, flags, _)| AppendItem {
@@ -779,14 +790,14 @@ async fn copy_batch(
 
     let mut copied = 0u64;
     let mut copied_bytes = 0u64;
+    let mut confirmed = Vec::with_capacity(sending.len());
     let mut full: Option<String> = None;
     let mut throttled: Option<String> = None;
     for ((c, body, _, intent), result) in sending.iter().zip(results) {
         match result {
             Appended::Stored { uid, uid_validity } => {
                 let uid = uid.filter(|_| uid_validity.is_none_or(|v| v == dst_status.uid_validity));
-                st.confirm_copy(*intent, uid, now())?;
-                crate::crashpoint::hit("after_commit");
+                confirmed.push((*intent, uid));
                 copied += 1;
                 copied_bytes += body.body.len() as u64;
             }
@@ -830,6 +841,8 @@ async fn copy_batch(
             }
         }
     }
+    st.confirm_copies(&confirmed, now())?;
+    crate::crashpoint::hit("after_commit");
     report.transferred += copied;
     report.bytes += copied_bytes;
     if copied > 0 {

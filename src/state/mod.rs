@@ -754,39 +754,55 @@ impl State {
         run: Option<RunId>,
         now: i64,
     ) -> Result<IntentId> {
+        let ids = self.record_intents(&[(message, flags)], dest, run, now)?;
+        Ok(ids[0])
+    }
+
+    /// [`State::record_intent`] for a whole batch, in one transaction (one
+    /// disk sync instead of one per message). All or none are recorded.
+    pub fn record_intents<S: AsRef<str>>(
+        &mut self,
+        messages: &[(&SourceMessage, &[S])],
+        dest: DestFolderId,
+        run: Option<RunId>,
+        now: i64,
+    ) -> Result<Vec<IntentId>> {
         let path = self.path.clone();
         let tx = begin(&mut self.conn, &path)?;
         let sql = |e| classify(&path, e);
-        let k = message.key;
-        guard_not_at_destination(&tx, k).map_err(|e| e.with_path(&path))?;
-        guard_no_intent(&tx, k).map_err(|e| e.with_path(&path))?;
-        let s = &message.summary;
-        tx.execute(
-            "INSERT INTO intents (folder_id, source_uidvalidity, source_uid, fingerprint, size,
-                 internaldate, flags, message_id, from_addr, subject, date_header,
-                 dest_folder_id, run_id, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                k.folder.0,
-                k.uidvalidity,
-                k.uid,
-                message.fingerprint.to_string(),
-                to_i64(message.size)?,
-                message.internaldate,
-                flags_text(flags),
-                s.message_id,
-                s.from,
-                s.subject,
-                s.date,
-                dest.0,
-                run.map(|r| r.0),
-                now
-            ],
-        )
-        .map_err(sql)?;
-        let id = tx.last_insert_rowid();
+        let mut ids = Vec::with_capacity(messages.len());
+        for (message, flags) in messages {
+            let k = message.key;
+            guard_not_at_destination(&tx, k).map_err(|e| e.with_path(&path))?;
+            guard_no_intent(&tx, k).map_err(|e| e.with_path(&path))?;
+            let s = &message.summary;
+            tx.execute(
+                "INSERT INTO intents (folder_id, source_uidvalidity, source_uid, fingerprint, size,
+                     internaldate, flags, message_id, from_addr, subject, date_header,
+                     dest_folder_id, run_id, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                params![
+                    k.folder.0,
+                    k.uidvalidity,
+                    k.uid,
+                    message.fingerprint.to_string(),
+                    to_i64(message.size)?,
+                    message.internaldate,
+                    flags_text(flags),
+                    s.message_id,
+                    s.from,
+                    s.subject,
+                    s.date,
+                    dest.0,
+                    run.map(|r| r.0),
+                    now
+                ],
+            )
+            .map_err(sql)?;
+            ids.push(IntentId(tx.last_insert_rowid()));
+        }
         tx.commit().map_err(sql)?;
-        Ok(IntentId(id))
+        Ok(ids)
     }
 
     /// The destination confirmed the APPEND (or, after a crash, the message
@@ -799,34 +815,41 @@ impl State {
         dest_uid: Option<u32>,
         now: i64,
     ) -> Result<()> {
+        self.confirm_copies(&[(intent, dest_uid)], now)
+    }
+
+    /// [`State::confirm_copy`] for a whole batch, in one transaction.
+    pub fn confirm_copies(&mut self, copies: &[(IntentId, Option<u32>)], now: i64) -> Result<()> {
         let path = self.path.clone();
         let tx = begin(&mut self.conn, &path)?;
         let sql = |e| classify(&path, e);
-        let n = tx
-            .execute(
-                "INSERT INTO messages (folder_id, source_uidvalidity, source_uid, dest_folder_id,
-                     dest_uid, fingerprint, size, internaldate, flags, fate, message_id,
-                     from_addr, subject, date_header, updated_at)
-                 SELECT folder_id, source_uidvalidity, source_uid, dest_folder_id, ?2,
-                     fingerprint, size, internaldate, flags, 'copied', message_id, from_addr,
-                     subject, date_header, ?3
-                 FROM intents WHERE id = ?1
-                 ON CONFLICT (folder_id, source_uidvalidity, source_uid) DO UPDATE SET
-                     dest_folder_id = excluded.dest_folder_id, dest_uid = excluded.dest_uid,
-                     fingerprint = excluded.fingerprint, size = excluded.size,
-                     internaldate = excluded.internaldate, flags = excluded.flags,
-                     fate = 'copied', reason = NULL, server_text = NULL,
-                     message_id = excluded.message_id, from_addr = excluded.from_addr,
-                     subject = excluded.subject, date_header = excluded.date_header,
-                     updated_at = excluded.updated_at",
-                params![intent.0, dest_uid, now],
-            )
-            .map_err(sql)?;
-        if n == 0 {
-            return Err(StateError::UnknownIntent(intent.0));
+        for (intent, dest_uid) in copies {
+            let n = tx
+                .execute(
+                    "INSERT INTO messages (folder_id, source_uidvalidity, source_uid, dest_folder_id,
+                         dest_uid, fingerprint, size, internaldate, flags, fate, message_id,
+                         from_addr, subject, date_header, updated_at)
+                     SELECT folder_id, source_uidvalidity, source_uid, dest_folder_id, ?2,
+                         fingerprint, size, internaldate, flags, 'copied', message_id, from_addr,
+                         subject, date_header, ?3
+                     FROM intents WHERE id = ?1
+                     ON CONFLICT (folder_id, source_uidvalidity, source_uid) DO UPDATE SET
+                         dest_folder_id = excluded.dest_folder_id, dest_uid = excluded.dest_uid,
+                         fingerprint = excluded.fingerprint, size = excluded.size,
+                         internaldate = excluded.internaldate, flags = excluded.flags,
+                         fate = 'copied', reason = NULL, server_text = NULL,
+                         message_id = excluded.message_id, from_addr = excluded.from_addr,
+                         subject = excluded.subject, date_header = excluded.date_header,
+                         updated_at = excluded.updated_at",
+                    params![intent.0, dest_uid, now],
+                )
+                .map_err(sql)?;
+            if n == 0 {
+                return Err(StateError::UnknownIntent(intent.0));
+            }
+            tx.execute("DELETE FROM intents WHERE id = ?1", [intent.0])
+                .map_err(sql)?;
         }
-        tx.execute("DELETE FROM intents WHERE id = ?1", [intent.0])
-            .map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(())
     }
