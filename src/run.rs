@@ -460,9 +460,53 @@ async fn copy_folder(
     };
 
     // 2. The folder in the state store, with UIDVALIDITY changes handled.
+    // A source folder unchanged since the last complete, clean pass (same
+    // UIDVALIDITY and HIGHESTMODSEQ: no message added, removed or
+    // re-flagged), whose destination folder is the same one (UIDVALIDITY),
+    // costs these two EXAMINEs.
+    if let (Some(st), Some(modseq)) = (state.as_deref_mut(), src_status.highest_modseq) {
+        if let Some(rec) = st.folder(job.source_name)? {
+            let same = rec.source_uidvalidity == src_status.uid_validity
+                && rec.highest_modseq == Some(modseq)
+                && rec.dest.name == job.dest_name.display()
+                && dst_status.as_ref().map(|d| d.uid_validity) == rec.dest.uidvalidity
+                && !st
+                    .in_doubt_intents()?
+                    .iter()
+                    .any(|i| i.message.key.folder == rec.id);
+            // Every message has a recorded fate after a clean pass: a count
+            // that disagrees (a folder that suddenly looks empty) is not
+            // "unchanged", and goes the long way with its safety checks.
+            let known = if same {
+                st.messages_in_folder(rec.id, rec.source_uidvalidity)?
+            } else {
+                Vec::new()
+            };
+            let present = known.iter().filter(|m| m.fate != Fate::Removed).count() as u64;
+            if same && present == u64::from(src_status.exists) {
+                for m in known.iter().filter(|m| m.fate.is_at_destination()) {
+                    labelled.insert(m.fingerprint.clone());
+                    report.already_there += 1;
+                }
+                report.messages = u64::from(src_status.exists);
+                tracing::debug!(folder = %job.source_name.display(), "unchanged since the last run");
+                sink.emit(Event::FolderScanned {
+                    folder: display.clone(),
+                    messages: report.messages,
+                    to_copy: 0,
+                    bytes_to_copy: 0,
+                    already_there: report.already_there,
+                });
+                sink.emit(Event::FolderDone { folder: display });
+                return Ok(());
+            }
+        }
+    }
+    let mut dest_changed = false;
     let (folder_id, dest_id) = match state.as_deref_mut() {
         Some(st) if !options.dry => {
-            let (f, d) = register_folder(st, job, &src_status, dst_status.as_ref())?;
+            let (f, d, changed) = register_folder(st, job, &src_status, dst_status.as_ref())?;
+            dest_changed = changed;
             (Some(f), Some(d))
         }
         Some(st) => match st.folder(job.source_name)? {
@@ -512,6 +556,16 @@ async fn copy_folder(
         if !options.dry {
             rebind_stale(st, folder, &candidates, now)?;
             settle_intents(st, folder, dest_folder, &at_dest, now)?;
+        }
+        if dest_changed && !options.dry {
+            // The destination folder was recreated: what is no longer there
+            // is copied again (found by fingerprint, never by old UIDs).
+            let mut present = at_dest.clone();
+            for m in st.messages_in_folder(folder, src_status.uid_validity)? {
+                if m.fate.is_at_destination() && !present.take(&m.fingerprint) {
+                    st.forget_message(m.key)?;
+                }
+            }
         }
         mapped = st.mapped_uids(folder, src_status.uid_validity)?;
         exhausted = st.exhausted_uids(folder, src_status.uid_validity, options.max_attempts)?;
@@ -674,7 +728,16 @@ async fn copy_folder(
         }
     }
     if let (Some(folder), Some(max)) = (folder_id, report_highest_uid(&to_copy, &mapped)) {
-        st.set_folder_progress(folder, max, None, now())?;
+        // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
+        // nothing held back by a filter), so the next run's shortcut never
+        // skips a message that still has to go.
+        let clean = report.failed == 0 && report.skipped == 0;
+        st.set_folder_progress(
+            folder,
+            max,
+            src_status.highest_modseq.filter(|_| clean),
+            now(),
+        )?;
     }
 
     // 6. Before the switch: flag changes at the source, and (opt-in)
@@ -1062,8 +1125,9 @@ fn register_folder(
     job: &FolderJob<'_>,
     src: &FolderStatus,
     dst: Option<&FolderStatus>,
-) -> Result<(FolderId, DestFolderId), StateError> {
+) -> Result<(FolderId, DestFolderId, bool), StateError> {
     let now = (job.now)();
+    let mut dest_changed = false;
     if let Some(rec) = st.folder(job.source_name)? {
         if rec.source_uidvalidity != src.uid_validity {
             tracing::debug!(folder = %job.source_name.display(), "source UIDVALIDITY changed; re-pairing by fingerprint");
@@ -1081,9 +1145,10 @@ fn register_folder(
         if known != d.uid_validity {
             tracing::debug!(folder = %job.dest_name.display(), "destination UIDVALIDITY changed; finding messages again by fingerprint");
             st.forget_dest_uids(rec.dest.id, d.uid_validity)?;
+            dest_changed = true;
         }
     }
-    Ok((rec.id, rec.dest.id))
+    Ok((rec.id, rec.dest.id, dest_changed))
 }
 
 /// After a source UIDVALIDITY change: old rows whose fingerprint is found

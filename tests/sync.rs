@@ -990,3 +990,116 @@ async fn a_server_that_goes_silent_mid_message_is_replaced_after_the_timeout() {
     assert_eq!(report.failed(), 0, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
 }
+
+#[tokio::test]
+async fn a_recreated_destination_folder_gets_back_what_it_lost_and_nothing_twice() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let acme = dst.fetch_all("alice", "Clients/Acme");
+    assert_eq!(acme.len(), 20);
+
+    // Someone deletes the folder at the destination and creates it again
+    // (new UIDVALIDITY) with only half of the messages.
+    let mut session = dst.session("alice");
+    assert!(session.command("DELETE \"Clients/Acme\"").unwrap().is_ok());
+    session.logout();
+    dst.create_mailbox("alice", "Clients/Acme");
+    let half: Vec<Message> = acme[..10]
+        .iter()
+        .map(|m| {
+            Message::new(m.body.clone())
+                .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
+                .internal_date(&m.internal_date)
+        })
+        .collect();
+    dst.append("alice", "Clients/Acme", &half);
+
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        report.transferred(),
+        10,
+        "the lost half is copied again: {report:#?}"
+    );
+    assert_courier_copied(&src, &dst);
+    let again = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.transferred(), 0);
+}
+
+#[tokio::test]
+async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
+    let src = load_courier_source();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let proxy = Proxy::start(src.addr_plain());
+    migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    let sent_first = src_bytes_out(&src);
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    let sent_second = src_bytes_out(&src) - sent_first;
+    assert_eq!(report.transferred(), 0);
+    assert_eq!(report.already_there(), 81, "{report:#?}");
+    // The first run read every message; the second only looked at each
+    // folder's HIGHESTMODSEQ (and listed the folders).
+    assert!(
+        sent_second * 10 < sent_first,
+        "second run read {sent_second} bytes, first {sent_first}"
+    );
+
+    // A change in one folder is still seen.
+    src.append("alice", "INBOX.Sent", &[mail(500, " new")]);
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 1);
+    assert_courier_copied(&src, &dst);
+}
+
+/// Bytes the source server has sent to clients, from Dovecot's log of
+/// finished sessions (`out=…`).
+fn src_bytes_out(server: &Dovecot) -> u64 {
+    server
+        .log()
+        .lines()
+        .filter_map(|l| l.split(" out=").nth(1))
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}

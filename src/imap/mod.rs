@@ -427,6 +427,13 @@ impl Connection {
             multiappend_refused: false,
         };
         session.refresh_capabilities().await?;
+        if session.capabilities.has("ENABLE") && session.capabilities.has("CONDSTORE") {
+            // EXAMINE then reports HIGHESTMODSEQ: an unchanged folder can be
+            // recognised in one round trip. A refusal only costs that.
+            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await {
+                tracing::debug!("ENABLE CONDSTORE refused: {text}");
+            }
+        }
         tracing::debug!("signed in");
         Ok(session)
     }
