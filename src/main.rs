@@ -166,6 +166,10 @@ struct CopyArgs {
     /// Copy at most this many bytes per second.
     #[arg(long)]
     maxbytespersecond: Option<u64>,
+    /// Connections writing to the destination at once (capped by the
+    /// provider's limit).
+    #[arg(long, default_value_t = run::Options::default().connections)]
+    connections: usize,
     /// After a lost connection, a timeout or a busy server, reconnect and
     /// retry a folder up to this many times before giving up.
     #[arg(long, default_value_t = run::Options::default().max_retries)]
@@ -202,6 +206,7 @@ impl CopyArgs {
             delete2: self.delete2,
             delete2_force: self.delete2_force,
             max_retries: self.reconnectretry,
+            connections: self.connections.max(1),
             max_messages_per_second: self.maxmessagespersecond,
             max_bytes_per_second: self.maxbytespersecond,
             ..run::Options::default()

@@ -76,6 +76,10 @@ pub struct Options {
     pub max_messages_per_second: Option<f64>,
     /// At most this many bytes per second are copied (`--maxbytespersecond`).
     pub max_bytes_per_second: Option<u64>,
+    /// Connections writing to the destination at once: a batch is split
+    /// between them, so the destination's per-message disk syncs overlap.
+    /// Capped by the destination provider's connection limit.
+    pub connections: usize,
 }
 
 impl Default for Options {
@@ -94,6 +98,7 @@ impl Default for Options {
             max_retries: 5,
             max_messages_per_second: None,
             max_bytes_per_second: None,
+            connections: 4,
         }
     }
 }
@@ -268,6 +273,15 @@ pub async fn sync(
     });
     let mut outcome = "completed";
     let mut pace = Pace::new(options);
+    // Extra connections to the destination, opened on first need.
+    let mut writers: Vec<Session> = Vec::new();
+    let connections = options.connections.clamp(
+        1,
+        crate::preset::for_host(&dest.endpoint().host)
+            .max_connections
+            .max(2) as usize
+            - 1,
+    );
     for (entry, target) in entries {
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
         let ctx = FolderJob {
@@ -300,6 +314,10 @@ pub async fn sync(
                 &mut labelled,
                 &mut this_try,
                 &mut pace,
+                &mut Writers {
+                    extra: &mut writers,
+                    connections,
+                },
                 sink,
             )
             .await;
@@ -328,6 +346,7 @@ pub async fn sync(
                     // still away, the next attempt fails and counts.
                     let _ = source.reconnect().await;
                     let _ = dest.reconnect().await;
+                    writers.clear();
                 }
                 other => break other,
             }
@@ -352,6 +371,9 @@ pub async fn sync(
             st.update_run(run, &report.counters())
                 .map_err(state_error)?;
         }
+    }
+    for writer in writers {
+        writer.logout().await;
     }
     if let (Some(st), Some(run)) = (state, run) {
         st.finish_run(run, &report.counters(), outcome, now())
@@ -438,6 +460,7 @@ async fn copy_folder(
     labelled: &mut Multiset,
     report: &mut FolderReport,
     pace: &mut Pace,
+    writers: &mut Writers<'_>,
     sink: &mut dyn EventSink,
 ) -> Result<(), FolderStop> {
     let options = job.options;
@@ -701,6 +724,7 @@ async fn copy_folder(
         match copy_batch(
             source,
             dest,
+            writers,
             st,
             job,
             dest_folder,
@@ -785,6 +809,7 @@ fn report_highest_uid(to_copy: &[Candidate], mapped: &BTreeSet<u32>) -> Option<u
 async fn copy_batch(
     source: &mut Session,
     dest: &mut Session,
+    writers: &mut Writers<'_>,
     st: &mut State,
     job: &FolderJob<'_>,
     dest_folder: DestFolderId,
@@ -848,7 +873,7 @@ async fn copy_batch(
         })
         .collect();
     crate::crashpoint::hit("before_append");
-    let results = dest.append(job.dest_name.wire(), &items).await?;
+    let results = writers.append(dest, job.dest_name.wire(), &items).await?;
     crate::crashpoint::hit("after_ok");
 
     let mut copied = 0u64;
@@ -1001,6 +1026,61 @@ impl Pace {
             .unwrap_or(0.0);
         let due = started + std::time::Duration::from_secs_f64(by_count.max(by_bytes));
         tokio::time::sleep_until(due).await;
+    }
+}
+
+/// The destination connections a batch is written through: the run's own
+/// session plus extra ones opened on first need.
+pub struct Writers<'a> {
+    extra: &'a mut Vec<Session>,
+    connections: usize,
+}
+
+impl Writers<'_> {
+    /// APPENDs `items`, split over up to `connections` sessions at once;
+    /// results come back in the order of `items`.
+    async fn append(
+        &mut self,
+        dest: &mut Session,
+        folder: &str,
+        items: &[AppendItem<'_>],
+    ) -> Result<Vec<Appended>, Error> {
+        let wanted = self.connections.min(items.len() / 2).max(1);
+        while self.extra.len() + 1 < wanted {
+            match dest.another().await {
+                Ok(session) => self.extra.push(session),
+                Err(e) => {
+                    // The server may limit connections: carry on with fewer.
+                    tracing::debug!(error = %e, "could not open another connection to the destination");
+                    break;
+                }
+            }
+        }
+        let sessions = 1 + self.extra.len().min(wanted - 1);
+        if sessions == 1 {
+            return dest.append(folder, items).await;
+        }
+        let per = items.len().div_ceil(sessions);
+        let writes = std::iter::once(dest)
+            .chain(self.extra.iter_mut())
+            .zip(items.chunks(per))
+            .map(|(session, chunk)| session.append(folder, chunk));
+        let mut results = Vec::with_capacity(items.len());
+        let mut failure = None;
+        for outcome in futures::future::join_all(writes).await {
+            match outcome {
+                Ok(r) => results.extend(r),
+                // The whole batch is then in doubt: the retry finds what
+                // arrived by fingerprint and sends only the rest.
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(results),
+        }
     }
 }
 

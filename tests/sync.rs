@@ -1103,3 +1103,41 @@ fn src_bytes_out(server: &Dovecot) -> u64 {
         })
         .sum()
 }
+
+#[tokio::test]
+async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..60).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let proxy = Proxy::start(dst.addr_plain());
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        connections: 3,
+        ..Options::default()
+    };
+    let report = migrate(
+        src.addr_plain(),
+        proxy.addr(),
+        &dir.path().join("job.db"),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 60);
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    let opened = proxy.connections();
+    assert!(
+        (2..=3).contains(&opened),
+        "3 connections at most, and more than one used: {opened}"
+    );
+}

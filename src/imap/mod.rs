@@ -794,6 +794,14 @@ impl Session {
         Ok(())
     }
 
+    /// Another connection to the same server with the same credentials
+    /// (for writing in parallel).
+    pub async fn another(&self) -> Result<Session, Error> {
+        let mut fresh = Session::connect(&self.endpoint, &self.credentials).await?;
+        fresh.multiappend_refused = self.multiappend_refused;
+        Ok(fresh)
+    }
+
     /// What the server offers after sign-in.
     pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
