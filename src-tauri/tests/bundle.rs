@@ -165,3 +165,112 @@ fn every_icon_exists_in_the_size_its_platform_needs() {
         "the source image is kept"
     );
 }
+
+fn workflow() -> (String, serde_norway::Value) {
+    let path = src_tauri().join("../.github/workflows/release.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let yaml = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("release.yml: {e}"));
+    (text, yaml)
+}
+
+fn yaml_str(value: &serde_norway::Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value:?}"))
+}
+
+#[test]
+fn release_workflow_builds_every_target_on_a_version_tag() {
+    let (text, yaml) = workflow();
+    // `on` is a plain key in YAML 1.2 (the parser here); a YAML 1.1 reader
+    // would see `true`, as GitHub's own does not.
+    let on = yaml.get("on").expect("an `on:` trigger");
+    let tags = on["push"]["tags"].as_sequence().expect("on.push.tags");
+    assert!(
+        tags.iter().any(|t| yaml_str(t).starts_with('v')),
+        "version tags trigger it"
+    );
+
+    let jobs = &yaml["jobs"];
+    let draft_script = yaml_str(&jobs["draft"]["steps"][0]["with"]["script"]);
+    assert!(
+        draft_script.contains("draft: true"),
+        "uploads go to a draft release"
+    );
+
+    let job = &jobs["installers"];
+    let matrix = job["strategy"]["matrix"]["include"].as_sequence().unwrap();
+    let platforms: Vec<&str> = matrix.iter().map(|m| yaml_str(&m["platform"])).collect();
+    for runner in ["macos-latest", "windows-latest", "ubuntu-22.04"] {
+        assert!(
+            platforms.contains(&runner),
+            "matrix lacks {runner}: {platforms:?}"
+        );
+    }
+    let mac = matrix
+        .iter()
+        .find(|m| m["platform"] == "macos-latest")
+        .unwrap();
+    assert!(yaml_str(&mac["args"]).contains("--target universal-apple-darwin"));
+    for rust_target in ["aarch64-apple-darwin", "x86_64-apple-darwin"] {
+        assert!(
+            yaml_str(&mac["rust-targets"]).contains(rust_target),
+            "{rust_target}"
+        );
+    }
+
+    // Every bundle target in tauri.conf.json is built by some runner.
+    let built: Vec<&str> = matrix
+        .iter()
+        .flat_map(|m| {
+            let args = yaml_str(&m["args"]);
+            let bundles = args
+                .split("--bundles ")
+                .nth(1)
+                .expect("--bundles per runner");
+            bundles.split_whitespace().next().unwrap().split(',')
+        })
+        .collect();
+    for target in strings(&config()["bundle"]["targets"]) {
+        assert!(
+            built.contains(&target),
+            "no runner builds {target}: {built:?}"
+        );
+    }
+
+    let steps = job["steps"].as_sequence().unwrap();
+    let tauri = steps
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("tauri-apps/tauri-action@"))
+        })
+        .expect("the official tauri-action builds and uploads");
+    assert!(
+        tauri["with"]["releaseId"].is_string(),
+        "uploads into the draft"
+    );
+
+    // Signing, notarisation and update signatures are wired to secrets.
+    for secret in [
+        "APPLE_CERTIFICATE",
+        "APPLE_CERTIFICATE_PASSWORD",
+        "APPLE_SIGNING_IDENTITY",
+        "APPLE_ID",
+        "APPLE_PASSWORD",
+        "APPLE_TEAM_ID",
+        "WINDOWS_CERTIFICATE",
+        "TAURI_SIGNING_PRIVATE_KEY",
+    ] {
+        assert!(
+            text.contains(&format!("${{{{ secrets.{secret} }}}}")),
+            "{secret} is read from the repository's secrets"
+        );
+    }
+    assert_eq!(
+        config()["bundle"]["createUpdaterArtifacts"],
+        true,
+        "signed update bundles (turned off by the workflow when the key is absent)"
+    );
+}
