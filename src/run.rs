@@ -80,6 +80,31 @@ pub struct Options {
     /// between them, so the destination's per-message disk syncs overlap.
     /// Capped by the destination provider's connection limit.
     pub connections: usize,
+    /// Checked between batches: once cancelled, the run finishes the batch
+    /// in flight, records it, and stops (the report says so).
+    pub cancel: Cancel,
+}
+
+/// A cooperative stop signal, shared between the run and whoever may stop
+/// it (the desktop shell's pause button, Ctrl-C).
+#[derive(Clone, Debug, Default)]
+pub struct Cancel(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A fresh signal, not cancelled.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Asks the run to stop after the batch in flight.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Has a stop been asked for?
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Default for Options {
@@ -99,6 +124,7 @@ impl Default for Options {
             max_messages_per_second: None,
             max_bytes_per_second: None,
             connections: 4,
+            cancel: Cancel::new(),
         }
     }
 }
@@ -212,6 +238,9 @@ impl Report {
 /// doesn't know (never written).
 const NO_FOLDER: FolderId = FolderId(0);
 
+/// The report's words for a run stopped on request.
+pub const STOPPED: &str = "stopped on request; running the copy again picks up where it stopped";
+
 /// The run's clock: unix seconds. Passed in so tests control time.
 pub type Clock<'a> = &'a dyn Fn() -> i64;
 
@@ -283,6 +312,11 @@ pub async fn sync(
             - 1,
     );
     for (entry, target) in entries {
+        if options.cancel.is_cancelled() {
+            report.stopped = Some(STOPPED.to_owned());
+            outcome = "stopped";
+            break;
+        }
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
         let ctx = FolderJob {
             source_name: &entry.source,
@@ -366,6 +400,12 @@ pub async fn sync(
                 outcome = "destination full";
                 break;
             }
+            Err(FolderStop::Cancelled) => {
+                report.folders.push(folder_report);
+                report.stopped = Some(STOPPED.to_owned());
+                outcome = "stopped";
+                break;
+            }
         }
         if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
             st.update_run(run, &report.counters())
@@ -410,6 +450,8 @@ enum FolderStop {
     Fatal(Error),
     /// The destination is full.
     Full(Error),
+    /// Stopped on request (between batches).
+    Cancelled,
 }
 
 impl From<Error> for FolderStop {
@@ -709,6 +751,10 @@ async fn copy_folder(
     let (batch_messages, batch_bytes) = pace.batch_limits(options);
     let mut start = 0;
     while start < to_copy.len() {
+        if options.cancel.is_cancelled() {
+            report.dropped_keywords = dropped.into_iter().collect();
+            return Err(FolderStop::Cancelled);
+        }
         let mut end = start;
         let mut bytes = 0u64;
         while end < to_copy.len()

@@ -1141,3 +1141,79 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
         "3 connections at most, and more than one used: {opened}"
     );
 }
+
+#[tokio::test]
+async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_finishes() {
+    use mailferry::event::Event;
+    use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..12).map(|i| mail(i, "")).collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+
+    let mut source = common::connect(src.addr_plain()).await;
+    let mut dest = common::connect(dst.addr_plain()).await;
+    let map = map_folders(
+        &read_tree(&mut source).await.unwrap(),
+        &read_tree(&mut dest).await.unwrap(),
+        &Rules::default(),
+    );
+    let dest_tree = read_tree(&mut dest).await.unwrap();
+    apply(&mut dest, &plan_create(&map, &dest_tree).unwrap())
+        .await
+        .unwrap();
+    let mut store = State::open(&state, NOW).unwrap();
+    let options = Options {
+        batch_messages: 4,
+        connections: 1,
+        ..Options::default()
+    };
+    let cancel = options.cancel.clone();
+    let mut sink = |event: Event| {
+        if matches!(event, Event::MessagesCopied { .. }) {
+            cancel.cancel(); // the user presses Pause during the first batch
+        }
+    };
+    let report = mailferry::run::sync(
+        &mut source,
+        &mut dest,
+        &map,
+        Some(&mut store),
+        &options,
+        &|| NOW,
+        &mut sink,
+    )
+    .await
+    .unwrap();
+    drop(store);
+    assert_eq!(
+        report.transferred(),
+        4,
+        "the batch in flight is finished and recorded: {report:#?}"
+    );
+    assert_eq!(report.stopped.as_deref(), Some(mailferry::run::STOPPED));
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 4);
+
+    let rest = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest.transferred(), 8);
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}

@@ -7,13 +7,13 @@
 //! [`Event`] into it, and watchers send the latest view at most every
 //! 100 ms, so a burst of events is coalesced to about 10 updates a second.
 //!
-//! Pause and cancel stop the copy at its next await point (between two
-//! server replies). The engine records an intent before every APPEND and
-//! settles it on the next run, so stopping there loses and doubles nothing,
-//! as after a crash; resume starts the copy again on the same progress file
-//! and skips what already arrived. A cooperative stop between batches needs
-//! an engine hook (a cancellation token checked in `run::sync`); see the
-//! shell's README.
+//! Pause and cancel ask the engine to stop after the batch in flight (its
+//! `Cancel` signal, checked between batches); a copy that doesn't stop
+//! within 15 s (a silent server) is dropped at its next await point
+//! instead. Both are safe: the engine records an intent before every
+//! APPEND and settles it on the next run, so stopping anywhere loses and
+//! doubles nothing; resume starts the copy again on the same progress file
+//! and skips what already arrived.
 
 use crate::accounts::Account;
 use crate::error::{ErrorCode, IpcError, IpcResult};
@@ -206,6 +206,8 @@ pub struct Run {
     /// The last complete report.
     pub report: Mutex<Option<Report>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
+    /// Asks the engine to stop after the batch in flight.
+    cancel: Mutex<mailferry::run::Cancel>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -229,6 +231,7 @@ impl Runs {
             view: watch::Sender::new(RunView::new(id)),
             report: Mutex::new(None),
             stop: Mutex::new(None),
+            cancel: Mutex::new(mailferry::run::Cancel::new()),
             worker: Mutex::new(None),
         });
         inner.1.insert(id, run.clone());
@@ -276,6 +279,7 @@ impl Run {
         }
         let (stop_tx, stop_rx) = oneshot::channel();
         *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
+        *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = mailferry::run::Cancel::new();
         self.view.send_modify(|v| {
             v.state = RunState::Starting;
             v.folders.clear();
@@ -309,10 +313,22 @@ impl Run {
     /// Stops copying at the next await point and waits for the thread to
     /// let go of the progress file; the view then says `state`.
     pub fn stop(&self, state: RunState) {
-        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = stop.send(());
-        }
-        if let Some(worker) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // First the polite way: the engine finishes and records the batch
+        // in flight, then stops. A copy stuck on a silent server is dropped
+        // after a while instead (safe too: see the module comment).
+        self.cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .cancel();
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker {
+            let deadline = Instant::now() + std::time::Duration::from_secs(15);
+            while !worker.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = stop.send(());
+            }
             let _ = worker.join();
         }
         self.view.send_modify(|v| {
@@ -367,12 +383,20 @@ impl Run {
                 v.elapsed_ms = started.elapsed().as_millis() as u64;
             })
         };
+        let options = mailferry::run::Options {
+            cancel: self
+                .cancel
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            ..mailferry::run::Options::default()
+        };
         let report = mailferry::run::sync(
             &mut pair.source,
             &mut pair.dest,
             &pair.map,
             Some(&mut state),
-            &mailferry::run::Options::default(),
+            &options,
             &now,
             &mut sink,
         )
