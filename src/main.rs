@@ -1276,7 +1276,16 @@ fn print_audit(out: &mut impl Write, audit: &mailferry::verify::Audit) -> std::i
         } else {
             "Not safe to switch yet: some messages are missing without a known reason. Run the copy again, then check again."
         }
-    )
+    )?;
+    if audit.safe_to_switch {
+        writeln!(
+            out,
+            "When the move is finished: remove the app passwords you created for MailFerry (and its access \
+             to your accounts, if you signed in with Google or Microsoft), run `mailferry forget` to remove \
+             what it kept in this computer's keychain, and keep the old account for 30 days."
+        )?;
+    }
+    Ok(())
 }
 
 fn run_log(args: LogArgs) -> anyhow::Result<ExitCode> {
