@@ -584,14 +584,10 @@ async fn copy_folder(
     };
 
     // 3. Identities on both sides.
-    let metas = if src_status.exists > 0 {
-        source.fetch_meta("1:*").await?
-    } else {
-        Vec::new()
-    };
+    let metas = all_meta(source, &src_status).await?;
     let dest_metas = match &dst_status {
-        Some(status) if status.exists > 0 => dest.fetch_meta("1:*").await?,
-        _ => Vec::new(),
+        Some(status) => all_meta(dest, status).await?,
+        None => Vec::new(),
     };
     report.messages = metas.len() as u64;
     let source_flags: HashMap<u32, Vec<String>> =
@@ -1073,6 +1069,29 @@ impl Pace {
         let due = started + std::time::Duration::from_secs_f64(by_count.max(by_bytes));
         tokio::time::sleep_until(due).await;
     }
+}
+
+/// UIDs asked for per FETCH of identities: bounds the memory a huge folder
+/// takes while its replies are read.
+const META_CHUNK: u32 = 5_000;
+
+/// Size, flags, date and identifying headers of every message in the
+/// selected folder, fetched in UID ranges of [`META_CHUNK`].
+async fn all_meta(session: &mut Session, status: &FolderStatus) -> Result<Vec<MessageMeta>, Error> {
+    if status.exists == 0 {
+        return Ok(Vec::new());
+    }
+    let Some(next) = status.uid_next.filter(|n| *n > 1) else {
+        return session.fetch_meta("1:*").await;
+    };
+    let mut out = Vec::with_capacity(status.exists as usize);
+    let mut start = 1u32;
+    while start < next {
+        let end = start.saturating_add(META_CHUNK - 1).min(next - 1);
+        out.extend(session.fetch_meta(&format!("{start}:{end}")).await?);
+        start = end + 1;
+    }
+    Ok(out)
 }
 
 /// The destination connections a batch is written through: the run's own
