@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "search_log",
     "demo_available",
     "start_demo",
+    "update_available",
 ];
 
 fn main() {

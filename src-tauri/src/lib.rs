@@ -15,7 +15,7 @@ pub mod runs;
 #[cfg(test)]
 mod bindings;
 
-use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, verify};
+use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
 
 /// Opens the wizard window and runs until it is closed.
 pub fn run() {
@@ -23,6 +23,9 @@ pub fn run() {
         .manage(accounts::Accounts::default())
         .manage(runs::Runs::default())
         .manage(demo::DemoServers::default())
+        // Configured by tauri.conf.json's plugins.updater; only the
+        // update_available command uses it (no updater permission for the window).
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             servers::provider_presets,
             connect::probe_server,
@@ -39,6 +42,7 @@ pub fn run() {
             verify::search_log,
             demo::demo_available,
             demo::start_demo,
+            update::update_available,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

@@ -17,6 +17,7 @@ const allowed = new Set([
   "search_log",
   "demo_available",
   "start_demo",
+  "update_available",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {

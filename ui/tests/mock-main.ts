@@ -166,6 +166,7 @@ mockIPC(async (cmd, args) => {
   switch (cmd) {
     case "provider_presets": return presets;
     case "demo_available": return scenario === "happy";
+    case "update_available": return null;
     case "start_demo":
       return {
         source: { preset: "gmail", server: { host: "127.0.0.1", port: 40993, security: "tls", trusted_fingerprint: null }, user: "alice" },

@@ -9,6 +9,7 @@ pub mod folder_map;
 pub mod scan;
 pub mod servers;
 pub mod sign_in;
+pub mod update;
 pub mod verify;
 
 use crate::accounts::Account;

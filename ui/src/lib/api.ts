@@ -61,4 +61,5 @@ export const api = {
   searchLog: (run: RunId, text: string) => call<LogLine[]>("search_log", { run, text }),
   demoAvailable: () => call<boolean>("demo_available"),
   startDemo: () => call<DemoSetup>("start_demo"),
+  updateAvailable: () => call<string | null>("update_available"),
 };
