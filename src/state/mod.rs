@@ -776,28 +776,29 @@ impl State {
             guard_not_at_destination(&tx, k).map_err(|e| e.with_path(&path))?;
             guard_no_intent(&tx, k).map_err(|e| e.with_path(&path))?;
             let s = &message.summary;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO intents (folder_id, source_uidvalidity, source_uid, fingerprint, size,
                      internaldate, flags, message_id, from_addr, subject, date_header,
                      dest_folder_id, run_id, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    k.folder.0,
-                    k.uidvalidity,
-                    k.uid,
-                    message.fingerprint.to_string(),
-                    to_i64(message.size)?,
-                    message.internaldate,
-                    flags_text(flags),
-                    s.message_id,
-                    s.from,
-                    s.subject,
-                    s.date,
-                    dest.0,
-                    run.map(|r| r.0),
-                    now
-                ],
             )
+            .map_err(sql)?
+            .execute(params![
+                k.folder.0,
+                k.uidvalidity,
+                k.uid,
+                message.fingerprint.to_string(),
+                to_i64(message.size)?,
+                message.internaldate,
+                flags_text(flags),
+                s.message_id,
+                s.from,
+                s.subject,
+                s.date,
+                dest.0,
+                run.map(|r| r.0),
+                now
+            ])
             .map_err(sql)?;
             ids.push(IntentId(tx.last_insert_rowid()));
         }
@@ -825,7 +826,7 @@ impl State {
         let sql = |e| classify(&path, e);
         for (intent, dest_uid) in copies {
             let n = tx
-                .execute(
+                .prepare_cached(
                     "INSERT INTO messages (folder_id, source_uidvalidity, source_uid, dest_folder_id,
                          dest_uid, fingerprint, size, internaldate, flags, fate, message_id,
                          from_addr, subject, date_header, updated_at)
@@ -841,13 +842,16 @@ impl State {
                          message_id = excluded.message_id, from_addr = excluded.from_addr,
                          subject = excluded.subject, date_header = excluded.date_header,
                          updated_at = excluded.updated_at",
-                    params![intent.0, dest_uid, now],
                 )
+                .map_err(sql)?
+                .execute(params![intent.0, dest_uid, now])
                 .map_err(sql)?;
             if n == 0 {
                 return Err(StateError::UnknownIntent(intent.0));
             }
-            tx.execute("DELETE FROM intents WHERE id = ?1", [intent.0])
+            tx.prepare_cached("DELETE FROM intents WHERE id = ?1")
+                .map_err(sql)?
+                .execute([intent.0])
                 .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
@@ -1505,12 +1509,12 @@ impl From<StateError> for TxError {
 }
 
 fn guard_not_at_destination(tx: &Connection, k: MessageKey) -> Result<(), TxError> {
-    let there: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ?1 AND source_uidvalidity = ?2
-             AND source_uid = ?3 AND fate IN ('copied', 'already_there'))",
-        params![k.folder.0, k.uidvalidity, k.uid],
-        |r| r.get(0),
-    )?;
+    let there: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM messages WHERE folder_id = ?1 AND source_uidvalidity = ?2
+                 AND source_uid = ?3 AND fate IN ('copied', 'already_there'))",
+        )?
+        .query_row(params![k.folder.0, k.uidvalidity, k.uid], |r| r.get(0))?;
     if there {
         return Err(StateError::AlreadyAtDestination { uid: k.uid }.into());
     }
@@ -1518,12 +1522,12 @@ fn guard_not_at_destination(tx: &Connection, k: MessageKey) -> Result<(), TxErro
 }
 
 fn guard_no_intent(tx: &Connection, k: MessageKey) -> Result<(), TxError> {
-    let pending: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM intents WHERE folder_id = ?1 AND source_uidvalidity = ?2
-             AND source_uid = ?3)",
-        params![k.folder.0, k.uidvalidity, k.uid],
-        |r| r.get(0),
-    )?;
+    let pending: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM intents WHERE folder_id = ?1 AND source_uidvalidity = ?2
+                 AND source_uid = ?3)",
+        )?
+        .query_row(params![k.folder.0, k.uidvalidity, k.uid], |r| r.get(0))?;
     if pending {
         return Err(StateError::IntentInDoubt { uid: k.uid }.into());
     }
