@@ -1059,6 +1059,13 @@ fn print_sync_report(
             f.skipped,
             f.failed
         )?;
+        if f.in_other_folders > 0 {
+            writeln!(
+                out,
+                "    {} already copied through their Gmail labels (other folders), so not copied here again",
+                f.in_other_folders
+            )?;
+        }
         if f.flags_updated > 0 || f.removed > 0 {
             writeln!(
                 out,

@@ -175,6 +175,9 @@ pub struct FolderReport {
     /// Messages removed at the destination because they are gone from the
     /// source (`--delete2`, before the switch).
     pub removed: u64,
+    /// Gmail's All Mail: messages already copied through one of their
+    /// labels (another folder), so not copied into this one again.
+    pub in_other_folders: u64,
 }
 
 /// What a run did.
@@ -549,9 +552,13 @@ async fn copy_folder(
             };
             let present = known.iter().filter(|m| m.fate != Fate::Removed).count() as u64;
             if same && present == u64::from(src_status.exists) {
-                for m in known.iter().filter(|m| m.fate.is_at_destination()) {
-                    labelled.insert(m.fingerprint.clone());
-                    report.already_there += 1;
+                for m in &known {
+                    if m.fate.is_at_destination() {
+                        labelled.insert(m.fingerprint.clone());
+                        report.already_there += 1;
+                    } else if matches!(m.fate, Fate::Excluded { .. }) {
+                        report.in_other_folders += 1;
+                    }
                 }
                 report.messages = u64::from(src_status.exists);
                 tracing::debug!(folder = %job.source_name.display(), "unchanged since the last run");
@@ -670,7 +677,7 @@ async fn copy_folder(
             && labelled.take(&c.message.fingerprint)
         {
             // Copied from one of its labels already: not doubled in Archive.
-            report.skipped += 1;
+            report.in_other_folders += 1;
             record(
                 &mut state,
                 options,

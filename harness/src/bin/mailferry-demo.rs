@@ -36,9 +36,8 @@ fn main() {
     let ca1 = file("source-ca.pem", source.ca_pem());
     let ca2 = file("destination-ca.pem", destination.ca_pem());
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let args = [
-        "check".to_owned(),
-        "--host1".into(),
+    let sides = [
+        "--host1".to_owned(),
         "127.0.0.1".into(),
         "--port1".into(),
         source.tls_port().to_string(),
@@ -60,6 +59,7 @@ fn main() {
         "--cafile2".into(),
         s(&ca2),
     ];
+    let state = s(&dir.path().join("demo-job.db"));
     eprintln!(
         "Source (Gmail-like):       127.0.0.1:{} TLS, user {DEMO_USER}, password {DEMO_PASSWORD}",
         source.tls_port()
@@ -68,15 +68,37 @@ fn main() {
         "Destination (365-like):    127.0.0.1:{} STARTTLS, same user",
         destination.plain_port()
     );
-    eprintln!("\n$ mailferry {}\n", args.join(" "));
-    let status = Command::new(&mailferry).args(&args).status();
-    let code = match status {
-        Ok(s) => s.code().unwrap_or(2),
-        Err(e) => {
-            eprintln!("mailferry-demo: cannot run {mailferry}: {e}");
-            2
+    // The whole migration, step by step, as an administrator would run it.
+    let steps: [(&str, &[&str]); 4] = [
+        ("check", &[]),
+        ("folders", &[]),
+        ("sync", &["--state", &state]),
+        ("verify", &["--state", &state]),
+    ];
+    let mut code = 0;
+    for (command, extra) in steps {
+        let mut args = vec![command.to_owned()];
+        args.extend(sides.iter().cloned());
+        args.extend(extra.iter().map(|a| a.to_string()));
+        eprintln!(
+            "\n$ mailferry {command} <the two servers above>{}\n",
+            if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", extra.join(" "))
+            }
+        );
+        code = match Command::new(&mailferry).args(&args).status() {
+            Ok(s) => s.code().unwrap_or(2),
+            Err(e) => {
+                eprintln!("mailferry-demo: cannot run {mailferry}: {e}");
+                2
+            }
+        };
+        if code != 0 {
+            break;
         }
-    };
+    }
     if std::io::stdin().is_terminal() {
         eprintln!(
             "The demo servers keep running so you can try other commands (files in {}).",
