@@ -273,4 +273,10 @@ fn release_workflow_builds_every_target_on_a_version_tag() {
         true,
         "signed update bundles (turned off by the workflow when the key is absent)"
     );
+    // The bundler refuses update bundles without the updater's config.
+    let updater = &config()["plugins"]["updater"];
+    assert!(updater["pubkey"].is_string(), "plugins.updater.pubkey");
+    for endpoint in strings(&updater["endpoints"]) {
+        assert!(endpoint.starts_with("https://"), "{endpoint}");
+    }
 }
