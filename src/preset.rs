@@ -42,140 +42,103 @@ pub struct Preset {
 
 const MB: u64 = 1_000_000;
 
-/// Every preset, in the order the wizard shows them.
-pub fn all() -> Vec<Preset> {
-    vec![
-        Preset {
-            id: "gmail",
-            name: "Gmail / Google Workspace",
-            provider: Provider::Google,
-            host: "imap.gmail.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 15,
-            max_message_bytes: Some(35_651_584),
-            download_bytes_per_day: Some(2_500 * MB),
-            upload_bytes_per_day: Some(500 * MB),
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        Preset {
-            id: "microsoft365",
-            name: "Microsoft 365 / Outlook.com",
-            provider: Provider::Microsoft,
-            host: "outlook.office365.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 16,
-            max_message_bytes: Some(35 * MB),
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: Some(3_600),
-            messages_per_second: Some(4.0),
-        },
-        Preset {
-            id: "exchange",
-            name: "Exchange (your company's own server)",
-            provider: Provider::Other,
-            host: "",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 16,
-            max_message_bytes: Some(10 * MB),
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: Some(4.0),
-        },
-        Preset {
-            id: "yahoo",
-            name: "Yahoo Mail",
-            provider: Provider::Yahoo,
-            host: "imap.mail.yahoo.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 10,
-            max_message_bytes: None,
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        Preset {
-            id: "icloud",
-            name: "iCloud Mail",
-            provider: Provider::ICloud,
-            host: "imap.mail.me.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 5,
-            max_message_bytes: None,
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        Preset {
-            id: "fastmail",
-            name: "Fastmail",
-            provider: Provider::Fastmail,
-            host: "imap.fastmail.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 10,
-            max_message_bytes: None,
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        Preset {
-            id: "zoho",
-            name: "Zoho Mail",
-            provider: Provider::Zoho,
-            host: "imap.zoho.com",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 10,
-            max_message_bytes: None,
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        Preset {
-            id: "hosting",
-            name: "cPanel or other hosting",
-            provider: Provider::Other,
-            host: "",
-            port: 993,
-            security: Security::Tls,
-            max_connections: 20,
-            max_message_bytes: None,
-            download_bytes_per_day: None,
-            upload_bytes_per_day: None,
-            messages_per_hour: None,
-            messages_per_second: None,
-        },
-        generic(),
-    ]
-}
-
-fn generic() -> Preset {
+/// A preset with the usual IMAP settings (TLS on 993) and no known limits.
+fn base(
+    id: &'static str,
+    name: &'static str,
+    provider: Provider,
+    host: &'static str,
+    max_connections: u32,
+) -> Preset {
     Preset {
-        id: "other",
-        name: "Other IMAP server",
-        provider: Provider::Other,
-        host: "",
+        id,
+        name,
+        provider,
+        host,
         port: 993,
         security: Security::Tls,
-        max_connections: 10,
+        max_connections,
         max_message_bytes: None,
         download_bytes_per_day: None,
         upload_bytes_per_day: None,
         messages_per_hour: None,
         messages_per_second: None,
     }
+}
+
+/// Every preset, in the order the wizard shows them.
+pub fn all() -> Vec<Preset> {
+    vec![
+        Preset {
+            max_message_bytes: Some(35_651_584),
+            download_bytes_per_day: Some(2_500 * MB),
+            upload_bytes_per_day: Some(500 * MB),
+            ..base(
+                "gmail",
+                "Gmail / Google Workspace",
+                Provider::Google,
+                "imap.gmail.com",
+                15,
+            )
+        },
+        Preset {
+            max_message_bytes: Some(35 * MB),
+            messages_per_hour: Some(3_600),
+            messages_per_second: Some(4.0),
+            ..base(
+                "microsoft365",
+                "Microsoft 365 / Outlook.com",
+                Provider::Microsoft,
+                "outlook.office365.com",
+                16,
+            )
+        },
+        Preset {
+            max_message_bytes: Some(10 * MB),
+            messages_per_second: Some(4.0),
+            ..base(
+                "exchange",
+                "Exchange (your company's own server)",
+                Provider::Other,
+                "",
+                16,
+            )
+        },
+        base(
+            "yahoo",
+            "Yahoo Mail",
+            Provider::Yahoo,
+            "imap.mail.yahoo.com",
+            10,
+        ),
+        base(
+            "icloud",
+            "iCloud Mail",
+            Provider::ICloud,
+            "imap.mail.me.com",
+            5,
+        ),
+        base(
+            "fastmail",
+            "Fastmail",
+            Provider::Fastmail,
+            "imap.fastmail.com",
+            10,
+        ),
+        base("zoho", "Zoho Mail", Provider::Zoho, "imap.zoho.com", 10),
+        base(
+            "hosting",
+            "cPanel or other hosting",
+            Provider::Other,
+            "",
+            20,
+        ),
+        generic(),
+    ]
+}
+
+fn generic() -> Preset {
+    base("other", "Other IMAP server", Provider::Other, "", 10)
 }
 
 /// The preset with this id.
