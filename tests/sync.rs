@@ -180,11 +180,7 @@ async fn a_lost_state_file_or_a_prefilled_destination_copies_only_what_is_missin
     let half: Vec<Message> = inbox
         .iter()
         .take(inbox.len() / 2)
-        .map(|m| {
-            Message::new(m.body.clone())
-                .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
-                .internal_date(&m.internal_date)
-        })
+        .map(common::again)
         .collect();
     dst.append("alice", "INBOX", &half);
 
@@ -251,14 +247,7 @@ async fn a_recreated_source_folder_with_a_new_uidvalidity_copies_nothing_again()
     src.append(
         "alice",
         "INBOX.Clients.Acme",
-        &acme
-            .iter()
-            .map(|m| {
-                Message::new(m.body.clone())
-                    .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
-                    .internal_date(&m.internal_date)
-            })
-            .collect::<Vec<_>>(),
+        &acme.iter().map(common::again).collect::<Vec<_>>(),
     );
     let mut session = src.session("alice");
     let after = session
@@ -1017,14 +1006,7 @@ async fn a_recreated_destination_folder_gets_back_what_it_lost_and_nothing_twice
     assert!(session.command("DELETE \"Clients/Acme\"").unwrap().is_ok());
     session.logout();
     dst.create_mailbox("alice", "Clients/Acme");
-    let half: Vec<Message> = acme[..10]
-        .iter()
-        .map(|m| {
-            Message::new(m.body.clone())
-                .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
-                .internal_date(&m.internal_date)
-        })
-        .collect();
+    let half: Vec<Message> = acme[..10].iter().map(common::again).collect();
     dst.append("alice", "Clients/Acme", &half);
 
     let report = migrate(

@@ -9,7 +9,7 @@ use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
 use mailferry::imap::Session;
 use mailferry::run::{sync, Options, Report};
 use mailferry::state::State;
-use mailferry_harness::{Dovecot, Fetched};
+use mailferry_harness::{Dovecot, Fetched, Message};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -92,6 +92,14 @@ pub fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String),
             .or_default() += 1;
     }
     out
+}
+
+/// A fetched message as a message to APPEND again, with its flags and date
+/// (another tool copying it, or a folder being refilled).
+pub fn again(m: &Fetched) -> Message {
+    Message::new(m.body.clone())
+        .flags(&m.flags.iter().map(String::as_str).collect::<Vec<_>>())
+        .internal_date(&m.internal_date)
 }
 
 /// Runs the `mailferry` binary with no password in the environment but
