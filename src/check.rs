@@ -67,6 +67,7 @@ impl Step {
             | Problem::AdminConsentRequired { .. }
             | Problem::OAuthUnavailable { .. }
             | Problem::BrowserSignInFailed { .. }
+            | Problem::OrganisationAccessRefused { .. }
             | Problem::KeychainUnavailable
             | Problem::KeychainFailed { .. }
             | Problem::NotInKeychain { .. }

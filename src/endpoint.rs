@@ -200,6 +200,10 @@ pub enum Proof {
     /// An OAuth2 access token (sent with XOAUTH2 or OAUTHBEARER). Held in
     /// memory only; it expires, typically after an hour.
     AccessToken(Secret<String>),
+    /// OAuth2 access tokens from a source that renews them: before they
+    /// expire, and when a server turns one down (a long run outlives a
+    /// one-hour token). Every connection of a run shares the source.
+    Renewable(crate::auth::grant::TokenSource),
 }
 
 /// Who signs in, and with what.
@@ -240,7 +244,25 @@ impl Credentials {
 
     /// Does this sign in with an OAuth2 access token?
     pub fn is_oauth(&self) -> bool {
-        matches!(self.proof, Proof::AccessToken(_))
+        matches!(self.proof, Proof::AccessToken(_) | Proof::Renewable(_))
+    }
+
+    /// A user name and a source of access tokens that renews them.
+    pub fn renewable(user: impl Into<String>, source: crate::auth::grant::TokenSource) -> Self {
+        Credentials {
+            user: user.into(),
+            proof: Proof::Renewable(source),
+            admin: None,
+            mechanism: AuthMechanism::Auto,
+        }
+    }
+
+    /// The same user and mechanism with this access token.
+    pub fn with_access_token(&self, token: Secret<String>) -> Self {
+        Credentials {
+            proof: Proof::AccessToken(token),
+            ..self.clone()
+        }
     }
 }
 

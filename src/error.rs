@@ -191,6 +191,12 @@ pub enum Problem {
         /// Whose sign-in page ("Google", "Microsoft", an issuer URL).
         issuer: String,
     },
+    /// The organisation-wide access (a Google Workspace service account, a
+    /// Microsoft 365 app registration) was refused or is not set up.
+    OrganisationAccessRefused {
+        /// Whose ("Google", "Microsoft").
+        issuer: String,
+    },
     /// This computer has no keychain MailFerry can use (a Linux session
     /// without a Secret Service), or it is locked.
     KeychainUnavailable,
@@ -284,6 +290,7 @@ impl Problem {
             Problem::AdminConsentRequired { .. } => "AdminConsentRequired",
             Problem::OAuthUnavailable { .. } => "OAuthUnavailable",
             Problem::BrowserSignInFailed { .. } => "BrowserSignInFailed",
+            Problem::OrganisationAccessRefused { .. } => "OrganisationAccessRefused",
             Problem::KeychainUnavailable => "KeychainUnavailable",
             Problem::KeychainFailed { .. } => "KeychainFailed",
             Problem::NotInKeychain { .. } => "NotInKeychain",
@@ -432,6 +439,13 @@ impl Problem {
             Problem::BrowserSignInFailed { issuer } => format!(
                 "Signing in with {issuer} in your browser did not finish. Try again, and complete the \
                  sign-in in the browser window that opens; the details say what went wrong."
+            ),
+            Problem::OrganisationAccessRefused { issuer } => format!(
+                "{issuer} turned down MailFerry's organisation-wide access, or it is not set up yet. \
+                 An administrator must allow it: in Google Workspace, add the service account's client \
+                 ID with https://mail.google.com/ under Security, API controls, Domain-wide \
+                 delegation; in Microsoft 365, grant the app IMAP.AccessAsApp with admin consent and \
+                 give it access to each mailbox. The details say what {issuer} answered."
             ),
             Problem::KeychainUnavailable => "MailFerry can't reach this computer's keychain (on Linux: \
                  GNOME Keyring, KWallet or another password store), or it is locked. MailFerry never \
@@ -658,6 +672,9 @@ mod tests {
             },
             Problem::OAuthUnavailable { host: "h".into() },
             Problem::KeychainUnavailable,
+            Problem::OrganisationAccessRefused {
+                issuer: "Google".into(),
+            },
             Problem::BrowserSignInFailed {
                 issuer: "Google".into(),
             },

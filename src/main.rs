@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
+use mailferry::auth::grant::{ClientCredentials, RefreshGrant, ServiceAccount, TokenSource};
 use mailferry::auth::keychain::{Account, Keychain, SecretKind};
 use mailferry::check::{check, CheckReport, Step, STEPS};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
@@ -273,7 +274,8 @@ impl FolderRuleArgs {
 macro_rules! side_args {
     ($name:ident, $n:literal, $host:ident, $port:ident, $user:ident, $passfile:ident, $tls:ident, $ssl:ident,
      $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident,
-     $keychain:ident, $oauthaccesstoken:ident, $oauth:ident) => {
+     $keychain:ident, $oauthaccesstoken:ident, $oauth:ident, $serviceaccount:ident,
+     $clientcredentials:ident) => {
         #[derive(Args, Clone)]
         struct $name {
             #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
@@ -320,6 +322,12 @@ macro_rules! side_args {
             #[doc = "Sign in through the browser: google, microsoft, or an issuer URL. The client ID comes from MAILFERRY_OAUTH_CLIENT_ID; the sign-in is kept in the keychain."]
             #[arg(long = concat!("oauth", $n), value_name = "PROVIDER", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n), concat!("oauthaccesstoken", $n)])]
             $oauth: Option<String>,
+            #[doc = "Google Workspace: sign in to --userN through the service account in this key file (domain-wide delegation; no password needed)."]
+            #[arg(long = concat!("serviceaccount", $n), value_name = "KEYFILE", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n), concat!("oauthaccesstoken", $n), concat!("oauth", $n)])]
+            $serviceaccount: Option<PathBuf>,
+            #[doc = "Microsoft 365: sign in to --userN as the organisation's app (IMAP.AccessAsApp) of this tenant (its ID, domain, or token URL). The app's ID and secret come from MAILFERRY_OAUTH_CLIENT_ID and MAILFERRY_OAUTH_CLIENT_SECRET."]
+            #[arg(long = concat!("clientcredentials", $n), value_name = "TENANT", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n), concat!("oauthaccesstoken", $n), concat!("oauth", $n), concat!("serviceaccount", $n)])]
+            $clientcredentials: Option<String>,
         }
 
         impl From<$name> for Side {
@@ -341,6 +349,8 @@ macro_rules! side_args {
                     keychain: a.$keychain,
                     oauthaccesstoken: a.$oauthaccesstoken,
                     oauth: a.$oauth,
+                    serviceaccount: a.$serviceaccount,
+                    clientcredentials: a.$clientcredentials,
                 }
             }
         }
@@ -365,7 +375,9 @@ side_args!(
     authuser1,
     keychain1,
     oauthaccesstoken1,
-    oauth1
+    oauth1,
+    serviceaccount1,
+    clientcredentials1
 );
 side_args!(
     Side2,
@@ -385,7 +397,9 @@ side_args!(
     authuser2,
     keychain2,
     oauthaccesstoken2,
-    oauth2
+    oauth2,
+    serviceaccount2,
+    clientcredentials2
 );
 
 struct Side {
@@ -405,6 +419,8 @@ struct Side {
     keychain: bool,
     oauthaccesstoken: Option<PathBuf>,
     oauth: Option<String>,
+    serviceaccount: Option<PathBuf>,
+    clientcredentials: Option<String>,
 }
 
 impl Side {
@@ -494,9 +510,33 @@ impl Side {
         }
         if let Some(issuer) = &self.oauth {
             let account = self.account().context("--oauth needs --user and --host")?;
-            let token =
-                oauth_access_token(issuer, &account).map_err(|e| engine_error(self.role(), e))?;
-            return Ok(Proof::AccessToken(token));
+            return oauth_proof(issuer, &account).map_err(|e| engine_error(self.role(), e));
+        }
+        if let Some(path) = &self.serviceaccount {
+            let user = self
+                .user
+                .as_deref()
+                .context("--serviceaccount needs --user")?;
+            let json =
+                Secret::new(std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read --serviceaccount{n} {}", path.display())
+                })?);
+            let grant = ServiceAccount::from_key_json(&json, user)
+                .map_err(|e| engine_error(self.role(), e))?;
+            return Ok(Proof::Renewable(TokenSource::new(grant)));
+        }
+        if let Some(tenant) = &self.clientcredentials {
+            let (Ok(id), Ok(secret)) = (
+                std::env::var("MAILFERRY_OAUTH_CLIENT_ID"),
+                std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET"),
+            ) else {
+                bail!(
+                    "--clientcredentials{n} needs the app's ID and secret in MAILFERRY_OAUTH_CLIENT_ID \
+                     and MAILFERRY_OAUTH_CLIENT_SECRET"
+                );
+            };
+            let grant = ClientCredentials::new(tenant, &id, Secret::new(secret));
+            return Ok(Proof::Renewable(TokenSource::new(grant)));
         }
         if self.keychain {
             let account = self
@@ -573,15 +613,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// An access token for `account` from the issuer (`google`, `microsoft` or
+/// Access tokens for `account` from the issuer (`google`, `microsoft` or
 /// a URL): from the refresh token in the keychain when there is one, else
 /// by signing in in the browser (the stand-in named by MAILFERRY_BROWSER in
-/// tests). The new refresh token goes to the keychain, or, without one,
-/// lives for this run only.
-fn oauth_access_token(
-    issuer: &str,
-    account: &Account,
-) -> Result<Secret<String>, mailferry::error::Error> {
+/// tests). The refresh token goes to the keychain, or, without one, lives
+/// for this run only; either way it renews the access token during the run.
+fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
     use mailferry::auth::oauth::{self, Browser, Client, Issuer, SystemBrowser};
     let issuer = Issuer::from_name(issuer)?;
     let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
@@ -601,7 +638,7 @@ fn oauth_access_token(
     if let Ok(keychain) = &keychain {
         if let Some(refresh) = keychain.load(SecretKind::RefreshToken, account)? {
             match oauth::refresh(&issuer, &client, &refresh) {
-                Ok(tokens) => return Ok(tokens.access_token),
+                Ok(tokens) => return Ok(renewable(issuer, client, tokens, account)),
                 Err(e) if e.needs_new_token() => {}
                 Err(e) => return Err(e),
             }
@@ -641,7 +678,30 @@ fn oauth_access_token(
         (Err(e), Some(_)) => eprintln!("mailferry: {e} The sign-in is kept for this run only."),
         _ => {}
     }
-    Ok(tokens.access_token)
+    Ok(renewable(issuer, client, tokens, account))
+}
+
+/// The access token in `tokens`, renewed with its refresh token during the
+/// run (a rotated refresh token is saved to the keychain); without a
+/// refresh token, the access token alone.
+fn renewable(
+    issuer: mailferry::auth::oauth::Issuer,
+    client: mailferry::auth::oauth::Client,
+    tokens: mailferry::auth::oauth::Tokens,
+    account: &Account,
+) -> Proof {
+    let Some(refresh) = tokens.refresh_token.clone() else {
+        return Proof::AccessToken(tokens.access_token);
+    };
+    let account = account.clone();
+    let grant = RefreshGrant::new(issuer, client, refresh).on_rotate(move |new| {
+        if let Ok(keychain) = Keychain::system() {
+            if let Err(e) = keychain.save(SecretKind::RefreshToken, &account, new) {
+                tracing::warn!("cannot keep the new sign-in in the keychain: {e}");
+            }
+        }
+    });
+    Proof::Renewable(TokenSource::with_tokens(grant, &tokens))
 }
 
 /// `mailferry forget`: removes each given account's secrets from the

@@ -4,5 +4,6 @@
 //! [`Secret`](crate::secret::Secret)s; the SASL side of OAuth (XOAUTH2,
 //! OAUTHBEARER) is in [`crate::imap`].
 
+pub mod grant;
 pub mod keychain;
 pub mod oauth;

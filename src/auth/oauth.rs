@@ -366,7 +366,9 @@ fn read_request_target(stream: &mut TcpStream) -> Option<String> {
     parts.next().map(str::to_owned)
 }
 
-fn token_request(issuer: &Issuer, form: &[(&str, &str)]) -> Result<Tokens, Error> {
+/// One request to the issuer's token endpoint (RFC 6749 §4); the answer's
+/// tokens go straight into [`Secret`]s.
+pub(crate) fn token_request(issuer: &Issuer, form: &[(&str, &str)]) -> Result<Tokens, Error> {
     #[derive(Deserialize)]
     struct Answer {
         access_token: Option<String>,

@@ -347,6 +347,15 @@ impl Connection {
     /// Signs in. Consumes the connection: a failed sign-in closes it.
     pub async fn sign_in(self, credentials: &Credentials) -> Result<Session, Error> {
         let endpoint = self.endpoint.clone();
+        if let Proof::Renewable(source) = &credentials.proof {
+            let token = source.token().await?;
+            let with_token = credentials.with_access_token(token);
+            let mut session =
+                timed(&endpoint, Stage::SigningIn, self.sign_in_inner(&with_token)).await?;
+            // Reconnections ask the source again.
+            session.credentials = credentials.clone();
+            return Ok(session);
+        }
         timed(&endpoint, Stage::SigningIn, self.sign_in_inner(credentials)).await
     }
 
@@ -548,6 +557,9 @@ fn choose_method<'a>(
             } else {
                 Method::Login(password)
             })
+        }
+        (Proof::Renewable(_), _) => {
+            mismatch("internal: the access token was not fetched before signing in")
         }
         (Proof::AccessToken(token), mechanism) => match mechanism {
             AuthMechanism::XOAuth2 => Ok(Method::Sasl(Sasl::XOAuth2(token))),
@@ -779,8 +791,31 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// Connects, secures and signs in.
+    ///
+    /// With renewable OAuth credentials, a token the server turns down as
+    /// expired or unknown is renewed once and the sign-in tried again on a
+    /// new connection: that is how a run outlives its first token.
     pub async fn connect(endpoint: &Endpoint, credentials: &Credentials) -> Result<Session, Error> {
-        Connection::open(endpoint).await?.sign_in(credentials).await
+        let Proof::Renewable(source) = &credentials.proof else {
+            return Connection::open(endpoint).await?.sign_in(credentials).await;
+        };
+        let token = source.token().await?;
+        let first = Connection::open(endpoint)
+            .await?
+            .sign_in(&credentials.with_access_token(token.clone()))
+            .await;
+        let mut session = match first {
+            Err(e) if e.needs_new_token() => {
+                let fresh = source.renew(&token).await?;
+                Connection::open(endpoint)
+                    .await?
+                    .sign_in(&credentials.with_access_token(fresh))
+                    .await?
+            }
+            other => other?,
+        };
+        session.credentials = credentials.clone();
+        Ok(session)
     }
 
     /// Opens a new connection to the same server with the same

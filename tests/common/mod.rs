@@ -53,8 +53,18 @@ pub async fn migrate_with(
     options: &Options,
     timeout: Duration,
 ) -> Result<Report, mailferry::error::Error> {
-    let mut source = connect_with(src, timeout).await;
-    let mut dest = connect_with(dst, timeout).await;
+    let source = connect_with(src, timeout).await;
+    let dest = connect_with(dst, timeout).await;
+    migrate_sessions(source, dest, state, options).await
+}
+
+/// [`migrate`] between two sessions already signed in (logged out after).
+pub async fn migrate_sessions(
+    mut source: Session,
+    mut dest: Session,
+    state: &Path,
+    options: &Options,
+) -> Result<Report, mailferry::error::Error> {
     let source_tree = read_tree(&mut source).await?;
     let dest_tree = read_tree(&mut dest).await?;
     let map = map_folders(&source_tree, &dest_tree, &Rules::default());

@@ -11,11 +11,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
+/// A token's user, and how many more sign-ins it is good for (None: any).
+type Grant = (String, Option<usize>);
+
 /// The running endpoint; its thread lives as long as the test process.
 #[derive(Clone)]
 pub struct Introspection {
     url: String,
-    tokens: Arc<Mutex<HashMap<String, String>>>,
+    tokens: Arc<Mutex<HashMap<String, Grant>>>,
     asked: Arc<Mutex<usize>>,
 }
 
@@ -58,7 +61,16 @@ impl Introspection {
         self.tokens
             .lock()
             .unwrap()
-            .insert(token.to_owned(), user.to_owned());
+            .insert(token.to_owned(), (user.to_owned(), None));
+    }
+
+    /// From now on `token` signs in `user` `times` times, then expires (a
+    /// token that runs out in the middle of a long run).
+    pub fn grant_for(&self, token: &str, user: &str, times: usize) {
+        self.tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), (user.to_owned(), Some(times)));
     }
 
     /// From now on `token` is inactive (expired or revoked).
@@ -100,9 +112,14 @@ impl Introspection {
                 .find_map(|kv| kv.strip_prefix("token="))
                 .unwrap_or("");
             *self.asked.lock().unwrap() += 1;
-            let answer = match self.tokens.lock().unwrap().get(token) {
-                Some(user) => format!(r#"{{"active": true, "username": "{user}"}}"#),
-                None => r#"{"active": false}"#.to_owned(),
+            let answer = match self.tokens.lock().unwrap().get_mut(token) {
+                Some((_, Some(0))) | None => r#"{"active": false}"#.to_owned(),
+                Some((user, left)) => {
+                    if let Some(n) = left {
+                        *n -= 1;
+                    }
+                    format!(r#"{{"active": true, "username": "{user}"}}"#)
+                }
             };
             let reply = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",
