@@ -447,11 +447,11 @@ impl Problem {
                  delegation; in Microsoft 365, grant the app IMAP.AccessAsApp with admin consent and \
                  give it access to each mailbox. The details say what {issuer} answered."
             ),
-            Problem::KeychainUnavailable => "MailFerry can't reach this computer's keychain (on Linux: \
-                 GNOME Keyring, KWallet or another password store), or it is locked. MailFerry never \
-                 saves a password in a file instead: unlock or start your keychain, or use the password \
-                 for this session only."
-                .to_owned(),
+            Problem::KeychainUnavailable => format!(
+                "MailFerry can't reach this computer's keychain, or it is locked, and it never saves a \
+                 password in a file instead. {} Until then, use the password for this session only.",
+                crate::auth::keychain::how_to_enable()
+            ),
             Problem::KeychainFailed { account } => format!(
                 "The keychain refused to read or save the password of {account}. Unlock the keychain and \
                  try again, or use the password for this session only."

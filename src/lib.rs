@@ -10,6 +10,7 @@ pub mod folder;
 pub mod identity;
 pub mod imap;
 pub mod logging;
+pub mod paths;
 pub mod preset;
 pub mod provider;
 pub mod run;

@@ -884,10 +884,7 @@ async fn map_both(
 ) -> anyhow::Result<Mapped> {
     let rules = rules.rules()?;
     let [source, dest] = servers.both(command)?;
-    let job_name = format!(
-        "{}@{}:{} to {}@{}:{}",
-        source.1.user, source.0.host, source.0.port, dest.1.user, dest.0.host, dest.0.port
-    );
+    let job_name = mailferry::paths::job_name(&source.1.user, &source.0, &dest.1.user, &dest.0);
     // The source is only listed: LIST and LSUB change nothing there.
     let (source_session, source_tree) = open_tree("Source server", &source).await?;
     let (dest_session, dest_tree) = open_tree("Destination server", &dest).await?;
@@ -1070,14 +1067,10 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
 /// The per-job progress file in the user's data folder, named after the
 /// two accounts (no secret in the name).
 fn default_state_path(job_name: &str) -> anyhow::Result<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let dir = dirs::data_dir()
-        .context("cannot find this user's data folder; give --state FILE")?
-        .join("MailFerry")
-        .join("jobs");
-    let digest = Sha256::digest(job_name.as_bytes());
-    let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    Ok(dir.join(format!("{id}.db")))
+    let dir = mailferry::paths::jobs_dir().context(
+        "cannot find this user's data folder; give --state FILE or set MAILFERRY_DATA_DIR",
+    )?;
+    Ok(mailferry::paths::job_file(&dir, job_name))
 }
 
 fn state_problem(path: &std::path::Path, e: mailferry::state::StateError) -> anyhow::Error {
@@ -1348,7 +1341,8 @@ fn print_audit(out: &mut impl Write, audit: &mailferry::verify::Audit) -> std::i
         writeln!(
             out,
             "When the move is finished: remove the app passwords you created for MailFerry (and its access \
-             to your accounts, if you signed in with Google or Microsoft), run `mailferry forget` to remove \
+             to your accounts, if you signed in with Google or Microsoft; an administrator removes the \
+             service account's delegation or the app's mailbox access), run `mailferry forget` to remove \
              what it kept in this computer's keychain, and keep the old account for 30 days."
         )?;
     }

@@ -406,3 +406,81 @@ fn a_staged_migration_end_to_end() {
         }
     }
 }
+
+/// Without `--state`, progress goes to the platform's data folder
+/// (`$XDG_DATA_HOME/MailFerry/jobs` here, on Linux), one file per pair of
+/// accounts, where `log` and the desktop app find it; `MAILFERRY_DATA_DIR`
+/// moves the whole folder (a portable install).
+#[test]
+fn progress_lives_in_the_platform_data_folder() {
+    let src = Dovecot::start(Layout::Gmail);
+    let dst = Dovecot::start(Layout::Exchange);
+    src.append(
+        "alice",
+        "INBOX",
+        &[Message::new(
+            b"From: Bob <bob@example.com>\r\nSubject: Lease renewal\r\nMessage-ID: <lease@x>\r\n\r\nhi\r\n"
+                .to_vec(),
+        )],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (home, xdg, portable) = (
+        dir.path().join("home"),
+        dir.path().join("xdg"),
+        dir.path().join("portable"),
+    );
+    let (sides, passwords) = common::both_sides(&src, &dst);
+    let run = |command: &[&str], data_dir: Option<&std::path::Path>| {
+        let mut args: Vec<&str> = command.to_vec();
+        if command[0] == "sync" {
+            args.extend(sides.iter().map(String::as_str));
+        }
+        let mut env: Vec<(&str, &str)> = passwords.to_vec();
+        env.push(("HOME", home.to_str().unwrap()));
+        env.push(("XDG_DATA_HOME", xdg.to_str().unwrap()));
+        env.push((
+            "MAILFERRY_DATA_DIR",
+            data_dir.map_or("", |d| d.to_str().unwrap()),
+        ));
+        mailferry(&args, &env)
+    };
+    let job = |root: &std::path::Path| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(root.join("jobs"))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "db"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let out = run(&["sync"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let files = job(&xdg.join("MailFerry"));
+    assert_eq!(files.len(), 1, "one progress file: {files:?}");
+    let name = files[0].file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.ends_with(".db") && !name.contains("alice"),
+        "named by a digest, not by the accounts: {name}"
+    );
+    let found = run(&["log", "--search", "lease"], None);
+    assert!(
+        text(&found.stdout).contains("Lease renewal"),
+        "log finds the job without --state: {}{}",
+        text(&found.stdout),
+        text(&found.stderr)
+    );
+
+    let out = run(&["sync"], Some(&portable));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(job(&portable).len(), 1, "MAILFERRY_DATA_DIR holds the job");
+    assert_eq!(
+        job(&xdg.join("MailFerry")).len(),
+        1,
+        "and nothing more went to the other"
+    );
+    assert!(
+        !home.exists(),
+        "nothing was written in the home folder itself"
+    );
+}

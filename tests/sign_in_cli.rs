@@ -124,7 +124,9 @@ fn without_a_keychain_keychain_and_forget_say_so_plainly() {
         let shown = text(&out);
         assert_eq!(out.status.code(), Some(2), "{shown}");
         assert!(
-            shown.contains("never saves a password in a file")
+            shown.contains("never saves a")
+                && shown.contains("install a password store (GNOME Keyring")
+                && shown.contains("session only")
                 && shown.contains("[KeychainUnavailable]"),
             "{shown}"
         );

@@ -7,45 +7,38 @@ use crate::runs::{RunId, RunState, RunView, Runs};
 use std::path::PathBuf;
 use std::time::Duration;
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, State};
+use tauri::State;
 
-/// The job's progress file: in the user's data folder, named after the two
-/// accounts (no secret in the name), the same file `mailferry sync` uses.
+/// The job's progress file: in the user's data folder (see
+/// [`mailferry::paths`]), named after the two accounts (no secret in the
+/// name), the same file `mailferry sync` uses.
 pub fn job_path(
-    data_dir: PathBuf,
     source: &crate::accounts::Account,
     dest: &crate::accounts::Account,
-) -> PathBuf {
-    use sha2::{Digest, Sha256};
-    let job_name = format!(
-        "{}@{}:{} to {}@{}:{}",
-        source.credentials.user,
-        source.endpoint.host,
-        source.endpoint.port,
-        dest.credentials.user,
-        dest.endpoint.host,
-        dest.endpoint.port
+) -> IpcResult<PathBuf> {
+    use mailferry::paths;
+    let dir = paths::jobs_dir().ok_or_else(|| {
+        IpcError::internal("this computer has no user data folder (set MAILFERRY_DATA_DIR)")
+    })?;
+    let name = paths::job_name(
+        &source.credentials.user,
+        &source.endpoint,
+        &dest.credentials.user,
+        &dest.endpoint,
     );
-    let digest = Sha256::digest(job_name.as_bytes());
-    let id: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    data_dir
-        .join("MailFerry")
-        .join("jobs")
-        .join(format!("{id}.db"))
+    Ok(paths::job_file(&dir, &name))
 }
 
 /// Starts copying from one account to the other; returns the run's id.
 #[tauri::command]
 pub fn start_run(
-    app: AppHandle,
     accounts: State<'_, Accounts>,
     runs: State<'_, Runs>,
     source: AccountHandle,
     destination: AccountHandle,
 ) -> IpcResult<RunId> {
     let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
-    let data_dir = app.path().data_dir().map_err(IpcError::internal)?;
-    let path = job_path(data_dir, &source, &dest);
+    let path = job_path(&source, &dest)?;
     let run = runs.create(source, dest, path);
     run.start()?;
     Ok(run.id)
