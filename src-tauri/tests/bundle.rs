@@ -276,6 +276,17 @@ fn release_workflow_builds_every_target_on_a_version_tag() {
     // The bundler refuses update bundles without the updater's config.
     let updater = &config()["plugins"]["updater"];
     assert!(updater["pubkey"].is_string(), "plugins.updater.pubkey");
+    // The repository's public key replaces the placeholder at release time;
+    // a build from source carries the placeholder and never checks.
+    assert!(
+        text.contains("${{ vars.TAURI_UPDATER_PUBKEY }}")
+            && text.contains("plugins: {updater: {pubkey: $key}}"),
+        "the release puts the public key into the app it builds"
+    );
+    assert!(
+        !mailferry_desktop::commands::update::is_update_key(updater["pubkey"].as_str().unwrap()),
+        "the committed config holds no key of anyone's"
+    );
     for endpoint in strings(&updater["endpoints"]) {
         assert!(endpoint.starts_with("https://"), "{endpoint}");
     }
