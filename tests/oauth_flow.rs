@@ -9,14 +9,14 @@ mod introspection;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use introspection::Introspection;
+use introspection::{read_request, Introspection};
 use mailferry::auth::oauth::{self, percent_decode, Browser, Client, Issuer};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::error::Problem;
 use mailferry::imap::Session;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -77,21 +77,7 @@ impl AuthServer {
 
 fn handle(mut stream: TcpStream, state: &Mutex<AuthState>, base: &str, idp: &Introspection) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap();
-        }
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).unwrap();
+    let (first, body) = read_request(&mut reader).expect("a request");
     let body = String::from_utf8(body).unwrap();
     let target = first.split(' ').nth(1).unwrap().to_owned();
     let (path, q) = target.split_once('?').unwrap_or((&target, ""));

@@ -17,7 +17,7 @@ mod introspection;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::{content, mailferry, migrate_sessions, text};
-use introspection::Introspection;
+use introspection::{read_request, Introspection};
 use mailferry::auth::grant::{RefreshGrant, ServiceAccount, TokenSource};
 use mailferry::auth::oauth::{percent_decode, Client, Issuer, Tokens};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
@@ -27,7 +27,7 @@ use mailferry::run::Options;
 use mailferry::secret::Secret;
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
@@ -77,21 +77,9 @@ impl TokenService {
 
     fn answer(&self, mut stream: std::net::TcpStream, idp: &Introspection) {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                return;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
+        let Some((_, body)) = read_request(&mut reader) else {
+            return;
+        };
         let form: HashMap<String, String> = String::from_utf8(body)
             .unwrap()
             .split('&')
@@ -276,6 +264,30 @@ fn mail(i: usize, filler: &str) -> Message {
     .flags(&["\\Seen"])
 }
 
+/// `mailferry check` of `user` on `server` (plain), signing in with
+/// `sign_in` flags; the exit status and everything it printed.
+fn check_as(
+    server: &Dovecot,
+    user: &str,
+    sign_in: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let port = server.plain_port().to_string();
+    let mut args = vec![
+        "check",
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &port,
+        "--plain1",
+        "--user1",
+        user,
+    ];
+    args.extend_from_slice(sign_in);
+    let out = mailferry(&args, env);
+    (out.status, text(&out.stdout) + &text(&out.stderr))
+}
+
 /// The check of every output: none of these secrets, nor their base64.
 fn assert_hides(outputs: &[&str], secrets: &[&str]) {
     for out in outputs {
@@ -385,29 +397,14 @@ fn a_google_service_account_signs_in_to_each_mailbox_with_a_signed_assertion() {
 
     let mut outputs = Vec::new();
     for user in ["carol", "dave"] {
-        let out = mailferry(
-            &[
-                "check",
-                "--host1",
-                "127.0.0.1",
-                "--port1",
-                &server.plain_port().to_string(),
-                "--plain1",
-                "--user1",
-                user,
-                "--serviceaccount1",
-                key_file.to_str().unwrap(),
-            ],
+        let (status, all) = check_as(
+            &server,
+            user,
+            &["--serviceaccount1", key_file.to_str().unwrap()],
             &[],
         );
-        assert!(
-            out.status.success(),
-            "{user}: {}{}\n{}",
-            text(&out.stdout),
-            text(&out.stderr),
-            server.log()
-        );
-        outputs.push(text(&out.stdout) + &text(&out.stderr));
+        assert!(status.success(), "{user}: {all}\n{}", server.log());
+        outputs.push(all);
     }
     let s = service.state.lock().unwrap();
     assert_eq!(s.verified, 2, "one verified assertion per mailbox");
@@ -462,26 +459,16 @@ fn microsoft_app_only_access_signs_in_without_a_password() {
     let idp = Introspection::start();
     let service = TokenService::start(idp.clone());
     let server = oauth_dovecot(&idp);
-    let out = mailferry(
-        &[
-            "check",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &server.plain_port().to_string(),
-            "--plain1",
-            "--user1",
-            "carol",
-            "--clientcredentials1",
-            &service.url,
-        ],
+    let (status, all) = check_as(
+        &server,
+        "carol",
+        &["--clientcredentials1", &service.url],
         &[
             ("MAILFERRY_OAUTH_CLIENT_ID", "app-id"),
             ("MAILFERRY_OAUTH_CLIENT_SECRET", "app-secret-xyz"),
         ],
     );
-    let all = text(&out.stdout) + &text(&out.stderr);
-    assert!(out.status.success(), "{all}\n{}", server.log());
+    assert!(status.success(), "{all}\n{}", server.log());
     assert_eq!(service.state.lock().unwrap().issued, ["ya29.mf-2"]);
     assert_hides(&[&all], &["ya29.mf-2", "app-secret-xyz"]);
 }
@@ -497,23 +484,14 @@ fn a_refused_delegation_names_the_administrator_in_plain_words() {
     let server = oauth_dovecot(&idp);
     let dir = tempfile::tempdir().unwrap();
     service_account_key(dir.path(), &service.url);
-    let out = mailferry(
-        &[
-            "check",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &server.plain_port().to_string(),
-            "--plain1",
-            "--user1",
-            "carol",
-            "--serviceaccount1",
-            dir.path().join("service-account.json").to_str().unwrap(),
-        ],
+    let key_file = dir.path().join("service-account.json");
+    let (status, all) = check_as(
+        &server,
+        "carol",
+        &["--serviceaccount1", key_file.to_str().unwrap()],
         &[],
     );
-    let all = text(&out.stdout) + &text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert_eq!(status.code(), Some(2), "{all}");
     assert!(all.contains("administrator must allow it"), "{all}");
     assert!(all.contains("Domain-wide delegation"), "{all}");
     assert!(

@@ -7,7 +7,7 @@
 
 use mailferry_harness::{Dovecot, Layout};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
@@ -87,23 +87,9 @@ impl Introspection {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         // Dovecot keeps the connection alive; answer requests until it closes.
         loop {
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
+            let Some((_, body)) = read_request(&mut reader) else {
                 return;
-            }
+            };
             // `token=…&client_id=&client_secret=`; test tokens need no
             // percent-decoding.
             let body = String::from_utf8_lossy(&body).into_owned();
@@ -130,4 +116,29 @@ impl Introspection {
             }
         }
     }
+}
+
+/// Reads one HTTP/1.1 request from `reader`: its request line and body.
+/// None when the peer closed the connection (or sent something broken).
+pub fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
+    let mut first = String::new();
+    if reader.read_line(&mut first).ok()? == 0 {
+        return None;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().ok()?;
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some((first.trim_end().to_owned(), body))
 }
