@@ -380,10 +380,20 @@ pub async fn sync(
                     });
                     tokio::time::sleep(wait).await;
                     // A fresh connection on both sides; if the server is
-                    // still away, the next attempt fails and counts.
-                    let _ = source.reconnect().await;
-                    let _ = dest.reconnect().await;
+                    // still away, the next attempt fails and counts. One
+                    // that turns the sign-in down (a password changed, a
+                    // sign-in withdrawn) will not let a retry in: that is
+                    // what the user must hear, not "connection lost".
+                    let source_again = source.reconnect().await;
+                    let dest_again = dest.reconnect().await;
                     writers.clear();
+                    if let Some(e) = [source_again.err(), dest_again.err()]
+                        .into_iter()
+                        .flatten()
+                        .find(Error::is_auth)
+                    {
+                        break Err(FolderStop::Fatal(e));
+                    }
                 }
                 other => break other,
             }

@@ -299,8 +299,20 @@ fn assert_hides(outputs: &[&str], secrets: &[&str]) {
     }
 }
 
-#[tokio::test]
-async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
+/// A migration from carol's mailbox whose first access token is good for
+/// one sign-in, renewed with `refresh_token`; the source connection is cut
+/// in the middle of a message, so the reconnection finds it expired.
+struct PastExpiry {
+    _idp: Introspection,
+    service: TokenService,
+    src: Dovecot,
+    dst: Dovecot,
+    _proxy: Proxy,
+    dir: tempfile::TempDir,
+    result: Result<mailferry::run::Report, mailferry::error::Error>,
+}
+
+async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
     let idp = Introspection::start();
     let service = TokenService::start(idp.clone());
     let src = oauth_dovecot(&idp);
@@ -314,9 +326,6 @@ async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
         .layout(Layout::Exchange)
         .fsync(false)
         .build();
-    // The browser sign-in's token is good for one sign-in: the run's
-    // first. The connection is then cut in the middle of a message, and
-    // the reconnection finds the token expired.
     idp.grant_for("ya29.mf-1", "carol", 1);
     let proxy = Proxy::start(src.addr_plain());
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
@@ -335,10 +344,10 @@ async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
     };
     let tokens = Tokens {
         access_token: Secret::new("ya29.mf-1".into()),
-        refresh_token: Some(Secret::new("1//rt-mf".into())),
+        refresh_token: Some(Secret::new(refresh_token.into())),
         expires_at: Some(Instant::now() + Duration::from_secs(3600)),
     };
-    let grant = RefreshGrant::new(issuer, client, Secret::new("1//rt-mf".into()));
+    let grant = RefreshGrant::new(issuer, client, Secret::new(refresh_token.into()));
     let credentials = Credentials::renewable("carol", TokenSource::with_tokens(grant, &tokens));
 
     let source = Session::connect(&plain(proxy.addr().port()), &credentials)
@@ -351,11 +360,37 @@ async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate_sessions(source, dest, &state, &Options::default())
-        .await
-        .expect("the run renews its token and finishes");
+    let result = migrate_sessions(
+        source,
+        dest,
+        &dir.path().join("job.db"),
+        &Options::default(),
+    )
+    .await;
     assert_eq!(proxy.cuts(), 1, "the connection was cut once");
+    PastExpiry {
+        _idp: idp,
+        service,
+        src,
+        dst,
+        _proxy: proxy,
+        dir,
+        result,
+    }
+}
+
+#[tokio::test]
+async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
+    let PastExpiry {
+        service,
+        src,
+        dst,
+        dir,
+        result,
+        ..
+    } = run_past_expiry("1//rt-mf").await;
+    let report = result.expect("the run renews its token and finishes");
+
     assert_eq!(report.transferred(), 5, "{report:#?}");
     assert_eq!(report.failed(), 0, "{report:#?}");
     assert_eq!(
@@ -382,6 +417,22 @@ async fn a_token_that_expires_mid_run_is_renewed_and_the_run_goes_on() {
         src.log().contains("carol"),
         "the source saw carol sign in:\n{}",
         src.log()
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_renewed_stops_the_run_with_sign_in_words() {
+    // The refresh token was withdrawn meanwhile: the issuer refuses it.
+    let past = run_past_expiry("1//rt-withdrawn").await;
+    let err = past.result.expect_err("the run cannot go on");
+    assert!(
+        err.needs_new_token(),
+        "the user hears to sign in again, not 'connection lost': {err:?}"
+    );
+    assert!(err.to_string().contains("Sign in again"), "{err}");
+    assert!(
+        past.service.state.lock().unwrap().issued.is_empty(),
+        "no token was handed out"
     );
 }
 
