@@ -71,6 +71,18 @@ pub enum Fault {
         /// The bytes after which that direction goes silent.
         pattern: Vec<u8>,
     },
+    /// Replace, on average, one byte in `one_in` of the protocol lines sent in `dir`
+    /// by a pseudo-random byte (the zzuf idea: malformed responses). Literal contents
+    /// and line ends are left alone, so what breaks is the protocol, not a message
+    /// body that no client could check. Deterministic for a `seed` and connection.
+    Garble {
+        /// The direction garbled.
+        dir: Direction,
+        /// One byte in this many, on average.
+        one_in: u32,
+        /// The pseudo-random sequence's seed.
+        seed: u64,
+    },
     /// Several faults at once, e.g. two rewrites, or a rewrite and a delay.
     All(Vec<Fault>),
 }
@@ -133,6 +145,10 @@ impl Fault {
                 assert!(!pattern.is_empty(), "empty stall pattern");
                 plan.stall_match.push(pattern.clone());
             }
+            Fault::Garble { dir, one_in, seed } if *dir == want => {
+                assert!(*one_in > 0, "garble one byte in a positive number");
+                plan.garble = Some((*one_in, *seed));
+            }
             Fault::All(all) => all.iter().for_each(|f| f.add_to(want, plan)),
             _ => {}
         }
@@ -147,6 +163,14 @@ struct Plan {
     cut_match: Vec<Vec<u8>>,
     stall_match: Vec<Vec<u8>>,
     rewrites: Vec<(Vec<u8>, Vec<u8>)>,
+    garble: Option<(u32, u64)>,
+}
+
+impl Plan {
+    /// Must the stream be read line by line (rewrites, garbling)?
+    fn by_line(&self) -> bool {
+        !self.rewrites.is_empty() || self.garble.is_some()
+    }
 }
 
 struct Shared {
@@ -373,6 +397,46 @@ fn finished(id: u64, live: &AtomicUsize, shared: &Shared) {
 struct LineRewriter {
     partial: Vec<u8>,
     literal_left: usize,
+    garbler: Option<Garbler>,
+}
+
+/// xorshift64: a tiny deterministic byte garbler for [`Fault::Garble`].
+#[derive(Debug)]
+struct Garbler {
+    state: u64,
+    one_in: u32,
+}
+
+impl Garbler {
+    fn new(one_in: u32, seed: u64) -> Garbler {
+        Garbler {
+            state: seed | 1,
+            one_in,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        self.state
+    }
+
+    /// Garbles `line` but its line end.
+    fn garble(&mut self, line: &mut [u8]) {
+        let end = line.len()
+            - line
+                .iter()
+                .rev()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        for byte in &mut line[..end] {
+            let r = self.next();
+            if r.is_multiple_of(u64::from(self.one_in)) {
+                *byte = (r >> 40) as u8;
+            }
+        }
+    }
 }
 
 impl LineRewriter {
@@ -391,8 +455,11 @@ impl LineRewriter {
                 Some(nl) => {
                     self.partial.extend_from_slice(&data[i..=i + nl]);
                     i += nl + 1;
-                    let line = apply(std::mem::take(&mut self.partial), rewrites);
+                    let mut line = apply(std::mem::take(&mut self.partial), rewrites);
                     self.literal_left = literal_announced(&line).unwrap_or(0);
+                    if let Some(g) = &mut self.garbler {
+                        g.garble(&mut line);
+                    }
                     out.extend_from_slice(&line);
                 }
                 None => {
@@ -495,11 +562,14 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
             let (gen, fault) = shared.fault();
             generation = gen;
             let next = fault.plan(dir);
-            if next.rewrites.is_empty() {
+            if !next.by_line() {
                 let pending = lines.flush(&plan.rewrites);
                 dst.write_all(&pending)?;
                 lines = LineRewriter::default();
             }
+            lines.garbler = next.garble.map(|(one_in, seed)| {
+                Garbler::new(one_in, seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            });
             plan = next;
             passed = 0;
             matches = MatchWindow::default();
@@ -526,7 +596,7 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         if plan.stall || silenced {
             continue; // swallowed: a stalled connection says nothing
         }
-        let out = if plan.rewrites.is_empty() {
+        let out = if !plan.by_line() {
             buf[..n].to_vec()
         } else {
             lines.feed(&buf[..n], &plan.rewrites)
@@ -602,6 +672,24 @@ mod tests {
         let mut w = MatchWindow::default();
         assert_eq!(w.scan(b"xx BODY[] {12}", &patterns), Some(11));
         assert_eq!(w.scan(b"anything", &[]), None);
+    }
+
+    #[test]
+    fn garbling_spares_literals_and_line_ends() {
+        let mut r = LineRewriter {
+            garbler: Some(Garbler::new(1, 7)),
+            ..LineRewriter::default()
+        };
+        let input = b"* 1 FETCH (BODY[] {5}\r\nhello)\r\n";
+        let out = r.feed(input, &[]);
+        assert_eq!(out.len(), input.len());
+        assert_eq!(&out[23..28], b"hello", "the literal passes untouched");
+        assert!(out.ends_with(b"\r\n") && out[21..23] == *b"\r\n");
+        assert_ne!(
+            &out[..21],
+            &input[..21],
+            "every protocol byte was fair game"
+        );
     }
 
     #[test]

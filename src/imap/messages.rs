@@ -179,7 +179,7 @@ impl Session {
                 }
             })?;
         Ok(FolderStatus {
-            uid_validity: mailbox.uid_validity.unwrap_or(0),
+            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
             uid_next: mailbox.uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq,
@@ -207,12 +207,32 @@ impl Session {
             .with_timeout(move |s| Box::pin(async move { s.select(&name).await }))
             .await?;
         Ok(FolderStatus {
-            uid_validity: mailbox.uid_validity.unwrap_or(0),
+            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
             uid_next: mailbox.uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq,
             permanent_flags: Vec::new(),
         })
+    }
+
+    /// The folder's UIDVALIDITY, which every server must send when a folder
+    /// is opened (RFC 3501 §6.3.1). Without it the UIDs in the state store
+    /// cannot be trusted or refuted, so a reply that lacks it (or garbled
+    /// it) stops the work instead of being read as a new folder.
+    fn uid_validity_of(
+        &self,
+        mailbox: &async_imap::types::Mailbox,
+        wire_name: &str,
+    ) -> Result<u32, Error> {
+        match mailbox.uid_validity {
+            Some(v) if v != 0 => Ok(v),
+            _ => Err(Error::new(Problem::Protocol {
+                host: self.endpoint.host.clone(),
+            })
+            .with_detail(format!(
+                "the server opened the folder \"{wire_name}\" without a valid UIDVALIDITY"
+            ))),
+        }
     }
 
     /// Adds (`add`) or removes a flag on messages of the selected folder,

@@ -67,13 +67,42 @@ async fn timed<T>(
     stage: Stage,
     fut: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
-    match tokio::time::timeout(endpoint.timeout, fut).await {
-        Ok(result) => result,
+    match tokio::time::timeout(endpoint.timeout, guarded(&endpoint.host, stage, fut)).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(unreadable)) => Err(unreadable),
         Err(_) => Err(Error::new(Problem::Timeout {
             host: endpoint.host.clone(),
             stage,
             waited_secs: endpoint.timeout.as_secs().max(1),
         })),
+    }
+}
+
+/// Runs `fut`, turning a panic inside it into a lost connection. The IMAP
+/// parser under async-imap (imap-proto) panics on some malformed replies
+/// (a non-ASCII byte right after a response code's `]`, found by the
+/// garbling proxy of tests/faults.rs): a broken or hostile server must
+/// cost a reconnection, never the whole migration. The session that
+/// panicked is not used again: the caller reconnects.
+async fn guarded<F: Future>(host: &str, stage: Stage, fut: F) -> Result<F::Output, Error> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(output) => Ok(output),
+        Err(payload) => {
+            let why = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::warn!(host, "unreadable reply from the server: {why}");
+            Err(Error::new(Problem::ConnectionLost {
+                host: host.to_owned(),
+                stage,
+            })
+            .with_detail(format!(
+                "the server sent a reply MailFerry could not read ({why})"
+            )))
+        }
     }
 }
 
@@ -886,9 +915,12 @@ impl Session {
         >,
     ) -> Result<T, Error> {
         let timeout = self.endpoint.timeout + std::time::Duration::from_secs(bytes / (256 * 1024));
-        match tokio::time::timeout(timeout, f(&mut self.inner)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(self.working_error(e)),
+        let host = self.endpoint.host.clone();
+        let command = guarded(&host, Stage::Working, f(&mut self.inner));
+        match tokio::time::timeout(timeout, command).await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => Err(self.working_error(e)),
+            Ok(Err(unreadable)) => Err(unreadable),
             Err(_) => Err(Error::new(Problem::Timeout {
                 host: self.endpoint.host.clone(),
                 stage: Stage::Working,
