@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod check;
 pub mod crashpoint;
+pub mod domain;
 pub mod endpoint;
 pub mod error;
 pub mod event;

@@ -183,7 +183,13 @@ struct Shared {
     cuts: AtomicUsize,
     stop: AtomicBool,
     accepted: AtomicUsize,
+    /// Connections open now (accepted, not yet closed by the client), and
+    /// the most there ever were at once.
+    open_now: AtomicUsize,
+    peak: AtomicUsize,
     next_id: AtomicU64,
+    /// Connections whose client has gone.
+    gone: Mutex<std::collections::HashSet<u64>>,
     /// Clones of every live socket, so Drop can shut them all down.
     sockets: Mutex<HashMap<u64, Vec<TcpStream>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -212,9 +218,17 @@ impl Shared {
         }
     }
 
+    /// Connection `id`'s client has gone (counted once per connection).
+    fn client_gone(&self, id: u64) {
+        if lock(&self.gone).insert(id) {
+            self.open_now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     /// Shuts down both sockets of connection `id` and forgets them.
     fn close(&self, id: u64) {
         if let Some(socks) = lock(&self.sockets).remove(&id) {
+            self.client_gone(id);
             for s in socks {
                 let _ = s.shutdown(Shutdown::Both);
             }
@@ -258,6 +272,9 @@ impl Proxy {
             cuts: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             accepted: AtomicUsize::new(0),
+            gone: Mutex::default(),
+            open_now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             sockets: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
@@ -308,6 +325,12 @@ impl Proxy {
         self.shared.cuts.load(Ordering::SeqCst)
     }
 
+    /// The most connections that were open through the proxy at once (from accept
+    /// until the client closed its side).
+    pub fn peak_connections(&self) -> usize {
+        self.shared.peak.load(Ordering::SeqCst)
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
@@ -342,6 +365,8 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             continue;
         };
         shared.accepted.fetch_add(1, Ordering::SeqCst);
+        let now = shared.open_now.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak.fetch_max(now, Ordering::SeqCst);
         let id = shared.next_id.fetch_add(1, Ordering::SeqCst);
         let (_, fault) = shared.fault();
         if fault.stalls() {
@@ -576,7 +601,12 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
             stall_matches = MatchWindow::default();
         }
         let n = match read {
-            Ok(0) => return Ok(false),
+            Ok(0) => {
+                if dir == Direction::ToServer {
+                    shared.client_gone(id);
+                }
+                return Ok(false);
+            }
             Ok(n) => n,
             Err(e)
                 if matches!(

@@ -463,6 +463,7 @@ impl Connection {
             capabilities: Capabilities::default(),
             raw_tag: 0,
             multiappend_refused: false,
+            permit: None,
         };
         session.refresh_capabilities().await?;
         if session.capabilities.has("ENABLE") && session.capabilities.has("CONDSTORE") {
@@ -808,6 +809,30 @@ pub struct Session {
     /// the remaining messages as commands), so batches go as separate
     /// APPENDs from then on.
     multiappend_refused: bool,
+    /// This connection's place under its server's [`ServerBudget`], if it
+    /// has one. Declared after `inner`: the socket closes before the place
+    /// is handed on.
+    permit: Option<(ServerBudget, tokio::sync::OwnedSemaphorePermit)>,
+}
+
+/// How many connections may be open to one server at once, shared by every
+/// session that goes there: every mailbox of a domain migrated at the same
+/// time, and each one's parallel writers. A session waits for a place when
+/// it is the one a migration cannot do without, and does without when it
+/// would only be an extra writer.
+#[derive(Clone, Debug)]
+pub struct ServerBudget(std::sync::Arc<tokio::sync::Semaphore>);
+
+impl ServerBudget {
+    /// At most `max` connections at once (at least one).
+    pub fn new(max: usize) -> ServerBudget {
+        ServerBudget(std::sync::Arc::new(tokio::sync::Semaphore::new(max.max(1))))
+    }
+
+    /// Places free right now.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
 }
 
 impl std::fmt::Debug for Session {
@@ -847,22 +872,57 @@ impl Session {
         Ok(session)
     }
 
+    /// [`Session::connect`] within a server's connection budget: waits
+    /// until a place is free.
+    pub async fn connect_within(
+        endpoint: &Endpoint,
+        credentials: &Credentials,
+        budget: &ServerBudget,
+    ) -> Result<Session, Error> {
+        let permit = budget
+            .0
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("a budget's semaphore is never closed");
+        let mut session = Session::connect(endpoint, credentials).await?;
+        session.permit = Some((budget.clone(), permit));
+        Ok(session)
+    }
+
     /// Opens a new connection to the same server with the same
     /// credentials, replacing this one (nothing is selected afterwards).
+    /// It takes over this one's place in the server's budget.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
         let fresh = Session::connect(&self.endpoint, &self.credentials).await?;
-        let old = std::mem::replace(self, fresh);
+        let mut old = std::mem::replace(self, fresh);
         self.multiappend_refused = old.multiappend_refused;
         self.raw_tag = old.raw_tag;
+        self.permit = old.permit.take();
         // The old connection is dropped without LOGOUT: it may be out of step.
         Ok(())
     }
 
     /// Another connection to the same server with the same credentials
-    /// (for writing in parallel).
+    /// (for writing in parallel). Within a budget with no place free, the
+    /// server is "busy" at once: the caller does with fewer connections.
     pub async fn another(&self) -> Result<Session, Error> {
+        let permit = match &self.permit {
+            Some((budget, _)) => {
+                let place = budget.0.clone().try_acquire_owned().map_err(|_| {
+                    Error::new(Problem::ServerBusy {
+                        host: self.endpoint.host.clone(),
+                        wait_secs: None,
+                    })
+                    .with_detail("every connection this server allows MailFerry is in use")
+                })?;
+                Some((budget.clone(), place))
+            }
+            None => None,
+        };
         let mut fresh = Session::connect(&self.endpoint, &self.credentials).await?;
         fresh.multiappend_refused = self.multiappend_refused;
+        fresh.permit = permit;
         Ok(fresh)
     }
 

@@ -1,0 +1,181 @@
+//! A domain's mailboxes migrated at once between two real Dovecot servers:
+//! the connections each server sees, counted at a proxy in front of it,
+//! never exceed its cap, whatever the number of mailboxes and writers; every
+//! mailbox arrives exact; a second pass copies nothing.
+
+mod common;
+
+use common::content;
+use mailferry::domain::{migrate_all, Domain, Mailbox, Outcome};
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::folder::Rules;
+use mailferry::run::Options;
+use mailferry_harness::{Dovecot, Layout, Message, Proxy};
+use std::time::Duration;
+
+const USERS: [(&str, &str); 4] = [
+    ("alice", "alicepass"),
+    ("bob", "bobpass"),
+    ("carol", "carolpass"),
+    ("dave", "davepass"),
+];
+
+fn server() -> Dovecot {
+    let mut b = Dovecot::builder().layout(Layout::Exchange).fsync(false);
+    for (user, password) in USERS.iter().skip(1) {
+        b = b.user(*user, *password);
+    }
+    b.build()
+}
+
+fn mail(user: &str, i: usize) -> Message {
+    Message::new(
+        format!(
+            "From: s{i}@example.net\r\nTo: {user}@example.com\r\nSubject: {user} {i}\r\n\
+             Message-ID: <{user}-{i}@example.net>\r\n\r\nHello {user}, number {i}.\r\n{}\r\n",
+            "y".repeat(i * 211 % 5000)
+        )
+        .into_bytes(),
+    )
+    .flags(if i.is_multiple_of(2) {
+        &["\\Seen"][..]
+    } else {
+        &[][..]
+    })
+}
+
+fn endpoint(proxy: &Proxy) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(proxy.port());
+    e.timeout = Duration::from_secs(30);
+    e
+}
+
+#[tokio::test]
+async fn mailboxes_at_once_never_exceed_a_servers_connection_cap() {
+    let (src, dst) = (server(), server());
+    for (n, (user, _)) in USERS.iter().enumerate() {
+        src.append(
+            user,
+            "INBOX",
+            &(0..40 + n * 10).map(|i| mail(user, i)).collect::<Vec<_>>(),
+        );
+        src.create_mailbox(user, "Clients");
+        src.append(
+            user,
+            "Clients",
+            &(100..115).map(|i| mail(user, i)).collect::<Vec<_>>(),
+        );
+    }
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections: 2,
+        dest_connections: 3,
+        at_once: 4,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mailboxes: Vec<Mailbox> = USERS
+        .iter()
+        .map(|(user, password)| Mailbox {
+            source: Credentials::password(*user, *password),
+            dest: Credentials::password(*user, *password),
+            state: dir.path().join(format!("{user}.db")),
+        })
+        .collect();
+    // Each mailbox would like four writers of ten-message batches.
+    let options = Options {
+        connections: 4,
+        batch_messages: 10,
+        ..Options::default()
+    };
+    let now = || common::NOW;
+
+    let outcomes = migrate_all(&domain, &mailboxes, &Rules::default(), &options, &now).await;
+    for ((user, _), outcome) in USERS.iter().zip(&outcomes) {
+        assert!(outcome.is_complete(), "{user}: {outcome:#?}");
+        for folder in ["INBOX", "Clients"] {
+            assert_eq!(
+                content(&dst.fetch_all(user, folder)),
+                content(&src.fetch_all(user, folder)),
+                "{user}'s {folder} arrived exact"
+            );
+        }
+    }
+    assert!(
+        from_src.peak_connections() <= 2,
+        "the old server saw {} connections at once (cap 2)",
+        from_src.peak_connections()
+    );
+    assert!(
+        from_dst.peak_connections() <= 3,
+        "the new server saw {} connections at once (cap 3)",
+        from_dst.peak_connections()
+    );
+    assert!(
+        from_dst.peak_connections() >= 2,
+        "the cap was used, not just respected: {}",
+        from_dst.peak_connections()
+    );
+
+    // A second pass over the whole domain copies nothing.
+    let again = migrate_all(&domain, &mailboxes, &Rules::default(), &options, &now).await;
+    for ((user, _), outcome) in USERS.iter().zip(&again) {
+        match outcome {
+            Outcome::Copied(report) => {
+                assert_eq!(report.transferred(), 0, "{user}: {report:#?}")
+            }
+            other => panic!("{user}: {other:#?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
+    let (src, dst) = (server(), server());
+    src.append("bob", "INBOX", &[mail("bob", 1)]);
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections: 1,
+        dest_connections: 1,
+        at_once: 2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mailboxes = vec![
+        Mailbox {
+            source: Credentials::password("alice", "wrong"),
+            dest: Credentials::password("alice", "alicepass"),
+            state: dir.path().join("alice.db"),
+        },
+        Mailbox {
+            source: Credentials::password("bob", "bobpass"),
+            dest: Credentials::password("bob", "bobpass"),
+            state: dir.path().join("bob.db"),
+        },
+    ];
+    let outcomes = migrate_all(
+        &domain,
+        &mailboxes,
+        &Rules::default(),
+        &Options::default(),
+        &|| common::NOW,
+    )
+    .await;
+    assert!(
+        matches!(&outcomes[0], Outcome::Failed(e) if e.is_auth()),
+        "{:#?}",
+        outcomes[0]
+    );
+    assert!(outcomes[1].is_complete(), "{:#?}", outcomes[1]);
+    assert_eq!(dst.fetch_all("bob", "INBOX").len(), 1);
+}
