@@ -134,6 +134,10 @@ pub struct Endpoint {
     /// server reply before giving up.
     #[serde(with = "duration_secs")]
     pub timeout: Duration,
+    /// Compress the connection (COMPRESS=DEFLATE, RFC 4978) when the server
+    /// offers it: less to send over a slow link, more work for both ends.
+    #[serde(default)]
+    pub compress: bool,
 }
 
 impl Endpoint {
@@ -147,6 +151,7 @@ impl Endpoint {
             pinned_certificate: None,
             extra_roots_pem: Vec::new(),
             timeout: Duration::from_secs(30),
+            compress: false,
         }
     }
 

@@ -275,7 +275,7 @@ macro_rules! side_args {
     ($name:ident, $n:literal, $host:ident, $port:ident, $user:ident, $passfile:ident, $tls:ident, $ssl:ident,
      $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident,
      $keychain:ident, $oauthaccesstoken:ident, $oauth:ident, $serviceaccount:ident,
-     $clientcredentials:ident) => {
+     $clientcredentials:ident, $compress:ident) => {
         #[derive(Args, Clone)]
         struct $name {
             #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
@@ -328,6 +328,9 @@ macro_rules! side_args {
             #[doc = "Microsoft 365: sign in to --userN as the organisation's app (IMAP.AccessAsApp) of this tenant (its ID, domain, or token URL). The app's ID and secret come from MAILFERRY_OAUTH_CLIENT_ID and MAILFERRY_OAUTH_CLIENT_SECRET."]
             #[arg(long = concat!("clientcredentials", $n), value_name = "TENANT", conflicts_with_all = [concat!("passfile", $n), concat!("keychain", $n), concat!("oauthaccesstoken", $n), concat!("oauth", $n), concat!("serviceaccount", $n)])]
             $clientcredentials: Option<String>,
+            #[doc = "Compress the connection (COMPRESS=DEFLATE) when the server offers it: for slow links."]
+            #[arg(long = concat!("compress", $n))]
+            $compress: bool,
         }
 
         impl From<$name> for Side {
@@ -351,6 +354,7 @@ macro_rules! side_args {
                     oauth: a.$oauth,
                     serviceaccount: a.$serviceaccount,
                     clientcredentials: a.$clientcredentials,
+                    compress: a.$compress,
                 }
             }
         }
@@ -377,7 +381,8 @@ side_args!(
     oauthaccesstoken1,
     oauth1,
     serviceaccount1,
-    clientcredentials1
+    clientcredentials1,
+    compress1
 );
 side_args!(
     Side2,
@@ -399,7 +404,8 @@ side_args!(
     oauthaccesstoken2,
     oauth2,
     serviceaccount2,
-    clientcredentials2
+    clientcredentials2,
+    compress2
 );
 
 struct Side {
@@ -421,6 +427,7 @@ struct Side {
     oauth: Option<String>,
     serviceaccount: Option<PathBuf>,
     clientcredentials: Option<String>,
+    compress: bool,
 }
 
 impl Side {
@@ -454,6 +461,7 @@ impl Side {
             bail!("--timeout{n} must be between 0.1 and 3600 seconds");
         }
         endpoint.timeout = Duration::from_secs_f64(self.timeout);
+        endpoint.compress = self.compress;
         if let Some(pin) = &self.pin {
             endpoint.pinned_certificate =
                 Some(Fingerprint::parse(pin).with_context(|| format!("--pin-cert{n}"))?);

@@ -456,6 +456,11 @@ impl Connection {
                 ));
             }
         };
+        let inner = if endpoint.compress {
+            compress(inner, &endpoint).await?
+        } else {
+            inner
+        };
         let mut session = Session {
             inner,
             endpoint,
@@ -476,6 +481,35 @@ impl Connection {
         tracing::debug!("signed in");
         Ok(session)
     }
+}
+
+/// Turns on COMPRESS=DEFLATE (RFC 4978) when the server offers it; a server
+/// without it is used as it is.
+async fn compress(
+    mut inner: async_imap::Session<Transport>,
+    endpoint: &Endpoint,
+) -> Result<async_imap::Session<Transport>, Error> {
+    let failed = |e: async_imap::error::Error| {
+        Error::new(Problem::Protocol {
+            host: endpoint.host.clone(),
+        })
+        .with_detail(format!("turning on compression failed: {e}"))
+    };
+    let offered = inner
+        .capabilities()
+        .await
+        .map_err(failed)?
+        .has_str("COMPRESS=DEFLATE");
+    if !offered {
+        tracing::debug!("the server does not offer COMPRESS=DEFLATE");
+        return Ok(inner);
+    }
+    let inner = inner
+        .compress(|deflate| Transport::Deflate(Box::new(deflate)))
+        .await
+        .map_err(failed)?;
+    tracing::debug!("compressed connection");
+    Ok(inner)
 }
 
 /// How a sign-in goes on the wire.

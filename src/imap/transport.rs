@@ -1,4 +1,5 @@
-//! The byte stream under an IMAP session: TCP, or TLS over TCP.
+//! The byte stream under an IMAP session: TCP, or TLS over TCP, either of
+//! them compressed (COMPRESS=DEFLATE) once signed in.
 
 use std::fmt;
 use std::io;
@@ -14,12 +15,18 @@ pub enum Transport {
     Plain(TcpStream),
     /// TLS over TCP.
     Tls(Box<TlsStream<TcpStream>>),
+    /// Either of the others, compressed in both directions (RFC 4978).
+    Deflate(Box<async_imap::DeflateStream<Transport>>),
 }
 
 impl Transport {
     /// Is the stream encrypted?
     pub fn is_encrypted(&self) -> bool {
-        matches!(self, Transport::Tls(_))
+        match self {
+            Transport::Plain(_) => false,
+            Transport::Tls(_) => true,
+            Transport::Deflate(d) => d.get_ref().is_encrypted(),
+        }
     }
 }
 
@@ -28,6 +35,7 @@ impl fmt::Debug for Transport {
         match self {
             Transport::Plain(_) => f.write_str("Transport::Plain"),
             Transport::Tls(_) => f.write_str("Transport::Tls"),
+            Transport::Deflate(d) => write!(f, "Transport::Deflate({:?})", d.get_ref()),
         }
     }
 }
@@ -41,6 +49,7 @@ impl AsyncRead for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -54,6 +63,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -61,6 +71,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -68,6 +79,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Transport::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
