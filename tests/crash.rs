@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::{content, run_both};
-use mailferry_harness::{Dovecot, Layout, Message};
+use common::{both_sides, content, mailferry, run_both};
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::process::Output;
 
 fn sync(src: &Dovecot, dst: &Dovecot, state: &std::path::Path, crash_at: Option<String>) -> Output {
@@ -136,4 +136,84 @@ fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
         content(&dst.fetch_all("alice", "INBOX")),
         content(&src.fetch_all("alice", "INBOX"))
     );
+}
+
+/// RELIABILITY.md R03: the APPEND in doubt, at a destination without
+/// UIDPLUS (hidden by a proxy), so no APPENDUID says where a message went;
+/// among the messages, two without a Message-ID and two different ones that
+/// share one. The resumed run finds what had arrived by fingerprint:
+/// nothing doubled, nothing merged.
+#[test]
+fn without_uidplus_an_append_in_doubt_is_found_by_its_fingerprint() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let mut all = messages();
+    for (i, (id, body)) in [
+        ("", "no id one"),
+        ("", "no id two"),
+        ("Message-ID: <same@x>\r\n", "same id, first"),
+        ("Message-ID: <same@x>\r\n", "same id, second"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        all.push(Message::new(
+            format!("From: odd{i}@x\r\nSubject: odd {i}\r\n{id}\r\n{body}\r\n").into_bytes(),
+        ));
+    }
+    src.append("alice", "INBOX", &all);
+    let want = content(&src.fetch_all("alice", "INBOX"));
+
+    let mut crashes = 0;
+    for point in ["after_literal", "after_ok"] {
+        for n in 1.. {
+            let dst = Dovecot::builder()
+                .layout(Layout::Exchange)
+                .fsync(false)
+                .build();
+            // Dovecot sends APPENDUID whatever the client saw: hide both.
+            let no_uidplus = Proxy::with_fault(
+                dst.addr_plain(),
+                Fault::All(vec![
+                    Fault::rewrite(Direction::ToClient, " UIDPLUS", ""),
+                    Fault::rewrite(Direction::ToClient, "[APPENDUID ", "[X-HIDDEN "),
+                ]),
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let state = dir.path().join("job.db");
+            let run = |crash_at: Option<String>| {
+                let (mut args, passwords) = both_sides(&src, &dst);
+                let port2 = args.iter().position(|a| a == "--port2").unwrap() + 1;
+                args[port2] = no_uidplus.port().to_string();
+                let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+                args.insert(0, "sync");
+                args.extend(["--state", state.to_str().unwrap(), "--batch-messages", "3"]);
+                let mut env = passwords.to_vec();
+                if let Some(point) = &crash_at {
+                    env.push(("MAILFERRY_CRASH_AT", point.as_str()));
+                }
+                mailferry(&args, &env)
+            };
+            let crashed = run(Some(format!("{point}:{n}")));
+            if crashed.status.success() {
+                assert!(n > 1, "{point} was never reached");
+                break;
+            }
+            crashes += 1;
+            let resumed = run(None);
+            assert!(
+                resumed.status.success(),
+                "{point}:{n}: {}",
+                String::from_utf8_lossy(&resumed.stderr)
+            );
+            assert_eq!(
+                content(&dst.fetch_all("alice", "INBOX")),
+                want,
+                "{point}:{n}: every message once, none merged"
+            );
+        }
+    }
+    assert!(crashes >= 8, "only {crashes} crash points were exercised");
 }
