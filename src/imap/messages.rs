@@ -218,7 +218,9 @@ impl Session {
     /// The folder's UIDVALIDITY, which every server must send when a folder
     /// is opened (RFC 3501 §6.3.1). Without it the UIDs in the state store
     /// cannot be trusted or refuted, so a reply that lacks it (or garbled
-    /// it) stops the work instead of being read as a new folder.
+    /// it) is never read as a new folder: the folder is tried again later,
+    /// as with a busy server. (Dovecot sends UIDVALIDITY 0 for a special
+    /// folder that another session is creating at that moment.)
     fn uid_validity_of(
         &self,
         mailbox: &async_imap::types::Mailbox,
@@ -226,8 +228,9 @@ impl Session {
     ) -> Result<u32, Error> {
         match mailbox.uid_validity {
             Some(v) if v != 0 => Ok(v),
-            _ => Err(Error::new(Problem::Protocol {
+            _ => Err(Error::new(Problem::ServerBusy {
                 host: self.endpoint.host.clone(),
+                wait_secs: None,
             })
             .with_detail(format!(
                 "the server opened the folder \"{wire_name}\" without a valid UIDVALIDITY"
