@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "demo_available",
     "start_demo",
     "update_available",
+    "read_mailbox_list",
+    "add_mailbox",
 ];
 
 fn main() {

@@ -16,6 +16,8 @@ pub mod runs;
 mod bindings;
 
 use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
+// Issue 7, several mailboxes, saved jobs (kept apart for merging).
+use commands::mailboxes;
 
 /// Opens the wizard window and runs until it is closed.
 pub fn run() {
@@ -43,6 +45,8 @@ pub fn run() {
             demo::demo_available,
             demo::start_demo,
             update::update_available,
+            mailboxes::read_mailbox_list,
+            mailboxes::add_mailbox,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

@@ -18,6 +18,8 @@ const allowed = new Set([
   "demo_available",
   "start_demo",
   "update_available",
+  "read_mailbox_list",
+  "add_mailbox",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {
