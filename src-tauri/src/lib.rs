@@ -17,7 +17,7 @@ mod bindings;
 
 use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
 // Issue 7, several mailboxes, saved jobs (kept apart for merging).
-use commands::mailboxes;
+use commands::{job, mailboxes};
 
 /// Opens the wizard window and runs until it is closed.
 pub fn run() {
@@ -47,6 +47,10 @@ pub fn run() {
             update::update_available,
             mailboxes::read_mailbox_list,
             mailboxes::add_mailbox,
+            job::save_job,
+            job::load_job,
+            job::forget_job,
+            sign_in::sign_in_saved,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

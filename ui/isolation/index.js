@@ -20,6 +20,10 @@ const allowed = new Set([
   "update_available",
   "read_mailbox_list",
   "add_mailbox",
+  "save_job",
+  "load_job",
+  "forget_job",
+  "sign_in_saved",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {

@@ -172,7 +172,7 @@ mod tests {
             setup.destination.server.trusted_fingerprint =
                 Some(domain.destination.leaf_sha256_hex());
         }
-        let accounts = Accounts::default();
+        let accounts = Accounts::with_keychain(None);
         let owner = PairNames {
             source_user: setup.source.user.clone(),
             destination_user: setup.destination.user.clone(),

@@ -6,6 +6,7 @@ pub mod connect;
 pub mod copy;
 pub mod demo;
 pub mod folder_map;
+pub mod job;
 pub mod mailboxes;
 pub mod scan;
 pub mod servers;
