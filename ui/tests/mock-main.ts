@@ -64,6 +64,8 @@ function probe(server: Server): Checklist {
   return { passed: ["found_server", "secure_connection"], failure: null, warnings: [], folders: null };
 }
 
+// The keychain answer: none on this computer in the "no-keychain" scenario.
+const KEPT = scenario === "no-keychain" ? "session_only" : "keychain";
 let signIns = 0;
 function signIn(user: string): SignedIn {
   signIns++;
@@ -81,9 +83,10 @@ function signIn(user: string): SignedIn {
         warnings: [],
         folders: null,
       },
+      kept: null,
     };
   }
-  return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 } };
+  return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: KEPT };
 }
 
 const scan: Scan = {
