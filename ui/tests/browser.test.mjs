@@ -131,6 +131,13 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("Order 5 (INBOX)").waitFor();
   await snap(page, "happy-8-check");
+  // Each mailbox has its own check.
+  const picker = page.getByRole("radiogroup", { name: "Mailbox" });
+  assert.equal(await picker.getByRole("radio").count(), 3);
+  assert.equal(await picker.getByRole("radio", { name: "alice → alice" }).getAttribute("aria-checked"), "true");
+  await picker.getByRole("radio", { name: "office → office" }).click();
+  await picker.locator('[aria-checked="true"]', { hasText: "office" }).waitFor();
+  await page.getByText("Safe to switch your domain.").waitFor();
   const ticked = await page.locator(".rail-step.done").count();
   assert.equal(ticked, 8, "every step is ticked in the rail at the end");
   assert.deepEqual(problems, [], "no script errors and no CSP violations");

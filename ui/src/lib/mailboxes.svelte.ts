@@ -65,6 +65,7 @@ export async function signInPair(pair: MailboxPair, side: "source" | "destinatio
 /** One copy in the sequence, as the copy screen lists it. */
 export interface Leg {
   label: string;
+  run: number | null;
   view: RunView | null;
   copied: boolean;
 }
@@ -73,16 +74,23 @@ export interface Leg {
 export function legs(): Leg[] {
   const first: Leg = {
     label: `${wizard.source.user} → ${wizard.destination.user}`,
+    run: firstRun,
     view: sequence.index === 0 || sequence.index === null ? wizard.view : firstView,
     copied: wizard.firstCopied,
   };
   return [
     first,
-    ...wizard.mailboxes.map((p) => ({ label: `${p.source_user} → ${p.destination_user}`, view: p.view, copied: p.copied })),
+    ...wizard.mailboxes.map((p) => ({
+      label: `${p.source_user} → ${p.destination_user}`,
+      run: p.run,
+      view: p.view,
+      copied: p.copied,
+    })),
   ];
 }
 
 let firstView: RunView | null = $state(null);
+let firstRun: number | null = $state(null);
 
 /** Where the sequence is: the pair being copied (0 = the first), or null. */
 export const sequence = $state({ index: null as number | null, error: null as IpcError | null });
@@ -118,6 +126,7 @@ export async function copyAll(again = false) {
       sequence.index = 0;
       const run = await api.startRun(wizard.source.account, wizard.destination.account);
       wizard.run = run;
+      firstRun = run;
       const end = await waitForEnd(run, (view) => (wizard.view = view));
       firstView = end;
       if (end.state !== "finished") return;
@@ -137,9 +146,21 @@ export async function copyAll(again = false) {
       if (end.state !== "finished") return;
       pair.copied = true;
     }
+    // All done: the check starts with the first mailbox (the others are a click away).
+    if (firstRun !== null && firstView !== null && wizard.mailboxes.length > 0) {
+      wizard.run = firstRun;
+      wizard.view = firstView;
+    }
   } catch (e) {
     sequence.error = asIpcError(e);
   } finally {
     sequence.index = null;
   }
+}
+
+/** Shows the check of another mailbox's copy. */
+export async function checkMailbox(run: number) {
+  wizard.run = run;
+  wizard.verification = null;
+  wizard.verification = await api.verify(run);
 }
