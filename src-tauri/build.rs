@@ -24,6 +24,8 @@ const COMMANDS: &[&str] = &[
     "load_job",
     "forget_job",
     "sign_in_saved",
+    "oauth_providers",
+    "sign_in_oauth",
 ];
 
 fn main() {

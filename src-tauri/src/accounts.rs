@@ -101,11 +101,38 @@ impl Accounts {
         }
     }
 
-    /// The password a earlier session kept for this user on this server.
+    /// The password an earlier session kept for this user on this server.
     pub fn saved_password(&self, host: &str, user: &str) -> Option<Secret<String>> {
+        self.saved(SecretKind::Password, host, user)
+    }
+
+    /// Keeps a browser sign-in's refresh token in the keychain, when there is one.
+    pub fn remember_refresh_token(&self, host: &str, user: &str, token: &Secret<String>) -> Kept {
+        let Some(keychain) = self.keychain() else {
+            return Kept::SessionOnly;
+        };
+        match keychain.save(
+            SecretKind::RefreshToken,
+            &keychain::Account::new(user, host),
+            token,
+        ) {
+            Ok(()) => Kept::Keychain,
+            Err(e) => {
+                tracing::warn!(error = %e, "the keychain refused the sign-in: session only");
+                Kept::SessionOnly
+            }
+        }
+    }
+
+    /// The refresh token an earlier browser sign-in kept.
+    pub fn saved_refresh_token(&self, host: &str, user: &str) -> Option<Secret<String>> {
+        self.saved(SecretKind::RefreshToken, host, user)
+    }
+
+    fn saved(&self, kind: SecretKind, host: &str, user: &str) -> Option<Secret<String>> {
         let keychain = self.keychain()?;
         let key = keychain::Account::new(user, host);
-        match keychain.load(SecretKind::Password, &key) {
+        match keychain.load(kind, &key) {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "the keychain could not be read");

@@ -291,3 +291,244 @@ fn a_copy_interrupted_by_closing_the_app_resumes_from_its_progress_file() {
     let at_dest = dest.fetch_all("alice", "INBOX");
     assert_eq!(at_dest.len(), N, "every message once, none twice");
 }
+
+// The engine's token-introspection endpoint for Dovecot's oauth2 passdb,
+// shared with its OAuth tests (read only).
+#[path = "../../tests/introspection/mod.rs"]
+mod introspection;
+
+mod oauth_server {
+    //! A small authorization server on loopback: discovery, an authorize
+    //! page that redirects straight back with a code (the user clicking
+    //! "Allow"), and a token endpoint whose tokens Dovecot accepts.
+    use super::introspection::Introspection;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    pub struct AuthServer {
+        pub base: String,
+        pub issued: Arc<Mutex<Vec<String>>>,
+    }
+
+    fn param(q: &str, key: &str) -> String {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| mailferry::auth::oauth::percent_decode(v))
+            .unwrap_or_default()
+    }
+
+    /// One HTTP GET or POST: (status line, Location header, body).
+    pub fn request(url: &str) -> (String, Option<String>) {
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut stream = TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+            if path.is_empty() { "/" } else { path }
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text.lines().next().unwrap_or_default().to_owned();
+        let location = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: ").map(str::to_owned));
+        (status, location)
+    }
+
+    impl AuthServer {
+        pub fn start(idp: Introspection, user: &'static str) -> AuthServer {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let issued = Arc::new(Mutex::new(Vec::new()));
+            let (b, i) = (base.clone(), issued.clone());
+            std::thread::spawn(move || {
+                for mut stream in listener.incoming().flatten() {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut first = String::new();
+                    reader.read_line(&mut first).unwrap();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" || line.is_empty() {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let body = String::from_utf8(body).unwrap();
+                    let target = first.split(' ').nth(1).unwrap().to_owned();
+                    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+                    let (status, headers, answer) = match path {
+                        "/.well-known/openid-configuration" => (
+                            "200 OK",
+                            "Content-Type: application/json\r\n".to_owned(),
+                            format!(
+                                r#"{{"issuer":"{b}","authorization_endpoint":"{b}/authorize","token_endpoint":"{b}/token"}}"#
+                            ),
+                        ),
+                        "/authorize" => (
+                            "302 Found",
+                            format!(
+                                "Location: {}?code=the-code&state={}\r\n",
+                                param(q, "redirect_uri"),
+                                param(q, "state")
+                            ),
+                            String::new(),
+                        ),
+                        "/token" => {
+                            let grant = param(&body, "grant_type");
+                            let ok = (grant == "authorization_code"
+                                && param(&body, "code") == "the-code")
+                                || (grant == "refresh_token"
+                                    && param(&body, "refresh_token") == "rt-secret");
+                            if ok {
+                                let mut issued = i.lock().unwrap();
+                                let token = format!("at-secret-{}", issued.len() + 1);
+                                issued.push(grant);
+                                idp.grant(&token, user);
+                                (
+                                    "200 OK",
+                                    "Content-Type: application/json\r\n".to_owned(),
+                                    format!(
+                                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-secret"}}"#
+                                    ),
+                                )
+                            } else {
+                                (
+                                    "400 Bad Request",
+                                    "Content-Type: application/json\r\n".to_owned(),
+                                    r#"{"error":"invalid_grant"}"#.to_owned(),
+                                )
+                            }
+                        }
+                        _ => ("404 Not Found", String::new(), String::new()),
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+            AuthServer { base, issued }
+        }
+    }
+}
+
+/// The user's browser: follows the sign-in page and its redirect back to
+/// MailFerry, as a person clicking "Allow" would.
+#[derive(Default)]
+struct StandInBrowser {
+    opened: std::sync::Mutex<usize>,
+}
+
+impl mailferry::auth::oauth::Browser for StandInBrowser {
+    fn open(&self, url: &str) -> std::io::Result<()> {
+        *self.opened.lock().unwrap() += 1;
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            let (_, back) = oauth_server::request(&url);
+            let (status, _) = oauth_server::request(&back.expect("a redirect back"));
+            assert!(status.contains("200"), "{status}");
+        });
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_the_browser() {
+    use mailferry::auth::oauth::Client;
+    use mailferry_desktop::commands::oauth::{providers, sign_in_oauth_with, OAuthConfig};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let idp = introspection::Introspection::start();
+    let d = idp.dovecot();
+    let auth = oauth_server::AuthServer::start(idp.clone(), "carol");
+    let browser = Arc::new(StandInBrowser::default());
+    let config = OAuthConfig {
+        client: Some(Client {
+            id: "mailferry-test-client".into(),
+            secret: None,
+        }),
+        browser: browser.clone(),
+        wait: Duration::from_secs(20),
+    };
+    assert_eq!(providers(&config), ["google", "microsoft"]);
+    let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
+
+    let accounts = Accounts::with_keychain(Some(keychain.clone()));
+    let signed = sign_in_oauth_with(
+        &accounts,
+        &config,
+        server(&d),
+        "carol".into(),
+        auth.base.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(signed.account.is_some(), "{:?}", signed.checklist);
+    assert_eq!(signed.kept, Some(Kept::Keychain));
+    assert_eq!(*browser.opened.lock().unwrap(), 1);
+    let key = Account::new("carol", "127.0.0.1");
+    assert_eq!(
+        keychain
+            .load(SecretKind::RefreshToken, &key)
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "rt-secret"
+    );
+    let json = serde_json::to_string(&signed).unwrap();
+    assert!(
+        !json.contains("secret"),
+        "no token goes to the window: {json}"
+    );
+
+    // After a restart: the refresh token signs in; no browser this time.
+    let restarted = Accounts::with_keychain(Some(keychain.clone()));
+    let again = sign_in_oauth_with(
+        &restarted,
+        &config,
+        server(&d),
+        "carol".into(),
+        auth.base.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(again.account.is_some());
+    assert_eq!(*browser.opened.lock().unwrap(), 1, "no second browser page");
+    assert_eq!(
+        *auth.issued.lock().unwrap(),
+        ["authorization_code", "refresh_token"]
+    );
+
+    // Without a client ID the browser sign-in is not offered, and says so.
+    let unconfigured = OAuthConfig {
+        client: None,
+        ..config
+    };
+    assert!(providers(&unconfigured).is_empty());
+    let err = sign_in_oauth_with(
+        &restarted,
+        &unconfigured,
+        server(&d),
+        "carol".into(),
+        auth.base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OAuthUnavailable);
+}

@@ -24,6 +24,8 @@ const allowed = new Set([
   "load_job",
   "forget_job",
   "sign_in_saved",
+  "oauth_providers",
+  "sign_in_oauth",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {

@@ -283,3 +283,21 @@ test("continue where you left off: the saved job comes back and signs in from th
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("browser sign-in: Microsoft 365 signs in through the browser, no password typed", async () => {
+  const { page, problems } = await open("oauth");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  const card = page.locator('[data-side="destination"]');
+  const button = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
+  await button.click();
+  await card.getByRole("button", { name: "Waiting for your browser…" }).waitFor();
+  await snap(page, "oauth-3-waiting");
+  await card.locator('[data-step="can_read_folders"].ok').waitFor();
+  await card.getByText("kept in this computer's keychain").waitFor();
+  assert.equal(await card.locator('input[type="password"]').count(), 0, "no password field once signed in");
+  await snap(page, "oauth-3-signed-in");
+  assert.deepEqual(problems, []);
+  await page.close();
+});

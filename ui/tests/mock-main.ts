@@ -234,6 +234,10 @@ mockIPC(async (cmd, args) => {
     case "load_job": return scenario === "resume" ? savedJob : null;
     case "save_job": (window as any).__savedJobs.push(a.job); return null;
     case "forget_job": return null;
+    case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [];
+    case "sign_in_oauth":
+      await new Promise((r) => setTimeout(r, 300)); // the user in the browser
+      return { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
     case "sign_in_saved":
       return scenario === "resume" && a.user !== "office@example.com"
         ? { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" }

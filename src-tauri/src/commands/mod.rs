@@ -8,6 +8,7 @@ pub mod demo;
 pub mod folder_map;
 pub mod job;
 pub mod mailboxes;
+pub mod oauth;
 pub mod scan;
 pub mod servers;
 pub mod sign_in;

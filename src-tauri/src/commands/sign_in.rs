@@ -38,7 +38,28 @@ pub async fn sign_in_with(
     }
     let credentials = Credentials::password(user, password);
     let report = check(&endpoint, &credentials).await;
-    let checklist = match &report.failure {
+    let checklist = checklist_of(&report);
+    let signed_in = report.passed.contains(&Step::CanReadFolders);
+    let (account, kept) = if signed_in {
+        let account = Account {
+            endpoint,
+            credentials,
+        };
+        let kept = accounts.remember(&account);
+        (Some(accounts.add(account)), Some(kept))
+    } else {
+        (None, None)
+    };
+    Ok(SignedIn {
+        account,
+        checklist,
+        kept,
+    })
+}
+
+/// The sign-in checklist of a connection check's report.
+pub(crate) fn checklist_of(report: &mailferry::check::CheckReport) -> Checklist {
+    match &report.failure {
         None => Checklist {
             passed: report.passed.clone(),
             failure: None,
@@ -58,23 +79,7 @@ pub async fn sign_in_with(
             warnings: report.warnings.clone(),
             folders: None,
         },
-    };
-    let signed_in = report.passed.contains(&Step::CanReadFolders);
-    let (account, kept) = if signed_in {
-        let account = Account {
-            endpoint,
-            credentials,
-        };
-        let kept = accounts.remember(&account);
-        (Some(accounts.add(account)), Some(kept))
-    } else {
-        (None, None)
-    };
-    Ok(SignedIn {
-        account,
-        checklist,
-        kept,
-    })
+    }
 }
 
 /// Signs in with the password an earlier session kept in the keychain;

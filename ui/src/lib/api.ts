@@ -66,6 +66,8 @@ export interface Commands {
   load_job: { args: None; ret: SavedJob | null };
   forget_job: { args: None; ret: void };
   sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
+  oauth_providers: { args: None; ret: string[] };
+  sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
 }
 
 /** Calls a command by its name with exactly its arguments. */
@@ -128,4 +130,6 @@ export const api = {
   loadJob: () => call("load_job"),
   forgetJob: () => call("forget_job"),
   signInSaved: (server: Server, user: string) => call("sign_in_saved", { server, user }),
+  oauthProviders: () => call("oauth_providers"),
+  signInOAuth: (server: Server, user: string, issuer: string) => call("sign_in_oauth", { server, user, issuer }),
 };
