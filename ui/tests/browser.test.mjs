@@ -280,6 +280,16 @@ test("continue where you left off: the saved job comes back and signs in from th
   await office.getByText("Needs passwords").waitFor();
   await snap(page, "resume-4-mailboxes");
   assert.equal(await page.locator('.rail-step.done').count(), 3, "where from, connect and sign in are done");
+  // The missing passwords, then the copy goes over all three mailboxes again
+  // (each continues from its progress file).
+  const detail = page.locator('tr[data-pair-detail="office@example.com"]');
+  for (const side of ["source", "destination"]) {
+    await detail.locator(`input[name$="-${side}-password"]`).fill("pw");
+    await detail.getByRole("button", { name: "Sign in" }).first().click();
+  }
+  await office.getByText("Ready").waitFor();
+  await copyAndCheck(page, "resume", 3);
+  await page.getByText("Safe to switch your domain.").waitFor();
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -190,6 +190,7 @@ function readList(text: string): MailboxRow[] {
 const savedJob: SavedJob = {
   source: { preset: "gmail", server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
+  first_copied: true,
   mailboxes: [
     { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true },
     { source_user: "office@example.com", destination_user: "office@example.com", copied: false },

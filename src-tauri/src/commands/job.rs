@@ -42,8 +42,10 @@ pub struct SavedJob {
     pub source: SavedSide,
     /// Where it goes.
     pub destination: SavedSide,
-    /// The mailbox pairs after the first (the first is `source.user` →
-    /// `destination.user`).
+    /// A copy of the first pair (`source.user` → `destination.user`) finished.
+    #[serde(default)]
+    pub first_copied: bool,
+    /// The mailbox pairs after the first.
     pub mailboxes: Vec<SavedPair>,
     /// The user's folder-map edits, as the folder-map screen keeps them.
     #[ts(type = "unknown")]
@@ -142,6 +144,7 @@ mod tests {
         SavedJob {
             source: side("alice", 993),
             destination: side("alice", 143),
+            first_copied: true,
             mailboxes: vec![SavedPair {
                 source_user: "bob".into(),
                 destination_user: "bob".into(),

@@ -594,8 +594,11 @@ source: SavedSide,
  */
 destination: SavedSide, 
 /**
- * The mailbox pairs after the first (the first is `source.user` →
- * `destination.user`).
+ * A copy of the first pair (`source.user` → `destination.user`) finished.
+ */
+first_copied: boolean, 
+/**
+ * The mailbox pairs after the first.
  */
 mailboxes: Array<SavedPair>, 
 /**

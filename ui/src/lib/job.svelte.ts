@@ -17,6 +17,7 @@ export function currentJob(): SavedJob {
   return {
     source: side("source"),
     destination: side("destination"),
+    first_copied: wizard.firstCopied,
     mailboxes: wizard.mailboxes.map((p) => ({
       source_user: p.source_user,
       destination_user: p.destination_user,
@@ -64,6 +65,7 @@ export async function continueJob(job: SavedJob) {
     wizard[name].user = saved.user;
   }
   wizard.folderEdits = job.folder_map;
+  wizard.firstCopied = job.first_copied;
   wizard.mailboxes = job.mailboxes.map((p) => ({
     ...pairOf({
       line: 0,
