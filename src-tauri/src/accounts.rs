@@ -49,6 +49,8 @@ pub struct Accounts {
     inner: Mutex<(u32, HashMap<AccountHandle, Account>)>,
     /// The keychain, found on first use; `None`: this computer has none.
     keychain: OnceLock<Option<Keychain>>,
+    /// Servers whose sign-ins stay out of the keychain (the demo's).
+    session_only: Mutex<Vec<(String, u16)>>,
 }
 
 impl Default for Accounts {
@@ -57,6 +59,7 @@ impl Default for Accounts {
         Accounts {
             inner: Mutex::default(),
             keychain: OnceLock::new(),
+            session_only: Mutex::default(),
         }
     }
 }
@@ -67,6 +70,7 @@ impl Accounts {
         Accounts {
             inner: Mutex::default(),
             keychain: OnceLock::from(keychain),
+            session_only: Mutex::default(),
         }
     }
 
@@ -82,10 +86,31 @@ impl Accounts {
             .as_ref()
     }
 
+    /// Sign-ins to this server are never kept in the keychain (the demo
+    /// servers: their passwords are on the screen, and they are gone when
+    /// the app closes).
+    pub fn session_only_for(&self, host: &str, port: u16) {
+        self.session_only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((host.to_owned(), port));
+    }
+
+    fn is_session_only(&self, endpoint: &Endpoint) -> bool {
+        self.session_only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(host, port)| *host == endpoint.host && *port == endpoint.port)
+    }
+
     /// Keeps the account's password in the keychain, when there is one.
     /// A keychain that refuses is not an error: the account still works for
     /// this session, and the answer says so.
     pub fn remember(&self, account: &Account) -> Kept {
+        if self.is_session_only(&account.endpoint) {
+            return Kept::SessionOnly;
+        }
         let (Some(keychain), Proof::Password(password)) =
             (self.keychain(), &account.credentials.proof)
         else {
@@ -174,5 +199,31 @@ impl Accounts {
     pub fn forget(&self, handle: AccountHandle) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.1.remove(&handle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_servers_stay_out_of_the_keychain() {
+        let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
+        let accounts = Accounts::with_keychain(Some(keychain.clone()));
+        let account = |port| Account {
+            endpoint: Endpoint::new("127.0.0.1").with_port(port),
+            credentials: Credentials::password("alice", "alicepass"),
+        };
+        accounts.session_only_for("127.0.0.1", 40993);
+        assert_eq!(accounts.remember(&account(40993)), Kept::SessionOnly);
+        assert!(accounts.saved_password("127.0.0.1", "alice").is_none());
+        assert_eq!(accounts.remember(&account(993)), Kept::Keychain);
+        assert_eq!(
+            accounts
+                .saved_password("127.0.0.1", "alice")
+                .unwrap()
+                .expose(),
+            "alicepass"
+        );
     }
 }

@@ -72,8 +72,17 @@ fn available() -> bool {
 
 /// Starts the demo servers (or returns the running ones).
 #[tauri::command]
-pub async fn start_demo(demo: tauri::State<'_, DemoServers>) -> IpcResult<DemoSetup> {
-    start(&demo).await
+pub async fn start_demo(
+    demo: tauri::State<'_, DemoServers>,
+    accounts: tauri::State<'_, crate::accounts::Accounts>,
+) -> IpcResult<DemoSetup> {
+    let setup = start(&demo).await?;
+    // Demo passwords are on the screen and the servers go away with the
+    // app: nothing of them belongs in the keychain.
+    for side in [&setup.source, &setup.destination] {
+        accounts.session_only_for(&side.server.host, side.server.port);
+    }
+    Ok(setup)
 }
 
 #[cfg(feature = "demo")]
