@@ -18,6 +18,14 @@ const COMMANDS: &[&str] = &[
     "demo_available",
     "start_demo",
     "update_available",
+    "read_mailbox_list",
+    "add_mailbox",
+    "save_job",
+    "load_job",
+    "forget_job",
+    "sign_in_saved",
+    "oauth_providers",
+    "sign_in_oauth",
 ];
 
 fn main() {

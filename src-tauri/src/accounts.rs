@@ -4,18 +4,32 @@
 //! [`AccountHandle`] and the password lives here, in a
 //! [`mailferry::secret::Secret`], for this session only.
 //!
-//! Seam for the keychain (src/auth, another issue): "Remember in Keychain"
-//! will make [`Accounts::add`] also store the secret in the OS keychain under
-//! the account's key, and a restarted app will rebuild the account from the
-//! keychain instead of asking again. Nothing else here changes: commands
+//! A password that signed in is also kept in the OS keychain (the engine's
+//! `auth::keychain`, service `MailFerry`, one entry per user and server) by
+//! [`Accounts::remember`], so a restarted app signs in again without asking
+//! ([`Accounts::saved_password`]). Without a keychain on this computer it is
+//! kept for this session only, and the window says so ([`Kept`]). Commands
 //! only ever see `(Endpoint, Credentials)` through [`Accounts::get`].
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
-use mailferry::endpoint::{Credentials, Endpoint};
+use mailferry::auth::keychain::{self, Keychain, SecretKind};
+use mailferry::endpoint::{Credentials, Endpoint, Proof};
+use mailferry::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use ts_rs::TS;
+
+/// Where a signed-in account's password is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Kept {
+    /// In the OS keychain: the app signs in again by itself next time.
+    Keychain,
+    /// This computer has no keychain MailFerry can use (or it refused):
+    /// for this session only; asked again after a restart.
+    SessionOnly,
+}
 
 /// An opaque reference to a signed-in account (no secret in it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -31,12 +45,135 @@ pub struct Account {
 }
 
 /// The session's accounts.
-#[derive(Default)]
 pub struct Accounts {
     inner: Mutex<(u32, HashMap<AccountHandle, Account>)>,
+    /// The keychain, found on first use; `None`: this computer has none.
+    keychain: OnceLock<Option<Keychain>>,
+    /// Servers whose sign-ins stay out of the keychain (the demo's).
+    session_only: Mutex<Vec<(String, u16)>>,
+}
+
+impl Default for Accounts {
+    /// The app's accounts: the system keychain when there is one.
+    fn default() -> Accounts {
+        Accounts {
+            inner: Mutex::default(),
+            keychain: OnceLock::new(),
+            session_only: Mutex::default(),
+        }
+    }
 }
 
 impl Accounts {
+    /// Accounts with a given keychain (`None`: session only), for tests.
+    pub fn with_keychain(keychain: Option<Keychain>) -> Accounts {
+        Accounts {
+            inner: Mutex::default(),
+            keychain: OnceLock::from(keychain),
+            session_only: Mutex::default(),
+        }
+    }
+
+    fn keychain(&self) -> Option<&Keychain> {
+        self.keychain
+            .get_or_init(|| match Keychain::system() {
+                Ok(keychain) => Some(keychain),
+                Err(e) => {
+                    tracing::info!(error = %e, "no keychain: passwords are kept for this session only");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// Sign-ins to this server are never kept in the keychain (the demo
+    /// servers: their passwords are on the screen, and they are gone when
+    /// the app closes).
+    pub fn session_only_for(&self, host: &str, port: u16) {
+        self.session_only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((host.to_owned(), port));
+    }
+
+    fn is_session_only(&self, endpoint: &Endpoint) -> bool {
+        self.session_only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|(host, port)| *host == endpoint.host && *port == endpoint.port)
+    }
+
+    /// Keeps the account's password in the keychain, when there is one.
+    /// A keychain that refuses is not an error: the account still works for
+    /// this session, and the answer says so.
+    pub fn remember(&self, account: &Account) -> Kept {
+        if self.is_session_only(&account.endpoint) {
+            return Kept::SessionOnly;
+        }
+        let (Some(keychain), Proof::Password(password)) =
+            (self.keychain(), &account.credentials.proof)
+        else {
+            return Kept::SessionOnly;
+        };
+        let key = keychain::Account::new(&account.credentials.user, &account.endpoint.host);
+        match keychain.save(SecretKind::Password, &key, password) {
+            Ok(()) => Kept::Keychain,
+            Err(e) => {
+                tracing::warn!(error = %e, "the keychain refused the password: session only");
+                Kept::SessionOnly
+            }
+        }
+    }
+
+    /// The password an earlier session kept for this user on this server.
+    pub fn saved_password(&self, host: &str, user: &str) -> Option<Secret<String>> {
+        self.saved(SecretKind::Password, host, user)
+    }
+
+    /// Keeps a browser sign-in's refresh token in the keychain, when there is one.
+    pub fn remember_refresh_token(&self, host: &str, user: &str, token: &Secret<String>) -> Kept {
+        let Some(keychain) = self.keychain() else {
+            return Kept::SessionOnly;
+        };
+        match keychain.save(
+            SecretKind::RefreshToken,
+            &keychain::Account::new(user, host),
+            token,
+        ) {
+            Ok(()) => Kept::Keychain,
+            Err(e) => {
+                tracing::warn!(error = %e, "the keychain refused the sign-in: session only");
+                Kept::SessionOnly
+            }
+        }
+    }
+
+    /// The refresh token an earlier browser sign-in kept.
+    pub fn saved_refresh_token(&self, host: &str, user: &str) -> Option<Secret<String>> {
+        self.saved(SecretKind::RefreshToken, host, user)
+    }
+
+    fn saved(&self, kind: SecretKind, host: &str, user: &str) -> Option<Secret<String>> {
+        let keychain = self.keychain()?;
+        let key = keychain::Account::new(user, host);
+        match keychain.load(kind, &key) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, "the keychain could not be read");
+                None
+            }
+        }
+    }
+
+    /// Removes the account's saved secrets from the keychain (a password
+    /// the server no longer accepts, or "forget").
+    pub fn forget_saved(&self, host: &str, user: &str) {
+        if let Some(keychain) = self.keychain() {
+            let _ = keychain.forget(&keychain::Account::new(user, host));
+        }
+    }
+
     /// Keeps an account for this session; returns its handle.
     pub fn add(&self, account: Account) -> AccountHandle {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,5 +199,31 @@ impl Accounts {
     pub fn forget(&self, handle: AccountHandle) {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.1.remove(&handle);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_servers_stay_out_of_the_keychain() {
+        let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
+        let accounts = Accounts::with_keychain(Some(keychain.clone()));
+        let account = |port| Account {
+            endpoint: Endpoint::new("127.0.0.1").with_port(port),
+            credentials: Credentials::password("alice", "alicepass"),
+        };
+        accounts.session_only_for("127.0.0.1", 40993);
+        assert_eq!(accounts.remember(&account(40993)), Kept::SessionOnly);
+        assert!(accounts.saved_password("127.0.0.1", "alice").is_none());
+        assert_eq!(accounts.remember(&account(993)), Kept::Keychain);
+        assert_eq!(
+            accounts
+                .saved_password("127.0.0.1", "alice")
+                .unwrap()
+                .expose(),
+            "alicepass"
+        );
     }
 }

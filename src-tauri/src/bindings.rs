@@ -17,6 +17,10 @@ use mailferry::check::Step;
 use mailferry::endpoint::Security;
 use mailferry::event::Event;
 use ts_rs::{Config, TS};
+// Issue 7, several mailboxes, saved jobs, keychain (kept apart for merging).
+use crate::accounts::Kept;
+use crate::commands::job::{SavedJob, SavedPair, SavedSide};
+use crate::commands::mailboxes::{MailboxRow, PairNames};
 
 fn generate() -> String {
     let cfg = Config::default();
@@ -47,6 +51,13 @@ fn generate() -> String {
         LogLine::decl(&cfg),
         DemoSide::decl(&cfg),
         DemoSetup::decl(&cfg),
+        // Issue 7, several mailboxes, saved jobs, keychain.
+        Kept::decl(&cfg),
+        PairNames::decl(&cfg),
+        MailboxRow::decl(&cfg),
+        SavedSide::decl(&cfg),
+        SavedPair::decl(&cfg),
+        SavedJob::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:\n\

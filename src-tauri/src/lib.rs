@@ -16,6 +16,8 @@ pub mod runs;
 mod bindings;
 
 use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
+// Issue 7, several mailboxes, saved jobs (kept apart for merging).
+use commands::{job, mailboxes, oauth};
 
 /// Opens the wizard window and runs until it is closed.
 pub fn run() {
@@ -23,6 +25,7 @@ pub fn run() {
         .manage(accounts::Accounts::default())
         .manage(runs::Runs::default())
         .manage(demo::DemoServers::default())
+        .manage(oauth::OAuthConfig::from_env())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())
@@ -43,6 +46,14 @@ pub fn run() {
             demo::demo_available,
             demo::start_demo,
             update::update_available,
+            mailboxes::read_mailbox_list,
+            mailboxes::add_mailbox,
+            job::save_job,
+            job::load_job,
+            job::forget_job,
+            sign_in::sign_in_saved,
+            oauth::oauth_providers,
+            oauth::sign_in_oauth,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

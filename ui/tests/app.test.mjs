@@ -105,7 +105,7 @@ test("the app opens on the first screen with the demo offer", async () => {
   await shot("app-1-where");
 });
 
-test("a full migration of the demo mailbox through the wizard, verified at the destination", async () => {
+test("a full migration of the demo office (three mailboxes) through the wizard, verified at the destination", async () => {
   await click("Try it on demo servers");
   // The demo servers have their own certificate authority: one trust dialog per server.
   for (let i = 0; i < 2; i++) {
@@ -124,6 +124,11 @@ test("a full migration of the demo mailbox through the wizard, verified at the d
   }
   await shot("app-3-signed-in");
   await click("Continue"); // to mailboxes
+  // The demo office's two other mailboxes, pasted as a list and signed in by the shell.
+  await click("Paste the demo list");
+  await click("Add these mailboxes");
+  await waitFor(`//tr[@data-pair="office"]//*[normalize-space()="Ready"]`, "the demo's other mailboxes", 60_000);
+  await shot("app-4-mailboxes");
   await click("Continue"); // to scan
   await waitFor(`//h2[normalize-space()="Biggest folders"]`, "the scan");
   await click("Continue"); // to the folder map
@@ -131,6 +136,8 @@ test("a full migration of the demo mailbox through the wizard, verified at the d
   await shot("app-6-folder-map");
   await click("Continue");
   await click("Copy mail to Microsoft 365");
+  // One mailbox after the other: all three finished.
+  await waitFor(`(//*[@data-mailbox-state="finished"])[3]`, "all three copies to finish", 180_000);
   await waitFor(`//*[@data-state="finished"]`, "the copy to finish", 120_000);
   await shot("app-7-copied");
   await click("Check the result");
@@ -141,4 +148,9 @@ test("a full migration of the demo mailbox through the wizard, verified at the d
   const cell = (n) => text(`//tr[td[1][normalize-space()="INBOX"]]/td[${n}]`);
   assert.equal(await cell(2), "14", "the source INBOX holds 14 messages");
   assert.equal(await cell(4), "14", "the destination INBOX, counted over IMAP, holds them all");
+  // The shared office mailbox, checked the same way.
+  await click("office → office");
+  await waitFor(`//tr[td[1][normalize-space()="INBOX"]]/td[2][normalize-space()="4"]`, "the office mailbox's check", 60_000);
+  assert.equal(await cell(4), "4", "the office's destination INBOX holds its 4 messages");
+  await shot("app-8-check-office");
 });

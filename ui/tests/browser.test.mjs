@@ -79,7 +79,7 @@ async function signInBoth(page, password = "app-password") {
   }
 }
 
-async function copyAndCheck(page, name) {
+async function copyAndCheck(page, name, mailboxes = 1) {
   await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
   await page.getByRole("heading", { name: "Scan" }).waitFor();
   await page.getByText("Biggest folders").waitFor();
@@ -91,6 +91,12 @@ async function copyAndCheck(page, name) {
   await page.getByRole("button", { name: /Copy mail to/ }).click();
   await page.locator('[data-state="copying"]').waitFor();
   await snap(page, `${name}-7-copy-running`);
+  if (mailboxes > 1) {
+    // One after the other: the first is done before the last starts.
+    await page.locator('[data-mailbox-state="copying"]').first().waitFor();
+    await snap(page, `${name}-7-copy-mailboxes-running`);
+    await page.locator('[data-mailbox-state="finished"]').nth(mailboxes - 1).waitFor();
+  }
   await page.locator('[data-state="finished"]').waitFor();
   await snap(page, `${name}-7-copy-done`);
   await page.getByRole("button", { name: "Check the result" }).click();
@@ -108,16 +114,30 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await page.getByRole("button", { name: "Continue to sign in" }).click();
   assert.equal(await page.locator('input[name="source-password"]').inputValue(), "alicepass", "the demo fills its password in");
   await signInBoth(page);
+  await page.getByText("used for this session only").first().waitFor(); // demo passwords stay out of the keychain
   await snap(page, "happy-3-sign-in");
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  // The demo office's two other mailboxes, pasted as a list.
+  await page.getByRole("button", { name: "Paste the demo list" }).click();
+  await page.getByRole("button", { name: "Add these mailboxes" }).click();
+  await page.locator('tr[data-pair="office"]').getByText("Ready").waitFor();
+  assert.equal(await page.locator('textarea[name="mailbox-list"]').inputValue(), "", "the pasted list is not kept");
+  assert.equal(await page.locator("table.pairs tbody tr").count(), 3);
   await snap(page, "happy-4-mailboxes");
-  await copyAndCheck(page, "happy");
+  await copyAndCheck(page, "happy", 3);
   await page.getByText("Safe to switch your domain.").waitFor();
   await page.locator('input[name="log-search"]').fill("Order 5");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("Order 5 (INBOX)").waitFor();
   await snap(page, "happy-8-check");
+  // Each mailbox has its own check.
+  const picker = page.getByRole("radiogroup", { name: "Mailbox" });
+  assert.equal(await picker.getByRole("radio").count(), 3);
+  assert.equal(await picker.getByRole("radio", { name: "alice → alice" }).getAttribute("aria-checked"), "true");
+  await picker.getByRole("radio", { name: "office → office" }).click();
+  await picker.locator('[aria-checked="true"]', { hasText: "office" }).waitFor();
+  await page.getByText("Safe to switch your domain.").waitFor();
   const ticked = await page.locator(".rail-step.done").count();
   assert.equal(ticked, 8, "every step is ticked in the rail at the end");
   assert.deepEqual(problems, [], "no script errors and no CSP violations");
@@ -140,6 +160,7 @@ test("wrong password: the sign-in stops at its line with plain words, and a retr
   await card.getByText("Show details").click();
   await snap(page, "wrong-password-3-sign-in");
   await signInBoth(page);
+  await card.getByText("kept in this computer's keychain").waitFor();
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -187,5 +208,107 @@ test("the window works at its minimum size (900×600)", async () => {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   assert.equal(overflow, false, "no horizontal scrolling at 900 px");
   await snap(page, "small-1-where");
+  await page.close();
+});
+
+test("several mailboxes: a pasted list says what is wrong per row; a wrong password is fixed on its row (no keychain)", async () => {
+  const { page, problems } = await open("no-keychain");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByText("No keychain on this computer").first().waitFor();
+  await snap(page, "mailboxes-3-sign-in-no-keychain");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  await page.locator('textarea[name="mailbox-list"]').fill(
+    "bob@example.com, bob@example.org, app-pw-1\ncarol smith@example.com, carol@example.org\ndave@example.com, dave@example.org\n");
+  await page.getByRole("button", { name: "Add these mailboxes" }).click();
+  const banner = page.getByRole("alert").filter({ hasText: "not added" });
+  await banner.waitFor();
+  assert.match(await banner.innerText(), /Row 2: "carol smith@example.com" has a space in it/);
+  assert.equal(await page.locator('textarea[name="mailbox-list"]').inputValue(), "");
+  await page.locator('tr[data-pair="bob@example.com"]').getByText("Ready").waitFor();
+  await page.locator('tr[data-pair="dave@example.com"]').getByText("Needs passwords").waitFor();
+  // One by hand, with a password the old server refuses.
+  await page.locator('input[name="add-source-user"]').fill("erin@example.com");
+  await page.locator('input[name="add-source-password"]').fill("wrong");
+  await page.locator('input[name="add-destination-user"]').fill("erin@example.org");
+  await page.locator('input[name="add-destination-password"]').fill("app-pw-2");
+  await page.getByRole("button", { name: "Add this mailbox" }).click();
+  const erin = page.locator('tr[data-pair-detail="erin@example.com"]');
+  await erin.locator('[data-code="AuthFailed"]').waitFor();
+  assert.equal(await page.locator('input[name="add-source-password"]').inputValue(), "", "typed passwords are cleared once sent");
+  assert.equal(await page.getByRole("button", { name: "Continue" }).isDisabled(), true, "not every mailbox is ready");
+  await snap(page, "mailboxes-4-needs-attention");
+  await erin.locator('input[type="password"]').fill("right");
+  await erin.getByRole("button", { name: "Sign in" }).click();
+  await page.locator('tr[data-pair="erin@example.com"]').getByText("Ready").waitFor();
+  const dave = page.locator('tr[data-pair-detail="dave@example.com"]');
+  for (const side of ["source", "destination"]) {
+    await dave.locator(`input[name$="-${side}-password"]`).fill("pw");
+    await dave.getByRole("button", { name: "Sign in" }).first().click();
+  }
+  await page.locator('tr[data-pair="dave@example.com"]').getByText("Ready").waitFor();
+  await page.getByRole("button", { name: "Continue" }).and(page.locator(":enabled")).waitFor();
+  await snap(page, "mailboxes-4-ready");
+  await page.setViewportSize({ width: 900, height: 600 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "no horizontal scrolling at 900 px");
+  await snap(page, "mailboxes-4-small");
+  // The job is saved as the user goes (at most every half second).
+  await page.waitForFunction(() => JSON.stringify(window.__savedJobs.at(-1)?.mailboxes ?? []).includes("erin@example.com"));
+  const saved = await page.evaluate(() => JSON.stringify(window.__savedJobs));
+  for (const secret of ["app-pw-1", "app-pw-2", "wrong", "right", "app-password"]) {
+    assert.ok(!saved.includes(secret), `no password in the saved job (${secret})`);
+  }
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("continue where you left off: the saved job comes back and signs in from the keychain", async () => {
+  const { page, problems } = await open("resume");
+  const card = page.getByRole("region", { name: "Continue where you left off" });
+  await card.waitFor();
+  assert.match(await card.innerText(), /owner@example.com at imap.gmail.com/);
+  assert.match(await card.innerText(), /and 2 more mailboxes/);
+  await snap(page, "resume-1-continue");
+  assert.match(await card.innerText(), /1 of the other 2 was copied already/);
+  await card.getByRole("button", { name: "Continue this migration" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  await page.locator('tr[data-pair="bob@example.com"]').getByText("Ready").waitFor();
+  const office = page.locator('tr[data-pair="office@example.com"]');
+  await office.getByText("Needs passwords").waitFor();
+  await snap(page, "resume-4-mailboxes");
+  assert.equal(await page.locator('.rail-step.done').count(), 3, "where from, connect and sign in are done");
+  // The missing passwords, then the copy goes over all three mailboxes again
+  // (each continues from its progress file).
+  const detail = page.locator('tr[data-pair-detail="office@example.com"]');
+  for (const side of ["source", "destination"]) {
+    await detail.locator(`input[name$="-${side}-password"]`).fill("pw");
+    await detail.getByRole("button", { name: "Sign in" }).first().click();
+  }
+  await office.getByText("Ready").waitFor();
+  await copyAndCheck(page, "resume", 3);
+  await page.getByText("Safe to switch your domain.").waitFor();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("browser sign-in: Microsoft 365 signs in through the browser, no password typed", async () => {
+  const { page, problems } = await open("oauth");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  const card = page.locator('[data-side="destination"]');
+  const button = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
+  await button.click();
+  await card.getByRole("button", { name: "Waiting for your browser…" }).waitFor();
+  await snap(page, "oauth-3-waiting");
+  await card.locator('[data-step="can_read_folders"].ok').waitFor();
+  await card.getByText("kept in this computer's keychain").waitFor();
+  assert.equal(await card.locator('input[type="password"]').count(), 0, "no password field once signed in");
+  await snap(page, "oauth-3-signed-in");
+  assert.deepEqual(problems, []);
   await page.close();
 });

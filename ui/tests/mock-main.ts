@@ -5,6 +5,8 @@
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type {
   Checklist,
+  MailboxRow,
+  SavedJob,
   FolderMapView,
   IpcError,
   Preset,
@@ -64,6 +66,8 @@ function probe(server: Server): Checklist {
   return { passed: ["found_server", "secure_connection"], failure: null, warnings: [], folders: null };
 }
 
+// The keychain answer: none on this computer in the "no-keychain" scenario.
+const KEPT = scenario === "no-keychain" ? "session_only" : "keychain";
 let signIns = 0;
 function signIn(user: string): SignedIn {
   signIns++;
@@ -81,9 +85,12 @@ function signIn(user: string): SignedIn {
         warnings: [],
         folders: null,
       },
+      kept: null,
     };
   }
-  return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 } };
+  // The shell keeps demo sign-ins out of the keychain.
+  const kept = user === "alice" ? "session_only" : KEPT;
+  return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept };
 }
 
 const scan: Scan = {
@@ -160,6 +167,42 @@ const verification = (): Verification => ({
   excluded_folders: [["[Gmail]/Spam", "skipped: spam"], ["[Gmail]/Trash", "skipped: Gmail trash"]],
 });
 
+// Several mailboxes (fixtures: the mock answers rows, it doesn't parse like the shell).
+let handles = 100;
+function mailboxRow(line: number, source_user: string, destination_user: string, password: string | null): MailboxRow {
+  const row: MailboxRow = { line, source_user, destination_user, problem: null, source: null, destination: null, source_error: null, destination_error: null };
+  if (/\s/.test(source_user)) row.problem = `Row ${line}: "${source_user}" has a space in it; a user name or email address has none.`;
+  else if (!destination_user) row.problem = `Row ${line}: it needs two columns: the old mailbox, then the new one (separated by a comma).`;
+  else if (password === "wrong") {
+    row.source_error = err("AuthFailed", `Gmail didn't accept the password for ${source_user}. Check it, or create a new app password.`);
+    row.destination = ++handles;
+  } else if (password) {
+    row.source = ++handles;
+    row.destination = ++handles;
+  }
+  return row;
+}
+function readList(text: string): MailboxRow[] {
+  return text.split("\n").map((l, i) => [i + 1, l.split(",").map((c) => c.trim())] as const)
+    .filter(([, cells]) => cells[0] !== "")
+    .map(([line, cells]) => mailboxRow(line, cells[0], cells[1] ?? "", cells[2] ?? null));
+}
+// What the window asked the shell to save, for the tests to read.
+(window as any).__savedJobs = [] as SavedJob[];
+const savedJob: SavedJob = {
+  source: { preset: "gmail", server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
+  destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
+  first_copied: true,
+  mailboxes: [
+    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true },
+    { source_user: "office@example.com", destination_user: "office@example.com", copied: false },
+  ],
+  folder_map: null,
+  step: 7,
+  saved_at: 1_767_225_600,
+};
+let runs = 0;
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -172,21 +215,36 @@ mockIPC(async (cmd, args) => {
         source: { preset: "gmail", server: { host: "127.0.0.1", port: 40993, security: "tls", trusted_fingerprint: null }, user: "alice" },
         destination: { preset: "microsoft", server: { host: "127.0.0.1", port: 40143, security: "starttls", trusted_fingerprint: null }, user: "alice" },
         password: "alicepass",
+        mailbox_list: "bob,bob,bobpass\noffice,office,officepass\n",
       };
     case "probe_server": return probe(a.server);
     case "sign_in": return signIn(a.user);
     case "scan": return scan;
     case "folder_map": return map;
-    case "start_run": return 1;
+    case "start_run": return ++runs;
     case "watch_run": {
       const channel = a.onUpdate as { id: number };
       const internals = (window as any).__TAURI_INTERNALS__;
+      const id = a.run as number;
       views().forEach((view, index) =>
-        setTimeout(() => internals.runCallback(channel.id, { index, message: view }), 60 * index));
+        setTimeout(() => internals.runCallback(channel.id, { index, message: { ...view, id } }), 60 * index));
       const last = views().length;
-      setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...views()[last - 1], state: "finished" } }), 60 * last + 40);
+      setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...views()[last - 1], id, state: "finished" } }), 60 * last + 40);
       return null;
     }
+    case "read_mailbox_list": return readList(a.text);
+    case "add_mailbox": return mailboxRow(0, a.sourceUser, a.destinationUser, a.sourcePassword || null);
+    case "load_job": return scenario === "resume" ? savedJob : null;
+    case "save_job": (window as any).__savedJobs.push(a.job); return null;
+    case "forget_job": return null;
+    case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [];
+    case "sign_in_oauth":
+      await new Promise((r) => setTimeout(r, 300)); // the user in the browser
+      return { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
+    case "sign_in_saved":
+      return scenario === "resume" && a.user !== "office@example.com"
+        ? { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" }
+        : null;
     case "pause_run": case "resume_run": case "cancel_run": return null;
     case "verify": return verification();
     case "search_log":

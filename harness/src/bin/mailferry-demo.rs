@@ -5,7 +5,7 @@
 //! destination looks like Microsoft 365 (`Sent Items`, `Deleted Items`). Both
 //! listen on 127.0.0.1 only and disappear when this program ends.
 
-use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER};
+use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER, DEMO_USERS};
 use std::io::IsTerminal;
 use std::path::Path;
 use std::process::Command;
@@ -67,6 +67,14 @@ fn main() {
     eprintln!(
         "Destination (365-like):    127.0.0.1:{} STARTTLS, same user",
         destination.plain_port()
+    );
+    let others: Vec<String> = DEMO_USERS[1..]
+        .iter()
+        .map(|(user, password)| format!("{user} (password {password})"))
+        .collect();
+    eprintln!(
+        "Also on both servers:      {} (the desktop app moves all three)",
+        others.join(", ")
     );
     // The whole migration, step by step, as an administrator would run it.
     let steps: [(&str, &[&str]); 4] = [

@@ -28,6 +28,10 @@ pub struct DemoSetup {
     /// The demo password for both (not a secret: it is on the screen on
     /// purpose, so the sign-in step can be walked through).
     pub password: String,
+    /// The demo office's other mailboxes as a list to paste on the
+    /// "Mailboxes" step (old, new, password; demo passwords, shown on
+    /// purpose like `password`).
+    pub mailbox_list: String,
 }
 
 /// The running demo servers, stopped when the app exits.
@@ -68,15 +72,24 @@ fn available() -> bool {
 
 /// Starts the demo servers (or returns the running ones).
 #[tauri::command]
-pub async fn start_demo(demo: tauri::State<'_, DemoServers>) -> IpcResult<DemoSetup> {
-    start(&demo).await
+pub async fn start_demo(
+    demo: tauri::State<'_, DemoServers>,
+    accounts: tauri::State<'_, crate::accounts::Accounts>,
+) -> IpcResult<DemoSetup> {
+    let setup = start(&demo).await?;
+    // Demo passwords are on the screen and the servers go away with the
+    // app: nothing of them belongs in the keychain.
+    for side in [&setup.source, &setup.destination] {
+        accounts.session_only_for(&side.server.host, side.server.port);
+    }
+    Ok(setup)
 }
 
 #[cfg(feature = "demo")]
 async fn start(demo: &DemoServers) -> IpcResult<DemoSetup> {
     use crate::error::{ErrorCode, IpcError};
     use mailferry::endpoint::Security;
-    use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER};
+    use mailferry_harness::demo::{DemoDomain, DEMO_PASSWORD, DEMO_USER, DEMO_USERS};
     if !available() {
         return Err(IpcError::new(
             ErrorCode::DemoUnavailable,
@@ -114,6 +127,10 @@ async fn start(demo: &DemoServers) -> IpcResult<DemoSetup> {
         source: side("gmail", source_port, Security::Tls),
         destination: side("microsoft", dest_port, Security::StartTls),
         password: DEMO_PASSWORD.into(),
+        mailbox_list: DEMO_USERS[1..]
+            .iter()
+            .map(|(user, password)| format!("{user},{user},{password}\n"))
+            .collect(),
     })
 }
 
@@ -123,4 +140,66 @@ async fn start(_demo: &DemoServers) -> IpcResult<DemoSetup> {
         crate::error::ErrorCode::DemoUnavailable,
         "This copy of MailFerry has no demo servers. Run it with ./dev run to try the demo.",
     ))
+}
+
+#[cfg(all(test, feature = "demo"))]
+mod tests {
+    use super::*;
+    use crate::accounts::Accounts;
+    use crate::commands::mailboxes::{parse_mailboxes, read_rows, PairNames};
+
+    #[tokio::test]
+    async fn the_demo_office_has_three_mailboxes_and_its_list_signs_in() {
+        if !available() {
+            eprintln!("skipped: needs dovecot and root");
+            return;
+        }
+        let demo = DemoServers::default();
+        let mut setup = start(&demo).await.unwrap();
+        assert_eq!(
+            setup.mailbox_list,
+            "bob,bob,bobpass\noffice,office,officepass\n"
+        );
+        {
+            let running = demo.running.lock().unwrap();
+            let domain = running.as_ref().unwrap();
+            for (user, messages) in [("alice", 14), ("bob", 6), ("office", 4)] {
+                assert_eq!(
+                    domain.source.fetch_all(user, "INBOX").len(),
+                    messages,
+                    "{user}"
+                );
+                assert!(domain
+                    .destination
+                    .list(user)
+                    .iter()
+                    .any(|f| f == "Sent Items"));
+            }
+            // The demo's source has a private certificate: trust it as the
+            // wizard's dialog does.
+            setup.source.server.trusted_fingerprint = Some(domain.source.leaf_sha256_hex());
+            setup.destination.server.trusted_fingerprint =
+                Some(domain.destination.leaf_sha256_hex());
+        }
+        let accounts = Accounts::with_keychain(None);
+        let owner = PairNames {
+            source_user: setup.source.user.clone(),
+            destination_user: setup.destination.user.clone(),
+        };
+        let rows = parse_mailboxes(&setup.mailbox_list, &[owner]);
+        let rows = read_rows(
+            &accounts,
+            &setup.source.server,
+            &setup.destination.server,
+            rows,
+        )
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            assert!(row.problem.is_none(), "{row:?}");
+            assert!(row.source.is_some() && row.destination.is_some(), "{row:?}");
+        }
+        demo.stop();
+    }
 }

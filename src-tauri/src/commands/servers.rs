@@ -120,7 +120,7 @@ pub fn presets() -> Vec<Preset> {
             "microsoft",
             "Microsoft 365 / Outlook.com",
             Some("outlook.office365.com"),
-            "Microsoft 365 usually needs \"Sign in with Microsoft\" (coming soon); some accounts still allow an app password.",
+            "Microsoft 365 usually needs \"Sign in with Microsoft\" in your browser; some accounts still allow an app password.",
             None,
             "Microsoft 365 accepts about 3,600 messages an hour per mailbox.",
         ),

@@ -3,7 +3,7 @@
 
 use super::connect::Checklist;
 use super::servers::Server;
-use crate::accounts::{Account, AccountHandle, Accounts};
+use crate::accounts::{Account, AccountHandle, Accounts, Kept};
 use crate::error::IpcResult;
 use mailferry::check::{check, Step};
 use mailferry::endpoint::Credentials;
@@ -18,6 +18,8 @@ pub struct SignedIn {
     pub account: Option<AccountHandle>,
     /// The full checklist (found, secure, signed in, can read folders).
     pub checklist: Checklist,
+    /// Where the password is kept, when signing in worked.
+    pub kept: Option<Kept>,
 }
 
 /// Signs in and, when it works, keeps the account for this session.
@@ -36,7 +38,28 @@ pub async fn sign_in_with(
     }
     let credentials = Credentials::password(user, password);
     let report = check(&endpoint, &credentials).await;
-    let checklist = match &report.failure {
+    let checklist = checklist_of(&report);
+    let signed_in = report.passed.contains(&Step::CanReadFolders);
+    let (account, kept) = if signed_in {
+        let account = Account {
+            endpoint,
+            credentials,
+        };
+        let kept = accounts.remember(&account);
+        (Some(accounts.add(account)), Some(kept))
+    } else {
+        (None, None)
+    };
+    Ok(SignedIn {
+        account,
+        checklist,
+        kept,
+    })
+}
+
+/// The sign-in checklist of a connection check's report.
+pub(crate) fn checklist_of(report: &mailferry::check::CheckReport) -> Checklist {
+    match &report.failure {
         None => Checklist {
             passed: report.passed.clone(),
             failure: None,
@@ -56,14 +79,42 @@ pub async fn sign_in_with(
             warnings: report.warnings.clone(),
             folders: None,
         },
+    }
+}
+
+/// Signs in with the password an earlier session kept in the keychain;
+/// `None` when there is none (or no keychain): the window asks for it.
+pub async fn sign_in_saved_with(
+    accounts: &Accounts,
+    server: Server,
+    user: String,
+) -> IpcResult<Option<SignedIn>> {
+    let user = user.trim().to_owned();
+    let host = server.endpoint()?.host;
+    let Some(password) = accounts.saved_password(&host, &user) else {
+        return Ok(None);
     };
-    let account = report.passed.contains(&Step::CanReadFolders).then(|| {
-        accounts.add(Account {
-            endpoint,
-            credentials,
-        })
-    });
-    Ok(SignedIn { account, checklist })
+    let signed = sign_in_with(accounts, server, user.clone(), password.expose().clone()).await?;
+    let refused = signed
+        .checklist
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.error.code == crate::error::ErrorCode::AuthFailed);
+    if refused {
+        // The server no longer takes it (changed or revoked): not worth keeping.
+        accounts.forget_saved(&host, &user);
+    }
+    Ok(Some(signed))
+}
+
+/// Signs in with a saved password ("Continue where you left off").
+#[tauri::command]
+pub async fn sign_in_saved(
+    accounts: State<'_, Accounts>,
+    server: Server,
+    user: String,
+) -> IpcResult<Option<SignedIn>> {
+    sign_in_saved_with(&accounts, server, user).await
 }
 
 /// Signs in (step 3).

@@ -8,9 +8,12 @@ import type {
   FolderMapView,
   IpcError,
   LogLine,
+  MailboxRow,
+  PairNames,
   Preset,
   RunId,
   RunView,
+  SavedJob,
   Scan,
   Server,
   SignedIn,
@@ -30,36 +33,103 @@ export function asIpcError(e: unknown): IpcError {
   };
 }
 
-async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+type None = Record<string, never>;
+
+/**
+ * Every command of the shell, one per line: its arguments (Tauri's
+ * camelCase names for the Rust parameters) and what it returns. The test
+ * src-tauri/tests/commands.rs keeps this list equal to the shell's
+ * (lib.rs, build.rs) and each line's argument names equal to the Rust
+ * command's parameters, so a command can't be called by a wrong name or
+ * with a missing argument.
+ */
+export interface Commands {
+  provider_presets: { args: None; ret: Preset[] };
+  probe_server: { args: { server: Server }; ret: Checklist };
+  sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
+  forget_account: { args: { account: AccountHandle }; ret: void };
+  scan: { args: { account: AccountHandle }; ret: Scan };
+  folder_map: { args: { source: AccountHandle; destination: AccountHandle }; ret: FolderMapView };
+  start_run: { args: { source: AccountHandle; destination: AccountHandle }; ret: RunId };
+  watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
+  pause_run: { args: { run: RunId }; ret: void };
+  resume_run: { args: { run: RunId }; ret: void };
+  cancel_run: { args: { run: RunId }; ret: void };
+  verify: { args: { run: RunId }; ret: Verification };
+  search_log: { args: { run: RunId; text: string }; ret: LogLine[] };
+  demo_available: { args: None; ret: boolean };
+  start_demo: { args: None; ret: DemoSetup };
+  update_available: { args: None; ret: string | null };
+  read_mailbox_list: { args: { source: Server; destination: Server; text: string; existing: PairNames[] }; ret: MailboxRow[] };
+  add_mailbox: { args: { source: Server; destination: Server; sourceUser: string; destinationUser: string; sourcePassword: string; destinationPassword: string; existing: PairNames[] }; ret: MailboxRow };
+  save_job: { args: { job: SavedJob }; ret: void };
+  load_job: { args: None; ret: SavedJob | null };
+  forget_job: { args: None; ret: void };
+  sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
+  oauth_providers: { args: None; ret: string[] };
+  sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
+}
+
+/** Calls a command by its name with exactly its arguments. */
+async function call<C extends keyof Commands>(
+  cmd: C,
+  ...args: Commands[C]["args"] extends None ? [] : [Commands[C]["args"]]
+): Promise<Commands[C]["ret"]> {
   try {
-    return await invoke<T>(cmd, args);
+    return await invoke<Commands[C]["ret"]>(cmd, args[0]);
   } catch (e) {
     throw asIpcError(e);
   }
 }
 
 export const api = {
-  providerPresets: () => call<Preset[]>("provider_presets"),
-  probeServer: (server: Server) => call<Checklist>("probe_server", { server }),
+  providerPresets: () => call("provider_presets"),
+  probeServer: (server: Server) => call("probe_server", { server }),
   signIn: (server: Server, user: string, password: string) =>
-    call<SignedIn>("sign_in", { server, user, password }),
-  forgetAccount: (account: AccountHandle) => call<void>("forget_account", { account }),
-  scan: (account: AccountHandle) => call<Scan>("scan", { account }),
+    call("sign_in", { server, user, password }),
+  forgetAccount: (account: AccountHandle) => call("forget_account", { account }),
+  scan: (account: AccountHandle) => call("scan", { account }),
   folderMap: (source: AccountHandle, destination: AccountHandle) =>
-    call<FolderMapView>("folder_map", { source, destination }),
+    call("folder_map", { source, destination }),
   startRun: (source: AccountHandle, destination: AccountHandle) =>
-    call<RunId>("start_run", { source, destination }),
+    call("start_run", { source, destination }),
   watchRun: (run: RunId, onView: (view: RunView) => void) => {
     const onUpdate = new Channel<RunView>();
     onUpdate.onmessage = onView;
-    return call<void>("watch_run", { run, onUpdate });
+    return call("watch_run", { run, onUpdate });
   },
-  pauseRun: (run: RunId) => call<void>("pause_run", { run }),
-  resumeRun: (run: RunId) => call<void>("resume_run", { run }),
-  cancelRun: (run: RunId) => call<void>("cancel_run", { run }),
-  verify: (run: RunId) => call<Verification>("verify", { run }),
-  searchLog: (run: RunId, text: string) => call<LogLine[]>("search_log", { run, text }),
-  demoAvailable: () => call<boolean>("demo_available"),
-  startDemo: () => call<DemoSetup>("start_demo"),
-  updateAvailable: () => call<string | null>("update_available"),
+  pauseRun: (run: RunId) => call("pause_run", { run }),
+  resumeRun: (run: RunId) => call("resume_run", { run }),
+  cancelRun: (run: RunId) => call("cancel_run", { run }),
+  verify: (run: RunId) => call("verify", { run }),
+  searchLog: (run: RunId, text: string) => call("search_log", { run, text }),
+  demoAvailable: () => call("demo_available"),
+  startDemo: () => call("start_demo"),
+  updateAvailable: () => call("update_available"),
+  // Issue 7: several mailboxes, saved job, sign-in from the keychain.
+  readMailboxList: (source: Server, destination: Server, text: string, existing: PairNames[]) =>
+    call("read_mailbox_list", { source, destination, text, existing }),
+  addMailbox: (
+    source: Server,
+    destination: Server,
+    pair: PairNames,
+    sourcePassword: string,
+    destinationPassword: string,
+    existing: PairNames[],
+  ) =>
+    call("add_mailbox", {
+      source,
+      destination,
+      sourceUser: pair.source_user,
+      destinationUser: pair.destination_user,
+      sourcePassword,
+      destinationPassword,
+      existing,
+    }),
+  saveJob: (job: SavedJob) => call("save_job", { job }),
+  loadJob: () => call("load_job"),
+  forgetJob: () => call("forget_job"),
+  signInSaved: (server: Server, user: string) => call("sign_in_saved", { server, user }),
+  oauthProviders: () => call("oauth_providers"),
+  signInOAuth: (server: Server, user: string, issuer: string) => call("sign_in_oauth", { server, user, issuer }),
 };

@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
 // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings
 
-export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "FolderDecisionNeeded" | "DemoUnavailable" | "Internal" | "Other";
+export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "TokenExpired" | "TokenScope" | "TokenRejected" | "AdminConsentRequired" | "OAuthUnavailable" | "BrowserSignInFailed" | "KeychainUnavailable" | "KeychainFailed" | "NotInKeychain" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "FolderDecisionNeeded" | "DemoUnavailable" | "Internal" | "Other";
 
 export type IpcError = { 
 /**
@@ -210,7 +210,11 @@ account: AccountHandle | null,
 /**
  * The full checklist (found, secure, signed in, can read folders).
  */
-checklist: Checklist, };
+checklist: Checklist, 
+/**
+ * Where the password is kept, when signing in worked.
+ */
+kept: Kept | null, };
 
 export type ScannedFolder = { 
 /**
@@ -498,4 +502,114 @@ destination: DemoSide,
  * The demo password for both (not a secret: it is on the screen on
  * purpose, so the sign-in step can be walked through).
  */
-password: string, };
+password: string, 
+/**
+ * The demo office's other mailboxes as a list to paste on the
+ * "Mailboxes" step (old, new, password; demo passwords, shown on
+ * purpose like `password`).
+ */
+mailbox_list: string, };
+
+export type Kept = "keychain" | "session_only";
+
+export type PairNames = { 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, };
+
+export type MailboxRow = { 
+/**
+ * The row in the pasted text or file (1 = first line), 0 for one added by hand.
+ */
+line: number, 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, 
+/**
+ * What is wrong with the row itself, in plain words (nothing is signed in then).
+ */
+problem: string | null, 
+/**
+ * The old mailbox, signed in (when the row had its password and it worked).
+ */
+source: AccountHandle | null, 
+/**
+ * The new mailbox, signed in.
+ */
+destination: AccountHandle | null, 
+/**
+ * Why signing in to the old mailbox didn't work.
+ */
+source_error: IpcError | null, 
+/**
+ * Why signing in to the new mailbox didn't work.
+ */
+destination_error: IpcError | null, };
+
+export type SavedSide = { 
+/**
+ * The provider tile picked (`gmail`, …, `other`).
+ */
+preset: string | null, 
+/**
+ * The server.
+ */
+server: Server, 
+/**
+ * The user of the first mailbox (the one signed in on "Sign in").
+ */
+user: string, };
+
+export type SavedPair = { 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, 
+/**
+ * A copy of this pair finished.
+ */
+copied: boolean, };
+
+export type SavedJob = { 
+/**
+ * Where the mail comes from.
+ */
+source: SavedSide, 
+/**
+ * Where it goes.
+ */
+destination: SavedSide, 
+/**
+ * A copy of the first pair (`source.user` → `destination.user`) finished.
+ */
+first_copied: boolean, 
+/**
+ * The mailbox pairs after the first.
+ */
+mailboxes: Array<SavedPair>, 
+/**
+ * The user's folder-map edits, as the folder-map screen keeps them.
+ */
+folder_map: unknown, 
+/**
+ * The wizard step the user was on (1-8).
+ */
+step: number, 
+/**
+ * When it was saved (seconds since 1970), to say "saved on …".
+ */
+saved_at: number, };

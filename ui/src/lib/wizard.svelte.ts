@@ -5,11 +5,14 @@ import type {
   AccountHandle,
   Checklist,
   FolderMapView,
+  IpcError,
+  Kept,
   Preset,
   RunId,
   RunView,
   Scan,
   Server,
+  SavedJob,
   Verification,
 } from "./api";
 
@@ -22,6 +25,23 @@ export interface Side {
   probe: Checklist | null;
   signIn: Checklist | null;
   account: AccountHandle | null;
+  /** Where its password is kept (keychain or this session only). */
+  kept: Kept | null;
+}
+
+/** A mailbox pair after the first (the first is source.user → destination.user). */
+export interface MailboxPair {
+  source_user: string;
+  destination_user: string;
+  source: AccountHandle | null;
+  destination: AccountHandle | null;
+  source_error: IpcError | null;
+  destination_error: IpcError | null;
+  /** Its copy, once started; `view` is its latest progress. */
+  run: RunId | null;
+  view: RunView | null;
+  /** A copy of this pair finished (in this session or an earlier one). */
+  copied: boolean;
 }
 
 function emptySide(): Side {
@@ -32,6 +52,7 @@ function emptySide(): Side {
     probe: null,
     signIn: null,
     account: null,
+    kept: null,
   };
 }
 
@@ -58,7 +79,22 @@ export const wizard = $state({
   run: null as RunId | null,
   view: null as RunView | null,
   verification: null as Verification | null,
+  // Issue 7: several mailboxes, the demo's list, the saved job.
+  mailboxes: [] as MailboxPair[],
+  /** The demo office's other mailboxes, as a list to paste (demo passwords). */
+  demoList: null as string | null,
+  /** The job an earlier session saved, until the user continues or starts anew. */
+  saved: null as SavedJob | null,
+  /** The folder-map edits, kept with the saved job (the folder-map screen's own shape). */
+  folderEdits: null as unknown,
+  /** The first pair's copy finished. */
+  firstCopied: false,
 });
+
+/** Every pair after the first has both accounts signed in. */
+export function mailboxesReady(): boolean {
+  return wizard.mailboxes.every((p) => p.source !== null && p.destination !== null);
+}
 
 export function sideLabel(side: SideName): string {
   const s = wizard[side];
@@ -82,14 +118,18 @@ export function stepDone(step: number): boolean {
     case 2:
       return both(connected);
     case 3:
-    case 4:
       return both((s) => s.account !== null);
+    case 4:
+      return both((s) => s.account !== null) && mailboxesReady();
     case 5:
       return wizard.scan !== null;
     case 6:
       return wizard.map !== null && wizard.map.decisions_needed === 0;
     case 7:
-      return wizard.view?.state === "finished";
+      return (
+        (wizard.firstCopied || wizard.view?.state === "finished") &&
+        wizard.mailboxes.every((p) => p.copied || p.view?.state === "finished")
+      );
     case 8:
       return wizard.verification !== null;
   }
@@ -117,4 +157,5 @@ export function choosePreset(side: SideName, preset: Preset) {
   s.probe = null;
   s.signIn = null;
   s.account = null;
+  s.kept = null;
 }

@@ -1,0 +1,534 @@
+//! The wizard's commands against real Dovecot servers (one test binary for
+//! all of them: each links the whole shell).
+//!
+//! - Mailbox lists: rows with passwords are signed in one after the other
+//!   and come back as handles (never a password); a wrong password is said
+//!   on its row in plain words; rows without passwords wait for the user.
+//! - Sign-in: a password that works is kept in the keychain (keyring-core's
+//!   mock store here) and a restarted app signs in with it without asking;
+//!   without a keychain it is for this session only, and the answer says so.
+
+use mailferry::auth::keychain::{Account, Keychain, SecretKind};
+use mailferry::endpoint::Security;
+use mailferry::secret::Secret;
+use mailferry_desktop::accounts::{Accounts, Kept};
+use mailferry_desktop::commands::mailboxes::{parse_mailboxes, read_rows};
+use mailferry_desktop::commands::servers::Server;
+use mailferry_desktop::commands::sign_in::{sign_in_saved_with, sign_in_with};
+use mailferry_desktop::error::ErrorCode;
+use mailferry_harness::{dovecot_available, Dovecot, Layout};
+
+fn server(d: &Dovecot) -> Server {
+    Server {
+        host: "127.0.0.1".into(),
+        port: d.plain_port(),
+        security: Security::Plain,
+        trusted_fingerprint: None,
+    }
+}
+
+#[tokio::test]
+async fn a_list_with_passwords_signs_in_each_row_and_says_which_failed() {
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let source = Dovecot::builder()
+        .layout(Layout::Gmail)
+        .user("bob", "bob-old")
+        .user("carol", "carol-old")
+        .fsync(false)
+        .build();
+    let dest = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .user("bob", "bob-new")
+        .user("carol", "carol-new")
+        .user("dave", "dave-new")
+        .fsync(false)
+        .build();
+    let text = "old,new,old password,new password\n\
+                bob,bob,bob-old,bob-new\n\
+                carol,carol,not-carols,carol-new\n\
+                dave,dave\n\
+                bob,erin\n";
+    let accounts = Accounts::with_keychain(None);
+    let rows = parse_mailboxes(text, &[]);
+    let rows = read_rows(&accounts, &server(&source), &server(&dest), rows)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+
+    let bob = &rows[0];
+    assert!(bob.problem.is_none() && bob.source_error.is_none() && bob.destination_error.is_none());
+    let (s, d) = (bob.source.unwrap(), bob.destination.unwrap());
+    assert_ne!(s, d);
+    assert_eq!(accounts.get(s).unwrap().credentials.user, "bob");
+    assert_eq!(accounts.get(d).unwrap().endpoint.port, dest.plain_port());
+
+    let carol = &rows[1];
+    assert!(carol.source.is_none(), "a wrong password gives no account");
+    assert_eq!(
+        carol.source_error.as_ref().unwrap().code,
+        ErrorCode::AuthFailed
+    );
+    assert!(carol.destination.is_some(), "the other side still signs in");
+
+    let dave = &rows[2];
+    assert!(dave.problem.is_none());
+    assert!(dave.source.is_none() && dave.destination.is_none() && dave.source_error.is_none());
+
+    assert_eq!(
+        rows[3].problem.as_deref(),
+        Some("Row 5: bob is already in the list (row 2).")
+    );
+    assert!(rows[3].source.is_none());
+
+    let json = serde_json::to_string(&rows).unwrap();
+    for password in ["bob-old", "bob-new", "not-carols", "carol-new"] {
+        assert!(
+            !json.contains(password),
+            "no password goes back to the window"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_password_that_works_is_kept_in_the_keychain_and_signs_in_after_a_restart() {
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let d = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .user("alice", "alicepass")
+        .user("bob", "bobpass")
+        .fsync(false)
+        .build();
+    let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
+
+    let first = Accounts::with_keychain(Some(keychain.clone()));
+    let wrong = sign_in_with(&first, server(&d), "alice".into(), "nope".into())
+        .await
+        .unwrap();
+    assert_eq!((wrong.account, wrong.kept), (None, None));
+    let key = Account::new("alice", "127.0.0.1");
+    assert!(
+        keychain.load(SecretKind::Password, &key).unwrap().is_none(),
+        "a refused password is not kept"
+    );
+    let signed = sign_in_with(&first, server(&d), " alice ".into(), "alicepass".into())
+        .await
+        .unwrap();
+    assert!(signed.account.is_some());
+    assert_eq!(signed.kept, Some(Kept::Keychain));
+    assert_eq!(
+        keychain
+            .load(SecretKind::Password, &key)
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "alicepass"
+    );
+    let json = serde_json::to_string(&signed).unwrap();
+    assert!(
+        !json.contains("alicepass"),
+        "the window gets no password: {json}"
+    );
+
+    // The app restarts: new session, same keychain.
+    let restarted = Accounts::with_keychain(Some(keychain.clone()));
+    let again = sign_in_saved_with(&restarted, server(&d), "alice".into())
+        .await
+        .unwrap()
+        .expect("signed in from the keychain");
+    let handle = again.account.expect("an account");
+    assert_eq!(restarted.get(handle).unwrap().credentials.user, "alice");
+    assert!(
+        sign_in_saved_with(&restarted, server(&d), "bob".into())
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing saved for bob: the window asks"
+    );
+
+    // A saved password the server no longer takes is said and dropped.
+    keychain
+        .save(
+            SecretKind::Password,
+            &Account::new("bob", "127.0.0.1"),
+            &Secret::new("old-bob".into()),
+        )
+        .unwrap();
+    let stale = sign_in_saved_with(&restarted, server(&d), "bob".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stale.account.is_none());
+    assert_eq!(
+        stale.checklist.failure.unwrap().error.code,
+        ErrorCode::AuthFailed
+    );
+    assert!(keychain
+        .load(SecretKind::Password, &Account::new("bob", "127.0.0.1"))
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn without_a_keychain_the_password_is_for_this_session_only() {
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let d = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .user("alice", "alicepass")
+        .fsync(false)
+        .build();
+    let accounts = Accounts::with_keychain(None);
+    let signed = sign_in_with(&accounts, server(&d), "alice".into(), "alicepass".into())
+        .await
+        .unwrap();
+    assert!(signed.account.is_some());
+    assert_eq!(signed.kept, Some(Kept::SessionOnly));
+    assert!(sign_in_saved_with(&accounts, server(&d), "alice".into())
+        .await
+        .unwrap()
+        .is_none());
+}
+
+/// A run interrupted by closing the app (its registry gone with the
+/// process) continues from the engine's progress file when the reopened
+/// app starts it again: what arrived is counted as already there, the
+/// rest is copied, nothing twice.
+#[test]
+fn a_copy_interrupted_by_closing_the_app_resumes_from_its_progress_file() {
+    use mailferry::endpoint::{Credentials, Endpoint};
+    use mailferry_desktop::accounts::Account;
+    use mailferry_desktop::runs::{RunState, Runs};
+    use mailferry_harness::Message;
+    use std::time::{Duration, Instant};
+
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let source = Dovecot::builder()
+        .layout(Layout::Gmail)
+        .user("alice", "alicepass")
+        .fsync(false)
+        .build();
+    let dest = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .user("alice", "alicepass")
+        .fsync(false)
+        .build();
+    const N: usize = 600;
+    let messages: Vec<Message> = (0..N)
+        .map(|i| {
+            Message::new(
+                format!(
+                    "From: a@example.net\r\nSubject: m{i}\r\nMessage-ID: <resume-{i}@example.net>\r\n\r\nbody {i}\r\n"
+                )
+                .into_bytes(),
+            )
+        })
+        .collect();
+    source.append("alice", "INBOX", &messages);
+    let account = |d: &Dovecot| Account {
+        endpoint: Endpoint::new("127.0.0.1")
+            .with_security(Security::Plain)
+            .with_port(d.plain_port()),
+        credentials: Credentials::password("alice", "alicepass"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("job.db");
+    let wait = |what: &str, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+
+    let first_session = Runs::default();
+    let run = first_session.create(account(&source), account(&dest), path.clone());
+    run.start().unwrap();
+    let copied = |run: &mailferry_desktop::runs::Run| {
+        run.view
+            .borrow()
+            .folders
+            .iter()
+            .map(|f| f.copied)
+            .sum::<u64>()
+    };
+    wait("the first batch", &|| copied(&run) > 0);
+    run.stop(RunState::Paused);
+    let arrived = dest.fetch_all("alice", "INBOX").len();
+    assert!(
+        arrived > 0 && arrived < N,
+        "stopped part-way: {arrived} of {N}"
+    );
+    drop(run);
+    drop(first_session); // the app is closed
+
+    let reopened = Runs::default();
+    let run = reopened.create(account(&source), account(&dest), path);
+    run.start().unwrap();
+    wait("the resumed copy", &|| run.view.borrow().state.is_stopped());
+    let view = run.view.borrow().clone();
+    assert_eq!(view.state, RunState::Finished, "{:?}", view.error);
+    let inbox = view.folders.iter().find(|f| f.folder == "INBOX").unwrap();
+    assert_eq!(
+        inbox.already_there as usize, arrived,
+        "counted from the progress file"
+    );
+    assert_eq!(
+        inbox.copied as usize,
+        N - arrived,
+        "only the rest is copied"
+    );
+    let at_dest = dest.fetch_all("alice", "INBOX");
+    assert_eq!(at_dest.len(), N, "every message once, none twice");
+}
+
+// The engine's token-introspection endpoint for Dovecot's oauth2 passdb,
+// shared with its OAuth tests (read only).
+#[path = "../../tests/introspection/mod.rs"]
+mod introspection;
+
+mod oauth_server {
+    //! A small authorization server on loopback: discovery, an authorize
+    //! page that redirects straight back with a code (the user clicking
+    //! "Allow"), and a token endpoint whose tokens Dovecot accepts.
+    use super::introspection::Introspection;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    pub struct AuthServer {
+        pub base: String,
+        pub issued: Arc<Mutex<Vec<String>>>,
+    }
+
+    fn param(q: &str, key: &str) -> String {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| mailferry::auth::oauth::percent_decode(v))
+            .unwrap_or_default()
+    }
+
+    /// One HTTP GET or POST: (status line, Location header, body).
+    pub fn request(url: &str) -> (String, Option<String>) {
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let mut stream = TcpStream::connect(host).unwrap();
+        write!(
+            stream,
+            "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+            if path.is_empty() { "/" } else { path }
+        )
+        .unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        let status = text.lines().next().unwrap_or_default().to_owned();
+        let location = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Location: ").map(str::to_owned));
+        (status, location)
+    }
+
+    impl AuthServer {
+        pub fn start(idp: Introspection, user: &'static str) -> AuthServer {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let issued = Arc::new(Mutex::new(Vec::new()));
+            let (b, i) = (base.clone(), issued.clone());
+            std::thread::spawn(move || {
+                for mut stream in listener.incoming().flatten() {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut first = String::new();
+                    reader.read_line(&mut first).unwrap();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        reader.read_line(&mut line).unwrap();
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" || line.is_empty() {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let body = String::from_utf8(body).unwrap();
+                    let target = first.split(' ').nth(1).unwrap().to_owned();
+                    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
+                    let (status, headers, answer) = match path {
+                        "/.well-known/openid-configuration" => (
+                            "200 OK",
+                            "Content-Type: application/json\r\n".to_owned(),
+                            format!(
+                                r#"{{"issuer":"{b}","authorization_endpoint":"{b}/authorize","token_endpoint":"{b}/token"}}"#
+                            ),
+                        ),
+                        "/authorize" => (
+                            "302 Found",
+                            format!(
+                                "Location: {}?code=the-code&state={}\r\n",
+                                param(q, "redirect_uri"),
+                                param(q, "state")
+                            ),
+                            String::new(),
+                        ),
+                        "/token" => {
+                            let grant = param(&body, "grant_type");
+                            let ok = (grant == "authorization_code"
+                                && param(&body, "code") == "the-code")
+                                || (grant == "refresh_token"
+                                    && param(&body, "refresh_token") == "rt-secret");
+                            if ok {
+                                let mut issued = i.lock().unwrap();
+                                let token = format!("at-secret-{}", issued.len() + 1);
+                                issued.push(grant);
+                                idp.grant(&token, user);
+                                (
+                                    "200 OK",
+                                    "Content-Type: application/json\r\n".to_owned(),
+                                    format!(
+                                        r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-secret"}}"#
+                                    ),
+                                )
+                            } else {
+                                (
+                                    "400 Bad Request",
+                                    "Content-Type: application/json\r\n".to_owned(),
+                                    r#"{"error":"invalid_grant"}"#.to_owned(),
+                                )
+                            }
+                        }
+                        _ => ("404 Not Found", String::new(), String::new()),
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+            AuthServer { base, issued }
+        }
+    }
+}
+
+/// The user's browser: follows the sign-in page and its redirect back to
+/// MailFerry, as a person clicking "Allow" would.
+#[derive(Default)]
+struct StandInBrowser {
+    opened: std::sync::Mutex<usize>,
+}
+
+impl mailferry::auth::oauth::Browser for StandInBrowser {
+    fn open(&self, url: &str) -> std::io::Result<()> {
+        *self.opened.lock().unwrap() += 1;
+        let url = url.to_owned();
+        std::thread::spawn(move || {
+            let (_, back) = oauth_server::request(&url);
+            let (status, _) = oauth_server::request(&back.expect("a redirect back"));
+            assert!(status.contains("200"), "{status}");
+        });
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_the_browser() {
+    use mailferry::auth::oauth::Client;
+    use mailferry_desktop::commands::oauth::{providers, sign_in_oauth_with, OAuthConfig};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let idp = introspection::Introspection::start();
+    let d = idp.dovecot();
+    let auth = oauth_server::AuthServer::start(idp.clone(), "carol");
+    let browser = Arc::new(StandInBrowser::default());
+    let config = OAuthConfig {
+        client: Some(Client {
+            id: "mailferry-test-client".into(),
+            secret: None,
+        }),
+        browser: browser.clone(),
+        wait: Duration::from_secs(20),
+    };
+    assert_eq!(providers(&config), ["google", "microsoft"]);
+    let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
+
+    let accounts = Accounts::with_keychain(Some(keychain.clone()));
+    let signed = sign_in_oauth_with(
+        &accounts,
+        &config,
+        server(&d),
+        "carol".into(),
+        auth.base.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(signed.account.is_some(), "{:?}", signed.checklist);
+    assert_eq!(signed.kept, Some(Kept::Keychain));
+    assert_eq!(*browser.opened.lock().unwrap(), 1);
+    let key = Account::new("carol", "127.0.0.1");
+    assert_eq!(
+        keychain
+            .load(SecretKind::RefreshToken, &key)
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "rt-secret"
+    );
+    let json = serde_json::to_string(&signed).unwrap();
+    assert!(
+        !json.contains("secret"),
+        "no token goes to the window: {json}"
+    );
+
+    // After a restart: the refresh token signs in; no browser this time.
+    let restarted = Accounts::with_keychain(Some(keychain.clone()));
+    let again = sign_in_oauth_with(
+        &restarted,
+        &config,
+        server(&d),
+        "carol".into(),
+        auth.base.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(again.account.is_some());
+    assert_eq!(*browser.opened.lock().unwrap(), 1, "no second browser page");
+    assert_eq!(
+        *auth.issued.lock().unwrap(),
+        ["authorization_code", "refresh_token"]
+    );
+
+    // Without a client ID the browser sign-in is not offered, and says so.
+    let unconfigured = OAuthConfig {
+        client: None,
+        ..config
+    };
+    assert!(providers(&unconfigured).is_empty());
+    let err = sign_in_oauth_with(
+        &restarted,
+        &unconfigured,
+        server(&d),
+        "carol".into(),
+        auth.base,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::OAuthUnavailable);
+}
