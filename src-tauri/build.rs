@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "demo_available",
     "start_demo",
     "update_available",
+    "check_mx",
+    "save_report",
 ];
 
 fn main() {

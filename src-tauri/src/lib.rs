@@ -15,7 +15,9 @@ pub mod runs;
 #[cfg(test)]
 mod bindings;
 
-use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
+use commands::{
+    connect, copy, cutover, demo, folder_map, report, scan, servers, sign_in, update, verify,
+};
 
 /// Opens the wizard window and runs until it is closed.
 pub fn run() {
@@ -43,6 +45,8 @@ pub fn run() {
             demo::demo_available,
             demo::start_demo,
             update::update_available,
+            cutover::check_mx,
+            report::save_report,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

@@ -116,6 +116,13 @@ pub struct RunView {
     pub elapsed_ms: u64,
     /// The latest engine events, oldest first (at most 30).
     pub recent: Vec<Event>,
+    /// While the copy waits (the server asked to slow down, or a lost
+    /// connection is being replaced): when it resumes, in milliseconds
+    /// since 1970 (the window shows it as a time of day).
+    #[ts(type = "number | null")]
+    pub waiting_until_ms: Option<u64>,
+    /// Why it waits, in plain words.
+    pub waiting_reason: Option<String>,
 }
 
 const RECENT: usize = 30;
@@ -130,6 +137,8 @@ impl RunView {
             error: None,
             elapsed_ms: 0,
             recent: Vec::new(),
+            waiting_until_ms: None,
+            waiting_reason: None,
         }
     }
 
@@ -147,6 +156,20 @@ impl RunView {
 
     /// Folds one engine event into the view.
     pub fn apply(&mut self, event: &Event) {
+        self.apply_at(event, now_ms());
+    }
+
+    /// Folds one engine event into the view, at `now_ms` (milliseconds
+    /// since 1970, for the end of a wait).
+    pub fn apply_at(&mut self, event: &Event, now_ms: u64) {
+        if let Event::Throttled { wait_secs, reason } = event {
+            self.waiting_until_ms = Some(now_ms + wait_secs * 1000);
+            self.waiting_reason = Some(reason.clone());
+        } else if !matches!(event, Event::FolderCreated { .. }) {
+            // Anything the copy did means the wait is over.
+            self.waiting_until_ms = None;
+            self.waiting_reason = None;
+        }
         match event {
             Event::RunStarted { .. } => self.state = RunState::Copying,
             Event::FolderScanned {
@@ -205,6 +228,13 @@ pub struct Run {
     pub view: watch::Sender<RunView>,
     /// The last complete report.
     pub report: Mutex<Option<Report>>,
+    /// The user's folder edits (the map the folder-map screen showed).
+    pub edits: Mutex<crate::commands::folder_map::FolderEdits>,
+    /// This stage skips messages larger than this (the bulk pre-stage
+    /// leaves big attachments for their own pass); `None` copies all.
+    pub skip_larger_than: Mutex<Option<u64>>,
+    /// The last check of this copy, for the report the user saves.
+    pub verification: Mutex<Option<crate::commands::verify::Verification>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     /// Asks the engine to stop after the batch in flight.
     cancel: Mutex<mailferry::run::Cancel>,
@@ -230,6 +260,9 @@ impl Runs {
             state_path,
             view: watch::Sender::new(RunView::new(id)),
             report: Mutex::new(None),
+            edits: Mutex::new(Default::default()),
+            skip_larger_than: Mutex::new(None),
+            verification: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
             worker: Mutex::new(None),
@@ -249,6 +282,13 @@ impl Runs {
             )
         })
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn now() -> i64 {
@@ -286,6 +326,8 @@ impl Run {
             v.refused.clear();
             v.error = None;
             v.elapsed_ms = 0;
+            v.waiting_until_ms = None;
+            v.waiting_reason = None;
         });
         let run = self.clone();
         let handle = std::thread::Builder::new()
@@ -347,6 +389,8 @@ impl Run {
             Err(err) => self.view.send_modify(|v| {
                 v.state = RunState::Failed;
                 v.error = Some(err);
+                v.waiting_until_ms = None;
+                v.waiting_reason = None;
             }),
         }
     }
@@ -354,7 +398,8 @@ impl Run {
     async fn copy(&self) -> IpcResult<Report> {
         use mailferry::folder::{apply, plan_create};
         let started = Instant::now();
-        let mut pair = crate::commands::open_pair(&self.source, &self.dest).await?;
+        let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut pair = crate::commands::open_pair_with(&self.source, &self.dest, &edits).await?;
         let plan = plan_create(&pair.map, &pair.dest_tree)
             .map_err(|_| crate::commands::decision_needed(&pair.map))?;
         let created = apply(&mut pair.dest, &plan).await?;
@@ -389,6 +434,10 @@ impl Run {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            max_size: *self
+                .skip_larger_than
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
             ..mailferry::run::Options::default()
         };
         let report = mailferry::run::sync(
@@ -449,6 +498,34 @@ mod tests {
         assert!(inbox.done);
         assert_eq!(view.refused.len(), 1);
         assert_eq!(view.recent.len(), 6);
+    }
+
+    #[test]
+    fn a_wait_shows_until_when_and_ends_with_the_next_progress() {
+        let mut view = RunView::new(RunId(1));
+        view.apply_at(
+            &Event::Throttled {
+                wait_secs: 90,
+                reason: "Gmail asked MailFerry to slow down".into(),
+            },
+            1_000_000,
+        );
+        assert_eq!(view.waiting_until_ms, Some(1_090_000));
+        assert_eq!(
+            view.waiting_reason.as_deref(),
+            Some("Gmail asked MailFerry to slow down")
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["waiting_until_ms"], 1_090_000);
+        view.apply_at(
+            &Event::MessagesCopied {
+                folder: "INBOX".into(),
+                count: 1,
+                bytes: 10,
+            },
+            1_100_000,
+        );
+        assert_eq!((view.waiting_until_ms, view.waiting_reason), (None, None));
     }
 
     #[test]

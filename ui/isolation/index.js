@@ -18,6 +18,8 @@ const allowed = new Set([
   "demo_available",
   "start_demo",
   "update_available",
+  "check_mx",
+  "save_report",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {

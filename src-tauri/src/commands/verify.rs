@@ -72,9 +72,11 @@ pub struct Verification {
 #[tauri::command]
 pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification> {
     let run = runs.get(run)?;
+    let kept = run.clone();
     let audit = tauri::async_runtime::spawn_blocking(move || {
         super::block_on_own_runtime(async {
-            let mut pair = super::open_pair(&run.source, &run.dest).await?;
+            let edits = run.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mut pair = super::open_pair_with(&run.source, &run.dest, &edits).await?;
             let state = mailferry::state::State::open_read_only(&run.state_path)
                 .map_err(|e| IpcError::internal(e.to_string()))?;
             let audit = mailferry::verify::verify(
@@ -91,7 +93,7 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
     })
     .await
     .map_err(IpcError::internal)??;
-    Ok(Verification {
+    let verification = Verification {
         safe_to_switch: audit.safe_to_switch,
         source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
         missing: audit
@@ -126,7 +128,9 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
             .into_iter()
             .map(|(f, why)| [f, why])
             .collect(),
-    })
+    };
+    *kept.verification.lock().unwrap_or_else(|e| e.into_inner()) = Some(verification.clone());
+    Ok(verification)
 }
 
 /// One message's fate, as the log shows it.
