@@ -5,9 +5,11 @@ import type {
   AccountHandle,
   Checklist,
   DemoSetup,
+  FolderEdits,
   FolderMapView,
   IpcError,
   LogLine,
+  MxCheck,
   Preset,
   RunId,
   RunView,
@@ -44,11 +46,31 @@ export const api = {
   signIn: (server: Server, user: string, password: string) =>
     call<SignedIn>("sign_in", { server, user, password }),
   forgetAccount: (account: AccountHandle) => call<void>("forget_account", { account }),
-  scan: (account: AccountHandle) => call<Scan>("scan", { account }),
-  folderMap: (source: AccountHandle, destination: AccountHandle) =>
-    call<FolderMapView>("folder_map", { source, destination }),
-  startRun: (source: AccountHandle, destination: AccountHandle) =>
-    call<RunId>("start_run", { source, destination }),
+  /** The presets are the tiles' ids, for the providers' limits in the estimate. */
+  scan: (
+    account: AccountHandle,
+    limits?: { sourcePreset?: string; destinationPreset?: string; destination?: AccountHandle },
+  ) =>
+    call<Scan>("scan", {
+      account,
+      sourcePreset: limits?.sourcePreset ?? null,
+      destinationPreset: limits?.destinationPreset ?? null,
+      destination: limits?.destination ?? null,
+    }),
+  folderMap: (source: AccountHandle, destination: AccountHandle, edits?: FolderEdits) =>
+    call<FolderMapView>("folder_map", { source, destination, edits: edits ?? null }),
+  /** `skipLargerThan` (bytes): this stage leaves larger messages for the large-message pass. */
+  startRun: (
+    source: AccountHandle,
+    destination: AccountHandle,
+    stage?: { edits?: FolderEdits; skipLargerThan?: number | null },
+  ) =>
+    call<RunId>("start_run", {
+      source,
+      destination,
+      edits: stage?.edits ?? null,
+      skipLargerThan: stage?.skipLargerThan ?? null,
+    }),
   watchRun: (run: RunId, onView: (view: RunView) => void) => {
     const onUpdate = new Channel<RunView>();
     onUpdate.onmessage = onView;
@@ -62,4 +84,7 @@ export const api = {
   demoAvailable: () => call<boolean>("demo_available"),
   startDemo: () => call<DemoSetup>("start_demo"),
   updateAvailable: () => call<string | null>("update_available"),
+  checkMx: (domain: string) => call<MxCheck>("check_mx", { domain }),
+  /** Saves the last check's report in Downloads; answers the file's path. */
+  saveReport: (run: RunId, html: boolean) => call<string>("save_report", { run, html }),
 };
