@@ -4,9 +4,11 @@
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry_desktop::accounts::Account;
 use mailferry_desktop::commands::folder_map::FolderEdits;
+use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
 use mailferry_desktop::commands::scan::{engine_preset, scan_account};
+use mailferry_desktop::commands::verify::verify_run;
 use mailferry_desktop::runs::{RunState, Runs};
-use mailferry_harness::{Dovecot, Layout, Message};
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::time::{Duration, Instant};
 
 fn account(server: &Dovecot) -> Account {
@@ -138,6 +140,7 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         renames: vec![["Receipts".into(), "Old receipts".into()]],
         excluded: vec!["Clients".into()],
         included: vec!["[Gmail]/Spam".into()],
+        merge: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
@@ -194,4 +197,152 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
     inbox.sort();
     assert_eq!(inbox, ["Huge one", "Small one"], "nothing doubled");
     assert_eq!(subjects("Old receipts"), ["Order 1"]);
+
+    // The check audits the map the copy used, and the report says so.
+    let v = runtime().block_on(verify_run(run.clone())).unwrap();
+    assert!(v.safe_to_switch, "{v:?}");
+    let receipts = v.folders.iter().find(|f| f.source == "Receipts").unwrap();
+    assert_eq!(
+        (
+            receipts.destination.as_str(),
+            receipts.source_count,
+            receipts.destination_count
+        ),
+        ("Old receipts", 1, 1)
+    );
+    assert!(v
+        .folders
+        .iter()
+        .any(|f| f.source == "[Gmail]/Spam" && f.destination == "Spam"));
+    assert!(
+        v.excluded_folders.iter().any(|[f, _]| f == "Clients"),
+        "{:?}",
+        v.excluded_folders
+    );
+    assert_eq!(
+        run.verification.lock().unwrap().as_ref(),
+        Some(&v),
+        "kept for the report"
+    );
+    let header = Header {
+        from: "alice at 127.0.0.1".into(),
+        to: "alice at 127.0.0.1".into(),
+        when: utc_words(0),
+    };
+    for report in [render_text(&header, &v), render_html(&header, &v)] {
+        assert!(
+            report.contains("Receipts -&gt; Old receipts: 1 at the old server, 1 at the new")
+                || report.contains("Receipts -> Old receipts: 1 at the old server, 1 at the new"),
+            "{report}"
+        );
+        assert!(report.contains("Safe to switch your domain"));
+        assert!(!report.contains("alicepass"), "no password in a report");
+    }
+}
+
+#[test]
+fn a_lost_connection_shows_as_a_wait_with_its_end_then_the_copy_finishes() {
+    let source = Dovecot::start(Layout::Gmail);
+    let dest = Dovecot::start(Layout::Exchange);
+    source.append(
+        "alice",
+        "INBOX",
+        &(0..5)
+            .map(|i| message(&format!("Note {i}"), 2_000))
+            .collect::<Vec<_>>(),
+    );
+    let proxy = Proxy::start(source.addr_plain());
+    proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
+    let mut through_proxy = account(&source);
+    through_proxy.endpoint = through_proxy.endpoint.with_port(proxy.port());
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::default();
+    let run = runs.create(through_proxy, account(&dest), dir.path().join("job.db"));
+    run.start().unwrap();
+    // Watch the view while the engine waits before reconnecting.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_wait = None;
+    while !run.view.borrow().state.is_stopped() {
+        let view = run.view.borrow().clone();
+        if let (Some(until), Some(why)) = (view.waiting_until_ms, view.waiting_reason) {
+            seen_wait.get_or_insert((until, why));
+        }
+        assert!(Instant::now() < deadline, "the copy did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let view = run.view.borrow().clone();
+    assert_eq!(view.state, RunState::Finished, "{:?}", view.error);
+    let (until, why) = seen_wait.expect("the wait showed in the view");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    assert!(
+        until > now_ms - 60_000 && until < now_ms + 60_000,
+        "a time of day: {until}"
+    );
+    assert!(!why.is_empty());
+    assert!(
+        view.recent
+            .iter()
+            .any(|e| matches!(e, mailferry::event::Event::Throttled { .. })),
+        "the engine's event"
+    );
+    assert_eq!(
+        (view.waiting_until_ms, view.waiting_reason),
+        (None, None),
+        "the wait is over"
+    );
+    assert_eq!(
+        dest.fetch_all("alice", "INBOX").len(),
+        5,
+        "nothing lost or doubled"
+    );
+    assert!(proxy.cuts() >= 1);
+}
+
+#[test]
+fn two_folders_renamed_onto_one_are_a_question_until_the_user_merges_them() {
+    let source = Dovecot::start(Layout::Gmail);
+    let dest = Dovecot::start(Layout::Exchange);
+    for (folder, subject) in [("Invoices", "Invoice 1"), ("Receipts", "Receipt 1")] {
+        source.create_mailbox("alice", folder);
+        source.append("alice", folder, &[message(subject, 1_000)]);
+    }
+    let mut edits = FolderEdits {
+        renames: vec![
+            ["Invoices".into(), "Paperwork".into()],
+            ["Receipts".into(), "Paperwork".into()],
+        ],
+        ..FolderEdits::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::default();
+    let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));
+    *run.edits.lock().unwrap() = edits.clone();
+    run.start().unwrap();
+    assert_eq!(wait_for(&run.view), RunState::Failed);
+    let error = run.view.borrow().error.clone().unwrap();
+    assert_eq!(
+        error.code,
+        mailferry_desktop::error::ErrorCode::FolderDecisionNeeded
+    );
+    assert!(
+        !dest.list("alice").iter().any(|f| f == "Paperwork"),
+        "nothing created"
+    );
+    edits.merge = true;
+    *run.edits.lock().unwrap() = edits;
+    run.start().unwrap();
+    assert_eq!(
+        wait_for(&run.view),
+        RunState::Finished,
+        "{:?}",
+        run.view.borrow().error
+    );
+    assert_eq!(
+        dest.fetch_all("alice", "Paperwork").len(),
+        2,
+        "both folders, merged"
+    );
 }

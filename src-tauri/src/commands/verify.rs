@@ -71,7 +71,12 @@ pub struct Verification {
 /// message missing at the destination with its recorded reason.
 #[tauri::command]
 pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification> {
-    let run = runs.get(run)?;
+    verify_run(runs.get(run)?).await
+}
+
+/// The audit of one run, with the folder map its copy used; kept on the
+/// run for the report.
+pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Verification> {
     let kept = run.clone();
     let audit = tauri::async_runtime::spawn_blocking(move || {
         super::block_on_own_runtime(async {
