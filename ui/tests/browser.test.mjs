@@ -269,6 +269,13 @@ test("folder map: rename by keyboard, leave out, bring back, a conflict blocks u
   assert.equal(await page.locator("tr.conflict").count(), 2, "both folders are highlighted");
   assert.ok(await page.getByRole("button", { name: "Continue" }).isDisabled(), "nothing is copied with an open question");
   await snap(page, "folder-map-6-conflict");
+  // Merging settles it; "Ask me instead" brings the question back.
+  await page.getByRole("button", { name: "Copy them into one folder" }).click();
+  await page.locator("[data-merging]").waitFor();
+  await page.locator("[data-conflicts]").waitFor({ state: "detached" });
+  assert.equal((await mock(page)).folderMapCalls.at(-1).merge, true);
+  await page.getByRole("button", { name: "Ask me instead" }).click();
+  await page.locator("[data-conflicts]").waitFor();
   await page.getByRole("button", { name: "Undo your change to INBOX" }).click();
   await page.locator("[data-conflicts]").waitFor({ state: "detached" });
   const calls = (await mock(page)).folderMapCalls;
@@ -276,6 +283,7 @@ test("folder map: rename by keyboard, leave out, bring back, a conflict blocks u
     renames: [["Receipts", "Old receipts"]],
     excluded: ["Clients/Acme"],
     included: ["[Gmail]/Spam"],
+    merge: false,
   });
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: /Copy mail to/ }).click();

@@ -128,6 +128,7 @@ const baseMap: Omit<FolderMapView, "rows"> & { rows: Pick<FolderRow, "source" | 
   conflicts: [],
   decisions_needed: 0,
   summary: "6 folders, 3 skipped",
+  can_merge: false,
 };
 
 const row = (source: string, target: string | null, exists: boolean, reasons: string[]): FolderRow => ({
@@ -141,7 +142,7 @@ const row = (source: string, target: string | null, exists: boolean, reasons: st
 // engine's rules for the screens: a pair moves a folder, an exclusion skips it).
 function map(edits: FolderEdits | null): FolderMapView {
   const rows = baseMap.rows.map((r) => row(r.source, r.target, r.exists, r.reasons));
-  const e = edits ?? { renames: [], excluded: [], included: [] };
+  const e = edits ?? { renames: [], excluded: [], included: [], merge: false };
   for (const r of rows) {
     const renamed = e.renames.find(([s]) => s === r.source);
     if (e.excluded.includes(r.source)) {
@@ -163,14 +164,16 @@ function map(edits: FolderEdits | null): FolderMapView {
   const byTarget = new Map<string, FolderRow[]>();
   for (const r of rows) if (r.target !== null) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
   for (const [target, rs] of byTarget) {
-    if (rs.length > 1) {
+    if (rs.length > 1 && e.merge) {
+      rs.forEach((r) => r.reasons.push("copied together with another folder"));
+    } else if (rs.length > 1) {
       rs.forEach((r) => (r.conflict = true));
       conflicts.push(`${rs.length} folders would go into the same folder "${target}": ${rs.map((r) => `"${r.source}"`).join(", ")}. Choose one, or allow merging.`);
     }
   }
   const copied = rows.filter((r) => r.target !== null).length;
   const summary = `${copied} folders, ${rows.length - copied} skipped` + (conflicts.length ? `, ${conflicts.length} needs a decision` : "");
-  return { rows, conflicts, decisions_needed: conflicts.length, summary };
+  return { rows, conflicts, decisions_needed: conflicts.length, summary, can_merge: conflicts.length > 0 };
 }
 const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null }[] = [];

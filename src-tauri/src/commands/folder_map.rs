@@ -8,7 +8,7 @@ use crate::error::{IpcError, IpcResult};
 use mailferry::folder::map::Conflict;
 use mailferry::folder::name::split_segments;
 use mailferry::folder::rules::{FolderPair, Pattern};
-use mailferry::folder::{FolderMap, Rules, Target};
+use mailferry::folder::{FolderMap, MergePolicy, Rules, Target};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
@@ -22,6 +22,10 @@ pub struct FolderEdits {
     pub excluded: Vec<String>,
     /// Folders skipped by default that are copied after all.
     pub included: Vec<String>,
+    /// Two folders going to one destination folder are copied into it
+    /// together (instead of a question to settle).
+    #[serde(default)]
+    pub merge: bool,
 }
 
 impl FolderEdits {
@@ -30,7 +34,14 @@ impl FolderEdits {
     /// folder an exclude pattern matching exactly its name. Leaving a
     /// folder out wins over renaming it.
     pub fn rules(&self, source_delimiter: Option<char>) -> IpcResult<Rules> {
-        let mut rules = Rules::default();
+        let mut rules = Rules {
+            merge_policy: if self.merge {
+                MergePolicy::Merge
+            } else {
+                MergePolicy::Ask
+            },
+            ..Rules::default()
+        };
         let excluded = |name: &str| self.excluded.iter().any(|e| e == name);
         for [source, target] in &self.renames {
             let target = target.trim();
@@ -107,6 +118,8 @@ pub struct FolderMapView {
     pub decisions_needed: u32,
     /// "22 folders, 3 skipped, 1 needs a decision".
     pub summary: String,
+    /// Some question is two folders going into one: merging them settles it.
+    pub can_merge: bool,
 }
 
 /// Whether a source folder (or its destination name) takes part in a
@@ -154,6 +167,10 @@ impl From<&FolderMap> for FolderMapView {
             conflicts: map.conflicts.iter().map(|c| c.describe()).collect(),
             decisions_needed: map.decisions_needed() as u32,
             summary: map.summary(),
+            can_merge: map
+                .conflicts
+                .iter()
+                .any(|c| matches!(c, Conflict::SharedTarget { .. })),
         }
     }
 }
@@ -187,8 +204,18 @@ mod tests {
             ],
             excluded: vec!["[Gmail]/Spam".into(), "Clients".into()],
             included: vec!["[Gmail]/Trash".into()],
+            merge: false,
         };
         let rules = edits.rules(Some('/')).unwrap();
+        assert_eq!(rules.merge_policy, MergePolicy::Ask);
+        let merging = FolderEdits {
+            merge: true,
+            ..FolderEdits::default()
+        };
+        assert_eq!(
+            merging.rules(None).unwrap().merge_policy,
+            MergePolicy::Merge
+        );
         let pairs: Vec<String> = rules.pairs.iter().map(ToString::to_string).collect();
         assert_eq!(
             pairs,

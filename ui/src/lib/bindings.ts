@@ -342,7 +342,11 @@ decisions_needed: number,
 /**
  * "22 folders, 3 skipped, 1 needs a decision".
  */
-summary: string, };
+summary: string, 
+/**
+ * Some question is two folders going into one: merging them settles it.
+ */
+can_merge: boolean, };
 
 export type FolderEdits = { 
 /**
@@ -356,7 +360,12 @@ excluded: Array<string>,
 /**
  * Folders skipped by default that are copied after all.
  */
-included: Array<string>, };
+included: Array<string>, 
+/**
+ * Two folders going to one destination folder are copied into it
+ * together (instead of a question to settle).
+ */
+merge: boolean, };
 
 export type RunId = number;
 

@@ -57,7 +57,7 @@ export const CUTOVER_STEPS = [
 ] as const;
 
 export const plan = $state({
-  edits: { renames: [], excluded: [], included: [] } as FolderEdits,
+  edits: { renames: [], excluded: [], included: [], merge: false } as FolderEdits,
   /** The stage the copy screen shows. */
   stage: "bulk" as StageKey,
   /** The stage the running copy belongs to. */
@@ -79,7 +79,7 @@ export function skipLargerThan(stage: StageKey): number | null {
 }
 
 export function editCount(): number {
-  return plan.edits.renames.length + plan.edits.excluded.length + plan.edits.included.length;
+  return plan.edits.renames.length + plan.edits.excluded.length + plan.edits.included.length + (plan.edits.merge ? 1 : 0);
 }
 
 /** Removes every edit of one source folder. */
