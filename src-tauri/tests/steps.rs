@@ -189,6 +189,17 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
     );
     let listed = dest.list("alice");
     assert!(!listed.iter().any(|f| f == "Receipts"), "{listed:?}");
+    // Not safe to switch while a big message waits for its pass.
+    let v = runtime().block_on(verify_run(run.clone())).unwrap();
+    assert!(!v.safe_to_switch);
+    let waiting: Vec<_> = v.missing.iter().filter(|m| !m.explained).collect();
+    assert_eq!(waiting.len(), 1, "{:?}", v.missing);
+    assert_eq!(waiting[0].subject.as_deref(), Some("Huge one"));
+    assert!(
+        waiting[0].reason.contains("large-message pass"),
+        "{}",
+        waiting[0].reason
+    );
     // Stage 2: the large-message pass, same job, no size limit.
     *run.skip_larger_than.lock().unwrap() = None;
     run.start().unwrap();
