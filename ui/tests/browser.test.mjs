@@ -364,3 +364,25 @@ test("throttled run: the copy says it waits and when it resumes, then finishes",
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("connection lost during the copy: plain words, details on demand, Resume finishes it", async () => {
+  const { page, problems } = await open("lost");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  const alert = page.locator('[data-code="ConnectionLost"]');
+  await alert.waitFor();
+  assert.match(await alert.locator("p").innerText(), /The connection to imap\.gmail\.com was closed while copying messages/);
+  assert.equal(await alert.getByText("connection reset by peer").isVisible(), false, "details stay folded");
+  await page.locator('[data-state="failed"]').waitFor();
+  assert.ok(await page.getByRole("button", { name: "Check the result" }).isDisabled());
+  assert.ok(await page.getByRole("button", { name: /Copy mail to/ }).isDisabled(), "resume, not a second start");
+  await snap(page, "lost-7-copy-failed");
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.locator('[data-state="finished"]').waitFor();
+  await page.locator('[data-stage="bulk"].done').waitFor();
+  assert.equal(await alert.count(), 0, "the problem is gone once the copy finished");
+  assert.deepEqual(problems, []);
+  await page.close();
+});

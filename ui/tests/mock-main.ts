@@ -175,6 +175,7 @@ function map(edits: FolderEdits | null): FolderMapView {
   const summary = `${copied} folders, ${rows.length - copied} skipped` + (conflicts.length ? `, ${conflicts.length} needs a decision` : "");
   return { rows, conflicts, decisions_needed: conflicts.length, summary, can_merge: conflicts.length > 0 };
 }
+let resumeLost: (() => void) | null = null;
 const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null }[] = [];
 (window as any).__mock = { folderMapCalls, runStarts };
@@ -261,6 +262,21 @@ mockIPC(async (cmd, args) => {
     case "watch_run": {
       const channel = a.onUpdate as { id: number };
       const internals = (window as any).__TAURI_INTERNALS__;
+      if (scenario === "lost") {
+        // The connection drops after two folders; Resume finishes the copy.
+        const all = views().map((v) => ({ ...v, id: a.run }));
+        const send = (list: RunView[], from: number) =>
+          list.forEach((view, i) => setTimeout(() => internals.runCallback(channel.id, { index: from + i, message: view }), 60 * (i + 1)));
+        const failed: RunView = {
+          ...all[4], state: "failed",
+          error: err("ConnectionLost",
+            "The connection to imap.gmail.com was closed while copying messages. Check your internet connection and try again; if it keeps happening, the server may be limiting connections.",
+            "connection reset by peer"),
+        };
+        send([...all.slice(0, 5), failed], 0);
+        resumeLost = () => send([...all.slice(5), { ...all[all.length - 1], state: "finished" }], 6);
+        return null;
+      }
       // A throttled run holds its wait for 1.5 s, for the screen to show it.
       let at = 0;
       const all = views().map((v) => ({ ...v, id: a.run }));
@@ -272,7 +288,10 @@ mockIPC(async (cmd, args) => {
       setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...all[last - 1], state: "finished" } }), at + 100);
       return null;
     }
-    case "pause_run": case "resume_run": case "cancel_run": return null;
+    case "resume_run":
+      resumeLost?.();
+      return null;
+    case "pause_run": case "cancel_run": return null;
     case "verify": return verification();
     case "check_mx": {
       const domain = String(a.domain).split("@").pop()!.toLowerCase();
