@@ -87,6 +87,12 @@ pub struct FolderProgress {
     pub failed: u64,
     /// The folder is done.
     pub done: bool,
+    /// When its copy began (ms since 1970), for its own rate.
+    #[ts(type = "number | null")]
+    pub started_ms: Option<u64>,
+    /// Milliseconds from then to its latest copied batch (or its end).
+    #[ts(type = "number")]
+    pub copy_ms: u64,
 }
 
 /// A message the destination refused.
@@ -180,6 +186,8 @@ impl RunView {
                 already_there,
             } => {
                 let f = self.folder(folder);
+                f.started_ms = Some(now_ms);
+                f.copy_ms = 0;
                 f.messages = *messages;
                 f.to_copy = *to_copy;
                 f.bytes_to_copy = *bytes_to_copy;
@@ -196,6 +204,7 @@ impl RunView {
                 let f = self.folder(folder);
                 f.copied += count;
                 f.bytes_copied += bytes;
+                f.copy_ms = now_ms.saturating_sub(f.started_ms.unwrap_or(now_ms));
             }
             Event::MessageSkipped { folder, .. } => self.folder(folder).skipped += 1,
             Event::MessageFailed { folder, reason, .. } => {
@@ -205,7 +214,11 @@ impl RunView {
                     reason: reason.clone(),
                 });
             }
-            Event::FolderDone { folder } => self.folder(folder).done = true,
+            Event::FolderDone { folder } => {
+                let f = self.folder(folder);
+                f.done = true;
+                f.copy_ms = now_ms.saturating_sub(f.started_ms.unwrap_or(now_ms));
+            }
         }
         if self.recent.len() == RECENT {
             self.recent.remove(0);
@@ -526,6 +539,42 @@ mod tests {
             1_100_000,
         );
         assert_eq!((view.waiting_until_ms, view.waiting_reason), (None, None));
+    }
+
+    #[test]
+    fn each_folder_keeps_its_own_copy_time_for_its_rate() {
+        let mut view = RunView::new(RunId(1));
+        let scanned = |folder: &str| Event::FolderScanned {
+            folder: folder.into(),
+            messages: 10,
+            to_copy: 10,
+            bytes_to_copy: 1000,
+            already_there: 0,
+        };
+        let copied = |folder: &str| Event::MessagesCopied {
+            folder: folder.into(),
+            count: 5,
+            bytes: 500,
+        };
+        view.apply_at(&scanned("INBOX"), 10_000);
+        view.apply_at(&copied("INBOX"), 12_000);
+        view.apply_at(&copied("INBOX"), 14_000);
+        view.apply_at(
+            &Event::FolderDone {
+                folder: "INBOX".into(),
+            },
+            14_500,
+        );
+        view.apply_at(&scanned("Sent"), 20_000);
+        view.apply_at(&copied("Sent"), 21_000);
+        assert_eq!(
+            (view.folders[0].started_ms, view.folders[0].copy_ms),
+            (Some(10_000), 4_500)
+        );
+        assert_eq!(
+            (view.folders[1].started_ms, view.folders[1].copy_ms),
+            (Some(20_000), 1_000)
+        );
     }
 
     #[test]

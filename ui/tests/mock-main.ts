@@ -195,13 +195,14 @@ function views(): RunView[] {
   out.push({ ...base(), state: "starting" });
   for (const [name, n] of FOLDERS) {
     v = structuredClone(v);
-    v.folders.push({ folder: name, messages: n, already_there: 0, to_copy: n, bytes_to_copy: n * 800, copied: 0, bytes_copied: 0, skipped: 0, failed: 0, done: false });
+    v.folders.push({ folder: name, messages: n, already_there: 0, to_copy: n, bytes_to_copy: n * 800, copied: 0, bytes_copied: 0, skipped: 0, failed: 0, done: false, started_ms: 1_700_000_000_000 + t, copy_ms: 0 });
     out.push(v);
     v = structuredClone(v);
     const f = v.folders[v.folders.length - 1];
     const bad = rejected && name === "Receipts" ? 1 : 0;
     f.copied = n - bad;
     f.bytes_copied = (n - bad) * 800;
+    f.copy_ms = 900;
     f.failed = bad;
     if (bad) v.refused.push({ folder: name, reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most)" });
     f.done = name !== "[Gmail]/All Mail";

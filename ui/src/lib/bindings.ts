@@ -411,7 +411,15 @@ failed: number,
 /**
  * The folder is done.
  */
-done: boolean, };
+done: boolean, 
+/**
+ * When its copy began (ms since 1970), for its own rate.
+ */
+started_ms: number | null, 
+/**
+ * Milliseconds from then to its latest copied batch (or its end).
+ */
+copy_ms: number, };
 
 export type Refused = { 
 /**
