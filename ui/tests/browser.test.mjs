@@ -255,6 +255,11 @@ test("folder map: rename by keyboard, leave out, bring back, a conflict blocks u
   await page.keyboard.press("Enter");
   await page.locator('[data-folder="Receipts"]').getByText("renamed by you").waitFor();
   await page.locator('[data-folder="Receipts"]').getByText("Old receipts").waitFor();
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+  assert.equal(await focused(), "Rename Receipts on the new server", "the focus goes back to the row");
+  await page.keyboard.press("Enter");
+  await page.getByLabel("New name for Receipts").press("Escape");
+  assert.equal(await focused(), "Rename Receipts on the new server", "Escape closes the field, focus back");
   await page.getByRole("button", { name: "Leave out Clients/Acme" }).click();
   await page.locator('[data-folder="Clients/Acme"]').getByText("left out by you").waitFor();
   await page.getByRole("button", { name: "Copy [Gmail]/Spam after all" }).click();
