@@ -329,6 +329,10 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   await page.locator('[data-stage="large"].done').waitFor();
   await page.locator('[data-stage-card="switch"]').waitFor();
   assert.equal(await page.locator('input[name="domain"]').inputValue(), "example.com", "the domain from the address");
+  await page.locator('input[name="domain"]').fill("my company");
+  await page.getByRole("button", { name: "Check its mail records" }).click();
+  await page.locator('[data-code="InvalidInput"]').getByText("the part of your address after the @").waitFor();
+  await page.locator('input[name="domain"]').fill("example.com");
   await page.getByRole("button", { name: "Check its mail records" }).click();
   const mx = page.locator("[data-mx]");
   await mx.getByText("aspmx.l.google.com").first().waitFor();
@@ -390,6 +394,16 @@ test("connection lost during the copy: plain words, details on demand, Resume fi
   await page.locator('[data-state="finished"]').waitFor();
   await page.locator('[data-stage="bulk"].done').waitFor();
   assert.equal(await alert.count(), 0, "the problem is gone once the copy finished");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a whale: a mailbox over 10 GB says so and the estimate is in days", async () => {
+  const { page, problems } = await open("big");
+  await toScan(page);
+  await page.locator("[data-whale]").getByText("A big mailbox (over 10 GB): copy it in stages").waitFor();
+  assert.equal(await page.locator("[data-estimate]").innerText(), "About 6 days: Gmail allows about 2.5 GB of downloads a day.");
+  await snap(page, "big-5-scan-whale");
   assert.deepEqual(problems, []);
   await page.close();
 });

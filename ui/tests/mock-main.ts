@@ -89,14 +89,17 @@ function signIn(user: string): SignedIn {
   return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 } };
 }
 
+const big = scenario === "big";
 const scan: Scan = {
   messages: 73,
-  bytes: 287_700_000,
-  whale: false,
+  bytes: big ? 14_200_000_000 : 287_700_000,
+  whale: big,
   max_message_bytes: 35_000_000,
   estimate: {
-    seconds: 10_800,
-    words: "About 3 hours: Microsoft 365 accepts about 3,600 messages an hour.",
+    seconds: big ? 518_400 : 10_800,
+    words: big
+      ? "About 6 days: Gmail allows about 2.5 GB of downloads a day."
+      : "About 3 hours: Microsoft 365 accepts about 3,600 messages an hour.",
     limited_by: "Microsoft 365 accepts about 3,600 messages an hour",
   },
   largest_messages: [
@@ -295,7 +298,10 @@ mockIPC(async (cmd, args) => {
     case "pause_run": case "cancel_run": return null;
     case "verify": return verification();
     case "check_mx": {
-      const domain = String(a.domain).split("@").pop()!.toLowerCase();
+      const domain = String(a.domain).split("@").pop()!.trim().toLowerCase();
+      if (!domain.includes(".") || domain.includes(" ")) {
+        throw err("InvalidInput", "Enter your domain, the part of your address after the @ (like example.com).");
+      }
       const low = domain === "lowttl.example";
       const answer: MxCheck = {
         domain,
