@@ -144,12 +144,13 @@ const row = (source: string, target: string | null, exists: boolean, reasons: st
 // The map as the shell would answer it for the user's edits (enough of the
 // engine's rules for the screens: a pair moves a folder, an exclusion skips it).
 function map(edits: FolderEdits | null): FolderMapView {
-  const rows = baseMap.rows.map((r) => row(r.source, r.target, r.exists, r.reasons));
+  const rows = baseMap.rows.map((r) => row(r.source, r.target, r.exists, [...r.reasons]));
   const e = edits ?? { renames: [], excluded: [], included: [], merge: false };
   for (const r of rows) {
     const renamed = e.renames.find(([s]) => s === r.source);
     if (e.excluded.includes(r.source)) {
       r.target = null;
+      r.target_depth = 0;
       r.reasons = ["skipped: your choice"];
     } else if (renamed) {
       r.target = renamed[1];
