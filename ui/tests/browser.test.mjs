@@ -185,6 +185,9 @@ test("message rejected: the copy lists it, and the check says it needs attention
   assert.match(await page.locator(".headline").innerText(), /38 of 39 arrived; 1 needs attention/);
   await page.getByText("Message too large").first().waitFor();
   await snap(page, "rejected-8-check");
+  await page.setViewportSize({ width: 900, height: 600 });
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, "the check fits at 900 px");
+  await snap(page, "small-8-check");
   assert.deepEqual(problems, []);
   await page.close();
 });
