@@ -5,7 +5,7 @@ use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry_desktop::accounts::Account;
 use mailferry_desktop::commands::folder_map::FolderEdits;
 use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
-use mailferry_desktop::commands::scan::{engine_preset, scan_account};
+use mailferry_desktop::commands::scan::{engine_preset, scan_account, scan_in_chunks};
 use mailferry_desktop::commands::verify::verify_run;
 use mailferry_desktop::runs::{RunState, Runs};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
@@ -106,6 +106,26 @@ fn scan_counts_folders_finds_the_largest_messages_and_estimates_at_the_limits() 
         scan.estimate.limited_by,
         "Microsoft 365 accepts about 3,600 messages an hour"
     );
+    // Read two UIDs at a time, across a gap left by a deleted message: the same scan.
+    source.append(
+        "alice",
+        "INBOX",
+        &[message("Gone soon", 500), message("Last", 700)],
+    );
+    let mut s = source.session("alice");
+    assert!(s.command("SELECT INBOX").unwrap().is_ok());
+    assert!(s.command("UID STORE 4 +FLAGS (\\Deleted)").unwrap().is_ok());
+    assert!(s.command("EXPUNGE").unwrap().is_ok());
+    s.logout();
+    let whole = runtime()
+        .block_on(scan_account(&account(&source), &gmail, &small))
+        .unwrap();
+    let chunked = runtime()
+        .block_on(scan_in_chunks(&account(&source), &gmail, &small, 2))
+        .unwrap();
+    assert_eq!(whole, chunked);
+    assert_eq!(whole.messages, 6);
+    assert_eq!(whole.bytes, scan.bytes + 700);
 }
 
 fn wait_for(runs_view: &tokio::sync::watch::Sender<mailferry_desktop::runs::RunView>) -> RunState {

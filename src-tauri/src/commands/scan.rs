@@ -77,6 +77,8 @@ pub struct Scan {
 
 /// How many of the largest messages the scan lists.
 pub const LARGEST: usize = 10;
+/// Messages read per FETCH while scanning (by UID range).
+const CHUNK: u32 = 5_000;
 /// A mailbox over 10 GB is a whale (DESIGN.md, "Scan").
 pub const WHALE_BYTES: u64 = 10 * 1_000_000_000;
 
@@ -98,6 +100,17 @@ pub async fn scan_account(
     source: &EnginePreset,
     dest: &EnginePreset,
 ) -> IpcResult<Scan> {
+    scan_in_chunks(account, source, dest, CHUNK).await
+}
+
+/// [`scan_account`], reading `chunk` UIDs per FETCH.
+pub async fn scan_in_chunks(
+    account: &Account,
+    source: &EnginePreset,
+    dest: &EnginePreset,
+    chunk: u32,
+) -> IpcResult<Scan> {
+    let chunk = chunk.max(1);
     let (mut session, tree) = super::open_tree(account).await?;
     let mut folders = Vec::new();
     // (size, folder index, uid), the largest messages so far.
@@ -107,14 +120,25 @@ pub async fn scan_account(
         let status = session.examine(folder.name.wire()).await?;
         let (mut bytes, mut largest) = (0u64, 0u64);
         if status.exists > 0 {
-            for meta in session.fetch_meta("1:*").await? {
-                let size = u64::from(meta.size);
-                bytes += size;
-                largest = largest.max(size);
-                top.push((size, i, meta.uid));
+            // In UID ranges, so a huge folder never sits in memory whole;
+            // only the running totals and the largest few are kept.
+            let ranges = match status.uid_next {
+                Some(next) if next > 1 => (1..next)
+                    .step_by(chunk as usize)
+                    .map(|from| format!("{from}:{}", from.saturating_add(chunk - 1)))
+                    .collect(),
+                _ => vec!["1:*".to_owned()],
+            };
+            for range in ranges {
+                for meta in session.fetch_meta(&range).await? {
+                    let size = u64::from(meta.size);
+                    bytes += size;
+                    largest = largest.max(size);
+                    top.push((size, i, meta.uid));
+                }
+                top.sort_by_key(|m| std::cmp::Reverse(m.0));
+                top.truncate(LARGEST);
             }
-            top.sort_by_key(|m| std::cmp::Reverse(m.0));
-            top.truncate(LARGEST);
         }
         folders.push(ScannedFolder {
             name: folder.name.display().to_owned(),
