@@ -3,7 +3,7 @@
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry_desktop::accounts::Account;
-use mailferry_desktop::commands::folder_map::FolderEdits;
+use mailferry_desktop::commands::folder_map::{map_view, FolderEdits};
 use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
 use mailferry_desktop::commands::scan::{engine_preset, scan_account, scan_in_chunks};
 use mailferry_desktop::commands::verify::verify_run;
@@ -162,6 +162,25 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         included: vec!["[Gmail]/Spam".into()],
         merge: false,
     };
+    let view = runtime()
+        .block_on(map_view(&account(&source), &account(&dest), &edits))
+        .unwrap();
+    let row = |name: &str| view.rows.iter().find(|r| r.source == name).unwrap().clone();
+    assert_eq!(
+        (row("Clients/Acme").depth, row("Clients/Acme").target_depth),
+        (1, 1)
+    );
+    assert_eq!(row("Receipts").target.as_deref(), Some("Old receipts"));
+    assert_eq!(row("Clients").target, None, "left out");
+    assert_eq!(
+        (
+            row("[Gmail]/Spam").depth,
+            row("[Gmail]/Spam").target.as_deref()
+        ),
+        (1, Some("Spam"))
+    );
+    assert_eq!(row("[Gmail]/Spam").target_depth, 0);
+
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
     let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));
@@ -347,6 +366,35 @@ fn two_folders_renamed_onto_one_are_a_question_until_the_user_merges_them() {
         ],
         ..FolderEdits::default()
     };
+    // The map the window shows: both rows flagged, merging offered.
+    let view = runtime()
+        .block_on(map_view(&account(&source), &account(&dest), &edits))
+        .unwrap();
+    assert_eq!(view.decisions_needed, 1);
+    assert!(view.can_merge);
+    let mut flagged: Vec<_> = view
+        .rows
+        .iter()
+        .filter(|r| r.conflict)
+        .map(|r| r.source.as_str())
+        .collect();
+    flagged.sort();
+    assert_eq!(flagged, ["Invoices", "Receipts"]);
+    assert!(
+        view.conflicts[0].contains("Paperwork"),
+        "{:?}",
+        view.conflicts
+    );
+    let merged = FolderEdits {
+        merge: true,
+        ..edits.clone()
+    };
+    let view = runtime()
+        .block_on(map_view(&account(&source), &account(&dest), &merged))
+        .unwrap();
+    assert_eq!((view.decisions_needed, view.can_merge), (0, false));
+    assert!(view.rows.iter().all(|r| !r.conflict));
+
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
     let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));

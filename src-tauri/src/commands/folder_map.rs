@@ -184,7 +184,16 @@ pub async fn folder_map(
     edits: Option<FolderEdits>,
 ) -> IpcResult<FolderMapView> {
     let (source, destination) = (accounts.get(source)?, accounts.get(destination)?);
-    let pair = super::open_pair_with(&source, &destination, &edits.unwrap_or_default()).await?;
+    map_view(&source, &destination, &edits.unwrap_or_default()).await
+}
+
+/// Reads both folder trees and maps them with the user's edits.
+pub async fn map_view(
+    source: &crate::accounts::Account,
+    destination: &crate::accounts::Account,
+    edits: &FolderEdits,
+) -> IpcResult<FolderMapView> {
+    let pair = super::open_pair_with(source, destination, edits).await?;
     let view = FolderMapView::from(&pair.map);
     pair.source.logout().await;
     pair.dest.logout().await;
