@@ -309,6 +309,7 @@ mockIPC(async (cmd, args) => {
         records: [{ preference: 1, host: "aspmx.l.google.com" }, { preference: 5, host: "alt1.aspmx.l.google.com" }],
         ttl_secs: low ? 300 : 86_400,
         ttl_low: low,
+        authoritative: true,
         advice: low
           ? "The records' time to live is 5 minutes: low enough. When the copy has caught up, point the MX records at your new provider."
           : "The records' time to live is 24 hours. At your DNS host, lower it to 5 minutes at least 48 hours before you switch, so the change reaches everyone quickly.",

@@ -604,6 +604,11 @@ ttl_secs: number,
  */
 ttl_low: boolean, 
 /**
+ * The answer came from the domain's own name server (its real TTL),
+ * not from a cache (which reports only what is left of its copy).
+ */
+authoritative: boolean, 
+/**
  * What to do next, in plain words.
  */
 advice: string, };
