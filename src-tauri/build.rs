@@ -26,6 +26,8 @@ const COMMANDS: &[&str] = &[
     "sign_in_saved",
     "oauth_providers",
     "sign_in_oauth",
+    "check_mx",
+    "save_report",
 ];
 
 fn main() {

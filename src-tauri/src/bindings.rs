@@ -5,9 +5,10 @@
 
 use crate::accounts::AccountHandle;
 use crate::commands::connect::{Checklist, StepFailure};
+use crate::commands::cutover::{MxCheck, MxRecord};
 use crate::commands::demo::{DemoSetup, DemoSide};
-use crate::commands::folder_map::{FolderMapView, FolderRow};
-use crate::commands::scan::{Scan, ScannedFolder};
+use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
+use crate::commands::scan::{LargeMessage, Scan, ScanEstimate, ScannedFolder};
 use crate::commands::servers::{Preset, Server};
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
@@ -37,9 +38,12 @@ fn generate() -> String {
         StepFailure::decl(&cfg),
         SignedIn::decl(&cfg),
         ScannedFolder::decl(&cfg),
+        LargeMessage::decl(&cfg),
+        ScanEstimate::decl(&cfg),
         Scan::decl(&cfg),
         FolderRow::decl(&cfg),
         FolderMapView::decl(&cfg),
+        FolderEdits::decl(&cfg),
         RunId::decl(&cfg),
         RunState::decl(&cfg),
         FolderProgress::decl(&cfg),
@@ -49,6 +53,8 @@ fn generate() -> String {
         Missing::decl(&cfg),
         Verification::decl(&cfg),
         LogLine::decl(&cfg),
+        MxRecord::decl(&cfg),
+        MxCheck::decl(&cfg),
         DemoSide::decl(&cfg),
         DemoSetup::decl(&cfg),
         // Issue 7, several mailboxes, saved jobs, keychain.

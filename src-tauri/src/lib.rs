@@ -15,7 +15,9 @@ pub mod runs;
 #[cfg(test)]
 mod bindings;
 
-use commands::{connect, copy, demo, folder_map, scan, servers, sign_in, update, verify};
+use commands::{
+    connect, copy, cutover, demo, folder_map, report, scan, servers, sign_in, update, verify,
+};
 // Issue 7, several mailboxes, saved jobs (kept apart for merging).
 use commands::{job, mailboxes, oauth};
 
@@ -54,6 +56,8 @@ pub fn run() {
             sign_in::sign_in_saved,
             oauth::oauth_providers,
             oauth::sign_in_oauth,
+            cutover::check_mx,
+            report::save_report,
         ])
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

@@ -87,6 +87,12 @@ pub struct FolderProgress {
     pub failed: u64,
     /// The folder is done.
     pub done: bool,
+    /// When its copy began (ms since 1970), for its own rate.
+    #[ts(type = "number | null")]
+    pub started_ms: Option<u64>,
+    /// Milliseconds from then to its latest copied batch (or its end).
+    #[ts(type = "number")]
+    pub copy_ms: u64,
 }
 
 /// A message the destination refused.
@@ -116,6 +122,13 @@ pub struct RunView {
     pub elapsed_ms: u64,
     /// The latest engine events, oldest first (at most 30).
     pub recent: Vec<Event>,
+    /// While the copy waits (the server asked to slow down, or a lost
+    /// connection is being replaced): when it resumes, in milliseconds
+    /// since 1970 (the window shows it as a time of day).
+    #[ts(type = "number | null")]
+    pub waiting_until_ms: Option<u64>,
+    /// Why it waits, in plain words.
+    pub waiting_reason: Option<String>,
 }
 
 const RECENT: usize = 30;
@@ -130,6 +143,8 @@ impl RunView {
             error: None,
             elapsed_ms: 0,
             recent: Vec::new(),
+            waiting_until_ms: None,
+            waiting_reason: None,
         }
     }
 
@@ -147,6 +162,20 @@ impl RunView {
 
     /// Folds one engine event into the view.
     pub fn apply(&mut self, event: &Event) {
+        self.apply_at(event, now_ms());
+    }
+
+    /// Folds one engine event into the view, at `now_ms` (milliseconds
+    /// since 1970, for the end of a wait).
+    pub fn apply_at(&mut self, event: &Event, now_ms: u64) {
+        if let Event::Throttled { wait_secs, reason } = event {
+            self.waiting_until_ms = Some(now_ms + wait_secs * 1000);
+            self.waiting_reason = Some(reason.clone());
+        } else if !matches!(event, Event::FolderCreated { .. }) {
+            // Anything the copy did means the wait is over.
+            self.waiting_until_ms = None;
+            self.waiting_reason = None;
+        }
         match event {
             Event::RunStarted { .. } => self.state = RunState::Copying,
             Event::FolderScanned {
@@ -157,6 +186,8 @@ impl RunView {
                 already_there,
             } => {
                 let f = self.folder(folder);
+                f.started_ms = Some(now_ms);
+                f.copy_ms = 0;
                 f.messages = *messages;
                 f.to_copy = *to_copy;
                 f.bytes_to_copy = *bytes_to_copy;
@@ -173,6 +204,7 @@ impl RunView {
                 let f = self.folder(folder);
                 f.copied += count;
                 f.bytes_copied += bytes;
+                f.copy_ms = now_ms.saturating_sub(f.started_ms.unwrap_or(now_ms));
             }
             Event::MessageSkipped { folder, .. } => self.folder(folder).skipped += 1,
             Event::MessageFailed { folder, reason, .. } => {
@@ -182,7 +214,11 @@ impl RunView {
                     reason: reason.clone(),
                 });
             }
-            Event::FolderDone { folder } => self.folder(folder).done = true,
+            Event::FolderDone { folder } => {
+                let f = self.folder(folder);
+                f.done = true;
+                f.copy_ms = now_ms.saturating_sub(f.started_ms.unwrap_or(now_ms));
+            }
         }
         if self.recent.len() == RECENT {
             self.recent.remove(0);
@@ -205,6 +241,13 @@ pub struct Run {
     pub view: watch::Sender<RunView>,
     /// The last complete report.
     pub report: Mutex<Option<Report>>,
+    /// The user's folder edits (the map the folder-map screen showed).
+    pub edits: Mutex<crate::commands::folder_map::FolderEdits>,
+    /// This stage skips messages larger than this (the bulk pre-stage
+    /// leaves big attachments for their own pass); `None` copies all.
+    pub skip_larger_than: Mutex<Option<u64>>,
+    /// The last check of this copy, for the report the user saves.
+    pub verification: Mutex<Option<crate::commands::verify::Verification>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     /// Asks the engine to stop after the batch in flight.
     cancel: Mutex<mailferry::run::Cancel>,
@@ -230,6 +273,9 @@ impl Runs {
             state_path,
             view: watch::Sender::new(RunView::new(id)),
             report: Mutex::new(None),
+            edits: Mutex::new(Default::default()),
+            skip_larger_than: Mutex::new(None),
+            verification: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
             worker: Mutex::new(None),
@@ -249,6 +295,13 @@ impl Runs {
             )
         })
     }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn now() -> i64 {
@@ -286,6 +339,8 @@ impl Run {
             v.refused.clear();
             v.error = None;
             v.elapsed_ms = 0;
+            v.waiting_until_ms = None;
+            v.waiting_reason = None;
         });
         let run = self.clone();
         let handle = std::thread::Builder::new()
@@ -347,6 +402,8 @@ impl Run {
             Err(err) => self.view.send_modify(|v| {
                 v.state = RunState::Failed;
                 v.error = Some(err);
+                v.waiting_until_ms = None;
+                v.waiting_reason = None;
             }),
         }
     }
@@ -354,7 +411,8 @@ impl Run {
     async fn copy(&self) -> IpcResult<Report> {
         use mailferry::folder::{apply, plan_create};
         let started = Instant::now();
-        let mut pair = crate::commands::open_pair(&self.source, &self.dest).await?;
+        let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut pair = crate::commands::open_pair_with(&self.source, &self.dest, &edits).await?;
         let plan = plan_create(&pair.map, &pair.dest_tree)
             .map_err(|_| crate::commands::decision_needed(&pair.map))?;
         let created = apply(&mut pair.dest, &plan).await?;
@@ -389,6 +447,10 @@ impl Run {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            max_size: *self
+                .skip_larger_than
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
             ..mailferry::run::Options::default()
         };
         let report = mailferry::run::sync(
@@ -449,6 +511,70 @@ mod tests {
         assert!(inbox.done);
         assert_eq!(view.refused.len(), 1);
         assert_eq!(view.recent.len(), 6);
+    }
+
+    #[test]
+    fn a_wait_shows_until_when_and_ends_with_the_next_progress() {
+        let mut view = RunView::new(RunId(1));
+        view.apply_at(
+            &Event::Throttled {
+                wait_secs: 90,
+                reason: "Gmail asked MailFerry to slow down".into(),
+            },
+            1_000_000,
+        );
+        assert_eq!(view.waiting_until_ms, Some(1_090_000));
+        assert_eq!(
+            view.waiting_reason.as_deref(),
+            Some("Gmail asked MailFerry to slow down")
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["waiting_until_ms"], 1_090_000);
+        view.apply_at(
+            &Event::MessagesCopied {
+                folder: "INBOX".into(),
+                count: 1,
+                bytes: 10,
+            },
+            1_100_000,
+        );
+        assert_eq!((view.waiting_until_ms, view.waiting_reason), (None, None));
+    }
+
+    #[test]
+    fn each_folder_keeps_its_own_copy_time_for_its_rate() {
+        let mut view = RunView::new(RunId(1));
+        let scanned = |folder: &str| Event::FolderScanned {
+            folder: folder.into(),
+            messages: 10,
+            to_copy: 10,
+            bytes_to_copy: 1000,
+            already_there: 0,
+        };
+        let copied = |folder: &str| Event::MessagesCopied {
+            folder: folder.into(),
+            count: 5,
+            bytes: 500,
+        };
+        view.apply_at(&scanned("INBOX"), 10_000);
+        view.apply_at(&copied("INBOX"), 12_000);
+        view.apply_at(&copied("INBOX"), 14_000);
+        view.apply_at(
+            &Event::FolderDone {
+                folder: "INBOX".into(),
+            },
+            14_500,
+        );
+        view.apply_at(&scanned("Sent"), 20_000);
+        view.apply_at(&copied("Sent"), 21_000);
+        assert_eq!(
+            (view.folders[0].started_ms, view.folders[0].copy_ms),
+            (Some(10_000), 4_500)
+        );
+        assert_eq!(
+            (view.folders[1].started_ms, view.folders[1].copy_ms),
+            (Some(20_000), 1_000)
+        );
     }
 
     #[test]

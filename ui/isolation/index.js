@@ -26,6 +26,8 @@ const allowed = new Set([
   "sign_in_saved",
   "oauth_providers",
   "sign_in_oauth",
+  "check_mx",
+  "save_report",
 ]);
 
 window.__TAURI_ISOLATION_HOOK__ = (payload) => {

@@ -9,7 +9,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -131,8 +131,19 @@ test("a full migration of the demo office (three mailboxes) through the wizard, 
   await shot("app-4-mailboxes");
   await click("Continue"); // to scan
   await waitFor(`//h2[normalize-space()="Biggest folders"]`, "the scan");
+  assert.match(await text(`//*[@data-estimate]`), /minute|hour|day/, "the estimate in words");
+  await waitFor(`//*[@role="img"]//*[contains(@class,"chart-bar")]`, "the chart's bars");
+  await shot("app-5-scan");
   await click("Continue"); // to the folder map
   await waitFor(`//*[contains(@class,"summary")]`, "the folder map");
+  // One edit, made in the window, must reach the copy: Receipts gets a new name.
+  const rename = await waitFor(`//button[@aria-label="Rename Receipts on the new server"]`, "the rename button");
+  await wd("POST", s(`/element/${rename}/click`), {});
+  const field = await waitFor(`//input[@id="rename-input"]`, "the new name field");
+  await wd("POST", s(`/element/${field}/clear`), {});
+  await wd("POST", s(`/element/${field}/value`), { text: "Old receipts" });
+  await click("Save");
+  await waitFor(`//tr[@data-folder="Receipts"]//*[normalize-space()="renamed by you"]`, "the rename in the map");
   await shot("app-6-folder-map");
   await click("Continue");
   await click("Copy mail to Microsoft 365");
@@ -148,6 +159,16 @@ test("a full migration of the demo office (three mailboxes) through the wizard, 
   const cell = (n) => text(`//tr[td[1][normalize-space()="INBOX"]]/td[${n}]`);
   assert.equal(await cell(2), "14", "the source INBOX holds 14 messages");
   assert.equal(await cell(4), "14", "the destination INBOX, counted over IMAP, holds them all");
+  const receipts = (n) => text(`//tr[td[1][normalize-space()="Receipts"]]/td[${n}]`);
+  assert.equal(await receipts(3), "Old receipts", "the renamed folder");
+  assert.equal(await receipts(4), await receipts(2), "every receipt arrived under its new name");
+  // The report, saved by the shell: the same counts, the closing checklist, no password.
+  await click("Save the report (web page)");
+  const saved = await text(`//*[@data-saved]//code`);
+  const report = readFileSync(saved, "utf8");
+  assert.match(report, /Receipts -&gt; Old receipts: 7 at the old server, 7 at the new/);
+  assert.match(report, /Remove the app passwords/);
+  assert.doesNotMatch(report, /alicepass/, "no password in the report");
   // The shared office mailbox, checked the same way.
   await click("office → office");
   await waitFor(`//tr[td[1][normalize-space()="INBOX"]]/td[2][normalize-space()="4"]`, "the office mailbox's check", 60_000);

@@ -83,6 +83,7 @@ async function copyAndCheck(page, name, mailboxes = 1) {
   await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
   await page.getByRole("heading", { name: "Scan" }).waitFor();
   await page.getByText("Biggest folders").waitFor();
+  await page.locator("[data-estimate]").waitFor();
   await snap(page, `${name}-5-scan`);
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByText("6 folders, 3 skipped").waitFor();
@@ -98,6 +99,10 @@ async function copyAndCheck(page, name, mailboxes = 1) {
     await page.locator('[data-mailbox-state="finished"]').nth(mailboxes - 1).waitFor();
   }
   await page.locator('[data-state="finished"]').waitFor();
+  if (name === "rejected") {
+    assert.match(await page.locator("[data-refused]").innerText(), /Receipts: the new server refused it: \[LIMIT\] Message too large/);
+    await page.getByText("The copy went on without them.").waitFor();
+  }
   await snap(page, `${name}-7-copy-done`);
   await page.getByRole("button", { name: "Check the result" }).click();
   await page.getByRole("status").first().waitFor();
@@ -127,6 +132,10 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await snap(page, "happy-4-mailboxes");
   await copyAndCheck(page, "happy", 3);
   await page.getByText("Safe to switch your domain.").waitFor();
+  await page.getByRole("button", { name: "Save the report (web page)" }).click();
+  assert.match(await page.locator("[data-saved]").innerText(), /Saved to .*MailFerry report 2026-11-26\.html/);
+  assert.match(await page.locator(".closing").innerText(), /Remove the app passwords/);
+  assert.match(await page.locator(".closing").innerText(), /revoke MailFerry's access/);
   await page.locator('input[name="log-search"]').fill("Order 5");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("Order 5 (INBOX)").waitFor();
@@ -197,6 +206,9 @@ test("message rejected: the copy lists it, and the check says it needs attention
   assert.match(await page.locator(".headline").innerText(), /38 of 39 arrived; 1 needs attention/);
   await page.getByText("Message too large").first().waitFor();
   await snap(page, "rejected-8-check");
+  await page.setViewportSize({ width: 900, height: 600 });
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, "the check fits at 900 px");
+  await snap(page, "small-8-check");
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -309,6 +321,215 @@ test("browser sign-in: Microsoft 365 signs in through the browser, no password t
   await card.getByText("kept in this computer's keychain").waitFor();
   assert.equal(await card.locator('input[type="password"]').count(), 0, "no password field once signed in");
   await snap(page, "oauth-3-signed-in");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+/** Through connect and sign-in to the scan screen, Gmail to Microsoft 365. */
+async function toScan(page) {
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click(); // sign in
+  await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
+  await page.getByRole("heading", { name: "Scan" }).waitFor();
+}
+
+const mock = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.__mock)));
+
+test("scan: the estimate in words, the folders as an accessible chart, the largest messages with the too-large one flagged", async () => {
+  const { page, problems } = await open("happy");
+  await toScan(page);
+  assert.equal(await page.locator("[data-estimate]").innerText(), "About 3 hours: Microsoft 365 accepts about 3,600 messages an hour.");
+  const chart = page.getByRole("img", { name: /Biggest folders/ });
+  await chart.waitFor();
+  assert.equal(await chart.locator("rect.chart-bar").count(), 5, "one bar per folder");
+  const description = await page.locator("#chart-desc").textContent();
+  assert.match(description, /\[Gmail\]\/All Mail: 40 messages, 173\.6 MB/);
+  const widths = await chart.locator("rect.chart-bar").evaluateAll((bars) => bars.map((b) => Number(b.getAttribute("width"))));
+  assert.ok(widths[0] > widths[1] && widths[1] > widths[4], `bars shrink with size: ${widths}`);
+  const largest = page.locator("[data-largest] tbody tr");
+  assert.equal(await largest.count(), 3);
+  assert.match(await largest.first().innerText(), /Scanned invoices 2023[\s\S]*too large/);
+  assert.equal(await page.locator("[data-largest] tr.attention").count(), 1, "only the one over the limit");
+  await page.getByText(/larger than Microsoft 365 accepts/).waitFor();
+  await snap(page, "scan-5-estimate-and-chart");
+  await page.setViewportSize({ width: 900, height: 600 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "the scan fits at 900 px");
+  await snap(page, "small-5-scan");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("folder map: rename by keyboard, leave out, bring back, a conflict blocks until undone; the edits reach the copy", async () => {
+  const { page, problems } = await open("happy");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("6 folders, 3 skipped").waitFor();
+  // Side by side: the subfolder is indented under its parent on both sides.
+  const acme = page.locator('[data-folder="Clients/Acme"] td.tree').first();
+  assert.equal((await acme.innerText()).trim(), "Acme");
+  // Rename with the keyboard only.
+  await page.getByRole("button", { name: "Rename Receipts on the new server" }).focus();
+  await page.keyboard.press("Enter");
+  const input = page.getByLabel("New name for Receipts");
+  await input.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "rename-input", "the field has the focus");
+  await input.fill("Old receipts");
+  await page.keyboard.press("Enter");
+  await page.locator('[data-folder="Receipts"]').getByText("renamed by you").waitFor();
+  await page.locator('[data-folder="Receipts"]').getByText("Old receipts").waitFor();
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+  assert.equal(await focused(), "Rename Receipts on the new server", "the focus goes back to the row");
+  await page.keyboard.press("Enter");
+  await page.getByLabel("New name for Receipts").press("Escape");
+  assert.equal(await focused(), "Rename Receipts on the new server", "Escape closes the field, focus back");
+  await page.getByRole("button", { name: "Leave out Clients/Acme" }).click();
+  await page.locator('[data-folder="Clients/Acme"]').getByText("left out by you").waitFor();
+  await page.getByRole("button", { name: "Copy [Gmail]/Spam after all" }).click();
+  await page.locator('[data-folder="[Gmail]/Spam"]').getByText("brought back by you").waitFor();
+  await page.getByText("3 changes of yours").waitFor();
+  await snap(page, "folder-map-6-edited");
+  // A rename onto an existing destination: two folders into one.
+  await page.getByRole("button", { name: "Rename INBOX on the new server" }).click();
+  await page.getByLabel("New name for INBOX").fill("Sent Items");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("[data-conflicts]").getByText("Needs a decision").waitFor();
+  assert.equal(await page.locator("tr.conflict").count(), 2, "both folders are highlighted");
+  assert.ok(await page.getByRole("button", { name: "Continue" }).isDisabled(), "nothing is copied with an open question");
+  await snap(page, "folder-map-6-conflict");
+  // Merging settles it; "Ask me instead" brings the question back.
+  await page.getByRole("button", { name: "Copy them into one folder" }).click();
+  await page.locator("[data-merging]").waitFor();
+  await page.locator("[data-conflicts]").waitFor({ state: "detached" });
+  assert.equal((await mock(page)).folderMapCalls.at(-1).merge, true);
+  await page.getByRole("button", { name: "Ask me instead" }).click();
+  await page.locator("[data-conflicts]").waitFor();
+  await page.getByRole("button", { name: "Undo your change to INBOX" }).click();
+  await page.locator("[data-conflicts]").waitFor({ state: "detached" });
+  const calls = (await mock(page)).folderMapCalls;
+  assert.deepEqual(calls.at(-1), {
+    renames: [["Receipts", "Old receipts"]],
+    excluded: ["Clients/Acme"],
+    included: ["[Gmail]/Spam"],
+    merge: false,
+  });
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.locator('[data-state="finished"]').waitFor();
+  const starts = (await mock(page)).runStarts;
+  assert.deepEqual(starts[0].edits, calls.at(-1), "the copy uses the map the user saw");
+  await page.setViewportSize({ width: 900, height: 600 });
+  await page.getByRole("button", { name: "Back" }).click();
+  await page.getByText("3 changes of yours").waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "the folder map fits at 900 px");
+  await snap(page, "small-6-folder-map");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("copy: the staged plan, bulk without big messages, catch-up, the big-message pass, the DNS check and cutover checklist, final catch-up", async () => {
+  const { page, problems } = await open("happy");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  const timeline = page.getByRole("list", { name: "The plan" });
+  assert.deepEqual(
+    (await timeline.locator("li").allInnerTexts()).map((t) => t.trim()),
+    ["1. Copy everything now", "2. Catch up", "3. Big messages", "4. Switch your domain", "5. Final catch-up"],
+  );
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.locator("[data-rate]").waitFor();
+  // Each folder's own speed: 14 messages in 0.9 s.
+  assert.match(await page.locator("tr", { hasText: "INBOX" }).last().innerText(), /14 of 14[\s\S]*15\.6/);
+  await snap(page, "copy-7-bulk-running");
+  await page.locator('[data-state="finished"]').waitFor();
+  await page.locator('[data-stage="bulk"].done').waitFor();
+  await page.locator('[data-stage-card="delta"]').waitFor();
+  await page.getByRole("button", { name: "Catch up now" }).click();
+  await page.locator('[data-stage="delta"].done').waitFor();
+  await page.getByRole("button", { name: "Copy the big messages" }).click();
+  await page.locator('[data-stage="large"].done').waitFor();
+  await page.locator('[data-stage-card="switch"]').waitFor();
+  assert.equal(await page.locator('input[name="domain"]').inputValue(), "example.com", "the domain from the address");
+  await page.locator('input[name="domain"]').fill("my company");
+  await page.getByRole("button", { name: "Check its mail records" }).click();
+  await page.locator('[data-code="InvalidInput"]').getByText("the part of your address after the @").waitFor();
+  await page.locator('input[name="domain"]').fill("example.com");
+  await page.getByRole("button", { name: "Check its mail records" }).click();
+  const mx = page.locator("[data-mx]");
+  await mx.getByText("aspmx.l.google.com").first().waitFor();
+  assert.match(await mx.innerText(), /24 hours[\s\S]*lower it to 5 minutes at least 48 hours before you switch/);
+  const switched = page.getByRole("button", { name: "The domain is switched" });
+  assert.ok(await switched.isDisabled(), "not before the checklist is ticked");
+  for (const label of [/lower the time to live/, /Point the MX records/, /Wait for the old time to live/]) {
+    await page.getByLabel(label).check();
+  }
+  await snap(page, "copy-7-cutover-checklist");
+  await switched.click();
+  await page.getByRole("button", { name: "Catch up now" }).click();
+  await page.locator('[data-stage="final"].done').waitFor();
+  const starts = (await mock(page)).runStarts.map((s) => s.skipLargerThan);
+  assert.deepEqual(starts, [10_485_760, 10_485_760, null, null], "big messages wait for their own pass, then come");
+  await snap(page, "copy-7-all-stages-done");
+  await page.setViewportSize({ width: 900, height: 600 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  assert.equal(overflow, false, "the copy screen fits at 900 px");
+  await snap(page, "small-7-copy");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("throttled run: the copy says it waits and when it resumes, then finishes", async () => {
+  const { page, problems } = await open("throttled");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  const waiting = page.locator("[data-waiting]");
+  await waiting.waitFor();
+  const expected = await page.evaluate(() => { const d = new Date(); d.setHours(14, 32, 0, 0); return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); });
+  assert.match(await waiting.innerText(), new RegExp(`Waiting — resuming at ${expected}\\.`));
+  assert.match(await waiting.innerText(), /downloaded too much today/);
+  assert.equal(await waiting.getAttribute("role"), "status", "announced, not an alert");
+  await snap(page, "throttled-7-waiting");
+  await page.locator('[data-state="finished"]').waitFor();
+  assert.equal(await waiting.count(), 0, "the wait is gone once the copy goes on");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("connection lost during the copy: plain words, details on demand, Resume finishes it", async () => {
+  const { page, problems } = await open("lost");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  const alert = page.locator('[data-code="ConnectionLost"]');
+  await alert.waitFor();
+  assert.match(await alert.locator("p").innerText(), /The connection to imap\.gmail\.com was closed while copying messages/);
+  assert.equal(await alert.getByText("connection reset by peer").isVisible(), false, "details stay folded");
+  await page.locator('[data-state="failed"]').waitFor();
+  assert.ok(await page.getByRole("button", { name: "Check the result" }).isDisabled());
+  assert.ok(await page.getByRole("button", { name: /Copy mail to/ }).isDisabled(), "resume, not a second start");
+  await snap(page, "lost-7-copy-failed");
+  await page.getByRole("button", { name: "Resume" }).click();
+  await page.locator('[data-state="finished"]').waitFor();
+  await page.locator('[data-stage="bulk"].done').waitFor();
+  assert.equal(await alert.count(), 0, "the problem is gone once the copy finished");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a whale: a mailbox over 10 GB says so and the estimate is in days", async () => {
+  const { page, problems } = await open("big");
+  await toScan(page);
+  await page.locator("[data-whale]").getByText("A big mailbox (over 10 GB): copy it in stages").waitFor();
+  assert.equal(await page.locator("[data-estimate]").innerText(), "About 6 days: Gmail allows about 2.5 GB of downloads a day.");
+  await snap(page, "big-5-scan-whale");
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -5,9 +5,12 @@
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type {
   Checklist,
+  FolderEdits,
   MailboxRow,
   SavedJob,
   FolderMapView,
+  FolderRow,
+  MxCheck,
   IpcError,
   Preset,
   RunView,
@@ -93,19 +96,34 @@ function signIn(user: string): SignedIn {
   return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept };
 }
 
+const big = scenario === "big";
 const scan: Scan = {
   messages: 73,
-  bytes: 58_400,
+  bytes: big ? 14_200_000_000 : 287_700_000,
+  whale: big,
+  max_message_bytes: 35_000_000,
+  estimate: {
+    seconds: big ? 518_400 : 10_800,
+    words: big
+      ? "About 6 days: Gmail allows about 2.5 GB of downloads a day."
+      : "About 3 hours: Microsoft 365 accepts about 3,600 messages an hour.",
+    limited_by: "Microsoft 365 accepts about 3,600 messages an hour",
+  },
+  largest_messages: [
+    { folder: "Receipts", bytes: 41_200_000, subject: "Scanned invoices 2023 (all of them)", from: "Bookkeeper <books@example.net>", too_large: true },
+    { folder: "Clients/Acme", bytes: 18_500_000, subject: "Signed contract and drawings", from: "Acme Legal <legal@acme.example>", too_large: false },
+    { folder: "INBOX", bytes: 6_100_000, subject: "Photos from the launch", from: "Sam <sam@example.com>", too_large: false },
+  ],
   folders: [
-    { name: "[Gmail]/All Mail", messages: 40, bytes: 32_000, largest: 820 },
-    { name: "INBOX", messages: 14, bytes: 11_200, largest: 810 },
-    { name: "Clients/Acme", messages: 7, bytes: 5_600, largest: 800 },
-    { name: "Receipts", messages: 7, bytes: 5_600, largest: 800 },
-    { name: "[Gmail]/Sent Mail", messages: 5, bytes: 4_000, largest: 800 },
+    { name: "[Gmail]/All Mail", messages: 40, bytes: 182_000_000, largest: 41_200_000 },
+    { name: "Receipts", messages: 7, bytes: 47_300_000, largest: 41_200_000 },
+    { name: "INBOX", messages: 14, bytes: 31_500_000, largest: 6_100_000 },
+    { name: "Clients/Acme", messages: 7, bytes: 24_800_000, largest: 18_500_000 },
+    { name: "[Gmail]/Sent Mail", messages: 5, bytes: 2_100_000, largest: 900_000 },
   ],
 };
 
-const map: FolderMapView = {
+const baseMap: Omit<FolderMapView, "rows"> & { rows: Pick<FolderRow, "source" | "target" | "exists" | "reasons">[] } = {
   rows: [
     { source: "INBOX", target: "INBOX", exists: true, reasons: ["inbox"] },
     { source: "Clients", target: "Clients", exists: false, reasons: [] },
@@ -120,32 +138,96 @@ const map: FolderMapView = {
   conflicts: [],
   decisions_needed: 0,
   summary: "6 folders, 3 skipped",
+  can_merge: false,
 };
+
+const row = (source: string, target: string | null, exists: boolean, reasons: string[]): FolderRow => ({
+  source, target, exists, reasons,
+  depth: source.split("/").length - 1,
+  target_depth: target === null ? 0 : target.split("/").length - 1,
+  conflict: false,
+});
+
+// The map as the shell would answer it for the user's edits (enough of the
+// engine's rules for the screens: a pair moves a folder, an exclusion skips it).
+function map(edits: FolderEdits | null): FolderMapView {
+  const rows = baseMap.rows.map((r) => row(r.source, r.target, r.exists, [...r.reasons]));
+  const e = edits ?? { renames: [], excluded: [], included: [], merge: false };
+  for (const r of rows) {
+    const renamed = e.renames.find(([s]) => s === r.source);
+    if (e.excluded.includes(r.source)) {
+      r.target = null;
+      r.target_depth = 0;
+      r.reasons = ["skipped: your choice"];
+    } else if (renamed) {
+      r.target = renamed[1];
+      r.exists = false;
+      r.target_depth = 0;
+      r.reasons = ["your choice"];
+    } else if (e.included.includes(r.source)) {
+      r.target = r.source.split("/").pop()!;
+      r.exists = false;
+      r.target_depth = 0;
+      r.reasons = ["your choice"];
+    }
+  }
+  const conflicts: string[] = [];
+  const byTarget = new Map<string, FolderRow[]>();
+  for (const r of rows) if (r.target !== null) byTarget.set(r.target, [...(byTarget.get(r.target) ?? []), r]);
+  for (const [target, rs] of byTarget) {
+    if (rs.length > 1 && e.merge) {
+      rs.forEach((r) => r.reasons.push("copied together with another folder"));
+    } else if (rs.length > 1) {
+      rs.forEach((r) => (r.conflict = true));
+      conflicts.push(`${rs.length} folders would go into the same folder "${target}": ${rs.map((r) => `"${r.source}"`).join(", ")}. Choose one, or allow merging.`);
+    }
+  }
+  const copied = rows.filter((r) => r.target !== null).length;
+  const summary = `${copied} folders, ${rows.length - copied} skipped` + (conflicts.length ? `, ${conflicts.length} needs a decision` : "");
+  return { rows, conflicts, decisions_needed: conflicts.length, summary, can_merge: conflicts.length > 0 };
+}
+let resumeLost: (() => void) | null = null;
+const folderMapCalls: (FolderEdits | null)[] = [];
+const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null }[] = [];
+(window as any).__mock = { folderMapCalls, runStarts };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
 const rejected = scenario === "rejected";
+const throttled = scenario === "throttled";
+// The wait the throttled run shows: 14:32 local time, today.
+const RESUME_AT = new Date();
+RESUME_AT.setHours(14, 32, 0, 0);
 
 function views(): RunView[] {
   const out: RunView[] = [];
-  const base = (): RunView => ({ id: 1, state: "copying", folders: [], refused: [], error: null, elapsed_ms: 0, recent: [] });
+  const base = (): RunView => ({ id: 1, state: "copying", folders: [], refused: [], error: null, elapsed_ms: 0, recent: [], waiting_until_ms: null, waiting_reason: null });
   let v = base();
   let t = 0;
   out.push({ ...base(), state: "starting" });
   for (const [name, n] of FOLDERS) {
     v = structuredClone(v);
-    v.folders.push({ folder: name, messages: n, already_there: 0, to_copy: n, bytes_to_copy: n * 800, copied: 0, bytes_copied: 0, skipped: 0, failed: 0, done: false });
+    v.folders.push({ folder: name, messages: n, already_there: 0, to_copy: n, bytes_to_copy: n * 800, copied: 0, bytes_copied: 0, skipped: 0, failed: 0, done: false, started_ms: 1_700_000_000_000 + t, copy_ms: 0 });
     out.push(v);
     v = structuredClone(v);
     const f = v.folders[v.folders.length - 1];
     const bad = rejected && name === "Receipts" ? 1 : 0;
     f.copied = n - bad;
     f.bytes_copied = (n - bad) * 800;
+    f.copy_ms = 900;
     f.failed = bad;
     if (bad) v.refused.push({ folder: name, reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most)" });
     f.done = name !== "[Gmail]/All Mail";
     t += 900;
     v.elapsed_ms = t;
     out.push(v);
+    if (throttled && name === "Receipts") {
+      // Gmail's daily limit: the engine waits and says until when (held for a while below).
+      const w = structuredClone(v);
+      w.waiting_until_ms = RESUME_AT.getTime();
+      w.waiting_reason = "Gmail says this account has downloaded too much today and asks MailFerry to wait.";
+      w.recent.push({ type: "Throttled", wait_secs: 1800, reason: w.waiting_reason });
+      out.push(w);
+    }
   }
   return out;
 }
@@ -201,7 +283,6 @@ const savedJob: SavedJob = {
   step: 7,
   saved_at: 1_767_225_600,
 };
-let runs = 0;
 
 mockWindows("main");
 mockIPC(async (cmd, args) => {
@@ -220,16 +301,39 @@ mockIPC(async (cmd, args) => {
     case "probe_server": return probe(a.server);
     case "sign_in": return signIn(a.user);
     case "scan": return scan;
-    case "folder_map": return map;
-    case "start_run": return ++runs;
+    case "folder_map":
+      folderMapCalls.push(a.edits ?? null);
+      return map(a.edits ?? null);
+    case "start_run":
+      runStarts.push({ edits: a.edits ?? null, skipLargerThan: a.skipLargerThan ?? null });
+      return runStarts.length;
     case "watch_run": {
       const channel = a.onUpdate as { id: number };
       const internals = (window as any).__TAURI_INTERNALS__;
-      const id = a.run as number;
-      views().forEach((view, index) =>
-        setTimeout(() => internals.runCallback(channel.id, { index, message: { ...view, id } }), 60 * index));
-      const last = views().length;
-      setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...views()[last - 1], id, state: "finished" } }), 60 * last + 40);
+      if (scenario === "lost") {
+        // The connection drops after two folders; Resume finishes the copy.
+        const all = views().map((v) => ({ ...v, id: a.run }));
+        const send = (list: RunView[], from: number) =>
+          list.forEach((view, i) => setTimeout(() => internals.runCallback(channel.id, { index: from + i, message: view }), 60 * (i + 1)));
+        const failed: RunView = {
+          ...all[4], state: "failed",
+          error: err("ConnectionLost",
+            "The connection to imap.gmail.com was closed while copying messages. Check your internet connection and try again; if it keeps happening, the server may be limiting connections.",
+            "connection reset by peer"),
+        };
+        send([...all.slice(0, 5), failed], 0);
+        resumeLost = () => send([...all.slice(5), { ...all[all.length - 1], state: "finished" }], 6);
+        return null;
+      }
+      // A throttled run holds its wait for 1.5 s, for the screen to show it.
+      let at = 0;
+      const all = views().map((v) => ({ ...v, id: a.run }));
+      all.forEach((view, index) => {
+        at += 60 + (index > 0 && all[index - 1].waiting_until_ms !== null ? 1500 : 0);
+        setTimeout(() => internals.runCallback(channel.id, { index, message: view }), at);
+      });
+      const last = all.length;
+      setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...all[last - 1], state: "finished" } }), at + 100);
       return null;
     }
     case "read_mailbox_list": return readList(a.text);
@@ -245,8 +349,31 @@ mockIPC(async (cmd, args) => {
       return scenario === "resume" && a.user !== "office@example.com"
         ? { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" }
         : null;
-    case "pause_run": case "resume_run": case "cancel_run": return null;
+    case "resume_run":
+      resumeLost?.();
+      return null;
+    case "pause_run": case "cancel_run": return null;
     case "verify": return verification();
+    case "check_mx": {
+      const domain = String(a.domain).split("@").pop()!.trim().toLowerCase();
+      if (!domain.includes(".") || domain.includes(" ")) {
+        throw err("InvalidInput", "Enter your domain, the part of your address after the @ (like example.com).");
+      }
+      const low = domain === "lowttl.example";
+      const answer: MxCheck = {
+        domain,
+        records: [{ preference: 1, host: "aspmx.l.google.com" }, { preference: 5, host: "alt1.aspmx.l.google.com" }],
+        ttl_secs: low ? 300 : 86_400,
+        ttl_low: low,
+        authoritative: true,
+        advice: low
+          ? "The records' time to live is 5 minutes: low enough. When the copy has caught up, point the MX records at your new provider."
+          : "The records' time to live is 24 hours. At your DNS host, lower it to 5 minutes at least 48 hours before you switch, so the change reaches everyone quickly.",
+      };
+      return answer;
+    }
+    case "save_report":
+      return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
     case "search_log":
       return [{ folder: "INBOX", destination: "INBOX", subject: "Order 5 (INBOX)", from: "Customer 5 <customer5@example.net>", date: "06 Mar 2024 10:05:00 +0100", fate: "copied" }];
     default:

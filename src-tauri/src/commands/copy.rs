@@ -2,6 +2,7 @@
 //! belongs to the shell's registry ([`crate::runs`]), not to these calls.
 
 use crate::accounts::{AccountHandle, Accounts};
+use crate::commands::folder_map::FolderEdits;
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, RunState, RunView, Runs};
 use std::path::PathBuf;
@@ -30,16 +31,25 @@ pub fn job_path(
 }
 
 /// Starts copying from one account to the other; returns the run's id.
+/// `edits` are the folder map's edits; `skip_larger_than` (bytes) makes
+/// this stage leave larger messages for the large-message pass (a later
+/// copy without it brings them).
 #[tauri::command]
 pub fn start_run(
     accounts: State<'_, Accounts>,
     runs: State<'_, Runs>,
     source: AccountHandle,
     destination: AccountHandle,
+    edits: Option<FolderEdits>,
+    skip_larger_than: Option<u64>,
 ) -> IpcResult<RunId> {
     let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
     let path = job_path(&source, &dest)?;
     let run = runs.create(source, dest, path);
+    *run.edits.lock().unwrap_or_else(|e| e.into_inner()) = edits.unwrap_or_default();
+    *run.skip_larger_than
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = skip_larger_than;
     run.start()?;
     Ok(run.id)
 }

@@ -71,10 +71,17 @@ pub struct Verification {
 /// message missing at the destination with its recorded reason.
 #[tauri::command]
 pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification> {
-    let run = runs.get(run)?;
+    verify_run(runs.get(run)?).await
+}
+
+/// The audit of one run, with the folder map its copy used; kept on the
+/// run for the report.
+pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Verification> {
+    let kept = run.clone();
     let audit = tauri::async_runtime::spawn_blocking(move || {
         super::block_on_own_runtime(async {
-            let mut pair = super::open_pair(&run.source, &run.dest).await?;
+            let edits = run.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let mut pair = super::open_pair_with(&run.source, &run.dest, &edits).await?;
             let state = mailferry::state::State::open_read_only(&run.state_path)
                 .map_err(|e| IpcError::internal(e.to_string()))?;
             let audit = mailferry::verify::verify(
@@ -91,8 +98,13 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
     })
     .await
     .map_err(IpcError::internal)??;
-    Ok(Verification {
-        safe_to_switch: audit.safe_to_switch,
+    // A message the bulk copy left for the big-message pass has a reason,
+    // but it is not at the new server yet: not safe to switch until then.
+    let waiting = mailferry::run::skip_words(mailferry::state::SkipReason::TooBig);
+    let pending = |m: &mailferry::verify::Missing| m.reason == waiting;
+    let pending_any = audit.folders.iter().any(|f| f.missing.iter().any(pending));
+    let verification = Verification {
+        safe_to_switch: audit.safe_to_switch && !pending_any,
         source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
         missing: audit
             .folders
@@ -104,7 +116,7 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
                     from: m.from.clone(),
                     date: m.date.clone(),
                     reason: m.reason.clone(),
-                    explained: m.explained,
+                    explained: m.explained && !pending(m),
                 })
             })
             .collect(),
@@ -126,7 +138,9 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
             .into_iter()
             .map(|(f, why)| [f, why])
             .collect(),
-    })
+    };
+    *kept.verification.lock().unwrap_or_else(|e| e.into_inner()) = Some(verification.clone());
+    Ok(verification)
 }
 
 /// One message's fate, as the log shows it.

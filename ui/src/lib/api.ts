@@ -5,10 +5,12 @@ import type {
   AccountHandle,
   Checklist,
   DemoSetup,
+  FolderEdits,
   FolderMapView,
   IpcError,
   LogLine,
   MailboxRow,
+  MxCheck,
   PairNames,
   Preset,
   RunId,
@@ -48,9 +50,9 @@ export interface Commands {
   probe_server: { args: { server: Server }; ret: Checklist };
   sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
   forget_account: { args: { account: AccountHandle }; ret: void };
-  scan: { args: { account: AccountHandle }; ret: Scan };
-  folder_map: { args: { source: AccountHandle; destination: AccountHandle }; ret: FolderMapView };
-  start_run: { args: { source: AccountHandle; destination: AccountHandle }; ret: RunId };
+  scan: { args: { account: AccountHandle; sourcePreset: string | null; destinationPreset: string | null; destination: AccountHandle | null }; ret: Scan };
+  folder_map: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null }; ret: FolderMapView };
+  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null }; ret: RunId };
   watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
   pause_run: { args: { run: RunId }; ret: void };
   resume_run: { args: { run: RunId }; ret: void };
@@ -68,6 +70,8 @@ export interface Commands {
   sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
   oauth_providers: { args: None; ret: string[] };
   sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
+  check_mx: { args: { domain: string }; ret: MxCheck };
+  save_report: { args: { run: RunId; html: boolean }; ret: string };
 }
 
 /** Calls a command by its name with exactly its arguments. */
@@ -88,11 +92,31 @@ export const api = {
   signIn: (server: Server, user: string, password: string) =>
     call("sign_in", { server, user, password }),
   forgetAccount: (account: AccountHandle) => call("forget_account", { account }),
-  scan: (account: AccountHandle) => call("scan", { account }),
-  folderMap: (source: AccountHandle, destination: AccountHandle) =>
-    call("folder_map", { source, destination }),
-  startRun: (source: AccountHandle, destination: AccountHandle) =>
-    call("start_run", { source, destination }),
+  /** The presets are the tiles' ids, for the providers' limits in the estimate. */
+  scan: (
+    account: AccountHandle,
+    limits?: { sourcePreset?: string; destinationPreset?: string; destination?: AccountHandle },
+  ) =>
+    call("scan", {
+      account,
+      sourcePreset: limits?.sourcePreset ?? null,
+      destinationPreset: limits?.destinationPreset ?? null,
+      destination: limits?.destination ?? null,
+    }),
+  folderMap: (source: AccountHandle, destination: AccountHandle, edits?: FolderEdits) =>
+    call("folder_map", { source, destination, edits: edits ?? null }),
+  /** `skipLargerThan` (bytes): this stage leaves larger messages for the large-message pass. */
+  startRun: (
+    source: AccountHandle,
+    destination: AccountHandle,
+    stage?: { edits?: FolderEdits; skipLargerThan?: number | null },
+  ) =>
+    call("start_run", {
+      source,
+      destination,
+      edits: stage?.edits ?? null,
+      skipLargerThan: stage?.skipLargerThan ?? null,
+    }),
   watchRun: (run: RunId, onView: (view: RunView) => void) => {
     const onUpdate = new Channel<RunView>();
     onUpdate.onmessage = onView;
@@ -132,4 +156,7 @@ export const api = {
   signInSaved: (server: Server, user: string) => call("sign_in_saved", { server, user }),
   oauthProviders: () => call("oauth_providers"),
   signInOAuth: (server: Server, user: string, issuer: string) => call("sign_in_oauth", { server, user, issuer }),
+  checkMx: (domain: string) => call("check_mx", { domain }),
+  /** Saves the last check's report in Downloads; answers the file's path. */
+  saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
 };

@@ -234,6 +234,42 @@ bytes: number,
  */
 largest: number, };
 
+export type LargeMessage = { 
+/**
+ * Its folder (display name; untrusted text).
+ */
+folder: string, 
+/**
+ * Its size in bytes.
+ */
+bytes: number, 
+/**
+ * Subject (untrusted text).
+ */
+subject: string | null, 
+/**
+ * From header (untrusted text).
+ */
+from: string | null, 
+/**
+ * Larger than the new server accepts: it will be listed, not copied.
+ */
+too_large: boolean, };
+
+export type ScanEstimate = { 
+/**
+ * Seconds.
+ */
+seconds: number, 
+/**
+ * The whole estimate in one sentence ("About 3 hours: Gmail allows …").
+ */
+words: string, 
+/**
+ * What decides it, in plain words.
+ */
+limited_by: string, };
+
 export type Scan = { 
 /**
  * Folders, largest first.
@@ -246,7 +282,23 @@ messages: number,
 /**
  * All bytes.
  */
-bytes: number, };
+bytes: number, 
+/**
+ * The largest messages, largest first (at most [`LARGEST`]).
+ */
+largest_messages: Array<LargeMessage>, 
+/**
+ * A "whale": over [`WHALE_BYTES`], a mailbox worth staging.
+ */
+whale: boolean, 
+/**
+ * The estimate at both providers' limits.
+ */
+estimate: ScanEstimate, 
+/**
+ * The new server's largest accepted message, when known.
+ */
+max_message_bytes: number | null, };
 
 export type FolderRow = { 
 /**
@@ -264,7 +316,19 @@ exists: boolean,
 /**
  * The reasons, in plain words ("Sent folder", "skipped: spam").
  */
-reasons: Array<string>, };
+reasons: Array<string>, 
+/**
+ * How deep the source folder sits in its tree (0 at the top).
+ */
+depth: number, 
+/**
+ * How deep the destination folder sits in its tree.
+ */
+target_depth: number, 
+/**
+ * The row is part of a conflict that needs a decision.
+ */
+conflict: boolean, };
 
 export type FolderMapView = { 
 /**
@@ -282,7 +346,30 @@ decisions_needed: number,
 /**
  * "22 folders, 3 skipped, 1 needs a decision".
  */
-summary: string, };
+summary: string, 
+/**
+ * Some question is two folders going into one: merging them settles it.
+ */
+can_merge: boolean, };
+
+export type FolderEdits = { 
+/**
+ * `[source, destination]`: this folder (and its subfolders) goes there.
+ */
+renames: Array<[string, string]>, 
+/**
+ * Folders left out (their subfolders are still copied unless left out too).
+ */
+excluded: Array<string>, 
+/**
+ * Folders skipped by default that are copied after all.
+ */
+included: Array<string>, 
+/**
+ * Two folders going to one destination folder are copied into it
+ * together (instead of a question to settle).
+ */
+merge: boolean, };
 
 export type RunId = number;
 
@@ -328,7 +415,15 @@ failed: number,
 /**
  * The folder is done.
  */
-done: boolean, };
+done: boolean, 
+/**
+ * When its copy began (ms since 1970), for its own rate.
+ */
+started_ms: number | null, 
+/**
+ * Milliseconds from then to its latest copied batch (or its end).
+ */
+copy_ms: number, };
 
 export type Refused = { 
 /**
@@ -368,7 +463,17 @@ elapsed_ms: number,
 /**
  * The latest engine events, oldest first (at most 30).
  */
-recent: Array<Event>, };
+recent: Array<Event>, 
+/**
+ * While the copy waits (the server asked to slow down, or a lost
+ * connection is being replaced): when it resumes, in milliseconds
+ * since 1970 (the window shows it as a time of day).
+ */
+waiting_until_ms: number | null, 
+/**
+ * Why it waits, in plain words.
+ */
+waiting_reason: string | null, };
 
 export type FolderAudit = { 
 /**
@@ -474,6 +579,43 @@ date: string | null,
  * What happened, in plain words.
  */
 fate: string, };
+
+export type MxRecord = { 
+/**
+ * Lower is tried first.
+ */
+preference: number, 
+/**
+ * The mail server's name, without the final dot.
+ */
+host: string, };
+
+export type MxCheck = { 
+/**
+ * The domain looked up.
+ */
+domain: string, 
+/**
+ * Its mail records, lowest preference first (empty: none found).
+ */
+records: Array<MxRecord>, 
+/**
+ * How long resolvers may keep the answer, in seconds.
+ */
+ttl_secs: number, 
+/**
+ * The TTL is short enough to switch without a long wait.
+ */
+ttl_low: boolean, 
+/**
+ * The answer came from the domain's own name server (its real TTL),
+ * not from a cache (which reports only what is left of its copy).
+ */
+authoritative: boolean, 
+/**
+ * What to do next, in plain words.
+ */
+advice: string, };
 
 export type DemoSide = { 
 /**

@@ -4,7 +4,15 @@
 //
 // No password is kept here: a pasted list or a typed password goes to the
 // shell in one call and the window keeps the handles it gets back.
-import { api, asIpcError, type IpcError, type MailboxRow, type PairNames, type RunView } from "./api";
+import {
+  api,
+  asIpcError,
+  type FolderEdits,
+  type IpcError,
+  type MailboxRow,
+  type PairNames,
+  type RunView,
+} from "./api";
 import { wizard, type MailboxPair } from "./wizard.svelte";
 
 /** The first pair (from "Sign in") and every other one, as names. */
@@ -113,7 +121,10 @@ function waitForEnd(run: number, onView: (view: RunView) => void): Promise<RunVi
  * current pair's run is `wizard.run`/`wizard.view`, so the copy screen's
  * own progress, pause and resume act on it.
  */
-export async function copyAll(again = false) {
+export async function copyAll(
+  again = false,
+  stage?: { edits?: FolderEdits; skipLargerThan?: number | null },
+) {
   if (sequence.index !== null) return;
   sequence.error = null;
   wizard.verification = null;
@@ -124,7 +135,7 @@ export async function copyAll(again = false) {
   try {
     if (!wizard.firstCopied && wizard.source.account !== null && wizard.destination.account !== null) {
       sequence.index = 0;
-      const run = await api.startRun(wizard.source.account, wizard.destination.account);
+      const run = await api.startRun(wizard.source.account, wizard.destination.account, stage);
       wizard.run = run;
       firstRun = run;
       const end = await waitForEnd(run, (view) => (wizard.view = view));
@@ -136,7 +147,7 @@ export async function copyAll(again = false) {
       const pair = wizard.mailboxes[i];
       if (pair.copied || pair.source === null || pair.destination === null) continue;
       sequence.index = i + 1;
-      const run = await api.startRun(pair.source, pair.destination);
+      const run = await api.startRun(pair.source, pair.destination, stage);
       pair.run = run;
       wizard.run = run;
       const end = await waitForEnd(run, (view) => {

@@ -1,0 +1,360 @@
+//! Step 8's report: the check's result as a file the user keeps (plain text
+//! or a simple HTML page), saved by the shell in their Downloads folder.
+//! Counts, folders and the messages that didn't arrive with their reasons;
+//! never a password, a token or a message body. It ends with the closing
+//! checklist (revoke app passwords and OAuth access).
+
+use crate::commands::verify::Verification;
+use crate::error::{IpcError, IpcResult};
+use crate::runs::{RunId, Runs};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use tauri::{AppHandle, Manager, State};
+
+/// Who was moved where, and when (no secret: addresses and servers).
+pub struct Header {
+    /// `owner@example.com at imap.gmail.com`.
+    pub from: String,
+    /// `owner@example.com at outlook.office365.com`.
+    pub to: String,
+    /// `2026-11-26 10:15 UTC`.
+    pub when: String,
+}
+
+const CLOSING: [&str; 4] = [
+    "Remove the app passwords you created for MailFerry (at both providers' security settings).",
+    "Revoke MailFerry's access where you signed in with your provider (Google: Security, Third-party access; Microsoft: My Apps or the admin center).",
+    "Run \"mailferry forget\" or use Forget in the app, so no password stays in this computer's keychain.",
+    "Keep the old account for 30 days before you close it, in case something needs a second look.",
+];
+
+/// The lines of the report, as (kind, text) pairs the two formats share.
+fn lines(header: &Header, v: &Verification) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("h1", "MailFerry migration report".to_owned()),
+        ("p", format!("From: {}", header.from)),
+        ("p", format!("To: {}", header.to)),
+        ("p", format!("Checked: {}", header.when)),
+        (
+            "strong",
+            if v.safe_to_switch {
+                "Safe to switch your domain: every message arrived or has a known reason."
+                    .to_owned()
+            } else {
+                format!(
+                    "Not safe to switch yet: {} message{} need{} attention.",
+                    v.missing.iter().filter(|m| !m.explained).count(),
+                    if v.missing.iter().filter(|m| !m.explained).count() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    if v.missing.iter().filter(|m| !m.explained).count() == 1 {
+                        "s"
+                    } else {
+                        ""
+                    },
+                )
+            },
+        ),
+        ("h2", "Folders".to_owned()),
+    ];
+    for f in &v.folders {
+        let mut line = format!(
+            "{} -> {}: {} at the old server, {} at the new",
+            f.source, f.destination, f.source_count, f.destination_count
+        );
+        if f.missing > 0 {
+            let _ = write!(line, ", {} not in this folder", f.missing);
+            if f.in_other_folders > 0 {
+                let _ = write!(line, " ({} of them in other folders)", f.in_other_folders);
+            }
+        }
+        out.push(("li", line));
+    }
+    for [folder, why] in &v.excluded_folders {
+        out.push(("li", format!("{folder}: not copied ({why})")));
+    }
+    out.push(("h2", "Messages not copied".to_owned()));
+    if v.missing.is_empty() {
+        out.push(("p", "None.".to_owned()));
+    }
+    for m in &v.missing {
+        out.push((
+            "li",
+            format!(
+                "{} | {} | {} | {}: {}",
+                m.folder,
+                m.date.as_deref().unwrap_or("no date"),
+                m.from.as_deref().unwrap_or("no sender"),
+                m.subject.as_deref().unwrap_or("(no subject)"),
+                m.reason
+            ),
+        ));
+    }
+    out.push(("h2", "Before you close the old account".to_owned()));
+    for step in CLOSING {
+        out.push(("li", step.to_owned()));
+    }
+    out
+}
+
+/// The report as plain text.
+pub fn render_text(header: &Header, v: &Verification) -> String {
+    let mut text = String::new();
+    for (kind, line) in lines(header, v) {
+        match kind {
+            "h1" | "h2" => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                let _ = writeln!(text, "{line}\n{}", "=".repeat(line.chars().count()));
+            }
+            "li" => {
+                let _ = writeln!(text, "- {line}");
+            }
+            _ => {
+                let _ = writeln!(text, "{line}");
+            }
+        }
+    }
+    text
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The report as a small HTML page (no script, no outside resource; every
+/// name and subject escaped).
+pub fn render_html(header: &Header, v: &Verification) -> String {
+    let mut html = String::from(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>MailFerry migration report</title>\
+         <style>body{font:15px/1.5 system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em;color:#1d2733}\
+         h2{margin-top:1.5em}li{margin:.2em 0}</style></head><body>\n",
+    );
+    let mut in_list = false;
+    for (kind, line) in lines(header, v) {
+        if kind == "li" && !in_list {
+            html.push_str("<ul>\n");
+            in_list = true;
+        } else if kind != "li" && in_list {
+            html.push_str("</ul>\n");
+            in_list = false;
+        }
+        let line = escape(&line);
+        let _ = match kind {
+            "strong" => writeln!(html, "<p><strong>{line}</strong></p>"),
+            kind => writeln!(html, "<{kind}>{line}</{kind}>"),
+        };
+    }
+    if in_list {
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// Seconds since 1970 as `YYYY-MM-DD HH:MM UTC` (civil-from-days).
+pub fn utc_words(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Writes the report into `dir` under a name that doesn't overwrite an
+/// earlier one; returns its path.
+pub fn save_into(dir: &Path, stem: &str, html: bool, content: &str) -> IpcResult<PathBuf> {
+    std::fs::create_dir_all(dir).map_err(IpcError::internal)?;
+    let ext = if html { "html" } else { "txt" };
+    for n in 1..1000 {
+        let name = if n == 1 {
+            format!("{stem}.{ext}")
+        } else {
+            format!("{stem} ({n}).{ext}")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                use std::io::Write;
+                file.write_all(content.as_bytes())
+                    .map_err(IpcError::internal)?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(IpcError::internal(e)),
+        }
+    }
+    Err(IpcError::internal("too many reports with the same name"))
+}
+
+/// Saves the last check's report in the user's Downloads folder (or their
+/// home folder) and returns where it is.
+#[tauri::command]
+pub fn save_report(
+    app: AppHandle,
+    runs: State<'_, Runs>,
+    run: RunId,
+    html: bool,
+) -> IpcResult<String> {
+    let run = runs.get(run)?;
+    let Some(verification) = run
+        .verification
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+    else {
+        return Err(IpcError::invalid(
+            "Check the copy first: the report is the result of the check.",
+        ));
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let header = Header {
+        from: format!(
+            "{} at {}",
+            run.source.credentials.user, run.source.endpoint.host
+        ),
+        to: format!(
+            "{} at {}",
+            run.dest.credentials.user, run.dest.endpoint.host
+        ),
+        when: utc_words(now),
+    };
+    let content = if html {
+        render_html(&header, &verification)
+    } else {
+        render_text(&header, &verification)
+    };
+    let dir = app
+        .path()
+        .download_dir()
+        .or_else(|_| app.path().home_dir())
+        .map_err(IpcError::internal)?;
+    let stem = format!("MailFerry report {}", &header.when[..10]);
+    let path = save_into(&dir, &stem, html, &content)?;
+    Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::verify::{FolderAudit, Missing};
+
+    fn verification(safe: bool) -> Verification {
+        Verification {
+            safe_to_switch: safe,
+            source_total: 21,
+            folders: vec![FolderAudit {
+                source: "Receipts".into(),
+                destination: "Receipts".into(),
+                source_count: 7,
+                destination_count: if safe { 7 } else { 6 },
+                missing: if safe { 0 } else { 1 },
+                in_other_folders: 0,
+                only_at_destination: 0,
+            }],
+            missing: if safe {
+                vec![]
+            } else {
+                vec![Missing {
+                    folder: "Receipts".into(),
+                    subject: Some("<script>alert(1)</script> Order 18".into()),
+                    from: Some("Customer 18 <c18@example.net>".into()),
+                    date: Some("19 Mar 2024 10:18:00 +0100".into()),
+                    reason: "the new server refused it: message too large".into(),
+                    explained: false,
+                }]
+            },
+            excluded_folders: vec![["[Gmail]/Spam".into(), "skipped: spam".into()]],
+        }
+    }
+
+    fn header() -> Header {
+        Header {
+            from: "owner@example.com at imap.gmail.com".into(),
+            to: "owner@example.com at outlook.office365.com".into(),
+            when: utc_words(1_764_152_100),
+        }
+    }
+
+    #[test]
+    fn the_text_report_has_counts_gaps_and_the_closing_checklist() {
+        let text = render_text(&header(), &verification(false));
+        assert!(text.contains("Checked: 2025-11-26 10:15 UTC"), "{text}");
+        assert!(text.contains("Not safe to switch yet: 1 message needs attention."));
+        assert!(text.contains(
+            "- Receipts -> Receipts: 7 at the old server, 6 at the new, 1 not in this folder"
+        ));
+        assert!(text.contains("Order 18: the new server refused it: message too large"));
+        assert!(text.contains("- [Gmail]/Spam: not copied (skipped: spam)"));
+        assert!(text.contains("Remove the app passwords"));
+        assert!(text.contains("Revoke MailFerry's access"));
+        let safe = render_text(&header(), &verification(true));
+        assert!(safe.contains("Safe to switch your domain"));
+        assert!(
+            safe.contains("Messages not copied\n===================\nNone."),
+            "{safe}"
+        );
+    }
+
+    #[test]
+    fn the_html_report_escapes_untrusted_text_and_runs_nothing() {
+        let html = render_html(&header(), &verification(false));
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Order 18"));
+        assert!(html.contains("&lt;c18@example.net&gt;"));
+        assert!(html.contains(
+            "<h2>Before you close the old account</h2>\n<ul>\n<li>Remove the app passwords"
+        ));
+        assert_eq!(html.matches("<ul>").count(), html.matches("</ul>").count());
+        assert!(!html.contains("http"), "no outside resource or link");
+    }
+
+    #[test]
+    fn reports_are_saved_side_by_side_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = save_into(dir.path(), "MailFerry report 2025-11-26", false, "one").unwrap();
+        let second = save_into(dir.path(), "MailFerry report 2025-11-26", false, "two").unwrap();
+        assert_eq!(
+            first.file_name().unwrap(),
+            "MailFerry report 2025-11-26.txt"
+        );
+        assert_eq!(
+            second.file_name().unwrap(),
+            "MailFerry report 2025-11-26 (2).txt"
+        );
+        assert_eq!(std::fs::read_to_string(first).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(second).unwrap(), "two");
+    }
+
+    #[test]
+    fn dates_are_utc_calendar_dates() {
+        assert_eq!(utc_words(0), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_words(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc_words(1_767_225_599), "2025-12-31 23:59 UTC");
+    }
+}
