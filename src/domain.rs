@@ -14,9 +14,194 @@ use crate::event::Discard;
 use crate::folder::{apply, map_folders, plan_create, read_tree, Rules};
 use crate::imap::{ServerBudget, Session};
 use crate::run::{sync, Clock, Options, Report};
+use crate::secret::Secret;
 use crate::state::State;
 use futures::StreamExt;
 use std::path::PathBuf;
+
+// A list of mailboxes, as a spreadsheet copies it or a CSV file holds it:
+// the desktop app's Mailboxes step and `mailferry sync --mailboxes` read it
+// the same way.
+
+/// One row of a mailbox list, as read (nothing signed in yet).
+#[derive(Debug)]
+pub struct ListRow {
+    /// 1-based line number.
+    pub line: u32,
+    /// Old mailbox.
+    pub source_user: String,
+    /// New mailbox.
+    pub destination_user: String,
+    /// Password for the old mailbox, if the list had one.
+    pub source_password: Option<Secret<String>>,
+    /// Password for the new mailbox.
+    pub destination_password: Option<Secret<String>>,
+    /// What is wrong with the row.
+    pub problem: Option<String>,
+}
+
+/// Splits one line into cells: `"` quotes (with `""` inside), the given
+/// separator, spaces around cells trimmed.
+fn cells(line: &str, sep: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            '"' if quoted => quoted = false,
+            '"' if cell.trim().is_empty() => {
+                cell.clear();
+                quoted = true;
+            }
+            c if c == sep && !quoted => out.push(std::mem::take(&mut cell)),
+            c => cell.push(c),
+        }
+    }
+    out.push(cell);
+    out.into_iter().map(|c| c.trim().to_owned()).collect()
+}
+
+/// What is wrong with a user name, in words (`which`: "old" or "new").
+pub fn user_problem(user: &str, which: &str) -> Option<String> {
+    if user.is_empty() {
+        return Some(format!("the {which} mailbox is empty."));
+    }
+    if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some(format!(
+            "\"{user}\" has a space in it; a user name or email address has none."
+        ));
+    }
+    if user.len() > 254 {
+        return Some(format!(
+            "the {which} mailbox is longer than any address can be."
+        ));
+    }
+    if user.starts_with('@') || user.ends_with('@') || user.matches('@').count() > 1 {
+        return Some(format!("\"{user}\" is not a complete email address."));
+    }
+    None
+}
+
+fn is_header(cells: &[String]) -> bool {
+    let has = |cell: Option<&String>, words: &[&str]| {
+        cell.is_some_and(|c| {
+            let c = c.to_lowercase();
+            !c.contains('@') && words.iter().any(|w| c.contains(w))
+        })
+    };
+    has(cells.first(), &["source", "from", "old"])
+        && has(cells.get(1), &["destination", "to", "new", "target"])
+}
+
+/// Reads a pasted list or CSV file: one pair per line, separated by commas,
+/// semicolons or tabs (what a spreadsheet copies); an optional header line;
+/// `#` lines and empty lines ignored. Two columns: old and new mailbox.
+/// Three: and one password for both. Four: and a password for each.
+/// `existing` are the pairs already in the list (for duplicates). Every
+/// row comes back, the bad ones with their problem in plain words.
+pub fn parse_list(text: &str, existing: &[(String, String)]) -> Vec<ListRow> {
+    let lines: Vec<(u32, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i as u32 + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .collect();
+    let sep = match lines.first() {
+        Some((_, l)) if l.contains('\t') => '\t',
+        Some((_, l)) if l.contains(';') && !l.contains(',') => ';',
+        _ => ',',
+    };
+    let mut sources: Vec<(String, u32)> = existing
+        .iter()
+        .map(|(source, _)| (source.to_lowercase(), 0))
+        .collect();
+    let mut destinations: Vec<(String, u32)> = existing
+        .iter()
+        .map(|(_, dest)| (dest.to_lowercase(), 0))
+        .collect();
+    let mut rows = Vec::new();
+    for (index, (line, text)) in lines.into_iter().enumerate() {
+        let mut cells = cells(text, sep);
+        if index == 0 && is_header(&cells) {
+            continue;
+        }
+        let columns = cells.len();
+        let secret = |c: &mut String| {
+            let value = std::mem::take(c);
+            (!value.is_empty()).then(|| Secret::new(value))
+        };
+        let (source_password, destination_password) = match columns {
+            3 => {
+                let both = secret(&mut cells[2]);
+                let copy = both.as_ref().map(|s| Secret::new(s.expose().clone()));
+                (both, copy)
+            }
+            4 => {
+                let dest = secret(&mut cells[3]);
+                (secret(&mut cells[2]), dest)
+            }
+            _ => (None, None),
+        };
+        let source_user = cells.first().cloned().unwrap_or_default();
+        let destination_user = cells.get(1).cloned().unwrap_or_default();
+        // Wipe any password cells a malformed row carried.
+        for c in cells.iter_mut().skip(2) {
+            drop(Secret::new(std::mem::take(c)));
+        }
+        let problem = if columns < 2 {
+            Some(
+                "it needs two columns: the old mailbox, then the new one (separated by a comma)."
+                    .to_owned(),
+            )
+        } else if columns > 4 {
+            Some(format!(
+                "it has {columns} columns; MailFerry reads 2 (old mailbox, new mailbox), \
+                 3 (and one password for both) or 4 (and a password for each)."
+            ))
+        } else if let Some(p) = user_problem(&source_user, "old") {
+            Some(p)
+        } else if let Some(p) = user_problem(&destination_user, "new") {
+            Some(p)
+        } else if let Some((_, at)) = sources
+            .iter()
+            .find(|(u, _)| *u == source_user.to_lowercase())
+        {
+            Some(if *at == 0 {
+                format!("{source_user} is already in the list.")
+            } else {
+                format!("{source_user} is already in the list (row {at}).")
+            })
+        } else if let Some((_, at)) = destinations
+            .iter()
+            .find(|(u, _)| *u == destination_user.to_lowercase())
+        {
+            Some(format!(
+                "{destination_user} already receives another mailbox{}; two mailboxes would be mixed into one.",
+                if *at == 0 { String::new() } else { format!(" (row {at})") }
+            ))
+        } else {
+            None
+        };
+        if problem.is_none() {
+            sources.push((source_user.to_lowercase(), line));
+            destinations.push((destination_user.to_lowercase(), line));
+        }
+        rows.push(ListRow {
+            line,
+            source_user,
+            destination_user,
+            source_password,
+            destination_password,
+            problem: problem.map(|p| format!("Row {line}: {p}")),
+        });
+    }
+    rows
+}
 
 /// The two servers of a domain and how hard they may be used.
 #[derive(Clone, Debug)]

@@ -133,6 +133,24 @@ struct SyncArgs {
     /// sides; change nothing.
     #[arg(long)]
     justfoldersizes: bool,
+    /// Migrate every mailbox listed in FILE (a CSV file or a pasted list:
+    /// old mailbox, new mailbox, then optionally one password for both or
+    /// one for each), between the servers given by --host1 and --host2.
+    /// Rows without passwords sign in with --serviceaccountN,
+    /// --clientcredentialsN, or --authuserN (with that administrator's
+    /// password).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["user1", "user2", "justfolders", "justfoldersizes", "state"])]
+    mailboxes: Option<PathBuf>,
+    /// With --mailboxes: how many mailboxes are copied at the same time.
+    #[arg(long, default_value_t = 2)]
+    at_once: usize,
+    /// Connections open at once to the old server, every mailbox together
+    /// (default: what the provider tolerates).
+    #[arg(long)]
+    maxconnections1: Option<usize>,
+    /// The same for the new server.
+    #[arg(long)]
+    maxconnections2: Option<usize>,
     #[command(flatten)]
     copy: CopyArgs,
 }
@@ -355,6 +373,7 @@ macro_rules! side_args {
                     serviceaccount: a.$serviceaccount,
                     clientcredentials: a.$clientcredentials,
                     compress: a.$compress,
+                    row_password: None,
                 }
             }
         }
@@ -408,6 +427,7 @@ side_args!(
     compress2
 );
 
+#[derive(Clone)]
 struct Side {
     n: &'static str,
     host: Option<String>,
@@ -428,6 +448,8 @@ struct Side {
     serviceaccount: Option<PathBuf>,
     clientcredentials: Option<String>,
     compress: bool,
+    /// A password from a --mailboxes list's row.
+    row_password: Option<Secret<String>>,
 }
 
 impl Side {
@@ -494,6 +516,36 @@ impl Side {
         Ok(Some((endpoint, credentials)))
     }
 
+    /// This side for one mailbox of a list: its user, and the row's
+    /// password when the list had one (else the side's own sign-in flags).
+    fn resolve_for(
+        &self,
+        user: &str,
+        password: Option<Secret<String>>,
+    ) -> anyhow::Result<(Endpoint, Credentials)> {
+        let mut side = self.clone();
+        side.user = Some(user.to_owned());
+        if let Some(password) = password {
+            side.passfile = None;
+            side.keychain = false;
+            side.row_password = Some(password);
+        } else if side.authuser.is_none()
+            && side.serviceaccount.is_none()
+            && side.clientcredentials.is_none()
+            && side.oauth.is_none()
+            && !side.keychain
+        {
+            bail!(
+                "{user}: the list has no password for side {} and no sign-in for every mailbox was \
+                 given (--serviceaccount{n}, --clientcredentials{n} or --authuser{n})",
+                side.n,
+                n = side.n
+            );
+        }
+        side.resolve()?
+            .with_context(|| format!("--host{} is needed with --mailboxes", self.n))
+    }
+
     /// The account this side signs in to, for the keychain.
     fn account(&self) -> Option<Account> {
         Some(Account::new(self.user.clone()?, self.host.clone()?))
@@ -503,6 +555,9 @@ impl Side {
     /// keychain (--keychainN), or else [`Side::password`].
     fn proof(&self) -> anyhow::Result<Proof> {
         let n = self.n;
+        if let Some(password) = &self.row_password {
+            return Ok(Proof::Password(password.clone()));
+        }
         if let Some(path) = &self.oauthaccesstoken {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --oauthaccesstoken{n} {}", path.display()))?;
@@ -929,6 +984,9 @@ async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if args.mailboxes.is_some() {
+        return run_sync_mailboxes(args).await;
+    }
     let filters = args.copy.options(args.dry)?;
     let json = args.copy.json;
     let Mapped {
@@ -1070,6 +1128,121 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         print_sync_report(&mut out, &report, &state_path)?;
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// `mailferry sync --mailboxes FILE`: every mailbox of the list, several at
+/// once, within each server's connection budget; a line per mailbox.
+async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    use mailferry::domain::{migrate_all, parse_list, Domain, Mailbox, Outcome};
+    let path = args.mailboxes.clone().expect("checked by the caller");
+    let text = Secret::new(
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read --mailboxes {}", path.display()))?,
+    );
+    let rows = parse_list(text.expose(), &[]);
+    drop(text);
+    let bad: Vec<&str> = rows.iter().filter_map(|r| r.problem.as_deref()).collect();
+    if !bad.is_empty() {
+        bail!(
+            "nothing was copied: the list {} needs fixing first:\n  {}",
+            path.display(),
+            bad.join("\n  ")
+        );
+    }
+    if rows.is_empty() {
+        bail!("the list {} names no mailbox", path.display());
+    }
+    let (side1, side2) = (
+        Side::from(args.servers.side1),
+        Side::from(args.servers.side2),
+    );
+    let mut mailboxes = Vec::with_capacity(rows.len());
+    let mut endpoints = None;
+    for row in rows {
+        let (source, source_credentials) =
+            side1.resolve_for(&row.source_user, row.source_password)?;
+        let (dest, dest_credentials) =
+            side2.resolve_for(&row.destination_user, row.destination_password)?;
+        let job = mailferry::paths::job_name(
+            &source_credentials.user,
+            &source,
+            &dest_credentials.user,
+            &dest,
+        );
+        mailboxes.push(Mailbox {
+            source: source_credentials,
+            dest: dest_credentials,
+            state: default_state_path(&job)?,
+        });
+        endpoints.get_or_insert((source, dest));
+    }
+    let (source, dest) = endpoints.expect("at least one row");
+    let cap = |given: Option<usize>, host: &str| {
+        given
+            .unwrap_or(mailferry::preset::for_host(host).max_connections as usize)
+            .max(1)
+    };
+    let domain = Domain {
+        source_connections: cap(args.maxconnections1, &source.host),
+        dest_connections: cap(args.maxconnections2, &dest.host),
+        at_once: args.at_once.max(1),
+        source,
+        dest,
+    };
+    let options = args.copy.options(args.dry)?;
+    let rules = args.rules.rules()?;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    };
+    eprintln!(
+        "Copying {} mailboxes, {} at a time (at most {} connections to {}, {} to {})…",
+        mailboxes.len(),
+        domain.at_once,
+        domain.source_connections,
+        domain.source.host,
+        domain.dest_connections,
+        domain.dest.host
+    );
+    let outcomes = migrate_all(&domain, &mailboxes, &rules, &options, &now).await;
+    let mut out = std::io::stdout().lock();
+    let mut code = 0u8;
+    for (mailbox, outcome) in mailboxes.iter().zip(&outcomes) {
+        let who = format!("{} -> {}", mailbox.source.user, mailbox.dest.user);
+        match outcome {
+            Outcome::Copied(report) => {
+                writeln!(
+                    out,
+                    "{who}: copied {}, already there {}, skipped {}, failed {}",
+                    report.transferred(),
+                    report.already_there(),
+                    report.skipped(),
+                    report.failed()
+                )?;
+                code = code.max(report.exit_code());
+            }
+            Outcome::NeedsDecision { count } => {
+                writeln!(
+                    out,
+                    "{who}: nothing copied: {count} folder question(s) to decide first \
+                     (run `mailferry folders` for this mailbox)"
+                )?;
+                code = code.max(1);
+            }
+            Outcome::Failed(e) => {
+                writeln!(out, "{who}: not copied: {e} [{}]", e.code())?;
+                if let Some(detail) = e.detail() {
+                    writeln!(out, "  Details: {detail}")?;
+                }
+                code = 2;
+            }
+        }
+    }
+    let done = outcomes.iter().filter(|o| o.is_complete()).count();
+    writeln!(out, "{done} of {} mailboxes complete.", outcomes.len())?;
+    Ok(ExitCode::from(code))
 }
 
 /// The per-job progress file in the user's data folder, named after the

@@ -179,3 +179,108 @@ async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
     assert!(outcomes[1].is_complete(), "{:#?}", outcomes[1]);
     assert_eq!(dst.fetch_all("bob", "INBOX").len(), 1);
 }
+
+/// `mailferry sync --mailboxes FILE`: a spreadsheet's list (header, one
+/// password for both sides or one each), copied two at a time; a list with
+/// a bad row copies nothing and names the row, never a password.
+#[test]
+fn the_cli_migrates_a_list_of_mailboxes() {
+    let (src, dst) = (server(), server());
+    for (user, _) in USERS.iter().take(3) {
+        src.append(
+            user,
+            "INBOX",
+            &(0..12).map(|i| mail(user, i)).collect::<Vec<_>>(),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("mailboxes.csv");
+    let servers = |list: &std::path::Path| -> Vec<String> {
+        [
+            "sync",
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &src.plain_port().to_string(),
+            "--plain1",
+            "--host2",
+            "127.0.0.1",
+            "--port2",
+            &dst.plain_port().to_string(),
+            "--plain2",
+            "--mailboxes",
+            list.to_str().unwrap(),
+            "--at-once",
+            "2",
+            "--maxconnections2",
+            "2",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let data = dir.path().join("data");
+    let env = [("MAILFERRY_DATA_DIR", data.to_str().unwrap())];
+
+    std::fs::write(
+        &list,
+        "Old mailbox;New mailbox;Password\nalice;alice;alicepass\nbob;bob;secret one;secret two;secret three\n",
+    )
+    .unwrap();
+    let bad = common::mailferry(
+        &servers(&list)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &env,
+    );
+    let said = common::text(&bad.stdout) + &common::text(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{said}");
+    assert!(said.contains("Row 3") && said.contains("columns"), "{said}");
+    assert!(
+        !said.contains("alicepass") && !said.contains("secret"),
+        "{said}"
+    );
+    assert!(
+        dst.fetch_all("alice", "INBOX").is_empty(),
+        "nothing was copied"
+    );
+
+    std::fs::write(
+        &list,
+        "Old mailbox,New mailbox,Old password,New password\n\
+         alice,alice,alicepass,alicepass\nbob,bob,bobpass,bobpass\n\"carol\",carol,carolpass,carolpass\n",
+    )
+    .unwrap();
+    let run = common::mailferry(
+        &servers(&list)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &env,
+    );
+    let said = common::text(&run.stdout) + &common::text(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{said}");
+    assert!(said.contains("3 of 3 mailboxes complete"), "{said}");
+    assert!(said.contains("bob -> bob: copied 12"), "{said}");
+    assert!(!said.contains("pass,"), "{said}");
+    for (user, _) in USERS.iter().take(3) {
+        assert_eq!(
+            content(&dst.fetch_all(user, "INBOX")),
+            content(&src.fetch_all(user, "INBOX")),
+            "{user}"
+        );
+    }
+    // One progress file per mailbox, where a single `sync` finds it.
+    let jobs = std::fs::read_dir(data.join("jobs"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "db")
+        })
+        .count();
+    assert_eq!(jobs, 3);
+}
