@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "sign_in_saved",
     "oauth_providers",
     "sign_in_oauth",
+    "set_oauth_client",
     "check_mx",
     "save_report",
 ];

@@ -183,7 +183,7 @@ struct Shared {
     cuts: AtomicUsize,
     stop: AtomicBool,
     accepted: AtomicUsize,
-    /// Connections open now (accepted, not yet closed by the client), and
+    /// Connections open now (accepted, not yet closed by either end), and
     /// the most there ever were at once.
     open_now: AtomicUsize,
     peak: AtomicUsize,
@@ -218,7 +218,7 @@ impl Shared {
         }
     }
 
-    /// Connection `id`'s client has gone (counted once per connection).
+    /// Connection `id` has ended, one end or both (counted once per connection).
     fn client_gone(&self, id: u64) {
         if lock(&self.gone).insert(id) {
             self.open_now.fetch_sub(1, Ordering::SeqCst);
@@ -326,7 +326,7 @@ impl Proxy {
     }
 
     /// The most connections that were open through the proxy at once (from accept
-    /// until the client closed its side).
+    /// until either end closed its side).
     pub fn peak_connections(&self) -> usize {
         self.shared.peak.load(Ordering::SeqCst)
     }
@@ -602,9 +602,10 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         }
         let n = match read {
             Ok(0) => {
-                if dir == Direction::ToServer {
-                    shared.client_gone(id);
-                }
+                // Either end closing ends the connection for the count: a
+                // server closes first after LOGOUT, before the client has
+                // even read the reply and let another connection start.
+                shared.client_gone(id);
                 return Ok(false);
             }
             Ok(n) => n,

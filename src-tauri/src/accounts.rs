@@ -74,6 +74,12 @@ impl Accounts {
         }
     }
 
+    /// The keychain, for code that outlives a command (a renewed sign-in
+    /// saved during a copy); `None`: this computer has none.
+    pub fn keychain_handle(&self) -> Option<Keychain> {
+        self.keychain().cloned()
+    }
+
     fn keychain(&self) -> Option<&Keychain> {
         self.keychain
             .get_or_init(|| match Keychain::system() {

@@ -28,6 +28,7 @@ pub fn run() {
         .manage(runs::Runs::default())
         .manage(demo::DemoServers::default())
         .manage(oauth::OAuthConfig::from_env())
+        .manage(oauth::ClientOverride::default())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())
@@ -56,6 +57,7 @@ pub fn run() {
             sign_in::sign_in_saved,
             oauth::oauth_providers,
             oauth::sign_in_oauth,
+            oauth::set_oauth_client,
             cutover::check_mx,
             report::save_report,
         ])

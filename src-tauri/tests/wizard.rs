@@ -496,6 +496,17 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
         !json.contains("secret"),
         "no token goes to the window: {json}"
     );
+    // The copy renews the access token with the refresh token (a long copy
+    // outlives an hour's token).
+    let kept = accounts.get(signed.account.unwrap()).unwrap();
+    assert!(
+        matches!(
+            kept.credentials.proof,
+            mailferry::endpoint::Proof::Renewable(_)
+        ),
+        "{:?}",
+        kept.credentials
+    );
 
     // After a restart: the refresh token signs in; no browser this time.
     let restarted = Accounts::with_keychain(Some(keychain.clone()));

@@ -325,6 +325,24 @@ test("browser sign-in: Microsoft 365 signs in through the browser, no password t
   await page.close();
 });
 
+test("your own app registration: without one no browser sign-in is offered; entering a client ID offers it", async () => {
+  const { page, problems } = await open("happy");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  const card = page.locator('[data-side="destination"]');
+  const browserButton = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
+  assert.equal(await browserButton.count(), 0, "this copy has no client ID");
+  await page.getByText("Sign in through the browser with your own app registration").click();
+  await page.locator('input[name="oauth-client-id"]').fill("00000000-1111-2222-3333-444444444444");
+  await page.getByRole("button", { name: "Use this registration" }).click();
+  await page.getByText("Browser sign-in now uses your registration.").waitFor();
+  await browserButton.waitFor();
+  await snap(page, "own-client-3-sign-in");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 /** Through connect and sign-in to the scan screen, Gmail to Microsoft 365. */
 async function toScan(page) {
   await chooseProviders(page);

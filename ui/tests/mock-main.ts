@@ -25,6 +25,10 @@ const scenario = new URLSearchParams(location.search).get("scenario") ?? "happy"
 const FINGERPRINT =
   "3A:7F:12:9C:44:E0:5B:21:8D:0C:F3:6A:91:BE:27:5E:C8:14:0D:77:A2:39:6B:E5:4F:80:1C:D6:93:2B:58:EF";
 
+const SIGN_IN: Record<string, string> = {
+  gmail: "Use an app password (Google account → Security → 2-Step Verification → App passwords).",
+  microsoft: "Sign in through your browser, or with an app password where your organisation allows it.",
+};
 const preset = (id: string, name: string, host: string | null, url: string | null, limits = ""): Preset => ({
   id,
   name,
@@ -32,7 +36,7 @@ const preset = (id: string, name: string, host: string | null, url: string | nul
   port: 993,
   security: "tls",
   host_hint: host ? "" : "often imap.yourdomain.com or mail.yourdomain.com",
-  sign_in: "Use an app password (Google account → Security → 2-Step Verification → App passwords).",
+  sign_in: SIGN_IN[id] ?? "Use your email password, or an app password if your provider asks for one.",
   app_password_url: url,
   limits,
 });
@@ -251,6 +255,7 @@ const verification = (): Verification => ({
 
 // Several mailboxes (fixtures: the mock answers rows, it doesn't parse like the shell).
 let handles = 100;
+let ownClient = false;
 function mailboxRow(line: number, source_user: string, destination_user: string, password: string | null): MailboxRow {
   const row: MailboxRow = { line, source_user, destination_user, problem: null, source: null, destination: null, source_error: null, destination_error: null };
   if (/\s/.test(source_user)) row.problem = `Row ${line}: "${source_user}" has a space in it; a user name or email address has none.`;
@@ -341,7 +346,8 @@ mockIPC(async (cmd, args) => {
     case "load_job": return scenario === "resume" ? savedJob : null;
     case "save_job": (window as any).__savedJobs.push(a.job); return null;
     case "forget_job": return null;
-    case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [];
+    case "oauth_providers": return scenario === "oauth" || ownClient ? ["google", "microsoft"] : [];
+    case "set_oauth_client": ownClient = a.id !== ""; return ownClient ? ["google", "microsoft"] : [];
     case "sign_in_oauth":
       await new Promise((r) => setTimeout(r, 300)); // the user in the browser
       return { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };

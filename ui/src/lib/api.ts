@@ -70,6 +70,7 @@ export interface Commands {
   sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
   oauth_providers: { args: None; ret: string[] };
   sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
+  set_oauth_client: { args: { id: string; secret: string | null }; ret: string[] };
   check_mx: { args: { domain: string }; ret: MxCheck };
   save_report: { args: { run: RunId; html: boolean }; ret: string };
 }
@@ -156,6 +157,8 @@ export const api = {
   signInSaved: (server: Server, user: string) => call("sign_in_saved", { server, user }),
   oauthProviders: () => call("oauth_providers"),
   signInOAuth: (server: Server, user: string, issuer: string) => call("sign_in_oauth", { server, user, issuer }),
+  /** The user's own app registration for browser sign-in (empty: this copy's own). */
+  setOAuthClient: (id: string, secret: string | null) => call("set_oauth_client", { id, secret }),
   checkMx: (domain: string) => call("check_mx", { domain }),
   /** Saves the last check's report in Downloads; answers the file's path. */
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
