@@ -32,7 +32,9 @@ use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
 use crate::folder::{AllMailPolicy, FolderMap, MailboxName, Target};
 use crate::identity::{Fingerprint, Multiset, Summary};
-use crate::imap::messages::{AppendItem, Appended, FolderStatus, MessageMeta, RefusalKind};
+use crate::imap::messages::{
+    AppendItem, Appended, FetchedMessage, FolderStatus, MessageMeta, RefusalKind,
+};
 use crate::imap::Session;
 use crate::state::{
     DestFolderId, FailReason, FolderId, MessageKey, NotCopied, RunCounters, SkipReason,
@@ -115,7 +117,7 @@ impl Default for Options {
             min_size: None,
             max_age_days: None,
             min_age_days: None,
-            batch_messages: 100,
+            batch_messages: 1000,
             batch_bytes: 16 * 1024 * 1024,
             max_attempts: 3,
             delete2: false,
@@ -748,29 +750,33 @@ async fn copy_folder(
     let (Some(st), Some(dest_folder), Some(dst_status)) = (state, dest_id, dst_status) else {
         unreachable!("a real run has a state store and a destination folder")
     };
+    if !to_copy.is_empty() {
+        // Appending to the folder this session has open would make the
+        // server refresh its view of it after every command.
+        dest.unselect_examined().await?;
+    }
 
-    // 5. Copy in batches.
+    // 5. Copy in batches. The source FETCH of the next batch overlaps the
+    // APPEND of this one, so at most two batches' bytes are in memory.
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.batch_limits(options);
-    let mut start = 0;
-    while start < to_copy.len() {
+    let batches = split_batches(&to_copy, batch_messages, batch_bytes);
+    let mut next_bodies: Option<Vec<FetchedMessage>> = None;
+    for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
             report.dropped_keywords = dropped.into_iter().collect();
             return Err(FolderStop::Cancelled);
         }
-        let mut end = start;
-        let mut bytes = 0u64;
-        while end < to_copy.len()
-            && (end == start
-                || (end - start < batch_messages
-                    && bytes + to_copy[end].message.size <= batch_bytes))
-        {
-            bytes += to_copy[end].message.size;
-            end += 1;
-        }
-        let batch = &to_copy[start..end];
-        start = end;
-        match copy_batch(
+        let batch = &to_copy[range.clone()];
+        let bodies = match next_bodies.take() {
+            Some(bodies) => bodies,
+            None => fetch_batch(source, batch).await?,
+        };
+        let following = batches
+            .get(i + 1)
+            .filter(|_| !options.cancel.is_cancelled())
+            .map(|r| &to_copy[r.clone()]);
+        let outcome = copy_batch(
             source,
             dest,
             writers,
@@ -779,26 +785,36 @@ async fn copy_folder(
             dest_folder,
             &dst_status,
             batch,
+            bodies,
+            following,
             &mut dropped,
             report,
             sink,
         )
-        .await
-        {
-            Ok(()) => {}
+        .await;
+        let fetched_next = match outcome {
+            Ok(next) => next,
             Err(stop) => {
                 report.dropped_keywords = dropped.into_iter().collect();
                 return Err(stop);
             }
+        };
+        for c in batch {
+            labelled.insert(c.message.fingerprint.clone());
+        }
+        match fetched_next {
+            Some(Ok(bodies)) => next_bodies = Some(bodies),
+            Some(Err(e)) => {
+                report.dropped_keywords = dropped.into_iter().collect();
+                return Err(FolderStop::Fatal(e));
+            }
+            None => {}
         }
         pace.account(
             batch.len() as u64,
             batch.iter().map(|c| c.message.size).sum(),
         )
         .await;
-        for c in batch {
-            labelled.insert(c.message.fingerprint.clone());
-        }
     }
     if let (Some(folder), Some(max)) = (folder_id, report_highest_uid(&to_copy, &mapped)) {
         // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
@@ -854,6 +870,45 @@ fn report_highest_uid(to_copy: &[Candidate], mapped: &BTreeSet<u32>) -> Option<u
         .max()
 }
 
+/// Splits the messages to copy into batches of at most `messages` and
+/// `bytes` (a message larger than `bytes` goes alone).
+fn split_batches(
+    to_copy: &[Candidate],
+    messages: usize,
+    bytes: u64,
+) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < to_copy.len() {
+        let mut end = start;
+        let mut sum = 0u64;
+        while end < to_copy.len()
+            && (end == start
+                || (end - start < messages && sum + to_copy[end].message.size <= bytes))
+        {
+            sum += to_copy[end].message.size;
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+/// The whole messages of a batch, from the source.
+async fn fetch_batch(
+    source: &mut Session,
+    batch: &[Candidate],
+) -> Result<Vec<FetchedMessage>, Error> {
+    let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
+    let expected: u64 = batch.iter().map(|c| c.message.size).sum();
+    source.fetch_bodies(&uids, expected).await
+}
+
+/// Copies one batch whose messages were fetched (`bodies`): intents, the
+/// APPENDs, confirmations. Meanwhile the `following` batch, if any, is
+/// fetched from the source; its result is returned (a failure there is the
+/// next batch's, not this one's: this one is recorded first).
 #[allow(clippy::too_many_arguments)] // the batch needs both sides, the store and the folder's context
 async fn copy_batch(
     source: &mut Session,
@@ -864,16 +919,15 @@ async fn copy_batch(
     dest_folder: DestFolderId,
     dst_status: &FolderStatus,
     batch: &[Candidate],
+    bodies: Vec<FetchedMessage>,
+    following: Option<&[Candidate]>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
     sink: &mut dyn EventSink,
-) -> Result<(), FolderStop> {
+) -> Result<Option<Result<Vec<FetchedMessage>, Error>>, FolderStop> {
     let now = job.now;
     let display = job.source_name.display().to_owned();
-    let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
-    let expected: u64 = batch.iter().map(|c| c.message.size).sum();
-    let fetched = source.fetch_bodies(&uids, expected).await?;
-    let by_uid: BTreeMap<u32, _> = fetched.into_iter().map(|m| (m.uid, m)).collect();
+    let by_uid: BTreeMap<u32, _> = bodies.into_iter().map(|m| (m.uid, m)).collect();
 
     // Intents first: a crash from here on leaves a question, not a duplicate.
     let mut sending = Vec::new();
@@ -898,8 +952,14 @@ async fn copy_batch(
             .collect();
         sending.push((c, body, flags));
     }
+    let fetch_next = async {
+        match following {
+            Some(next) => Some(fetch_batch(source, next).await),
+            None => None,
+        }
+    };
     if sending.is_empty() {
-        return Ok(());
+        return Ok(fetch_next.await);
     }
     // One transaction for the batch's intents, one for its confirmations:
     // a disk sync per batch, not two per message.
@@ -922,7 +982,11 @@ async fn copy_batch(
         })
         .collect();
     crate::crashpoint::hit("before_append");
-    let results = writers.append(dest, job.dest_name.wire(), &items).await?;
+    let (results, next) = futures::join!(
+        writers.append(dest, job.dest_name.wire(), &items),
+        fetch_next
+    );
+    let results = results?;
     crate::crashpoint::hit("after_ok");
 
     let mut copied = 0u64;
@@ -1004,7 +1068,7 @@ async fn copy_batch(
         .with_detail(format!("The server said: {text}"));
         return Err(FolderStop::Full(err));
     }
-    Ok(())
+    Ok(next)
 }
 
 /// How long to wait before retrying a folder: as long as the server asked

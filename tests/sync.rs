@@ -322,6 +322,70 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
 }
 
 #[tokio::test]
+async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
+    // The next batch is fetched while this one is appended: a source that
+    // breaks off mid-FETCH must not cost the batch already on its way.
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..6)
+            .map(|i| mail(i, &format!(" mark-{i}")))
+            .collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let proxy = Proxy::start(src.addr_plain());
+    // Message 3 is in the second batch of two; only its body carries the mark.
+    proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "mark-3"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let options = Options {
+        batch_messages: 2,
+        max_retries: 0,
+        ..Options::default()
+    };
+    let err = migrate(proxy.addr(), dst.addr_plain(), &state, &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(proxy.cuts(), 1);
+    let stored: Vec<String> = dst
+        .fetch_all("alice", "INBOX")
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
+    assert_eq!(stored.len(), 2, "the first batch arrived, nothing else");
+    assert!(stored.iter().any(|b| b.contains("mark-0")));
+    assert!(stored.iter().any(|b| b.contains("mark-1")));
+    {
+        let st = State::open(&state, NOW).unwrap();
+        assert!(
+            st.in_doubt_intents().unwrap().is_empty(),
+            "the first batch was recorded"
+        );
+    }
+
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 4, "{report:#?}");
+    assert_eq!(report.already_there(), 2, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
+#[tokio::test]
 async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
     let src = Dovecot::builder()
         .layout(Layout::Exchange)
