@@ -25,8 +25,11 @@
 //!    from the source — and stop to ask when that is suspiciously many.
 //!    After the switch, runs only add.
 //!
-//! Left for later issues: CONDSTORE/QRESYNC shortcuts, several connections
-//! per folder.
+//! Shortcuts from a clean pass (CONDSTORE): a folder whose HIGHESTMODSEQ
+//! has not moved costs its two EXAMINEs; one where only new messages and
+//! flag changes happened, whose destination holds only what the store
+//! knows of, reads just what changed (`UID FETCH 1:* … (CHANGEDSINCE m)`)
+//! instead of every message's identity on both sides.
 
 use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
@@ -37,8 +40,8 @@ use crate::imap::messages::{
 };
 use crate::imap::Session;
 use crate::state::{
-    DestFolderId, FailReason, FolderId, MessageKey, NotCopied, RunCounters, SkipReason,
-    SourceMessage, State, StateError,
+    DestFolderId, FailReason, FolderId, MessageKey, MessageRecord, NotCopied, RunCounters,
+    SkipReason, SourceMessage, State, StateError,
 };
 use crate::state::{Fate, Phase};
 use serde::Serialize;
@@ -534,20 +537,26 @@ async fn copy_folder(
     // UIDVALIDITY and HIGHESTMODSEQ: no message added, removed or
     // re-flagged), whose destination folder is the same one (UIDVALIDITY),
     // costs these two EXAMINEs.
+    // A folder that did change since such a pass, where only new messages
+    // and flag changes happened (nothing removed), and whose destination
+    // holds only what the store knows of, is brought up to date from
+    // what changed since then (CHANGEDSINCE): see `since` below.
+    let mut since: Option<(u64, Vec<MessageRecord>)> = None;
     if let (Some(st), Some(modseq)) = (state.as_deref_mut(), src_status.highest_modseq) {
         if let Some(rec) = st.folder(job.source_name)? {
-            let same = rec.source_uidvalidity == src_status.uid_validity
-                && rec.highest_modseq == Some(modseq)
+            let same_folders = rec.source_uidvalidity == src_status.uid_validity
+                && rec.highest_modseq.is_some()
                 && rec.dest.name == job.dest_name.display()
                 && dst_status.as_ref().map(|d| d.uid_validity) == rec.dest.uidvalidity
                 && !st
                     .in_doubt_intents()?
                     .iter()
                     .any(|i| i.message.key.folder == rec.id);
+            let same = same_folders && rec.highest_modseq == Some(modseq);
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
             // "unchanged", and goes the long way with its safety checks.
-            let known = if same {
+            let known = if same_folders {
                 st.messages_in_folder(rec.id, rec.source_uidvalidity)?
             } else {
                 Vec::new()
@@ -574,6 +583,27 @@ async fn copy_folder(
                 sink.emit(Event::FolderDone { folder: display });
                 return Ok(());
             }
+            if let (true, false, Some(last), Some(dst)) =
+                (same_folders, options.dry, rec.highest_modseq, &dst_status)
+            {
+                if st.dest_fingerprints(rec.dest.id)?.len() == dst.exists as usize {
+                    since = Some((last, known));
+                }
+            }
+        }
+    }
+    // Changes since the last clean pass: one FETCH. New messages are those
+    // the store has no row for; a count that does not add up means
+    // something was removed, which the full comparison handles.
+    let mut changed: Option<(Vec<MessageMeta>, Vec<MessageRecord>)> = None;
+    if let Some((last, known)) = since {
+        let metas = source.fetch_meta_changed_since(last).await?;
+        let uids: std::collections::HashSet<u32> = known.iter().map(|m| m.key.uid).collect();
+        let new = metas.iter().filter(|m| !uids.contains(&m.uid)).count();
+        let present = known.iter().filter(|m| m.fate != Fate::Removed).count();
+        if present + new == src_status.exists as usize {
+            tracing::debug!(folder = %job.source_name.display(), changed = metas.len(), new, "changed since the last run");
+            changed = Some((metas, known));
         }
     }
     let mut dest_changed = false;
@@ -592,13 +622,43 @@ async fn copy_folder(
         None => (None, None),
     };
 
-    // 3. Identities on both sides.
-    let metas = all_meta(source, &src_status).await?;
-    let dest_metas = match &dst_status {
-        Some(status) => all_meta(dest, status).await?,
-        None => Vec::new(),
+    // 3. Identities on both sides (or, from a clean pass, only what changed
+    // at the source: the destination holds nothing the store doesn't know).
+    let (metas, dest_metas, unchanged) = match changed {
+        Some((metas, known)) => {
+            let changed_uids: std::collections::HashSet<u32> =
+                metas.iter().map(|m| m.uid).collect();
+            let unchanged: Vec<MessageRecord> = known
+                .into_iter()
+                .filter(|m| !changed_uids.contains(&m.key.uid) && m.fate != Fate::Removed)
+                .collect();
+            (metas, Vec::new(), Some(unchanged))
+        }
+        None => {
+            let metas = all_meta(source, &src_status).await?;
+            let dest_metas = match &dst_status {
+                Some(status) => all_meta(dest, status).await?,
+                None => Vec::new(),
+            };
+            (metas, dest_metas, None)
+        }
     };
     report.messages = metas.len() as u64;
+    let partial = unchanged.is_some();
+    if let Some(unchanged) = &unchanged {
+        report.messages = u64::from(src_status.exists);
+        for m in unchanged {
+            if m.fate.is_at_destination() {
+                labelled.insert(m.fingerprint.clone());
+                report.already_there += 1;
+            } else if matches!(m.fate, Fate::Excluded { .. }) {
+                if job.all_mail == Some(AllMailPolicy::OnlyUnlabelled) {
+                    labelled.take(&m.fingerprint);
+                }
+                report.in_other_folders += 1;
+            }
+        }
+    }
     let source_flags: HashMap<u32, Vec<String>> =
         metas.iter().map(|m| (m.uid, m.flags.clone())).collect();
     let mut candidates: Vec<Candidate> = metas
@@ -816,17 +876,9 @@ async fn copy_folder(
         )
         .await;
     }
-    if let (Some(folder), Some(max)) = (folder_id, report_highest_uid(&to_copy, &mapped)) {
-        // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
-        // nothing held back by a filter), so the next run's shortcut never
-        // skips a message that still has to go.
-        let clean = report.failed == 0 && report.skipped == 0;
-        st.set_folder_progress(
-            folder,
-            max,
-            src_status.highest_modseq.filter(|_| clean),
-            now(),
-        )?;
+    let highest = report_highest_uid(&to_copy, &mapped);
+    if let (Some(folder), Some(max)) = (folder_id, highest) {
+        st.set_folder_progress(folder, max, None, now())?;
     }
 
     // 6. Before the switch: flag changes at the source, and (opt-in)
@@ -839,6 +891,7 @@ async fn copy_folder(
                 src_status.uid_validity,
                 dest_folder,
                 &source_flags,
+                partial,
                 &dst_status,
             )?;
             if options.delete2 && !changes.gone.is_empty() {
@@ -855,6 +908,16 @@ async fn copy_folder(
                 }
             }
             apply_changes(dest, st, job, &changes, report).await?;
+        }
+    }
+    if let (Some(folder), Some(max)) = (folder_id, highest) {
+        // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
+        // nothing held back by a filter, flag changes written), so the next
+        // run's shortcuts never skip a message or a change that still has
+        // to go.
+        let clean = report.failed == 0 && report.skipped == 0;
+        if let Some(modseq) = src_status.highest_modseq.filter(|_| clean) {
+            st.set_folder_progress(folder, max, Some(modseq), now())?;
         }
     }
     report.dropped_keywords = dropped.into_iter().collect();
@@ -1244,6 +1307,7 @@ impl Changes {
         uidvalidity: u32,
         dest: DestFolderId,
         source_flags: &HashMap<u32, Vec<String>>,
+        partial: bool,
         dst_status: &FolderStatus,
     ) -> Result<Changes, StateError> {
         let mut changes = Changes {
@@ -1263,7 +1327,8 @@ impl Changes {
                 continue; // where it is at the destination is not known: leave it alone
             };
             let Some(flags) = source_flags.get(&rec.key.uid) else {
-                if rec.fate == Fate::Copied {
+                // `partial`: only what changed was read; the rest is as it was.
+                if rec.fate == Fate::Copied && !partial {
                     changes.gone.push((rec.key, dest_uid));
                 }
                 continue;

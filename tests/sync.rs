@@ -1134,6 +1134,114 @@ async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
     assert_courier_copied(&src, &dst);
 }
 
+#[tokio::test]
+async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_way() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..300)
+            .map(|i| mail(i, &"x".repeat(2_000)))
+            .collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+
+    // Two new messages and two flag changes: only those are read.
+    src.append("alice", "INBOX", &[mail(300, " new"), mail(301, " new")]);
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 3 +FLAGS (\\Flagged)",
+            "UID STORE 5 -FLAGS (\\Seen)",
+        ],
+    );
+    let before = src_bytes_out(&src);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let read = src_bytes_out(&src) - before;
+    assert_eq!(report.transferred(), 2, "{report:#?}");
+    assert_eq!(report.already_there(), 300, "{report:#?}");
+    let inbox = |r: &mailferry::run::Report| {
+        r.folders
+            .iter()
+            .find(|f| f.source == "INBOX")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(inbox(&report).messages, 302);
+    assert_eq!(
+        report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        2,
+        "{report:#?}"
+    );
+    // A full scan of identities would be 300 header blocks (~60 KB); the
+    // delta is the 4 changed messages' headers and the 2 new ones' bodies.
+    assert!(read < 30_000, "read {read} bytes from the source");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+
+    // A message removed at the source (and one added, so the count alone
+    // would not tell): the full comparison runs, and with delete2 removes it.
+    raw(
+        &src,
+        "INBOX",
+        &["UID STORE 10 +FLAGS (\\Deleted)", "UID EXPUNGE 10"],
+    );
+    src.append("alice", "INBOX", &[mail(302, " new")]);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options {
+            delete2: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 1, "{report:#?}");
+    assert_eq!(inbox(&report).removed, 1, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+
+    // Someone else's message at the destination: the destination is read
+    // again, so a source message that is already there is not doubled.
+    let extra = mail(303, " both");
+    dst.append("alice", "INBOX", std::slice::from_ref(&extra));
+    src.append("alice", "INBOX", &[extra]);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 0, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
 /// Bytes the source server has sent to clients, from Dovecot's log of
 /// finished sessions (`out=…`).
 fn src_bytes_out(server: &Dovecot) -> u64 {

@@ -277,9 +277,28 @@ impl Session {
     /// UID FETCH of size, flags, date and identifying headers for the UIDs
     /// in `uid_set` (IMAP syntax: `1:*`, `5,7:9`), in the selected folder.
     pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
+        self.fetch_meta_with(uid_set, "").await
+    }
+
+    /// Like [`Session::fetch_meta`] for every message of the selected
+    /// folder whose flags changed, or that arrived, after `modseq` (CONDSTORE
+    /// `CHANGEDSINCE`, RFC 7162): one round trip however big the folder.
+    pub async fn fetch_meta_changed_since(
+        &mut self,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, Error> {
+        self.fetch_meta_with("1:*", &format!(" (CHANGEDSINCE {modseq})"))
+            .await
+    }
+
+    async fn fetch_meta_with(
+        &mut self,
+        uid_set: &str,
+        modifier: &str,
+    ) -> Result<Vec<MessageMeta>, Error> {
         let set = uid_set.to_owned();
         let query = format!(
-            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})])"
+            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
         );
         let mut metas = self
             .with_timeout(move |s| {
