@@ -308,6 +308,7 @@ pub async fn sync(
         dry: options.dry,
         folders: entries.len(),
     });
+    let track_labels = map.entries.iter().any(|e| is_all_mail(map, &e.source));
     let mut outcome = "completed";
     let mut pace = Pace::new(options);
     // Extra connections to the destination, opened on first need.
@@ -327,6 +328,7 @@ pub async fn sync(
         }
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
         let ctx = FolderJob {
+            track_labels,
             source_name: &entry.source,
             dest_name: target,
             all_mail: all_mail_filter,
@@ -415,7 +417,13 @@ pub async fn sync(
                 break;
             }
         }
-        if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
+        let touched = report.folders.last().is_some_and(|f| {
+            f.transferred + f.failed + f.skipped + f.flags_updated + f.removed > 0
+        });
+        if let (Some(st), Some(run), true) = (state.as_deref_mut(), run, touched) {
+            // A folder that changed nothing leaves the run's counters as
+            // they were but for "already there" (written at the end): no
+            // disk sync for it.
             st.update_run(run, &report.counters())
                 .map_err(state_error)?;
         }
@@ -445,6 +453,9 @@ fn is_all_mail(map: &FolderMap, source: &MailboxName) -> bool {
 }
 
 struct FolderJob<'a> {
+    /// Some folder of the map is Gmail's All Mail: what every folder holds
+    /// at the destination must be known by fingerprint (`labelled`).
+    track_labels: bool,
     source_name: &'a MailboxName,
     dest_name: &'a MailboxName,
     all_mail: Option<AllMailPolicy>,
@@ -556,19 +567,19 @@ async fn copy_folder(
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
             // "unchanged", and goes the long way with its safety checks.
-            let known = if same_folders {
-                st.messages_in_folder(rec.id, rec.source_uidvalidity)?
+            let (present, at_destination, excluded) = if same_folders {
+                st.fate_counts(rec.id, rec.source_uidvalidity)?
             } else {
-                Vec::new()
+                (0, 0, 0)
             };
-            let present = known.iter().filter(|m| m.fate != Fate::Removed).count() as u64;
             if same && present == u64::from(src_status.exists) {
-                for m in &known {
-                    if m.fate.is_at_destination() {
-                        labelled.insert(m.fingerprint.clone());
-                        report.already_there += 1;
-                    } else if matches!(m.fate, Fate::Excluded { .. }) {
-                        report.in_other_folders += 1;
+                report.already_there += at_destination;
+                report.in_other_folders += excluded;
+                if job.track_labels {
+                    for m in st.messages_in_folder(rec.id, rec.source_uidvalidity)? {
+                        if m.fate.is_at_destination() {
+                            labelled.insert(m.fingerprint);
+                        }
                     }
                 }
                 report.messages = u64::from(src_status.exists);
@@ -587,6 +598,7 @@ async fn copy_folder(
                 (same_folders, options.dry, rec.highest_modseq, &dst_status)
             {
                 if st.dest_fingerprints(rec.dest.id)?.len() == dst.exists as usize {
+                    let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
                     since = Some((last, known));
                 }
             }
@@ -877,9 +889,6 @@ async fn copy_folder(
         .await;
     }
     let highest = report_highest_uid(&to_copy, &mapped);
-    if let (Some(folder), Some(max)) = (folder_id, highest) {
-        st.set_folder_progress(folder, max, None, now())?;
-    }
 
     // 6. Before the switch: flag changes at the source, and (opt-in)
     // removals of messages gone from the source. After it, runs only add.
@@ -916,9 +925,12 @@ async fn copy_folder(
         // run's shortcuts never skip a message or a change that still has
         // to go.
         let clean = report.failed == 0 && report.skipped == 0;
-        if let Some(modseq) = src_status.highest_modseq.filter(|_| clean) {
-            st.set_folder_progress(folder, max, Some(modseq), now())?;
-        }
+        st.set_folder_progress(
+            folder,
+            max,
+            src_status.highest_modseq.filter(|_| clean),
+            now(),
+        )?;
     }
     report.dropped_keywords = dropped.into_iter().collect();
     sink.emit(Event::FolderDone { folder: display });
@@ -1228,6 +1240,9 @@ async fn all_meta(session: &mut Session, status: &FolderStatus) -> Result<Vec<Me
     Ok(out)
 }
 
+/// The least a connection gets of a batch split between several.
+const MIN_SHARE_BYTES: usize = 2 * 1024 * 1024;
+
 /// The destination connections a batch is written through: the run's own
 /// session plus extra ones opened on first need.
 pub struct Writers<'a> {
@@ -1244,7 +1259,13 @@ impl Writers<'_> {
         folder: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Appended>, Error> {
-        let wanted = self.connections.min(items.len() / 2).max(1);
+        // Small batches go whole: another sign-in costs more than it saves.
+        let bytes: usize = items.iter().map(|i| i.body.len()).sum();
+        let wanted = self
+            .connections
+            .min(items.len() / 2)
+            .min(bytes / MIN_SHARE_BYTES)
+            .max(1);
         while self.extra.len() + 1 < wanted {
             match dest.another().await {
                 Ok(session) => self.extra.push(session),
@@ -1371,9 +1392,7 @@ async fn apply_changes(
     report: &mut FolderReport,
 ) -> Result<(), FolderStop> {
     let now = job.now;
-    for (key, flags) in &changes.baseline {
-        st.set_synced_flags(*key, flags, now())?;
-    }
+    st.set_synced_flags_all(&changes.baseline, now())?;
     let removing = job.options.delete2 && !changes.gone.is_empty();
     if changes.updated.is_empty() && !removing {
         return Ok(());
@@ -1386,9 +1405,7 @@ async fn apply_changes(
         dest.store_flag(uids, flag, false).await?;
     }
     crate::crashpoint::hit("after_store");
-    for (key, flags) in &changes.updated {
-        st.set_synced_flags(*key, flags, now())?;
-    }
+    st.set_synced_flags_all(&changes.updated, now())?;
     report.flags_updated += changes.updated.len() as u64;
     if removing {
         let uids: Vec<u32> = changes.gone.iter().map(|(_, uid)| *uid).collect();

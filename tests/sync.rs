@@ -1264,10 +1264,12 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
         .layout(Layout::Exchange)
         .fsync(false)
         .build();
+    // About 9 MB: large enough to be worth splitting (small batches go whole).
+    let filler = format!("\r\n{}", "w".repeat(70)).repeat(2_000);
     src.append(
         "alice",
         "INBOX",
-        &(0..60).map(|i| mail(i, "")).collect::<Vec<_>>(),
+        &(0..60).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
     );
     let dst = Dovecot::builder()
         .layout(Layout::Exchange)
