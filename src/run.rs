@@ -81,6 +81,16 @@ pub struct Options {
     pub max_messages_per_second: Option<f64>,
     /// At most this many bytes per second are copied (`--maxbytespersecond`).
     pub max_bytes_per_second: Option<u64>,
+    /// Daily allowances of the accounts, on top of the per-second pace:
+    /// bytes read from the source per day, bytes written to the destination
+    /// per day, messages the destination takes per hour. `None`: the
+    /// provider's preset (Gmail: 2,500 MB down and 500 MB up a day;
+    /// Microsoft 365: 3,600 messages an hour); `Some(0)`: no allowance.
+    pub download_bytes_per_day: Option<u64>,
+    /// See `download_bytes_per_day`.
+    pub upload_bytes_per_day: Option<u64>,
+    /// See `download_bytes_per_day`.
+    pub messages_per_hour: Option<u64>,
     /// Connections writing to the destination at once: a batch is split
     /// between them, so the destination's per-message disk syncs overlap.
     /// Capped by the destination provider's connection limit.
@@ -128,6 +138,9 @@ impl Default for Options {
             max_retries: 5,
             max_messages_per_second: None,
             max_bytes_per_second: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
             connections: 4,
             cancel: Cancel::new(),
         }
@@ -311,6 +324,7 @@ pub async fn sync(
     let track_labels = map.entries.iter().any(|e| is_all_mail(map, &e.source));
     let mut outcome = "completed";
     let mut pace = Pace::new(options);
+    pace.budgets = Budgets::for_run(options, &source.endpoint().host, &dest.endpoint().host);
     // Extra connections to the destination, opened on first need.
     let mut writers: Vec<Session> = Vec::new();
     let connections = options.connections.clamp(
@@ -840,14 +854,33 @@ async fn copy_folder(
             return Err(FolderStop::Cancelled);
         }
         let batch = &to_copy[range.clone()];
+        let batch_bytes_now: u64 = batch.iter().map(|c| c.message.size).sum();
+        if let Err(stop) = pace
+            .admit(
+                batch.len() as u64,
+                batch_bytes_now,
+                now,
+                &options.cancel,
+                sink,
+            )
+            .await
+        {
+            report.dropped_keywords = dropped.into_iter().collect();
+            return Err(stop);
+        }
         let bodies = match next_bodies.take() {
             Some(bodies) => bodies,
             None => fetch_batch(source, batch).await?,
         };
+        // The next batch is read ahead only if the allowances would let it go.
         let following = batches
             .get(i + 1)
             .filter(|_| !options.cancel.is_cancelled())
-            .map(|r| &to_copy[r.clone()]);
+            .map(|r| &to_copy[r.clone()])
+            .filter(|next| {
+                let bytes = next.iter().map(|c| c.message.size).sum();
+                pace.would_admit(next.len() as u64, bytes, now())
+            });
         let outcome = copy_batch(
             source,
             dest,
@@ -1166,6 +1199,7 @@ fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
 /// batch, waits until the totals so far fit the limits. Batches are
 /// capped at about a second's worth, so the pace is even, not bursty.
 pub struct Pace {
+    budgets: Budgets,
     started: Option<tokio::time::Instant>,
     messages: u64,
     bytes: u64,
@@ -1181,7 +1215,51 @@ impl Pace {
             bytes: 0,
             per_second: options.max_messages_per_second.filter(|r| *r > 0.0),
             bytes_per_second: options.max_bytes_per_second.filter(|r| *r > 0),
+            budgets: Budgets::default(),
         }
+    }
+
+    /// Waits, if a daily or hourly allowance would be exceeded by a batch
+    /// of `messages` and `bytes`, until it is renewed (saying so, with the
+    /// time the copy resumes), then counts the batch against it.
+    async fn admit(
+        &mut self,
+        messages: u64,
+        bytes: u64,
+        now: Clock<'_>,
+        cancel: &Cancel,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), FolderStop> {
+        loop {
+            let Err((resume_at, why)) = self.budgets.take(messages, bytes, now()) else {
+                return Ok(());
+            };
+            let wait = (resume_at - now()).max(1) as u64;
+            let at = chrono::DateTime::from_timestamp(resume_at, 0)
+                .map(|t| t.format("%H:%M UTC").to_string())
+                .unwrap_or_default();
+            tracing::debug!(wait_secs = wait, %why, "daily allowance used up");
+            sink.emit(Event::Throttled {
+                wait_secs: wait,
+                reason: format!("{why}; resuming at {at}"),
+            });
+            // Long waits stay stoppable: the stop request is looked at
+            // every few seconds.
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+            while tokio::time::Instant::now() < until {
+                if cancel.is_cancelled() {
+                    return Err(FolderStop::Cancelled);
+                }
+                let step =
+                    until.min(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+                tokio::time::sleep_until(step).await;
+            }
+        }
+    }
+
+    /// Would a batch fit the allowances now (without counting it)?
+    fn would_admit(&self, messages: u64, bytes: u64, now: i64) -> bool {
+        self.budgets.clone().take(messages, bytes, now).is_ok()
     }
 
     /// The largest batch that keeps the pace even (about one second's worth).
@@ -1214,6 +1292,135 @@ impl Pace {
             .unwrap_or(0.0);
         let due = started + std::time::Duration::from_secs_f64(by_count.max(by_bytes));
         tokio::time::sleep_until(due).await;
+    }
+}
+
+/// An allowance of `limit` units per `window` seconds (a provider's daily
+/// download or upload volume, its hourly message count), counted in fixed
+/// windows from the first use. Pure: the caller says what time it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    limit: u64,
+    window: i64,
+    start: Option<i64>,
+    used: u64,
+}
+
+impl Budget {
+    /// `limit` units per `window_secs` seconds.
+    pub fn new(limit: u64, window_secs: i64) -> Budget {
+        Budget {
+            limit,
+            window: window_secs.max(1),
+            start: None,
+            used: 0,
+        }
+    }
+
+    /// Counts `amount` units used at `now`, or, when they would go over the
+    /// allowance, counts nothing and says when the window renews. Something
+    /// larger than the whole allowance goes alone at the start of a window
+    /// (it could never go otherwise).
+    pub fn take(&mut self, amount: u64, now: i64) -> Result<(), i64> {
+        match self.start {
+            Some(start) if now < start + self.window => {}
+            _ => {
+                self.start = Some(now);
+                self.used = 0;
+            }
+        }
+        let start = self.start.unwrap_or(now);
+        if self.used > 0 && self.used.saturating_add(amount) > self.limit {
+            return Err(start + self.window);
+        }
+        self.used = self.used.saturating_add(amount);
+        Ok(())
+    }
+
+    /// Units used in the current window.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+}
+
+/// The run's allowances, each with the words that explain a wait.
+#[derive(Clone, Debug, Default)]
+pub struct Budgets {
+    download: Option<(Budget, String)>,
+    upload: Option<(Budget, String)>,
+    messages: Option<(Budget, String)>,
+}
+
+impl Budgets {
+    /// From the options, else the source's and the destination's presets.
+    pub fn for_run(options: &Options, source_host: &str, dest_host: &str) -> Budgets {
+        let src = crate::preset::for_host(source_host);
+        let dst = crate::preset::for_host(dest_host);
+        let pick = |asked: Option<u64>, preset: Option<u64>| match asked {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => preset,
+        };
+        let day = 86_400;
+        Budgets {
+            download: pick(options.download_bytes_per_day, src.download_bytes_per_day).map(|n| {
+                (
+                    Budget::new(n, day),
+                    format!(
+                        "{} lets an account download about {} a day",
+                        src.name,
+                        human_bytes(n)
+                    ),
+                )
+            }),
+            upload: pick(options.upload_bytes_per_day, dst.upload_bytes_per_day).map(|n| {
+                (
+                    Budget::new(n, day),
+                    format!(
+                        "{} lets an account upload about {} a day",
+                        dst.name,
+                        human_bytes(n)
+                    ),
+                )
+            }),
+            messages: pick(options.messages_per_hour, dst.messages_per_hour).map(|n| {
+                (
+                    Budget::new(n, 3_600),
+                    format!(
+                        "{} accepts about {} messages an hour",
+                        dst.name,
+                        crate::preset::thousands(n)
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Counts a batch against every allowance, or (counting nothing) says
+    /// when the latest one that is used up renews, and why.
+    pub fn take(&mut self, messages: u64, bytes: u64, now: i64) -> Result<(), (i64, String)> {
+        let mut trial = self.clone();
+        let mut blocked: Option<(i64, String)> = None;
+        for (budget, amount) in [
+            (&mut trial.download, bytes),
+            (&mut trial.upload, bytes),
+            (&mut trial.messages, messages),
+        ] {
+            if let Some((b, why)) = budget {
+                if let Err(at) = b.take(amount, now) {
+                    if blocked.as_ref().is_none_or(|(t, _)| at > *t) {
+                        blocked = Some((at, why.clone()));
+                    }
+                }
+            }
+        }
+        match blocked {
+            Some(b) => Err(b),
+            None => {
+                *self = trial;
+                Ok(())
+            }
+        }
     }
 }
 
@@ -1617,6 +1824,98 @@ mod tests {
             parse_internal_date("01-Mar-2024 09:00:00 +0000")
         );
         assert_eq!(parse_internal_date("garbage"), None);
+    }
+
+    #[test]
+    fn an_allowance_fills_then_renews_with_its_window() {
+        let mut b = Budget::new(100, 3_600);
+        assert_eq!(b.take(60, 1_000), Ok(()));
+        assert_eq!(b.take(40, 1_500), Ok(()), "exactly the allowance");
+        assert_eq!(
+            b.take(1, 2_000),
+            Err(4_600),
+            "full: renews an hour after first use"
+        );
+        assert_eq!(b.used(), 100, "a refusal counts nothing");
+        assert_eq!(b.take(1, 4_599), Err(4_600));
+        assert_eq!(b.take(70, 4_600), Ok(()), "a new window");
+        assert_eq!(b.used(), 70);
+        assert_eq!(b.take(31, 5_000), Err(8_200));
+    }
+
+    #[test]
+    fn something_larger_than_the_allowance_goes_alone() {
+        let mut b = Budget::new(10, 60);
+        assert_eq!(b.take(50, 0), Ok(()), "it could never go otherwise");
+        assert_eq!(b.take(1, 1), Err(60));
+        assert_eq!(b.take(50, 60), Ok(()));
+    }
+
+    #[test]
+    fn gmail_uploads_about_500_mb_a_day_and_microsoft_3600_messages_an_hour() {
+        let options = Options::default();
+        let mut gmail = Budgets::for_run(&options, "imap.gmail.com", "imap.gmail.com");
+        let batch = 16 * 1_000_000;
+        let mut t = 1_700_000_000;
+        let mut sent = 0;
+        let (resume, why) = loop {
+            match gmail.take(200, batch, t) {
+                Ok(()) => sent += batch,
+                Err(e) => break e,
+            }
+            t += 10;
+        };
+        assert_eq!(sent, 496_000_000, "31 batches of 16 MB fit in 500 MB");
+        assert_eq!(
+            resume,
+            1_700_000_000 + 86_400,
+            "a day after the first batch"
+        );
+        assert!(why.contains("Gmail") && why.contains("upload"), "{why}");
+
+        let mut m365 = Budgets::for_run(&options, "imap.example.org", "outlook.office365.com");
+        assert_eq!(m365.take(1_000, 1, 0), Ok(()));
+        assert_eq!(m365.take(1_000, 1, 10), Ok(()));
+        assert_eq!(m365.take(1_000, 1, 20), Ok(()));
+        let (resume, why) = m365.take(1_000, 1, 30).unwrap_err();
+        assert_eq!(resume, 3_600);
+        assert!(why.contains("3,600 messages an hour"), "{why}");
+        assert_eq!(m365.take(600, 1, 40), Ok(()), "what still fits goes");
+
+        // Reading from Gmail counts against its download allowance, not upload.
+        let mut down = Budgets::for_run(&options, "imap.gmail.com", "imap.example.org");
+        assert_eq!(down.take(1, 2_400_000_000, 0), Ok(()));
+        let (resume, why) = down.take(1, 200_000_000, 5).unwrap_err();
+        assert_eq!(resume, 86_400);
+        assert!(why.contains("download"), "{why}");
+
+        // No preset limit on other servers; 0 switches a preset's off.
+        let mut none = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
+        assert_eq!(none.take(1_000_000, u64::MAX / 2, 0), Ok(()));
+        let off = Options {
+            upload_bytes_per_day: Some(0),
+            download_bytes_per_day: Some(0),
+            ..Options::default()
+        };
+        let mut gmail = Budgets::for_run(&off, "imap.gmail.com", "imap.gmail.com");
+        for i in 0..100 {
+            assert_eq!(gmail.take(100, batch, i), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_batch_that_one_allowance_refuses_counts_against_none() {
+        let options = Options {
+            download_bytes_per_day: Some(1_000),
+            messages_per_hour: Some(10),
+            ..Options::default()
+        };
+        let mut b = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
+        assert_eq!(b.take(8, 100, 0), Ok(()));
+        // 5 more messages exceed the hourly 10; the bytes would have fit.
+        assert_eq!(b.take(5, 100, 1).map_err(|e| e.0), Err(3_600));
+        // So the bytes were not counted: 900 more still fit today.
+        assert_eq!(b.take(2, 900, 2), Ok(()));
     }
 
     #[test]
