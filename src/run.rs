@@ -836,9 +836,10 @@ async fn copy_folder(
     let (Some(st), Some(dest_folder), Some(dst_status)) = (state, dest_id, dst_status) else {
         unreachable!("a real run has a state store and a destination folder")
     };
-    if !to_copy.is_empty() {
+    if to_copy.len() > UNSELECT_ABOVE {
         // Appending to the folder this session has open would make the
-        // server refresh its view of it after every command.
+        // server refresh its view of it after every command (not worth a
+        // round trip for a few new messages).
         dest.unselect_examined().await?;
     }
 
@@ -1447,6 +1448,10 @@ async fn all_meta(session: &mut Session, status: &FolderStatus) -> Result<Vec<Me
     Ok(out)
 }
 
+/// More messages to copy than this, and the destination folder is left
+/// (UNSELECT) before appending to it.
+const UNSELECT_ABOVE: usize = 100;
+
 /// The least a connection gets of a batch split between several.
 const MIN_SHARE_BYTES: usize = 2 * 1024 * 1024;
 
@@ -1605,12 +1610,18 @@ async fn apply_changes(
         return Ok(());
     }
     dest.select(job.dest_name.wire()).await?;
-    for (flag, uids) in &changes.add {
-        dest.store_flag(uids, flag, true).await?;
-    }
-    for (flag, uids) in &changes.remove {
-        dest.store_flag(uids, flag, false).await?;
-    }
+    let stores: Vec<(&[u32], &str, bool)> = changes
+        .add
+        .iter()
+        .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), true))
+        .chain(
+            changes
+                .remove
+                .iter()
+                .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), false)),
+        )
+        .collect();
+    dest.store_flags(&stores).await?;
     crate::crashpoint::hit("after_store");
     st.set_synced_flags_all(&changes.updated, now())?;
     report.flags_updated += changes.updated.len() as u64;

@@ -254,6 +254,64 @@ impl Session {
         })
     }
 
+    /// Several flag changes on the selected folder in one round trip: every
+    /// `UID STORE` is written, then every reply read (each is its own
+    /// command; the first refusal is reported after all replies are in, so
+    /// the connection stays in step).
+    pub async fn store_flags(&mut self, changes: &[(&[u32], &str, bool)]) -> Result<(), Error> {
+        let changes: Vec<_> = changes.iter().filter(|(u, _, _)| !u.is_empty()).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if let Some((_, flag, _)) = changes
+            .iter()
+            .find(|(_, f, _)| !wire::is_atom(f.trim_start_matches('\\')))
+        {
+            return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
+        }
+        let timeout = self.endpoint.timeout;
+        let host = self.endpoint.host.clone();
+        let fut = async {
+            let mut commands = Vec::new();
+            let mut tags = Vec::with_capacity(changes.len());
+            for (uids, flag, add) in &changes {
+                let tag = self.next_raw_tag();
+                let sign = if *add { '+' } else { '-' };
+                commands.extend_from_slice(
+                    format!(
+                        "{tag} UID STORE {} {sign}FLAGS.SILENT ({flag})\r\n",
+                        uid_set(uids)
+                    )
+                    .as_bytes(),
+                );
+                tags.push(tag);
+            }
+            self.write_raw(&commands).await?;
+            let mut refused = None;
+            for ((uids, flag, _), tag) in changes.iter().zip(&tags) {
+                let done = self.read_done(tag).await?;
+                if !done.ok && refused.is_none() {
+                    refused = Some(self.refused(
+                        format!("change the tag {flag} on {} message(s)", uids.len()),
+                        &done.text,
+                    ));
+                }
+            }
+            match refused {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host,
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs().max(1),
+            })),
+        }
+    }
+
     /// Removes messages of the selected folder by UID: marks them deleted,
     /// then UID EXPUNGE (RFC 4315) so that no other message marked deleted
     /// by someone else is removed. Refused without UIDPLUS.
