@@ -232,3 +232,22 @@ def apply_delta(src, seed: int, n: int, new: int = 50, flag_changes: int = 200):
             assert typ == "OK"
         m.logout()
     return new, len(picked)
+
+
+def append_big(src, megabytes: int, folder: str = "INBOX") -> int:
+    """Appends one message of about `megabytes` MB (a base64 attachment) to
+    the source over IMAP: the memory case (peak RSS must stay bounded by the
+    message, not grow with the connection count). Returns its size."""
+    line = (b"TWFpbEZlcnJ5IGJlbmNoOiBvbmUgbGFyZ2UgYXR0YWNobWVudCwgYnl0ZSBmb3IgYnl0ZS4g" * 2)[:76] + b"\r\n"
+    head = (b"From: Big Sender <big@example.net>\r\nTo: alice@example.com\r\n"
+            b"Subject: One very large attachment\r\nDate: Mon, 4 Dec 2023 10:00:00 +0000\r\n"
+            b"Message-ID: <bench-big@example.net>\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: application/octet-stream; name=big.bin\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n")
+    msg = head + line * (megabytes * 1_000_000 // len(line))
+    with imaplib.IMAP4("127.0.0.1", src.port) as m:
+        m.login("alice", _password())
+        typ, data = m.append(_q(folder), "(\\Seen)", imaplib.Time2Internaldate(LAST_DATE - 86_400), msg)
+        assert typ == "OK", data
+        m.logout()
+    return len(msg)

@@ -949,8 +949,13 @@ async fn map_both(
     let [source, dest] = servers.both(command)?;
     let job_name = mailferry::paths::job_name(&source.1.user, &source.0, &dest.1.user, &dest.0);
     // The source is only listed: LIST and LSUB change nothing there.
-    let (source_session, source_tree) = open_tree("Source server", &source).await?;
-    let (dest_session, dest_tree) = open_tree("Destination server", &dest).await?;
+    // Both sides at once: two sign-ins cost one's wait.
+    let (source_side, dest_side) = tokio::join!(
+        open_tree("Source server", &source),
+        open_tree("Destination server", &dest)
+    );
+    let (source_session, source_tree) = source_side?;
+    let (dest_session, dest_tree) = dest_side?;
     let map = map_folders(&source_tree, &dest_tree, &rules);
     Ok(Mapped {
         map,

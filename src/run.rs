@@ -25,18 +25,23 @@
 //!    from the source — and stop to ask when that is suspiciously many.
 //!    After the switch, runs only add.
 //!
-//! Left for later issues: CONDSTORE/QRESYNC shortcuts, several connections
-//! per folder.
+//! Shortcuts from a clean pass (CONDSTORE): a folder whose HIGHESTMODSEQ
+//! has not moved costs its two EXAMINEs; one where only new messages and
+//! flag changes happened, whose destination holds only what the store
+//! knows of, reads just what changed (`UID FETCH 1:* … (CHANGEDSINCE m)`)
+//! instead of every message's identity on both sides.
 
 use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
 use crate::folder::{AllMailPolicy, FolderMap, MailboxName, Target};
 use crate::identity::{Fingerprint, Multiset, Summary};
-use crate::imap::messages::{AppendItem, Appended, FolderStatus, MessageMeta, RefusalKind};
+use crate::imap::messages::{
+    AppendItem, Appended, FetchedMessage, FolderStatus, MessageMeta, RefusalKind,
+};
 use crate::imap::Session;
 use crate::state::{
-    DestFolderId, FailReason, FolderId, MessageKey, NotCopied, RunCounters, SkipReason,
-    SourceMessage, State, StateError,
+    DestFolderId, FailReason, FolderId, MessageKey, MessageRecord, NotCopied, RunCounters,
+    SkipReason, SourceMessage, State, StateError,
 };
 use crate::state::{Fate, Phase};
 use serde::Serialize;
@@ -76,6 +81,16 @@ pub struct Options {
     pub max_messages_per_second: Option<f64>,
     /// At most this many bytes per second are copied (`--maxbytespersecond`).
     pub max_bytes_per_second: Option<u64>,
+    /// Daily allowances of the accounts, on top of the per-second pace:
+    /// bytes read from the source per day, bytes written to the destination
+    /// per day, messages the destination takes per hour. `None`: the
+    /// provider's preset (Gmail: 2,500 MB down and 500 MB up a day;
+    /// Microsoft 365: 3,600 messages an hour); `Some(0)`: no allowance.
+    pub download_bytes_per_day: Option<u64>,
+    /// See `download_bytes_per_day`.
+    pub upload_bytes_per_day: Option<u64>,
+    /// See `download_bytes_per_day`.
+    pub messages_per_hour: Option<u64>,
     /// Connections writing to the destination at once: a batch is split
     /// between them, so the destination's per-message disk syncs overlap.
     /// Capped by the destination provider's connection limit.
@@ -115,7 +130,7 @@ impl Default for Options {
             min_size: None,
             max_age_days: None,
             min_age_days: None,
-            batch_messages: 100,
+            batch_messages: 1000,
             batch_bytes: 16 * 1024 * 1024,
             max_attempts: 3,
             delete2: false,
@@ -123,6 +138,9 @@ impl Default for Options {
             max_retries: 5,
             max_messages_per_second: None,
             max_bytes_per_second: None,
+            download_bytes_per_day: None,
+            upload_bytes_per_day: None,
+            messages_per_hour: None,
             connections: 4,
             cancel: Cancel::new(),
         }
@@ -303,8 +321,10 @@ pub async fn sync(
         dry: options.dry,
         folders: entries.len(),
     });
+    let track_labels = map.entries.iter().any(|e| is_all_mail(map, &e.source));
     let mut outcome = "completed";
     let mut pace = Pace::new(options);
+    pace.budgets = Budgets::for_run(options, &source.endpoint().host, &dest.endpoint().host);
     // Extra connections to the destination, opened on first need.
     let mut writers: Vec<Session> = Vec::new();
     let connections = options.connections.clamp(
@@ -322,6 +342,7 @@ pub async fn sync(
         }
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
         let ctx = FolderJob {
+            track_labels,
             source_name: &entry.source,
             dest_name: target,
             all_mail: all_mail_filter,
@@ -420,7 +441,13 @@ pub async fn sync(
                 break;
             }
         }
-        if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
+        let touched = report.folders.last().is_some_and(|f| {
+            f.transferred + f.failed + f.skipped + f.flags_updated + f.removed > 0
+        });
+        if let (Some(st), Some(run), true) = (state.as_deref_mut(), run, touched) {
+            // A folder that changed nothing leaves the run's counters as
+            // they were but for "already there" (written at the end): no
+            // disk sync for it.
             st.update_run(run, &report.counters())
                 .map_err(state_error)?;
         }
@@ -450,6 +477,9 @@ fn is_all_mail(map: &FolderMap, source: &MailboxName) -> bool {
 }
 
 struct FolderJob<'a> {
+    /// Some folder of the map is Gmail's All Mail: what every folder holds
+    /// at the destination must be known by fingerprint (`labelled`).
+    track_labels: bool,
     source_name: &'a MailboxName,
     dest_name: &'a MailboxName,
     all_mail: Option<AllMailPolicy>,
@@ -542,32 +572,38 @@ async fn copy_folder(
     // UIDVALIDITY and HIGHESTMODSEQ: no message added, removed or
     // re-flagged), whose destination folder is the same one (UIDVALIDITY),
     // costs these two EXAMINEs.
+    // A folder that did change since such a pass, where only new messages
+    // and flag changes happened (nothing removed), and whose destination
+    // holds only what the store knows of, is brought up to date from
+    // what changed since then (CHANGEDSINCE): see `since` below.
+    let mut since: Option<(u64, Vec<MessageRecord>)> = None;
     if let (Some(st), Some(modseq)) = (state.as_deref_mut(), src_status.highest_modseq) {
         if let Some(rec) = st.folder(job.source_name)? {
-            let same = rec.source_uidvalidity == src_status.uid_validity
-                && rec.highest_modseq == Some(modseq)
+            let same_folders = rec.source_uidvalidity == src_status.uid_validity
+                && rec.highest_modseq.is_some()
                 && rec.dest.name == job.dest_name.display()
                 && dst_status.as_ref().map(|d| d.uid_validity) == rec.dest.uidvalidity
                 && !st
                     .in_doubt_intents()?
                     .iter()
                     .any(|i| i.message.key.folder == rec.id);
+            let same = same_folders && rec.highest_modseq == Some(modseq);
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
             // "unchanged", and goes the long way with its safety checks.
-            let known = if same {
-                st.messages_in_folder(rec.id, rec.source_uidvalidity)?
+            let (present, at_destination, excluded) = if same_folders {
+                st.fate_counts(rec.id, rec.source_uidvalidity)?
             } else {
-                Vec::new()
+                (0, 0, 0)
             };
-            let present = known.iter().filter(|m| m.fate != Fate::Removed).count() as u64;
             if same && present == u64::from(src_status.exists) {
-                for m in &known {
-                    if m.fate.is_at_destination() {
-                        labelled.insert(m.fingerprint.clone());
-                        report.already_there += 1;
-                    } else if matches!(m.fate, Fate::Excluded { .. }) {
-                        report.in_other_folders += 1;
+                report.already_there += at_destination;
+                report.in_other_folders += excluded;
+                if job.track_labels {
+                    for m in st.messages_in_folder(rec.id, rec.source_uidvalidity)? {
+                        if m.fate.is_at_destination() {
+                            labelled.insert(m.fingerprint);
+                        }
                     }
                 }
                 report.messages = u64::from(src_status.exists);
@@ -582,6 +618,28 @@ async fn copy_folder(
                 sink.emit(Event::FolderDone { folder: display });
                 return Ok(());
             }
+            if let (true, false, Some(last), Some(dst)) =
+                (same_folders, options.dry, rec.highest_modseq, &dst_status)
+            {
+                if st.dest_fingerprints(rec.dest.id)?.len() == dst.exists as usize {
+                    let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
+                    since = Some((last, known));
+                }
+            }
+        }
+    }
+    // Changes since the last clean pass: one FETCH. New messages are those
+    // the store has no row for; a count that does not add up means
+    // something was removed, which the full comparison handles.
+    let mut changed: Option<(Vec<MessageMeta>, Vec<MessageRecord>)> = None;
+    if let Some((last, known)) = since {
+        let metas = source.fetch_meta_changed_since(last).await?;
+        let uids: std::collections::HashSet<u32> = known.iter().map(|m| m.key.uid).collect();
+        let new = metas.iter().filter(|m| !uids.contains(&m.uid)).count();
+        let present = known.iter().filter(|m| m.fate != Fate::Removed).count();
+        if present + new == src_status.exists as usize {
+            tracing::debug!(folder = %job.source_name.display(), changed = metas.len(), new, "changed since the last run");
+            changed = Some((metas, known));
         }
     }
     let mut dest_changed = false;
@@ -600,13 +658,43 @@ async fn copy_folder(
         None => (None, None),
     };
 
-    // 3. Identities on both sides.
-    let metas = all_meta(source, &src_status).await?;
-    let dest_metas = match &dst_status {
-        Some(status) => all_meta(dest, status).await?,
-        None => Vec::new(),
+    // 3. Identities on both sides (or, from a clean pass, only what changed
+    // at the source: the destination holds nothing the store doesn't know).
+    let (metas, dest_metas, unchanged) = match changed {
+        Some((metas, known)) => {
+            let changed_uids: std::collections::HashSet<u32> =
+                metas.iter().map(|m| m.uid).collect();
+            let unchanged: Vec<MessageRecord> = known
+                .into_iter()
+                .filter(|m| !changed_uids.contains(&m.key.uid) && m.fate != Fate::Removed)
+                .collect();
+            (metas, Vec::new(), Some(unchanged))
+        }
+        None => {
+            let metas = all_meta(source, &src_status).await?;
+            let dest_metas = match &dst_status {
+                Some(status) => all_meta(dest, status).await?,
+                None => Vec::new(),
+            };
+            (metas, dest_metas, None)
+        }
     };
     report.messages = metas.len() as u64;
+    let partial = unchanged.is_some();
+    if let Some(unchanged) = &unchanged {
+        report.messages = u64::from(src_status.exists);
+        for m in unchanged {
+            if m.fate.is_at_destination() {
+                labelled.insert(m.fingerprint.clone());
+                report.already_there += 1;
+            } else if matches!(m.fate, Fate::Excluded { .. }) {
+                if job.all_mail == Some(AllMailPolicy::OnlyUnlabelled) {
+                    labelled.take(&m.fingerprint);
+                }
+                report.in_other_folders += 1;
+            }
+        }
+    }
     let source_flags: HashMap<u32, Vec<String>> =
         metas.iter().map(|m| (m.uid, m.flags.clone())).collect();
     let mut candidates: Vec<Candidate> = metas
@@ -758,29 +846,53 @@ async fn copy_folder(
     let (Some(st), Some(dest_folder), Some(dst_status)) = (state, dest_id, dst_status) else {
         unreachable!("a real run has a state store and a destination folder")
     };
+    if to_copy.len() > UNSELECT_ABOVE {
+        // Appending to the folder this session has open would make the
+        // server refresh its view of it after every command (not worth a
+        // round trip for a few new messages).
+        dest.unselect_examined().await?;
+    }
 
-    // 5. Copy in batches.
+    // 5. Copy in batches. The source FETCH of the next batch overlaps the
+    // APPEND of this one, so at most two batches' bytes are in memory.
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.batch_limits(options);
-    let mut start = 0;
-    while start < to_copy.len() {
+    let batches = split_batches(&to_copy, batch_messages, batch_bytes);
+    let mut next_bodies: Option<Vec<FetchedMessage>> = None;
+    for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
             report.dropped_keywords = dropped.into_iter().collect();
             return Err(FolderStop::Cancelled);
         }
-        let mut end = start;
-        let mut bytes = 0u64;
-        while end < to_copy.len()
-            && (end == start
-                || (end - start < batch_messages
-                    && bytes + to_copy[end].message.size <= batch_bytes))
+        let batch = &to_copy[range.clone()];
+        let batch_bytes_now: u64 = batch.iter().map(|c| c.message.size).sum();
+        if let Err(stop) = pace
+            .admit(
+                batch.len() as u64,
+                batch_bytes_now,
+                now,
+                &options.cancel,
+                sink,
+            )
+            .await
         {
-            bytes += to_copy[end].message.size;
-            end += 1;
+            report.dropped_keywords = dropped.into_iter().collect();
+            return Err(stop);
         }
-        let batch = &to_copy[start..end];
-        start = end;
-        match copy_batch(
+        let bodies = match next_bodies.take() {
+            Some(bodies) => bodies,
+            None => fetch_batch(source, batch).await?,
+        };
+        // The next batch is read ahead only if the allowances would let it go.
+        let following = batches
+            .get(i + 1)
+            .filter(|_| !options.cancel.is_cancelled())
+            .map(|r| &to_copy[r.clone()])
+            .filter(|next| {
+                let bytes = next.iter().map(|c| c.message.size).sum();
+                pace.would_admit(next.len() as u64, bytes, now())
+            });
+        let outcome = copy_batch(
             source,
             dest,
             writers,
@@ -789,39 +901,38 @@ async fn copy_folder(
             dest_folder,
             &dst_status,
             batch,
+            bodies,
+            following,
             &mut dropped,
             report,
             sink,
         )
-        .await
-        {
-            Ok(()) => {}
+        .await;
+        let fetched_next = match outcome {
+            Ok(next) => next,
             Err(stop) => {
                 report.dropped_keywords = dropped.into_iter().collect();
                 return Err(stop);
             }
+        };
+        for c in batch {
+            labelled.insert(c.message.fingerprint.clone());
+        }
+        match fetched_next {
+            Some(Ok(bodies)) => next_bodies = Some(bodies),
+            Some(Err(e)) => {
+                report.dropped_keywords = dropped.into_iter().collect();
+                return Err(FolderStop::Fatal(e));
+            }
+            None => {}
         }
         pace.account(
             batch.len() as u64,
             batch.iter().map(|c| c.message.size).sum(),
         )
         .await;
-        for c in batch {
-            labelled.insert(c.message.fingerprint.clone());
-        }
     }
-    if let (Some(folder), Some(max)) = (folder_id, report_highest_uid(&to_copy, &mapped)) {
-        // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
-        // nothing held back by a filter), so the next run's shortcut never
-        // skips a message that still has to go.
-        let clean = report.failed == 0 && report.skipped == 0;
-        st.set_folder_progress(
-            folder,
-            max,
-            src_status.highest_modseq.filter(|_| clean),
-            now(),
-        )?;
-    }
+    let highest = report_highest_uid(&to_copy, &mapped);
 
     // 6. Before the switch: flag changes at the source, and (opt-in)
     // removals of messages gone from the source. After it, runs only add.
@@ -833,6 +944,7 @@ async fn copy_folder(
                 src_status.uid_validity,
                 dest_folder,
                 &source_flags,
+                partial,
                 &dst_status,
             )?;
             if options.delete2 && !changes.gone.is_empty() {
@@ -851,6 +963,19 @@ async fn copy_folder(
             apply_changes(dest, st, job, &changes, report).await?;
         }
     }
+    if let (Some(folder), Some(max)) = (folder_id, highest) {
+        // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
+        // nothing held back by a filter, flag changes written), so the next
+        // run's shortcuts never skip a message or a change that still has
+        // to go.
+        let clean = report.failed == 0 && report.skipped == 0;
+        st.set_folder_progress(
+            folder,
+            max,
+            src_status.highest_modseq.filter(|_| clean),
+            now(),
+        )?;
+    }
     report.dropped_keywords = dropped.into_iter().collect();
     sink.emit(Event::FolderDone { folder: display });
     Ok(())
@@ -864,6 +989,45 @@ fn report_highest_uid(to_copy: &[Candidate], mapped: &BTreeSet<u32>) -> Option<u
         .max()
 }
 
+/// Splits the messages to copy into batches of at most `messages` and
+/// `bytes` (a message larger than `bytes` goes alone).
+fn split_batches(
+    to_copy: &[Candidate],
+    messages: usize,
+    bytes: u64,
+) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < to_copy.len() {
+        let mut end = start;
+        let mut sum = 0u64;
+        while end < to_copy.len()
+            && (end == start
+                || (end - start < messages && sum + to_copy[end].message.size <= bytes))
+        {
+            sum += to_copy[end].message.size;
+            end += 1;
+        }
+        out.push(start..end);
+        start = end;
+    }
+    out
+}
+
+/// The whole messages of a batch, from the source.
+async fn fetch_batch(
+    source: &mut Session,
+    batch: &[Candidate],
+) -> Result<Vec<FetchedMessage>, Error> {
+    let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
+    let expected: u64 = batch.iter().map(|c| c.message.size).sum();
+    source.fetch_bodies(&uids, expected).await
+}
+
+/// Copies one batch whose messages were fetched (`bodies`): intents, the
+/// APPENDs, confirmations. Meanwhile the `following` batch, if any, is
+/// fetched from the source; its result is returned (a failure there is the
+/// next batch's, not this one's: this one is recorded first).
 #[allow(clippy::too_many_arguments)] // the batch needs both sides, the store and the folder's context
 async fn copy_batch(
     source: &mut Session,
@@ -874,16 +1038,15 @@ async fn copy_batch(
     dest_folder: DestFolderId,
     dst_status: &FolderStatus,
     batch: &[Candidate],
+    bodies: Vec<FetchedMessage>,
+    following: Option<&[Candidate]>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
     sink: &mut dyn EventSink,
-) -> Result<(), FolderStop> {
+) -> Result<Option<Result<Vec<FetchedMessage>, Error>>, FolderStop> {
     let now = job.now;
     let display = job.source_name.display().to_owned();
-    let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
-    let expected: u64 = batch.iter().map(|c| c.message.size).sum();
-    let fetched = source.fetch_bodies(&uids, expected).await?;
-    let by_uid: BTreeMap<u32, _> = fetched.into_iter().map(|m| (m.uid, m)).collect();
+    let by_uid: BTreeMap<u32, _> = bodies.into_iter().map(|m| (m.uid, m)).collect();
 
     // Intents first: a crash from here on leaves a question, not a duplicate.
     let mut sending = Vec::new();
@@ -908,8 +1071,14 @@ async fn copy_batch(
             .collect();
         sending.push((c, body, flags));
     }
+    let fetch_next = async {
+        match following {
+            Some(next) => Some(fetch_batch(source, next).await),
+            None => None,
+        }
+    };
     if sending.is_empty() {
-        return Ok(());
+        return Ok(fetch_next.await);
     }
     // One transaction for the batch's intents, one for its confirmations:
     // a disk sync per batch, not two per message.
@@ -932,7 +1101,11 @@ async fn copy_batch(
         })
         .collect();
     crate::crashpoint::hit("before_append");
-    let results = writers.append(dest, job.dest_name.wire(), &items).await?;
+    let (results, next) = futures::join!(
+        writers.append(dest, job.dest_name.wire(), &items),
+        fetch_next
+    );
+    let results = results?;
     crate::crashpoint::hit("after_ok");
 
     let mut copied = 0u64;
@@ -1014,7 +1187,7 @@ async fn copy_batch(
         .with_detail(format!("The server said: {text}"));
         return Err(FolderStop::Full(err));
     }
-    Ok(())
+    Ok(next)
 }
 
 /// How long to wait before retrying a folder: as long as the server asked
@@ -1037,6 +1210,7 @@ fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
 /// batch, waits until the totals so far fit the limits. Batches are
 /// capped at about a second's worth, so the pace is even, not bursty.
 pub struct Pace {
+    budgets: Budgets,
     started: Option<tokio::time::Instant>,
     messages: u64,
     bytes: u64,
@@ -1052,7 +1226,51 @@ impl Pace {
             bytes: 0,
             per_second: options.max_messages_per_second.filter(|r| *r > 0.0),
             bytes_per_second: options.max_bytes_per_second.filter(|r| *r > 0),
+            budgets: Budgets::default(),
         }
+    }
+
+    /// Waits, if a daily or hourly allowance would be exceeded by a batch
+    /// of `messages` and `bytes`, until it is renewed (saying so, with the
+    /// time the copy resumes), then counts the batch against it.
+    async fn admit(
+        &mut self,
+        messages: u64,
+        bytes: u64,
+        now: Clock<'_>,
+        cancel: &Cancel,
+        sink: &mut dyn EventSink,
+    ) -> Result<(), FolderStop> {
+        loop {
+            let Err((resume_at, why)) = self.budgets.take(messages, bytes, now()) else {
+                return Ok(());
+            };
+            let wait = (resume_at - now()).max(1) as u64;
+            let at = chrono::DateTime::from_timestamp(resume_at, 0)
+                .map(|t| t.format("%H:%M UTC").to_string())
+                .unwrap_or_default();
+            tracing::debug!(wait_secs = wait, %why, "daily allowance used up");
+            sink.emit(Event::Throttled {
+                wait_secs: wait,
+                reason: format!("{why}; resuming at {at}"),
+            });
+            // Long waits stay stoppable: the stop request is looked at
+            // every few seconds.
+            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
+            while tokio::time::Instant::now() < until {
+                if cancel.is_cancelled() {
+                    return Err(FolderStop::Cancelled);
+                }
+                let step =
+                    until.min(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+                tokio::time::sleep_until(step).await;
+            }
+        }
+    }
+
+    /// Would a batch fit the allowances now (without counting it)?
+    fn would_admit(&self, messages: u64, bytes: u64, now: i64) -> bool {
+        self.budgets.clone().take(messages, bytes, now).is_ok()
     }
 
     /// The largest batch that keeps the pace even (about one second's worth).
@@ -1088,6 +1306,135 @@ impl Pace {
     }
 }
 
+/// An allowance of `limit` units per `window` seconds (a provider's daily
+/// download or upload volume, its hourly message count), counted in fixed
+/// windows from the first use. Pure: the caller says what time it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    limit: u64,
+    window: i64,
+    start: Option<i64>,
+    used: u64,
+}
+
+impl Budget {
+    /// `limit` units per `window_secs` seconds.
+    pub fn new(limit: u64, window_secs: i64) -> Budget {
+        Budget {
+            limit,
+            window: window_secs.max(1),
+            start: None,
+            used: 0,
+        }
+    }
+
+    /// Counts `amount` units used at `now`, or, when they would go over the
+    /// allowance, counts nothing and says when the window renews. Something
+    /// larger than the whole allowance goes alone at the start of a window
+    /// (it could never go otherwise).
+    pub fn take(&mut self, amount: u64, now: i64) -> Result<(), i64> {
+        match self.start {
+            Some(start) if now < start + self.window => {}
+            _ => {
+                self.start = Some(now);
+                self.used = 0;
+            }
+        }
+        let start = self.start.unwrap_or(now);
+        if self.used > 0 && self.used.saturating_add(amount) > self.limit {
+            return Err(start + self.window);
+        }
+        self.used = self.used.saturating_add(amount);
+        Ok(())
+    }
+
+    /// Units used in the current window.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+}
+
+/// The run's allowances, each with the words that explain a wait.
+#[derive(Clone, Debug, Default)]
+pub struct Budgets {
+    download: Option<(Budget, String)>,
+    upload: Option<(Budget, String)>,
+    messages: Option<(Budget, String)>,
+}
+
+impl Budgets {
+    /// From the options, else the source's and the destination's presets.
+    pub fn for_run(options: &Options, source_host: &str, dest_host: &str) -> Budgets {
+        let src = crate::preset::for_host(source_host);
+        let dst = crate::preset::for_host(dest_host);
+        let pick = |asked: Option<u64>, preset: Option<u64>| match asked {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => preset,
+        };
+        let day = 86_400;
+        Budgets {
+            download: pick(options.download_bytes_per_day, src.download_bytes_per_day).map(|n| {
+                (
+                    Budget::new(n, day),
+                    format!(
+                        "{} lets an account download about {} a day",
+                        src.name,
+                        human_bytes(n)
+                    ),
+                )
+            }),
+            upload: pick(options.upload_bytes_per_day, dst.upload_bytes_per_day).map(|n| {
+                (
+                    Budget::new(n, day),
+                    format!(
+                        "{} lets an account upload about {} a day",
+                        dst.name,
+                        human_bytes(n)
+                    ),
+                )
+            }),
+            messages: pick(options.messages_per_hour, dst.messages_per_hour).map(|n| {
+                (
+                    Budget::new(n, 3_600),
+                    format!(
+                        "{} accepts about {} messages an hour",
+                        dst.name,
+                        crate::preset::thousands(n)
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Counts a batch against every allowance, or (counting nothing) says
+    /// when the latest one that is used up renews, and why.
+    pub fn take(&mut self, messages: u64, bytes: u64, now: i64) -> Result<(), (i64, String)> {
+        let mut trial = self.clone();
+        let mut blocked: Option<(i64, String)> = None;
+        for (budget, amount) in [
+            (&mut trial.download, bytes),
+            (&mut trial.upload, bytes),
+            (&mut trial.messages, messages),
+        ] {
+            if let Some((b, why)) = budget {
+                if let Err(at) = b.take(amount, now) {
+                    if blocked.as_ref().is_none_or(|(t, _)| at > *t) {
+                        blocked = Some((at, why.clone()));
+                    }
+                }
+            }
+        }
+        match blocked {
+            Some(b) => Err(b),
+            None => {
+                *self = trial;
+                Ok(())
+            }
+        }
+    }
+}
+
 /// UIDs asked for per FETCH of identities: bounds the memory a huge folder
 /// takes while its replies are read.
 const META_CHUNK: u32 = 5_000;
@@ -1111,6 +1458,13 @@ async fn all_meta(session: &mut Session, status: &FolderStatus) -> Result<Vec<Me
     Ok(out)
 }
 
+/// More messages to copy than this, and the destination folder is left
+/// (UNSELECT) before appending to it.
+const UNSELECT_ABOVE: usize = 100;
+
+/// The least a connection gets of a batch split between several.
+const MIN_SHARE_BYTES: usize = 2 * 1024 * 1024;
+
 /// The destination connections a batch is written through: the run's own
 /// session plus extra ones opened on first need.
 pub struct Writers<'a> {
@@ -1127,7 +1481,13 @@ impl Writers<'_> {
         folder: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Appended>, Error> {
-        let wanted = self.connections.min(items.len() / 2).max(1);
+        // Small batches go whole: another sign-in costs more than it saves.
+        let bytes: usize = items.iter().map(|i| i.body.len()).sum();
+        let wanted = self
+            .connections
+            .min(items.len() / 2)
+            .min(bytes / MIN_SHARE_BYTES)
+            .max(1);
         while self.extra.len() + 1 < wanted {
             match dest.another().await {
                 Ok(session) => self.extra.push(session),
@@ -1190,6 +1550,7 @@ impl Changes {
         uidvalidity: u32,
         dest: DestFolderId,
         source_flags: &HashMap<u32, Vec<String>>,
+        partial: bool,
         dst_status: &FolderStatus,
     ) -> Result<Changes, StateError> {
         let mut changes = Changes {
@@ -1209,7 +1570,8 @@ impl Changes {
                 continue; // where it is at the destination is not known: leave it alone
             };
             let Some(flags) = source_flags.get(&rec.key.uid) else {
-                if rec.fate == Fate::Copied {
+                // `partial`: only what changed was read; the rest is as it was.
+                if rec.fate == Fate::Copied && !partial {
                     changes.gone.push((rec.key, dest_uid));
                 }
                 continue;
@@ -1252,24 +1614,26 @@ async fn apply_changes(
     report: &mut FolderReport,
 ) -> Result<(), FolderStop> {
     let now = job.now;
-    for (key, flags) in &changes.baseline {
-        st.set_synced_flags(*key, flags, now())?;
-    }
+    st.set_synced_flags_all(&changes.baseline, now())?;
     let removing = job.options.delete2 && !changes.gone.is_empty();
     if changes.updated.is_empty() && !removing {
         return Ok(());
     }
     dest.select(job.dest_name.wire()).await?;
-    for (flag, uids) in &changes.add {
-        dest.store_flag(uids, flag, true).await?;
-    }
-    for (flag, uids) in &changes.remove {
-        dest.store_flag(uids, flag, false).await?;
-    }
+    let stores: Vec<(&[u32], &str, bool)> = changes
+        .add
+        .iter()
+        .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), true))
+        .chain(
+            changes
+                .remove
+                .iter()
+                .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), false)),
+        )
+        .collect();
+    dest.store_flags(&stores).await?;
     crate::crashpoint::hit("after_store");
-    for (key, flags) in &changes.updated {
-        st.set_synced_flags(*key, flags, now())?;
-    }
+    st.set_synced_flags_all(&changes.updated, now())?;
     report.flags_updated += changes.updated.len() as u64;
     if removing {
         let uids: Vec<u32> = changes.gone.iter().map(|(_, uid)| *uid).collect();
@@ -1481,6 +1845,98 @@ mod tests {
             parse_internal_date("01-Mar-2024 09:00:00 +0000")
         );
         assert_eq!(parse_internal_date("garbage"), None);
+    }
+
+    #[test]
+    fn an_allowance_fills_then_renews_with_its_window() {
+        let mut b = Budget::new(100, 3_600);
+        assert_eq!(b.take(60, 1_000), Ok(()));
+        assert_eq!(b.take(40, 1_500), Ok(()), "exactly the allowance");
+        assert_eq!(
+            b.take(1, 2_000),
+            Err(4_600),
+            "full: renews an hour after first use"
+        );
+        assert_eq!(b.used(), 100, "a refusal counts nothing");
+        assert_eq!(b.take(1, 4_599), Err(4_600));
+        assert_eq!(b.take(70, 4_600), Ok(()), "a new window");
+        assert_eq!(b.used(), 70);
+        assert_eq!(b.take(31, 5_000), Err(8_200));
+    }
+
+    #[test]
+    fn something_larger_than_the_allowance_goes_alone() {
+        let mut b = Budget::new(10, 60);
+        assert_eq!(b.take(50, 0), Ok(()), "it could never go otherwise");
+        assert_eq!(b.take(1, 1), Err(60));
+        assert_eq!(b.take(50, 60), Ok(()));
+    }
+
+    #[test]
+    fn gmail_uploads_about_500_mb_a_day_and_microsoft_3600_messages_an_hour() {
+        let options = Options::default();
+        let mut gmail = Budgets::for_run(&options, "imap.gmail.com", "imap.gmail.com");
+        let batch = 16 * 1_000_000;
+        let mut t = 1_700_000_000;
+        let mut sent = 0;
+        let (resume, why) = loop {
+            match gmail.take(200, batch, t) {
+                Ok(()) => sent += batch,
+                Err(e) => break e,
+            }
+            t += 10;
+        };
+        assert_eq!(sent, 496_000_000, "31 batches of 16 MB fit in 500 MB");
+        assert_eq!(
+            resume,
+            1_700_000_000 + 86_400,
+            "a day after the first batch"
+        );
+        assert!(why.contains("Gmail") && why.contains("upload"), "{why}");
+
+        let mut m365 = Budgets::for_run(&options, "imap.example.org", "outlook.office365.com");
+        assert_eq!(m365.take(1_000, 1, 0), Ok(()));
+        assert_eq!(m365.take(1_000, 1, 10), Ok(()));
+        assert_eq!(m365.take(1_000, 1, 20), Ok(()));
+        let (resume, why) = m365.take(1_000, 1, 30).unwrap_err();
+        assert_eq!(resume, 3_600);
+        assert!(why.contains("3,600 messages an hour"), "{why}");
+        assert_eq!(m365.take(600, 1, 40), Ok(()), "what still fits goes");
+
+        // Reading from Gmail counts against its download allowance, not upload.
+        let mut down = Budgets::for_run(&options, "imap.gmail.com", "imap.example.org");
+        assert_eq!(down.take(1, 2_400_000_000, 0), Ok(()));
+        let (resume, why) = down.take(1, 200_000_000, 5).unwrap_err();
+        assert_eq!(resume, 86_400);
+        assert!(why.contains("download"), "{why}");
+
+        // No preset limit on other servers; 0 switches a preset's off.
+        let mut none = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
+        assert_eq!(none.take(1_000_000, u64::MAX / 2, 0), Ok(()));
+        let off = Options {
+            upload_bytes_per_day: Some(0),
+            download_bytes_per_day: Some(0),
+            ..Options::default()
+        };
+        let mut gmail = Budgets::for_run(&off, "imap.gmail.com", "imap.gmail.com");
+        for i in 0..100 {
+            assert_eq!(gmail.take(100, batch, i), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_batch_that_one_allowance_refuses_counts_against_none() {
+        let options = Options {
+            download_bytes_per_day: Some(1_000),
+            messages_per_hour: Some(10),
+            ..Options::default()
+        };
+        let mut b = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
+        assert_eq!(b.take(8, 100, 0), Ok(()));
+        // 5 more messages exceed the hourly 10; the bytes would have fit.
+        assert_eq!(b.take(5, 100, 1).map_err(|e| e.0), Err(3_600));
+        // So the bytes were not counted: 900 more still fit today.
+        assert_eq!(b.take(2, 900, 2), Ok(()));
     }
 
     #[test]

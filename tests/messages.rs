@@ -237,3 +237,60 @@ async fn a_full_mailbox_is_reported_per_message() {
     );
     assert_eq!(server.fetch_all("alice", "INBOX").len(), 2);
 }
+
+#[tokio::test]
+async fn several_flag_changes_go_in_one_round_trip_and_a_refusal_keeps_the_others() {
+    let server = Dovecot::start(Layout::Exchange);
+    let uids = server.append(
+        "alice",
+        "INBOX",
+        &(0..3)
+            .map(|i| Message::new(message(i, "")))
+            .collect::<Vec<_>>(),
+    );
+    let mut session = Session::connect(
+        &plain(server.plain_port()),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .unwrap();
+    session.select("INBOX").await.unwrap();
+    let (a, b) = ([uids[0]], [uids[1], uids[2]]);
+    session
+        .store_flags(&[
+            (&a, "\\Flagged", true),
+            (&b, "$Done", true),
+            (&[], "\\Seen", true),
+        ])
+        .await
+        .unwrap();
+    // \Recent cannot be set: that command is refused, the others still apply.
+    let err = session
+        .store_flags(&[
+            (&b, "\\Recent", true),
+            (&a, "\\Flagged", false),
+            (&b, "\\Seen", true),
+        ])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Recent"), "{err}");
+    // The connection is still in step: the next command reads its own reply.
+    let metas = session.fetch_meta("1:*").await.unwrap();
+    let flags: Vec<Vec<String>> = metas
+        .iter()
+        .map(|m| {
+            let mut f = m.flags.clone();
+            f.sort();
+            f
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            vec![],
+            vec!["$Done".to_owned(), "\\Seen".to_owned()],
+            vec!["$Done".to_owned(), "\\Seen".to_owned()],
+        ]
+    );
+    session.logout().await;
+}

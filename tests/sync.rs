@@ -322,6 +322,70 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
 }
 
 #[tokio::test]
+async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
+    // The next batch is fetched while this one is appended: a source that
+    // breaks off mid-FETCH must not cost the batch already on its way.
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..6)
+            .map(|i| mail(i, &format!(" mark-{i}")))
+            .collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let proxy = Proxy::start(src.addr_plain());
+    // Message 3 is in the second batch of two; only its body carries the mark.
+    proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "mark-3"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let options = Options {
+        batch_messages: 2,
+        max_retries: 0,
+        ..Options::default()
+    };
+    let err = migrate(proxy.addr(), dst.addr_plain(), &state, &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(proxy.cuts(), 1);
+    let stored: Vec<String> = dst
+        .fetch_all("alice", "INBOX")
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+        .collect();
+    assert_eq!(stored.len(), 2, "the first batch arrived, nothing else");
+    assert!(stored.iter().any(|b| b.contains("mark-0")));
+    assert!(stored.iter().any(|b| b.contains("mark-1")));
+    {
+        let st = State::open(&state, NOW).unwrap();
+        assert!(
+            st.in_doubt_intents().unwrap().is_empty(),
+            "the first batch was recorded"
+        );
+    }
+
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 4, "{report:#?}");
+    assert_eq!(report.already_there(), 2, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
+#[tokio::test]
 async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
     let src = Dovecot::builder()
         .layout(Layout::Exchange)
@@ -1070,6 +1134,114 @@ async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
     assert_courier_copied(&src, &dst);
 }
 
+#[tokio::test]
+async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_way() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..300)
+            .map(|i| mail(i, &"x".repeat(2_000)))
+            .collect::<Vec<_>>(),
+    );
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+
+    // Two new messages and two flag changes: only those are read.
+    src.append("alice", "INBOX", &[mail(300, " new"), mail(301, " new")]);
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 3 +FLAGS (\\Flagged)",
+            "UID STORE 5 -FLAGS (\\Seen)",
+        ],
+    );
+    let before = src_bytes_out(&src);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let read = src_bytes_out(&src) - before;
+    assert_eq!(report.transferred(), 2, "{report:#?}");
+    assert_eq!(report.already_there(), 300, "{report:#?}");
+    let inbox = |r: &mailferry::run::Report| {
+        r.folders
+            .iter()
+            .find(|f| f.source == "INBOX")
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(inbox(&report).messages, 302);
+    assert_eq!(
+        report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        2,
+        "{report:#?}"
+    );
+    // A full scan of identities would be 300 header blocks (~60 KB); the
+    // delta is the 4 changed messages' headers and the 2 new ones' bodies.
+    assert!(read < 30_000, "read {read} bytes from the source");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+
+    // A message removed at the source (and one added, so the count alone
+    // would not tell): the full comparison runs, and with delete2 removes it.
+    raw(
+        &src,
+        "INBOX",
+        &["UID STORE 10 +FLAGS (\\Deleted)", "UID EXPUNGE 10"],
+    );
+    src.append("alice", "INBOX", &[mail(302, " new")]);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options {
+            delete2: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 1, "{report:#?}");
+    assert_eq!(inbox(&report).removed, 1, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+
+    // Someone else's message at the destination: the destination is read
+    // again, so a source message that is already there is not doubled.
+    let extra = mail(303, " both");
+    dst.append("alice", "INBOX", std::slice::from_ref(&extra));
+    src.append("alice", "INBOX", &[extra]);
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 0, "{report:#?}");
+    assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
 /// Bytes the source server has sent to clients, from Dovecot's log of
 /// finished sessions (`out=…`).
 fn src_bytes_out(server: &Dovecot) -> u64 {
@@ -1092,10 +1264,12 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
         .layout(Layout::Exchange)
         .fsync(false)
         .build();
+    // About 9 MB: large enough to be worth splitting (small batches go whole).
+    let filler = format!("\r\n{}", "w".repeat(70)).repeat(2_000);
     src.append(
         "alice",
         "INBOX",
-        &(0..60).map(|i| mail(i, "")).collect::<Vec<_>>(),
+        &(0..60).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
     );
     let dst = Dovecot::builder()
         .layout(Layout::Exchange)

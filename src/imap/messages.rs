@@ -110,6 +110,10 @@ pub enum Appended {
     },
 }
 
+/// A literal at least this large is written from the message itself, not
+/// copied into the command buffer first.
+const LARGE_LITERAL: usize = 256 * 1024;
+
 /// The header fields fetched to identify a message.
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
 
@@ -199,6 +203,22 @@ impl Session {
         })
     }
 
+    /// Leaves the folder opened by EXAMINE, so that APPENDs to it do not
+    /// make the server update this session's view of it after every
+    /// command (UNSELECT where offered, else CLOSE, which removes nothing
+    /// from a folder opened read-only).
+    pub async fn unselect_examined(&mut self) -> Result<(), Error> {
+        let command = if self.capabilities.has("UNSELECT") {
+            "UNSELECT"
+        } else {
+            "CLOSE"
+        };
+        self.with_timeout(move |s| {
+            Box::pin(async move { s.run_command_and_check_ok(command).await })
+        })
+        .await
+    }
+
     /// SELECT: opens a folder read-write (for flag changes and removals at
     /// the destination only — the copy never selects a source folder).
     pub async fn select(&mut self, wire_name: &str) -> Result<FolderStatus, Error> {
@@ -257,6 +277,64 @@ impl Session {
         })
     }
 
+    /// Several flag changes on the selected folder in one round trip: every
+    /// `UID STORE` is written, then every reply read (each is its own
+    /// command; the first refusal is reported after all replies are in, so
+    /// the connection stays in step).
+    pub async fn store_flags(&mut self, changes: &[(&[u32], &str, bool)]) -> Result<(), Error> {
+        let changes: Vec<_> = changes.iter().filter(|(u, _, _)| !u.is_empty()).collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        if let Some((_, flag, _)) = changes
+            .iter()
+            .find(|(_, f, _)| !wire::is_atom(f.trim_start_matches('\\')))
+        {
+            return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
+        }
+        let timeout = self.endpoint.timeout;
+        let host = self.endpoint.host.clone();
+        let fut = async {
+            let mut commands = Vec::new();
+            let mut tags = Vec::with_capacity(changes.len());
+            for (uids, flag, add) in &changes {
+                let tag = self.next_raw_tag();
+                let sign = if *add { '+' } else { '-' };
+                commands.extend_from_slice(
+                    format!(
+                        "{tag} UID STORE {} {sign}FLAGS.SILENT ({flag})\r\n",
+                        uid_set(uids)
+                    )
+                    .as_bytes(),
+                );
+                tags.push(tag);
+            }
+            self.write_raw(&commands).await?;
+            let mut refused = None;
+            for ((uids, flag, _), tag) in changes.iter().zip(&tags) {
+                let done = self.read_done(tag).await?;
+                if !done.ok && refused.is_none() {
+                    refused = Some(self.refused(
+                        format!("change the tag {flag} on {} message(s)", uids.len()),
+                        &done.text,
+                    ));
+                }
+            }
+            match refused {
+                Some(e) => Err(e),
+                None => Ok(()),
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host,
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs().max(1),
+            })),
+        }
+    }
+
     /// Removes messages of the selected folder by UID: marks them deleted,
     /// then UID EXPUNGE (RFC 4315) so that no other message marked deleted
     /// by someone else is removed. Refused without UIDPLUS.
@@ -280,9 +358,28 @@ impl Session {
     /// UID FETCH of size, flags, date and identifying headers for the UIDs
     /// in `uid_set` (IMAP syntax: `1:*`, `5,7:9`), in the selected folder.
     pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
+        self.fetch_meta_with(uid_set, "").await
+    }
+
+    /// Like [`Session::fetch_meta`] for every message of the selected
+    /// folder whose flags changed, or that arrived, after `modseq` (CONDSTORE
+    /// `CHANGEDSINCE`, RFC 7162): one round trip however big the folder.
+    pub async fn fetch_meta_changed_since(
+        &mut self,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, Error> {
+        self.fetch_meta_with("1:*", &format!(" (CHANGEDSINCE {modseq})"))
+            .await
+    }
+
+    async fn fetch_meta_with(
+        &mut self,
+        uid_set: &str,
+        modifier: &str,
+    ) -> Result<Vec<MessageMeta>, Error> {
         let set = uid_set.to_owned();
         let query = format!(
-            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})])"
+            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
         );
         let mut metas = self
             .with_timeout(move |s| {
@@ -340,18 +437,21 @@ impl Session {
                     let stream = s
                         .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
                         .await?;
-                    let fetches: Vec<_> = stream.try_collect().await?;
-                    Ok(fetches
-                        .iter()
-                        .filter_map(|f| {
-                            Some(FetchedMessage {
-                                uid: f.uid?,
-                                flags: flags_of(f),
-                                internal_date: date_of(f),
-                                body: f.body()?.to_vec(),
-                            })
-                        })
-                        .collect::<Vec<_>>())
+                    // Each reply is copied out and its buffer released as
+                    // it arrives: a message is held once, not twice.
+                    let mut stream = std::pin::pin!(stream);
+                    let mut out = Vec::new();
+                    while let Some(f) = stream.try_next().await? {
+                        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                            out.push(FetchedMessage {
+                                uid,
+                                flags: flags_of(&f),
+                                internal_date: date_of(&f),
+                                body: body.to_vec(),
+                            });
+                        }
+                    }
+                    Ok(out)
                 })
             })
             .await?;
@@ -454,14 +554,15 @@ impl Session {
         let host = self.endpoint.host.clone();
         let fut = async {
             let mut tags = Vec::with_capacity(items.len());
+            let mut pending = Vec::new();
             for item in items {
                 let tag = self.next_raw_tag();
-                let mut command = format!("{tag} APPEND {mailbox}").into_bytes();
-                push_message(&mut command, item, true);
-                command.extend_from_slice(b"\r\n");
-                self.write_raw(&command).await?;
+                pending.extend_from_slice(format!("{tag} APPEND {mailbox}").as_bytes());
+                self.push_literal(&mut pending, item).await?;
+                pending.extend_from_slice(b"\r\n");
                 tags.push(tag);
             }
+            self.write_raw(&pending).await?;
             crate::crashpoint::hit("after_literal");
             let mut dones = Vec::with_capacity(tags.len());
             for tag in &tags {
@@ -497,21 +598,47 @@ impl Session {
         let non_sync = self.non_sync_literals_for(items);
         let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
         for item in items {
-            push_message(&mut pending, item, non_sync);
-            if !non_sync {
+            if non_sync {
+                self.push_literal(&mut pending, item).await?;
+            } else {
+                push_announcement(&mut pending, item, false);
                 // Send up to the literal's announcement, wait for "+".
                 self.write_raw(&pending).await?;
                 pending.clear();
                 if let Some(done) = self.wait_continuation(&tag).await? {
                     return Ok(done);
                 }
-                pending.extend_from_slice(item.body);
+                self.write_raw(item.body).await?;
             }
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
         crate::crashpoint::hit("after_literal");
         self.read_done(&tag).await
+    }
+
+    /// Adds one message (arguments and non-synchronising literal) to the
+    /// command being written. A large body is written straight from where
+    /// it is rather than copied into the command: what is pending is sent
+    /// first, so the bytes stay in order.
+    async fn push_literal(
+        &mut self,
+        pending: &mut Vec<u8>,
+        item: &AppendItem<'_>,
+    ) -> Result<(), Error> {
+        push_announcement(pending, item, true);
+        if item.body.len() < LARGE_LITERAL {
+            pending.extend_from_slice(item.body);
+        } else {
+            self.write_raw(pending).await?;
+            pending.clear();
+            self.write_raw(item.body).await?;
+        }
+        if pending.len() >= LARGE_LITERAL {
+            self.write_raw(pending).await?;
+            pending.clear();
+        }
+        Ok(())
     }
 
     fn next_raw_tag(&mut self) -> String {
@@ -593,8 +720,18 @@ enum Reply {
     Other,
 }
 
-/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command.
+/// Appends ` (flags) "date" {n}` (or `{n+}` and the message) to a command.
+#[cfg(test)]
 fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
+    push_announcement(command, item, non_sync);
+    if non_sync {
+        command.extend_from_slice(item.body);
+    }
+}
+
+/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command: all but the
+/// message itself.
+fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
     let flags: Vec<&str> = item
         .flags
         .iter()
@@ -607,9 +744,6 @@ fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
     }
     let plus = if non_sync { "+" } else { "" };
     command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
-    if non_sync {
-        command.extend_from_slice(item.body);
-    }
 }
 
 /// Can this flag go in an APPEND? The five system flags APPEND may set

@@ -1112,6 +1112,42 @@ impl State {
         Ok(())
     }
 
+    /// [`State::set_synced_flags`] for many messages, in one transaction
+    /// (one disk sync, not one per message). All or none are recorded.
+    pub fn set_synced_flags_all<S: AsRef<str>>(
+        &mut self,
+        updates: &[(MessageKey, Vec<S>)],
+        now: i64,
+    ) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = begin(&mut self.conn, &path)?;
+        let sql = |e| classify(&path, e);
+        for (key, flags) in updates {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE messages SET flags = ?4, updated_at = ?5
+                     WHERE folder_id = ?1 AND source_uidvalidity = ?2 AND source_uid = ?3",
+                )
+                .map_err(sql)?
+                .execute(params![
+                    key.folder.0,
+                    key.uidvalidity,
+                    key.uid,
+                    flags_text(flags),
+                    now
+                ])
+                .map_err(sql)?;
+            if n == 0 {
+                return Err(unknown_message(*key));
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+
     // ----- reading the map -----
 
     /// One message's row.
@@ -1143,6 +1179,30 @@ impl State {
             "folder_id = ?1 AND source_uidvalidity = ?2 AND fate IN ('copied', 'already_there')",
             params![folder.0, uidvalidity],
         )
+    }
+
+    /// How many of a source folder's rows there are, by kind: (not removed,
+    /// at the destination, excluded). Counted by SQLite, no row is read.
+    pub fn fate_counts(&self, folder: FolderId, uidvalidity: u32) -> Result<(u64, u64, u64)> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(fate <> 'removed'), 0),
+                        COALESCE(SUM(fate IN ('copied', 'already_there')), 0),
+                        COALESCE(SUM(fate = 'excluded'), 0)
+                 FROM messages WHERE folder_id = ?1 AND source_uidvalidity = ?2",
+            )
+            .map_err(|e| self.sql(e))?;
+        let (present, at_dest, excluded): (i64, i64, i64) = stmt
+            .query_row(params![folder.0, uidvalidity], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        Ok((
+            to_u64(present, "present")?,
+            to_u64(at_dest, "at destination")?,
+            to_u64(excluded, "excluded")?,
+        ))
     }
 
     /// Source UIDs refused at least `max_attempts` times: reported, not retried again.
