@@ -148,6 +148,35 @@ impl RunView {
         }
     }
 
+    /// What the job's progress file knows before any copying: per folder,
+    /// the messages it has seen and those already at the destination. A
+    /// watcher's first view (after the app was closed, or before a resumed
+    /// copy has scanned a folder) shows this; the live events take over
+    /// folder by folder. An unreadable or missing file shows nothing.
+    pub fn job_snapshot(state_path: &std::path::Path) -> Vec<FolderProgress> {
+        let read = || -> Result<Vec<FolderProgress>, mailferry::state::StateError> {
+            let Some(state) = mailferry::state::State::open_read_only(state_path)? else {
+                return Ok(Vec::new());
+            };
+            let mut out = Vec::new();
+            for folder in state.folders()? {
+                let (messages, at_destination, _) =
+                    state.fate_counts(folder.id, folder.source_uidvalidity)?;
+                out.push(FolderProgress {
+                    folder: folder.source_name,
+                    messages,
+                    already_there: at_destination,
+                    ..FolderProgress::default()
+                });
+            }
+            Ok(out)
+        };
+        read().unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "the job's progress file could not be read for the view");
+            Vec::new()
+        })
+    }
+
     fn folder(&mut self, name: &str) -> &mut FolderProgress {
         if let Some(i) = self.folders.iter().position(|f| f.folder == name) {
             &mut self.folders[i]
@@ -266,12 +295,16 @@ impl Runs {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.0 += 1;
         let id = RunId(inner.0);
+        let snapshot = RunView::job_snapshot(&state_path);
         let run = Arc::new(Run {
             id,
             source,
             dest,
             state_path,
-            view: watch::Sender::new(RunView::new(id)),
+            view: watch::Sender::new(RunView {
+                folders: snapshot,
+                ..RunView::new(id)
+            }),
             report: Mutex::new(None),
             edits: Mutex::new(Default::default()),
             skip_larger_than: Mutex::new(None),
@@ -333,9 +366,10 @@ impl Run {
         let (stop_tx, stop_rx) = oneshot::channel();
         *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
         *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = mailferry::run::Cancel::new();
+        let snapshot = RunView::job_snapshot(&self.state_path);
         self.view.send_modify(|v| {
             v.state = RunState::Starting;
-            v.folders.clear();
+            v.folders = snapshot;
             v.refused.clear();
             v.error = None;
             v.elapsed_ms = 0;

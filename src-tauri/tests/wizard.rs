@@ -223,12 +223,15 @@ fn a_copy_interrupted_by_closing_the_app_resumes_from_its_progress_file() {
         .user("alice", "alicepass")
         .fsync(false)
         .build();
+    // 100 KB each: the engine's batches (at most 16 MB) then hold about
+    // 160, so the copy is stopped with several batches still to go.
     const N: usize = 600;
+    let filler = "x".repeat(100_000);
     let messages: Vec<Message> = (0..N)
         .map(|i| {
             Message::new(
                 format!(
-                    "From: a@example.net\r\nSubject: m{i}\r\nMessage-ID: <resume-{i}@example.net>\r\n\r\nbody {i}\r\n"
+                    "From: a@example.net\r\nSubject: m{i}\r\nMessage-ID: <resume-{i}@example.net>\r\n\r\nbody {i}\r\n{filler}\r\n"
                 )
                 .into_bytes(),
             )
@@ -274,6 +277,15 @@ fn a_copy_interrupted_by_closing_the_app_resumes_from_its_progress_file() {
 
     let reopened = Runs::default();
     let run = reopened.create(account(&source), account(&dest), path);
+    // Before anything runs, a watcher's first view comes from the progress
+    // file: what already arrived, per folder.
+    let first = run.view.borrow().clone();
+    let inbox = first.folders.iter().find(|f| f.folder == "INBOX");
+    assert_eq!(
+        inbox.map(|f| f.already_there as usize),
+        Some(arrived),
+        "the reopened app shows the earlier progress: {first:?}"
+    );
     run.start().unwrap();
     wait("the resumed copy", &|| run.view.borrow().state.is_stopped());
     let view = run.view.borrow().clone();
