@@ -303,6 +303,8 @@ test("continue where you left off: the saved job comes back and signs in from th
   await office.getByText("Ready").waitFor();
   await copyAndCheck(page, "resume", 3);
   await page.getByText("Safe to switch your domain.").waitFor();
+  const starts = await page.evaluate(() => window.__mock.runStarts);
+  assert.deepEqual(starts[0].edits.renames, [["Receipts", "Old receipts"]], "the saved folder edits came back");
   assert.deepEqual(problems, []);
   await page.close();
 });
@@ -439,6 +441,12 @@ test("folder map: rename by keyboard, leave out, bring back, a conflict blocks u
   await page.locator('[data-state="finished"]').waitFor();
   const starts = (await mock(page)).runStarts;
   assert.deepEqual(starts[0].edits, calls.at(-1), "the copy uses the map the user saw");
+  // The edits and the plan's progress are saved with the job, so closing
+  // the app loses neither.
+  await page.waitForFunction(() => window.__savedJobs.at(-1)?.folder_map?.done?.bulk === true);
+  const saved = await page.evaluate(() => window.__savedJobs.at(-1).folder_map);
+  assert.deepEqual(saved.edits, calls.at(-1));
+  assert.equal(saved.stage, "delta", "the next stage is the catch-up");
   await page.setViewportSize({ width: 900, height: 600 });
   await page.getByRole("button", { name: "Back" }).click();
   await page.getByText("3 changes of yours").waitFor();

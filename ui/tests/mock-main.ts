@@ -284,7 +284,15 @@ const savedJob: SavedJob = {
     { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true },
     { source_user: "office@example.com", destination_user: "office@example.com", copied: false },
   ],
-  folder_map: null,
+  folder_map: {
+    edits: { renames: [["Receipts", "Old receipts"]], excluded: [], included: [], merge: false },
+    stage: "bulk",
+    done: {},
+    holdBig: true,
+    bigDone: false,
+    cutover: {},
+    domain: "example.com",
+  },
   step: 7,
   saved_at: 1_767_225_600,
 };

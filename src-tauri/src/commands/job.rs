@@ -46,7 +46,8 @@ pub struct SavedJob {
     pub first_copied: bool,
     /// The mailbox pairs after the first.
     pub mailboxes: Vec<SavedPair>,
-    /// The user's folder-map edits, as the folder-map screen keeps them.
+    /// The user's folder-map edits and where the staged copy plan stands,
+    /// as the window keeps them.
     #[ts(type = "unknown")]
     pub folder_map: Option<serde_json::Value>,
     /// The wizard step the user was on (1-8).

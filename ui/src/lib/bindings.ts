@@ -744,7 +744,8 @@ first_copied: boolean,
  */
 mailboxes: Array<SavedPair>, 
 /**
- * The user's folder-map edits, as the folder-map screen keeps them.
+ * The user's folder-map edits and where the staged copy plan stands,
+ * as the window keeps them.
  */
 folder_map: unknown, 
 /**

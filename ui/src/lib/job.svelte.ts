@@ -5,6 +5,7 @@
 // file when it is started again (nothing is copied twice).
 import { api, type SavedJob } from "./api";
 import { choosePreset, wizard, type SideName } from "./wizard.svelte";
+import { plan, type StageKey } from "./plan.svelte";
 import { pairOf } from "./mailboxes.svelte";
 
 /** The settings as they are now (no password: the wizard holds none). */
@@ -23,7 +24,17 @@ export function currentJob(): SavedJob {
       destination_user: p.destination_user,
       copied: p.copied || p.view?.state === "finished",
     })),
-    folder_map: $state.snapshot(wizard.folderEdits) ?? null,
+    // The folder-map edits and where the staged plan stands (not the
+    // running copy, nor the DNS answer: both are asked again).
+    folder_map: {
+      edits: $state.snapshot(plan.edits),
+      stage: plan.stage,
+      done: $state.snapshot(plan.done),
+      holdBig: plan.holdBig,
+      bigDone: plan.bigDone,
+      cutover: $state.snapshot(plan.cutover),
+      domain: plan.domain,
+    },
     step: wizard.step,
     saved_at: Math.floor(Date.now() / 1000),
   };
@@ -64,7 +75,7 @@ export async function continueJob(job: SavedJob) {
     wizard[name].server = saved.server;
     wizard[name].user = saved.user;
   }
-  wizard.folderEdits = job.folder_map;
+  restorePlan(job.folder_map);
   wizard.firstCopied = job.first_copied;
   wizard.mailboxes = job.mailboxes.map((p) => ({
     ...pairOf({
@@ -114,4 +125,17 @@ export async function continueJob(job: SavedJob) {
 export async function startAfresh() {
   wizard.saved = null;
   await api.forgetJob().catch(() => {});
+}
+
+/** Puts a saved plan back (a job saved by an older version has none). */
+function restorePlan(saved: unknown) {
+  if (!saved || typeof saved !== "object" || !("edits" in saved)) return;
+  const p = saved as Partial<typeof plan> & { stage?: StageKey };
+  if (p.edits) plan.edits = p.edits;
+  if (p.stage) plan.stage = p.stage;
+  if (p.done) plan.done = p.done;
+  if (typeof p.holdBig === "boolean") plan.holdBig = p.holdBig;
+  if (typeof p.bigDone === "boolean") plan.bigDone = p.bigDone;
+  if (p.cutover) plan.cutover = p.cutover;
+  if (typeof p.domain === "string") plan.domain = p.domain;
 }

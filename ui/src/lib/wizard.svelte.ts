@@ -85,8 +85,6 @@ export const wizard = $state({
   demoList: null as string | null,
   /** The job an earlier session saved, until the user continues or starts anew. */
   saved: null as SavedJob | null,
-  /** The folder-map edits, kept with the saved job (the folder-map screen's own shape). */
-  folderEdits: null as unknown,
   /** The first pair's copy finished. */
   firstCopied: false,
 });
