@@ -755,8 +755,19 @@ async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept
             "UID STORE 2 -FLAGS (\\Seen $Forwarded)",
         ],
     );
-    // The user works on the new server meanwhile.
-    raw(&dst, "INBOX", &["UID STORE 3 +FLAGS ($Important \\Seen)"]);
+    // The user works on the new server meanwhile (on the copy of mail(2),
+    // whatever UID the destination gave it).
+    let uid = dst
+        .fetch_all("alice", "INBOX")
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.body).contains("Body 2."))
+        .expect("mail(2) was copied")
+        .uid;
+    raw(
+        &dst,
+        "INBOX",
+        &[&format!("UID STORE {uid} +FLAGS ($Important \\Seen)")],
+    );
 
     let report = migrate(
         src.addr_plain(),
