@@ -682,7 +682,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// tests). The refresh token goes to the keychain, or, without one, lives
 /// for this run only; either way it renews the access token during the run.
 fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
-    use mailferry::auth::oauth::{self, Browser, Client, Issuer, SystemBrowser};
+    use mailferry::auth::oauth::{self, Client, Issuer};
     let issuer = Issuer::from_name(issuer)?;
     let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
         return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
@@ -707,22 +707,7 @@ fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::erro
             }
         }
     }
-    /// A program given the URL (MAILFERRY_BROWSER), for tests and for
-    /// machines where the default browser is not the one to use.
-    struct Program(String);
-    impl Browser for Program {
-        fn open(&self, url: &str) -> std::io::Result<()> {
-            std::process::Command::new(&self.0)
-                .arg(url)
-                .stdin(std::process::Stdio::null())
-                .spawn()
-                .map(drop)
-        }
-    }
-    let browser: Box<dyn Browser> = match std::env::var("MAILFERRY_BROWSER") {
-        Ok(program) => Box::new(Program(program)),
-        Err(_) => Box::new(SystemBrowser),
-    };
+    let browser = oauth::browser_from_env();
     eprintln!(
         "Opening your browser to sign in to {} as {}…",
         issuer.name, account.user

@@ -170,6 +170,30 @@ impl Browser for SystemBrowser {
     }
 }
 
+/// A program given the URL (named by `MAILFERRY_BROWSER`), for tests and
+/// for machines where the default browser is not the one to use.
+#[derive(Clone, Debug)]
+pub struct Program(pub String);
+
+impl Browser for Program {
+    fn open(&self, url: &str) -> std::io::Result<()> {
+        std::process::Command::new(&self.0)
+            .arg(url)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .map(drop)
+    }
+}
+
+/// The browser to sign in with: the program `MAILFERRY_BROWSER` names, else
+/// the system's default.
+pub fn browser_from_env() -> std::sync::Arc<dyn Browser + Send + Sync> {
+    match std::env::var("MAILFERRY_BROWSER") {
+        Ok(program) => std::sync::Arc::new(Program(program)),
+        Err(_) => std::sync::Arc::new(SystemBrowser),
+    }
+}
+
 /// The page the browser shows once the sign-in reached MailFerry.
 const DONE_PAGE: &str = "<!doctype html><meta charset=utf-8><title>MailFerry</title>\
 <body style=\"font-family:system-ui;margin:3em\"><h1>You're signed in</h1>\

@@ -16,7 +16,7 @@ use super::sign_in::SignedIn;
 use crate::accounts::{Account, Accounts, Kept};
 use crate::error::{IpcError, IpcResult};
 use mailferry::auth::grant::{RefreshGrant, TokenSource};
-use mailferry::auth::oauth::{self, Browser, Client, Issuer, SystemBrowser};
+use mailferry::auth::oauth::{self, Browser, Client, Issuer};
 use mailferry::check::{check, Step};
 use mailferry::endpoint::Credentials;
 use std::sync::Arc;
@@ -35,19 +35,6 @@ pub struct OAuthConfig {
     pub wait: Duration,
 }
 
-/// A program given the URL (`MAILFERRY_BROWSER`).
-struct Program(String);
-
-impl Browser for Program {
-    fn open(&self, url: &str) -> std::io::Result<()> {
-        std::process::Command::new(&self.0)
-            .arg(url)
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .map(drop)
-    }
-}
-
 impl OAuthConfig {
     /// From the environment, as the command line reads it.
     pub fn from_env() -> OAuthConfig {
@@ -58,10 +45,7 @@ impl OAuthConfig {
                 id,
                 secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
             });
-        let browser: Arc<dyn Browser + Send + Sync> = match std::env::var("MAILFERRY_BROWSER") {
-            Ok(program) => Arc::new(Program(program)),
-            Err(_) => Arc::new(SystemBrowser),
-        };
+        let browser = oauth::browser_from_env();
         OAuthConfig {
             client,
             browser,
@@ -248,7 +232,7 @@ mod tests {
                 id: id.into(),
                 secret: None,
             }),
-            browser: Arc::new(SystemBrowser),
+            browser: Arc::new(mailferry::auth::oauth::SystemBrowser),
             wait: Duration::from_secs(1),
         }
     }
