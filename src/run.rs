@@ -36,7 +36,7 @@ use crate::event::{Event, EventSink};
 use crate::folder::{AllMailPolicy, FolderMap, MailboxName, Target};
 use crate::identity::{Fingerprint, Multiset, Summary};
 use crate::imap::messages::{
-    AppendItem, Appended, FetchedMessage, FolderStatus, MessageMeta, RefusalKind,
+    AppendItem, Appended, FetchedMessage, FolderStatus, MessageMeta, ReadOnly, RefusalKind,
 };
 use crate::imap::Session;
 use crate::state::{
@@ -287,6 +287,8 @@ pub async fn sync(
     now: Clock<'_>,
     sink: &mut dyn EventSink,
 ) -> Result<Report, Error> {
+    // The source is only ever read (EXAMINE, BODY.PEEK): by type, from here.
+    let source = &mut ReadOnly::new(source);
     let mut report = Report {
         dry: options.dry,
         ..Report::default()
@@ -538,7 +540,7 @@ pub fn parse_internal_date(text: &str) -> Option<i64> {
 
 #[allow(clippy::too_many_arguments)] // both sessions, the store, and the run's shared counters
 async fn copy_folder(
-    source: &mut Session,
+    source: &mut ReadOnly<'_>,
     dest: &mut Session,
     mut state: Option<&mut State>,
     job: &FolderJob<'_>,
@@ -673,7 +675,7 @@ async fn copy_folder(
         None => {
             let metas = all_meta(source, &src_status).await?;
             let dest_metas = match &dst_status {
-                Some(status) => all_meta(dest, status).await?,
+                Some(status) => all_meta(&mut ReadOnly::new(dest), status).await?,
                 None => Vec::new(),
             };
             (metas, dest_metas, None)
@@ -1016,7 +1018,7 @@ fn split_batches(
 
 /// The whole messages of a batch, from the source.
 async fn fetch_batch(
-    source: &mut Session,
+    source: &mut ReadOnly<'_>,
     batch: &[Candidate],
 ) -> Result<Vec<FetchedMessage>, Error> {
     let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
@@ -1030,7 +1032,7 @@ async fn fetch_batch(
 /// next batch's, not this one's: this one is recorded first).
 #[allow(clippy::too_many_arguments)] // the batch needs both sides, the store and the folder's context
 async fn copy_batch(
-    source: &mut Session,
+    source: &mut ReadOnly<'_>,
     dest: &mut Session,
     writers: &mut Writers<'_>,
     st: &mut State,
@@ -1441,7 +1443,10 @@ const META_CHUNK: u32 = 5_000;
 
 /// Size, flags, date and identifying headers of every message in the
 /// selected folder, fetched in UID ranges of [`META_CHUNK`].
-async fn all_meta(session: &mut Session, status: &FolderStatus) -> Result<Vec<MessageMeta>, Error> {
+async fn all_meta(
+    session: &mut ReadOnly<'_>,
+    status: &FolderStatus,
+) -> Result<Vec<MessageMeta>, Error> {
     if status.exists == 0 {
         return Ok(Vec::new());
     }

@@ -10,7 +10,7 @@
 use crate::error::Error;
 use crate::folder::{AllMailPolicy, FolderMap, MailboxName, Reason, Target};
 use crate::identity::{Fingerprint, Multiset, Summary};
-use crate::imap::messages::MessageMeta;
+use crate::imap::messages::{MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::run::skip_words;
 use crate::state::{FailReason, Fate, MessageKey, State};
@@ -91,6 +91,8 @@ pub async fn verify(
     map: &FolderMap,
     state: Option<&State>,
 ) -> Result<Audit, Error> {
+    // The audit changes nothing on either side: both are read-only views.
+    let (source, dest) = (&mut ReadOnly::new(source), &mut ReadOnly::new(dest));
     let mut audit = Audit {
         folders: Vec::new(),
         excluded_folders: Vec::new(),
@@ -133,7 +135,7 @@ pub async fn verify(
     Ok(audit)
 }
 
-async fn read(session: &mut Session, name: &MailboxName) -> Result<Vec<MessageMeta>, Error> {
+async fn read(session: &mut ReadOnly<'_>, name: &MailboxName) -> Result<Vec<MessageMeta>, Error> {
     let status = match session.examine(name.wire()).await {
         Ok(status) => status,
         // A destination folder that doesn't exist holds nothing.
@@ -149,8 +151,8 @@ async fn read(session: &mut Session, name: &MailboxName) -> Result<Vec<MessageMe
 }
 
 async fn audit_folder(
-    source: &mut Session,
-    dest: &mut Session,
+    source: &mut ReadOnly<'_>,
+    dest: &mut ReadOnly<'_>,
     source_name: &MailboxName,
     dest_name: &MailboxName,
     state: Option<&State>,

@@ -848,6 +848,67 @@ impl Done {
     }
 }
 
+/// A session that can only read: the source mailbox as the copy and the
+/// audit hold it. It opens folders with EXAMINE (read-only at the server
+/// too) and fetches with BODY.PEEK (no `\Seen` set); it has no way to
+/// APPEND, STORE, EXPUNGE, CREATE or even SELECT, so "the old mailbox is
+/// only read" holds by construction, not only by review.
+pub struct ReadOnly<'s>(&'s mut Session);
+
+impl<'s> ReadOnly<'s> {
+    /// A read-only view of `session` for as long as it is borrowed.
+    pub fn new(session: &'s mut Session) -> ReadOnly<'s> {
+        ReadOnly(session)
+    }
+
+    /// [`Session::examine`].
+    pub async fn examine(&mut self, wire_name: &str) -> Result<FolderStatus, Error> {
+        self.0.examine(wire_name).await
+    }
+
+    /// [`Session::fetch_meta`].
+    pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
+        self.0.fetch_meta(uid_set).await
+    }
+
+    /// [`Session::fetch_meta_changed_since`].
+    pub async fn fetch_meta_changed_since(
+        &mut self,
+        modseq: u64,
+    ) -> Result<Vec<MessageMeta>, Error> {
+        self.0.fetch_meta_changed_since(modseq).await
+    }
+
+    /// [`Session::fetch_bodies`] (BODY.PEEK).
+    pub async fn fetch_bodies(
+        &mut self,
+        uids: &[u32],
+        expected_bytes: u64,
+    ) -> Result<Vec<FetchedMessage>, Error> {
+        self.0.fetch_bodies(uids, expected_bytes).await
+    }
+
+    /// [`Session::message_sizes`].
+    pub async fn message_sizes(&mut self) -> Result<Vec<u32>, Error> {
+        self.0.message_sizes().await
+    }
+
+    /// [`Session::reconnect`]: a fresh connection, as read-only as this one.
+    pub async fn reconnect(&mut self) -> Result<(), Error> {
+        self.0.reconnect().await
+    }
+
+    /// The endpoint read from.
+    pub fn endpoint(&self) -> &crate::endpoint::Endpoint {
+        self.0.endpoint()
+    }
+
+    /// What the server offers.
+    pub fn capabilities(&self) -> &crate::imap::capability::Capabilities {
+        self.0.capabilities()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
