@@ -294,3 +294,55 @@ async fn several_flag_changes_go_in_one_round_trip_and_a_refusal_keeps_the_other
     );
     session.logout().await;
 }
+
+/// One message the server refuses sinks its MULTIAPPEND (all or nothing):
+/// that batch goes one by one, the good ones are stored, and the next batch
+/// is one MULTIAPPEND again. Only a server that refuses MULTIAPPEND itself
+/// (every message then goes in on its own) loses it for good.
+#[tokio::test]
+async fn one_refused_message_does_not_turn_multiappend_off() {
+    let server = Dovecot::start(Layout::Exchange);
+    // The proxy turns a keyword into a system flag Dovecot refuses.
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison"),
+    );
+    let mut session = Session::connect(
+        &plain(proxy.port()),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .unwrap();
+    let (none, poison) = (Vec::new(), vec!["$Poison".to_owned()]);
+    let bodies: Vec<Vec<u8>> = (0..5).map(|i| message(i, "")).collect();
+    let item = |i: usize, flags| AppendItem {
+        flags,
+        internal_date: None,
+        body: &bodies[i],
+    };
+    let first = session
+        .append("INBOX", &[item(0, &none), item(1, &poison), item(2, &none)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(first[0], Appended::Stored { .. })
+            && matches!(first[1], Appended::Refused { .. })
+            && matches!(first[2], Appended::Stored { .. }),
+        "{first:?}"
+    );
+    assert!(
+        session.multiappend_in_use(),
+        "the refusal was about one message"
+    );
+    let second = session
+        .append("INBOX", &[item(3, &none), item(4, &none)])
+        .await
+        .unwrap();
+    assert!(
+        second.iter().all(|r| matches!(r, Appended::Stored { .. })),
+        "{second:?}"
+    );
+    assert!(session.multiappend_in_use());
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 4);
+    session.logout().await;
+}

@@ -475,6 +475,7 @@ impl Session {
             return Ok(Vec::new());
         }
         let mailbox = self.quoted(wire_name, "the folder name")?;
+        let mut fell_back = false;
         if items.len() > 1 && self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused {
             let outcome = self.timed_append(&mailbox, items).await?;
             if let Some(Done {
@@ -504,8 +505,8 @@ impl Session {
                 tracing::debug!("MULTIAPPEND refused for the whole account: {text}");
                 return Ok(vec![Appended::Refused { kind, text }; items.len()]);
             }
-            tracing::debug!("MULTIAPPEND refused; appending one by one from now on");
-            self.multiappend_refused = true;
+            tracing::debug!("MULTIAPPEND refused; appending this batch one by one");
+            fell_back = true;
         }
         let mut results = Vec::with_capacity(items.len());
         if self.non_sync_literals_for(items) {
@@ -520,7 +521,23 @@ impl Session {
                 results.extend(done.into_iter().map(Done::into_appended));
             }
         }
+        if fell_back
+            && !results
+                .iter()
+                .any(|r| matches!(r, Appended::Refused { .. }))
+        {
+            // Every message went in on its own: the server refused
+            // MULTIAPPEND itself, not a message. Don't offer it again. (When
+            // one message was refused, later batches try MULTIAPPEND again.)
+            tracing::debug!("the server takes single APPENDs only; MULTIAPPEND stays off");
+            self.multiappend_refused = true;
+        }
         Ok(results)
+    }
+
+    /// Will the next batch of several messages go as one MULTIAPPEND?
+    pub fn multiappend_in_use(&self) -> bool {
+        self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused
     }
 
     fn non_sync_literals_for(&self, items: &[AppendItem<'_>]) -> bool {
