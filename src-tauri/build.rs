@@ -3,6 +3,7 @@
 
 const COMMANDS: &[&str] = &[
     "provider_presets",
+    "open_app_password_page",
     "probe_server",
     "sign_in",
     "forget_account",

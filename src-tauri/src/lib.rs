@@ -34,6 +34,7 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(tauri::generate_handler![
             servers::provider_presets,
+            servers::open_app_password_page,
             connect::probe_server,
             sign_in::sign_in,
             sign_in::forget_account,

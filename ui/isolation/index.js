@@ -3,6 +3,7 @@
 // Only the wizard's own commands (and Tauri's channel plumbing) get through.
 const allowed = new Set([
   "provider_presets",
+  "open_app_password_page",
   "probe_server",
   "sign_in",
   "forget_account",

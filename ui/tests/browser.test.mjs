@@ -335,6 +335,9 @@ test("your own app registration: without one no browser sign-in is offered; ente
   const card = page.locator('[data-side="destination"]');
   const browserButton = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
   assert.equal(await browserButton.count(), 0, "this copy has no client ID");
+  // "How to get one": the provider's own page, in the system browser.
+  await page.locator('[data-side="source"]').getByRole("button", { name: "Open the page to create one" }).click();
+  assert.deepEqual(await page.evaluate(() => window.__openedPages), ["gmail"]);
   await page.getByText("Sign in through the browser with your own app registration").click();
   await page.locator('input[name="oauth-client-id"]').fill("00000000-1111-2222-3333-444444444444");
   await page.getByRole("button", { name: "Use this registration" }).click();

@@ -276,6 +276,7 @@ function readList(text: string): MailboxRow[] {
 }
 // What the window asked the shell to save, for the tests to read.
 (window as any).__savedJobs = [] as SavedJob[];
+(window as any).__openedPages = [] as string[];
 const savedJob: SavedJob = {
   source: { preset: "gmail", server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
@@ -354,6 +355,7 @@ mockIPC(async (cmd, args) => {
     case "load_job": return scenario === "resume" ? savedJob : null;
     case "save_job": (window as any).__savedJobs.push(a.job); return null;
     case "forget_job": return null;
+    case "open_app_password_page": (window as any).__openedPages.push(a.preset); return null;
     case "oauth_providers": return scenario === "oauth" || ownClient ? ["google", "microsoft"] : [];
     case "set_oauth_client": ownClient = a.id !== ""; return ownClient ? ["google", "microsoft"] : [];
     case "sign_in_oauth":

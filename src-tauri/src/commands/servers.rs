@@ -181,10 +181,46 @@ pub fn provider_presets() -> Vec<Preset> {
     presets()
 }
 
+/// The page where a provider's users create an app password, for the
+/// preset `preset`: only the presets' own pages, never an address the
+/// window chose.
+pub fn app_password_page(preset: &str) -> IpcResult<String> {
+    presets()
+        .into_iter()
+        .find(|p| p.id == preset)
+        .and_then(|p| p.app_password_url)
+        .ok_or_else(|| IpcError::invalid("MailFerry knows no app-password page for this provider."))
+}
+
+/// Opens the provider's app-password page in the system browser (step 3,
+/// "how to get one").
+#[tauri::command]
+pub fn open_app_password_page(preset: String) -> IpcResult<()> {
+    let url = app_password_page(&preset)?;
+    open::that_detached(&url).map_err(|e| {
+        IpcError::internal(format!(
+            "cannot open the browser ({e}); the address is {url}"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
+
+    #[test]
+    fn only_the_presets_own_app_password_pages_open() {
+        assert_eq!(
+            app_password_page("gmail").unwrap(),
+            "https://myaccount.google.com/apppasswords"
+        );
+        assert!(
+            app_password_page("other").is_err(),
+            "no page for a generic server"
+        );
+        assert!(app_password_page("https://evil.example").is_err());
+    }
 
     fn server(host: &str, port: u16) -> Server {
         Server {

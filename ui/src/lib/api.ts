@@ -47,6 +47,7 @@ type None = Record<string, never>;
  */
 export interface Commands {
   provider_presets: { args: None; ret: Preset[] };
+  open_app_password_page: { args: { preset: string }; ret: void };
   probe_server: { args: { server: Server }; ret: Checklist };
   sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
   forget_account: { args: { account: AccountHandle }; ret: void };
@@ -89,6 +90,8 @@ async function call<C extends keyof Commands>(
 
 export const api = {
   providerPresets: () => call("provider_presets"),
+  /** Opens the provider's app-password page in the system browser. */
+  openAppPasswordPage: (preset: string) => call("open_app_password_page", { preset }),
   probeServer: (server: Server) => call("probe_server", { server }),
   signIn: (server: Server, user: string, password: string) =>
     call("sign_in", { server, user, password }),
