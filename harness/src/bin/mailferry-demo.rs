@@ -36,15 +36,11 @@ fn main() {
     let ca1 = file("source-ca.pem", source.ca_pem());
     let ca2 = file("destination-ca.pem", destination.ca_pem());
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let sides = [
+    let servers = [
         "--host1".to_owned(),
         "127.0.0.1".into(),
         "--port1".into(),
         source.tls_port().to_string(),
-        "--user1".into(),
-        DEMO_USER.into(),
-        "--passfile1".into(),
-        s(&pass),
         "--cafile1".into(),
         s(&ca1),
         "--host2".into(),
@@ -52,13 +48,29 @@ fn main() {
         "--port2".into(),
         destination.plain_port().to_string(),
         "--starttls2".into(),
+        "--cafile2".into(),
+        s(&ca2),
+    ];
+    let mut sides = servers.to_vec();
+    sides.extend([
+        "--user1".to_owned(),
+        DEMO_USER.into(),
+        "--passfile1".into(),
+        s(&pass),
         "--user2".into(),
         DEMO_USER.into(),
         "--passfile2".into(),
         s(&pass),
-        "--cafile2".into(),
-        s(&ca2),
-    ];
+    ]);
+    // The other mailboxes of the office, as a list an administrator keeps.
+    let list: String = DEMO_USERS[1..]
+        .iter()
+        .map(|(user, password)| format!("{user},{user},{password}\n"))
+        .collect();
+    let list = s(&file(
+        "mailboxes.csv",
+        &format!("Old mailbox,New mailbox,Password\n{list}"),
+    ));
     let state = s(&dir.path().join("demo-job.db"));
     eprintln!(
         "Source (Gmail-like):       127.0.0.1:{} TLS, user {DEMO_USER}, password {DEMO_PASSWORD}",
@@ -76,17 +88,26 @@ fn main() {
         "Also on both servers:      {} (the desktop app moves all three)",
         others.join(", ")
     );
-    // The whole migration, step by step, as an administrator would run it.
-    let steps: [(&str, &[&str]); 4] = [
-        ("check", &[]),
-        ("folders", &[]),
-        ("sync", &["--state", &state]),
-        ("verify", &["--state", &state]),
+    // The whole migration, step by step, as an administrator would run it;
+    // then the rest of the office, from a list, two at a time.
+    let steps: [(&str, &[&str], bool); 5] = [
+        ("check", &[], true),
+        ("folders", &[], true),
+        ("sync", &["--state", &state], true),
+        ("verify", &["--state", &state], true),
+        ("sync", &["--mailboxes", &list, "--at-once", "2"], false),
     ];
     let mut code = 0;
-    for (command, extra) in steps {
+    for (command, extra, one_mailbox) in steps {
         let mut args = vec![command.to_owned()];
-        args.extend(sides.iter().cloned());
+        args.extend(
+            if one_mailbox {
+                sides.iter()
+            } else {
+                servers.iter()
+            }
+            .cloned(),
+        );
         args.extend(extra.iter().map(|a| a.to_string()));
         eprintln!(
             "\n$ mailferry {command} <the two servers above>{}\n",
@@ -96,7 +117,12 @@ fn main() {
                 format!(" {}", extra.join(" "))
             }
         );
-        code = match Command::new(&mailferry).args(&args).status() {
+        // Progress files of the list go to the demo's folder, not the user's.
+        code = match Command::new(&mailferry)
+            .args(&args)
+            .env("MAILFERRY_DATA_DIR", dir.path())
+            .status()
+        {
             Ok(s) => s.code().unwrap_or(2),
             Err(e) => {
                 eprintln!("mailferry-demo: cannot run {mailferry}: {e}");
