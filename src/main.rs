@@ -1055,12 +1055,7 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         Some(path) => path.clone(),
         None => default_state_path(&job_name)?,
     };
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    };
+    let now = unix_now;
     let mut store = if args.dry {
         State::open_read_only(&state_path).map_err(|e| state_problem(&state_path, e))?
     } else {
@@ -1181,12 +1176,7 @@ async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     };
     let options = args.copy.options(args.dry)?;
     let rules = args.rules.rules()?;
-    let now = || {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0)
-    };
+    let now = unix_now;
     eprintln!(
         "Copying {} mailboxes, {} at a time (at most {} connections to {}, {} to {})…",
         mailboxes.len(),
@@ -1233,6 +1223,14 @@ async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let done = outcomes.iter().filter(|o| o.is_complete()).count();
     writeln!(out, "{done} of {} mailboxes complete.", outcomes.len())?;
     Ok(ExitCode::from(code))
+}
+
+/// Seconds since 1970, the clock of a real run.
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// The per-job progress file in the user's data folder, named after the

@@ -26,3 +26,13 @@ export function duration(seconds: number): string {
   if (hours < 48) return plural(hours, "hour");
   return plural(Math.round(hours / 24), "day");
 }
+
+/** A run's state in words, as the copy screen and the mailbox list say it. */
+export const RUN_STATE_WORDS: Record<string, string> = {
+  starting: "Getting ready",
+  copying: "Copying",
+  paused: "Paused",
+  cancelled: "Stopped",
+  finished: "Done",
+  failed: "Stopped by a problem",
+};
