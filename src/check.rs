@@ -77,7 +77,8 @@ impl Step {
             | Problem::JobBusy
             | Problem::StateFailed { .. }
             | Problem::DestinationFull { .. }
-            | Problem::RemovalNeedsConfirmation { .. } => Step::CanReadFolders,
+            | Problem::RemovalNeedsConfirmation { .. }
+            | Problem::RemovalAfterSwitch => Step::CanReadFolders,
         }
     }
 }

@@ -250,6 +250,9 @@ pub enum Problem {
         /// Messages of that folder at the destination.
         total: u64,
     },
+    /// Removing messages at the destination was asked for after the
+    /// domain's mail moved there: from then on MailFerry only adds.
+    RemovalAfterSwitch,
     /// The destination mailbox is full.
     DestinationFull {
         /// Server name.
@@ -301,6 +304,7 @@ impl Problem {
             Problem::StateFailed { .. } => "StateFailed",
             Problem::DestinationFull { .. } => "DestinationFull",
             Problem::RemovalNeedsConfirmation { .. } => "RemovalNeedsConfirmation",
+            Problem::RemovalAfterSwitch => "RemovalAfterSwitch",
             Problem::Protocol { .. } => "Protocol",
         }
     }
@@ -494,6 +498,11 @@ impl Problem {
                  folder at the source; if the messages really were deleted there, confirm the removal (on the \
                  command line: --delete2-force)."
             ),
+            Problem::RemovalAfterSwitch => "Your domain's mail now arrives at the new server, so MailFerry \
+                only adds messages from now on and never removes any there (new mail could be lost). \
+                Nothing was changed. Run the copy again without asking it to remove messages \
+                (on the command line: without --delete2)."
+                .to_owned(),
             Problem::DestinationFull { host } => format!(
                 "The destination mailbox on {host} is full, so MailFerry stopped copying. Free some space \
                  or ask the provider for more, then run the copy again: it picks up where it stopped."
@@ -672,6 +681,7 @@ mod tests {
             },
             Problem::OAuthUnavailable { host: "h".into() },
             Problem::KeychainUnavailable,
+            Problem::RemovalAfterSwitch,
             Problem::OrganisationAccessRefused {
                 issuer: "Google".into(),
             },

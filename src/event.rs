@@ -70,6 +70,15 @@ pub enum Event {
         /// Why, in plain words with the server's text.
         reason: String,
     },
+    /// A folder could not be copied (a server refused to open or read
+    /// it); the run went on with the others, and the next run tries it
+    /// again.
+    FolderRefused {
+        /// Source folder (display name).
+        folder: String,
+        /// Why, in plain words with the server's text.
+        reason: String,
+    },
     /// A folder is done.
     FolderDone {
         /// Source folder (display name).

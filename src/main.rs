@@ -18,7 +18,7 @@ use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, R
 use mailferry::imap::Session;
 use mailferry::run::{self, Report};
 use mailferry::secret::Secret;
-use mailferry::state::{Phase, State};
+use mailferry::state::State;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -224,6 +224,7 @@ impl CopyArgs {
             batch_messages: self.batch_messages.max(1),
             delete2: self.delete2,
             delete2_force: self.delete2_force,
+            after_switch: self.cutover_done,
             max_retries: self.reconnectretry,
             connections: self.connections.max(1),
             max_messages_per_second: self.maxmessagespersecond,
@@ -973,11 +974,58 @@ async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Ctrl-C, or a service manager's stop (SIGTERM): the copy finishes the
+/// batch in flight, records it and stops; the command then exits 130 or
+/// 143. A second signal exits at once (the progress file is safe at any
+/// moment: the next run settles what was in flight).
+fn stop_on_signal(cancel: run::Cancel) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let got = std::sync::Arc::new(AtomicU8::new(0));
+    let seen = got.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return,
+            };
+        loop {
+            #[cfg(unix)]
+            let code = tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = term.recv() => 143,
+            };
+            #[cfg(not(unix))]
+            let code = match tokio::signal::ctrl_c().await {
+                Ok(()) => 130,
+                Err(_) => return,
+            };
+            if seen.swap(code, Ordering::SeqCst) != 0 {
+                std::process::exit(i32::from(code));
+            }
+            eprintln!(
+                "Stopping after the messages being copied now are recorded… (press Ctrl-C again to stop at once)"
+            );
+            cancel.cancel();
+        }
+    });
+    got
+}
+
+/// The exit code after a run a signal stopped, if one did.
+fn signalled(got: &std::sync::atomic::AtomicU8) -> Option<ExitCode> {
+    match got.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        code => Some(ExitCode::from(code)),
+    }
+}
+
 async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     if args.mailboxes.is_some() {
         return run_sync_mailboxes(args).await;
     }
     let filters = args.copy.options(args.dry)?;
+    let signal = stop_on_signal(filters.cancel.clone());
     let json = args.copy.json;
     let Mapped {
         map,
@@ -1069,29 +1117,6 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Some(State::open(&state_path, now()).map_err(|e| state_problem(&state_path, e))?)
     };
-    if args.copy.delete2 {
-        let after_switch = args.copy.cutover_done
-            || match store.as_ref() {
-                Some(st) => {
-                    st.phase().map_err(|e| state_problem(&state_path, e))? == Phase::PostCutover
-                }
-                None => false,
-            };
-        if after_switch {
-            source.logout().await;
-            dest.logout().await;
-            bail!(
-                "--delete2 is refused after the switch (--cutover-done): from then on MailFerry only adds \
-                 messages, so mail that arrived at the new server is never touched"
-            );
-        }
-    }
-    if args.copy.cutover_done {
-        if let Some(st) = store.as_mut().filter(|_| !args.dry) {
-            st.set_phase(Phase::PostCutover, now())
-                .map_err(|e| state_problem(&state_path, e))?;
-        }
-    }
     let mut progress = Progress::new(json);
     let result = run::sync(
         &mut source,
@@ -1112,7 +1137,7 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_sync_report(&mut out, &report, &state_path)?;
     }
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
 }
 
 /// `mailferry sync --mailboxes FILE`: every mailbox of the list, several at
@@ -1175,6 +1200,7 @@ async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
         dest,
     };
     let options = args.copy.options(args.dry)?;
+    let signal = stop_on_signal(options.cancel.clone());
     let rules = args.rules.rules()?;
     let now = unix_now;
     eprintln!(
@@ -1222,7 +1248,7 @@ async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
     let done = outcomes.iter().filter(|o| o.is_complete()).count();
     writeln!(out, "{done} of {} mailboxes complete.", outcomes.len())?;
-    Ok(ExitCode::from(code))
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(code)))
 }
 
 /// Seconds since 1970, the clock of a real run.
@@ -1270,6 +1296,14 @@ fn print_sync_report(
         report.failed(),
     )?;
     for f in &report.folders {
+        if let Some(why) = &f.refused {
+            writeln!(
+                out,
+                "  {} → {}: this folder could not be copied this time: {why}",
+                f.source, f.destination
+            )?;
+            continue;
+        }
         writeln!(
             out,
             "  {} → {}: {} {}, {} already there, {} skipped, {} not copied",
@@ -1324,6 +1358,16 @@ fn print_sync_report(
                 e.reason
             )?;
         }
+    }
+    let refused = report.refused().count();
+    if refused > 0 {
+        writeln!(
+            out,
+            "\n{refused} folder{} could not be copied (see above); every other folder was. \
+             Running the copy again tries {} again.",
+            plural(refused as u64),
+            if refused == 1 { "it" } else { "them" }
+        )?;
     }
     if let Some(why) = &report.stopped {
         writeln!(out, "\nStopped early: {why}")?;
@@ -1449,7 +1493,9 @@ fn print_audit(out: &mut impl Write, audit: &mailferry::verify::Audit) -> std::i
         "Folder", "source", "dest."
     )?;
     for f in &audit.folders {
-        let diff = if f.missing.is_empty() {
+        let diff = if let Some(why) = &f.unreadable {
+            format!("could not be checked: {why}")
+        } else if f.missing.is_empty() {
             "none".to_owned()
         } else {
             format!("{} not there", f.missing.len())
@@ -1503,7 +1549,8 @@ fn print_audit(out: &mut impl Write, audit: &mailferry::verify::Audit) -> std::i
         if audit.safe_to_switch {
             "Safe to switch your domain: every message is there or has a known reason."
         } else {
-            "Not safe to switch yet: some messages are missing without a known reason. Run the copy again, then check again."
+            "Not safe to switch yet: some messages are missing without a known reason, or a folder could not be \
+             checked. Run the copy again, then check again."
         }
     )?;
     if audit.safe_to_switch {

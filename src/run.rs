@@ -73,6 +73,10 @@ pub struct Options {
     /// With `delete2`: remove even when it is many (the user checked the
     /// source and confirms).
     pub delete2_force: bool,
+    /// The domain's mail now arrives at the destination: recorded in the
+    /// job once, and from then on every run of the job only adds (no flag
+    /// changes, no removals), whoever starts it.
+    pub after_switch: bool,
     /// A folder interrupted by a lost connection, a timeout or a busy
     /// server is retried this many times (reconnecting, waiting longer each
     /// time, or as long as the server asks) before the run gives up.
@@ -135,6 +139,7 @@ impl Default for Options {
             max_attempts: 3,
             delete2: false,
             delete2_force: false,
+            after_switch: false,
             max_retries: 5,
             max_messages_per_second: None,
             max_bytes_per_second: None,
@@ -196,6 +201,10 @@ pub struct FolderReport {
     /// Gmail's All Mail: messages already copied through one of their
     /// labels (another folder), so not copied into this one again.
     pub in_other_folders: u64,
+    /// The folder could not be copied this time (a server refused to open
+    /// or read it: its words); the next run tries it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What a run did.
@@ -217,6 +226,11 @@ impl Report {
         self.folders.iter().map(|f| f.transferred).sum()
     }
 
+    /// Folders that could not be copied this run.
+    pub fn refused(&self) -> impl Iterator<Item = &FolderReport> {
+        self.folders.iter().filter(|f| f.refused.is_some())
+    }
+
     /// Messages refused.
     pub fn failed(&self) -> u64 {
         self.folders.iter().map(|f| f.failed).sum()
@@ -234,7 +248,7 @@ impl Report {
 
     /// 0: all copied; 1: finished with messages not copied.
     pub fn exit_code(&self) -> u8 {
-        if self.failed() > 0 || self.stopped.is_some() {
+        if self.failed() > 0 || self.stopped.is_some() || self.refused().next().is_some() {
             1
         } else {
             0
@@ -315,6 +329,21 @@ pub async fn sync(
             }
         })
         .collect();
+    // After the switch, runs only add: the job records it once, and a
+    // removal asked for then is refused before anything is touched.
+    if let Some(st) = state.as_deref_mut() {
+        if options.after_switch && !options.dry {
+            st.set_phase(Phase::PostCutover, now())
+                .map_err(state_error)?;
+        }
+        let switched =
+            options.after_switch || st.phase().map_err(state_error)? == Phase::PostCutover;
+        if switched && options.delete2 {
+            return Err(Error::new(Problem::RemovalAfterSwitch));
+        }
+    } else if options.after_switch && options.delete2 {
+        return Err(Error::new(Problem::RemovalAfterSwitch));
+    }
     let run = match (&mut state, options.dry) {
         (Some(st), false) => Some(st.start_run(false, now()).map_err(state_error)?),
         _ => None,
@@ -423,6 +452,29 @@ pub async fn sync(
         };
         match stop {
             Ok(()) => report.folders.push(folder_report),
+            // One folder a server refuses to open or read never stops the
+            // others: it is reported with the server's words, and the next
+            // run tries it again.
+            Err(FolderStop::Fatal(err)) if is_folder_refusal(&err) => {
+                tracing::warn!(folder = %folder_report.source, error = %err, "folder not copied");
+                let reason = match err.detail() {
+                    Some(detail) => format!("{err} ({detail})"),
+                    None => err.to_string(),
+                };
+                sink.emit(Event::FolderRefused {
+                    folder: folder_report.source.clone(),
+                    reason: reason.clone(),
+                });
+                folder_report.refused = Some(reason);
+                report.folders.push(folder_report);
+                if matches!(err.problem(), Problem::Protocol { .. }) {
+                    // What the server said last was not understood: start
+                    // the next folder on fresh connections.
+                    let _ = source.reconnect().await;
+                    let _ = dest.reconnect().await;
+                    writers.clear();
+                }
+            }
             Err(FolderStop::Fatal(err)) => {
                 report.folders.push(folder_report);
                 if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
@@ -466,6 +518,18 @@ pub async fn sync(
         failed: report.failed(),
     });
     Ok(report)
+}
+
+/// A folder-level failure the run goes on after: a server refused to
+/// open, create or read this one folder, or answered it with something
+/// MailFerry could not read. A lost connection (after its retries), a
+/// sign-in turned down or a progress file that can't be written are the
+/// whole run's, and stop it.
+fn is_folder_refusal(err: &Error) -> bool {
+    matches!(
+        err.problem(),
+        Problem::ServerRefused { .. } | Problem::Protocol { .. }
+    )
 }
 
 fn is_all_mail(map: &FolderMap, source: &MailboxName) -> bool {
@@ -589,7 +653,13 @@ async fn copy_folder(
                     .in_doubt_intents()?
                     .iter()
                     .any(|i| i.message.key.folder == rec.id);
-            let same = same_folders && rec.highest_modseq == Some(modseq);
+            // …and the destination holds exactly what the store knows of
+            // there: a copy deleted at the destination goes the long way,
+            // which puts it back.
+            let dest_intact = same_folders
+                && dst_status.as_ref().map(|d| u64::from(d.exists))
+                    == Some(st.dest_fingerprints(rec.dest.id)?.len() as u64);
+            let same = dest_intact && rec.highest_modseq == Some(modseq);
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
             // "unchanged", and goes the long way with its safety checks.
@@ -683,6 +753,10 @@ async fn copy_folder(
     };
     report.messages = metas.len() as u64;
     let partial = unchanged.is_some();
+    // A listing that does not account for every message the folder
+    // announced (a reply lost or unreadable) must never make messages look
+    // deleted at the source: nothing is removed at the destination then.
+    let listing_complete = partial || metas.len() >= src_status.exists as usize;
     if let Some(unchanged) = &unchanged {
         report.messages = u64::from(src_status.exists);
         for m in unchanged {
@@ -707,23 +781,34 @@ async fn copy_folder(
         })
         .collect();
 
-    let mut at_dest = Multiset::new();
-    let mut dest_uids: HashMap<Fingerprint, Vec<u32>> = HashMap::new();
-    for m in &dest_metas {
-        let fp = Fingerprint::of_headers(&m.headers, u64::from(m.size));
-        at_dest.insert(fp.clone());
-        dest_uids.entry(fp).or_default().push(m.uid);
-    }
+    let at_dest: Multiset = dest_metas
+        .iter()
+        .map(|m| Fingerprint::of_headers(&m.headers, u64::from(m.size)))
+        .collect();
 
     // 4. Pairing.
     let mut mapped: BTreeSet<u32> = BTreeSet::new();
     let mut exhausted: BTreeSet<u32> = BTreeSet::new();
-    let mut claimed = Multiset::new();
+    let dest_copies = || {
+        dest_metas.iter().map(|m| {
+            (
+                Fingerprint::of_headers(&m.headers, u64::from(m.size)),
+                DestCopy {
+                    uid: m.uid,
+                    size: u64::from(m.size),
+                    date: m.internal_date.as_deref().and_then(parse_internal_date),
+                },
+            )
+        })
+    };
+    let source_ids = || candidates.iter().map(|c| c.message.fingerprint.clone());
+    let mut pool = DestPool::new(dest_copies(), Vec::new(), source_ids());
     if let (Some(st), Some(folder), Some(dest_folder)) = (state.as_deref_mut(), folder_id, dest_id)
     {
+        pool = DestPool::new(dest_copies(), st.dest_claims(dest_folder)?, source_ids());
         if !options.dry {
             rebind_stale(st, folder, &candidates, now)?;
-            settle_intents(st, folder, dest_folder, &at_dest, now)?;
+            settle_intents(st, folder, dest_folder, &mut pool, now)?;
         }
         if dest_changed && !options.dry {
             // The destination folder was recreated: what is no longer there
@@ -735,11 +820,21 @@ async fn copy_folder(
                 }
             }
         }
+        if !options.dry && !partial {
+            let lost = forget_lost_copies(
+                st,
+                folder,
+                src_status.uid_validity,
+                dest_folder,
+                &dest_metas,
+            )?;
+            if lost > 0 {
+                tracing::info!(folder = %job.source_name.display(), lost, "copies no longer at the destination are copied again");
+            }
+        }
         mapped = st.mapped_uids(folder, src_status.uid_validity)?;
         exhausted = st.exhausted_uids(folder, src_status.uid_validity, options.max_attempts)?;
-        claimed = st.dest_fingerprints(dest_folder)?;
     }
-    let mut unclaimed = at_dest.difference(&claimed);
 
     let mut to_copy: Vec<Candidate> = Vec::new();
     for c in candidates.drain(..) {
@@ -789,16 +884,17 @@ async fn copy_folder(
             )?;
             continue;
         }
-        if unclaimed.take(&c.message.fingerprint) {
+        if let Some(dest_uid) = pool.take(
+            &c.message.fingerprint,
+            c.message.size,
+            c.message.internaldate,
+        ) {
             report.already_there += 1;
             labelled.insert(c.message.fingerprint.clone());
             if let (Some(st), Some(dest_folder), false) =
                 (state.as_deref_mut(), dest_id, options.dry)
             {
-                let dest_uid = dest_uids
-                    .get_mut(&c.message.fingerprint)
-                    .and_then(|v| v.pop());
-                st.record_already_there(&c.message, dest_folder, dest_uid, now())?;
+                st.record_already_there(&c.message, dest_folder, Some(dest_uid), now())?;
             }
             continue;
         }
@@ -860,7 +956,12 @@ async fn copy_folder(
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.batch_limits(options);
     let batches = split_batches(&to_copy, batch_messages, batch_bytes);
-    let mut next_bodies: Option<Vec<FetchedMessage>> = None;
+    let mut next_bodies: Option<Bodies> = None;
+    let src_folder = SourceFolder {
+        name: job.source_name,
+        uid_validity: src_status.uid_validity,
+        reconnect: options.max_retries > 0,
+    };
     for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
             report.dropped_keywords = dropped.into_iter().collect();
@@ -883,7 +984,7 @@ async fn copy_folder(
         }
         let bodies = match next_bodies.take() {
             Some(bodies) => bodies,
-            None => fetch_batch(source, batch).await?,
+            None => fetch_batch(source, &src_folder, batch).await?,
         };
         // The next batch is read ahead only if the allowances would let it go.
         let following = batches
@@ -896,6 +997,7 @@ async fn copy_folder(
             });
         let outcome = copy_batch(
             source,
+            &src_folder,
             dest,
             writers,
             st,
@@ -940,7 +1042,7 @@ async fn copy_folder(
     // removals of messages gone from the source. After it, runs only add.
     if st.phase()? == Phase::PreCutover {
         if let Some(folder) = folder_id {
-            let changes = Changes::find(
+            let mut changes = Changes::find(
                 st,
                 folder,
                 src_status.uid_validity,
@@ -949,6 +1051,15 @@ async fn copy_folder(
                 partial,
                 &dst_status,
             )?;
+            if !listing_complete && !changes.gone.is_empty() {
+                tracing::warn!(
+                    folder = %job.source_name.display(),
+                    listed = report.messages,
+                    exists = src_status.exists,
+                    "the source's listing is incomplete: nothing is removed at the destination this time"
+                );
+                changes.gone.clear();
+            }
             if options.delete2 && !changes.gone.is_empty() {
                 let at_dest = changes.at_destination;
                 let count = changes.gone.len();
@@ -1017,13 +1128,111 @@ fn split_batches(
 }
 
 /// The whole messages of a batch, from the source.
+/// A batch's messages as the source delivered them, and those it refused
+/// to deliver (with its words).
+struct Bodies {
+    messages: Vec<FetchedMessage>,
+    refused: BTreeMap<u32, String>,
+}
+
+/// Fetches a batch. A source that refuses the batch (Gmail: "Some
+/// messages could not be FETCHed") or drops the connection while sending
+/// it (Dovecot does, on a message it cannot read) is asked for each
+/// message alone, so one unreadable message is a refusal of its own and
+/// the rest still copy. A message is refused when the server refuses it
+/// alone, or drops a fresh connection twice while sending it; a server
+/// that can't be reached again is the folder's problem (retried as a
+/// whole).
 async fn fetch_batch(
     source: &mut ReadOnly<'_>,
+    folder: &SourceFolder<'_>,
     batch: &[Candidate],
-) -> Result<Vec<FetchedMessage>, Error> {
+) -> Result<Bodies, Error> {
     let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
     let expected: u64 = batch.iter().map(|c| c.message.size).sum();
-    source.fetch_bodies(&uids, expected).await
+    let err = match source.fetch_bodies(&uids, expected).await {
+        Ok(messages) => {
+            return Ok(Bodies {
+                messages,
+                refused: BTreeMap::new(),
+            })
+        }
+        Err(e) if is_folder_refusal(&e) || (is_dropped(&e) && folder.reconnect) => e,
+        Err(e) => return Err(e),
+    };
+    tracing::debug!(error = %err, "the source did not deliver a batch; fetching its messages one by one");
+    let mut fresh = err.is_transient();
+    let mut bodies = Bodies {
+        messages: Vec::with_capacity(batch.len()),
+        refused: BTreeMap::new(),
+    };
+    for c in batch {
+        let mut drops = 0;
+        loop {
+            if fresh {
+                folder.reopen(source).await?;
+                fresh = false;
+            }
+            match source.fetch_bodies(&[c.meta.uid], c.message.size).await {
+                Ok(one) => bodies.messages.extend(one),
+                Err(e) if is_folder_refusal(&e) => {
+                    let words = match e.detail() {
+                        Some(detail) => detail.to_owned(),
+                        None => e.to_string(),
+                    };
+                    bodies.refused.insert(c.meta.uid, words);
+                }
+                Err(e) if is_dropped(&e) && drops == 0 && folder.reconnect => {
+                    drops += 1;
+                    fresh = true;
+                    continue;
+                }
+                Err(e) if is_dropped(&e) && folder.reconnect => {
+                    bodies.refused.insert(
+                        c.meta.uid,
+                        format!("the old server broke off the connection each time it sent this message ({e})"),
+                    );
+                    fresh = true;
+                }
+                Err(e) => return Err(e),
+            }
+            break;
+        }
+    }
+    Ok(bodies)
+}
+
+/// The connection broke off or went silent (not: the server asked to wait).
+fn is_dropped(err: &Error) -> bool {
+    matches!(
+        err.problem(),
+        Problem::ConnectionLost { .. } | Problem::Timeout { .. }
+    )
+}
+
+/// The source folder being copied, to open again on a fresh connection.
+struct SourceFolder<'a> {
+    name: &'a MailboxName,
+    uid_validity: u32,
+    /// Reconnecting is allowed (`--reconnectretry` is not 0).
+    reconnect: bool,
+}
+
+impl SourceFolder<'_> {
+    /// A fresh connection with the folder open again; the folder must be
+    /// the same one (UIDVALIDITY), or the UIDs mean other messages.
+    async fn reopen(&self, source: &mut ReadOnly<'_>) -> Result<(), Error> {
+        source.reconnect().await?;
+        let status = source.examine(self.name.wire()).await?;
+        if status.uid_validity != self.uid_validity {
+            return Err(Error::new(Problem::ServerBusy {
+                host: source.endpoint().host.clone(),
+                wait_secs: None,
+            })
+            .with_detail("the folder was replaced while it was being copied".to_owned()));
+        }
+        Ok(())
+    }
 }
 
 /// Copies one batch whose messages were fetched (`bodies`): intents, the
@@ -1033,6 +1242,7 @@ async fn fetch_batch(
 #[allow(clippy::too_many_arguments)] // the batch needs both sides, the store and the folder's context
 async fn copy_batch(
     source: &mut ReadOnly<'_>,
+    src_folder: &SourceFolder<'_>,
     dest: &mut Session,
     writers: &mut Writers<'_>,
     st: &mut State,
@@ -1040,19 +1250,38 @@ async fn copy_batch(
     dest_folder: DestFolderId,
     dst_status: &FolderStatus,
     batch: &[Candidate],
-    bodies: Vec<FetchedMessage>,
+    bodies: Bodies,
     following: Option<&[Candidate]>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
     sink: &mut dyn EventSink,
-) -> Result<Option<Result<Vec<FetchedMessage>, Error>>, FolderStop> {
+) -> Result<Option<Result<Bodies, Error>>, FolderStop> {
     let now = job.now;
     let display = job.source_name.display().to_owned();
-    let by_uid: BTreeMap<u32, _> = bodies.into_iter().map(|m| (m.uid, m)).collect();
+    let by_uid: BTreeMap<u32, _> = bodies.messages.into_iter().map(|m| (m.uid, m)).collect();
 
     // Intents first: a crash from here on leaves a question, not a duplicate.
     let mut sending = Vec::new();
     for c in batch {
+        if let Some(text) = bodies.refused.get(&c.meta.uid) {
+            st.record_fate(
+                &c.message,
+                NotCopied::Failed {
+                    reason: FailReason::FetchFailed,
+                    server_text: Some(text.clone()),
+                },
+                now(),
+            )?;
+            let words = format!("the old server could not deliver it: {text}");
+            report.failed += 1;
+            report.errors.push(not_copied(c, &words));
+            sink.emit(Event::MessageFailed {
+                folder: display.clone(),
+                uid: c.meta.uid,
+                reason: words,
+            });
+            continue;
+        }
         let Some(body) = by_uid.get(&c.meta.uid) else {
             report.skipped += 1;
             st.record_fate(&c.message, NotCopied::Skipped(SkipReason::Vanished), now())?;
@@ -1075,7 +1304,7 @@ async fn copy_batch(
     }
     let fetch_next = async {
         match following {
-            Some(next) => Some(fetch_batch(source, next).await),
+            Some(next) => Some(fetch_batch(source, src_folder, next).await),
             None => None,
         }
     };
@@ -1682,6 +1911,135 @@ fn register_folder(
     Ok((rec.id, rec.dest.id, dest_changed))
 }
 
+/// A message at the destination that no copy on record accounts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DestCopy {
+    uid: u32,
+    size: u64,
+    date: Option<i64>,
+}
+
+/// The destination folder's messages that no recorded copy accounts for,
+/// by identity: where an interrupted APPEND is looked for, and what "the
+/// destination already has it" means.
+///
+/// Sharing an identity (the Message-ID, most often) is not enough to be
+/// the same message: two messages may share one, and a destination may hold
+/// a different message under the same one. A copy is this message when it
+/// also has the same size; or, when no other message of the source folder
+/// shares the identity, the same arrival date (a server that rewrites
+/// messages changes their size, not the date MailFerry gave them).
+#[derive(Debug, Default)]
+struct DestPool {
+    copies: HashMap<Fingerprint, Vec<DestCopy>>,
+    /// Source messages of the folder per identity.
+    shared: HashMap<Fingerprint, usize>,
+}
+
+impl DestPool {
+    /// `claims`: the copies on record in this destination folder (their
+    /// UID when known); each takes its own message out of the pool.
+    fn new(
+        dest: impl IntoIterator<Item = (Fingerprint, DestCopy)>,
+        claims: Vec<(Option<u32>, Fingerprint)>,
+        source: impl IntoIterator<Item = Fingerprint>,
+    ) -> DestPool {
+        let mut pool = DestPool::default();
+        for (fp, copy) in dest {
+            pool.copies.entry(fp).or_default().push(copy);
+        }
+        for copies in pool.copies.values_mut() {
+            copies.sort_by_key(|c| c.uid);
+        }
+        let (known, unknown): (Vec<_>, Vec<_>) =
+            claims.into_iter().partition(|(uid, _)| uid.is_some());
+        for (uid, fp) in known {
+            if let Some(copies) = pool.copies.get_mut(&fp) {
+                copies.retain(|c| Some(c.uid) != uid);
+            }
+        }
+        for (_, fp) in unknown {
+            if let Some(copies) = pool.copies.get_mut(&fp) {
+                if !copies.is_empty() {
+                    copies.remove(0);
+                }
+            }
+        }
+        for fp in source {
+            *pool.shared.entry(fp).or_default() += 1;
+        }
+        pool
+    }
+
+    /// Takes the copy that is this message, if the destination has one;
+    /// its UID.
+    fn take(&mut self, fp: &Fingerprint, size: u64, date: Option<i64>) -> Option<u32> {
+        let copies = self.copies.get_mut(fp)?;
+        let alone = self.shared.get(fp).copied().unwrap_or(0) <= 1;
+        let i = copies.iter().position(|c| c.size == size).or_else(|| {
+            alone
+                .then(|| copies.iter().position(|c| date.is_some() && c.date == date))
+                .flatten()
+        })?;
+        Some(copies.remove(i).uid)
+    }
+}
+
+/// Copies the store says are at the destination that the destination
+/// no longer has (another mail program deleted them there, the folder was
+/// recreated, or the folder map now points elsewhere): their rows are
+/// forgotten, so they are copied again, once. The destination is believed,
+/// not the progress file. A copy whose destination UID is known is looked
+/// for by that UID (UIDs are never reused under one UIDVALIDITY); the
+/// others by identity, among what no known UID accounts for.
+fn forget_lost_copies(
+    st: &mut State,
+    folder: FolderId,
+    uidvalidity: u32,
+    dest_folder: DestFolderId,
+    dest_metas: &[MessageMeta],
+) -> Result<u64, StateError> {
+    let mut unaccounted: HashMap<u32, Fingerprint> = dest_metas
+        .iter()
+        .map(|m| {
+            (
+                m.uid,
+                Fingerprint::of_headers(&m.headers, u64::from(m.size)),
+            )
+        })
+        .collect();
+    let mut lost = Vec::new();
+    let mut by_identity = Vec::new();
+    for rec in st.messages_in_folder(folder, uidvalidity)? {
+        if !rec.fate.is_at_destination() {
+            continue;
+        }
+        if rec.dest_folder != Some(dest_folder) {
+            // The map sends this folder elsewhere now.
+            lost.push(rec.key);
+            continue;
+        }
+        match rec.dest_uid {
+            Some(uid) => {
+                if unaccounted.remove(&uid).is_none() {
+                    lost.push(rec.key);
+                }
+            }
+            None => by_identity.push(rec),
+        }
+    }
+    let mut pool: Multiset = unaccounted.into_values().collect();
+    for rec in by_identity {
+        if !pool.take(&rec.fingerprint) {
+            lost.push(rec.key);
+        }
+    }
+    for key in &lost {
+        st.forget_message(*key)?;
+    }
+    Ok(lost.len() as u64)
+}
+
 /// After a source UIDVALIDITY change: old rows whose fingerprint is found
 /// again at the source take the new UID, so nothing is copied twice.
 fn rebind_stale(
@@ -1714,7 +2072,7 @@ fn settle_intents(
     st: &mut State,
     folder: FolderId,
     dest: DestFolderId,
-    at_dest: &Multiset,
+    pool: &mut DestPool,
     now: Clock<'_>,
 ) -> Result<(), StateError> {
     let intents: Vec<_> = st
@@ -1725,14 +2083,17 @@ fn settle_intents(
     if intents.is_empty() {
         return Ok(());
     }
-    let mut unclaimed = at_dest.difference(&st.dest_fingerprints(dest)?);
     for intent in intents {
-        if intent.dest_folder == dest && unclaimed.take(&intent.message.fingerprint) {
+        let m = &intent.message;
+        let arrived = (intent.dest_folder == dest)
+            .then(|| pool.take(&m.fingerprint, m.size, m.internaldate))
+            .flatten();
+        if let Some(dest_uid) = arrived {
             tracing::debug!(
                 uid = intent.message.key.uid,
                 "an interrupted copy had arrived"
             );
-            st.confirm_copy(intent.id, None, now())?;
+            st.confirm_copy(intent.id, Some(dest_uid), now())?;
         } else {
             tracing::debug!(
                 uid = intent.message.key.uid,
@@ -1836,6 +2197,85 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(text: &str) -> Fingerprint {
+        Fingerprint::of_message(
+            format!("Message-ID: <{text}@x>\r\n\r\nbody\r\n").as_bytes(),
+            40,
+        )
+    }
+
+    fn copy(uid: u32, size: u64, date: Option<i64>) -> DestCopy {
+        DestCopy { uid, size, date }
+    }
+
+    #[test]
+    fn a_destination_copy_is_the_message_by_identity_and_size() {
+        let mut pool = DestPool::new(
+            [
+                (id("a"), copy(7, 100, Some(1))),
+                (id("a"), copy(8, 250, Some(1))),
+            ],
+            Vec::new(),
+            [id("a"), id("a")],
+        );
+        // Two messages share the Message-ID: the size tells them apart,
+        // the date (equal here) does not.
+        assert_eq!(pool.take(&id("a"), 250, Some(1)), Some(8));
+        assert_eq!(pool.take(&id("a"), 300, Some(1)), None);
+        assert_eq!(pool.take(&id("a"), 100, None), Some(7));
+        assert_eq!(pool.take(&id("a"), 100, None), None, "each copy once");
+    }
+
+    #[test]
+    fn a_rewritten_copy_is_found_by_its_date_only_when_its_identity_is_unique() {
+        let mut pool = DestPool::new(
+            [(id("b"), copy(3, 120, Some(1_700_000_000)))],
+            Vec::new(),
+            [id("b")],
+        );
+        assert_eq!(
+            pool.take(&id("b"), 100, Some(1_600_000_000)),
+            None,
+            "another message"
+        );
+        assert_eq!(
+            pool.take(&id("b"), 100, Some(1_700_000_000)),
+            Some(3),
+            "resized by the server"
+        );
+        let mut shared = DestPool::new(
+            [(id("c"), copy(3, 120, Some(5)))],
+            Vec::new(),
+            [id("c"), id("c")],
+        );
+        assert_eq!(shared.take(&id("c"), 100, Some(5)), None);
+    }
+
+    #[test]
+    fn copies_on_record_are_not_in_the_pool_and_pairs_go_in_order() {
+        let pool = DestPool::new(
+            [
+                (id("d"), copy(1, 10, None)),
+                (id("d"), copy(2, 10, None)),
+                (id("d"), copy(3, 10, None)),
+                (id("e"), copy(4, 10, None)),
+            ],
+            vec![(Some(2), id("d")), (None, id("e"))],
+            [id("d"), id("d"), id("d")],
+        );
+        assert_eq!(
+            pool.copies[&id("d")],
+            vec![copy(1, 10, None), copy(3, 10, None)]
+        );
+        assert!(pool.copies[&id("e")].is_empty());
+        let mut pool = pool;
+        assert_eq!(
+            pool.take(&id("d"), 10, None),
+            Some(1),
+            "the lowest UID first"
+        );
+    }
 
     #[test]
     fn internal_dates_parse_as_instants() {

@@ -13,7 +13,7 @@ use crate::identity::{Fingerprint, Multiset, Summary};
 use crate::imap::messages::{MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::run::skip_words;
-use crate::state::{FailReason, Fate, MessageKey, State};
+use crate::state::{FailReason, Fate, MessageKey, SkipReason, State};
 use serde::Serialize;
 
 /// A source message that is not at the destination.
@@ -60,6 +60,9 @@ pub struct FolderAudit {
     /// Gmail's All Mail: messages that arrived through one of their labels
     /// (another folder) and so are not copied into this one again.
     pub in_other_folders: u64,
+    /// The folder could not be read (the server's words): it was not
+    /// checked, which is never "nothing missing".
+    pub unreadable: Option<String>,
 }
 
 /// The whole audit.
@@ -74,6 +77,11 @@ pub struct Audit {
 }
 
 impl Audit {
+    /// Folders that could not be checked.
+    pub fn unreadable(&self) -> impl Iterator<Item = &FolderAudit> {
+        self.folders.iter().filter(|f| f.unreadable.is_some())
+    }
+
     /// Source messages missing with no known reason.
     pub fn unexplained(&self) -> usize {
         self.folders
@@ -131,15 +139,24 @@ pub async fn verify(
         .await?;
         audit.folders.push(folder);
     }
-    audit.safe_to_switch = audit.unexplained() == 0;
+    audit.safe_to_switch = audit.unexplained() == 0 && audit.unreadable().next().is_none();
     Ok(audit)
 }
 
-async fn read(session: &mut ReadOnly<'_>, name: &MailboxName) -> Result<Vec<MessageMeta>, Error> {
+/// A folder's messages. `missing_is_empty`: a folder the server refuses to
+/// open holds nothing (a destination folder not created yet); a source
+/// folder it refuses to open could not be read, which is another thing.
+async fn read(
+    session: &mut ReadOnly<'_>,
+    name: &MailboxName,
+    missing_is_empty: bool,
+) -> Result<Vec<MessageMeta>, Error> {
     let status = match session.examine(name.wire()).await {
         Ok(status) => status,
-        // A destination folder that doesn't exist holds nothing.
-        Err(e) if matches!(e.problem(), crate::error::Problem::ServerRefused { .. }) => {
+        Err(e)
+            if missing_is_empty
+                && matches!(e.problem(), crate::error::Problem::ServerRefused { .. }) =>
+        {
             return Ok(Vec::new())
         }
         Err(e) => return Err(e),
@@ -159,8 +176,33 @@ async fn audit_folder(
     elsewhere: &mut Multiset,
     only_unlabelled: bool,
 ) -> Result<FolderAudit, Error> {
-    let src = read(source, source_name).await?;
-    let dst = read(dest, dest_name).await?;
+    // A folder one side refuses to open or read is "could not be checked"
+    // and the audit goes on; a lost connection ends it.
+    let unreadable = |e: Error, side: &str| -> Result<FolderAudit, Error> {
+        if e.is_transient() || e.is_auth() {
+            return Err(e);
+        }
+        Ok(FolderAudit {
+            source: source_name.display().to_owned(),
+            destination: dest_name.display().to_owned(),
+            source_messages: 0,
+            destination_messages: 0,
+            source_bytes: 0,
+            destination_bytes: 0,
+            missing: Vec::new(),
+            only_at_destination: 0,
+            in_other_folders: 0,
+            unreadable: Some(format!("the {side} server could not read it: {e}")),
+        })
+    };
+    let src = match read(source, source_name, false).await {
+        Ok(src) => src,
+        Err(e) => return unreadable(e, "old"),
+    };
+    let dst = match read(dest, dest_name, true).await {
+        Ok(dst) => dst,
+        Err(e) => return unreadable(e, "new"),
+    };
     let mut at_dest = Multiset::new();
     for m in &dst {
         let fingerprint = Fingerprint::of_headers(&m.headers, u64::from(m.size));
@@ -195,6 +237,17 @@ async fn audit_folder(
         };
         let deleted = m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Deleted"));
         let (reason, explained) = match fate {
+            // Held back by the size limit of a first pass: the next pass
+            // without it copies them, and until then they are not there.
+            Some(Fate::Skipped {
+                reason: reason @ (SkipReason::TooBig | SkipReason::TooSmall),
+            }) => (
+                format!(
+                    "{}: not at the new server yet (run the copy without the size limit)",
+                    skip_words(reason)
+                ),
+                false,
+            ),
             Some(Fate::Skipped { reason }) => (skip_words(reason).to_owned(), true),
             Some(Fate::Excluded { rule }) => (format!("left out: {rule}"), true),
             Some(Fate::Failed {
@@ -210,9 +263,13 @@ async fn audit_folder(
                 let text = server_text.map(|t| format!(" ({t})")).unwrap_or_default();
                 (format!("{why}{text}"), true)
             }
+            // The progress file says it arrived, the server says it is not
+            // there: a loss until the copy puts it back.
             Some(Fate::Copied | Fate::AlreadyThere) => (
-                "was copied, but is no longer at the destination (deleted there?)".to_owned(),
-                true,
+                "was copied, but is no longer at the new server (deleted there?): \
+                 run the copy again to put it back"
+                    .to_owned(),
+                false,
             ),
             Some(Fate::Removed) => (
                 "removed at the destination because it was deleted at the source".to_owned(),
@@ -246,5 +303,6 @@ async fn audit_folder(
         missing,
         only_at_destination: at_dest.len() as u64,
         in_other_folders,
+        unreadable: None,
     })
 }

@@ -238,18 +238,19 @@ fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
     let state = dir.path().join("job.db");
     let run = |command: &str, extra: &[&str]| run_both(command, &src, &dst, &state, extra, &[]);
 
-    // The big one is held back by --maxsize: a known reason.
+    // The big one is held back by --maxsize: a known reason, but it is not
+    // at the new server yet, so not safe until the large-message pass.
     let copy = run("sync", &["--maxsize", "10000"]);
     assert_eq!(copy.status.code(), Some(0), "{}", text(&copy.stderr));
     let check = run("verify", &[]);
     let out = text(&check.stdout);
     assert_eq!(
         check.status.code(),
-        Some(0),
+        Some(1),
         "{out}\n{}",
         text(&check.stderr)
     );
-    assert!(out.contains("Safe to switch"), "{out}");
+    assert!(out.contains("Not safe to switch yet"), "{out}");
     assert!(
         out.contains("Invoice 3") && out.contains("size limit"),
         "the gap is listed with its reason: {out}"

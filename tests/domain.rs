@@ -283,4 +283,30 @@ fn the_cli_migrates_a_list_of_mailboxes() {
         })
         .count();
     assert_eq!(jobs, 3);
+
+    // The switch, for the whole list: every mailbox's job records it, so
+    // from then on every run of it only adds, whoever starts it.
+    let mut args = servers(&list);
+    args.push("--cutover-done".to_owned());
+    let run = common::mailferry(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    assert_eq!(run.status.code(), Some(0), "{}", common::text(&run.stdout));
+    for entry in std::fs::read_dir(data.join("jobs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "db") {
+            let st = mailferry::state::State::open_read_only(&path)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                st.phase().unwrap(),
+                mailferry::state::Phase::PostCutover,
+                "{}",
+                path.display()
+            );
+        }
+    }
+    args.push("--delete2".to_owned());
+    let run = common::mailferry(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let said = common::text(&run.stdout);
+    assert_ne!(run.status.code(), Some(0), "{said}");
+    assert!(said.contains("only adds"), "{said}");
 }

@@ -881,9 +881,24 @@ async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_aft
         ],
     );
     src.append("alice", "INBOX", &[mail(50, " new after the switch")]);
-    let after = migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
+    // Asking for removals now is refused before anything is touched…
+    let refused = migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(refused.problem(), Problem::RemovalAfterSwitch),
+        "{refused:?}"
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 9);
+    // …and a copy only adds.
+    let after = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         after.transferred(),
         1,

@@ -49,6 +49,7 @@ pub enum ErrorCode {
     DestinationFull,
     Protocol,
     RemovalNeedsConfirmation,
+    RemovalAfterSwitch,
     /// The window sent something the shell refuses (an empty server name…).
     InvalidInput,
     /// The account handle is unknown (the app was restarted): sign in again.

@@ -243,6 +243,14 @@ impl RunView {
                     reason: reason.clone(),
                 });
             }
+            Event::FolderRefused { folder, reason } => {
+                let f = self.folder(folder);
+                f.done = true;
+                self.refused.push(Refused {
+                    folder: folder.clone(),
+                    reason: reason.clone(),
+                });
+            }
             Event::FolderDone { folder } => {
                 let f = self.folder(folder);
                 f.done = true;
@@ -275,6 +283,9 @@ pub struct Run {
     /// This stage skips messages larger than this (the bulk pre-stage
     /// leaves big attachments for their own pass); `None` copies all.
     pub skip_larger_than: Mutex<Option<u64>>,
+    /// The domain is switched: the engine records it in the job, and runs
+    /// only add from then on.
+    pub after_switch: Mutex<bool>,
     /// The last check of this copy, for the report the user saves.
     pub verification: Mutex<Option<crate::commands::verify::Verification>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -308,6 +319,7 @@ impl Runs {
             report: Mutex::new(None),
             edits: Mutex::new(Default::default()),
             skip_larger_than: Mutex::new(None),
+            after_switch: Mutex::new(false),
             verification: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
@@ -485,6 +497,7 @@ impl Run {
                 .skip_larger_than
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
+            after_switch: *self.after_switch.lock().unwrap_or_else(|e| e.into_inner()),
             ..mailferry::run::Options::default()
         };
         let report = mailferry::run::sync(

@@ -117,27 +117,119 @@ const LARGE_LITERAL: usize = 256 * 1024;
 /// The header fields fetched to identify a message.
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
 
-fn flags_of(fetch: &async_imap::types::Fetch) -> Vec<String> {
-    use async_imap::types::Flag;
-    fetch
-        .flags()
-        .filter_map(|f| match f {
-            Flag::Seen => Some("\\Seen".to_owned()),
-            Flag::Answered => Some("\\Answered".to_owned()),
-            Flag::Flagged => Some("\\Flagged".to_owned()),
-            Flag::Deleted => Some("\\Deleted".to_owned()),
-            Flag::Draft => Some("\\Draft".to_owned()),
-            Flag::Recent => None,
-            Flag::MayCreate => Some("\\*".to_owned()),
-            Flag::Custom(c) => Some(c.to_string()),
-        })
-        .collect()
+/// A flag as FETCH gave it, system flags in their usual spelling
+/// (`\\SEEN` is `\\Seen`); `\\Recent` (session-only) is none.
+fn flag_of(raw: &str) -> Option<String> {
+    const SYSTEM: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
+    if raw.eq_ignore_ascii_case("\\Recent") {
+        return None;
+    }
+    Some(
+        SYSTEM
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(raw))
+            .map_or_else(|| raw.to_owned(), |f| (*f).to_owned()),
+    )
 }
 
-fn date_of(fetch: &async_imap::types::Fetch) -> Option<String> {
-    fetch
-        .internal_date()
-        .map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string())
+/// The parts of one FETCH reply the copy reads.
+struct FetchReply {
+    uid: Option<u32>,
+    size: Option<u32>,
+    flags: Vec<String>,
+    internal_date: Option<String>,
+    /// `BODY[HEADER…]`.
+    header: Option<Vec<u8>>,
+    /// `BODY[]`.
+    body: Option<Vec<u8>>,
+}
+
+impl FetchReply {
+    fn of(attrs: &[imap_proto::AttributeValue<'_>]) -> FetchReply {
+        use imap_proto::AttributeValue as A;
+        let mut reply = FetchReply {
+            uid: None,
+            size: None,
+            flags: Vec::new(),
+            internal_date: None,
+            header: None,
+            body: None,
+        };
+        for attr in attrs {
+            match attr {
+                A::Uid(uid) => reply.uid = Some(*uid),
+                A::Rfc822Size(size) => reply.size = Some(*size),
+                A::Flags(flags) => reply.flags = flags.iter().filter_map(|f| flag_of(f)).collect(),
+                A::InternalDate(date) => {
+                    reply.internal_date =
+                        chrono::DateTime::parse_from_str(date.trim(), "%d-%b-%Y %H:%M:%S %z")
+                            .ok()
+                            .map(|d| d.format("%d-%b-%Y %H:%M:%S %z").to_string())
+                }
+                A::BodySection {
+                    section: None,
+                    data,
+                    ..
+                }
+                // NIL: expunged meanwhile (Dovecot says so), not empty.
+                | A::Rfc822(data) => reply.body = data.as_deref().map(<[u8]>::to_vec),
+                A::BodySection {
+                    section: Some(_),
+                    data,
+                    ..
+                }
+                | A::Rfc822Header(data) => {
+                    reply.header = Some(data.as_deref().unwrap_or_default().to_vec())
+                }
+                _ => {}
+            }
+        }
+        reply
+    }
+}
+
+/// A UID FETCH read to its very end: each reply goes to `each` as it
+/// arrives, and the command's own outcome comes back (`Err` with the
+/// server's words for a NO or BAD). async-imap's FETCH stream ends quietly
+/// both on a NO ("Some messages could not be FETCHed") and on a connection
+/// closed mid-reply, which the copy would read as "these messages are
+/// gone"; here the first is a refusal and the second a lost connection.
+async fn uid_fetch_all(
+    s: &mut async_imap::Session<super::transport::Transport>,
+    set: &str,
+    query: &str,
+    mut each: impl FnMut(FetchReply) + Send,
+) -> Result<Result<(), String>, async_imap::error::Error> {
+    let tag = s.run_command(format!("UID FETCH {set} {query}")).await?;
+    loop {
+        let Some(reply) = s.read_response().await? else {
+            return Err(async_imap::error::Error::ConnectionLost);
+        };
+        match reply.parsed() {
+            Response::Fetch(_, attrs) => each(FetchReply::of(attrs)),
+            Response::Done {
+                tag: done,
+                status,
+                outcome,
+            } if *done == tag => {
+                return Ok(match status {
+                    Status::Ok => Ok(()),
+                    _ => Err(outcome
+                        .information
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                        .to_owned()),
+                });
+            }
+            Response::Data {
+                status: Status::Bye,
+                ..
+            } => return Err(async_imap::error::Error::ConnectionLost),
+            // Unsolicited news (EXISTS, EXPUNGE, FLAGS…): the next EXAMINE
+            // reads the folder afresh.
+            _ => {}
+        }
+    }
 }
 
 fn refusal_kind(text: &str) -> RefusalKind {
@@ -381,26 +473,29 @@ impl Session {
         let query = format!(
             "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
         );
-        let mut metas = self
+        let (mut metas, outcome) = self
             .with_timeout(move |s| {
                 Box::pin(async move {
-                    let stream = s.uid_fetch(&set, &query).await?;
-                    let fetches: Vec<_> = stream.try_collect().await?;
-                    Ok(fetches
-                        .iter()
-                        .filter_map(|f| {
-                            Some(MessageMeta {
-                                uid: f.uid?,
+                    let mut metas = Vec::new();
+                    let outcome = uid_fetch_all(s, &set, &query, |f| {
+                        if let Some(uid) = f.uid {
+                            metas.push(MessageMeta {
+                                uid,
                                 size: f.size.unwrap_or(0),
-                                flags: flags_of(f),
-                                internal_date: date_of(f),
-                                headers: f.header().unwrap_or_default().to_vec(),
-                            })
-                        })
-                        .collect::<Vec<_>>())
+                                flags: f.flags,
+                                internal_date: f.internal_date,
+                                headers: f.header.unwrap_or_default(),
+                            });
+                        }
+                    })
+                    .await?;
+                    Ok((metas, outcome))
                 })
             })
             .await?;
+        if let Err(text) = outcome {
+            return Err(self.refused("read the messages' headers".to_owned(), &text));
+        }
         metas.sort_by_key(|m| m.uid);
         metas.dedup_by_key(|m| m.uid);
         Ok(metas)
@@ -431,30 +526,31 @@ impl Session {
             return Ok(Vec::new());
         }
         let set = uid_set(uids);
-        let mut messages = self
+        let (mut messages, outcome) = self
             .with_timeout_for(expected_bytes, move |s| {
                 Box::pin(async move {
-                    let stream = s
-                        .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
-                        .await?;
                     // Each reply is copied out and its buffer released as
                     // it arrives: a message is held once, not twice.
-                    let mut stream = std::pin::pin!(stream);
                     let mut out = Vec::new();
-                    while let Some(f) = stream.try_next().await? {
-                        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                            out.push(FetchedMessage {
-                                uid,
-                                flags: flags_of(&f),
-                                internal_date: date_of(&f),
-                                body: body.to_vec(),
-                            });
-                        }
-                    }
-                    Ok(out)
+                    let outcome =
+                        uid_fetch_all(s, &set, "(UID FLAGS INTERNALDATE BODY.PEEK[])", |f| {
+                            if let (Some(uid), Some(body)) = (f.uid, f.body) {
+                                out.push(FetchedMessage {
+                                    uid,
+                                    flags: f.flags,
+                                    internal_date: f.internal_date,
+                                    body,
+                                });
+                            }
+                        })
+                        .await?;
+                    Ok((out, outcome))
                 })
             })
             .await?;
+        if let Err(text) = outcome {
+            return Err(self.refused("read the messages".to_owned(), &text));
+        }
         messages.sort_by_key(|m| m.uid);
         messages.dedup_by_key(|m| m.uid);
         Ok(messages)

@@ -1234,6 +1234,34 @@ impl State {
         Ok(out)
     }
 
+    /// The copies the store knows to be in a destination folder, from every
+    /// source folder that lands there: each one's destination UID when
+    /// known, and its identity.
+    pub fn dest_claims(&self, dest: DestFolderId) -> Result<Vec<(Option<u32>, Fingerprint)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT dest_uid, fingerprint FROM messages
+                 WHERE dest_folder_id = ?1 AND fate IN ('copied', 'already_there')",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([dest.0], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (uid, fp) = row.map_err(|e| self.sql(e))?;
+            let uid = match uid {
+                Some(uid) => Some(to_u32(uid, "messages.dest_uid")?),
+                None => None,
+            };
+            out.push((uid, decode_fingerprint(fp)?));
+        }
+        Ok(out)
+    }
+
     /// Fingerprints (with multiplicity) of the messages the store knows to be
     /// in a destination folder, from every source folder that lands there.
     pub fn dest_fingerprints(&self, dest: DestFolderId) -> Result<Multiset> {

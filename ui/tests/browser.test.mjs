@@ -503,6 +503,8 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   await page.locator('[data-stage="final"].done').waitFor();
   const starts = (await mock(page)).runStarts.map((s) => s.skipLargerThan);
   assert.deepEqual(starts, [10_485_760, 10_485_760, null, null], "big messages wait for their own pass, then come");
+  const switches = (await mock(page)).runStarts.map((s) => s.afterSwitch);
+  assert.deepEqual(switches, [false, false, false, true], "the catch-up after the switch records it: only adds from then on");
   await snap(page, "copy-7-all-stages-done");
   await page.setViewportSize({ width: 900, height: 600 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);

@@ -192,7 +192,7 @@ function map(edits: FolderEdits | null): FolderMapView {
 }
 let resumeLost: (() => void) | null = null;
 const folderMapCalls: (FolderEdits | null)[] = [];
-const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null }[] = [];
+const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }[] = [];
 (window as any).__mock = { folderMapCalls, runStarts };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
@@ -319,7 +319,7 @@ mockIPC(async (cmd, args) => {
       folderMapCalls.push(a.edits ?? null);
       return map(a.edits ?? null);
     case "start_run":
-      runStarts.push({ edits: a.edits ?? null, skipLargerThan: a.skipLargerThan ?? null });
+      runStarts.push({ edits: a.edits ?? null, skipLargerThan: a.skipLargerThan ?? null, afterSwitch: a.afterSwitch ?? null });
       return runStarts.length;
     case "watch_run": {
       const channel = a.onUpdate as { id: number };

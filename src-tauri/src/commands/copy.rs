@@ -33,7 +33,9 @@ pub fn job_path(
 /// Starts copying from one account to the other; returns the run's id.
 /// `edits` are the folder map's edits; `skip_larger_than` (bytes) makes
 /// this stage leave larger messages for the large-message pass (a later
-/// copy without it brings them).
+/// copy without it brings them). `after_switch`: the domain's mail now
+/// arrives at the destination; the job records it, and this and every
+/// later run of it only adds.
 #[tauri::command]
 pub fn start_run(
     accounts: State<'_, Accounts>,
@@ -42,6 +44,7 @@ pub fn start_run(
     destination: AccountHandle,
     edits: Option<FolderEdits>,
     skip_larger_than: Option<u64>,
+    after_switch: Option<bool>,
 ) -> IpcResult<RunId> {
     let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
     let path = job_path(&source, &dest)?;
@@ -50,6 +53,7 @@ pub fn start_run(
     *run.skip_larger_than
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = skip_larger_than;
+    *run.after_switch.lock().unwrap_or_else(|e| e.into_inner()) = after_switch.unwrap_or(false);
     run.start()?;
     Ok(run.id)
 }

@@ -98,26 +98,36 @@ pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Veri
     })
     .await
     .map_err(IpcError::internal)??;
-    // A message the bulk copy left for the big-message pass has a reason,
-    // but it is not at the new server yet: not safe to switch until then.
-    let waiting = mailferry::run::skip_words(mailferry::state::SkipReason::TooBig);
-    let pending = |m: &mailferry::verify::Missing| m.reason == waiting;
-    let pending_any = audit.folders.iter().any(|f| f.missing.iter().any(pending));
+    // The engine's one rule: a message left for the big-message pass, or
+    // a folder that could not be read, is not safe yet.
     let verification = Verification {
-        safe_to_switch: audit.safe_to_switch && !pending_any,
+        safe_to_switch: audit.safe_to_switch,
         source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
         missing: audit
             .folders
             .iter()
             .flat_map(|f| {
-                f.missing.iter().map(move |m| Missing {
+                // A folder that could not be checked is one line of its own.
+                let unchecked = f.unreadable.as_ref().map(|why| Missing {
                     folder: f.source.clone(),
-                    subject: m.subject.clone(),
-                    from: m.from.clone(),
-                    date: m.date.clone(),
-                    reason: m.reason.clone(),
-                    explained: m.explained && !pending(m),
-                })
+                    subject: None,
+                    from: None,
+                    date: None,
+                    reason: format!(
+                        "this folder could not be checked ({why}); try the check again"
+                    ),
+                    explained: false,
+                });
+                unchecked
+                    .into_iter()
+                    .chain(f.missing.iter().map(move |m| Missing {
+                        folder: f.source.clone(),
+                        subject: m.subject.clone(),
+                        from: m.from.clone(),
+                        date: m.date.clone(),
+                        reason: m.reason.clone(),
+                        explained: m.explained,
+                    }))
             })
             .collect(),
         folders: audit

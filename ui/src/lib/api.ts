@@ -53,7 +53,7 @@ export interface Commands {
   forget_account: { args: { account: AccountHandle }; ret: void };
   scan: { args: { account: AccountHandle; sourcePreset: string | null; destinationPreset: string | null; destination: AccountHandle | null }; ret: Scan };
   folder_map: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null }; ret: FolderMapView };
-  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null }; ret: RunId };
+  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }; ret: RunId };
   watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
   pause_run: { args: { run: RunId }; ret: void };
   resume_run: { args: { run: RunId }; ret: void };
@@ -109,17 +109,21 @@ export const api = {
     }),
   folderMap: (source: AccountHandle, destination: AccountHandle, edits?: FolderEdits) =>
     call("folder_map", { source, destination, edits: edits ?? null }),
-  /** `skipLargerThan` (bytes): this stage leaves larger messages for the large-message pass. */
+  /**
+   * `skipLargerThan` (bytes): this stage leaves larger messages for the large-message pass.
+   * `afterSwitch`: the domain's mail now arrives at the destination; the job records it and only adds from now on.
+   */
   startRun: (
     source: AccountHandle,
     destination: AccountHandle,
-    stage?: { edits?: FolderEdits; skipLargerThan?: number | null },
+    stage?: { edits?: FolderEdits; skipLargerThan?: number | null; afterSwitch?: boolean },
   ) =>
     call("start_run", {
       source,
       destination,
       edits: stage?.edits ?? null,
       skipLargerThan: stage?.skipLargerThan ?? null,
+      afterSwitch: stage?.afterSwitch ?? null,
     }),
   watchRun: (run: RunId, onView: (view: RunView) => void) => {
     const onUpdate = new Channel<RunView>();

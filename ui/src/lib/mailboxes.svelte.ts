@@ -123,7 +123,7 @@ function waitForEnd(run: number, onView: (view: RunView) => void): Promise<RunVi
  */
 export async function copyAll(
   again = false,
-  stage?: { edits?: FolderEdits; skipLargerThan?: number | null },
+  stage?: { edits?: FolderEdits; skipLargerThan?: number | null; afterSwitch?: boolean },
 ) {
   if (sequence.index !== null) return;
   sequence.error = null;

@@ -1,0 +1,518 @@
+//! "Safe to switch" means safe: the audit believes the servers, not the
+//! progress file; what went missing at the destination is put back; one
+//! folder or message the servers refuse never stops the rest.
+
+mod common;
+
+use common::{content, migrate, run_both, text, NOW};
+use mailferry::folder::{map_folders, read_tree, Rules};
+use mailferry::run::Options;
+use mailferry::state::State;
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
+
+fn mail(i: usize) -> Message {
+    Message::new(
+        format!(
+            "From: Sender {i} <s{i}@example.net>\r\nTo: alice@example.com\r\nSubject: Trust {i}\r\n\
+             Date: Mon, 4 Mar 2024 10:{:02}:00 +0100\r\nMessage-ID: <trust-{i}@example.net>\r\n\r\nBody {i}.\r\n",
+            i % 60
+        )
+        .into_bytes(),
+    )
+    .internal_date(&format!("{:02}-Mar-2024 09:00:00 +0000", 1 + i % 28))
+}
+
+fn server() -> Dovecot {
+    Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build()
+}
+
+fn assert_same(src: &Dovecot, dst: &Dovecot, folder: &str) {
+    assert_eq!(
+        content(&src.fetch_all("alice", folder)),
+        content(&dst.fetch_all("alice", folder)),
+        "{folder}: the same messages on both sides"
+    );
+}
+
+/// Expunges the messages whose subject contains one of `subjects`, as
+/// another mail program would.
+fn expunge_at(server: &Dovecot, folder: &str, subjects: &[&str]) {
+    let uids: Vec<u32> = server
+        .fetch_all("alice", folder)
+        .iter()
+        .filter(|m| {
+            let body = String::from_utf8_lossy(&m.body);
+            subjects
+                .iter()
+                .any(|s| body.contains(&format!("Subject: {s}\r")))
+        })
+        .map(|m| m.uid)
+        .collect();
+    assert_eq!(uids.len(), subjects.len());
+    let mut session = server.session("alice");
+    assert!(session
+        .command(&format!("SELECT \"{folder}\""))
+        .unwrap()
+        .is_ok());
+    for uid in uids {
+        let reply = session
+            .command(&format!("UID STORE {uid} +FLAGS (\\Deleted)"))
+            .unwrap();
+        assert!(reply.is_ok(), "{reply:?}");
+    }
+    assert!(session.command("EXPUNGE").unwrap().is_ok());
+    session.logout();
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+async fn audit(src: &Dovecot, dst: &Dovecot, state: &std::path::Path) -> mailferry::verify::Audit {
+    let mut source = common::connect(src.addr_plain()).await;
+    let mut dest = common::connect(dst.addr_plain()).await;
+    let map = map_folders(
+        &read_tree(&mut source).await.unwrap(),
+        &read_tree(&mut dest).await.unwrap(),
+        &Rules::default(),
+    );
+    let store = State::open_read_only(state).unwrap();
+    let audit = mailferry::verify::verify(&mut source, &mut dest, &map, store.as_ref())
+        .await
+        .unwrap();
+    source.logout().await;
+    dest.logout().await;
+    audit
+}
+
+#[tokio::test]
+async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_them_back() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+
+    // Another mail program deletes two of the copies at the new server
+    // (one in a folder whose source never changes again).
+    expunge_at(&dst, "INBOX", &["Trust 2"]);
+    expunge_at(&dst, "Projects", &["Trust 7"]);
+
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    let said = text(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "not safe: {said}");
+    assert!(!said.contains("Safe to switch"), "{said}");
+    assert!(
+        said.contains("Trust 2") && said.contains("Trust 7"),
+        "{said}"
+    );
+    let audit = audit(&src, &dst, &state).await;
+    assert!(!audit.safe_to_switch);
+    assert_eq!(audit.unexplained(), 2, "{audit:#?}");
+
+    // The next copy puts them back, once.
+    let second = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    assert_same(&src, &dst, "INBOX");
+    assert_same(&src, &dst, "Projects");
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_eq!(
+        verify.status.code(),
+        Some(0),
+        "safe now: {}",
+        text(&verify.stdout)
+    );
+    let third = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(third.status.code(), Some(0));
+    assert_same(&src, &dst, "INBOX");
+}
+
+#[tokio::test]
+async fn messages_held_back_by_a_size_limit_are_not_safe_yet() {
+    let src = server();
+    let dst = server();
+    let mut big = mail(1);
+    big = Message::new(
+        [
+            String::from_utf8(big.body.clone()).unwrap(),
+            "x".repeat(50_000),
+        ]
+        .concat()
+        .into_bytes(),
+    );
+    src.append("alice", "INBOX", &[mail(0), big]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &["--maxsize", "10000"], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    let said = text(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{said}");
+    assert!(said.contains("Trust 1"), "{said}");
+    let second = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(second.status.code(), Some(0));
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+/// The CLI flags for a source behind `proxy` and the destination `dst`.
+fn through(proxy: &Proxy, dst: &Dovecot, state: &std::path::Path, command: &str) -> Vec<String> {
+    [
+        command,
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &proxy.port().to_string(),
+        "--plain1",
+        "--user1",
+        "alice",
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &dst.plain_port().to_string(),
+        "--plain2",
+        "--user2",
+        "alice",
+        "--state",
+        state.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(
+        (command == "sync")
+            .then(|| ["--reconnectretry".to_owned(), "1".to_owned()])
+            .into_iter()
+            .flatten(),
+    )
+    .collect()
+}
+
+#[tokio::test]
+async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_copies() {
+    let src = server();
+    let dst = server();
+    for name in ["Alpha", "Broken", "Zulu"] {
+        src.create_mailbox("alice", name);
+    }
+    src.append("alice", "INBOX", &(0..3).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Alpha", &(3..5).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Broken", &(5..7).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Zulu", &(7..9).map(mail).collect::<Vec<_>>());
+    // The source server refuses to open one folder (as it does for a name
+    // it lists but cannot open).
+    let proxy = Proxy::with_fault(
+        src.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "\"Broken\"", "\"Gone-x\""),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let passwords = [
+        ("MAILFERRY_PASSWORD1", "alicepass"),
+        ("MAILFERRY_PASSWORD2", "alicepass"),
+    ];
+    let args = through(&proxy, &dst, &state, "sync");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::mailferry(&args, &passwords);
+    let said = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "finished, with a folder refused: {said} {}",
+        text(&out.stderr)
+    );
+    assert!(
+        said.contains("Broken"),
+        "the refused folder is named: {said}"
+    );
+    for folder in ["INBOX", "Alpha", "Zulu"] {
+        assert_same(&src, &dst, folder);
+    }
+    assert!(dst.fetch_all("alice", "Broken").is_empty());
+
+    // The audit says it could not be checked, never "safe".
+    let args = through(&proxy, &dst, &state, "verify");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::mailferry(&args, &passwords);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{said} {}", text(&out.stderr));
+    assert!(!said.contains("Safe to switch"), "{said}");
+
+    // Once the server opens it again, the next run copies it.
+    proxy.set_fault(Fault::default());
+    let args = through(&proxy, &dst, &state, "sync");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::mailferry(&args, &passwords);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_same(&src, &dst, "Broken");
+}
+
+#[tokio::test]
+async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_folder_copies() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..8).map(mail).collect::<Vec<_>>());
+    // The identities are read (and cached by the server) first…
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let dry = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options {
+            dry: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(dry.transferred(), 8);
+    // …then one message's file becomes unreadable to the server.
+    let victim = files_under(&src.dir().join("home/alice"))
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .map(|s| s.contains("Subject: Trust 3\r") || s.contains("Subject: Trust 3\n"))
+                .unwrap_or(false)
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the message's file: {:?}",
+                files_under(&src.dir().join("home/alice"))
+            )
+        });
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o000)).unwrap();
+
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 7, "{report:#?}");
+    assert_eq!(report.failed(), 1, "{report:#?}");
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 7);
+    let store = State::open(&state, NOW).unwrap();
+    let log = store.search_log("Trust 3", 10).unwrap();
+    assert!(!log.is_empty(), "the refusal is in the log");
+    drop(store);
+
+    // Readable again: the next run copies it.
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 1, "{report:#?}");
+    assert_same(&src, &dst, "INBOX");
+}
+
+#[tokio::test]
+async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let delete2 = Options {
+        delete2: true,
+        ..Options::default()
+    };
+    let proxy = Proxy::start(src.addr_plain());
+    migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 6);
+
+    // One message really is deleted at the source; the listing of another
+    // comes back without its UID (a reply the copy cannot place).
+    expunge_at(&src, "INBOX", &["Trust 5"]);
+    proxy.set_fault(Fault::rewrite(
+        Direction::ToClient,
+        "FETCH (UID 3 ",
+        "FETCH (",
+    ));
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
+    assert_eq!(
+        removed, 0,
+        "nothing removed on an incomplete listing: {report:#?}"
+    );
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 6);
+
+    // With a complete listing, exactly the deleted one goes.
+    proxy.set_fault(Fault::default());
+    let report = migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
+        .await
+        .unwrap();
+    let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
+    assert_eq!(removed, 1, "{report:#?}");
+    assert_same(&src, &dst, "INBOX");
+}
+
+#[test]
+fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..60).map(mail).collect::<Vec<_>>());
+    // A slow link, so the run is still going when the signal comes.
+    let proxy = Proxy::with_fault(
+        src.addr_plain(),
+        Fault::Delay(std::time::Duration::from_millis(15)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let mut args = through(&proxy, &dst, &state, "sync");
+    args.extend(["--batch-messages".to_owned(), "4".to_owned()]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args(&args)
+        .env("MAILFERRY_PASSWORD1", "alicepass")
+        .env("MAILFERRY_PASSWORD2", "alicepass")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while dst.fetch_all("alice", "INBOX").len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(143), "{said} {}", text(&out.stderr));
+    assert!(said.contains("Stopped early"), "{said}");
+    let copied = dst.fetch_all("alice", "INBOX").len();
+    assert!(copied < 60, "stopped before the end ({copied})");
+
+    // What was copied is recorded: the next run copies only the rest.
+    let args = through(&proxy, &dst, &state, "sync");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    proxy.set_fault(Fault::default());
+    let again = common::mailferry(
+        &args,
+        &[
+            ("MAILFERRY_PASSWORD1", "alicepass"),
+            ("MAILFERRY_PASSWORD2", "alicepass"),
+        ],
+    );
+    let said = text(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("Copied {} message", 60 - copied)),
+        "{said}"
+    );
+    assert_same(&src, &dst, "INBOX");
+}
+
+#[tokio::test]
+async fn a_different_message_under_the_same_message_id_at_the_destination_is_not_already_there() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    // The new server holds another message that reuses one Message-ID
+    // (a mailing list's digest, a careless sender).
+    dst.append(
+        "alice",
+        "INBOX",
+        &[Message::new(
+            b"From: list@example.org\r\nSubject: Digest\r\nMessage-ID: <trust-2@example.net>\r\n\r\n\
+              Something else entirely, and longer than the original message.\r\n"
+                .to_vec(),
+        )
+        .internal_date("15-Jan-2023 12:00:00 +0000")],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.transferred(), 4, "{report:#?}");
+    assert_eq!(report.already_there(), 0);
+    let at_dest = dst.fetch_all("alice", "INBOX");
+    assert_eq!(at_dest.len(), 5, "the four, and the other one left alone");
+    assert!(at_dest
+        .iter()
+        .any(|m| String::from_utf8_lossy(&m.body).contains("Subject: Trust 2\r")));
+}
+
+#[tokio::test]
+async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_place() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    // Another tool copied two of them already (same bytes, same date).
+    let earlier: Vec<Message> = src.fetch_all("alice", "INBOX")[..2]
+        .iter()
+        .map(common::again)
+        .collect();
+    dst.append("alice", "INBOX", &earlier);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (report.transferred(), report.already_there()),
+        (2, 2),
+        "{report:#?}"
+    );
+    assert_same(&src, &dst, "INBOX");
+    // Each is paired with its own copy (by UID, in order): a source flag
+    // change lands on the right message.
+    let store = State::open(&state, NOW).unwrap();
+    let rec = store
+        .folder(&mailferry::folder::MailboxName::inbox())
+        .unwrap()
+        .unwrap();
+    let pairs: Vec<(u32, Option<u32>)> = store
+        .messages_in_folder(rec.id, rec.source_uidvalidity)
+        .unwrap()
+        .iter()
+        .map(|m| (m.key.uid, m.dest_uid))
+        .collect();
+    assert_eq!(&pairs[..2], &[(1, Some(1)), (2, Some(2))], "{pairs:?}");
+}
