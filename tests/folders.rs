@@ -11,7 +11,7 @@ use mailferry::folder::{
     MapEntry, Rules, SpecialUse, Target,
 };
 use mailferry::imap::Session;
-use mailferry_harness::{mutf7_encode, Dovecot, Layout};
+use mailferry_harness::{mutf7_encode, Dovecot, Layout, Message};
 
 /// User folders every source gets, as paths below the personal prefix.
 /// Parents are created first, so none is a `\Noselect` placeholder.
@@ -571,4 +571,90 @@ fn cli_folders_needs_both_servers() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host2"), "{err}");
+}
+
+/// Puts `n` messages, each unique to `folder` (a UTF-8 name), into it and
+/// returns their bodies.
+fn fill(server: &Dovecot, folder: &str, n: usize) -> Vec<Vec<u8>> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    folder.hash(&mut h);
+    let tag = h.finish();
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            format!(
+                "From: a@example.com\r\nTo: b@example.com\r\nSubject: message {i}\r\n\
+                 Message-ID: <{i}.{tag:x}@folders.test>\r\nDate: Mon, 5 Jan 2026 10:0{i}:00 +0000\r\n\
+                 \r\nIn the folder {folder}.\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let messages: Vec<Message> = bodies.iter().map(|b| Message::new(b.clone())).collect();
+    server.append("alice", folder, &messages);
+    bodies
+}
+
+/// The folder `folder` (UTF-8) on `server` holds exactly these messages.
+fn holds(server: &Dovecot, folder: &str, bodies: &[Vec<u8>]) {
+    let listed = server.list("alice");
+    assert!(
+        listed.contains(&mutf7_encode(folder)),
+        "{folder:?} is at the destination: {listed:?}"
+    );
+    let mut got: Vec<Vec<u8>> = server
+        .fetch_all("alice", folder)
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    let mut want = bodies.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.iter()
+            .map(|b| String::from_utf8_lossy(b))
+            .collect::<Vec<_>>(),
+        want.iter()
+            .map(|b| String::from_utf8_lossy(b))
+            .collect::<Vec<_>>(),
+        "{folder:?} holds exactly its messages"
+    );
+}
+
+/// A name with `"` or `\` comes back from LIST as a quoted string with
+/// escapes; it is unescaped once, shown as it is, created under the same
+/// name and opened on both sides, so its messages arrive (one `sync`).
+#[test]
+fn names_with_quotes_and_backslashes_round_trip() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let names = [r#"Say "hi""#, r"back\slash", r#"both \"x\" \\"#];
+    let mut expected = Vec::new();
+    for name in names {
+        let full = Layout::Courier.mailbox(&[name]);
+        source.create_mailbox("alice", &full);
+        expected.push((name, fill(&source, &full, 2)));
+    }
+
+    let (code, out, err) = cli(&source, &dest, &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for name in names {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("-> {name}"))),
+            "{name:?} shown as it is:\n{out}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out, err) = cli(
+        &source,
+        &dest,
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for (name, bodies) in &expected {
+        holds(&dest, name, bodies);
+    }
 }

@@ -1,7 +1,8 @@
 //! Reading one side's folder tree over a signed-in session: LIST and LSUB, the delimiter and personal prefix, and what the server can create.
 //!
-//! The names come from the IMAP library's LIST parser ([`Listed`], which
-//! reads literals and escapes), then go through the same strict
+//! The names come from our own LIST reader ([`Listed`], via
+//! [`crate::imap::wire::parse_list_reply`]: a quoted name is unescaped
+//! there, once; a literal is taken byte for byte), then go through the same strict
 //! [`MailboxName::from_wire`] and [`Attribute::parse`] as the pure
 //! line parser in [`tree`](super::tree), so both paths agree.
 //!
