@@ -503,19 +503,21 @@ fn cli_folders_then_sync_justfolders() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("Needs a decision"), "{out}");
+    // `sync` holds back the two folders concerned and creates the rest.
     let (code, out, _) = cli(
         &source,
         &dest,
-        &["sync", "--justfolders"],
+        &["sync", "--justfolders", "--dry"],
         &["--f1f2", "Cartório=Clients"],
     );
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("No folders were created"), "{out}");
-    assert_eq!(
-        dest.list("alice"),
-        before,
-        "nothing created while undecided"
+    assert!(out.contains("left out of this run"), "{out}");
+    // "Clients" itself is only created to hold "Clients/Acme", empty.
+    assert!(
+        !out.contains("CREATE \"Cartório\"") && out.contains("CREATE \"Clients/Acme\""),
+        "{out}"
     );
+    assert_eq!(dest.list("alice"), before, "--dry changes nothing");
 
     let (code, out, err) = cli(&source, &dest, &["sync", "--justfolders", "--dry"], &[]);
     assert_eq!(code, Some(0), "{out}\n{err}");
@@ -656,5 +658,171 @@ fn names_with_quotes_and_backslashes_round_trip() {
     assert_eq!(code, Some(0), "{out}\n{err}");
     for (name, bodies) in &expected {
         holds(&dest, name, bodies);
+    }
+}
+
+/// Runs the built `mailferry` over plain connections to the given ports
+/// (a harness server or a proxy in front of one).
+fn cli_plain(source: u16, dest: u16, command: &[&str], extra: &[&str]) -> (Option<i32>, String) {
+    let (p1, p2) = (source.to_string(), dest.to_string());
+    let mut args: Vec<&str> = command.to_vec();
+    args.extend([
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &p1,
+        "--plain1",
+        "--user1",
+        "alice",
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &p2,
+        "--plain2",
+        "--user2",
+        "alice",
+    ]);
+    args.extend(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .env("MAILFERRY_PASSWORD1", "alicepass")
+        .env("MAILFERRY_PASSWORD2", "alicepass")
+        .output()
+        .expect("run mailferry");
+    (
+        out.status.code(),
+        format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const CAFE_NFC: &str = "Caf\u{e9}";
+const CAFE_NFD: &str = "Cafe\u{301}";
+
+/// A source with `Café` in NFC and in NFD (a Mac client creates NFD), two
+/// messages in each.
+fn look_alike_source() -> (Dovecot, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let source = Dovecot::start(Layout::Courier);
+    let (nfc, nfd) = (
+        Layout::Courier.mailbox(&[CAFE_NFC]),
+        Layout::Courier.mailbox(&[CAFE_NFD]),
+    );
+    source.create_mailbox("alice", &nfc);
+    source.create_mailbox("alice", &nfd);
+    let a = fill(&source, &nfc, 2);
+    let b = fill(&source, &nfd, 2);
+    (source, a, b)
+}
+
+/// Two look-alike source folders are not a question when the destination
+/// keeps them apart (Dovecot does): one `sync` copies both, separately.
+#[test]
+fn look_alike_folders_are_copied_apart_when_the_destination_keeps_them_apart() {
+    let (source, nfc_bodies, nfd_bodies) = look_alike_source();
+    let dest = Dovecot::start(Layout::Exchange);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("decided first"), "{out}");
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    holds(&dest, CAFE_NFD, &nfd_bodies);
+    assert!(
+        !dest.list("alice").iter().any(|n| n.contains("(2)")),
+        "no sibling needed: {:?}",
+        dest.list("alice")
+    );
+}
+
+/// A destination that turns NFD names into NFC (as a server on a
+/// normalising file system does; imitated by a proxy rewriting the name in
+/// every command) would merge the two: the second goes into "Café (2)",
+/// and the output says so.
+#[test]
+fn look_alike_folders_go_to_a_named_sibling_when_the_destination_merges_them() {
+    use mailferry_harness::{Direction, Fault, Proxy};
+    let (source, nfc_bodies, nfd_bodies) = look_alike_source();
+    let dest = Dovecot::start(Layout::Exchange);
+    let normalising = Proxy::with_fault(
+        dest.addr_plain(),
+        Fault::rewrite(
+            Direction::ToServer,
+            mutf7_encode(CAFE_NFD),
+            mutf7_encode(CAFE_NFC),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        normalising.port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("\"{CAFE_NFD} (2)\"")),
+        "the output names the sibling: {out}"
+    );
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    // The sibling's name went through the normalising server too.
+    holds(&dest, &format!("{CAFE_NFC} (2)"), &nfd_bodies);
+
+    // Running again puts nothing anywhere twice.
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        normalising.port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    holds(&dest, &format!("{CAFE_NFC} (2)"), &nfd_bodies);
+}
+
+/// Two source folders onto one destination folder is a real question: it
+/// holds back those two folders only; everything else is copied, and
+/// `sync` exits 1 with the question listed.
+#[test]
+fn a_real_question_holds_back_only_the_folders_concerned() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let mut copied = Vec::new();
+    for name in ["Clients", "Cartório", "Other"] {
+        let full = Layout::Courier.mailbox(&[name]);
+        source.create_mailbox("alice", &full);
+        copied.push((name, fill(&source, &full, 2)));
+    }
+    let inbox = fill(&source, "INBOX", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &["--f1f2", "INBOX.Cartório=Clients"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("would go into the same folder \"Clients\""),
+        "the question is listed: {out}"
+    );
+    holds(&dest, "INBOX", &inbox);
+    holds(&dest, "Other", &copied[2].1);
+    let listed = dest.list("alice");
+    for held in ["Clients", "Cartório"] {
+        assert!(
+            !listed.contains(&mutf7_encode(held)),
+            "{held:?} is held back: {listed:?}"
+        );
     }
 }
