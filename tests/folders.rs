@@ -826,3 +826,113 @@ fn a_real_question_holds_back_only_the_folders_concerned() {
         );
     }
 }
+
+/// The folder-name torture tree: a Courier-like source (`.` hierarchy,
+/// `INBOX.` prefix) with quotes, backslashes, `&`, NFC/NFD twins, case
+/// twins, Cyrillic, CJK, emoji and four levels of hierarchy, two messages
+/// in each, migrated to the Exchange-like layout (`/` hierarchy, no prefix)
+/// in ONE `sync`: exit 0, and every folder is at the destination with
+/// exactly its messages. A `/` inside a name cannot be in this source
+/// (Dovecot's Maildir++ refuses it: "Name must not have '/' characters");
+/// the other way round is
+/// [`a_hierarchy_character_inside_a_name_becomes_an_underscore`].
+#[test]
+fn folder_name_torture_tree_in_one_sync() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    // (path below the source prefix, where it lands at the destination)
+    let tree: &[(&[&str], &str)] = &[
+        (&[r#"Say "hi""#], r#"Say "hi""#),
+        (&[r"back\slash"], r"back\slash"),
+        (&["R&D"], "R&D"),
+        (&["Tom & Jerry"], "Tom & Jerry"),
+        (&[CAFE_NFC], CAFE_NFC),
+        (&[CAFE_NFD], CAFE_NFD),
+        (&["sent"], "sent"),
+        (&["Reports"], "Reports"),
+        (&["reports"], "reports"),
+        (&["Входящие важные"], "Входящие важные"),
+        (&["日本語 資料"], "日本語 資料"),
+        (&["Orders 📦"], "Orders 📦"),
+        (&["L1"], "L1"),
+        (&["L1", "L2"], "L1/L2"),
+        (&["L1", "L2", "L3"], "L1/L2/L3"),
+        (&["L1", "L2", "L3", "L4 \"deep\""], "L1/L2/L3/L4 \"deep\""),
+    ];
+    let mut expected = Vec::new();
+    for (path, target) in tree {
+        let full = Layout::Courier.mailbox(path);
+        source.create_mailbox("alice", &full);
+        expected.push((target.to_string(), fill(&source, &full, 2)));
+    }
+    // The layout's own Sent (the case twin of "sent") goes to Sent Items.
+    expected.push(("Sent Items".into(), fill(&source, "INBOX.Sent", 2)));
+    expected.push(("INBOX".into(), fill(&source, "INBOX", 2)));
+
+    let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "no question in this tree:\n{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let sync = || {
+        cli_plain(
+            source.plain_port(),
+            dest.plain_port(),
+            &["sync", "--state", state.to_str().unwrap()],
+            &[],
+        )
+    };
+    let (code, out) = sync();
+    assert_eq!(code, Some(0), "{out}");
+    for (target, bodies) in &expected {
+        holds(&dest, target, bodies);
+    }
+    assert!(
+        !dest.list("alice").iter().any(|n| n.contains("(2)")),
+        "Dovecot keeps every look-alike apart: {:?}",
+        dest.list("alice")
+    );
+
+    // A second run finds everything there.
+    let (code, out) = sync();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Copied 0 messages"), "{out}");
+    for (target, bodies) in &expected {
+        holds(&dest, target, bodies);
+    }
+}
+
+/// A name holding the destination's hierarchy character (`.` on a
+/// Courier-like server) keeps its place: the character becomes `_`
+/// (`v1.2` → `INBOX.v1_2`, said in the map), never a subfolder, and the
+/// messages follow.
+#[test]
+fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
+    let source = Dovecot::start(Layout::Exchange);
+    let dest = Dovecot::start(Layout::Courier);
+    source.create_mailbox("alice", "v1.2");
+    let bodies = fill(&source, "v1.2", 2);
+    let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("v1.2"))
+        .unwrap_or_else(|| panic!("a row for v1.2:\n{out}"));
+    assert!(row.contains("-> INBOX.v1_2"), "{row}");
+    assert!(row.contains("became \"_\""), "the map says why: {row}");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, "INBOX.v1_2", &bodies);
+    assert!(
+        !dest.list("alice").contains(&"INBOX.v1".to_owned()),
+        "no subfolder made of it: {:?}",
+        dest.list("alice")
+    );
+}
