@@ -936,3 +936,52 @@ fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
         dest.list("alice")
     );
 }
+
+/// A server may send a name as a literal (`{n}` and the bytes) instead of
+/// a quoted string: its bytes are the name as they are, backslashes and
+/// quotes included (imitated by a proxy that turns the quoted form Dovecot
+/// sends into a literal). Listed, shown, opened and copied as it is.
+#[test]
+fn a_name_listed_as_a_literal_round_trips() {
+    use mailferry_harness::{Direction, Fault, Proxy};
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let name = r#"lit \ "x""#;
+    let full = Layout::Courier.mailbox(&[name]);
+    source.create_mailbox("alice", &full);
+    let bodies = fill(&source, &full, 2);
+    let quoted = format!("\"{}\"", full.replace('\\', "\\\\").replace('"', "\\\""));
+    let literal = format!("{{{}}}\r\n{full}", full.len());
+    let literal_lists = Proxy::with_fault(
+        source.addr_plain(),
+        Fault::rewrite(Direction::ToClient, quoted, &literal),
+    );
+    // The proxy does send the name as a literal.
+    let mut raw = mailferry_harness::ImapSession::connect(literal_lists.addr()).unwrap();
+    assert!(raw.login("alice", "alicepass").unwrap().is_ok());
+    let listed = raw.command("LIST \"\" \"*\"").unwrap();
+    raw.logout();
+    assert!(
+        listed
+            .untagged
+            .iter()
+            .any(|u| u.windows(literal.len()).any(|w| w == literal.as_bytes())),
+        "{listed:?}"
+    );
+    let (code, out) = cli_plain(literal_lists.port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains(&format!("-> {name}"))),
+        "{name:?} shown as it is:\n{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        literal_lists.port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, name, &bodies);
+}
