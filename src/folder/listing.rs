@@ -158,6 +158,44 @@ mod tests {
     }
 
     #[test]
+    fn quoted_and_literal_names_read_the_same_on_both_paths() {
+        // As Dovecot sends them: quoted with escapes; and as a literal.
+        let lines = [
+            "* LIST (\\HasNoChildren) \".\" \"INBOX.Say \\\"hi\\\"\"\r\n",
+            "* LIST (\\HasNoChildren) \".\" \"INBOX.back\\\\slash\"\r\n",
+            "* LIST (\\HasNoChildren) \".\" {15}\r\nINBOX.lit \\ \"x\"\r\n",
+        ];
+        let listed: Vec<Listed> = lines
+            .iter()
+            .map(|l| {
+                let r = crate::imap::wire::parse_list_reply(l.as_bytes(), "LIST").unwrap();
+                Listed {
+                    name: r.name,
+                    delimiter: r.delimiter,
+                    attributes: r.attributes,
+                }
+            })
+            .collect();
+        let tree = tree_from_listed(&listed, &[], false, "h").unwrap();
+        let from_lines = FolderTree::from_list_lines(&lines, &[], false).unwrap();
+        assert_eq!(tree, from_lines, "both paths agree");
+        let names: Vec<&str> = tree.folders.iter().map(|f| f.name.display()).collect();
+        assert_eq!(
+            names,
+            [
+                "INBOX.Say \"hi\"",
+                "INBOX.back\\slash",
+                "INBOX.lit \\ \"x\""
+            ]
+        );
+        assert_eq!(
+            tree.folders[0].name.wire(),
+            "INBOX.Say \"hi\"",
+            "unescaped once"
+        );
+    }
+
+    #[test]
     fn an_unreadable_name_or_separator_is_an_error_not_a_repair() {
         let bad =
             tree_from_listed(&[listed("&AGE-", Some("/"), &[])], &[], false, "h").unwrap_err();
