@@ -234,10 +234,13 @@ pub struct Mailbox {
 pub enum Outcome {
     /// The copy ran (its report says what was copied, skipped or failed).
     Copied(Report),
-    /// Folder questions must be decided first; nothing was copied.
+    /// Folder questions must be decided: the folders they are about were
+    /// left out; the rest was copied (the report).
     NeedsDecision {
-        /// How many folders.
+        /// How many questions.
         count: usize,
+        /// The copy of everything else.
+        report: Report,
     },
     /// The mailbox could not be migrated (sign-in, a refused folder, …).
     Failed(Error),
@@ -306,12 +309,14 @@ async fn copy(
 ) -> Result<Outcome, Error> {
     let source_tree = read_tree(source).await?;
     let dest_tree = read_tree(dest).await?;
-    let map = map_folders(&source_tree, &dest_tree, rules);
-    let Ok(plan) = plan_create(&map, &dest_tree) else {
-        return Ok(Outcome::NeedsDecision {
-            count: map.decisions_needed(),
-        });
-    };
+    // A question holds back only the folders it is about.
+    let (mut map, questions) = map_folders(&source_tree, &dest_tree, rules).hold_back_questions();
+    let plan = plan_create(&map, &dest_tree).map_err(|e| {
+        Error::new(Problem::Protocol {
+            host: dest.endpoint().host.clone(),
+        })
+        .with_detail(e.to_string())
+    })?;
     let mut state = if options.dry {
         State::open_read_only(&mailbox.state).map_err(state_failed(mailbox))?
     } else {
@@ -319,6 +324,7 @@ async fn copy(
         if let Some(refusal) = created.refused {
             return Err(refusal.error);
         }
+        map.move_to_siblings(&created.moved);
         if let Some(dir) = mailbox.state.parent() {
             std::fs::create_dir_all(dir).map_err(state_failed(mailbox))?;
         }
@@ -334,7 +340,14 @@ async fn copy(
         &mut Discard,
     )
     .await?;
-    Ok(Outcome::Copied(report))
+    Ok(if questions.is_empty() {
+        Outcome::Copied(report)
+    } else {
+        Outcome::NeedsDecision {
+            count: questions.len(),
+            report,
+        }
+    })
 }
 
 fn state_failed<E: std::fmt::Display>(mailbox: &Mailbox) -> impl Fn(E) -> Error + '_ {

@@ -1042,23 +1042,30 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         result?;
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = match plan_create(&map, &dest_tree) {
-        Ok(plan) => plan,
-        Err(e) => {
-            source.logout().await;
-            dest.logout().await;
-            write!(out, "{}", map.render_text())?;
-            writeln!(
-                out,
-                "\nNo folders were created and nothing was copied: {} folder question{} must be decided first \
-                 (see \"Needs a decision\" above; --f1f2, --exclude or --regextrans2 settle them).",
-                map.decisions_needed(),
-                if map.decisions_needed() == 1 { "" } else { "s" }
-            )?;
-            tracing::debug!(error = %e, "folder plan refused");
-            return Ok(ExitCode::from(1));
+    // A folder question holds back only the folders it is about; the rest
+    // goes ahead, and the questions are listed at the end (exit 1).
+    let (mut map, questions) = map.hold_back_questions();
+    let asked = |out: &mut dyn Write, code: u8| -> anyhow::Result<ExitCode> {
+        if questions.is_empty() {
+            return Ok(ExitCode::from(code));
         }
+        let mut text = format!(
+            "\n{} folder question{} to decide (--f1f2, --exclude or --regextrans2 settle them); \
+             the folders concerned were left out of this run:\n",
+            questions.len(),
+            plural(questions.len() as u64)
+        );
+        for q in &questions {
+            text.push_str(&format!("  ! {}\n", q.describe()));
+        }
+        if json {
+            eprint!("{text}");
+        } else {
+            write!(out, "{text}")?;
+        }
+        Ok(ExitCode::from(code.max(1)))
     };
+    let plan = plan_create(&map, &dest_tree).map_err(|e| anyhow!(e))?;
     if args.dry && args.justfolders {
         source.logout().await;
         dest.logout().await;
@@ -1071,12 +1078,20 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
             )?;
             write!(out, "{}", plan.render_text())?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return asked(&mut out, 0);
     }
     if !args.dry {
         let report = folder::apply(&mut dest, &plan)
             .await
             .map_err(|e| engine_error("Destination server", e))?;
+        map.move_to_siblings(&report.moved);
+        for line in report.moved_lines() {
+            if json {
+                eprintln!("{line}");
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
         if args.justfolders || !report.is_complete() {
             source.logout().await;
             dest.logout().await;
@@ -1087,11 +1102,7 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  ! {}", refusal.describe())?;
             }
             writeln!(out, "{}", report.summary())?;
-            return Ok(if report.is_complete() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            });
+            return asked(&mut out, if report.is_complete() { 0 } else { 1 });
         }
     } else if !plan.is_empty() {
         writeln!(out, "Would create these folders first:")?;
@@ -1137,7 +1148,8 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_sync_report(&mut out, &report, &state_path)?;
     }
-    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
+    let code = asked(&mut out, report.exit_code())?;
+    Ok(signalled(&signal).unwrap_or(code))
 }
 
 /// `mailferry sync --mailboxes FILE`: every mailbox of the list, several at
@@ -1229,13 +1241,18 @@ async fn run_sync_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 )?;
                 code = code.max(report.exit_code());
             }
-            Outcome::NeedsDecision { count } => {
+            Outcome::NeedsDecision { count, report } => {
                 writeln!(
                     out,
-                    "{who}: nothing copied: {count} folder question(s) to decide first \
-                     (run `mailferry folders` for this mailbox)"
+                    "{who}: copied {}, already there {}, skipped {}, failed {}; \
+                     {count} folder question(s) to decide: those folders were left out \
+                     (run `mailferry folders` for this mailbox)",
+                    report.transferred(),
+                    report.already_there(),
+                    report.skipped(),
+                    report.failed()
                 )?;
-                code = code.max(1);
+                code = code.max(report.exit_code()).max(1);
             }
             Outcome::Failed(e) => {
                 writeln!(out, "{who}: not copied: {e} [{}]", e.code())?;

@@ -310,3 +310,74 @@ fn the_cli_migrates_a_list_of_mailboxes() {
     assert_ne!(run.status.code(), Some(0), "{said}");
     assert!(said.contains("only adds"), "{said}");
 }
+
+/// A folder question in one mailbox holds back only the folders it is
+/// about: the rest of that mailbox is copied, and the outcome says how many
+/// questions are left.
+#[tokio::test]
+async fn a_folder_question_holds_back_only_its_folders() {
+    let (src, dst) = (server(), server());
+    for folder in ["Clients", "Cartório", "Other"] {
+        src.create_mailbox("alice", folder);
+    }
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..5).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "Other",
+        &(10..13).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "Clients",
+        &(20..22).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections: 2,
+        dest_connections: 2,
+        at_once: 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mailboxes = [Mailbox {
+        source: Credentials::password("alice", "alicepass"),
+        dest: Credentials::password("alice", "alicepass"),
+        state: dir.path().join("alice.db"),
+    }];
+    let rules = Rules {
+        pairs: vec![mailferry::folder::FolderPair::parse("Cartório=Clients").unwrap()],
+        ..Rules::default()
+    };
+    let now = || common::NOW;
+    let outcomes = migrate_all(&domain, &mailboxes, &rules, &Options::default(), &now).await;
+    match &outcomes[0] {
+        Outcome::NeedsDecision { count, report } => {
+            assert_eq!(*count, 1);
+            assert_eq!(report.transferred(), 8, "{report:#?}");
+        }
+        other => panic!("{other:#?}"),
+    }
+    assert!(!outcomes[0].is_complete());
+    for folder in ["INBOX", "Other"] {
+        assert_eq!(
+            content(&dst.fetch_all("alice", folder)),
+            content(&src.fetch_all("alice", folder)),
+            "{folder} arrived exact"
+        );
+    }
+    let listed = dst.list("alice");
+    assert!(
+        !listed
+            .iter()
+            .any(|n| n == "Clients" || n.starts_with("Cart")),
+        "held back: {listed:?}"
+    );
+}

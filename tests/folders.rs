@@ -11,7 +11,7 @@ use mailferry::folder::{
     MapEntry, Rules, SpecialUse, Target,
 };
 use mailferry::imap::Session;
-use mailferry_harness::{mutf7_encode, Dovecot, Layout};
+use mailferry_harness::{mutf7_encode, Dovecot, Layout, Message};
 
 /// User folders every source gets, as paths below the personal prefix.
 /// Parents are created first, so none is a `\Noselect` placeholder.
@@ -503,19 +503,21 @@ fn cli_folders_then_sync_justfolders() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("Needs a decision"), "{out}");
+    // `sync` holds back the two folders concerned and creates the rest.
     let (code, out, _) = cli(
         &source,
         &dest,
-        &["sync", "--justfolders"],
+        &["sync", "--justfolders", "--dry"],
         &["--f1f2", "Cartório=Clients"],
     );
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("No folders were created"), "{out}");
-    assert_eq!(
-        dest.list("alice"),
-        before,
-        "nothing created while undecided"
+    assert!(out.contains("left out of this run"), "{out}");
+    // "Clients" itself is only created to hold "Clients/Acme", empty.
+    assert!(
+        !out.contains("CREATE \"Cartório\"") && out.contains("CREATE \"Clients/Acme\""),
+        "{out}"
     );
+    assert_eq!(dest.list("alice"), before, "--dry changes nothing");
 
     let (code, out, err) = cli(&source, &dest, &["sync", "--justfolders", "--dry"], &[]);
     assert_eq!(code, Some(0), "{out}\n{err}");
@@ -571,4 +573,415 @@ fn cli_folders_needs_both_servers() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host2"), "{err}");
+}
+
+/// Puts `n` messages, each unique to `folder` (a UTF-8 name), into it and
+/// returns their bodies.
+fn fill(server: &Dovecot, folder: &str, n: usize) -> Vec<Vec<u8>> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    folder.hash(&mut h);
+    let tag = h.finish();
+    let bodies: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            format!(
+                "From: a@example.com\r\nTo: b@example.com\r\nSubject: message {i}\r\n\
+                 Message-ID: <{i}.{tag:x}@folders.test>\r\nDate: Mon, 5 Jan 2026 10:0{i}:00 +0000\r\n\
+                 \r\nIn the folder {folder}.\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let messages: Vec<Message> = bodies.iter().map(|b| Message::new(b.clone())).collect();
+    server.append("alice", folder, &messages);
+    bodies
+}
+
+/// The folder `folder` (UTF-8) on `server` holds exactly these messages.
+fn holds(server: &Dovecot, folder: &str, bodies: &[Vec<u8>]) {
+    let listed = server.list("alice");
+    assert!(
+        listed.contains(&mutf7_encode(folder)),
+        "{folder:?} is at the destination: {listed:?}"
+    );
+    let mut got: Vec<Vec<u8>> = server
+        .fetch_all("alice", folder)
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    let mut want = bodies.to_vec();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.iter()
+            .map(|b| String::from_utf8_lossy(b))
+            .collect::<Vec<_>>(),
+        want.iter()
+            .map(|b| String::from_utf8_lossy(b))
+            .collect::<Vec<_>>(),
+        "{folder:?} holds exactly its messages"
+    );
+}
+
+/// A name with `"` or `\` comes back from LIST as a quoted string with
+/// escapes; it is unescaped once, shown as it is, created under the same
+/// name and opened on both sides, so its messages arrive (one `sync`).
+#[test]
+fn names_with_quotes_and_backslashes_round_trip() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let names = [r#"Say "hi""#, r"back\slash", r#"both \"x\" \\"#];
+    let mut expected = Vec::new();
+    for name in names {
+        let full = Layout::Courier.mailbox(&[name]);
+        source.create_mailbox("alice", &full);
+        expected.push((name, fill(&source, &full, 2)));
+    }
+
+    let (code, out, err) = cli(&source, &dest, &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for name in names {
+        assert!(
+            out.lines().any(|l| l.contains(&format!("-> {name}"))),
+            "{name:?} shown as it is:\n{out}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out, err) = cli(
+        &source,
+        &dest,
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    for (name, bodies) in &expected {
+        holds(&dest, name, bodies);
+    }
+}
+
+/// Runs the built `mailferry` over plain connections to the given ports
+/// (a harness server or a proxy in front of one).
+fn cli_plain(source: u16, dest: u16, command: &[&str], extra: &[&str]) -> (Option<i32>, String) {
+    let (p1, p2) = (source.to_string(), dest.to_string());
+    let mut args: Vec<&str> = command.to_vec();
+    args.extend([
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &p1,
+        "--plain1",
+        "--user1",
+        "alice",
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &p2,
+        "--plain2",
+        "--user2",
+        "alice",
+    ]);
+    args.extend(extra);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .env("MAILFERRY_PASSWORD1", "alicepass")
+        .env("MAILFERRY_PASSWORD2", "alicepass")
+        .output()
+        .expect("run mailferry");
+    (
+        out.status.code(),
+        format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const CAFE_NFC: &str = "Caf\u{e9}";
+const CAFE_NFD: &str = "Cafe\u{301}";
+
+/// A source with `Café` in NFC and in NFD (a Mac client creates NFD), two
+/// messages in each.
+fn look_alike_source() -> (Dovecot, Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let source = Dovecot::start(Layout::Courier);
+    let (nfc, nfd) = (
+        Layout::Courier.mailbox(&[CAFE_NFC]),
+        Layout::Courier.mailbox(&[CAFE_NFD]),
+    );
+    source.create_mailbox("alice", &nfc);
+    source.create_mailbox("alice", &nfd);
+    let a = fill(&source, &nfc, 2);
+    let b = fill(&source, &nfd, 2);
+    (source, a, b)
+}
+
+/// Two look-alike source folders are not a question when the destination
+/// keeps them apart (Dovecot does): one `sync` copies both, separately.
+#[test]
+fn look_alike_folders_are_copied_apart_when_the_destination_keeps_them_apart() {
+    let (source, nfc_bodies, nfd_bodies) = look_alike_source();
+    let dest = Dovecot::start(Layout::Exchange);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("decided first"), "{out}");
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    holds(&dest, CAFE_NFD, &nfd_bodies);
+    assert!(
+        !dest.list("alice").iter().any(|n| n.contains("(2)")),
+        "no sibling needed: {:?}",
+        dest.list("alice")
+    );
+}
+
+/// A destination that turns NFD names into NFC (as a server on a
+/// normalising file system does; imitated by a proxy rewriting the name in
+/// every command) would merge the two: the second goes into "Café (2)",
+/// and the output says so.
+#[test]
+fn look_alike_folders_go_to_a_named_sibling_when_the_destination_merges_them() {
+    use mailferry_harness::{Direction, Fault, Proxy};
+    let (source, nfc_bodies, nfd_bodies) = look_alike_source();
+    let dest = Dovecot::start(Layout::Exchange);
+    let normalising = Proxy::with_fault(
+        dest.addr_plain(),
+        Fault::rewrite(
+            Direction::ToServer,
+            mutf7_encode(CAFE_NFD),
+            mutf7_encode(CAFE_NFC),
+        ),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        normalising.port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("\"{CAFE_NFD} (2)\"")),
+        "the output names the sibling: {out}"
+    );
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    // The sibling's name went through the normalising server too.
+    holds(&dest, &format!("{CAFE_NFC} (2)"), &nfd_bodies);
+
+    // Running again puts nothing anywhere twice.
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        normalising.port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, CAFE_NFC, &nfc_bodies);
+    holds(&dest, &format!("{CAFE_NFC} (2)"), &nfd_bodies);
+}
+
+/// Two source folders onto one destination folder is a real question: it
+/// holds back those two folders only; everything else is copied, and
+/// `sync` exits 1 with the question listed.
+#[test]
+fn a_real_question_holds_back_only_the_folders_concerned() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let mut copied = Vec::new();
+    for name in ["Clients", "Cartório", "Other"] {
+        let full = Layout::Courier.mailbox(&[name]);
+        source.create_mailbox("alice", &full);
+        copied.push((name, fill(&source, &full, 2)));
+    }
+    let inbox = fill(&source, "INBOX", 2);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &["--f1f2", "INBOX.Cartório=Clients"],
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("would go into the same folder \"Clients\""),
+        "the question is listed: {out}"
+    );
+    holds(&dest, "INBOX", &inbox);
+    holds(&dest, "Other", &copied[2].1);
+    let listed = dest.list("alice");
+    for held in ["Clients", "Cartório"] {
+        assert!(
+            !listed.contains(&mutf7_encode(held)),
+            "{held:?} is held back: {listed:?}"
+        );
+    }
+}
+
+/// The folder-name torture tree: a Courier-like source (`.` hierarchy,
+/// `INBOX.` prefix) with quotes, backslashes, `&`, NFC/NFD twins, case
+/// twins, Cyrillic, CJK, emoji and four levels of hierarchy, two messages
+/// in each, migrated to the Exchange-like layout (`/` hierarchy, no prefix)
+/// in ONE `sync`: exit 0, and every folder is at the destination with
+/// exactly its messages. A `/` inside a name cannot be in this source
+/// (Dovecot's Maildir++ refuses it: "Name must not have '/' characters");
+/// the other way round is
+/// [`a_hierarchy_character_inside_a_name_becomes_an_underscore`].
+#[test]
+fn folder_name_torture_tree_in_one_sync() {
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    // (path below the source prefix, where it lands at the destination)
+    let tree: &[(&[&str], &str)] = &[
+        (&[r#"Say "hi""#], r#"Say "hi""#),
+        (&[r"back\slash"], r"back\slash"),
+        (&["R&D"], "R&D"),
+        (&["Tom & Jerry"], "Tom & Jerry"),
+        (&[CAFE_NFC], CAFE_NFC),
+        (&[CAFE_NFD], CAFE_NFD),
+        (&["sent"], "sent"),
+        (&["Reports"], "Reports"),
+        (&["reports"], "reports"),
+        (&["Входящие важные"], "Входящие важные"),
+        (&["日本語 資料"], "日本語 資料"),
+        (&["Orders 📦"], "Orders 📦"),
+        (&["L1"], "L1"),
+        (&["L1", "L2"], "L1/L2"),
+        (&["L1", "L2", "L3"], "L1/L2/L3"),
+        (&["L1", "L2", "L3", "L4 \"deep\""], "L1/L2/L3/L4 \"deep\""),
+    ];
+    let mut expected = Vec::new();
+    for (path, target) in tree {
+        let full = Layout::Courier.mailbox(path);
+        source.create_mailbox("alice", &full);
+        expected.push((target.to_string(), fill(&source, &full, 2)));
+    }
+    // The layout's own Sent (the case twin of "sent") goes to Sent Items.
+    expected.push(("Sent Items".into(), fill(&source, "INBOX.Sent", 2)));
+    expected.push(("INBOX".into(), fill(&source, "INBOX", 2)));
+
+    let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "no question in this tree:\n{out}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let sync = || {
+        cli_plain(
+            source.plain_port(),
+            dest.plain_port(),
+            &["sync", "--state", state.to_str().unwrap()],
+            &[],
+        )
+    };
+    let (code, out) = sync();
+    assert_eq!(code, Some(0), "{out}");
+    for (target, bodies) in &expected {
+        holds(&dest, target, bodies);
+    }
+    assert!(
+        !dest.list("alice").iter().any(|n| n.contains("(2)")),
+        "Dovecot keeps every look-alike apart: {:?}",
+        dest.list("alice")
+    );
+
+    // A second run finds everything there.
+    let (code, out) = sync();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Copied 0 messages"), "{out}");
+    for (target, bodies) in &expected {
+        holds(&dest, target, bodies);
+    }
+}
+
+/// A name holding the destination's hierarchy character (`.` on a
+/// Courier-like server) keeps its place: the character becomes `_`
+/// (`v1.2` → `INBOX.v1_2`, said in the map), never a subfolder, and the
+/// messages follow.
+#[test]
+fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
+    let source = Dovecot::start(Layout::Exchange);
+    let dest = Dovecot::start(Layout::Courier);
+    source.create_mailbox("alice", "v1.2");
+    let bodies = fill(&source, "v1.2", 2);
+    let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("v1.2"))
+        .unwrap_or_else(|| panic!("a row for v1.2:\n{out}"));
+    assert!(row.contains("-> INBOX.v1_2"), "{row}");
+    assert!(row.contains("became \"_\""), "the map says why: {row}");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        source.plain_port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, "INBOX.v1_2", &bodies);
+    assert!(
+        !dest.list("alice").contains(&"INBOX.v1".to_owned()),
+        "no subfolder made of it: {:?}",
+        dest.list("alice")
+    );
+}
+
+/// A server may send a name as a literal (`{n}` and the bytes) instead of
+/// a quoted string: its bytes are the name as they are, backslashes and
+/// quotes included (imitated by a proxy that turns the quoted form Dovecot
+/// sends into a literal). Listed, shown, opened and copied as it is.
+#[test]
+fn a_name_listed_as_a_literal_round_trips() {
+    use mailferry_harness::{Direction, Fault, Proxy};
+    let source = Dovecot::start(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let name = r#"lit \ "x""#;
+    let full = Layout::Courier.mailbox(&[name]);
+    source.create_mailbox("alice", &full);
+    let bodies = fill(&source, &full, 2);
+    let quoted = format!("\"{}\"", full.replace('\\', "\\\\").replace('"', "\\\""));
+    let literal = format!("{{{}}}\r\n{full}", full.len());
+    let literal_lists = Proxy::with_fault(
+        source.addr_plain(),
+        Fault::rewrite(Direction::ToClient, quoted, &literal),
+    );
+    // The proxy does send the name as a literal.
+    let mut raw = mailferry_harness::ImapSession::connect(literal_lists.addr()).unwrap();
+    assert!(raw.login("alice", "alicepass").unwrap().is_ok());
+    let listed = raw.command("LIST \"\" \"*\"").unwrap();
+    raw.logout();
+    assert!(
+        listed
+            .untagged
+            .iter()
+            .any(|u| u.windows(literal.len()).any(|w| w == literal.as_bytes())),
+        "{listed:?}"
+    );
+    let (code, out) = cli_plain(literal_lists.port(), dest.plain_port(), &["folders"], &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains(&format!("-> {name}"))),
+        "{name:?} shown as it is:\n{out}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (code, out) = cli_plain(
+        literal_lists.port(),
+        dest.plain_port(),
+        &["sync", "--state", state.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    holds(&dest, name, &bodies);
 }

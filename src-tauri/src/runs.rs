@@ -465,6 +465,8 @@ impl Run {
         if let Some(refusal) = &created.refused {
             return Err(IpcError::new(ErrorCode::ServerRefused, refusal.describe()));
         }
+        // A folder the new server took for a look-alike one went into a sibling.
+        pair.map.move_to_siblings(&created.moved);
         if let Some(dir) = self.state_path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
                 IpcError::of_problem(

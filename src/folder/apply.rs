@@ -74,9 +74,30 @@ pub struct ApplyReport {
     pub refused: Option<Refusal>,
     /// The operations after the refusal, not attempted.
     pub not_attempted: Vec<FolderOp>,
+    /// `(planned, sibling)`: folders the server took for a look-alike one
+    /// (the planned name was not listed after CREATE, its look-alike was),
+    /// created instead as a sibling such as "Café (2)". Pass to
+    /// [`FolderMap::move_to_siblings`](super::FolderMap::move_to_siblings)
+    /// before copying.
+    pub moved: Vec<(MailboxName, MailboxName)>,
 }
 
 impl ApplyReport {
+    /// One plain sentence per folder moved to a sibling.
+    pub fn moved_lines(&self) -> Vec<String> {
+        self.moved
+            .iter()
+            .map(|(planned, sibling)| {
+                format!(
+                    "The new server treats \"{}\" as the same folder as a look-alike name \
+                     (capital letters or accents), so it was created as \"{}\" instead.",
+                    planned.display(),
+                    sibling.display()
+                )
+            })
+            .collect()
+    }
+
     /// Whether every operation was done.
     pub fn is_complete(&self) -> bool {
         self.refused.is_none()
@@ -136,7 +157,90 @@ pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyRepo
             }
         }
     }
+    if report.refused.is_none() && !report.created.is_empty() {
+        keep_look_alikes_apart(session, plan, &mut report).await?;
+    }
     Ok(report)
+}
+
+/// Lists the folders again after CREATE: a created name that is not
+/// listed while a look-alike of it is (same letters after NFC and
+/// lowercasing) was taken by the server for that other folder (a
+/// case-insensitive or normalising server). It gets a sibling of its own,
+/// "name (2)" (or 3, …: the first one no other planned folder uses), so
+/// that the two folders' mail is never merged. The choice depends only on
+/// the plan, so the next run picks the same sibling.
+///
+/// # Errors
+/// The session's errors on LIST; a refused sibling is a [`Refusal`].
+async fn keep_look_alikes_apart(
+    session: &mut Session,
+    plan: &CreatePlan,
+    report: &mut ApplyReport,
+) -> Result<(), Error> {
+    let listed: Vec<MailboxName> = session
+        .list("", "*")
+        .await?
+        .iter()
+        .filter_map(|l| MailboxName::from_wire(&l.name, false).ok())
+        .collect();
+    let planned: Vec<&MailboxName> = plan
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            FolderOp::Create { name, .. } => Some(name),
+            FolderOp::Subscribe { .. } => None,
+        })
+        .collect();
+    let mut taken: Vec<MailboxName> = Vec::new();
+    for name in &planned {
+        let merged = !listed.contains(name)
+            && listed
+                .iter()
+                .any(|l| l.fold_key() == name.fold_key() && l != *name);
+        if !merged {
+            continue;
+        }
+        let Some(sibling) = (2..100)
+            .filter_map(|k| {
+                MailboxName::from_display(&format!("{} ({k})", name.display()), false).ok()
+            })
+            .find(|n| !planned.contains(&n) && !taken.contains(n))
+        else {
+            continue;
+        };
+        let subscribe = plan
+            .ops
+            .iter()
+            .any(|op| matches!(op, FolderOp::Subscribe { name: n } if n == *name));
+        tracing::debug!(planned = %name, sibling = %sibling, "look-alike taken by the server");
+        let ops = [
+            Some(FolderOp::Create {
+                name: sibling.clone(),
+                special_use: None,
+            }),
+            subscribe.then(|| FolderOp::Subscribe {
+                name: sibling.clone(),
+            }),
+        ];
+        for op in ops.into_iter().flatten() {
+            let done = match &op {
+                FolderOp::Create { name, .. } => session.create(name.wire(), None).await,
+                FolderOp::Subscribe { name } => session.subscribe(name.wire()).await,
+            };
+            if let Err(error) = done {
+                report.refused = Some(Refusal { op, error });
+                return Ok(());
+            }
+        }
+        report.created.push(sibling.clone());
+        if subscribe {
+            report.subscribed.push(sibling.clone());
+        }
+        taken.push(sibling.clone());
+        report.moved.push(((*name).clone(), sibling));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

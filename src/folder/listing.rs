@@ -1,7 +1,8 @@
 //! Reading one side's folder tree over a signed-in session: LIST and LSUB, the delimiter and personal prefix, and what the server can create.
 //!
-//! The names come from the IMAP library's LIST parser ([`Listed`], which
-//! reads literals and escapes), then go through the same strict
+//! The names come from our own LIST reader ([`Listed`], via
+//! [`crate::imap::wire::parse_list_reply`]: a quoted name is unescaped
+//! there, once; a literal is taken byte for byte), then go through the same strict
 //! [`MailboxName::from_wire`] and [`Attribute::parse`] as the pure
 //! line parser in [`tree`](super::tree), so both paths agree.
 //!
@@ -153,6 +154,44 @@ mod tests {
         assert_eq!(
             tree.special(SpecialUse::Sent).unwrap().name.display(),
             "INBOX.Sent"
+        );
+    }
+
+    #[test]
+    fn quoted_and_literal_names_read_the_same_on_both_paths() {
+        // As Dovecot sends them: quoted with escapes; and as a literal.
+        let lines = [
+            "* LIST (\\HasNoChildren) \".\" \"INBOX.Say \\\"hi\\\"\"\r\n",
+            "* LIST (\\HasNoChildren) \".\" \"INBOX.back\\\\slash\"\r\n",
+            "* LIST (\\HasNoChildren) \".\" {15}\r\nINBOX.lit \\ \"x\"\r\n",
+        ];
+        let listed: Vec<Listed> = lines
+            .iter()
+            .map(|l| {
+                let r = crate::imap::wire::parse_list_reply(l.as_bytes(), "LIST").unwrap();
+                Listed {
+                    name: r.name,
+                    delimiter: r.delimiter,
+                    attributes: r.attributes,
+                }
+            })
+            .collect();
+        let tree = tree_from_listed(&listed, &[], false, "h").unwrap();
+        let from_lines = FolderTree::from_list_lines(&lines, &[], false).unwrap();
+        assert_eq!(tree, from_lines, "both paths agree");
+        let names: Vec<&str> = tree.folders.iter().map(|f| f.name.display()).collect();
+        assert_eq!(
+            names,
+            [
+                "INBOX.Say \"hi\"",
+                "INBOX.back\\slash",
+                "INBOX.lit \\ \"x\""
+            ]
+        );
+        assert_eq!(
+            tree.folders[0].name.wire(),
+            "INBOX.Say \"hi\"",
+            "unescaped once"
         );
     }
 

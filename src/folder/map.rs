@@ -141,6 +141,13 @@ pub enum Reason {
     AllMailExcluded,
     /// Shares its destination with another source folder (merging allowed).
     Merged,
+    /// The new server took the planned name for the same folder as a
+    /// look-alike one (letter case or accents), so this folder went into a
+    /// sibling of its own.
+    LookAlikeMoved {
+        /// The planned name (display form).
+        planned: String,
+    },
 }
 
 impl Reason {
@@ -205,6 +212,10 @@ impl Reason {
                 "skipped: All Mail (mail that is in no other folder will not be copied)".into()
             }
             Reason::Merged => "shared with another folder (you allowed merging)".into(),
+            Reason::LookAlikeMoved { planned } => format!(
+                "the new server treats \"{planned}\" as the same folder as a look-alike name, so \
+                 this one got a folder of its own"
+            ),
         }
     }
 }
@@ -267,7 +278,10 @@ pub enum Conflict {
         sources: Vec<MailboxName>,
     },
     /// Destination names that differ only in letter case or accent encoding,
-    /// at least one of them new: many servers treat them as one folder.
+    /// at least one of them new: some servers treat them as one folder. Not
+    /// a question: after creating them MailFerry lists the folders again,
+    /// and a name the server took for its look-alike goes into a sibling
+    /// ("Café (2)"; see [`FolderMap::move_to_siblings`]).
     CaseCollision {
         /// The destination display names.
         names: Vec<String>,
@@ -307,10 +321,24 @@ impl Conflict {
     pub fn needs_decision(&self) -> bool {
         matches!(
             self,
-            Conflict::SharedTarget { .. }
-                | Conflict::CaseCollision { .. }
-                | Conflict::UnfitName { .. }
+            Conflict::SharedTarget { .. } | Conflict::UnfitName { .. }
         )
+    }
+
+    /// Whether this conflict is about the folder of `entry` (a question
+    /// then holds that folder back; see [`FolderMap::hold_back_questions`]).
+    pub fn concerns(&self, entry: &MapEntry) -> bool {
+        match self {
+            Conflict::SharedTarget { sources, .. } => sources.contains(&entry.source),
+            Conflict::UnfitName { source, .. } => *source == entry.source,
+            Conflict::CaseCollision { names } => matches!(
+                &entry.target,
+                Target::Folder { name, exists: false, .. } if names.iter().any(|n| n == name.display())
+            ),
+            Conflict::ExcludedParent { .. }
+            | Conflict::NearDuplicate { .. }
+            | Conflict::UnusedPair { .. } => false,
+        }
     }
 
     /// The conflict in plain words.
@@ -329,7 +357,9 @@ impl Conflict {
                 quote_all(&mut sources.iter().map(MailboxName::display))
             ),
             Conflict::CaseCollision { names } => format!(
-                "{} differ only in capital letters or accents; the new server may treat them as one folder.",
+                "{} differ only in capital letters or accents. They are kept as separate folders; \
+                 if the new server treats them as one, the second gets a folder of its own, \
+                 named with \"(2)\".",
                 quote_all(&mut names.iter().map(String::as_str))
             ),
             Conflict::UnfitName {
@@ -393,6 +423,42 @@ impl FolderMap {
     /// How many conflicts need a decision before folders are created.
     pub fn decisions_needed(&self) -> usize {
         self.conflicts.iter().filter(|c| c.needs_decision()).count()
+    }
+
+    /// This run's map: the folders a question concerns are left out (they
+    /// wait for the decision), everything else goes ahead. Returns that map,
+    /// without the questions, and the questions.
+    pub fn hold_back_questions(&self) -> (FolderMap, Vec<Conflict>) {
+        let questions: Vec<Conflict> = self
+            .conflicts
+            .iter()
+            .filter(|c| c.needs_decision())
+            .cloned()
+            .collect();
+        let mut map = self.clone();
+        map.entries
+            .retain(|e| !questions.iter().any(|q| q.concerns(e)));
+        map.conflicts.retain(|c| !c.needs_decision());
+        (map, questions)
+    }
+
+    /// Sends the folders bound for a planned name the new server took for a
+    /// look-alike one to the sibling created instead (`(planned, sibling)`
+    /// pairs, as [`ApplyReport::moved`](super::ApplyReport::moved) lists
+    /// them), with the reason.
+    pub fn move_to_siblings(&mut self, moved: &[(MailboxName, MailboxName)]) {
+        for e in &mut self.entries {
+            let Target::Folder { name, exists, .. } = &mut e.target else {
+                continue;
+            };
+            if let Some((planned, sibling)) = moved.iter().find(|(p, _)| p == name) {
+                e.reasons.push(Reason::LookAlikeMoved {
+                    planned: planned.display().to_owned(),
+                });
+                *name = sibling.clone();
+                *exists = true;
+            }
+        }
     }
 
     /// One line of counts, like "22 folders, 3 skipped, 1 needs a decision".
@@ -1759,6 +1825,17 @@ pub(crate) mod tests {
             "#]],
         );
         assert_eq!(map.decisions_needed(), 1);
+        // The question holds back its two folders only; the rest goes ahead.
+        let (run, questions) = map.hold_back_questions();
+        assert_eq!(questions, vec![map.conflicts[0].clone()]);
+        assert_eq!(
+            run.entries
+                .iter()
+                .map(|e| e.source.display())
+                .collect::<Vec<_>>(),
+            ["INBOX"]
+        );
+        assert_eq!(run.decisions_needed(), 0);
         let merge = Rules {
             merge_policy: MergePolicy::Merge,
             ..Rules::default()
@@ -1949,15 +2026,52 @@ pub(crate) mod tests {
                 Café        -> Café        new folder
                 Café        -> Café        new folder
 
-                Needs a decision:
-                  ! "Café", "Café" differ only in capital letters or accents; the new server may treat them as one folder.
-
                 Good to know:
+                  - "Café", "Café" differ only in capital letters or accents. They are kept as separate folders; if the new server treats them as one, the second gets a folder of its own, named with "(2)".
                   - "Café" and "Café" look alike but are different folders; both are copied, separately.
 
-                3 folders, 1 needs a decision
+                3 folders
             "#]],
         );
+    }
+
+    #[test]
+    fn a_look_alike_the_server_merged_moves_to_its_sibling() {
+        let source = tree(
+            &[
+                r#"* LIST () "/" INBOX"#,
+                r#"* LIST () "/" "Caf&AOk-""#,
+                r#"* LIST () "/" "Cafe&AwE-""#,
+            ],
+            true,
+        );
+        let dest = tree(&[r#"* LIST () "/" INBOX"#], true);
+        let mut map = map_folders(&source, &dest, &Rules::default());
+        assert_eq!(map.decisions_needed(), 0, "not a question");
+        let (run, questions) = map.hold_back_questions();
+        assert!(questions.is_empty());
+        assert_eq!(run, map, "nothing held back");
+        let nfd = MailboxName::from_wire("Cafe&AwE-", false).unwrap();
+        let sibling = MailboxName::from_display("Cafe\u{301} (2)", false).unwrap();
+        map.move_to_siblings(&[(nfd.clone(), sibling.clone())]);
+        let target = |source: &MailboxName| match &map
+            .entries
+            .iter()
+            .find(|e| &e.source == source)
+            .unwrap()
+            .target
+        {
+            Target::Folder { name, .. } => name.clone(),
+            Target::Excluded => panic!("skipped"),
+        };
+        assert_eq!(target(&nfd), sibling, "NFD goes to its sibling");
+        let nfc = MailboxName::from_wire("Caf&AOk-", false).unwrap();
+        assert_eq!(target(&nfc).wire(), "Caf&AOk-", "NFC stays");
+        let moved = map.entries.iter().find(|e| e.source == nfd).unwrap();
+        assert!(moved
+            .reasons
+            .iter()
+            .any(|r| r.describe().contains("folder of its own")));
     }
 
     #[test]

@@ -754,12 +754,12 @@ impl Session {
         Ok(())
     }
 
-    fn next_raw_tag(&mut self) -> String {
+    pub(super) fn next_raw_tag(&mut self) -> String {
         self.raw_tag += 1;
         format!("MF{}", self.raw_tag)
     }
 
-    async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
+    pub(super) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let stream: &mut super::transport::Transport = self.inner.as_mut();
         let host = self.endpoint.host.clone();
         let result = async {

@@ -25,7 +25,6 @@ use crate::secret::Secret;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use capability::Capabilities;
-use futures::TryStreamExt;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -1046,49 +1045,94 @@ impl Session {
 
     /// LIST with a reference and a pattern (`""` gives the delimiter, `*`
     /// lists everything). Both are plain text (7-bit, as on the wire); this
-    /// quotes them.
+    /// quotes them. Names come back unescaped ([`wire::parse_list_reply`]).
     pub async fn list(&mut self, reference: &str, pattern: &str) -> Result<Vec<Listed>, Error> {
-        let reference = reference.to_owned();
-        // async-imap quotes the reference but sends the pattern as is.
+        let reference = self.quoted(reference, "the folder reference")?;
         let pattern = self.quoted(pattern, "the folder pattern")?;
-        self.with_timeout(move |s| {
-            Box::pin(async move {
-                let stream = s.list(Some(&reference), Some(&pattern)).await?;
-                let names: Vec<_> = stream.try_collect().await?;
-                Ok(names
-                    .iter()
-                    .map(|n| Listed {
-                        name: n.name().to_owned(),
-                        delimiter: n.delimiter().map(str::to_owned),
-                        attributes: n.attributes().iter().map(attribute_text).collect(),
-                    })
-                    .collect())
-            })
-        })
-        .await
+        self.list_raw("LIST", &format!("LIST {reference} {pattern}"))
+            .await
     }
 
     /// LSUB: the subscribed folders matching `pattern` (`*` for all).
     pub async fn lsub(&mut self, pattern: &str) -> Result<Vec<Listed>, Error> {
-        // Checked here, quoted by async-imap (its `lsub`, unlike its `list`,
-        // quotes the pattern; quoting twice asked for a folder named `"*"`).
-        self.quoted(pattern, "the folder pattern")?;
-        let pattern = pattern.to_owned();
-        self.with_timeout(move |s| {
-            Box::pin(async move {
-                let stream = s.lsub(Some(""), Some(&pattern)).await?;
-                let names: Vec<_> = stream.try_collect().await?;
-                Ok(names
-                    .iter()
-                    .map(|n| Listed {
-                        name: n.name().to_owned(),
-                        delimiter: n.delimiter().map(str::to_owned),
-                        attributes: n.attributes().iter().map(attribute_text).collect(),
-                    })
-                    .collect())
-            })
-        })
-        .await
+        let pattern = self.quoted(pattern, "the folder pattern")?;
+        self.list_raw("LSUB", &format!("LSUB \"\" {pattern}")).await
+    }
+
+    /// Sends a LIST or LSUB command ourselves and reads its replies from
+    /// the raw response bytes. async-imap cannot be used for this: it hands
+    /// back a quoted name with its `\` escapes still in it and a literal's
+    /// bytes as they are, and nothing tells the two apart afterwards, so
+    /// `Say "hi"` came back as `Say \"hi\"` and could not be opened.
+    async fn list_raw(&mut self, kind: &str, command: &str) -> Result<Vec<Listed>, Error> {
+        let tag = self.next_raw_tag();
+        let timeout = self.endpoint.timeout;
+        let host = self.endpoint.host.clone();
+        let line = format!("{tag} {command}\r\n");
+        let fut = async {
+            self.write_raw(line.as_bytes()).await?;
+            let mut out = Vec::new();
+            loop {
+                let response = match self.inner.read_response().await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        return Err(Error::new(Problem::ConnectionLost {
+                            host: host.clone(),
+                            stage: Stage::Working,
+                        }))
+                    }
+                    Err(e) => return Err(lost_working(&host, &e)),
+                };
+                if let async_imap::imap_proto::Response::Done {
+                    tag: t,
+                    status,
+                    outcome,
+                } = response.parsed()
+                {
+                    if t.0 != tag {
+                        continue;
+                    }
+                    if *status == async_imap::imap_proto::Status::Ok {
+                        return Ok(out);
+                    }
+                    return Err(self.refused(
+                        format!("list the folders ({kind})"),
+                        outcome.information.as_deref().unwrap_or(""),
+                    ));
+                }
+                let raw: &[u8] = response.borrow_owner();
+                if let Some(reply) = wire::parse_list_reply(raw, kind) {
+                    out.push(Listed {
+                        name: reply.name,
+                        delimiter: reply.delimiter,
+                        attributes: reply.attributes,
+                    });
+                } else if raw.len() > 2 + kind.len()
+                    && raw[2..2 + kind.len()].eq_ignore_ascii_case(kind.as_bytes())
+                {
+                    return Err(
+                        Error::new(Problem::Protocol { host: host.clone() }).with_detail(format!(
+                            "cannot read the {kind} reply {:?}",
+                            String::from_utf8_lossy(raw)
+                                .lines()
+                                .next()
+                                .unwrap_or("")
+                                .chars()
+                                .take(200)
+                                .collect::<String>()
+                        )),
+                    );
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(Problem::Timeout {
+                host: self.endpoint.host.clone(),
+                stage: Stage::Working,
+                waited_secs: timeout.as_secs().max(1),
+            })),
+        }
     }
 
     /// CREATE a folder (its wire name), with a special-use attribute such
@@ -1198,25 +1242,6 @@ impl Session {
     /// Signs out politely. Errors are ignored: the session is over either way.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(self.endpoint.timeout, self.inner.logout()).await;
-    }
-}
-
-fn attribute_text(a: &async_imap::types::NameAttribute<'_>) -> String {
-    use async_imap::types::NameAttribute as A;
-    match a {
-        A::NoInferiors => "\\Noinferiors".into(),
-        A::NoSelect => "\\Noselect".into(),
-        A::Marked => "\\Marked".into(),
-        A::Unmarked => "\\Unmarked".into(),
-        A::All => "\\All".into(),
-        A::Archive => "\\Archive".into(),
-        A::Drafts => "\\Drafts".into(),
-        A::Flagged => "\\Flagged".into(),
-        A::Junk => "\\Junk".into(),
-        A::Sent => "\\Sent".into(),
-        A::Trash => "\\Trash".into(),
-        A::Extension(s) => s.to_string(),
-        other => format!("{other:?}"),
     }
 }
 

@@ -35,6 +35,135 @@ pub fn astring(value: &str) -> Result<Astring, NulInArgument> {
     }
 }
 
+/// One untagged `LIST` or `LSUB` reply, read from the bytes of the whole
+/// response (its line and any literal in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListReply {
+    /// Attributes such as `\Noselect`, `\Sent`, spelled as sent.
+    pub attributes: Vec<String>,
+    /// The hierarchy delimiter, `None` for NIL.
+    pub delimiter: Option<String>,
+    /// The mailbox name, unescaped: a quoted string without its quotes and
+    /// `\` escapes, a literal's bytes as they are, an atom as it is. This is
+    /// the one place a listed name is unescaped; every command that sends it
+    /// back quotes (or escapes) it again.
+    pub name: String,
+}
+
+/// Reads `* LIST (attributes) delimiter name` (with `kind` `"LIST"` or
+/// `"LSUB"`) from one response's bytes. `None` when the response is another
+/// one, or not well formed, or its name is not UTF-8. Extended data after
+/// the name (RFC 5258), and anything after the response's end, is ignored.
+pub fn parse_list_reply(raw: &[u8], kind: &str) -> Option<ListReply> {
+    let mut r = Reader { buf: raw, pos: 0 };
+    r.eat_no_case(b"* ")?;
+    r.eat_no_case(kind.as_bytes())?;
+    r.eat_no_case(b" (")?;
+    let close = r.rest().iter().position(|&b| b == b')')?;
+    let attributes = std::str::from_utf8(&r.rest()[..close])
+        .ok()?
+        .split_ascii_whitespace()
+        .map(str::to_owned)
+        .collect();
+    r.pos += close + 1;
+    r.eat_no_case(b" ")?;
+    let delimiter = if r.eat_no_case(b"NIL").is_some() {
+        None
+    } else {
+        Some(String::from_utf8(r.quoted()?).ok()?)
+    };
+    r.eat_no_case(b" ")?;
+    let name = String::from_utf8(r.astring()?).ok()?;
+    match r.rest() {
+        // What follows the response (the buffer may hold the next ones) or
+        // extended data.
+        [] | [b'\r', b'\n', ..] | [b'\n', ..] | [b' ', b'(', ..] => {}
+        _ => return None,
+    }
+    Some(ListReply {
+        attributes,
+        delimiter,
+        name,
+    })
+}
+
+/// A cursor over response bytes.
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn rest(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    fn eat_no_case(&mut self, token: &[u8]) -> Option<()> {
+        let rest = self.rest();
+        (rest.len() >= token.len() && rest[..token.len()].eq_ignore_ascii_case(token)).then(|| {
+            self.pos += token.len();
+        })
+    }
+
+    /// `"…"` with `\\` and `\"` escapes: the text between the quotes, unescaped.
+    fn quoted(&mut self) -> Option<Vec<u8>> {
+        self.eat_no_case(b"\"")?;
+        let mut out = Vec::new();
+        loop {
+            let b = *self.rest().first()?;
+            self.pos += 1;
+            match b {
+                b'"' => return Some(out),
+                b'\\' => {
+                    let next = *self.rest().first()?;
+                    if next != b'"' && next != b'\\' {
+                        return None;
+                    }
+                    out.push(next);
+                    self.pos += 1;
+                }
+                b'\r' | b'\n' => return None,
+                b => out.push(b),
+            }
+        }
+    }
+
+    /// `{n}` (or `{n+}`) CRLF and n bytes, taken as they are.
+    fn literal(&mut self) -> Option<Vec<u8>> {
+        self.eat_no_case(b"{")?;
+        let close = self.rest().iter().position(|&b| b == b'}')?;
+        let digits = &self.rest()[..close];
+        let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+        let n: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        self.pos += close + 1;
+        self.eat_no_case(b"\r\n")?;
+        let data = self.rest().get(..n)?.to_vec();
+        self.pos += n;
+        Some(data)
+    }
+
+    /// An atom, a quoted string or a literal.
+    fn astring(&mut self) -> Option<Vec<u8>> {
+        match self.rest().first()? {
+            b'"' => self.quoted(),
+            b'{' => self.literal(),
+            _ => {
+                let end = self
+                    .rest()
+                    .iter()
+                    .position(|&b| matches!(b, b' ' | b'(' | b')' | b'"' | b'\r' | b'\n'))
+                    .unwrap_or(self.rest().len());
+                if end == 0 {
+                    return None;
+                }
+                let atom = self.rest()[..end].to_vec();
+                self.pos += end;
+                Some(atom)
+            }
+        }
+    }
+}
+
 /// Is `s` a non-empty IMAP atom (no specials, spaces, controls or 8-bit)?
 pub fn is_atom(s: &str) -> bool {
     !s.is_empty()
@@ -217,5 +346,53 @@ mod tests {
         assert_eq!(parse_line("SSH-2.0-OpenSSH_9.2"), None);
         assert_eq!(capability_code("[CAPABILITY A B]"), Some("A B"));
         assert_eq!(capability_code("[ALERT]"), None);
+    }
+
+    #[test]
+    fn list_replies_are_unescaped_once_whatever_form_the_name_takes() {
+        let read = |raw: &[u8]| parse_list_reply(raw, "LIST").map(|l| l.name);
+        // Quoted with escapes: the name is `Say "hi"` and `a\b`.
+        assert_eq!(
+            read(b"* LIST (\\HasNoChildren) \".\" \"INBOX.Say \\\"hi\\\"\"\r\n").as_deref(),
+            Some("INBOX.Say \"hi\"")
+        );
+        assert_eq!(read(b"* LIST () \"/\" \"a\\\\b\"").as_deref(), Some("a\\b"));
+        // A literal is taken byte for byte: its backslashes are the name's.
+        assert_eq!(
+            read(b"* LIST () \"/\" {8}\r\nSay \\\"hi\r\n").as_deref(),
+            Some("Say \\\"hi")
+        );
+        assert_eq!(
+            read(b"* LIST () \"/\" {3+}\r\na\\b").as_deref(),
+            Some("a\\b")
+        );
+        // An atom, modified UTF-7 as it is; UTF-8 (UTF8=ACCEPT) in a quoted string.
+        assert_eq!(
+            read(b"* LIST () \".\" INBOX.Caf&AOk-").as_deref(),
+            Some("INBOX.Caf&AOk-")
+        );
+        assert_eq!(
+            read("* LIST () \"/\" \"Caf\u{e9} \\\"x\\\"\"".as_bytes()).as_deref(),
+            Some("Caf\u{e9} \"x\"")
+        );
+        // Extended data after the name is ignored; the rest must be well formed.
+        let full = parse_list_reply(
+            b"* LSUB (\\Noselect \\HasChildren) NIL \"a b\" (\"CHILDINFO\" (\"SUBSCRIBED\"))",
+            "LSUB",
+        )
+        .unwrap();
+        assert_eq!(full.name, "a b");
+        assert_eq!(full.delimiter, None);
+        assert_eq!(full.attributes, ["\\Noselect", "\\HasChildren"]);
+        // The bytes may go on with the next response; the empty name.
+        assert_eq!(
+            read(b"* LIST (\\Noselect) \".\" \"\"\r\nMF1 OK done\r\n\0\0").as_deref(),
+            Some("")
+        );
+        assert_eq!(read(b"* LSUB () \"/\" a"), None, "another kind");
+        assert_eq!(read(b"* LIST () \"/\" \"a\\xb\""), None, "a bad escape");
+        assert_eq!(read(b"* LIST () \"/\" \"open"), None);
+        assert_eq!(read(b"* LIST () \"/\" {9}\r\nshort"), None);
+        assert_eq!(read(b"* LIST () \"/\" a\"b"), None);
     }
 }

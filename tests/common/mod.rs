@@ -67,10 +67,11 @@ pub async fn migrate_sessions(
 ) -> Result<Report, mailferry::error::Error> {
     let source_tree = read_tree(&mut source).await?;
     let dest_tree = read_tree(&mut dest).await?;
-    let map = map_folders(&source_tree, &dest_tree, &Rules::default());
+    let mut map = map_folders(&source_tree, &dest_tree, &Rules::default());
     if !options.dry {
         let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
-        apply(&mut dest, &plan).await?;
+        let created = apply(&mut dest, &plan).await?;
+        map.move_to_siblings(&created.moved);
     }
     let mut store = if options.dry {
         State::open_read_only(state).expect("read state")

@@ -122,13 +122,13 @@ pub struct FolderMapView {
     pub can_merge: bool,
 }
 
-/// Whether a source folder (or its destination name) takes part in a
-/// conflict that needs a decision.
-fn in_conflict(map: &FolderMap, source: &str, target: Option<&str>) -> bool {
+/// Whether a source folder takes part in a conflict that needs a decision.
+fn in_conflict(map: &FolderMap, source: &str) -> bool {
+    // Look-alike names (`CaseCollision`) are a note, not a question: the
+    // copy keeps them apart (see `FolderMap::move_to_siblings`).
     map.conflicts.iter().any(|c| match c {
         Conflict::SharedTarget { sources, .. } => sources.iter().any(|s| s.display() == source),
         Conflict::UnfitName { source: s, .. } => s.display() == source,
-        Conflict::CaseCollision { names } => target.is_some_and(|t| names.iter().any(|n| n == t)),
         _ => false,
     })
 }
@@ -157,7 +157,7 @@ impl From<&FolderMap> for FolderMapView {
                         target_depth: target
                             .as_deref()
                             .map_or(0, |t| depth(t, map.dest_delimiter)),
-                        conflict: in_conflict(map, source, target.as_deref()),
+                        conflict: in_conflict(map, source),
                         target,
                         exists,
                         reasons: e.reasons.iter().map(|r| r.describe()).collect(),
