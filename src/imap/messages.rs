@@ -2,9 +2,20 @@
 //! and APPEND in as few round trips as the server allows.
 //!
 //! APPEND is written by hand (async-imap's returns no APPENDUID and knows
-//! neither LITERAL+ nor MULTIAPPEND): one MULTIAPPEND command per batch
-//! where offered, else pipelined APPENDs with non-synchronising literals
-//! (LITERAL+), else one APPEND at a time with a synchronising literal.
+//! no MULTIAPPEND): one MULTIAPPEND command per batch where offered, else
+//! one APPEND at a time.
+//!
+//! Every message goes as a synchronising literal, even where the server
+//! offers LITERAL+: its bytes leave only after the server's `+` said it
+//! will read them as a message. With a non-synchronising literal, a server
+//! that refuses the command before the literal (a flag it dislikes, a size,
+//! a long line; Microsoft answers BAD to those) may go back to reading
+//! commands where the message starts: Dovecot 2.3 does, after a BAD, and
+//! then runs any line of the message that reads as a command (`zz CREATE
+//! …`, `zz DELETE …`). RFC 3502 lets a server end a MULTIAPPEND with a
+//! tagged reply in place of any message's `+`; only waiting for that `+`
+//! makes the bytes of a message never commands, whatever the server. It
+//! costs a round trip per message.
 
 use super::{server_text, wire, Session};
 use crate::error::{Error, Problem, Stage};
@@ -109,10 +120,6 @@ pub enum Appended {
         text: String,
     },
 }
-
-/// A literal at least this large is written from the message itself, not
-/// copied into the command buffer first.
-const LARGE_LITERAL: usize = 256 * 1024;
 
 /// The header fields fetched to identify a message.
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
@@ -494,8 +501,9 @@ impl Session {
                     .collect());
             }
             // MULTIAPPEND is all-or-nothing (RFC 3502): nothing was stored.
-            // The refusal may have come before the server read every
-            // literal, leaving the connection out of step: start afresh.
+            // No message was sent without the server's `+`, but a server
+            // that ended the command early may still answer what followed
+            // the message it refused: start afresh.
             let text = outcome.first().map(|d| d.text.clone()).unwrap_or_default();
             let kind = refusal_kind(&text);
             self.reconnect().await?;
@@ -509,17 +517,11 @@ impl Session {
             fell_back = true;
         }
         let mut results = Vec::with_capacity(items.len());
-        if self.non_sync_literals_for(items) {
-            // Pipelined: every command goes out, then every reply comes in.
-            let dones = self.timed_append_each(&mailbox, items).await?;
-            results.extend(dones.into_iter().map(Done::into_appended));
-        } else {
-            for item in items {
-                let done = self
-                    .timed_append(&mailbox, std::slice::from_ref(item))
-                    .await?;
-                results.extend(done.into_iter().map(Done::into_appended));
-            }
+        for item in items {
+            let done = self
+                .timed_append(&mailbox, std::slice::from_ref(item))
+                .await?;
+            results.extend(done.into_iter().map(Done::into_appended));
         }
         if fell_back
             && !results
@@ -540,11 +542,6 @@ impl Session {
         self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused
     }
 
-    fn non_sync_literals_for(&self, items: &[AppendItem<'_>]) -> bool {
-        self.capabilities.has("LITERAL+")
-            || (self.capabilities.has("LITERAL-") && items.iter().all(|i| i.body.len() <= 4096))
-    }
-
     async fn timed_append(
         &mut self,
         mailbox: &str,
@@ -562,41 +559,6 @@ impl Session {
         }
     }
 
-    async fn timed_append_each(
-        &mut self,
-        mailbox: &str,
-        items: &[AppendItem<'_>],
-    ) -> Result<Vec<Done>, Error> {
-        let timeout = self.append_timeout(items);
-        let host = self.endpoint.host.clone();
-        let fut = async {
-            let mut tags = Vec::with_capacity(items.len());
-            let mut pending = Vec::new();
-            for item in items {
-                let tag = self.next_raw_tag();
-                pending.extend_from_slice(format!("{tag} APPEND {mailbox}").as_bytes());
-                self.push_literal(&mut pending, item).await?;
-                pending.extend_from_slice(b"\r\n");
-                tags.push(tag);
-            }
-            self.write_raw(&pending).await?;
-            crate::crashpoint::hit("after_literal");
-            let mut dones = Vec::with_capacity(tags.len());
-            for tag in &tags {
-                dones.push(self.read_done(tag).await?);
-            }
-            Ok(dones)
-        };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs(),
-            })),
-        }
-    }
-
     /// A deadline that grows with the bytes to send (a slow uplink must not
     /// look like a dead server): the endpoint's timeout plus a second per
     /// 256 KiB.
@@ -605,57 +567,29 @@ impl Session {
         self.endpoint.timeout + std::time::Duration::from_secs((bytes / (256 * 1024)) as u64)
     }
 
-    /// One APPEND command carrying one or (MULTIAPPEND) several messages.
+    /// One APPEND command carrying one or (MULTIAPPEND) several messages,
+    /// each a synchronising literal: sent only after the server's `+`.
     async fn append_command(
         &mut self,
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Done, Error> {
         let tag = self.next_raw_tag();
-        let non_sync = self.non_sync_literals_for(items);
         let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
         for item in items {
-            if non_sync {
-                self.push_literal(&mut pending, item).await?;
-            } else {
-                push_announcement(&mut pending, item, false);
-                // Send up to the literal's announcement, wait for "+".
-                self.write_raw(&pending).await?;
-                pending.clear();
-                if let Some(done) = self.wait_continuation(&tag).await? {
-                    return Ok(done);
-                }
-                self.write_raw(item.body).await?;
+            push_announcement(&mut pending, item);
+            // Send up to the literal's announcement, wait for "+".
+            self.write_raw(&pending).await?;
+            pending.clear();
+            if let Some(done) = self.wait_continuation(&tag).await? {
+                return Ok(done);
             }
+            self.write_raw(item.body).await?;
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
         crate::crashpoint::hit("after_literal");
         self.read_done(&tag).await
-    }
-
-    /// Adds one message (arguments and non-synchronising literal) to the
-    /// command being written. A large body is written straight from where
-    /// it is rather than copied into the command: what is pending is sent
-    /// first, so the bytes stay in order.
-    async fn push_literal(
-        &mut self,
-        pending: &mut Vec<u8>,
-        item: &AppendItem<'_>,
-    ) -> Result<(), Error> {
-        push_announcement(pending, item, true);
-        if item.body.len() < LARGE_LITERAL {
-            pending.extend_from_slice(item.body);
-        } else {
-            self.write_raw(pending).await?;
-            pending.clear();
-            self.write_raw(item.body).await?;
-        }
-        if pending.len() >= LARGE_LITERAL {
-            self.write_raw(pending).await?;
-            pending.clear();
-        }
-        Ok(())
     }
 
     fn next_raw_tag(&mut self) -> String {
@@ -737,18 +671,9 @@ enum Reply {
     Other,
 }
 
-/// Appends ` (flags) "date" {n}` (or `{n+}` and the message) to a command.
-#[cfg(test)]
-fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
-    push_announcement(command, item, non_sync);
-    if non_sync {
-        command.extend_from_slice(item.body);
-    }
-}
-
-/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command: all but the
-/// message itself.
-fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
+/// Appends ` (flags) "date" {n}` to a command: all but the message itself,
+/// which goes after the server's `+` (never `{n+}`: see the module's note).
+fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>) {
     let flags: Vec<&str> = item
         .flags
         .iter()
@@ -759,8 +684,7 @@ fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: boo
     if let Some(date) = item.internal_date {
         command.extend_from_slice(format!(" \"{date}\"").as_bytes());
     }
-    let plus = if non_sync { "+" } else { "" };
-    command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
+    command.extend_from_slice(format!(" {{{}}}\r\n", item.body.len()).as_bytes());
 }
 
 /// Can this flag go in an APPEND? The five system flags APPEND may set
@@ -979,13 +903,7 @@ mod tests {
             body: b"abc",
         };
         let mut cmd = Vec::new();
-        push_message(&mut cmd, &item, true);
-        assert_eq!(
-            cmd,
-            b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3+}\r\nabc".to_vec()
-        );
-        let mut cmd = Vec::new();
-        push_message(&mut cmd, &item, false);
+        push_announcement(&mut cmd, &item);
         assert_eq!(
             cmd,
             b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3}\r\n".to_vec()

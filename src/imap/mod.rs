@@ -838,10 +838,9 @@ pub struct Session {
     /// Kept (in memory only) to reconnect after the server broke the
     /// connection off.
     credentials: Credentials,
-    /// The server refused a MULTIAPPEND once: a refusal in the middle of
-    /// one can leave the connection out of step (Dovecot 2.3 then reads
-    /// the remaining messages as commands), so batches go as separate
-    /// APPENDs from then on.
+    /// The server refuses MULTIAPPEND itself (a batch it refused went in
+    /// whole as separate APPENDs), so batches go as separate APPENDs from
+    /// then on.
     multiappend_refused: bool,
     /// This connection's place under its server's [`ServerBudget`], if it
     /// has one. Declared after `inner`: the socket closes before the place

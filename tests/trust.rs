@@ -1,0 +1,87 @@
+//! Issue 12 ("Trust"): defects of the IMAP layer found by reading it, each
+//! shown against real Dovecot (and the harness proxy where it is about the
+//! wire) before it was fixed.
+
+use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::imap::messages::{AppendItem, Appended};
+use mailferry::imap::Session;
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Proxy};
+use std::time::Duration;
+
+fn plain(port: u16, timeout: Duration) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(port);
+    e.timeout = timeout;
+    e
+}
+
+async fn sign_in(port: u16, timeout: Duration) -> Session {
+    Session::connect(
+        &plain(port, timeout),
+        &Credentials::password("alice", "alicepass"),
+    )
+    .await
+    .expect("sign in")
+}
+
+/// A message whose body holds lines that are IMAP commands, as a mail about
+/// IMAP (or a hostile one) may.
+fn commands_inside(i: usize) -> Vec<u8> {
+    format!(
+        "From: a{i}@example.net\r\nSubject: m{i}\r\nMessage-ID: <m{i}@x>\r\n\r\n\
+         zz CREATE Injected\r\nzz{i} CREATE Injected{i}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A server that refuses one message of a batch before reading its body
+/// (here Dovecot answering BAD to a flag the proxy turns into an unknown
+/// system flag; Microsoft answers BAD to size and long lines) must never be
+/// sent a body it might read as commands: with non-synchronising literals
+/// Dovecot 2.3 skips to the end of the refused line and runs the body's
+/// lines. Both ways of sending a batch are tried: one MULTIAPPEND, and
+/// separate APPENDs.
+#[tokio::test]
+async fn a_refused_message_never_lets_a_body_reach_the_server_as_commands() {
+    let server = Dovecot::start(Layout::Exchange);
+    for hidden in [vec![], vec!["MULTIAPPEND"]] {
+        let mut faults = vec![Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison")];
+        faults.extend(
+            hidden
+                .iter()
+                .map(|cap| Fault::rewrite(Direction::ToClient, format!(" {cap}"), "")),
+        );
+        let proxy = Proxy::with_fault(server.addr_plain(), Fault::All(faults));
+        let mut session = sign_in(proxy.port(), Duration::from_secs(20)).await;
+        assert!(session.capabilities().has("LITERAL+"));
+        let (none, poison) = (Vec::new(), vec!["$Poison".to_owned()]);
+        let bodies: Vec<Vec<u8>> = (0..3).map(commands_inside).collect();
+        let item = |i: usize, flags| AppendItem {
+            flags,
+            internal_date: None,
+            body: &bodies[i],
+        };
+        let results = session
+            .append("INBOX", &[item(0, &none), item(1, &poison), item(2, &none)])
+            .await
+            .unwrap();
+        assert!(
+            matches!(results[0], Appended::Stored { .. })
+                && matches!(results[1], Appended::Refused { .. })
+                && matches!(results[2], Appended::Stored { .. }),
+            "{hidden:?}: {results:?}"
+        );
+        session.logout().await;
+        let folders = server.list("alice");
+        assert!(
+            !folders.iter().any(|f| f.starts_with("Injected")),
+            "{hidden:?}: a message body was run as commands: {folders:?}"
+        );
+    }
+    let stored = server.fetch_all("alice", "INBOX");
+    assert_eq!(stored.len(), 4, "two good messages per batch, once each");
+    for m in &stored {
+        assert!(m.body == commands_inside(0) || m.body == commands_inside(2));
+    }
+}
