@@ -85,3 +85,39 @@ async fn a_refused_message_never_lets_a_body_reach_the_server_as_commands() {
         assert!(m.body == commands_inside(0) || m.body == commands_inside(2));
     }
 }
+
+/// Nothing received before TLS is trusted (ARCHITECTURE: "everything
+/// received before the TLS handshake is discarded"): a `BYE` greeting on a
+/// connection still to be upgraded with STARTTLS, which anyone on the path
+/// can write, decides no wait and puts none of its words in a report.
+#[tokio::test]
+async fn a_greeting_before_tls_decides_nothing_and_is_not_repeated() {
+    use mailferry::error::Problem;
+    let server = Dovecot::start(Layout::Exchange);
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(
+            Direction::ToClient,
+            "* OK",
+            "* BYE Request is throttled. Suggested Backoff Time: 600000 milliseconds. Call +1 555 0100",
+        ),
+    );
+    let mut endpoint = Endpoint::new("127.0.0.1")
+        .with_security(Security::StartTls)
+        .with_port(proxy.port());
+    endpoint.timeout = Duration::from_secs(10);
+    let err = mailferry::imap::Connection::open(&endpoint)
+        .await
+        .expect_err("a BYE greeting");
+    match err.problem() {
+        Problem::ServerBusy { wait_secs, .. } => {
+            assert_eq!(*wait_secs, None, "a wait taken from text sent in the clear")
+        }
+        other => panic!("{other:?}"),
+    }
+    let shown = format!("{err} {}", err.detail().unwrap_or_default());
+    assert!(
+        !shown.contains("555") && !shown.contains("Backoff"),
+        "words sent in the clear reached the report: {shown}"
+    );
+}

@@ -246,9 +246,11 @@ impl Connection {
                 text,
                 ..
             }) => {
+                // Before TLS anyone on the path may have written this line:
+                // its words neither set the wait nor reach the report.
                 let mut err = Error::new(Problem::ServerBusy {
                     host: self.endpoint.host.clone(),
-                    wait_secs: suggested_backoff_secs(text),
+                    wait_secs: trusted.then(|| suggested_backoff_secs(text)).flatten(),
                 });
                 if trusted {
                     err = err.with_detail(format!("The server said: {text}"));
