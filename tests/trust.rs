@@ -121,3 +121,77 @@ async fn a_greeting_before_tls_decides_nothing_and_is_not_repeated() {
         "words sent in the clear reached the report: {shown}"
     );
 }
+
+/// A slow link is not a dead server: the timeout counts silence, not the
+/// length of a transfer. Through a proxy that passes 96 KiB a second, with
+/// a 3-second timeout, a 1 MiB message (about 11 seconds each way, far
+/// more than the timeout times the rate) is appended and fetched back
+/// whole; the old deadline (the timeout plus a second per 256 KiB) gave up
+/// on both. A connection that goes truly silent still times out, soon.
+#[tokio::test]
+async fn a_slow_link_moves_a_big_message_and_a_silent_one_still_times_out() {
+    use mailferry::error::Problem;
+    let server = Dovecot::start(Layout::Exchange);
+    let rate = 96 * 1024;
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::Bandwidth {
+            bytes_per_sec: rate,
+        },
+    );
+    let timeout = Duration::from_secs(3);
+    let mut session = sign_in(proxy.port(), timeout).await;
+    let mut body = b"From: big@example.net\r\nSubject: big\r\nMessage-ID: <big@x>\r\n\r\n".to_vec();
+    while body.len() < 1024 * 1024 {
+        body.extend_from_slice(
+            b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuv\r\n",
+        );
+    }
+    assert!(body.len() as u64 > timeout.as_secs() * rate * 3);
+    let started = std::time::Instant::now();
+    let flags = Vec::new();
+    let results = session
+        .append(
+            "INBOX",
+            &[AppendItem {
+                flags: &flags,
+                internal_date: None,
+                body: &body,
+            }],
+        )
+        .await
+        .expect("a slow append is not a dead server");
+    assert!(matches!(results[0], Appended::Stored { .. }), "{results:?}");
+    assert!(
+        started.elapsed() > timeout * 2,
+        "the link really was slow: {:?}",
+        started.elapsed()
+    );
+    let status = session.examine("INBOX").await.unwrap();
+    assert_eq!(status.exists, 1);
+    let metas = session.fetch_meta("1:*").await.unwrap();
+    let started = std::time::Instant::now();
+    let fetched = session
+        .fetch_bodies(&[metas[0].uid], u64::from(metas[0].size))
+        .await
+        .expect("a slow fetch is not a dead server");
+    assert!(started.elapsed() > timeout * 2, "{:?}", started.elapsed());
+    assert_eq!(fetched.len(), 1);
+    assert!(fetched[0].body == body, "byte for byte");
+
+    // Now the link goes silent: the next command gives up after about the
+    // timeout, not never and not after a transfer's worth.
+    proxy.set_fault(Fault::Stall);
+    let started = std::time::Instant::now();
+    let err = session
+        .fetch_bodies(&[metas[0].uid], u64::from(metas[0].size))
+        .await
+        .expect_err("a silent connection");
+    assert!(matches!(err.problem(), Problem::Timeout { .. }), "{err:?}");
+    assert!(err.is_transient());
+    let waited = started.elapsed();
+    assert!(
+        waited >= timeout && waited < timeout * 3,
+        "gave up after {waited:?}"
+    );
+}

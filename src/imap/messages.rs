@@ -300,7 +300,7 @@ impl Session {
             return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
         }
         let timeout = self.endpoint.timeout;
-        let host = self.endpoint.host.clone();
+        let activity = self.activity();
         let fut = async {
             let mut commands = Vec::new();
             let mut tags = Vec::with_capacity(changes.len());
@@ -332,13 +332,9 @@ impl Session {
                 None => Ok(()),
             }
         };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs().max(1),
-            })),
+        match super::until_silent(&activity, timeout, fut).await {
+            Some(r) => r,
+            None => Err(self.silent()),
         }
     }
 
@@ -428,18 +424,20 @@ impl Session {
     /// UID FETCH of whole messages (BODY.PEEK[]: the \Seen flag is not
     /// touched) in the selected folder. Messages that vanished meanwhile
     /// are simply absent from the result.
-    /// `expected_bytes` (their RFC822.SIZE total) stretches the deadline.
+    /// There is no deadline for the whole transfer, only for silence (see
+    /// [`Session::append`]); `_expected_bytes` (their RFC822.SIZE total) is
+    /// no longer needed for one.
     pub async fn fetch_bodies(
         &mut self,
         uids: &[u32],
-        expected_bytes: u64,
+        _expected_bytes: u64,
     ) -> Result<Vec<FetchedMessage>, Error> {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
         let set = uid_set(uids);
         let mut messages = self
-            .with_timeout_for(expected_bytes, move |s| {
+            .with_timeout(move |s| {
                 Box::pin(async move {
                     let stream = s
                         .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
@@ -473,6 +471,11 @@ impl Session {
     /// A batch goes as one MULTIAPPEND where offered; if the server refuses
     /// it (MULTIAPPEND is all-or-nothing), the messages are sent one by one
     /// so that one bad message does not hold back the others.
+    ///
+    /// A transfer may take as long as the link needs: the endpoint's
+    /// timeout is for silence (no byte moving either way), so a 40 MB
+    /// message goes through a slow uplink shared by several writers, and a
+    /// connection that went silent is still given up on.
     pub async fn append(
         &mut self,
         wire_name: &str,
@@ -547,24 +550,12 @@ impl Session {
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Done>, Error> {
-        let timeout = self.append_timeout(items);
-        let host = self.endpoint.host.clone();
-        match tokio::time::timeout(timeout, self.append_command(mailbox, items)).await {
-            Ok(r) => r.map(|d| vec![d]),
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs(),
-            })),
+        let timeout = self.endpoint.timeout;
+        let activity = self.activity();
+        match super::until_silent(&activity, timeout, self.append_command(mailbox, items)).await {
+            Some(r) => r.map(|d| vec![d]),
+            None => Err(self.silent()),
         }
-    }
-
-    /// A deadline that grows with the bytes to send (a slow uplink must not
-    /// look like a dead server): the endpoint's timeout plus a second per
-    /// 256 KiB.
-    fn append_timeout(&self, items: &[AppendItem<'_>]) -> std::time::Duration {
-        let bytes: usize = items.iter().map(|i| i.body.len()).sum();
-        self.endpoint.timeout + std::time::Duration::from_secs((bytes / (256 * 1024)) as u64)
     }
 
     /// One APPEND command carrying one or (MULTIAPPEND) several messages,

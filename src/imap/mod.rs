@@ -106,6 +106,47 @@ async fn guarded<F: Future>(host: &str, stage: Stage, fut: F) -> Result<F::Outpu
     }
 }
 
+/// Keeps what the kernel holds unsent for this connection small (Linux:
+/// TCP_NOTSENT_LOWAT), so that a writer sees the link's real pace: a
+/// message is only "written" when most of it has left, and the silence
+/// while the last bytes drain stays short. (It bounds only what waits to
+/// be sent, not the window in flight, so throughput is not capped.)
+fn limit_unsent(tcp: &TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ = socket2::SockRef::from(tcp).set_tcp_notsent_lowat(UNSENT_LIMIT);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = tcp;
+}
+
+/// See [`limit_unsent`].
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const UNSENT_LIMIT: u32 = 64 * 1024;
+
+/// Runs `fut` until it is done, or until nothing has moved on the
+/// connection for `limit` (the endpoint's timeout): a transfer may take as
+/// long as the link needs, a silent connection is given up on. `None` when
+/// the connection went silent.
+async fn until_silent<T>(
+    activity: &transport::Activity,
+    limit: std::time::Duration,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
+    // The command starts now: the time before it is not silence.
+    activity.touch();
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let silent = activity.idle_for();
+        if silent >= limit {
+            return None;
+        }
+        if let Ok(done) = tokio::time::timeout(limit - silent, &mut fut).await {
+            return Some(done);
+        }
+    }
+}
+
 fn lost_working(host: &str, err: &io::Error) -> Error {
     Error::new(Problem::ConnectionLost {
         host: host.to_owned(),
@@ -129,11 +170,12 @@ impl Connection {
         let addrs = timed(endpoint, Stage::Connecting, resolve(endpoint)).await?;
         let tcp = timed(endpoint, Stage::Connecting, connect_any(endpoint, &addrs)).await?;
         let _ = tcp.set_nodelay(true);
+        limit_unsent(&tcp);
         tracing::debug!(host = %endpoint.host, port = endpoint.port, "connected");
 
         let transport = match endpoint.security {
             Security::Tls => timed(endpoint, Stage::Securing, handshake(endpoint, tcp)).await?,
-            Security::StartTls | Security::Plain => Transport::Plain(tcp),
+            Security::StartTls | Security::Plain => Transport::plain(tcp),
         };
         let mut conn = Connection {
             reader: BufReader::new(transport),
@@ -361,7 +403,7 @@ impl Connection {
             next_tag,
             ..
         } = self;
-        let Transport::Plain(tcp) = reader.into_inner() else {
+        let Some(tcp) = reader.into_inner().into_plain() else {
             unreachable!("STARTTLS runs only on a plain connection")
         };
         let tls = handshake(&endpoint, tcp).await?;
@@ -506,10 +548,7 @@ async fn compress(
         tracing::debug!("the server does not offer COMPRESS=DEFLATE");
         return Ok(inner);
     }
-    let inner = inner
-        .compress(|deflate| Transport::Deflate(Box::new(deflate)))
-        .await
-        .map_err(failed)?;
+    let inner = inner.compress(Transport::deflate).await.map_err(failed)?;
     tracing::debug!("compressed connection");
     Ok(inner)
 }
@@ -808,7 +847,7 @@ async fn handshake(endpoint: &Endpoint, tcp: TcpStream) -> Result<Transport, Err
     match connector.connect(name, tcp).await {
         Ok(stream) => {
             tracing::debug!(host = %endpoint.host, "secured with TLS");
-            Ok(Transport::Tls(Box::new(stream)))
+            Ok(Transport::tls(stream))
         }
         Err(e) => {
             let seen = setup.seen.lock().ok().and_then(|s| *s);
@@ -986,6 +1025,9 @@ impl Session {
         }
     }
 
+    /// Runs an async-imap command until it is done, or until the
+    /// connection has been silent for the endpoint's timeout (however long
+    /// the command takes while bytes move).
     async fn with_timeout<T>(
         &mut self,
         f: impl for<'a> FnOnce(
@@ -994,34 +1036,31 @@ impl Session {
             Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
         >,
     ) -> Result<T, Error> {
-        self.with_timeout_for(0, f).await
+        let timeout = self.endpoint.timeout;
+        let host = self.endpoint.host.clone();
+        let activity = self.activity();
+        let command = guarded(&host, Stage::Working, f(&mut self.inner));
+        match until_silent(&activity, timeout, command).await {
+            Some(Ok(Ok(v))) => Ok(v),
+            Some(Ok(Err(e))) => Err(self.working_error(e)),
+            Some(Err(unreadable)) => Err(unreadable),
+            None => Err(self.silent()),
+        }
     }
 
-    /// Like `with_timeout`, for a command that moves about `bytes`: the
-    /// deadline grows by a second per 256 KiB, so a slow link is not
-    /// mistaken for a dead server.
-    async fn with_timeout_for<T>(
-        &mut self,
-        bytes: u64,
-        f: impl for<'a> FnOnce(
-            &'a mut async_imap::Session<Transport>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
-        >,
-    ) -> Result<T, Error> {
-        let timeout = self.endpoint.timeout + std::time::Duration::from_secs(bytes / (256 * 1024));
-        let host = self.endpoint.host.clone();
-        let command = guarded(&host, Stage::Working, f(&mut self.inner));
-        match tokio::time::timeout(timeout, command).await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(e))) => Err(self.working_error(e)),
-            Ok(Err(unreadable)) => Err(unreadable),
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host: self.endpoint.host.clone(),
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs().max(1),
-            })),
-        }
+    /// When bytes last moved on this session's connection.
+    fn activity(&mut self) -> transport::Activity {
+        let stream: &mut Transport = self.inner.as_mut();
+        stream.activity().clone()
+    }
+
+    /// The connection said nothing for the endpoint's timeout.
+    fn silent(&self) -> Error {
+        Error::new(Problem::Timeout {
+            host: self.endpoint.host.clone(),
+            stage: Stage::Working,
+            waited_secs: self.endpoint.timeout.as_secs().max(1),
+        })
     }
 
     /// Asks the server for its capabilities again (they may change after
@@ -1138,13 +1177,20 @@ impl Session {
     async fn run_ok(&mut self, command: &str) -> Result<(), String> {
         let command = command.to_owned();
         let timeout = self.endpoint.timeout;
-        match tokio::time::timeout(timeout, self.inner.run_command_and_check_ok(&command)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
+        let activity = self.activity();
+        match until_silent(
+            &activity,
+            timeout,
+            self.inner.run_command_and_check_ok(&command),
+        )
+        .await
+        {
+            Some(Ok(())) => Ok(()),
+            Some(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
                 Err(server_text(&m))
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} seconds", timeout.as_secs())),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err(format!("no answer within {} seconds", timeout.as_secs())),
         }
     }
 
