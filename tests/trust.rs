@@ -5,7 +5,7 @@
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::imap::messages::{AppendItem, Appended};
 use mailferry::imap::Session;
-use mailferry_harness::{Direction, Dovecot, Fault, Layout, Proxy};
+use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::time::Duration;
 
 fn plain(port: u16, timeout: Duration) -> Endpoint {
@@ -194,4 +194,109 @@ async fn a_slow_link_moves_a_big_message_and_a_silent_one_still_times_out() {
         waited >= timeout && waited < timeout * 3,
         "gave up after {waited:?}"
     );
+}
+
+/// A message over what the reader can hold (async-imap keeps a reply in
+/// one buffer of at most 512 MiB) is about that message, for good: not a
+/// lost connection, which would fail its folder again on every run. The
+/// proxy announces the message as 600,000,000 bytes.
+#[tokio::test]
+async fn a_message_over_the_reader_limit_is_a_refusal_of_that_message() {
+    let server = Dovecot::start(Layout::Exchange);
+    let body = commands_inside(7);
+    server.append("alice", "INBOX", &[Message::new(body.clone())]);
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(
+            Direction::ToClient,
+            format!("BODY[] {{{}}}", body.len()),
+            "BODY[] {600000000}",
+        ),
+    );
+    let mut session = sign_in(proxy.port(), Duration::from_secs(20)).await;
+    session.examine("INBOX").await.unwrap();
+    let metas = session.fetch_meta("1:*").await.unwrap();
+    // Known from its size, it is refused before anything is sent, and the
+    // session stays usable.
+    let err = session
+        .fetch_bodies(&[metas[0].uid], 600_000_000)
+        .await
+        .expect_err("known to be too large");
+    assert!(err.is_permanent_for_message(), "{err:?}");
+    assert_eq!(session.fetch_meta("1:*").await.unwrap().len(), 1);
+    // Found out while reading.
+    let err = session
+        .fetch_bodies(&[metas[0].uid], u64::from(metas[0].size))
+        .await
+        .expect_err("too large to read");
+    assert!(!err.is_transient(), "retrying cannot help: {err:?}");
+    assert_eq!(err.code(), "MessageTooLarge", "{err:?}");
+    assert!(err.is_permanent_for_message());
+    assert!(err.to_string().contains("512 MB"), "{err}");
+}
+
+/// A FETCH reply that leaves out RFC822.SIZE does not describe an empty
+/// message: the size is part of a message's identity and of the copy's
+/// accounting, so a reply without it is a reply MailFerry cannot use.
+#[tokio::test]
+async fn a_message_described_without_its_size_is_not_an_empty_message() {
+    use mailferry::error::Problem;
+    let server = Dovecot::start(Layout::Exchange);
+    let body = commands_inside(8);
+    server.append("alice", "INBOX", &[Message::new(body.clone())]);
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(
+            Direction::ToClient,
+            format!("RFC822.SIZE {} ", body.len()),
+            "",
+        ),
+    );
+    let mut session = sign_in(proxy.port(), Duration::from_secs(20)).await;
+    session.examine("INBOX").await.unwrap();
+    match session.fetch_meta("1:*").await {
+        Ok(metas) => panic!("read as {metas:?}"),
+        Err(err) => assert!(matches!(err.problem(), Problem::Protocol { .. }), "{err:?}"),
+    }
+}
+
+/// A server that says BYE in the middle of a session (Dovecot when an
+/// administrator kicks the user or the service restarts) has closed the
+/// connection: a transient fault to reconnect from, never a refusal of
+/// the command that was under way.
+#[tokio::test]
+async fn a_bye_in_the_middle_of_a_session_is_a_lost_connection() {
+    let server = Dovecot::start(Layout::Exchange);
+    server.create_mailbox("alice", "Kept");
+    type Step =
+        fn(&mut Session) -> futures::future::BoxFuture<'_, Result<(), mailferry::error::Error>>;
+    let steps: [(&str, Step); 4] = [
+        ("examine", |s| {
+            Box::pin(async move { s.examine("Kept").await.map(|_| ()) })
+        }),
+        ("create", |s| {
+            Box::pin(async move { s.create("Made", None).await })
+        }),
+        ("subscribe", |s| {
+            Box::pin(async move { s.subscribe("Kept").await })
+        }),
+        ("fetch", |s| {
+            Box::pin(async move {
+                s.examine("INBOX").await?;
+                s.fetch_meta("1:*").await.map(|_| ())
+            })
+        }),
+    ];
+    for (what, step) in steps {
+        let mut session = sign_in(server.plain_port(), Duration::from_secs(20)).await;
+        let kicked = server.doveadm(&["kick", "alice"]);
+        assert!(kicked.status.success(), "{kicked:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let err = step(&mut session).await.expect_err(what);
+        assert!(
+            err.is_transient(),
+            "{what}: a closed connection read as {:?}: {err}",
+            err.problem()
+        );
+    }
 }

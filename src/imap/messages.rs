@@ -121,6 +121,11 @@ pub enum Appended {
     },
 }
 
+/// The largest message MailFerry can read: async-imap holds a whole reply
+/// in one buffer of at most 512 MiB (its `Buffer::MAX_CAPACITY`), and the
+/// reply carries a little more than the message.
+pub const MAX_READABLE_MESSAGE: u64 = 512 * 1024 * 1024 - 64 * 1024;
+
 /// The header fields fetched to identify a message.
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
 
@@ -276,7 +281,7 @@ impl Session {
         }
         let sign = if add { '+' } else { '-' };
         let command = format!("UID STORE {} {sign}FLAGS.SILENT ({flag})", uid_set(uids));
-        self.run_ok(&command).await.map_err(|text| {
+        self.run_ok(&command).await?.map_err(|text| {
             self.refused(
                 format!("change the tag {flag} on {} message(s)", uids.len()),
                 &text,
@@ -354,7 +359,7 @@ impl Session {
         self.store_flag(uids, "\\Deleted", true).await?;
         let command = format!("UID EXPUNGE {}", uid_set(uids));
         self.run_ok(&command)
-            .await
+            .await?
             .map_err(|text| self.refused(format!("remove {} message(s)", uids.len()), &text))
     }
 
@@ -384,7 +389,7 @@ impl Session {
         let query = format!(
             "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
         );
-        let mut metas = self
+        let replies = self
             .with_timeout(move |s| {
                 Box::pin(async move {
                     let stream = s.uid_fetch(&set, &query).await?;
@@ -392,18 +397,40 @@ impl Session {
                     Ok(fetches
                         .iter()
                         .filter_map(|f| {
-                            Some(MessageMeta {
-                                uid: f.uid?,
-                                size: f.size.unwrap_or(0),
-                                flags: flags_of(f),
-                                internal_date: date_of(f),
-                                headers: f.header().unwrap_or_default().to_vec(),
-                            })
+                            Some((
+                                f.size,
+                                MessageMeta {
+                                    uid: f.uid?,
+                                    size: 0,
+                                    flags: flags_of(f),
+                                    internal_date: date_of(f),
+                                    headers: f.header()?.to_vec(),
+                                },
+                            ))
                         })
                         .collect::<Vec<_>>())
                 })
             })
             .await?;
+        // A reply without the headers asked for is not an answer to this
+        // command (a server may report another session's flag change at
+        // any time, RFC 3501 §7); one with them but without RFC822.SIZE is
+        // unusable: the size is part of the message's identity, and 0
+        // would describe an empty message.
+        let mut metas = Vec::with_capacity(replies.len());
+        for (size, mut meta) in replies {
+            let Some(size) = size else {
+                return Err(Error::new(Problem::Protocol {
+                    host: self.endpoint.host.clone(),
+                })
+                .with_detail(format!(
+                    "the server described a message (UID {}) without its size (RFC822.SIZE)",
+                    meta.uid
+                )));
+            };
+            meta.size = size;
+            metas.push(meta);
+        }
         metas.sort_by_key(|m| m.uid);
         metas.dedup_by_key(|m| m.uid);
         Ok(metas)
@@ -425,15 +452,28 @@ impl Session {
     /// touched) in the selected folder. Messages that vanished meanwhile
     /// are simply absent from the result.
     /// There is no deadline for the whole transfer, only for silence (see
-    /// [`Session::append`]); `_expected_bytes` (their RFC822.SIZE total) is
-    /// no longer needed for one.
+    /// [`Session::append`]).
+    ///
+    /// A message larger than MailFerry can hold ([`MAX_READABLE_MESSAGE`])
+    /// is [`Problem::MessageTooLarge`]
+    /// ([`Error::is_permanent_for_message`]): asked for alone (the
+    /// caller knows it from `expected_bytes`, its RFC822.SIZE) it is
+    /// refused before anything is sent and the session stays usable; met
+    /// within a batch, the session is left half-read and must be
+    /// reconnected.
     pub async fn fetch_bodies(
         &mut self,
         uids: &[u32],
-        _expected_bytes: u64,
+        expected_bytes: u64,
     ) -> Result<Vec<FetchedMessage>, Error> {
         if uids.is_empty() {
             return Ok(Vec::new());
+        }
+        let host = self.endpoint.host.clone();
+        let too_large = move || Error::new(Problem::MessageTooLarge { host: host.clone() });
+        if uids.len() == 1 && expected_bytes > MAX_READABLE_MESSAGE {
+            return Err(too_large()
+                .with_detail(format!("message UID {} is {expected_bytes} bytes", uids[0])));
         }
         let set = uid_set(uids);
         let mut messages = self
@@ -459,7 +499,20 @@ impl Session {
                     Ok(out)
                 })
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                // async-imap's words when a reply outgrows its buffer.
+                let outgrown = matches!(e.problem(), Problem::ConnectionLost { .. })
+                    && e.detail() == Some("incoming data too large");
+                if outgrown {
+                    too_large().with_detail(format!(
+                        "a message among UIDs {} is larger than {MAX_READABLE_MESSAGE} bytes",
+                        uid_set(uids)
+                    ))
+                } else {
+                    e
+                }
+            })?;
         messages.sort_by_key(|m| m.uid);
         messages.dedup_by_key(|m| m.uid);
         Ok(messages)

@@ -518,7 +518,7 @@ impl Connection {
         if session.capabilities.has("ENABLE") && session.capabilities.has("CONDSTORE") {
             // EXAMINE then reports HIGHESTMODSEQ: an unchanged folder can be
             // recognised in one round trip. A refusal only costs that.
-            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await {
+            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await? {
                 tracing::debug!("ENABLE CONDSTORE refused: {text}");
             }
         }
@@ -1146,7 +1146,7 @@ impl Session {
             }
             _ => format!("CREATE {name}"),
         };
-        match self.run_ok(&command).await {
+        match self.run_ok(&command).await? {
             Ok(()) => Ok(()),
             Err(text)
                 if text.to_ascii_uppercase().contains("ALREADYEXISTS")
@@ -1162,7 +1162,7 @@ impl Session {
     pub async fn subscribe(&mut self, wire_name: &str) -> Result<(), Error> {
         let name = self.quoted(wire_name, "the folder name")?;
         self.run_ok(&format!("SUBSCRIBE {name}"))
-            .await
+            .await?
             .map_err(|text| {
                 self.refused(
                     format!("show the folder \"{wire_name}\" in mail apps (subscribe)"),
@@ -1171,10 +1171,11 @@ impl Session {
             })
     }
 
-    /// Runs a command that needs no data back. `Err` carries the server's
-    /// words for a NO or BAD; a lost connection or timeout becomes that
-    /// text too, with the problem logged.
-    async fn run_ok(&mut self, command: &str) -> Result<(), String> {
+    /// Runs a command that needs no data back. The inner `Err` carries the
+    /// server's words for a NO or BAD; the outer one a connection that was
+    /// lost (a `BYE`, a reset), fell silent or said something unreadable,
+    /// which is not the server refusing the command.
+    async fn run_ok(&mut self, command: &str) -> Result<Result<(), String>, Error> {
         let command = command.to_owned();
         let timeout = self.endpoint.timeout;
         let activity = self.activity();
@@ -1185,12 +1186,12 @@ impl Session {
         )
         .await
         {
-            Some(Ok(())) => Ok(()),
+            Some(Ok(())) => Ok(Ok(())),
             Some(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
-                Err(server_text(&m))
+                Ok(Err(server_text(&m)))
             }
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err(format!("no answer within {} seconds", timeout.as_secs())),
+            Some(Err(e)) => Err(self.working_error(e)),
+            None => Err(self.silent()),
         }
     }
 
