@@ -300,3 +300,38 @@ async fn a_bye_in_the_middle_of_a_session_is_a_lost_connection() {
         );
     }
 }
+
+/// An expired certificate, even from an authority this computer trusts, is
+/// refused with plain words that say so (and name the clock as the other
+/// possible cause), for the TLS port and for STARTTLS alike.
+#[tokio::test]
+async fn an_expired_certificate_is_refused_in_plain_words() {
+    use mailferry::error::Problem;
+    let server = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .expired_certificate(true)
+        .build();
+    for (port, security) in [
+        (server.tls_port(), Security::Tls),
+        (server.plain_port(), Security::StartTls),
+    ] {
+        let mut endpoint = Endpoint::new("127.0.0.1")
+            .with_security(security)
+            .with_port(port);
+        endpoint.timeout = Duration::from_secs(10);
+        endpoint.extra_roots_pem.push(server.ca_pem().to_owned());
+        let err = mailferry::imap::Connection::open(&endpoint)
+            .await
+            .expect_err("an expired certificate");
+        assert!(
+            matches!(err.problem(), Problem::TlsCertificateExpired { .. }),
+            "{security:?}: {err:?}"
+        );
+        assert!(err.is_certificate() && !err.is_transient());
+        let words = err.to_string();
+        assert!(
+            words.contains("has expired") && words.contains("clock"),
+            "{words}"
+        );
+    }
+}
