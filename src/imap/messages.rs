@@ -793,6 +793,23 @@ impl Done {
         let (uid_validity, uids) = match code {
             Some(imap_proto::ResponseCode::AppendUid(validity, set)) => {
                 let mut uids = Vec::new();
+                let claimed: u64 = set
+                    .iter()
+                    .map(|member| match member {
+                        imap_proto::rfc4315::UidSetMember::Uid(_) => 1,
+                        imap_proto::rfc4315::UidSetMember::UidRange(r) => {
+                            u64::from(r.end().abs_diff(*r.start())) + 1
+                        }
+                    })
+                    .sum();
+                // A server's range is not an allocation size: more UIDs
+                // than any batch holds are not believed (the messages are
+                // stored, their UIDs unknown, as without UIDPLUS).
+                let set = if claimed <= MAX_APPENDUIDS {
+                    &set[..]
+                } else {
+                    &[]
+                };
                 for member in set {
                     match member {
                         imap_proto::rfc4315::UidSetMember::Uid(u) => uids.push(*u),
@@ -832,6 +849,10 @@ impl Done {
         }
     }
 }
+
+/// More UIDs than this in one APPENDUID are not believed: far above any
+/// batch the copy sends.
+const MAX_APPENDUIDS: u64 = 100_000;
 
 /// A session that can only read: the source mailbox as the copy and the
 /// audit hold it. It opens folders with EXAMINE (read-only at the server
@@ -913,6 +934,23 @@ mod tests {
         ] {
             assert!(!is_appendable_flag(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_appenduid_range_is_not_an_allocation_size() {
+        let done = |line: &'static [u8]| {
+            let (_, response) = imap_proto::Response::parse(line).unwrap();
+            Done::from_response(&response, "MF1").unwrap()
+        };
+        let d = done(b"MF1 OK [APPENDUID 7 3:5,9] done\r\n");
+        assert_eq!((d.uid_validity, d.uids), (Some(7), vec![3, 4, 5, 9]));
+        // Four billion UIDs for one batch: not believed, and not a 16 GB
+        // vector either.
+        let d = done(b"MF1 OK [APPENDUID 7 1:4294967295] done\r\n");
+        assert!(d.ok);
+        assert_eq!((d.uid_validity, d.uids), (Some(7), vec![]));
+        let d = done(b"MF1 OK [APPENDUID 7 1:60000000] done\r\n");
+        assert!(d.uids.is_empty());
     }
 
     #[test]
