@@ -1,4 +1,4 @@
-//! Issue 12 ("Trust"): defects of the IMAP layer found by reading it, each
+//! The IMAP layer's promises: defects found by reading it, each
 //! shown against real Dovecot (and the harness proxy where it is about the
 //! wire) before it was fixed.
 
