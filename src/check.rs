@@ -77,6 +77,7 @@ impl Step {
             | Problem::JobBusy
             | Problem::StateFailed { .. }
             | Problem::DestinationFull { .. }
+            | Problem::MessageTooLarge { .. }
             | Problem::RemovalNeedsConfirmation { .. }
             | Problem::RemovalAfterSwitch => Step::CanReadFolders,
         }

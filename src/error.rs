@@ -253,6 +253,12 @@ pub enum Problem {
     /// Removing messages at the destination was asked for after the
     /// domain's mail moved there: from then on MailFerry only adds.
     RemovalAfterSwitch,
+    /// One message is larger than MailFerry can hold while copying it
+    /// (over 512 MB): that message cannot be copied, the others can.
+    MessageTooLarge {
+        /// The server it is on.
+        host: String,
+    },
     /// The destination mailbox is full.
     DestinationFull {
         /// Server name.
@@ -303,6 +309,7 @@ impl Problem {
             Problem::JobBusy => "JobBusy",
             Problem::StateFailed { .. } => "StateFailed",
             Problem::DestinationFull { .. } => "DestinationFull",
+            Problem::MessageTooLarge { .. } => "MessageTooLarge",
             Problem::RemovalNeedsConfirmation { .. } => "RemovalNeedsConfirmation",
             Problem::RemovalAfterSwitch => "RemovalAfterSwitch",
             Problem::Protocol { .. } => "Protocol",
@@ -503,6 +510,11 @@ impl Problem {
                 Nothing was changed. Run the copy again without asking it to remove messages \
                 (on the command line: without --delete2)."
                 .to_owned(),
+            Problem::MessageTooLarge { host } => format!(
+                "A message on {host} is larger than MailFerry can copy (over 512 MB), so it was left \
+                 where it is; the other messages are copied. Save that message from your mail app and \
+                 move it by hand, or ask your provider for help."
+            ),
             Problem::DestinationFull { host } => format!(
                 "The destination mailbox on {host} is full, so MailFerry stopped copying. Free some space \
                  or ask the provider for more, then run the copy again: it picks up where it stopped."
@@ -609,6 +621,15 @@ impl Error {
         )
     }
 
+    /// Is this about one message only, and about that message for good
+    /// (asking again, on this run or the next, gets the same answer)? The
+    /// copy records that message as not copied, with this reason, and goes
+    /// on with the others; the session that met it must be reconnected
+    /// (its reply was left half read).
+    pub fn is_permanent_for_message(&self) -> bool {
+        matches!(self.problem, Problem::MessageTooLarge { .. })
+    }
+
     /// Is this about trusting the server's certificate (so the user may
     /// decide to pin it)?
     pub fn is_certificate(&self) -> bool {
@@ -699,6 +720,7 @@ mod tests {
                 host: "h".into(),
                 wait_secs: Some(300),
             },
+            Problem::MessageTooLarge { host: "h".into() },
         ];
         for p in problems {
             let m = p.message();
@@ -721,6 +743,23 @@ mod tests {
         }
         .message()
         .contains("5 minutes"));
+    }
+
+    #[test]
+    fn a_message_too_large_is_about_that_message_for_good() {
+        let e = Error::new(Problem::MessageTooLarge { host: "h".into() });
+        assert!(e.is_permanent_for_message());
+        assert!(!e.is_transient(), "retrying gets the same answer");
+        for other in [
+            Problem::ConnectionLost {
+                host: "h".into(),
+                stage: Stage::Working,
+            },
+            Problem::Protocol { host: "h".into() },
+            Problem::DestinationFull { host: "h".into() },
+        ] {
+            assert!(!Error::new(other).is_permanent_for_message());
+        }
     }
 
     #[test]

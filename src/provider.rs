@@ -187,7 +187,15 @@ pub fn classify_sign_in_refusal(provider: Provider, text: &str) -> SignInRefusal
     }
 }
 
-/// Reads a throttling reply for the wait it asks for, in seconds.
+/// The longest a server's own back-off hint makes MailFerry wait at once:
+/// a hint is the server's words, and words like "99999999999 milliseconds"
+/// must not park a run for years. A server still throttling after that
+/// says so again, and the wait starts over.
+pub const MAX_SUGGESTED_BACKOFF_SECS: u64 = 15 * 60;
+
+/// Reads a throttling reply for the wait it asks for, in seconds, at most
+/// [`MAX_SUGGESTED_BACKOFF_SECS`] (a number too long for any integer is
+/// that too).
 /// Microsoft: `Request is throttled. Suggested Backoff Time: 300000 milliseconds`.
 pub fn suggested_backoff_secs(text: &str) -> Option<u64> {
     let lower = text.to_ascii_lowercase();
@@ -197,8 +205,11 @@ pub fn suggested_backoff_secs(text: &str) -> Option<u64> {
         .chars()
         .take_while(|c| c.is_ascii_digit())
         .collect();
-    let ms: u64 = digits.parse().ok()?;
-    Some(ms.div_ceil(1000))
+    if digits.is_empty() {
+        return None;
+    }
+    let ms: u64 = digits.parse().unwrap_or(u64::MAX);
+    Some(ms.div_ceil(1000).min(MAX_SUGGESTED_BACKOFF_SECS))
 }
 
 #[cfg(test)]
@@ -321,5 +332,24 @@ mod tests {
             Some(300)
         );
         assert_eq!(suggested_backoff_secs("LOGIN failed."), None);
+        assert_eq!(suggested_backoff_secs("Suggested Backoff Time: soon"), None);
+    }
+
+    #[test]
+    fn backoff_hints_are_bounded() {
+        for huge in [
+            "Request is throttled. Suggested Backoff Time: 99999999999 milliseconds",
+            "Suggested Backoff Time: 18446744073709551615 milliseconds",
+            "Suggested Backoff Time: 99999999999999999999999999999999 milliseconds",
+        ] {
+            let secs = suggested_backoff_secs(huge).expect(huge);
+            assert_eq!(secs, MAX_SUGGESTED_BACKOFF_SECS, "{huge}");
+            // What the copy then adds to it cannot overflow either.
+            assert!(secs.checked_add(1).is_some());
+        }
+        assert_eq!(
+            suggested_backoff_secs("Suggested Backoff Time: 900001 milliseconds"),
+            Some(MAX_SUGGESTED_BACKOFF_SECS)
+        );
     }
 }

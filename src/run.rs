@@ -1157,11 +1157,19 @@ async fn fetch_batch(
                 refused: BTreeMap::new(),
             })
         }
-        Err(e) if is_folder_refusal(&e) || (is_dropped(&e) && folder.reconnect) => e,
+        Err(e)
+            if is_folder_refusal(&e)
+                || e.is_permanent_for_message()
+                || (is_dropped(&e) && folder.reconnect) =>
+        {
+            e
+        }
         Err(e) => return Err(e),
     };
     tracing::debug!(error = %err, "the source did not deliver a batch; fetching its messages one by one");
-    let mut fresh = err.is_transient();
+    // After a lost connection, or a reply too large to read, the next
+    // command needs a fresh connection.
+    let mut fresh = err.is_transient() || err.is_permanent_for_message();
     let mut bodies = Bodies {
         messages: Vec::with_capacity(batch.len()),
         refused: BTreeMap::new(),
@@ -1175,7 +1183,8 @@ async fn fetch_batch(
             }
             match source.fetch_bodies(&[c.meta.uid], c.message.size).await {
                 Ok(one) => bodies.messages.extend(one),
-                Err(e) if is_folder_refusal(&e) => {
+                Err(e) if is_folder_refusal(&e) || e.is_permanent_for_message() => {
+                    fresh = e.is_permanent_for_message();
                     let words = match e.detail() {
                         Some(detail) => detail.to_owned(),
                         None => e.to_string(),
@@ -1432,7 +1441,7 @@ fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
         _ => None,
     };
     let secs = asked
-        .map(|s| s + 1)
+        .map(|s| s.saturating_add(1))
         .unwrap_or_else(|| (1u64 << attempt.saturating_sub(1).min(6)).min(60));
     std::time::Duration::from_secs(secs)
 }
@@ -1682,7 +1691,8 @@ async fn all_meta(
     let Some(next) = status.uid_next.filter(|n| *n > 1) else {
         return session.fetch_meta("1:*").await;
     };
-    let mut out = Vec::with_capacity(status.exists as usize);
+    // EXISTS is the server's word, not an allocation size.
+    let mut out = Vec::with_capacity((status.exists as usize).min(META_CHUNK as usize));
     let mut start = 1u32;
     while start < next {
         let end = start.saturating_add(META_CHUNK - 1).min(next - 1);

@@ -1,6 +1,6 @@
 //! Reading and writing messages through the engine's session against real
-//! Dovecot: every APPEND strategy (MULTIAPPEND, pipelined LITERAL+,
-//! synchronising literals) stores messages byte for byte with their flags and
+//! Dovecot: every APPEND strategy (one MULTIAPPEND, or one APPEND at a time;
+//! with or without LITERAL+ offered) stores messages byte for byte with their flags and
 //! dates and reports their new UIDs; refusals are reported per message.
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};

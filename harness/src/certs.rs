@@ -21,7 +21,8 @@ pub(crate) struct TlsMaterial {
 impl TlsMaterial {
     /// Generates a fresh CA and a leaf for `names` (IP addresses become IP SANs, anything
     /// else a DNS SAN). `label` goes into the subject names, to tell instances apart.
-    pub(crate) fn generate(names: &[String], label: &str) -> TlsMaterial {
+    /// An `expired` leaf was valid only in 2020.
+    pub(crate) fn generate(names: &[String], label: &str, expired: bool) -> TlsMaterial {
         assert!(!names.is_empty(), "tls_names must name at least one host");
 
         let ca_key = KeyPair::generate().expect("generate CA key");
@@ -56,6 +57,10 @@ impl TlsMaterial {
             KeyUsagePurpose::KeyEncipherment,
         ];
         leaf.use_authority_key_identifier_extension = true;
+        if expired {
+            leaf.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            leaf.not_after = rcgen::date_time_ymd(2020, 12, 31);
+        }
         let leaf_cert = leaf
             .signed_by(&leaf_key, &ca_cert, &ca_key)
             .expect("sign leaf");

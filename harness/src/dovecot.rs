@@ -33,6 +33,7 @@ pub struct DovecotBuilder {
     layout: Layout,
     users: Vec<(String, String)>,
     tls_names: Vec<String>,
+    expired_certificate: bool,
     fsync: Option<bool>,
     quota_bytes: Option<u64>,
     compress: bool,
@@ -45,6 +46,7 @@ impl Default for DovecotBuilder {
             layout: Layout::default(),
             users: vec![("alice".into(), "alicepass".into())],
             tls_names: vec!["localhost".into(), "127.0.0.1".into()],
+            expired_certificate: false,
             fsync: None,
             quota_bytes: None,
             compress: false,
@@ -92,6 +94,13 @@ impl DovecotBuilder {
     /// `localhost`, `127.0.0.1`). IP addresses become IP SANs, the rest DNS SANs.
     pub fn tls_names(mut self, names: &[&str]) -> Self {
         self.tls_names = names.iter().map(|n| n.to_string()).collect();
+        self
+    }
+
+    /// `true` makes the leaf certificate one that expired (valid only in
+    /// 2020), still issued by the instance's CA.
+    pub fn expired_certificate(mut self, expired: bool) -> Self {
+        self.expired_certificate = expired;
         self
     }
 
@@ -188,7 +197,7 @@ impl Dovecot {
             set_mode(&root.join(sub), 0o755);
         }
 
-        let tls = TlsMaterial::generate(&b.tls_names, &instance_name);
+        let tls = TlsMaterial::generate(&b.tls_names, &instance_name, b.expired_certificate);
         fs::write(root.join("tls/leaf.pem"), &tls.leaf_pem).expect("write leaf.pem");
         fs::write(root.join("tls/leaf.key"), &tls.leaf_key_pem).expect("write leaf.key");
         set_mode(&root.join("tls/leaf.key"), 0o600);

@@ -42,6 +42,14 @@ pub enum Fault {
     Stall,
     /// Sleep this long before forwarding each chunk, in both directions.
     Delay(Duration),
+    /// A slow link: at most this many bytes a second in each direction,
+    /// forwarded in small, even steps. Connections accepted under it also
+    /// get small socket buffers, so that a sender sees the link's pace
+    /// instead of filling megabytes of buffers on the loopback at once.
+    Bandwidth {
+        /// Bytes a second, each way.
+        bytes_per_sec: u64,
+    },
     /// Replace `from` by `to` in `dir`, within protocol lines (IMAP: CRLF-terminated
     /// lines; literal contents announced by `{n}` pass untouched). Meant for plaintext
     /// IMAP, e.g. stripping ` STARTTLS` from capabilities or turning `* OK` into
@@ -105,6 +113,15 @@ impl Fault {
         }
     }
 
+    /// The tightest [`Fault::Bandwidth`] in this fault, if any.
+    fn bandwidth(&self) -> Option<u64> {
+        match self {
+            Fault::Bandwidth { bytes_per_sec } => Some((*bytes_per_sec).max(1)),
+            Fault::All(all) => all.iter().filter_map(Fault::bandwidth).min(),
+            _ => None,
+        }
+    }
+
     fn stalls(&self) -> bool {
         match self {
             Fault::Stall => true,
@@ -117,6 +134,7 @@ impl Fault {
     fn plan(&self, dir: Direction) -> Plan {
         let mut plan = Plan {
             stall: self.stalls(),
+            rate: self.bandwidth(),
             ..Plan::default()
         };
         self.add_to(dir, &mut plan);
@@ -125,7 +143,7 @@ impl Fault {
 
     fn add_to(&self, want: Direction, plan: &mut Plan) {
         match self {
-            Fault::None | Fault::Stall => {}
+            Fault::None | Fault::Stall | Fault::Bandwidth { .. } => {}
             Fault::Delay(d) => plan.delay += *d,
             Fault::CutAfter { dir, bytes } if *dir == want => {
                 plan.cut_after = Some(plan.cut_after.map_or(*bytes, |b| b.min(*bytes)));
@@ -159,6 +177,8 @@ impl Fault {
 struct Plan {
     stall: bool,
     delay: Duration,
+    /// Bytes a second, when the link is slow.
+    rate: Option<u64>,
     cut_after: Option<usize>,
     cut_match: Vec<Vec<u8>>,
     stall_match: Vec<Vec<u8>>,
@@ -374,6 +394,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             lock(&shared.sockets).entry(id).or_default().push(client);
             continue;
         }
+        if fault.bandwidth().is_some() {
+            small_buffers(&client);
+        }
         shared.register(id, &client);
         let conn_shared = Arc::clone(&shared);
         shared.spawn(move || connect_and_pump(id, client, conn_shared));
@@ -392,6 +415,9 @@ fn connect_and_pump(id: u64, client: TcpStream, shared: Arc<Shared>) {
         shared.close(id);
         return;
     }
+    if shared.fault().1.bandwidth().is_some() {
+        small_buffers(&upstream);
+    }
     shared.register(id, &upstream);
     let _ = client.set_nodelay(true);
     let _ = upstream.set_nodelay(true);
@@ -407,6 +433,14 @@ fn connect_and_pump(id: u64, client: TcpStream, shared: Arc<Shared>) {
     });
     pump(id, client, upstream, Direction::ToServer, &shared);
     finished(id, &live, &shared);
+}
+
+/// Socket buffers of a few tens of KiB, as a slow link's sender meets them
+/// (the loopback's own grow to megabytes, which would hide the pace).
+fn small_buffers(s: &TcpStream) {
+    let s = socket2::SockRef::from(s);
+    let _ = s.set_recv_buffer_size(32 * 1024);
+    let _ = s.set_send_buffer_size(32 * 1024);
 }
 
 /// Forgets a connection's sockets once both of its pumps are done.
@@ -581,7 +615,13 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         }
         // Read first, then look at the fault: a chunk that arrives after set_fault()
         // returned is always handled under the new fault.
-        let read = src.read(&mut buf);
+        // Under a bandwidth cap, read a twentieth of a second's worth at a
+        // time, so the pace is even.
+        let want = plan
+            .rate
+            .map_or(buf.len(), |r| usize::try_from(r / 20).unwrap_or(usize::MAX))
+            .clamp(1, buf.len());
+        let read = src.read(&mut buf[..want]);
         let current = shared.generation.load(Ordering::SeqCst);
         if current != generation {
             let (gen, fault) = shared.fault();
@@ -659,6 +699,10 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         }
         dst.write_all(&out[..limit])?;
         passed += limit;
+        if let Some(rate) = plan.rate {
+            let secs = limit as f64 / rate as f64;
+            sleep_unless_stopped(Duration::from_secs_f64(secs), shared);
+        }
         if cut {
             shared.cuts.fetch_add(1, Ordering::SeqCst);
             if shared.once.swap(false, Ordering::SeqCst) {

@@ -2,9 +2,20 @@
 //! and APPEND in as few round trips as the server allows.
 //!
 //! APPEND is written by hand (async-imap's returns no APPENDUID and knows
-//! neither LITERAL+ nor MULTIAPPEND): one MULTIAPPEND command per batch
-//! where offered, else pipelined APPENDs with non-synchronising literals
-//! (LITERAL+), else one APPEND at a time with a synchronising literal.
+//! no MULTIAPPEND): one MULTIAPPEND command per batch where offered, else
+//! one APPEND at a time.
+//!
+//! Every message goes as a synchronising literal, even where the server
+//! offers LITERAL+: its bytes leave only after the server's `+` said it
+//! will read them as a message. With a non-synchronising literal, a server
+//! that refuses the command before the literal (a flag it dislikes, a size,
+//! a long line; Microsoft answers BAD to those) may go back to reading
+//! commands where the message starts: Dovecot 2.3 does, after a BAD, and
+//! then runs any line of the message that reads as a command (`zz CREATE
+//! …`, `zz DELETE …`). RFC 3502 lets a server end a MULTIAPPEND with a
+//! tagged reply in place of any message's `+`; only waiting for that `+`
+//! makes the bytes of a message never commands, whatever the server. It
+//! costs a round trip per message.
 
 use super::{server_text, wire, Session};
 use crate::error::{Error, Problem, Stage};
@@ -110,9 +121,10 @@ pub enum Appended {
     },
 }
 
-/// A literal at least this large is written from the message itself, not
-/// copied into the command buffer first.
-const LARGE_LITERAL: usize = 256 * 1024;
+/// The largest message MailFerry can read: async-imap holds a whole reply
+/// in one buffer of at most 512 MiB (its `Buffer::MAX_CAPACITY`), and the
+/// reply carries a little more than the message.
+pub const MAX_READABLE_MESSAGE: u64 = 512 * 1024 * 1024 - 64 * 1024;
 
 /// The header fields fetched to identify a message.
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
@@ -361,7 +373,7 @@ impl Session {
         }
         let sign = if add { '+' } else { '-' };
         let command = format!("UID STORE {} {sign}FLAGS.SILENT ({flag})", uid_set(uids));
-        self.run_ok(&command).await.map_err(|text| {
+        self.run_ok(&command).await?.map_err(|text| {
             self.refused(
                 format!("change the tag {flag} on {} message(s)", uids.len()),
                 &text,
@@ -385,7 +397,7 @@ impl Session {
             return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
         }
         let timeout = self.endpoint.timeout;
-        let host = self.endpoint.host.clone();
+        let activity = self.activity();
         let fut = async {
             let mut commands = Vec::new();
             let mut tags = Vec::with_capacity(changes.len());
@@ -417,13 +429,9 @@ impl Session {
                 None => Ok(()),
             }
         };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs().max(1),
-            })),
+        match super::until_silent(&activity, timeout, fut).await {
+            Some(r) => r,
+            None => Err(self.silent()),
         }
     }
 
@@ -443,7 +451,7 @@ impl Session {
         self.store_flag(uids, "\\Deleted", true).await?;
         let command = format!("UID EXPUNGE {}", uid_set(uids));
         self.run_ok(&command)
-            .await
+            .await?
             .map_err(|text| self.refused(format!("remove {} message(s)", uids.len()), &text))
     }
 
@@ -473,28 +481,50 @@ impl Session {
         let query = format!(
             "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
         );
-        let (mut metas, outcome) = self
+        let (replies, outcome) = self
             .with_timeout(move |s| {
                 Box::pin(async move {
-                    let mut metas = Vec::new();
+                    let mut replies = Vec::new();
                     let outcome = uid_fetch_all(s, &set, &query, |f| {
-                        if let Some(uid) = f.uid {
-                            metas.push(MessageMeta {
-                                uid,
-                                size: f.size.unwrap_or(0),
-                                flags: f.flags,
-                                internal_date: f.internal_date,
-                                headers: f.header.unwrap_or_default(),
-                            });
+                        if let (Some(uid), Some(headers)) = (f.uid, f.header) {
+                            replies.push((
+                                f.size,
+                                MessageMeta {
+                                    uid,
+                                    size: 0,
+                                    flags: f.flags,
+                                    internal_date: f.internal_date,
+                                    headers,
+                                },
+                            ));
                         }
                     })
                     .await?;
-                    Ok((metas, outcome))
+                    Ok((replies, outcome))
                 })
             })
             .await?;
         if let Err(text) = outcome {
             return Err(self.refused("read the messages' headers".to_owned(), &text));
+        }
+        // A reply without the headers asked for is not an answer to this
+        // command (a server may report another session's flag change at
+        // any time, RFC 3501 §7); one with them but without RFC822.SIZE is
+        // unusable: the size is part of the message's identity, and 0
+        // would describe an empty message.
+        let mut metas = Vec::with_capacity(replies.len());
+        for (size, mut meta) in replies {
+            let Some(size) = size else {
+                return Err(Error::new(Problem::Protocol {
+                    host: self.endpoint.host.clone(),
+                })
+                .with_detail(format!(
+                    "the server described a message (UID {}) without its size (RFC822.SIZE)",
+                    meta.uid
+                )));
+            };
+            meta.size = size;
+            metas.push(meta);
         }
         metas.sort_by_key(|m| m.uid);
         metas.dedup_by_key(|m| m.uid);
@@ -516,7 +546,16 @@ impl Session {
     /// UID FETCH of whole messages (BODY.PEEK[]: the \Seen flag is not
     /// touched) in the selected folder. Messages that vanished meanwhile
     /// are simply absent from the result.
-    /// `expected_bytes` (their RFC822.SIZE total) stretches the deadline.
+    /// There is no deadline for the whole transfer, only for silence (see
+    /// [`Session::append`]).
+    ///
+    /// A message larger than MailFerry can hold ([`MAX_READABLE_MESSAGE`])
+    /// is [`Problem::MessageTooLarge`]
+    /// ([`Error::is_permanent_for_message`]): asked for alone (the
+    /// caller knows it from `expected_bytes`, its RFC822.SIZE) it is
+    /// refused before anything is sent and the session stays usable; met
+    /// within a batch, the session is left half-read and must be
+    /// reconnected.
     pub async fn fetch_bodies(
         &mut self,
         uids: &[u32],
@@ -525,9 +564,15 @@ impl Session {
         if uids.is_empty() {
             return Ok(Vec::new());
         }
+        let host = self.endpoint.host.clone();
+        let too_large = move || Error::new(Problem::MessageTooLarge { host: host.clone() });
+        if uids.len() == 1 && expected_bytes > MAX_READABLE_MESSAGE {
+            return Err(too_large()
+                .with_detail(format!("message UID {} is {expected_bytes} bytes", uids[0])));
+        }
         let set = uid_set(uids);
         let (mut messages, outcome) = self
-            .with_timeout_for(expected_bytes, move |s| {
+            .with_timeout(move |s| {
                 Box::pin(async move {
                     // Each reply is copied out and its buffer released as
                     // it arrives: a message is held once, not twice.
@@ -547,7 +592,20 @@ impl Session {
                     Ok((out, outcome))
                 })
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                // async-imap's words when a reply outgrows its buffer.
+                let outgrown = matches!(e.problem(), Problem::ConnectionLost { .. })
+                    && e.detail() == Some("incoming data too large");
+                if outgrown {
+                    too_large().with_detail(format!(
+                        "a message among UIDs {} is larger than {MAX_READABLE_MESSAGE} bytes",
+                        uid_set(uids)
+                    ))
+                } else {
+                    e
+                }
+            })?;
         if let Err(text) = outcome {
             return Err(self.refused("read the messages".to_owned(), &text));
         }
@@ -562,6 +620,11 @@ impl Session {
     /// A batch goes as one MULTIAPPEND where offered; if the server refuses
     /// it (MULTIAPPEND is all-or-nothing), the messages are sent one by one
     /// so that one bad message does not hold back the others.
+    ///
+    /// A transfer may take as long as the link needs: the endpoint's
+    /// timeout is for silence (no byte moving either way), so a 40 MB
+    /// message goes through a slow uplink shared by several writers, and a
+    /// connection that went silent is still given up on.
     pub async fn append(
         &mut self,
         wire_name: &str,
@@ -590,8 +653,9 @@ impl Session {
                     .collect());
             }
             // MULTIAPPEND is all-or-nothing (RFC 3502): nothing was stored.
-            // The refusal may have come before the server read every
-            // literal, leaving the connection out of step: start afresh.
+            // No message was sent without the server's `+`, but a server
+            // that ended the command early may still answer what followed
+            // the message it refused: start afresh.
             let text = outcome.first().map(|d| d.text.clone()).unwrap_or_default();
             let kind = refusal_kind(&text);
             self.reconnect().await?;
@@ -605,17 +669,11 @@ impl Session {
             fell_back = true;
         }
         let mut results = Vec::with_capacity(items.len());
-        if self.non_sync_literals_for(items) {
-            // Pipelined: every command goes out, then every reply comes in.
-            let dones = self.timed_append_each(&mailbox, items).await?;
-            results.extend(dones.into_iter().map(Done::into_appended));
-        } else {
-            for item in items {
-                let done = self
-                    .timed_append(&mailbox, std::slice::from_ref(item))
-                    .await?;
-                results.extend(done.into_iter().map(Done::into_appended));
-            }
+        for item in items {
+            let done = self
+                .timed_append(&mailbox, std::slice::from_ref(item))
+                .await?;
+            results.extend(done.into_iter().map(Done::into_appended));
         }
         if fell_back
             && !results
@@ -636,122 +694,42 @@ impl Session {
         self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused
     }
 
-    fn non_sync_literals_for(&self, items: &[AppendItem<'_>]) -> bool {
-        self.capabilities.has("LITERAL+")
-            || (self.capabilities.has("LITERAL-") && items.iter().all(|i| i.body.len() <= 4096))
-    }
-
     async fn timed_append(
         &mut self,
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Done>, Error> {
-        let timeout = self.append_timeout(items);
-        let host = self.endpoint.host.clone();
-        match tokio::time::timeout(timeout, self.append_command(mailbox, items)).await {
-            Ok(r) => r.map(|d| vec![d]),
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs(),
-            })),
+        let timeout = self.endpoint.timeout;
+        let activity = self.activity();
+        match super::until_silent(&activity, timeout, self.append_command(mailbox, items)).await {
+            Some(r) => r.map(|d| vec![d]),
+            None => Err(self.silent()),
         }
     }
 
-    async fn timed_append_each(
-        &mut self,
-        mailbox: &str,
-        items: &[AppendItem<'_>],
-    ) -> Result<Vec<Done>, Error> {
-        let timeout = self.append_timeout(items);
-        let host = self.endpoint.host.clone();
-        let fut = async {
-            let mut tags = Vec::with_capacity(items.len());
-            let mut pending = Vec::new();
-            for item in items {
-                let tag = self.next_raw_tag();
-                pending.extend_from_slice(format!("{tag} APPEND {mailbox}").as_bytes());
-                self.push_literal(&mut pending, item).await?;
-                pending.extend_from_slice(b"\r\n");
-                tags.push(tag);
-            }
-            self.write_raw(&pending).await?;
-            crate::crashpoint::hit("after_literal");
-            let mut dones = Vec::with_capacity(tags.len());
-            for tag in &tags {
-                dones.push(self.read_done(tag).await?);
-            }
-            Ok(dones)
-        };
-        match tokio::time::timeout(timeout, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host,
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs(),
-            })),
-        }
-    }
-
-    /// A deadline that grows with the bytes to send (a slow uplink must not
-    /// look like a dead server): the endpoint's timeout plus a second per
-    /// 256 KiB.
-    fn append_timeout(&self, items: &[AppendItem<'_>]) -> std::time::Duration {
-        let bytes: usize = items.iter().map(|i| i.body.len()).sum();
-        self.endpoint.timeout + std::time::Duration::from_secs((bytes / (256 * 1024)) as u64)
-    }
-
-    /// One APPEND command carrying one or (MULTIAPPEND) several messages.
+    /// One APPEND command carrying one or (MULTIAPPEND) several messages,
+    /// each a synchronising literal: sent only after the server's `+`.
     async fn append_command(
         &mut self,
         mailbox: &str,
         items: &[AppendItem<'_>],
     ) -> Result<Done, Error> {
         let tag = self.next_raw_tag();
-        let non_sync = self.non_sync_literals_for(items);
         let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
         for item in items {
-            if non_sync {
-                self.push_literal(&mut pending, item).await?;
-            } else {
-                push_announcement(&mut pending, item, false);
-                // Send up to the literal's announcement, wait for "+".
-                self.write_raw(&pending).await?;
-                pending.clear();
-                if let Some(done) = self.wait_continuation(&tag).await? {
-                    return Ok(done);
-                }
-                self.write_raw(item.body).await?;
+            push_announcement(&mut pending, item);
+            // Send up to the literal's announcement, wait for "+".
+            self.write_raw(&pending).await?;
+            pending.clear();
+            if let Some(done) = self.wait_continuation(&tag).await? {
+                return Ok(done);
             }
+            self.write_raw(item.body).await?;
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
         crate::crashpoint::hit("after_literal");
         self.read_done(&tag).await
-    }
-
-    /// Adds one message (arguments and non-synchronising literal) to the
-    /// command being written. A large body is written straight from where
-    /// it is rather than copied into the command: what is pending is sent
-    /// first, so the bytes stay in order.
-    async fn push_literal(
-        &mut self,
-        pending: &mut Vec<u8>,
-        item: &AppendItem<'_>,
-    ) -> Result<(), Error> {
-        push_announcement(pending, item, true);
-        if item.body.len() < LARGE_LITERAL {
-            pending.extend_from_slice(item.body);
-        } else {
-            self.write_raw(pending).await?;
-            pending.clear();
-            self.write_raw(item.body).await?;
-        }
-        if pending.len() >= LARGE_LITERAL {
-            self.write_raw(pending).await?;
-            pending.clear();
-        }
-        Ok(())
     }
 
     pub(super) fn next_raw_tag(&mut self) -> String {
@@ -833,18 +811,9 @@ enum Reply {
     Other,
 }
 
-/// Appends ` (flags) "date" {n}` (or `{n+}` and the message) to a command.
-#[cfg(test)]
-fn push_message(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
-    push_announcement(command, item, non_sync);
-    if non_sync {
-        command.extend_from_slice(item.body);
-    }
-}
-
-/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command: all but the
-/// message itself.
-fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: bool) {
+/// Appends ` (flags) "date" {n}` to a command: all but the message itself,
+/// which goes after the server's `+` (never `{n+}`: see the module's note).
+fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>) {
     let flags: Vec<&str> = item
         .flags
         .iter()
@@ -855,8 +824,7 @@ fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, non_sync: boo
     if let Some(date) = item.internal_date {
         command.extend_from_slice(format!(" \"{date}\"").as_bytes());
     }
-    let plus = if non_sync { "+" } else { "" };
-    command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
+    command.extend_from_slice(format!(" {{{}}}\r\n", item.body.len()).as_bytes());
 }
 
 /// Can this flag go in an APPEND? The five system flags APPEND may set
@@ -921,6 +889,23 @@ impl Done {
         let (uid_validity, uids) = match code {
             Some(imap_proto::ResponseCode::AppendUid(validity, set)) => {
                 let mut uids = Vec::new();
+                let claimed: u64 = set
+                    .iter()
+                    .map(|member| match member {
+                        imap_proto::rfc4315::UidSetMember::Uid(_) => 1,
+                        imap_proto::rfc4315::UidSetMember::UidRange(r) => {
+                            u64::from(r.end().abs_diff(*r.start())) + 1
+                        }
+                    })
+                    .sum();
+                // A server's range is not an allocation size: more UIDs
+                // than any batch holds are not believed (the messages are
+                // stored, their UIDs unknown, as without UIDPLUS).
+                let set = if claimed <= MAX_APPENDUIDS {
+                    &set[..]
+                } else {
+                    &[]
+                };
                 for member in set {
                     match member {
                         imap_proto::rfc4315::UidSetMember::Uid(u) => uids.push(*u),
@@ -960,6 +945,10 @@ impl Done {
         }
     }
 }
+
+/// More UIDs than this in one APPENDUID are not believed: far above any
+/// batch the copy sends.
+const MAX_APPENDUIDS: u64 = 100_000;
 
 /// A session that can only read: the source mailbox as the copy and the
 /// audit hold it. It opens folders with EXAMINE (read-only at the server
@@ -1044,6 +1033,23 @@ mod tests {
     }
 
     #[test]
+    fn an_appenduid_range_is_not_an_allocation_size() {
+        let done = |line: &'static [u8]| {
+            let (_, response) = imap_proto::Response::parse(line).unwrap();
+            Done::from_response(&response, "MF1").unwrap()
+        };
+        let d = done(b"MF1 OK [APPENDUID 7 3:5,9] done\r\n");
+        assert_eq!((d.uid_validity, d.uids), (Some(7), vec![3, 4, 5, 9]));
+        // Four billion UIDs for one batch: not believed, and not a 16 GB
+        // vector either.
+        let d = done(b"MF1 OK [APPENDUID 7 1:4294967295] done\r\n");
+        assert!(d.ok);
+        assert_eq!((d.uid_validity, d.uids), (Some(7), vec![]));
+        let d = done(b"MF1 OK [APPENDUID 7 1:60000000] done\r\n");
+        assert!(d.uids.is_empty());
+    }
+
+    #[test]
     fn uid_sets_are_compact() {
         assert_eq!(uid_set(&[3, 1, 2, 7, 9, 10, 10]), "1:3,7,9:10");
         assert_eq!(uid_set(&[5]), "5");
@@ -1075,13 +1081,7 @@ mod tests {
             body: b"abc",
         };
         let mut cmd = Vec::new();
-        push_message(&mut cmd, &item, true);
-        assert_eq!(
-            cmd,
-            b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3+}\r\nabc".to_vec()
-        );
-        let mut cmd = Vec::new();
-        push_message(&mut cmd, &item, false);
+        push_announcement(&mut cmd, &item);
         assert_eq!(
             cmd,
             b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3}\r\n".to_vec()

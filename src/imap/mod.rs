@@ -105,6 +105,47 @@ async fn guarded<F: Future>(host: &str, stage: Stage, fut: F) -> Result<F::Outpu
     }
 }
 
+/// Keeps what the kernel holds unsent for this connection small (Linux:
+/// TCP_NOTSENT_LOWAT), so that a writer sees the link's real pace: a
+/// message is only "written" when most of it has left, and the silence
+/// while the last bytes drain stays short. (It bounds only what waits to
+/// be sent, not the window in flight, so throughput is not capped.)
+fn limit_unsent(tcp: &TcpStream) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ = socket2::SockRef::from(tcp).set_tcp_notsent_lowat(UNSENT_LIMIT);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = tcp;
+}
+
+/// See [`limit_unsent`].
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const UNSENT_LIMIT: u32 = 64 * 1024;
+
+/// Runs `fut` until it is done, or until nothing has moved on the
+/// connection for `limit` (the endpoint's timeout): a transfer may take as
+/// long as the link needs, a silent connection is given up on. `None` when
+/// the connection went silent.
+async fn until_silent<T>(
+    activity: &transport::Activity,
+    limit: std::time::Duration,
+    fut: impl Future<Output = T>,
+) -> Option<T> {
+    // The command starts now: the time before it is not silence.
+    activity.touch();
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let silent = activity.idle_for();
+        if silent >= limit {
+            return None;
+        }
+        if let Ok(done) = tokio::time::timeout(limit - silent, &mut fut).await {
+            return Some(done);
+        }
+    }
+}
+
 fn lost_working(host: &str, err: &io::Error) -> Error {
     Error::new(Problem::ConnectionLost {
         host: host.to_owned(),
@@ -128,11 +169,12 @@ impl Connection {
         let addrs = timed(endpoint, Stage::Connecting, resolve(endpoint)).await?;
         let tcp = timed(endpoint, Stage::Connecting, connect_any(endpoint, &addrs)).await?;
         let _ = tcp.set_nodelay(true);
+        limit_unsent(&tcp);
         tracing::debug!(host = %endpoint.host, port = endpoint.port, "connected");
 
         let transport = match endpoint.security {
             Security::Tls => timed(endpoint, Stage::Securing, handshake(endpoint, tcp)).await?,
-            Security::StartTls | Security::Plain => Transport::Plain(tcp),
+            Security::StartTls | Security::Plain => Transport::plain(tcp),
         };
         let mut conn = Connection {
             reader: BufReader::new(transport),
@@ -245,9 +287,11 @@ impl Connection {
                 text,
                 ..
             }) => {
+                // Before TLS anyone on the path may have written this line:
+                // its words neither set the wait nor reach the report.
                 let mut err = Error::new(Problem::ServerBusy {
                     host: self.endpoint.host.clone(),
-                    wait_secs: suggested_backoff_secs(text),
+                    wait_secs: trusted.then(|| suggested_backoff_secs(text)).flatten(),
                 });
                 if trusted {
                     err = err.with_detail(format!("The server said: {text}"));
@@ -358,7 +402,7 @@ impl Connection {
             next_tag,
             ..
         } = self;
-        let Transport::Plain(tcp) = reader.into_inner() else {
+        let Some(tcp) = reader.into_inner().into_plain() else {
             unreachable!("STARTTLS runs only on a plain connection")
         };
         let tls = handshake(&endpoint, tcp).await?;
@@ -473,7 +517,7 @@ impl Connection {
         if session.capabilities.has("ENABLE") && session.capabilities.has("CONDSTORE") {
             // EXAMINE then reports HIGHESTMODSEQ: an unchanged folder can be
             // recognised in one round trip. A refusal only costs that.
-            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await {
+            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await? {
                 tracing::debug!("ENABLE CONDSTORE refused: {text}");
             }
         }
@@ -503,10 +547,7 @@ async fn compress(
         tracing::debug!("the server does not offer COMPRESS=DEFLATE");
         return Ok(inner);
     }
-    let inner = inner
-        .compress(|deflate| Transport::Deflate(Box::new(deflate)))
-        .await
-        .map_err(failed)?;
+    let inner = inner.compress(Transport::deflate).await.map_err(failed)?;
     tracing::debug!("compressed connection");
     Ok(inner)
 }
@@ -805,7 +846,7 @@ async fn handshake(endpoint: &Endpoint, tcp: TcpStream) -> Result<Transport, Err
     match connector.connect(name, tcp).await {
         Ok(stream) => {
             tracing::debug!(host = %endpoint.host, "secured with TLS");
-            Ok(Transport::Tls(Box::new(stream)))
+            Ok(Transport::tls(stream))
         }
         Err(e) => {
             let seen = setup.seen.lock().ok().and_then(|s| *s);
@@ -837,10 +878,9 @@ pub struct Session {
     /// Kept (in memory only) to reconnect after the server broke the
     /// connection off.
     credentials: Credentials,
-    /// The server refused a MULTIAPPEND once: a refusal in the middle of
-    /// one can leave the connection out of step (Dovecot 2.3 then reads
-    /// the remaining messages as commands), so batches go as separate
-    /// APPENDs from then on.
+    /// The server refuses MULTIAPPEND itself (a batch it refused went in
+    /// whole as separate APPENDs), so batches go as separate APPENDs from
+    /// then on.
     multiappend_refused: bool,
     /// This connection's place under its server's [`ServerBudget`], if it
     /// has one. Declared after `inner`: the socket closes before the place
@@ -984,6 +1024,9 @@ impl Session {
         }
     }
 
+    /// Runs an async-imap command until it is done, or until the
+    /// connection has been silent for the endpoint's timeout (however long
+    /// the command takes while bytes move).
     async fn with_timeout<T>(
         &mut self,
         f: impl for<'a> FnOnce(
@@ -992,34 +1035,31 @@ impl Session {
             Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
         >,
     ) -> Result<T, Error> {
-        self.with_timeout_for(0, f).await
+        let timeout = self.endpoint.timeout;
+        let host = self.endpoint.host.clone();
+        let activity = self.activity();
+        let command = guarded(&host, Stage::Working, f(&mut self.inner));
+        match until_silent(&activity, timeout, command).await {
+            Some(Ok(Ok(v))) => Ok(v),
+            Some(Ok(Err(e))) => Err(self.working_error(e)),
+            Some(Err(unreadable)) => Err(unreadable),
+            None => Err(self.silent()),
+        }
     }
 
-    /// Like `with_timeout`, for a command that moves about `bytes`: the
-    /// deadline grows by a second per 256 KiB, so a slow link is not
-    /// mistaken for a dead server.
-    async fn with_timeout_for<T>(
-        &mut self,
-        bytes: u64,
-        f: impl for<'a> FnOnce(
-            &'a mut async_imap::Session<Transport>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = Result<T, async_imap::error::Error>> + Send + 'a>,
-        >,
-    ) -> Result<T, Error> {
-        let timeout = self.endpoint.timeout + std::time::Duration::from_secs(bytes / (256 * 1024));
-        let host = self.endpoint.host.clone();
-        let command = guarded(&host, Stage::Working, f(&mut self.inner));
-        match tokio::time::timeout(timeout, command).await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(e))) => Err(self.working_error(e)),
-            Ok(Err(unreadable)) => Err(unreadable),
-            Err(_) => Err(Error::new(Problem::Timeout {
-                host: self.endpoint.host.clone(),
-                stage: Stage::Working,
-                waited_secs: timeout.as_secs().max(1),
-            })),
-        }
+    /// When bytes last moved on this session's connection.
+    fn activity(&mut self) -> transport::Activity {
+        let stream: &mut Transport = self.inner.as_mut();
+        stream.activity().clone()
+    }
+
+    /// The connection said nothing for the endpoint's timeout.
+    fn silent(&self) -> Error {
+        Error::new(Problem::Timeout {
+            host: self.endpoint.host.clone(),
+            stage: Stage::Working,
+            waited_secs: self.endpoint.timeout.as_secs().max(1),
+        })
     }
 
     /// Asks the server for its capabilities again (they may change after
@@ -1150,7 +1190,7 @@ impl Session {
             }
             _ => format!("CREATE {name}"),
         };
-        match self.run_ok(&command).await {
+        match self.run_ok(&command).await? {
             Ok(()) => Ok(()),
             Err(text)
                 if text.to_ascii_uppercase().contains("ALREADYEXISTS")
@@ -1166,7 +1206,7 @@ impl Session {
     pub async fn subscribe(&mut self, wire_name: &str) -> Result<(), Error> {
         let name = self.quoted(wire_name, "the folder name")?;
         self.run_ok(&format!("SUBSCRIBE {name}"))
-            .await
+            .await?
             .map_err(|text| {
                 self.refused(
                     format!("show the folder \"{wire_name}\" in mail apps (subscribe)"),
@@ -1175,19 +1215,27 @@ impl Session {
             })
     }
 
-    /// Runs a command that needs no data back. `Err` carries the server's
-    /// words for a NO or BAD; a lost connection or timeout becomes that
-    /// text too, with the problem logged.
-    async fn run_ok(&mut self, command: &str) -> Result<(), String> {
+    /// Runs a command that needs no data back. The inner `Err` carries the
+    /// server's words for a NO or BAD; the outer one a connection that was
+    /// lost (a `BYE`, a reset), fell silent or said something unreadable,
+    /// which is not the server refusing the command.
+    async fn run_ok(&mut self, command: &str) -> Result<Result<(), String>, Error> {
         let command = command.to_owned();
         let timeout = self.endpoint.timeout;
-        match tokio::time::timeout(timeout, self.inner.run_command_and_check_ok(&command)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
-                Err(server_text(&m))
+        let activity = self.activity();
+        match until_silent(
+            &activity,
+            timeout,
+            self.inner.run_command_and_check_ok(&command),
+        )
+        .await
+        {
+            Some(Ok(())) => Ok(Ok(())),
+            Some(Err(async_imap::error::Error::No(m) | async_imap::error::Error::Bad(m))) => {
+                Ok(Err(server_text(&m)))
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} seconds", timeout.as_secs())),
+            Some(Err(e)) => Err(self.working_error(e)),
+            None => Err(self.silent()),
         }
     }
 
