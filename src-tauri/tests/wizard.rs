@@ -151,14 +151,28 @@ async fn a_password_that_works_is_kept_in_the_keychain_and_signs_in_after_a_rest
         "nothing saved for bob: the window asks"
     );
 
-    // A saved password the server no longer takes is said and dropped.
+    // A password saved without what it is for (by an older version) is
+    // not used: the window asks.
     keychain
         .save(
             SecretKind::Password,
             &Account::new("bob", "127.0.0.1"),
-            &Secret::new("old-bob".into()),
+            &Secret::new("bobpass".into()),
         )
         .unwrap();
+    assert!(
+        sign_in_saved_with(&restarted, server(&d), "bob".into())
+            .await
+            .unwrap()
+            .is_none(),
+        "an unbound saved password is not used"
+    );
+
+    // A saved password the server no longer takes is said and dropped.
+    restarted.remember(&mailferry_desktop::accounts::Account {
+        endpoint: server(&d).endpoint().unwrap(),
+        credentials: mailferry::endpoint::Credentials::password("bob", "old-bob"),
+    });
     let stale = sign_in_saved_with(&restarted, server(&d), "bob".into())
         .await
         .unwrap()
