@@ -11,16 +11,19 @@
 //! kept for this session only, and the window says so ([`Kept`]). Commands
 //! only ever see `(Endpoint, Credentials)` through [`Accounts::get`].
 //!
-//! A saved password is bound to where it may go, and the binding is kept
-//! beside it in the keychain: the server settings it signed in with (host,
-//! port, security, pinned certificate). The window chooses the settings of
-//! every sign-in, so a request with other settings (no encryption, another
-//! port, another certificate) gets no saved password: the user is asked
-//! again. A password saved without a binding (by an older version) is
-//! never sent anywhere, and is replaced at the next sign-in.
+//! A saved secret is bound to where it may go, and the binding is kept
+//! beside it in the keychain: a password to the server settings it signed
+//! in with (host, port, security, pinned certificate), a refresh token to
+//! the token service of the issuer that gave it. The window chooses the
+//! settings of every sign-in, so a request with other settings (no
+//! encryption, another port, another certificate, another issuer) gets no
+//! saved secret: the user is asked again. A secret saved without a binding
+//! (by an older version) is never sent anywhere, and is replaced at the
+//! next sign-in.
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::keychain::{self, Keychain, SecretKind};
+use mailferry::auth::oauth::Issuer;
 use mailferry::endpoint::{Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -61,6 +64,12 @@ impl PasswordFor {
         })
         .expect("plain data serializes")
     }
+}
+
+/// The binding of a refresh token: its issuer's token service, the only
+/// address it is ever sent to.
+fn refresh_token_for(issuer: &Issuer) -> String {
+    issuer.token_url.clone()
 }
 
 /// An opaque reference to a signed-in account (no secret in it).
@@ -177,15 +186,24 @@ impl Accounts {
         )
     }
 
-    /// Keeps a browser sign-in's refresh token in the keychain, when there is one.
-    pub fn remember_refresh_token(&self, host: &str, user: &str, token: &Secret<String>) -> Kept {
+    /// Keeps a browser sign-in's refresh token in the keychain, when there
+    /// is one, bound to the issuer that gave it.
+    pub fn remember_refresh_token(
+        &self,
+        host: &str,
+        user: &str,
+        issuer: &Issuer,
+        token: &Secret<String>,
+    ) -> Kept {
         let Some(keychain) = self.keychain() else {
             return Kept::SessionOnly;
         };
-        match keychain.save(
+        match save_bound(
+            keychain,
             SecretKind::RefreshToken,
             &keychain::Account::new(user, host),
             token,
+            &refresh_token_for(issuer),
         ) {
             Ok(()) => Kept::Keychain,
             Err(e) => {
@@ -195,9 +213,20 @@ impl Accounts {
         }
     }
 
-    /// The refresh token an earlier browser sign-in kept.
-    pub fn saved_refresh_token(&self, host: &str, user: &str) -> Option<Secret<String>> {
-        self.saved(SecretKind::RefreshToken, host, user)
+    /// The refresh token an earlier browser sign-in with this issuer kept
+    /// (`None` for one another issuer gave: it is never sent to this one).
+    pub fn saved_refresh_token(
+        &self,
+        host: &str,
+        user: &str,
+        issuer: &Issuer,
+    ) -> Option<Secret<String>> {
+        self.saved_bound(
+            SecretKind::RefreshToken,
+            host,
+            user,
+            &refresh_token_for(issuer),
+        )
     }
 
     /// The saved secret of `kind`, when it was kept for `binding`.

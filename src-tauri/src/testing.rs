@@ -61,6 +61,22 @@ impl Recorder {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// Did `needle` arrive in any connection?
+    pub fn saw(&self, needle: &str) -> bool {
+        self.received()
+            .iter()
+            .any(|r| String::from_utf8_lossy(r).contains(needle))
+    }
+}
+
+/// An HTTP/1.1 answer with a JSON body.
+pub fn http_json(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Has a whole HTTP request (head and body) arrived?
