@@ -131,11 +131,18 @@ pub fn issuer_named(config: &OAuthConfig, name: &str) -> IpcResult<Issuer> {
         )));
     };
     if !safe_url(&issuer.authorize_url) || !safe_url(&issuer.token_url) {
-        return Err(IpcError::invalid(format!(
-            "The sign-in with {} is not set up safely (its pages must be https), so MailFerry \
-             doesn't use it. Use an app password instead.",
-            issuer.name
-        )));
+        return Err(IpcError {
+            detail: Some(
+                "the issuer's sign-in and token addresses must be https (or this computer's \
+                 loopback address)"
+                    .into(),
+            ),
+            ..IpcError::invalid(format!(
+                "This copy of MailFerry can't sign in with {} safely: its sign-in pages are not \
+                 secure. Use an app password instead.",
+                issuer.name
+            ))
+        });
     }
     Ok(issuer.clone())
 }
@@ -527,7 +534,8 @@ mod tests {
             .await;
             let err = answer.expect_err("not https: refused");
             assert_eq!(err.code, ErrorCode::InvalidInput, "{token_url}");
-            assert!(err.message.contains("https"), "{}", err.message);
+            assert!(err.message.contains("not secure"), "{}", err.message);
+            assert!(err.detail.as_deref().unwrap_or("").contains("https"));
             assert!(browser.0.lock().unwrap().is_empty(), "{token_url}");
         }
         assert!(safe_url("https://oauth2.googleapis.com/token"));
