@@ -10,10 +10,21 @@
 //! ([`Accounts::saved_password`]). Without a keychain on this computer it is
 //! kept for this session only, and the window says so ([`Kept`]). Commands
 //! only ever see `(Endpoint, Credentials)` through [`Accounts::get`].
+//!
+//! A saved secret is bound to where it may go, and the binding is kept
+//! beside it in the keychain: a password to the server settings it signed
+//! in with (host, port, security, pinned certificate), a refresh token to
+//! the token service of the issuer that gave it. The window chooses the
+//! settings of every sign-in, so a request with other settings (no
+//! encryption, another port, another certificate, another issuer) gets no
+//! saved secret: the user is asked again. A secret saved without a binding
+//! (by an older version) is never sent anywhere, and is replaced at the
+//! next sign-in.
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::keychain::{self, Keychain, SecretKind};
-use mailferry::endpoint::{Credentials, Endpoint, Proof};
+use mailferry::auth::oauth::Issuer;
+use mailferry::endpoint::{Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -29,6 +40,36 @@ pub enum Kept {
     /// This computer has no keychain MailFerry can use (or it refused):
     /// for this session only; asked again after a restart.
     SessionOnly,
+}
+
+/// The server settings a saved password signed in with; it is used again
+/// only with exactly these.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+struct PasswordFor {
+    host: String,
+    port: u16,
+    security: Security,
+    pinned_certificate: Option<Fingerprint>,
+}
+
+impl PasswordFor {
+    /// The binding of a password that signed in on `endpoint`, as kept in
+    /// the keychain.
+    fn of(endpoint: &Endpoint) -> String {
+        serde_json::to_string(&PasswordFor {
+            host: endpoint.host.to_ascii_lowercase(),
+            port: endpoint.port,
+            security: endpoint.security,
+            pinned_certificate: endpoint.pinned_certificate,
+        })
+        .expect("plain data serializes")
+    }
+}
+
+/// The binding of a refresh token: its issuer's token service, the only
+/// address it is ever sent to.
+fn refresh_token_for(issuer: &Issuer) -> String {
+    issuer.token_url.clone()
 }
 
 /// An opaque reference to a signed-in account (no secret in it).
@@ -123,7 +164,8 @@ impl Accounts {
             return Kept::SessionOnly;
         };
         let key = keychain::Account::new(&account.credentials.user, &account.endpoint.host);
-        match keychain.save(SecretKind::Password, &key, password) {
+        let binding = PasswordFor::of(&account.endpoint);
+        match save_bound(keychain, SecretKind::Password, &key, password, &binding) {
             Ok(()) => Kept::Keychain,
             Err(e) => {
                 tracing::warn!(error = %e, "the keychain refused the password: session only");
@@ -132,20 +174,36 @@ impl Accounts {
         }
     }
 
-    /// The password an earlier session kept for this user on this server.
-    pub fn saved_password(&self, host: &str, user: &str) -> Option<Secret<String>> {
-        self.saved(SecretKind::Password, host, user)
+    /// The password an earlier session kept for this user on this server,
+    /// when it signed in with exactly these settings (host, port, security,
+    /// pinned certificate); else `None`, and the user is asked for it.
+    pub fn saved_password(&self, endpoint: &Endpoint, user: &str) -> Option<Secret<String>> {
+        self.saved_bound(
+            SecretKind::Password,
+            &endpoint.host,
+            user,
+            &PasswordFor::of(endpoint),
+        )
     }
 
-    /// Keeps a browser sign-in's refresh token in the keychain, when there is one.
-    pub fn remember_refresh_token(&self, host: &str, user: &str, token: &Secret<String>) -> Kept {
+    /// Keeps a browser sign-in's refresh token in the keychain, when there
+    /// is one, bound to the issuer that gave it.
+    pub fn remember_refresh_token(
+        &self,
+        host: &str,
+        user: &str,
+        issuer: &Issuer,
+        token: &Secret<String>,
+    ) -> Kept {
         let Some(keychain) = self.keychain() else {
             return Kept::SessionOnly;
         };
-        match keychain.save(
+        match save_bound(
+            keychain,
             SecretKind::RefreshToken,
             &keychain::Account::new(user, host),
             token,
+            &refresh_token_for(issuer),
         ) {
             Ok(()) => Kept::Keychain,
             Err(e) => {
@@ -155,9 +213,42 @@ impl Accounts {
         }
     }
 
-    /// The refresh token an earlier browser sign-in kept.
-    pub fn saved_refresh_token(&self, host: &str, user: &str) -> Option<Secret<String>> {
-        self.saved(SecretKind::RefreshToken, host, user)
+    /// The refresh token an earlier browser sign-in with this issuer kept
+    /// (`None` for one another issuer gave: it is never sent to this one).
+    pub fn saved_refresh_token(
+        &self,
+        host: &str,
+        user: &str,
+        issuer: &Issuer,
+    ) -> Option<Secret<String>> {
+        self.saved_bound(
+            SecretKind::RefreshToken,
+            host,
+            user,
+            &refresh_token_for(issuer),
+        )
+    }
+
+    /// The saved secret of `kind`, when it was kept for `binding`.
+    fn saved_bound(
+        &self,
+        kind: SecretKind,
+        host: &str,
+        user: &str,
+        binding: &str,
+    ) -> Option<Secret<String>> {
+        let kept_for = self.saved(binding_of(kind), host, user);
+        if kept_for.as_ref().map(|b| b.expose().as_str()) != Some(binding) {
+            if kept_for.is_some() || self.saved(kind, host, user).is_some() {
+                tracing::info!(
+                    host,
+                    kind = ?kind,
+                    "a saved sign-in was kept for other settings: not used, asking again"
+                );
+            }
+            return None;
+        }
+        self.saved(kind, host, user)
     }
 
     fn saved(&self, kind: SecretKind, host: &str, user: &str) -> Option<Secret<String>> {
@@ -172,7 +263,7 @@ impl Accounts {
         }
     }
 
-    /// Removes the account's saved secrets from the keychain (a password
+    /// Removes the account's saved secrets (and their bindings) from the keychain (a password
     /// the server no longer accepts, or "forget").
     pub fn forget_saved(&self, host: &str, user: &str) {
         if let Some(keychain) = self.keychain() {
@@ -208,6 +299,32 @@ impl Accounts {
     }
 }
 
+/// The keychain kind that holds what a secret of `kind` was kept for.
+fn binding_of(kind: SecretKind) -> SecretKind {
+    match kind {
+        SecretKind::Password => SecretKind::PasswordBinding,
+        SecretKind::RefreshToken => SecretKind::RefreshTokenBinding,
+        // A binding has none of its own.
+        other => other,
+    }
+}
+
+/// Saves a secret and what it is for. The old binding is emptied first, so
+/// a keychain failing half-way leaves the secret bound to nothing (never
+/// used), not to the settings of the secret it replaced.
+fn save_bound(
+    keychain: &Keychain,
+    kind: SecretKind,
+    key: &keychain::Account,
+    secret: &Secret<String>,
+    binding: &str,
+) -> Result<(), mailferry::error::Error> {
+    let binding_kind = binding_of(kind);
+    keychain.save(binding_kind, key, &Secret::new(String::new()))?;
+    keychain.save(kind, key, secret)?;
+    keychain.save(binding_kind, key, &Secret::new(binding.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,11 +339,13 @@ mod tests {
         };
         accounts.session_only_for("127.0.0.1", 40993);
         assert_eq!(accounts.remember(&account(40993)), Kept::SessionOnly);
-        assert!(accounts.saved_password("127.0.0.1", "alice").is_none());
+        assert!(accounts
+            .saved_password(&account(40993).endpoint, "alice")
+            .is_none());
         assert_eq!(accounts.remember(&account(993)), Kept::Keychain);
         assert_eq!(
             accounts
-                .saved_password("127.0.0.1", "alice")
+                .saved_password(&account(993).endpoint, "alice")
                 .unwrap()
                 .expose(),
             "alicepass"

@@ -14,6 +14,8 @@ pub mod runs;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod testing;
 
 use commands::{
     connect, copy, cutover, demo, folder_map, report, scan, servers, sign_in, update, verify,

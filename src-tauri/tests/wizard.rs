@@ -151,14 +151,28 @@ async fn a_password_that_works_is_kept_in_the_keychain_and_signs_in_after_a_rest
         "nothing saved for bob: the window asks"
     );
 
-    // A saved password the server no longer takes is said and dropped.
+    // A password saved without what it is for (by an older version) is
+    // not used: the window asks.
     keychain
         .save(
             SecretKind::Password,
             &Account::new("bob", "127.0.0.1"),
-            &Secret::new("old-bob".into()),
+            &Secret::new("bobpass".into()),
         )
         .unwrap();
+    assert!(
+        sign_in_saved_with(&restarted, server(&d), "bob".into())
+            .await
+            .unwrap()
+            .is_none(),
+        "an unbound saved password is not used"
+    );
+
+    // A saved password the server no longer takes is said and dropped.
+    restarted.remember(&mailferry_desktop::accounts::Account {
+        endpoint: server(&d).endpoint().unwrap(),
+        credentials: mailferry::endpoint::Credentials::password("bob", "old-bob"),
+    });
     let stale = sign_in_saved_with(&restarted, server(&d), "bob".into())
         .await
         .unwrap()
@@ -457,7 +471,7 @@ impl mailferry::auth::oauth::Browser for StandInBrowser {
 
 #[tokio::test]
 async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_the_browser() {
-    use mailferry::auth::oauth::Client;
+    use mailferry::auth::oauth::{Client, Issuer};
     use mailferry_desktop::commands::oauth::{providers, sign_in_oauth_with, OAuthConfig};
     use std::sync::Arc;
     use std::time::Duration;
@@ -470,15 +484,25 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
     let d = idp.dovecot();
     let auth = oauth_server::AuthServer::start(idp.clone(), "carol");
     let browser = Arc::new(StandInBrowser::default());
+    // The test's issuer, configured as the presets are (the window only
+    // names it).
     let config = OAuthConfig {
         client: Some(Client {
             id: "mailferry-test-client".into(),
             secret: None,
         }),
+        issuers: vec![Issuer {
+            name: "Local".into(),
+            provider: mailferry::provider::Provider::Other,
+            authorize_url: format!("{}/authorize", auth.base),
+            token_url: format!("{}/token", auth.base),
+            scopes: vec!["openid".into(), "email".into(), "offline_access".into()],
+            extra: Vec::new(),
+        }],
         browser: browser.clone(),
         wait: Duration::from_secs(20),
     };
-    assert_eq!(providers(&config), ["google", "microsoft"]);
+    assert_eq!(providers(&config), ["local"]);
     let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
 
     let accounts = Accounts::with_keychain(Some(keychain.clone()));
@@ -487,7 +511,7 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
         &config,
         server(&d),
         "carol".into(),
-        auth.base.clone(),
+        "local".into(),
     )
     .await
     .unwrap();
@@ -527,7 +551,7 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
         &config,
         server(&d),
         "carol".into(),
-        auth.base.clone(),
+        "local".into(),
     )
     .await
     .unwrap();
@@ -549,7 +573,7 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
         &unconfigured,
         server(&d),
         "carol".into(),
-        auth.base,
+        "local".into(),
     )
     .await
     .unwrap_err();

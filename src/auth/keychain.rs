@@ -23,16 +23,29 @@ pub enum SecretKind {
     Password,
     /// An OAuth2 refresh token (access tokens are never stored).
     RefreshToken,
+    /// Where the saved password may be sent: the server settings it was
+    /// saved with (the desktop app's; not secret itself, kept beside the
+    /// password so that both are forgotten together).
+    PasswordBinding,
+    /// Which token service the saved refresh token belongs to (likewise).
+    RefreshTokenBinding,
 }
 
 impl SecretKind {
     /// Every kind, for forgetting an account.
-    pub const ALL: [SecretKind; 2] = [SecretKind::Password, SecretKind::RefreshToken];
+    pub const ALL: [SecretKind; 4] = [
+        SecretKind::Password,
+        SecretKind::RefreshToken,
+        SecretKind::PasswordBinding,
+        SecretKind::RefreshTokenBinding,
+    ];
 
     fn word(self) -> &'static str {
         match self {
             SecretKind::Password => "password",
             SecretKind::RefreshToken => "refresh-token",
+            SecretKind::PasswordBinding => "password-for",
+            SecretKind::RefreshTokenBinding => "refresh-token-for",
         }
     }
 }
@@ -137,7 +150,8 @@ impl Keychain {
         }
     }
 
-    /// Removes every secret of the account; returns how many there were.
+    /// Removes every secret of the account and what is kept beside them;
+    /// returns how many entries there were.
     pub fn forget(&self, account: &Account) -> Result<usize, Error> {
         let mut removed = 0;
         for kind in SecretKind::ALL {
@@ -265,6 +279,21 @@ mod tests {
         );
         let bobs = keychain.load(SecretKind::Password, &bob).unwrap().unwrap();
         assert_eq!(bobs.expose(), "bob-pw", "other accounts are untouched");
+    }
+
+    #[test]
+    fn forgetting_an_account_also_forgets_what_its_secrets_were_kept_for() {
+        let keychain = mock();
+        let alice = Account::new("alice@example.com", "imap.example.com");
+        for kind in SecretKind::ALL {
+            keychain
+                .save(kind, &alice, &Secret::new(kind.word().into()))
+                .unwrap();
+        }
+        assert_eq!(keychain.forget(&alice).unwrap(), SecretKind::ALL.len());
+        for kind in SecretKind::ALL {
+            assert!(keychain.load(kind, &alice).unwrap().is_none(), "{kind:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! and `MAILFERRY_OAUTH_CLIENT_SECRET` when the provider gives one), as for
 //! the command line, or the user's own, entered on the sign-in screen
 //! (`set_oauth_client`); without one the button is not offered.
+//!
+//! The window only names an issuer, and only a configured one (the presets:
+//! Google, Microsoft), reached over https: an issuer URL from the window is
+//! refused before anything is fetched or sent. A saved refresh token is
+//! only ever sent to the token service of the issuer that gave it.
 
 use super::servers::Server;
 use super::sign_in::SignedIn;
@@ -28,6 +33,9 @@ use tauri::State;
 pub struct OAuthConfig {
     /// The client ID (None: browser sign-in is not offered).
     pub client: Option<Client>,
+    /// The issuers the window may name (by name, in lower case): the
+    /// presets. Nothing else is ever contacted.
+    pub issuers: Vec<Issuer>,
     /// Where the sign-in page opens: the system browser (a program named by
     /// `MAILFERRY_BROWSER` instead, for tests and unusual setups).
     pub browser: Arc<dyn Browser + Send + Sync>,
@@ -48,6 +56,7 @@ impl OAuthConfig {
         let browser = oauth::browser_from_env();
         OAuthConfig {
             client,
+            issuers: vec![Issuer::google(), Issuer::microsoft()],
             browser,
             wait: Duration::from_secs(300),
         }
@@ -93,9 +102,66 @@ impl ClientOverride {
 /// The issuers the window may offer a browser sign-in for.
 pub fn providers(config: &OAuthConfig) -> Vec<String> {
     if config.client.is_some() {
-        vec!["google".into(), "microsoft".into()]
+        config.issuers.iter().map(issuer_id).collect()
     } else {
         Vec::new()
+    }
+}
+
+/// How the window names an issuer: `google`, `microsoft`.
+fn issuer_id(issuer: &Issuer) -> String {
+    issuer.name.to_ascii_lowercase()
+}
+
+/// The configured issuer the window named. Anything else (an issuer URL,
+/// an unknown name) is refused, as is an issuer whose pages are not https,
+/// before anything is fetched or sent.
+pub fn issuer_named(config: &OAuthConfig, name: &str) -> IpcResult<Issuer> {
+    let name = name.trim().to_ascii_lowercase();
+    let Some(issuer) = config.issuers.iter().find(|i| issuer_id(i) == name) else {
+        let names: Vec<&str> = config.issuers.iter().map(|i| i.name.as_str()).collect();
+        let offered = match names.split_last() {
+            None => "no provider".to_owned(),
+            Some((last, [])) => (*last).to_owned(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        };
+        return Err(IpcError::invalid(format!(
+            "MailFerry signs in through the browser only with {offered}. \
+             For this server, use the password (or an app password) instead."
+        )));
+    };
+    if !safe_url(&issuer.authorize_url) || !safe_url(&issuer.token_url) {
+        return Err(IpcError {
+            detail: Some(
+                "the issuer's sign-in and token addresses must be https (or this computer's \
+                 loopback address)"
+                    .into(),
+            ),
+            ..IpcError::invalid(format!(
+                "This copy of MailFerry can't sign in with {} safely: its sign-in pages are not \
+                 secure. Use an app password instead.",
+                issuer.name
+            ))
+        });
+    }
+    Ok(issuer.clone())
+}
+
+/// An https address, or plain http to this computer's own loopback address
+/// (the tests' issuers: nothing leaves the machine).
+fn safe_url(url: &str) -> bool {
+    let Ok(url) = tauri::Url::parse(url) else {
+        return false;
+    };
+    let loopback = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok())
+        .is_some_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => url.host_str().is_some_and(|h| !h.is_empty()),
+        "http" => loopback,
+        _ => false,
     }
 }
 
@@ -121,13 +187,13 @@ pub async fn sign_in_oauth_with(
             "This copy of MailFerry isn't set up to sign in through the browser. Use an app password instead.",
         ));
     };
-    let saved = accounts.saved_refresh_token(&endpoint.host, &user);
+    let issuer = issuer_named(config, &issuer)?;
+    let saved = accounts.saved_refresh_token(&endpoint.host, &user, &issuer);
     let browser = config.browser.clone();
     let wait = config.wait;
     let hint = user.clone();
     let grant_client = client.clone();
     let tokens = tauri::async_runtime::spawn_blocking(move || {
-        let issuer = Issuer::from_name(&issuer)?;
         if let Some(refresh) = saved {
             match oauth::refresh(&issuer, &client, &refresh) {
                 Ok(tokens) => return Ok((issuer, tokens, Some(refresh))),
@@ -143,7 +209,7 @@ pub async fn sign_in_oauth_with(
     .map_err(IpcError::from)?;
     let (issuer, tokens, reused) = tokens;
     let kept = match (&tokens.refresh_token, &reused) {
-        (Some(new), _) => accounts.remember_refresh_token(&endpoint.host, &user, new),
+        (Some(new), _) => accounts.remember_refresh_token(&endpoint.host, &user, &issuer, new),
         (None, Some(_)) => Kept::Keychain,
         (None, None) => Kept::SessionOnly,
     };
@@ -225,6 +291,43 @@ pub async fn sign_in_oauth(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
+    use crate::testing::{http_json, Recorder};
+    use mailferry::auth::keychain::Keychain;
+    use mailferry::endpoint::Security;
+    use mailferry::secret::Secret;
+    use std::sync::Mutex;
+
+    /// A browser stand-in that notes the address it was asked to open and
+    /// fails (so a sign-in that gets this far ends at once).
+    #[derive(Default)]
+    struct Noting(Mutex<Vec<String>>);
+
+    impl Browser for Noting {
+        fn open(&self, url: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(url.to_owned());
+            Err(std::io::Error::other("no browser in this test"))
+        }
+    }
+
+    fn mock_keychain() -> Keychain {
+        Keychain::with_store(keyring_core::mock::Store::new().unwrap())
+    }
+
+    /// A server nobody listens on: a sign-in that got tokens stops there.
+    fn closed_server() -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Server {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::Tls,
+            trusted_fingerprint: None,
+        }
+    }
 
     fn config(client: Option<&str>) -> OAuthConfig {
         OAuthConfig {
@@ -232,6 +335,7 @@ mod tests {
                 id: id.into(),
                 secret: None,
             }),
+            issuers: vec![Issuer::google(), Issuer::microsoft()],
             browser: Arc::new(mailferry::auth::oauth::SystemBrowser),
             wait: Duration::from_secs(1),
         }
@@ -254,5 +358,188 @@ mod tests {
             chosen.apply(&config(Some("built-in"))).client.unwrap().id,
             "built-in"
         );
+    }
+
+    #[tokio::test]
+    async fn a_hostile_issuer_from_the_window_is_refused_before_anything_is_sent() {
+        // An "issuer" that publishes itself as the token endpoint and
+        // takes whatever comes.
+        let hostile = Recorder::answering(|port, request| {
+            let request = String::from_utf8_lossy(request);
+            if request.starts_with("GET /.well-known/") {
+                Some(http_json(&format!(
+                    r#"{{"authorization_endpoint":"http://127.0.0.1:{port}/authorize","token_endpoint":"http://127.0.0.1:{port}/token"}}"#
+                )))
+            } else if request.starts_with("POST /token") {
+                Some(http_json(
+                    r#"{"access_token":"a","refresh_token":"r","expires_in":3600}"#,
+                ))
+            } else {
+                None
+            }
+        });
+        let server = closed_server();
+        let accounts = Accounts::with_keychain(Some(mock_keychain()));
+        accounts.remember_refresh_token(
+            &server.host,
+            "alice@example.com",
+            &Issuer::google(),
+            &Secret::new("1//saved-refresh-token".into()),
+        );
+        let browser = Arc::new(Noting::default());
+        let config = OAuthConfig {
+            client: Some(Client {
+                id: "mailferry-desktop".into(),
+                secret: Some("the-client-secret".into()),
+            }),
+            issuers: vec![Issuer::google(), Issuer::microsoft()],
+            browser: browser.clone(),
+            wait: Duration::from_secs(1),
+        };
+        let issuer = format!("http://127.0.0.1:{}", hostile.port);
+
+        let answer = sign_in_oauth_with(
+            &accounts,
+            &config,
+            server,
+            "alice@example.com".into(),
+            issuer,
+        )
+        .await;
+
+        assert!(
+            !hostile.saw("saved-refresh-token"),
+            "the saved refresh token went to the window's issuer"
+        );
+        assert!(
+            !hostile.saw("the-client-secret"),
+            "the client secret went to the window's issuer"
+        );
+        let received = hostile.received();
+        assert!(
+            received.is_empty(),
+            "the window's issuer was contacted: {:?}",
+            received
+                .iter()
+                .map(|r| String::from_utf8_lossy(r)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned())
+                .collect::<Vec<_>>()
+        );
+        assert!(browser.0.lock().unwrap().is_empty(), "no browser either");
+        let err = answer.expect_err("an unknown issuer is an error");
+        assert_eq!(err.code, ErrorCode::InvalidInput, "{err:?}");
+        assert!(
+            err.message.contains("Google") && err.message.contains("Microsoft"),
+            "{}",
+            err.message
+        );
+    }
+
+    /// An issuer like `like`, its pages on a loopback port.
+    fn local(like: Issuer, scheme: &str, port: u16) -> Issuer {
+        Issuer {
+            authorize_url: format!("{scheme}://127.0.0.1:{port}/authorize"),
+            token_url: format!("{scheme}://127.0.0.1:{port}/token"),
+            ..like
+        }
+    }
+
+    fn config_with(issuers: Vec<Issuer>, browser: Arc<Noting>) -> OAuthConfig {
+        OAuthConfig {
+            client: Some(Client {
+                id: "mailferry-desktop".into(),
+                secret: Some("the-client-secret".into()),
+            }),
+            issuers,
+            browser,
+            wait: Duration::from_secs(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_saved_refresh_token_goes_only_to_the_issuer_that_gave_it() {
+        let google_tokens = Recorder::silent();
+        let microsoft_tokens = Recorder::silent();
+        let google = local(Issuer::google(), "https", google_tokens.port);
+        let microsoft = local(Issuer::microsoft(), "https", microsoft_tokens.port);
+        let browser = Arc::new(Noting::default());
+        let config = config_with(vec![google.clone(), microsoft.clone()], browser.clone());
+        let server = closed_server();
+        let user = "alice@example.com";
+        let accounts = Accounts::with_keychain(Some(mock_keychain()));
+        // What a browser sign-in with Google kept.
+        accounts.remember_refresh_token(
+            &server.host,
+            user,
+            &google,
+            &Secret::new("1//google-refresh-token".into()),
+        );
+
+        // The window now asks for Microsoft for the same account: Google's
+        // refresh token stays here, and the user signs in in the browser.
+        let answer = sign_in_oauth_with(
+            &accounts,
+            &config,
+            server.clone(),
+            user.into(),
+            "microsoft".into(),
+        )
+        .await;
+        assert!(
+            microsoft_tokens.received().is_empty(),
+            "Google's refresh token was sent to Microsoft's token service"
+        );
+        assert!(google_tokens.received().is_empty());
+        let opened = browser.0.lock().unwrap().clone();
+        assert_eq!(opened.len(), 1, "{opened:?}");
+        assert!(
+            opened[0].starts_with(&microsoft.authorize_url),
+            "{}",
+            opened[0]
+        );
+        let err = answer.expect_err("this test's browser fails");
+        assert_eq!(err.code, ErrorCode::BrowserSignInFailed, "{err:?}");
+
+        // With Google, the saved token is used: Google's token service is
+        // contacted (it says nothing here), the browser is not.
+        let _ = sign_in_oauth_with(&accounts, &config, server, user.into(), "google".into()).await;
+        assert!(!google_tokens.received().is_empty());
+        assert!(microsoft_tokens.received().is_empty());
+        assert_eq!(browser.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_configured_issuer_without_https_is_not_used() {
+        for token_url in [
+            "http://oauth.example.com/token",
+            // Looks like the loopback address; is not.
+            "http://127.0.0.1:1@oauth.example.com/token",
+            "ftp://oauth.example.com/token",
+        ] {
+            let browser = Arc::new(Noting::default());
+            let issuer = Issuer {
+                token_url: token_url.into(),
+                ..Issuer::google()
+            };
+            let answer = sign_in_oauth_with(
+                &Accounts::with_keychain(Some(mock_keychain())),
+                &config_with(vec![issuer], browser.clone()),
+                closed_server(),
+                "alice@example.com".into(),
+                "google".into(),
+            )
+            .await;
+            let err = answer.expect_err("not https: refused");
+            assert_eq!(err.code, ErrorCode::InvalidInput, "{token_url}");
+            assert!(err.message.contains("not secure"), "{}", err.message);
+            assert!(err.detail.as_deref().unwrap_or("").contains("https"));
+            assert!(browser.0.lock().unwrap().is_empty(), "{token_url}");
+        }
+        assert!(safe_url("https://oauth2.googleapis.com/token"));
+        assert!(safe_url("http://127.0.0.1:8080/token"));
+        assert!(safe_url("http://[::1]:8080/token"));
     }
 }

@@ -83,15 +83,19 @@ pub(crate) fn checklist_of(report: &mailferry::check::CheckReport) -> Checklist 
 }
 
 /// Signs in with the password an earlier session kept in the keychain;
-/// `None` when there is none (or no keychain): the window asks for it.
+/// `None` when there is none (or no keychain), or when it was kept for
+/// other settings than the window sends now (no encryption instead of TLS,
+/// another port or host, another pinned certificate): the window asks for
+/// it, and the saved password goes nowhere.
 pub async fn sign_in_saved_with(
     accounts: &Accounts,
     server: Server,
     user: String,
 ) -> IpcResult<Option<SignedIn>> {
     let user = user.trim().to_owned();
-    let host = server.endpoint()?.host;
-    let Some(password) = accounts.saved_password(&host, &user) else {
+    let endpoint = server.endpoint()?;
+    let host = endpoint.host.clone();
+    let Some(password) = accounts.saved_password(&endpoint, &user) else {
         return Ok(None);
     };
     let signed = sign_in_with(accounts, server, user.clone(), password.expose().clone()).await?;
@@ -132,4 +136,105 @@ pub async fn sign_in(
 #[tauri::command]
 pub fn forget_account(accounts: State<'_, Accounts>, account: AccountHandle) {
     accounts.forget(account);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Recorder;
+    use mailferry::auth::keychain::Keychain;
+    use mailferry::endpoint::{Fingerprint, Security};
+
+    #[tokio::test]
+    async fn a_saved_password_is_used_only_with_the_settings_it_was_saved_for() {
+        let saved_server = Recorder::silent();
+        let other_port = Recorder::silent();
+        let pin = Fingerprint::of_der(b"the certificate alice chose to trust");
+        let saved_for = Server {
+            host: "127.0.0.1".into(),
+            port: saved_server.port,
+            security: Security::Tls,
+            trusted_fingerprint: Some(pin.to_colon_hex()),
+        };
+        let user = "alice@example.com";
+        let accounts = Accounts::with_keychain(Some(Keychain::with_store(
+            keyring_core::mock::Store::new().unwrap(),
+        )));
+        // What signing in with these settings kept.
+        let kept = accounts.remember(&Account {
+            endpoint: saved_for.endpoint().unwrap(),
+            credentials: Credentials::password(user, "alice-saved-password"),
+        });
+        assert_eq!(kept, Kept::Keychain);
+
+        let other_pin = Fingerprint::of_der(b"a certificate the window chose").to_colon_hex();
+        let requests = [
+            (
+                "no encryption",
+                Server {
+                    security: Security::Plain,
+                    ..saved_for.clone()
+                },
+            ),
+            (
+                "STARTTLS",
+                Server {
+                    security: Security::StartTls,
+                    ..saved_for.clone()
+                },
+            ),
+            (
+                "another port",
+                Server {
+                    port: other_port.port,
+                    ..saved_for.clone()
+                },
+            ),
+            (
+                "another pinned certificate",
+                Server {
+                    trusted_fingerprint: Some(other_pin),
+                    ..saved_for.clone()
+                },
+            ),
+            (
+                "no pinned certificate",
+                Server {
+                    trusted_fingerprint: None,
+                    ..saved_for.clone()
+                },
+            ),
+            (
+                "another host name",
+                Server {
+                    host: "localhost".into(),
+                    ..saved_for.clone()
+                },
+            ),
+        ];
+        for (what, request) in requests {
+            let answer = sign_in_saved_with(&accounts, request, user.into())
+                .await
+                .unwrap();
+            assert_eq!(
+                answer, None,
+                "{what}: the saved password was used instead of asking for it"
+            );
+        }
+        assert!(
+            saved_server.received().is_empty() && other_port.received().is_empty(),
+            "a connection was made with the saved password in hand: {} to the saved port, {} to another",
+            saved_server.received().len(),
+            other_port.received().len()
+        );
+
+        // With the settings it was saved for, it is used: the server is
+        // contacted (it says nothing, so the sign-in fails there).
+        let answer = sign_in_saved_with(&accounts, saved_for, user.into())
+            .await
+            .unwrap();
+        let answer = answer.expect("the saved password is used with its own settings");
+        assert!(answer.account.is_none());
+        assert!(!saved_server.received().is_empty());
+    }
 }
