@@ -38,6 +38,7 @@ pub enum ErrorCode {
     AdminConsentRequired,
     OAuthUnavailable,
     BrowserSignInFailed,
+    OrganisationAccessRefused,
     KeychainUnavailable,
     KeychainFailed,
     NotInKeychain,
@@ -50,6 +51,7 @@ pub enum ErrorCode {
     Protocol,
     RemovalNeedsConfirmation,
     RemovalAfterSwitch,
+    MessageTooLarge,
     /// The window sent something the shell refuses (an empty server name…).
     InvalidInput,
     /// The account handle is unknown (the app was restarted): sign in again.
@@ -67,14 +69,49 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// The code of an engine problem: its variant name when this shell
-    /// knows it, else [`ErrorCode::Other`] (the message still says what
-    /// to do). Not an exhaustive match on purpose: a new engine problem
-    /// must not break the desktop build; the test below lists the codes
-    /// the window knows.
+    /// The code of an engine problem. Exhaustive: an engine problem the
+    /// window has no code for does not compile.
     pub fn of(problem: &Problem) -> ErrorCode {
-        serde_json::from_value(serde_json::Value::String(problem.code().to_owned()))
-            .unwrap_or(ErrorCode::Other)
+        match problem {
+            Problem::DnsNotFound { .. } => ErrorCode::DnsNotFound,
+            Problem::ConnectionRefused { .. } => ErrorCode::ConnectionRefused,
+            Problem::NetworkUnreachable { .. } => ErrorCode::NetworkUnreachable,
+            Problem::Timeout { .. } => ErrorCode::Timeout,
+            Problem::TlsUntrustedCertificate { .. } => ErrorCode::TlsUntrustedCertificate,
+            Problem::TlsHostnameMismatch { .. } => ErrorCode::TlsHostnameMismatch,
+            Problem::TlsCertificateExpired { .. } => ErrorCode::TlsCertificateExpired,
+            Problem::TlsCertificateChanged { .. } => ErrorCode::TlsCertificateChanged,
+            Problem::TlsFailed { .. } => ErrorCode::TlsFailed,
+            Problem::StartTlsUnavailable { .. } => ErrorCode::StartTlsUnavailable,
+            Problem::StartTlsPreauth { .. } => ErrorCode::StartTlsPreauth,
+            Problem::NotImap { .. } => ErrorCode::NotImap,
+            Problem::PlainSignInRefused { .. } => ErrorCode::PlainSignInRefused,
+            Problem::AuthFailed { .. } => ErrorCode::AuthFailed,
+            Problem::AppPasswordRequired { .. } => ErrorCode::AppPasswordRequired,
+            Problem::WebLoginRequired { .. } => ErrorCode::WebLoginRequired,
+            Problem::BasicAuthDisabled { .. } => ErrorCode::BasicAuthDisabled,
+            Problem::ImapDisabled { .. } => ErrorCode::ImapDisabled,
+            Problem::TokenExpired { .. } => ErrorCode::TokenExpired,
+            Problem::TokenScope { .. } => ErrorCode::TokenScope,
+            Problem::TokenRejected { .. } => ErrorCode::TokenRejected,
+            Problem::AdminConsentRequired { .. } => ErrorCode::AdminConsentRequired,
+            Problem::OAuthUnavailable { .. } => ErrorCode::OAuthUnavailable,
+            Problem::BrowserSignInFailed { .. } => ErrorCode::BrowserSignInFailed,
+            Problem::OrganisationAccessRefused { .. } => ErrorCode::OrganisationAccessRefused,
+            Problem::KeychainUnavailable => ErrorCode::KeychainUnavailable,
+            Problem::KeychainFailed { .. } => ErrorCode::KeychainFailed,
+            Problem::NotInKeychain { .. } => ErrorCode::NotInKeychain,
+            Problem::ServerBusy { .. } => ErrorCode::ServerBusy,
+            Problem::ConnectionLost { .. } => ErrorCode::ConnectionLost,
+            Problem::ServerRefused { .. } => ErrorCode::ServerRefused,
+            Problem::JobBusy => ErrorCode::JobBusy,
+            Problem::StateFailed { .. } => ErrorCode::StateFailed,
+            Problem::DestinationFull { .. } => ErrorCode::DestinationFull,
+            Problem::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
+            Problem::RemovalNeedsConfirmation { .. } => ErrorCode::RemovalNeedsConfirmation,
+            Problem::RemovalAfterSwitch => ErrorCode::RemovalAfterSwitch,
+            Problem::Protocol { .. } => ErrorCode::Protocol,
+        }
     }
 }
 
@@ -177,6 +214,11 @@ mod tests {
             },
             Problem::JobBusy,
             Problem::DestinationFull { host: "x".into() },
+            Problem::OrganisationAccessRefused {
+                issuer: "Google".into(),
+            },
+            Problem::RemovalAfterSwitch,
+            Problem::MessageTooLarge { host: "x".into() },
         ];
         for problem in problems {
             let code = serde_json::to_value(ErrorCode::of(&problem)).unwrap();

@@ -1,7 +1,7 @@
 // Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
 // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings
 
-export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "TokenExpired" | "TokenScope" | "TokenRejected" | "AdminConsentRequired" | "OAuthUnavailable" | "BrowserSignInFailed" | "KeychainUnavailable" | "KeychainFailed" | "NotInKeychain" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "FolderDecisionNeeded" | "DemoUnavailable" | "Internal" | "Other";
+export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "TokenExpired" | "TokenScope" | "TokenRejected" | "AdminConsentRequired" | "OAuthUnavailable" | "BrowserSignInFailed" | "OrganisationAccessRefused" | "KeychainUnavailable" | "KeychainFailed" | "NotInKeychain" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "RemovalAfterSwitch" | "MessageTooLarge" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "FolderDecisionNeeded" | "DemoUnavailable" | "Internal" | "Other";
 
 export type IpcError = { 
 /**
@@ -91,6 +91,14 @@ folder: string,
  * Its UID at the source.
  */
 uid: number, 
+/**
+ * Why, in plain words with the server's text.
+ */
+reason: string, } | { "type": "FolderRefused", 
+/**
+ * Source folder (display name).
+ */
+folder: string, 
 /**
  * Why, in plain words with the server's text.
  */
