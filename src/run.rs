@@ -1073,7 +1073,7 @@ async fn copy_folder(
                     )));
                 }
             }
-            apply_changes(dest, st, job, &changes, report).await?;
+            apply_changes(dest, st, job, &changes, dst_status.uid_validity, report).await?;
         }
     }
     if let (Some(folder), Some(max)) = (folder_id, highest) {
@@ -1855,6 +1855,7 @@ async fn apply_changes(
     st: &mut State,
     job: &FolderJob<'_>,
     changes: &Changes,
+    dest_uidvalidity: u32,
     report: &mut FolderReport,
 ) -> Result<(), FolderStop> {
     let now = job.now;
@@ -1863,7 +1864,18 @@ async fn apply_changes(
     if changes.updated.is_empty() && !removing {
         return Ok(());
     }
-    dest.select(job.dest_name.wire()).await?;
+    // The destination UIDs were read under this UIDVALIDITY: a folder
+    // replaced since (another program deleted and recreated it) holds other
+    // messages under them. Nothing is changed there; the next run finds
+    // the copies again by identity.
+    let selected = dest.select(job.dest_name.wire()).await?;
+    if selected.uid_validity != dest_uidvalidity {
+        tracing::warn!(
+            folder = %job.dest_name.display(),
+            "the destination folder was replaced during the copy: no flag change or removal there this time"
+        );
+        return Ok(());
+    }
     let stores: Vec<(&[u32], &str, bool)> = changes
         .add
         .iter()
@@ -2140,9 +2152,9 @@ fn skip_reason(c: &Candidate, options: &Options, now: i64) -> Option<SkipReason>
     {
         return Some(SkipReason::DeletedAtSource);
     }
-    if size == 0 {
-        return Some(SkipReason::ZeroBytes);
-    }
+    // A message the source says is empty is still tried: a server may
+    // count it wrong, and a destination that refuses it says so in its
+    // own words (reported), rather than it being quietly left behind.
     if options.max_size.is_some_and(|max| size > max) {
         return Some(SkipReason::TooBig);
     }
