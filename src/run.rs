@@ -379,6 +379,7 @@ pub async fn sync(
             all_mail: all_mail_filter,
             options,
             now,
+            attempt: std::cell::Cell::new(0),
         };
         let mut folder_report = FolderReport {
             source: entry.source.display().to_owned(),
@@ -395,6 +396,7 @@ pub async fn sync(
                 destination: folder_report.destination.clone(),
                 ..FolderReport::default()
             };
+            ctx.attempt.set(attempt);
             let result = copy_folder(
                 source,
                 dest,
@@ -551,6 +553,8 @@ struct FolderJob<'a> {
     all_mail: Option<AllMailPolicy>,
     options: &'a Options,
     now: Clock<'a>,
+    /// This is the folder's n-th retry (0: the first try).
+    attempt: std::cell::Cell<u32>,
 }
 
 enum FolderStop {
@@ -960,7 +964,11 @@ async fn copy_folder(
     let src_folder = SourceFolder {
         name: job.source_name,
         uid_validity: src_status.uid_validity,
-        reconnect: options.max_retries > 0,
+        // A connection lost mid-batch is first the folder's to retry (with
+        // its wait, shown to the user); lost again on a retry, the batch is
+        // fetched one message at a time, so a message the server breaks off
+        // on every time is a refusal of its own.
+        reconnect: options.max_retries > 0 && job.attempt.get() > 0,
     };
     for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
@@ -1223,7 +1231,8 @@ fn is_dropped(err: &Error) -> bool {
 struct SourceFolder<'a> {
     name: &'a MailboxName,
     uid_validity: u32,
-    /// Reconnecting is allowed (`--reconnectretry` is not 0).
+    /// Reconnecting within the batch is allowed (a retry of the folder,
+    /// and `--reconnectretry` is not 0).
     reconnect: bool,
 }
 
