@@ -162,6 +162,10 @@ struct CopyArgs {
     /// accounts in your data folder). Keeps no password.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// The progress file is damaged: keep it aside and build a new one from
+    /// what both servers hold (nothing is copied twice).
+    #[arg(long)]
+    rebuild_progress: bool,
     /// Skip messages larger than this many bytes (a later run without it copies them).
     #[arg(long)]
     maxsize: Option<u64>,
@@ -276,16 +280,20 @@ struct FolderRuleArgs {
     /// 'Sent=Sent Items' (repeatable; wins over every other rule).
     #[arg(long, value_name = "A=B")]
     f1f2: Vec<String>,
+    /// Let several source folders go into one destination folder (e.g.
+    /// two --f1f2 onto the same folder); otherwise that is a question.
+    #[arg(long)]
+    merge: bool,
 }
 
 impl FolderRuleArgs {
     fn rules(&self) -> anyhow::Result<Rules> {
-        Ok(Rules::from_flags(
-            &self.f1f2,
-            &self.include,
-            &self.exclude,
-            &self.regextrans2,
-        )?)
+        let mut rules =
+            Rules::from_flags(&self.f1f2, &self.include, &self.exclude, &self.regextrans2)?;
+        if self.merge {
+            rules.merge_policy = folder::MergePolicy::Merge;
+        }
+        Ok(rules)
     }
 }
 
@@ -1050,7 +1058,7 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
         let mut text = format!(
-            "\n{} folder question{} to decide (--f1f2, --exclude or --regextrans2 settle them); \
+            "\n{} folder question{} to decide (--f1f2, --exclude, --regextrans2 or --merge settle them); \
              the folders concerned were left out of this run:\n",
             questions.len(),
             plural(questions.len() as u64)
@@ -1126,7 +1134,28 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         }
-        Some(State::open(&state_path, now()).map_err(|e| state_problem(&state_path, e))?)
+        let opened = match State::open(&state_path, now()) {
+            Err(e) if e.is_corrupt() && args.copy.rebuild_progress => {
+                eprintln!(
+                    "The progress file {} is damaged: it is kept beside a new one, which this run \
+                     builds from what both servers hold.",
+                    state_path.display()
+                );
+                State::replace_corrupt(&state_path, now())
+            }
+            Err(e) if e.is_corrupt() => {
+                source.logout().await;
+                dest.logout().await;
+                bail!(
+                    "MailFerry's progress file {} is damaged ({e}). Nothing was changed on either \
+                     server. Run the same command again with --rebuild-progress: the damaged file is \
+                     kept beside a new one, built from what both servers hold, so nothing is copied twice.",
+                    state_path.display()
+                );
+            }
+            other => other,
+        };
+        Some(opened.map_err(|e| state_problem(&state_path, e))?)
     };
     let mut progress = Progress::new(json);
     let result = run::sync(

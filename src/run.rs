@@ -379,6 +379,7 @@ pub async fn sync(
             all_mail: all_mail_filter,
             options,
             now,
+            attempt: std::cell::Cell::new(0),
         };
         let mut folder_report = FolderReport {
             source: entry.source.display().to_owned(),
@@ -395,6 +396,7 @@ pub async fn sync(
                 destination: folder_report.destination.clone(),
                 ..FolderReport::default()
             };
+            ctx.attempt.set(attempt);
             let result = copy_folder(
                 source,
                 dest,
@@ -551,6 +553,8 @@ struct FolderJob<'a> {
     all_mail: Option<AllMailPolicy>,
     options: &'a Options,
     now: Clock<'a>,
+    /// This is the folder's n-th retry (0: the first try).
+    attempt: std::cell::Cell<u32>,
 }
 
 enum FolderStop {
@@ -960,7 +964,11 @@ async fn copy_folder(
     let src_folder = SourceFolder {
         name: job.source_name,
         uid_validity: src_status.uid_validity,
-        reconnect: options.max_retries > 0,
+        // A connection lost mid-batch is first the folder's to retry (with
+        // its wait, shown to the user); lost again on a retry, the batch is
+        // fetched one message at a time, so a message the server breaks off
+        // on every time is a refusal of its own.
+        reconnect: options.max_retries > 0 && job.attempt.get() > 0,
     };
     for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
@@ -1073,7 +1081,7 @@ async fn copy_folder(
                     )));
                 }
             }
-            apply_changes(dest, st, job, &changes, report).await?;
+            apply_changes(dest, st, job, &changes, dst_status.uid_validity, report).await?;
         }
     }
     if let (Some(folder), Some(max)) = (folder_id, highest) {
@@ -1223,7 +1231,8 @@ fn is_dropped(err: &Error) -> bool {
 struct SourceFolder<'a> {
     name: &'a MailboxName,
     uid_validity: u32,
-    /// Reconnecting is allowed (`--reconnectretry` is not 0).
+    /// Reconnecting within the batch is allowed (a retry of the folder,
+    /// and `--reconnectretry` is not 0).
     reconnect: bool,
 }
 
@@ -1855,6 +1864,7 @@ async fn apply_changes(
     st: &mut State,
     job: &FolderJob<'_>,
     changes: &Changes,
+    dest_uidvalidity: u32,
     report: &mut FolderReport,
 ) -> Result<(), FolderStop> {
     let now = job.now;
@@ -1863,7 +1873,18 @@ async fn apply_changes(
     if changes.updated.is_empty() && !removing {
         return Ok(());
     }
-    dest.select(job.dest_name.wire()).await?;
+    // The destination UIDs were read under this UIDVALIDITY: a folder
+    // replaced since (another program deleted and recreated it) holds other
+    // messages under them. Nothing is changed there; the next run finds
+    // the copies again by identity.
+    let selected = dest.select(job.dest_name.wire()).await?;
+    if selected.uid_validity != dest_uidvalidity {
+        tracing::warn!(
+            folder = %job.dest_name.display(),
+            "the destination folder was replaced during the copy: no flag change or removal there this time"
+        );
+        return Ok(());
+    }
     let stores: Vec<(&[u32], &str, bool)> = changes
         .add
         .iter()
@@ -2140,9 +2161,9 @@ fn skip_reason(c: &Candidate, options: &Options, now: i64) -> Option<SkipReason>
     {
         return Some(SkipReason::DeletedAtSource);
     }
-    if size == 0 {
-        return Some(SkipReason::ZeroBytes);
-    }
+    // A message the source says is empty is still tried: a server may
+    // count it wrong, and a destination that refuses it says so in its
+    // own words (reported), rather than it being quietly left behind.
     if options.max_size.is_some_and(|max| size > max) {
         return Some(SkipReason::TooBig);
     }

@@ -516,3 +516,258 @@ async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_plac
         .collect();
     assert_eq!(&pairs[..2], &[(1, Some(1)), (2, Some(2))], "{pairs:?}");
 }
+
+#[tokio::test]
+async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_meanwhile() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
+    // The new server has another folder with mail of the user's own, under
+    // the same UIDs the copies will get.
+    dst.create_mailbox("alice", "Other");
+    let own: Vec<Message> = (100..105).map(mail).collect();
+    dst.append("alice", "Other", &own);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let delete2 = Options {
+        delete2: true,
+        ..Options::default()
+    };
+    let proxy = Proxy::start(dst.addr_plain());
+    migrate(src.addr_plain(), proxy.addr(), &state, &delete2)
+        .await
+        .unwrap();
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 5);
+
+    // A message is deleted and another flagged at the source; when the copy
+    // opens the destination folder to write, it is another folder now (as
+    // if deleted and recreated by another program).
+    expunge_at(&src, "INBOX", &["Trust 3"]);
+    let mut session = src.session("alice");
+    assert!(session.command("SELECT INBOX").unwrap().is_ok());
+    assert!(session
+        .command("UID STORE 1 +FLAGS (\\Flagged)")
+        .unwrap()
+        .is_ok());
+    session.logout();
+    proxy.set_fault(Fault::rewrite(
+        Direction::ToServer,
+        "SELECT \"INBOX\"",
+        "SELECT \"Other\"",
+    ));
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &delete2)
+        .await
+        .unwrap();
+    let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
+    assert_eq!(removed, 0, "{report:#?}");
+    let other = dst.fetch_all("alice", "Other");
+    assert_eq!(other.len(), 5, "the user's own mail is untouched");
+    assert!(other.iter().all(|m| m.flags.is_empty()), "and unflagged");
+
+    // The folder is itself again: the changes arrive.
+    proxy.set_fault(Fault::default());
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &delete2)
+        .await
+        .unwrap();
+    let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
+    assert_eq!(removed, 1, "{report:#?}");
+    assert_same(&src, &dst, "INBOX");
+}
+
+#[test]
+fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+
+    // The disk garbles the file.
+    let mut bytes = std::fs::read(&state).unwrap();
+    for b in bytes.iter_mut().skip(100).take(4000) {
+        *b = 0x5a;
+    }
+    std::fs::write(&state, &bytes).unwrap();
+    let damaged = run_both("sync", &src, &dst, &state, &[], &[]);
+    let said = text(&damaged.stdout) + &text(&damaged.stderr);
+    assert_eq!(damaged.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("--rebuild-progress"),
+        "the way out is named: {said}"
+    );
+
+    let rebuilt = run_both("sync", &src, &dst, &state, &["--rebuild-progress"], &[]);
+    let said = text(&rebuilt.stdout);
+    assert_eq!(
+        rebuilt.status.code(),
+        Some(0),
+        "{said} {}",
+        text(&rebuilt.stderr)
+    );
+    assert!(
+        said.contains("Copied 0 messages"),
+        "nothing copied twice: {said}"
+    );
+    assert_same(&src, &dst, "INBOX");
+    let kept = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains(".corrupt-")
+        })
+        .count();
+    assert!(kept >= 1, "the damaged file is kept beside the new one");
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merged_into_it() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Alpha");
+    src.create_mailbox("alice", "Beta");
+    src.append("alice", "Alpha", &(0..3).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Beta", &(3..6).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let merge = ["--f1f2", "Alpha=Merged", "--f1f2", "Beta=Merged", "--merge"];
+    let first = run_both("sync", &src, &dst, &state, &merge, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    assert_eq!(dst.fetch_all("alice", "Merged").len(), 6);
+
+    // Someone deletes the folder at the new server and creates it again.
+    let mut session = dst.session("alice");
+    assert!(session.command("DELETE \"Merged\"").unwrap().is_ok());
+    session.logout();
+    dst.create_mailbox("alice", "Merged");
+
+    let again = run_both("sync", &src, &dst, &state, &merge, &[]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+    assert_eq!(
+        dst.fetch_all("alice", "Merged").len(),
+        6,
+        "both source folders' mail is back: {}",
+        text(&again.stdout)
+    );
+    let verify = run_both("verify", &src, &dst, &state, &merge, &[]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn a_folder_mapped_elsewhere_on_a_later_run_is_copied_to_its_new_place() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    src.append("alice", "Projects", &(0..4).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    assert_eq!(dst.fetch_all("alice", "Projects").len(), 4);
+
+    let moved = run_both(
+        "sync",
+        &src,
+        &dst,
+        &state,
+        &["--f1f2", "Projects=Work"],
+        &[],
+    );
+    let said = text(&moved.stdout);
+    assert_eq!(moved.status.code(), Some(0), "{said}");
+    assert_eq!(
+        content(&dst.fetch_all("alice", "Work")),
+        content(&src.fetch_all("alice", "Projects")),
+        "{said}"
+    );
+    let verify = run_both(
+        "verify",
+        &src,
+        &dst,
+        &state,
+        &["--f1f2", "Projects=Work"],
+        &[],
+    );
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}
+
+#[test]
+fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
+    let src = server();
+    let dst = server();
+    let twin = Message::new(
+        b"From: c@x\r\nSubject: exact duplicate\r\nMessage-ID: <twin@x>\r\n\r\nsame\r\n".to_vec(),
+    )
+    .internal_date("02-Mar-2024 09:00:00 +0000");
+    let mut messages: Vec<Message> = (0..4).map(mail).collect();
+    messages.extend([twin.clone(), twin.clone(), twin]);
+    src.create_mailbox("alice", "Dups");
+    src.append("alice", "Dups", &messages);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+
+    // The source folder is recreated (new UIDVALIDITY) with the same mail
+    // in another order, one twin fewer.
+    let mut session = src.session("alice");
+    assert!(session.command("DELETE \"Dups\"").unwrap().is_ok());
+    session.logout();
+    src.create_mailbox("alice", "Dups");
+    let mut again: Vec<Message> = messages[..6].to_vec();
+    again.reverse();
+    src.append("alice", "Dups", &again);
+    for round in 0..3 {
+        let run = run_both("sync", &src, &dst, &state, &[], &[]);
+        let said = text(&run.stdout) + &text(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "round {round}: {said}");
+        assert!(said.contains("Copied 0 messages"), "round {round}: {said}");
+    }
+    assert_eq!(
+        dst.fetch_all("alice", "Dups").len(),
+        7,
+        "nothing doubled, nothing removed"
+    );
+}
+
+#[test]
+fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
+    let src = server();
+    let dst = server();
+    src.append("alice", "INBOX", &(0..2).map(mail).collect::<Vec<_>>());
+    // An empty message file in the source's mail folder (a broken import).
+    let new = src.dir().join("home/alice/Maildir/new");
+    let empty = new.join("1700000000.M1P1.empty,S=0");
+    std::fs::write(&empty, b"").unwrap();
+    let status = std::process::Command::new("chown")
+        .args(["65534:65534", empty.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let out = run_both("sync", &src, &dst, &state, &[], &[]);
+    let said = text(&out.stdout);
+    assert_eq!(
+        src.fetch_all("alice", "INBOX").len(),
+        3,
+        "the source lists it"
+    );
+    let at_dest = dst.fetch_all("alice", "INBOX").len();
+    if at_dest == 3 {
+        assert_eq!(out.status.code(), Some(0), "{said}");
+    } else {
+        // Dovecot refuses to store an empty message: that is said, with
+        // its words, and counted as not copied (not "skipped").
+        assert_eq!(at_dest, 2);
+        assert_eq!(out.status.code(), Some(1), "{said}");
+        assert!(said.contains("1 could not be copied"), "{said}");
+        assert!(said.contains("zero byte"), "the server's words: {said}");
+    }
+}
