@@ -1282,22 +1282,18 @@ async fn copy_batch(
     let mut sending = Vec::new();
     for c in batch {
         if let Some(text) = bodies.refused.get(&c.meta.uid) {
-            st.record_fate(
-                &c.message,
-                NotCopied::Failed {
-                    reason: FailReason::FetchFailed,
-                    server_text: Some(text.clone()),
-                },
-                now(),
-            )?;
             let words = format!("the old server could not deliver it: {text}");
-            report.failed += 1;
-            report.errors.push(not_copied(c, &words));
-            sink.emit(Event::MessageFailed {
-                folder: display.clone(),
-                uid: c.meta.uid,
-                reason: words,
-            });
+            refused(
+                st,
+                c,
+                FailReason::FetchFailed,
+                text,
+                words,
+                now,
+                report,
+                sink,
+                &display,
+            )?;
             continue;
         }
         let Some(body) = by_uid.get(&c.meta.uid) else {
@@ -1391,22 +1387,8 @@ async fn copy_batch(
                     RefusalKind::TooBig => FailReason::TooBig,
                     _ => FailReason::Rejected,
                 };
-                st.record_fate(
-                    &c.message,
-                    NotCopied::Failed {
-                        reason,
-                        server_text: Some(text.clone()),
-                    },
-                    now(),
-                )?;
                 let words = format!("the destination refused it: {text}");
-                report.failed += 1;
-                report.errors.push(not_copied(c, &words));
-                sink.emit(Event::MessageFailed {
-                    folder: display.clone(),
-                    uid: c.meta.uid,
-                    reason: words,
-                });
+                refused(st, c, reason, &text, words, now, report, sink, &display)?;
             }
         }
     }
@@ -2133,6 +2115,38 @@ fn settle_intents(
             st.discard_intent(intent.id)?;
         }
     }
+    Ok(())
+}
+
+/// A message one server refused: its fate recorded with the server's
+/// words, reported, and told to the watcher.
+#[allow(clippy::too_many_arguments)] // the store, the report and the sink all hear of it
+fn refused(
+    st: &mut State,
+    c: &Candidate,
+    reason: FailReason,
+    server_text: &str,
+    words: String,
+    now: Clock<'_>,
+    report: &mut FolderReport,
+    sink: &mut dyn EventSink,
+    folder: &str,
+) -> Result<(), StateError> {
+    st.record_fate(
+        &c.message,
+        NotCopied::Failed {
+            reason,
+            server_text: Some(server_text.to_owned()),
+        },
+        now(),
+    )?;
+    report.failed += 1;
+    report.errors.push(not_copied(c, &words));
+    sink.emit(Event::MessageFailed {
+        folder: folder.to_owned(),
+        uid: c.meta.uid,
+        reason: words,
+    });
     Ok(())
 }
 

@@ -173,34 +173,14 @@ async fn messages_held_back_by_a_size_limit_are_not_safe_yet() {
 
 /// The CLI flags for a source behind `proxy` and the destination `dst`.
 fn through(proxy: &Proxy, dst: &Dovecot, state: &std::path::Path, command: &str) -> Vec<String> {
-    [
-        command,
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &proxy.port().to_string(),
-        "--plain1",
-        "--user1",
-        "alice",
-        "--host2",
-        "127.0.0.1",
-        "--port2",
-        &dst.plain_port().to_string(),
-        "--plain2",
-        "--user2",
-        "alice",
-        "--state",
-        state.to_str().unwrap(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain(
-        (command == "sync")
-            .then(|| ["--reconnectretry".to_owned(), "1".to_owned()])
-            .into_iter()
-            .flatten(),
-    )
-    .collect()
+    let (sides, _) = common::both_ports(proxy.port(), dst.plain_port());
+    let mut args = vec![command.to_owned()];
+    args.extend(sides);
+    args.extend(["--state".to_owned(), state.to_str().unwrap().to_owned()]);
+    if command == "sync" {
+        args.extend(["--reconnectretry".to_owned(), "1".to_owned()]);
+    }
+    args
 }
 
 #[tokio::test]

@@ -134,18 +134,23 @@ pub fn both_sides(
     src: &Dovecot,
     dst: &Dovecot,
 ) -> (Vec<String>, [(&'static str, &'static str); 2]) {
+    both_ports(src.plain_port(), dst.plain_port())
+}
+
+/// [`both_sides`] for servers on these ports (a proxy in front of one).
+pub fn both_ports(src: u16, dst: u16) -> (Vec<String>, [(&'static str, &'static str); 2]) {
     let args = [
         "--host1",
         "127.0.0.1",
         "--port1",
-        &src.plain_port().to_string(),
+        &src.to_string(),
         "--plain1",
         "--user1",
         "alice",
         "--host2",
         "127.0.0.1",
         "--port2",
-        &dst.plain_port().to_string(),
+        &dst.to_string(),
         "--plain2",
         "--user2",
         "alice",
