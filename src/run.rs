@@ -1165,66 +1165,92 @@ async fn fetch_batch(
                 refused: BTreeMap::new(),
             })
         }
-        Err(e)
-            if is_folder_refusal(&e)
-                || e.is_permanent_for_message()
-                || (is_dropped(&e) && folder.reconnect) =>
-        {
-            e
-        }
-        Err(e) => return Err(e),
+        Err(e) => e,
+    };
+    // After a broken connection, or a reply too large to read, the next
+    // command needs a fresh connection.
+    let mut fresh = match Trouble::of(&err) {
+        Trouble::Refused => false,
+        Trouble::Unreadable => true,
+        Trouble::Broken if folder.reconnect => true,
+        Trouble::Broken | Trouble::Other => return Err(err),
     };
     tracing::debug!(error = %err, "the source did not deliver a batch; fetching its messages one by one");
-    // After a lost connection, or a reply too large to read, the next
-    // command needs a fresh connection.
-    let mut fresh = err.is_transient() || err.is_permanent_for_message();
     let mut bodies = Bodies {
         messages: Vec::with_capacity(batch.len()),
         refused: BTreeMap::new(),
     };
     for c in batch {
-        let mut drops = 0;
+        let mut broken = 0;
         loop {
             if fresh {
                 folder.reopen(source).await?;
                 fresh = false;
             }
-            match source.fetch_bodies(&[c.meta.uid], c.message.size).await {
-                Ok(one) => bodies.messages.extend(one),
-                Err(e) if is_folder_refusal(&e) || e.is_permanent_for_message() => {
-                    fresh = e.is_permanent_for_message();
-                    let words = match e.detail() {
-                        Some(detail) => detail.to_owned(),
-                        None => e.to_string(),
-                    };
-                    bodies.refused.insert(c.meta.uid, words);
+            let e = match source.fetch_bodies(&[c.meta.uid], c.message.size).await {
+                Ok(one) => {
+                    bodies.messages.extend(one);
+                    break;
                 }
-                Err(e) if is_dropped(&e) && drops == 0 && folder.reconnect => {
-                    drops += 1;
+                Err(e) => e,
+            };
+            let words = match e.detail() {
+                Some(detail) => detail.to_owned(),
+                None => e.to_string(),
+            };
+            match Trouble::of(&e) {
+                Trouble::Refused => {}
+                Trouble::Unreadable => fresh = true,
+                Trouble::Broken if folder.reconnect && broken == 0 => {
+                    broken += 1;
                     fresh = true;
                     continue;
                 }
-                Err(e) if is_dropped(&e) && folder.reconnect => {
+                Trouble::Broken if folder.reconnect => {
+                    fresh = true;
                     bodies.refused.insert(
                         c.meta.uid,
-                        format!("the old server broke off the connection each time it sent this message ({e})"),
+                        format!(
+                            "the old server broke off each time it sent this message ({words})"
+                        ),
                     );
-                    fresh = true;
+                    break;
                 }
-                Err(e) => return Err(e),
+                Trouble::Broken | Trouble::Other => return Err(e),
             }
+            bodies.refused.insert(c.meta.uid, words);
             break;
         }
     }
     Ok(bodies)
 }
 
-/// The connection broke off or went silent (not: the server asked to wait).
-fn is_dropped(err: &Error) -> bool {
-    matches!(
-        err.problem(),
-        Problem::ConnectionLost { .. } | Problem::Timeout { .. }
-    )
+/// What went wrong with a fetch, for [`fetch_batch`].
+enum Trouble {
+    /// The server said no (to these messages): the connection is fine.
+    Refused,
+    /// A message too large to read: that message's for good; the
+    /// connection needs replacing.
+    Unreadable,
+    /// The connection was lost, or a reply could not be read (it is out of
+    /// step): a fresh one may do, or the message breaks it every time.
+    Broken,
+    /// Not about these messages (a timeout, a busy server): the folder's
+    /// to retry.
+    Other,
+}
+
+impl Trouble {
+    fn of(err: &Error) -> Trouble {
+        if err.is_permanent_for_message() {
+            return Trouble::Unreadable;
+        }
+        match err.problem() {
+            Problem::ServerRefused { .. } => Trouble::Refused,
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. } => Trouble::Broken,
+            _ => Trouble::Other,
+        }
+    }
 }
 
 /// The source folder being copied, to open again on a fresh connection.

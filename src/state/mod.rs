@@ -1205,7 +1205,9 @@ impl State {
         ))
     }
 
-    /// Source UIDs refused at least `max_attempts` times: reported, not retried again.
+    /// Source UIDs the destination refused at least `max_attempts` times:
+    /// reported, not retried again. A message the source could not deliver
+    /// is tried on every run (a source's trouble is often passing).
     pub fn exhausted_uids(
         &self,
         folder: FolderId,
@@ -1213,7 +1215,8 @@ impl State {
         max_attempts: u32,
     ) -> Result<BTreeSet<u32>> {
         self.uids_where(
-            "folder_id = ?1 AND source_uidvalidity = ?2 AND fate = 'failed' AND attempts >= ?3",
+            "folder_id = ?1 AND source_uidvalidity = ?2 AND fate = 'failed' AND attempts >= ?3
+             AND reason <> 'fetch_failed'",
             params![folder.0, uidvalidity, max_attempts],
         )
     }
