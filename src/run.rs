@@ -660,9 +660,13 @@ async fn copy_folder(
             // …and the destination holds exactly what the store knows of
             // there: a copy deleted at the destination goes the long way,
             // which puts it back.
-            let dest_intact = same_folders
-                && dst_status.as_ref().map(|d| u64::from(d.exists))
-                    == Some(st.dest_fingerprints(rec.dest.id)?.len() as u64);
+            let known_at_dest = if same_folders {
+                Some(st.dest_fingerprints(rec.dest.id)?.len())
+            } else {
+                None
+            };
+            let dest_intact =
+                same_folders && dst_status.as_ref().map(|d| d.exists as usize) == known_at_dest;
             let same = dest_intact && rec.highest_modseq == Some(modseq);
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
@@ -697,7 +701,7 @@ async fn copy_folder(
             if let (true, false, Some(last), Some(dst)) =
                 (same_folders, options.dry, rec.highest_modseq, &dst_status)
             {
-                if st.dest_fingerprints(rec.dest.id)?.len() == dst.exists as usize {
+                if known_at_dest == Some(dst.exists as usize) {
                     let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
                     since = Some((last, known));
                 }
@@ -805,11 +809,17 @@ async fn copy_folder(
             )
         })
     };
-    let source_ids = || candidates.iter().map(|c| c.message.fingerprint.clone());
-    let mut pool = DestPool::new(dest_copies(), Vec::new(), source_ids());
+    let claims = match (state.as_deref(), dest_id) {
+        (Some(st), Some(dest_folder)) => st.dest_claims(dest_folder)?,
+        _ => Vec::new(),
+    };
+    let mut pool = DestPool::new(
+        dest_copies(),
+        claims,
+        candidates.iter().map(|c| c.message.fingerprint.clone()),
+    );
     if let (Some(st), Some(folder), Some(dest_folder)) = (state.as_deref_mut(), folder_id, dest_id)
     {
-        pool = DestPool::new(dest_copies(), st.dest_claims(dest_folder)?, source_ids());
         if !options.dry {
             rebind_stale(st, folder, &candidates, now)?;
             settle_intents(st, folder, dest_folder, &mut pool, now)?;
