@@ -76,6 +76,7 @@ impl Step {
             | Problem::ServerRefused { .. }
             | Problem::JobBusy
             | Problem::StateFailed { .. }
+            | Problem::ProgressDamaged { .. }
             | Problem::DestinationFull { .. }
             | Problem::MessageTooLarge { .. }
             | Problem::RemovalNeedsConfirmation { .. }

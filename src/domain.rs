@@ -9,13 +9,13 @@
 //! their caps whatever the number of mailboxes.
 
 use crate::endpoint::{Credentials, Endpoint};
-use crate::error::{Error, Problem};
+use crate::error::Error;
 use crate::event::Discard;
-use crate::folder::{apply, map_folders, plan_create, read_tree, Rules};
-use crate::imap::{ServerBudget, Session};
-use crate::run::{sync, Clock, Options, Report};
+use crate::folder::Rules;
+use crate::imap::ServerBudget;
+use crate::job::{Job, ProgressFile};
+use crate::run::{Clock, Options, Report};
 use crate::secret::Secret;
-use crate::state::State;
 use futures::StreamExt;
 use std::path::PathBuf;
 
@@ -288,73 +288,23 @@ async fn migrate_one(
     options: &Options,
     now: Clock<'_>,
 ) -> Result<Outcome, Error> {
-    // Always the source's place first, then the destination's: mailboxes
-    // that wait never hold what another is waiting for in turn.
-    let mut source =
-        Session::connect_within(&domain.source, &mailbox.source, source_budget).await?;
-    let mut dest = Session::connect_within(&domain.dest, &mailbox.dest, dest_budget).await?;
-    let outcome = copy(&mut source, &mut dest, mailbox, rules, options, now).await;
-    source.logout().await;
-    dest.logout().await;
-    outcome
-}
-
-async fn copy(
-    source: &mut Session,
-    dest: &mut Session,
-    mailbox: &Mailbox,
-    rules: &Rules,
-    options: &Options,
-    now: Clock<'_>,
-) -> Result<Outcome, Error> {
-    let source_tree = read_tree(source).await?;
-    let dest_tree = read_tree(dest).await?;
-    // A question holds back only the folders it is about.
-    let (mut map, questions) = map_folders(&source_tree, &dest_tree, rules).hold_back_questions();
-    let plan = plan_create(&map, &dest_tree).map_err(|e| {
-        Error::new(Problem::Protocol {
-            host: dest.endpoint().host.clone(),
-        })
-        .with_detail(e.to_string())
-    })?;
-    let mut state = if options.dry {
-        State::open_read_only(&mailbox.state).map_err(state_failed(mailbox))?
-    } else {
-        let created = apply(dest, &plan).await?;
-        if let Some(refusal) = created.refused {
-            return Err(refusal.error);
-        }
-        map.move_to_siblings(&created.moved);
-        if let Some(dir) = mailbox.state.parent() {
-            std::fs::create_dir_all(dir).map_err(state_failed(mailbox))?;
-        }
-        Some(State::open(&mailbox.state, now()).map_err(state_failed(mailbox))?)
-    };
-    let report = sync(
-        source,
-        dest,
-        &map,
-        state.as_mut(),
-        options,
-        now,
-        &mut Discard,
+    let mut job = Job::connect_within(
+        (&domain.source, &mailbox.source, source_budget),
+        (&domain.dest, &mailbox.dest, dest_budget),
+        rules,
+        ProgressFile::at(&mailbox.state),
     )
     .await?;
-    Ok(if questions.is_empty() {
+    let report = job.run(options, now, &mut Discard).await;
+    let questions = job.questions().len();
+    job.close().await;
+    let report = report?;
+    Ok(if questions == 0 {
         Outcome::Copied(report)
     } else {
         Outcome::NeedsDecision {
-            count: questions.len(),
+            count: questions,
             report,
         }
     })
-}
-
-fn state_failed<E: std::fmt::Display>(mailbox: &Mailbox) -> impl Fn(E) -> Error + '_ {
-    move |e| {
-        Error::new(Problem::StateFailed {
-            path: mailbox.state.display().to_string(),
-        })
-        .with_detail(e.to_string())
-    }
 }

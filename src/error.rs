@@ -240,6 +240,12 @@ pub enum Problem {
         /// The file.
         path: String,
     },
+    /// The migration's progress file is damaged (not a database, or one
+    /// that fails its integrity check); it can be rebuilt from both servers.
+    ProgressDamaged {
+        /// The file.
+        path: String,
+    },
     /// Removing this many messages at the destination looks like a fault
     /// (a folder that briefly lists nothing), so the run stopped to ask.
     RemovalNeedsConfirmation {
@@ -308,6 +314,7 @@ impl Problem {
             Problem::ServerRefused { .. } => "ServerRefused",
             Problem::JobBusy => "JobBusy",
             Problem::StateFailed { .. } => "StateFailed",
+            Problem::ProgressDamaged { .. } => "ProgressDamaged",
             Problem::DestinationFull { .. } => "DestinationFull",
             Problem::MessageTooLarge { .. } => "MessageTooLarge",
             Problem::RemovalNeedsConfirmation { .. } => "RemovalNeedsConfirmation",
@@ -497,6 +504,12 @@ impl Problem {
             Problem::StateFailed { path } => format!(
                 "MailFerry couldn't save its progress in {path}. Check that the disk has free space and \
                  that the file isn't in use by another program, then try again; nothing copied so far is lost."
+            ),
+            Problem::ProgressDamaged { path } => format!(
+                "MailFerry's progress file for this migration ({path}) is damaged, so MailFerry stopped \
+                 before changing anything on either server. Rebuild it (on the command line: run the same \
+                 command again with --rebuild-progress): the damaged file is kept beside a new one, built \
+                 from what both servers hold, so nothing is copied twice."
             ),
             Problem::RemovalNeedsConfirmation { folder, count, total } => format!(
                 "{count} of the {total} messages MailFerry copied from \"{folder}\" are no longer at the \

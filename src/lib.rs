@@ -10,6 +10,7 @@ pub mod event;
 pub mod folder;
 pub mod identity;
 pub mod imap;
+pub mod job;
 pub mod logging;
 pub mod paths;
 pub mod preset;

@@ -14,8 +14,9 @@ use mailferry::check::{check, CheckReport, Step, STEPS};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::error::Problem;
 use mailferry::event::Event;
-use mailferry::folder::{self, map_folders, plan_create, FolderMap, FolderTree, Rules};
+use mailferry::folder::{self, FolderMap, Rules};
 use mailferry::imap::Session;
+use mailferry::job::{Job, ProgressFile};
 use mailferry::run::{self, Report};
 use mailferry::secret::Secret;
 use mailferry::state::State;
@@ -902,68 +903,39 @@ fn engine_error(role: &str, e: mailferry::error::Error) -> anyhow::Error {
     }
 }
 
-/// Signs in to one side and reads its folder tree. The session stays open.
-async fn open_tree(
-    role: &str,
-    (endpoint, credentials): &(Endpoint, Credentials),
-) -> anyhow::Result<(Session, FolderTree)> {
-    let mut session = Session::connect(endpoint, credentials)
-        .await
-        .map_err(|e| engine_error(role, e))?;
-    let tree = folder::read_tree(&mut session)
-        .await
-        .map_err(|e| engine_error(role, e))?;
-    Ok((session, tree))
-}
-
-/// Both servers signed in, their folder trees read and mapped.
-struct Mapped {
-    map: FolderMap,
-    source: Session,
-    dest: Session,
-    dest_tree: FolderTree,
-    /// Who is migrated where, for naming the job's progress file.
-    job_name: String,
-}
-
-impl Mapped {
-    async fn logout(self) {
-        self.source.logout().await;
-        self.dest.logout().await;
-    }
-}
-
-/// Reads both trees and maps them; both sessions stay open.
-async fn map_both(
+/// Signs in to both servers and opens the job (trees read and mapped);
+/// its progress file is `--state` or the one named after the two accounts.
+async fn open_job(
     servers: Servers,
     rules: &FolderRuleArgs,
     command: &str,
-) -> anyhow::Result<Mapped> {
+    state: Option<PathBuf>,
+    rebuild_if_damaged: bool,
+) -> anyhow::Result<Job> {
     let rules = rules.rules()?;
     let [source, dest] = servers.both(command)?;
-    let job_name = mailferry::paths::job_name(&source.1.user, &source.0, &dest.1.user, &dest.0);
-    // The source is only listed: LIST and LSUB change nothing there.
-    // Both sides at once: two sign-ins cost one's wait.
-    let (source_side, dest_side) = tokio::join!(
-        open_tree("Source server", &source),
-        open_tree("Destination server", &dest)
-    );
-    let (source_session, source_tree) = source_side?;
-    let (dest_session, dest_tree) = dest_side?;
-    let map = map_folders(&source_tree, &dest_tree, &rules);
-    Ok(Mapped {
-        map,
-        source: source_session,
-        dest: dest_session,
-        dest_tree,
-        job_name,
-    })
+    let path = match state {
+        Some(path) => path,
+        None => default_state_path(&mailferry::paths::job_name(
+            &source.1.user,
+            &source.0,
+            &dest.1.user,
+            &dest.0,
+        ))?,
+    };
+    let progress = ProgressFile {
+        path,
+        rebuild_if_damaged,
+    };
+    Job::connect((&source.0, &source.1), (&dest.0, &dest.1), &rules, progress)
+        .await
+        .map_err(|e| engine_error(e.side.label(), e.error))
 }
 
 async fn run_folders(args: FoldersArgs) -> anyhow::Result<ExitCode> {
-    let mapped = map_both(args.servers, &args.rules, "mailferry folders").await?;
-    let map = mapped.map.clone();
-    mapped.logout().await;
+    let job = open_job(args.servers, &args.rules, "mailferry folders", None, false).await?;
+    let map = job.mapped().clone();
+    job.close().await;
     let mut out = std::io::stdout().lock();
     if args.json {
         let json = serde_json::json!({
@@ -1032,27 +1004,29 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     if args.mailboxes.is_some() {
         return run_sync_mailboxes(args).await;
     }
-    let filters = args.copy.options(args.dry)?;
-    let signal = stop_on_signal(filters.cancel.clone());
+    let options = args.copy.options(args.dry)?;
+    let signal = stop_on_signal(options.cancel.clone());
     let json = args.copy.json;
-    let Mapped {
-        map,
-        mut source,
-        mut dest,
-        dest_tree,
-        job_name,
-    } = map_both(args.servers, &args.rules, "mailferry sync").await?;
+    let mut job = open_job(
+        args.servers,
+        &args.rules,
+        "mailferry sync",
+        args.copy.state.clone(),
+        args.copy.rebuild_progress,
+    )
+    .await?;
     let mut out = std::io::stdout().lock();
     if args.justfoldersizes {
-        let result = print_folder_sizes(&mut out, &map, &mut source, &mut dest, json).await;
-        source.logout().await;
-        dest.logout().await;
+        let map = job.mapped().clone();
+        let (source, dest) = job.sessions();
+        let result = print_folder_sizes(&mut out, &map, source, dest, json).await;
+        job.close().await;
         result?;
         return Ok(ExitCode::SUCCESS);
     }
     // A folder question holds back only the folders it is about; the rest
     // goes ahead, and the questions are listed at the end (exit 1).
-    let (mut map, questions) = map.hold_back_questions();
+    let questions = job.questions().to_vec();
     let asked = |out: &mut dyn Write, code: u8| -> anyhow::Result<ExitCode> {
         if questions.is_empty() {
             return Ok(ExitCode::from(code));
@@ -1073,10 +1047,15 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::from(code.max(1)))
     };
-    let plan = plan_create(&map, &dest_tree).map_err(|e| anyhow!(e))?;
+    let plan = match job.plan() {
+        Ok(plan) => plan,
+        Err(e) => {
+            job.close().await;
+            return Err(engine_error("Destination server", e));
+        }
+    };
     if args.dry && args.justfolders {
-        source.logout().await;
-        dest.logout().await;
+        job.close().await;
         if plan.is_empty() {
             writeln!(out, "Nothing to do: every folder is already there.")?;
         } else {
@@ -1089,28 +1068,32 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return asked(&mut out, 0);
     }
     if !args.dry {
-        let report = folder::apply(&mut dest, &plan)
-            .await
-            .map_err(|e| engine_error("Destination server", e))?;
-        map.move_to_siblings(&report.moved);
-        for line in report.moved_lines() {
+        let created = match job.create_folders(&unix_now).await {
+            Ok(created) => created,
+            Err(e) => {
+                job.close().await;
+                return Err(engine_error("Destination server", e));
+            }
+        };
+        for line in created.moved_lines() {
             if json {
                 eprintln!("{line}");
             } else {
                 writeln!(out, "{line}")?;
             }
         }
-        if args.justfolders || !report.is_complete() {
-            source.logout().await;
-            dest.logout().await;
-            for name in &report.created {
+        if args.justfolders {
+            let refused = job.refused_folders().to_vec();
+            job.close().await;
+            for name in &created.created {
                 writeln!(out, "  + {}", name.display())?;
             }
-            if let Some(refusal) = &report.refused {
-                writeln!(out, "  ! {}", refusal.describe())?;
+            for folder in &refused {
+                let why = folder.refused.as_deref().unwrap_or_default();
+                writeln!(out, "  ! {why}")?;
             }
-            writeln!(out, "{}", report.summary())?;
-            return asked(&mut out, if report.is_complete() { 0 } else { 1 });
+            writeln!(out, "{}", created.summary())?;
+            return asked(&mut out, if refused.is_empty() { 0 } else { 1 });
         }
     } else if !plan.is_empty() {
         writeln!(out, "Would create these folders first:")?;
@@ -1118,59 +1101,20 @@ async fn run_sync(args: SyncArgs) -> anyhow::Result<ExitCode> {
     }
 
     // The copy.
-    let state_path = match &args.copy.state {
-        Some(path) => path.clone(),
-        None => default_state_path(&job_name)?,
-    };
-    let now = unix_now;
-    let mut store = if args.dry {
-        State::open_read_only(&state_path).map_err(|e| state_problem(&state_path, e))?
-    } else {
-        if let Some(dir) = state_path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| {
-                format!(
-                    "cannot create the folder for the progress file {}",
-                    dir.display()
-                )
-            })?;
-        }
-        let opened = match State::open(&state_path, now()) {
-            Err(e) if e.is_corrupt() && args.copy.rebuild_progress => {
-                eprintln!(
-                    "The progress file {} is damaged: it is kept beside a new one, which this run \
-                     builds from what both servers hold.",
-                    state_path.display()
-                );
-                State::replace_corrupt(&state_path, now())
-            }
-            Err(e) if e.is_corrupt() => {
-                source.logout().await;
-                dest.logout().await;
-                bail!(
-                    "MailFerry's progress file {} is damaged ({e}). Nothing was changed on either \
-                     server. Run the same command again with --rebuild-progress: the damaged file is \
-                     kept beside a new one, built from what both servers hold, so nothing is copied twice.",
-                    state_path.display()
-                );
-            }
-            other => other,
-        };
-        Some(opened.map_err(|e| state_problem(&state_path, e))?)
-    };
     let mut progress = Progress::new(json);
-    let result = run::sync(
-        &mut source,
-        &mut dest,
-        &map,
-        store.as_mut(),
-        &filters,
-        &now,
-        &mut |e| progress.show(&e),
-    )
-    .await;
+    let result = job
+        .copy(&options, &unix_now, &mut |e| progress.show(&e))
+        .await;
     progress.finish();
-    source.logout().await;
-    dest.logout().await;
+    if job.rebuilt_progress() {
+        eprintln!(
+            "The progress file {} was damaged: it is kept beside a new one, which this run \
+             built from what both servers hold.",
+            job.progress_path().display()
+        );
+    }
+    let state_path = job.progress_path().to_owned();
+    job.close().await;
     let report = result.map_err(|e| engine_error("Copy", e))?;
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -1487,21 +1431,16 @@ impl Progress {
 }
 
 async fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let Mapped {
-        map,
-        mut source,
-        mut dest,
-        job_name,
-        ..
-    } = map_both(args.servers, &args.rules, "mailferry verify").await?;
-    let state_path = match args.state {
-        Some(path) => path,
-        None => default_state_path(&job_name)?,
-    };
-    let store = State::open_read_only(&state_path).map_err(|e| state_problem(&state_path, e))?;
-    let result = mailferry::verify::verify(&mut source, &mut dest, &map, store.as_ref()).await;
-    source.logout().await;
-    dest.logout().await;
+    let mut job = open_job(
+        args.servers,
+        &args.rules,
+        "mailferry verify",
+        args.state,
+        false,
+    )
+    .await?;
+    let result = job.audit().await;
+    job.close().await;
     let audit = result.map_err(|e| engine_error("Verify", e))?;
     let mut out = std::io::stdout().lock();
     if args.json {

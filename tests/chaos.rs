@@ -15,9 +15,10 @@ mod common;
 use common::{content, text, NOW};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;
-use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+use mailferry::folder::Rules;
 use mailferry::imap::Session;
-use mailferry::run::{sync, Options, Report};
+use mailferry::job::{Job, ProgressFile};
+use mailferry::run::{Options, Report};
 use mailferry::state::{State, StateError};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::collections::{BTreeMap, BTreeSet};
@@ -352,33 +353,17 @@ async fn migrate(
     state: &Path,
     options: &Options,
 ) -> Result<Report, mailferry::error::Error> {
-    let mut source = connect(src).await?;
-    let mut dest = match connect(dst).await {
+    let source = connect(src).await?;
+    let dest = match connect(dst).await {
         Ok(d) => d,
         Err(e) => {
             source.logout().await;
             return Err(e);
         }
     };
-    let source_tree = read_tree(&mut source).await?;
-    let dest_tree = read_tree(&mut dest).await?;
-    let mut map = map_folders(&source_tree, &dest_tree, &Rules::default());
-    let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
-    let created = apply(&mut dest, &plan).await?;
-    map.move_to_siblings(&created.moved);
-    let mut store = patiently(|| State::open(state, NOW));
-    let report = sync(
-        &mut source,
-        &mut dest,
-        &map,
-        Some(&mut store),
-        options,
-        &|| NOW,
-        &mut Discard,
-    )
-    .await;
-    source.logout().await;
-    dest.logout().await;
+    let mut job = Job::open(source, dest, &Rules::default(), ProgressFile::at(state)).await?;
+    let report = job.run(options, &|| NOW, &mut Discard).await;
+    job.close().await;
     report
 }
 

@@ -381,3 +381,74 @@ async fn a_folder_question_holds_back_only_its_folders() {
         "held back: {listed:?}"
     );
 }
+
+/// A folder the new server refuses to create holds back only that folder
+/// (and what would go inside it): every other folder of the mailbox is
+/// created and copied, the refusal is in the report with the server's
+/// words, and the mailbox is not complete (exit 1), so the next run tries
+/// it again.
+#[tokio::test]
+async fn a_folder_the_new_server_refuses_to_create_holds_back_only_itself() {
+    let (src, dst) = (server(), server());
+    for folder in ["Projects", "Other"] {
+        src.create_mailbox("alice", folder);
+    }
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..4).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "Projects",
+        &(10..12).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "Other",
+        &(20..23).map(|i| mail("alice", i)).collect::<Vec<_>>(),
+    );
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections: 2,
+        dest_connections: 2,
+        at_once: 1,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mailboxes = [Mailbox {
+        source: Credentials::password("alice", "alicepass"),
+        dest: Credentials::password("alice", "alicepass"),
+        state: dir.path().join("alice.db"),
+    }];
+    // A 300-byte level: Dovecot refuses to create it. The map's own length
+    // check is lifted so that the name reaches the server.
+    let long = "x".repeat(300);
+    let mut rules =
+        Rules::from_flags(&[format!("Projects=Projects/{long}")], &[], &[], &[]).unwrap();
+    rules.max_name_bytes = 10_000;
+    let now = || common::NOW;
+    let outcomes = migrate_all(&domain, &mailboxes, &rules, &Options::default(), &now).await;
+    let report = match &outcomes[0] {
+        Outcome::Copied(report) => report,
+        other => panic!("the other folders go ahead: {other:#?}"),
+    };
+    assert_eq!(report.exit_code(), 1, "{report:#?}");
+    let refused: Vec<_> = report.refused().collect();
+    assert_eq!(refused.len(), 1, "{report:#?}");
+    assert_eq!(refused[0].source, "Projects");
+    let why = refused[0].refused.as_deref().unwrap();
+    assert!(why.contains("refused to create the folder"), "{why}");
+    for folder in ["INBOX", "Other"] {
+        assert_eq!(
+            content(&dst.fetch_all("alice", folder)),
+            content(&src.fetch_all("alice", folder)),
+            "{folder} arrived exact"
+        );
+    }
+    assert!(!outcomes[0].is_complete());
+}

@@ -1327,7 +1327,8 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
 #[tokio::test]
 async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_finishes() {
     use mailferry::event::Event;
-    use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+    use mailferry::folder::Rules;
+    use mailferry::job::{Job, ProgressFile};
     let src = Dovecot::builder()
         .layout(Layout::Exchange)
         .fsync(false)
@@ -1344,18 +1345,14 @@ async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("job.db");
 
-    let mut source = common::connect(src.addr_plain()).await;
-    let mut dest = common::connect(dst.addr_plain()).await;
-    let map = map_folders(
-        &read_tree(&mut source).await.unwrap(),
-        &read_tree(&mut dest).await.unwrap(),
+    let mut job = Job::open(
+        common::connect(src.addr_plain()).await,
+        common::connect(dst.addr_plain()).await,
         &Rules::default(),
-    );
-    let dest_tree = read_tree(&mut dest).await.unwrap();
-    apply(&mut dest, &plan_create(&map, &dest_tree).unwrap())
-        .await
-        .unwrap();
-    let mut store = State::open(&state, NOW).unwrap();
+        ProgressFile::at(&state),
+    )
+    .await
+    .unwrap();
     let options = Options {
         batch_messages: 4,
         connections: 1,
@@ -1367,18 +1364,8 @@ async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_
             cancel.cancel(); // the user presses Pause during the first batch
         }
     };
-    let report = mailferry::run::sync(
-        &mut source,
-        &mut dest,
-        &map,
-        Some(&mut store),
-        &options,
-        &|| NOW,
-        &mut sink,
-    )
-    .await
-    .unwrap();
-    drop(store);
+    let report = job.run(&options, &|| NOW, &mut sink).await.unwrap();
+    job.close().await;
     assert_eq!(
         report.transferred(),
         4,

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{content, migrate, run_both, text, NOW};
-use mailferry::folder::{map_folders, read_tree, Rules};
+use mailferry::folder::Rules;
+use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Options;
 use mailferry::state::State;
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
@@ -81,19 +82,16 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn audit(src: &Dovecot, dst: &Dovecot, state: &std::path::Path) -> mailferry::verify::Audit {
-    let mut source = common::connect(src.addr_plain()).await;
-    let mut dest = common::connect(dst.addr_plain()).await;
-    let map = map_folders(
-        &read_tree(&mut source).await.unwrap(),
-        &read_tree(&mut dest).await.unwrap(),
+    let mut job = Job::open(
+        common::connect(src.addr_plain()).await,
+        common::connect(dst.addr_plain()).await,
         &Rules::default(),
-    );
-    let store = State::open_read_only(state).unwrap();
-    let audit = mailferry::verify::verify(&mut source, &mut dest, &map, store.as_ref())
-        .await
-        .unwrap();
-    source.logout().await;
-    dest.logout().await;
+        ProgressFile::at(state),
+    )
+    .await
+    .unwrap();
+    let audit = job.audit().await.unwrap();
+    job.close().await;
     audit
 }
 

@@ -356,17 +356,6 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn state_error(path: &std::path::Path, e: mailferry::state::StateError) -> IpcError {
-    let problem = if e.is_busy() {
-        mailferry::error::Problem::JobBusy
-    } else {
-        mailferry::error::Problem::StateFailed {
-            path: path.display().to_string(),
-        }
-    };
-    IpcError::of_problem(&problem, problem.message(), Some(e.to_string()))
-}
-
 impl Run {
     /// Starts (or resumes) copying on a thread of its own. Does nothing if
     /// it is already copying.
@@ -455,34 +444,9 @@ impl Run {
     }
 
     async fn copy(&self) -> IpcResult<Report> {
-        use mailferry::folder::{apply, plan_create};
         let started = Instant::now();
         let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut pair = crate::commands::open_pair_with(&self.source, &self.dest, &edits).await?;
-        let plan = plan_create(&pair.map, &pair.dest_tree)
-            .map_err(|_| crate::commands::decision_needed(&pair.map))?;
-        let created = apply(&mut pair.dest, &plan).await?;
-        if let Some(refusal) = &created.refused {
-            return Err(IpcError::new(ErrorCode::ServerRefused, refusal.describe()));
-        }
-        // A folder the new server took for a look-alike one went into a sibling.
-        pair.map.move_to_siblings(&created.moved);
-        if let Some(dir) = self.state_path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                IpcError::of_problem(
-                    &mailferry::error::Problem::StateFailed {
-                        path: dir.display().to_string(),
-                    },
-                    format!(
-                        "MailFerry couldn't create the folder for this migration's progress file ({}).",
-                        dir.display()
-                    ),
-                    Some(e.to_string()),
-                )
-            })?;
-        }
-        let mut state = mailferry::state::State::open(&self.state_path, now())
-            .map_err(|e| state_error(&self.state_path, e))?;
+        let mut job = crate::commands::open_job(&self.source, &self.dest, &edits).await?;
         let mut sink = |event: Event| {
             self.view.send_modify(|v| {
                 v.apply(&event);
@@ -502,19 +466,9 @@ impl Run {
             after_switch: *self.after_switch.lock().unwrap_or_else(|e| e.into_inner()),
             ..mailferry::run::Options::default()
         };
-        let report = mailferry::run::sync(
-            &mut pair.source,
-            &mut pair.dest,
-            &pair.map,
-            Some(&mut state),
-            &options,
-            &now,
-            &mut sink,
-        )
-        .await?;
-        pair.source.logout().await;
-        pair.dest.logout().await;
-        Ok(report)
+        let report = job.run(&options, &now, &mut sink).await;
+        job.close().await;
+        Ok(report?)
     }
 }
 

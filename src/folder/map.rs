@@ -461,6 +461,25 @@ impl FolderMap {
         }
     }
 
+    /// Takes out of this run's map every folder bound for `folder` or for a
+    /// folder inside it (the new server refused to create it, so nothing
+    /// can go there this time), and returns them.
+    pub fn hold_back_inside(&mut self, folder: &MailboxName) -> Vec<MapEntry> {
+        let inside = |name: &MailboxName| {
+            name == folder
+                || self.dest_delimiter.is_some_and(|d| {
+                    name.wire()
+                        .strip_prefix(folder.wire())
+                        .is_some_and(|rest| rest.starts_with(d))
+                })
+        };
+        let (held, kept): (Vec<MapEntry>, Vec<MapEntry>) = std::mem::take(&mut self.entries)
+            .into_iter()
+            .partition(|e| matches!(&e.target, Target::Folder { name, .. } if inside(name)));
+        self.entries = kept;
+        held
+    }
+
     /// One line of counts, like "22 folders, 3 skipped, 1 needs a decision".
     pub fn summary(&self) -> String {
         let copied = self

@@ -5,10 +5,10 @@
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;
-use mailferry::folder::{apply, map_folders, plan_create, read_tree, Rules};
+use mailferry::folder::Rules;
 use mailferry::imap::Session;
-use mailferry::run::{sync, Options, Report};
-use mailferry::state::State;
+use mailferry::job::{Job, ProgressFile};
+use mailferry::run::{Options, Report};
 use mailferry_harness::{Dovecot, Fetched, Message};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -60,36 +60,14 @@ pub async fn migrate_with(
 
 /// [`migrate`] between two sessions already signed in (logged out after).
 pub async fn migrate_sessions(
-    mut source: Session,
-    mut dest: Session,
+    source: Session,
+    dest: Session,
     state: &Path,
     options: &Options,
 ) -> Result<Report, mailferry::error::Error> {
-    let source_tree = read_tree(&mut source).await?;
-    let dest_tree = read_tree(&mut dest).await?;
-    let mut map = map_folders(&source_tree, &dest_tree, &Rules::default());
-    if !options.dry {
-        let plan = plan_create(&map, &dest_tree).expect("no conflicts in these layouts");
-        let created = apply(&mut dest, &plan).await?;
-        map.move_to_siblings(&created.moved);
-    }
-    let mut store = if options.dry {
-        State::open_read_only(state).expect("read state")
-    } else {
-        Some(State::open(state, NOW).expect("open state"))
-    };
-    let report = sync(
-        &mut source,
-        &mut dest,
-        &map,
-        store.as_mut(),
-        options,
-        &|| NOW,
-        &mut Discard,
-    )
-    .await;
-    source.logout().await;
-    dest.logout().await;
+    let mut job = Job::open(source, dest, &Rules::default(), ProgressFile::at(state)).await?;
+    let report = job.run(options, &|| NOW, &mut Discard).await;
+    job.close().await;
     report
 }
 

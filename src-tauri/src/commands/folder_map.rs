@@ -193,10 +193,9 @@ pub async fn map_view(
     destination: &crate::accounts::Account,
     edits: &FolderEdits,
 ) -> IpcResult<FolderMapView> {
-    let pair = super::open_pair_with(source, destination, edits).await?;
-    let view = FolderMapView::from(&pair.map);
-    pair.source.logout().await;
-    pair.dest.logout().await;
+    let job = super::open_job(source, destination, edits).await?;
+    let view = FolderMapView::from(job.mapped());
+    job.close().await;
     Ok(view)
 }
 

@@ -18,9 +18,10 @@ pub mod update;
 pub mod verify;
 
 use crate::accounts::Account;
-use crate::error::{ErrorCode, IpcError, IpcResult};
-use mailferry::folder::{map_folders, read_tree, FolderMap, FolderTree, Rules};
+use crate::error::{IpcError, IpcResult};
+use mailferry::folder::{read_tree, FolderTree, Rules};
 use mailferry::imap::Session;
+use mailferry::job::{Job, ProgressFile};
 
 /// Signs in to an account and reads its folder tree.
 pub(crate) async fn open_tree(account: &Account) -> IpcResult<(Session, FolderTree)> {
@@ -29,49 +30,31 @@ pub(crate) async fn open_tree(account: &Account) -> IpcResult<(Session, FolderTr
     Ok((session, tree))
 }
 
-/// Both sides of a mailbox pair, signed in, with the folder map between them.
-pub(crate) struct Pair {
-    pub source: Session,
-    pub dest: Session,
-    pub dest_tree: FolderTree,
-    pub map: FolderMap,
-}
-
-/// Opens both sides and maps the folders with the default rules.
-#[allow(dead_code)] // Every caller passes the user's edits now; kept for the other pairs' callers.
-pub(crate) async fn open_pair(source: &Account, dest: &Account) -> IpcResult<Pair> {
-    open_pair_with(source, dest, &folder_map::FolderEdits::default()).await
-}
-
-/// Opens both sides and maps the folders with the user's edits (the map
-/// the folder-map screen showed).
-pub(crate) async fn open_pair_with(
+/// Signs in to both accounts and opens their migration job (the engine's
+/// [`Job`]: both trees read and mapped with the user's edits, the job's
+/// progress file named after the two accounts).
+pub(crate) async fn open_job(
     source: &Account,
     dest: &Account,
     edits: &folder_map::FolderEdits,
-) -> IpcResult<Pair> {
-    let (source_session, source_tree) = open_tree(source).await?;
-    let (dest_session, dest_tree) = open_tree(dest).await?;
-    let rules: Rules = edits.rules(source_tree.delimiter)?;
-    let map = map_folders(&source_tree, &dest_tree, &rules);
-    Ok(Pair {
-        source: source_session,
-        dest: dest_session,
-        dest_tree,
-        map,
-    })
-}
-
-/// The error for a map with open questions.
-pub(crate) fn decision_needed(map: &FolderMap) -> IpcError {
-    IpcError::new(
-        ErrorCode::FolderDecisionNeeded,
-        format!(
-            "Nothing was copied: {} folder question{} must be settled first (see the folder map).",
-            map.decisions_needed(),
-            if map.decisions_needed() == 1 { "" } else { "s" }
-        ),
+) -> IpcResult<Job> {
+    let progress = ProgressFile::at(copy::job_path(source, dest)?);
+    let mut job = Job::connect(
+        (&source.endpoint, &source.credentials),
+        (&dest.endpoint, &dest.credentials),
+        &Rules::default(),
+        progress,
     )
+    .await
+    .map_err(|e| IpcError::from(e.error))?;
+    match edits.rules(job.source_tree().delimiter) {
+        Ok(rules) => job.remap(&rules),
+        Err(e) => {
+            job.close().await;
+            return Err(e);
+        }
+    }
+    Ok(job)
 }
 
 /// Runs engine work whose future cannot move between threads (it holds the

@@ -81,18 +81,10 @@ pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Veri
     let audit = tauri::async_runtime::spawn_blocking(move || {
         super::block_on_own_runtime(async {
             let edits = run.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let mut pair = super::open_pair_with(&run.source, &run.dest, &edits).await?;
-            let state = mailferry::state::State::open_read_only(&run.state_path)
-                .map_err(|e| IpcError::internal(e.to_string()))?;
-            let audit = mailferry::verify::verify(
-                &mut pair.source,
-                &mut pair.dest,
-                &pair.map,
-                state.as_ref(),
-            )
-            .await?;
-            pair.source.logout().await;
-            pair.dest.logout().await;
+            let mut job = super::open_job(&run.source, &run.dest, &edits).await?;
+            let audit = job.audit().await;
+            job.close().await;
+            let audit = audit?;
             Ok(audit)
         })
     })
