@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::folder::MailboxName;
 use crate::identity::{crlf_size, Fingerprint, Summary};
 
 const NOW: i64 = 1_710_000_000; // 2024-03-09
