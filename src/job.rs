@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use crate::endpoint::{Credentials, Endpoint};
 use crate::error::{Error, Problem};
-use crate::event::EventSink;
+use crate::event::{Event, EventSink};
 use crate::folder::{
     apply, map_folders, plan_create, read_tree, ApplyReport, Conflict, CreatePlan, FolderMap,
     FolderTree, Rules, Target,
@@ -358,6 +358,22 @@ impl Job {
         sink: &mut dyn EventSink,
     ) -> Result<Report, Error> {
         self.open_progress(options.dry, now)?;
+        // What this run leaves out reaches every face as it starts: the
+        // folders a question holds back, and those the new server refused.
+        for entry in &self.mapped.entries {
+            if let Some(q) = self.questions.iter().find(|q| q.concerns(entry)) {
+                sink.emit(Event::FolderRefused {
+                    folder: entry.source.display().to_owned(),
+                    reason: format!("left out until you decide: {}", q.describe()),
+                });
+            }
+        }
+        for folder in &self.refused {
+            sink.emit(Event::FolderRefused {
+                folder: folder.source.clone(),
+                reason: folder.refused.clone().unwrap_or_default(),
+            });
+        }
         let mut report = run::sync(
             &mut self.source,
             &mut self.dest,

@@ -749,3 +749,49 @@ fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
         assert!(said.contains("zero byte"), "the server's words: {said}");
     }
 }
+
+/// What a run leaves out is said as it starts, to every face: a folder a
+/// question holds back reaches the event stream (the app's copy screen)
+/// as refused with the question, while every other folder copies.
+#[tokio::test]
+async fn a_folder_held_back_by_a_question_is_said_at_the_start_of_the_copy() {
+    use mailferry::event::Event;
+    let (src, dst) = (server(), server());
+    for folder in ["Clients", "Customers", "Other"] {
+        src.create_mailbox("alice", folder);
+    }
+    src.append("alice", "Other", &[mail(1), mail(2)]);
+    src.append("alice", "Clients", &[mail(3)]);
+    src.append("alice", "Customers", &[mail(4)]);
+    let dir = tempfile::tempdir().unwrap();
+    // Two source folders onto one, merging not allowed: a question.
+    let rules = Rules::from_flags(&["Customers=Clients".to_owned()], &[], &[], &[]).unwrap();
+    let mut job = Job::open(
+        common::connect(src.addr_plain()).await,
+        common::connect(dst.addr_plain()).await,
+        &rules,
+        ProgressFile::at(dir.path().join("job.db")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(job.questions().len(), 1, "{:#?}", job.mapped().conflicts);
+    let mut said = Vec::new();
+    let report = job
+        .run(&Options::default(), &|| NOW, &mut |e: Event| said.push(e))
+        .await
+        .unwrap();
+    job.close().await;
+    let held: Vec<&str> = said
+        .iter()
+        .filter_map(|e| match e {
+            Event::FolderRefused { folder, reason } if reason.contains("until you decide") => {
+                Some(folder.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(held.len(), 2, "both folders of the question: {said:#?}");
+    assert!(held.contains(&"Clients") && held.contains(&"Customers"));
+    assert_same(&src, &dst, "Other");
+    assert_eq!(report.transferred(), 2, "{report:#?}");
+}

@@ -59,8 +59,6 @@ pub enum ErrorCode {
     UnknownAccount,
     /// The run id is unknown.
     UnknownRun,
-    /// The folder map has a question the user must settle first.
-    FolderDecisionNeeded,
     /// This build has no demo servers (or Dovecot is missing).
     DemoUnavailable,
     /// A bug or an unexpected failure in the shell.

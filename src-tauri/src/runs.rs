@@ -446,7 +446,8 @@ impl Run {
     async fn copy(&self) -> IpcResult<Report> {
         let started = Instant::now();
         let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut job = crate::commands::open_job(&self.source, &self.dest, &edits).await?;
+        let progress = mailferry::job::ProgressFile::at(&self.state_path);
+        let mut job = crate::commands::open_job(&self.source, &self.dest, &edits, progress).await?;
         let mut sink = |event: Event| {
             self.view.send_modify(|v| {
                 v.apply(&event);

@@ -9,6 +9,7 @@ use mailferry::folder::map::Conflict;
 use mailferry::folder::name::split_segments;
 use mailferry::folder::rules::{FolderPair, Pattern};
 use mailferry::folder::{FolderMap, MergePolicy, Rules, Target};
+use mailferry::job::ProgressFile;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
@@ -193,7 +194,8 @@ pub async fn map_view(
     destination: &crate::accounts::Account,
     edits: &FolderEdits,
 ) -> IpcResult<FolderMapView> {
-    let job = super::open_job(source, destination, edits).await?;
+    let progress = ProgressFile::at(super::copy::job_path(source, destination)?);
+    let job = super::open_job(source, destination, edits, progress).await?;
     let view = FolderMapView::from(job.mapped());
     job.close().await;
     Ok(view)

@@ -31,14 +31,13 @@ pub(crate) async fn open_tree(account: &Account) -> IpcResult<(Session, FolderTr
 }
 
 /// Signs in to both accounts and opens their migration job (the engine's
-/// [`Job`]: both trees read and mapped with the user's edits, the job's
-/// progress file named after the two accounts).
+/// [`Job`]: both trees read and mapped with the user's edits).
 pub(crate) async fn open_job(
     source: &Account,
     dest: &Account,
     edits: &folder_map::FolderEdits,
+    progress: ProgressFile,
 ) -> IpcResult<Job> {
-    let progress = ProgressFile::at(copy::job_path(source, dest)?);
     let mut job = Job::connect(
         (&source.endpoint, &source.credentials),
         (&dest.endpoint, &dest.credentials),
