@@ -6,7 +6,7 @@
 //! behind "Show details". Retry logic asks the predicates
 //! ([`Error::is_transient`], [`Error::is_auth`]) instead of reading strings.
 
-use crate::endpoint::Fingerprint;
+use crate::certificate::Fingerprint;
 use crate::provider::Provider;
 use serde::Serialize;
 use std::fmt;
@@ -468,7 +468,7 @@ impl Problem {
             Problem::KeychainUnavailable => format!(
                 "MailFerry can't reach this computer's keychain, or it is locked, and it never saves a \
                  password in a file instead. {} Until then, use the password for this session only.",
-                crate::auth::keychain::how_to_enable()
+                keychain_how_to_enable()
             ),
             Problem::KeychainFailed { account } => format!(
                 "The keychain refused to read or save the password of {account}. Unlock the keychain and \
@@ -672,6 +672,20 @@ impl From<Problem> for Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a user does on this platform so that MailFerry finds a keychain.
+fn keychain_how_to_enable() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "Open the Keychain Access app, unlock your login keychain, then try again."
+    } else if cfg!(target_os = "windows") {
+        "Windows keeps passwords in its Credential Manager for the signed-in user; sign in to \
+         Windows with your own account, then try again."
+    } else {
+        "To let MailFerry remember passwords, install a password store (GNOME Keyring, in the \
+         package gnome-keyring, or KDE's KWallet), let it start when you log in and unlock it, \
+         then open MailFerry again."
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -166,20 +166,6 @@ impl Keychain {
     }
 }
 
-/// What a user does on this platform so that MailFerry finds a keychain.
-pub fn how_to_enable() -> &'static str {
-    if cfg!(target_os = "macos") {
-        "Open the Keychain Access app, unlock your login keychain, then try again."
-    } else if cfg!(target_os = "windows") {
-        "Windows keeps passwords in its Credential Manager for the signed-in user; sign in to \
-         Windows with your own account, then try again."
-    } else {
-        "To let MailFerry remember passwords, install a password store (GNOME Keyring, in the \
-         package gnome-keyring, or KDE's KWallet), let it start when you log in and unlock it, \
-         then open MailFerry again."
-    }
-}
-
 fn unavailable(e: &keyring_core::Error) -> Error {
     Error::new(Problem::KeychainUnavailable).with_detail(e.to_string())
 }

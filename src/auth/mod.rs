@@ -4,6 +4,7 @@
 //! [`Secret`](crate::secret::Secret)s; the SASL side of OAuth (XOAUTH2,
 //! OAUTHBEARER) is in [`crate::imap`].
 
+pub mod credentials;
 pub mod grant;
 pub mod keychain;
 pub mod oauth;
