@@ -130,20 +130,7 @@ impl Job {
             Session::connect(source.0, source.1),
             Session::connect(dest.0, dest.1)
         );
-        let source = source.map_err(|error| OpenError {
-            side: Side::Source,
-            error,
-        })?;
-        let dest = match dest {
-            Ok(dest) => dest,
-            Err(error) => {
-                source.logout().await;
-                return Err(OpenError {
-                    side: Side::Destination,
-                    error,
-                });
-            }
-        };
+        let (source, dest) = both(source, dest).await?;
         Job::open(source, dest, rules, progress).await
     }
 
@@ -166,16 +153,8 @@ impl Job {
                 side: Side::Source,
                 error,
             })?;
-        let dest = match Session::connect_within(dest.0, dest.1, dest.2).await {
-            Ok(dest) => dest,
-            Err(error) => {
-                source.logout().await;
-                return Err(OpenError {
-                    side: Side::Destination,
-                    error,
-                });
-            }
-        };
+        let dest = Session::connect_within(dest.0, dest.1, dest.2).await;
+        let (source, dest) = both(Ok(source), dest).await?;
         Job::open(source, dest, rules, progress).await
     }
 
@@ -456,6 +435,33 @@ impl Job {
         };
         self.state = Some(opened.map_err(|e| progress_error(path, e))?);
         Ok(())
+    }
+}
+
+/// Both sessions, or the side that failed to sign in (the other one is
+/// signed out).
+async fn both(
+    source: Result<Session, Error>,
+    dest: Result<Session, Error>,
+) -> Result<(Session, Session), OpenError> {
+    match (source, dest) {
+        (Ok(source), Ok(dest)) => Ok((source, dest)),
+        (Err(error), dest) => {
+            if let Ok(dest) = dest {
+                dest.logout().await;
+            }
+            Err(OpenError {
+                side: Side::Source,
+                error,
+            })
+        }
+        (Ok(source), Err(error)) => {
+            source.logout().await;
+            Err(OpenError {
+                side: Side::Destination,
+                error,
+            })
+        }
     }
 }
 
