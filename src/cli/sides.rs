@@ -1,0 +1,333 @@
+//! Each server side resolved from its flags: the endpoint (security,
+//! port, timeout, pinned certificate, extra authorities) and the sign-in
+//! (a password from a file, the environment, a prompt or the keychain; an
+//! access token; a browser sign-in kept in the keychain; a Google service
+//! account or Microsoft client credentials).
+
+use super::args::Servers;
+use super::engine_error;
+use anyhow::{bail, Context};
+use mailferry::auth::grant::{ClientCredentials, RefreshGrant, ServiceAccount, TokenSource};
+use mailferry::auth::keychain::{Account, Keychain, SecretKind};
+use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
+use mailferry::error::Problem;
+use mailferry::secret::Secret;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One server's flags without their number (`--host1` and `--host2` are
+/// both `host`), and how to sign in to it.
+#[derive(Clone)]
+pub(crate) struct Side {
+    pub(crate) n: &'static str,
+    pub(crate) host: Option<String>,
+    pub(crate) port: Option<u16>,
+    pub(crate) user: Option<String>,
+    pub(crate) passfile: Option<PathBuf>,
+    pub(crate) tls: bool,
+    pub(crate) starttls: bool,
+    pub(crate) plain: bool,
+    pub(crate) pin: Option<String>,
+    pub(crate) cafile: Option<PathBuf>,
+    pub(crate) timeout: f64,
+    pub(crate) authmech: String,
+    pub(crate) authuser: Option<String>,
+    pub(crate) keychain: bool,
+    pub(crate) oauthaccesstoken: Option<PathBuf>,
+    pub(crate) oauth: Option<String>,
+    pub(crate) serviceaccount: Option<PathBuf>,
+    pub(crate) clientcredentials: Option<String>,
+    pub(crate) compress: bool,
+    /// A password from a --mailboxes list's row.
+    pub(crate) row_password: Option<Secret<String>>,
+}
+
+impl Side {
+    /// "Source" or "Destination", for messages.
+    pub(crate) fn role(&self) -> &'static str {
+        if self.n == "1" {
+            "Source"
+        } else {
+            "Destination"
+        }
+    }
+
+    /// The endpoint and credentials, or None when this side wasn't given.
+    pub(crate) fn resolve(self) -> anyhow::Result<Option<(Endpoint, Credentials)>> {
+        let n = self.n;
+        let Some(host) = self.host.clone() else {
+            if self.user.is_some() || self.passfile.is_some() {
+                bail!("--user{n} or --passfile{n} given without --host{n}");
+            }
+            return Ok(None);
+        };
+        let security = match (self.tls, self.starttls, self.plain) {
+            (_, true, _) => Security::StartTls,
+            (_, _, true) => Security::Plain,
+            _ => Security::Tls,
+        };
+        let mut endpoint = Endpoint::new(host).with_security(security);
+        if let Some(port) = self.port {
+            endpoint = endpoint.with_port(port);
+        }
+        if !(0.1..=3600.0).contains(&self.timeout) {
+            bail!("--timeout{n} must be between 0.1 and 3600 seconds");
+        }
+        endpoint.timeout = Duration::from_secs_f64(self.timeout);
+        endpoint.compress = self.compress;
+        if let Some(pin) = &self.pin {
+            endpoint.pinned_certificate =
+                Some(Fingerprint::parse(pin).with_context(|| format!("--pin-cert{n}"))?);
+        }
+        if let Some(path) = &self.cafile {
+            endpoint.extra_roots_pem.push(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --cafile{n} {}", path.display()))?,
+            );
+        }
+        let user = self
+            .user
+            .clone()
+            .with_context(|| format!("--user{n} is needed with --host{n}"))?;
+        let proof = self.proof()?;
+        let mechanism = match self.authmech.to_ascii_uppercase().as_str() {
+            "AUTO" => AuthMechanism::Auto,
+            "LOGIN" => AuthMechanism::Login,
+            "PLAIN" => AuthMechanism::Plain,
+            "XOAUTH2" => AuthMechanism::XOAuth2,
+            "OAUTHBEARER" => AuthMechanism::OAuthBearer,
+            other => bail!("--authmech{n} {other}: use LOGIN, PLAIN, XOAUTH2, OAUTHBEARER or AUTO"),
+        };
+        let credentials = Credentials {
+            user,
+            proof,
+            admin: self.authuser.clone(),
+            mechanism,
+        };
+        Ok(Some((endpoint, credentials)))
+    }
+
+    /// This side for one mailbox of a list: its user, and the row's
+    /// password when the list had one (else the side's own sign-in flags).
+    pub(crate) fn resolve_for(
+        &self,
+        user: &str,
+        password: Option<Secret<String>>,
+    ) -> anyhow::Result<(Endpoint, Credentials)> {
+        let mut side = self.clone();
+        side.user = Some(user.to_owned());
+        if let Some(password) = password {
+            side.passfile = None;
+            side.keychain = false;
+            side.row_password = Some(password);
+        } else if side.authuser.is_none()
+            && side.serviceaccount.is_none()
+            && side.clientcredentials.is_none()
+            && side.oauth.is_none()
+            && !side.keychain
+        {
+            bail!(
+                "{user}: the list has no password for side {} and no sign-in for every mailbox was \
+                 given (--serviceaccount{n}, --clientcredentials{n} or --authuser{n})",
+                side.n,
+                n = side.n
+            );
+        }
+        side.resolve()?
+            .with_context(|| format!("--host{} is needed with --mailboxes", self.n))
+    }
+
+    /// The account this side signs in to, for the keychain.
+    pub(crate) fn account(&self) -> Option<Account> {
+        Some(Account::new(self.user.clone()?, self.host.clone()?))
+    }
+
+    /// An access token from --oauthaccesstokenN, a password from the
+    /// keychain (--keychainN), or else [`Side::password`].
+    fn proof(&self) -> anyhow::Result<Proof> {
+        let n = self.n;
+        if let Some(password) = &self.row_password {
+            return Ok(Proof::Password(password.clone()));
+        }
+        if let Some(path) = &self.oauthaccesstoken {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --oauthaccesstoken{n} {}", path.display()))?;
+            let text = Secret::new(text);
+            let token = text.expose().lines().next().unwrap_or("").trim().to_owned();
+            if token.is_empty() {
+                bail!(
+                    "--oauthaccesstoken{n} {}: the first line is empty",
+                    path.display()
+                );
+            }
+            return Ok(Proof::AccessToken(Secret::new(token)));
+        }
+        if let Some(issuer) = &self.oauth {
+            let account = self.account().context("--oauth needs --user and --host")?;
+            return oauth_proof(issuer, &account).map_err(|e| engine_error(self.role(), e));
+        }
+        if let Some(path) = &self.serviceaccount {
+            let user = self
+                .user
+                .as_deref()
+                .context("--serviceaccount needs --user")?;
+            let json =
+                Secret::new(std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read --serviceaccount{n} {}", path.display())
+                })?);
+            let grant = ServiceAccount::from_key_json(&json, user)
+                .map_err(|e| engine_error(self.role(), e))?;
+            return Ok(Proof::Renewable(TokenSource::new(grant)));
+        }
+        if let Some(tenant) = &self.clientcredentials {
+            let (Ok(id), Ok(secret)) = (
+                std::env::var("MAILFERRY_OAUTH_CLIENT_ID"),
+                std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET"),
+            ) else {
+                bail!(
+                    "--clientcredentials{n} needs the app's ID and secret in MAILFERRY_OAUTH_CLIENT_ID \
+                     and MAILFERRY_OAUTH_CLIENT_SECRET"
+                );
+            };
+            let grant = ClientCredentials::new(tenant, &id, Secret::new(secret));
+            return Ok(Proof::Renewable(TokenSource::new(grant)));
+        }
+        if self.keychain {
+            let account = self
+                .account()
+                .context("--keychain needs --user and --host")?;
+            let keychain = Keychain::system().map_err(|e| engine_error(self.role(), e))?;
+            return match keychain
+                .load(SecretKind::Password, &account)
+                .map_err(|e| engine_error(self.role(), e))?
+            {
+                Some(password) => Ok(Proof::Password(password)),
+                None => Err(engine_error(
+                    self.role(),
+                    Problem::NotInKeychain {
+                        account: account.to_string(),
+                    }
+                    .into(),
+                )),
+            };
+        }
+        Ok(Proof::Password(self.password()?))
+    }
+
+    /// The password from a file, the environment, or a prompt — never argv.
+    fn password(&self) -> anyhow::Result<Secret<String>> {
+        let n = self.n;
+        if let Some(path) = &self.passfile {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --passfile{n} {}", path.display()))?;
+            let text = Secret::new(text);
+            let first = text.expose().lines().next().unwrap_or("").to_owned();
+            return Ok(Secret::new(first));
+        }
+        if let Ok(value) = std::env::var(format!("MAILFERRY_PASSWORD{n}")) {
+            return Ok(Secret::new(value));
+        }
+        if std::io::stdin().is_terminal() {
+            let prompt = format!(
+                "Password for {} on {}: ",
+                self.user.as_deref().unwrap_or(""),
+                self.host.as_deref().unwrap_or("")
+            );
+            let value = rpassword::prompt_password(prompt).context("cannot read the password")?;
+            return Ok(Secret::new(value));
+        }
+        bail!("no password for side {n}: give --passfile{n} FILE or set MAILFERRY_PASSWORD{n}")
+    }
+}
+
+impl Servers {
+    /// Both sides, resolved; `command` names the command in the error when one is missing.
+    pub(crate) fn both(self, command: &str) -> anyhow::Result<[(Endpoint, Credentials); 2]> {
+        let source = Side::from(self.side1).resolve()?;
+        let dest = Side::from(self.side2).resolve()?;
+        match (source, dest) {
+            (Some(s), Some(d)) => Ok([s, d]),
+            _ => bail!(
+                "{command} needs both servers: give --host1 (where the mail is now) and --host2 \
+                 (where it goes)"
+            ),
+        }
+    }
+}
+
+/// Access tokens for `account` from the issuer (`google`, `microsoft` or
+/// a URL): from the refresh token in the keychain when there is one, else
+/// by signing in in the browser (the stand-in named by MAILFERRY_BROWSER in
+/// tests). The refresh token goes to the keychain, or, without one, lives
+/// for this run only; either way it renews the access token during the run.
+fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
+    use mailferry::auth::oauth::{self, Client, Issuer};
+    let issuer = Issuer::from_name(issuer)?;
+    let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
+        return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
+            issuer: issuer.name.clone(),
+        })
+        .with_detail(
+            "no client ID: register MailFerry as a desktop app with the provider and set \
+             MAILFERRY_OAUTH_CLIENT_ID (and MAILFERRY_OAUTH_CLIENT_SECRET if it gave one)",
+        ));
+    };
+    let client = Client {
+        id,
+        secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
+    };
+    let keychain = Keychain::system();
+    if let Ok(keychain) = &keychain {
+        if let Some(refresh) = keychain.load(SecretKind::RefreshToken, account)? {
+            match oauth::refresh(&issuer, &client, &refresh) {
+                Ok(tokens) => return Ok(renewable(issuer, client, tokens, account)),
+                Err(e) if e.needs_new_token() => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let browser = oauth::browser_from_env();
+    eprintln!(
+        "Opening your browser to sign in to {} as {}…",
+        issuer.name, account.user
+    );
+    let tokens = oauth::sign_in(
+        &issuer,
+        &client,
+        Some(&account.user),
+        browser.as_ref(),
+        Duration::from_secs(300),
+    )?;
+    match (&keychain, &tokens.refresh_token) {
+        (Ok(keychain), Some(refresh)) => {
+            keychain.save(SecretKind::RefreshToken, account, refresh)?
+        }
+        (Err(e), Some(_)) => eprintln!("mailferry: {e} The sign-in is kept for this run only."),
+        _ => {}
+    }
+    Ok(renewable(issuer, client, tokens, account))
+}
+
+/// The access token in `tokens`, renewed with its refresh token during the
+/// run (a rotated refresh token is saved to the keychain); without a
+/// refresh token, the access token alone.
+fn renewable(
+    issuer: mailferry::auth::oauth::Issuer,
+    client: mailferry::auth::oauth::Client,
+    tokens: mailferry::auth::oauth::Tokens,
+    account: &Account,
+) -> Proof {
+    let Some(refresh) = tokens.refresh_token.clone() else {
+        return Proof::AccessToken(tokens.access_token);
+    };
+    let account = account.clone();
+    let grant = RefreshGrant::new(issuer, client, refresh).on_rotate(move |new| {
+        if let Ok(keychain) = Keychain::system() {
+            if let Err(e) = keychain.save(SecretKind::RefreshToken, &account, new) {
+                tracing::warn!("cannot keep the new sign-in in the keychain: {e}");
+            }
+        }
+    });
+    Proof::Renewable(TokenSource::with_tokens(grant, &tokens))
+}

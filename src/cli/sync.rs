@@ -1,0 +1,302 @@
+//! `mailferry sync`: one pair of accounts through the engine's `Job`
+//! (folders first, then the copy), or a list of mailboxes through
+//! `mailferry::domain`; a signal stops it after the batch in flight.
+
+use super::args::SyncArgs;
+use super::render::{plural, print_folder_sizes, print_sync_report, Progress};
+use super::sides::Side;
+use super::{default_state_path, engine_error, open_job, unix_now};
+use anyhow::{bail, Context};
+use mailferry::domain::{migrate_all, parse_list, Domain, Mailbox, Outcome};
+use mailferry::run::Cancel;
+use mailferry::secret::Secret;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Ctrl-C, or a service manager's stop (SIGTERM): the copy finishes the
+/// batch in flight, records it and stops; the command then exits 130 or
+/// 143. A second signal exits at once (the progress file is safe at any
+/// moment: the next run settles what was in flight).
+fn stop_on_signal(cancel: Cancel) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    let got = std::sync::Arc::new(AtomicU8::new(0));
+    let seen = got.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return,
+            };
+        loop {
+            #[cfg(unix)]
+            let code = tokio::select! {
+                _ = tokio::signal::ctrl_c() => 130,
+                _ = term.recv() => 143,
+            };
+            #[cfg(not(unix))]
+            let code = match tokio::signal::ctrl_c().await {
+                Ok(()) => 130,
+                Err(_) => return,
+            };
+            if seen.swap(code, Ordering::SeqCst) != 0 {
+                std::process::exit(i32::from(code));
+            }
+            eprintln!(
+                "Stopping after the messages being copied now are recorded… (press Ctrl-C again to stop at once)"
+            );
+            cancel.cancel();
+        }
+    });
+    got
+}
+
+/// The exit code after a run a signal stopped, if one did.
+fn signalled(got: &std::sync::atomic::AtomicU8) -> Option<ExitCode> {
+    match got.load(std::sync::atomic::Ordering::SeqCst) {
+        0 => None,
+        code => Some(ExitCode::from(code)),
+    }
+}
+
+/// `mailferry sync`: creates the folders and copies one pair of accounts
+/// through the engine's `Job`, or every mailbox of `--mailboxes FILE`.
+pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    if args.mailboxes.is_some() {
+        return run_mailboxes(args).await;
+    }
+    let options = args.copy.options(args.dry)?;
+    let signal = stop_on_signal(options.cancel.clone());
+    let json = args.copy.json;
+    let mut job = open_job(
+        args.servers,
+        &args.rules,
+        "mailferry sync",
+        args.copy.state.clone(),
+        args.copy.rebuild_progress,
+    )
+    .await?;
+    let mut out = std::io::stdout().lock();
+    if args.justfoldersizes {
+        let map = job.mapped().clone();
+        let (source, dest) = job.sessions();
+        let result = print_folder_sizes(&mut out, &map, source, dest, json).await;
+        job.close().await;
+        result?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A folder question holds back only the folders it is about; the rest
+    // goes ahead, and the questions are listed at the end (exit 1).
+    let questions = job.questions().to_vec();
+    let asked = |out: &mut dyn Write, code: u8| -> anyhow::Result<ExitCode> {
+        if questions.is_empty() {
+            return Ok(ExitCode::from(code));
+        }
+        let mut text = format!(
+            "\n{} folder question{} to decide (--f1f2, --exclude, --regextrans2 or --merge settle them); \
+             the folders concerned were left out of this run:\n",
+            questions.len(),
+            plural(questions.len() as u64)
+        );
+        for q in &questions {
+            text.push_str(&format!("  ! {}\n", q.describe()));
+        }
+        if json {
+            eprint!("{text}");
+        } else {
+            write!(out, "{text}")?;
+        }
+        Ok(ExitCode::from(code.max(1)))
+    };
+    let plan = match job.plan() {
+        Ok(plan) => plan,
+        Err(e) => {
+            job.close().await;
+            return Err(engine_error("Destination server", e));
+        }
+    };
+    if args.dry && args.justfolders {
+        job.close().await;
+        if plan.is_empty() {
+            writeln!(out, "Nothing to do: every folder is already there.")?;
+        } else {
+            writeln!(
+                out,
+                "Would run these steps on the destination (--dry: nothing was changed):"
+            )?;
+            write!(out, "{}", plan.render_text())?;
+        }
+        return asked(&mut out, 0);
+    }
+    if !args.dry {
+        let created = match job.create_folders(&unix_now).await {
+            Ok(created) => created,
+            Err(e) => {
+                job.close().await;
+                return Err(engine_error("Destination server", e));
+            }
+        };
+        for line in created.moved_lines() {
+            if json {
+                eprintln!("{line}");
+            } else {
+                writeln!(out, "{line}")?;
+            }
+        }
+        if args.justfolders {
+            let refused = job.refused_folders().to_vec();
+            job.close().await;
+            for name in &created.created {
+                writeln!(out, "  + {}", name.display())?;
+            }
+            for folder in &refused {
+                let why = folder.refused.as_deref().unwrap_or_default();
+                writeln!(out, "  ! {why}")?;
+            }
+            writeln!(out, "{}", created.summary())?;
+            return asked(&mut out, if refused.is_empty() { 0 } else { 1 });
+        }
+    } else if !plan.is_empty() {
+        writeln!(out, "Would create these folders first:")?;
+        write!(out, "{}", plan.render_text())?;
+    }
+
+    // The copy.
+    let mut progress = Progress::new(json);
+    let result = job
+        .copy(&options, &unix_now, &mut |e| progress.show(&e))
+        .await;
+    progress.finish();
+    if job.rebuilt_progress() {
+        eprintln!(
+            "The progress file {} was damaged: it is kept beside a new one, which this run \
+             built from what both servers hold.",
+            job.progress_path().display()
+        );
+    }
+    let state_path = job.progress_path().to_owned();
+    job.close().await;
+    let report = result.map_err(|e| engine_error("Copy", e))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        print_sync_report(&mut out, &report, &state_path)?;
+    }
+    let code = asked(&mut out, report.exit_code())?;
+    Ok(signalled(&signal).unwrap_or(code))
+}
+
+/// `mailferry sync --mailboxes FILE`: every mailbox of the list, several at
+/// once, within each server's connection budget; a line per mailbox.
+async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let path = args.mailboxes.clone().expect("checked by the caller");
+    let text = Secret::new(
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read --mailboxes {}", path.display()))?,
+    );
+    let rows = parse_list(text.expose(), &[]);
+    drop(text);
+    let bad: Vec<&str> = rows.iter().filter_map(|r| r.problem.as_deref()).collect();
+    if !bad.is_empty() {
+        bail!(
+            "nothing was copied: the list {} needs fixing first:\n  {}",
+            path.display(),
+            bad.join("\n  ")
+        );
+    }
+    if rows.is_empty() {
+        bail!("the list {} names no mailbox", path.display());
+    }
+    let (side1, side2) = (
+        Side::from(args.servers.side1),
+        Side::from(args.servers.side2),
+    );
+    let mut mailboxes = Vec::with_capacity(rows.len());
+    let mut endpoints = None;
+    for row in rows {
+        let (source, source_credentials) =
+            side1.resolve_for(&row.source_user, row.source_password)?;
+        let (dest, dest_credentials) =
+            side2.resolve_for(&row.destination_user, row.destination_password)?;
+        let job = mailferry::paths::job_name(
+            &source_credentials.user,
+            &source,
+            &dest_credentials.user,
+            &dest,
+        );
+        mailboxes.push(Mailbox {
+            source: source_credentials,
+            dest: dest_credentials,
+            state: default_state_path(&job)?,
+        });
+        endpoints.get_or_insert((source, dest));
+    }
+    let (source, dest) = endpoints.expect("at least one row");
+    let cap = |given: Option<usize>, host: &str| {
+        given
+            .unwrap_or(mailferry::preset::for_host(host).max_connections as usize)
+            .max(1)
+    };
+    let domain = Domain {
+        source_connections: cap(args.maxconnections1, &source.host),
+        dest_connections: cap(args.maxconnections2, &dest.host),
+        at_once: args.at_once.max(1),
+        source,
+        dest,
+    };
+    let options = args.copy.options(args.dry)?;
+    let signal = stop_on_signal(options.cancel.clone());
+    let rules = args.rules.rules()?;
+    let now = unix_now;
+    eprintln!(
+        "Copying {} mailboxes, {} at a time (at most {} connections to {}, {} to {})…",
+        mailboxes.len(),
+        domain.at_once,
+        domain.source_connections,
+        domain.source.host,
+        domain.dest_connections,
+        domain.dest.host
+    );
+    let outcomes = migrate_all(&domain, &mailboxes, &rules, &options, &now).await;
+    let mut out = std::io::stdout().lock();
+    let mut code = 0u8;
+    for (mailbox, outcome) in mailboxes.iter().zip(&outcomes) {
+        let who = format!("{} -> {}", mailbox.source.user, mailbox.dest.user);
+        match outcome {
+            Outcome::Copied(report) => {
+                writeln!(
+                    out,
+                    "{who}: copied {}, already there {}, skipped {}, failed {}",
+                    report.transferred(),
+                    report.already_there(),
+                    report.skipped(),
+                    report.failed()
+                )?;
+                code = code.max(report.exit_code());
+            }
+            Outcome::NeedsDecision { count, report } => {
+                writeln!(
+                    out,
+                    "{who}: copied {}, already there {}, skipped {}, failed {}; \
+                     {count} folder question(s) to decide: those folders were left out \
+                     (run `mailferry folders` for this mailbox)",
+                    report.transferred(),
+                    report.already_there(),
+                    report.skipped(),
+                    report.failed()
+                )?;
+                code = code.max(report.exit_code()).max(1);
+            }
+            Outcome::Failed(e) => {
+                writeln!(out, "{who}: not copied: {e} [{}]", e.code())?;
+                if let Some(detail) = e.detail() {
+                    writeln!(out, "  Details: {detail}")?;
+                }
+                code = 2;
+            }
+        }
+    }
+    let done = outcomes.iter().filter(|o| o.is_complete()).count();
+    writeln!(out, "{done} of {} mailboxes complete.", outcomes.len())?;
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(code)))
+}
