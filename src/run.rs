@@ -1386,8 +1386,65 @@ async fn copy_batch(
         writers.append(dest, job.dest_name.wire(), &items),
         fetch_next
     );
-    let results = results?;
+    let mut results = results?;
     crate::crashpoint::hit("after_ok");
+    // A refusal may be the keywords' (Dovecot: "Keyword length too long"):
+    // such a message goes once more with its system flags only; stored
+    // then, its keywords are reported as left off, and it is not a failure.
+    let retry: Vec<usize> = (0..results.len())
+        .filter(|&i| {
+            matches!(
+                results[i],
+                Appended::Refused {
+                    kind: RefusalKind::Other,
+                    ..
+                }
+            ) && sending[i].2.iter().any(|f| !f.starts_with('\\'))
+        })
+        .collect();
+    if !retry.is_empty() {
+        let system: Vec<Vec<String>> = retry
+            .iter()
+            .map(|&i| {
+                sending[i]
+                    .2
+                    .iter()
+                    .filter(|f| f.starts_with('\\'))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let items: Vec<AppendItem> = retry
+            .iter()
+            .zip(&system)
+            .map(|(&i, flags)| AppendItem {
+                flags,
+                internal_date: sending[i].1.internal_date.as_deref(),
+                body: &sending[i].1.body,
+            })
+            .collect();
+        let again = dest.append(job.dest_name.wire(), &items).await?;
+        for (&i, result) in retry.iter().zip(again) {
+            if !matches!(
+                result,
+                Appended::Refused {
+                    kind: RefusalKind::Other,
+                    ..
+                }
+            ) {
+                if matches!(result, Appended::Stored { .. }) {
+                    dropped.extend(
+                        sending[i]
+                            .2
+                            .iter()
+                            .filter(|f| !f.starts_with('\\'))
+                            .cloned(),
+                    );
+                }
+                results[i] = result;
+            }
+        }
+    }
 
     let mut copied = 0u64;
     let mut copied_bytes = 0u64;
