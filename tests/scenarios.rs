@@ -337,6 +337,54 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert_eq!(again.failed(), 0, "{again:#?}");
     assert_eq!(again.refused().count(), 0, "{again:#?}");
+
+    // The same keyword set later at the source, with a star: the star is
+    // brought over, the keyword left off and reported, the folder copied.
+    let mut session = src.session("alice");
+    for c in [
+        "SELECT INBOX".to_owned(),
+        format!("UID STORE 1 +FLAGS.SILENT (\\Flagged {long})"),
+    ] {
+        assert!(session.command(&c).unwrap().is_ok(), "{c}");
+    }
+    session.logout();
+    let changed = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let inbox = changed
+        .folders
+        .iter()
+        .find(|f| f.source == "INBOX")
+        .unwrap();
+    assert_eq!(inbox.refused, None, "{changed:#?}");
+    assert_eq!(inbox.flags_updated, 1, "{inbox:#?}");
+    assert_eq!(inbox.dropped_keywords, vec![long.clone()], "{inbox:#?}");
+    let first = dst
+        .fetch_all("alice", "INBOX")
+        .into_iter()
+        .find(|m| m.body == src.fetch_all("alice", "INBOX")[0].body)
+        .unwrap();
+    assert!(first.flags.contains(&"\\Flagged".to_owned()), "{first:?}");
+    assert!(!first.flags.contains(&long), "{first:?}");
+    let settled = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.refused().count(), 0, "{settled:#?}");
+    assert_eq!(
+        settled.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        0,
+        "{settled:#?}"
+    );
 }
 
 /// R28: the process dies (abort, as SIGKILL) right after the progress file
