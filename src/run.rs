@@ -1091,7 +1091,16 @@ async fn copy_folder(
                     )));
                 }
             }
-            apply_changes(dest, st, job, &changes, dst_status.uid_validity, report).await?;
+            apply_changes(
+                dest,
+                st,
+                job,
+                &changes,
+                dst_status.uid_validity,
+                &mut dropped,
+                report,
+            )
+            .await?;
         }
     }
     if let (Some(folder), Some(max)) = (folder_id, highest) {
@@ -1386,8 +1395,65 @@ async fn copy_batch(
         writers.append(dest, job.dest_name.wire(), &items),
         fetch_next
     );
-    let results = results?;
+    let mut results = results?;
     crate::crashpoint::hit("after_ok");
+    // A refusal may be the keywords' (Dovecot: "Keyword length too long"):
+    // such a message goes once more with its system flags only; stored
+    // then, its keywords are reported as left off, and it is not a failure.
+    let retry: Vec<usize> = (0..results.len())
+        .filter(|&i| {
+            matches!(
+                results[i],
+                Appended::Refused {
+                    kind: RefusalKind::Other,
+                    ..
+                }
+            ) && sending[i].2.iter().any(|f| !f.starts_with('\\'))
+        })
+        .collect();
+    if !retry.is_empty() {
+        let system: Vec<Vec<String>> = retry
+            .iter()
+            .map(|&i| {
+                sending[i]
+                    .2
+                    .iter()
+                    .filter(|f| f.starts_with('\\'))
+                    .cloned()
+                    .collect()
+            })
+            .collect();
+        let items: Vec<AppendItem> = retry
+            .iter()
+            .zip(&system)
+            .map(|(&i, flags)| AppendItem {
+                flags,
+                internal_date: sending[i].1.internal_date.as_deref(),
+                body: &sending[i].1.body,
+            })
+            .collect();
+        let again = dest.append(job.dest_name.wire(), &items).await?;
+        for (&i, result) in retry.iter().zip(again) {
+            if !matches!(
+                result,
+                Appended::Refused {
+                    kind: RefusalKind::Other,
+                    ..
+                }
+            ) {
+                if matches!(result, Appended::Stored { .. }) {
+                    dropped.extend(
+                        sending[i]
+                            .2
+                            .iter()
+                            .filter(|f| !f.starts_with('\\'))
+                            .cloned(),
+                    );
+                }
+                results[i] = result;
+            }
+        }
+    }
 
     let mut copied = 0u64;
     let mut copied_bytes = 0u64;
@@ -1876,13 +1942,16 @@ impl Changes {
 
 /// Writes flag changes (and removals, when asked) at the destination, then
 /// records them. A crash in between repeats the same changes next time,
-/// which is harmless (adding a flag twice changes nothing).
+/// which is harmless (adding a flag twice changes nothing). A keyword the
+/// destination refuses is left off and added to `dropped`.
+#[allow(clippy::too_many_arguments)] // the store, the folder's context and what the report collects
 async fn apply_changes(
     dest: &mut Session,
     st: &mut State,
     job: &FolderJob<'_>,
     changes: &Changes,
     dest_uidvalidity: u32,
+    dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
 ) -> Result<(), FolderStop> {
     let now = job.now;
@@ -1914,7 +1983,26 @@ async fn apply_changes(
                 .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), false)),
         )
         .collect();
-    dest.store_flags(&stores).await?;
+    let (system, keywords): (Vec<_>, Vec<_>) = stores
+        .into_iter()
+        .partition(|(_, flag, _)| flag.starts_with('\\'));
+    dest.store_flags(&system).await?;
+    // A keyword the destination refuses (too long, too many) is left off
+    // and reported, as when a message is copied; the others still go.
+    if let Err(e) = dest.store_flags(&keywords).await {
+        if !matches!(e.problem(), Problem::ServerRefused { .. }) {
+            return Err(e.into());
+        }
+        for store in &keywords {
+            match dest.store_flags(std::slice::from_ref(store)).await {
+                Ok(()) => {}
+                Err(e) if matches!(e.problem(), Problem::ServerRefused { .. }) => {
+                    dropped.insert(store.1.to_owned());
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     crate::crashpoint::hit("after_store");
     st.set_synced_flags_all(&changes.updated, now())?;
     report.flags_updated += changes.updated.len() as u64;

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{both_sides, content, mailferry, run_both};
+use common::{both_sides, content, mailferry, run_both, text};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::process::Output;
 
@@ -216,4 +216,210 @@ fn without_uidplus_an_append_in_doubt_is_found_by_its_fingerprint() {
         }
     }
     assert!(crashes >= 8, "only {crashes} crash points were exercised");
+}
+
+/// A message of about 110 KB: a batch of 40 is over 4 MiB, which the run
+/// splits between two destination connections.
+fn big(tag: &str, i: usize) -> Message {
+    let line = format!("{tag} {i:03} {}\r\n", "y".repeat(68));
+    Message::new(
+        format!(
+            "From: big{i}@x\r\nSubject: {tag} {i}\r\nMessage-ID: <{tag}-{i}@x>\r\n\r\n{}",
+            line.repeat(1_400)
+        )
+        .into_bytes(),
+    )
+    .flags(match i % 3 {
+        0 => &["\\Seen"][..],
+        1 => &["\\Seen", "$Forwarded"][..],
+        _ => &[][..],
+    })
+    .internal_date(&format!(
+        "{:02}-Jun-2023 10:{:02}:00 +0000",
+        1 + i % 28,
+        i % 60
+    ))
+}
+
+/// `sync` of the big job: batches of 40, two writers, through `proxy`
+/// in front of the destination; logs the copy's steps to stderr.
+fn sync_big(src: &Dovecot, proxy: &Proxy, state: &std::path::Path, crash_at: &str) -> Output {
+    let (mut args, passwords) = common::both_ports(src.plain_port(), proxy.port());
+    args.insert(0, "sync".to_owned());
+    args.extend(
+        [
+            "--state",
+            state.to_str().unwrap(),
+            "--batch-messages",
+            "40",
+            "--connections",
+            "2",
+        ]
+        .map(str::to_owned),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut env = passwords.to_vec();
+    env.push(("MAILFERRY_LOG", "mailferry=debug"));
+    if !crash_at.is_empty() {
+        env.push(("MAILFERRY_CRASH_AT", crash_at));
+    }
+    mailferry(&args, &env)
+}
+
+/// Killed at `point`, then one clean run: the destination must equal the
+/// source (content, flags, dates; nothing doubled), and a further run
+/// copies nothing. The killed run's log, or `None` when it never reached
+/// `point` that often.
+fn crash_then_resume(
+    src: &Dovecot,
+    dst: &Dovecot,
+    state: &std::path::Path,
+    point: &str,
+) -> Option<String> {
+    let proxy = Proxy::start(dst.addr_plain());
+    let crashed = sync_big(src, &proxy, state, point);
+    let stderr = text(&crashed.stderr);
+    if crashed.status.success() {
+        return None;
+    }
+    assert!(
+        stderr.contains("crashing on purpose"),
+        "{point} failed otherwise: {stderr}"
+    );
+    let resumed = sync_big(src, &proxy, state, "");
+    assert_eq!(
+        resumed.status.code(),
+        Some(0),
+        "{point}: the clean run: {}\n{}",
+        text(&resumed.stdout),
+        text(&resumed.stderr)
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "INBOX")),
+        content(&src.fetch_all("alice", "INBOX")),
+        "{point}: exact after the clean run\n{}",
+        text(&resumed.stdout)
+    );
+    let again = sync_big(src, &proxy, state, "");
+    assert!(
+        text(&again.stdout).contains("Copied 0 messages"),
+        "{point}: a further run copies nothing: {}",
+        text(&again.stdout)
+    );
+    assert!(
+        proxy.peak_connections() >= 2,
+        "{point}: the batches went through two destination connections"
+    );
+    Some(stderr)
+}
+
+/// RELIABILITY.md R01 on a 200-message job (about 22 MB) with two
+/// writers: killed at every crash point of the first copy, then at every
+/// crash point of a second pass that finds new mail and flag changes since
+/// a clean one (the CHANGEDSINCE path, with flag writes); after each kill
+/// one clean run ends exact.
+#[test]
+fn killed_at_every_step_of_a_large_job_with_two_writers_and_a_delta_pass_ends_exact() {
+    let src = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let base: Vec<Message> = (0..200).map(|i| big("base", i)).collect();
+    src.append("alice", "INBOX", &base);
+    let fresh = || {
+        Dovecot::builder()
+            .layout(Layout::Exchange)
+            .fsync(false)
+            .build()
+    };
+
+    // The first copy: 5 batches; two APPENDs (one per writer) each.
+    let mut crashes = 0;
+    for point in ["before_append", "after_literal", "after_ok", "after_commit"] {
+        for n in 1.. {
+            let dst = fresh();
+            let dir = tempfile::tempdir().unwrap();
+            let state = dir.path().join("job.db");
+            if crash_then_resume(&src, &dst, &state, &format!("{point}:{n}")).is_none() {
+                assert!(n > 1, "{point} was never reached");
+                break;
+            }
+            crashes += 1;
+        }
+    }
+    assert!(
+        crashes >= 25,
+        "only {crashes} crash points of the first copy"
+    );
+
+    // The second pass: after a clean copy, 40 new messages arrive and 40
+    // old ones change flags; the run reads only what changed. Each kill
+    // starts from the same clean copy: the changes are undone at the
+    // source, a fresh destination copied cleanly, the changes made again.
+    let originals = src.fetch_all("alice", "INBOX");
+    let mut delta_crashes = 0;
+    for point in [
+        "before_append:1",
+        "after_literal:1",
+        "after_literal:2",
+        "after_ok:1",
+        "after_commit:1",
+        "after_store:1",
+    ] {
+        let mut session = src.session("alice");
+        assert!(session.command("SELECT INBOX").unwrap().is_ok());
+        let last = originals.last().unwrap().uid;
+        assert!(session
+            .command(&format!(
+                "UID STORE {}:* +FLAGS.SILENT (\\Deleted)",
+                last + 1
+            ))
+            .unwrap()
+            .is_ok());
+        assert!(session.command("EXPUNGE").unwrap().is_ok());
+        for m in &originals[..40] {
+            let c = format!("UID STORE {} FLAGS.SILENT ({})", m.uid, m.flags.join(" "));
+            assert!(session.command(&c).unwrap().is_ok(), "{c}");
+        }
+        session.logout();
+
+        let dst = fresh();
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("job.db");
+        let proxy = Proxy::start(dst.addr_plain());
+        let clean = sync_big(&src, &proxy, &state, "");
+        assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+
+        src.append(
+            "alice",
+            "INBOX",
+            &(0..40)
+                .map(|i| big(&format!("new{delta_crashes}"), i))
+                .collect::<Vec<_>>(),
+        );
+        let mut session = src.session("alice");
+        for c in [
+            "SELECT INBOX".to_owned(),
+            format!(
+                "UID STORE {}:{} +FLAGS.SILENT (\\Flagged $Delta)",
+                originals[0].uid, originals[19].uid
+            ),
+            format!(
+                "UID STORE {}:{} -FLAGS.SILENT (\\Seen)",
+                originals[20].uid, originals[39].uid
+            ),
+        ] {
+            assert!(session.command(&c).unwrap().is_ok(), "{c}");
+        }
+        session.logout();
+
+        let killed = crash_then_resume(&src, &dst, &state, point)
+            .unwrap_or_else(|| panic!("{point} was never reached in the second pass"));
+        assert!(
+            killed.contains("changed since the last run"),
+            "{point}: the killed pass read only what changed: {killed}"
+        );
+        delta_crashes += 1;
+    }
+    assert_eq!(delta_crashes, 6);
 }

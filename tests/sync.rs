@@ -967,18 +967,19 @@ async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_t
         .fsync(false)
         .build();
     let mut msgs: Vec<Message> = (0..5).map(|i| mail(i, "")).collect();
-    msgs[2] = mail(2, "").flags(&["$Poison"]);
+    msgs[2] = mail(2, "").flags(&["\\Draft"]);
     src.append("alice", "INBOX", &msgs);
     let dst = Dovecot::builder()
         .layout(Layout::Exchange)
         .fsync(false)
         .build();
-    // The proxy turns that keyword into a system flag Dovecot refuses, so
-    // the destination says NO to this one message (as real servers do for
-    // NUL bytes or 8-bit headers).
+    // The proxy turns that message's draft flag into a system flag that
+    // does not exist, so the destination says NO to this one message (as
+    // real servers do for NUL bytes or 8-bit headers). Not a keyword: a
+    // message refused while it carries keywords is sent again without them.
     let proxy = Proxy::with_fault(
         dst.addr_plain(),
-        Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison"),
+        Fault::rewrite(Direction::ToServer, "\\Draft", "\\Drxft"),
     );
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("job.db");

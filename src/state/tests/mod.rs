@@ -68,6 +68,13 @@ fn creates_the_schema_and_reopens_it() {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+        // 2 = FULL: a commit is on disk before it returns, power loss
+        // included (RELIABILITY.md R28).
+        let synchronous: i64 = state
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2);
         assert_eq!(state.phase().unwrap(), Phase::PreCutover);
     }
     let mut state = State::open(&path, NOW + 10).unwrap();

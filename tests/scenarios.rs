@@ -1,0 +1,467 @@
+//! Reliability scenarios of RELIABILITY.md §2 not covered elsewhere, each
+//! against real Dovecot servers: a source folder replaced under the same
+//! name (R09), renamed between runs (R11), a destination that refuses a
+//! keyword (R17), and a run killed right after a progress-file commit
+//! (R28).
+
+mod common;
+
+use common::{again, content, migrate, run_both, text, NOW};
+use mailferry::run::Options;
+use mailferry::state::{Fate, State};
+use mailferry_harness::{Dovecot, Layout, Message};
+
+fn server() -> Dovecot {
+    Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build()
+}
+
+/// The `i`-th message of a test folder; every fifth has no Message-ID
+/// (it is known by its header hash and size alone).
+fn mail(tag: &str, i: usize) -> Message {
+    let id = if i % 5 == 4 {
+        String::new()
+    } else {
+        format!("Message-ID: <{tag}-{i}@example.net>\r\n")
+    };
+    Message::new(
+        format!(
+            "From: Sender {i} <s{i}@example.net>\r\nTo: alice@example.com\r\n\
+             Subject: {tag} {i}\r\nDate: Mon, 4 Mar 2024 10:{:02}:00 +0100\r\n{id}\r\nBody {i}.\r\n",
+            i % 60
+        )
+        .into_bytes(),
+    )
+    .flags(match i % 3 {
+        0 => &["\\Seen"][..],
+        1 => &["\\Seen", "\\Flagged", "$Forwarded"][..],
+        _ => &[][..],
+    })
+    .internal_date(&format!("{:02}-Mar-2024 09:{:02}:00 +0000", 1 + i % 28, i % 60))
+}
+
+fn uidvalidity(server: &Dovecot, folder: &str) -> String {
+    let mut session = server.session("alice");
+    let said = session
+        .command(&format!("STATUS \"{folder}\" (UIDVALIDITY)"))
+        .unwrap()
+        .untagged_text()
+        .join(" ");
+    session.logout();
+    said
+}
+
+/// Deletes `folder` at `server` and creates it again, empty (a new
+/// UIDVALIDITY: the UIDs of its messages mean nothing any more).
+fn recreate(server: &Dovecot, folder: &str) {
+    let before = uidvalidity(server, folder);
+    let mut session = server.session("alice");
+    assert!(session
+        .command(&format!("DELETE \"{folder}\""))
+        .unwrap()
+        .is_ok());
+    session.logout();
+    server.create_mailbox("alice", folder);
+    assert_ne!(
+        uidvalidity(server, folder),
+        before,
+        "the test really changed the UIDVALIDITY"
+    );
+}
+
+fn with_delete2() -> Options {
+    Options {
+        delete2: true,
+        ..Options::default()
+    }
+}
+
+/// R09: the source folder is deleted and created again and the same mail
+/// put back (two messages fewer, the user's own clean-up): the UIDs on
+/// record are not trusted, the messages are found again by identity,
+/// nothing is copied again, and — even with removals on — nothing is
+/// removed at the destination: the two that were not put back are stale
+/// rows of the old folder, not messages "deleted at the source" under the
+/// new one.
+#[tokio::test]
+async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_identity() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    src.append(
+        "alice",
+        "Projects",
+        &(0..30).map(|i| mail("projects", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    assert_eq!(first.transferred(), 30, "{first:#?}");
+    let copied = content(&dst.fetch_all("alice", "Projects"));
+
+    let old = src.fetch_all("alice", "Projects");
+    recreate(&src, "Projects");
+    let mut back: Vec<Message> = old[2..].iter().map(again).collect();
+    back.reverse(); // new UIDs in another order than the old ones
+    src.append("alice", "Projects", &back);
+
+    for round in 0..2 {
+        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+            .await
+            .unwrap();
+        let projects = report
+            .folders
+            .iter()
+            .find(|f| f.source == "Projects")
+            .unwrap();
+        assert_eq!(projects.transferred, 0, "round {round}: {projects:#?}");
+        assert_eq!(projects.already_there, 28, "round {round}: {projects:#?}");
+        assert_eq!(projects.removed, 0, "round {round}: {projects:#?}");
+        assert_eq!(projects.refused, None, "round {round}");
+        assert_eq!(
+            content(&dst.fetch_all("alice", "Projects")),
+            copied,
+            "round {round}: the destination is as the first run left it"
+        );
+    }
+
+    // The pairs were really re-made under the new UIDs: a message the
+    // user now deletes in the new folder is removed at the destination,
+    // exactly that one.
+    let mut session = src.session("alice");
+    for c in [
+        "SELECT \"Projects\"",
+        "UID STORE 1 +FLAGS.SILENT (\\Deleted)",
+        "EXPUNGE",
+    ] {
+        assert!(session.command(c).unwrap().is_ok(), "{c}");
+    }
+    session.logout();
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 0, "{report:#?}");
+    let projects = &report.folders.iter().find(|f| f.source == "Projects");
+    assert_eq!(projects.unwrap().removed, 1, "{report:#?}");
+    assert_eq!(dst.fetch_all("alice", "Projects").len(), 29);
+}
+
+/// R09, the other way: the folder is replaced by one holding other mail
+/// (none of the messages copied before is found again). What the engine
+/// does today: the new mail is copied beside the earlier copies, which
+/// stay — nothing is removed at the destination, nothing is doubled. It
+/// does not stop to ask (mbsync's re-approval when fewer than about 20 or
+/// 80% of the pairs are confirmed is not implemented).
+#[tokio::test]
+async fn r09_a_source_folder_replaced_by_other_mail_keeps_the_earlier_copies() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    src.append(
+        "alice",
+        "Projects",
+        &(0..10).map(|i| mail("old", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    let mut want = content(&dst.fetch_all("alice", "Projects"));
+
+    recreate(&src, "Projects");
+    src.append(
+        "alice",
+        "Projects",
+        &(0..10).map(|i| mail("new", i)).collect::<Vec<_>>(),
+    );
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 10, "{report:#?}");
+    assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
+    for (k, n) in content(&src.fetch_all("alice", "Projects")) {
+        *want.entry(k).or_default() += n;
+    }
+    assert_eq!(
+        content(&dst.fetch_all("alice", "Projects")),
+        want,
+        "the earlier copies and the new mail, each once"
+    );
+}
+
+/// R11, without OBJECTID (Dovecot 2.3 doesn't offer it): a source folder
+/// renamed between runs is a new folder. Its mail is copied into a
+/// destination folder of the new name; the folder of the old name keeps
+/// its copies, even with removals on (a folder missing from the source is
+/// never read as "all deleted"). So the destination holds the mail twice,
+/// once per name, as a user who renamed a folder at the old server sees
+/// it there; nothing more on later runs.
+#[tokio::test]
+async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Clients");
+    src.append(
+        "alice",
+        "Clients",
+        &(0..12).map(|i| mail("clients", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    let copied = content(&dst.fetch_all("alice", "Clients"));
+    assert_eq!(copied.values().sum::<usize>(), 12);
+
+    let mut session = src.session("alice");
+    assert!(session
+        .command("RENAME \"Clients\" \"Customers\"")
+        .unwrap()
+        .is_ok());
+    session.logout();
+
+    for round in 0..2 {
+        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+            .await
+            .unwrap();
+        assert_eq!(
+            report.transferred(),
+            if round == 0 { 12 } else { 0 },
+            "round {round}: {report:#?}"
+        );
+        assert_eq!(
+            report.folders.iter().map(|f| f.removed).sum::<u64>(),
+            0,
+            "round {round}"
+        );
+        assert!(
+            report.folders.iter().all(|f| f.source != "Clients"),
+            "the old name is not a source folder any more: {report:#?}"
+        );
+        assert_eq!(
+            content(&dst.fetch_all("alice", "Clients")),
+            copied,
+            "round {round}: the old folder's copies stay"
+        );
+        assert_eq!(
+            content(&dst.fetch_all("alice", "Customers")),
+            content(&src.fetch_all("alice", "Customers")),
+            "round {round}: the renamed folder, once"
+        );
+    }
+}
+
+/// R17: the destination refuses a keyword (Dovecot refuses one longer than
+/// its `mail_max_keyword_length`, 50, with `NO [CANNOT] Keyword length too
+/// long`; this source allows longer ones). The message is stored with its
+/// other flags, the keyword left off is reported once for the folder, and
+/// the message is not counted as failed; later runs change nothing.
+#[tokio::test]
+async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copied() {
+    let src = server();
+    let mut conf = std::fs::read_to_string(src.conf_path()).unwrap();
+    conf.push_str("mail_max_keyword_length = 200\n");
+    std::fs::write(src.conf_path(), conf).unwrap();
+    let reload = src.doveadm(&["reload"]);
+    assert!(reload.status.success(), "{}", text(&reload.stderr));
+    let dst = server();
+
+    let long = format!("Project_{}", "x".repeat(60));
+    let mut messages: Vec<Message> = (0..6).map(|i| mail("kw", i)).collect();
+    for i in [1, 4] {
+        messages[i] = mail("kw", i).flags(&["\\Seen", "\\Flagged", &long]);
+    }
+    src.append("alice", "INBOX", &messages);
+    assert!(
+        src.fetch_all("alice", "INBOX")[1].flags.contains(&long),
+        "the source keeps the long keyword"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let report = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
+    assert_eq!(inbox.transferred, 6, "{inbox:#?}");
+    assert_eq!(inbox.failed, 0, "{inbox:#?}");
+    assert_eq!(
+        inbox.dropped_keywords,
+        vec![long.clone()],
+        "once per folder"
+    );
+    assert_eq!(report.exit_code(), 0);
+
+    // Every message is there with its flags, but the refused keyword.
+    let strip = |flags: &[String]| -> Vec<String> {
+        let mut f: Vec<String> = flags.iter().filter(|f| **f != long).cloned().collect();
+        f.sort();
+        f
+    };
+    let mut want: Vec<(Vec<u8>, Vec<String>)> = src
+        .fetch_all("alice", "INBOX")
+        .iter()
+        .map(|m| (m.body.clone(), strip(&m.flags)))
+        .collect();
+    let mut got: Vec<(Vec<u8>, Vec<String>)> = dst
+        .fetch_all("alice", "INBOX")
+        .iter()
+        .map(|m| (m.body.clone(), strip(&m.flags)))
+        .collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(got
+        .iter()
+        .any(|(_, f)| f == &["\\Flagged".to_owned(), "\\Seen".to_owned()]));
+
+    let again = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+    assert_eq!(again.failed(), 0, "{again:#?}");
+    assert_eq!(again.refused().count(), 0, "{again:#?}");
+
+    // The same keyword set later at the source, with a star: the star is
+    // brought over, the keyword left off and reported, the folder copied.
+    let mut session = src.session("alice");
+    for c in [
+        "SELECT INBOX".to_owned(),
+        format!("UID STORE 1 +FLAGS.SILENT (\\Flagged {long})"),
+    ] {
+        assert!(session.command(&c).unwrap().is_ok(), "{c}");
+    }
+    session.logout();
+    let changed = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let inbox = changed
+        .folders
+        .iter()
+        .find(|f| f.source == "INBOX")
+        .unwrap();
+    assert_eq!(inbox.refused, None, "{changed:#?}");
+    assert_eq!(inbox.flags_updated, 1, "{inbox:#?}");
+    assert_eq!(inbox.dropped_keywords, vec![long.clone()], "{inbox:#?}");
+    let first = dst
+        .fetch_all("alice", "INBOX")
+        .into_iter()
+        .find(|m| m.body == src.fetch_all("alice", "INBOX")[0].body)
+        .unwrap();
+    assert!(first.flags.contains(&"\\Flagged".to_owned()), "{first:?}");
+    assert!(!first.flags.contains(&long), "{first:?}");
+    let settled = migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled.refused().count(), 0, "{settled:#?}");
+    assert_eq!(
+        settled.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        0,
+        "{settled:#?}"
+    );
+}
+
+/// R28: the process dies (abort, as SIGKILL) right after the progress file
+/// committed a batch's copies. The commit is there when the file is opened
+/// again (WAL, written through: `synchronous=FULL`, see `src/state`), and a
+/// re-run ends exact: nothing doubled, nothing lost.
+#[test]
+fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact() {
+    let src = server();
+    let dst = server();
+    src.append(
+        "alice",
+        "INBOX",
+        &(0..20).map(|i| mail("durable", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let crashed = run_both(
+        "sync",
+        &src,
+        &dst,
+        &state,
+        &["--batch-messages", "5"],
+        &[("MAILFERRY_CRASH_AT", "after_commit:2")],
+    );
+    assert!(
+        !crashed.status.success() && text(&crashed.stderr).contains("crashing on purpose"),
+        "{}",
+        text(&crashed.stderr)
+    );
+
+    // The file, as the killed process left it: a write-ahead log, and the
+    // two committed batches in it.
+    let raw = rusqlite::Connection::open(&state).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(raw);
+    {
+        let st = State::open(&state, NOW).unwrap();
+        let inbox = st
+            .folders()
+            .unwrap()
+            .into_iter()
+            .find(|f| f.source_name == "INBOX")
+            .expect("INBOX is on record");
+        let copied = st
+            .messages_in_folder(inbox.id, inbox.source_uidvalidity)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.fate == Fate::Copied)
+            .count();
+        assert_eq!(copied, 10, "both committed batches are on record");
+        assert_eq!(
+            st.in_doubt_intents().unwrap().len(),
+            0,
+            "no APPEND was in flight after the commit"
+        );
+    }
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 10);
+
+    let resumed = run_both("sync", &src, &dst, &state, &["--batch-messages", "5"], &[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", text(&resumed.stderr));
+    assert!(
+        text(&resumed.stdout).contains("Copied 10 messages"),
+        "only the rest: {}",
+        text(&resumed.stdout)
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "INBOX")),
+        content(&src.fetch_all("alice", "INBOX"))
+    );
+    let again = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert!(
+        text(&again.stdout).contains("Copied 0 messages"),
+        "{}",
+        text(&again.stdout)
+    );
+}
