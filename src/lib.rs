@@ -11,6 +11,7 @@ pub mod folder;
 pub mod identity;
 pub mod imap;
 pub mod logging;
+pub mod pairing;
 pub mod paths;
 pub mod preset;
 pub mod provider;
