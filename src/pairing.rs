@@ -60,7 +60,7 @@ pub struct DestMessage {
 pub struct Listed<'a> {
     /// The message.
     pub message: &'a SourceMessage,
-    /// A filter holds it back (asked only of a message not on record).
+    /// A filter holds it back (consulted only for a message not on record).
     pub skip: Option<SkipReason>,
 }
 
