@@ -12,7 +12,9 @@
 //!    was in flight when a run died (an intent) is settled by looking for
 //!    its fingerprint at the destination; then every other source message
 //!    whose fingerprint is at the destination and not yet claimed counts as
-//!    already there (a multiset: two genuine copies stay two).
+//!    already there (a multiset: two genuine copies stay two). This is
+//!    decided by [`crate::pairing::pair`], a pure function of what was read;
+//!    this module reads, and applies its plan.
 //! 4. Copy the rest in batches bounded by count and bytes: an intent is
 //!    recorded before the APPEND, the copy is confirmed after the server's
 //!    OK. A refused message is recorded with the server's words and the run
@@ -39,6 +41,7 @@ use crate::imap::messages::{
     AppendItem, Appended, FetchedMessage, FolderStatus, MessageMeta, ReadOnly, RefusalKind,
 };
 use crate::imap::Session;
+use crate::pairing::{self, DestMessage, Listed, Plan, Recorded, Settled, Verdict};
 use crate::state::{
     DestFolderId, FailReason, FolderId, MessageKey, MessageRecord, NotCopied, RunCounters,
     SkipReason, SourceMessage, State, StateError,
@@ -46,6 +49,9 @@ use crate::state::{
 use crate::state::{Fate, Phase};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod pace;
+pub use pace::{Budget, Budgets, Pace};
 
 /// What to copy and how.
 #[derive(Clone, Debug)]
@@ -740,16 +746,9 @@ async fn copy_folder(
 
     // 3. Identities on both sides (or, from a clean pass, only what changed
     // at the source: the destination holds nothing the store doesn't know).
-    let (metas, dest_metas, unchanged) = match changed {
-        Some((metas, known)) => {
-            let changed_uids: std::collections::HashSet<u32> =
-                metas.iter().map(|m| m.uid).collect();
-            let unchanged: Vec<MessageRecord> = known
-                .into_iter()
-                .filter(|m| !changed_uids.contains(&m.key.uid) && m.fate != Fate::Removed)
-                .collect();
-            (metas, Vec::new(), Some(unchanged))
-        }
+    // `known`: the store's rows of the folder, when already read for that.
+    let (metas, dest_metas, known) = match changed {
+        Some((metas, known)) => (metas, Vec::new(), Some(known)),
         None => {
             let metas = all_meta(source, &src_status).await?;
             let dest_metas = match &dst_status {
@@ -760,13 +759,17 @@ async fn copy_folder(
         }
     };
     report.messages = metas.len() as u64;
-    let partial = unchanged.is_some();
+    let partial = known.is_some();
     // A listing that does not account for every message the folder
     // announced (a reply lost or unreadable) must never make messages look
     // deleted at the source: nothing is removed at the destination then.
     let listing_complete = partial || metas.len() >= src_status.exists as usize;
-    if let Some(unchanged) = &unchanged {
+    if let Some(known) = &known {
         report.messages = u64::from(src_status.exists);
+        let changed_uids: std::collections::HashSet<u32> = metas.iter().map(|m| m.uid).collect();
+        let unchanged = known
+            .iter()
+            .filter(|m| !changed_uids.contains(&m.key.uid) && m.fate != Fate::Removed);
         for m in unchanged {
             if m.fate.is_at_destination() {
                 labelled.insert(m.fingerprint.clone());
@@ -781,7 +784,7 @@ async fn copy_folder(
     }
     let source_flags: HashMap<u32, Vec<String>> =
         metas.iter().map(|m| (m.uid, m.flags.clone())).collect();
-    let mut candidates: Vec<Candidate> = metas
+    let candidates: Vec<Candidate> = metas
         .into_iter()
         .map(|meta| Candidate {
             message: source_message(folder_id, src_status.uid_validity, &meta),
@@ -789,131 +792,150 @@ async fn copy_folder(
         })
         .collect();
 
-    let at_dest: Multiset = dest_metas
+    // 4. Pairing: decided from what was read (`pairing::pair`, pure), then
+    // applied: the store's changes first, then each message's verdict.
+    let dest_listed: Vec<DestMessage> = dest_metas
         .iter()
-        .map(|m| Fingerprint::of_headers(&m.headers, u64::from(m.size)))
+        .map(|m| DestMessage {
+            uid: m.uid,
+            fingerprint: Fingerprint::of_headers(&m.headers, u64::from(m.size)),
+            size: u64::from(m.size),
+            date: m.internal_date.as_deref().and_then(parse_internal_date),
+        })
         .collect();
-
-    // 4. Pairing.
-    let mut mapped: BTreeSet<u32> = BTreeSet::new();
-    let mut exhausted: BTreeSet<u32> = BTreeSet::new();
-    let dest_copies = || {
-        dest_metas.iter().map(|m| {
-            (
-                Fingerprint::of_headers(&m.headers, u64::from(m.size)),
-                DestCopy {
-                    uid: m.uid,
-                    size: u64::from(m.size),
-                    date: m.internal_date.as_deref().and_then(parse_internal_date),
-                },
-            )
+    let recorded = match (state.as_deref(), folder_id, dest_id) {
+        (Some(st), Some(folder), Some(dest_folder)) => {
+            let rows = match known {
+                Some(known) => known,
+                None => st.messages_in_folder(folder, src_status.uid_validity)?,
+            };
+            let (stale, intents) = if options.dry {
+                (Vec::new(), Vec::new())
+            } else {
+                let intents = st
+                    .in_doubt_intents()?
+                    .into_iter()
+                    .filter(|i| i.message.key.folder == folder)
+                    .collect();
+                (st.stale_messages(folder)?, intents)
+            };
+            let claims = st.dest_claims(dest_folder)?;
+            Some((dest_folder, rows, stale, intents, claims))
+        }
+        _ => None,
+    };
+    let plan = {
+        let listed: Vec<Listed<'_>> = candidates
+            .iter()
+            .map(|c| Listed {
+                message: &c.message,
+                skip: skip_reason(c, options, now()),
+            })
+            .collect();
+        pairing::pair(&pairing::Inputs {
+            uidvalidity: src_status.uid_validity,
+            source: &listed,
+            dest: (!partial).then_some(&dest_listed[..]),
+            store: recorded
+                .as_ref()
+                .map(|(dest_folder, rows, stale, intents, claims)| Recorded {
+                    dest_folder: *dest_folder,
+                    rows,
+                    stale,
+                    intents,
+                    claims,
+                }),
+            dest_recreated: dest_changed,
+            dry: options.dry,
+            max_attempts: options.max_attempts,
+            append_limit: dest.capabilities().append_limit(),
+            only_unlabelled: (job.all_mail == Some(AllMailPolicy::OnlyUnlabelled))
+                .then_some(&*labelled),
         })
     };
-    let claims = match (state.as_deref(), dest_id) {
-        (Some(st), Some(dest_folder)) => st.dest_claims(dest_folder)?,
-        _ => Vec::new(),
-    };
-    let mut pool = DestPool::new(
-        dest_copies(),
-        claims,
-        candidates.iter().map(|c| c.message.fingerprint.clone()),
-    );
-    if let (Some(st), Some(folder), Some(dest_folder)) = (state.as_deref_mut(), folder_id, dest_id)
-    {
-        if !options.dry {
-            rebind_stale(st, folder, &candidates, now)?;
-            settle_intents(st, folder, dest_folder, &mut pool, now)?;
+    if let (Some(st), false) = (state.as_deref_mut(), options.dry) {
+        for (old, uid) in &plan.rebind {
+            st.rebind_message(*old, *uid, now())?;
         }
-        if dest_changed && !options.dry {
-            // The destination folder was recreated: what is no longer there
-            // is copied again (found by fingerprint, never by old UIDs).
-            let mut present = at_dest.clone();
-            for m in st.messages_in_folder(folder, src_status.uid_validity)? {
-                if m.fate.is_at_destination() && !present.take(&m.fingerprint) {
-                    st.forget_message(m.key)?;
+        for s in &plan.intents {
+            match s.settled {
+                Settled::Arrived { dest_uid } => {
+                    tracing::debug!(uid = s.key.uid, "an interrupted copy had arrived");
+                    st.confirm_copy(s.intent, Some(dest_uid), now())?;
+                }
+                Settled::NotArrived => {
+                    tracing::debug!(uid = s.key.uid, "an interrupted copy had not arrived");
+                    st.discard_intent(s.intent)?;
                 }
             }
         }
-        if !options.dry && !partial {
-            let lost = forget_lost_copies(
-                st,
-                folder,
-                src_status.uid_validity,
-                dest_folder,
-                &dest_metas,
-            )?;
-            if lost > 0 {
-                tracing::info!(folder = %job.source_name.display(), lost, "copies no longer at the destination are copied again");
-            }
+        for key in plan.forget_recreated.iter().chain(&plan.forget_lost) {
+            st.forget_message(*key)?;
         }
-        mapped = st.mapped_uids(folder, src_status.uid_validity)?;
-        exhausted = st.exhausted_uids(folder, src_status.uid_validity, options.max_attempts)?;
+        if !plan.forget_lost.is_empty() {
+            tracing::info!(folder = %job.source_name.display(), lost = plan.forget_lost.len(), "copies no longer at the destination are copied again");
+        }
     }
+    let Plan {
+        messages: verdicts,
+        on_record: mapped,
+        ..
+    } = plan;
 
     let mut to_copy: Vec<Candidate> = Vec::new();
-    for c in candidates.drain(..) {
+    for (c, verdict) in candidates.into_iter().zip(verdicts) {
         let uid = c.meta.uid;
-        if mapped.contains(&uid) {
-            report.already_there += 1;
-            labelled.insert(c.message.fingerprint.clone());
-            continue;
-        }
-        if exhausted.contains(&uid) {
-            report.failed += 1;
-            report.errors.push(not_copied(
-                &c,
-                "refused by the destination several times; not tried again",
-            ));
-            continue;
-        }
-        if let Some(reason) = skip_reason(&c, options, now()) {
-            report.skipped += 1;
-            record(
-                &mut state,
-                options,
-                &c.message,
-                NotCopied::Skipped(reason),
-                now,
-            )?;
-            sink.emit(Event::MessageSkipped {
-                folder: display.clone(),
-                uid,
-                reason: skip_words(reason).to_owned(),
-            });
-            continue;
-        }
-        if job.all_mail == Some(AllMailPolicy::OnlyUnlabelled)
-            && labelled.take(&c.message.fingerprint)
-        {
-            // Copied from one of its labels already: not doubled in Archive.
-            report.in_other_folders += 1;
-            record(
-                &mut state,
-                options,
-                &c.message,
-                NotCopied::Excluded {
-                    rule: "already copied from another Gmail label".to_owned(),
-                },
-                now,
-            )?;
-            continue;
-        }
-        if let Some(dest_uid) = pool.take(
-            &c.message.fingerprint,
-            c.message.size,
-            c.message.internaldate,
-        ) {
-            report.already_there += 1;
-            labelled.insert(c.message.fingerprint.clone());
-            if let (Some(st), Some(dest_folder), false) =
-                (state.as_deref_mut(), dest_id, options.dry)
-            {
-                st.record_already_there(&c.message, dest_folder, Some(dest_uid), now())?;
+        match verdict {
+            Verdict::OnRecord { .. } => {
+                report.already_there += 1;
+                labelled.insert(c.message.fingerprint.clone());
             }
-            continue;
-        }
-        if let Some(limit) = dest.capabilities().append_limit() {
-            if c.message.size > limit {
+            Verdict::Exhausted => {
+                report.failed += 1;
+                report.errors.push(not_copied(
+                    &c,
+                    "refused by the destination several times; not tried again",
+                ));
+            }
+            Verdict::Skipped(reason) => {
+                report.skipped += 1;
+                record(
+                    &mut state,
+                    options,
+                    &c.message,
+                    NotCopied::Skipped(reason),
+                    now,
+                )?;
+                sink.emit(Event::MessageSkipped {
+                    folder: display.clone(),
+                    uid,
+                    reason: skip_words(reason).to_owned(),
+                });
+            }
+            Verdict::InOtherFolder => {
+                // Copied from one of its labels already: not doubled in Archive.
+                labelled.take(&c.message.fingerprint);
+                report.in_other_folders += 1;
+                record(
+                    &mut state,
+                    options,
+                    &c.message,
+                    NotCopied::Excluded {
+                        rule: "already copied from another Gmail label".to_owned(),
+                    },
+                    now,
+                )?;
+            }
+            Verdict::Found { dest_uid } => {
+                report.already_there += 1;
+                labelled.insert(c.message.fingerprint.clone());
+                if let (Some(st), Some(dest_folder), false) =
+                    (state.as_deref_mut(), dest_id, options.dry)
+                {
+                    st.record_already_there(&c.message, dest_folder, Some(dest_uid), now())?;
+                }
+            }
+            Verdict::TooBig { limit } => {
                 report.failed += 1;
                 let reason = format!(
                     "larger ({}) than the destination accepts ({})",
@@ -931,10 +953,9 @@ async fn copy_folder(
                     now,
                 )?;
                 report.errors.push(not_copied(&c, &reason));
-                continue;
             }
+            Verdict::Copy => to_copy.push(c),
         }
-        to_copy.push(c);
     }
 
     let bytes_to_copy: u64 = to_copy.iter().map(|c| c.message.size).sum();
@@ -1539,235 +1560,6 @@ fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
     std::time::Duration::from_secs(secs)
 }
 
-/// Keeps the copy under the messages/s and bytes/s limits: after each
-/// batch, waits until the totals so far fit the limits. Batches are
-/// capped at about a second's worth, so the pace is even, not bursty.
-pub struct Pace {
-    budgets: Budgets,
-    started: Option<tokio::time::Instant>,
-    messages: u64,
-    bytes: u64,
-    per_second: Option<f64>,
-    bytes_per_second: Option<u64>,
-}
-
-impl Pace {
-    fn new(options: &Options) -> Pace {
-        Pace {
-            started: None,
-            messages: 0,
-            bytes: 0,
-            per_second: options.max_messages_per_second.filter(|r| *r > 0.0),
-            bytes_per_second: options.max_bytes_per_second.filter(|r| *r > 0),
-            budgets: Budgets::default(),
-        }
-    }
-
-    /// Waits, if a daily or hourly allowance would be exceeded by a batch
-    /// of `messages` and `bytes`, until it is renewed (saying so, with the
-    /// time the copy resumes), then counts the batch against it.
-    async fn admit(
-        &mut self,
-        messages: u64,
-        bytes: u64,
-        now: Clock<'_>,
-        cancel: &Cancel,
-        sink: &mut dyn EventSink,
-    ) -> Result<(), FolderStop> {
-        loop {
-            let Err((resume_at, why)) = self.budgets.take(messages, bytes, now()) else {
-                return Ok(());
-            };
-            let wait = (resume_at - now()).max(1) as u64;
-            let at = chrono::DateTime::from_timestamp(resume_at, 0)
-                .map(|t| t.format("%H:%M UTC").to_string())
-                .unwrap_or_default();
-            tracing::debug!(wait_secs = wait, %why, "daily allowance used up");
-            sink.emit(Event::Throttled {
-                wait_secs: wait,
-                reason: format!("{why}; resuming at {at}"),
-            });
-            // Long waits stay stoppable: the stop request is looked at
-            // every few seconds.
-            let until = tokio::time::Instant::now() + std::time::Duration::from_secs(wait);
-            while tokio::time::Instant::now() < until {
-                if cancel.is_cancelled() {
-                    return Err(FolderStop::Cancelled);
-                }
-                let step =
-                    until.min(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
-                tokio::time::sleep_until(step).await;
-            }
-        }
-    }
-
-    /// Would a batch fit the allowances now (without counting it)?
-    fn would_admit(&self, messages: u64, bytes: u64, now: i64) -> bool {
-        self.budgets.clone().take(messages, bytes, now).is_ok()
-    }
-
-    /// The largest batch that keeps the pace even (about one second's worth).
-    fn batch_limits(&self, options: &Options) -> (usize, u64) {
-        let messages = self
-            .per_second
-            .map(|r| (r.ceil() as usize).clamp(1, options.batch_messages))
-            .unwrap_or(options.batch_messages);
-        let bytes = self
-            .bytes_per_second
-            .map(|r| r.min(options.batch_bytes))
-            .unwrap_or(options.batch_bytes);
-        (messages, bytes)
-    }
-
-    async fn account(&mut self, messages: u64, bytes: u64) {
-        if self.per_second.is_none() && self.bytes_per_second.is_none() {
-            return;
-        }
-        let started = *self.started.get_or_insert_with(tokio::time::Instant::now);
-        self.messages += messages;
-        self.bytes += bytes;
-        let by_count = self
-            .per_second
-            .map(|r| self.messages as f64 / r)
-            .unwrap_or(0.0);
-        let by_bytes = self
-            .bytes_per_second
-            .map(|r| self.bytes as f64 / r as f64)
-            .unwrap_or(0.0);
-        let due = started + std::time::Duration::from_secs_f64(by_count.max(by_bytes));
-        tokio::time::sleep_until(due).await;
-    }
-}
-
-/// An allowance of `limit` units per `window` seconds (a provider's daily
-/// download or upload volume, its hourly message count), counted in fixed
-/// windows from the first use. Pure: the caller says what time it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Budget {
-    limit: u64,
-    window: i64,
-    start: Option<i64>,
-    used: u64,
-}
-
-impl Budget {
-    /// `limit` units per `window_secs` seconds.
-    pub fn new(limit: u64, window_secs: i64) -> Budget {
-        Budget {
-            limit,
-            window: window_secs.max(1),
-            start: None,
-            used: 0,
-        }
-    }
-
-    /// Counts `amount` units used at `now`, or, when they would go over the
-    /// allowance, counts nothing and says when the window renews. Something
-    /// larger than the whole allowance goes alone at the start of a window
-    /// (it could never go otherwise).
-    pub fn take(&mut self, amount: u64, now: i64) -> Result<(), i64> {
-        match self.start {
-            Some(start) if now < start + self.window => {}
-            _ => {
-                self.start = Some(now);
-                self.used = 0;
-            }
-        }
-        let start = self.start.unwrap_or(now);
-        if self.used > 0 && self.used.saturating_add(amount) > self.limit {
-            return Err(start + self.window);
-        }
-        self.used = self.used.saturating_add(amount);
-        Ok(())
-    }
-
-    /// Units used in the current window.
-    pub fn used(&self) -> u64 {
-        self.used
-    }
-}
-
-/// The run's allowances, each with the words that explain a wait.
-#[derive(Clone, Debug, Default)]
-pub struct Budgets {
-    download: Option<(Budget, String)>,
-    upload: Option<(Budget, String)>,
-    messages: Option<(Budget, String)>,
-}
-
-impl Budgets {
-    /// From the options, else the source's and the destination's presets.
-    pub fn for_run(options: &Options, source_host: &str, dest_host: &str) -> Budgets {
-        let src = crate::preset::for_host(source_host);
-        let dst = crate::preset::for_host(dest_host);
-        let pick = |asked: Option<u64>, preset: Option<u64>| match asked {
-            Some(0) => None,
-            Some(n) => Some(n),
-            None => preset,
-        };
-        let day = 86_400;
-        Budgets {
-            download: pick(options.download_bytes_per_day, src.download_bytes_per_day).map(|n| {
-                (
-                    Budget::new(n, day),
-                    format!(
-                        "{} lets an account download about {} a day",
-                        src.name,
-                        human_bytes(n)
-                    ),
-                )
-            }),
-            upload: pick(options.upload_bytes_per_day, dst.upload_bytes_per_day).map(|n| {
-                (
-                    Budget::new(n, day),
-                    format!(
-                        "{} lets an account upload about {} a day",
-                        dst.name,
-                        human_bytes(n)
-                    ),
-                )
-            }),
-            messages: pick(options.messages_per_hour, dst.messages_per_hour).map(|n| {
-                (
-                    Budget::new(n, 3_600),
-                    format!(
-                        "{} accepts about {} messages an hour",
-                        dst.name,
-                        crate::preset::thousands(n)
-                    ),
-                )
-            }),
-        }
-    }
-
-    /// Counts a batch against every allowance, or (counting nothing) says
-    /// when the latest one that is used up renews, and why.
-    pub fn take(&mut self, messages: u64, bytes: u64, now: i64) -> Result<(), (i64, String)> {
-        let mut trial = self.clone();
-        let mut blocked: Option<(i64, String)> = None;
-        for (budget, amount) in [
-            (&mut trial.download, bytes),
-            (&mut trial.upload, bytes),
-            (&mut trial.messages, messages),
-        ] {
-            if let Some((b, why)) = budget {
-                if let Err(at) = b.take(amount, now) {
-                    if blocked.as_ref().is_none_or(|(t, _)| at > *t) {
-                        blocked = Some((at, why.clone()));
-                    }
-                }
-            }
-        }
-        match blocked {
-            Some(b) => Err(b),
-            None => {
-                *self = trial;
-                Ok(())
-            }
-        }
-    }
-}
-
 /// UIDs asked for per FETCH of identities: bounds the memory a huge folder
 /// takes while its replies are read.
 const META_CHUNK: u32 = 5_000;
@@ -2048,200 +1840,6 @@ fn register_folder(
     Ok((rec.id, rec.dest.id, dest_changed))
 }
 
-/// A message at the destination that no copy on record accounts for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DestCopy {
-    uid: u32,
-    size: u64,
-    date: Option<i64>,
-}
-
-/// The destination folder's messages that no recorded copy accounts for,
-/// by identity: where an interrupted APPEND is looked for, and what "the
-/// destination already has it" means.
-///
-/// Sharing an identity (the Message-ID, most often) is not enough to be
-/// the same message: two messages may share one, and a destination may hold
-/// a different message under the same one. A copy is this message when it
-/// also has the same size; or, when no other message of the source folder
-/// shares the identity, the same arrival date (a server that rewrites
-/// messages changes their size, not the date MailFerry gave them).
-#[derive(Debug, Default)]
-struct DestPool {
-    copies: HashMap<Fingerprint, Vec<DestCopy>>,
-    /// Source messages of the folder per identity.
-    shared: HashMap<Fingerprint, usize>,
-}
-
-impl DestPool {
-    /// `claims`: the copies on record in this destination folder (their
-    /// UID when known); each takes its own message out of the pool.
-    fn new(
-        dest: impl IntoIterator<Item = (Fingerprint, DestCopy)>,
-        claims: Vec<(Option<u32>, Fingerprint)>,
-        source: impl IntoIterator<Item = Fingerprint>,
-    ) -> DestPool {
-        let mut pool = DestPool::default();
-        for (fp, copy) in dest {
-            pool.copies.entry(fp).or_default().push(copy);
-        }
-        for copies in pool.copies.values_mut() {
-            copies.sort_by_key(|c| c.uid);
-        }
-        let (known, unknown): (Vec<_>, Vec<_>) =
-            claims.into_iter().partition(|(uid, _)| uid.is_some());
-        for (uid, fp) in known {
-            if let Some(copies) = pool.copies.get_mut(&fp) {
-                copies.retain(|c| Some(c.uid) != uid);
-            }
-        }
-        for (_, fp) in unknown {
-            if let Some(copies) = pool.copies.get_mut(&fp) {
-                if !copies.is_empty() {
-                    copies.remove(0);
-                }
-            }
-        }
-        for fp in source {
-            *pool.shared.entry(fp).or_default() += 1;
-        }
-        pool
-    }
-
-    /// Takes the copy that is this message, if the destination has one;
-    /// its UID.
-    fn take(&mut self, fp: &Fingerprint, size: u64, date: Option<i64>) -> Option<u32> {
-        let copies = self.copies.get_mut(fp)?;
-        let alone = self.shared.get(fp).copied().unwrap_or(0) <= 1;
-        let i = copies.iter().position(|c| c.size == size).or_else(|| {
-            alone
-                .then(|| copies.iter().position(|c| date.is_some() && c.date == date))
-                .flatten()
-        })?;
-        Some(copies.remove(i).uid)
-    }
-}
-
-/// Copies the store says are at the destination that the destination
-/// no longer has (another mail program deleted them there, the folder was
-/// recreated, or the folder map now points elsewhere): their rows are
-/// forgotten, so they are copied again, once. The destination is believed,
-/// not the progress file. A copy whose destination UID is known is looked
-/// for by that UID (UIDs are never reused under one UIDVALIDITY); the
-/// others by identity, among what no known UID accounts for.
-fn forget_lost_copies(
-    st: &mut State,
-    folder: FolderId,
-    uidvalidity: u32,
-    dest_folder: DestFolderId,
-    dest_metas: &[MessageMeta],
-) -> Result<u64, StateError> {
-    let mut unaccounted: HashMap<u32, Fingerprint> = dest_metas
-        .iter()
-        .map(|m| {
-            (
-                m.uid,
-                Fingerprint::of_headers(&m.headers, u64::from(m.size)),
-            )
-        })
-        .collect();
-    let mut lost = Vec::new();
-    let mut by_identity = Vec::new();
-    for rec in st.messages_in_folder(folder, uidvalidity)? {
-        if !rec.fate.is_at_destination() {
-            continue;
-        }
-        if rec.dest_folder != Some(dest_folder) {
-            // The map sends this folder elsewhere now.
-            lost.push(rec.key);
-            continue;
-        }
-        match rec.dest_uid {
-            Some(uid) => {
-                if unaccounted.remove(&uid).is_none() {
-                    lost.push(rec.key);
-                }
-            }
-            None => by_identity.push(rec),
-        }
-    }
-    let mut pool: Multiset = unaccounted.into_values().collect();
-    for rec in by_identity {
-        if !pool.take(&rec.fingerprint) {
-            lost.push(rec.key);
-        }
-    }
-    for key in &lost {
-        st.forget_message(*key)?;
-    }
-    Ok(lost.len() as u64)
-}
-
-/// After a source UIDVALIDITY change: old rows whose fingerprint is found
-/// again at the source take the new UID, so nothing is copied twice.
-fn rebind_stale(
-    st: &mut State,
-    folder: FolderId,
-    candidates: &[Candidate],
-    now: Clock<'_>,
-) -> Result<(), StateError> {
-    let stale = st.stale_messages(folder)?;
-    if stale.is_empty() {
-        return Ok(());
-    }
-    let mut by_fp: HashMap<Fingerprint, Vec<MessageKey>> = HashMap::new();
-    for rec in stale.into_iter().rev() {
-        by_fp.entry(rec.fingerprint).or_default().push(rec.key);
-    }
-    for c in candidates {
-        if let Some(old) = by_fp.get_mut(&c.message.fingerprint).and_then(|v| v.pop()) {
-            st.rebind_message(old, c.meta.uid, now())?;
-        }
-    }
-    Ok(())
-}
-
-/// APPENDs that were in flight when an earlier run died: if the message is
-/// at the destination beyond what is already claimed, the APPEND went
-/// through (confirm it); otherwise it didn't (forget the intent; the
-/// message is copied again below).
-fn settle_intents(
-    st: &mut State,
-    folder: FolderId,
-    dest: DestFolderId,
-    pool: &mut DestPool,
-    now: Clock<'_>,
-) -> Result<(), StateError> {
-    let intents: Vec<_> = st
-        .in_doubt_intents()?
-        .into_iter()
-        .filter(|i| i.message.key.folder == folder)
-        .collect();
-    if intents.is_empty() {
-        return Ok(());
-    }
-    for intent in intents {
-        let m = &intent.message;
-        let arrived = (intent.dest_folder == dest)
-            .then(|| pool.take(&m.fingerprint, m.size, m.internaldate))
-            .flatten();
-        if let Some(dest_uid) = arrived {
-            tracing::debug!(
-                uid = intent.message.key.uid,
-                "an interrupted copy had arrived"
-            );
-            st.confirm_copy(intent.id, Some(dest_uid), now())?;
-        } else {
-            tracing::debug!(
-                uid = intent.message.key.uid,
-                "an interrupted copy had not arrived"
-            );
-            st.discard_intent(intent.id)?;
-        }
-    }
-    Ok(())
-}
-
 /// A message one server refused: its fate recorded with the server's
 /// words, reported, and told to the watcher.
 #[allow(clippy::too_many_arguments)] // the store, the report and the sink all hear of it
@@ -2367,85 +1965,6 @@ pub fn human_bytes(bytes: u64) -> String {
 mod tests {
     use super::*;
 
-    fn id(text: &str) -> Fingerprint {
-        Fingerprint::of_message(
-            format!("Message-ID: <{text}@x>\r\n\r\nbody\r\n").as_bytes(),
-            40,
-        )
-    }
-
-    fn copy(uid: u32, size: u64, date: Option<i64>) -> DestCopy {
-        DestCopy { uid, size, date }
-    }
-
-    #[test]
-    fn a_destination_copy_is_the_message_by_identity_and_size() {
-        let mut pool = DestPool::new(
-            [
-                (id("a"), copy(7, 100, Some(1))),
-                (id("a"), copy(8, 250, Some(1))),
-            ],
-            Vec::new(),
-            [id("a"), id("a")],
-        );
-        // Two messages share the Message-ID: the size tells them apart,
-        // the date (equal here) does not.
-        assert_eq!(pool.take(&id("a"), 250, Some(1)), Some(8));
-        assert_eq!(pool.take(&id("a"), 300, Some(1)), None);
-        assert_eq!(pool.take(&id("a"), 100, None), Some(7));
-        assert_eq!(pool.take(&id("a"), 100, None), None, "each copy once");
-    }
-
-    #[test]
-    fn a_rewritten_copy_is_found_by_its_date_only_when_its_identity_is_unique() {
-        let mut pool = DestPool::new(
-            [(id("b"), copy(3, 120, Some(1_700_000_000)))],
-            Vec::new(),
-            [id("b")],
-        );
-        assert_eq!(
-            pool.take(&id("b"), 100, Some(1_600_000_000)),
-            None,
-            "another message"
-        );
-        assert_eq!(
-            pool.take(&id("b"), 100, Some(1_700_000_000)),
-            Some(3),
-            "resized by the server"
-        );
-        let mut shared = DestPool::new(
-            [(id("c"), copy(3, 120, Some(5)))],
-            Vec::new(),
-            [id("c"), id("c")],
-        );
-        assert_eq!(shared.take(&id("c"), 100, Some(5)), None);
-    }
-
-    #[test]
-    fn copies_on_record_are_not_in_the_pool_and_pairs_go_in_order() {
-        let pool = DestPool::new(
-            [
-                (id("d"), copy(1, 10, None)),
-                (id("d"), copy(2, 10, None)),
-                (id("d"), copy(3, 10, None)),
-                (id("e"), copy(4, 10, None)),
-            ],
-            vec![(Some(2), id("d")), (None, id("e"))],
-            [id("d"), id("d"), id("d")],
-        );
-        assert_eq!(
-            pool.copies[&id("d")],
-            vec![copy(1, 10, None), copy(3, 10, None)]
-        );
-        assert!(pool.copies[&id("e")].is_empty());
-        let mut pool = pool;
-        assert_eq!(
-            pool.take(&id("d"), 10, None),
-            Some(1),
-            "the lowest UID first"
-        );
-    }
-
     #[test]
     fn internal_dates_parse_as_instants() {
         assert_eq!(parse_internal_date("01-Jan-1970 00:00:00 +0000"), Some(0));
@@ -2459,98 +1978,6 @@ mod tests {
             parse_internal_date("01-Mar-2024 09:00:00 +0000")
         );
         assert_eq!(parse_internal_date("garbage"), None);
-    }
-
-    #[test]
-    fn an_allowance_fills_then_renews_with_its_window() {
-        let mut b = Budget::new(100, 3_600);
-        assert_eq!(b.take(60, 1_000), Ok(()));
-        assert_eq!(b.take(40, 1_500), Ok(()), "exactly the allowance");
-        assert_eq!(
-            b.take(1, 2_000),
-            Err(4_600),
-            "full: renews an hour after first use"
-        );
-        assert_eq!(b.used(), 100, "a refusal counts nothing");
-        assert_eq!(b.take(1, 4_599), Err(4_600));
-        assert_eq!(b.take(70, 4_600), Ok(()), "a new window");
-        assert_eq!(b.used(), 70);
-        assert_eq!(b.take(31, 5_000), Err(8_200));
-    }
-
-    #[test]
-    fn something_larger_than_the_allowance_goes_alone() {
-        let mut b = Budget::new(10, 60);
-        assert_eq!(b.take(50, 0), Ok(()), "it could never go otherwise");
-        assert_eq!(b.take(1, 1), Err(60));
-        assert_eq!(b.take(50, 60), Ok(()));
-    }
-
-    #[test]
-    fn gmail_uploads_about_500_mb_a_day_and_microsoft_3600_messages_an_hour() {
-        let options = Options::default();
-        let mut gmail = Budgets::for_run(&options, "imap.gmail.com", "imap.gmail.com");
-        let batch = 16 * 1_000_000;
-        let mut t = 1_700_000_000;
-        let mut sent = 0;
-        let (resume, why) = loop {
-            match gmail.take(200, batch, t) {
-                Ok(()) => sent += batch,
-                Err(e) => break e,
-            }
-            t += 10;
-        };
-        assert_eq!(sent, 496_000_000, "31 batches of 16 MB fit in 500 MB");
-        assert_eq!(
-            resume,
-            1_700_000_000 + 86_400,
-            "a day after the first batch"
-        );
-        assert!(why.contains("Gmail") && why.contains("upload"), "{why}");
-
-        let mut m365 = Budgets::for_run(&options, "imap.example.org", "outlook.office365.com");
-        assert_eq!(m365.take(1_000, 1, 0), Ok(()));
-        assert_eq!(m365.take(1_000, 1, 10), Ok(()));
-        assert_eq!(m365.take(1_000, 1, 20), Ok(()));
-        let (resume, why) = m365.take(1_000, 1, 30).unwrap_err();
-        assert_eq!(resume, 3_600);
-        assert!(why.contains("3,600 messages an hour"), "{why}");
-        assert_eq!(m365.take(600, 1, 40), Ok(()), "what still fits goes");
-
-        // Reading from Gmail counts against its download allowance, not upload.
-        let mut down = Budgets::for_run(&options, "imap.gmail.com", "imap.example.org");
-        assert_eq!(down.take(1, 2_400_000_000, 0), Ok(()));
-        let (resume, why) = down.take(1, 200_000_000, 5).unwrap_err();
-        assert_eq!(resume, 86_400);
-        assert!(why.contains("download"), "{why}");
-
-        // No preset limit on other servers; 0 switches a preset's off.
-        let mut none = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
-        assert_eq!(none.take(1_000_000, u64::MAX / 2, 0), Ok(()));
-        let off = Options {
-            upload_bytes_per_day: Some(0),
-            download_bytes_per_day: Some(0),
-            ..Options::default()
-        };
-        let mut gmail = Budgets::for_run(&off, "imap.gmail.com", "imap.gmail.com");
-        for i in 0..100 {
-            assert_eq!(gmail.take(100, batch, i), Ok(()));
-        }
-    }
-
-    #[test]
-    fn a_batch_that_one_allowance_refuses_counts_against_none() {
-        let options = Options {
-            download_bytes_per_day: Some(1_000),
-            messages_per_hour: Some(10),
-            ..Options::default()
-        };
-        let mut b = Budgets::for_run(&options, "imap.example.org", "imap.example.org");
-        assert_eq!(b.take(8, 100, 0), Ok(()));
-        // 5 more messages exceed the hourly 10; the bytes would have fit.
-        assert_eq!(b.take(5, 100, 1).map_err(|e| e.0), Err(3_600));
-        // So the bytes were not counted: 900 more still fit today.
-        assert_eq!(b.take(2, 900, 2), Ok(()));
     }
 
     #[test]
