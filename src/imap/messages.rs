@@ -130,18 +130,19 @@ pub const MAX_READABLE_MESSAGE: u64 = 512 * 1024 * 1024 - 64 * 1024;
 pub const IDENTITY_FIELDS: &str = "MESSAGE-ID DATE FROM SUBJECT TO";
 
 /// A flag as FETCH gave it, system flags in their usual spelling
-/// (`\\SEEN` is `\\Seen`); `\\Recent` (session-only) is none.
+/// (`\\SEEN` is `\\Seen`); `\\Recent` (session-only) is none, and so is
+/// any other `\\Something`: no server can take it back (APPEND and STORE
+/// answer BAD), and a garbled reply must not leave one on record to be
+/// "brought over" on every later run.
 fn flag_of(raw: &str) -> Option<String> {
     const SYSTEM: [&str; 5] = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
-    if raw.eq_ignore_ascii_case("\\Recent") {
-        return None;
+    if !raw.starts_with('\\') {
+        return Some(raw.to_owned());
     }
-    Some(
-        SYSTEM
-            .iter()
-            .find(|f| f.eq_ignore_ascii_case(raw))
-            .map_or_else(|| raw.to_owned(), |f| (*f).to_owned()),
-    )
+    SYSTEM
+        .iter()
+        .find(|f| f.eq_ignore_ascii_case(raw))
+        .map(|f| (*f).to_owned())
 }
 
 /// The parts of one FETCH reply the copy reads.
@@ -1014,6 +1015,15 @@ impl<'s> ReadOnly<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_five_system_flags_and_keywords_are_read_as_flags() {
+        assert_eq!(flag_of("\\SEEN").as_deref(), Some("\\Seen"));
+        assert_eq!(flag_of("$Label1").as_deref(), Some("$Label1"));
+        assert_eq!(flag_of("\\Recent"), None);
+        // What a garbled reply made of \\Flagged: never recorded.
+        assert_eq!(flag_of("\\aldgged"), None);
+    }
 
     #[test]
     fn only_flags_a_server_accepts_are_appended() {
