@@ -193,7 +193,7 @@ pub async fn map_view(
     destination: &crate::accounts::Account,
     edits: &FolderEdits,
 ) -> IpcResult<FolderMapView> {
-    let job = super::open_job(source, destination, edits).await?;
+    let job = super::open_job(source, destination, edits, false).await?;
     let view = FolderMapView::from(job.mapped());
     job.close().await;
     Ok(view)

@@ -32,13 +32,18 @@ pub(crate) async fn open_tree(account: &Account) -> IpcResult<(Session, FolderTr
 
 /// Signs in to both accounts and opens their migration job (the engine's
 /// [`Job`]: both trees read and mapped with the user's edits, the job's
-/// progress file named after the two accounts).
+/// progress file named after the two accounts; a damaged one is rebuilt
+/// only when the user asked: `rebuild_if_damaged`).
 pub(crate) async fn open_job(
     source: &Account,
     dest: &Account,
     edits: &folder_map::FolderEdits,
+    rebuild_if_damaged: bool,
 ) -> IpcResult<Job> {
-    let progress = ProgressFile::at(copy::job_path(source, dest)?);
+    let progress = ProgressFile {
+        path: copy::job_path(source, dest)?,
+        rebuild_if_damaged,
+    };
     let mut job = Job::connect(
         (&source.endpoint, &source.credentials),
         (&dest.endpoint, &dest.credentials),

@@ -81,7 +81,7 @@ pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Veri
     let audit = tauri::async_runtime::spawn_blocking(move || {
         super::block_on_own_runtime(async {
             let edits = run.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let mut job = super::open_job(&run.source, &run.dest, &edits).await?;
+            let mut job = super::open_job(&run.source, &run.dest, &edits, false).await?;
             let audit = job.audit().await;
             job.close().await;
             let audit = audit?;
