@@ -10,11 +10,11 @@
 
 use crate::endpoint::{Credentials, Endpoint};
 use crate::error::Error;
-use crate::event::Discard;
-use crate::folder::Rules;
+use crate::event::{Discard, EventSink};
+use crate::folder::{FolderTree, Rules};
 use crate::imap::ServerBudget;
 use crate::job::{Job, ProgressFile};
-use crate::run::{Clock, Options, Report};
+use crate::run::{Clock, Options, Report, STOPPED};
 use crate::secret::Secret;
 use futures::StreamExt;
 use std::path::PathBuf;
@@ -253,8 +253,29 @@ impl Outcome {
     }
 }
 
+/// The caller's part in one mailbox of [`migrate_all_with`].
+pub struct Each<'a> {
+    /// Where the mailbox's events go.
+    pub sink: &'a mut dyn EventSink,
+    /// The user asked for a damaged progress file to be rebuilt from both
+    /// servers; otherwise a damaged one fails this mailbox with
+    /// [`Problem::ProgressDamaged`](crate::error::Problem::ProgressDamaged).
+    pub rebuild_if_damaged: bool,
+}
+
+impl<'a> Each<'a> {
+    /// Events to `sink`; a damaged progress file stops the mailbox.
+    pub fn to(sink: &'a mut dyn EventSink) -> Each<'a> {
+        Each {
+            sink,
+            rebuild_if_damaged: false,
+        }
+    }
+}
+
 /// Migrates `mailboxes`, up to `domain.at_once` at a time, in the order
-/// given; one outcome each, in the same order.
+/// given; one outcome each, in the same order. Every mailbox uses the same
+/// folder `rules`; the events go nowhere (see [`migrate_all_with`]).
 pub async fn migrate_all(
     domain: &Domain,
     mailboxes: &[Mailbox],
@@ -262,15 +283,42 @@ pub async fn migrate_all(
     options: &Options,
     now: Clock<'_>,
 ) -> Vec<Outcome> {
+    let mut sinks: Vec<Discard> = mailboxes.iter().map(|_| Discard).collect();
+    let each = sinks
+        .iter_mut()
+        .map(|s| Each::to(s as &mut dyn EventSink))
+        .collect();
+    migrate_all_with(domain, mailboxes, &|_| rules.clone(), options, now, each).await
+}
+
+/// [`migrate_all`], with each mailbox's events going to its own sink
+/// (`each[i]` for `mailboxes[i]`) and its folder rules made from its source
+/// folder tree once signed in (a face whose rules need the source's folder
+/// separator: the desktop app's folder edits). A stop asked through
+/// `options.cancel` stops the mailboxes being copied after their batch in
+/// flight; those still waiting for their turn then do not sign in at all
+/// (their report says they stopped).
+///
+/// # Panics
+/// If `each` and `mailboxes` differ in length.
+pub async fn migrate_all_with(
+    domain: &Domain,
+    mailboxes: &[Mailbox],
+    rules: &dyn Fn(&FolderTree) -> Rules,
+    options: &Options,
+    now: Clock<'_>,
+    each: Vec<Each<'_>>,
+) -> Vec<Outcome> {
+    assert_eq!(each.len(), mailboxes.len(), "one Each per mailbox");
     let budgets = (
         ServerBudget::new(domain.source_connections),
         ServerBudget::new(domain.dest_connections),
     );
-    futures::stream::iter(mailboxes)
-        .map(|mailbox| {
+    futures::stream::iter(mailboxes.iter().zip(each))
+        .map(|(mailbox, each)| {
             let budgets = &budgets;
             async move {
-                migrate_one(domain, mailbox, budgets, rules, options, now)
+                migrate_one(domain, mailbox, budgets, rules, options, now, each)
                     .await
                     .unwrap_or_else(Outcome::Failed)
             }
@@ -284,18 +332,30 @@ async fn migrate_one(
     domain: &Domain,
     mailbox: &Mailbox,
     (source_budget, dest_budget): &(ServerBudget, ServerBudget),
-    rules: &Rules,
+    rules: &dyn Fn(&FolderTree) -> Rules,
     options: &Options,
     now: Clock<'_>,
+    each: Each<'_>,
 ) -> Result<Outcome, Error> {
+    if options.cancel.is_cancelled() {
+        // Stopped before its turn came: nothing signed in, nothing changed.
+        return Ok(Outcome::Copied(Report {
+            stopped: Some(STOPPED.to_owned()),
+            ..Report::default()
+        }));
+    }
     let mut job = Job::connect_within(
         (&domain.source, &mailbox.source, source_budget),
         (&domain.dest, &mailbox.dest, dest_budget),
-        rules,
-        ProgressFile::at(&mailbox.state),
+        &Rules::default(),
+        ProgressFile {
+            path: mailbox.state.clone(),
+            rebuild_if_damaged: each.rebuild_if_damaged,
+        },
     )
     .await?;
-    let report = job.run(options, now, &mut Discard).await;
+    job.remap(&rules(job.source_tree()));
+    let report = job.run(options, now, each.sink).await;
     let questions = job.questions().len();
     job.close().await;
     let report = report?;

@@ -6,10 +6,11 @@
 mod common;
 
 use common::content;
-use mailferry::domain::{migrate_all, Domain, Mailbox, Outcome};
+use mailferry::domain::{migrate_all, migrate_all_with, Domain, Each, Mailbox, Outcome};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::event::{Event, EventSink};
 use mailferry::folder::Rules;
-use mailferry::run::Options;
+use mailferry::run::{Cancel, Options};
 use mailferry_harness::{Dovecot, Layout, Message, Proxy};
 use std::time::Duration;
 
@@ -178,6 +179,154 @@ async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
     );
     assert!(outcomes[1].is_complete(), "{:#?}", outcomes[1]);
     assert_eq!(dst.fetch_all("bob", "INBOX").len(), 1);
+}
+
+/// The desktop app's domain copy: each mailbox's events reach its own sink
+/// (its own progress on screen), its rules are made from its own folder
+/// tree, a damaged progress file is rebuilt only for the mailbox whose user
+/// asked, and a stop asked before a mailbox's turn signs in nowhere.
+#[tokio::test]
+async fn each_mailbox_reports_to_its_own_sink_and_rebuilds_only_when_asked() {
+    let (src, dst) = (server(), server());
+    for (n, (user, _)) in USERS.iter().take(3).enumerate() {
+        src.append(
+            user,
+            "INBOX",
+            &(0..5 + n * 3).map(|i| mail(user, i)).collect::<Vec<_>>(),
+        );
+        src.create_mailbox(user, "Skip me");
+        src.append(user, "Skip me", &[mail(user, 90)]);
+    }
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections: 2,
+        dest_connections: 2,
+        at_once: 2,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mailboxes: Vec<Mailbox> = USERS
+        .iter()
+        .take(3)
+        .map(|(user, password)| Mailbox {
+            source: Credentials::password(*user, *password),
+            dest: Credentials::password(*user, *password),
+            state: dir.path().join(format!("{user}.db")),
+        })
+        .collect();
+    // Carol's progress file is damaged; she asks for it to be rebuilt, Bob
+    // (whose file is damaged too) does not.
+    for user in ["bob", "carol"] {
+        std::fs::write(
+            dir.path().join(format!("{user}.db")),
+            b"not a progress file",
+        )
+        .unwrap();
+    }
+    let trees = std::sync::Mutex::new(0);
+    let rules = |tree: &mailferry::folder::FolderTree| {
+        *trees.lock().unwrap() += 1;
+        assert!(
+            tree.folders.iter().any(|f| f.name.display() == "Skip me"),
+            "the rules see the mailbox's own tree"
+        );
+        Rules {
+            exclude: vec![mailferry::folder::rules::Pattern::new("^Skip me$").unwrap()],
+            ..Rules::default()
+        }
+    };
+    let mut events: Vec<Vec<Event>> = vec![Vec::new(); 3];
+    let mut sinks: Vec<_> = events
+        .iter_mut()
+        .map(|log| move |e: Event| log.push(e))
+        .collect();
+    let each: Vec<Each> = sinks
+        .iter_mut()
+        .enumerate()
+        .map(|(i, sink)| Each {
+            sink: sink as &mut dyn EventSink,
+            rebuild_if_damaged: i == 2,
+        })
+        .collect();
+    let outcomes = migrate_all_with(
+        &domain,
+        &mailboxes,
+        &rules,
+        &Options::default(),
+        &|| common::NOW,
+        each,
+    )
+    .await;
+    drop(sinks);
+    assert_eq!(
+        *trees.lock().unwrap(),
+        3,
+        "rules made once per mailbox, from its own tree"
+    );
+    assert!(outcomes[0].is_complete(), "{:#?}", outcomes[0]);
+    assert!(
+        matches!(&outcomes[1], Outcome::Failed(e) if e.code() == "ProgressDamaged"),
+        "Bob did not ask for a rebuild: {:#?}",
+        outcomes[1]
+    );
+    assert!(outcomes[2].is_complete(), "{:#?}", outcomes[2]);
+    assert!(
+        events[1].is_empty(),
+        "nothing was copied for Bob: {:?}",
+        events[1]
+    );
+    for (i, user) in [(0, "alice"), (2, "carol")] {
+        let copied: u64 = events[i]
+            .iter()
+            .map(|e| match e {
+                Event::MessagesCopied { count, .. } => *count,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(
+            copied as usize,
+            src.fetch_all(user, "INBOX").len(),
+            "{user}'s sink got {user}'s copies, and only those"
+        );
+        assert!(
+            !events[i]
+                .iter()
+                .any(|e| matches!(e, Event::FolderScanned { folder, .. } if folder == "Skip me")),
+            "{user}: the rules held the folder back"
+        );
+        assert_eq!(
+            dst.fetch_all(user, "INBOX").len(),
+            src.fetch_all(user, "INBOX").len()
+        );
+    }
+
+    // Stopped before anyone's turn: nobody signs in.
+    let before = (from_src.connections(), from_dst.connections());
+    let cancel = Cancel::new();
+    cancel.cancel();
+    let options = Options {
+        cancel,
+        ..Options::default()
+    };
+    let stopped = migrate_all(&domain, &mailboxes, &Rules::default(), &options, &|| {
+        common::NOW
+    })
+    .await;
+    for outcome in &stopped {
+        assert!(
+            matches!(outcome, Outcome::Copied(r) if r.stopped.is_some() && r.transferred() == 0),
+            "{outcome:#?}"
+        );
+    }
+    assert_eq!(
+        (from_src.connections(), from_dst.connections()),
+        before,
+        "a stopped domain signs in nowhere"
+    );
 }
 
 /// `mailferry sync --mailboxes FILE`: a spreadsheet's list (header, one

@@ -12,6 +12,7 @@ use crate::commands::scan::{LargeMessage, Scan, ScanEstimate, ScannedFolder};
 use crate::commands::servers::{Preset, Server};
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
+use crate::domains::{CopyStage, DomainId, DomainMailbox, DomainView, PairHandles};
 use crate::error::{ErrorCode, IpcError};
 use crate::runs::{FolderProgress, Refused, RunId, RunState, RunView};
 use mailferry::check::Step;
@@ -49,6 +50,11 @@ fn generate() -> String {
         FolderProgress::decl(&cfg),
         Refused::decl(&cfg),
         RunView::decl(&cfg),
+        DomainId::decl(&cfg),
+        CopyStage::decl(&cfg),
+        PairHandles::decl(&cfg),
+        DomainMailbox::decl(&cfg),
+        DomainView::decl(&cfg),
         FolderAudit::decl(&cfg),
         Missing::decl(&cfg),
         Verification::decl(&cfg),

@@ -4,11 +4,13 @@
 //! - [`commands`]: one file per wizard step.
 //! - [`accounts`]: signed-in accounts behind handles (secrets stay here).
 //! - [`runs`]: the run registry (copies owned by the shell, watched by the window).
+//! - [`domains`]: a whole domain's copy, several mailboxes at once.
 //! - [`error`]: the `{ code, message }` every command fails with.
 //! - `bindings` (tests): the TypeScript types for the window, generated.
 
 pub mod accounts;
 pub mod commands;
+pub mod domains;
 pub mod error;
 pub mod runs;
 
@@ -43,6 +45,9 @@ pub fn run() {
             scan::scan,
             folder_map::folder_map,
             copy::start_run,
+            copy::start_domain_run,
+            copy::current_domain_run,
+            copy::watch_domain,
             copy::watch_run,
             copy::pause_run,
             copy::resume_run,

@@ -35,6 +35,9 @@ pub struct RunId(pub u32);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
+    /// Waiting for its turn: a whole domain copies a few mailboxes at once
+    /// (signing in and creating its folders are part of the wait).
+    Waiting,
     /// Signing in, creating folders.
     Starting,
     /// Copying.
@@ -52,7 +55,10 @@ pub enum RunState {
 impl RunState {
     /// The copy is not running and will not without the user.
     pub fn is_stopped(self) -> bool {
-        !matches!(self, RunState::Starting | RunState::Copying)
+        !matches!(
+            self,
+            RunState::Waiting | RunState::Starting | RunState::Copying
+        )
     }
 }
 
@@ -286,6 +292,9 @@ pub struct Run {
     /// The domain is switched: the engine records it in the job, and runs
     /// only add from then on.
     pub after_switch: Mutex<bool>,
+    /// The user asked for a damaged progress file to be rebuilt from both
+    /// servers (the next start only).
+    pub rebuild_progress: Mutex<bool>,
     /// The last check of this copy, for the report the user saves.
     pub verification: Mutex<Option<crate::commands::verify::Verification>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -294,10 +303,12 @@ pub struct Run {
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// The runs of this session.
+/// The runs of this session, and the domain runs they belong to.
 #[derive(Default)]
 pub struct Runs {
     inner: Mutex<(u32, HashMap<RunId, Arc<Run>>)>,
+    /// Every domain run of the session, the latest last.
+    pub(crate) domains: Mutex<Vec<Arc<crate::domains::DomainRun>>>,
 }
 
 impl Runs {
@@ -320,6 +331,7 @@ impl Runs {
             edits: Mutex::new(Default::default()),
             skip_larger_than: Mutex::new(None),
             after_switch: Mutex::new(false),
+            rebuild_progress: Mutex::new(false),
             verification: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
@@ -327,6 +339,62 @@ impl Runs {
         });
         inner.1.insert(id, run.clone());
         run
+    }
+
+    /// Registers a domain's copy: one run per pair, in order (not started).
+    /// Refused while another domain's copy is running, or with folder edits
+    /// that can't be used.
+    pub fn create_domain(
+        &self,
+        pairs: Vec<crate::domains::Pair>,
+        stage: crate::domains::CopyStage,
+        limits: crate::domains::Limits,
+    ) -> IpcResult<Arc<crate::domains::DomainRun>> {
+        use crate::domains::{DomainId, DomainRun};
+        // The same checks the copy makes with the server's folder separator.
+        stage.edits.rules(None)?;
+        if self.latest_domain().is_some_and(|d| d.is_running()) {
+            return Err(IpcError::invalid(
+                "A copy is running already: wait for it to finish, or pause it first.",
+            ));
+        }
+        let handles = pairs.iter().map(|p| p.handles).collect();
+        let members = pairs
+            .into_iter()
+            .map(|p| self.create(p.source, p.destination, p.state_path))
+            .collect();
+        let mut domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        let id = DomainId(domains.len() as u32 + 1);
+        let domain = Arc::new(DomainRun::new(id, members, handles, stage, limits)?);
+        domains.push(domain.clone());
+        Ok(domain)
+    }
+
+    /// The latest domain copy of this session (running or not).
+    pub fn latest_domain(&self) -> Option<Arc<crate::domains::DomainRun>> {
+        let domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        domains.last().cloned()
+    }
+
+    /// The domain copy a run belongs to, if any.
+    pub fn domain_of(&self, run: RunId) -> Option<Arc<crate::domains::DomainRun>> {
+        let domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        domains.iter().find(|d| d.has(run)).cloned()
+    }
+
+    /// The domain copy behind an id.
+    pub fn domain(
+        &self,
+        id: crate::domains::DomainId,
+    ) -> IpcResult<Arc<crate::domains::DomainRun>> {
+        let domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
+        domains.iter().find(|d| d.id == id).cloned().ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::UnknownRun,
+                "MailFerry doesn't know this copy any more (the app was restarted). Start it again: \
+                 it continues where it stopped and copies nothing twice.",
+            )
+        })
     }
 
     /// The run behind an id.
@@ -429,7 +497,24 @@ impl Run {
     }
 
     fn finish(&self, result: IpcResult<Report>) {
+        let asked_to_stop = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_cancelled();
+        self.finish_as(result, asked_to_stop);
+    }
+
+    /// Records how a copy ended. A copy the user stopped (`asked_to_stop`)
+    /// that ended on its own between batches is not finished: whoever
+    /// stopped it says paused or cancelled.
+    pub(crate) fn finish_as(&self, result: IpcResult<Report>, asked_to_stop: bool) {
+        *self
+            .rebuild_progress
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = false;
         match result {
+            Ok(report) if asked_to_stop && report.stopped.is_some() => {}
             Ok(report) => {
                 *self.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
                 self.view.send_modify(|v| v.state = RunState::Finished);
@@ -446,7 +531,13 @@ impl Run {
     async fn copy(&self) -> IpcResult<Report> {
         let started = Instant::now();
         let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let progress = mailferry::job::ProgressFile::at(&self.state_path);
+        let progress = mailferry::job::ProgressFile {
+            path: self.state_path.clone(),
+            rebuild_if_damaged: *self
+                .rebuild_progress
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        };
         let mut job = crate::commands::open_job(&self.source, &self.dest, &edits, progress).await?;
         let mut sink = |event: Event| {
             self.view.send_modify(|v| {
@@ -579,6 +670,34 @@ mod tests {
             (view.folders[1].started_ms, view.folders[1].copy_ms),
             (Some(20_000), 1_000)
         );
+    }
+
+    #[test]
+    fn a_copy_the_user_stopped_between_batches_is_not_finished() {
+        let runs = Runs::default();
+        let account = || Account {
+            endpoint: mailferry::endpoint::Endpoint::new("127.0.0.1"),
+            credentials: mailferry::endpoint::Credentials::password("a", "b"),
+        };
+        let run = runs.create(account(), account(), PathBuf::from("/nonexistent/job.db"));
+        let stopped = Report {
+            stopped: Some(mailferry::run::STOPPED.to_owned()),
+            ..Report::default()
+        };
+        run.finish_as(Ok(stopped.clone()), true);
+        assert_eq!(
+            run.view.borrow().state,
+            RunState::Starting,
+            "whoever stopped it says paused or cancelled"
+        );
+        assert!(
+            run.report.lock().unwrap().is_none(),
+            "a partial copy is no report"
+        );
+        run.stop(RunState::Paused);
+        assert_eq!(run.view.borrow().state, RunState::Paused);
+        run.finish_as(Ok(Report::default()), false);
+        assert_eq!(run.view.borrow().state, RunState::Finished);
     }
 
     #[test]

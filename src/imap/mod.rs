@@ -1290,6 +1290,15 @@ impl Session {
     /// Signs out politely. Errors are ignored: the session is over either way.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(self.endpoint.timeout, self.inner.logout()).await;
+        // A place in a server's budget is given back a moment after the
+        // connection closed, not at the same instant: the server (and
+        // anything between) sees the close a little later, and a mailbox
+        // waiting for the place must not make it count one too many.
+        if let Some(permit) = self.permit.take() {
+            drop(self);
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            drop(permit);
+        }
     }
 }
 

@@ -93,8 +93,9 @@ async function copyAndCheck(page, name, mailboxes = 1) {
   await page.locator('[data-state="copying"]').waitFor();
   await snap(page, `${name}-7-copy-running`);
   if (mailboxes > 1) {
-    // One after the other: the first is done before the last starts.
-    await page.locator('[data-mailbox-state="copying"]').first().waitFor();
+    // Two at a time: the shell copies two mailboxes while the third waits.
+    await page.waitForFunction(() => document.querySelectorAll('[data-mailbox-state="copying"]').length === 2);
+    assert.equal(await page.locator('[data-mailbox-state="waiting"]').count(), mailboxes - 2);
     await snap(page, `${name}-7-copy-mailboxes-running`);
     await page.locator('[data-mailbox-state="finished"]').nth(mailboxes - 1).waitFor();
   }
@@ -550,6 +551,62 @@ test("connection lost during the copy: plain words, details on demand, Resume fi
   await page.getByRole("button", { name: "Resume" }).click();
   await page.locator('[data-state="finished"]').waitFor();
   await page.locator('[data-stage="bulk"].done').waitFor();
+  assert.equal(await alert.count(), 0, "the problem is gone once the copy finished");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a reloaded window re-attaches to the domain's copy the shell is running, and starts nothing anew", async () => {
+  const { page, problems } = await open("reattach");
+  await page.getByRole("button", { name: "Try it on demo servers" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Paste the demo list" }).click();
+  await page.getByRole("button", { name: "Add these mailboxes" }).click();
+  await page.locator('tr[data-pair="office"]').getByText("Ready").waitFor();
+  await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
+  await page.getByRole("button", { name: "Continue" }).click(); // scan
+  await page.getByText("6 folders, 3 skipped").waitFor();
+  await page.getByRole("button", { name: "Continue" }).click(); // folder map
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.locator('[data-mailbox-state="copying"]').first().waitFor();
+  assert.equal((await mock(page)).runStarts.length, 1);
+  await page.reload();
+  // Back on the copy screen, watching the same copy: still running.
+  await page.getByRole("heading", { name: "Copy", exact: true }).waitFor();
+  await page.locator('[data-mailbox-state="copying"]').first().waitFor();
+  assert.equal(await page.locator(".mailbox-runs li").count(), 3, "every mailbox of the copy");
+  assert.equal(await page.locator('[data-stage="bulk"].current').count(), 1, "the stage being copied");
+  assert.ok(await page.getByRole("button", { name: /Copy mail to/ }).isDisabled(), "no second start while it runs");
+  await snap(page, "reattach-7-after-reload");
+  await page.locator('[data-mailbox-state="finished"]').nth(2).waitFor();
+  await page.locator('[data-stage="bulk"].done').waitFor();
+  assert.equal((await mock(page)).runStarts.length, 0, "the reloaded window started no copy");
+  await page.getByRole("button", { name: "Check the result" }).click();
+  await page.getByText("Safe to switch your domain.").waitFor();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a damaged progress file: the copy says so in plain words and offers to rebuild it and continue", async () => {
+  const { page, problems } = await open("damaged");
+  await toScan(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  const alert = page.locator('[data-code="ProgressDamaged"]');
+  await alert.waitFor();
+  assert.match(await alert.locator("p").innerText(), /progress file for this mailbox is damaged/);
+  await page.locator("[data-rebuild]").getByText("the damaged file is kept beside it").waitFor();
+  assert.equal(await page.getByRole("button", { name: "Resume" }).count(), 0, "a plain resume would stop again");
+  await snap(page, "damaged-7-copy");
+  await page.getByRole("button", { name: "Rebuild and continue" }).click();
+  await page.locator('[data-state="finished"]').waitFor();
+  await page.locator('[data-stage="bulk"].done').waitFor();
+  const resumes = (await mock(page)).resumes;
+  assert.equal(resumes.length, 1);
+  assert.equal(resumes[0].rebuildProgress, true, "the resume asks for the rebuild");
   assert.equal(await alert.count(), 0, "the problem is gone once the copy finished");
   assert.deepEqual(problems, []);
   await page.close();

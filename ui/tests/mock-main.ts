@@ -5,6 +5,10 @@
 import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import type {
   Checklist,
+  CopyStage,
+  DomainMailbox,
+  DomainView,
+  PairHandles,
   FolderEdits,
   MailboxRow,
   SavedJob,
@@ -76,8 +80,11 @@ function probe(server: Server): Checklist {
 // The keychain answer: none on this computer in the "no-keychain" scenario.
 const KEPT = scenario === "no-keychain" ? "session_only" : "keychain";
 let signIns = 0;
+// Who each account handle is, for the domain copy's view.
+const users = new Map<number, string>();
 function signIn(user: string): SignedIn {
   signIns++;
+  users.set(signIns, user);
   if (scenario === "wrong-password" && user === "owner@example.com" && signIns === 1) {
     return {
       account: null,
@@ -190,10 +197,10 @@ function map(edits: FolderEdits | null): FolderMapView {
   const summary = `${copied} folders, ${rows.length - copied} skipped` + (conflicts.length ? `, ${conflicts.length} needs a decision` : "");
   return { rows, conflicts, decisions_needed: conflicts.length, summary, can_merge: conflicts.length > 0 };
 }
-let resumeLost: (() => void) | null = null;
 const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }[] = [];
-(window as any).__mock = { folderMapCalls, runStarts };
+const resumes: { run: number; rebuildProgress: boolean | null }[] = [];
+(window as any).__mock = { folderMapCalls, runStarts, resumes };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
 const rejected = scenario === "rejected";
@@ -267,6 +274,8 @@ function mailboxRow(line: number, source_user: string, destination_user: string,
     row.source = ++handles;
     row.destination = ++handles;
   }
+  if (row.source !== null) users.set(row.source, source_user);
+  if (row.destination !== null) users.set(row.destination, destination_user);
   return row;
 }
 function readList(text: string): MailboxRow[] {
@@ -298,12 +307,159 @@ const savedJob: SavedJob = {
   saved_at: 1_767_225_600,
 };
 
+// The shell's domain copy, simulated: every mailbox runs the scenario's
+// views, two at a time; the whole timeline is kept in sessionStorage, so
+// a reloaded page finds the copy still running (the shell owns it).
+interface Timed { at: number; view: DomainView; members: RunView[] }
+interface MockDomain { id: number; startedAt: number; timeline: Timed[] }
+const STORE = "mock-domain";
+const loadDomain = (): MockDomain | null => JSON.parse(sessionStorage.getItem(STORE) ?? "null");
+const saveDomain = (d: MockDomain) => sessionStorage.setItem(STORE, JSON.stringify(d));
+const STEP = scenario === "reattach" ? 250 : 60;
+const AT_ONCE = 2;
+
+/** A mailbox's views after its start, each with its delay from the one before. */
+function memberViews(run: number, from = 0, resumed = false): [number, RunView][] {
+  const all = views().map((v) => ({ ...v, id: run }));
+  if (scenario === "damaged" && !resumed) {
+    const failed: RunView = {
+      ...all[0], state: "failed",
+      error: err("ProgressDamaged",
+        "MailFerry's progress file for this mailbox is damaged, so it can't tell what was already copied. Rebuild it from both servers and continue (nothing is copied twice), or start over.",
+        "database disk image is malformed"),
+    };
+    return [[STEP, all[0]], [STEP, failed]];
+  }
+  if (scenario === "lost" && !resumed) {
+    const failed: RunView = {
+      ...all[4], state: "failed",
+      error: err("ConnectionLost",
+        "The connection to imap.gmail.com was closed while copying messages. Check your internet connection and try again; if it keeps happening, the server may be limiting connections.",
+        "connection reset by peer"),
+    };
+    return [...all.slice(0, 5).map((v) => [STEP, v] as [number, RunView]), [STEP, failed]];
+  }
+  const out: [number, RunView][] = [];
+  all.slice(from).forEach((view, i, list) => {
+    // A throttled run holds its wait for 1.5 s, for the screen to show it.
+    const held = i > 0 && list[i - 1].waiting_until_ms !== null ? 1500 : 0;
+    out.push([STEP + held, view]);
+  });
+  out.push([100, { ...all[all.length - 1], state: "finished" }]);
+  return out;
+}
+
+/** The domain's view from its mailboxes' views, as the shell computes it. */
+function domainView(base: DomainView, members: RunView[]): DomainView {
+  const states = members.map((v) => v.state);
+  const first = (want: (s: string) => boolean) => states.findIndex(want);
+  let current = first((s) => s === "starting" || s === "copying");
+  if (current < 0) current = first((s) => s === "waiting");
+  if (current < 0) current = first((s) => s !== "finished");
+  if (current < 0) current = 0;
+  const running = states.some((s) => s === "waiting" || s === "starting" || s === "copying");
+  const state = running ? "copying" : states.every((s) => s === "finished") ? "finished"
+    : states.includes("failed") ? "failed" : states.includes("cancelled") ? "cancelled" : "paused";
+  const mailboxes: DomainMailbox[] = base.mailboxes.map((m, i) => ({
+    ...m,
+    state: members[i].state,
+    to_copy: members[i].folders.reduce((a, f) => a + f.to_copy, 0),
+    copied: members[i].folders.reduce((a, f) => a + f.copied, 0),
+  }));
+  return { ...base, state, mailboxes, current, current_view: members[current] };
+}
+
+/** Runs the members (from `members`' views, those in `which`) two at a time, from `t0`. */
+function schedule(base: DomainView, members: RunView[], which: number[], t0: number, from = 0, resumed = false): Timed[] {
+  const timeline: Timed[] = [];
+  const events: { at: number; member: number; view: RunView }[] = [];
+  const slots = Array(AT_ONCE).fill(t0);
+  for (const i of which) {
+    const slot = slots.indexOf(Math.min(...slots));
+    let at = slots[slot];
+    for (const [delay, view] of memberViews(base.mailboxes[i].run, from, resumed)) {
+      at += delay;
+      events.push({ at, member: i, view });
+    }
+    slots[slot] = at;
+  }
+  events.sort((a, b) => a.at - b.at);
+  const now = [...members];
+  for (const e of events) {
+    now[e.member] = e.view;
+    timeline.push({ at: e.at, view: domainView(base, now), members: [...now] });
+  }
+  return timeline;
+}
+
+let runIds = 0;
+function startDomain(pairs: PairHandles[], stage: CopyStage): number {
+  const previous = loadDomain();
+  const id = (previous?.id ?? 0) + 1;
+  const waiting = (run: number): RunView => ({ id: run, state: "waiting", folders: [], refused: [], error: null, elapsed_ms: 0, recent: [], waiting_until_ms: null, waiting_reason: null });
+  const server = (host: string, port: number): Server => ({ host, port, security: "tls", trusted_fingerprint: null });
+  const mailboxes: DomainMailbox[] = pairs.map((p) => ({
+    source_user: users.get(p.source) ?? "?",
+    destination_user: users.get(p.destination) ?? "?",
+    source: p.source,
+    destination: p.destination,
+    run: ++runIds + 100 * id,
+    state: "waiting",
+    to_copy: 0,
+    copied: 0,
+  }));
+  const members = mailboxes.map((m) => waiting(m.run));
+  const base: DomainView = {
+    id, state: "copying", mailboxes, current: 0, current_view: members[0], at_once: AT_ONCE, stage,
+    source: server("imap.gmail.com", 993), destination: server("outlook.office365.com", 993),
+  };
+  const timeline = [{ at: 0, view: domainView(base, members), members }, ...schedule(base, members, members.map((_, i) => i), 0)];
+  saveDomain({ id, startedAt: Date.now(), timeline });
+  return id;
+}
+
+/** Resume: the mailboxes not finished go on from where their views stopped. */
+function resumeDomain() {
+  const d = loadDomain();
+  if (!d) return;
+  const elapsed = Date.now() - d.startedAt;
+  const { view: last, members } = d.timeline.filter((t) => t.at <= elapsed).at(-1)!;
+  const todo = last.mailboxes.flatMap((m, i) => (m.state === "finished" ? [] : [i]));
+  const from = scenario === "lost" ? 5 : 0;
+  d.timeline = d.timeline.filter((t) => t.at <= elapsed).concat(schedule(last, members, todo, elapsed, from, true));
+  saveDomain(d);
+  for (const watcher of watchers) watcher();
+}
+
+const watchers: (() => void)[] = [];
+function watchDomain(channel: number) {
+  const internals = (window as any).__TAURI_INTERNALS__;
+  let index = 0;
+  let sent = -1;
+  let timers: ReturnType<typeof setTimeout>[] = [];
+  const plan = () => {
+    timers.forEach(clearTimeout);
+    const d = loadDomain()!;
+    const elapsed = Date.now() - d.startedAt;
+    const now = d.timeline.filter((t) => t.at <= elapsed).length - 1;
+    const send = (i: number) => {
+      if (i <= sent) return;
+      sent = i;
+      internals.runCallback(channel, { index: index++, message: d.timeline[i].view });
+    };
+    send(now);
+    timers = d.timeline.flatMap((t, i) => (i > now ? [setTimeout(() => send(i), t.at - elapsed)] : []));
+  };
+  watchers.push(plan);
+  plan();
+}
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
   switch (cmd) {
     case "provider_presets": return presets;
-    case "demo_available": return scenario === "happy";
+    case "demo_available": return scenario === "happy" || scenario === "reattach";
     case "update_available": return null;
     case "start_demo":
       return {
@@ -318,36 +474,26 @@ mockIPC(async (cmd, args) => {
     case "folder_map":
       folderMapCalls.push(a.edits ?? null);
       return map(a.edits ?? null);
+    case "start_domain_run": {
+      const stage = a.stage as CopyStage;
+      runStarts.push({ edits: stage.edits, skipLargerThan: stage.skip_larger_than, afterSwitch: stage.after_switch });
+      return startDomain(a.pairs, stage);
+    }
+    case "current_domain_run": {
+      const d = loadDomain();
+      return d ? d.timeline.filter((t) => t.at <= Date.now() - d.startedAt).at(-1)!.view : null;
+    }
+    case "watch_domain":
+      watchDomain((a.onUpdate as { id: number }).id);
+      return null;
     case "start_run":
       runStarts.push({ edits: a.edits ?? null, skipLargerThan: a.skipLargerThan ?? null, afterSwitch: a.afterSwitch ?? null });
       return runStarts.length;
     case "watch_run": {
+      // Single runs: the app copies through the domain's copy; a view for completeness.
       const channel = a.onUpdate as { id: number };
-      const internals = (window as any).__TAURI_INTERNALS__;
-      if (scenario === "lost") {
-        // The connection drops after two folders; Resume finishes the copy.
-        const all = views().map((v) => ({ ...v, id: a.run }));
-        const send = (list: RunView[], from: number) =>
-          list.forEach((view, i) => setTimeout(() => internals.runCallback(channel.id, { index: from + i, message: view }), 60 * (i + 1)));
-        const failed: RunView = {
-          ...all[4], state: "failed",
-          error: err("ConnectionLost",
-            "The connection to imap.gmail.com was closed while copying messages. Check your internet connection and try again; if it keeps happening, the server may be limiting connections.",
-            "connection reset by peer"),
-        };
-        send([...all.slice(0, 5), failed], 0);
-        resumeLost = () => send([...all.slice(5), { ...all[all.length - 1], state: "finished" }], 6);
-        return null;
-      }
-      // A throttled run holds its wait for 1.5 s, for the screen to show it.
-      let at = 0;
-      const all = views().map((v) => ({ ...v, id: a.run }));
-      all.forEach((view, index) => {
-        at += 60 + (index > 0 && all[index - 1].waiting_until_ms !== null ? 1500 : 0);
-        setTimeout(() => internals.runCallback(channel.id, { index, message: view }), at);
-      });
-      const last = all.length;
-      setTimeout(() => internals.runCallback(channel.id, { index: last, message: { ...all[last - 1], state: "finished" } }), at + 100);
+      const last = views().at(-1)!;
+      (window as any).__TAURI_INTERNALS__.runCallback(channel.id, { index: 0, message: { ...last, id: a.run, state: "finished" } });
       return null;
     }
     case "read_mailbox_list": return readList(a.text);
@@ -360,13 +506,15 @@ mockIPC(async (cmd, args) => {
     case "set_oauth_client": ownClient = a.id !== ""; return ownClient ? ["google", "microsoft"] : [];
     case "sign_in_oauth":
       await new Promise((r) => setTimeout(r, 300)); // the user in the browser
-      return { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
+      users.set(++handles, a.user);
+      return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
     case "sign_in_saved":
-      return scenario === "resume" && a.user !== "office@example.com"
-        ? { account: ++handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" }
-        : null;
+      if (scenario !== "resume" || a.user === "office@example.com") return null;
+      users.set(++handles, a.user);
+      return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
     case "resume_run":
-      resumeLost?.();
+      resumes.push({ run: a.run, rebuildProgress: a.rebuildProgress ?? null });
+      resumeDomain();
       return null;
     case "pause_run": case "cancel_run": return null;
     case "verify": return verification();

@@ -1,8 +1,11 @@
-//! Step 7, "Copy": start a run, watch it, pause, resume, cancel. The run
-//! belongs to the shell's registry ([`crate::runs`]), not to these calls.
+//! Step 7, "Copy": start a run or a whole domain's copy, watch it, pause,
+//! resume, cancel. Runs belong to the shell's registry ([`crate::runs`],
+//! [`crate::domains`]), not to these calls. A run that belongs to a domain's
+//! copy is paused, resumed and cancelled with its domain.
 
 use crate::accounts::{AccountHandle, Accounts};
 use crate::commands::folder_map::FolderEdits;
+use crate::domains::{CopyStage, DomainId, DomainView, Limits, Pair, PairHandles};
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, RunState, RunView, Runs};
 use std::path::PathBuf;
@@ -35,8 +38,10 @@ pub fn job_path(
 /// this stage leave larger messages for the large-message pass (a later
 /// copy without it brings them). `after_switch`: the domain's mail now
 /// arrives at the destination; the job records it, and this and every
-/// later run of it only adds.
+/// later run of it only adds. `rebuild_progress`: the user asked for a
+/// damaged progress file to be rebuilt from both servers.
 #[tauri::command]
+#[allow(clippy::too_many_arguments)] // each is one choice of the copy screen
 pub fn start_run(
     accounts: State<'_, Accounts>,
     runs: State<'_, Runs>,
@@ -45,6 +50,7 @@ pub fn start_run(
     edits: Option<FolderEdits>,
     skip_larger_than: Option<u64>,
     after_switch: Option<bool>,
+    rebuild_progress: Option<bool>,
 ) -> IpcResult<RunId> {
     let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
     let path = job_path(&source, &dest)?;
@@ -54,8 +60,77 @@ pub fn start_run(
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = skip_larger_than;
     *run.after_switch.lock().unwrap_or_else(|e| e.into_inner()) = after_switch.unwrap_or(false);
+    *run.rebuild_progress
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = rebuild_progress.unwrap_or(false);
     run.start()?;
     Ok(run.id)
+}
+
+/// Starts copying a whole domain: `pairs` (the first pair first), every
+/// mailbox with the same `stage`, several at once within the providers'
+/// connection caps ([`crate::domains`]). Returns its id; each mailbox's
+/// run is in its view.
+#[tauri::command]
+pub fn start_domain_run(
+    accounts: State<'_, Accounts>,
+    runs: State<'_, Runs>,
+    pairs: Vec<PairHandles>,
+    stage: CopyStage,
+) -> IpcResult<DomainId> {
+    let mut signed = Vec::with_capacity(pairs.len());
+    for handles in pairs {
+        let (source, destination) = (
+            accounts.get(handles.source)?,
+            accounts.get(handles.destination)?,
+        );
+        let state_path = job_path(&source, &destination)?;
+        signed.push(Pair {
+            handles,
+            source,
+            destination,
+            state_path,
+        });
+    }
+    let first = signed
+        .first()
+        .ok_or_else(|| IpcError::invalid("There is no mailbox to copy."))?;
+    let limits = Limits::for_servers(&first.source.endpoint, &first.destination.endpoint);
+    let domain = runs.create_domain(signed, stage, limits)?;
+    domain.start()?;
+    Ok(domain.id)
+}
+
+/// The domain copy running now, or the last one of this session: a
+/// reloaded or reopened window watches it again instead of starting anew.
+#[tauri::command]
+pub fn current_domain_run(runs: State<'_, Runs>) -> Option<DomainView> {
+    runs.latest_domain().map(|d| d.view.borrow().clone())
+}
+
+/// Sends the domain's view now and then at most ten times a second until
+/// the window goes away.
+#[tauri::command]
+pub fn watch_domain(
+    runs: State<'_, Runs>,
+    domain: DomainId,
+    on_update: Channel<DomainView>,
+) -> IpcResult<()> {
+    let domain = runs.domain(domain)?;
+    let mut rx = domain.view.subscribe();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let view = rx.borrow_and_update().clone();
+            if on_update.send(view).is_err() {
+                break;
+            }
+            if rx.changed().await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    Ok(())
 }
 
 /// Sends the run's progress now and then at most ten times a second until
@@ -79,26 +154,48 @@ pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>)
     Ok(())
 }
 
-/// Pauses the copy (safe at any moment: nothing is lost or doubled).
+/// Stops a run, or the whole domain's copy it belongs to, and waits.
+async fn stop(runs: &Runs, run: RunId, state: RunState) -> IpcResult<()> {
+    let domain = runs.domain_of(run);
+    let run = runs.get(run)?;
+    tauri::async_runtime::spawn_blocking(move || match domain {
+        Some(domain) => domain.stop(state),
+        None => run.stop(state),
+    })
+    .await
+    .map_err(IpcError::internal)
+}
+
+/// Pauses the copy, and every mailbox of its domain (safe at any moment:
+/// nothing is lost or doubled).
 #[tauri::command]
 pub async fn pause_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
-    let run = runs.get(run)?;
-    tauri::async_runtime::spawn_blocking(move || run.stop(RunState::Paused))
-        .await
-        .map_err(IpcError::internal)
+    stop(&runs, run, RunState::Paused).await
 }
 
-/// Resumes a paused or failed copy where it stopped.
+/// Resumes a paused or failed copy where it stopped (with its domain: every
+/// mailbox not finished). `rebuild_progress`: the copy stopped on a damaged
+/// progress file and the user asked for it to be rebuilt from both servers.
 #[tauri::command]
-pub fn resume_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
-    runs.get(run)?.start()
+pub fn resume_run(
+    runs: State<'_, Runs>,
+    run: RunId,
+    rebuild_progress: Option<bool>,
+) -> IpcResult<()> {
+    let domain = runs.domain_of(run);
+    let run = runs.get(run)?;
+    *run.rebuild_progress
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = rebuild_progress.unwrap_or(false);
+    match domain {
+        Some(domain) => domain.start(),
+        None => run.start(),
+    }
 }
 
-/// Stops the copy for good (what arrived stays; a new copy continues from there).
+/// Stops the copy for good, with its domain's (what arrived stays; a new
+/// copy continues from there).
 #[tauri::command]
 pub async fn cancel_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
-    let run = runs.get(run)?;
-    tauri::async_runtime::spawn_blocking(move || run.stop(RunState::Cancelled))
-        .await
-        .map_err(IpcError::internal)
+    stop(&runs, run, RunState::Cancelled).await
 }

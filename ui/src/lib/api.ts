@@ -4,13 +4,17 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AccountHandle,
   Checklist,
+  CopyStage,
   DemoSetup,
+  DomainId,
+  DomainView,
   FolderEdits,
   FolderMapView,
   IpcError,
   LogLine,
   MailboxRow,
   MxCheck,
+  PairHandles,
   PairNames,
   Preset,
   RunId,
@@ -53,10 +57,13 @@ export interface Commands {
   forget_account: { args: { account: AccountHandle }; ret: void };
   scan: { args: { account: AccountHandle; sourcePreset: string | null; destinationPreset: string | null; destination: AccountHandle | null }; ret: Scan };
   folder_map: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null }; ret: FolderMapView };
-  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }; ret: RunId };
+  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null; rebuildProgress: boolean | null }; ret: RunId };
+  start_domain_run: { args: { pairs: PairHandles[]; stage: CopyStage }; ret: DomainId };
+  current_domain_run: { args: None; ret: DomainView | null };
+  watch_domain: { args: { domain: DomainId; onUpdate: Channel<DomainView> }; ret: void };
   watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
   pause_run: { args: { run: RunId }; ret: void };
-  resume_run: { args: { run: RunId }; ret: void };
+  resume_run: { args: { run: RunId; rebuildProgress: boolean | null }; ret: void };
   cancel_run: { args: { run: RunId }; ret: void };
   verify: { args: { run: RunId }; ret: Verification };
   search_log: { args: { run: RunId; text: string }; ret: LogLine[] };
@@ -124,14 +131,29 @@ export const api = {
       edits: stage?.edits ?? null,
       skipLargerThan: stage?.skipLargerThan ?? null,
       afterSwitch: stage?.afterSwitch ?? null,
+      rebuildProgress: null,
     }),
+  /**
+   * Copies the first pair and every listed one with the same stage, several
+   * mailboxes at once within the providers' connection caps (the shell owns
+   * the copy: a reloaded window finds it with `currentDomainRun`).
+   */
+  startDomainRun: (pairs: PairHandles[], stage: CopyStage) => call("start_domain_run", { pairs, stage }),
+  /** The domain copy running now, or the last one of this session. */
+  currentDomainRun: () => call("current_domain_run"),
+  watchDomain: (domain: DomainId, onView: (view: DomainView) => void) => {
+    const onUpdate = new Channel<DomainView>();
+    onUpdate.onmessage = onView;
+    return call("watch_domain", { domain, onUpdate });
+  },
   watchRun: (run: RunId, onView: (view: RunView) => void) => {
     const onUpdate = new Channel<RunView>();
     onUpdate.onmessage = onView;
     return call("watch_run", { run, onUpdate });
   },
   pauseRun: (run: RunId) => call("pause_run", { run }),
-  resumeRun: (run: RunId) => call("resume_run", { run }),
+  /** `rebuildProgress`: the copy stopped on a damaged progress file; rebuild it from both servers. */
+  resumeRun: (run: RunId, rebuildProgress = false) => call("resume_run", { run, rebuildProgress }),
   cancelRun: (run: RunId) => call("cancel_run", { run }),
   verify: (run: RunId) => call("verify", { run }),
   searchLog: (run: RunId, text: string) => call("search_log", { run, text }),

@@ -381,7 +381,7 @@ merge: boolean, };
 
 export type RunId = number;
 
-export type RunState = "starting" | "copying" | "paused" | "cancelled" | "finished" | "failed";
+export type RunState = "waiting" | "starting" | "copying" | "paused" | "cancelled" | "finished" | "failed";
 
 export type FolderProgress = { 
 /**
@@ -482,6 +482,113 @@ waiting_until_ms: number | null,
  * Why it waits, in plain words.
  */
 waiting_reason: string | null, };
+
+export type DomainId = number;
+
+export type CopyStage = { 
+/**
+ * The folder map's edits.
+ */
+edits: FolderEdits, 
+/**
+ * Leave messages larger than this (bytes) for the large-message pass.
+ */
+skip_larger_than: number | null, 
+/**
+ * The domain's mail now arrives at the destination: every mailbox's
+ * job records it and only adds from then on.
+ */
+after_switch: boolean, 
+/**
+ * The window's own name for the stage, given back when it re-attaches.
+ */
+label: string | null, };
+
+export type PairHandles = { 
+/**
+ * The old mailbox.
+ */
+source: AccountHandle, 
+/**
+ * The new mailbox.
+ */
+destination: AccountHandle, };
+
+export type DomainMailbox = { 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, 
+/**
+ * Its accounts (for a window that re-attaches).
+ */
+source: AccountHandle, 
+/**
+ * See `source`.
+ */
+destination: AccountHandle, 
+/**
+ * Its run (progress, pause, verify, report).
+ */
+run: RunId, 
+/**
+ * Where its copy is.
+ */
+state: RunState, 
+/**
+ * Messages to copy in this run, as far as scanned.
+ */
+to_copy: number, 
+/**
+ * Copied so far in this run.
+ */
+copied: number, };
+
+export type DomainView = { 
+/**
+ * The domain run.
+ */
+id: DomainId, 
+/**
+ * Copying while any mailbox is copying or waiting; then finished when
+ * every mailbox finished, else failed, cancelled or paused (the first
+ * that applies).
+ */
+state: RunState, 
+/**
+ * The first pair first, then the list's, in order.
+ */
+mailboxes: Array<DomainMailbox>, 
+/**
+ * The mailbox the copy screen shows (index into `mailboxes`): the
+ * first one copying, else the first waiting, else the first not
+ * finished, else the first.
+ */
+current: number, 
+/**
+ * That mailbox's run view.
+ */
+current_view: RunView, 
+/**
+ * Mailboxes copied at once.
+ */
+at_once: number, 
+/**
+ * The stage being copied.
+ */
+stage: CopyStage, 
+/**
+ * The old server.
+ */
+source: Server, 
+/**
+ * The new server.
+ */
+destination: Server, };
 
 export type FolderAudit = { 
 /**

@@ -29,6 +29,7 @@ export function duration(seconds: number): string {
 
 /** A run's state in words, as the copy screen and the mailbox list say it. */
 export const RUN_STATE_WORDS: Record<string, string> = {
+  waiting: "Waiting",
   starting: "Getting ready",
   copying: "Copying",
   paused: "Paused",

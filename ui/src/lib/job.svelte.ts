@@ -5,7 +5,7 @@
 // file when it is started again (nothing is copied twice).
 import { api, type SavedJob } from "./api";
 import { choosePreset, wizard, type SideName } from "./wizard.svelte";
-import { plan, type StageKey } from "./plan.svelte";
+import { plan, restorePlan } from "./plan.svelte";
 import { pairOf } from "./mailboxes.svelte";
 
 /** The settings as they are now (no password: the wizard holds none). */
@@ -125,17 +125,4 @@ export async function continueJob(job: SavedJob) {
 export async function startAfresh() {
   wizard.saved = null;
   await api.forgetJob().catch(() => {});
-}
-
-/** Puts a saved plan back (a job saved by an older version has none). */
-function restorePlan(saved: unknown) {
-  if (!saved || typeof saved !== "object" || !("edits" in saved)) return;
-  const p = saved as Partial<typeof plan> & { stage?: StageKey };
-  if (p.edits) plan.edits = p.edits;
-  if (p.stage) plan.stage = p.stage;
-  if (p.done) plan.done = p.done;
-  if (typeof p.holdBig === "boolean") plan.holdBig = p.holdBig;
-  if (typeof p.bigDone === "boolean") plan.bigDone = p.bigDone;
-  if (p.cutover) plan.cutover = p.cutover;
-  if (typeof p.domain === "string") plan.domain = p.domain;
 }

@@ -1,6 +1,7 @@
-// Several mailboxes: the pairs after the first, and the copy of every pair
-// one after the other (sequentially: one mailbox's copy finishes before the
-// next one starts, so each provider sees one copy at a time).
+// Several mailboxes: the pairs after the first, and the copy of the whole
+// domain. The shell owns that copy (one call starts every pair, several
+// mailboxes at once within the providers' connection caps); the window
+// only watches it, and a reloaded window re-attaches to it.
 //
 // No password is kept here: a pasted list or a typed password goes to the
 // shell in one call and the window keeps the handles it gets back.
@@ -10,10 +11,13 @@ import {
   type FolderEdits,
   type IpcError,
   type MailboxRow,
+  type PairHandles,
   type PairNames,
-  type RunView,
+  type DomainView,
+  type RunState,
 } from "./api";
 import { wizard, type MailboxPair } from "./wizard.svelte";
+import { plan, restorePlan, type StageKey } from "./plan.svelte";
 
 /** The first pair (from "Sign in") and every other one, as names. */
 export function pairNames(): PairNames[] {
@@ -70,103 +74,177 @@ export async function signInPair(pair: MailboxPair, side: "source" | "destinatio
   }
 }
 
-/** One copy in the sequence, as the copy screen lists it. */
+/** One mailbox of the domain's copy, as the copy screen lists it. */
 export interface Leg {
   label: string;
   run: number | null;
-  view: RunView | null;
-  copied: boolean;
+  /** Its copy's state; null before this session copied it. */
+  state: RunState | null;
+  toCopy: number;
+  copied: number;
+  /** Copied in an earlier session or stage. */
+  copiedEarlier: boolean;
+  /** The one the copy screen shows. */
+  current: boolean;
 }
 
-/** Every pair's copy, first pair first. */
+/** The domain's copy as the shell last showed it. */
+export const domain = $state({
+  view: null as DomainView | null,
+  /** A copy is being started (its first view has not come yet). */
+  starting: false,
+  error: null as IpcError | null,
+});
+
+const label = (source: string, destination: string) => `${source} → ${destination}`;
+
+/** Every pair, first pair first, with its copy when there is one. */
 export function legs(): Leg[] {
-  const first: Leg = {
-    label: `${wizard.source.user} → ${wizard.destination.user}`,
-    run: firstRun,
-    view: sequence.index === 0 || sequence.index === null ? wizard.view : firstView,
-    copied: wizard.firstCopied,
-  };
-  return [
-    first,
-    ...wizard.mailboxes.map((p) => ({
-      label: `${p.source_user} → ${p.destination_user}`,
-      run: p.run,
-      view: p.view,
-      copied: p.copied,
-    })),
+  const view = domain.view;
+  const pairs = [
+    { label: label(wizard.source.user, wizard.destination.user), copiedEarlier: wizard.firstCopied },
+    ...wizard.mailboxes.map((p) => ({ label: label(p.source_user, p.destination_user), copiedEarlier: p.copied })),
   ];
-}
-
-let firstView: RunView | null = $state(null);
-let firstRun: number | null = $state(null);
-
-/** Where the sequence is: the pair being copied (0 = the first), or null. */
-export const sequence = $state({ index: null as number | null, error: null as IpcError | null });
-
-function waitForEnd(run: number, onView: (view: RunView) => void): Promise<RunView> {
-  // Paused or stopped by a problem: the user can resume the same run from
-  // the copy screen, so only "finished" and "cancelled" end the wait.
-  return new Promise((resolve, reject) => {
-    api
-      .watchRun(run, (view) => {
-        onView(view);
-        if (view.state === "finished" || view.state === "cancelled") resolve(view);
-      })
-      .catch(reject);
+  return pairs.map((pair) => {
+    const i = view ? view.mailboxes.findIndex((m) => label(m.source_user, m.destination_user) === pair.label) : -1;
+    const m = i >= 0 ? view!.mailboxes[i] : null;
+    return {
+      label: pair.label,
+      run: m?.run ?? null,
+      state: m?.state ?? null,
+      toCopy: m?.to_copy ?? 0,
+      copied: m?.copied ?? 0,
+      copiedEarlier: pair.copiedEarlier,
+      current: !!view && i === view.current && copying(),
+    };
   });
 }
 
+/** The domain's copy is going on (or being started). */
+export function copying(): boolean {
+  return domain.starting || domain.view?.state === "copying" || domain.view?.state === "starting" || domain.view?.state === "waiting";
+}
+
+/** Takes in the shell's latest view of the domain's copy. */
+function show(view: DomainView) {
+  if (domain.view !== null && domain.view.id !== view.id) return; // an earlier copy's watcher
+  domain.view = view;
+  // The check screen shows the mailbox the user picked there.
+  if (wizard.step !== 8) {
+    wizard.run = view.mailboxes[view.current].run;
+    wizard.view = view.current_view;
+  }
+  view.mailboxes.forEach((m, i) => {
+    const done = m.state === "finished";
+    if (i === 0) {
+      wizard.firstCopied = done;
+      return;
+    }
+    const pair = wizard.mailboxes.find((p) => p.source_user === m.source_user && p.destination_user === m.destination_user);
+    if (pair) {
+      pair.run = m.run;
+      pair.copied = done;
+    }
+  });
+}
+
+async function watch(view: DomainView) {
+  domain.view = view;
+  show(view);
+  await api.watchDomain(view.id, show);
+}
+
 /**
- * Copies every pair in turn, starting with the first not yet copied. The
- * current pair's run is `wizard.run`/`wizard.view`, so the copy screen's
- * own progress, pause and resume act on it.
+ * Copies every pair whose accounts are signed in: one call to the shell,
+ * which copies them several at once and streams the domain's view. Each
+ * pair continues from its progress file, so what arrived before is not
+ * copied twice.
  */
-export async function copyAll(
-  again = false,
-  stage?: { edits?: FolderEdits; skipLargerThan?: number | null; afterSwitch?: boolean },
-) {
-  if (sequence.index !== null) return;
-  sequence.error = null;
+export async function copyAll(stage: {
+  edits: FolderEdits;
+  skipLargerThan: number | null;
+  afterSwitch: boolean;
+  label: StageKey;
+}) {
+  if (copying()) return;
+  if (wizard.source.account === null || wizard.destination.account === null) return;
+  domain.error = null;
+  domain.starting = true;
   wizard.verification = null;
-  if (again) {
-    wizard.firstCopied = false;
-    for (const p of wizard.mailboxes) p.copied = false;
-  }
+  const pairs: PairHandles[] = [
+    { source: wizard.source.account, destination: wizard.destination.account },
+    ...wizard.mailboxes.flatMap((p) =>
+      p.source !== null && p.destination !== null ? [{ source: p.source, destination: p.destination }] : [],
+    ),
+  ];
   try {
-    if (!wizard.firstCopied && wizard.source.account !== null && wizard.destination.account !== null) {
-      sequence.index = 0;
-      const run = await api.startRun(wizard.source.account, wizard.destination.account, stage);
-      wizard.run = run;
-      firstRun = run;
-      const end = await waitForEnd(run, (view) => (wizard.view = view));
-      firstView = end;
-      if (end.state !== "finished") return;
-      wizard.firstCopied = true;
-    }
-    for (let i = 0; i < wizard.mailboxes.length; i++) {
-      const pair = wizard.mailboxes[i];
-      if (pair.copied || pair.source === null || pair.destination === null) continue;
-      sequence.index = i + 1;
-      const run = await api.startRun(pair.source, pair.destination, stage);
-      pair.run = run;
-      wizard.run = run;
-      const end = await waitForEnd(run, (view) => {
-        pair.view = view;
-        wizard.view = view;
-      });
-      if (end.state !== "finished") return;
-      pair.copied = true;
-    }
-    // All done: the check starts with the first mailbox (the others are a click away).
-    if (firstRun !== null && firstView !== null && wizard.mailboxes.length > 0) {
-      wizard.run = firstRun;
-      wizard.view = firstView;
-    }
+    const id = await api.startDomainRun(pairs, {
+      edits: stage.edits,
+      skip_larger_than: stage.skipLargerThan,
+      after_switch: stage.afterSwitch,
+      label: stage.label,
+    });
+    domain.view = null;
+    await api.watchDomain(id, (view) => {
+      domain.view ??= view;
+      show(view);
+    });
   } catch (e) {
-    sequence.error = asIpcError(e);
+    domain.error = asIpcError(e);
   } finally {
-    sequence.index = null;
+    domain.starting = false;
   }
+}
+
+/**
+ * A reloaded or reopened window: if the shell has a domain copy (running,
+ * or the last one), the wizard comes back on the copy screen and watches
+ * it. Returns whether it did.
+ */
+export async function reattach(): Promise<boolean> {
+  const view = await api.currentDomainRun().catch(() => null);
+  if (!view || view.mailboxes.length === 0) return false;
+  const [first, ...others] = view.mailboxes;
+  for (const [side, server, user, account] of [
+    ["source", view.source, first.source_user, first.source],
+    ["destination", view.destination, first.destination_user, first.destination],
+  ] as const) {
+    const s = wizard[side];
+    s.preset = wizard.presets.find((p) => p.host === server.host) ?? null;
+    s.server = server;
+    s.user = user;
+    s.account = account;
+  }
+  wizard.mailboxes = others.map((m) => ({
+    ...pairOf({
+      line: 0,
+      source_user: m.source_user,
+      destination_user: m.destination_user,
+      problem: null,
+      source: m.source,
+      destination: m.destination,
+      source_error: null,
+      destination_error: null,
+    }),
+    run: m.run,
+    copied: m.state === "finished",
+  }));
+  // The plan as saved with the job, if it is this one's; the stage copying
+  // now is the shell's.
+  const saved = await api.loadJob().catch(() => null);
+  if (saved && saved.source.user === first.source_user && saved.source.server.host === view.source.host) {
+    restorePlan(saved.folder_map);
+  }
+  wizard.saved = null;
+  plan.edits = view.stage.edits;
+  const stage = view.stage.label as StageKey | null;
+  if (stage) {
+    plan.stage = stage;
+    plan.running = stage;
+  }
+  wizard.step = 7;
+  await watch(view);
+  return true;
 }
 
 /** Shows the check of another mailbox's copy. */

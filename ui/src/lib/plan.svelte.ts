@@ -111,3 +111,16 @@ export function editOf(source: string): string | null {
   if (plan.edits.included.includes(source)) return "brought back by you";
   return null;
 }
+
+/** Puts a saved plan back (a job saved by an older version has none). */
+export function restorePlan(saved: unknown) {
+  if (!saved || typeof saved !== "object" || !("edits" in saved)) return;
+  const p = saved as Partial<typeof plan> & { stage?: StageKey };
+  if (p.edits) plan.edits = p.edits;
+  if (p.stage) plan.stage = p.stage;
+  if (p.done) plan.done = p.done;
+  if (typeof p.holdBig === "boolean") plan.holdBig = p.holdBig;
+  if (typeof p.bigDone === "boolean") plan.bigDone = p.bigDone;
+  if (p.cutover) plan.cutover = p.cutover;
+  if (typeof p.domain === "string") plan.domain = p.domain;
+}
