@@ -341,15 +341,9 @@ impl DomainRun {
             .collect();
         for member in &todo {
             let snapshot = RunView::job_snapshot(&member.state_path);
-            member.view.send_modify(|v| {
-                v.state = RunState::Waiting;
-                v.folders = snapshot;
-                v.refused.clear();
-                v.error = None;
-                v.elapsed_ms = 0;
-                v.waiting_until_ms = None;
-                v.waiting_reason = None;
-            });
+            member
+                .view
+                .send_modify(|v| v.restart(RunState::Waiting, snapshot));
         }
         self.running.store(true, Ordering::SeqCst);
         self.refresh();

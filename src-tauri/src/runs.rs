@@ -183,6 +183,19 @@ impl RunView {
         })
     }
 
+    /// A new stretch of copying begins in `state`: the progress file's
+    /// picture again (`folders`, from [`RunView::job_snapshot`], read
+    /// before the view is locked), nothing refused, no problem, no wait.
+    pub fn restart(&mut self, state: RunState, folders: Vec<FolderProgress>) {
+        self.state = state;
+        self.folders = folders;
+        self.refused.clear();
+        self.error = None;
+        self.elapsed_ms = 0;
+        self.waiting_until_ms = None;
+        self.waiting_reason = None;
+    }
+
     fn folder(&mut self, name: &str) -> &mut FolderProgress {
         if let Some(i) = self.folders.iter().position(|f| f.folder == name) {
             &mut self.folders[i]
@@ -436,15 +449,8 @@ impl Run {
         *self.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop_tx);
         *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = mailferry::run::Cancel::new();
         let snapshot = RunView::job_snapshot(&self.state_path);
-        self.view.send_modify(|v| {
-            v.state = RunState::Starting;
-            v.folders = snapshot;
-            v.refused.clear();
-            v.error = None;
-            v.elapsed_ms = 0;
-            v.waiting_until_ms = None;
-            v.waiting_reason = None;
-        });
+        self.view
+            .send_modify(|v| v.restart(RunState::Starting, snapshot));
         let run = self.clone();
         let handle = std::thread::Builder::new()
             .name(format!("mailferry-run-{}", self.id.0))

@@ -117,19 +117,7 @@ pub fn watch_domain(
     on_update: Channel<DomainView>,
 ) -> IpcResult<()> {
     let domain = runs.domain(domain)?;
-    let mut rx = domain.view.subscribe();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let view = rx.borrow_and_update().clone();
-            if on_update.send(view).is_err() {
-                break;
-            }
-            if rx.changed().await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
+    send_coalesced(domain.view.subscribe(), on_update);
     Ok(())
 }
 
@@ -138,7 +126,16 @@ pub fn watch_domain(
 #[tauri::command]
 pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>) -> IpcResult<()> {
     let run = runs.get(run)?;
-    let mut rx = run.view.subscribe();
+    send_coalesced(run.view.subscribe(), on_update);
+    Ok(())
+}
+
+/// Sends the latest value now, then after each change at most ten times a
+/// second (a burst of changes is coalesced), until the window goes away.
+fn send_coalesced<T>(mut rx: tokio::sync::watch::Receiver<T>, on_update: Channel<T>)
+where
+    T: Clone + serde::Serialize + Send + Sync + 'static,
+{
     tauri::async_runtime::spawn(async move {
         loop {
             let view = rx.borrow_and_update().clone();
@@ -151,7 +148,6 @@ pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>)
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    Ok(())
 }
 
 /// Stops a run, or the whole domain's copy it belongs to, and waits.
