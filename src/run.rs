@@ -671,8 +671,15 @@ async fn copy_folder(
             } else {
                 None
             };
-            let dest_intact =
-                same_folders && dst_status.as_ref().map(|d| d.exists as usize) == known_at_dest;
+            // A count alone is not enough: a copy deleted there and new
+            // mail arriving keep it. New mail moves UIDNEXT, so it must be
+            // where the last clean pass left it.
+            let dest_intact = same_folders
+                && dst_status.as_ref().map(|d| d.exists as usize) == known_at_dest
+                && dst_status
+                    .as_ref()
+                    .and_then(|d| d.uid_next)
+                    .is_some_and(|next| rec.dest.uidnext == Some(next));
             let same = dest_intact && rec.highest_modseq == Some(modseq);
             // Every message has a recorded fate after a clean pass: a count
             // that disagrees (a folder that suddenly looks empty) is not
@@ -704,13 +711,9 @@ async fn copy_folder(
                 sink.emit(Event::FolderDone { folder: display });
                 return Ok(());
             }
-            if let (true, false, Some(last), Some(dst)) =
-                (same_folders, options.dry, rec.highest_modseq, &dst_status)
-            {
-                if known_at_dest == Some(dst.exists as usize) {
-                    let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
-                    since = Some((last, known));
-                }
+            if let (true, false, Some(last)) = (dest_intact, options.dry, rec.highest_modseq) {
+                let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
+                since = Some((last, known));
             }
         }
     }
@@ -1123,6 +1126,19 @@ async fn copy_folder(
             )
             .await?;
         }
+    }
+    // The destination's UIDNEXT as this pass leaves it, when the pass was
+    // clean: before any APPEND of this pass, or after the last one. Mail
+    // arriving there later moves it, so the next run compares the folder in
+    // full (see the shortcut above).
+    if report.failed == 0 && report.skipped == 0 {
+        let uidnext = if report.transferred == 0 {
+            dst_status.uid_next
+        } else {
+            st.highest_dest_uid(dest_folder)?
+                .and_then(|uid| uid.checked_add(1))
+        };
+        st.set_dest_uidnext(dest_folder, uidnext)?;
     }
     if let (Some(folder), Some(max)) = (folder_id, highest) {
         // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,

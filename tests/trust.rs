@@ -795,3 +795,48 @@ async fn a_folder_held_back_by_a_question_is_said_at_the_start_of_the_copy() {
     assert_same(&src, &dst, "Other");
     assert_eq!(report.transferred(), 2, "{report:#?}");
 }
+
+#[tokio::test]
+async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_keeps_the_count() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+
+    // At the new server, another mail program deletes a copy and new mail
+    // arrives in the same folder: the folder holds as many messages as the
+    // progress file knows of. INBOX's source is unchanged; Projects gets a
+    // new message too (the changed-since path).
+    expunge_at(&dst, "INBOX", &["Trust 2"]);
+    dst.append("alice", "INBOX", &[mail(40)]);
+    expunge_at(&dst, "Projects", &["Trust 7"]);
+    dst.append("alice", "Projects", &[mail(41)]);
+    src.append("alice", "Projects", &[mail(11)]);
+
+    let second = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    for (folder, subjects) in [
+        ("INBOX", vec!["Trust 2", "Trust 40"]),
+        ("Projects", vec!["Trust 7", "Trust 11", "Trust 41"]),
+    ] {
+        let there: Vec<String> = dst
+            .fetch_all("alice", folder)
+            .iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect();
+        for s in subjects {
+            let n = there
+                .iter()
+                .filter(|b| b.contains(&format!("Subject: {s}\r")))
+                .count();
+            assert_eq!(n, 1, "{folder}: {s} once at the new server");
+        }
+    }
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+}

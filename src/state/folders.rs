@@ -36,6 +36,14 @@ CREATE TABLE folders (
 );
 "#;
 
+/// Version 2: the destination folder's UIDNEXT as MailFerry last left it
+/// after a clean pass. A folder whose UIDNEXT moved since holds mail the
+/// progress file does not know of, so its message count alone can no longer
+/// tell that none of the copies went missing there.
+pub(super) const V2: &str = r#"
+ALTER TABLE dest_folders ADD COLUMN uidnext INTEGER;  -- NULL: not known
+"#;
+
 impl State {
     /// Records a source folder and where it lands; returns its record.
     ///
@@ -119,7 +127,7 @@ impl State {
     fn folders_where(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<FolderRecord>> {
         let query = format!(
             "SELECT f.id, f.source_name, f.source_wire_name, f.source_uidvalidity, f.highest_uid,
-                    f.highest_modseq, d.id, d.name, d.wire_name, d.uidvalidity
+                    f.highest_modseq, d.id, d.name, d.wire_name, d.uidvalidity, d.uidnext
              FROM folders f JOIN dest_folders d ON d.id = f.dest_folder_id
              WHERE {cond} ORDER BY f.source_name"
         );
@@ -137,13 +145,25 @@ impl State {
                     r.get::<_, String>(7)?,
                     r.get::<_, String>(8)?,
                     r.get::<_, Option<i64>>(9)?,
+                    r.get::<_, Option<i64>>(10)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, source_name, source_wire_name, uv, highest, modseq, did, dname, dwire, duv) =
-                row.map_err(|e| self.sql(e))?;
+            let (
+                id,
+                source_name,
+                source_wire_name,
+                uv,
+                highest,
+                modseq,
+                did,
+                dname,
+                dwire,
+                duv,
+                dnext,
+            ) = row.map_err(|e| self.sql(e))?;
             out.push(FolderRecord {
                 id: FolderId(id),
                 source_name,
@@ -160,6 +180,9 @@ impl State {
                     uidvalidity: duv
                         .map(|v| to_u32(v, "dest_folders.uidvalidity"))
                         .transpose()?,
+                    uidnext: dnext
+                        .map(|v| to_u32(v, "dest_folders.uidnext"))
+                        .transpose()?,
                 },
             });
         }
@@ -171,19 +194,20 @@ impl State {
         let row = self
             .conn
             .query_row(
-                "SELECT name, wire_name, uidvalidity FROM dest_folders WHERE id = ?1",
+                "SELECT name, wire_name, uidvalidity, uidnext FROM dest_folders WHERE id = ?1",
                 [id.0],
                 |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, Option<i64>>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
                     ))
                 },
             )
             .optional()
             .map_err(|e| self.sql(e))?;
-        let (name, wire_name, uv) = row.ok_or(StateError::UnknownFolder(id.0))?;
+        let (name, wire_name, uv, next) = row.ok_or(StateError::UnknownFolder(id.0))?;
         Ok(DestFolderRecord {
             id,
             name,
@@ -191,7 +215,26 @@ impl State {
             uidvalidity: uv
                 .map(|v| to_u32(v, "dest_folders.uidvalidity"))
                 .transpose()?,
+            uidnext: next
+                .map(|v| to_u32(v, "dest_folders.uidnext"))
+                .transpose()?,
         })
+    }
+
+    /// Records the destination folder's UIDNEXT as a clean pass left it
+    /// (`None`: not known, so the next run compares the folder in full).
+    pub fn set_dest_uidnext(&mut self, dest: DestFolderId, uidnext: Option<u32>) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE dest_folders SET uidnext = ?2 WHERE id = ?1",
+                params![dest.0, uidnext],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n == 0 {
+            return Err(StateError::UnknownFolder(dest.0));
+        }
+        Ok(())
     }
 
     /// Records how far the engine got in a folder: every source UID up to
@@ -276,7 +319,7 @@ impl State {
         let sql = |e| classify(&path, e);
         let n = tx
             .execute(
-                "UPDATE dest_folders SET uidvalidity = ?2 WHERE id = ?1",
+                "UPDATE dest_folders SET uidvalidity = ?2, uidnext = NULL WHERE id = ?1",
                 params![dest.0, new_uidvalidity],
             )
             .map_err(sql)?;

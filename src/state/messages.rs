@@ -295,6 +295,20 @@ impl State {
         Ok(out)
     }
 
+    /// The highest destination UID on record in a destination folder, from
+    /// every source folder that lands there.
+    pub fn highest_dest_uid(&self, dest: DestFolderId) -> Result<Option<u32>> {
+        let uid: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(dest_uid) FROM messages WHERE dest_folder_id = ?1",
+                [dest.0],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        uid.map(|u| to_u32(u, "messages.dest_uid")).transpose()
+    }
+
     fn messages_where(
         &self,
         cond: &str,

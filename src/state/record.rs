@@ -231,6 +231,8 @@ pub struct DestFolderRecord {
     pub wire_name: String,
     /// UIDVALIDITY when last selected; `None` before the first time.
     pub uidvalidity: Option<u32>,
+    /// UIDNEXT as the last clean pass left it; `None` when not known.
+    pub uidnext: Option<u32>,
 }
 
 /// A source folder and where it lands.

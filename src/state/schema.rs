@@ -12,12 +12,15 @@ use rusqlite::Connection;
 use super::{folders, intents, job, messages, runs};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1: folders, destination folders, messages (the UID map and the
 /// forensic log), intents (APPENDs not yet confirmed) and runs. Each table's
 /// definition lives beside its accessors; this is the order they are created in.
 const V1: [&str; 5] = [job::V1, folders::V1, messages::V1, intents::V1, runs::V1];
+
+/// Version 2: the destination folders' UIDNEXT.
+const V2: [&str; 1] = [folders::V2];
 
 /// What [`migrate`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +57,11 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> rusqlite::Result<Migra
             "INSERT INTO job (id, phase, created_at) VALUES (1, 'pre_cutover', ?1)",
             [now],
         )?;
+    }
+    if found < 2 {
+        for change in V2 {
+            tx.execute_batch(change)?;
+        }
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;

@@ -88,6 +88,41 @@ fn creates_the_schema_and_reopens_it() {
 }
 
 #[test]
+fn a_file_of_the_first_schema_is_upgraded_with_its_folders_kept() {
+    let (_dir, path) = temp();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for tables in [
+            super::job::V1,
+            super::folders::V1,
+            super::messages::V1,
+            super::intents::V1,
+            super::runs::V1,
+        ] {
+            conn.execute_batch(tables).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO job (id, phase, created_at) VALUES (1, 'pre_cutover', 1);
+             INSERT INTO dest_folders (id, name, wire_name, uidvalidity) VALUES (1, 'INBOX', 'INBOX', 100);
+             INSERT INTO folders (source_name, source_wire_name, source_uidvalidity, highest_uid,
+                                  highest_modseq, dest_folder_id, updated_at)
+                 VALUES ('INBOX', 'INBOX', 7, 12, 30, 1, 1);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut state = State::open(&path, NOW).unwrap();
+    let f = state.folder(&MailboxName::inbox()).unwrap().unwrap();
+    assert_eq!((f.highest_uid, f.highest_modseq), (12, Some(30)));
+    assert_eq!(f.dest.uidvalidity, Some(100));
+    assert_eq!(f.dest.uidnext, None, "not known until a clean pass");
+    state.set_dest_uidnext(f.dest.id, Some(13)).unwrap();
+    assert_eq!(state.dest_folder(f.dest.id).unwrap().uidnext, Some(13));
+    state.forget_dest_uids(f.dest.id, 101).unwrap();
+    assert_eq!(state.dest_folder(f.dest.id).unwrap().uidnext, None);
+}
+
+#[test]
 fn a_file_from_a_newer_mailferry_is_refused() {
     let (_dir, path) = temp();
     {
