@@ -80,6 +80,7 @@ impl Step {
             | Problem::DestinationFull { .. }
             | Problem::MessageTooLarge { .. }
             | Problem::RemovalNeedsConfirmation { .. }
+            | Problem::RenumberedUnconfirmed { .. }
             | Problem::RemovalAfterSwitch => Step::CanReadFolders,
         }
     }

@@ -259,6 +259,20 @@ pub enum Problem {
     /// Removing messages at the destination was asked for after the
     /// domain's mail moved there: from then on MailFerry only adds.
     RemovalAfterSwitch,
+    /// The old server renumbered a folder (its UIDVALIDITY changed) and too
+    /// few of the copies made from it could be found in it again to be sure
+    /// its other messages are not copies already at the new server under a
+    /// changed identity: the folder was left alone.
+    RenumberedUnconfirmed {
+        /// Source folder (display name).
+        folder: String,
+        /// Copies on record found again in the renumbered folder.
+        confirmed: u64,
+        /// Copies on record from the folder before it was renumbered.
+        recorded: u64,
+        /// Messages the folder would have copied.
+        to_copy: u64,
+    },
     /// One message is larger than MailFerry can hold while copying it
     /// (over 512 MB): that message cannot be copied, the others can.
     MessageTooLarge {
@@ -319,6 +333,7 @@ impl Problem {
             Problem::MessageTooLarge { .. } => "MessageTooLarge",
             Problem::RemovalNeedsConfirmation { .. } => "RemovalNeedsConfirmation",
             Problem::RemovalAfterSwitch => "RemovalAfterSwitch",
+            Problem::RenumberedUnconfirmed { .. } => "RenumberedUnconfirmed",
             Problem::Protocol { .. } => "Protocol",
         }
     }
@@ -523,6 +538,19 @@ impl Problem {
                 Nothing was changed. Run the copy again without asking it to remove messages \
                 (on the command line: without --delete2)."
                 .to_owned(),
+            Problem::RenumberedUnconfirmed {
+                folder,
+                confirmed,
+                recorded,
+                to_copy,
+            } => format!(
+                "The old server renumbered the folder \"{folder}\" since the last copy (it was deleted \
+                 and created again, or restored from a backup), and only {confirmed} of the {recorded} \
+                 messages copied from it before could be found in it again. Its {to_copy} other messages \
+                 may be copies already at the new server, so MailFerry left this folder alone and changed \
+                 nothing in it. Look at the folder on the old server; if those messages really are new, \
+                 copy them anyway (on the command line: --accept-renumbered \"{folder}\")."
+            ),
             Problem::MessageTooLarge { host } => format!(
                 "A message on {host} is larger than MailFerry can copy (over 512 MB), so it was left \
                  where it is; the other messages are copied. Save that message from your mail app and \
@@ -748,6 +776,12 @@ mod tests {
                 wait_secs: Some(300),
             },
             Problem::MessageTooLarge { host: "h".into() },
+            Problem::RenumberedUnconfirmed {
+                folder: "Projects".into(),
+                confirmed: 0,
+                recorded: 12,
+                to_copy: 12,
+            },
         ];
         for p in problems {
             let m = p.message();

@@ -35,7 +35,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check(args) => runtime.block_on(cli::check::run(args)),
         Command::Folders(args) => runtime.block_on(cli::folders::run(args)),
-        Command::Sync(args) => runtime.block_on(cli::sync::run(args)),
+        Command::Sync(args) => runtime.block_on(cli::sync::run(*args)),
         Command::Verify(args) => runtime.block_on(cli::verify::run(args)),
         Command::Log(args) => cli::log::run(args),
         Command::Forget(args) => cli::forget::run(args),

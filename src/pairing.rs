@@ -15,7 +15,14 @@
 //!    identity matching.
 //! 2. After the source folder's UIDVALIDITY changed, rows recorded under
 //!    the old one are re-paired with the source message of the same
-//!    fingerprint, in UID order, so nothing is copied twice.
+//!    fingerprint, in UID order, so nothing is copied twice. Like mbsync's
+//!    re-approval, the renumbered folder must be recognisably the same one
+//!    before anything is copied from it: at least 20, or 80 %, of the copies
+//!    on record found again; otherwise messages whose identity changed
+//!    (a server that rewrote them) would be copied a second time, so the
+//!    folder is held back ([`Plan::unconfirmed`]) until the user accepts
+//!    it. Once accepted, or confirmed, the old rows not found again are
+//!    retired: their messages are no longer at the source.
 //! 3. An APPEND in flight when a run died (an intent) went through if its
 //!    message is at the destination folder it was going to, among what no
 //!    copy accounts for; otherwise it did not, and the message is copied
@@ -107,6 +114,9 @@ pub struct Inputs<'a> {
     /// Gmail's All Mail when only messages without a label go: the
     /// fingerprints already copied from other folders of this run.
     pub only_unlabelled: Option<&'a Multiset>,
+    /// The user accepted this folder's renumbering: copy what was not
+    /// found again even if too little of it was.
+    pub renumbering_accepted: bool,
 }
 
 /// What became of an APPEND in doubt.
@@ -162,13 +172,30 @@ pub enum Verdict {
     Copy,
 }
 
+/// A renumbered source folder too little of which was found again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unconfirmed {
+    /// Copies on record (at the destination) found again.
+    pub confirmed: usize,
+    /// Copies on record from before the folder was renumbered.
+    pub recorded: usize,
+    /// Messages that would be copied.
+    pub to_copy: usize,
+}
+
 /// The pairing of one folder: store changes first, in this order, then one
 /// verdict per source message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
+    /// The folder was renumbered and is held back: nothing else in the
+    /// plan is to be applied, nothing copied.
+    pub unconfirmed: Option<Unconfirmed>,
     /// Rows recorded under an earlier source UIDVALIDITY, found again:
     /// (old key, new source UID).
     pub rebind: Vec<(MessageKey, u32)>,
+    /// Rows recorded under an earlier source UIDVALIDITY not found again,
+    /// once the renumbered folder is confirmed or accepted: forgotten.
+    pub retire: Vec<MessageKey>,
     /// The folder's APPENDs in doubt, settled, in the order recorded.
     pub intents: Vec<Settlement>,
     /// Copies on record whose message the recreated destination folder no
@@ -223,12 +250,13 @@ pub fn pair(input: &Inputs<'_>) -> Plan {
         input.source.iter().map(|l| &l.message.fingerprint),
     );
     let mut rows: BTreeMap<u32, Row<'_>> = BTreeMap::new();
+    let mut renumbered = None;
     if let Some(store) = input.store {
         for rec in store.rows {
             rows.insert(rec.key.uid, Row::of(rec, input.max_attempts));
         }
         if !input.dry {
-            rebind_stale(input, store, &mut rows, &mut plan);
+            renumbered = rebind_stale(input, store, &mut rows, &mut plan);
             settle_intents(input, store, &mut pool, &mut rows, &mut plan);
             if input.dest_recreated {
                 // Found by fingerprint, never by the old UIDs.
@@ -283,33 +311,77 @@ pub fn pair(input: &Inputs<'_>) -> Plan {
         }
         plan.messages.push(verdict);
     }
+    if let Some(r) = renumbered {
+        let to_copy = plan
+            .messages
+            .iter()
+            .filter(|v| matches!(v, Verdict::Copy))
+            .count();
+        let confirmed = r.confirmed >= 20 || r.confirmed * 5 >= r.recorded * 4;
+        if to_copy > 0 && !confirmed && !input.renumbering_accepted {
+            return Plan {
+                unconfirmed: Some(Unconfirmed {
+                    confirmed: r.confirmed,
+                    recorded: r.recorded,
+                    to_copy,
+                }),
+                ..Plan::default()
+            };
+        }
+        plan.retire = r.not_found;
+    }
     plan
 }
 
+/// How much of a renumbered folder's record was found again.
+struct Renumbered {
+    /// Old rows at the destination found again.
+    confirmed: usize,
+    /// Old rows at the destination.
+    recorded: usize,
+    /// Old rows (whatever their fate) not found again.
+    not_found: Vec<MessageKey>,
+}
+
 /// Rule 2: stale rows take the new UID of the source message with their
-/// fingerprint (the earliest row first).
+/// fingerprint (the earliest row first). `None` when there are none.
 fn rebind_stale<'a>(
     input: &Inputs<'a>,
     store: Recorded<'a>,
     rows: &mut BTreeMap<u32, Row<'a>>,
     plan: &mut Plan,
-) {
+) -> Option<Renumbered> {
     if store.stale.is_empty() {
-        return;
+        return None;
     }
     let mut by_fp: HashMap<&Fingerprint, Vec<&MessageRecord>> = HashMap::new();
     for rec in store.stale.iter().rev() {
         by_fp.entry(&rec.fingerprint).or_default().push(rec);
     }
+    let mut confirmed = 0;
     for listed in input.source {
         let m = listed.message;
         if let Some(old) = by_fp.get_mut(&m.fingerprint).and_then(|v| v.pop()) {
             plan.rebind.push((old.key, m.key.uid));
-            let mut row = Row::of(old, input.max_attempts);
-            row.key = m.key;
+            let row = Row {
+                key: m.key,
+                ..Row::of(old, input.max_attempts)
+            };
+            confirmed += usize::from(row.at_destination);
             rows.insert(m.key.uid, row);
         }
     }
+    let mut not_found: Vec<MessageKey> = by_fp.into_values().flatten().map(|r| r.key).collect();
+    not_found.sort_by_key(|k| (k.uidvalidity, k.uid));
+    Some(Renumbered {
+        confirmed,
+        recorded: store
+            .stale
+            .iter()
+            .filter(|r| r.fate.is_at_destination())
+            .count(),
+        not_found,
+    })
 }
 
 /// Rule 3: an APPEND in doubt arrived if its message is at the destination

@@ -79,6 +79,11 @@ pub struct Options {
     /// With `delete2`: remove even when it is many (the user checked the
     /// source and confirms).
     pub delete2_force: bool,
+    /// Source folders (display names) the user accepts as renumbered: the
+    /// old server gave them new UIDs and too few of the copies made before
+    /// were found in them again, so they are held back until accepted
+    /// (`--accept-renumbered`).
+    pub accept_renumbered: Vec<String>,
     /// The domain's mail now arrives at the destination: recorded in the
     /// job once, and from then on every run of the job only adds (no flag
     /// changes, no removals), whoever starts it.
@@ -145,6 +150,7 @@ impl Default for Options {
             max_attempts: 3,
             delete2: false,
             delete2_force: false,
+            accept_renumbered: Vec::new(),
             after_switch: false,
             max_retries: 5,
             max_messages_per_second: None,
@@ -536,7 +542,9 @@ pub async fn sync(
 fn is_folder_refusal(err: &Error) -> bool {
     matches!(
         err.problem(),
-        Problem::ServerRefused { .. } | Problem::Protocol { .. }
+        Problem::ServerRefused { .. }
+            | Problem::Protocol { .. }
+            | Problem::RenumberedUnconfirmed { .. }
     )
 }
 
@@ -854,8 +862,20 @@ async fn copy_folder(
             append_limit: dest.capabilities().append_limit(),
             only_unlabelled: (job.all_mail == Some(AllMailPolicy::OnlyUnlabelled))
                 .then_some(&*labelled),
+            renumbering_accepted: options.accept_renumbered.contains(&display),
         })
     };
+    if let Some(held) = plan.unconfirmed {
+        tracing::warn!(folder = %job.source_name.display(), confirmed = held.confirmed, recorded = held.recorded, "a renumbered folder is held back");
+        return Err(FolderStop::Fatal(Error::new(
+            Problem::RenumberedUnconfirmed {
+                folder: display,
+                confirmed: held.confirmed as u64,
+                recorded: held.recorded as u64,
+                to_copy: held.to_copy as u64,
+            },
+        )));
+    }
     if let (Some(st), false) = (state.as_deref_mut(), options.dry) {
         for (old, uid) in &plan.rebind {
             st.rebind_message(*old, *uid, now())?;
@@ -872,7 +892,12 @@ async fn copy_folder(
                 }
             }
         }
-        for key in plan.forget_recreated.iter().chain(&plan.forget_lost) {
+        for key in plan
+            .retire
+            .iter()
+            .chain(&plan.forget_recreated)
+            .chain(&plan.forget_lost)
+        {
             st.forget_message(*key)?;
         }
         if !plan.forget_lost.is_empty() {

@@ -151,13 +151,15 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
 }
 
 /// R09, the other way: the folder is replaced by one holding other mail
-/// (none of the messages copied before is found again). What the engine
-/// does today: the new mail is copied beside the earlier copies, which
-/// stay — nothing is removed at the destination, nothing is doubled. It
-/// does not stop to ask (mbsync's re-approval when fewer than about 20 or
-/// 80% of the pairs are confirmed is not implemented).
+/// (none of the messages copied before is found again). Like mbsync's
+/// re-approval, too few copies found again (neither 20 nor 80 %) holds the
+/// folder back with the reason, and every other folder copies: the
+/// server may have rewritten the same messages, and copying them would
+/// double the folder at the destination. Accepted by the user, the new
+/// mail is copied beside the earlier copies, which stay (nothing removed,
+/// nothing doubled), and later runs do not ask again.
 #[tokio::test]
-async fn r09_a_source_folder_replaced_by_other_mail_keeps_the_earlier_copies() {
+async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted() {
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
@@ -179,7 +181,32 @@ async fn r09_a_source_folder_replaced_by_other_mail_keeps_the_earlier_copies() {
         "Projects",
         &(0..10).map(|i| mail("new", i)).collect::<Vec<_>>(),
     );
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+    src.append("alice", "INBOX", &[mail("inbox", 1)]);
+    let held = run_both("sync", &src, &dst, &state, &["--delete2"], &[]);
+    let said = text(&held.stdout) + &text(&held.stderr);
+    assert_eq!(held.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("renumbered the folder \"Projects\"")
+            && said.contains("only 0 of the 10")
+            && said.contains("--accept-renumbered \"Projects\""),
+        "{said}"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "Projects")),
+        want,
+        "nothing changed in the folder held back"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "INBOX")),
+        content(&src.fetch_all("alice", "INBOX")),
+        "the other folders copied"
+    );
+
+    let accepted = Options {
+        accept_renumbered: vec!["Projects".to_owned()],
+        ..with_delete2()
+    };
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &accepted)
         .await
         .unwrap();
     assert_eq!(report.transferred(), 10, "{report:#?}");
@@ -192,6 +219,57 @@ async fn r09_a_source_folder_replaced_by_other_mail_keeps_the_earlier_copies() {
         want,
         "the earlier copies and the new mail, each once"
     );
+
+    // Later runs, without the flag: the renumbering is settled.
+    src.append("alice", "Projects", &[mail("new", 20)]);
+    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
+        .await
+        .unwrap();
+    assert_eq!(report.refused().count(), 0, "{report:#?}");
+    assert_eq!(report.transferred(), 1, "{report:#?}");
+    assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
+}
+
+/// R09, the danger the re-approval guards against: the old server put the
+/// same messages back rewritten (here: a header added to each, and none
+/// has a Message-ID, so none is recognisable). Copying would double the
+/// folder; it is held back instead.
+#[tokio::test]
+async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", "Projects");
+    let plain = |i: usize| {
+        Message::new(
+            format!("From: s{i}@example.net\r\nSubject: Plain {i}\r\n\r\nBody {i}.\r\n")
+                .into_bytes(),
+        )
+    };
+    src.append("alice", "Projects", &(0..8).map(plain).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let first = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let copied = content(&dst.fetch_all("alice", "Projects"));
+
+    let old = src.fetch_all("alice", "Projects");
+    recreate(&src, "Projects");
+    let rewritten: Vec<Message> = old
+        .iter()
+        .map(|m| Message::new([b"X-Restored: yes\r\n".as_slice(), &m.body].concat()))
+        .collect();
+    src.append("alice", "Projects", &rewritten);
+    for _ in 0..2 {
+        let run = run_both("sync", &src, &dst, &state, &[], &[]);
+        assert_eq!(run.status.code(), Some(1), "{}", text(&run.stdout));
+        assert_eq!(
+            content(&dst.fetch_all("alice", "Projects")),
+            copied,
+            "not doubled"
+        );
+    }
+    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_ne!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
 }
 
 /// R11, without OBJECTID (Dovecot 2.3 doesn't offer it): a source folder

@@ -52,6 +52,7 @@ pub enum ErrorCode {
     Protocol,
     RemovalNeedsConfirmation,
     RemovalAfterSwitch,
+    RenumberedUnconfirmed,
     MessageTooLarge,
     /// The window sent something the shell refuses (an empty server name…).
     InvalidInput,
@@ -110,6 +111,7 @@ impl ErrorCode {
             Problem::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
             Problem::RemovalNeedsConfirmation { .. } => ErrorCode::RemovalNeedsConfirmation,
             Problem::RemovalAfterSwitch => ErrorCode::RemovalAfterSwitch,
+            Problem::RenumberedUnconfirmed { .. } => ErrorCode::RenumberedUnconfirmed,
             Problem::Protocol { .. } => ErrorCode::Protocol,
         }
     }

@@ -30,7 +30,7 @@ pub(crate) enum Command {
     Folders(FoldersArgs),
     /// Copy from the source (1) to the destination (2): create the folders,
     /// then copy every message not yet there. Safe to interrupt and re-run.
-    Sync(SyncArgs),
+    Sync(Box<SyncArgs>),
     /// Compare the source and the destination folder by folder: counts,
     /// sizes, and every message not at the destination with its reason.
     Verify(VerifyArgs),
@@ -185,6 +185,11 @@ pub(crate) struct CopyArgs {
     /// With --delete2: remove even when it is many messages.
     #[arg(long, requires = "delete2")]
     pub(crate) delete2_force: bool,
+    /// Copy from this source folder although the old server renumbered it
+    /// and too few of the copies made before were found in it again
+    /// (repeat for several folders).
+    #[arg(long, value_name = "FOLDER")]
+    pub(crate) accept_renumbered: Vec<String>,
     /// The domain's mail now arrives at the destination (MX switched):
     /// from now on runs only add messages.
     #[arg(long)]
@@ -214,6 +219,7 @@ impl CopyArgs {
             batch_messages: self.batch_messages.max(1),
             delete2: self.delete2,
             delete2_force: self.delete2_force,
+            accept_renumbered: self.accept_renumbered.clone(),
             after_switch: self.cutover_done,
             max_retries: self.reconnectretry,
             connections: self.connections.max(1),
