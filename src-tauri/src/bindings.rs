@@ -1,6 +1,8 @@
-//! The TypeScript types the window uses, generated from the Rust types that
-//! cross IPC (ts-rs). `ui/src/lib/bindings.ts` is committed; this test fails
-//! when it is out of date. Regenerate with
+//! What the window knows of the shell, generated from Rust: the types that
+//! cross IPC (ts-rs) and every command's arguments and answer
+//! (`ui/src/lib/bindings.ts`), and the isolation frame's allowlist
+//! (`ui/isolation/commands.js`), both from [`crate::ipc`]'s list. The files
+//! are committed; this test fails when one is out of date. Regenerate with
 //! `UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings`.
 
 use crate::accounts::AccountHandle;
@@ -23,6 +25,9 @@ use ts_rs::{Config, TS};
 use crate::accounts::Kept;
 use crate::commands::job::{SavedJob, SavedPair, SavedSide};
 use crate::commands::mailboxes::{MailboxRow, PairNames};
+
+const HEADER: &str = "// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:\n\
+                      // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings\n";
 
 fn generate() -> String {
     let cfg = Config::default();
@@ -71,31 +76,91 @@ fn generate() -> String {
         SavedPair::decl(&cfg),
         SavedJob::decl(&cfg),
     ];
-    let mut out = String::from(
-        "// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:\n\
-         // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings\n\n",
-    );
+    let mut out = format!("{HEADER}\nimport type {{ Channel }} from \"@tauri-apps/api/core\";\n\n");
     for decl in decls {
         out.push_str("export ");
         out.push_str(&decl);
         out.push_str("\n\n");
     }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
+    out.push_str(&commands());
     out
 }
 
-#[test]
-fn bindings_are_up_to_date() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/bindings.ts");
-    let fresh = generate();
+/// The `Commands` type: every command of [`crate::ipc`]'s list with what
+/// the window sends (byte counts are JSON numbers) and what it gets back.
+fn commands() -> String {
+    let cfg = Config::default().with_large_int("number");
+    let mut out = String::from(
+        "/**\n * Every command of the shell: the arguments the window sends (Tauri's\n \
+         * camelCase names for the Rust parameters) and what it gets back.\n */\n\
+         export interface Commands {\n",
+    );
+    for command in crate::ipc::signatures(&cfg) {
+        let args = if command.args.is_empty() {
+            "Record<string, never>".to_owned()
+        } else {
+            let fields: Vec<String> = (command.args.iter())
+                .map(|(name, ty)| format!("{name}: {ty}"))
+                .collect();
+            format!("{{ {} }}", fields.join("; "))
+        };
+        out.push_str(&format!(
+            "  {}: {{ args: {args}; ret: {} }};\n",
+            command.name, command.ret
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The isolation frame's allowlist: exactly the commands of the list.
+fn allowlist() -> String {
+    let mut out = format!("{HEADER}const commands = [\n");
+    for name in crate::ipc::COMMANDS {
+        out.push_str(&format!("  \"{name}\",\n"));
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// Writes `fresh` to `file` (from the repository's root) when asked, else
+/// checks the committed file is the same.
+fn up_to_date(file: &str, fresh: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(file);
     if std::env::var_os("UPDATE_BINDINGS").is_some() {
-        std::fs::write(&path, &fresh).expect("write bindings.ts");
+        std::fs::write(&path, fresh).unwrap_or_else(|e| panic!("write {file}: {e}"));
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "ui/src/lib/bindings.ts is out of date: run UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings"
+        "{file} is out of date: run UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings"
+    );
+}
+
+#[test]
+fn bindings_are_up_to_date() {
+    up_to_date("ui/src/lib/bindings.ts", &generate());
+}
+
+#[test]
+fn bindings_isolation_allowlist_is_up_to_date() {
+    up_to_date("ui/isolation/commands.js", &allowlist());
+}
+
+#[test]
+fn bindings_type_every_command() {
+    let typed = commands();
+    for name in crate::ipc::COMMANDS {
+        assert!(
+            typed.contains(&format!("\n  {name}: {{ args: ")),
+            "{name} is typed"
+        );
+    }
+    assert!(
+        typed.contains("start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null;"),
+        "arguments are named as Tauri reads them, byte counts are numbers: {typed}"
     );
 }

@@ -207,7 +207,8 @@ impl DomainRun {
             ));
         }
         for member in &members {
-            *member.edits.lock().unwrap_or_else(|e| e.into_inner()) = stage.edits.clone();
+            *member.rules.lock().unwrap_or_else(|e| e.into_inner()) =
+                stage.edits.clone().into_rules()?;
             *member
                 .skip_larger_than
                 .lock()
@@ -351,7 +352,7 @@ impl DomainRun {
         let spawned = std::thread::Builder::new()
             .name(format!("mailferry-domain-{}", self.id.0))
             .spawn(move || {
-                let outcome = crate::commands::block_on_own_runtime(async {
+                let outcome = crate::runs::block_on_own_runtime(async {
                     Ok(tokio::select! {
                         outcomes = domain.copy(&todo) => Some(outcomes),
                         _ = stop_rx => None,

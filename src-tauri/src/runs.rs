@@ -18,7 +18,10 @@
 use crate::accounts::Account;
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::event::Event;
+use mailferry::folder::{FolderTree, Rules};
+use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Report;
+use mailferry::verify::Audit;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -283,6 +286,17 @@ impl RunView {
     }
 }
 
+/// A copy's folder rules, made from the source's folder tree (a folder
+/// brought back comes under its own last name, which depends on the
+/// source's separator): the engine's own currency, as
+/// `mailferry::domain::migrate_all_with` takes them.
+pub type FolderRules = Arc<dyn Fn(&FolderTree) -> Rules + Send + Sync>;
+
+/// The default folder rules: the map as the engine makes it.
+pub fn default_rules() -> FolderRules {
+    Arc::new(|_| Rules::default())
+}
+
 /// A run and its controls.
 pub struct Run {
     /// Its id.
@@ -297,8 +311,9 @@ pub struct Run {
     pub view: watch::Sender<RunView>,
     /// The last complete report.
     pub report: Mutex<Option<Report>>,
-    /// The user's folder edits (the map the folder-map screen showed).
-    pub edits: Mutex<crate::commands::folder_map::FolderEdits>,
+    /// The folder rules (the map the folder-map screen showed, with the
+    /// user's edits).
+    pub rules: Mutex<FolderRules>,
     /// This stage skips messages larger than this (the bulk pre-stage
     /// leaves big attachments for their own pass); `None` copies all.
     pub skip_larger_than: Mutex<Option<u64>>,
@@ -309,7 +324,7 @@ pub struct Run {
     /// servers (the next start only).
     pub rebuild_progress: Mutex<bool>,
     /// The last check of this copy, for the report the user saves.
-    pub verification: Mutex<Option<crate::commands::verify::Verification>>,
+    pub audit: Mutex<Option<Audit>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     /// Asks the engine to stop after the batch in flight.
     cancel: Mutex<mailferry::run::Cancel>,
@@ -341,11 +356,11 @@ impl Runs {
                 ..RunView::new(id)
             }),
             report: Mutex::new(None),
-            edits: Mutex::new(Default::default()),
+            rules: Mutex::new(default_rules()),
             skip_larger_than: Mutex::new(None),
             after_switch: Mutex::new(false),
             rebuild_progress: Mutex::new(false),
-            verification: Mutex::new(None),
+            audit: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
             worker: Mutex::new(None),
@@ -455,7 +470,7 @@ impl Run {
         let handle = std::thread::Builder::new()
             .name(format!("mailferry-run-{}", self.id.0))
             .spawn(move || {
-                let outcome = crate::commands::block_on_own_runtime(async {
+                let outcome = block_on_own_runtime(async {
                     Ok(tokio::select! {
                         result = run.copy() => Some(result),
                         _ = stop_rx => None,
@@ -536,15 +551,15 @@ impl Run {
 
     async fn copy(&self) -> IpcResult<Report> {
         let started = Instant::now();
-        let edits = self.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let progress = mailferry::job::ProgressFile {
+        let rules = self.rules.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let progress = ProgressFile {
             path: self.state_path.clone(),
             rebuild_if_damaged: *self
                 .rebuild_progress
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
         };
-        let mut job = crate::commands::open_job(&self.source, &self.dest, &edits, progress).await?;
+        let mut job = open_job(&self.source, &self.dest, &*rules, progress).await?;
         let mut sink = |event: Event| {
             self.view.send_modify(|v| {
                 v.apply(&event);
@@ -568,6 +583,62 @@ impl Run {
         job.close().await;
         Ok(report?)
     }
+}
+
+impl Run {
+    /// Audits both sides with the folder map this copy used (the engine's
+    /// `audit`) and keeps the result for the report.
+    pub async fn check(self: &Arc<Self>) -> IpcResult<Audit> {
+        let run = self.clone();
+        let audit = tauri::async_runtime::spawn_blocking(move || {
+            block_on_own_runtime(async {
+                let rules = run.rules.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let progress = ProgressFile::at(&run.state_path);
+                let mut job = open_job(&run.source, &run.dest, &*rules, progress).await?;
+                let audit = job.audit().await;
+                job.close().await;
+                Ok(audit?)
+            })
+        })
+        .await
+        .map_err(IpcError::internal)??;
+        *self.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit.clone());
+        Ok(audit)
+    }
+}
+
+/// Signs in to both accounts and opens their migration job (the engine's
+/// [`Job`]: both trees read and mapped with `rules`).
+pub(crate) async fn open_job(
+    source: &Account,
+    dest: &Account,
+    rules: &(dyn Fn(&FolderTree) -> Rules + Send + Sync),
+    progress: ProgressFile,
+) -> IpcResult<Job> {
+    let mut job = Job::connect(
+        (&source.endpoint, &source.credentials),
+        (&dest.endpoint, &dest.credentials),
+        &Rules::default(),
+        progress,
+    )
+    .await
+    .map_err(|e| IpcError::from(e.error))?;
+    let rules = rules(job.source_tree());
+    job.remap(&rules);
+    Ok(job)
+}
+
+/// Runs engine work whose future cannot move between threads (it holds the
+/// SQLite state or a `&mut dyn EventSink` across awaits) on a blocking
+/// thread with a runtime of its own.
+pub(crate) fn block_on_own_runtime<T>(
+    work: impl std::future::Future<Output = IpcResult<T>>,
+) -> IpcResult<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(IpcError::internal)?
+        .block_on(work)
 }
 
 #[cfg(test)]

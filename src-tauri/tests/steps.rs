@@ -6,7 +6,7 @@ use mailferry_desktop::accounts::Account;
 use mailferry_desktop::commands::folder_map::{map_view, FolderEdits};
 use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
 use mailferry_desktop::commands::scan::{engine_preset, scan_account, scan_in_chunks};
-use mailferry_desktop::commands::verify::verify_run;
+use mailferry_desktop::commands::verify::{verify_run, Verification};
 use mailferry_desktop::runs::{RunState, Runs};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::time::{Duration, Instant};
@@ -184,7 +184,7 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
     let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));
-    *run.edits.lock().unwrap() = edits;
+    *run.rules.lock().unwrap() = edits.into_rules().unwrap();
     // Stage 1: the bulk copy leaves messages over 10 kB for their own pass.
     *run.skip_larger_than.lock().unwrap() = Some(10_000);
     run.start().unwrap();
@@ -270,8 +270,8 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         v.excluded_folders
     );
     assert_eq!(
-        run.verification.lock().unwrap().as_ref(),
-        Some(&v),
+        run.audit.lock().unwrap().as_ref().map(Verification::from),
+        Some(v.clone()),
         "kept for the report"
     );
     let header = Header {
@@ -398,7 +398,7 @@ fn two_folders_renamed_onto_one_are_a_question_until_the_user_merges_them() {
     let dir = tempfile::tempdir().unwrap();
     let runs = Runs::default();
     let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));
-    *run.edits.lock().unwrap() = edits.clone();
+    *run.rules.lock().unwrap() = edits.clone().into_rules().unwrap();
     run.start().unwrap();
     // The question holds back only its two folders, said on the copy
     // screen; everything else copies.
@@ -418,7 +418,7 @@ fn two_folders_renamed_onto_one_are_a_question_until_the_user_merges_them() {
         "nothing created for them"
     );
     edits.merge = true;
-    *run.edits.lock().unwrap() = edits;
+    *run.rules.lock().unwrap() = edits.into_rules().unwrap();
     run.start().unwrap();
     assert_eq!(
         wait_for(&run.view),

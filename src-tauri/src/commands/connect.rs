@@ -48,7 +48,6 @@ impl Checklist {
 }
 
 /// Finds the server and sets up the secure connection.
-#[tauri::command]
 pub async fn probe_server(server: Server) -> IpcResult<Checklist> {
     let endpoint = server.endpoint()?;
     let mut warnings = Vec::new();

@@ -40,7 +40,6 @@ pub fn job_path(
 /// arrives at the destination; the job records it, and this and every
 /// later run of it only adds. `rebuild_progress`: the user asked for a
 /// damaged progress file to be rebuilt from both servers.
-#[tauri::command]
 #[allow(clippy::too_many_arguments)] // each is one choice of the copy screen
 pub fn start_run(
     accounts: State<'_, Accounts>,
@@ -53,9 +52,10 @@ pub fn start_run(
     rebuild_progress: Option<bool>,
 ) -> IpcResult<RunId> {
     let (source, dest) = (accounts.get(source)?, accounts.get(destination)?);
+    let rules = edits.unwrap_or_default().into_rules()?;
     let path = job_path(&source, &dest)?;
     let run = runs.create(source, dest, path);
-    *run.edits.lock().unwrap_or_else(|e| e.into_inner()) = edits.unwrap_or_default();
+    *run.rules.lock().unwrap_or_else(|e| e.into_inner()) = rules;
     *run.skip_larger_than
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = skip_larger_than;
@@ -71,7 +71,6 @@ pub fn start_run(
 /// mailbox with the same `stage`, several at once within the providers'
 /// connection caps ([`crate::domains`]). Returns its id; each mailbox's
 /// run is in its view.
-#[tauri::command]
 pub fn start_domain_run(
     accounts: State<'_, Accounts>,
     runs: State<'_, Runs>,
@@ -103,14 +102,12 @@ pub fn start_domain_run(
 
 /// The domain copy running now, or the last one of this session: a
 /// reloaded or reopened window watches it again instead of starting anew.
-#[tauri::command]
 pub fn current_domain_run(runs: State<'_, Runs>) -> Option<DomainView> {
     runs.latest_domain().map(|d| d.view.borrow().clone())
 }
 
 /// Sends the domain's view now and then at most ten times a second until
 /// the window goes away.
-#[tauri::command]
 pub fn watch_domain(
     runs: State<'_, Runs>,
     domain: DomainId,
@@ -123,7 +120,6 @@ pub fn watch_domain(
 
 /// Sends the run's progress now and then at most ten times a second until
 /// the window goes away.
-#[tauri::command]
 pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>) -> IpcResult<()> {
     let run = runs.get(run)?;
     send_coalesced(run.view.subscribe(), on_update);
@@ -164,7 +160,6 @@ async fn stop(runs: &Runs, run: RunId, state: RunState) -> IpcResult<()> {
 
 /// Pauses the copy, and every mailbox of its domain (safe at any moment:
 /// nothing is lost or doubled).
-#[tauri::command]
 pub async fn pause_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
     stop(&runs, run, RunState::Paused).await
 }
@@ -172,7 +167,6 @@ pub async fn pause_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
 /// Resumes a paused or failed copy where it stopped (with its domain: every
 /// mailbox not finished). `rebuild_progress`: the copy stopped on a damaged
 /// progress file and the user asked for it to be rebuilt from both servers.
-#[tauri::command]
 pub fn resume_run(
     runs: State<'_, Runs>,
     run: RunId,
@@ -191,7 +185,6 @@ pub fn resume_run(
 
 /// Stops the copy for good, with its domain's (what arrived stays; a new
 /// copy continues from there).
-#[tauri::command]
 pub async fn cancel_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
     stop(&runs, run, RunState::Cancelled).await
 }

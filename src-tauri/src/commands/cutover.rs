@@ -210,7 +210,6 @@ pub async fn check_mx_with(
 }
 
 /// The cutover checklist's DNS check: the domain's mail records and TTL.
-#[tauri::command]
 pub async fn check_mx(domain: String) -> IpcResult<MxCheck> {
     let resolver = resolver(None)?;
     check_mx_with(&resolver, &domain, 53).await

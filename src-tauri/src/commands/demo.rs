@@ -55,7 +55,6 @@ impl DemoServers {
 }
 
 /// Whether this build can start demo servers.
-#[tauri::command]
 pub fn demo_available() -> bool {
     cfg!(feature = "demo") && available()
 }
@@ -71,7 +70,6 @@ fn available() -> bool {
 }
 
 /// Starts the demo servers (or returns the running ones).
-#[tauri::command]
 pub async fn start_demo(
     demo: tauri::State<'_, DemoServers>,
     accounts: tauri::State<'_, crate::accounts::Accounts>,

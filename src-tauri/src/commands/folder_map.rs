@@ -89,6 +89,20 @@ impl FolderEdits {
     }
 }
 
+impl FolderEdits {
+    /// The edits as the engine's folder rules for any source tree, checked
+    /// now (the checks don't depend on the tree's folder separator).
+    pub fn into_rules(self) -> IpcResult<crate::runs::FolderRules> {
+        self.rules(None)?;
+        Ok(std::sync::Arc::new(
+            move |tree: &mailferry::folder::FolderTree| {
+                self.rules(tree.delimiter)
+                    .expect("the folder edits were checked when they were given")
+            },
+        ))
+    }
+}
+
 /// One row of the preview.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct FolderRow {
@@ -177,7 +191,6 @@ impl From<&FolderMap> for FolderMapView {
 }
 
 /// The folder map between two signed-in accounts, with the user's edits.
-#[tauri::command]
 pub async fn folder_map(
     accounts: State<'_, Accounts>,
     source: AccountHandle,
@@ -195,7 +208,8 @@ pub async fn map_view(
     edits: &FolderEdits,
 ) -> IpcResult<FolderMapView> {
     let progress = ProgressFile::at(super::copy::job_path(source, destination)?);
-    let job = super::open_job(source, destination, edits, progress).await?;
+    let rules = edits.clone().into_rules()?;
+    let job = crate::runs::open_job(source, destination, &*rules, progress).await?;
     let view = FolderMapView::from(job.mapped());
     job.close().await;
     Ok(view)

@@ -107,20 +107,17 @@ fn data_dir() -> IpcResult<PathBuf> {
 }
 
 /// Saves the job's settings (no secrets; see [`SavedJob`]).
-#[tauri::command]
 pub fn save_job(job: SavedJob) -> IpcResult<()> {
     save_to(&job_file(&data_dir()?), &job)
 }
 
 /// The settings saved by an earlier session, if any.
-#[tauri::command]
 pub fn load_job() -> IpcResult<Option<SavedJob>> {
     Ok(load_from(&job_file(&data_dir()?)))
 }
 
 /// Forgets the saved settings ("Start a new migration"). The copies'
 /// progress files stay: copying the same mailboxes again copies nothing twice.
-#[tauri::command]
 pub fn forget_job() -> IpcResult<()> {
     match std::fs::remove_file(job_file(&data_dir()?)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(IpcError::internal(e)),

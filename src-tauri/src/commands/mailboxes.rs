@@ -131,7 +131,6 @@ pub async fn read_rows(
 
 /// Reads a pasted list or an imported CSV file's text (see
 /// [`parse_mailboxes`]) and signs in the rows that carry passwords.
-#[tauri::command]
 pub async fn read_mailbox_list(
     accounts: State<'_, Accounts>,
     source: Server,
@@ -151,7 +150,6 @@ pub async fn read_mailbox_list(
 }
 
 /// Adds one pair typed by hand; with its passwords it is signed in at once.
-#[tauri::command]
 #[allow(clippy::too_many_arguments)] // each is one field of the "Add a mailbox" form
 pub async fn add_mailbox(
     accounts: State<'_, Accounts>,

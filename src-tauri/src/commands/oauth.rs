@@ -252,7 +252,6 @@ pub async fn sign_in_oauth_with(
 
 /// The providers a browser sign-in is offered for (none when this copy has
 /// no client ID).
-#[tauri::command]
 pub fn oauth_providers(
     config: State<'_, OAuthConfig>,
     chosen: State<'_, ClientOverride>,
@@ -263,7 +262,6 @@ pub fn oauth_providers(
 /// Uses the user's own app registration (client ID, and the "secret"
 /// Google gives desktop apps) for browser sign-in; an empty ID goes back to
 /// this copy's own. Answers the providers now offered.
-#[tauri::command]
 pub fn set_oauth_client(
     config: State<'_, OAuthConfig>,
     chosen: State<'_, ClientOverride>,
@@ -275,7 +273,6 @@ pub fn set_oauth_client(
 }
 
 /// Signs in through the provider's page in the browser (step 3).
-#[tauri::command]
 pub async fn sign_in_oauth(
     accounts: State<'_, Accounts>,
     config: State<'_, OAuthConfig>,

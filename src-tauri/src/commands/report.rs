@@ -211,7 +211,6 @@ pub fn save_into(dir: &Path, stem: &str, html: bool, content: &str) -> IpcResult
 
 /// Saves the last check's report in the user's Downloads folder (or their
 /// home folder) and returns where it is.
-#[tauri::command]
 pub fn save_report(
     app: AppHandle,
     runs: State<'_, Runs>,
@@ -219,11 +218,9 @@ pub fn save_report(
     html: bool,
 ) -> IpcResult<String> {
     let run = runs.get(run)?;
-    let Some(verification) = run
-        .verification
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    let Some(verification) = (run.audit.lock().unwrap_or_else(|e| e.into_inner()))
+        .as_ref()
+        .map(Verification::from)
     else {
         return Err(IpcError::invalid(
             "Check the copy first: the report is the result of the check.",

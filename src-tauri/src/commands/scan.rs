@@ -189,7 +189,6 @@ pub async fn scan_in_chunks(
 /// Scans the source mailbox. `source_preset` and `destination_preset` are
 /// the tiles the user picked (for the providers' limits); without them the
 /// server names decide.
-#[tauri::command]
 pub async fn scan(
     accounts: State<'_, Accounts>,
     account: AccountHandle,

@@ -176,7 +176,6 @@ pub fn presets() -> Vec<Preset> {
 }
 
 /// The provider tiles.
-#[tauri::command]
 pub fn provider_presets() -> Vec<Preset> {
     presets()
 }
@@ -194,7 +193,6 @@ pub fn app_password_page(preset: &str) -> IpcResult<String> {
 
 /// Opens the provider's app-password page in the system browser (step 3,
 /// "how to get one").
-#[tauri::command]
 pub fn open_app_password_page(preset: String) -> IpcResult<()> {
     let url = app_password_page(&preset)?;
     open::that_detached(&url).map_err(|e| {

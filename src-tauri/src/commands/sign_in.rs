@@ -112,7 +112,6 @@ pub async fn sign_in_saved_with(
 }
 
 /// Signs in with a saved password ("Continue where you left off").
-#[tauri::command]
 pub async fn sign_in_saved(
     accounts: State<'_, Accounts>,
     server: Server,
@@ -122,7 +121,6 @@ pub async fn sign_in_saved(
 }
 
 /// Signs in (step 3).
-#[tauri::command]
 pub async fn sign_in(
     accounts: State<'_, Accounts>,
     server: Server,
@@ -133,7 +131,6 @@ pub async fn sign_in(
 }
 
 /// Forgets a signed-in account.
-#[tauri::command]
 pub fn forget_account(accounts: State<'_, Accounts>, account: AccountHandle) {
     accounts.forget(account);
 }

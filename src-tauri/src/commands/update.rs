@@ -10,7 +10,6 @@ use tauri_plugin_updater::UpdaterExt;
 
 /// The newer version's number, or `None` (none published, checks off, or
 /// the host could not be asked).
-#[tauri::command]
 pub async fn update_available(app: tauri::AppHandle) -> Option<String> {
     if cfg!(debug_assertions) || std::env::var_os("MAILFERRY_NO_UPDATE_CHECK").is_some() {
         return None;

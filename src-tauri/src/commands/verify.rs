@@ -5,6 +5,7 @@
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, Runs};
 use mailferry::state::Fate;
+use mailferry::verify::Audit;
 use serde::Serialize;
 use tauri::State;
 use ts_rs::TS;
@@ -69,81 +70,66 @@ pub struct Verification {
 
 /// Audits both sides (the engine's `verify`): counts, and every source
 /// message missing at the destination with its recorded reason.
-#[tauri::command]
 pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification> {
     verify_run(runs.get(run)?).await
 }
 
-/// The audit of one run, with the folder map its copy used; kept on the
-/// run for the report.
+/// The audit of one run, with the folder map its copy used (the run keeps
+/// it for the report).
 pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Verification> {
-    let kept = run.clone();
-    let audit = tauri::async_runtime::spawn_blocking(move || {
-        super::block_on_own_runtime(async {
-            let edits = run.edits.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let progress = mailferry::job::ProgressFile::at(&run.state_path);
-            let mut job = super::open_job(&run.source, &run.dest, &edits, progress).await?;
-            let audit = job.audit().await;
-            job.close().await;
-            let audit = audit?;
-            Ok(audit)
-        })
-    })
-    .await
-    .map_err(IpcError::internal)??;
-    // The engine's one rule: a message left for the big-message pass, or
-    // a folder that could not be read, is not safe yet.
-    let verification = Verification {
-        safe_to_switch: audit.safe_to_switch,
-        source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
-        missing: audit
-            .folders
-            .iter()
-            .flat_map(|f| {
-                // A folder that could not be checked is one line of its own.
-                let unchecked = f.unreadable.as_ref().map(|why| Missing {
-                    folder: f.source.clone(),
-                    subject: None,
-                    from: None,
-                    date: None,
-                    reason: format!(
-                        "this folder could not be checked ({why}); try the check again"
-                    ),
-                    explained: false,
-                });
-                unchecked
-                    .into_iter()
-                    .chain(f.missing.iter().map(move |m| Missing {
-                        folder: f.source.clone(),
-                        subject: m.subject.clone(),
-                        from: m.from.clone(),
-                        date: m.date.clone(),
-                        reason: m.reason.clone(),
-                        explained: m.explained,
-                    }))
-            })
-            .collect(),
-        folders: audit
-            .folders
-            .iter()
-            .map(|f| FolderAudit {
-                source: f.source.clone(),
-                destination: f.destination.clone(),
-                source_count: f.source_messages,
-                destination_count: f.destination_messages,
-                missing: f.missing.len() as u64,
-                in_other_folders: f.in_other_folders,
-                only_at_destination: f.only_at_destination,
-            })
-            .collect(),
-        excluded_folders: audit
-            .excluded_folders
-            .into_iter()
-            .map(|(f, why)| [f, why])
-            .collect(),
-    };
-    *kept.verification.lock().unwrap_or_else(|e| e.into_inner()) = Some(verification.clone());
-    Ok(verification)
+    Ok(Verification::from(&run.check().await?))
+}
+
+impl From<&Audit> for Verification {
+    /// The engine's audit as the check screen shows it; the engine's one
+    /// rule decides: a message left for the big-message pass, or a folder
+    /// that could not be read, is not safe yet.
+    fn from(audit: &Audit) -> Self {
+        Verification {
+            safe_to_switch: audit.safe_to_switch,
+            source_total: audit.folders.iter().map(|f| f.source_messages).sum(),
+            missing: audit.folders.iter().flat_map(missing_in).collect(),
+            folders: audit
+                .folders
+                .iter()
+                .map(|f| FolderAudit {
+                    source: f.source.clone(),
+                    destination: f.destination.clone(),
+                    source_count: f.source_messages,
+                    destination_count: f.destination_messages,
+                    missing: f.missing.len() as u64,
+                    in_other_folders: f.in_other_folders,
+                    only_at_destination: f.only_at_destination,
+                })
+                .collect(),
+            excluded_folders: (audit.excluded_folders.iter())
+                .map(|(f, why)| [f.clone(), why.clone()])
+                .collect(),
+        }
+    }
+}
+
+/// A folder's missing messages; a folder that could not be checked is one
+/// line of its own.
+fn missing_in(f: &mailferry::verify::FolderAudit) -> impl Iterator<Item = Missing> + '_ {
+    let unchecked = f.unreadable.as_ref().map(|why| Missing {
+        folder: f.source.clone(),
+        subject: None,
+        from: None,
+        date: None,
+        reason: format!("this folder could not be checked ({why}); try the check again"),
+        explained: false,
+    });
+    unchecked
+        .into_iter()
+        .chain(f.missing.iter().map(move |m| Missing {
+            folder: f.source.clone(),
+            subject: m.subject.clone(),
+            from: m.from.clone(),
+            date: m.date.clone(),
+            reason: m.reason.clone(),
+            explained: m.explained,
+        }))
 }
 
 /// One message's fate, as the log shows it.
@@ -187,7 +173,6 @@ pub fn fate_words(fate: &Fate) -> String {
 }
 
 /// Searches the log of every message's fate by sender, subject or date.
-#[tauri::command]
 pub fn search_log(runs: State<'_, Runs>, run: RunId, text: String) -> IpcResult<Vec<LogLine>> {
     let run = runs.get(run)?;
     let text = text.chars().take(200).collect::<String>();

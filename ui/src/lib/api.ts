@@ -1,29 +1,21 @@
-// The shell's commands, typed with the generated bindings. Every command
+// The shell's commands, typed with the generated bindings (`Commands`: every
+// command's arguments and answer, from the shell's one list). Every command
 // rejects with an IpcError ({ code, message, detail, fingerprint }).
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AccountHandle,
-  Checklist,
+  Commands,
   CopyStage,
-  DemoSetup,
   DomainId,
   DomainView,
   FolderEdits,
-  FolderMapView,
   IpcError,
-  LogLine,
-  MailboxRow,
-  MxCheck,
   PairHandles,
   PairNames,
-  Preset,
   RunId,
   RunView,
   SavedJob,
-  Scan,
   Server,
-  SignedIn,
-  Verification,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -40,48 +32,6 @@ export function asIpcError(e: unknown): IpcError {
 }
 
 type None = Record<string, never>;
-
-/**
- * Every command of the shell, one per line: its arguments (Tauri's
- * camelCase names for the Rust parameters) and what it returns. The test
- * src-tauri/tests/commands.rs keeps this list equal to the shell's
- * (lib.rs, build.rs) and each line's argument names equal to the Rust
- * command's parameters, so a command can't be called by a wrong name or
- * with a missing argument.
- */
-export interface Commands {
-  provider_presets: { args: None; ret: Preset[] };
-  open_app_password_page: { args: { preset: string }; ret: void };
-  probe_server: { args: { server: Server }; ret: Checklist };
-  sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
-  forget_account: { args: { account: AccountHandle }; ret: void };
-  scan: { args: { account: AccountHandle; sourcePreset: string | null; destinationPreset: string | null; destination: AccountHandle | null }; ret: Scan };
-  folder_map: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null }; ret: FolderMapView };
-  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null; rebuildProgress: boolean | null }; ret: RunId };
-  start_domain_run: { args: { pairs: PairHandles[]; stage: CopyStage }; ret: DomainId };
-  current_domain_run: { args: None; ret: DomainView | null };
-  watch_domain: { args: { domain: DomainId; onUpdate: Channel<DomainView> }; ret: void };
-  watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
-  pause_run: { args: { run: RunId }; ret: void };
-  resume_run: { args: { run: RunId; rebuildProgress: boolean | null }; ret: void };
-  cancel_run: { args: { run: RunId }; ret: void };
-  verify: { args: { run: RunId }; ret: Verification };
-  search_log: { args: { run: RunId; text: string }; ret: LogLine[] };
-  demo_available: { args: None; ret: boolean };
-  start_demo: { args: None; ret: DemoSetup };
-  update_available: { args: None; ret: string | null };
-  read_mailbox_list: { args: { source: Server; destination: Server; text: string; existing: PairNames[] }; ret: MailboxRow[] };
-  add_mailbox: { args: { source: Server; destination: Server; sourceUser: string; destinationUser: string; sourcePassword: string; destinationPassword: string; existing: PairNames[] }; ret: MailboxRow };
-  save_job: { args: { job: SavedJob }; ret: void };
-  load_job: { args: None; ret: SavedJob | null };
-  forget_job: { args: None; ret: void };
-  sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
-  oauth_providers: { args: None; ret: string[] };
-  sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
-  set_oauth_client: { args: { id: string; secret: string | null }; ret: string[] };
-  check_mx: { args: { domain: string }; ret: MxCheck };
-  save_report: { args: { run: RunId; html: boolean }; ret: string };
-}
 
 /** Calls a command by its name with exactly its arguments. */
 async function call<C extends keyof Commands>(

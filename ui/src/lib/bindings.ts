@@ -1,5 +1,7 @@
-// Generated from the Rust types by src-tauri/src/bindings.rs (ts-rs). Do not edit:
+// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:
 // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings
+
+import type { Channel } from "@tauri-apps/api/core";
 
 export type ErrorCode = "DnsNotFound" | "ConnectionRefused" | "NetworkUnreachable" | "Timeout" | "TlsUntrustedCertificate" | "TlsHostnameMismatch" | "TlsCertificateExpired" | "TlsCertificateChanged" | "TlsFailed" | "StartTlsUnavailable" | "StartTlsPreauth" | "NotImap" | "PlainSignInRefused" | "AuthFailed" | "AppPasswordRequired" | "WebLoginRequired" | "BasicAuthDisabled" | "ImapDisabled" | "TokenExpired" | "TokenScope" | "TokenRejected" | "AdminConsentRequired" | "OAuthUnavailable" | "BrowserSignInFailed" | "OrganisationAccessRefused" | "KeychainUnavailable" | "KeychainFailed" | "NotInKeychain" | "ServerBusy" | "ConnectionLost" | "ServerRefused" | "JobBusy" | "StateFailed" | "ProgressDamaged" | "DestinationFull" | "Protocol" | "RemovalNeedsConfirmation" | "RemovalAfterSwitch" | "RenumberedUnconfirmed" | "MessageTooLarge" | "InvalidInput" | "UnknownAccount" | "UnknownRun" | "DemoUnavailable" | "Internal" | "Other";
 
@@ -871,3 +873,41 @@ step: number,
  * When it was saved (seconds since 1970), to say "saved on …".
  */
 saved_at: number, };
+
+/**
+ * Every command of the shell: the arguments the window sends (Tauri's
+ * camelCase names for the Rust parameters) and what it gets back.
+ */
+export interface Commands {
+  provider_presets: { args: Record<string, never>; ret: Array<Preset> };
+  open_app_password_page: { args: { preset: string }; ret: void };
+  probe_server: { args: { server: Server }; ret: Checklist };
+  sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
+  forget_account: { args: { account: AccountHandle }; ret: void };
+  scan: { args: { account: AccountHandle; sourcePreset: string | null; destinationPreset: string | null; destination: AccountHandle | null }; ret: Scan };
+  folder_map: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null }; ret: FolderMapView };
+  start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null; rebuildProgress: boolean | null }; ret: RunId };
+  start_domain_run: { args: { pairs: Array<PairHandles>; stage: CopyStage }; ret: DomainId };
+  current_domain_run: { args: Record<string, never>; ret: DomainView | null };
+  watch_domain: { args: { domain: DomainId; onUpdate: Channel<DomainView> }; ret: void };
+  watch_run: { args: { run: RunId; onUpdate: Channel<RunView> }; ret: void };
+  pause_run: { args: { run: RunId }; ret: void };
+  resume_run: { args: { run: RunId; rebuildProgress: boolean | null }; ret: void };
+  cancel_run: { args: { run: RunId }; ret: void };
+  verify: { args: { run: RunId }; ret: Verification };
+  search_log: { args: { run: RunId; text: string }; ret: Array<LogLine> };
+  demo_available: { args: Record<string, never>; ret: boolean };
+  start_demo: { args: Record<string, never>; ret: DemoSetup };
+  update_available: { args: Record<string, never>; ret: string | null };
+  read_mailbox_list: { args: { source: Server; destination: Server; text: string; existing: Array<PairNames> }; ret: Array<MailboxRow> };
+  add_mailbox: { args: { source: Server; destination: Server; sourceUser: string; destinationUser: string; sourcePassword: string; destinationPassword: string; existing: Array<PairNames> }; ret: MailboxRow };
+  save_job: { args: { job: SavedJob }; ret: void };
+  load_job: { args: Record<string, never>; ret: SavedJob | null };
+  forget_job: { args: Record<string, never>; ret: void };
+  sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
+  oauth_providers: { args: Record<string, never>; ret: Array<string> };
+  sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
+  set_oauth_client: { args: { id: string; secret: string | null }; ret: Array<string> };
+  check_mx: { args: { domain: string }; ret: MxCheck };
+  save_report: { args: { run: RunId; html: boolean }; ret: string };
+}

@@ -1,0 +1,75 @@
+// The window's commands, the one list of them. Included (not a module) by
+// `src/ipc.rs`, which makes a Tauri command of each entry, registers them and
+// writes their TypeScript types, and by `build.rs`, which gives each its
+// permission. Adding a command is adding a line here.
+//
+// An entry: `fn` (runs on the main thread) or `async`, the function in
+// `src/commands/`, in brackets the shell's own state it takes first (Tauri
+// hands it over, the window never sends it), then what the window sends and
+// what it gets back. The compiler checks each entry against its function.
+commands! {
+    (fn servers::provider_presets() -> Vec<Preset>)
+    (fn servers::open_app_password_page(preset: String) -> ())
+    (async connect::probe_server(server: Server) -> Checklist)
+    (async sign_in::sign_in[accounts](server: Server, user: String, password: String) -> SignedIn)
+    (fn sign_in::forget_account[accounts](account: AccountHandle) -> ())
+    (async scan::scan[accounts](
+        account: AccountHandle,
+        source_preset: Option<String>,
+        destination_preset: Option<String>,
+        destination: Option<AccountHandle>,
+    ) -> Scan)
+    (async folder_map::folder_map[accounts](
+        source: AccountHandle,
+        destination: AccountHandle,
+        edits: Option<FolderEdits>,
+    ) -> FolderMapView)
+    (fn copy::start_run[accounts, runs](
+        source: AccountHandle,
+        destination: AccountHandle,
+        edits: Option<FolderEdits>,
+        skip_larger_than: Option<u64>,
+        after_switch: Option<bool>,
+        rebuild_progress: Option<bool>,
+    ) -> RunId)
+    (fn copy::start_domain_run[accounts, runs](pairs: Vec<PairHandles>, stage: CopyStage) -> DomainId)
+    (fn copy::current_domain_run[runs]() -> Option<DomainView>)
+    (fn copy::watch_domain[runs](domain: DomainId, on_update: Channel<DomainView>) -> ())
+    (fn copy::watch_run[runs](run: RunId, on_update: Channel<RunView>) -> ())
+    (async copy::pause_run[runs](run: RunId) -> ())
+    (fn copy::resume_run[runs](run: RunId, rebuild_progress: Option<bool>) -> ())
+    (async copy::cancel_run[runs](run: RunId) -> ())
+    (async verify::verify[runs](run: RunId) -> Verification)
+    (fn verify::search_log[runs](run: RunId, text: String) -> Vec<LogLine>)
+    (fn demo::demo_available() -> bool)
+    (async demo::start_demo[demo, accounts]() -> DemoSetup)
+    (async update::update_available[app]() -> Option<String>)
+    (async mailboxes::read_mailbox_list[accounts](
+        source: Server,
+        destination: Server,
+        text: String,
+        existing: Vec<PairNames>,
+    ) -> Vec<MailboxRow>)
+    (async mailboxes::add_mailbox[accounts](
+        source: Server,
+        destination: Server,
+        source_user: String,
+        destination_user: String,
+        source_password: String,
+        destination_password: String,
+        existing: Vec<PairNames>,
+    ) -> MailboxRow)
+    (fn job::save_job(job: SavedJob) -> ())
+    (fn job::load_job() -> Option<SavedJob>)
+    (fn job::forget_job() -> ())
+    (async sign_in::sign_in_saved[accounts](server: Server, user: String) -> Option<SignedIn>)
+    (fn oauth::oauth_providers[config, chosen]() -> Vec<String>)
+    (async oauth::sign_in_oauth[accounts, config, chosen](
+        server: Server,
+        user: String,
+        issuer: String,
+    ) -> SignedIn)
+    (fn oauth::set_oauth_client[config, chosen](id: String, secret: Option<String>) -> Vec<String>)
+    (async cutover::check_mx(domain: String) -> MxCheck)
+    (fn report::save_report[app, runs](run: RunId, html: bool) -> String)
+}
