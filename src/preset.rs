@@ -11,30 +11,55 @@ use crate::endpoint::Security;
 use crate::provider::Provider;
 use serde::Serialize;
 
-/// What MailFerry knows about one kind of server.
+/// What MailFerry knows about one kind of server: the wizard's tile (what
+/// picking it fills in and how the user signs in), and the limits the copy
+/// keeps to. The one table: the command line, the copy and the desktop app
+/// (which sends it to its window as it is) all read it from here.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Preset {
-    /// Stable identifier (`gmail`, `microsoft365`, …).
+    /// Stable identifier, the wizard's tile id (`gmail`, `microsoft`, …,
+    /// `other`); saved with a job, so never renamed.
     pub id: &'static str,
-    /// The name users know.
+    /// The name users know (what the tile says).
     pub name: &'static str,
     /// The provider, for reading its refusal texts.
+    #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub provider: Provider,
-    /// IMAP server name; empty when each customer has their own.
-    pub host: &'static str,
+    /// IMAP server name; `None` when each customer has their own (the user
+    /// types it).
+    pub host: Option<&'static str>,
     /// Port.
     pub port: u16,
     /// Security.
     pub security: Security,
+    /// A hint for the server-name field when the user types it.
+    pub host_hint: &'static str,
+    /// How the user signs in, in a sentence.
+    pub sign_in: &'static str,
+    /// The issuer a browser sign-in goes to (`google`, `microsoft`, as
+    /// [`crate::auth::oauth::Issuer::from_name`] reads it), when the
+    /// provider offers one.
+    pub browser_sign_in: Option<&'static str>,
+    /// The provider's page for creating an app password.
+    pub app_password_url: Option<&'static str>,
+    /// The limits below in words (shown with the estimate); empty when
+    /// none is known.
+    pub limits: String,
     /// Simultaneous IMAP connections per account the provider tolerates.
     pub max_connections: u32,
     /// The largest message the server accepts, in bytes.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub max_message_bytes: Option<u64>,
     /// How much an account may download per day (reading the source).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub download_bytes_per_day: Option<u64>,
     /// How much an account may upload per day (writing the destination).
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub upload_bytes_per_day: Option<u64>,
     /// How many messages a mailbox may receive per hour.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub messages_per_hour: Option<u64>,
     /// A polite message rate per second (what migration tools use).
     pub messages_per_second: Option<f64>,
@@ -42,12 +67,16 @@ pub struct Preset {
 
 const MB: u64 = 1_000_000;
 
-/// A preset with the usual IMAP settings (TLS on 993) and no known limits.
+/// The hint for a server name the user types.
+const OWN_HOST_HINT: &str = "often imap.yourdomain.com or mail.yourdomain.com";
+
+/// A preset with the usual IMAP settings (TLS on 993), signing in with an
+/// app password, and no known limits.
 fn base(
     id: &'static str,
     name: &'static str,
     provider: Provider,
-    host: &'static str,
+    host: Option<&'static str>,
     max_connections: u32,
 ) -> Preset {
     Preset {
@@ -57,6 +86,11 @@ fn base(
         host,
         port: 993,
         security: Security::Tls,
+        host_hint: if host.is_some() { "" } else { OWN_HOST_HINT },
+        sign_in: "Use the mailbox's password, or an app password if the provider has them.",
+        browser_sign_in: None,
+        app_password_url: None,
+        limits: String::new(),
         max_connections,
         max_message_bytes: None,
         download_bytes_per_day: None,
@@ -66,10 +100,13 @@ fn base(
     }
 }
 
-/// Every preset, in the order the wizard shows them.
+/// Every preset, in the order the wizard shows them (UX.md's tiles).
 pub fn all() -> Vec<Preset> {
     vec![
         Preset {
+            sign_in: "Use an app password (Google account → Security → 2-Step Verification → App passwords).",
+            browser_sign_in: Some("google"),
+            app_password_url: Some("https://myaccount.google.com/apppasswords"),
             max_message_bytes: Some(35_651_584),
             download_bytes_per_day: Some(2_500 * MB),
             upload_bytes_per_day: Some(500 * MB),
@@ -77,68 +114,90 @@ pub fn all() -> Vec<Preset> {
                 "gmail",
                 "Gmail / Google Workspace",
                 Provider::Google,
-                "imap.gmail.com",
+                Some("imap.gmail.com"),
                 15,
             )
         },
         Preset {
+            sign_in: "Microsoft 365 usually needs \"Sign in with Microsoft\" in your browser; some accounts still allow an app password.",
+            browser_sign_in: Some("microsoft"),
             max_message_bytes: Some(35 * MB),
             messages_per_hour: Some(3_600),
             messages_per_second: Some(4.0),
             ..base(
-                "microsoft365",
+                "microsoft",
                 "Microsoft 365 / Outlook.com",
                 Provider::Microsoft,
-                "outlook.office365.com",
+                Some("outlook.office365.com"),
                 16,
             )
         },
         Preset {
-            max_message_bytes: Some(10 * MB),
-            messages_per_second: Some(4.0),
+            sign_in: "Use an app password from Yahoo's account security page.",
+            app_password_url: Some("https://login.yahoo.com/account/security"),
             ..base(
-                "exchange",
-                "Exchange (your company's own server)",
-                Provider::Other,
-                "",
-                16,
+                "yahoo",
+                "Yahoo",
+                Provider::Yahoo,
+                Some("imap.mail.yahoo.com"),
+                10,
             )
         },
-        base(
-            "yahoo",
-            "Yahoo Mail",
-            Provider::Yahoo,
-            "imap.mail.yahoo.com",
-            10,
-        ),
-        base(
-            "icloud",
-            "iCloud Mail",
-            Provider::ICloud,
-            "imap.mail.me.com",
-            5,
-        ),
-        base(
-            "fastmail",
-            "Fastmail",
-            Provider::Fastmail,
-            "imap.fastmail.com",
-            10,
-        ),
-        base("zoho", "Zoho Mail", Provider::Zoho, "imap.zoho.com", 10),
-        base(
-            "hosting",
-            "cPanel or other hosting",
-            Provider::Other,
-            "",
-            20,
-        ),
+        Preset {
+            sign_in: "Use an app-specific password from your Apple account page.",
+            app_password_url: Some("https://account.apple.com"),
+            ..base(
+                "icloud",
+                "iCloud",
+                Provider::ICloud,
+                Some("imap.mail.me.com"),
+                5,
+            )
+        },
+        Preset {
+            sign_in: "Use an app password from Fastmail's settings.",
+            app_password_url: Some("https://app.fastmail.com/settings/security/apppasswords"),
+            ..base(
+                "fastmail",
+                "Fastmail",
+                Provider::Fastmail,
+                Some("imap.fastmail.com"),
+                10,
+            )
+        },
+        Preset {
+            sign_in: "Use an app password from Zoho's security settings.",
+            app_password_url: Some("https://accounts.zoho.com/home#security/app_password"),
+            ..base(
+                "zoho",
+                "Zoho",
+                Provider::Zoho,
+                Some("imap.zoho.com"),
+                10,
+            )
+        },
+        Preset {
+            sign_in: "Use the mailbox's own password, as in your mail app.",
+            ..base(
+                "hosting",
+                "cPanel or other hosting",
+                Provider::Other,
+                None,
+                20,
+            )
+        },
         generic(),
     ]
+    .into_iter()
+    .map(|mut p| {
+        p.limits = limit_words(&p);
+        p
+    })
+    .collect()
 }
 
 fn generic() -> Preset {
-    base("other", "Other IMAP server", Provider::Other, "", 10)
+    base("other", "Other IMAP server", Provider::Other, None, 10)
 }
 
 /// The preset with this id.
@@ -155,10 +214,43 @@ pub fn for_host(host: &str) -> Preset {
         .unwrap_or_else(generic)
 }
 
+/// The preset the user picked (`id`, a tile id), else the one its server
+/// name suggests.
+pub fn chosen(id: Option<&str>, host: &str) -> Preset {
+    id.and_then(by_id).unwrap_or_else(|| for_host(host))
+}
+
+/// A preset's daily and hourly limits in a sentence each.
+fn limit_words(p: &Preset) -> String {
+    let who = short_name(p);
+    let mut words = Vec::new();
+    if let Some(per_day) = p.download_bytes_per_day {
+        words.push(format!(
+            "{who} lets an account download about {} a day over IMAP.",
+            human_size(per_day)
+        ));
+    }
+    if let Some(per_day) = p.upload_bytes_per_day {
+        words.push(format!(
+            "{who} accepts about {} of uploads a day.",
+            human_size(per_day)
+        ));
+    }
+    if let Some(per_hour) = p.messages_per_hour {
+        words.push(format!(
+            "{who} accepts about {} messages an hour per mailbox.",
+            thousands(per_hour)
+        ));
+    }
+    words.join(" ")
+}
+
 /// How long a copy is likely to take, and what limits it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Estimate {
     /// Seconds.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub seconds: u64,
     /// The limit that decides it, in plain words.
     pub limited_by: String,
@@ -287,13 +379,45 @@ mod tests {
     #[test]
     fn hosts_find_their_preset() {
         assert_eq!(for_host("imap.gmail.com").id, "gmail");
-        assert_eq!(for_host("outlook.office365.com").id, "microsoft365");
+        assert_eq!(for_host("outlook.office365.com").id, "microsoft");
         assert_eq!(for_host("mail.example.com").id, "other");
         assert!(by_id("icloud").is_some_and(|p| p.max_connections == 5));
+    }
+
+    #[test]
+    fn the_tiles_are_the_ones_ux_md_lists_with_their_saved_ids() {
+        // Saved jobs hold these ids: renaming one loses the user's choice.
         let ids: Vec<_> = all().iter().map(|p| p.id).collect();
-        let mut unique = ids.clone();
-        unique.dedup();
-        assert_eq!(ids, unique, "ids are unique");
+        assert_eq!(
+            ids,
+            [
+                "gmail",
+                "microsoft",
+                "yahoo",
+                "icloud",
+                "fastmail",
+                "zoho",
+                "hosting",
+                "other"
+            ]
+        );
+        assert_eq!(chosen(Some("microsoft"), "").provider, Provider::Microsoft);
+        assert_eq!(chosen(None, "imap.gmail.com").id, "gmail");
+        assert_eq!(chosen(Some("no-such-tile"), "mail.example.com").id, "other");
+    }
+
+    #[test]
+    fn limits_are_said_from_the_numbers() {
+        assert_eq!(
+            by_id("microsoft").unwrap().limits,
+            "Microsoft 365 accepts about 3,600 messages an hour per mailbox."
+        );
+        assert_eq!(
+            by_id("gmail").unwrap().limits,
+            "Gmail lets an account download about 2.5 GB a day over IMAP. \
+             Gmail accepts about 500 MB of uploads a day."
+        );
+        assert_eq!(by_id("icloud").unwrap().limits, "");
     }
 
     #[test]

@@ -937,7 +937,7 @@ async fn copy_folder(
                 sink.emit(Event::MessageSkipped {
                     folder: display.clone(),
                     uid,
-                    reason: skip_words(reason).to_owned(),
+                    reason: reason.words().to_owned(),
                 });
             }
             Verdict::InOtherFolder => {
@@ -1389,7 +1389,7 @@ async fn copy_batch(
     let mut sending = Vec::new();
     for c in batch {
         if let Some(text) = bodies.refused.get(&c.meta.uid) {
-            let words = format!("the old server could not deliver it: {text}");
+            let words = format!("{}: {text}", FailReason::FetchFailed.words());
             refused(
                 st,
                 c,
@@ -1551,7 +1551,7 @@ async fn copy_batch(
                     RefusalKind::TooBig => FailReason::TooBig,
                     _ => FailReason::Rejected,
                 };
-                let words = format!("the destination refused it: {text}");
+                let words = format!("{}: {text}", reason.words());
                 refused(st, c, reason, &text, words, now, report, sink, &display)?;
             }
         }
@@ -1957,21 +1957,6 @@ fn skip_reason(c: &Candidate, options: &Options, now: i64) -> Option<SkipReason>
         }
     }
     None
-}
-
-/// A skip reason in words for the user.
-pub fn skip_words(reason: SkipReason) -> &'static str {
-    match reason {
-        SkipReason::TooBig => {
-            "larger than the size limit of this pass (copied by the large-message pass)"
-        }
-        SkipReason::TooSmall => "smaller than the minimum size asked for",
-        SkipReason::TooOld => "older than the age limit asked for",
-        SkipReason::TooNew => "newer than the age limit asked for",
-        SkipReason::ZeroBytes => "empty (0 bytes) at the source: nothing to copy",
-        SkipReason::DeletedAtSource => "marked as deleted at the source",
-        SkipReason::Vanished => "deleted at the source while copying",
-    }
 }
 
 fn not_copied(c: &Candidate, reason: &str) -> NotCopiedMessage {

@@ -12,9 +12,20 @@ use crate::folder::{AllMailPolicy, FolderMap, MailboxName, Reason, Target};
 use crate::identity::{Fingerprint, Multiset, Summary};
 use crate::imap::messages::{MessageMeta, ReadOnly};
 use crate::imap::Session;
-use crate::run::skip_words;
-use crate::state::{FailReason, Fate, MessageKey, SkipReason, State};
+use crate::state::{Fate, MessageKey, SkipReason, State};
 use serde::Serialize;
+
+/// What to do once the move is finished and safe to switch: the closing
+/// checklist, written once here and shown by the command line's `verify`,
+/// the app's check screen and the report the app saves.
+pub const CLOSING: [&str; 4] = [
+    "Remove the app passwords you created for MailFerry, in both providers' security settings.",
+    "Revoke MailFerry's access if you signed in with Google or Microsoft in the browser (Google: \
+     Security, Third-party access; Microsoft: My Apps or the admin center); an administrator removes \
+     the service account's delegation or the app's mailbox access.",
+    "Remove what MailFerry kept in this computer's keychain: Forget in the app, or `mailferry forget`.",
+    "Keep the old account for 30 days before you close it, in case something needs a second look.",
+];
 
 /// A source message that is not at the destination.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -244,24 +255,19 @@ async fn audit_folder(
             }) => (
                 format!(
                     "{}: not at the new server yet (run the copy without the size limit)",
-                    skip_words(reason)
+                    reason.words()
                 ),
                 false,
             ),
-            Some(Fate::Skipped { reason }) => (skip_words(reason).to_owned(), true),
+            Some(Fate::Skipped { reason }) => (reason.words().to_owned(), true),
             Some(Fate::Excluded { rule }) => (format!("left out: {rule}"), true),
             Some(Fate::Failed {
                 reason,
                 server_text,
                 ..
             }) => {
-                let why = match reason {
-                    FailReason::TooBig => "too big for the destination",
-                    FailReason::Rejected => "the destination refused it",
-                    FailReason::FetchFailed => "the source could not deliver it",
-                };
                 let text = server_text.map(|t| format!(" ({t})")).unwrap_or_default();
-                (format!("{why}{text}"), true)
+                (format!("{}{text}", reason.words()), true)
             }
             // The progress file says it arrived, the server says it is not
             // there: a loss until the copy puts it back.

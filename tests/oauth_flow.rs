@@ -31,6 +31,8 @@ struct AuthState {
     tamper_state: bool,
     issued: Vec<String>,
     verified_pkce: usize,
+    /// Every refresh token sent to the token endpoint.
+    refresh_tokens: Vec<String>,
 }
 
 struct AuthServer {
@@ -139,7 +141,10 @@ fn handle(mut stream: TcpStream, state: &Mutex<AuthState>, base: &str, idp: &Int
                     }
                     None => false,
                 },
-                "refresh_token" => p["refresh_token"] == "rt-1",
+                "refresh_token" => {
+                    s.refresh_tokens.push(p["refresh_token"].clone());
+                    p["refresh_token"] == "rt-1"
+                }
                 _ => false,
             };
             if ok {
@@ -391,4 +396,104 @@ fn cli_oauth_flag_signs_in_through_the_browser() {
             "the output shows {secret}:\n{shown}"
         );
     }
+}
+
+/// A browser script for the command line: follows the URL with curl, as
+/// the user clicking through would.
+fn curl_browser(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let browser = dir.join("stand-in-browser");
+    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    browser
+}
+
+/// A refresh token the keychain holds for another issuer (Google, as the
+/// desktop app keeps it, or one kept without saying whose) is never sent to
+/// the issuer `--oauth1` names: the user signs in in the browser instead,
+/// and the new refresh token is kept for this issuer, which the next run
+/// uses without the browser.
+#[test]
+fn cli_never_sends_a_saved_refresh_token_to_another_issuer() {
+    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
+        introspection::rerun_under_secret_service(
+            "cli_never_sends_a_saved_refresh_token_to_another_issuer",
+        );
+        return;
+    }
+    use mailferry::auth::keychain::{Account, Keychain, SecretKind};
+    use mailferry::secret::Secret;
+    let idp = Introspection::start();
+    let auth = AuthServer::start(idp.clone());
+    let server = idp.dovecot();
+    let dir = tempfile::tempdir().unwrap();
+    let browser = curl_browser(dir.path());
+    let keychain = Keychain::system().expect("the Secret Service answers");
+    let account = Account::new("carol", "127.0.0.1");
+    let port = server.plain_port().to_string();
+    let check = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+            .args([
+                "check",
+                "--host1",
+                "127.0.0.1",
+                "--port1",
+                &port,
+                "--plain1",
+                "--user1",
+                "carol",
+                "--oauth1",
+                &auth.base,
+            ])
+            .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
+            .env("MAILFERRY_BROWSER", &browser)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let shown = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(0), "{shown}");
+        assert!(shown.contains("✓ Signed in"), "{shown}");
+    };
+    let google = Issuer::google();
+    for (token, bound_to) in [
+        ("1//google-refresh-token", Some(google.token_url.as_str())),
+        ("1//unbound-refresh-token", None),
+    ] {
+        keychain
+            .save(
+                SecretKind::RefreshToken,
+                &account,
+                &Secret::new(token.into()),
+            )
+            .unwrap();
+        let binding = Secret::new(bound_to.unwrap_or_default().to_owned());
+        keychain
+            .save(SecretKind::RefreshTokenBinding, &account, &binding)
+            .unwrap();
+        let signed_in_before = auth.state.lock().unwrap().verified_pkce;
+        check();
+        let s = auth.state.lock().unwrap();
+        assert!(
+            !s.refresh_tokens.iter().any(|t| t == token),
+            "{token} (kept for {bound_to:?}) was sent to {}'s token service",
+            auth.base
+        );
+        assert_eq!(
+            s.verified_pkce,
+            signed_in_before + 1,
+            "the user signed in in the browser instead"
+        );
+    }
+    // The new refresh token is kept for this issuer: the next run uses it
+    // (a refresh, no browser).
+    check();
+    let s = auth.state.lock().unwrap();
+    assert_eq!(s.verified_pkce, 2, "no third browser sign-in");
+    assert_eq!(s.refresh_tokens, ["rt-1"], "{:?}", s.refresh_tokens);
+    drop(s);
+    assert_eq!(keychain.forget(&account).unwrap(), 2);
 }

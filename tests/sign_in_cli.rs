@@ -138,51 +138,12 @@ fn without_a_keychain_keychain_and_forget_say_so_plainly() {
     );
 }
 
-fn have(program: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// Runs this test binary's `test` again inside a private D-Bus session
-/// with an unlocked GNOME Keyring; returns false when they are not
-/// installed.
-fn rerun_under_secret_service(test: &str) -> bool {
-    if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
-        eprintln!(
-            "skipping the Secret Service run: dbus-run-session or gnome-keyring-daemon is missing"
-        );
-        return false;
-    }
-    let home = tempfile::tempdir().unwrap();
-    let exe = std::env::current_exe().unwrap();
-    let script = format!(
-        "printf 'test-keyring-pw' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{}' --exact {test} --nocapture",
-        exe.display()
-    );
-    let out = Command::new("dbus-run-session")
-        .args(["--", "sh", "-c", &script])
-        .env("MAILFERRY_IN_SECRET_SERVICE", "1")
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join("data"))
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let shown = text(&out);
-    assert!(
-        out.status.success() && shown.contains("1 passed"),
-        "the run under the Secret Service failed:\n{shown}"
-    );
-    true
-}
-
 #[test]
 fn keychain_round_trip_with_the_real_secret_service() {
     if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
-        rerun_under_secret_service("keychain_round_trip_with_the_real_secret_service");
+        introspection::rerun_under_secret_service(
+            "keychain_round_trip_with_the_real_secret_service",
+        );
         return;
     }
     use mailferry::auth::keychain::{Account, Keychain, SecretKind};

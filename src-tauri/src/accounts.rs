@@ -12,9 +12,11 @@
 //! only ever see `(Endpoint, Credentials)` through [`Accounts::get`].
 //!
 //! A saved secret is bound to where it may go, and the binding is kept
-//! beside it in the keychain: a password to the server settings it signed
-//! in with (host, port, security, pinned certificate), a refresh token to
-//! the token service of the issuer that gave it. The window chooses the
+//! beside it in the keychain (the engine's `Keychain::save_bound`): a
+//! password to the server settings it signed in with (host, port, security,
+//! pinned certificate), a refresh token to the token service of the issuer
+//! that gave it (the engine's `auth::signin`, shared with the command
+//! line). The window chooses the
 //! settings of every sign-in, so a request with other settings (no
 //! encryption, another port, another certificate, another issuer) gets no
 //! saved secret: the user is asked again. A secret saved without a binding
@@ -23,7 +25,6 @@
 
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::keychain::{self, Keychain, SecretKind};
-use mailferry::auth::oauth::Issuer;
 use mailferry::endpoint::{Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -31,16 +32,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use ts_rs::TS;
 
-/// Where a signed-in account's password is kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Kept {
-    /// In the OS keychain: the app signs in again by itself next time.
-    Keychain,
-    /// This computer has no keychain MailFerry can use (or it refused):
-    /// for this session only; asked again after a restart.
-    SessionOnly,
-}
+/// Where a signed-in account's password or browser sign-in is kept (the
+/// engine's word, shared with the command line).
+pub use mailferry::auth::signin::Kept;
 
 /// The server settings a saved password signed in with; it is used again
 /// only with exactly these.
@@ -64,12 +58,6 @@ impl PasswordFor {
         })
         .expect("plain data serializes")
     }
-}
-
-/// The binding of a refresh token: its issuer's token service, the only
-/// address it is ever sent to.
-fn refresh_token_for(issuer: &Issuer) -> String {
-    issuer.token_url.clone()
 }
 
 /// An opaque reference to a signed-in account (no secret in it).
@@ -165,7 +153,7 @@ impl Accounts {
         };
         let key = keychain::Account::new(&account.credentials.user, &account.endpoint.host);
         let binding = PasswordFor::of(&account.endpoint);
-        match save_bound(keychain, SecretKind::Password, &key, password, &binding) {
+        match keychain.save_bound(SecretKind::Password, &key, password, &binding) {
             Ok(()) => Kept::Keychain,
             Err(e) => {
                 tracing::warn!(error = %e, "the keychain refused the password: session only");
@@ -186,49 +174,6 @@ impl Accounts {
         )
     }
 
-    /// Keeps a browser sign-in's refresh token in the keychain, when there
-    /// is one, bound to the issuer that gave it.
-    pub fn remember_refresh_token(
-        &self,
-        host: &str,
-        user: &str,
-        issuer: &Issuer,
-        token: &Secret<String>,
-    ) -> Kept {
-        let Some(keychain) = self.keychain() else {
-            return Kept::SessionOnly;
-        };
-        match save_bound(
-            keychain,
-            SecretKind::RefreshToken,
-            &keychain::Account::new(user, host),
-            token,
-            &refresh_token_for(issuer),
-        ) {
-            Ok(()) => Kept::Keychain,
-            Err(e) => {
-                tracing::warn!(error = %e, "the keychain refused the sign-in: session only");
-                Kept::SessionOnly
-            }
-        }
-    }
-
-    /// The refresh token an earlier browser sign-in with this issuer kept
-    /// (`None` for one another issuer gave: it is never sent to this one).
-    pub fn saved_refresh_token(
-        &self,
-        host: &str,
-        user: &str,
-        issuer: &Issuer,
-    ) -> Option<Secret<String>> {
-        self.saved_bound(
-            SecretKind::RefreshToken,
-            host,
-            user,
-            &refresh_token_for(issuer),
-        )
-    }
-
     /// The saved secret of `kind`, when it was kept for `binding`.
     fn saved_bound(
         &self,
@@ -237,24 +182,9 @@ impl Accounts {
         user: &str,
         binding: &str,
     ) -> Option<Secret<String>> {
-        let kept_for = self.saved(binding_of(kind), host, user);
-        if kept_for.as_ref().map(|b| b.expose().as_str()) != Some(binding) {
-            if kept_for.is_some() || self.saved(kind, host, user).is_some() {
-                tracing::info!(
-                    host,
-                    kind = ?kind,
-                    "a saved sign-in was kept for other settings: not used, asking again"
-                );
-            }
-            return None;
-        }
-        self.saved(kind, host, user)
-    }
-
-    fn saved(&self, kind: SecretKind, host: &str, user: &str) -> Option<Secret<String>> {
         let keychain = self.keychain()?;
         let key = keychain::Account::new(user, host);
-        match keychain.load(kind, &key) {
+        match keychain.load_bound(kind, &key, binding) {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(error = %e, "the keychain could not be read");
@@ -297,32 +227,6 @@ impl Accounts {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.1.remove(&handle);
     }
-}
-
-/// The keychain kind that holds what a secret of `kind` was kept for.
-fn binding_of(kind: SecretKind) -> SecretKind {
-    match kind {
-        SecretKind::Password => SecretKind::PasswordBinding,
-        SecretKind::RefreshToken => SecretKind::RefreshTokenBinding,
-        // A binding has none of its own.
-        other => other,
-    }
-}
-
-/// Saves a secret and what it is for. The old binding is emptied first, so
-/// a keychain failing half-way leaves the secret bound to nothing (never
-/// used), not to the settings of the secret it replaced.
-fn save_bound(
-    keychain: &Keychain,
-    kind: SecretKind,
-    key: &keychain::Account,
-    secret: &Secret<String>,
-    binding: &str,
-) -> Result<(), mailferry::error::Error> {
-    let binding_kind = binding_of(kind);
-    keychain.save(binding_kind, key, &Secret::new(String::new()))?;
-    keychain.save(kind, key, secret)?;
-    keychain.save(binding_kind, key, &Secret::new(binding.to_owned()))
 }
 
 #[cfg(test)]

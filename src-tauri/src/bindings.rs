@@ -10,8 +10,7 @@ use crate::commands::connect::{Checklist, StepFailure};
 use crate::commands::cutover::{MxCheck, MxRecord};
 use crate::commands::demo::{DemoSetup, DemoSide};
 use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
-use crate::commands::scan::{LargeMessage, Scan, ScanEstimate, ScannedFolder};
-use crate::commands::servers::{Preset, Server};
+use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
 use crate::domains::{CopyStage, DomainId, DomainMailbox, DomainView, PairHandles};
@@ -20,6 +19,8 @@ use crate::runs::{FolderProgress, Refused, RunId, RunState, RunView};
 use mailferry::check::Step;
 use mailferry::endpoint::Security;
 use mailferry::event::Event;
+use mailferry::preset::{Estimate, Preset};
+use mailferry::scan::{FolderSize, LargeMessage, Scan};
 use ts_rs::{Config, TS};
 // Issue 7, several mailboxes, saved jobs, keychain (kept apart for merging).
 use crate::accounts::Kept;
@@ -43,9 +44,9 @@ fn generate() -> String {
         Checklist::decl(&cfg),
         StepFailure::decl(&cfg),
         SignedIn::decl(&cfg),
-        ScannedFolder::decl(&cfg),
+        FolderSize::decl(&cfg),
         LargeMessage::decl(&cfg),
-        ScanEstimate::decl(&cfg),
+        Estimate::decl(&cfg),
         Scan::decl(&cfg),
         FolderRow::decl(&cfg),
         FolderMapView::decl(&cfg),
@@ -162,5 +163,30 @@ fn bindings_type_every_command() {
     assert!(
         typed.contains("start_run: { args: { source: AccountHandle; destination: AccountHandle; edits: FolderEdits | null; skipLargerThan: number | null;"),
         "arguments are named as Tauri reads them, byte counts are numbers: {typed}"
+    );
+}
+
+/// The engine's provider presets as the shell sends them, for the browser
+/// tests' IPC mock (`ui/tests/presets.json`): the mock answers
+/// `provider_presets` with the engine's table, not a copy of its own.
+fn presets_fixture() -> String {
+    let mut json =
+        serde_json::to_string_pretty(&mailferry::preset::all()).expect("plain data serializes");
+    json.push('\n');
+    json
+}
+
+#[test]
+fn the_mocks_presets_are_the_engines() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/tests/presets.json");
+    let fresh = presets_fixture();
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        std::fs::write(&path, &fresh).expect("write presets.json");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "ui/tests/presets.json is out of date: run UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings"
     );
 }

@@ -15,13 +15,14 @@ use crate::commands::demo::DemoSetup;
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
 use crate::commands::job::SavedJob;
 use crate::commands::mailboxes::{MailboxRow, PairNames};
-use crate::commands::scan::Scan;
-use crate::commands::servers::{Preset, Server};
+use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{LogLine, Verification};
 use crate::domains::{CopyStage, DomainId, DomainView, PairHandles};
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, RunView};
+use mailferry::preset::Preset;
+use mailferry::scan::Scan;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Manager, State};
 

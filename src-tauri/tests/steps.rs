@@ -2,10 +2,11 @@
 //! servers (harness), through the shell's own functions.
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::preset::chosen;
 use mailferry_desktop::accounts::Account;
 use mailferry_desktop::commands::folder_map::{map_view, FolderEdits};
 use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
-use mailferry_desktop::commands::scan::{engine_preset, scan_account, scan_in_chunks};
+use mailferry_desktop::commands::scan::{scan_account, scan_in_chunks};
 use mailferry_desktop::commands::verify::{verify_run, Verification};
 use mailferry_desktop::runs::{RunState, Runs};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
@@ -53,20 +54,20 @@ fn scan_counts_folders_finds_the_largest_messages_and_estimates_at_the_limits() 
     );
     source.append("alice", "Receipts", &[message("Invoice scan", 20_000)]);
     source.append("alice", "[Gmail]/All Mail", &[message("Hello", 1_000)]);
-    let gmail = engine_preset(Some("gmail"), "127.0.0.1");
-    let mut small = engine_preset(Some("microsoft"), "127.0.0.1");
+    let gmail = chosen(Some("gmail"), "127.0.0.1");
+    let mut small = chosen(Some("microsoft"), "127.0.0.1");
     assert_eq!(
-        small.id, "microsoft365",
-        "the tiles' id is mapped to the engine's"
+        small.max_connections, 16,
+        "the tile's id is the engine's preset"
     );
     small.max_message_bytes = Some(10_000);
     let scan = runtime()
         .block_on(scan_account(&account(&source), &gmail, &small))
         .unwrap();
     assert_eq!(scan.messages, 5);
-    assert_eq!(scan.folders[0].name, "Receipts", "largest folder first");
+    assert_eq!(scan.folders[0].folder, "Receipts", "largest folder first");
     assert_eq!(scan.folders[0].messages, 1);
-    let inbox = scan.folders.iter().find(|f| f.name == "INBOX").unwrap();
+    let inbox = scan.folders.iter().find(|f| f.folder == "INBOX").unwrap();
     assert_eq!(inbox.messages, 3);
     assert_eq!(
         scan.bytes,

@@ -40,6 +40,16 @@ impl SecretKind {
         SecretKind::RefreshTokenBinding,
     ];
 
+    /// The kind that holds what a secret of this kind was kept for (a
+    /// binding has none of its own).
+    pub fn binding(self) -> SecretKind {
+        match self {
+            SecretKind::Password => SecretKind::PasswordBinding,
+            SecretKind::RefreshToken => SecretKind::RefreshTokenBinding,
+            other => other,
+        }
+    }
+
     fn word(self) -> &'static str {
         match self {
             SecretKind::Password => "password",
@@ -148,6 +158,47 @@ impl Keychain {
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(failed(account, e)),
         }
+    }
+
+    /// Saves a secret and what it is for (`binding`: where it may be sent).
+    /// The old binding is emptied first, so a keychain failing half-way
+    /// leaves the secret bound to nothing (never used), not to what the
+    /// secret it replaced was for.
+    pub fn save_bound(
+        &self,
+        kind: SecretKind,
+        account: &Account,
+        secret: &Secret<String>,
+        binding: &str,
+    ) -> Result<(), Error> {
+        let binding_kind = kind.binding();
+        self.save(binding_kind, account, &Secret::new(String::new()))?;
+        self.save(kind, account, secret)?;
+        self.save(binding_kind, account, &Secret::new(binding.to_owned()))
+    }
+
+    /// The saved secret, only when it was saved for `binding`. A secret
+    /// kept for something else, or without saying what for (by an older
+    /// version), is `None`: it is never sent anywhere, and the user is
+    /// asked again.
+    pub fn load_bound(
+        &self,
+        kind: SecretKind,
+        account: &Account,
+        binding: &str,
+    ) -> Result<Option<Secret<String>>, Error> {
+        let kept_for = self.load(kind.binding(), account)?;
+        if kept_for.as_ref().map(|b| b.expose().as_str()) != Some(binding) {
+            if kept_for.is_some() || self.load(kind, account)?.is_some() {
+                tracing::info!(
+                    account = %account,
+                    kind = kind.word(),
+                    "a saved sign-in was kept for something else: not used"
+                );
+            }
+            return Ok(None);
+        }
+        self.load(kind, account)
     }
 
     /// Removes every secret of the account and what is kept beside them;

@@ -10,7 +10,7 @@ use mailferry::event::Event;
 use mailferry::folder::{self, FolderMap};
 use mailferry::imap::Session;
 use mailferry::run::{self, Report};
-use mailferry::state::{Fate, LogEntry};
+use mailferry::state::LogEntry;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -340,13 +340,10 @@ pub(crate) fn print_audit(
         }
     )?;
     if audit.safe_to_switch {
-        writeln!(
-            out,
-            "When the move is finished: remove the app passwords you created for MailFerry (and its access \
-             to your accounts, if you signed in with Google or Microsoft; an administrator removes the \
-             service account's delegation or the app's mailbox access), run `mailferry forget` to remove \
-             what it kept in this computer's keychain, and keep the old account for 30 days."
-        )?;
+        writeln!(out, "\nWhen the move is finished:")?;
+        for step in mailferry::verify::CLOSING {
+            writeln!(out, "  - {step}")?;
+        }
     }
     Ok(())
 }
@@ -436,25 +433,7 @@ pub(crate) fn print_log(
         writeln!(out, "No message matches \"{search}\".")?;
     } else {
         for (_, e) in found {
-            let fate = match &e.fate {
-                Fate::Copied => {
-                    format!("copied to {}", e.dest_folder.as_deref().unwrap_or("?"))
-                }
-                Fate::AlreadyThere => {
-                    format!("already in {}", e.dest_folder.as_deref().unwrap_or("?"))
-                }
-                Fate::Excluded { rule } => format!("left out: {rule}"),
-                Fate::Skipped { reason } => {
-                    format!("skipped: {}", run::skip_words(*reason))
-                }
-                Fate::Failed { server_text, .. } => format!(
-                    "not copied: {}",
-                    server_text
-                        .as_deref()
-                        .unwrap_or("the destination refused it")
-                ),
-                Fate::Removed => "removed at the destination".to_owned(),
-            };
+            let fate = e.fate.words(e.dest_folder.as_deref());
             writeln!(
                 out,
                 "{} | {} | \"{}\" | {} — {fate}",

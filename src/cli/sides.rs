@@ -7,7 +7,7 @@
 use super::args::Servers;
 use super::engine_error;
 use anyhow::{bail, Context};
-use mailferry::auth::grant::{ClientCredentials, RefreshGrant, ServiceAccount, TokenSource};
+use mailferry::auth::grant::{ClientCredentials, ServiceAccount, TokenSource};
 use mailferry::auth::keychain::{Account, Keychain, SecretKind};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Proof, Security};
 use mailferry::error::Problem;
@@ -257,12 +257,14 @@ impl Servers {
 }
 
 /// Access tokens for `account` from the issuer (`google`, `microsoft` or
-/// a URL): from the refresh token in the keychain when there is one, else
-/// by signing in in the browser (the stand-in named by MAILFERRY_BROWSER in
-/// tests). The refresh token goes to the keychain, or, without one, lives
-/// for this run only; either way it renews the access token during the run.
+/// a URL), through the engine's browser sign-in (`auth::signin`): the
+/// refresh token the keychain keeps for this issuer, else the browser (the
+/// stand-in named by MAILFERRY_BROWSER in tests). Without a keychain the
+/// sign-in lives for this run only; either way it renews the access token
+/// during the run.
 fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
     use mailferry::auth::oauth::{self, Client, Issuer};
+    use mailferry::auth::signin::{self, Kept, SignIn};
     let issuer = Issuer::from_name(issuer)?;
     let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
         return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
@@ -278,56 +280,41 @@ fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::erro
         secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
     };
     let keychain = Keychain::system();
-    if let Ok(keychain) = &keychain {
-        if let Some(refresh) = keychain.load(SecretKind::RefreshToken, account)? {
-            match oauth::refresh(&issuer, &client, &refresh) {
-                Ok(tokens) => return Ok(renewable(issuer, client, tokens, account)),
-                Err(e) if e.needs_new_token() => {}
-                Err(e) => return Err(e),
-            }
+    let browser = Announced {
+        browser: oauth::browser_from_env(),
+        issuer: issuer.name.clone(),
+        user: account.user.clone(),
+    };
+    let signed_in = signin::sign_in(SignIn {
+        issuer: &issuer,
+        client: &client,
+        account,
+        keychain: keychain.as_ref().ok(),
+        browser: &browser,
+        wait: Duration::from_secs(300),
+    })?;
+    if signed_in.kept == Kept::SessionOnly {
+        match &keychain {
+            Err(e) => eprintln!("mailferry: {e} The sign-in is kept for this run only."),
+            Ok(_) => eprintln!("mailferry: the sign-in is kept for this run only."),
         }
     }
-    let browser = oauth::browser_from_env();
-    eprintln!(
-        "Opening your browser to sign in to {} as {}…",
-        issuer.name, account.user
-    );
-    let tokens = oauth::sign_in(
-        &issuer,
-        &client,
-        Some(&account.user),
-        browser.as_ref(),
-        Duration::from_secs(300),
-    )?;
-    match (&keychain, &tokens.refresh_token) {
-        (Ok(keychain), Some(refresh)) => {
-            keychain.save(SecretKind::RefreshToken, account, refresh)?
-        }
-        (Err(e), Some(_)) => eprintln!("mailferry: {e} The sign-in is kept for this run only."),
-        _ => {}
-    }
-    Ok(renewable(issuer, client, tokens, account))
+    Ok(signed_in.proof)
 }
 
-/// The access token in `tokens`, renewed with its refresh token during the
-/// run (a rotated refresh token is saved to the keychain); without a
-/// refresh token, the access token alone.
-fn renewable(
-    issuer: mailferry::auth::oauth::Issuer,
-    client: mailferry::auth::oauth::Client,
-    tokens: mailferry::auth::oauth::Tokens,
-    account: &Account,
-) -> Proof {
-    let Some(refresh) = tokens.refresh_token.clone() else {
-        return Proof::AccessToken(tokens.access_token);
-    };
-    let account = account.clone();
-    let grant = RefreshGrant::new(issuer, client, refresh).on_rotate(move |new| {
-        if let Ok(keychain) = Keychain::system() {
-            if let Err(e) = keychain.save(SecretKind::RefreshToken, &account, new) {
-                tracing::warn!("cannot keep the new sign-in in the keychain: {e}");
-            }
-        }
-    });
-    Proof::Renewable(TokenSource::with_tokens(grant, &tokens))
+/// The browser, opened after saying so on the terminal.
+struct Announced {
+    browser: std::sync::Arc<dyn mailferry::auth::oauth::Browser + Send + Sync>,
+    issuer: String,
+    user: String,
+}
+
+impl mailferry::auth::oauth::Browser for Announced {
+    fn open(&self, url: &str) -> std::io::Result<()> {
+        eprintln!(
+            "Opening your browser to sign in to {} as {}…",
+            self.issuer, self.user
+        );
+        self.browser.open(url)
+    }
 }

@@ -532,13 +532,18 @@ impl Session {
         Ok(metas)
     }
 
-    /// RFC822.SIZE of every message in the selected folder.
-    pub async fn message_sizes(&mut self) -> Result<Vec<u32>, Error> {
-        self.with_timeout(|s| {
+    /// UID and RFC822.SIZE of the messages in `uid_set` (IMAP syntax:
+    /// `1:*`, `1:5000`) in the selected folder.
+    pub async fn message_sizes(&mut self, uid_set: &str) -> Result<Vec<(u32, u32)>, Error> {
+        let set = uid_set.to_owned();
+        self.with_timeout(move |s| {
             Box::pin(async move {
-                let stream = s.uid_fetch("1:*", "(UID RFC822.SIZE)").await?;
+                let stream = s.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
                 let fetches: Vec<_> = stream.try_collect().await?;
-                Ok(fetches.iter().filter_map(|f| f.size).collect())
+                Ok(fetches
+                    .iter()
+                    .filter_map(|f| Some((f.uid?, f.size?)))
+                    .collect())
             })
         })
         .await
@@ -992,8 +997,8 @@ impl<'s> ReadOnly<'s> {
     }
 
     /// [`Session::message_sizes`].
-    pub async fn message_sizes(&mut self) -> Result<Vec<u32>, Error> {
-        self.0.message_sizes().await
+    pub async fn message_sizes(&mut self, uid_set: &str) -> Result<Vec<(u32, u32)>, Error> {
+        self.0.message_sizes(uid_set).await
     }
 
     /// [`Session::reconnect`]: a fresh connection, as read-only as this one.

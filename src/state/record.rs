@@ -151,6 +151,36 @@ codes!(FailReason {
     FetchFailed = "fetch_failed",
 });
 
+impl SkipReason {
+    /// Why the message was not copied, in plain words: the one spelling the
+    /// command line, the report, the audit and the app show.
+    pub fn words(self) -> &'static str {
+        match self {
+            SkipReason::TooBig => {
+                "larger than the size limit of this pass (copied by the large-message pass)"
+            }
+            SkipReason::TooSmall => "smaller than the minimum size asked for",
+            SkipReason::TooOld => "older than the age limit asked for",
+            SkipReason::TooNew => "newer than the age limit asked for",
+            SkipReason::ZeroBytes => "empty (0 bytes) at the source: nothing to copy",
+            SkipReason::DeletedAtSource => "marked as deleted at the source",
+            SkipReason::Vanished => "deleted at the source while copying",
+        }
+    }
+}
+
+impl FailReason {
+    /// Why the message could not be copied, in plain words (the server's own
+    /// text, when it said any, goes after them).
+    pub fn words(self) -> &'static str {
+        match self {
+            FailReason::TooBig => "too big for the destination",
+            FailReason::Rejected => "the destination refused it",
+            FailReason::FetchFailed => "the source could not deliver it",
+        }
+    }
+}
+
 /// What happened to one source message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fate {
@@ -198,6 +228,36 @@ impl Fate {
     /// Whether the message is at the destination (copied or already there).
     pub fn is_at_destination(&self) -> bool {
         matches!(self, Fate::Copied | Fate::AlreadyThere)
+    }
+
+    /// What happened to the message, in plain words, for the log of every
+    /// message's fate (the command line's `log` and the app's search);
+    /// `destination` is the folder it went to, when it went anywhere.
+    pub fn words(&self, destination: Option<&str>) -> String {
+        let at = |with_folder: &str, without: &str| match destination {
+            Some(folder) => format!("{with_folder} {folder}"),
+            None => without.to_owned(),
+        };
+        match self {
+            Fate::Copied => at("copied to", "copied"),
+            Fate::AlreadyThere => at("already in", "was already there"),
+            Fate::Excluded { rule } => format!("left out: {rule}"),
+            Fate::Skipped { reason } => format!("not copied: {}", reason.words()),
+            Fate::Failed {
+                reason,
+                server_text,
+                attempts,
+            } => format!(
+                "not copied after {attempts} tr{}: {}{}",
+                if *attempts == 1 { "y" } else { "ies" },
+                reason.words(),
+                server_text
+                    .as_deref()
+                    .map(|t| format!(" ({t})"))
+                    .unwrap_or_default()
+            ),
+            Fate::Removed => "removed at the destination (deleted at the source)".to_owned(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use mailferry_harness::{Dovecot, Layout};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 /// A token's user, and how many more sign-ins it is good for (None: any).
@@ -141,4 +142,50 @@ pub fn read_request(reader: &mut impl BufRead) -> Option<(String, Vec<u8>)> {
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
     Some((first.trim_end().to_owned(), body))
+}
+
+/// Whether `program` is on the PATH.
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs this test binary's `test` again inside a private D-Bus session
+/// with an unlocked GNOME Keyring; returns false when they are not
+/// installed.
+pub fn rerun_under_secret_service(test: &str) -> bool {
+    if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
+        eprintln!(
+            "skipping the Secret Service run: dbus-run-session or gnome-keyring-daemon is missing"
+        );
+        return false;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let script = format!(
+        "printf 'test-keyring-pw' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{}' --exact {test} --nocapture",
+        exe.display()
+    );
+    let out = Command::new("dbus-run-session")
+        .args(["--", "sh", "-c", &script])
+        .env("MAILFERRY_IN_SECRET_SERVICE", "1")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && shown.contains("1 passed"),
+        "the run under the Secret Service failed:\n{shown}"
+    );
+    true
 }

@@ -136,7 +136,7 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await page.getByRole("button", { name: "Save the report (web page)" }).click();
   assert.match(await page.locator("[data-saved]").innerText(), /Saved to .*MailFerry report 2026-11-26\.html/);
   assert.match(await page.locator(".closing").innerText(), /Remove the app passwords/);
-  assert.match(await page.locator(".closing").innerText(), /revoke MailFerry's access/);
+  assert.match(await page.locator(".closing").innerText(), /Revoke MailFerry's access/);
   await page.locator('input[name="log-search"]').fill("Order 5");
   await page.getByRole("button", { name: "Search" }).click();
   await page.getByText("Order 5 (INBOX)").waitFor();

@@ -1,5 +1,6 @@
 //! Step 3, "Sign in" through the provider's page in the system browser
-//! (OAuth2, the engine's `auth::oauth`: PKCE, loopback redirect), for
+//! (OAuth2, the engine's `auth::signin`, as the command line runs it:
+//! PKCE, loopback redirect, the refresh token kept bound to its issuer), for
 //! providers that need it (Microsoft 365) or offer it (Google).
 //!
 //! Nothing secret crosses to the window: the shell runs the browser flow,
@@ -18,12 +19,12 @@
 
 use super::servers::Server;
 use super::sign_in::SignedIn;
-use crate::accounts::{Account, Accounts, Kept};
+use crate::accounts::{Account, Accounts};
 use crate::error::{IpcError, IpcResult};
-use mailferry::auth::grant::{RefreshGrant, TokenSource};
 use mailferry::auth::oauth::{self, Browser, Client, Issuer};
+use mailferry::auth::signin::{self, SignIn};
 use mailferry::check::{check, Step};
-use mailferry::endpoint::Credentials;
+use mailferry::endpoint::{AuthMechanism, Credentials};
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::State;
@@ -188,52 +189,32 @@ pub async fn sign_in_oauth_with(
         ));
     };
     let issuer = issuer_named(config, &issuer)?;
-    let saved = accounts.saved_refresh_token(&endpoint.host, &user, &issuer);
+    // The engine's browser sign-in, as the command line runs it: a refresh
+    // token kept for this issuer, else the browser; the new one kept bound
+    // to its issuer, renewing the access token during a long copy.
+    let keychain = accounts.keychain_handle();
+    let account = mailferry::auth::keychain::Account::new(user.clone(), endpoint.host.clone());
     let browser = config.browser.clone();
     let wait = config.wait;
-    let hint = user.clone();
-    let grant_client = client.clone();
-    let tokens = tauri::async_runtime::spawn_blocking(move || {
-        if let Some(refresh) = saved {
-            match oauth::refresh(&issuer, &client, &refresh) {
-                Ok(tokens) => return Ok((issuer, tokens, Some(refresh))),
-                Err(e) if e.needs_new_token() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let tokens = oauth::sign_in(&issuer, &client, Some(&hint), browser.as_ref(), wait)?;
-        Ok((issuer, tokens, None))
+    let signed_in = tauri::async_runtime::spawn_blocking(move || {
+        signin::sign_in(SignIn {
+            issuer: &issuer,
+            client: &client,
+            account: &account,
+            keychain: keychain.as_ref(),
+            browser: browser.as_ref(),
+            wait,
+        })
     })
     .await
     .map_err(IpcError::internal)?
     .map_err(IpcError::from)?;
-    let (issuer, tokens, reused) = tokens;
-    let kept = match (&tokens.refresh_token, &reused) {
-        (Some(new), _) => accounts.remember_refresh_token(&endpoint.host, &user, &issuer, new),
-        (None, Some(_)) => Kept::Keychain,
-        (None, None) => Kept::SessionOnly,
-    };
-    // With a refresh token, the access token renews itself during a long
-    // copy (engine auth::grant); a rotated refresh token goes where the
-    // first one went.
-    let credentials = match tokens.refresh_token.clone().or(reused) {
-        Some(refresh) => {
-            let keychain = matches!(kept, Kept::Keychain)
-                .then(|| accounts.keychain_handle())
-                .flatten();
-            let account =
-                mailferry::auth::keychain::Account::new(user.clone(), endpoint.host.clone());
-            let grant = RefreshGrant::new(issuer, grant_client, refresh).on_rotate(move |new| {
-                if let Some(keychain) = &keychain {
-                    let kind = mailferry::auth::keychain::SecretKind::RefreshToken;
-                    if let Err(e) = keychain.save(kind, &account, new) {
-                        tracing::warn!(error = %e, "the keychain refused the renewed sign-in");
-                    }
-                }
-            });
-            Credentials::renewable(user, TokenSource::with_tokens(grant, &tokens))
-        }
-        None => Credentials::access_token(user, tokens.access_token.clone()),
+    let kept = signed_in.kept;
+    let credentials = Credentials {
+        user,
+        proof: signed_in.proof,
+        admin: None,
+        mechanism: AuthMechanism::Auto,
     };
     let report = check(&endpoint, &credentials).await;
     let checklist = super::sign_in::checklist_of(&report);
@@ -377,12 +358,13 @@ mod tests {
         });
         let server = closed_server();
         let accounts = Accounts::with_keychain(Some(mock_keychain()));
-        accounts.remember_refresh_token(
-            &server.host,
-            "alice@example.com",
+        signin::keep_refresh_token(
+            &accounts.keychain_handle().unwrap(),
+            &mailferry::auth::keychain::Account::new("alice@example.com", server.host.clone()),
             &Issuer::google(),
             &Secret::new("1//saved-refresh-token".into()),
-        );
+        )
+        .unwrap();
         let browser = Arc::new(Noting::default());
         let config = OAuthConfig {
             client: Some(Client {
@@ -468,12 +450,13 @@ mod tests {
         let user = "alice@example.com";
         let accounts = Accounts::with_keychain(Some(mock_keychain()));
         // What a browser sign-in with Google kept.
-        accounts.remember_refresh_token(
-            &server.host,
-            user,
+        signin::keep_refresh_token(
+            &accounts.keychain_handle().unwrap(),
+            &mailferry::auth::keychain::Account::new(user, server.host.clone()),
             &google,
             &Secret::new("1//google-refresh-token".into()),
-        );
+        )
+        .unwrap();
 
         // The window now asks for Microsoft for the same account: Google's
         // refresh token stays here, and the user signs in in the browser.

@@ -2,7 +2,7 @@
 //! or a simple HTML page), saved by the shell in their Downloads folder.
 //! Counts, folders and the messages that didn't arrive with their reasons;
 //! never a password, a token or a message body. It ends with the closing
-//! checklist (revoke app passwords and OAuth access).
+//! checklist the check carries (the engine's `verify::CLOSING`).
 
 use crate::commands::verify::Verification;
 use crate::error::{IpcError, IpcResult};
@@ -20,13 +20,6 @@ pub struct Header {
     /// `2026-11-26 10:15 UTC`.
     pub when: String,
 }
-
-const CLOSING: [&str; 4] = [
-    "Remove the app passwords you created for MailFerry (at both providers' security settings).",
-    "Revoke MailFerry's access where you signed in with your provider (Google: Security, Third-party access; Microsoft: My Apps or the admin center).",
-    "Run \"mailferry forget\" or use Forget in the app, so no password stays in this computer's keychain.",
-    "Keep the old account for 30 days before you close it, in case something needs a second look.",
-];
 
 /// The lines of the report, as (kind, text) pairs the two formats share.
 fn lines(header: &Header, v: &Verification) -> Vec<(&'static str, String)> {
@@ -93,8 +86,8 @@ fn lines(header: &Header, v: &Verification) -> Vec<(&'static str, String)> {
         ));
     }
     out.push(("h2", "Before you close the old account".to_owned()));
-    for step in CLOSING {
-        out.push(("li", step.to_owned()));
+    for step in &v.closing {
+        out.push(("li", step.clone()));
     }
     out
 }
@@ -287,6 +280,7 @@ mod tests {
                 }]
             },
             excluded_folders: vec![["[Gmail]/Spam".into(), "skipped: spam".into()]],
+            closing: mailferry::verify::CLOSING.map(str::to_owned).to_vec(),
         }
     }
 

@@ -1,8 +1,9 @@
-//! Step 1, "Where from, where to": provider presets and the server settings
-//! the window sends back.
+//! Step 1, "Where from, where to": the engine's provider presets and the
+//! server settings the window sends back.
 
 use crate::error::{IpcError, IpcResult};
 use mailferry::endpoint::{Endpoint, Fingerprint, Security};
+use mailferry::preset::Preset;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use ts_rs::TS;
@@ -59,135 +60,19 @@ impl Server {
     }
 }
 
-/// A provider tile: what picking it fills in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
-pub struct Preset {
-    /// Stable id (`gmail`, `microsoft`, …, `other`).
-    pub id: String,
-    /// What the tile says.
-    pub name: String,
-    /// The server, when the provider has one (None: the user types it).
-    pub host: Option<String>,
-    /// Port.
-    pub port: u16,
-    /// Security.
-    pub security: Security,
-    /// A hint for the server-name field ("often imap.yourdomain.com").
-    pub host_hint: String,
-    /// How the user signs in, in a sentence.
-    pub sign_in: String,
-    /// The provider's page for creating an app password.
-    pub app_password_url: Option<String>,
-    /// The provider's limits, in words (shown with the estimate).
-    pub limits: String,
-}
-
-fn preset(
-    id: &str,
-    name: &str,
-    host: Option<&str>,
-    sign_in: &str,
-    url: Option<&str>,
-    limits: &str,
-) -> Preset {
-    Preset {
-        id: id.into(),
-        name: name.into(),
-        host: host.map(Into::into),
-        port: 993,
-        security: Security::Tls,
-        host_hint: host
-            .map(|_| String::new())
-            .unwrap_or_else(|| "often imap.yourdomain.com or mail.yourdomain.com".into()),
-        sign_in: sign_in.into(),
-        app_password_url: url.map(Into::into),
-        limits: limits.into(),
-    }
-}
-
-/// The provider tiles, in the order UX.md lists them.
-pub fn presets() -> Vec<Preset> {
-    vec![
-        preset(
-            "gmail",
-            "Gmail / Google Workspace",
-            Some("imap.gmail.com"),
-            "Use an app password (Google account → Security → 2-Step Verification → App passwords).",
-            Some("https://myaccount.google.com/apppasswords"),
-            "Gmail lets an account download about 2.5 GB a day over IMAP.",
-        ),
-        preset(
-            "microsoft",
-            "Microsoft 365 / Outlook.com",
-            Some("outlook.office365.com"),
-            "Microsoft 365 usually needs \"Sign in with Microsoft\" in your browser; some accounts still allow an app password.",
-            None,
-            "Microsoft 365 accepts about 3,600 messages an hour per mailbox.",
-        ),
-        preset(
-            "yahoo",
-            "Yahoo",
-            Some("imap.mail.yahoo.com"),
-            "Use an app password from Yahoo's account security page.",
-            Some("https://login.yahoo.com/account/security"),
-            "",
-        ),
-        preset(
-            "icloud",
-            "iCloud",
-            Some("imap.mail.me.com"),
-            "Use an app-specific password from your Apple account page.",
-            Some("https://account.apple.com"),
-            "",
-        ),
-        preset(
-            "fastmail",
-            "Fastmail",
-            Some("imap.fastmail.com"),
-            "Use an app password from Fastmail's settings.",
-            Some("https://app.fastmail.com/settings/security/apppasswords"),
-            "",
-        ),
-        preset(
-            "zoho",
-            "Zoho",
-            Some("imap.zoho.com"),
-            "Use an app password from Zoho's security settings.",
-            Some("https://accounts.zoho.com/home#security/app_password"),
-            "",
-        ),
-        preset(
-            "hosting",
-            "cPanel or other hosting",
-            None,
-            "Use the mailbox's own password, as in your mail app.",
-            None,
-            "",
-        ),
-        preset(
-            "other",
-            "Other IMAP server",
-            None,
-            "Use the mailbox's password, or an app password if the provider has them.",
-            None,
-            "",
-        ),
-    ]
-}
-
-/// The provider tiles.
+/// The provider tiles: the engine's presets, as they are (host, port,
+/// security, how to sign in, limits).
 pub fn provider_presets() -> Vec<Preset> {
-    presets()
+    mailferry::preset::all()
 }
 
 /// The page where a provider's users create an app password, for the
 /// preset `preset`: only the presets' own pages, never an address the
 /// window chose.
 pub fn app_password_page(preset: &str) -> IpcResult<String> {
-    presets()
-        .into_iter()
-        .find(|p| p.id == preset)
+    mailferry::preset::by_id(preset)
         .and_then(|p| p.app_password_url)
+        .map(str::to_owned)
         .ok_or_else(|| IpcError::invalid("MailFerry knows no app-password page for this provider."))
 }
 
@@ -227,24 +112,6 @@ mod tests {
             security: Security::Tls,
             trusted_fingerprint: None,
         }
-    }
-
-    #[test]
-    fn presets_cover_the_tiles_ux_md_lists() {
-        let ids: Vec<String> = presets().into_iter().map(|p| p.id).collect();
-        assert_eq!(
-            ids,
-            [
-                "gmail",
-                "microsoft",
-                "yahoo",
-                "icloud",
-                "fastmail",
-                "zoho",
-                "hosting",
-                "other"
-            ]
-        );
     }
 
     #[test]

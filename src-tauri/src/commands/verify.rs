@@ -4,7 +4,6 @@
 
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, Runs};
-use mailferry::state::Fate;
 use mailferry::verify::Audit;
 use serde::Serialize;
 use tauri::State;
@@ -66,6 +65,9 @@ pub struct Verification {
     pub missing: Vec<Missing>,
     /// Source folders the folder map left out, with the reason.
     pub excluded_folders: Vec<[String; 2]>,
+    /// What to do once the move is finished (the engine's closing
+    /// checklist).
+    pub closing: Vec<String>,
 }
 
 /// Audits both sides (the engine's `verify`): counts, and every source
@@ -105,6 +107,7 @@ impl From<&Audit> for Verification {
             excluded_folders: (audit.excluded_folders.iter())
                 .map(|(f, why)| [f.clone(), why.clone()])
                 .collect(),
+            closing: mailferry::verify::CLOSING.map(str::to_owned).to_vec(),
         }
     }
 }
@@ -149,29 +152,6 @@ pub struct LogLine {
     pub fate: String,
 }
 
-/// A message's fate in words.
-pub fn fate_words(fate: &Fate) -> String {
-    match fate {
-        Fate::Copied => "copied".into(),
-        Fate::AlreadyThere => "was already there".into(),
-        Fate::Excluded { rule } => format!("left out: {rule}"),
-        Fate::Skipped { reason } => format!("not copied: {}", mailferry::run::skip_words(*reason)),
-        Fate::Failed {
-            server_text,
-            attempts,
-            ..
-        } => format!(
-            "refused by the new server after {attempts} tr{}{}",
-            if *attempts == 1 { "y" } else { "ies" },
-            server_text
-                .as_deref()
-                .map(|t| format!(": {t}"))
-                .unwrap_or_default()
-        ),
-        Fate::Removed => "removed at the destination (deleted at the source)".into(),
-    }
-}
-
 /// Searches the log of every message's fate by sender, subject or date.
 pub fn search_log(runs: State<'_, Runs>, run: RunId, text: String) -> IpcResult<Vec<LogLine>> {
     let run = runs.get(run)?;
@@ -187,7 +167,7 @@ pub fn search_log(runs: State<'_, Runs>, run: RunId, text: String) -> IpcResult<
     Ok(entries
         .into_iter()
         .map(|e| LogLine {
-            fate: fate_words(&e.fate),
+            fate: e.fate.words(e.dest_folder.as_deref()),
             folder: e.source_folder,
             destination: e.dest_folder,
             subject: e.subject,

@@ -148,15 +148,17 @@ trusted_fingerprint: string | null, };
 
 export type Preset = { 
 /**
- * Stable id (`gmail`, `microsoft`, …, `other`).
+ * Stable identifier, the wizard's tile id (`gmail`, `microsoft`, …,
+ * `other`); saved with a job, so never renamed.
  */
 id: string, 
 /**
- * What the tile says.
+ * The name users know (what the tile says).
  */
 name: string, 
 /**
- * The server, when the provider has one (None: the user types it).
+ * IMAP server name; `None` when each customer has their own (the user
+ * types it).
  */
 host: string | null, 
 /**
@@ -168,7 +170,7 @@ port: number,
  */
 security: Security, 
 /**
- * A hint for the server-name field ("often imap.yourdomain.com").
+ * A hint for the server-name field when the user types it.
  */
 host_hint: string, 
 /**
@@ -176,13 +178,44 @@ host_hint: string,
  */
 sign_in: string, 
 /**
+ * The issuer a browser sign-in goes to (`google`, `microsoft`, as
+ * [`crate::auth::oauth::Issuer::from_name`] reads it), when the
+ * provider offers one.
+ */
+browser_sign_in: string | null, 
+/**
  * The provider's page for creating an app password.
  */
 app_password_url: string | null, 
 /**
- * The provider's limits, in words (shown with the estimate).
+ * The limits below in words (shown with the estimate); empty when
+ * none is known.
  */
-limits: string, };
+limits: string, 
+/**
+ * Simultaneous IMAP connections per account the provider tolerates.
+ */
+max_connections: number, 
+/**
+ * The largest message the server accepts, in bytes.
+ */
+max_message_bytes: number | null, 
+/**
+ * How much an account may download per day (reading the source).
+ */
+download_bytes_per_day: number | null, 
+/**
+ * How much an account may upload per day (writing the destination).
+ */
+upload_bytes_per_day: number | null, 
+/**
+ * How many messages a mailbox may receive per hour.
+ */
+messages_per_hour: number | null, 
+/**
+ * A polite message rate per second (what migration tools use).
+ */
+messages_per_second: number | null, };
 
 export type Checklist = { 
 /**
@@ -226,11 +259,11 @@ checklist: Checklist,
  */
 kept: Kept | null, };
 
-export type ScannedFolder = { 
+export type FolderSize = { 
 /**
- * Display name (untrusted text: the UI shows it as text only).
+ * The folder (display name; untrusted text: shown as text only).
  */
-name: string, 
+folder: string, 
 /**
  * Messages in it.
  */
@@ -266,25 +299,25 @@ from: string | null,
  */
 too_large: boolean, };
 
-export type ScanEstimate = { 
+export type Estimate = { 
 /**
  * Seconds.
  */
 seconds: number, 
 /**
- * The whole estimate in one sentence ("About 3 hours: Gmail allows …").
+ * The limit that decides it, in plain words.
  */
-words: string, 
+limited_by: string, 
 /**
- * What decides it, in plain words.
+ * The whole estimate in one sentence.
  */
-limited_by: string, };
+words: string, };
 
 export type Scan = { 
 /**
  * Folders, largest first.
  */
-folders: Array<ScannedFolder>, 
+folders: Array<FolderSize>, 
 /**
  * All messages.
  */
@@ -304,7 +337,7 @@ whale: boolean,
 /**
  * The estimate at both providers' limits.
  */
-estimate: ScanEstimate, 
+estimate: Estimate, 
 /**
  * The new server's largest accepted message, when known.
  */
@@ -669,7 +702,12 @@ missing: Array<Missing>,
 /**
  * Source folders the folder map left out, with the reason.
  */
-excluded_folders: Array<[string, string]>, };
+excluded_folders: Array<[string, string]>, 
+/**
+ * What to do once the move is finished (the engine's closing
+ * checklist).
+ */
+closing: Array<string>, };
 
 export type LogLine = { 
 /**
