@@ -528,6 +528,53 @@ async fn r11_with_objectid_after_the_switch_nothing_is_renamed_at_the_destinatio
     assert!(safe_to_switch(proxy.addr(), dst.addr_plain(), &state).await);
 }
 
+/// R11, with OBJECTID, from the command line: the copy's report says the
+/// rename in plain words.
+#[test]
+fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
+    let src = server();
+    let dst = server();
+    let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
+    src.create_mailbox("alice", "Clients");
+    src.append(
+        "alice",
+        "Clients",
+        &(0..4).map(|i| mail("cli", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (sides, passwords) = common::both_ports(proxy.port(), dst.plain_port());
+    let sync = || {
+        let mut args: Vec<&str> = vec!["sync"];
+        args.extend(sides.iter().map(String::as_str));
+        args.extend(["--state", state.to_str().unwrap()]);
+        common::mailferry(&args, &passwords)
+    };
+    let first = sync();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let mut session = src.session("alice");
+    assert!(session
+        .command("RENAME \"Clients\" \"Customers\"")
+        .unwrap()
+        .is_ok());
+    session.logout();
+    let second = sync();
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let out = text(&second.stdout);
+    assert!(out.contains("Copied 0 messages"), "{out}");
+    assert!(
+        out.contains(
+            "“Clients” was renamed “Customers” at the old server; its copies were renamed to \
+             match at the new server."
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "Customers")),
+        content(&src.fetch_all("alice", "Customers"))
+    );
+}
+
 /// R17: the destination refuses a keyword (Dovecot refuses one longer than
 /// its `mail_max_keyword_length`, 50, with `NO [CANNOT] Keyword length too
 /// long`; this source allows longer ones). The message is stored with its
