@@ -389,6 +389,21 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
         "B holds A's copies"
     );
     assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
+    let mut session = dst.session("alice");
+    let shown = session.command("LSUB \"\" \"*\"").unwrap().untagged_text();
+    session.logout();
+    let shown: Vec<&str> = shown
+        .iter()
+        .filter_map(|l| l.trim_end().rsplit(' ').next())
+        .collect();
+    assert!(
+        shown.contains(&"B") && shown.contains(&"B/x"),
+        "mail apps show the new names: {shown:?}"
+    );
+    assert!(
+        !shown.contains(&"A") && !shown.contains(&"A/x"),
+        "and not the old ones: {shown:?}"
+    );
     {
         let st = State::open(&state, NOW).unwrap();
         let names: Vec<(String, String)> = st

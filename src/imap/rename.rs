@@ -109,6 +109,23 @@ impl Session {
         })
     }
 
+    /// UNSUBSCRIBE from a folder (its wire name): mail apps stop showing it.
+    ///
+    /// # Errors
+    /// [`Problem::ServerRefused`] with the server's words when it says no;
+    /// a lost or silent connection.
+    pub async fn unsubscribe(&mut self, wire_name: &str) -> Result<(), Error> {
+        let name = self.quoted(wire_name, "the folder name")?;
+        self.run_ok(&format!("UNSUBSCRIBE {name}"))
+            .await?
+            .map_err(|text| {
+                self.refused(
+                    format!("stop showing the folder \"{wire_name}\" in mail apps (unsubscribe)"),
+                    &text,
+                )
+            })
+    }
+
     /// Reads one response straight from the connection: a line, and the
     /// literals it announces with the rest of the line after each.
     async fn read_raw_response(&mut self) -> Result<Vec<u8>, Error> {

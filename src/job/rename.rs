@@ -152,13 +152,7 @@ async fn rename_destination(
 ) -> Result<Copies, Error> {
     let st = |e| progress_error(path, e);
     let there_now = |name: &str| sides.dest_tree.find_display(name).is_some();
-    let taken = |name: &str| {
-        name == target.display()
-            || delimiter.is_some_and(|d| {
-                name.strip_prefix(target.display())
-                    .is_some_and(|rest| rest.starts_with(d))
-            })
-    };
+    let taken = |name: &str| within(name, target.display(), delimiter);
     let on_record = state.dest_folder_names().map_err(st)?;
     let target_free = !there_now(target.display())
         && !sides
@@ -201,6 +195,22 @@ async fn rename_destination(
     state
         .rename_dest_folders(&from, target, delimiter)
         .map_err(st)?;
+    // RENAME leaves the subscriptions behind (Dovecot keeps the old names
+    // subscribed): mail apps would show folders that are not there. The
+    // new names are subscribed when the folders are created.
+    let old_names: Vec<&MailboxName> = sides
+        .dest_tree
+        .folders
+        .iter()
+        .filter(|f| f.subscribed && within(f.name.display(), from.display(), delimiter))
+        .map(|f| &f.name)
+        .collect();
+    for name in old_names {
+        match sides.dest.unsubscribe(name.wire()).await {
+            Err(e) if !matches!(e.problem(), Problem::ServerRefused { .. }) => return Err(e),
+            _ => {}
+        }
+    }
     Ok(Copies::Renamed {
         from: row.dest.name.clone(),
         to: target.display().to_owned(),
@@ -213,9 +223,14 @@ fn within_renamed(r: &Renamed, name: &str, delimiter: Option<char>) -> bool {
     let Copies::Renamed { to, .. } = &r.copies else {
         return false;
     };
-    name == to
+    within(name, to, delimiter)
+}
+
+/// Is `name` the folder `folder`, or inside it (display names)?
+fn within(name: &str, folder: &str, delimiter: Option<char>) -> bool {
+    name == folder
         || delimiter.is_some_and(|d| {
-            name.strip_prefix(to.as_str())
+            name.strip_prefix(folder)
                 .is_some_and(|rest| rest.starts_with(d))
         })
 }
