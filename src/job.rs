@@ -24,8 +24,9 @@
 //! that need nothing between them.
 //!
 //! A folder renamed at the old server between runs is followed in step 2,
-//! before anything is created, when that server offers OBJECTID (see
-//! [`rename`]).
+//! before anything is created, when that server offers OBJECTID: its
+//! progress goes on under the new name, and before the switch its copies'
+//! folder is renamed to match at the new server ([`Job::renamed`]).
 
 mod rename;
 
@@ -448,7 +449,7 @@ impl Job {
     }
 
     /// Follows the folders renamed at the old server since an earlier run
-    /// (see [`rename`]), before any folder is created; the new server's
+    /// (see `job/rename.rs`), before any folder is created; the new server's
     /// tree is listed again when a folder was renamed there. Then sends
     /// the folders that keep their recorded destination there.
     async fn follow_renames(&mut self, now: Clock<'_>) -> Result<(), Error> {
