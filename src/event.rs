@@ -41,6 +41,16 @@ pub enum Event {
         /// Destination folder (display name).
         folder: String,
     },
+    /// A source folder was found renamed at the old server since an
+    /// earlier run (same MAILBOXID): its progress follows it.
+    FolderRenamed {
+        /// Its name before (display name).
+        from: String,
+        /// Its name now.
+        to: String,
+        /// What became of its copies at the new server, in plain words.
+        said: String,
+    },
     /// Messages were stored at the destination.
     MessagesCopied {
         /// Source folder (display name).

@@ -22,6 +22,13 @@
 //!
 //! [`Job::run`] is steps 2 and 3 (step 2 skipped in a dry run), for faces
 //! that need nothing between them.
+//!
+//! A folder renamed at the old server between runs is followed in step 2,
+//! before anything is created, when that server offers OBJECTID: its
+//! progress goes on under the new name, and before the switch its copies'
+//! folder is renamed to match at the new server ([`Job::renamed`]).
+
+mod rename;
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +37,11 @@ use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
 use crate::folder::{
     apply, map_folders, plan_create, read_tree, ApplyReport, Conflict, CreatePlan, FolderMap,
-    FolderTree, Rules, Target,
+    FolderTree, Renamed, Rules, Target,
 };
 use crate::imap::{ServerBudget, Session};
 use crate::run::{self, Clock, FolderReport, Options, Report};
-use crate::state::{State, StateError};
+use crate::state::{Phase, State, StateError};
 use crate::verify::Audit;
 
 /// Which server something happened on.
@@ -112,6 +119,10 @@ pub struct Job {
     /// The progress file, once opened (and locked) for this run.
     state: Option<State>,
     rebuilt: bool,
+    /// This run is after the switch (see [`Job::set_after_switch`]).
+    after_switch: bool,
+    /// Folders found renamed at the old server since an earlier run.
+    renamed: Vec<Renamed>,
 }
 
 impl Job {
@@ -203,6 +214,8 @@ impl Job {
             progress,
             state: None,
             rebuilt: false,
+            after_switch: false,
+            renamed: Vec::new(),
         })
     }
 
@@ -240,6 +253,20 @@ impl Job {
     /// (each with the server's words in `refused`).
     pub fn refused_folders(&self) -> &[FolderReport] {
         &self.refused
+    }
+
+    /// Says that this run is after the switch (`Options::after_switch`)
+    /// before [`Job::create_folders`], which then renames nothing at the
+    /// new server ([`Job::run`] says it itself). A job whose progress file
+    /// records the switch is after it anyway.
+    pub fn set_after_switch(&mut self, after: bool) {
+        self.after_switch = after;
+    }
+
+    /// Folders found renamed at the old server since an earlier run, and
+    /// what became of their copies (known after [`Job::create_folders`]).
+    pub fn renamed(&self) -> &[Renamed] {
+        &self.renamed
     }
 
     /// The job's progress file.
@@ -283,6 +310,7 @@ impl Job {
     /// errors on LIST).
     pub async fn create_folders(&mut self, now: Clock<'_>) -> Result<ApplyReport, Error> {
         self.open_progress(false, now)?;
+        self.follow_renames(now).await?;
         let mut all = ApplyReport::default();
         // Each refusal takes at least one folder out of the plan, so this
         // ends; the bound is for safety.
@@ -353,6 +381,13 @@ impl Job {
                 reason: folder.refused.clone().unwrap_or_default(),
             });
         }
+        for r in &self.renamed {
+            sink.emit(Event::FolderRenamed {
+                from: r.from.clone(),
+                to: r.to.clone(),
+                said: r.describe(),
+            });
+        }
         let mut report = run::sync(
             &mut self.source,
             &mut self.dest,
@@ -364,6 +399,10 @@ impl Job {
         )
         .await?;
         report.folders.extend(self.refused.iter().cloned());
+        report.renamed = self.renamed.clone();
+        if let (Some(state), false) = (self.state.as_mut(), options.dry) {
+            rename::remember_ids(&mut self.source, state, &self.source_tree).await;
+        }
         Ok(report)
     }
 
@@ -378,6 +417,7 @@ impl Job {
         sink: &mut dyn EventSink,
     ) -> Result<Report, Error> {
         if !options.dry {
+            self.after_switch |= options.after_switch;
             self.create_folders(now).await?;
         }
         self.copy(options, now, sink).await
@@ -391,13 +431,14 @@ impl Job {
     pub async fn audit(&mut self) -> Result<Audit, Error> {
         let state = State::open_read_only(&self.progress.path)
             .map_err(|e| progress_error(&self.progress.path, e))?;
-        crate::verify::verify(
-            &mut self.source,
-            &mut self.dest,
-            &self.mapped,
-            state.as_ref(),
-        )
-        .await
+        let mut mapped = self.mapped.clone();
+        if let Some(st) = &state {
+            let rows = st
+                .folders()
+                .map_err(|e| progress_error(&self.progress.path, e))?;
+            rename::keep_recorded(&mut mapped, &rows);
+        }
+        crate::verify::verify(&mut self.source, &mut self.dest, &mapped, state.as_ref()).await
     }
 
     /// Signs out of both servers (and lets go of the progress file).
@@ -405,6 +446,43 @@ impl Job {
         drop(self.state);
         self.source.logout().await;
         self.dest.logout().await;
+    }
+
+    /// Follows the folders renamed at the old server since an earlier run
+    /// (see `job/rename.rs`), before any folder is created; the new server's
+    /// tree is listed again when a folder was renamed there. Then sends
+    /// the folders that keep their recorded destination there.
+    async fn follow_renames(&mut self, now: Clock<'_>) -> Result<(), Error> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let path = self.progress.path.clone();
+        let switched = self.after_switch
+            || state.phase().map_err(|e| progress_error(&path, e))? == Phase::PostCutover;
+        let sides = rename::Sides {
+            source: &mut self.source,
+            dest: &mut self.dest,
+            source_tree: &self.source_tree,
+            dest_tree: &self.dest_tree,
+        };
+        self.renamed = rename::follow(sides, state, &self.map, switched, now(), &path).await?;
+        if self.renamed.iter().any(Renamed::renamed_at_destination) {
+            self.dest_tree = read_tree(&mut self.dest).await?;
+            for entry in self
+                .map
+                .entries
+                .iter_mut()
+                .chain(self.mapped.entries.iter_mut())
+            {
+                if let Target::Folder { name, exists, .. } = &mut entry.target {
+                    *exists = self.dest_tree.find(name).is_some();
+                }
+            }
+        }
+        let rows = state.folders().map_err(|e| progress_error(&path, e))?;
+        rename::keep_recorded(&mut self.map, &rows);
+        rename::keep_recorded(&mut self.mapped, &rows);
+        Ok(())
     }
 
     /// Opens the progress file once per job: read-only in a dry run (none

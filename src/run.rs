@@ -230,6 +230,10 @@ pub struct Report {
     pub excluded_folders: Vec<(String, String)>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
+    /// Source folders renamed at the old server since an earlier run, and
+    /// what became of their copies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub renamed: Vec<crate::folder::Renamed>,
 }
 
 impl Report {

@@ -1,15 +1,21 @@
 //! Reliability scenarios of RELIABILITY.md §2 not covered elsewhere, each
 //! against real Dovecot servers: a source folder replaced under the same
-//! name (R09), renamed between runs (R11), a destination that refuses a
-//! keyword (R17), and a run killed right after a progress-file commit
-//! (R28).
+//! name (R09), renamed between runs (R11; with OBJECTID through the
+//! harness proxy's `Fault::ObjectId`, which Dovecot 2.3 lacks), a
+//! destination that refuses a keyword (R17), and a run killed right after
+//! a progress-file commit (R28).
 
 mod common;
 
-use common::{again, content, migrate, run_both, text, NOW};
-use mailferry::run::Options;
+use common::{again, connect, content, migrate, run_both, text, NOW};
+use mailferry::event::Event;
+use mailferry::folder::{Copies, Rules};
+use mailferry::job::{Job, ProgressFile};
+use mailferry::run::{Options, Report};
 use mailferry::state::{Fate, State};
-use mailferry_harness::{Dovecot, Layout, Message};
+use mailferry_harness::{Dovecot, Fault, Layout, Message, Proxy};
+use std::net::SocketAddr;
+use std::path::Path;
 
 fn server() -> Dovecot {
     Dovecot::builder()
@@ -333,6 +339,333 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
             "round {round}: the renamed folder, once"
         );
     }
+}
+
+/// One run as [`migrate`] does it, with the events it emitted.
+async fn migrate_said(
+    src: SocketAddr,
+    dst: SocketAddr,
+    state: &Path,
+    options: &Options,
+) -> (Report, Vec<Event>) {
+    let mut job = Job::open(
+        connect(src).await,
+        connect(dst).await,
+        &Rules::default(),
+        ProgressFile::at(state),
+    )
+    .await
+    .unwrap();
+    let mut said = Vec::new();
+    let report = job
+        .run(options, &|| NOW, &mut |e: Event| said.push(e))
+        .await
+        .unwrap();
+    job.close().await;
+    (report, said)
+}
+
+/// The audit over a new job, as `mailferry verify` makes it.
+async fn safe_to_switch(src: SocketAddr, dst: SocketAddr, state: &Path) -> bool {
+    let mut job = Job::open(
+        connect(src).await,
+        connect(dst).await,
+        &Rules::default(),
+        ProgressFile::at(state),
+    )
+    .await
+    .unwrap();
+    let audit = job.audit().await.unwrap();
+    job.close().await;
+    audit.safe_to_switch
+}
+
+/// A folder `A` with a folder `A/x` inside, copied once through a source
+/// that offers OBJECTID; returns the destination's copies of each.
+async fn copied_a_and_a_x(
+    src: &Dovecot,
+    dst: &Dovecot,
+    proxy: &Proxy,
+    state: &Path,
+) -> [std::collections::BTreeMap<(Vec<u8>, Vec<String>, String), usize>; 2] {
+    src.create_mailbox("alice", "A");
+    src.create_mailbox("alice", "A/x");
+    src.append(
+        "alice",
+        "A",
+        &(0..5).map(|i| mail("a", i)).collect::<Vec<_>>(),
+    );
+    src.append(
+        "alice",
+        "A/x",
+        &(0..3).map(|i| mail("ax", i)).collect::<Vec<_>>(),
+    );
+    let first = migrate(proxy.addr(), dst.addr_plain(), state, &with_delete2())
+        .await
+        .unwrap();
+    assert_eq!(first.transferred(), 8, "{first:#?}");
+    {
+        let st = State::open(state, NOW).unwrap();
+        for f in st.folders().unwrap() {
+            assert!(f.mailbox_id.is_some(), "the id of {f:?} is recorded");
+        }
+    }
+    let mut session = src.session("alice");
+    assert!(session.command("RENAME \"A\" \"B\"").unwrap().is_ok());
+    session.logout();
+    [
+        content(&dst.fetch_all("alice", "A")),
+        content(&dst.fetch_all("alice", "A/x")),
+    ]
+}
+
+/// R11, with OBJECTID at the source: a folder renamed there (with the
+/// folder inside it) is recognised by its MAILBOXID. Nothing is copied
+/// again, the destination folder is renamed to match (its inside folder
+/// with it), the run says so plainly, and the audit finds it safe to
+/// switch; later runs change nothing.
+#[tokio::test]
+async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_its_children() {
+    let src = server();
+    let dst = server();
+    let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
+
+    let (report, said) =
+        migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    assert_eq!(report.transferred(), 0, "nothing copied twice: {report:#?}");
+    assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
+    let renamed: Vec<(&str, &str)> = report
+        .renamed
+        .iter()
+        .map(|r| (r.from.as_str(), r.to.as_str()))
+        .collect();
+    assert_eq!(renamed, [("A", "B"), ("A/x", "B/x")], "parent first");
+    assert!(matches!(report.renamed[0].copies, Copies::Renamed { .. }));
+    assert!(matches!(
+        report.renamed[1].copies,
+        Copies::RenamedWithParent { .. }
+    ));
+    let plain = "“A” was renamed “B” at the old server; its copies were renamed to match at \
+                 the new server";
+    assert_eq!(report.renamed[0].describe(), plain);
+    assert!(
+        said.iter()
+            .any(|e| matches!(e, Event::FolderRenamed { said, .. } if said == plain)),
+        "{said:#?}"
+    );
+    let listed = dst.list("alice");
+    assert!(
+        !listed.iter().any(|n| n == "A" || n == "A/x"),
+        "the old names are gone at the destination: {listed:?}"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "B")),
+        a,
+        "B holds A's copies"
+    );
+    assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
+    let mut session = dst.session("alice");
+    let shown = session.command("LSUB \"\" \"*\"").unwrap().untagged_text();
+    session.logout();
+    let shown: Vec<&str> = shown
+        .iter()
+        .filter_map(|l| l.trim_end().rsplit(' ').next())
+        .collect();
+    assert!(
+        shown.contains(&"B") && shown.contains(&"B/x"),
+        "mail apps show the new names: {shown:?}"
+    );
+    assert!(
+        !shown.contains(&"A") && !shown.contains(&"A/x"),
+        "and not the old ones: {shown:?}"
+    );
+    {
+        let st = State::open(&state, NOW).unwrap();
+        let names: Vec<(String, String)> = st
+            .folders()
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.source_name.starts_with(['A', 'B']) && f.source_name != "Archive")
+            .map(|f| (f.source_name, f.dest.name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("B".to_owned(), "B".to_owned()),
+                ("B/x".to_owned(), "B/x".to_owned())
+            ],
+            "the progress rows moved with the names"
+        );
+    }
+    assert!(safe_to_switch(proxy.addr(), dst.addr_plain(), &state).await);
+
+    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+    assert!(again.renamed.is_empty(), "{again:#?}");
+    assert_eq!(content(&dst.fetch_all("alice", "B")), a);
+    assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
+}
+
+/// R11, with OBJECTID, when the renamed folder's new name is already taken
+/// at the destination: that folder is not renamed there, the usual logic
+/// applies (its mail goes into the folder that is there, the earlier
+/// copies stay). The folder inside it, whose new name is free, is renamed
+/// on its own.
+#[tokio::test]
+async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_renames_nothing() {
+    let src = server();
+    let dst = server();
+    let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
+    dst.create_mailbox("alice", "B");
+
+    let (report, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    assert!(
+        matches!(&report.renamed[0].copies, Copies::TargetExists { target, stays_in } if target == "B" && stays_in == "A"),
+        "{report:#?}"
+    );
+    assert!(
+        matches!(&report.renamed[1].copies, Copies::Renamed { from, to } if from == "A/x" && to == "B/x"),
+        "{report:#?}"
+    );
+    assert_eq!(
+        report.transferred(),
+        5,
+        "B's mail into the B that was there"
+    );
+    assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
+    assert_eq!(
+        content(&dst.fetch_all("alice", "A")),
+        a,
+        "the earlier copies stay"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "B")),
+        content(&src.fetch_all("alice", "B")),
+        "B's mail, once"
+    );
+    assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
+    assert!(!dst.list("alice").iter().any(|n| n == "A/x"));
+    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    assert_eq!(again.transferred(), 0, "{again:#?}");
+}
+
+/// R11, with OBJECTID, after the switch: nothing is renamed at the new
+/// server (its users may be working in those folders); the renamed folder
+/// keeps going to the folder it went to, on this run and later ones, so
+/// nothing is copied twice and nothing is lost.
+#[tokio::test]
+async fn r11_with_objectid_after_the_switch_nothing_is_renamed_at_the_destination() {
+    let src = server();
+    let dst = server();
+    let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let [a, _] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
+    src.append(
+        "alice",
+        "B",
+        &(10..12).map(|i| mail("b", i)).collect::<Vec<_>>(),
+    );
+    let switched = Options {
+        after_switch: true,
+        ..Options::default()
+    };
+
+    for round in 0..2 {
+        let (report, said) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &switched).await;
+        assert_eq!(
+            report.transferred(),
+            if round == 0 { 2 } else { 0 },
+            "round {round}: only the new mail: {report:#?}"
+        );
+        if round == 0 {
+            assert!(
+                matches!(&report.renamed[0].copies, Copies::KeptAfterSwitch { into } if into == "A"),
+                "{report:#?}"
+            );
+            assert!(said.iter().any(
+                |e| matches!(e, Event::FolderRenamed { from, to, .. } if from == "A" && to == "B")
+            ));
+        } else {
+            assert!(report.renamed.is_empty(), "{report:#?}");
+        }
+        let listed = dst.list("alice");
+        assert!(
+            listed.iter().any(|n| n == "A") && listed.iter().any(|n| n == "A/x"),
+            "round {round}: nothing renamed at the destination: {listed:?}"
+        );
+        assert!(
+            !listed.iter().any(|n| n == "B" || n == "B/x"),
+            "round {round}: no new folder for the renamed one: {listed:?}"
+        );
+        let mut want = a.clone();
+        for (k, n) in content(&src.fetch_all("alice", "B")) {
+            want.insert(k, n);
+        }
+        assert_eq!(
+            content(&dst.fetch_all("alice", "A")),
+            want,
+            "round {round}: the earlier copies and the new mail, each once"
+        );
+        assert_eq!(
+            content(&dst.fetch_all("alice", "A/x")),
+            content(&src.fetch_all("alice", "B/x"))
+        );
+    }
+    assert!(safe_to_switch(proxy.addr(), dst.addr_plain(), &state).await);
+}
+
+/// R11, with OBJECTID, from the command line: the copy's report says the
+/// rename in plain words.
+#[test]
+fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
+    let src = server();
+    let dst = server();
+    let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
+    src.create_mailbox("alice", "Clients");
+    src.append(
+        "alice",
+        "Clients",
+        &(0..4).map(|i| mail("cli", i)).collect::<Vec<_>>(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let (sides, passwords) = common::both_ports(proxy.port(), dst.plain_port());
+    let sync = || {
+        let mut args: Vec<&str> = vec!["sync"];
+        args.extend(sides.iter().map(String::as_str));
+        args.extend(["--state", state.to_str().unwrap()]);
+        common::mailferry(&args, &passwords)
+    };
+    let first = sync();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let mut session = src.session("alice");
+    assert!(session
+        .command("RENAME \"Clients\" \"Customers\"")
+        .unwrap()
+        .is_ok());
+    session.logout();
+    let second = sync();
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let out = text(&second.stdout);
+    assert!(out.contains("Copied 0 messages"), "{out}");
+    assert!(
+        out.contains(
+            "“Clients” was renamed “Customers” at the old server; its copies were renamed to \
+             match at the new server."
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        content(&dst.fetch_all("alice", "Customers")),
+        content(&src.fetch_all("alice", "Customers"))
+    );
 }
 
 /// R17: the destination refuses a keyword (Dovecot refuses one longer than

@@ -82,6 +82,9 @@
 //! - APPENDs to an unselected mailbox make Dovecot reopen and resync the maildir each
 //!   time; [`Dovecot::append`] uses MULTIAPPEND batches (5,000 messages: ~0.3 s idle)
 //!   and [`Dovecot::try_append`] SELECTs the mailbox first.
+//! - Dovecot 2.3 does not offer OBJECTID (RFC 8474), but answers `STATUS name (X-GUID)`
+//!   with the mailbox GUID, which RENAME keeps (for the folders inside a renamed one
+//!   too); [`Fault::ObjectId`] builds an OBJECTID server out of that.
 
 mod certs;
 mod conf;

@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use crate::imap::literal_announced;
 
+mod objectid;
+
+/// A change made to each whole protocol line (see [`Fault::ObjectId`]).
+type LineFn = fn(Vec<u8>) -> Vec<u8>;
+
 /// How often a pump wakes up to notice a new fault, a stop, or a partial line to flush.
 const TICK: Duration = Duration::from_millis(50);
 
@@ -91,6 +96,11 @@ pub enum Fault {
         /// The pseudo-random sequence's seed.
         seed: u64,
     },
+    /// A server that offers OBJECTID (RFC 8474): adds the capability, and
+    /// answers STATUS (MAILBOXID) from Dovecot's mailbox GUID (`X-GUID`,
+    /// which a RENAME keeps). Line by line, like [`Fault::Rewrite`]: for
+    /// plaintext IMAP.
+    ObjectId,
     /// Several faults at once, e.g. two rewrites, or a rewrite and a delay.
     All(Vec<Fault>),
 }
@@ -167,6 +177,12 @@ impl Fault {
                 assert!(*one_in > 0, "garble one byte in a positive number");
                 plan.garble = Some((*one_in, *seed));
             }
+            Fault::ObjectId => {
+                plan.line_fn = Some(match want {
+                    Direction::ToClient => objectid::to_client,
+                    Direction::ToServer => objectid::to_server,
+                });
+            }
             Fault::All(all) => all.iter().for_each(|f| f.add_to(want, plan)),
             _ => {}
         }
@@ -184,12 +200,13 @@ struct Plan {
     stall_match: Vec<Vec<u8>>,
     rewrites: Vec<(Vec<u8>, Vec<u8>)>,
     garble: Option<(u32, u64)>,
+    line_fn: Option<LineFn>,
 }
 
 impl Plan {
     /// Must the stream be read line by line (rewrites, garbling)?
     fn by_line(&self) -> bool {
-        !self.rewrites.is_empty() || self.garble.is_some()
+        !self.rewrites.is_empty() || self.garble.is_some() || self.line_fn.is_some()
     }
 }
 
@@ -457,6 +474,7 @@ struct LineRewriter {
     partial: Vec<u8>,
     literal_left: usize,
     garbler: Option<Garbler>,
+    line_fn: Option<LineFn>,
 }
 
 /// xorshift64: a tiny deterministic byte garbler for [`Fault::Garble`].
@@ -515,6 +533,9 @@ impl LineRewriter {
                     self.partial.extend_from_slice(&data[i..=i + nl]);
                     i += nl + 1;
                     let mut line = apply(std::mem::take(&mut self.partial), rewrites);
+                    if let Some(f) = self.line_fn {
+                        line = f(line);
+                    }
                     self.literal_left = literal_announced(&line).unwrap_or(0);
                     if let Some(g) = &mut self.garbler {
                         g.garble(&mut line);
@@ -635,6 +656,7 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
             lines.garbler = next.garble.map(|(one_in, seed)| {
                 Garbler::new(one_in, seed ^ id.wrapping_mul(0x9E37_79B9_7F4A_7C15))
             });
+            lines.line_fn = next.line_fn;
             plan = next;
             passed = 0;
             matches = MatchWindow::default();

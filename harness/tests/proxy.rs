@@ -196,3 +196,37 @@ fn drop_closes_live_connections_and_the_port() {
     assert!(s.command("NOOP").is_err());
     assert!(TcpStream::connect(addr).is_err(), "proxy port still open");
 }
+
+/// `Fault::ObjectId` makes Dovecot 2.3 a server that offers OBJECTID: the
+/// capability is listed, and STATUS (MAILBOXID) answers with the mailbox
+/// GUID, which a RENAME keeps, for the folders inside too.
+#[test]
+fn object_id_fault_offers_mailbox_ids_that_survive_a_rename() {
+    let d = Dovecot::start(Layout::Exchange);
+    d.create_mailbox("alice", "A");
+    d.create_mailbox("alice", "A/x");
+    let proxy = Proxy::with_fault(d.addr_plain(), Fault::ObjectId);
+    let mut s = ImapSession::connect(proxy.addr()).unwrap();
+    assert!(s.login("alice", "alicepass").unwrap().is_ok());
+    let caps = s.command("CAPABILITY").unwrap().untagged_text().join(" ");
+    assert!(caps.split(' ').any(|c| c == "OBJECTID"), "{caps}");
+    let id = |s: &mut ImapSession, name: &str| -> String {
+        let reply = s
+            .command(&format!("STATUS \"{name}\" (MESSAGES MAILBOXID)"))
+            .unwrap();
+        assert!(reply.is_ok(), "{reply:?}");
+        let text = reply.untagged_text().join(" ");
+        let (_, rest) = text
+            .split_once("MAILBOXID (")
+            .unwrap_or_else(|| panic!("no MAILBOXID in {text}"));
+        let id = rest.split(')').next().unwrap().to_owned();
+        assert!(id.len() >= 16, "{text}");
+        id
+    };
+    let (a, x) = (id(&mut s, "A"), id(&mut s, "A/x"));
+    assert_ne!(a, x);
+    assert!(s.command("RENAME \"A\" \"B\"").unwrap().is_ok());
+    assert_eq!(id(&mut s, "B"), a, "the id survives the rename");
+    assert_eq!(id(&mut s, "B/x"), x, "and the folders inside keep theirs");
+    s.logout();
+}

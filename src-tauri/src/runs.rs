@@ -245,8 +245,12 @@ impl RunView {
                 f.already_there = *already_there;
             }
             // Waits (the server asked to slow down, or a connection is being
-            // replaced) reach the window through `recent`.
-            Event::FolderCreated { .. } | Event::RunFinished { .. } | Event::Throttled { .. } => {}
+            // replaced) and folders followed after a rename at the old
+            // server reach the window through `recent`.
+            Event::FolderCreated { .. }
+            | Event::FolderRenamed { .. }
+            | Event::RunFinished { .. }
+            | Event::Throttled { .. } => {}
             Event::MessagesCopied {
                 folder,
                 count,

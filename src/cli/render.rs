@@ -150,6 +150,9 @@ pub(crate) fn print_sync_report(
     for (name, why) in &report.excluded_folders {
         writeln!(out, "  {name}: not copied ({why})")?;
     }
+    for renamed in &report.renamed {
+        writeln!(out, "  {}.", renamed.describe())?;
+    }
     let errors: Vec<_> = report
         .folders
         .iter()

@@ -129,6 +129,7 @@ pub(crate) async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
         return asked(&mut out, 0);
     }
     if !args.dry {
+        job.set_after_switch(options.after_switch);
         let created = match job.create_folders(&unix_now).await {
             Ok(created) => created,
             Err(e) => {

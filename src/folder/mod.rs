@@ -11,6 +11,9 @@
 //! - [`plan_create`](mod@plan_create): the CREATE and SUBSCRIBE operations a map needs.
 //! - [`listing`]: [`read_tree`], a side's tree over a signed-in session.
 //! - [`apply`](mod@apply): [`apply()`], running a [`CreatePlan`] on the destination.
+//! - [`renamed`]: folders renamed at the source between runs, paired by
+//!   their MAILBOXID ([`pair_by_id`]), and what became of their copies
+//!   ([`Renamed`]).
 //!
 //! Everything here but `listing` and `apply` is pure: no network, no files, no clock.
 //!
@@ -35,6 +38,7 @@ pub mod map;
 pub mod name;
 pub mod names_dict;
 pub mod plan_create;
+pub mod renamed;
 pub mod rules;
 pub mod tree;
 pub mod utf7;
@@ -44,6 +48,7 @@ pub use listing::read_tree;
 pub use map::{map_folders, Conflict, FolderMap, MapEntry, Reason, Target};
 pub use name::{near_duplicates, MailboxName, NameError};
 pub use plan_create::{plan_create, CreatePlan, FolderOp, PlanCreateError};
+pub use renamed::{pair_by_id, Copies, Renamed};
 pub use rules::{AllMailPolicy, FolderPair, MergePolicy, Pattern, Regextrans2, RuleError, Rules};
 pub use tree::{Attribute, Folder, FolderTree, SpecialUse};
 pub use utf7::Utf7Error;

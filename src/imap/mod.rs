@@ -11,6 +11,7 @@
 
 pub mod capability;
 pub mod messages;
+mod rename;
 pub mod tls;
 pub mod transport;
 pub mod wire;

@@ -87,6 +87,49 @@ pub fn parse_list_reply(raw: &[u8], kind: &str) -> Option<ListReply> {
     })
 }
 
+/// Reads `* STATUS name (… MAILBOXID (id) …)` (RFC 8474) from one
+/// response's bytes: the name, unescaped as [`parse_list_reply`] does, and
+/// the id. `None` for another response, or a STATUS reply without a
+/// well-formed MAILBOXID (1 to 255 letters, digits, `_` and `-`).
+pub fn parse_status_mailbox_id(raw: &[u8]) -> Option<(String, String)> {
+    let mut r = Reader { buf: raw, pos: 0 };
+    r.eat_no_case(b"* STATUS ")?;
+    let name = String::from_utf8(r.astring()?).ok()?;
+    r.eat_no_case(b" (")?;
+    let rest = r.rest();
+    let line = &rest[..rest
+        .iter()
+        .position(|&b| b == b'\r' || b == b'\n')
+        .unwrap_or(rest.len())];
+    const KEY: &[u8] = b"MAILBOXID (";
+    let at = (0..line.len()).find(|&i| {
+        line[i..].len() >= KEY.len()
+            && line[i..i + KEY.len()].eq_ignore_ascii_case(KEY)
+            && (i == 0 || line[i - 1] == b' ')
+    })?;
+    let id = &line[at + KEY.len()..];
+    let id = &id[..id.iter().position(|&b| b == b')')?];
+    let well_formed = (1..=255).contains(&id.len())
+        && id
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    well_formed.then(|| (name, String::from_utf8_lossy(id).into_owned()))
+}
+
+/// The size of the literal announced at the end of a response line
+/// (`{n}` or `{n+}` just before its CRLF), if one is.
+pub fn literal_at_end(line: &[u8]) -> Option<usize> {
+    let line = line.strip_suffix(b"\r\n")?;
+    let line = line.strip_suffix(b"}")?;
+    let open = line.iter().rposition(|&b| b == b'{')?;
+    let digits = &line[open + 1..];
+    let digits = digits.strip_suffix(b"+").unwrap_or(digits);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
 /// A cursor over response bytes.
 struct Reader<'a> {
     buf: &'a [u8],
@@ -394,5 +437,41 @@ mod tests {
         assert_eq!(read(b"* LIST () \"/\" \"open"), None);
         assert_eq!(read(b"* LIST () \"/\" {9}\r\nshort"), None);
         assert_eq!(read(b"* LIST () \"/\" a\"b"), None);
+    }
+
+    #[test]
+    fn mailbox_ids_are_read_from_status_replies() {
+        assert_eq!(
+            parse_status_mailbox_id(b"* STATUS Clients (MAILBOXID (F2212ea87-6097))\r\n"),
+            Some(("Clients".to_owned(), "F2212ea87-6097".to_owned()))
+        );
+        assert_eq!(
+            parse_status_mailbox_id(
+                b"* STATUS \"A b/x\" (MESSAGES 3 mailboxid (abc_1) UIDNEXT 4)\r\n"
+            ),
+            Some(("A b/x".to_owned(), "abc_1".to_owned()))
+        );
+        assert_eq!(
+            parse_status_mailbox_id(b"* STATUS {3}\r\nA B (MAILBOXID (id9))\r\n"),
+            Some(("A B".to_owned(), "id9".to_owned()))
+        );
+        assert_eq!(
+            parse_status_mailbox_id(b"* STATUS A (MESSAGES 3)\r\n"),
+            None
+        );
+        assert_eq!(
+            parse_status_mailbox_id(b"* STATUS A (X-MAILBOXID (x))"),
+            None
+        );
+        assert_eq!(
+            parse_status_mailbox_id(b"* STATUS A (MAILBOXID (a b))"),
+            None
+        );
+        assert_eq!(parse_status_mailbox_id(b"* STATUS A (MAILBOXID ())"), None);
+        assert_eq!(parse_status_mailbox_id(b"* LIST () \"/\" A"), None);
+        assert_eq!(literal_at_end(b"* STATUS {12}\r\n"), Some(12));
+        assert_eq!(literal_at_end(b"* STATUS {3+}\r\n"), Some(3));
+        assert_eq!(literal_at_end(b"* STATUS A (MESSAGES 3)\r\n"), None);
+        assert_eq!(literal_at_end(b"* OK {x}\r\n"), None);
     }
 }

@@ -44,6 +44,17 @@ pub(super) const V2: &str = r#"
 ALTER TABLE dest_folders ADD COLUMN uidnext INTEGER;  -- NULL: not known
 "#;
 
+/// Version 3: the source folder's MAILBOXID (RFC 8474), which stays the same
+/// when the folder is renamed, so a folder that vanished under one name and
+/// appeared under another is known to be the same folder; and whether the
+/// folder keeps going to its recorded destination folder whatever the map
+/// says (a rename recognised after the switch, when the new server's
+/// folders are no longer renamed).
+pub(super) const V3: &str = r#"
+ALTER TABLE folders ADD COLUMN mailbox_id TEXT;                      -- NULL: not known
+ALTER TABLE folders ADD COLUMN keeps_dest INTEGER NOT NULL DEFAULT 0; -- 1: pinned
+"#;
+
 impl State {
     /// Records a source folder and where it lands; returns its record.
     ///
@@ -127,7 +138,8 @@ impl State {
     fn folders_where(&self, cond: &str, args: impl rusqlite::Params) -> Result<Vec<FolderRecord>> {
         let query = format!(
             "SELECT f.id, f.source_name, f.source_wire_name, f.source_uidvalidity, f.highest_uid,
-                    f.highest_modseq, d.id, d.name, d.wire_name, d.uidvalidity, d.uidnext
+                    f.highest_modseq, d.id, d.name, d.wire_name, d.uidvalidity, d.uidnext,
+                    f.mailbox_id, f.keeps_dest
              FROM folders f JOIN dest_folders d ON d.id = f.dest_folder_id
              WHERE {cond} ORDER BY f.source_name"
         );
@@ -146,6 +158,8 @@ impl State {
                     r.get::<_, String>(8)?,
                     r.get::<_, Option<i64>>(9)?,
                     r.get::<_, Option<i64>>(10)?,
+                    r.get::<_, Option<String>>(11)?,
+                    r.get::<_, bool>(12)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
@@ -163,6 +177,8 @@ impl State {
                 dwire,
                 duv,
                 dnext,
+                mailbox_id,
+                keeps_dest,
             ) = row.map_err(|e| self.sql(e))?;
             out.push(FolderRecord {
                 id: FolderId(id),
@@ -184,6 +200,8 @@ impl State {
                         .map(|v| to_u32(v, "dest_folders.uidnext"))
                         .transpose()?,
                 },
+                mailbox_id,
+                keeps_dest,
             });
         }
         Ok(out)
@@ -342,4 +360,152 @@ impl State {
         );
         Ok(dropped)
     }
+}
+
+/// Folders renamed between runs (RFC 8474 MAILBOXID): the records follow
+/// the names.
+impl State {
+    /// Records a source folder's MAILBOXID (it stays the same when the
+    /// folder is renamed at the source).
+    pub fn set_mailbox_id(&mut self, folder: FolderId, mailbox_id: &str) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE folders SET mailbox_id = ?2 WHERE id = ?1",
+                params![folder.0, mailbox_id],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n == 0 {
+            return Err(StateError::UnknownFolder(folder.0));
+        }
+        Ok(())
+    }
+
+    /// A source folder was renamed at the source: its record (progress,
+    /// message rows, destination) goes on under the new name `to`, which
+    /// must not be on record yet.
+    pub fn rename_source_folder(
+        &mut self,
+        folder: FolderId,
+        to: &MailboxName,
+        now: i64,
+    ) -> Result<FolderRecord> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE folders SET source_name = ?2, source_wire_name = ?3, updated_at = ?4
+                 WHERE id = ?1",
+                params![folder.0, to.display(), to.wire(), now],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n == 0 {
+            return Err(StateError::UnknownFolder(folder.0));
+        }
+        tracing::debug!(
+            folder = folder.0,
+            to = to.display(),
+            "source folder renamed"
+        );
+        self.folder_by_id(folder)
+    }
+
+    /// Whether a source folder keeps going to the destination folder on
+    /// record whatever the folder map says (see [`FolderRecord::keeps_dest`]).
+    pub fn set_keeps_dest(&mut self, folder: FolderId, keeps: bool) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE folders SET keeps_dest = ?2 WHERE id = ?1",
+                params![folder.0, keeps],
+            )
+            .map_err(|e| self.sql(e))?;
+        if n == 0 {
+            return Err(StateError::UnknownFolder(folder.0));
+        }
+        Ok(())
+    }
+
+    /// Every destination folder on record, by its display name.
+    pub fn dest_folder_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name FROM dest_folders ORDER BY name")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// The destination folder `from` was renamed `to` at the destination;
+    /// the folders inside it (named `from` + `delimiter` + …) went with it,
+    /// as IMAP RENAME moves them. Their records take the new names, in one
+    /// transaction. Returns how many records changed.
+    ///
+    /// # Errors
+    /// [`StateError::Sqlite`], among others for a new name that is
+    /// already on record (the caller checks [`State::dest_folder_names`]
+    /// first).
+    pub fn rename_dest_folders(
+        &mut self,
+        from: &MailboxName,
+        to: &MailboxName,
+        delimiter: Option<char>,
+    ) -> Result<usize> {
+        let path = self.path.clone();
+        let tx = begin(&mut self.conn, &path)?;
+        let sql = |e| classify(&path, e);
+        let rows: Vec<(i64, String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT id, name, wire_name FROM dest_folders")
+                .map_err(sql)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(sql)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?
+        };
+        let mut changed = 0;
+        for (id, name, wire) in rows {
+            let Some((rest, wire_rest)) = inside(&name, &wire, from, delimiter) else {
+                continue;
+            };
+            tx.execute(
+                "UPDATE dest_folders SET name = ?2, wire_name = ?3 WHERE id = ?1",
+                params![
+                    id,
+                    format!("{}{rest}", to.display()),
+                    format!("{}{wire_rest}", to.wire())
+                ],
+            )
+            .map_err(sql)?;
+            changed += 1;
+        }
+        tx.commit().map_err(sql)?;
+        tracing::debug!(
+            from = from.display(),
+            to = to.display(),
+            changed,
+            "destination folders renamed"
+        );
+        Ok(changed)
+    }
+}
+
+/// When the folder named `name` (wire form `wire`) is `folder` or inside
+/// it, what follows `folder`'s name in each form ("" for the folder itself,
+/// "/x" for a folder inside it).
+fn inside<'n>(
+    name: &'n str,
+    wire: &'n str,
+    folder: &MailboxName,
+    delimiter: Option<char>,
+) -> Option<(&'n str, &'n str)> {
+    if name == folder.display() {
+        return Some(("", ""));
+    }
+    let d = delimiter?;
+    let rest = name.strip_prefix(folder.display())?;
+    let wire_rest = wire.strip_prefix(folder.wire())?;
+    (rest.starts_with(d) && wire_rest.starts_with(d)).then_some((rest, wire_rest))
 }

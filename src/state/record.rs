@@ -312,6 +312,12 @@ pub struct FolderRecord {
     pub highest_modseq: Option<u64>,
     /// The destination folder it is mapped to now.
     pub dest: DestFolderRecord,
+    /// Its MAILBOXID at the source (RFC 8474), once recorded.
+    pub mailbox_id: Option<String>,
+    /// It keeps going to `dest` whatever the folder map says: it was
+    /// renamed at the source after the switch, when nothing is renamed at
+    /// the new server any more.
+    pub keeps_dest: bool,
 }
 
 /// One message row: the UID map entry and its fate.

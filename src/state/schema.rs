@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use super::{folders, intents, job, messages, runs};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1: folders, destination folders, messages (the UID map and the
 /// forensic log), intents (APPENDs not yet confirmed) and runs. Each table's
@@ -21,6 +21,10 @@ const V1: [&str; 5] = [job::V1, folders::V1, messages::V1, intents::V1, runs::V1
 
 /// Version 2: the destination folders' UIDNEXT.
 const V2: [&str; 1] = [folders::V2];
+
+/// Version 3: the source folders' MAILBOXID, and the folders that keep
+/// their recorded destination.
+const V3: [&str; 1] = [folders::V3];
 
 /// What [`migrate`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,11 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> rusqlite::Result<Migra
     }
     if found < 2 {
         for change in V2 {
+            tx.execute_batch(change)?;
+        }
+    }
+    if found < 3 {
+        for change in V3 {
             tx.execute_batch(change)?;
         }
     }

@@ -156,3 +156,45 @@ fn two_source_folders_can_land_in_one_destination() {
         "state is keyed by source folder"
     );
 }
+
+#[test]
+fn a_renamed_folder_keeps_its_record_and_its_destination_follows_with_the_folders_inside() {
+    let (_dir, path) = temp();
+    let mut state = State::open(&path, NOW).unwrap();
+    let a = state
+        .upsert_folder(&name("A"), 1, &name("A"), Some(1), NOW)
+        .unwrap();
+    let x = state
+        .upsert_folder(&name("A/x"), 2, &name("A/x"), Some(2), NOW)
+        .unwrap();
+    let other = state
+        .upsert_folder(&name("Ab"), 3, &name("Ab"), Some(3), NOW)
+        .unwrap();
+    let mut m = message(a.id, 1, "Message-ID: <a1@x>\n\n", None);
+    m.key.uidvalidity = 1;
+    let i = state
+        .record_intent(&m, a.dest.id, &[] as &[&str], None, NOW)
+        .unwrap();
+    state.confirm_copy(i, Some(9), NOW).unwrap();
+    state.set_folder_progress(a.id, 1, None, NOW).unwrap();
+
+    let moved = state.rename_source_folder(a.id, &name("B"), NOW).unwrap();
+    assert_eq!(moved.id, a.id);
+    assert_eq!(moved.source_name, "B");
+    assert_eq!(moved.highest_uid, 1, "the progress goes with the name");
+    assert!(state.folder(&name("A")).unwrap().is_none());
+    assert_eq!(state.mapped_uids(a.id, 1).unwrap().len(), 1);
+
+    let changed = state
+        .rename_dest_folders(&name("A"), &name("Bé"), Some('/'))
+        .unwrap();
+    assert_eq!(changed, 2, "A and A/x, not Ab");
+    assert_eq!(
+        state.dest_folder_names().unwrap(),
+        vec!["Ab".to_owned(), "Bé".to_owned(), "Bé/x".to_owned()]
+    );
+    let inner = state.dest_folder(x.dest.id).unwrap();
+    assert_eq!(inner.wire_name, "B&AOk-/x", "the wire form follows too");
+    assert_eq!(state.dest_folder(other.dest.id).unwrap().name, "Ab");
+    assert_eq!(state.folder_by_id(a.id).unwrap().dest.name, "Bé");
+}

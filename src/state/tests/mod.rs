@@ -123,6 +123,51 @@ fn a_file_of_the_first_schema_is_upgraded_with_its_folders_kept() {
 }
 
 #[test]
+fn a_version_2_file_is_upgraded_keeping_its_rows() {
+    let (_dir, path) = temp();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for tables in [
+            super::job::V1,
+            super::folders::V1,
+            super::messages::V1,
+            super::intents::V1,
+            super::runs::V1,
+            super::folders::V2,
+        ] {
+            conn.execute_batch(tables).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO job (id, phase, created_at) VALUES (1, 'post_cutover', 1);
+             INSERT INTO dest_folders (id, name, wire_name, uidvalidity, uidnext)
+                 VALUES (1, 'Clients', 'Clients', 100, 13);
+             INSERT INTO folders (source_name, source_wire_name, source_uidvalidity, highest_uid,
+                                  highest_modseq, dest_folder_id, updated_at)
+                 VALUES ('Clients', 'Clients', 7, 12, 30, 1, 1);
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let mut state = State::open(&path, NOW).unwrap();
+    let version: i64 = state
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    assert_eq!(state.phase().unwrap(), Phase::PostCutover);
+    let f = state.folder(&name("Clients")).unwrap().unwrap();
+    assert_eq!((f.highest_uid, f.highest_modseq), (12, Some(30)));
+    assert_eq!((f.dest.uidvalidity, f.dest.uidnext), (Some(100), Some(13)));
+    assert_eq!(f.mailbox_id, None, "not known until recorded");
+    assert!(!f.keeps_dest);
+    state.set_mailbox_id(f.id, "F1a2b").unwrap();
+    state.set_keeps_dest(f.id, true).unwrap();
+    let f = state.folder(&name("Clients")).unwrap().unwrap();
+    assert_eq!(f.mailbox_id.as_deref(), Some("F1a2b"));
+    assert!(f.keeps_dest);
+}
+
+#[test]
 fn a_file_from_a_newer_mailferry_is_refused() {
     let (_dir, path) = temp();
     {

@@ -60,7 +60,19 @@ already_there: number, } | { "type": "FolderCreated",
 /**
  * Destination folder (display name).
  */
-folder: string, } | { "type": "MessagesCopied", 
+folder: string, } | { "type": "FolderRenamed", 
+/**
+ * Its name before (display name).
+ */
+from: string, 
+/**
+ * Its name now.
+ */
+to: string, 
+/**
+ * What became of its copies at the new server, in plain words.
+ */
+said: string, } | { "type": "MessagesCopied", 
 /**
  * Source folder (display name).
  */
