@@ -261,6 +261,9 @@ pub struct Each<'a> {
     /// servers; otherwise a damaged one fails this mailbox with
     /// [`Problem::ProgressDamaged`](crate::error::Problem::ProgressDamaged).
     pub rebuild_if_damaged: bool,
+    /// Renumbered source folders of this mailbox the user said to copy
+    /// anyway ([`Options::accept_renumbered`], for this mailbox only).
+    pub accept_renumbered: Vec<String>,
 }
 
 impl<'a> Each<'a> {
@@ -269,6 +272,7 @@ impl<'a> Each<'a> {
         Each {
             sink,
             rebuild_if_damaged: false,
+            accept_renumbered: Vec::new(),
         }
     }
 }
@@ -355,6 +359,14 @@ async fn migrate_one(
     )
     .await?;
     job.remap(&rules(job.source_tree()));
+    let mut accepting;
+    let options = if each.accept_renumbered.is_empty() {
+        options
+    } else {
+        accepting = options.clone();
+        accepting.accept_renumbered.extend(each.accept_renumbered);
+        &accepting
+    };
     let report = job.run(options, now, each.sink).await;
     let questions = job.questions().len();
     job.close().await;

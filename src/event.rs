@@ -88,6 +88,10 @@ pub enum Event {
         folder: String,
         /// Why, in plain words with the server's text.
         reason: String,
+        /// The old server renumbered the folder and too little of what was
+        /// copied from it is found again: it waits until the user says to
+        /// copy it anyway ([`crate::run::Options::accept_renumbered`]).
+        renumbered: bool,
     },
     /// A folder is done.
     FolderDone {

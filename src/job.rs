@@ -372,6 +372,7 @@ impl Job {
                 sink.emit(Event::FolderRefused {
                     folder: entry.source.display().to_owned(),
                     reason: format!("left out until you decide: {}", q.describe()),
+                    renumbered: false,
                 });
             }
         }
@@ -379,6 +380,7 @@ impl Job {
             sink.emit(Event::FolderRefused {
                 folder: folder.source.clone(),
                 reason: folder.refused.clone().unwrap_or_default(),
+                renumbered: false,
             });
         }
         for r in &self.renamed {

@@ -482,6 +482,7 @@ pub async fn sync(
                 sink.emit(Event::FolderRefused {
                     folder: folder_report.source.clone(),
                     reason: reason.clone(),
+                    renumbered: matches!(err.problem(), Problem::RenumberedUnconfirmed { .. }),
                 });
                 folder_report.refused = Some(reason);
                 report.folders.push(folder_report);

@@ -250,6 +250,7 @@ async fn each_mailbox_reports_to_its_own_sink_and_rebuilds_only_when_asked() {
         .map(|(i, sink)| Each {
             sink: sink as &mut dyn EventSink,
             rebuild_if_damaged: i == 2,
+            accept_renumbered: Vec::new(),
         })
         .collect();
     let outcomes = migrate_all_with(

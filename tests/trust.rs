@@ -784,7 +784,7 @@ async fn a_folder_held_back_by_a_question_is_said_at_the_start_of_the_copy() {
     let held: Vec<&str> = said
         .iter()
         .filter_map(|e| match e {
-            Event::FolderRefused { folder, reason } if reason.contains("until you decide") => {
+            Event::FolderRefused { folder, reason, .. } if reason.contains("until you decide") => {
                 Some(folder.as_str())
             }
             _ => None,

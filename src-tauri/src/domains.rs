@@ -482,6 +482,7 @@ impl DomainRun {
                     .rebuild_progress
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()),
+                accept_renumbered: run.accepted_renumbered(),
             })
             .collect();
         migrate_all_with(&domain, &mailboxes, &rules, &options, &now, each).await

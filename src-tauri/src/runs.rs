@@ -111,6 +111,9 @@ pub struct Refused {
     pub folder: String,
     /// Why, with the server's words.
     pub reason: String,
+    /// The old server renumbered the folder: the user can look at it and
+    /// have it copied anyway ([`Run::accept_renumbered`]).
+    pub renumbered: bool,
 }
 
 /// Everything the copy screen shows.
@@ -267,14 +270,20 @@ impl RunView {
                 self.refused.push(Refused {
                     folder: folder.clone(),
                     reason: reason.clone(),
+                    renumbered: false,
                 });
             }
-            Event::FolderRefused { folder, reason } => {
+            Event::FolderRefused {
+                folder,
+                reason,
+                renumbered,
+            } => {
                 let f = self.folder(folder);
                 f.done = true;
                 self.refused.push(Refused {
                     folder: folder.clone(),
                     reason: reason.clone(),
+                    renumbered: *renumbered,
                 });
             }
             Event::FolderDone { folder } => {
@@ -327,6 +336,9 @@ pub struct Run {
     /// The user asked for a damaged progress file to be rebuilt from both
     /// servers (the next start only).
     pub rebuild_progress: Mutex<bool>,
+    /// Renumbered source folders the user said to copy anyway (every later
+    /// start of this run).
+    pub accept_renumbered: Mutex<Vec<String>>,
     /// The last check of this copy, for the report the user saves.
     pub audit: Mutex<Option<Audit>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
@@ -364,6 +376,7 @@ impl Runs {
             skip_larger_than: Mutex::new(None),
             after_switch: Mutex::new(false),
             rebuild_progress: Mutex::new(false),
+            accept_renumbered: Mutex::new(Vec::new()),
             audit: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
@@ -457,6 +470,28 @@ fn now() -> i64 {
 }
 
 impl Run {
+    /// The renumbered folders the user said to copy anyway.
+    pub fn accepted_renumbered(&self) -> Vec<String> {
+        (self.accept_renumbered.lock())
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The user looked at `folder`, which the old server renumbered, and
+    /// says its messages are new: the next start copies it. A run that
+    /// finished is made ready to start again (with its domain).
+    pub fn accept_renumbered(&self, folder: String) {
+        let mut accepted = (self.accept_renumbered.lock()).unwrap_or_else(|e| e.into_inner());
+        if !accepted.contains(&folder) {
+            accepted.push(folder);
+        }
+        self.view.send_modify(|v| {
+            if v.state == RunState::Finished {
+                v.state = RunState::Paused;
+            }
+        });
+    }
+
     /// Starts (or resumes) copying on a thread of its own. Does nothing if
     /// it is already copying.
     pub fn start(self: &Arc<Self>) -> IpcResult<()> {
@@ -581,6 +616,7 @@ impl Run {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()),
             after_switch: *self.after_switch.lock().unwrap_or_else(|e| e.into_inner()),
+            accept_renumbered: self.accepted_renumbered(),
             ..mailferry::run::Options::default()
         };
         let report = job.run(&options, &now, &mut sink).await;

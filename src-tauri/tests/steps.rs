@@ -433,3 +433,55 @@ fn two_folders_renamed_onto_one_are_a_question_until_the_user_merges_them() {
         "both folders, merged"
     );
 }
+
+/// A folder the old server deleted and created again with other mail waits
+/// on the copy screen, marked so the window offers to copy it anyway; once
+/// the user says so, the copy goes on with it.
+#[test]
+fn a_renumbered_folder_waits_for_the_user_then_copies() {
+    let source = Dovecot::start(Layout::Gmail);
+    let dest = Dovecot::start(Layout::Exchange);
+    source.create_mailbox("alice", "Projects");
+    let mail = |what: &str| -> Vec<Message> {
+        (0..5)
+            .map(|i| message(&format!("{what} {i}"), 1_000))
+            .collect()
+    };
+    source.append("alice", "Projects", &mail("Old"));
+    let dir = tempfile::tempdir().unwrap();
+    let runs = Runs::default();
+    let run = runs.create(account(&source), account(&dest), dir.path().join("job.db"));
+    run.start().unwrap();
+    assert_eq!(wait_for(&run.view), RunState::Finished);
+
+    let mut session = source.session("alice");
+    assert!(session.command("DELETE \"Projects\"").unwrap().is_ok());
+    session.logout();
+    source.create_mailbox("alice", "Projects");
+    source.append("alice", "Projects", &mail("New"));
+    run.start().unwrap();
+    assert_eq!(wait_for(&run.view), RunState::Finished);
+    let refused = run.view.borrow().refused.clone();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r.folder == "Projects" && r.renumbered && r.reason.contains("renumbered")),
+        "{refused:?}"
+    );
+    assert_eq!(dest.fetch_all("alice", "Projects").len(), 5, "held back");
+
+    run.accept_renumbered("Projects".into());
+    run.start().unwrap();
+    assert_eq!(
+        wait_for(&run.view),
+        RunState::Finished,
+        "{:?}",
+        run.view.borrow().error
+    );
+    assert!(run.view.borrow().refused.is_empty());
+    assert_eq!(
+        dest.fetch_all("alice", "Projects").len(),
+        10,
+        "the earlier copies and the new mail"
+    );
+}

@@ -16,6 +16,7 @@ const commands = [
   "pause_run",
   "resume_run",
   "cancel_run",
+  "accept_renumbered",
   "verify",
   "search_log",
   "demo_available",

@@ -178,7 +178,8 @@ function map(edits: FolderEdits | null): FolderMapView {
 const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }[] = [];
 const resumes: { run: number; rebuildProgress: boolean | null }[] = [];
-(window as any).__mock = { folderMapCalls, runStarts, resumes };
+const accepted: { run: number; folder: string }[] = [];
+(window as any).__mock = { folderMapCalls, runStarts, resumes, accepted };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
 const rejected = scenario === "rejected";
@@ -204,7 +205,14 @@ function views(): RunView[] {
     f.bytes_copied = (n - bad) * 800;
     f.copy_ms = 900;
     f.failed = bad;
-    if (bad) v.refused.push({ folder: name, reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most)" });
+    if (bad) v.refused.push({ folder: name, reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most)", renumbered: false });
+    if (bad) {
+      v.refused.push({
+        folder: "Projects 2019",
+        reason: "The old server renumbered the folder \"Projects 2019\" since the last copy, and only 2 of the 40 messages copied from it before could be found in it again.",
+        renumbered: true,
+      });
+    }
     f.done = name !== "[Gmail]/All Mail";
     t += 900;
     v.elapsed_ms = t;
@@ -500,6 +508,9 @@ mockIPC(async (cmd, args) => {
     case "resume_run":
       resumes.push({ run: a.run, rebuildProgress: a.rebuildProgress ?? null });
       resumeDomain();
+      return null;
+    case "accept_renumbered":
+      accepted.push({ run: a.run, folder: a.folder });
       return null;
     case "pause_run": case "cancel_run": return null;
     case "verify": return verification();

@@ -183,6 +183,19 @@ pub fn resume_run(
     }
 }
 
+/// Copies a folder the old server renumbered after all: the user looked at
+/// it and says its messages are new. The copy (with its domain: every
+/// mailbox not finished) then goes on as after a pause.
+pub fn accept_renumbered(runs: State<'_, Runs>, run: RunId, folder: String) -> IpcResult<()> {
+    let domain = runs.domain_of(run);
+    let run = runs.get(run)?;
+    run.accept_renumbered(folder);
+    match domain {
+        Some(domain) => domain.start(),
+        None => run.start(),
+    }
+}
+
 /// Stops the copy for good, with its domain's (what arrived stays; a new
 /// copy continues from there).
 pub async fn cancel_run(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {

@@ -39,6 +39,7 @@ commands! {
     (async copy::pause_run[runs](run: RunId) -> ())
     (fn copy::resume_run[runs](run: RunId, rebuild_progress: Option<bool>) -> ())
     (async copy::cancel_run[runs](run: RunId) -> ())
+    (fn copy::accept_renumbered[runs](run: RunId, folder: String) -> ())
     (async verify::verify[runs](run: RunId) -> Verification)
     (fn verify::search_log[runs](run: RunId, text: String) -> Vec<LogLine>)
     (fn demo::demo_available() -> bool)

@@ -104,6 +104,8 @@ export const api = {
   pauseRun: (run: RunId) => call("pause_run", { run }),
   /** `rebuildProgress`: the copy stopped on a damaged progress file; rebuild it from both servers. */
   resumeRun: (run: RunId, rebuildProgress = false) => call("resume_run", { run, rebuildProgress }),
+  /** The user looked at a folder the old server renumbered and says its messages are new: copy it. */
+  acceptRenumbered: (run: RunId, folder: string) => call("accept_renumbered", { run, folder }),
   cancelRun: (run: RunId) => call("cancel_run", { run }),
   verify: (run: RunId) => call("verify", { run }),
   searchLog: (run: RunId, text: string) => call("search_log", { run, text }),

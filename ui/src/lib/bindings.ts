@@ -116,7 +116,13 @@ folder: string,
 /**
  * Why, in plain words with the server's text.
  */
-reason: string, } | { "type": "FolderDone", 
+reason: string, 
+/**
+ * The old server renumbered the folder and too little of what was
+ * copied from it is found again: it waits until the user says to
+ * copy it anyway ([`crate::run::Options::accept_renumbered`]).
+ */
+renumbered: boolean, } | { "type": "FolderDone", 
 /**
  * Source folder (display name).
  */
@@ -488,7 +494,12 @@ folder: string,
 /**
  * Why, with the server's words.
  */
-reason: string, };
+reason: string, 
+/**
+ * The old server renumbered the folder: the user can look at it and
+ * have it copied anyway ([`Run::accept_renumbered`]).
+ */
+renumbered: boolean, };
 
 export type RunView = { 
 /**
@@ -944,6 +955,7 @@ export interface Commands {
   pause_run: { args: { run: RunId }; ret: void };
   resume_run: { args: { run: RunId; rebuildProgress: boolean | null }; ret: void };
   cancel_run: { args: { run: RunId }; ret: void };
+  accept_renumbered: { args: { run: RunId; folder: string }; ret: void };
   verify: { args: { run: RunId }; ret: Verification };
   search_log: { args: { run: RunId; text: string }; ret: Array<LogLine> };
   demo_available: { args: Record<string, never>; ret: boolean };
