@@ -66,6 +66,7 @@ impl Step {
             | Problem::TokenRejected { .. }
             | Problem::AdminConsentRequired { .. }
             | Problem::OAuthUnavailable { .. }
+            | Problem::RegistrationMissing { .. }
             | Problem::BrowserSignInFailed { .. }
             | Problem::OrganisationAccessRefused { .. }
             | Problem::KeychainUnavailable

@@ -179,11 +179,22 @@ pub enum Problem {
     AdminConsentRequired {
         /// Whose administrator.
         provider: Provider,
+        /// The page where the administrator approves MailFerry for the
+        /// organisation, when it is known.
+        approve_at: Option<String>,
+        /// MailFerry's client ID there, which the administrator allows.
+        client_id: Option<String>,
     },
     /// The server does not accept OAuth sign-in (no XOAUTH2 or OAUTHBEARER).
     OAuthUnavailable {
         /// Server name.
         host: String,
+    },
+    /// This copy of MailFerry has no registration with the provider, which
+    /// browser sign-in needs (a build from source without them).
+    RegistrationMissing {
+        /// Whose ("Google", "Microsoft").
+        provider: Provider,
     },
     /// Signing in through the browser did not finish (declined, closed,
     /// timed out, or answered by something else).
@@ -318,6 +329,7 @@ impl Problem {
             Problem::TokenRejected { .. } => "TokenRejected",
             Problem::AdminConsentRequired { .. } => "AdminConsentRequired",
             Problem::OAuthUnavailable { .. } => "OAuthUnavailable",
+            Problem::RegistrationMissing { .. } => "RegistrationMissing",
             Problem::BrowserSignInFailed { .. } => "BrowserSignInFailed",
             Problem::OrganisationAccessRefused { .. } => "OrganisationAccessRefused",
             Problem::KeychainUnavailable => "KeychainUnavailable",
@@ -460,11 +472,38 @@ impl Problem {
                  than the user name given here. Sign in again with the same account.",
                 provider.display_name()
             ),
-            Problem::AdminConsentRequired { provider } => format!(
-                "{} needs your organisation's administrator to approve MailFerry before anyone there \
-                 can sign in with it. Ask your administrator to grant it access, then sign in again.",
-                provider.display_name()
+            Problem::AdminConsentRequired {
+                provider: Provider::Google,
+                approve_at: Some(page),
+                client_id,
+            } => format!(
+                "Your organisation's Google Workspace administrator must allow MailFerry before anyone \
+                 there can sign in with it. Send them this: in the Google Admin console ({page}), under \
+                 Security, API controls, App access control, add the app with client ID {} and mark it \
+                 Trusted. Then sign in again.",
+                client_id.as_deref().unwrap_or("(shown on MailFerry's sign-in page)")
             ),
+            Problem::AdminConsentRequired {
+                provider,
+                approve_at,
+                ..
+            } => match approve_at {
+                Some(page) => format!(
+                    "{} needs your organisation's administrator to approve MailFerry before anyone \
+                     there can sign in with it. Send your administrator this link: signed in as an \
+                     administrator, they open {page} and accept. Then sign in again.",
+                    provider.display_name()
+                ),
+                None => format!(
+                    "{} needs your organisation's administrator to approve MailFerry before anyone \
+                     there can sign in with it. Ask your administrator to grant it access, then sign \
+                     in again.",
+                    provider.display_name()
+                ),
+            },
+            Problem::RegistrationMissing { provider } => {
+                crate::auth::registration::Registrations::missing_words(*provider)
+            }
             Problem::OAuthUnavailable { host } => format!(
                 "{host} does not offer sign-in through your browser. Use the account's password (or an \
                  app password) instead."
@@ -754,8 +793,23 @@ mod tests {
             },
             Problem::AdminConsentRequired {
                 provider: Provider::Microsoft,
+                approve_at: None,
+                client_id: None,
+            },
+            Problem::AdminConsentRequired {
+                provider: Provider::Microsoft,
+                approve_at: Some("https://login.example/adminconsent".into()),
+                client_id: Some("id".into()),
+            },
+            Problem::AdminConsentRequired {
+                provider: Provider::Google,
+                approve_at: Some("https://admin.example/apps".into()),
+                client_id: Some("id".into()),
             },
             Problem::OAuthUnavailable { host: "h".into() },
+            Problem::RegistrationMissing {
+                provider: Provider::Google,
+            },
             Problem::KeychainUnavailable,
             Problem::RemovalAfterSwitch,
             Problem::OrganisationAccessRefused {

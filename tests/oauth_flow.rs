@@ -319,6 +319,7 @@ fn nobody_answering_in_the_browser_times_out_plainly() {
         token_url: "http://127.0.0.1:9/token".into(),
         scopes: vec![],
         extra: vec![],
+        admin_consent_url: None,
     };
     let err = oauth::sign_in(
         &issuer,

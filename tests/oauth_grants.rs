@@ -337,6 +337,7 @@ async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
         token_url: service.url.clone(),
         scopes: vec!["mail".into()],
         extra: Vec::new(),
+        admin_consent_url: None,
     };
     let client = Client {
         id: "mailferry-test-client".into(),

@@ -95,7 +95,9 @@ impl ErrorCode {
             Problem::TokenScope { .. } => ErrorCode::TokenScope,
             Problem::TokenRejected { .. } => ErrorCode::TokenRejected,
             Problem::AdminConsentRequired { .. } => ErrorCode::AdminConsentRequired,
-            Problem::OAuthUnavailable { .. } => ErrorCode::OAuthUnavailable,
+            Problem::OAuthUnavailable { .. } | Problem::RegistrationMissing { .. } => {
+                ErrorCode::OAuthUnavailable
+            }
             Problem::BrowserSignInFailed { .. } => ErrorCode::BrowserSignInFailed,
             Problem::OrganisationAccessRefused { .. } => ErrorCode::OrganisationAccessRefused,
             Problem::KeychainUnavailable => ErrorCode::KeychainUnavailable,

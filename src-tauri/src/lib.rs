@@ -30,7 +30,7 @@ pub fn run() {
         .manage(runs::Runs::default())
         .manage(demo::DemoServers::default())
         .manage(oauth::OAuthConfig::from_env())
-        .manage(oauth::ClientOverride::default())
+        .manage(oauth::ClientOverride::in_data_dir())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())

@@ -472,6 +472,8 @@ impl mailferry::auth::oauth::Browser for StandInBrowser {
 #[tokio::test]
 async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_the_browser() {
     use mailferry::auth::oauth::{Client, Issuer};
+    use mailferry::auth::registration::Registrations;
+    use mailferry::provider::Provider;
     use mailferry_desktop::commands::oauth::{providers, sign_in_oauth_with, OAuthConfig};
     use std::sync::Arc;
     use std::time::Duration;
@@ -486,18 +488,25 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
     let browser = Arc::new(StandInBrowser::default());
     // The test's issuer, configured as the presets are (the window only
     // names it).
-    let config = OAuthConfig {
-        client: Some(Client {
+    // The stand-in plays Microsoft, with this copy's registration there.
+    let mut registrations = Registrations::default();
+    registrations.set(
+        Provider::Microsoft,
+        Some(Client {
             id: "mailferry-test-client".into(),
             secret: None,
         }),
+    );
+    let config = OAuthConfig {
+        registrations,
         issuers: vec![Issuer {
             name: "Local".into(),
-            provider: mailferry::provider::Provider::Other,
+            provider: Provider::Microsoft,
             authorize_url: format!("{}/authorize", auth.base),
             token_url: format!("{}/token", auth.base),
             scopes: vec!["openid".into(), "email".into(), "offline_access".into()],
             extra: Vec::new(),
+            admin_consent_url: None,
         }],
         browser: browser.clone(),
         wait: Duration::from_secs(20),
@@ -564,7 +573,7 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
 
     // Without a client ID the browser sign-in is not offered, and says so.
     let unconfigured = OAuthConfig {
-        client: None,
+        registrations: Registrations::default(),
         ..config
     };
     assert!(providers(&unconfigured).is_empty());

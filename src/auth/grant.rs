@@ -365,6 +365,7 @@ impl Grant for ServiceAccount {
             token_url: self.token_uri.clone(),
             scopes: vec![self.scope.clone()],
             extra: Vec::new(),
+            admin_consent_url: None,
         };
         organisation_grant(
             &issuer,
@@ -407,6 +408,7 @@ impl ClientCredentials {
                 token_url,
                 scopes: vec![MICROSOFT_APP_SCOPE.into()],
                 extra: Vec::new(),
+                admin_consent_url: None,
             },
             client_id: client_id.to_owned(),
             client_secret,

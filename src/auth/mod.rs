@@ -10,4 +10,5 @@ pub mod credentials;
 pub mod grant;
 pub mod keychain;
 pub mod oauth;
+pub mod registration;
 pub mod signin;

@@ -39,6 +39,10 @@ pub struct Issuer {
     pub scopes: Vec<String>,
     /// Extra parameters for the authorization request.
     pub extra: Vec<(String, String)>,
+    /// Where an organisation's administrator approves an app for everyone
+    /// there (`{tenant}`: the organisation's domain, `{client}`: the app's
+    /// client ID), when the issuer has such a page.
+    pub admin_consent_url: Option<String>,
 }
 
 impl Issuer {
@@ -55,22 +59,51 @@ impl Issuer {
                 ("access_type".into(), "offline".into()),
                 ("prompt".into(), "consent".into()),
             ],
+            // Google Workspace: the Admin console's list of apps allowed
+            // to use Google data (Security, API controls, App access
+            // control), where an administrator trusts an app by client ID.
+            admin_consent_url: Some(
+                "https://admin.google.com/ac/owl/list?tab=configuredApps".into(),
+            ),
         }
     }
 
-    /// Microsoft personal and work accounts (the `common` tenant).
+    /// Microsoft 365 work and school accounts: MailFerry's registration is
+    /// a multi-tenant public client, so the `organizations` authority.
     pub fn microsoft() -> Issuer {
         Issuer {
             name: "Microsoft".into(),
             provider: Provider::Microsoft,
-            authorize_url: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize".into(),
-            token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token".into(),
+            authorize_url: "https://login.microsoftonline.com/organizations/oauth2/v2.0/authorize"
+                .into(),
+            token_url: "https://login.microsoftonline.com/organizations/oauth2/v2.0/token".into(),
             scopes: vec![
                 "https://outlook.office.com/IMAP.AccessAsUser.All".into(),
                 "offline_access".into(),
             ],
             extra: Vec::new(),
+            // Microsoft identity platform: "Admin consent on the Microsoft
+            // identity platform" (the tenant-wide approval page of an app).
+            admin_consent_url: Some(
+                "https://login.microsoftonline.com/{tenant}/adminconsent?client_id={client}".into(),
+            ),
         }
+    }
+
+    /// The page where the administrator of `user`'s organisation approves
+    /// `client` for everyone there, when this issuer has one.
+    pub fn admin_consent_page(&self, client: &Client, user: Option<&str>) -> Option<String> {
+        let tenant = user?.rsplit_once('@')?.1.trim();
+        let valid = !tenant.is_empty()
+            && tenant
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        let template = self.admin_consent_url.as_ref().filter(|_| valid)?;
+        Some(
+            template
+                .replace("{tenant}", &tenant.to_ascii_lowercase())
+                .replace("{client}", &form_encode(&[("", &client.id)])[1..]),
+        )
     }
 
     /// Any other issuer, found from its URL through its metadata
@@ -104,6 +137,7 @@ impl Issuer {
                         token_url: m.token_endpoint,
                         scopes: scopes.iter().map(|s| s.to_string()).collect(),
                         extra: Vec::new(),
+                        admin_consent_url: None,
                     });
                 }
                 Ok(r) => last = Some(format!("{url} answered {}", r.status())),
@@ -257,10 +291,11 @@ pub fn sign_in(
         )
     })?;
 
-    let answer = receive_redirect(&listener, wait, &state, &issuer.name)?;
+    let answer = receive_redirect(&listener, wait, &state, issuer)?;
     // The listener closes here: a second request is refused.
     drop(listener);
-    let code = answer?;
+    let consent = |e: Error| with_consent_page(e, issuer, client, login_hint);
+    let code = answer.map_err(consent)?;
     tracing::debug!(issuer = %issuer.name, "the browser sign-in came back; exchanging the code");
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "authorization_code"),
@@ -272,7 +307,34 @@ pub fn sign_in(
     if let Some(secret) = &client.secret {
         form.push(("client_secret", secret));
     }
-    token_request(issuer, &form)
+    token_request(issuer, &form).map_err(consent)
+}
+
+/// An administrator's approval the organisation needs, with the page where
+/// they give it for this app and the user's organisation, when the issuer
+/// has one.
+fn with_consent_page(e: Error, issuer: &Issuer, client: &Client, user: Option<&str>) -> Error {
+    match e.problem() {
+        Problem::AdminConsentRequired {
+            provider,
+            approve_at: None,
+            client_id: None,
+        } => match issuer.admin_consent_page(client, user) {
+            Some(page) => {
+                let problem = Problem::AdminConsentRequired {
+                    provider: *provider,
+                    approve_at: Some(page),
+                    client_id: Some(client.id.clone()),
+                };
+                match e.detail() {
+                    Some(detail) => Error::new(problem).with_detail(detail.to_owned()),
+                    None => Error::new(problem),
+                }
+            }
+            None => e,
+        },
+        _ => e,
+    }
 }
 
 /// A new access token from a refresh token. A refused refresh token (revoked,
@@ -305,8 +367,9 @@ fn receive_redirect(
     listener: &TcpListener,
     wait: Duration,
     state: &str,
-    issuer: &str,
+    signing_in_with: &Issuer,
 ) -> Result<Result<Secret<String>, Error>, Error> {
+    let issuer = signing_in_with.name.as_str();
     listener
         .set_nonblocking(true)
         .map_err(|e| failed(issuer, e.to_string()))?;
@@ -357,7 +420,12 @@ fn receive_redirect(
         let description = param("error_description")
             .map(|e| e.expose().clone())
             .unwrap_or_default();
-        Err(issuer_error(issuer, Provider::Other, &error, &description))
+        Err(issuer_error(
+            issuer,
+            signing_in_with.provider,
+            &error,
+            &description,
+        ))
     };
     let (status, page) = match &outcome {
         Ok(_) => ("200 OK", DONE_PAGE),
@@ -444,12 +512,18 @@ pub(crate) fn token_request(issuer: &Issuer, form: &[(&str, &str)]) -> Result<To
 fn issuer_error(issuer: &str, provider: Provider, error: &str, description: &str) -> Error {
     let lower = description.to_ascii_lowercase();
     let problem = if error == "consent_required"
+        || error == "admin_policy_enforced"
+        || lower.contains("admin_policy_enforced")
         || lower.contains("aadsts65001")
         || lower.contains("aadsts90094")
         || lower.contains("admin consent")
         || lower.contains("admin approval")
     {
-        Problem::AdminConsentRequired { provider }
+        Problem::AdminConsentRequired {
+            provider,
+            approve_at: None,
+            client_id: None,
+        }
     } else if error == "invalid_grant" {
         Problem::TokenExpired { provider }
     } else {
@@ -593,7 +667,9 @@ mod tests {
         assert_eq!(
             e.problem(),
             &Problem::AdminConsentRequired {
-                provider: Provider::Microsoft
+                provider: Provider::Microsoft,
+                approve_at: None,
+                client_id: None,
             }
         );
         let e = issuer_error(
@@ -605,5 +681,101 @@ mod tests {
         assert!(e.needs_new_token(), "{e:?}");
         let e = issuer_error("Google", Provider::Google, "access_denied", "");
         assert!(matches!(e.problem(), Problem::BrowserSignInFailed { .. }));
+    }
+
+    /// A browser where the organisation's policy turns the user away: the
+    /// issuer sends it back to MailFerry with a consent error.
+    struct ConsentDenied;
+
+    impl Browser for ConsentDenied {
+        fn open(&self, url: &str) -> std::io::Result<()> {
+            let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+            let param = |name: &str| {
+                query.split('&').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k == name).then(|| percent_decode(v))
+                })
+            };
+            let redirect = param("redirect_uri").unwrap_or_default();
+            let state = param("state").unwrap_or_default();
+            let back = format!(
+                "{redirect}?{}",
+                form_encode(&[
+                    ("error", "consent_required"),
+                    (
+                        "error_description",
+                        "AADSTS90094: The grant requires admin permission.",
+                    ),
+                    ("state", &state),
+                ])
+            );
+            std::thread::spawn(move || {
+                let target = back.trim_start_matches("http://");
+                let (host, path) = target.split_once('/').unwrap();
+                let mut s = TcpStream::connect(host).unwrap();
+                write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+                let _ = s.read_to_end(&mut Vec::new());
+            });
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_organisation_that_must_approve_gets_the_approval_page_for_its_tenant() {
+        let client = Client {
+            id: "11111111-2222-3333-4444-555555555555".into(),
+            secret: None,
+        };
+        let microsoft = Issuer {
+            // Nothing is fetched: the browser stand-in answers at once.
+            authorize_url: "http://127.0.0.1:9/authorize".into(),
+            token_url: "http://127.0.0.1:9/token".into(),
+            ..Issuer::microsoft()
+        };
+        let e = sign_in(
+            &microsoft,
+            &client,
+            Some("anna@Bakery.example"),
+            &ConsentDenied,
+            Duration::from_secs(10),
+        )
+        .unwrap_err();
+        let page = "https://login.microsoftonline.com/bakery.example/adminconsent\
+                    ?client_id=11111111-2222-3333-4444-555555555555";
+        assert_eq!(
+            e.problem(),
+            &Problem::AdminConsentRequired {
+                provider: Provider::Microsoft,
+                approve_at: Some(page.into()),
+                client_id: Some(client.id.clone()),
+            }
+        );
+        assert!(e.to_string().contains(page), "{e}");
+        // Google Workspace: the Admin console page and the client ID to trust.
+        let google = issuer_error("Google", Provider::Google, "admin_policy_enforced", "");
+        let google = with_consent_page(
+            google,
+            &Issuer::google(),
+            &client,
+            Some("anna@bakery.example"),
+        );
+        let words = google.to_string();
+        assert!(words.contains("https://admin.google.com/"), "{words}");
+        assert!(words.contains(&client.id), "{words}");
+        // No organisation to name, or an issuer without such a page: the
+        // words without a link.
+        assert_eq!(microsoft.admin_consent_page(&client, Some("anna")), None);
+        assert_eq!(
+            microsoft.admin_consent_page(&client, Some("x@evil.example/phish?")),
+            None
+        );
+        assert_eq!(
+            Issuer {
+                admin_consent_url: None,
+                ..Issuer::microsoft()
+            }
+            .admin_consent_page(&client, Some("a@b.example")),
+            None
+        );
     }
 }

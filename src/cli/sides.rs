@@ -264,21 +264,37 @@ impl Servers {
 /// during the run.
 fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
     use mailferry::auth::oauth::{self, Client, Issuer};
+    use mailferry::auth::registration::Registrations;
     use mailferry::auth::signin::{self, Kept, SignIn};
+    use mailferry::provider::Provider;
     let issuer = Issuer::from_name(issuer)?;
-    let Ok(id) = std::env::var("MAILFERRY_OAUTH_CLIENT_ID") else {
-        return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
-            issuer: issuer.name.clone(),
-        })
-        .with_detail(
-            "no client ID: register MailFerry as a desktop app with the provider and set \
-             MAILFERRY_OAUTH_CLIENT_ID (and MAILFERRY_OAUTH_CLIENT_SECRET if it gave one)",
-        ));
-    };
-    let client = Client {
-        id,
-        secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
-    };
+    // Google and Microsoft: each its own registration (this build's, or
+    // the one the environment names for that provider). Another issuer,
+    // named by its URL: the registration MAILFERRY_OAUTH_CLIENT_ID names.
+    let client =
+        match issuer.provider {
+            Provider::Google | Provider::Microsoft => Registrations::current()
+                .get(issuer.provider)
+                .cloned()
+                .ok_or_else(|| {
+                    mailferry::error::Error::new(Problem::RegistrationMissing {
+                        provider: issuer.provider,
+                    })
+                })?,
+            _ => match std::env::var("MAILFERRY_OAUTH_CLIENT_ID") {
+                Ok(id) if !id.trim().is_empty() => Client {
+                    id,
+                    secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
+                },
+                _ => return Err(mailferry::error::Error::new(Problem::BrowserSignInFailed {
+                    issuer: issuer.name.clone(),
+                })
+                .with_detail(
+                    "no client ID: register MailFerry as a desktop app with this issuer and set \
+                     MAILFERRY_OAUTH_CLIENT_ID (and MAILFERRY_OAUTH_CLIENT_SECRET if it gave one)",
+                )),
+            },
+        };
     let keychain = Keychain::system();
     let browser = Announced {
         browser: oauth::browser_from_env(),

@@ -764,7 +764,11 @@ fn sign_in_error(
                 SignInRefusal::TokenExpired => Problem::TokenExpired { provider },
                 SignInRefusal::TokenScope => Problem::TokenScope { provider },
                 SignInRefusal::TokenRejected => Problem::TokenRejected { provider },
-                SignInRefusal::AdminConsentRequired => Problem::AdminConsentRequired { provider },
+                SignInRefusal::AdminConsentRequired => Problem::AdminConsentRequired {
+                    provider,
+                    approve_at: None,
+                    client_id: None,
+                },
                 SignInRefusal::Busy => Problem::ServerBusy {
                     host: endpoint.host.clone(),
                     wait_secs: suggested_backoff_secs(&text),

@@ -340,14 +340,18 @@ test("your own app registration: without one no browser sign-in is offered; ente
   const card = page.locator('[data-side="destination"]');
   const browserButton = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
   assert.equal(await browserButton.count(), 0, "this copy has no client ID");
+  assert.match(await card.locator("[data-no-registration]").innerText(), /built without its own registration with Microsoft/);
   // "How to get one": the provider's own page, in the system browser.
   await page.locator('[data-side="source"]').getByRole("button", { name: "Open the page to create one" }).click();
   assert.deepEqual(await page.evaluate(() => window.__openedPages), ["gmail"]);
   await page.getByText("Sign in through the browser with your own app registration").click();
   await page.locator('input[name="oauth-client-id"]').fill("00000000-1111-2222-3333-444444444444");
   await page.getByRole("button", { name: "Use this registration" }).click();
-  await page.getByText("Browser sign-in now uses your registration.").waitFor();
+  await page.getByText("Browser sign-in with Microsoft now uses your registration; MailFerry keeps it for next time.").waitFor();
   await browserButton.waitFor();
+  assert.equal(await card.locator("[data-no-registration]").count(), 0);
+  // Only Microsoft's: Gmail's card still says it has none.
+  assert.equal(await page.locator('[data-side="source"] [data-no-registration]').count(), 1);
   await snap(page, "own-client-3-sign-in");
   assert.deepEqual(problems, []);
   await page.close();

@@ -255,7 +255,8 @@ const verification = (): Verification => ({
 
 // Several mailboxes (fixtures: the mock answers rows, it doesn't parse like the shell).
 let handles = 100;
-let ownClient = false;
+// The user's own registrations, per provider (the shell keeps them in a file).
+const ownClients = new Set<string>();
 function mailboxRow(line: number, source_user: string, destination_user: string, password: string | null): MailboxRow {
   const row: MailboxRow = { line, source_user, destination_user, problem: null, source: null, destination: null, source_error: null, destination_error: null };
   if (/\s/.test(source_user)) row.problem = `Row ${line}: "${source_user}" has a space in it; a user name or email address has none.`;
@@ -495,8 +496,11 @@ mockIPC(async (cmd, args) => {
     case "save_job": (window as any).__savedJobs.push(a.job); return null;
     case "forget_job": return null;
     case "open_app_password_page": (window as any).__openedPages.push(a.preset); return null;
-    case "oauth_providers": return scenario === "oauth" || ownClient ? ["google", "microsoft"] : [];
-    case "set_oauth_client": ownClient = a.id !== ""; return ownClient ? ["google", "microsoft"] : [];
+    case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [...ownClients];
+    case "set_oauth_client":
+      if (a.id === "") ownClients.delete(a.provider);
+      else ownClients.add(a.provider);
+      return [...ownClients];
     case "sign_in_oauth":
       await new Promise((r) => setTimeout(r, 300)); // the user in the browser
       users.set(++handles, a.user);

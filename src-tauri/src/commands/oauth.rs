@@ -7,10 +7,12 @@
 //! keeps the refresh token in the keychain (or, without one, for this
 //! session only) and the access token in the session's account, and
 //! answers with a handle. A saved refresh token signs in again without the
-//! browser. The app's client ID is configuration (`MAILFERRY_OAUTH_CLIENT_ID`,
-//! and `MAILFERRY_OAUTH_CLIENT_SECRET` when the provider gives one), as for
-//! the command line, or the user's own, entered on the sign-in screen
-//! (`set_oauth_client`); without one the button is not offered.
+//! browser. The app's registrations are one per provider (the engine's
+//! `auth::registration`: compiled into a release build, or named by the
+//! environment as for the command line), or the user's organisation's own,
+//! entered on the sign-in screen per provider (`set_oauth_client`) and kept
+//! in the app's data folder; without one for a provider, its button is not
+//! offered and the screen says why.
 //!
 //! The window only names an issuer, and only a configured one (the presets:
 //! Google, Microsoft), reached over https: an issuer URL from the window is
@@ -22,9 +24,13 @@ use super::sign_in::SignedIn;
 use crate::accounts::{Account, Accounts};
 use crate::error::{IpcError, IpcResult};
 use mailferry::auth::oauth::{self, Browser, Client, Issuer};
+use mailferry::auth::registration::Registrations;
 use mailferry::auth::signin::{self, SignIn};
 use mailferry::check::{check, Step};
 use mailferry::endpoint::{AuthMechanism, Credentials};
+use mailferry::provider::Provider;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tauri::State;
@@ -32,8 +38,9 @@ use tauri::State;
 /// The app's registration with the providers, and the browser to use.
 #[derive(Clone)]
 pub struct OAuthConfig {
-    /// The client ID (None: browser sign-in is not offered).
-    pub client: Option<Client>,
+    /// The app's registration with each provider (a provider without one:
+    /// browser sign-in with it is not offered).
+    pub registrations: Registrations,
     /// The issuers the window may name (by name, in lower case): the
     /// presets. Nothing else is ever contacted.
     pub issuers: Vec<Issuer>,
@@ -47,16 +54,9 @@ pub struct OAuthConfig {
 impl OAuthConfig {
     /// From the environment, as the command line reads it.
     pub fn from_env() -> OAuthConfig {
-        let client = std::env::var("MAILFERRY_OAUTH_CLIENT_ID")
-            .ok()
-            .filter(|id| !id.trim().is_empty())
-            .map(|id| Client {
-                id,
-                secret: std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET").ok(),
-            });
         let browser = oauth::browser_from_env();
         OAuthConfig {
-            client,
+            registrations: Registrations::current(),
             issuers: vec![Issuer::google(), Issuer::microsoft()],
             browser,
             wait: Duration::from_secs(300),
@@ -64,49 +64,155 @@ impl OAuthConfig {
     }
 }
 
-/// A client ID the user entered in the app (their own registration with
-/// Google or Microsoft), which wins over the one this copy came with. Not
-/// secret (RFC 8252 §8.5: a desktop app's "secret" is not one), kept for
-/// this session.
+/// The registrations the user entered in the app (their organisation's own
+/// with Google or Microsoft), each winning over this copy's for its
+/// provider. Not secret (RFC 8252 §8.5: a desktop app's "secret" is not
+/// one), so kept as a file in the app's data folder beside the saved job:
+/// closing the app keeps them.
 #[derive(Default)]
-pub struct ClientOverride(std::sync::Mutex<Option<Client>>);
+pub struct ClientOverride {
+    chosen: std::sync::Mutex<Registrations>,
+    /// Where they are kept (`None`: for this session only).
+    file: Option<PathBuf>,
+}
+
+/// One registration as the file keeps it.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    provider: String,
+    id: String,
+    secret: Option<String>,
+}
+
+/// The providers a user may register their own app with, as the window
+/// names them.
+const OWN: [(&str, Provider); 2] = [
+    ("google", Provider::Google),
+    ("microsoft", Provider::Microsoft),
+];
 
 impl ClientOverride {
-    /// `config` with the user's client ID in place, if they entered one.
+    /// The registrations kept in `file` by an earlier session, kept there
+    /// again when the user changes them.
+    pub fn kept_in(file: PathBuf) -> ClientOverride {
+        let mut chosen = Registrations::default();
+        if let Ok(bytes) = std::fs::read(&file) {
+            match serde_json::from_slice::<Vec<Kept>>(&bytes) {
+                Ok(kept) => {
+                    for k in kept {
+                        if let Some((_, provider)) = OWN.iter().find(|(n, _)| *n == k.provider) {
+                            chosen.set(*provider, client(&k.id, k.secret.as_deref()));
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the saved app registrations are unreadable"),
+            }
+        }
+        ClientOverride {
+            chosen: std::sync::Mutex::new(chosen),
+            file: Some(file),
+        }
+    }
+
+    /// In the app's data folder (for this session only when there is none).
+    pub fn in_data_dir() -> ClientOverride {
+        match mailferry::paths::data_dir() {
+            Some(dir) => ClientOverride::kept_in(registrations_file(&dir)),
+            None => ClientOverride::default(),
+        }
+    }
+
+    /// `config` with the user's registrations in place of this copy's.
     pub fn apply(&self, config: &OAuthConfig) -> OAuthConfig {
-        let chosen = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let chosen = self.chosen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut registrations = config.registrations.clone();
+        for provider in chosen.providers() {
+            registrations.set(provider, chosen.get(provider).cloned());
+        }
         OAuthConfig {
-            client: chosen.or_else(|| config.client.clone()),
+            registrations,
             ..config.clone()
         }
     }
 
-    /// Sets (or, with an empty ID, clears) the user's client ID.
-    pub fn set(&self, id: &str, secret: Option<&str>) -> IpcResult<()> {
+    /// Sets (or, with an empty ID, clears) the user's registration with
+    /// `provider` (`google`, `microsoft`), and keeps them all.
+    pub fn set(&self, provider: &str, id: &str, secret: Option<&str>) -> IpcResult<()> {
+        let Some((_, provider)) = OWN.iter().find(|(n, _)| *n == provider.trim()) else {
+            return Err(IpcError::invalid(
+                "MailFerry takes an app registration only for Google or Microsoft.",
+            ));
+        };
         let id = id.trim();
         if id.chars().any(|c| c.is_whitespace() || c.is_control()) || id.len() > 512 {
             return Err(IpcError::invalid(
                 "A client ID is one word without spaces, as the provider's console shows it.",
             ));
         }
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = (!id.is_empty()).then(|| Client {
-            id: id.to_owned(),
-            secret: secret
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned),
-        });
+        let mut chosen = self.chosen.lock().unwrap_or_else(|e| e.into_inner());
+        chosen.set(*provider, client(id, secret));
+        if let Some(file) = &self.file {
+            keep(file, &chosen)?;
+        }
         Ok(())
     }
 }
 
+/// Where the user's registrations are kept in MailFerry's data folder.
+pub fn registrations_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("app-registrations.json")
+}
+
+/// A registration from what the user typed; an empty ID is none.
+fn client(id: &str, secret: Option<&str>) -> Option<Client> {
+    let id = id.trim();
+    (!id.is_empty()).then(|| Client {
+        id: id.to_owned(),
+        secret: secret
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+    })
+}
+
+/// Writes the registrations to `file` (a temporary file, then a rename).
+fn keep(file: &Path, chosen: &Registrations) -> IpcResult<()> {
+    let kept: Vec<Kept> = OWN
+        .iter()
+        .filter_map(|(name, provider)| {
+            chosen.get(*provider).map(|c| Kept {
+                provider: (*name).to_owned(),
+                id: c.id.clone(),
+                secret: c.secret.clone(),
+            })
+        })
+        .collect();
+    let failed = |e: std::io::Error| IpcError {
+        detail: Some(format!("{}: {e}", file.display())),
+        ..IpcError::new(
+            crate::error::ErrorCode::StateFailed,
+            "MailFerry couldn't keep your app registration, so it is used until the app is \
+             closed. Check that your disk isn't full.",
+        )
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&kept).map_err(IpcError::internal)?,
+    )
+    .map_err(failed)?;
+    std::fs::rename(&tmp, file).map_err(failed)
+}
+
 /// The issuers the window may offer a browser sign-in for.
 pub fn providers(config: &OAuthConfig) -> Vec<String> {
-    if config.client.is_some() {
-        config.issuers.iter().map(issuer_id).collect()
-    } else {
-        Vec::new()
-    }
+    (config.issuers.iter())
+        .filter(|i| config.registrations.get(i.provider).is_some())
+        .map(issuer_id)
+        .collect()
 }
 
 /// How the window names an issuer: `google`, `microsoft`.
@@ -182,13 +288,14 @@ pub async fn sign_in_oauth_with(
             "Enter the email address you sign in with.",
         ));
     }
-    let Some(client) = config.client.clone() else {
+    let issuer = issuer_named(config, &issuer)?;
+    // Each provider's own registration, never another's.
+    let Some(client) = config.registrations.get(issuer.provider).cloned() else {
         return Err(IpcError::new(
             crate::error::ErrorCode::OAuthUnavailable,
-            "This copy of MailFerry isn't set up to sign in through the browser. Use an app password instead.",
+            Registrations::missing_words(issuer.provider),
         ));
     };
-    let issuer = issuer_named(config, &issuer)?;
     // The engine's browser sign-in, as the command line runs it: a refresh
     // token kept for this issuer, else the browser; the new one kept bound
     // to its issuer, renewing the access token during a long copy.
@@ -240,16 +347,18 @@ pub fn oauth_providers(
     providers(&chosen.apply(&config))
 }
 
-/// Uses the user's own app registration (client ID, and the "secret"
-/// Google gives desktop apps) for browser sign-in; an empty ID goes back to
-/// this copy's own. Answers the providers now offered.
+/// Uses the user's own app registration with `provider` (`google`,
+/// `microsoft`: its client ID, and the "secret" Google gives desktop apps)
+/// for browser sign-in; an empty ID goes back to this copy's own. Kept for
+/// later sessions. Answers the providers now offered.
 pub fn set_oauth_client(
     config: State<'_, OAuthConfig>,
     chosen: State<'_, ClientOverride>,
+    provider: String,
     id: String,
     secret: Option<String>,
 ) -> IpcResult<Vec<String>> {
-    chosen.set(&id, secret.as_deref())?;
+    chosen.set(&provider, &id, secret.as_deref())?;
     Ok(providers(&chosen.apply(&config)))
 }
 
@@ -307,12 +416,24 @@ mod tests {
         }
     }
 
+    /// This copy's registrations: `client` with each provider.
+    fn both(client: Option<&str>) -> Registrations {
+        let mut r = Registrations::default();
+        for provider in [Provider::Google, Provider::Microsoft] {
+            r.set(
+                provider,
+                client.map(|id| Client {
+                    id: id.into(),
+                    secret: Some("the-client-secret".into()),
+                }),
+            );
+        }
+        r
+    }
+
     fn config(client: Option<&str>) -> OAuthConfig {
         OAuthConfig {
-            client: client.map(|id| Client {
-                id: id.into(),
-                secret: None,
-            }),
+            registrations: both(client),
             issuers: vec![Issuer::google(), Issuer::microsoft()],
             browser: Arc::new(mailferry::auth::oauth::SystemBrowser),
             wait: Duration::from_secs(1),
@@ -320,20 +441,45 @@ mod tests {
     }
 
     #[test]
-    fn the_users_client_id_turns_browser_sign_in_on_and_wins() {
-        let chosen = ClientOverride::default();
+    fn the_users_registration_turns_browser_sign_in_on_for_its_provider_only_and_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = registrations_file(dir.path());
+        let chosen = ClientOverride::kept_in(file.clone());
         assert!(providers(&chosen.apply(&config(None))).is_empty());
         chosen
-            .set("  1234-abc.apps.googleusercontent.com ", Some(" GOCSPX-x "))
+            .set(
+                "google",
+                "  1234-abc.apps.googleusercontent.com ",
+                Some(" GOCSPX-x "),
+            )
             .unwrap();
-        let applied = chosen.apply(&config(Some("built-in")));
-        let client = applied.client.unwrap();
+        let applied = chosen.apply(&config(None));
+        assert_eq!(providers(&applied), ["google"], "Google's only");
+        let client = applied.registrations.get(Provider::Google).unwrap();
         assert_eq!(client.id, "1234-abc.apps.googleusercontent.com");
         assert_eq!(client.secret.as_deref(), Some("GOCSPX-x"));
-        assert!(chosen.set("two words", None).is_err());
-        chosen.set("", None).unwrap();
+        assert!(chosen.set("google", "two words", None).is_err());
+        assert!(chosen.set("yahoo", "id", None).is_err());
+        // Closing and reopening the app keeps it, and this copy's own
+        // registration with Microsoft stays in place beside it.
+        let reopened = ClientOverride::kept_in(file.clone());
+        let applied = reopened.apply(&config(Some("built-in")));
         assert_eq!(
-            chosen.apply(&config(Some("built-in"))).client.unwrap().id,
+            applied.registrations.get(Provider::Google).unwrap().id,
+            "1234-abc.apps.googleusercontent.com"
+        );
+        assert_eq!(
+            applied.registrations.get(Provider::Microsoft).unwrap().id,
+            "built-in"
+        );
+        reopened.set("google", "", None).unwrap();
+        assert_eq!(
+            ClientOverride::kept_in(file)
+                .apply(&config(Some("built-in")))
+                .registrations
+                .get(Provider::Google)
+                .unwrap()
+                .id,
             "built-in"
         );
     }
@@ -367,10 +513,7 @@ mod tests {
         .unwrap();
         let browser = Arc::new(Noting::default());
         let config = OAuthConfig {
-            client: Some(Client {
-                id: "mailferry-desktop".into(),
-                secret: Some("the-client-secret".into()),
-            }),
+            registrations: both(Some("mailferry-desktop")),
             issuers: vec![Issuer::google(), Issuer::microsoft()],
             browser: browser.clone(),
             wait: Duration::from_secs(1),
@@ -428,10 +571,7 @@ mod tests {
 
     fn config_with(issuers: Vec<Issuer>, browser: Arc<Noting>) -> OAuthConfig {
         OAuthConfig {
-            client: Some(Client {
-                id: "mailferry-desktop".into(),
-                secret: Some("the-client-secret".into()),
-            }),
+            registrations: both(Some("mailferry-desktop")),
             issuers,
             browser,
             wait: Duration::from_secs(1),
@@ -521,5 +661,85 @@ mod tests {
         assert!(safe_url("https://oauth2.googleapis.com/token"));
         assert!(safe_url("http://127.0.0.1:8080/token"));
         assert!(safe_url("http://[::1]:8080/token"));
+    }
+
+    #[tokio::test]
+    async fn each_provider_signs_in_with_its_own_registration_only() {
+        let browser = Arc::new(Noting::default());
+        let google = local(Issuer::google(), "https", 9);
+        let microsoft = local(Issuer::microsoft(), "https", 10);
+        let mut registrations = Registrations::default();
+        registrations.set(
+            Provider::Google,
+            Some(Client {
+                id: "google-desktop-id".into(),
+                secret: Some("google-desktop-secret".into()),
+            }),
+        );
+        registrations.set(
+            Provider::Microsoft,
+            Some(Client {
+                id: "microsoft-public-id".into(),
+                secret: None,
+            }),
+        );
+        let config = OAuthConfig {
+            registrations,
+            ..config_with(vec![google.clone(), microsoft.clone()], browser.clone())
+        };
+        assert_eq!(providers(&config), ["google", "microsoft"]);
+        let accounts = Accounts::with_keychain(Some(mock_keychain()));
+        for issuer in ["google", "microsoft"] {
+            let _ = sign_in_oauth_with(
+                &accounts,
+                &config,
+                closed_server(),
+                "alice@example.com".into(),
+                issuer.into(),
+            )
+            .await;
+        }
+        let opened = browser.0.lock().unwrap().clone();
+        assert_eq!(opened.len(), 2, "{opened:?}");
+        assert!(
+            opened[0].starts_with(&google.authorize_url),
+            "{}",
+            opened[0]
+        );
+        assert!(opened[0].contains("client_id=google-desktop-id"));
+        assert!(!opened[0].contains("microsoft-public-id"));
+        assert!(
+            opened[1].starts_with(&microsoft.authorize_url),
+            "{}",
+            opened[1]
+        );
+        assert!(opened[1].contains("client_id=microsoft-public-id"));
+        assert!(!opened[1].contains("google-desktop"));
+
+        // Without this copy's own registration with Microsoft: not offered,
+        // and the words say why and what to do.
+        let mut only_google = config.registrations.clone();
+        only_google.set(Provider::Microsoft, None);
+        let config = OAuthConfig {
+            registrations: only_google,
+            ..config
+        };
+        assert_eq!(providers(&config), ["google"]);
+        let err = sign_in_oauth_with(
+            &accounts,
+            &config,
+            closed_server(),
+            "alice@example.com".into(),
+            "microsoft".into(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::OAuthUnavailable);
+        assert!(
+            err.message.contains("registration with Microsoft"),
+            "{}",
+            err.message
+        );
+        assert_eq!(browser.0.lock().unwrap().len(), 2, "no browser for it");
     }
 }

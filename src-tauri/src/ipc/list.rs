@@ -70,7 +70,7 @@ commands! {
         user: String,
         issuer: String,
     ) -> SignedIn)
-    (fn oauth::set_oauth_client[config, chosen](id: String, secret: Option<String>) -> Vec<String>)
+    (fn oauth::set_oauth_client[config, chosen](provider: String, id: String, secret: Option<String>) -> Vec<String>)
     (async cutover::check_mx(domain: String) -> MxCheck)
     (fn report::save_report[app, runs](run: RunId, html: bool) -> String)
 }

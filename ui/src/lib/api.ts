@@ -139,7 +139,9 @@ export const api = {
   oauthProviders: () => call("oauth_providers"),
   signInOAuth: (server: Server, user: string, issuer: string) => call("sign_in_oauth", { server, user, issuer }),
   /** The user's own app registration for browser sign-in (empty: this copy's own). */
-  setOAuthClient: (id: string, secret: string | null) => call("set_oauth_client", { id, secret }),
+  /** The user's own app registration with `provider` ("google", "microsoft"); kept by the shell. */
+  setOAuthClient: (provider: string, id: string, secret: string | null) =>
+    call("set_oauth_client", { provider, id, secret }),
   checkMx: (domain: string) => call("check_mx", { domain }),
   /** Saves the last check's report in Downloads; answers the file's path. */
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),

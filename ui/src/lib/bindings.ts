@@ -969,7 +969,7 @@ export interface Commands {
   sign_in_saved: { args: { server: Server; user: string }; ret: SignedIn | null };
   oauth_providers: { args: Record<string, never>; ret: Array<string> };
   sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
-  set_oauth_client: { args: { id: string; secret: string | null }; ret: Array<string> };
+  set_oauth_client: { args: { provider: string; id: string; secret: string | null }; ret: Array<string> };
   check_mx: { args: { domain: string }; ret: MxCheck };
   save_report: { args: { run: RunId; html: boolean }; ret: string };
 }
