@@ -3,9 +3,9 @@
 //! arrives once, byte for byte as the server serves it, with its flags and
 //! date; a second run copies nothing.
 
-mod common;
+use crate::common;
 
-use common::content;
+use crate::common::content;
 use mailferry::run::{Options, Report};
 use mailferry_harness::{Dovecot, Layout, Message};
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ fn corpus_dir() -> Option<PathBuf> {
 #[tokio::test]
 async fn the_real_world_corpus_arrives_intact() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/sync.rs)");
+        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/it/sync.rs)");
         return;
     };
     let src = Dovecot::builder()

@@ -5,9 +5,9 @@
 //! destination that refuses a keyword (R17), and a run killed right after
 //! a progress-file commit (R28).
 
-mod common;
+use crate::common;
 
-use common::{again, connect, content, migrate, run_both, text, NOW};
+use crate::common::{again, connect, content, migrate, run_both, text, NOW};
 use mailferry::event::Event;
 use mailferry::folder::{Copies, Rules};
 use mailferry::job::{Job, ProgressFile};

@@ -3,9 +3,7 @@
 //! endpoint this test serves on loopback: good tokens sign in by every
 //! mechanism, with and without SASL-IR; refused ones end in plain words.
 
-mod introspection;
-
-use introspection::Introspection;
+use crate::introspection::Introspection;
 use mailferry::check::{check, CheckReport, Step};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Security};
 use mailferry::error::Problem;

@@ -10,9 +10,9 @@
 //! a failure names its seed and run and can be replayed exactly as far as
 //! the cut points go (the servers' timing is not seeded).
 
-mod common;
+use crate::common;
 
-use common::{content, text, NOW};
+use crate::common::{content, text, NOW};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;
 use mailferry::folder::Rules;
@@ -115,7 +115,7 @@ fn mail(i: usize) -> Message {
         ))
 }
 
-/// The messages every identity rule has to get right (tests/sync.rs's
+/// The messages every identity rule has to get right (the `sync` module's
 /// edge cases, plus a NUL byte and two messages without a Message-ID).
 /// No zero-byte message: Dovecot refuses to store one ("Can't save a zero
 /// byte message").

@@ -3,9 +3,9 @@
 //! never exceed its cap, whatever the number of mailboxes and writers; every
 //! mailbox arrives exact; a second pass copies nothing.
 
-mod common;
+use crate::common;
 
-use common::content;
+use crate::common::content;
 use mailferry::domain::{migrate_all, migrate_all_with, Domain, Each, Mailbox, Outcome};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::{Event, EventSink};

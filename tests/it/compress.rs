@@ -4,9 +4,7 @@
 //! each server cuts any connection on which a marker from the bodies shows
 //! up in clear, so the same run without compression must fail.
 
-mod common;
-
-use common::{content, migrate_sessions};
+use crate::common::{content, migrate_sessions};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::imap::Session;
 use mailferry::run::Options;

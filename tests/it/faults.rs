@@ -15,9 +15,7 @@
 //! garbled UIDVALIDITY was read as 0, a "new" folder, which copied a folder
 //! twice (now retried like a busy server, never read as a new folder).
 
-mod common;
-
-use common::migrate_sessions;
+use crate::common::migrate_sessions;
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::imap::Session;
 use mailferry::run::{Options, Report};

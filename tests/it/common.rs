@@ -1,7 +1,6 @@
 //! Helpers shared by the engine's integration tests: one migration run as
 //! the CLI does it, the CLI itself with plain connections to two harness
 //! servers, and the comparison of two folders' messages.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;

@@ -1,9 +1,9 @@
 //! `mailferry check` as an administrator runs it: flags, password sources,
 //! the printed verdict, `--json`, and exit codes (0 both fine, 2 otherwise).
 
-mod common;
+use crate::common;
 
-use common::{mailferry, run_both, text};
+use crate::common::{mailferry, run_both, text};
 use mailferry_harness::{Dovecot, Layout, Message};
 
 #[test]

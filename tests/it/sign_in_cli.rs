@@ -5,10 +5,10 @@
 //! keychain test runs end to end; without one, the plain-words refusal is
 //! what is tested.
 
-mod introspection;
+use crate::introspection;
 
+use crate::introspection::Introspection;
 use base64::Engine;
-use introspection::Introspection;
 use mailferry_harness::{Dovecot, Layout};
 use std::process::{Command, Output, Stdio};
 
@@ -140,10 +140,10 @@ fn without_a_keychain_keychain_and_forget_say_so_plainly() {
 
 #[test]
 fn keychain_round_trip_with_the_real_secret_service() {
-    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
-        introspection::rerun_under_secret_service(
-            "keychain_round_trip_with_the_real_secret_service",
-        );
+    if !introspection::inside_secret_service(
+        module_path!(),
+        "keychain_round_trip_with_the_real_secret_service",
+    ) {
         return;
     }
     use mailferry::auth::keychain::{Account, Keychain, SecretKind};

@@ -3,9 +3,9 @@
 //! UIDVALIDITY changes, a destination that already holds some of the mail,
 //! connections cut mid-FETCH and mid-APPEND, and Gmail's All Mail.
 
-mod common;
+use crate::common;
 
-use common::{content, migrate, migrate_with, NOW};
+use crate::common::{content, migrate, migrate_with, NOW};
 use mailferry::error::Problem;
 use mailferry::run::Options;
 use mailferry::state::State;

@@ -2,9 +2,9 @@
 //! progress file; what went missing at the destination is put back; one
 //! folder or message the servers refuse never stops the rest.
 
-mod common;
+use crate::common;
 
-use common::{content, migrate, run_both, text, NOW};
+use crate::common::{content, migrate, run_both, text, NOW};
 use mailferry::folder::Rules;
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Options;

@@ -11,13 +11,10 @@
 //! - a refused delegation ends in plain words naming the administrator;
 //! - no token, assertion, key or client secret appears in any output.
 
-mod common;
-mod introspection;
-
+use crate::common::{content, mailferry, migrate_sessions, text};
+use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::{content, mailferry, migrate_sessions, text};
-use introspection::{read_request, Introspection};
 use mailferry::auth::grant::{RefreshGrant, ServiceAccount, TokenSource};
 use mailferry::auth::oauth::{percent_decode, Client, Issuer, Tokens};
 use mailferry::endpoint::{Credentials, Endpoint, Security};

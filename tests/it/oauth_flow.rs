@@ -5,11 +5,11 @@
 //! a second request to the listener finds nobody, and a refresh gives a new
 //! access token.
 
-mod introspection;
+use crate::introspection;
 
+use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use introspection::{read_request, Introspection};
 use mailferry::auth::oauth::{self, percent_decode, Browser, Client, Issuer};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::error::Problem;
@@ -415,10 +415,10 @@ fn curl_browser(dir: &std::path::Path) -> std::path::PathBuf {
 /// uses without the browser.
 #[test]
 fn cli_never_sends_a_saved_refresh_token_to_another_issuer() {
-    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
-        introspection::rerun_under_secret_service(
-            "cli_never_sends_a_saved_refresh_token_to_another_issuer",
-        );
+    if !introspection::inside_secret_service(
+        module_path!(),
+        "cli_never_sends_a_saved_refresh_token_to_another_issuer",
+    ) {
         return;
     }
     use mailferry::auth::keychain::{Account, Keychain, SecretKind};

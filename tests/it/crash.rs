@@ -6,9 +6,9 @@
 //! see `src/crashpoint.rs`): no destructor runs, no buffer is flushed, the
 //! SQLite transaction in progress is lost — the same as SIGKILL.
 
-mod common;
+use crate::common;
 
-use common::{both_sides, content, mailferry, run_both, text};
+use crate::common::{both_sides, content, mailferry, run_both, text};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::process::Output;
 
