@@ -8,15 +8,29 @@ use mailferry::folder::Rules;
 use mailferry::imap::Session;
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::{Options, Report};
-use mailferry_harness::{Dovecot, Fetched, Message};
+use mailferry_harness::{Dovecot, Fetched, Layout, Message};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// The clock of library-level runs (2026-01-01).
 pub const NOW: i64 = 1_767_225_600;
+
+/// A Dovecot with this folder layout and no fsync (the tests kill
+/// processes, never the machine).
+pub fn dovecot(layout: Layout) -> Dovecot {
+    Dovecot::builder().layout(layout).fsync(false).build()
+}
+
+/// A temporary folder for one job and its state file's path in it; the
+/// folder goes when the first value is dropped.
+pub fn state_file() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    (dir, state)
+}
 
 /// Signs in as alice/alicepass over a plain connection.
 pub async fn connect(addr: SocketAddr) -> Session {
@@ -42,6 +56,13 @@ pub async fn migrate(
     options: &Options,
 ) -> Result<Report, mailferry::error::Error> {
     migrate_with(src, dst, state, options, Duration::from_secs(60)).await
+}
+
+/// [`migrate`] between two servers' plain ports; the run must succeed.
+pub async fn copy(src: &Dovecot, dst: &Dovecot, state: &Path, options: &Options) -> Report {
+    migrate(src.addr_plain(), dst.addr_plain(), state, options)
+        .await
+        .expect("the copy runs")
 }
 
 /// [`migrate`] with another timeout for every server reply.

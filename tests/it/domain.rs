@@ -3,9 +3,7 @@
 //! never exceed its cap, whatever the number of mailboxes and writers; every
 //! mailbox arrives exact; a second pass copies nothing.
 
-use crate::common;
-
-use crate::common::content;
+use crate::common::{self, content};
 use mailferry::domain::{migrate_all, migrate_all_with, Domain, Each, Mailbox, Outcome};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::{Event, EventSink};

@@ -3,6 +3,7 @@
 //! creating the tree builds exactly that, a second run creates nothing, and a
 //! mail client then sees the tree, subscribed, special folders marked.
 
+use crate::common;
 use std::time::Duration;
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
@@ -548,8 +549,7 @@ fn cli_folders_then_sync_justfolders() {
     assert_eq!(dest.list("alice"), after);
 
     // Without --justfolders, sync goes on to copy the messages (none here).
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out, err) = cli(
         &source,
         &dest,
@@ -647,8 +647,7 @@ fn names_with_quotes_and_backslashes_round_trip() {
         );
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out, err) = cli(
         &source,
         &dest,
@@ -724,8 +723,7 @@ fn look_alike_source() -> (Dovecot, Vec<Vec<u8>>, Vec<Vec<u8>>) {
 fn look_alike_folders_are_copied_apart_when_the_destination_keeps_them_apart() {
     let (source, nfc_bodies, nfd_bodies) = look_alike_source();
     let dest = Dovecot::start(Layout::Exchange);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         source.plain_port(),
         dest.plain_port(),
@@ -760,8 +758,7 @@ fn look_alike_folders_go_to_a_named_sibling_when_the_destination_merges_them() {
             mutf7_encode(CAFE_NFC),
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         source.plain_port(),
         normalising.port(),
@@ -803,8 +800,7 @@ fn a_real_question_holds_back_only_the_folders_concerned() {
         copied.push((name, fill(&source, &full, 2)));
     }
     let inbox = fill(&source, "INBOX", 2);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         source.plain_port(),
         dest.plain_port(),
@@ -872,8 +868,7 @@ fn folder_name_torture_tree_in_one_sync() {
     let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
     assert_eq!(code, Some(0), "no question in this tree:\n{out}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let sync = || {
         cli_plain(
             source.plain_port(),
@@ -920,8 +915,7 @@ fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
         .unwrap_or_else(|| panic!("a row for v1.2:\n{out}"));
     assert!(row.contains("-> INBOX.v1_2"), "{row}");
     assert!(row.contains("became \"_\""), "the map says why: {row}");
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         source.plain_port(),
         dest.plain_port(),
@@ -974,8 +968,7 @@ fn a_name_listed_as_a_literal_round_trips() {
         out.lines().any(|l| l.contains(&format!("-> {name}"))),
         "{name:?} shown as it is:\n{out}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         literal_lists.port(),
         dest.plain_port(),

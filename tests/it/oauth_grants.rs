@@ -11,7 +11,7 @@
 //! - a refused delegation ends in plain words naming the administrator;
 //! - no token, assertion, key or client secret appears in any output.
 
-use crate::common::{content, mailferry, migrate_sessions, text};
+use crate::common::{self, content, mailferry, migrate_sessions, text};
 use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -319,10 +319,7 @@ async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
         "INBOX",
         &(0..5).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
     );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     idp.grant_for("ya29.mf-1", "carol", 1);
     let proxy = Proxy::start(src.addr_plain());
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));

@@ -5,9 +5,7 @@
 //! destination that refuses a keyword (R17), and a run killed right after
 //! a progress-file commit (R28).
 
-use crate::common;
-
-use crate::common::{again, connect, content, migrate, run_both, text, NOW};
+use crate::common::{self, again, connect, content, migrate, run_both, text, NOW};
 use mailferry::event::Event;
 use mailferry::folder::{Copies, Rules};
 use mailferry::job::{Job, ProgressFile};
@@ -18,10 +16,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 fn server() -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build()
+    common::dovecot(Layout::Exchange)
 }
 
 /// The `i`-th message of a test folder; every fifth has no Message-ID
@@ -101,8 +96,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
         "Projects",
         &(0..30).map(|i| mail("projects", i)).collect::<Vec<_>>(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
         .await
         .unwrap();
@@ -174,8 +168,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
         "Projects",
         &(0..10).map(|i| mail("old", i)).collect::<Vec<_>>(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
         .await
         .unwrap();
@@ -212,9 +205,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
         accept_renumbered: vec!["Projects".to_owned()],
         ..with_delete2()
     };
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &accepted)
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &accepted).await;
     assert_eq!(report.transferred(), 10, "{report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
     for (k, n) in content(&src.fetch_all("alice", "Projects")) {
@@ -252,8 +243,7 @@ async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
         )
     };
     src.append("alice", "Projects", &(0..8).map(plain).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
     let copied = content(&dst.fetch_all("alice", "Projects"));
@@ -295,8 +285,7 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
         "Clients",
         &(0..12).map(|i| mail("clients", i)).collect::<Vec<_>>(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
         .await
         .unwrap();
@@ -429,8 +418,7 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
 
     let (report, said) =
@@ -519,8 +507,7 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
     dst.create_mailbox("alice", "B");
 
@@ -564,8 +551,7 @@ async fn r11_with_objectid_after_the_switch_nothing_is_renamed_at_the_destinatio
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, _] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
     src.append(
         "alice",
@@ -634,8 +620,7 @@ fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
         "Clients",
         &(0..4).map(|i| mail("cli", i)).collect::<Vec<_>>(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (sides, passwords) = common::both_ports(proxy.port(), dst.plain_port());
     let sync = || {
         let mut args: Vec<&str> = vec!["sync"];
@@ -694,16 +679,8 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         "the source keeps the long keyword"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
     assert_eq!(inbox.transferred, 6, "{inbox:#?}");
     assert_eq!(inbox.failed, 0, "{inbox:#?}");
@@ -737,14 +714,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         .iter()
         .any(|(_, f)| f == &["\\Flagged".to_owned(), "\\Seen".to_owned()]));
 
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert_eq!(again.failed(), 0, "{again:#?}");
     assert_eq!(again.refused().count(), 0, "{again:#?}");
@@ -759,14 +729,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         assert!(session.command(&c).unwrap().is_ok(), "{c}");
     }
     session.logout();
-    let changed = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let changed = common::copy(&src, &dst, &state, &Options::default()).await;
     let inbox = changed
         .folders
         .iter()
@@ -782,14 +745,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         .unwrap();
     assert!(first.flags.contains(&"\\Flagged".to_owned()), "{first:?}");
     assert!(!first.flags.contains(&long), "{first:?}");
-    let settled = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let settled = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(settled.refused().count(), 0, "{settled:#?}");
     assert_eq!(
         settled.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
@@ -811,8 +767,7 @@ fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact(
         "INBOX",
         &(0..20).map(|i| mail("durable", i)).collect::<Vec<_>>(),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let crashed = run_both(
         "sync",
         &src,

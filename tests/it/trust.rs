@@ -2,9 +2,7 @@
 //! progress file; what went missing at the destination is put back; one
 //! folder or message the servers refuse never stops the rest.
 
-use crate::common;
-
-use crate::common::{content, migrate, run_both, text, NOW};
+use crate::common::{self, content, migrate, run_both, text, NOW};
 use mailferry::folder::Rules;
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Options;
@@ -24,10 +22,7 @@ fn mail(i: usize) -> Message {
 }
 
 fn server() -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build()
+    common::dovecot(Layout::Exchange)
 }
 
 fn assert_same(src: &Dovecot, dst: &Dovecot, folder: &str) {
@@ -102,8 +97,7 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
     src.create_mailbox("alice", "Projects");
     src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
     src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
 
@@ -155,8 +149,7 @@ async fn messages_held_back_by_a_size_limit_are_not_safe_yet() {
         .into_bytes(),
     );
     src.append("alice", "INBOX", &[mail(0), big]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &["--maxsize", "10000"], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
@@ -198,8 +191,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
         src.addr_plain(),
         Fault::rewrite(Direction::ToServer, "\"Broken\"", "\"Gone-x\""),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let passwords = [
         ("MAILFERRY_PASSWORD1", "alicepass"),
         ("MAILFERRY_PASSWORD2", "alicepass"),
@@ -246,8 +238,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
     let dst = server();
     src.append("alice", "INBOX", &(0..8).map(mail).collect::<Vec<_>>());
     // The identities are read (and cached by the server) first…
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let dry = migrate(
         src.addr_plain(),
         dst.addr_plain(),
@@ -277,14 +268,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o000)).unwrap();
 
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 7, "{report:#?}");
     assert_eq!(report.failed(), 1, "{report:#?}");
     assert_eq!(report.exit_code(), 1);
@@ -296,14 +280,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
 
     // Readable again: the next run copies it.
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_same(&src, &dst, "INBOX");
 }
@@ -313,8 +290,7 @@ async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
     let src = server();
     let dst = server();
     src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let delete2 = Options {
         delete2: true,
         ..Options::default()
@@ -363,8 +339,7 @@ fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
         src.addr_plain(),
         Fault::Delay(std::time::Duration::from_millis(15)),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let mut args = through(&proxy, &dst, &state, "sync");
     args.extend(["--batch-messages".to_owned(), "4".to_owned()]);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
@@ -433,16 +408,8 @@ async fn a_different_message_under_the_same_message_id_at_the_destination_is_not
         )
         .internal_date("15-Jan-2023 12:00:00 +0000")],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 4, "{report:#?}");
     assert_eq!(report.already_there(), 0);
     let at_dest = dst.fetch_all("alice", "INBOX");
@@ -463,16 +430,8 @@ async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_plac
         .map(common::again)
         .collect();
     dst.append("alice", "INBOX", &earlier);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         (report.transferred(), report.already_there()),
         (2, 2),
@@ -505,8 +464,7 @@ async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_mea
     dst.create_mailbox("alice", "Other");
     let own: Vec<Message> = (100..105).map(mail).collect();
     dst.append("alice", "Other", &own);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let delete2 = Options {
         delete2: true,
         ..Options::default()
@@ -557,8 +515,7 @@ fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked
     let src = server();
     let dst = server();
     src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
 
@@ -612,8 +569,7 @@ fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merg
     src.create_mailbox("alice", "Beta");
     src.append("alice", "Alpha", &(0..3).map(mail).collect::<Vec<_>>());
     src.append("alice", "Beta", &(3..6).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let merge = ["--f1f2", "Alpha=Merged", "--f1f2", "Beta=Merged", "--merge"];
     let first = run_both("sync", &src, &dst, &state, &merge, &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
@@ -643,8 +599,7 @@ fn a_folder_mapped_elsewhere_on_a_later_run_is_copied_to_its_new_place() {
     let dst = server();
     src.create_mailbox("alice", "Projects");
     src.append("alice", "Projects", &(0..4).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
     assert_eq!(dst.fetch_all("alice", "Projects").len(), 4);
@@ -687,8 +642,7 @@ fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
     messages.extend([twin.clone(), twin.clone(), twin]);
     src.create_mailbox("alice", "Dups");
     src.append("alice", "Dups", &messages);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
 
@@ -728,8 +682,7 @@ fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
         .status()
         .unwrap();
     assert!(status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let out = run_both("sync", &src, &dst, &state, &[], &[]);
     let said = text(&out.stdout);
     assert_eq!(
@@ -803,8 +756,7 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
     src.create_mailbox("alice", "Projects");
     src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
     src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let first = run_both("sync", &src, &dst, &state, &[], &[]);
     assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
 
