@@ -126,6 +126,14 @@ pub fn mailferry(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("run mailferry")
 }
 
+/// [`mailferry`], which must exit 0 (else the test fails with its output).
+#[track_caller]
+pub fn mailferry_ok(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = mailferry(args, env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    out
+}
+
 /// The flags for plain connections to `src` (side 1) and `dst` (side 2)
 /// as alice, and the environment with both passwords.
 pub fn both_sides(
@@ -182,6 +190,21 @@ pub fn run_both(
     let mut all_env: Vec<(&str, &str)> = passwords.to_vec();
     all_env.extend_from_slice(env);
     mailferry(&args, &all_env)
+}
+
+/// [`run_both`] with no more environment, which must exit 0 (else the test
+/// fails with its output).
+#[track_caller]
+pub fn run_both_ok(
+    command: &str,
+    src: &Dovecot,
+    dst: &Dovecot,
+    state: &Path,
+    extra: &[&str],
+) -> Output {
+    let out = run_both(command, src, dst, state, extra, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    out
 }
 
 /// Output as text.

@@ -19,6 +19,11 @@ fn server() -> Dovecot {
     common::dovecot(Layout::Exchange)
 }
 
+/// `mail(tag, i)` for each `i`.
+fn mails(tag: &str, range: std::ops::Range<usize>) -> Vec<Message> {
+    range.map(|i| mail(tag, i)).collect()
+}
+
 /// The `i`-th message of a test folder; every fifth has no Message-ID
 /// (it is known by its header hash and size alone).
 fn mail(tag: &str, i: usize) -> Message {
@@ -91,15 +96,9 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..30).map(|i| mail("projects", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Projects", &mails("projects", 0..30));
     let (_dir, state) = common::state_file();
-    let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let first = common::copy(&src, &dst, &state, &with_delete2()).await;
     assert_eq!(first.transferred(), 30, "{first:#?}");
     let copied = content(&dst.fetch_all("alice", "Projects"));
 
@@ -110,9 +109,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     src.append("alice", "Projects", &back);
 
     for round in 0..2 {
-        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-            .await
-            .unwrap();
+        let report = common::copy(&src, &dst, &state, &with_delete2()).await;
         let projects = report
             .folders
             .iter()
@@ -141,9 +138,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
         assert!(session.command(c).unwrap().is_ok(), "{c}");
     }
     session.logout();
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &with_delete2()).await;
     assert_eq!(report.transferred(), 0, "{report:#?}");
     let projects = &report.folders.iter().find(|f| f.source == "Projects");
     assert_eq!(projects.unwrap().removed, 1, "{report:#?}");
@@ -163,23 +158,13 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..10).map(|i| mail("old", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Projects", &mails("old", 0..10));
     let (_dir, state) = common::state_file();
-    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    common::copy(&src, &dst, &state, &with_delete2()).await;
     let mut want = content(&dst.fetch_all("alice", "Projects"));
 
     recreate(&src, "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..10).map(|i| mail("new", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Projects", &mails("new", 0..10));
     src.append("alice", "INBOX", &[mail("inbox", 1)]);
     let held = run_both("sync", &src, &dst, &state, &["--delete2"], &[]);
     let said = text(&held.stdout) + &text(&held.stderr);
@@ -219,9 +204,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
 
     // Later runs, without the flag: the renumbering is settled.
     src.append("alice", "Projects", &[mail("new", 20)]);
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &with_delete2()).await;
     assert_eq!(report.refused().count(), 0, "{report:#?}");
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
@@ -244,8 +227,7 @@ async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
     };
     src.append("alice", "Projects", &(0..8).map(plain).collect::<Vec<_>>());
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     let copied = content(&dst.fetch_all("alice", "Projects"));
 
     let old = src.fetch_all("alice", "Projects");
@@ -280,15 +262,9 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Clients");
-    src.append(
-        "alice",
-        "Clients",
-        &(0..12).map(|i| mail("clients", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Clients", &mails("clients", 0..12));
     let (_dir, state) = common::state_file();
-    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    common::copy(&src, &dst, &state, &with_delete2()).await;
     let copied = content(&dst.fetch_all("alice", "Clients"));
     assert_eq!(copied.values().sum::<usize>(), 12);
 
@@ -300,9 +276,7 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
     session.logout();
 
     for round in 0..2 {
-        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-            .await
-            .unwrap();
+        let report = common::copy(&src, &dst, &state, &with_delete2()).await;
         assert_eq!(
             report.transferred(),
             if round == 0 { 12 } else { 0 },
@@ -379,16 +353,8 @@ async fn copied_a_and_a_x(
 ) -> [std::collections::BTreeMap<(Vec<u8>, Vec<String>, String), usize>; 2] {
     src.create_mailbox("alice", "A");
     src.create_mailbox("alice", "A/x");
-    src.append(
-        "alice",
-        "A",
-        &(0..5).map(|i| mail("a", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "A/x",
-        &(0..3).map(|i| mail("ax", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "A", &mails("a", 0..5));
+    src.append("alice", "A/x", &mails("ax", 0..3));
     let first = migrate(proxy.addr(), dst.addr_plain(), state, &with_delete2())
         .await
         .unwrap();
@@ -553,11 +519,7 @@ async fn r11_with_objectid_after_the_switch_nothing_is_renamed_at_the_destinatio
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
     let (_dir, state) = common::state_file();
     let [a, _] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
-    src.append(
-        "alice",
-        "B",
-        &(10..12).map(|i| mail("b", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "B", &mails("b", 10..12));
     let switched = Options {
         after_switch: true,
         ..Options::default()
@@ -615,11 +577,7 @@ fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
     src.create_mailbox("alice", "Clients");
-    src.append(
-        "alice",
-        "Clients",
-        &(0..4).map(|i| mail("cli", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Clients", &mails("cli", 0..4));
     let (_dir, state) = common::state_file();
     let (sides, passwords) = common::both_ports(proxy.port(), dst.plain_port());
     let sync = || {
@@ -762,11 +720,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
 fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact() {
     let src = server();
     let dst = server();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..20).map(|i| mail("durable", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "INBOX", &mails("durable", 0..20));
     let (_dir, state) = common::state_file();
     let crashed = run_both(
         "sync",

@@ -21,6 +21,11 @@ fn mail(i: usize) -> Message {
     .internal_date(&format!("{:02}-Mar-2024 09:00:00 +0000", 1 + i % 28))
 }
 
+/// `mail(i)` for each `i`.
+fn mails(range: std::ops::Range<usize>) -> Vec<Message> {
+    range.map(mail).collect()
+}
+
 fn server() -> Dovecot {
     common::dovecot(Layout::Exchange)
 }
@@ -95,11 +100,10 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..6));
+    src.append("alice", "Projects", &mails(6..10));
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // Another mail program deletes two of the copies at the new server
     // (one in a folder whose source never changes again).
@@ -119,8 +123,7 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
     assert_eq!(audit.unexplained(), 2, "{audit:#?}");
 
     // The next copy puts them back, once.
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     assert_same(&src, &dst, "INBOX");
     assert_same(&src, &dst, "Projects");
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
@@ -130,8 +133,7 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
         "safe now: {}",
         text(&verify.stdout)
     );
-    let third = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(third.status.code(), Some(0));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     assert_same(&src, &dst, "INBOX");
 }
 
@@ -150,16 +152,13 @@ async fn messages_held_back_by_a_size_limit_are_not_safe_yet() {
     );
     src.append("alice", "INBOX", &[mail(0), big]);
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &["--maxsize", "10000"], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &["--maxsize", "10000"]);
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
     let said = text(&verify.stdout);
     assert_eq!(verify.status.code(), Some(1), "{said}");
     assert!(said.contains("Trust 1"), "{said}");
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0));
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }
 
 /// The CLI flags for a source behind `proxy` and the destination `dst`.
@@ -181,10 +180,10 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
     for name in ["Alpha", "Broken", "Zulu"] {
         src.create_mailbox("alice", name);
     }
-    src.append("alice", "INBOX", &(0..3).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Alpha", &(3..5).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Broken", &(5..7).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Zulu", &(7..9).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..3));
+    src.append("alice", "Alpha", &mails(3..5));
+    src.append("alice", "Broken", &mails(5..7));
+    src.append("alice", "Zulu", &mails(7..9));
     // The source server refuses to open one folder (as it does for a name
     // it lists but cannot open).
     let proxy = Proxy::with_fault(
@@ -227,8 +226,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
     proxy.set_fault(Fault::default());
     let args = through(&proxy, &dst, &state, "sync");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = common::mailferry(&args, &passwords);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    common::mailferry_ok(&args, &passwords);
     assert_same(&src, &dst, "Broken");
 }
 
@@ -236,7 +234,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
 async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_folder_copies() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..8).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..8));
     // The identities are read (and cached by the server) first…
     let (_dir, state) = common::state_file();
     let dry = migrate(
@@ -289,7 +287,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
 async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..6));
     let (_dir, state) = common::state_file();
     let delete2 = Options {
         delete2: true,
@@ -333,7 +331,7 @@ async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
 fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..60).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..60));
     // A slow link, so the run is still going when the signal comes.
     let proxy = Proxy::with_fault(
         src.addr_plain(),
@@ -395,7 +393,7 @@ fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
 async fn a_different_message_under_the_same_message_id_at_the_destination_is_not_already_there() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..4));
     // The new server holds another message that reuses one Message-ID
     // (a mailing list's digest, a careless sender).
     dst.append(
@@ -423,7 +421,7 @@ async fn a_different_message_under_the_same_message_id_at_the_destination_is_not
 async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_place() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..4));
     // Another tool copied two of them already (same bytes, same date).
     let earlier: Vec<Message> = src.fetch_all("alice", "INBOX")[..2]
         .iter()
@@ -458,7 +456,7 @@ async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_plac
 async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_meanwhile() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..5));
     // The new server has another folder with mail of the user's own, under
     // the same UIDs the copies will get.
     dst.create_mailbox("alice", "Other");
@@ -514,10 +512,9 @@ async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_mea
 fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..5));
     let (dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // The disk garbles the file.
     let mut bytes = std::fs::read(&state).unwrap();
@@ -557,8 +554,7 @@ fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked
         })
         .count();
     assert!(kept >= 1, "the damaged file is kept beside the new one");
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }
 
 #[test]
@@ -567,12 +563,11 @@ fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merg
     let dst = server();
     src.create_mailbox("alice", "Alpha");
     src.create_mailbox("alice", "Beta");
-    src.append("alice", "Alpha", &(0..3).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Beta", &(3..6).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Alpha", &mails(0..3));
+    src.append("alice", "Beta", &mails(3..6));
     let (_dir, state) = common::state_file();
     let merge = ["--f1f2", "Alpha=Merged", "--f1f2", "Beta=Merged", "--merge"];
-    let first = run_both("sync", &src, &dst, &state, &merge, &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &merge);
     assert_eq!(dst.fetch_all("alice", "Merged").len(), 6);
 
     // Someone deletes the folder at the new server and creates it again.
@@ -581,16 +576,14 @@ fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merg
     session.logout();
     dst.create_mailbox("alice", "Merged");
 
-    let again = run_both("sync", &src, &dst, &state, &merge, &[]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+    let again = common::run_both_ok("sync", &src, &dst, &state, &merge);
     assert_eq!(
         dst.fetch_all("alice", "Merged").len(),
         6,
         "both source folders' mail is back: {}",
         text(&again.stdout)
     );
-    let verify = run_both("verify", &src, &dst, &state, &merge, &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &merge);
 }
 
 #[test]
@@ -598,10 +591,9 @@ fn a_folder_mapped_elsewhere_on_a_later_run_is_copied_to_its_new_place() {
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "Projects", &(0..4).map(mail).collect::<Vec<_>>());
+    src.append("alice", "Projects", &mails(0..4));
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     assert_eq!(dst.fetch_all("alice", "Projects").len(), 4);
 
     let moved = run_both(
@@ -643,8 +635,7 @@ fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
     src.create_mailbox("alice", "Dups");
     src.append("alice", "Dups", &messages);
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // The source folder is recreated (new UIDVALIDITY) with the same mail
     // in another order, one twin fewer.
@@ -672,7 +663,7 @@ fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
 fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..2).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..2));
     // An empty message file in the source's mail folder (a broken import).
     let new = src.dir().join("home/alice/Maildir/new");
     let empty = new.join("1700000000.M1P1.empty,S=0");
@@ -754,11 +745,10 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..6));
+    src.append("alice", "Projects", &mails(6..10));
     let (_dir, state) = common::state_file();
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // At the new server, another mail program deletes a copy and new mail
     // arrives in the same folder: the folder holds as many messages as the
@@ -770,8 +760,7 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
     dst.append("alice", "Projects", &[mail(41)]);
     src.append("alice", "Projects", &[mail(11)]);
 
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     for (folder, subjects) in [
         ("INBOX", vec!["Trust 2", "Trust 40"]),
         ("Projects", vec!["Trust 7", "Trust 11", "Trust 41"]),
@@ -789,6 +778,5 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
             assert_eq!(n, 1, "{folder}: {s} once at the new server");
         }
     }
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }
