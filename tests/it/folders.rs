@@ -410,6 +410,12 @@ async fn a_refused_folder_stops_the_run_and_is_named() {
     );
 }
 
+/// Both passwords, as the CLI reads them from the environment.
+const PASSWORDS: [(&str, &str); 2] = [
+    ("MAILFERRY_PASSWORD1", "alicepass"),
+    ("MAILFERRY_PASSWORD2", "alicepass"),
+];
+
 /// Runs the built `mailferry` against a source and a destination, with the
 /// folder rule flags in `extra`; passwords come from the environment.
 fn cli(
@@ -444,17 +450,11 @@ fn cli(
         ca2.to_str().unwrap(),
     ]);
     args.extend(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .env("MAILFERRY_PASSWORD1", "alicepass")
-        .env("MAILFERRY_PASSWORD2", "alicepass")
-        .output()
-        .expect("run mailferry");
+    let out = common::mailferry(&args, &PASSWORDS);
     (
         out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        common::text(&out.stdout),
+        common::text(&out.stderr),
     )
 }
 
@@ -564,12 +564,10 @@ fn cli_folders_then_sync_justfolders() {
 /// `folders` needs both servers and says which flags.
 #[test]
 fn cli_folders_needs_both_servers() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(["folders", "--host1", "127.0.0.1", "--user1", "alice"])
-        .env("MAILFERRY_PASSWORD1", "x")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = common::mailferry(
+        &["folders", "--host1", "127.0.0.1", "--user1", "alice"],
+        &[("MAILFERRY_PASSWORD1", "x")],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host2"), "{err}");
@@ -663,38 +661,17 @@ fn names_with_quotes_and_backslashes_round_trip() {
 /// Runs the built `mailferry` over plain connections to the given ports
 /// (a harness server or a proxy in front of one).
 fn cli_plain(source: u16, dest: u16, command: &[&str], extra: &[&str]) -> (Option<i32>, String) {
-    let (p1, p2) = (source.to_string(), dest.to_string());
+    let (sides, passwords) = common::both_ports(source, dest);
     let mut args: Vec<&str> = command.to_vec();
-    args.extend([
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &p1,
-        "--plain1",
-        "--user1",
-        "alice",
-        "--host2",
-        "127.0.0.1",
-        "--port2",
-        &p2,
-        "--plain2",
-        "--user2",
-        "alice",
-    ]);
+    args.extend(sides.iter().map(String::as_str));
     args.extend(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .env("MAILFERRY_PASSWORD1", "alicepass")
-        .env("MAILFERRY_PASSWORD2", "alicepass")
-        .output()
-        .expect("run mailferry");
+    let out = common::mailferry(&args, &passwords);
     (
         out.status.code(),
         format!(
             "{}\n--- stderr ---\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            common::text(&out.stdout),
+            common::text(&out.stderr)
         ),
     )
 }
