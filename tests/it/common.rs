@@ -32,6 +32,14 @@ pub fn state_file() -> (tempfile::TempDir, PathBuf) {
     (dir, state)
 }
 
+/// The default options with removals on (`--delete2`).
+pub fn with_delete2() -> Options {
+    Options {
+        delete2: true,
+        ..Options::default()
+    }
+}
+
 /// Signs in as alice/alicepass over a plain connection.
 pub async fn connect(addr: SocketAddr) -> Session {
     connect_with(addr, Duration::from_secs(60)).await

@@ -77,13 +77,6 @@ fn recreate(server: &Dovecot, folder: &str) {
     );
 }
 
-fn with_delete2() -> Options {
-    Options {
-        delete2: true,
-        ..Options::default()
-    }
-}
-
 /// R09: the source folder is deleted and created again and the same mail
 /// put back (two messages fewer, the user's own clean-up): the UIDs on
 /// record are not trusted, the messages are found again by identity,
@@ -98,7 +91,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     src.create_mailbox("alice", "Projects");
     src.append("alice", "Projects", &mails("projects", 0..30));
     let (_dir, state) = common::state_file();
-    let first = common::copy(&src, &dst, &state, &with_delete2()).await;
+    let first = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(first.transferred(), 30, "{first:#?}");
     let copied = content(&dst.fetch_all("alice", "Projects"));
 
@@ -109,7 +102,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     src.append("alice", "Projects", &back);
 
     for round in 0..2 {
-        let report = common::copy(&src, &dst, &state, &with_delete2()).await;
+        let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
         let projects = report
             .folders
             .iter()
@@ -138,7 +131,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
         assert!(session.command(c).unwrap().is_ok(), "{c}");
     }
     session.logout();
-    let report = common::copy(&src, &dst, &state, &with_delete2()).await;
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.transferred(), 0, "{report:#?}");
     let projects = &report.folders.iter().find(|f| f.source == "Projects");
     assert_eq!(projects.unwrap().removed, 1, "{report:#?}");
@@ -160,7 +153,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
     src.create_mailbox("alice", "Projects");
     src.append("alice", "Projects", &mails("old", 0..10));
     let (_dir, state) = common::state_file();
-    common::copy(&src, &dst, &state, &with_delete2()).await;
+    common::copy(&src, &dst, &state, &common::with_delete2()).await;
     let mut want = content(&dst.fetch_all("alice", "Projects"));
 
     recreate(&src, "Projects");
@@ -188,7 +181,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
 
     let accepted = Options {
         accept_renumbered: vec!["Projects".to_owned()],
-        ..with_delete2()
+        ..common::with_delete2()
     };
     let report = common::copy(&src, &dst, &state, &accepted).await;
     assert_eq!(report.transferred(), 10, "{report:#?}");
@@ -204,7 +197,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
 
     // Later runs, without the flag: the renumbering is settled.
     src.append("alice", "Projects", &[mail("new", 20)]);
-    let report = common::copy(&src, &dst, &state, &with_delete2()).await;
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.refused().count(), 0, "{report:#?}");
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
@@ -264,7 +257,7 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
     src.create_mailbox("alice", "Clients");
     src.append("alice", "Clients", &mails("clients", 0..12));
     let (_dir, state) = common::state_file();
-    common::copy(&src, &dst, &state, &with_delete2()).await;
+    common::copy(&src, &dst, &state, &common::with_delete2()).await;
     let copied = content(&dst.fetch_all("alice", "Clients"));
     assert_eq!(copied.values().sum::<usize>(), 12);
 
@@ -276,7 +269,7 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
     session.logout();
 
     for round in 0..2 {
-        let report = common::copy(&src, &dst, &state, &with_delete2()).await;
+        let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
         assert_eq!(
             report.transferred(),
             if round == 0 { 12 } else { 0 },
@@ -355,9 +348,14 @@ async fn copied_a_and_a_x(
     src.create_mailbox("alice", "A/x");
     src.append("alice", "A", &mails("a", 0..5));
     src.append("alice", "A/x", &mails("ax", 0..3));
-    let first = migrate(proxy.addr(), dst.addr_plain(), state, &with_delete2())
-        .await
-        .unwrap();
+    let first = migrate(
+        proxy.addr(),
+        dst.addr_plain(),
+        state,
+        &common::with_delete2(),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.transferred(), 8, "{first:#?}");
     {
         let st = State::open(state, NOW).unwrap();
@@ -387,8 +385,13 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
     let (_dir, state) = common::state_file();
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
 
-    let (report, said) =
-        migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (report, said) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(report.transferred(), 0, "nothing copied twice: {report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
     let renamed: Vec<(&str, &str)> = report
@@ -456,7 +459,13 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
     }
     assert!(safe_to_switch(proxy.addr(), dst.addr_plain(), &state).await);
 
-    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (again, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert!(again.renamed.is_empty(), "{again:#?}");
     assert_eq!(content(&dst.fetch_all("alice", "B")), a);
@@ -477,7 +486,13 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
     dst.create_mailbox("alice", "B");
 
-    let (report, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (report, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert!(
         matches!(&report.renamed[0].copies, Copies::TargetExists { target, stays_in } if target == "B" && stays_in == "A"),
         "{report:#?}"
@@ -504,7 +519,13 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
     );
     assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
     assert!(!dst.list("alice").iter().any(|n| n == "A/x"));
-    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (again, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
 }
 

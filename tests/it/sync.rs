@@ -602,10 +602,7 @@ async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_aft
     let dst = common::dovecot(Layout::Exchange);
     dst.append("alice", "INBOX", &[mail(99, " put there by the user")]);
     let (_dir, state) = common::state_file();
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let delete2 = common::with_delete2();
     common::copy(&src, &dst, &state, &delete2).await;
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 11);
 
@@ -685,10 +682,7 @@ async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_rem
     let src = exchange_source(&mails(0..10, ""));
     let dst = common::dovecot(Layout::Exchange);
     let (_dir, state) = common::state_file();
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(src.addr_plain());
     migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
         .await

@@ -289,10 +289,7 @@ async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
     let dst = server();
     src.append("alice", "INBOX", &mails(0..6));
     let (_dir, state) = common::state_file();
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(src.addr_plain());
     migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
         .await
@@ -463,10 +460,7 @@ async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_mea
     let own: Vec<Message> = (100..105).map(mail).collect();
     dst.append("alice", "Other", &own);
     let (_dir, state) = common::state_file();
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(dst.addr_plain());
     migrate(src.addr_plain(), proxy.addr(), &state, &delete2)
         .await
