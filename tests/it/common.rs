@@ -111,6 +111,17 @@ pub fn content(messages: &[Fetched]) -> BTreeMap<(Vec<u8>, Vec<String>, String),
     out
 }
 
+/// `folder` holds the same messages (body, flags, date) at both servers;
+/// `why` says what that proves.
+#[track_caller]
+pub fn assert_folder_same(src: &Dovecot, dst: &Dovecot, folder: &str, why: &str) {
+    assert_eq!(
+        content(&dst.fetch_all("alice", folder)),
+        content(&src.fetch_all("alice", folder)),
+        "{folder}: {why}"
+    );
+}
+
 /// A fetched message as a message to APPEND again, with its flags and date
 /// (another tool copying it, or a folder being refilled).
 pub fn again(m: &Fetched) -> Message {

@@ -116,10 +116,7 @@ fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX"))
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 /// RELIABILITY.md R03: the APPEND in doubt, at a destination without

@@ -468,11 +468,7 @@ async fn a_folder_question_holds_back_only_its_folders() {
     }
     assert!(!outcomes[0].is_complete());
     for folder in ["INBOX", "Other"] {
-        assert_eq!(
-            content(&dst.fetch_all("alice", folder)),
-            content(&src.fetch_all("alice", folder)),
-            "{folder} arrived exact"
-        );
+        common::assert_folder_same(&src, &dst, folder, &format!("{folder} arrived exact"));
     }
     let listed = dst.list("alice");
     assert!(
@@ -519,11 +515,7 @@ async fn a_folder_the_new_server_refuses_to_create_holds_back_only_itself() {
     let why = refused[0].refused.as_deref().unwrap();
     assert!(why.contains("refused to create the folder"), "{why}");
     for folder in ["INBOX", "Other"] {
-        assert_eq!(
-            content(&dst.fetch_all("alice", folder)),
-            content(&src.fetch_all("alice", folder)),
-            "{folder} arrived exact"
-        );
+        common::assert_folder_same(&src, &dst, folder, &format!("{folder} arrived exact"));
     }
     assert!(!outcomes[0].is_complete());
 }

@@ -173,11 +173,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
         want,
         "nothing changed in the folder held back"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX")),
-        "the other folders copied"
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the other folders copied");
 
     let accepted = Options {
         accept_renumbered: vec!["Projects".to_owned()],
@@ -289,10 +285,11 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
             copied,
             "round {round}: the old folder's copies stay"
         );
-        assert_eq!(
-            content(&dst.fetch_all("alice", "Customers")),
-            content(&src.fetch_all("alice", "Customers")),
-            "round {round}: the renamed folder, once"
+        common::assert_folder_same(
+            &src,
+            &dst,
+            "Customers",
+            &format!("round {round}: the renamed folder, once"),
         );
     }
 }
@@ -512,11 +509,7 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
         a,
         "the earlier copies stay"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "B")),
-        content(&src.fetch_all("alice", "B")),
-        "B's mail, once"
-    );
+    common::assert_folder_same(&src, &dst, "B", "B's mail, once");
     assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
     assert!(!dst.list("alice").iter().any(|n| n == "A/x"));
     let (again, _) = migrate_said(
@@ -626,10 +619,7 @@ fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
         ),
         "{out}"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "Customers")),
-        content(&src.fetch_all("alice", "Customers"))
-    );
+    common::assert_folder_same(&src, &dst, "Customers", "the same messages on both sides");
 }
 
 /// R17: the destination refuses a keyword (Dovecot refuses one longer than
@@ -795,10 +785,7 @@ fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact(
         "only the rest: {}",
         text(&resumed.stdout)
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX"))
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     let again = run_both("sync", &src, &dst, &state, &[], &[]);
     assert!(
         text(&again.stdout).contains("Copied 0 messages"),

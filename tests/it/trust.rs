@@ -30,14 +30,6 @@ fn server() -> Dovecot {
     common::dovecot(Layout::Exchange)
 }
 
-fn assert_same(src: &Dovecot, dst: &Dovecot, folder: &str) {
-    assert_eq!(
-        content(&src.fetch_all("alice", folder)),
-        content(&dst.fetch_all("alice", folder)),
-        "{folder}: the same messages on both sides"
-    );
-}
-
 /// Expunges the messages whose subject contains one of `subjects`, as
 /// another mail program would.
 fn expunge_at(server: &Dovecot, folder: &str, subjects: &[&str]) {
@@ -124,8 +116,8 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
 
     // The next copy puts them back, once.
     common::run_both_ok("sync", &src, &dst, &state, &[]);
-    assert_same(&src, &dst, "INBOX");
-    assert_same(&src, &dst, "Projects");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
+    common::assert_folder_same(&src, &dst, "Projects", "the same messages on both sides");
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
     assert_eq!(
         verify.status.code(),
@@ -134,7 +126,7 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
         text(&verify.stdout)
     );
     common::run_both_ok("sync", &src, &dst, &state, &[]);
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
@@ -210,7 +202,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
         "the refused folder is named: {said}"
     );
     for folder in ["INBOX", "Alpha", "Zulu"] {
-        assert_same(&src, &dst, folder);
+        common::assert_folder_same(&src, &dst, folder, "the same messages on both sides");
     }
     assert!(dst.fetch_all("alice", "Broken").is_empty());
 
@@ -227,7 +219,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
     let args = through(&proxy, &dst, &state, "sync");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     common::mailferry_ok(&args, &passwords);
-    assert_same(&src, &dst, "Broken");
+    common::assert_folder_same(&src, &dst, "Broken", "the same messages on both sides");
 }
 
 #[tokio::test]
@@ -280,7 +272,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
     let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
@@ -321,7 +313,7 @@ async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
         .unwrap();
     let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
     assert_eq!(removed, 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[test]
@@ -383,7 +375,7 @@ fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
         said.contains(&format!("Copied {} message", 60 - copied)),
         "{said}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
@@ -432,7 +424,7 @@ async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_plac
         (2, 2),
         "{report:#?}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     // Each is paired with its own copy (by UID, in order): a source flag
     // change lands on the right message.
     let store = State::open(&state, NOW).unwrap();
@@ -499,7 +491,7 @@ async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_mea
         .unwrap();
     let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
     assert_eq!(removed, 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[test]
@@ -536,7 +528,7 @@ fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked
         said.contains("Copied 0 messages"),
         "nothing copied twice: {said}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     let kept = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {
@@ -730,7 +722,7 @@ async fn a_folder_held_back_by_a_question_is_said_at_the_start_of_the_copy() {
         .collect();
     assert_eq!(held.len(), 2, "both folders of the question: {said:#?}");
     assert!(held.contains(&"Clients") && held.contains(&"Customers"));
-    assert_same(&src, &dst, "Other");
+    common::assert_folder_same(&src, &dst, "Other", "the same messages on both sides");
     assert_eq!(report.transferred(), 2, "{report:#?}");
 }
 
