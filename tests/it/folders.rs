@@ -658,6 +658,17 @@ fn names_with_quotes_and_backslashes_round_trip() {
     }
 }
 
+/// `sync` through [`cli_plain`] with a progress file of its own.
+fn sync_plain(source: u16, dest: u16, extra: &[&str]) -> (Option<i32>, String) {
+    let (_dir, state) = common::state_file();
+    cli_plain(
+        source,
+        dest,
+        &["sync", "--state", state.to_str().unwrap()],
+        extra,
+    )
+}
+
 /// Runs the built `mailferry` over plain connections to the given ports
 /// (a harness server or a proxy in front of one).
 fn cli_plain(source: u16, dest: u16, command: &[&str], extra: &[&str]) -> (Option<i32>, String) {
@@ -700,13 +711,7 @@ fn look_alike_source() -> (Dovecot, Vec<Vec<u8>>, Vec<Vec<u8>>) {
 fn look_alike_folders_are_copied_apart_when_the_destination_keeps_them_apart() {
     let (source, nfc_bodies, nfd_bodies) = look_alike_source();
     let dest = Dovecot::start(Layout::Exchange);
-    let (_dir, state) = common::state_file();
-    let (code, out) = cli_plain(
-        source.plain_port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(source.plain_port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("decided first"), "{out}");
     holds(&dest, CAFE_NFC, &nfc_bodies);
@@ -777,11 +782,9 @@ fn a_real_question_holds_back_only_the_folders_concerned() {
         copied.push((name, fill(&source, &full, 2)));
     }
     let inbox = fill(&source, "INBOX", 2);
-    let (_dir, state) = common::state_file();
-    let (code, out) = cli_plain(
+    let (code, out) = sync_plain(
         source.plain_port(),
         dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
         &["--f1f2", "INBOX.Cartório=Clients"],
     );
     assert_eq!(code, Some(1), "{out}");
@@ -892,13 +895,7 @@ fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
         .unwrap_or_else(|| panic!("a row for v1.2:\n{out}"));
     assert!(row.contains("-> INBOX.v1_2"), "{row}");
     assert!(row.contains("became \"_\""), "the map says why: {row}");
-    let (_dir, state) = common::state_file();
-    let (code, out) = cli_plain(
-        source.plain_port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(source.plain_port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     holds(&dest, "INBOX.v1_2", &bodies);
     assert!(
@@ -945,13 +942,7 @@ fn a_name_listed_as_a_literal_round_trips() {
         out.lines().any(|l| l.contains(&format!("-> {name}"))),
         "{name:?} shown as it is:\n{out}"
     );
-    let (_dir, state) = common::state_file();
-    let (code, out) = cli_plain(
-        literal_lists.port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(literal_lists.port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     holds(&dest, name, &bodies);
 }
