@@ -5,6 +5,7 @@
 //! a second request to the listener finds nobody, and a refresh gives a new
 //! access token.
 
+use crate::common;
 use crate::introspection;
 
 use crate::introspection::{read_request, Introspection};
@@ -14,6 +15,7 @@ use mailferry::auth::oauth::{self, percent_decode, Browser, Client, Issuer};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::error::Problem;
 use mailferry::imap::Session;
+use mailferry_harness::Dovecot;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
@@ -352,42 +354,21 @@ fn wait_for_browser(browser: &StandInBrowser) -> Vec<(String, u16, String)> {
 /// for this run only, and says so.
 #[test]
 fn cli_oauth_flag_signs_in_through_the_browser() {
-    use std::os::unix::fs::PermissionsExt;
     let idp = Introspection::start();
     let auth = AuthServer::start(idp.clone());
     let server = idp.dovecot();
     let dir = tempfile::tempdir().unwrap();
-    let browser = dir.path().join("stand-in-browser");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let browser = curl_browser(dir.path());
     let no_bus = format!("unix:path={}", dir.path().join("no-bus").display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args([
-            "check",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &server.plain_port().to_string(),
-            "--plain1",
-            "--user1",
-            "carol",
-            "--oauth1",
-            &auth.base,
-        ])
-        .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
-        .env("MAILFERRY_BROWSER", &browser)
-        .env("DBUS_SESSION_BUS_ADDRESS", &no_bus)
-        .env("MAILFERRY_LOG", "trace")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let shown = check_in_browser(
+        &server,
+        &auth,
+        &browser,
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", no_bus.as_str()),
+            ("MAILFERRY_LOG", "trace"),
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("✓ Signed in"), "{shown}");
     assert!(shown.contains("kept for this run only"), "{shown}");
     assert_eq!(auth.state.lock().unwrap().verified_pkce, 1, "PKCE verified");
     for secret in ["at-1", "rt-1", "code-1"] {
@@ -396,6 +377,46 @@ fn cli_oauth_flag_signs_in_through_the_browser() {
             "the output shows {secret}:\n{shown}"
         );
     }
+}
+
+/// `mailferry check --oauth1 ISSUER` as carol with `browser` and `env`,
+/// which must sign in; returns all it printed.
+fn check_in_browser(
+    server: &Dovecot,
+    auth: &AuthServer,
+    browser: &std::path::Path,
+    env: &[(&str, &str)],
+) -> String {
+    let port = server.plain_port().to_string();
+    let browser = browser.to_str().expect("a UTF-8 temp path");
+    let mut all_env = vec![
+        ("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client"),
+        ("MAILFERRY_BROWSER", browser),
+    ];
+    all_env.extend_from_slice(env);
+    let out = common::mailferry(
+        &[
+            "check",
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &port,
+            "--plain1",
+            "--user1",
+            "carol",
+            "--oauth1",
+            &auth.base,
+        ],
+        &all_env,
+    );
+    let shown = format!(
+        "{}\n{}",
+        common::text(&out.stdout),
+        common::text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(shown.contains("✓ Signed in"), "{shown}");
+    shown
 }
 
 /// A browser script for the command line: follows the URL with curl, as
@@ -430,33 +451,8 @@ fn cli_never_sends_a_saved_refresh_token_to_another_issuer() {
     let browser = curl_browser(dir.path());
     let keychain = Keychain::system().expect("the Secret Service answers");
     let account = Account::new("carol", "127.0.0.1");
-    let port = server.plain_port().to_string();
     let check = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-            .args([
-                "check",
-                "--host1",
-                "127.0.0.1",
-                "--port1",
-                &port,
-                "--plain1",
-                "--user1",
-                "carol",
-                "--oauth1",
-                &auth.base,
-            ])
-            .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
-            .env("MAILFERRY_BROWSER", &browser)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let shown = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(0), "{shown}");
-        assert!(shown.contains("✓ Signed in"), "{shown}");
+        check_in_browser(&server, &auth, &browser, &[]);
     };
     let google = Issuer::google();
     for (token, bound_to) in [
