@@ -153,6 +153,30 @@ pub fn mailferry_ok(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
+/// `mailferry check` of `user` on `server` (plain), signing in with
+/// `sign_in` flags; the exit status and everything it printed.
+pub fn check_as(
+    server: &Dovecot,
+    user: &str,
+    sign_in: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let port = server.plain_port().to_string();
+    let mut args = vec![
+        "check",
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &port,
+        "--plain1",
+        "--user1",
+        user,
+    ];
+    args.extend_from_slice(sign_in);
+    let out = mailferry(&args, env);
+    (out.status, text(&out.stdout) + &text(&out.stderr))
+}
+
 /// The flags for plain connections to `src` (side 1) and `dst` (side 2)
 /// as alice, and the environment with both passwords.
 pub fn both_sides(

@@ -387,34 +387,14 @@ fn check_in_browser(
     browser: &std::path::Path,
     env: &[(&str, &str)],
 ) -> String {
-    let port = server.plain_port().to_string();
     let browser = browser.to_str().expect("a UTF-8 temp path");
     let mut all_env = vec![
         ("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client"),
         ("MAILFERRY_BROWSER", browser),
     ];
     all_env.extend_from_slice(env);
-    let out = common::mailferry(
-        &[
-            "check",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &port,
-            "--plain1",
-            "--user1",
-            "carol",
-            "--oauth1",
-            &auth.base,
-        ],
-        &all_env,
-    );
-    let shown = format!(
-        "{}\n{}",
-        common::text(&out.stdout),
-        common::text(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let (status, shown) = common::check_as(server, "carol", &["--oauth1", &auth.base], &all_env);
+    assert_eq!(status.code(), Some(0), "{shown}");
     assert!(shown.contains("✓ Signed in"), "{shown}");
     shown
 }

@@ -11,7 +11,7 @@
 //! - a refused delegation ends in plain words naming the administrator;
 //! - no token, assertion, key or client secret appears in any output.
 
-use crate::common::{self, content, mailferry, migrate_sessions, text};
+use crate::common::{self, content, migrate_sessions, text};
 use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -261,30 +261,6 @@ fn mail(i: usize, filler: &str) -> Message {
     .flags(&["\\Seen"])
 }
 
-/// `mailferry check` of `user` on `server` (plain), signing in with
-/// `sign_in` flags; the exit status and everything it printed.
-fn check_as(
-    server: &Dovecot,
-    user: &str,
-    sign_in: &[&str],
-    env: &[(&str, &str)],
-) -> (std::process::ExitStatus, String) {
-    let port = server.plain_port().to_string();
-    let mut args = vec![
-        "check",
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &port,
-        "--plain1",
-        "--user1",
-        user,
-    ];
-    args.extend_from_slice(sign_in);
-    let out = mailferry(&args, env);
-    (out.status, text(&out.stdout) + &text(&out.stderr))
-}
-
 /// The check of every output: none of these secrets, nor their base64.
 fn assert_hides(outputs: &[&str], secrets: &[&str]) {
     for out in outputs {
@@ -442,7 +418,7 @@ fn a_google_service_account_signs_in_to_each_mailbox_with_a_signed_assertion() {
 
     let mut outputs = Vec::new();
     for user in ["carol", "dave"] {
-        let (status, all) = check_as(
+        let (status, all) = common::check_as(
             &server,
             user,
             &["--serviceaccount1", key_file.to_str().unwrap()],
@@ -504,7 +480,7 @@ fn microsoft_app_only_access_signs_in_without_a_password() {
     let idp = Introspection::start();
     let service = TokenService::start(idp.clone());
     let server = oauth_dovecot(&idp);
-    let (status, all) = check_as(
+    let (status, all) = common::check_as(
         &server,
         "carol",
         &["--clientcredentials1", &service.url],
@@ -530,7 +506,7 @@ fn a_refused_delegation_names_the_administrator_in_plain_words() {
     let dir = tempfile::tempdir().unwrap();
     service_account_key(dir.path(), &service.url);
     let key_file = dir.path().join("service-account.json");
-    let (status, all) = check_as(
+    let (status, all) = common::check_as(
         &server,
         "carol",
         &["--serviceaccount1", key_file.to_str().unwrap()],
