@@ -77,6 +77,23 @@ fn recreate(server: &Dovecot, folder: &str) {
     );
 }
 
+/// Two servers after one copy with removals on: the source's `folder` held
+/// `mails(tag, range)`. Returns the servers, the progress file's folder and
+/// its path.
+async fn copied_once(
+    folder: &str,
+    tag: &str,
+    range: std::ops::Range<usize>,
+) -> (Dovecot, Dovecot, tempfile::TempDir, std::path::PathBuf) {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", folder);
+    src.append("alice", folder, &mails(tag, range));
+    let (dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &common::with_delete2()).await;
+    (src, dst, dir, state)
+}
+
 /// R09: the source folder is deleted and created again and the same mail
 /// put back (two messages fewer, the user's own clean-up): the UIDs on
 /// record are not trusted, the messages are found again by identity,
@@ -148,12 +165,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
 /// nothing doubled), and later runs do not ask again.
 #[tokio::test]
 async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted() {
-    let src = server();
-    let dst = server();
-    src.create_mailbox("alice", "Projects");
-    src.append("alice", "Projects", &mails("old", 0..10));
-    let (_dir, state) = common::state_file();
-    common::copy(&src, &dst, &state, &common::with_delete2()).await;
+    let (src, dst, _dir, state) = copied_once("Projects", "old", 0..10).await;
     let mut want = content(&dst.fetch_all("alice", "Projects"));
 
     recreate(&src, "Projects");
@@ -248,12 +260,7 @@ async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
 /// it there; nothing more on later runs.
 #[tokio::test]
 async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
-    let src = server();
-    let dst = server();
-    src.create_mailbox("alice", "Clients");
-    src.append("alice", "Clients", &mails("clients", 0..12));
-    let (_dir, state) = common::state_file();
-    common::copy(&src, &dst, &state, &common::with_delete2()).await;
+    let (src, dst, _dir, state) = copied_once("Clients", "clients", 0..12).await;
     let copied = content(&dst.fetch_all("alice", "Clients"));
     assert_eq!(copied.values().sum::<usize>(), 12);
 

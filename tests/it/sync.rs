@@ -907,17 +907,7 @@ async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_wa
         &["UID STORE 10 +FLAGS (\\Deleted)", "UID EXPUNGE 10"],
     );
     src.append("alice", "INBOX", &[mail(302, " new")]);
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options {
-            delete2: true,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_eq!(inbox(&report).removed, 1, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");

@@ -229,17 +229,16 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
     src.append("alice", "INBOX", &mails(0..8));
     // The identities are read (and cached by the server) first…
     let (_dir, state) = common::state_file();
-    let dry = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
+    let dry = common::copy(
+        &src,
+        &dst,
         &state,
         &Options {
             dry: true,
             ..Options::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(dry.transferred(), 8);
     // …then one message's file becomes unreadable to the server.
     let victim = files_under(&src.dir().join("home/alice"))
