@@ -2,7 +2,9 @@
 //! the CLI does it, the CLI itself with plain connections to two harness
 //! servers, and the comparison of two folders' messages.
 
+use mailferry::check::{check, CheckReport};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
+use mailferry::error::Problem;
 use mailferry::event::Discard;
 use mailferry::folder::Rules;
 use mailferry::imap::Session;
@@ -97,6 +99,24 @@ pub async fn migrate_sessions(
     let report = job.run(options, &|| NOW, &mut Discard).await;
     job.close().await;
     report
+}
+
+/// Runs the check with a hard ceiling, so a hang fails the test instead of
+/// stalling the suite.
+pub async fn check_within(endpoint: &Endpoint, credentials: &Credentials) -> CheckReport {
+    tokio::time::timeout(Duration::from_secs(60), check(endpoint, credentials))
+        .await
+        .expect("the check must end by itself, never hang")
+}
+
+/// The problem a check ended on; the test fails if it passed.
+#[track_caller]
+pub fn problem(report: &CheckReport) -> &Problem {
+    &report
+        .failure
+        .as_ref()
+        .unwrap_or_else(|| panic!("expected a failure, got {report:#?}"))
+        .problem
 }
 
 /// A folder's messages as a comparable multiset: body, sorted flags, date.
