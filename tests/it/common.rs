@@ -10,6 +10,7 @@ use mailferry::folder::Rules;
 use mailferry::imap::Session;
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::{Options, Report};
+use mailferry::verify::Audit;
 use mailferry_harness::{Dovecot, Fetched, Layout, Message};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -117,6 +118,27 @@ pub fn problem(report: &CheckReport) -> &Problem {
         .as_ref()
         .unwrap_or_else(|| panic!("expected a failure, got {report:#?}"))
         .problem
+}
+
+/// A job between two plain ports with the default folder rules, opened as
+/// the CLI opens it.
+pub async fn open_job(src: SocketAddr, dst: SocketAddr, state: &Path) -> Job {
+    Job::open(
+        connect(src).await,
+        connect(dst).await,
+        &Rules::default(),
+        ProgressFile::at(state),
+    )
+    .await
+    .unwrap()
+}
+
+/// The audit over a new job, as `mailferry verify` makes it.
+pub async fn audit(src: SocketAddr, dst: SocketAddr, state: &Path) -> Audit {
+    let mut job = open_job(src, dst, state).await;
+    let audit = job.audit().await.unwrap();
+    job.close().await;
+    audit
 }
 
 /// A folder's messages as a comparable multiset: body, sorted flags, date.

@@ -5,10 +5,9 @@
 //! destination that refuses a keyword (R17), and a run killed right after
 //! a progress-file commit (R28).
 
-use crate::common::{self, again, connect, content, migrate, run_both, text, NOW};
+use crate::common::{self, again, content, migrate, run_both, text, NOW};
 use mailferry::event::Event;
-use mailferry::folder::{Copies, Rules};
-use mailferry::job::{Job, ProgressFile};
+use mailferry::folder::Copies;
 use mailferry::run::{Options, Report};
 use mailferry::state::{Fate, State};
 use mailferry_harness::{Dovecot, Fault, Layout, Message, Proxy};
@@ -308,14 +307,7 @@ async fn migrate_said(
     state: &Path,
     options: &Options,
 ) -> (Report, Vec<Event>) {
-    let mut job = Job::open(
-        connect(src).await,
-        connect(dst).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
+    let mut job = common::open_job(src, dst, state).await;
     let mut said = Vec::new();
     let report = job
         .run(options, &|| NOW, &mut |e: Event| said.push(e))
@@ -327,17 +319,7 @@ async fn migrate_said(
 
 /// The audit over a new job, as `mailferry verify` makes it.
 async fn safe_to_switch(src: SocketAddr, dst: SocketAddr, state: &Path) -> bool {
-    let mut job = Job::open(
-        connect(src).await,
-        connect(dst).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
-    let audit = job.audit().await.unwrap();
-    job.close().await;
-    audit.safe_to_switch
+    common::audit(src, dst, state).await.safe_to_switch
 }
 
 /// A folder `A` with a folder `A/x` inside, copied once through a source

@@ -971,20 +971,11 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
 #[tokio::test]
 async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_finishes() {
     use mailferry::event::Event;
-    use mailferry::folder::Rules;
-    use mailferry::job::{Job, ProgressFile};
     let src = exchange_source(&mails(0..12, ""));
     let dst = common::dovecot(Layout::Exchange);
     let (_dir, state) = common::state_file();
 
-    let mut job = Job::open(
-        common::connect(src.addr_plain()).await,
-        common::connect(dst.addr_plain()).await,
-        &Rules::default(),
-        ProgressFile::at(&state),
-    )
-    .await
-    .unwrap();
+    let mut job = common::open_job(src.addr_plain(), dst.addr_plain(), &state).await;
     let options = Options {
         batch_messages: 4,
         connections: 1,

@@ -74,17 +74,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn audit(src: &Dovecot, dst: &Dovecot, state: &std::path::Path) -> mailferry::verify::Audit {
-    let mut job = Job::open(
-        common::connect(src.addr_plain()).await,
-        common::connect(dst.addr_plain()).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
-    let audit = job.audit().await.unwrap();
-    job.close().await;
-    audit
+    common::audit(src.addr_plain(), dst.addr_plain(), state).await
 }
 
 #[tokio::test]
