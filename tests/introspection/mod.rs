@@ -2,7 +2,8 @@
 //! `oauth2` passdb: a tiny blocking HTTP server that calls the tokens it was
 //! given active, for their user, and every other token inactive.
 
-// Each test binary compiles this module and uses part of it.
+// Each test binary compiles this module (tests/it, tests/secrets.rs and the
+// desktop shell's wizard test) and uses part of it.
 #![allow(dead_code)]
 
 use mailferry_harness::{Dovecot, Layout};
@@ -153,10 +154,21 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Runs this test binary's `test` again inside a private D-Bus session
-/// with an unlocked GNOME Keyring; returns false when they are not
+/// Whether this process is the run inside the Secret Service. When it is
+/// not, `test` (a test of `module`, as `module_path!()` names it) first runs
+/// again inside one; the caller then returns.
+pub fn inside_secret_service(module: &str, test: &str) -> bool {
+    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_some() {
+        return true;
+    }
+    rerun_under_secret_service(module, test);
+    false
+}
+
+/// Runs this test binary's `test` of `module` again inside a private D-Bus
+/// session with an unlocked GNOME Keyring; returns false when they are not
 /// installed.
-pub fn rerun_under_secret_service(test: &str) -> bool {
+fn rerun_under_secret_service(module: &str, test: &str) -> bool {
     if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
         eprintln!(
             "skipping the Secret Service run: dbus-run-session or gnome-keyring-daemon is missing"
@@ -165,6 +177,11 @@ pub fn rerun_under_secret_service(test: &str) -> bool {
     }
     let home = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
+    // libtest names a test by its path below the crate root.
+    let test = match module.split_once("::") {
+        Some((_, below)) => format!("{below}::{test}"),
+        None => test.to_owned(),
+    };
     let script = format!(
         "printf 'test-keyring-pw' | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec '{}' --exact {test} --nocapture",
         exe.display()

@@ -3,15 +3,14 @@
 //! never exceed its cap, whatever the number of mailboxes and writers; every
 //! mailbox arrives exact; a second pass copies nothing.
 
-mod common;
-
-use common::content;
+use crate::common::{self, content};
 use mailferry::domain::{migrate_all, migrate_all_with, Domain, Each, Mailbox, Outcome};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::{Event, EventSink};
 use mailferry::folder::Rules;
 use mailferry::run::{Cancel, Options};
 use mailferry_harness::{Dovecot, Layout, Message, Proxy};
+use std::path::Path;
 use std::time::Duration;
 
 const USERS: [(&str, &str); 4] = [
@@ -45,6 +44,44 @@ fn mail(user: &str, i: usize) -> Message {
     })
 }
 
+/// `mail(user, i)` for each `i`.
+fn mails(user: &str, range: std::ops::Range<usize>) -> Vec<Message> {
+    range.map(|i| mail(user, i)).collect()
+}
+
+/// A domain reached through proxies in front of `src` and `dst` (they count
+/// connections), with these caps; the proxies go with it.
+fn through_proxies(
+    src: &Dovecot,
+    dst: &Dovecot,
+    source_connections: usize,
+    dest_connections: usize,
+    at_once: usize,
+) -> (Domain, Proxy, Proxy) {
+    let (from_src, from_dst) = (
+        Proxy::start(src.addr_plain()),
+        Proxy::start(dst.addr_plain()),
+    );
+    let domain = Domain {
+        source: endpoint(&from_src),
+        dest: endpoint(&from_dst),
+        source_connections,
+        dest_connections,
+        at_once,
+    };
+    (domain, from_src, from_dst)
+}
+
+/// `user`'s mailbox, with the same password on both servers and its
+/// progress file in `dir`.
+fn mailbox(dir: &Path, user: &str, password: &str) -> Mailbox {
+    Mailbox {
+        source: Credentials::password(user, password),
+        dest: Credentials::password(user, password),
+        state: dir.join(format!("{user}.db")),
+    }
+}
+
 fn endpoint(proxy: &Proxy) -> Endpoint {
     let mut e = Endpoint::new("127.0.0.1")
         .with_security(Security::Plain)
@@ -57,37 +94,15 @@ fn endpoint(proxy: &Proxy) -> Endpoint {
 async fn mailboxes_at_once_never_exceed_a_servers_connection_cap() {
     let (src, dst) = (server(), server());
     for (n, (user, _)) in USERS.iter().enumerate() {
-        src.append(
-            user,
-            "INBOX",
-            &(0..40 + n * 10).map(|i| mail(user, i)).collect::<Vec<_>>(),
-        );
+        src.append(user, "INBOX", &mails(user, 0..40 + n * 10));
         src.create_mailbox(user, "Clients");
-        src.append(
-            user,
-            "Clients",
-            &(100..115).map(|i| mail(user, i)).collect::<Vec<_>>(),
-        );
+        src.append(user, "Clients", &mails(user, 100..115));
     }
-    let (from_src, from_dst) = (
-        Proxy::start(src.addr_plain()),
-        Proxy::start(dst.addr_plain()),
-    );
-    let domain = Domain {
-        source: endpoint(&from_src),
-        dest: endpoint(&from_dst),
-        source_connections: 2,
-        dest_connections: 3,
-        at_once: 4,
-    };
+    let (domain, from_src, from_dst) = through_proxies(&src, &dst, 2, 3, 4);
     let dir = tempfile::tempdir().unwrap();
     let mailboxes: Vec<Mailbox> = USERS
         .iter()
-        .map(|(user, password)| Mailbox {
-            source: Credentials::password(*user, *password),
-            dest: Credentials::password(*user, *password),
-            state: dir.path().join(format!("{user}.db")),
-        })
+        .map(|(user, password)| mailbox(dir.path(), user, password))
         .collect();
     // Each mailbox would like four writers of ten-message batches.
     let options = Options {
@@ -140,17 +155,7 @@ async fn mailboxes_at_once_never_exceed_a_servers_connection_cap() {
 async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
     let (src, dst) = (server(), server());
     src.append("bob", "INBOX", &[mail("bob", 1)]);
-    let (from_src, from_dst) = (
-        Proxy::start(src.addr_plain()),
-        Proxy::start(dst.addr_plain()),
-    );
-    let domain = Domain {
-        source: endpoint(&from_src),
-        dest: endpoint(&from_dst),
-        source_connections: 1,
-        dest_connections: 1,
-        at_once: 2,
-    };
+    let (domain, _from_src, _from_dst) = through_proxies(&src, &dst, 1, 1, 2);
     let dir = tempfile::tempdir().unwrap();
     let mailboxes = vec![
         Mailbox {
@@ -158,11 +163,7 @@ async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
             dest: Credentials::password("alice", "alicepass"),
             state: dir.path().join("alice.db"),
         },
-        Mailbox {
-            source: Credentials::password("bob", "bobpass"),
-            dest: Credentials::password("bob", "bobpass"),
-            state: dir.path().join("bob.db"),
-        },
+        mailbox(dir.path(), "bob", "bobpass"),
     ];
     let outcomes = migrate_all(
         &domain,
@@ -189,34 +190,16 @@ async fn one_mailbox_that_cannot_sign_in_does_not_stop_the_others() {
 async fn each_mailbox_reports_to_its_own_sink_and_rebuilds_only_when_asked() {
     let (src, dst) = (server(), server());
     for (n, (user, _)) in USERS.iter().take(3).enumerate() {
-        src.append(
-            user,
-            "INBOX",
-            &(0..5 + n * 3).map(|i| mail(user, i)).collect::<Vec<_>>(),
-        );
+        src.append(user, "INBOX", &mails(user, 0..5 + n * 3));
         src.create_mailbox(user, "Skip me");
         src.append(user, "Skip me", &[mail(user, 90)]);
     }
-    let (from_src, from_dst) = (
-        Proxy::start(src.addr_plain()),
-        Proxy::start(dst.addr_plain()),
-    );
-    let domain = Domain {
-        source: endpoint(&from_src),
-        dest: endpoint(&from_dst),
-        source_connections: 2,
-        dest_connections: 2,
-        at_once: 2,
-    };
+    let (domain, from_src, from_dst) = through_proxies(&src, &dst, 2, 2, 2);
     let dir = tempfile::tempdir().unwrap();
     let mailboxes: Vec<Mailbox> = USERS
         .iter()
         .take(3)
-        .map(|(user, password)| Mailbox {
-            source: Credentials::password(*user, *password),
-            dest: Credentials::password(*user, *password),
-            state: dir.path().join(format!("{user}.db")),
-        })
+        .map(|(user, password)| mailbox(dir.path(), user, password))
         .collect();
     // Carol's progress file is damaged; she asks for it to be rebuilt, Bob
     // (whose file is damaged too) does not.
@@ -337,11 +320,7 @@ async fn each_mailbox_reports_to_its_own_sink_and_rebuilds_only_when_asked() {
 fn the_cli_migrates_a_list_of_mailboxes() {
     let (src, dst) = (server(), server());
     for (user, _) in USERS.iter().take(3) {
-        src.append(
-            user,
-            "INBOX",
-            &(0..12).map(|i| mail(user, i)).collect::<Vec<_>>(),
-        );
+        src.append(user, "INBOX", &mails(user, 0..12));
     }
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("mailboxes.csv");
@@ -438,8 +417,7 @@ fn the_cli_migrates_a_list_of_mailboxes() {
     // from then on every run of it only adds, whoever starts it.
     let mut args = servers(&list);
     args.push("--cutover-done".to_owned());
-    let run = common::mailferry(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
-    assert_eq!(run.status.code(), Some(0), "{}", common::text(&run.stdout));
+    common::mailferry_ok(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env);
     for entry in std::fs::read_dir(data.join("jobs")).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|x| x == "db") {
@@ -470,38 +448,12 @@ async fn a_folder_question_holds_back_only_its_folders() {
     for folder in ["Clients", "Cartório", "Other"] {
         src.create_mailbox("alice", folder);
     }
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..5).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "Other",
-        &(10..13).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "Clients",
-        &(20..22).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    let (from_src, from_dst) = (
-        Proxy::start(src.addr_plain()),
-        Proxy::start(dst.addr_plain()),
-    );
-    let domain = Domain {
-        source: endpoint(&from_src),
-        dest: endpoint(&from_dst),
-        source_connections: 2,
-        dest_connections: 2,
-        at_once: 1,
-    };
+    src.append("alice", "INBOX", &mails("alice", 0..5));
+    src.append("alice", "Other", &mails("alice", 10..13));
+    src.append("alice", "Clients", &mails("alice", 20..22));
+    let (domain, _from_src, _from_dst) = through_proxies(&src, &dst, 2, 2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let mailboxes = [Mailbox {
-        source: Credentials::password("alice", "alicepass"),
-        dest: Credentials::password("alice", "alicepass"),
-        state: dir.path().join("alice.db"),
-    }];
+    let mailboxes = [mailbox(dir.path(), "alice", "alicepass")];
     let rules = Rules {
         pairs: vec![mailferry::folder::FolderPair::parse("Cartório=Clients").unwrap()],
         ..Rules::default()
@@ -517,11 +469,7 @@ async fn a_folder_question_holds_back_only_its_folders() {
     }
     assert!(!outcomes[0].is_complete());
     for folder in ["INBOX", "Other"] {
-        assert_eq!(
-            content(&dst.fetch_all("alice", folder)),
-            content(&src.fetch_all("alice", folder)),
-            "{folder} arrived exact"
-        );
+        common::assert_folder_same(&src, &dst, folder, &format!("{folder} arrived exact"));
     }
     let listed = dst.list("alice");
     assert!(
@@ -543,38 +491,12 @@ async fn a_folder_the_new_server_refuses_to_create_holds_back_only_itself() {
     for folder in ["Projects", "Other"] {
         src.create_mailbox("alice", folder);
     }
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..4).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "Projects",
-        &(10..12).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "Other",
-        &(20..23).map(|i| mail("alice", i)).collect::<Vec<_>>(),
-    );
-    let (from_src, from_dst) = (
-        Proxy::start(src.addr_plain()),
-        Proxy::start(dst.addr_plain()),
-    );
-    let domain = Domain {
-        source: endpoint(&from_src),
-        dest: endpoint(&from_dst),
-        source_connections: 2,
-        dest_connections: 2,
-        at_once: 1,
-    };
+    src.append("alice", "INBOX", &mails("alice", 0..4));
+    src.append("alice", "Projects", &mails("alice", 10..12));
+    src.append("alice", "Other", &mails("alice", 20..23));
+    let (domain, _from_src, _from_dst) = through_proxies(&src, &dst, 2, 2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let mailboxes = [Mailbox {
-        source: Credentials::password("alice", "alicepass"),
-        dest: Credentials::password("alice", "alicepass"),
-        state: dir.path().join("alice.db"),
-    }];
+    let mailboxes = [mailbox(dir.path(), "alice", "alicepass")];
     // A 300-byte level: Dovecot refuses to create it. The map's own length
     // check is lifted so that the name reaches the server.
     let long = "x".repeat(300);
@@ -594,11 +516,7 @@ async fn a_folder_the_new_server_refuses_to_create_holds_back_only_itself() {
     let why = refused[0].refused.as_deref().unwrap();
     assert!(why.contains("refused to create the folder"), "{why}");
     for folder in ["INBOX", "Other"] {
-        assert_eq!(
-            content(&dst.fetch_all("alice", folder)),
-            content(&src.fetch_all("alice", folder)),
-            "{folder} arrived exact"
-        );
+        common::assert_folder_same(&src, &dst, folder, &format!("{folder} arrived exact"));
     }
     assert!(!outcomes[0].is_complete());
 }

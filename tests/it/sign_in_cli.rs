@@ -5,26 +5,20 @@
 //! keychain test runs end to end; without one, the plain-words refusal is
 //! what is tested.
 
-mod introspection;
-
+use crate::common;
+use crate::introspection::{self, Introspection};
 use base64::Engine;
-use introspection::Introspection;
 use mailferry_harness::{Dovecot, Layout};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 const TOKEN: &str = "ya29.cli-Sekret-T0ken";
 
+/// [`common::mailferry`] logging everything, so that a secret in any log
+/// line shows.
 fn mailferry(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailferry"));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .env_remove("MAILFERRY_PASSWORD1")
-        .env_remove("MAILFERRY_PASSWORD2")
-        .env("MAILFERRY_LOG", "trace");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run mailferry")
+    let mut all_env = vec![("MAILFERRY_LOG", "trace")];
+    all_env.extend_from_slice(env);
+    common::mailferry(args, &all_env)
 }
 
 fn text(out: &Output) -> String {
@@ -140,10 +134,10 @@ fn without_a_keychain_keychain_and_forget_say_so_plainly() {
 
 #[test]
 fn keychain_round_trip_with_the_real_secret_service() {
-    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
-        introspection::rerun_under_secret_service(
-            "keychain_round_trip_with_the_real_secret_service",
-        );
+    if !introspection::inside_secret_service(
+        module_path!(),
+        "keychain_round_trip_with_the_real_secret_service",
+    ) {
         return;
     }
     use mailferry::auth::keychain::{Account, Keychain, SecretKind};

@@ -5,12 +5,9 @@
 //! destination that refuses a keyword (R17), and a run killed right after
 //! a progress-file commit (R28).
 
-mod common;
-
-use common::{again, connect, content, migrate, run_both, text, NOW};
+use crate::common::{self, again, content, migrate, run_both, text, NOW};
 use mailferry::event::Event;
-use mailferry::folder::{Copies, Rules};
-use mailferry::job::{Job, ProgressFile};
+use mailferry::folder::Copies;
 use mailferry::run::{Options, Report};
 use mailferry::state::{Fate, State};
 use mailferry_harness::{Dovecot, Fault, Layout, Message, Proxy};
@@ -18,10 +15,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 fn server() -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build()
+    common::dovecot(Layout::Exchange)
+}
+
+/// `mail(tag, i)` for each `i`.
+fn mails(tag: &str, range: std::ops::Range<usize>) -> Vec<Message> {
+    range.map(|i| mail(tag, i)).collect()
 }
 
 /// The `i`-th message of a test folder; every fifth has no Message-ID
@@ -77,11 +76,21 @@ fn recreate(server: &Dovecot, folder: &str) {
     );
 }
 
-fn with_delete2() -> Options {
-    Options {
-        delete2: true,
-        ..Options::default()
-    }
+/// Two servers after one copy with removals on: the source's `folder` held
+/// `mails(tag, range)`. Returns the servers, the progress file's folder and
+/// its path.
+async fn copied_once(
+    folder: &str,
+    tag: &str,
+    range: std::ops::Range<usize>,
+) -> (Dovecot, Dovecot, tempfile::TempDir, std::path::PathBuf) {
+    let src = server();
+    let dst = server();
+    src.create_mailbox("alice", folder);
+    src.append("alice", folder, &mails(tag, range));
+    let (dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &common::with_delete2()).await;
+    (src, dst, dir, state)
 }
 
 /// R09: the source folder is deleted and created again and the same mail
@@ -96,16 +105,9 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..30).map(|i| mail("projects", i)).collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    src.append("alice", "Projects", &mails("projects", 0..30));
+    let (_dir, state) = common::state_file();
+    let first = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(first.transferred(), 30, "{first:#?}");
     let copied = content(&dst.fetch_all("alice", "Projects"));
 
@@ -116,9 +118,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
     src.append("alice", "Projects", &back);
 
     for round in 0..2 {
-        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-            .await
-            .unwrap();
+        let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
         let projects = report
             .folders
             .iter()
@@ -147,9 +147,7 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
         assert!(session.command(c).unwrap().is_ok(), "{c}");
     }
     session.logout();
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.transferred(), 0, "{report:#?}");
     let projects = &report.folders.iter().find(|f| f.source == "Projects");
     assert_eq!(projects.unwrap().removed, 1, "{report:#?}");
@@ -166,27 +164,11 @@ async fn r09_a_source_folder_recreated_with_the_same_mail_is_paired_again_by_ide
 /// nothing doubled), and later runs do not ask again.
 #[tokio::test]
 async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted() {
-    let src = server();
-    let dst = server();
-    src.create_mailbox("alice", "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..10).map(|i| mail("old", i)).collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let (src, dst, _dir, state) = copied_once("Projects", "old", 0..10).await;
     let mut want = content(&dst.fetch_all("alice", "Projects"));
 
     recreate(&src, "Projects");
-    src.append(
-        "alice",
-        "Projects",
-        &(0..10).map(|i| mail("new", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "Projects", &mails("new", 0..10));
     src.append("alice", "INBOX", &[mail("inbox", 1)]);
     let held = run_both("sync", &src, &dst, &state, &["--delete2"], &[]);
     let said = text(&held.stdout) + &text(&held.stderr);
@@ -202,19 +184,13 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
         want,
         "nothing changed in the folder held back"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX")),
-        "the other folders copied"
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the other folders copied");
 
     let accepted = Options {
         accept_renumbered: vec!["Projects".to_owned()],
-        ..with_delete2()
+        ..common::with_delete2()
     };
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &accepted)
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &accepted).await;
     assert_eq!(report.transferred(), 10, "{report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
     for (k, n) in content(&src.fetch_all("alice", "Projects")) {
@@ -228,9 +204,7 @@ async fn r09_a_source_folder_replaced_by_other_mail_is_held_back_until_accepted(
 
     // Later runs, without the flag: the renumbering is settled.
     src.append("alice", "Projects", &[mail("new", 20)]);
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.refused().count(), 0, "{report:#?}");
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
@@ -252,10 +226,8 @@ async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
         )
     };
     src.append("alice", "Projects", &(0..8).map(plain).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     let copied = content(&dst.fetch_all("alice", "Projects"));
 
     let old = src.fetch_all("alice", "Projects");
@@ -287,19 +259,7 @@ async fn r09_a_source_folder_put_back_rewritten_is_not_copied_twice() {
 /// it there; nothing more on later runs.
 #[tokio::test]
 async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
-    let src = server();
-    let dst = server();
-    src.create_mailbox("alice", "Clients");
-    src.append(
-        "alice",
-        "Clients",
-        &(0..12).map(|i| mail("clients", i)).collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-        .await
-        .unwrap();
+    let (src, dst, _dir, state) = copied_once("Clients", "clients", 0..12).await;
     let copied = content(&dst.fetch_all("alice", "Clients"));
     assert_eq!(copied.values().sum::<usize>(), 12);
 
@@ -311,9 +271,7 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
     session.logout();
 
     for round in 0..2 {
-        let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &with_delete2())
-            .await
-            .unwrap();
+        let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
         assert_eq!(
             report.transferred(),
             if round == 0 { 12 } else { 0 },
@@ -333,10 +291,11 @@ async fn r11_a_source_folder_renamed_between_runs_keeps_its_old_copies() {
             copied,
             "round {round}: the old folder's copies stay"
         );
-        assert_eq!(
-            content(&dst.fetch_all("alice", "Customers")),
-            content(&src.fetch_all("alice", "Customers")),
-            "round {round}: the renamed folder, once"
+        common::assert_folder_same(
+            &src,
+            &dst,
+            "Customers",
+            &format!("round {round}: the renamed folder, once"),
         );
     }
 }
@@ -348,14 +307,7 @@ async fn migrate_said(
     state: &Path,
     options: &Options,
 ) -> (Report, Vec<Event>) {
-    let mut job = Job::open(
-        connect(src).await,
-        connect(dst).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
+    let mut job = common::open_job(src, dst, state).await;
     let mut said = Vec::new();
     let report = job
         .run(options, &|| NOW, &mut |e: Event| said.push(e))
@@ -367,17 +319,7 @@ async fn migrate_said(
 
 /// The audit over a new job, as `mailferry verify` makes it.
 async fn safe_to_switch(src: SocketAddr, dst: SocketAddr, state: &Path) -> bool {
-    let mut job = Job::open(
-        connect(src).await,
-        connect(dst).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
-    let audit = job.audit().await.unwrap();
-    job.close().await;
-    audit.safe_to_switch
+    common::audit(src, dst, state).await.safe_to_switch
 }
 
 /// A folder `A` with a folder `A/x` inside, copied once through a source
@@ -390,19 +332,16 @@ async fn copied_a_and_a_x(
 ) -> [std::collections::BTreeMap<(Vec<u8>, Vec<String>, String), usize>; 2] {
     src.create_mailbox("alice", "A");
     src.create_mailbox("alice", "A/x");
-    src.append(
-        "alice",
-        "A",
-        &(0..5).map(|i| mail("a", i)).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "A/x",
-        &(0..3).map(|i| mail("ax", i)).collect::<Vec<_>>(),
-    );
-    let first = migrate(proxy.addr(), dst.addr_plain(), state, &with_delete2())
-        .await
-        .unwrap();
+    src.append("alice", "A", &mails("a", 0..5));
+    src.append("alice", "A/x", &mails("ax", 0..3));
+    let first = migrate(
+        proxy.addr(),
+        dst.addr_plain(),
+        state,
+        &common::with_delete2(),
+    )
+    .await
+    .unwrap();
     assert_eq!(first.transferred(), 8, "{first:#?}");
     {
         let st = State::open(state, NOW).unwrap();
@@ -429,12 +368,16 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
 
-    let (report, said) =
-        migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (report, said) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(report.transferred(), 0, "nothing copied twice: {report:#?}");
     assert_eq!(report.folders.iter().map(|f| f.removed).sum::<u64>(), 0);
     let renamed: Vec<(&str, &str)> = report
@@ -502,7 +445,13 @@ async fn r11_with_objectid_a_renamed_folder_is_renamed_at_the_destination_with_i
     }
     assert!(safe_to_switch(proxy.addr(), dst.addr_plain(), &state).await);
 
-    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (again, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert!(again.renamed.is_empty(), "{again:#?}");
     assert_eq!(content(&dst.fetch_all("alice", "B")), a);
@@ -519,12 +468,17 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, ax] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
     dst.create_mailbox("alice", "B");
 
-    let (report, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (report, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert!(
         matches!(&report.renamed[0].copies, Copies::TargetExists { target, stays_in } if target == "B" && stays_in == "A"),
         "{report:#?}"
@@ -544,14 +498,16 @@ async fn r11_with_objectid_a_rename_onto_a_folder_already_at_the_destination_ren
         a,
         "the earlier copies stay"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "B")),
-        content(&src.fetch_all("alice", "B")),
-        "B's mail, once"
-    );
+    common::assert_folder_same(&src, &dst, "B", "B's mail, once");
     assert_eq!(content(&dst.fetch_all("alice", "B/x")), ax);
     assert!(!dst.list("alice").iter().any(|n| n == "A/x"));
-    let (again, _) = migrate_said(proxy.addr(), dst.addr_plain(), &state, &with_delete2()).await;
+    let (again, _) = migrate_said(
+        proxy.addr(),
+        dst.addr_plain(),
+        &state,
+        &common::with_delete2(),
+    )
+    .await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
 }
 
@@ -564,14 +520,9 @@ async fn r11_with_objectid_after_the_switch_nothing_is_renamed_at_the_destinatio
     let src = server();
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let [a, _] = copied_a_and_a_x(&src, &dst, &proxy, &state).await;
-    src.append(
-        "alice",
-        "B",
-        &(10..12).map(|i| mail("b", i)).collect::<Vec<_>>(),
-    );
+    src.append("alice", "B", &mails("b", 10..12));
     let switched = Options {
         after_switch: true,
         ..Options::default()
@@ -629,13 +580,8 @@ fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
     let dst = server();
     let proxy = Proxy::with_fault(src.addr_plain(), Fault::ObjectId);
     src.create_mailbox("alice", "Clients");
-    src.append(
-        "alice",
-        "Clients",
-        &(0..4).map(|i| mail("cli", i)).collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    src.append("alice", "Clients", &mails("cli", 0..4));
+    let (_dir, state) = common::state_file();
     let (sides, passwords) = common::both_ports(proxy.port(), dst.plain_port());
     let sync = || {
         let mut args: Vec<&str> = vec!["sync"];
@@ -662,10 +608,7 @@ fn r11_with_objectid_the_cli_report_says_the_folder_was_renamed() {
         ),
         "{out}"
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "Customers")),
-        content(&src.fetch_all("alice", "Customers"))
-    );
+    common::assert_folder_same(&src, &dst, "Customers", "the same messages on both sides");
 }
 
 /// R17: the destination refuses a keyword (Dovecot refuses one longer than
@@ -694,16 +637,8 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         "the source keeps the long keyword"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
     assert_eq!(inbox.transferred, 6, "{inbox:#?}");
     assert_eq!(inbox.failed, 0, "{inbox:#?}");
@@ -737,14 +672,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         .iter()
         .any(|(_, f)| f == &["\\Flagged".to_owned(), "\\Seen".to_owned()]));
 
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert_eq!(again.failed(), 0, "{again:#?}");
     assert_eq!(again.refused().count(), 0, "{again:#?}");
@@ -759,14 +687,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         assert!(session.command(&c).unwrap().is_ok(), "{c}");
     }
     session.logout();
-    let changed = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let changed = common::copy(&src, &dst, &state, &Options::default()).await;
     let inbox = changed
         .folders
         .iter()
@@ -782,14 +703,7 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
         .unwrap();
     assert!(first.flags.contains(&"\\Flagged".to_owned()), "{first:?}");
     assert!(!first.flags.contains(&long), "{first:?}");
-    let settled = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let settled = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(settled.refused().count(), 0, "{settled:#?}");
     assert_eq!(
         settled.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
@@ -806,13 +720,8 @@ async fn r17_a_keyword_the_destination_refuses_is_left_off_and_the_message_copie
 fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact() {
     let src = server();
     let dst = server();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..20).map(|i| mail("durable", i)).collect::<Vec<_>>(),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    src.append("alice", "INBOX", &mails("durable", 0..20));
+    let (_dir, state) = common::state_file();
     let crashed = run_both(
         "sync",
         &src,
@@ -865,10 +774,7 @@ fn r28_killed_right_after_a_commit_the_commit_survives_and_the_rerun_ends_exact(
         "only the rest: {}",
         text(&resumed.stdout)
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX"))
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     let again = run_both("sync", &src, &dst, &state, &[], &[]);
     assert!(
         text(&again.stdout).contains("Copied 0 messages"),

@@ -5,15 +5,17 @@
 //! a second request to the listener finds nobody, and a refresh gives a new
 //! access token.
 
-mod introspection;
+use crate::common;
+use crate::introspection;
 
+use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use introspection::{read_request, Introspection};
 use mailferry::auth::oauth::{self, percent_decode, Browser, Client, Issuer};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::error::Problem;
 use mailferry::imap::Session;
+use mailferry_harness::Dovecot;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::{BufReader, Write};
@@ -353,42 +355,21 @@ fn wait_for_browser(browser: &StandInBrowser) -> Vec<(String, u16, String)> {
 /// for this run only, and says so.
 #[test]
 fn cli_oauth_flag_signs_in_through_the_browser() {
-    use std::os::unix::fs::PermissionsExt;
     let idp = Introspection::start();
     let auth = AuthServer::start(idp.clone());
     let server = idp.dovecot();
     let dir = tempfile::tempdir().unwrap();
-    let browser = dir.path().join("stand-in-browser");
-    std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();
-    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let browser = curl_browser(dir.path());
     let no_bus = format!("unix:path={}", dir.path().join("no-bus").display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args([
-            "check",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &server.plain_port().to_string(),
-            "--plain1",
-            "--user1",
-            "carol",
-            "--oauth1",
-            &auth.base,
-        ])
-        .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
-        .env("MAILFERRY_BROWSER", &browser)
-        .env("DBUS_SESSION_BUS_ADDRESS", &no_bus)
-        .env("MAILFERRY_LOG", "trace")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let shown = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let shown = check_in_browser(
+        &server,
+        &auth,
+        &browser,
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", no_bus.as_str()),
+            ("MAILFERRY_LOG", "trace"),
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("✓ Signed in"), "{shown}");
     assert!(shown.contains("kept for this run only"), "{shown}");
     assert_eq!(auth.state.lock().unwrap().verified_pkce, 1, "PKCE verified");
     for secret in ["at-1", "rt-1", "code-1"] {
@@ -397,6 +378,26 @@ fn cli_oauth_flag_signs_in_through_the_browser() {
             "the output shows {secret}:\n{shown}"
         );
     }
+}
+
+/// `mailferry check --oauth1 ISSUER` as carol with `browser` and `env`,
+/// which must sign in; returns all it printed.
+fn check_in_browser(
+    server: &Dovecot,
+    auth: &AuthServer,
+    browser: &std::path::Path,
+    env: &[(&str, &str)],
+) -> String {
+    let browser = browser.to_str().expect("a UTF-8 temp path");
+    let mut all_env = vec![
+        ("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client"),
+        ("MAILFERRY_BROWSER", browser),
+    ];
+    all_env.extend_from_slice(env);
+    let (status, shown) = common::check_as(server, "carol", &["--oauth1", &auth.base], &all_env);
+    assert_eq!(status.code(), Some(0), "{shown}");
+    assert!(shown.contains("✓ Signed in"), "{shown}");
+    shown
 }
 
 /// A browser script for the command line: follows the URL with curl, as
@@ -416,10 +417,10 @@ fn curl_browser(dir: &std::path::Path) -> std::path::PathBuf {
 /// uses without the browser.
 #[test]
 fn cli_never_sends_a_saved_refresh_token_to_another_issuer() {
-    if std::env::var_os("MAILFERRY_IN_SECRET_SERVICE").is_none() {
-        introspection::rerun_under_secret_service(
-            "cli_never_sends_a_saved_refresh_token_to_another_issuer",
-        );
+    if !introspection::inside_secret_service(
+        module_path!(),
+        "cli_never_sends_a_saved_refresh_token_to_another_issuer",
+    ) {
         return;
     }
     use mailferry::auth::keychain::{Account, Keychain, SecretKind};
@@ -431,33 +432,8 @@ fn cli_never_sends_a_saved_refresh_token_to_another_issuer() {
     let browser = curl_browser(dir.path());
     let keychain = Keychain::system().expect("the Secret Service answers");
     let account = Account::new("carol", "127.0.0.1");
-    let port = server.plain_port().to_string();
     let check = || {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-            .args([
-                "check",
-                "--host1",
-                "127.0.0.1",
-                "--port1",
-                &port,
-                "--plain1",
-                "--user1",
-                "carol",
-                "--oauth1",
-                &auth.base,
-            ])
-            .env("MAILFERRY_OAUTH_CLIENT_ID", "mailferry-test-client")
-            .env("MAILFERRY_BROWSER", &browser)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap();
-        let shown = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(out.status.code(), Some(0), "{shown}");
-        assert!(shown.contains("✓ Signed in"), "{shown}");
+        check_in_browser(&server, &auth, &browser, &[]);
     };
     let google = Issuer::google();
     for (token, bound_to) in [

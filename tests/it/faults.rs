@@ -15,9 +15,7 @@
 //! garbled UIDVALIDITY was read as 0, a "new" folder, which copied a folder
 //! twice (now retried like a busy server, never read as a new folder).
 
-mod common;
-
-use common::migrate_sessions;
+use crate::common::{self, migrate_sessions};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::imap::Session;
 use mailferry::run::{Options, Report};
@@ -86,21 +84,14 @@ fn bodies(server: &Dovecot, folders: &[&str]) -> BTreeMap<(String, Vec<u8>), usi
 
 #[tokio::test]
 async fn garbled_replies_never_panic_or_hang_and_a_clean_run_ends_exact() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
+    let dst = common::dovecot(Layout::Exchange);
     src.append("alice", "INBOX", &(0..40).map(mail).collect::<Vec<_>>());
     src.create_mailbox("alice", "Projects");
     src.append("alice", "Projects", &(40..60).map(mail).collect::<Vec<_>>());
     let from_src = Proxy::start(src.addr_plain());
     let from_dst = Proxy::start(dst.addr_plain());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let options = Options {
         max_retries: 1,
         ..Options::default()
@@ -192,16 +183,8 @@ async fn garbled_replies_never_panic_or_hang_and_a_clean_run_ends_exact() {
 async fn a_mailbox_in_use_during_the_copy_loses_and_doubles_nothing() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    let src = Arc::new(
-        Dovecot::builder()
-            .layout(Layout::Exchange)
-            .fsync(false)
-            .build(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = Arc::new(common::dovecot(Layout::Exchange));
+    let dst = common::dovecot(Layout::Exchange);
     src.append("alice", "INBOX", &(0..400).map(mail).collect::<Vec<_>>());
     let stop = Arc::new(AtomicBool::new(false));
     let churn = {
@@ -228,8 +211,7 @@ async fn a_mailbox_in_use_during_the_copy_loses_and_doubles_nothing() {
             i - 1000
         })
     };
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let plain = |d: &Dovecot| d.addr_plain();
     let options = Options {
         batch_messages: 25,

@@ -3,6 +3,7 @@
 //! creating the tree builds exactly that, a second run creates nothing, and a
 //! mail client then sees the tree, subscribed, special folders marked.
 
+use crate::common;
 use std::time::Duration;
 
 use mailferry::endpoint::{Credentials, Endpoint, Security};
@@ -409,6 +410,12 @@ async fn a_refused_folder_stops_the_run_and_is_named() {
     );
 }
 
+/// Both passwords, as the CLI reads them from the environment.
+const PASSWORDS: [(&str, &str); 2] = [
+    ("MAILFERRY_PASSWORD1", "alicepass"),
+    ("MAILFERRY_PASSWORD2", "alicepass"),
+];
+
 /// Runs the built `mailferry` against a source and a destination, with the
 /// folder rule flags in `extra`; passwords come from the environment.
 fn cli(
@@ -443,17 +450,11 @@ fn cli(
         ca2.to_str().unwrap(),
     ]);
     args.extend(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .env("MAILFERRY_PASSWORD1", "alicepass")
-        .env("MAILFERRY_PASSWORD2", "alicepass")
-        .output()
-        .expect("run mailferry");
+    let out = common::mailferry(&args, &PASSWORDS);
     (
         out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        common::text(&out.stdout),
+        common::text(&out.stderr),
     )
 }
 
@@ -548,8 +549,7 @@ fn cli_folders_then_sync_justfolders() {
     assert_eq!(dest.list("alice"), after);
 
     // Without --justfolders, sync goes on to copy the messages (none here).
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out, err) = cli(
         &source,
         &dest,
@@ -564,12 +564,10 @@ fn cli_folders_then_sync_justfolders() {
 /// `folders` needs both servers and says which flags.
 #[test]
 fn cli_folders_needs_both_servers() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(["folders", "--host1", "127.0.0.1", "--user1", "alice"])
-        .env("MAILFERRY_PASSWORD1", "x")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = common::mailferry(
+        &["folders", "--host1", "127.0.0.1", "--user1", "alice"],
+        &[("MAILFERRY_PASSWORD1", "x")],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--host2"), "{err}");
@@ -647,8 +645,7 @@ fn names_with_quotes_and_backslashes_round_trip() {
         );
     }
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out, err) = cli(
         &source,
         &dest,
@@ -661,41 +658,31 @@ fn names_with_quotes_and_backslashes_round_trip() {
     }
 }
 
+/// `sync` through [`cli_plain`] with a progress file of its own.
+fn sync_plain(source: u16, dest: u16, extra: &[&str]) -> (Option<i32>, String) {
+    let (_dir, state) = common::state_file();
+    cli_plain(
+        source,
+        dest,
+        &["sync", "--state", state.to_str().unwrap()],
+        extra,
+    )
+}
+
 /// Runs the built `mailferry` over plain connections to the given ports
 /// (a harness server or a proxy in front of one).
 fn cli_plain(source: u16, dest: u16, command: &[&str], extra: &[&str]) -> (Option<i32>, String) {
-    let (p1, p2) = (source.to_string(), dest.to_string());
+    let (sides, passwords) = common::both_ports(source, dest);
     let mut args: Vec<&str> = command.to_vec();
-    args.extend([
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &p1,
-        "--plain1",
-        "--user1",
-        "alice",
-        "--host2",
-        "127.0.0.1",
-        "--port2",
-        &p2,
-        "--plain2",
-        "--user2",
-        "alice",
-    ]);
+    args.extend(sides.iter().map(String::as_str));
     args.extend(extra);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .env("MAILFERRY_PASSWORD1", "alicepass")
-        .env("MAILFERRY_PASSWORD2", "alicepass")
-        .output()
-        .expect("run mailferry");
+    let out = common::mailferry(&args, &passwords);
     (
         out.status.code(),
         format!(
             "{}\n--- stderr ---\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            common::text(&out.stdout),
+            common::text(&out.stderr)
         ),
     )
 }
@@ -724,14 +711,7 @@ fn look_alike_source() -> (Dovecot, Vec<Vec<u8>>, Vec<Vec<u8>>) {
 fn look_alike_folders_are_copied_apart_when_the_destination_keeps_them_apart() {
     let (source, nfc_bodies, nfd_bodies) = look_alike_source();
     let dest = Dovecot::start(Layout::Exchange);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let (code, out) = cli_plain(
-        source.plain_port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(source.plain_port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     assert!(!out.contains("decided first"), "{out}");
     holds(&dest, CAFE_NFC, &nfc_bodies);
@@ -760,8 +740,7 @@ fn look_alike_folders_go_to_a_named_sibling_when_the_destination_merges_them() {
             mutf7_encode(CAFE_NFC),
         ),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let (code, out) = cli_plain(
         source.plain_port(),
         normalising.port(),
@@ -803,12 +782,9 @@ fn a_real_question_holds_back_only_the_folders_concerned() {
         copied.push((name, fill(&source, &full, 2)));
     }
     let inbox = fill(&source, "INBOX", 2);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let (code, out) = cli_plain(
+    let (code, out) = sync_plain(
         source.plain_port(),
         dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
         &["--f1f2", "INBOX.Cartório=Clients"],
     );
     assert_eq!(code, Some(1), "{out}");
@@ -872,8 +848,7 @@ fn folder_name_torture_tree_in_one_sync() {
     let (code, out) = cli_plain(source.plain_port(), dest.plain_port(), &["folders"], &[]);
     assert_eq!(code, Some(0), "no question in this tree:\n{out}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let sync = || {
         cli_plain(
             source.plain_port(),
@@ -920,14 +895,7 @@ fn a_hierarchy_character_inside_a_name_becomes_an_underscore() {
         .unwrap_or_else(|| panic!("a row for v1.2:\n{out}"));
     assert!(row.contains("-> INBOX.v1_2"), "{row}");
     assert!(row.contains("became \"_\""), "the map says why: {row}");
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let (code, out) = cli_plain(
-        source.plain_port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(source.plain_port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     holds(&dest, "INBOX.v1_2", &bodies);
     assert!(
@@ -974,14 +942,7 @@ fn a_name_listed_as_a_literal_round_trips() {
         out.lines().any(|l| l.contains(&format!("-> {name}"))),
         "{name:?} shown as it is:\n{out}"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let (code, out) = cli_plain(
-        literal_lists.port(),
-        dest.plain_port(),
-        &["sync", "--state", state.to_str().unwrap()],
-        &[],
-    );
+    let (code, out) = sync_plain(literal_lists.port(), dest.plain_port(), &[]);
     assert_eq!(code, Some(0), "{out}");
     holds(&dest, name, &bodies);
 }

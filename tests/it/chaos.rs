@@ -10,9 +10,7 @@
 //! a failure names its seed and run and can be replayed exactly as far as
 //! the cut points go (the servers' timing is not seeded).
 
-mod common;
-
-use common::{content, text, NOW};
+use crate::common::{self, content, text, NOW};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;
 use mailferry::folder::Rules;
@@ -115,7 +113,7 @@ fn mail(i: usize) -> Message {
         ))
 }
 
-/// The messages every identity rule has to get right (tests/sync.rs's
+/// The messages every identity rule has to get right (the `sync` module's
 /// edge cases, plus a NUL byte and two messages without a Message-ID).
 /// No zero-byte message: Dovecot refuses to store one ("Can't save a zero
 /// byte message").
@@ -147,10 +145,7 @@ fn edge_cases() -> Vec<Message> {
 /// A Courier-like source with ~150 messages in four folders, the edge
 /// cases among them (and the same message in two folders).
 fn load_source() -> Dovecot {
-    let src = Dovecot::builder()
-        .layout(Layout::Courier)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Courier);
     src.create_mailbox("alice", "INBOX.Projects");
     src.create_mailbox("alice", "INBOX.Clients");
     src.create_mailbox("alice", "INBOX.Clients.Acme");
@@ -256,10 +251,7 @@ fn count(bodies: &Bodies) -> usize {
 }
 
 fn destination() -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build()
+    common::dovecot(Layout::Exchange)
 }
 
 /// Each source folder's bodies as a multiset.
@@ -520,8 +512,7 @@ async fn cut_runs(
         let dst = destination();
         let src_proxy = Proxy::start(src.addr_plain());
         let dst_proxy = Proxy::start(dst.addr_plain());
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("job.db");
+        let (_dir, state) = common::state_file();
         let mut rng = Rng::new(seed);
         let mut mid_copy = MidCopy::default();
         let mut cuts_before = 0;
@@ -672,8 +663,7 @@ fn the_cli_killed_at_random_moments_then_one_clean_run_ends_exact_and_accounted(
         let dst = destination();
         let src_proxy = Proxy::start(src.addr_plain());
         let dst_proxy = Proxy::start(dst.addr_plain());
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("job.db");
+        let (dir, state) = common::state_file();
         let mut rng = Rng::new(seed);
         let mut mid_copy = MidCopy::default();
         let mut arrivals = 0;

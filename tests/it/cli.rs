@@ -1,9 +1,7 @@
 //! `mailferry check` as an administrator runs it: flags, password sources,
 //! the printed verdict, `--json`, and exit codes (0 both fine, 2 otherwise).
 
-mod common;
-
-use common::{mailferry, run_both, text};
+use crate::common::{self, mailferry, run_both, text};
 use mailferry_harness::{Dovecot, Layout, Message};
 
 #[test]
@@ -154,8 +152,7 @@ fn sync_copies_then_copies_nothing_and_reports_as_json() {
         .collect();
     src.append("alice", "INBOX", &msgs[..8]);
     src.append("alice", "INBOX.Clients", &msgs[8..]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let sync = |extra: &[&str]| run_both("sync", &src, &dst, &state, extra, &[]);
 
     let dry = sync(&["--dry"]);
@@ -234,8 +231,7 @@ fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
     ];
     src.append("alice", "INBOX", &inbox);
     src.append("alice", "[Gmail]/All Mail", &inbox);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let run = |command: &str, extra: &[&str]| run_both(command, &src, &dst, &state, extra, &[]);
 
     // The big one is held back by --maxsize: a known reason, but it is not
@@ -297,14 +293,8 @@ fn verify_says_safe_only_when_every_gap_is_explained_and_log_finds_messages() {
 /// final catch-up, and the check that says it is safe.
 #[test]
 fn a_staged_migration_end_to_end() {
-    let src = Dovecot::builder()
-        .layout(Layout::Gmail)
-        .fsync(false)
-        .build();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Gmail);
+    let dst = common::dovecot(Layout::Exchange);
     let msg = |i: usize, size: usize| {
         Message::new(
             format!(
@@ -325,8 +315,7 @@ fn a_staged_migration_end_to_end() {
     src.append("alice", "INBOX", std::slice::from_ref(&whale));
     src.append("alice", "[Gmail]/All Mail", &[whale]);
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (dir, state) = common::state_file();
     let passfile = dir.path().join("pw");
     std::fs::write(&passfile, "alicepass\n").unwrap();
     let (sp, dp) = (src.plain_port().to_string(), dst.plain_port().to_string());

@@ -3,10 +3,9 @@
 //! endpoint this test serves on loopback: good tokens sign in by every
 //! mechanism, with and without SASL-IR; refused ones end in plain words.
 
-mod introspection;
-
-use introspection::Introspection;
-use mailferry::check::{check, CheckReport, Step};
+use crate::common::{check_within, problem};
+use crate::introspection::Introspection;
+use mailferry::check::Step;
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Security};
 use mailferry::error::Problem;
 use mailferry::imap::Session;
@@ -34,20 +33,6 @@ fn token(user: &str, token: &str, mechanism: AuthMechanism) -> Credentials {
     c
 }
 
-async fn run(endpoint: &Endpoint, credentials: &Credentials) -> CheckReport {
-    tokio::time::timeout(Duration::from_secs(60), check(endpoint, credentials))
-        .await
-        .expect("the check must end by itself")
-}
-
-fn problem(report: &CheckReport) -> &Problem {
-    &report
-        .failure
-        .as_ref()
-        .unwrap_or_else(|| panic!("expected a failure, got {report:#?}"))
-        .problem
-}
-
 #[tokio::test]
 async fn a_good_token_signs_in_by_every_mechanism_and_security() {
     let idp = Introspection::start();
@@ -59,7 +44,7 @@ async fn a_good_token_signs_in_by_every_mechanism_and_security() {
             AuthMechanism::XOAuth2,
             AuthMechanism::OAuthBearer,
         ] {
-            let report = run(
+            let report = check_within(
                 &endpoint(&server, security),
                 &token("carol", "tok-good-1", mechanism),
             )
@@ -93,7 +78,7 @@ async fn without_sasl_ir_the_token_follows_the_prompt() {
         .with_port(proxy.port());
     e.timeout = Duration::from_secs(10);
     for mechanism in [AuthMechanism::XOAuth2, AuthMechanism::OAuthBearer] {
-        let report = run(&e, &token("carol", "tok-good-2", mechanism)).await;
+        let report = check_within(&e, &token("carol", "tok-good-2", mechanism)).await;
         assert!(report.ok(), "{mechanism:?}: {report:#?}");
         assert!(
             !report.capabilities.iter().any(|c| c == "SASL-IR"),
@@ -101,7 +86,7 @@ async fn without_sasl_ir_the_token_follows_the_prompt() {
             report.capabilities
         );
         // A refused token without SASL-IR still reads the error challenge.
-        let report = run(&e, &token("carol", "tok-unknown", mechanism)).await;
+        let report = check_within(&e, &token("carol", "tok-unknown", mechanism)).await;
         assert_eq!(
             problem(&report),
             &Problem::TokenExpired {
@@ -111,7 +96,7 @@ async fn without_sasl_ir_the_token_follows_the_prompt() {
         );
     }
     // Passwords keep working without SASL-IR too.
-    let report = run(&e, &Credentials::password("carol", "carolpass")).await;
+    let report = check_within(&e, &Credentials::password("carol", "carolpass")).await;
     assert!(report.ok(), "{report:#?}");
 }
 
@@ -128,7 +113,7 @@ async fn an_expired_token_is_diagnosed_from_the_error_challenge() {
     idp.revoke("tok-soon-expired");
     for mechanism in [AuthMechanism::XOAuth2, AuthMechanism::OAuthBearer] {
         let creds = token("carol", "tok-soon-expired", mechanism);
-        let report = run(&e, &creds).await;
+        let report = check_within(&e, &creds).await;
         // Dovecot's challenge says {"status":"invalid_token",…}.
         assert_eq!(
             problem(&report),
@@ -160,7 +145,7 @@ async fn a_token_for_another_user_is_refused() {
         .user("dave", "davepass")
         .oauth2_introspection(idp.url())
         .build();
-    let report = run(
+    let report = check_within(
         &endpoint(&server, Security::Tls),
         &token("carol", "tok-dave", AuthMechanism::Auto),
     )
@@ -181,7 +166,7 @@ async fn a_server_without_oauth_says_so_before_sending_the_token() {
         .layout(Layout::Exchange)
         .user("carol", "carolpass")
         .build();
-    let report = run(
+    let report = check_within(
         &endpoint(&server, Security::Tls),
         &token("carol", "tok-x", AuthMechanism::Auto),
     )
@@ -205,7 +190,7 @@ async fn a_token_is_never_sent_as_a_password_nor_a_password_as_a_token() {
     let server = idp.dovecot();
     let e = endpoint(&server, Security::Tls);
     for mechanism in [AuthMechanism::Login, AuthMechanism::Plain] {
-        let report = run(&e, &token("carol", "tok-y", mechanism)).await;
+        let report = check_within(&e, &token("carol", "tok-y", mechanism)).await;
         assert!(
             matches!(problem(&report), Problem::AuthFailed { .. }),
             "{report:#?}"
@@ -213,7 +198,7 @@ async fn a_token_is_never_sent_as_a_password_nor_a_password_as_a_token() {
     }
     let mut creds = Credentials::password("carol", "carolpass");
     creds.mechanism = AuthMechanism::XOAuth2;
-    let report = run(&e, &creds).await;
+    let report = check_within(&e, &creds).await;
     assert!(
         matches!(problem(&report), Problem::AuthFailed { .. }),
         "{report:#?}"

@@ -6,9 +6,7 @@
 //! see `src/crashpoint.rs`): no destructor runs, no buffer is flushed, the
 //! SQLite transaction in progress is lost — the same as SIGKILL.
 
-mod common;
-
-use common::{both_sides, content, mailferry, run_both, text};
+use crate::common::{self, both_sides, content, mailferry, run_both, text};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
 use std::process::Output;
 
@@ -32,10 +30,7 @@ fn messages() -> Vec<Message> {
 
 #[test]
 fn killed_at_every_step_boundary_then_resumed_ends_identical() {
-    let src = Dovecot::builder()
-        .layout(Layout::Courier)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Courier);
     src.create_mailbox("alice", "INBOX.Projects");
     let all = messages();
     src.append("alice", "INBOX", &all[..7]);
@@ -46,12 +41,8 @@ fn killed_at_every_step_boundary_then_resumed_ends_identical() {
     let mut crashes = 0;
     for point in ["before_append", "after_literal", "after_ok", "after_commit"] {
         for n in 1.. {
-            let dst = Dovecot::builder()
-                .layout(Layout::Exchange)
-                .fsync(false)
-                .build();
-            let dir = tempfile::tempdir().unwrap();
-            let state = dir.path().join("job.db");
+            let dst = common::dovecot(Layout::Exchange);
+            let (_dir, state) = common::state_file();
             let crashed = sync(&src, &dst, &state, Some(format!("{point}:{n}")));
             let stderr = String::from_utf8_lossy(&crashed.stderr).into_owned();
             if crashed.status.success() {
@@ -98,17 +89,10 @@ fn killed_at_every_step_boundary_then_resumed_ends_identical() {
 
 #[test]
 fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     src.append("alice", "INBOX", &messages());
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
     assert!(sync(&src, &dst, &state, None).status.success());
 
     let mut session = src.session("alice");
@@ -132,10 +116,7 @@ fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-    assert_eq!(
-        content(&dst.fetch_all("alice", "INBOX")),
-        content(&src.fetch_all("alice", "INBOX"))
-    );
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 /// RELIABILITY.md R03: the APPEND in doubt, at a destination without
@@ -145,10 +126,7 @@ fn killed_after_a_flag_change_is_written_then_resumed_ends_right() {
 /// nothing doubled, nothing merged.
 #[test]
 fn without_uidplus_an_append_in_doubt_is_found_by_its_fingerprint() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     let mut all = messages();
     for (i, (id, body)) in [
         ("", "no id one"),
@@ -169,10 +147,7 @@ fn without_uidplus_an_append_in_doubt_is_found_by_its_fingerprint() {
     let mut crashes = 0;
     for point in ["after_literal", "after_ok"] {
         for n in 1.. {
-            let dst = Dovecot::builder()
-                .layout(Layout::Exchange)
-                .fsync(false)
-                .build();
+            let dst = common::dovecot(Layout::Exchange);
             // Dovecot sends APPENDUID whatever the client saw: hide both.
             let no_uidplus = Proxy::with_fault(
                 dst.addr_plain(),
@@ -181,8 +156,7 @@ fn without_uidplus_an_append_in_doubt_is_found_by_its_fingerprint() {
                     Fault::rewrite(Direction::ToClient, "[APPENDUID ", "[X-HIDDEN "),
                 ]),
             );
-            let dir = tempfile::tempdir().unwrap();
-            let state = dir.path().join("job.db");
+            let (_dir, state) = common::state_file();
             let run = |crash_at: Option<String>| {
                 let (mut args, passwords) = both_sides(&src, &dst);
                 let port2 = args.iter().position(|a| a == "--port2").unwrap() + 1;
@@ -320,26 +294,17 @@ fn crash_then_resume(
 /// one clean run ends exact.
 #[test]
 fn killed_at_every_step_of_a_large_job_with_two_writers_and_a_delta_pass_ends_exact() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     let base: Vec<Message> = (0..200).map(|i| big("base", i)).collect();
     src.append("alice", "INBOX", &base);
-    let fresh = || {
-        Dovecot::builder()
-            .layout(Layout::Exchange)
-            .fsync(false)
-            .build()
-    };
+    let fresh = || common::dovecot(Layout::Exchange);
 
     // The first copy: 5 batches; two APPENDs (one per writer) each.
     let mut crashes = 0;
     for point in ["before_append", "after_literal", "after_ok", "after_commit"] {
         for n in 1.. {
             let dst = fresh();
-            let dir = tempfile::tempdir().unwrap();
-            let state = dir.path().join("job.db");
+            let (_dir, state) = common::state_file();
             if crash_then_resume(&src, &dst, &state, &format!("{point}:{n}")).is_none() {
                 assert!(n > 1, "{point} was never reached");
                 break;
@@ -384,8 +349,7 @@ fn killed_at_every_step_of_a_large_job_with_two_writers_and_a_delta_pass_ends_ex
         session.logout();
 
         let dst = fresh();
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("job.db");
+        let (_dir, state) = common::state_file();
         let proxy = Proxy::start(dst.addr_plain());
         let clean = sync_big(&src, &proxy, &state, "");
         assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));

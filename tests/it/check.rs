@@ -1,7 +1,8 @@
 //! The connection check against real Dovecot servers: every way a first
 //! connection can go right or wrong ends in the right verdict, fast.
 
-use mailferry::check::{check, CheckReport, Step};
+use crate::common::{check_within, problem};
+use mailferry::check::{CheckReport, Step};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Security};
 use mailferry::error::{Problem, Stage};
 use mailferry_harness::{
@@ -27,20 +28,18 @@ fn alice() -> Credentials {
     Credentials::password("alice", "alicepass")
 }
 
-/// Runs the check with a hard ceiling, so a hang fails the test instead of
-/// stalling the suite.
-async fn run(endpoint: &Endpoint, credentials: &Credentials) -> CheckReport {
-    tokio::time::timeout(Duration::from_secs(60), check(endpoint, credentials))
-        .await
-        .expect("the check must end by itself, never hang")
-}
-
-fn problem(report: &CheckReport) -> &Problem {
-    &report
-        .failure
-        .as_ref()
-        .unwrap_or_else(|| panic!("expected a failure, got {report:#?}"))
-        .problem
+/// The STARTTLS check as alice through a proxy that rewrites `from` to
+/// `to` in what the server says.
+async fn starttls_rewritten(server: &Dovecot, from: &str, to: &str) -> CheckReport {
+    let proxy = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(Direction::ToClient, from, to),
+    );
+    check_within(
+        &trusting_ca(server, proxy.port(), Security::StartTls),
+        &alice(),
+    )
+    .await
 }
 
 fn assert_ready(report: &CheckReport) {
@@ -54,7 +53,7 @@ async fn implicit_tls_with_a_pinned_certificate() {
     let server = Dovecot::start(Layout::Exchange);
     let mut e = endpoint(server.tls_port(), Security::Tls);
     e.pinned_certificate = Some(Fingerprint::parse(&server.leaf_sha256_hex()).unwrap());
-    let report = run(&e, &alice()).await;
+    let report = check_within(&e, &alice()).await;
     assert_ready(&report);
     assert_eq!(
         report.passed.len(),
@@ -84,7 +83,7 @@ async fn implicit_tls_with_a_pinned_certificate() {
 #[tokio::test]
 async fn implicit_tls_with_a_trusted_authority() {
     let server = Dovecot::start(Layout::Gmail);
-    let report = run(
+    let report = check_within(
         &trusting_ca(&server, server.tls_port(), Security::Tls),
         &alice(),
     )
@@ -95,7 +94,7 @@ async fn implicit_tls_with_a_trusted_authority() {
 #[tokio::test]
 async fn starttls_and_plain_both_work_and_plain_warns() {
     let server = Dovecot::start(Layout::Courier);
-    let report = run(
+    let report = check_within(
         &trusting_ca(&server, server.plain_port(), Security::StartTls),
         &alice(),
     )
@@ -109,7 +108,7 @@ async fn starttls_and_plain_both_work_and_plain_warns() {
         "Courier-like servers keep folders under INBOX."
     );
 
-    let plain = run(&endpoint(server.plain_port(), Security::Plain), &alice()).await;
+    let plain = check_within(&endpoint(server.plain_port(), Security::Plain), &alice()).await;
     assert_ready(&plain);
     assert!(
         !plain.passed.contains(&Step::SecureConnection),
@@ -125,7 +124,7 @@ async fn an_unpinned_self_signed_certificate_is_refused_with_its_fingerprint() {
         (server.tls_port(), Security::Tls),
         (server.plain_port(), Security::StartTls),
     ] {
-        let report = run(&endpoint(port, security), &alice()).await;
+        let report = check_within(&endpoint(port, security), &alice()).await;
         let expected = Fingerprint::parse(&server.leaf_sha256_hex()).unwrap();
         assert_eq!(
             problem(&report),
@@ -150,7 +149,7 @@ async fn a_certificate_for_another_name_is_refused() {
         .layout(Layout::Exchange)
         .tls_names(&["mail.example.test"])
         .build();
-    let report = run(
+    let report = check_within(
         &trusting_ca(&server, server.tls_port(), Security::Tls),
         &alice(),
     )
@@ -167,7 +166,7 @@ async fn a_changed_certificate_is_refused_even_if_another_was_pinned() {
     let mut e = endpoint(server.tls_port(), Security::Tls);
     let old = Fingerprint::parse(&"ab".repeat(32)).unwrap();
     e.pinned_certificate = Some(old);
-    let report = run(&e, &alice()).await;
+    let report = check_within(&e, &alice()).await;
     assert_eq!(
         problem(&report),
         &Problem::TlsCertificateChanged {
@@ -181,15 +180,7 @@ async fn a_changed_certificate_is_refused_even_if_another_was_pinned() {
 #[tokio::test]
 async fn starttls_stripped_by_a_proxy_stops_before_the_password() {
     let server = Dovecot::start(Layout::Exchange);
-    let proxy = Proxy::with_fault(
-        server.addr_plain(),
-        Fault::rewrite(Direction::ToClient, " STARTTLS", ""),
-    );
-    let report = run(
-        &trusting_ca(&server, proxy.port(), Security::StartTls),
-        &alice(),
-    )
-    .await;
+    let report = starttls_rewritten(&server, " STARTTLS", "").await;
     assert_eq!(
         problem(&report),
         &Problem::StartTlsUnavailable {
@@ -206,15 +197,7 @@ async fn starttls_stripped_by_a_proxy_stops_before_the_password() {
 #[tokio::test]
 async fn preauth_greeting_on_starttls_is_refused() {
     let server = Dovecot::start(Layout::Exchange);
-    let proxy = Proxy::with_fault(
-        server.addr_plain(),
-        Fault::rewrite(Direction::ToClient, "* OK", "* PREAUTH"),
-    );
-    let report = run(
-        &trusting_ca(&server, proxy.port(), Security::StartTls),
-        &alice(),
-    )
-    .await;
+    let report = starttls_rewritten(&server, "* OK", "* PREAUTH").await;
     assert_eq!(
         problem(&report),
         &Problem::StartTlsPreauth {
@@ -237,7 +220,7 @@ async fn bytes_injected_before_the_tls_handshake_are_discarded() {
             "Begin TLS negotiation now.\r\n* CAPABILITY IMAP4rev1 AUTH=PLAIN INJECTED",
         ),
     );
-    let report = run(
+    let report = check_within(
         &trusting_ca(&server, proxy.port(), Security::StartTls),
         &alice(),
     )
@@ -260,7 +243,7 @@ async fn a_wrong_password_is_refused_in_plain_words() {
     ] {
         let mut creds = Credentials::password("alice", "not-the-password");
         creds.mechanism = mechanism;
-        let report = run(
+        let report = check_within(
             &trusting_ca(&server, server.tls_port(), Security::Tls),
             &creds,
         )
@@ -298,7 +281,7 @@ async fn passwords_with_awkward_characters_sign_in() {
         for mechanism in [AuthMechanism::Plain, AuthMechanism::Login] {
             let mut creds = Credentials::password(format!("user{i}"), *pw);
             creds.mechanism = mechanism;
-            let report = run(
+            let report = check_within(
                 &trusting_ca(&server, server.tls_port(), Security::Tls),
                 &creds,
             )
@@ -311,7 +294,7 @@ async fn passwords_with_awkward_characters_sign_in() {
 #[tokio::test]
 async fn a_refused_port_says_so() {
     let port = free_port();
-    let report = run(&endpoint(port, Security::Tls), &alice()).await;
+    let report = check_within(&endpoint(port, Security::Tls), &alice()).await;
     assert_eq!(
         problem(&report),
         &Problem::ConnectionRefused {
@@ -326,7 +309,7 @@ async fn a_refused_port_says_so() {
 async fn a_name_that_does_not_resolve_says_so() {
     let mut e = Endpoint::new("no-such-host.invalid");
     e.timeout = Duration::from_secs(10);
-    let report = run(&e, &alice()).await;
+    let report = check_within(&e, &alice()).await;
     assert_eq!(
         problem(&report),
         &Problem::DnsNotFound {
@@ -341,7 +324,7 @@ async fn a_server_that_never_speaks_times_out() {
     for security in [Security::Tls, Security::StartTls, Security::Plain] {
         let mut e = endpoint(port, security);
         e.timeout = Duration::from_secs(1);
-        let report = run(&e, &alice()).await;
+        let report = check_within(&e, &alice()).await;
         match problem(&report) {
             Problem::Timeout {
                 stage, waited_secs, ..
@@ -362,7 +345,7 @@ async fn a_server_that_never_speaks_times_out() {
 #[tokio::test]
 async fn tls_to_a_plain_port_says_so() {
     let server = Dovecot::start(Layout::Exchange);
-    let report = run(&endpoint(server.plain_port(), Security::Tls), &alice()).await;
+    let report = check_within(&endpoint(server.plain_port(), Security::Tls), &alice()).await;
     assert_eq!(
         problem(&report),
         &Problem::TlsFailed {
@@ -384,7 +367,7 @@ async fn something_that_is_not_imap_says_so() {
             std::thread::sleep(Duration::from_millis(200));
         }
     });
-    let report = run(&endpoint(port, Security::Plain), &alice()).await;
+    let report = check_within(&endpoint(port, Security::Plain), &alice()).await;
     assert_eq!(
         problem(&report),
         &Problem::NotImap {

@@ -3,9 +3,7 @@
 //! UIDVALIDITY changes, a destination that already holds some of the mail,
 //! connections cut mid-FETCH and mid-APPEND, and Gmail's All Mail.
 
-mod common;
-
-use common::{content, migrate, migrate_with, NOW};
+use crate::common::{self, content, migrate, migrate_with, NOW};
 use mailferry::error::Problem;
 use mailferry::run::Options;
 use mailferry::state::State;
@@ -29,6 +27,29 @@ fn mail(i: usize, extra: &str) -> Message {
             1 + i % 28,
             i % 60
         ))
+}
+
+/// `mail(i, extra)` for each `i`.
+fn mails(range: std::ops::Range<usize>, extra: &str) -> Vec<Message> {
+    range.map(|i| mail(i, extra)).collect()
+}
+
+/// An Exchange-layout source whose INBOX holds `messages`.
+fn exchange_source(messages: &[Message]) -> Dovecot {
+    let src = common::dovecot(Layout::Exchange);
+    src.append("alice", "INBOX", messages);
+    src
+}
+
+/// A run stopped by a cut connection.
+fn assert_cut(err: &mailferry::error::Error) {
+    assert!(
+        matches!(
+            err.problem(),
+            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
+        ),
+        "{err:?}"
+    );
 }
 
 /// The edge cases the core suite always carries (no corpus needed).
@@ -71,28 +92,13 @@ fn assert_same(src: &Dovecot, src_folder: &str, dst: &Dovecot, dst_folder: &str)
 }
 
 fn load_courier_source() -> Dovecot {
-    let src = Dovecot::builder()
-        .layout(Layout::Courier)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Courier);
     src.create_mailbox("alice", "INBOX.Clients");
     src.create_mailbox("alice", "INBOX.Clients.Acme");
     src.append("alice", "INBOX", &edge_cases());
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..40).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "INBOX.Clients.Acme",
-        &(40..60).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    src.append(
-        "alice",
-        "INBOX.Sent",
-        &(60..70).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
+    src.append("alice", "INBOX", &mails(0..40, ""));
+    src.append("alice", "INBOX.Clients.Acme", &mails(40..60, ""));
+    src.append("alice", "INBOX.Sent", &mails(60..70, ""));
     src
 }
 
@@ -105,34 +111,16 @@ fn assert_courier_copied(src: &Dovecot, dst: &Dovecot) {
 #[tokio::test]
 async fn full_copy_is_exact_and_a_second_run_copies_nothing() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
 
-    let first = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let first = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(first.transferred(), 11 + 40 + 20 + 10, "{first:#?}");
     assert_eq!(first.failed(), 0);
     assert_eq!(first.exit_code(), 0);
     assert_courier_copied(&src, &dst);
 
-    let second = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let second = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(second.transferred(), 0, "idempotent: {second:#?}");
     assert_eq!(second.already_there(), 81);
     assert_courier_copied(&src, &dst);
@@ -141,12 +129,8 @@ async fn full_copy_is_exact_and_a_second_run_copies_nothing() {
 #[tokio::test]
 async fn a_dry_run_writes_nothing_anywhere() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
     let sorted = |mut v: Vec<String>| {
         v.sort();
         v
@@ -156,9 +140,7 @@ async fn a_dry_run_writes_nothing_anywhere() {
         dry: true,
         ..Options::default()
     };
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &dry)
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &dry).await;
     assert_eq!(report.transferred(), 81, "says what would be copied");
     assert_eq!(sorted(dst.list("alice")), before, "no folder created");
     assert!(
@@ -171,10 +153,7 @@ async fn a_dry_run_writes_nothing_anywhere() {
 #[tokio::test]
 async fn a_lost_state_file_or_a_prefilled_destination_copies_only_what_is_missing() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     // Another tool copied half of INBOX already.
     let inbox = src.fetch_all("alice", "INBOX");
     let half: Vec<Message> = inbox
@@ -184,30 +163,15 @@ async fn a_lost_state_file_or_a_prefilled_destination_copies_only_what_is_missin
         .collect();
     dst.append("alice", "INBOX", &half);
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.already_there(), half.len() as u64, "{report:#?}");
     assert_eq!(report.transferred(), 81 - half.len() as u64);
     assert_courier_copied(&src, &dst);
 
     // The state file is lost: everything is found again at the destination.
     std::fs::remove_file(&state).unwrap();
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
     assert_eq!(again.already_there(), 81);
     assert_courier_copied(&src, &dst);
@@ -216,20 +180,9 @@ async fn a_lost_state_file_or_a_prefilled_destination_copies_only_what_is_missin
 #[tokio::test]
 async fn a_recreated_source_folder_with_a_new_uidvalidity_copies_nothing_again() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &Options::default()).await;
 
     let acme = src.fetch_all("alice", "INBOX.Clients.Acme");
     let mut session = src.session("alice");
@@ -258,38 +211,18 @@ async fn a_recreated_source_folder_with_a_new_uidvalidity_copies_nothing_again()
     session.logout();
     assert_ne!(before, after, "the test really changed the UIDVALIDITY");
 
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 0, "{report:#?}");
     assert_courier_copied(&src, &dst);
 }
 
 #[tokio::test]
 async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let big = "b".repeat(3_000_000);
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..6).map(|i| mail(i, &big)).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = exchange_source(&mails(0..6, &"b".repeat(3_000_000)));
+    let dst = common::dovecot(Layout::Exchange);
     let proxy = Proxy::start(src.addr_plain());
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
 
     // With no retry allowed, the cut stops the run and nothing half-read is stored.
     let no_retry = Options {
@@ -299,13 +232,7 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &no_retry)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err.problem(),
-            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
-        ),
-        "{err:?}"
-    );
+    assert_cut(&err);
     assert!(
         dst.fetch_all("alice", "INBOX").is_empty(),
         "nothing was appended from a partial fetch"
@@ -325,26 +252,16 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
 async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
     // The next batch is fetched while this one is appended: a source that
     // breaks off mid-FETCH must not cost the batch already on its way.
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
+    let src = exchange_source(
         &(0..6)
             .map(|i| mail(i, &format!(" mark-{i}")))
             .collect::<Vec<_>>(),
     );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     let proxy = Proxy::start(src.addr_plain());
     // Message 3 is in the second batch of two; only its body carries the mark.
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "mark-3"));
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let options = Options {
         batch_messages: 2,
         max_retries: 0,
@@ -353,13 +270,7 @@ async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &options)
         .await
         .unwrap_err();
-    assert!(
-        matches!(
-            err.problem(),
-            Problem::ConnectionLost { .. } | Problem::Protocol { .. }
-        ),
-        "{err:?}"
-    );
+    assert_cut(&err);
     assert_eq!(proxy.cuts(), 1);
     let stored: Vec<String> = dst
         .fetch_all("alice", "INBOX")
@@ -387,25 +298,13 @@ async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
 
 #[tokio::test]
 async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..5).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = exchange_source(&mails(0..5, ""));
+    let dst = common::dovecot(Layout::Exchange);
     // The server stores the batch, then the reply never reaches us: the
     // copies are in doubt until the run looks at the destination again.
     let proxy = Proxy::start(dst.addr_plain());
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "[APPENDUID"));
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
         .await
         .unwrap();
@@ -421,19 +320,8 @@ async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
 
 #[tokio::test]
 async fn a_throttling_server_is_waited_for_and_nothing_fails_or_doubles() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..8).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = exchange_source(&mails(0..8, ""));
+    let dst = common::dovecot(Layout::Exchange);
     // Microsoft's words, for a while. (The server did store the batch; the
     // client is told otherwise — the worst case for doubles.)
     let proxy = Proxy::with_fault(
@@ -452,8 +340,7 @@ async fn a_throttling_server_is_waited_for_and_nothing_fails_or_doubles() {
             proxy.set_fault(Fault::None);
         })
     };
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default()).await;
     clearing.join().unwrap();
     let report = report.unwrap();
@@ -467,15 +354,7 @@ async fn a_throttling_server_is_waited_for_and_nothing_fails_or_doubles() {
 
 #[tokio::test]
 async fn message_and_byte_rate_limits_are_kept() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..40).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
+    let src = exchange_source(&mails(0..40, ""));
     src.create_mailbox("alice", "Big");
     src.append(
         "alice",
@@ -484,10 +363,7 @@ async fn message_and_byte_rate_limits_are_kept() {
             .map(|i| mail(100 + i, &"B".repeat(500_000)))
             .collect::<Vec<_>>(),
     );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     let dir = tempfile::tempdir().unwrap();
 
     let started = std::time::Instant::now();
@@ -508,10 +384,7 @@ async fn message_and_byte_rate_limits_are_kept() {
     // 48 messages at 10 per second: the last batch may start at 4.7 s.
     assert!(elapsed >= 3.8, "10 messages/s held: 48 in {elapsed:.1} s");
 
-    let dst2 = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst2 = common::dovecot(Layout::Exchange);
     let started = std::time::Instant::now();
     let by_bytes = Options {
         max_bytes_per_second: Some(1_000_000),
@@ -536,10 +409,7 @@ async fn message_and_byte_rate_limits_are_kept() {
 
 #[tokio::test]
 async fn gmail_archived_mail_lands_in_archive_once_and_labels_are_not_doubled() {
-    let src = Dovecot::builder()
-        .layout(Layout::Gmail)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Gmail);
     src.create_mailbox("alice", "Clients");
     let labelled: Vec<Message> = (0..6).map(|i| mail(i, "")).collect();
     let archived: Vec<Message> = (100..104).map(|i| mail(i, " archived")).collect();
@@ -550,20 +420,9 @@ async fn gmail_archived_mail_lands_in_archive_once_and_labels_are_not_doubled() 
     src.append("alice", "[Gmail]/All Mail", &archived);
     src.append("alice", "[Gmail]/Spam", &[mail(200, " spam")]);
 
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 6 + 4, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
     assert_same(&src, "Clients", &dst, "Clients");
@@ -577,43 +436,23 @@ async fn gmail_archived_mail_lands_in_archive_once_and_labels_are_not_doubled() 
         "spam is not copied"
     );
 
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
 }
 
 #[tokio::test]
 async fn a_full_destination_stops_the_run_cleanly() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..20)
-            .map(|i| mail(i, &"q".repeat(2_000)))
-            .collect::<Vec<_>>(),
-    );
+    let src = exchange_source(&mails(0..20, &"q".repeat(2_000)));
     let dst = Dovecot::builder()
         .layout(Layout::Exchange)
         .quota_bytes(Some(20_000))
         .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let options = Options {
         batch_messages: 5,
         ..Options::default()
     };
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &options)
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &options).await;
     let stopped = report.stopped.as_deref().expect("the run says it stopped");
     assert!(stopped.contains("full"), "{stopped}");
     assert_eq!(report.exit_code(), 1);
@@ -628,9 +467,7 @@ async fn a_full_destination_stops_the_run_cleanly() {
         "the report counts what arrived"
     );
     // Re-running (still full) adds nothing twice.
-    let again = migrate(src.addr_plain(), dst.addr_plain(), &state, &options)
-        .await
-        .unwrap();
+    let again = common::copy(&src, &dst, &state, &options).await;
     assert_eq!(again.transferred(), 0);
     assert_eq!(
         dst.fetch_all("alice", "INBOX").len(),
@@ -641,37 +478,21 @@ async fn a_full_destination_stops_the_run_cleanly() {
 
 #[tokio::test]
 async fn filters_skip_and_a_later_pass_picks_up() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     let mut msgs: Vec<Message> = (0..5).map(|i| mail(i, "")).collect();
     msgs.push(mail(5, &"L".repeat(200_000)));
     msgs.push(mail(6, "").flags(&["\\Deleted"]));
     src.append("alice", "INBOX", &msgs);
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
     let bulk = Options {
         max_size: Some(100_000),
         ..Options::default()
     };
-    let first = migrate(src.addr_plain(), dst.addr_plain(), &state, &bulk)
-        .await
-        .unwrap();
+    let first = common::copy(&src, &dst, &state, &bulk).await;
     assert_eq!(first.transferred(), 5, "{first:#?}");
     assert_eq!(first.skipped(), 2, "the large one and the deleted one");
-    let large_pass = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let large_pass = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         large_pass.transferred(),
         1,
@@ -686,8 +507,7 @@ async fn filters_skip_and_a_later_pass_picks_up() {
 
 #[tokio::test]
 async fn a_second_run_on_the_same_job_is_refused_while_one_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let _first = State::open(&state, NOW).unwrap();
     let second = State::open(&state, NOW);
     assert!(
@@ -723,29 +543,10 @@ fn flags_of(server: &Dovecot, folder: &str, subject: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..4).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let src = exchange_source(&mails(0..4, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &Options::default()).await;
     // mail(0): \Seen; mail(1): \Seen \Flagged $Forwarded; mail(2): none; mail(3): \Seen.
     raw(
         &src,
@@ -769,14 +570,7 @@ async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept
         &[&format!("UID STORE {uid} +FLAGS ($Important \\Seen)")],
     );
 
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 0);
     assert_eq!(
         report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
@@ -794,14 +588,7 @@ async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept
         "changes made only at the destination are kept"
     );
 
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         again.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
         0,
@@ -811,29 +598,12 @@ async fn flag_changes_at_the_source_arrive_and_destination_only_changes_are_kept
 
 #[tokio::test]
 async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_after_the_switch() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..10).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = exchange_source(&mails(0..10, ""));
+    let dst = common::dovecot(Layout::Exchange);
     dst.append("alice", "INBOX", &[mail(99, " put there by the user")]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
-    migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
-        .await
-        .unwrap();
+    let (_dir, state) = common::state_file();
+    let delete2 = common::with_delete2();
+    common::copy(&src, &dst, &state, &delete2).await;
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 11);
 
     raw(
@@ -841,9 +611,7 @@ async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_aft
         "INBOX",
         &["UID STORE 2,5 +FLAGS (\\Deleted)", "EXPUNGE"],
     );
-    let report = migrate(src.addr_plain(), dst.addr_plain(), &state, &delete2)
-        .await
-        .unwrap();
+    let report = common::copy(&src, &dst, &state, &delete2).await;
     assert_eq!(
         report.folders.iter().map(|f| f.removed).sum::<u64>(),
         2,
@@ -891,14 +659,7 @@ async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_aft
     );
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 9);
     // …and a copy only adds.
-    let after = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let after = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         after.transferred(),
         1,
@@ -918,25 +679,10 @@ async fn delete2_removes_exactly_what_was_expunged_at_the_source_and_nothing_aft
 
 #[tokio::test]
 async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_removal() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..10).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let src = exchange_source(&mails(0..10, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(src.addr_plain());
     migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
         .await
@@ -962,17 +708,11 @@ async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_rem
 
 #[tokio::test]
 async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_the_rest_copied() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     let mut msgs: Vec<Message> = (0..5).map(|i| mail(i, "")).collect();
     msgs[2] = mail(2, "").flags(&["\\Draft"]);
     src.append("alice", "INBOX", &msgs);
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     // The proxy turns that message's draft flag into a system flag that
     // does not exist, so the destination says NO to this one message (as
     // real servers do for NUL bytes or 8-bit headers). Not a keyword: a
@@ -981,8 +721,7 @@ async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_t
         dst.addr_plain(),
         Fault::rewrite(Direction::ToServer, "\\Draft", "\\Drxft"),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let options = Options {
         max_attempts: 2,
         ..Options::default()
@@ -1028,27 +767,15 @@ async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_t
 
 #[tokio::test]
 async fn a_server_that_goes_silent_mid_message_is_replaced_after_the_timeout() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..6).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = exchange_source(&mails(0..6, ""));
+    let dst = common::dovecot(Layout::Exchange);
     // The APPEND's bytes stop in the middle of the fourth message.
     let proxy = Proxy::start(dst.addr_plain());
     proxy.set_fault_once(Fault::StallAfterMatch {
         dir: Direction::ToServer,
         pattern: b"Subject: Message 3".to_vec(),
     });
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let report = tokio::time::timeout(
         Duration::from_secs(60),
         migrate_with(
@@ -1074,20 +801,9 @@ async fn a_server_that_goes_silent_mid_message_is_replaced_after_the_timeout() {
 #[tokio::test]
 async fn a_recreated_destination_folder_gets_back_what_it_lost_and_nothing_twice() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &Options::default()).await;
     let acme = dst.fetch_all("alice", "Clients/Acme");
     assert_eq!(acme.len(), 20);
 
@@ -1100,40 +816,22 @@ async fn a_recreated_destination_folder_gets_back_what_it_lost_and_nothing_twice
     let half: Vec<Message> = acme[..10].iter().map(common::again).collect();
     dst.append("alice", "Clients/Acme", &half);
 
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         report.transferred(),
         10,
         "the lost half is copied again: {report:#?}"
     );
     assert_courier_copied(&src, &dst);
-    let again = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0);
 }
 
 #[tokio::test]
 async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
     let src = load_courier_source();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
     let proxy = Proxy::start(src.addr_plain());
     migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
         .await
@@ -1163,31 +861,10 @@ async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
 
 #[tokio::test]
 async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_way() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..300)
-            .map(|i| mail(i, &"x".repeat(2_000)))
-            .collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let src = exchange_source(&mails(0..300, &"x".repeat(2_000)));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &Options::default()).await;
 
     // Two new messages and two flag changes: only those are read.
     src.append("alice", "INBOX", &[mail(300, " new"), mail(301, " new")]);
@@ -1200,14 +877,7 @@ async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_wa
         ],
     );
     let before = src_bytes_out(&src);
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     let read = src_bytes_out(&src) - before;
     assert_eq!(report.transferred(), 2, "{report:#?}");
     assert_eq!(report.already_there(), 300, "{report:#?}");
@@ -1237,17 +907,7 @@ async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_wa
         &["UID STORE 10 +FLAGS (\\Deleted)", "UID EXPUNGE 10"],
     );
     src.append("alice", "INBOX", &[mail(302, " new")]);
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options {
-            delete2: true,
-            ..Options::default()
-        },
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &common::with_delete2()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
     assert_eq!(inbox(&report).removed, 1, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
@@ -1257,14 +917,7 @@ async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_wa
     let extra = mail(303, " both");
     dst.append("alice", "INBOX", std::slice::from_ref(&extra));
     src.append("alice", "INBOX", &[extra]);
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 0, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
 }
@@ -1287,21 +940,11 @@ fn src_bytes_out(server: &Dovecot) -> u64 {
 
 #[tokio::test]
 async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
     // About 9 MB: large enough to be worth splitting (small batches go whole).
     let filler = format!("\r\n{}", "w".repeat(70)).repeat(2_000);
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..60).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    src.append("alice", "INBOX", &mails(0..60, &filler));
+    let dst = common::dovecot(Layout::Exchange);
     let proxy = Proxy::start(dst.addr_plain());
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
@@ -1328,32 +971,11 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
 #[tokio::test]
 async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_finishes() {
     use mailferry::event::Event;
-    use mailferry::folder::Rules;
-    use mailferry::job::{Job, ProgressFile};
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    src.append(
-        "alice",
-        "INBOX",
-        &(0..12).map(|i| mail(i, "")).collect::<Vec<_>>(),
-    );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let src = exchange_source(&mails(0..12, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
 
-    let mut job = Job::open(
-        common::connect(src.addr_plain()).await,
-        common::connect(dst.addr_plain()).await,
-        &Rules::default(),
-        ProgressFile::at(&state),
-    )
-    .await
-    .unwrap();
+    let mut job = common::open_job(src.addr_plain(), dst.addr_plain(), &state).await;
     let options = Options {
         batch_messages: 4,
         connections: 1,
@@ -1376,14 +998,7 @@ async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_
     assert_eq!(report.exit_code(), 1);
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 4);
 
-    let rest = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let rest = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(rest.transferred(), 8);
     assert_same(&src, "INBOX", &dst, "INBOX");
 }

@@ -3,23 +3,10 @@
 //! arrives once, byte for byte as the server serves it, with its flags and
 //! date; a second run copies nothing.
 
-mod common;
-
-use common::content;
-use mailferry::run::{Options, Report};
-use mailferry_harness::{Dovecot, Layout, Message};
+use crate::common::{self, content};
+use mailferry::run::Options;
+use mailferry_harness::{Layout, Message};
 use std::path::{Path, PathBuf};
-
-async fn migrate(src: &Dovecot, dst: &Dovecot, state: &Path) -> Report {
-    common::migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        state,
-        &Options::default(),
-    )
-    .await
-    .expect("the copy runs")
-}
 
 /// The messages of a corpus file: an mbox is split at its `From ` lines.
 fn messages_in(path: &Path) -> Vec<Vec<u8>> {
@@ -49,17 +36,11 @@ fn corpus_dir() -> Option<PathBuf> {
 #[tokio::test]
 async fn the_real_world_corpus_arrives_intact() {
     let Some(dir) = corpus_dir() else {
-        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/sync.rs)");
+        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/it/sync.rs)");
         return;
     };
-    let src = Dovecot::builder()
-        .layout(Layout::Courier)
-        .fsync(false)
-        .build();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Courier);
+    let dst = common::dovecot(Layout::Exchange);
     let mut folders = Vec::new();
     let mut offered = 0;
     let mut accepted = 0;
@@ -118,9 +99,8 @@ async fn the_real_world_corpus_arrives_intact() {
     }
     assert!(accepted > 100, "the corpus loaded: {accepted} of {offered}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(&src, &dst, &state).await;
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.failed(), 0, "{report:#?}");
     for (src_folder, dst_folder) in &folders {
         let a = content(&src.fetch_all("alice", src_folder));
@@ -136,20 +116,14 @@ async fn the_real_world_corpus_arrives_intact() {
         report.transferred() as usize,
         accepted - report.skipped() as usize
     );
-    let again = migrate(&src, &dst, &state).await;
+    let again = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(again.transferred(), 0, "{again:#?}");
 }
 
 #[tokio::test]
 async fn a_30_mb_message_arrives_intact() {
-    let src = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let src = common::dovecot(Layout::Exchange);
+    let dst = common::dovecot(Layout::Exchange);
     let mut body = b"From: big@x\r\nSubject: a 30 MB attachment\r\nMessage-ID: <big@x>\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
     let line =
         b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0NTY3\r\n";
@@ -161,8 +135,8 @@ async fn a_30_mb_message_arrives_intact() {
         "INBOX",
         &[Message::new(body.clone()).flags(&["\\Seen"])],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let report = migrate(&src, &dst, &dir.path().join("job.db")).await;
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
     let got = dst.fetch_all("alice", "INBOX");
     assert_eq!(got.len(), 1);

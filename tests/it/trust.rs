@@ -2,9 +2,7 @@
 //! progress file; what went missing at the destination is put back; one
 //! folder or message the servers refuse never stops the rest.
 
-mod common;
-
-use common::{content, migrate, run_both, text, NOW};
+use crate::common::{self, content, migrate, run_both, text, NOW};
 use mailferry::folder::Rules;
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Options;
@@ -23,19 +21,13 @@ fn mail(i: usize) -> Message {
     .internal_date(&format!("{:02}-Mar-2024 09:00:00 +0000", 1 + i % 28))
 }
 
-fn server() -> Dovecot {
-    Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build()
+/// `mail(i)` for each `i`.
+fn mails(range: std::ops::Range<usize>) -> Vec<Message> {
+    range.map(mail).collect()
 }
 
-fn assert_same(src: &Dovecot, dst: &Dovecot, folder: &str) {
-    assert_eq!(
-        content(&src.fetch_all("alice", folder)),
-        content(&dst.fetch_all("alice", folder)),
-        "{folder}: the same messages on both sides"
-    );
+fn server() -> Dovecot {
+    common::dovecot(Layout::Exchange)
 }
 
 /// Expunges the messages whose subject contains one of `subjects`, as
@@ -82,17 +74,7 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn audit(src: &Dovecot, dst: &Dovecot, state: &std::path::Path) -> mailferry::verify::Audit {
-    let mut job = Job::open(
-        common::connect(src.addr_plain()).await,
-        common::connect(dst.addr_plain()).await,
-        &Rules::default(),
-        ProgressFile::at(state),
-    )
-    .await
-    .unwrap();
-    let audit = job.audit().await.unwrap();
-    job.close().await;
-    audit
+    common::audit(src.addr_plain(), dst.addr_plain(), state).await
 }
 
 #[tokio::test]
@@ -100,12 +82,10 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    src.append("alice", "INBOX", &mails(0..6));
+    src.append("alice", "Projects", &mails(6..10));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // Another mail program deletes two of the copies at the new server
     // (one in a folder whose source never changes again).
@@ -125,10 +105,9 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
     assert_eq!(audit.unexplained(), 2, "{audit:#?}");
 
     // The next copy puts them back, once.
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
-    assert_same(&src, &dst, "INBOX");
-    assert_same(&src, &dst, "Projects");
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
+    common::assert_folder_same(&src, &dst, "Projects", "the same messages on both sides");
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
     assert_eq!(
         verify.status.code(),
@@ -136,9 +115,8 @@ async fn copies_deleted_at_the_destination_are_a_gap_until_the_next_run_puts_the
         "safe now: {}",
         text(&verify.stdout)
     );
-    let third = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(third.status.code(), Some(0));
-    assert_same(&src, &dst, "INBOX");
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
@@ -155,18 +133,14 @@ async fn messages_held_back_by_a_size_limit_are_not_safe_yet() {
         .into_bytes(),
     );
     src.append("alice", "INBOX", &[mail(0), big]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &["--maxsize", "10000"], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &["--maxsize", "10000"]);
     let verify = run_both("verify", &src, &dst, &state, &[], &[]);
     let said = text(&verify.stdout);
     assert_eq!(verify.status.code(), Some(1), "{said}");
     assert!(said.contains("Trust 1"), "{said}");
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0));
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }
 
 /// The CLI flags for a source behind `proxy` and the destination `dst`.
@@ -188,18 +162,17 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
     for name in ["Alpha", "Broken", "Zulu"] {
         src.create_mailbox("alice", name);
     }
-    src.append("alice", "INBOX", &(0..3).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Alpha", &(3..5).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Broken", &(5..7).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Zulu", &(7..9).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..3));
+    src.append("alice", "Alpha", &mails(3..5));
+    src.append("alice", "Broken", &mails(5..7));
+    src.append("alice", "Zulu", &mails(7..9));
     // The source server refuses to open one folder (as it does for a name
     // it lists but cannot open).
     let proxy = Proxy::with_fault(
         src.addr_plain(),
         Fault::rewrite(Direction::ToServer, "\"Broken\"", "\"Gone-x\""),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let passwords = [
         ("MAILFERRY_PASSWORD1", "alicepass"),
         ("MAILFERRY_PASSWORD2", "alicepass"),
@@ -219,7 +192,7 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
         "the refused folder is named: {said}"
     );
     for folder in ["INBOX", "Alpha", "Zulu"] {
-        assert_same(&src, &dst, folder);
+        common::assert_folder_same(&src, &dst, folder, "the same messages on both sides");
     }
     assert!(dst.fetch_all("alice", "Broken").is_empty());
 
@@ -235,30 +208,27 @@ async fn a_folder_the_server_refuses_to_open_is_reported_and_every_other_folder_
     proxy.set_fault(Fault::default());
     let args = through(&proxy, &dst, &state, "sync");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = common::mailferry(&args, &passwords);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert_same(&src, &dst, "Broken");
+    common::mailferry_ok(&args, &passwords);
+    common::assert_folder_same(&src, &dst, "Broken", "the same messages on both sides");
 }
 
 #[tokio::test]
 async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_folder_copies() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..8).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..8));
     // The identities are read (and cached by the server) first…
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let dry = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
+    let (_dir, state) = common::state_file();
+    let dry = common::copy(
+        &src,
+        &dst,
         &state,
         &Options {
             dry: true,
             ..Options::default()
         },
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(dry.transferred(), 8);
     // …then one message's file becomes unreadable to the server.
     let victim = files_under(&src.dir().join("home/alice"))
@@ -277,14 +247,7 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o000)).unwrap();
 
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 7, "{report:#?}");
     assert_eq!(report.failed(), 1, "{report:#?}");
     assert_eq!(report.exit_code(), 1);
@@ -296,29 +259,18 @@ async fn a_message_the_source_cannot_deliver_is_a_refusal_and_the_rest_of_the_fo
 
     // Readable again: the next run copies it.
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
 async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    src.append("alice", "INBOX", &mails(0..6));
+    let (_dir, state) = common::state_file();
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(src.addr_plain());
     migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
         .await
@@ -350,21 +302,20 @@ async fn delete2_removes_nothing_when_the_sources_listing_misses_a_message() {
         .unwrap();
     let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
     assert_eq!(removed, 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[test]
 fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..60).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..60));
     // A slow link, so the run is still going when the signal comes.
     let proxy = Proxy::with_fault(
         src.addr_plain(),
         Fault::Delay(std::time::Duration::from_millis(15)),
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let mut args = through(&proxy, &dst, &state, "sync");
     args.extend(["--batch-messages".to_owned(), "4".to_owned()]);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
@@ -413,14 +364,14 @@ fn a_stop_signal_finishes_the_batch_in_flight_records_it_and_exits_143() {
         said.contains(&format!("Copied {} message", 60 - copied)),
         "{said}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[tokio::test]
 async fn a_different_message_under_the_same_message_id_at_the_destination_is_not_already_there() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..4));
     // The new server holds another message that reuses one Message-ID
     // (a mailing list's digest, a careless sender).
     dst.append(
@@ -433,16 +384,8 @@ async fn a_different_message_under_the_same_message_id_at_the_destination_is_not
         )
         .internal_date("15-Jan-2023 12:00:00 +0000")],
     );
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(report.transferred(), 4, "{report:#?}");
     assert_eq!(report.already_there(), 0);
     let at_dest = dst.fetch_all("alice", "INBOX");
@@ -456,29 +399,21 @@ async fn a_different_message_under_the_same_message_id_at_the_destination_is_not
 async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_place() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..4).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..4));
     // Another tool copied two of them already (same bytes, same date).
     let earlier: Vec<Message> = src.fetch_all("alice", "INBOX")[..2]
         .iter()
         .map(common::again)
         .collect();
     dst.append("alice", "INBOX", &earlier);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let report = migrate(
-        src.addr_plain(),
-        dst.addr_plain(),
-        &state,
-        &Options::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, state) = common::state_file();
+    let report = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(
         (report.transferred(), report.already_there()),
         (2, 2),
         "{report:#?}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     // Each is paired with its own copy (by UID, in order): a source flag
     // change lands on the right message.
     let store = State::open(&state, NOW).unwrap();
@@ -499,18 +434,14 @@ async fn a_copy_made_earlier_by_another_tool_is_already_there_and_keeps_its_plac
 async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_meanwhile() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..5));
     // The new server has another folder with mail of the user's own, under
     // the same UIDs the copies will get.
     dst.create_mailbox("alice", "Other");
     let own: Vec<Message> = (100..105).map(mail).collect();
     dst.append("alice", "Other", &own);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let delete2 = Options {
-        delete2: true,
-        ..Options::default()
-    };
+    let (_dir, state) = common::state_file();
+    let delete2 = common::with_delete2();
     let proxy = Proxy::start(dst.addr_plain());
     migrate(src.addr_plain(), proxy.addr(), &state, &delete2)
         .await
@@ -549,18 +480,16 @@ async fn flag_changes_and_removals_never_touch_a_destination_folder_replaced_mea
         .unwrap();
     let removed: u64 = report.folders.iter().map(|f| f.removed).sum();
     assert_eq!(removed, 1, "{report:#?}");
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
 }
 
 #[test]
 fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..5).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    src.append("alice", "INBOX", &mails(0..5));
+    let (dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // The disk garbles the file.
     let mut bytes = std::fs::read(&state).unwrap();
@@ -588,7 +517,7 @@ fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked
         said.contains("Copied 0 messages"),
         "nothing copied twice: {said}"
     );
-    assert_same(&src, &dst, "INBOX");
+    common::assert_folder_same(&src, &dst, "INBOX", "the same messages on both sides");
     let kept = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {
@@ -600,8 +529,7 @@ fn a_damaged_progress_file_is_set_aside_and_rebuilt_from_both_servers_when_asked
         })
         .count();
     assert!(kept >= 1, "the damaged file is kept beside the new one");
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }
 
 #[test]
@@ -610,13 +538,11 @@ fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merg
     let dst = server();
     src.create_mailbox("alice", "Alpha");
     src.create_mailbox("alice", "Beta");
-    src.append("alice", "Alpha", &(0..3).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Beta", &(3..6).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    src.append("alice", "Alpha", &mails(0..3));
+    src.append("alice", "Beta", &mails(3..6));
+    let (_dir, state) = common::state_file();
     let merge = ["--f1f2", "Alpha=Merged", "--f1f2", "Beta=Merged", "--merge"];
-    let first = run_both("sync", &src, &dst, &state, &merge, &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &merge);
     assert_eq!(dst.fetch_all("alice", "Merged").len(), 6);
 
     // Someone deletes the folder at the new server and creates it again.
@@ -625,16 +551,14 @@ fn a_recreated_destination_folder_gets_back_the_mail_of_every_source_folder_merg
     session.logout();
     dst.create_mailbox("alice", "Merged");
 
-    let again = run_both("sync", &src, &dst, &state, &merge, &[]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stdout));
+    let again = common::run_both_ok("sync", &src, &dst, &state, &merge);
     assert_eq!(
         dst.fetch_all("alice", "Merged").len(),
         6,
         "both source folders' mail is back: {}",
         text(&again.stdout)
     );
-    let verify = run_both("verify", &src, &dst, &state, &merge, &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &merge);
 }
 
 #[test]
@@ -642,11 +566,9 @@ fn a_folder_mapped_elsewhere_on_a_later_run_is_copied_to_its_new_place() {
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "Projects", &(0..4).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    src.append("alice", "Projects", &mails(0..4));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     assert_eq!(dst.fetch_all("alice", "Projects").len(), 4);
 
     let moved = run_both(
@@ -687,10 +609,8 @@ fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
     messages.extend([twin.clone(), twin.clone(), twin]);
     src.create_mailbox("alice", "Dups");
     src.append("alice", "Dups", &messages);
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // The source folder is recreated (new UIDVALIDITY) with the same mail
     // in another order, one twin fewer.
@@ -718,7 +638,7 @@ fn a_recreated_source_folder_with_duplicates_passes_again_and_again() {
 fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
     let src = server();
     let dst = server();
-    src.append("alice", "INBOX", &(0..2).map(mail).collect::<Vec<_>>());
+    src.append("alice", "INBOX", &mails(0..2));
     // An empty message file in the source's mail folder (a broken import).
     let new = src.dir().join("home/alice/Maildir/new");
     let empty = new.join("1700000000.M1P1.empty,S=0");
@@ -728,8 +648,7 @@ fn an_empty_message_is_tried_and_a_refusal_is_reported_not_skipped() {
         .status()
         .unwrap();
     assert!(status.success());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
+    let (_dir, state) = common::state_file();
     let out = run_both("sync", &src, &dst, &state, &[], &[]);
     let said = text(&out.stdout);
     assert_eq!(
@@ -792,7 +711,7 @@ async fn a_folder_held_back_by_a_question_is_said_at_the_start_of_the_copy() {
         .collect();
     assert_eq!(held.len(), 2, "both folders of the question: {said:#?}");
     assert!(held.contains(&"Clients") && held.contains(&"Customers"));
-    assert_same(&src, &dst, "Other");
+    common::assert_folder_same(&src, &dst, "Other", "the same messages on both sides");
     assert_eq!(report.transferred(), 2, "{report:#?}");
 }
 
@@ -801,12 +720,10 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
     let src = server();
     let dst = server();
     src.create_mailbox("alice", "Projects");
-    src.append("alice", "INBOX", &(0..6).map(mail).collect::<Vec<_>>());
-    src.append("alice", "Projects", &(6..10).map(mail).collect::<Vec<_>>());
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("job.db");
-    let first = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stdout));
+    src.append("alice", "INBOX", &mails(0..6));
+    src.append("alice", "Projects", &mails(6..10));
+    let (_dir, state) = common::state_file();
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
 
     // At the new server, another mail program deletes a copy and new mail
     // arrives in the same folder: the folder holds as many messages as the
@@ -818,8 +735,7 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
     dst.append("alice", "Projects", &[mail(41)]);
     src.append("alice", "Projects", &[mail(11)]);
 
-    let second = run_both("sync", &src, &dst, &state, &[], &[]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stdout));
+    common::run_both_ok("sync", &src, &dst, &state, &[]);
     for (folder, subjects) in [
         ("INBOX", vec!["Trust 2", "Trust 40"]),
         ("Projects", vec!["Trust 7", "Trust 11", "Trust 41"]),
@@ -837,6 +753,5 @@ async fn a_copy_deleted_at_the_destination_is_put_back_even_when_new_mail_there_
             assert_eq!(n, 1, "{folder}: {s} once at the new server");
         }
     }
-    let verify = run_both("verify", &src, &dst, &state, &[], &[]);
-    assert_eq!(verify.status.code(), Some(0), "{}", text(&verify.stdout));
+    common::run_both_ok("verify", &src, &dst, &state, &[]);
 }

@@ -11,13 +11,10 @@
 //! - a refused delegation ends in plain words naming the administrator;
 //! - no token, assertion, key or client secret appears in any output.
 
-mod common;
-mod introspection;
-
+use crate::common::{self, content, migrate_sessions, text};
+use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use common::{content, mailferry, migrate_sessions, text};
-use introspection::{read_request, Introspection};
 use mailferry::auth::grant::{RefreshGrant, ServiceAccount, TokenSource};
 use mailferry::auth::oauth::{percent_decode, Client, Issuer, Tokens};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
@@ -264,30 +261,6 @@ fn mail(i: usize, filler: &str) -> Message {
     .flags(&["\\Seen"])
 }
 
-/// `mailferry check` of `user` on `server` (plain), signing in with
-/// `sign_in` flags; the exit status and everything it printed.
-fn check_as(
-    server: &Dovecot,
-    user: &str,
-    sign_in: &[&str],
-    env: &[(&str, &str)],
-) -> (std::process::ExitStatus, String) {
-    let port = server.plain_port().to_string();
-    let mut args = vec![
-        "check",
-        "--host1",
-        "127.0.0.1",
-        "--port1",
-        &port,
-        "--plain1",
-        "--user1",
-        user,
-    ];
-    args.extend_from_slice(sign_in);
-    let out = mailferry(&args, env);
-    (out.status, text(&out.stdout) + &text(&out.stderr))
-}
-
 /// The check of every output: none of these secrets, nor their base64.
 fn assert_hides(outputs: &[&str], secrets: &[&str]) {
     for out in outputs {
@@ -322,10 +295,7 @@ async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
         "INBOX",
         &(0..5).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
     );
-    let dst = Dovecot::builder()
-        .layout(Layout::Exchange)
-        .fsync(false)
-        .build();
+    let dst = common::dovecot(Layout::Exchange);
     idp.grant_for("ya29.mf-1", "carol", 1);
     let proxy = Proxy::start(src.addr_plain());
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
@@ -449,7 +419,7 @@ fn a_google_service_account_signs_in_to_each_mailbox_with_a_signed_assertion() {
 
     let mut outputs = Vec::new();
     for user in ["carol", "dave"] {
-        let (status, all) = check_as(
+        let (status, all) = common::check_as(
             &server,
             user,
             &["--serviceaccount1", key_file.to_str().unwrap()],
@@ -511,7 +481,7 @@ fn microsoft_app_only_access_signs_in_without_a_password() {
     let idp = Introspection::start();
     let service = TokenService::start(idp.clone());
     let server = oauth_dovecot(&idp);
-    let (status, all) = check_as(
+    let (status, all) = common::check_as(
         &server,
         "carol",
         &["--clientcredentials1", &service.url],
@@ -537,7 +507,7 @@ fn a_refused_delegation_names_the_administrator_in_plain_words() {
     let dir = tempfile::tempdir().unwrap();
     service_account_key(dir.path(), &service.url);
     let key_file = dir.path().join("service-account.json");
-    let (status, all) = check_as(
+    let (status, all) = common::check_as(
         &server,
         "carol",
         &["--serviceaccount1", key_file.to_str().unwrap()],

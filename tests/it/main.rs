@@ -1,0 +1,30 @@
+//! The engine's integration tests against real Dovecot servers, in one test
+//! binary: each module was once a binary of its own, and every binary
+//! linked the whole engine again (ripgrep keeps its tests the same way).
+//! Run one module with `cargo test --test it sync::`.
+//!
+//! tests/secrets.rs stays a binary of its own: it installs process-wide
+//! loggers that would capture every other test's output.
+
+mod common;
+#[path = "../introspection/mod.rs"]
+mod introspection;
+
+mod chaos;
+mod check;
+mod cli;
+mod compress;
+mod corpus;
+mod crash;
+mod domain;
+mod faults;
+mod folders;
+mod messages;
+mod oauth;
+mod oauth_flow;
+mod oauth_grants;
+mod scenarios;
+mod sign_in_cli;
+mod sync;
+mod trust;
+mod wire;
