@@ -30,7 +30,7 @@ use transport::Transport;
 /// Runs `fut`, turning a panic inside it into a lost connection. The IMAP
 /// parser under async-imap (imap-proto) panics on some malformed replies
 /// (a non-ASCII byte right after a response code's `]`, found by the
-/// garbling proxy of tests/faults.rs): a broken or hostile server must
+/// garbling proxy of tests/it/faults.rs): a broken or hostile server must
 /// cost a reconnection, never the whole migration. The session that
 /// panicked is not used again: the caller reconnects.
 async fn guarded<F: Future>(host: &str, stage: Stage, fut: F) -> Result<F::Output, Error> {
