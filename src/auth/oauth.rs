@@ -102,7 +102,7 @@ impl Issuer {
         Some(
             template
                 .replace("{tenant}", &tenant.to_ascii_lowercase())
-                .replace("{client}", &form_encode(&[("", &client.id)])[1..]),
+                .replace("{client}", &percent_encode(&client.id)),
         )
     }
 
@@ -570,23 +570,25 @@ fn random_token(n: usize) -> String {
 
 /// `application/x-www-form-urlencoded` (also used for query strings).
 pub fn form_encode(pairs: &[(&str, &str)]) -> String {
-    let enc = |s: &str| {
-        let mut out = String::new();
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    out.push(b as char)
-                }
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
-    };
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// `s` with every byte but the unreserved ones (RFC 3986) percent-encoded.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Decodes `%XX` and `+` in a query or form value.

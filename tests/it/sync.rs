@@ -924,10 +924,23 @@ async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_wa
 
 /// Bytes the source server has sent to clients, from Dovecot's log of
 /// finished sessions (`out=…`).
+/// What the server has sent over all its finished sessions. Dovecot logs a
+/// session's byte counts when its process ends, a moment after the client
+/// left: wait (a few seconds at most) until every logged-in session has.
 fn src_bytes_out(server: &Dovecot) -> u64 {
-    server
-        .log()
-        .lines()
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut log = server.log();
+    while log.matches("Login: user=").count() > log.matches(" out=").count()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        log = server.log();
+    }
+    assert!(
+        log.contains("Login: user="),
+        "the server's log names its sessions"
+    );
+    log.lines()
         .filter_map(|l| l.split(" out=").nth(1))
         .filter_map(|rest| {
             rest.split(|c: char| !c.is_ascii_digit())
