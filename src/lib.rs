@@ -22,3 +22,4 @@ pub mod scan;
 pub mod secret;
 pub mod state;
 pub mod verify;
+pub mod watch;

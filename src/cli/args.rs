@@ -31,6 +31,10 @@ pub(crate) enum Command {
     /// Copy from the source (1) to the destination (2): create the folders,
     /// then copy every message not yet there. Safe to interrupt and re-run.
     Sync(Box<SyncArgs>),
+    /// After the switch: watch the source (1) and move mail still arriving
+    /// there to the destination (2) within seconds; stops by itself once
+    /// no mail has arrived for the quiet period.
+    Watch(Box<WatchArgs>),
     /// Compare the source and the destination folder by folder: counts,
     /// sizes, and every message not at the destination with its reason.
     Verify(VerifyArgs),
@@ -61,6 +65,32 @@ pub(crate) struct VerifyArgs {
     /// Print the audit as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    pub(crate) servers: Servers,
+    #[command(flatten)]
+    pub(crate) rules: FolderRuleArgs,
+    /// The migration's progress file (default: the one `sync` uses for
+    /// these two accounts). It must record the switch (`sync --cutover-done`).
+    #[arg(long)]
+    pub(crate) state: Option<PathBuf>,
+    /// Stop after this many hours whatever happens.
+    #[arg(long = "for", value_name = "HOURS")]
+    pub(crate) for_hours: Option<f64>,
+    /// Stop once no mail has arrived at the old server for this many hours.
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0)]
+    pub(crate) quiet_hours: f64,
+    /// Look at the folders not watched as mail arrives every this many
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub(crate) poll: u64,
+    /// End and start again each wait for new mail (IDLE) after this many
+    /// seconds (servers end one after 30 minutes).
+    #[arg(long, value_name = "SECONDS", default_value_t = 28 * 60, hide = true)]
+    pub(crate) idle_renew: u64,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@
 //! commands (APPENDUID, LITERAL+, MULTIAPPEND) or replaced.
 
 pub mod capability;
+pub mod idle;
 pub mod messages;
 mod rename;
 pub mod tls;
