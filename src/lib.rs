@@ -13,6 +13,7 @@ pub mod identity;
 pub mod imap;
 pub mod job;
 pub mod logging;
+pub mod mx;
 pub mod pairing;
 pub mod paths;
 pub mod preset;

@@ -55,6 +55,8 @@ pub struct Settings {
     pub backoff_first: Duration,
     /// The longest wait before reconnecting.
     pub backoff_max: Duration,
+    /// The domain's mail records are looked up this often.
+    pub mx_every: Duration,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             cap: None,
             backoff_first: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
+            mx_every: Duration::from_secs(600),
         }
     }
 }
@@ -244,6 +247,13 @@ pub enum Notice {
         /// The poll interval.
         poll_secs: u64,
     },
+    /// The domain's mail records were looked up.
+    Records {
+        /// Every answer names only the new provider.
+        only_new: bool,
+        /// Each resolver's answer in words ("127.0.0.1:53: mx.new.example").
+        answers: Vec<String>,
+    },
     /// A catch-up moved mail; the tally so far.
     Arrived(Tally),
     /// A connection dropped or a catch-up could not run; tried again
@@ -301,7 +311,9 @@ pub async fn switched(progress: &ProgressFile) -> Result<bool, Error> {
 /// Watches one mailbox's old server after the switch and moves what
 /// arrives there, until [`stop_rule`] says so, `options.cancel` is
 /// cancelled, or a problem retrying cannot fix (a refused sign-in).
-/// `mx` is asked for the mail records at every look at the stop rule.
+/// With `mx`, the domain's mail records are looked up at the start and
+/// every [`Settings::mx_every`] for the stop rule; without, the rule goes
+/// by the quiet period and the cap.
 ///
 /// # Errors
 /// What stops the watch: a sign-in refused, a damaged progress file, a
@@ -311,7 +323,7 @@ pub async fn watch(
     settings: &Settings,
     options: &Options,
     now: Clock<'_>,
-    mx: &mut dyn FnMut(i64) -> Mx,
+    mx: Option<&crate::mx::Question>,
     notices: &mut dyn FnMut(Notice),
     sink: &mut dyn EventSink,
 ) -> Result<Summary, Error> {
@@ -374,9 +386,28 @@ pub async fn watch(
         }
     }
     let mut next_poll = Instant::now() + settings.poll_every;
+    let mut tracker = crate::mx::Tracker::default();
+    let mut records = Mx::NotAsked;
+    let mut next_mx = Instant::now();
     let end = loop {
         if options.cancel.is_cancelled() {
             break End::Stopped;
+        }
+        if let (Some(question), true) = (mx, Instant::now() >= next_mx) {
+            next_mx = Instant::now() + settings.mx_every;
+            let answers = crate::mx::ask(question).await;
+            records = tracker.observe(question, now(), &answers);
+            notices(Notice::Records {
+                only_new: matches!(records, Mx::OnlyNew { .. }),
+                answers: answers
+                    .iter()
+                    .map(|a| match a {
+                        Ok(a) if a.hosts.is_empty() => format!("{}: no mail records", a.from),
+                        Ok(a) => format!("{}: {}", a.from, a.hosts.join(", ")),
+                        Err(why) => why.clone(),
+                    })
+                    .collect(),
+            });
         }
         let at = now();
         let inputs = StopInputs {
@@ -385,7 +416,7 @@ pub async fn watch(
             last_arrival: tally.last(),
             quiet_secs: settings.quiet.as_secs() as i64,
             cap_secs: settings.cap.map(|c| c.as_secs() as i64),
-            mx: mx(at),
+            mx: records,
         };
         if let Some(end) = stop_rule(&inputs) {
             break end;

@@ -11,6 +11,7 @@ use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::event::Discard;
 use mailferry::folder::Rules;
 use mailferry::job::ProgressFile;
+use mailferry::mx::Question;
 use mailferry::run::Options;
 use mailferry::watch::{self, stop_rule, End, Mailbox, Mx, Notice, Settings, StopInputs, Tally};
 use mailferry_harness::{Direction, Dovecot, Fault, Layout, Message, Proxy};
@@ -109,6 +110,7 @@ async fn arrives(dst: &Dovecot, folder: &str, n: usize, limit: Duration) -> Opti
 /// `Watching` notice) and is cancelled when `drive` ends. The notices.
 async fn watch_while<F: std::future::Future<Output = ()>>(
     mailbox: &Mailbox,
+    mx: Option<&Question>,
     settings: &Settings,
     drive: impl FnOnce(Arc<Mutex<Vec<Notice>>>) -> F,
 ) -> (watch::Summary, Vec<Notice>) {
@@ -117,14 +119,13 @@ async fn watch_while<F: std::future::Future<Output = ()>>(
     let said = Arc::new(Mutex::new(Vec::new()));
     let heard = said.clone();
     let mut notices = move |n: Notice| heard.lock().unwrap().push(n);
-    let mut mx = |_| Mx::NotAsked;
     let mut sink = Discard;
     let watching = watch::watch(
         mailbox,
         settings,
         &options,
         &unix_now,
-        &mut mx,
+        mx,
         &mut notices,
         &mut sink,
     );
@@ -167,6 +168,7 @@ async fn a_message_delivered_to_the_old_inbox_during_watch_is_at_the_new_server_
     // through its renewals.
     let (summary, notices) = watch_while(
         &mailbox(src.plain_port(), &dst, &state),
+        None,
         &settings(600, 2),
         |_| async {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -202,6 +204,7 @@ async fn a_message_delivered_to_another_folder_is_there_within_the_poll_interval
     let (src, dst) = switched_pair(&state).await;
     let (summary, _) = watch_while(
         &mailbox(src.plain_port(), &dst, &state),
+        None,
         &settings(2, 600),
         |_| async {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -232,6 +235,7 @@ async fn a_server_without_idle_is_polled_and_the_message_still_caught() {
     );
     let (summary, notices) = watch_while(
         &mailbox(proxy.port(), &dst, &state),
+        None,
         &settings(2, 600),
         |_| async {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -260,6 +264,7 @@ async fn nothing_is_doubled_when_the_watch_is_cut_by_the_proxy_and_goes_on() {
     let proxy = Proxy::start(src.addr_plain());
     let (summary, notices) = watch_while(
         &mailbox(proxy.port(), &dst, &state),
+        None,
         &settings(600, 2),
         |_| async {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -307,6 +312,7 @@ async fn a_catch_up_waits_while_a_manual_copy_holds_the_progress_file() {
     let (src, dst) = switched_pair(&state).await;
     let (summary, _) = watch_while(
         &mailbox(src.plain_port(), &dst, &state),
+        None,
         &settings(600, 600),
         |_| async {
             tokio::time::sleep(Duration::from_secs(2)).await;

@@ -91,6 +91,24 @@ pub(crate) struct WatchArgs {
     /// seconds (servers end one after 30 minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = 28 * 60, hide = true)]
     pub(crate) idle_renew: u64,
+    /// The domain whose mail records (MX) are watched: the watch stops by
+    /// itself only once every answer names the new provider and the old
+    /// records' time to live has passed (besides the quiet period).
+    #[arg(long)]
+    pub(crate) domain: Option<String>,
+    /// The new provider's mail server, or the end of its name
+    /// (`outlook.com`, `google.com`); repeatable.
+    #[arg(long, value_name = "HOST", requires = "domain")]
+    pub(crate) new_mx: Vec<String>,
+    /// Also ask this resolver (IP:PORT, like 1.1.1.1:53); repeatable.
+    #[arg(long, value_name = "IP:PORT", requires = "domain")]
+    pub(crate) resolver: Vec<std::net::SocketAddr>,
+    /// Do not ask this computer's own resolver (only --resolver ones).
+    #[arg(long, requires = "resolver")]
+    pub(crate) no_system_resolver: bool,
+    /// The port the domain's own name servers are asked on (tests).
+    #[arg(long, default_value_t = 53, hide = true)]
+    pub(crate) dns_port: u16,
 }
 
 #[derive(Args)]

@@ -8,8 +8,9 @@ use super::{engine_error, progress_path, unix_now};
 use anyhow::bail;
 use mailferry::event::Discard;
 use mailferry::job::ProgressFile;
+use mailferry::mx::Question;
 use mailferry::run::Options;
-use mailferry::watch::{self, End, Mailbox, Mx, Notice, Settings};
+use mailferry::watch::{self, End, Mailbox, Notice, Settings};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -30,6 +31,21 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         quiet: hours(args.quiet_hours, "--quiet-hours")?,
         cap: args.for_hours.map(|h| hours(h, "--for")).transpose()?,
         ..Settings::default()
+    };
+    let question = match &args.domain {
+        Some(domain) => {
+            if args.new_mx.is_empty() {
+                bail!("--domain needs --new-mx: the new provider's mail server (or the end of its name, like outlook.com)");
+            }
+            Some(Question {
+                domain: domain.trim().trim_end_matches('.').to_ascii_lowercase(),
+                new_hosts: args.new_mx.clone(),
+                resolvers: args.resolver.clone(),
+                system: !args.no_system_resolver,
+                own_port: args.dns_port,
+            })
+        }
+        None => None,
     };
     let rules = args.rules.rules()?;
     let [source, dest] = args.servers.both("mailferry watch")?;
@@ -62,6 +78,19 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
             }
             eprintln!("{said}. Press Ctrl-C to stop.");
         }
+        Notice::Records { only_new, answers } => {
+            if only_new {
+                eprintln!(
+                    "The domain's mail records name only the new provider: {}",
+                    answers.join("; ")
+                );
+            } else {
+                eprintln!(
+                    "Some answers still name the old server: {}",
+                    answers.join("; ")
+                );
+            }
+        }
         Notice::Arrived(tally) => eprintln!("{}", tally.line(unix_now(), offset)),
         Notice::Retrying { what, wait_secs } => {
             eprintln!("{what} Trying again in {wait_secs} seconds…")
@@ -72,7 +101,7 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         &settings,
         &options,
         &unix_now,
-        &mut |_| Mx::NotAsked,
+        question.as_ref(),
         &mut notices,
         &mut Discard,
     )
