@@ -37,6 +37,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Folders(args) => runtime.block_on(cli::folders::run(args)),
         Command::Sync(args) => runtime.block_on(cli::sync::run(*args)),
         Command::Verify(args) => runtime.block_on(cli::verify::run(args)),
+        Command::Watch(args) => runtime.block_on(cli::watch::run(*args)),
         Command::Log(args) => cli::log::run(args),
         Command::Forget(args) => cli::forget::run(args),
     }

@@ -31,6 +31,10 @@ pub(crate) enum Command {
     /// Copy from the source (1) to the destination (2): create the folders,
     /// then copy every message not yet there. Safe to interrupt and re-run.
     Sync(Box<SyncArgs>),
+    /// After the switch: watch the source (1) and move mail still arriving
+    /// there to the destination (2) within seconds; stops by itself once
+    /// no mail has arrived for the quiet period.
+    Watch(Box<WatchArgs>),
     /// Compare the source and the destination folder by folder: counts,
     /// sizes, and every message not at the destination with its reason.
     Verify(VerifyArgs),
@@ -61,6 +65,50 @@ pub(crate) struct VerifyArgs {
     /// Print the audit as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    pub(crate) servers: Servers,
+    #[command(flatten)]
+    pub(crate) rules: FolderRuleArgs,
+    /// The migration's progress file (default: the one `sync` uses for
+    /// these two accounts). It must record the switch (`sync --cutover-done`).
+    #[arg(long)]
+    pub(crate) state: Option<PathBuf>,
+    /// Stop after this many hours whatever happens.
+    #[arg(long = "for", value_name = "HOURS")]
+    pub(crate) for_hours: Option<f64>,
+    /// Stop once no mail has arrived at the old server for this many hours.
+    #[arg(long, value_name = "HOURS", default_value_t = 24.0)]
+    pub(crate) quiet_hours: f64,
+    /// Look at the folders not watched as mail arrives every this many
+    /// seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub(crate) poll: u64,
+    /// End and start again each wait for new mail (IDLE) after this many
+    /// seconds (servers end one after 30 minutes).
+    #[arg(long, value_name = "SECONDS", default_value_t = 28 * 60, hide = true)]
+    pub(crate) idle_renew: u64,
+    /// The domain whose mail records (MX) are watched: the watch stops by
+    /// itself only once every answer names the new provider and the old
+    /// records' time to live has passed (besides the quiet period).
+    #[arg(long)]
+    pub(crate) domain: Option<String>,
+    /// The new provider's mail server, or the end of its name
+    /// (`outlook.com`, `google.com`); repeatable.
+    #[arg(long, value_name = "HOST", requires = "domain")]
+    pub(crate) new_mx: Vec<String>,
+    /// Also ask this resolver (IP:PORT, like 1.1.1.1:53); repeatable.
+    #[arg(long, value_name = "IP:PORT", requires = "domain")]
+    pub(crate) resolver: Vec<std::net::SocketAddr>,
+    /// Do not ask this computer's own resolver (only --resolver ones).
+    #[arg(long, requires = "resolver")]
+    pub(crate) no_system_resolver: bool,
+    /// The port the domain's own name servers are asked on (tests).
+    #[arg(long, default_value_t = 53, hide = true)]
+    pub(crate) dns_port: u16,
 }
 
 #[derive(Args)]

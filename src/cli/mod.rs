@@ -1,7 +1,7 @@
 //! The command line's parts, one file per concern: `args` the flags,
 //! `sides` how each server is reached and signed in to, `render` what is
 //! printed, and a file per command (`check`, `folders`, `sync`, `verify`,
-//! `log`, `forget`) that calls the engine and picks the exit code. The
+//! `log`, `forget`, `watch`) that calls the engine and picks the exit code. The
 //! migration sequence itself is the engine's `mailferry::job::Job`.
 
 pub(crate) mod args;
@@ -13,9 +13,11 @@ mod render;
 mod sides;
 pub(crate) mod sync;
 pub(crate) mod verify;
+pub(crate) mod watch;
 
 use anyhow::{anyhow, Context};
 use args::{FolderRuleArgs, Servers};
+use mailferry::endpoint::{Credentials, Endpoint};
 use mailferry::job::{Job, ProgressFile};
 use std::path::PathBuf;
 
@@ -38,22 +40,31 @@ pub(crate) async fn open_job(
 ) -> anyhow::Result<Job> {
     let rules = rules.rules()?;
     let [source, dest] = servers.both(command)?;
-    let path = match state {
-        Some(path) => path,
-        None => default_state_path(&mailferry::paths::job_name(
-            &source.1.user,
-            &source.0,
-            &dest.1.user,
-            &dest.0,
-        ))?,
-    };
     let progress = ProgressFile {
-        path,
+        path: progress_path(state, &source, &dest)?,
         rebuild_if_damaged,
     };
     Job::connect((&source.0, &source.1), (&dest.0, &dest.1), &rules, progress)
         .await
         .map_err(|e| engine_error(e.side.label(), e.error))
+}
+
+/// The job's progress file: `--state`, else the one named after the two
+/// accounts.
+pub(crate) fn progress_path(
+    state: Option<PathBuf>,
+    source: &(Endpoint, Credentials),
+    dest: &(Endpoint, Credentials),
+) -> anyhow::Result<PathBuf> {
+    match state {
+        Some(path) => Ok(path),
+        None => default_state_path(&mailferry::paths::job_name(
+            &source.1.user,
+            &source.0,
+            &dest.1.user,
+            &dest.0,
+        )),
+    }
 }
 
 /// Seconds since 1970, the clock of a real run.

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 /// batch in flight, records it and stops; the command then exits 130 or
 /// 143. A second signal exits at once (the progress file is safe at any
 /// moment: the next run settles what was in flight).
-fn stop_on_signal(cancel: Cancel) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
+pub(crate) fn stop_on_signal(cancel: Cancel) -> std::sync::Arc<std::sync::atomic::AtomicU8> {
     use std::sync::atomic::{AtomicU8, Ordering};
     let got = std::sync::Arc::new(AtomicU8::new(0));
     let seen = got.clone();
@@ -52,7 +52,7 @@ fn stop_on_signal(cancel: Cancel) -> std::sync::Arc<std::sync::atomic::AtomicU8>
 }
 
 /// The exit code after a run a signal stopped, if one did.
-fn signalled(got: &std::sync::atomic::AtomicU8) -> Option<ExitCode> {
+pub(crate) fn signalled(got: &std::sync::atomic::AtomicU8) -> Option<ExitCode> {
     match got.load(std::sync::atomic::Ordering::SeqCst) {
         0 => None,
         code => Some(ExitCode::from(code)),

@@ -12,6 +12,7 @@
 
 pub mod capability;
 mod connection;
+pub mod idle;
 pub mod messages;
 mod rename;
 pub mod tls;

@@ -27,4 +27,5 @@ mod scenarios;
 mod sign_in_cli;
 mod sync;
 mod trust;
+mod watch;
 mod wire;

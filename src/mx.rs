@@ -1,0 +1,210 @@
+//! The domain's mail records (MX) as DNS gives them now, asked of the
+//! domain's own name server and of several resolvers, for the watch's
+//! stop rule: has every answer moved to the new provider, and since when?
+//!
+//! [`ask`] does the looking up; [`Tracker`] turns a series of looks into
+//! the stop rule's [`Mx`], purely (the time is passed in).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
+
+use crate::watch::Mx;
+
+/// What to ask, and of whom.
+#[derive(Clone, Debug)]
+pub struct Question {
+    /// The domain (`example.com`).
+    pub domain: String,
+    /// The new provider's mail servers: a record names the new provider
+    /// when its host is one of these or ends with `.` and one of these
+    /// (`mail.protection.outlook.com`, `google.com`).
+    pub new_hosts: Vec<String>,
+    /// Resolvers asked besides the system's.
+    pub resolvers: Vec<SocketAddr>,
+    /// Ask the system's resolver too.
+    pub system: bool,
+    /// The port the domain's own name servers are asked on (53).
+    pub own_port: u16,
+}
+
+/// One resolver's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Who answered: "the system's resolver", "127.0.0.1:53", "the
+    /// domain's own name server".
+    pub from: String,
+    /// The mail hosts named, without the final dot.
+    pub hosts: Vec<String>,
+    /// The records' time to live.
+    pub ttl_secs: u32,
+}
+
+impl Question {
+    /// Is `host` one of the new provider's?
+    pub fn is_new(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.new_hosts.iter().any(|n| {
+            let n = n.trim_end_matches('.').to_ascii_lowercase();
+            host == n || host.ends_with(&format!(".{n}"))
+        })
+    }
+}
+
+/// A resolver asking only `server`.
+fn resolver_at(server: SocketAddr) -> Option<TokioResolver> {
+    let mut udp = ConnectionConfig::udp();
+    udp.port = server.port();
+    let mut tcp = ConnectionConfig::tcp();
+    tcp.port = server.port();
+    let config = NameServerConfig::new(server.ip(), true, vec![udp, tcp]);
+    let mut builder = TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(vec![config]),
+        TokioRuntimeProvider::default(),
+    );
+    builder.options_mut().timeout = Duration::from_secs(5);
+    builder.options_mut().attempts = 2;
+    builder.build().ok()
+}
+
+/// The mail records as `resolver` gives them; `Err` with the words when
+/// it gives none.
+async fn lookup(resolver: &TokioResolver, fqdn: &str, from: String) -> Result<Answer, String> {
+    let found = resolver
+        .mx_lookup(fqdn)
+        .await
+        .map_err(|e| format!("{from}: {e}"))?;
+    let mut hosts = Vec::new();
+    let mut ttl_secs = 0;
+    for record in found.answers() {
+        if let RData::MX(mx) = &record.data {
+            hosts.push(mx.exchange.to_utf8().trim_end_matches('.').to_owned());
+            ttl_secs = ttl_secs.max(record.ttl);
+        }
+    }
+    Ok(Answer {
+        from,
+        hosts,
+        ttl_secs,
+    })
+}
+
+/// Asks every resolver (the system's when `question.system`, then each of
+/// `question.resolvers`) and the domain's own name server (found through
+/// the first resolver that answers its NS question). One entry per
+/// resolver asked: its answer, or why there was none.
+pub async fn ask(question: &Question) -> Vec<Result<Answer, String>> {
+    let fqdn = format!("{}.", question.domain.trim_end_matches('.'));
+    let mut resolvers = Vec::new();
+    let mut answers = Vec::new();
+    if question.system {
+        let system = TokioResolver::builder_tokio().and_then(|mut b| {
+            b.options_mut().timeout = Duration::from_secs(5);
+            b.options_mut().attempts = 2;
+            b.build()
+        });
+        match system {
+            Ok(r) => resolvers.push(("the system's resolver".to_owned(), r)),
+            Err(e) => answers.push(Err(format!(
+                "cannot read this computer's DNS settings: {e}"
+            ))),
+        }
+    }
+    for addr in &question.resolvers {
+        match resolver_at(*addr) {
+            Some(r) => resolvers.push((addr.to_string(), r)),
+            None => answers.push(Err(format!("cannot ask the resolver {addr}"))),
+        }
+    }
+    let mut own = None;
+    for (from, resolver) in &resolvers {
+        answers.push(lookup(resolver, &fqdn, from.clone()).await);
+        if own.is_none() {
+            own = own_server(resolver, &fqdn, question.own_port).await;
+        }
+    }
+    if let Some(own) = own {
+        answers.push(lookup(&own, &fqdn, "the domain's own name server".to_owned()).await);
+    }
+    answers
+}
+
+/// A resolver asking the domain's own name server, when it has one.
+async fn own_server(resolver: &TokioResolver, fqdn: &str, port: u16) -> Option<TokioResolver> {
+    let ns = resolver.ns_lookup(fqdn).await.ok()?;
+    let mut names: Vec<String> = ns
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(ns.0.to_utf8()),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        if let Ok(ips) = resolver.lookup_ip(name.as_str()).await {
+            if let Some(ip) = ips.iter().next() {
+                return resolver_at(SocketAddr::new(ip, port));
+            }
+        }
+    }
+    None
+}
+
+/// The looks so far: since when every answer names only the new
+/// provider, and the longest time to live seen on an answer that still
+/// named the old one (resolvers may keep that answer so long).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tracker {
+    since: Option<i64>,
+    old_ttl_secs: u32,
+}
+
+impl Tracker {
+    /// Takes one look's answers at `now` and says what the stop rule
+    /// should know. Only new when every resolver answered, each with
+    /// records, each naming only the new provider's hosts.
+    pub fn observe(
+        &mut self,
+        question: &Question,
+        now: i64,
+        answers: &[Result<Answer, String>],
+    ) -> Mx {
+        for answer in answers.iter().flatten() {
+            if answer.hosts.iter().any(|h| !question.is_new(h)) {
+                self.old_ttl_secs = self.old_ttl_secs.max(answer.ttl_secs);
+            }
+        }
+        let only_new = !answers.is_empty()
+            && answers.iter().all(|a| {
+                a.as_ref().is_ok_and(|a| {
+                    !a.hosts.is_empty() && a.hosts.iter().all(|h| question.is_new(h))
+                })
+            });
+        if !only_new {
+            self.since = None;
+            return Mx::NotYetNew;
+        }
+        let since = *self.since.get_or_insert(now);
+        let ttl = answers
+            .iter()
+            .flatten()
+            .map(|a| a.ttl_secs)
+            .max()
+            .unwrap_or(0);
+        Mx::OnlyNew {
+            since,
+            // Never seen the old records: their TTL is not known, the new
+            // records' is the best guess.
+            old_ttl_secs: if self.old_ttl_secs > 0 {
+                self.old_ttl_secs
+            } else {
+                ttl
+            },
+        }
+    }
+}
