@@ -20,5 +20,6 @@ pub mod provider;
 pub mod run;
 pub mod scan;
 pub mod secret;
+pub mod spot;
 pub mod state;
 pub mod verify;
