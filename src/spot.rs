@@ -34,7 +34,7 @@ pub enum SpotKind {
 
 /// How a check came out.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SpotOutcome"))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Both sides agree.
@@ -48,7 +48,7 @@ pub enum Outcome {
 /// One line of the side-by-side comparison: what the old server shows and
 /// what the new one shows.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SpotRow"))]
 pub struct Row {
     /// What is compared ("Messages", "Oldest", "Subject").
     pub label: String,
@@ -62,7 +62,7 @@ pub struct Row {
 
 /// The message a check looked for, by its headers.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "SpotMessage"))]
 pub struct Named {
     /// Its folder at the old server.
     pub folder: String,
@@ -222,12 +222,16 @@ pub async fn spot_check(
     });
 
     // 3. The newest message, and 4. a starred one: the most recent of each
-    // to arrive at the old server.
-    let newest = seen.iter().max_by_key(|s| s.arrived);
+    // to arrive at the old server. Of copies that arrived together (Gmail
+    // shows a message in its label's folder and in All Mail, which is
+    // mapped last) the first folder's is checked: All Mail's copy goes
+    // only where the label didn't take it.
+    let latest = |s: &&Seen| (s.arrived, std::cmp::Reverse(s.entry));
+    let newest = seen.iter().max_by_key(latest);
     let starred = seen
         .iter()
         .filter(|s| has_flag(&s.meta.flags, "\\Flagged"))
-        .max_by_key(|s| s.arrived);
+        .max_by_key(latest);
     for (kind, found) in [(SpotKind::Newest, newest), (SpotKind::Starred, starred)] {
         let Some(s) = found else {
             checks.push(match kind {

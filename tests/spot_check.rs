@@ -283,3 +283,49 @@ The spot check passed.
     assert_eq!(value["spot_check"]["passed"], true);
     assert_eq!(value["spot_check"]["checks"][3]["kind"], "starred");
 }
+
+#[tokio::test]
+async fn gmail_all_mail_copies_are_not_taken_for_the_newest_or_the_starred_message() {
+    // Gmail shows every message in All Mail too, with the same arrival
+    // date; All Mail goes to Archive only for mail no label took.
+    let src = Dovecot::builder()
+        .layout(Layout::Gmail)
+        .fsync(false)
+        .build();
+    let dst = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .build();
+    let inbox: Vec<Message> = (0..3)
+        .map(|i| {
+            let m = mail("Label", i, 1 + i);
+            if i == 2 {
+                m.flags(&["\\Flagged"])
+            } else {
+                m
+            }
+        })
+        .collect();
+    src.append("alice", "INBOX", &inbox);
+    src.append("alice", "[Gmail]/All Mail", &inbox);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    migrate(
+        src.addr_plain(),
+        dst.addr_plain(),
+        &state,
+        &Options::default(),
+    )
+    .await
+    .unwrap();
+    let spot = spot(&src, &dst, &state).await;
+    for kind in [SpotKind::Newest, SpotKind::Starred] {
+        let c = check(&spot, kind);
+        assert_eq!(c.outcome, Outcome::Passed, "{c:#?}");
+        assert_eq!(c.message.as_ref().unwrap().folder, "INBOX");
+        assert_eq!(
+            c.message.as_ref().unwrap().subject.as_deref(),
+            Some("Label 2")
+        );
+    }
+}
