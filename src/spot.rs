@@ -311,16 +311,16 @@ fn sent_check(old_name: &str, new_name: &str, old: &[&MessageMeta], new: &[&Mess
         "The Sent folder is empty on both servers.".to_owned()
     } else if passed {
         format!(
-            "The Sent folder holds the same {} sent messages on both servers, from {} to {}.",
-            thousands(old.len() as u64),
+            "The Sent folder holds the same {} on both servers, from {} to {}.",
+            messages(old.len() as u64, "sent message"),
             shown(old_first),
             shown(old_last)
         )
     } else {
         format!(
-            "The Sent folder differs: the old server has {} sent messages ({} to {}), the new \
-             server {} ({} to {}).",
-            thousands(old.len() as u64),
+            "The Sent folder differs: the old server has {} ({} to {}), the new server {} ({} \
+             to {}).",
+            messages(old.len() as u64, "sent message"),
             shown(old_first),
             shown(old_last),
             thousands(new.len() as u64),
@@ -356,16 +356,15 @@ fn deepest_check(old_name: &str, new_name: &str, old: Option<u32>, new: Option<u
         Some(n) if n == old_count => (
             Outcome::Passed,
             format!(
-                "The deepest folder, {old_name}, is at the new server with the same {} messages.",
-                thousands(n.into())
+                "The deepest folder, {old_name}, is at the new server with the same {}.",
+                messages(n.into(), "message")
             ),
         ),
         Some(n) => (
             Outcome::Failed,
             format!(
-                "The deepest folder, {old_name}, has {} messages at the old server and {} at the \
-                 new one.",
-                thousands(old_count.into()),
+                "The deepest folder, {old_name}, has {} at the old server and {} at the new one.",
+                messages(old_count.into(), "message"),
                 thousands(n.into())
             ),
         ),
@@ -497,6 +496,11 @@ fn message_check(kind: SpotKind, named: Named, new_folder: &str, copies: &[&Mess
         rows,
         message: Some(named),
     }
+}
+
+/// "1 message", "14,212 messages".
+fn messages(n: u64, word: &str) -> String {
+    format!("{} {word}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 fn row(label: &str, old: &str, new: &str, same: bool) -> Row {
