@@ -21,6 +21,9 @@ use mailferry::endpoint::Security;
 use mailferry::event::Event;
 use mailferry::preset::{Estimate, Preset};
 use mailferry::scan::{FolderSize, LargeMessage, Scan};
+use mailferry::spot::{
+    Named as SpotMessage, Outcome as SpotOutcome, Row as SpotRow, Spot, SpotCheck, SpotKind,
+};
 use ts_rs::{Config, TS};
 // Issue 7, several mailboxes, saved jobs, keychain (kept apart for merging).
 use crate::accounts::Kept;
@@ -63,6 +66,12 @@ fn generate() -> String {
         DomainView::decl(&cfg),
         FolderAudit::decl(&cfg),
         Missing::decl(&cfg),
+        SpotKind::decl(&cfg),
+        SpotOutcome::decl(&cfg),
+        SpotRow::decl(&cfg),
+        SpotMessage::decl(&cfg),
+        Spot::decl(&cfg),
+        SpotCheck::decl(&cfg),
         Verification::decl(&cfg),
         LogLine::decl(&cfg),
         MxRecord::decl(&cfg),

@@ -23,6 +23,7 @@ import type {
   Server,
   SignedIn,
   Step,
+  SpotCheck,
   Verification,
 } from "../src/lib/bindings";
 
@@ -229,6 +230,51 @@ function views(): RunView[] {
   return out;
 }
 
+// The engine's spot check as the shell sends it; in the "rejected" scenario
+// the newest message is the one the new server refused.
+const spotCheck = (): SpotCheck => {
+  // As the engine says it: a folder under another name at the new server is the same folder.
+  const row = (label: string, old: string, now: string) => ({ label, old, new: now, same: label === "Folder" ? now !== "not there" : old === now });
+  const newest = rejected
+    ? { folder: "Receipts", subject: "Order 18 (Receipts)", from: "Customer 18 <customer18@example.net>", date: "Tue, 19 Mar 2024 10:18:00 +0100" }
+    : { folder: "INBOX", subject: "Re: Spring catalogue", from: "Dana Weber <dana@weber-supplies.example>", date: "Mon, 25 Mar 2024 16:41:00 +0100" };
+  const newestShown = rejected ? "19 Mar 2024, 10:18" : "25 Mar 2024, 16:41";
+  const there = !rejected;
+  const gone = "not there";
+  return {
+    passed: !rejected,
+    checks: [
+      {
+        kind: "sent", title: "Sent mail", outcome: "passed", message: null,
+        said: "The Sent folder holds the same 5 sent messages on both servers, from 4 Jan 2021, 09:12 to 22 Mar 2024, 17:05.",
+        rows: [row("Folder", "[Gmail]/Sent Mail", "Sent Items"), row("Messages", "5", "5"),
+          row("Oldest", "4 Jan 2021, 09:12", "4 Jan 2021, 09:12"), row("Newest", "22 Mar 2024, 17:05", "22 Mar 2024, 17:05")],
+      },
+      {
+        kind: "deepest_folder", title: "Deepest folder", outcome: "passed", message: null,
+        said: "The deepest folder, Clients/Acme, is at the new server with the same 7 messages.",
+        rows: [row("Folder", "Clients/Acme", "Clients/Acme"), row("Messages", "7", "7")],
+      },
+      {
+        kind: "newest", title: "Newest message", outcome: there ? "passed" : "failed", message: newest,
+        said: there
+          ? `The newest message at the old server, "${newest.subject}" from ${newest.from} (${newestShown}), is at the new server in INBOX.`
+          : `The newest message at the old server, "${newest.subject}" from ${newest.from} (${newestShown}), is not at the new server (looked in Receipts).`,
+        rows: [row("Folder", newest.folder, there ? newest.folder : gone), row("Subject", newest.subject, there ? newest.subject : gone),
+          row("From", newest.from, there ? newest.from : gone), row("Date", newestShown, there ? newestShown : gone)],
+      },
+      {
+        kind: "starred", title: "A starred message", outcome: "passed",
+        message: { folder: "INBOX", subject: "Signed lease, keep!", from: "Harbour Lettings <office@harbour.example>", date: "Thu, 7 Mar 2024 11:30:00 +0100" },
+        said: 'The starred message "Signed lease, keep!" from Harbour Lettings <office@harbour.example> (7 Mar 2024, 11:30) is starred at the new server too.',
+        rows: [row("Folder", "INBOX", "INBOX"), row("Subject", "Signed lease, keep!", "Signed lease, keep!"),
+          row("From", "Harbour Lettings <office@harbour.example>", "Harbour Lettings <office@harbour.example>"),
+          row("Date", "7 Mar 2024, 11:30", "7 Mar 2024, 11:30"), row("Starred", "yes", "yes")],
+      },
+    ],
+  };
+};
+
 const verification = (): Verification => ({
   safe_to_switch: !rejected,
   source_total: 73,
@@ -244,6 +290,7 @@ const verification = (): Verification => ({
         reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most). Forward it by hand or raise the limit.", explained: false }]
     : [],
   excluded_folders: [["[Gmail]/Spam", "skipped: spam"], ["[Gmail]/Trash", "skipped: Gmail trash"]],
+  spot_check: spotCheck(),
   // The engine's closing checklist (verify::CLOSING), as the shell sends it.
   closing: [
     "Remove the app passwords you created for MailFerry, in both providers' security settings.",

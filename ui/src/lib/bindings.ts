@@ -705,6 +705,82 @@ reason: string,
  */
 explained: boolean, };
 
+export type SpotKind = "sent" | "deepest_folder" | "newest" | "starred";
+
+export type SpotOutcome = "passed" | "failed" | "nothing_to_check";
+
+export type SpotRow = { 
+/**
+ * What is compared ("Messages", "Oldest", "Subject").
+ */
+label: string, 
+/**
+ * At the old server.
+ */
+old: string, 
+/**
+ * At the new server.
+ */
+new: string, 
+/**
+ * The two agree.
+ */
+same: boolean, };
+
+export type SpotMessage = { 
+/**
+ * Its folder at the old server.
+ */
+folder: string, 
+/**
+ * Subject header (untrusted text).
+ */
+subject: string | null, 
+/**
+ * From header.
+ */
+from: string | null, 
+/**
+ * Date header, as written.
+ */
+date: string | null, };
+
+export type Spot = { 
+/**
+ * Which check.
+ */
+kind: SpotKind, 
+/**
+ * Its heading in plain words ("Sent mail").
+ */
+title: string, 
+/**
+ * How it came out.
+ */
+outcome: SpotOutcome, 
+/**
+ * The result in one or two sentences, naming the message or folder.
+ */
+said: string, 
+/**
+ * Old and new server side by side.
+ */
+rows: Array<SpotRow>, 
+/**
+ * The message looked for (newest, starred), when there is one.
+ */
+message: SpotMessage | null, };
+
+export type SpotCheck = { 
+/**
+ * Sent mail, deepest folder, newest message, starred message.
+ */
+checks: Array<Spot>, 
+/**
+ * No check failed.
+ */
+passed: boolean, };
+
 export type Verification = { 
 /**
  * Every gap is explained: safe to switch the domain.
@@ -730,7 +806,12 @@ excluded_folders: Array<[string, string]>,
  * What to do once the move is finished (the engine's closing
  * checklist).
  */
-closing: Array<string>, };
+closing: Array<string>, 
+/**
+ * The four checks a person would do by hand, old and new server side
+ * by side (the engine's spot check); absent when it wasn't done.
+ */
+spot_check: SpotCheck | null, };
 
 export type LogLine = { 
 /**
