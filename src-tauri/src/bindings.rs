@@ -16,6 +16,7 @@ use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
 use crate::domains::{CopyStage, DomainId, DomainMailbox, DomainView, PairHandles};
 use crate::error::{ErrorCode, IpcError};
 use crate::runs::{FolderProgress, Refused, RunId, RunState, RunView};
+use crate::watching::{WatchState, WatchView, WatchedMailbox};
 use mailferry::check::Step;
 use mailferry::endpoint::Security;
 use mailferry::event::Event;
@@ -76,6 +77,9 @@ fn generate() -> String {
         LogLine::decl(&cfg),
         MxRecord::decl(&cfg),
         MxCheck::decl(&cfg),
+        WatchState::decl(&cfg),
+        WatchedMailbox::decl(&cfg),
+        WatchView::decl(&cfg),
         DemoSide::decl(&cfg),
         DemoSetup::decl(&cfg),
         // Issue 7, several mailboxes, saved jobs, keychain.

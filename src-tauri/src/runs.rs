@@ -356,6 +356,8 @@ pub struct Runs {
     inner: Mutex<(u32, HashMap<RunId, Arc<Run>>)>,
     /// Every domain run of the session, the latest last.
     pub(crate) domains: Mutex<Vec<Arc<crate::domains::DomainRun>>>,
+    /// Tells the owner when a domain's copy ends (set once the app runs).
+    notifier: std::sync::OnceLock<Arc<dyn crate::notify::Notifier>>,
 }
 
 impl Runs {
@@ -414,9 +416,26 @@ impl Runs {
             .collect();
         let mut domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
         let id = DomainId(domains.len() as u32 + 1);
-        let domain = Arc::new(DomainRun::new(id, members, handles, stage, limits)?);
+        let domain = Arc::new(DomainRun::new(
+            id,
+            members,
+            handles,
+            stage,
+            limits,
+            self.notifier(),
+        )?);
         domains.push(domain.clone());
         Ok(domain)
+    }
+
+    /// Who is told when a copy ends (the app's OS notifications).
+    pub fn set_notifier(&self, notifier: Arc<dyn crate::notify::Notifier>) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// Who is told when a copy or a watch ends, if anyone.
+    pub fn notifier(&self) -> Option<Arc<dyn crate::notify::Notifier>> {
+        self.notifier.get().cloned()
     }
 
     /// The latest domain copy of this session (running or not).

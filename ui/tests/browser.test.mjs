@@ -529,7 +529,18 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   assert.deepEqual(starts, [10_485_760, 10_485_760, null, null], "big messages wait for their own pass, then come");
   const switches = (await mock(page)).runStarts.map((s) => s.afterSwitch);
   assert.deepEqual(switches, [false, false, false, true], "the catch-up after the switch records it: only adds from then on");
+  // Then the old server is watched for every mailbox, with the records seen before the switch.
+  const watch = page.locator("[data-watch]");
+  await watch.getByText("Mail still arriving at the old server: 1 today, last at 14:02").waitFor();
+  assert.match(await watch.locator("[data-watched]").first().innerText(), /INBOX, Junk as mail arrives[\s\S]*1 message moved/);
+  assert.deepEqual((await mock(page)).watchStarts.map(({ mailDomain, oldMx }) => ({ mailDomain, oldMx })), [
+    { mailDomain: "example.com", oldMx: ["aspmx.l.google.com", "alt1.aspmx.l.google.com"] },
+  ], "watched once, with the records seen before the switch");
+  await watch.screenshot({ path: join(shots, "copy-7-watching.png") });
   await snap(page, "copy-7-all-stages-done");
+  await watch.getByRole("button", { name: "Stop watching" }).click();
+  await watch.locator("[data-watch-end]").getByText("The watch was stopped.").waitFor();
+  assert.equal(await watch.getByRole("button", { name: "Stop watching" }).count(), 0);
   await page.setViewportSize({ width: 900, height: 600 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   assert.equal(overflow, false, "the copy screen fits at 900 px");

@@ -25,6 +25,7 @@ import type {
   Step,
   SpotCheck,
   Verification,
+  WatchView,
 } from "../src/lib/bindings";
 
 const scenario = new URLSearchParams(location.search).get("scenario") ?? "happy";
@@ -180,7 +181,8 @@ const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }[] = [];
 const resumes: { run: number; rebuildProgress: boolean | null }[] = [];
 const accepted: { run: number; folder: string }[] = [];
-(window as any).__mock = { folderMapCalls, runStarts, resumes, accepted };
+const watchStarts: { domain: number; mailDomain: string | null; oldMx: string[] }[] = [];
+(window as any).__mock = { folderMapCalls, runStarts, resumes, accepted, watchStarts };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
 const rejected = scenario === "rejected";
@@ -495,6 +497,47 @@ function watchDomain(channel: number) {
   plan();
 }
 
+// The watch after the final copy: watching at 300 ms, a straggler for the
+// first mailbox at 1.2 s, ended when stopped.
+let watchStarted = 0;
+let watchStopped: number | null = null;
+function watchView(domainId: number): WatchView {
+  const at = (watchStopped ?? Date.now()) - watchStarted;
+  const d = loadDomain();
+  const mailboxes = d ? d.timeline.at(-1)!.view.mailboxes : [];
+  const state = watchStopped !== null ? "ended" : at < 300 ? "starting" : "watching";
+  const moved = at >= 1200 ? 1 : 0;
+  return {
+    domain: domainId,
+    state,
+    mailboxes: mailboxes.map((m, i) => ({
+      source_user: m.source_user,
+      destination_user: m.destination_user,
+      state,
+      moved: i === 0 ? moved : 0,
+      status: watchStopped !== null
+        ? "The watch was stopped. Mail that arrives at the old server from now on is not moved until you watch or copy again."
+        : at < 300 ? "Signing in to both servers…" : "Watching the old server: INBOX, Junk as mail arrives, 7 other folders every 2 minutes.",
+      problem: null,
+    })),
+    moved,
+    line: moved ? "Mail still arriving at the old server: 1 today, last at 14:02" : "No new mail at the old server since the watch began.",
+    records: "Some of your domain's mail records still name the old server (the system's resolver: aspmx.l.google.com): mail may still go there.",
+    end: watchStopped !== null
+      ? "The watch was stopped. Mail that arrives at the old server from now on is not moved until you watch or copy again."
+      : null,
+  };
+}
+function followWatch(domainId: number, channel: number) {
+  const internals = (window as any).__TAURI_INTERNALS__;
+  let index = 0;
+  const send = () => internals.runCallback(channel, { index: index++, message: watchView(domainId) });
+  send();
+  for (const at of [300, 1200]) setTimeout(send, Math.max(0, watchStarted + at - Date.now()));
+  stopWatchers.push(send);
+}
+const stopWatchers: (() => void)[] = [];
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -583,6 +626,18 @@ mockIPC(async (cmd, args) => {
       };
       return answer;
     }
+    case "start_watch":
+      watchStarts.push({ domain: a.domain, mailDomain: a.mailDomain ?? null, oldMx: a.oldMx });
+      if (!watchStarted || watchStopped !== null) { watchStarted = Date.now(); watchStopped = null; }
+      return watchView(a.domain);
+    case "follow_watch":
+      followWatch(a.domain, (a.onUpdate as { id: number }).id);
+      return null;
+    case "current_watch": return watchStarted ? watchView(loadDomain()?.timeline.at(-1)!.view.id ?? 1) : null;
+    case "stop_watch":
+      watchStopped = Date.now();
+      for (const send of stopWatchers) send();
+      return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
     case "search_log":

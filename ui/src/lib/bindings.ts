@@ -876,6 +876,66 @@ authoritative: boolean,
  */
 advice: string, };
 
+export type WatchState = "starting" | "watching" | "retrying" | "ended";
+
+export type WatchedMailbox = { 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, 
+/**
+ * Where it is.
+ */
+state: WatchState, 
+/**
+ * Messages moved while watching.
+ */
+moved: number, 
+/**
+ * What it is doing, in plain words ("Watching INBOX as mail arrives,
+ * 3 folders every 2 minutes"; why it is retrying; how it ended).
+ */
+status: string, 
+/**
+ * What stopped it, when a problem did.
+ */
+problem: IpcError | null, };
+
+export type WatchView = { 
+/**
+ * The domain copy watched.
+ */
+domain: DomainId, 
+/**
+ * Watching while any mailbox is; ended when all are.
+ */
+state: WatchState, 
+/**
+ * Each mailbox, in the copy's order.
+ */
+mailboxes: Array<WatchedMailbox>, 
+/**
+ * Moved in all.
+ */
+moved: number, 
+/**
+ * The live line: "Mail still arriving at the old server: 3 today,
+ * last at 14:02".
+ */
+line: string, 
+/**
+ * The last look at the domain's mail records, in words (when asked).
+ */
+records: string | null, 
+/**
+ * How it ended, in words, once every mailbox's watch is over.
+ */
+end: string | null, };
+
 export type DemoSide = { 
 /**
  * The provider tile it imitates.
@@ -1052,5 +1112,9 @@ export interface Commands {
   sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
   set_oauth_client: { args: { provider: string; id: string; secret: string | null }; ret: Array<string> };
   check_mx: { args: { domain: string }; ret: MxCheck };
+  start_watch: { args: { domain: DomainId; mailDomain: string | null; oldMx: Array<string> }; ret: WatchView };
+  follow_watch: { args: { domain: DomainId; onUpdate: Channel<WatchView> }; ret: void };
+  current_watch: { args: Record<string, never>; ret: WatchView | null };
+  stop_watch: { args: { domain: DomainId }; ret: void };
   save_report: { args: { run: RunId; html: boolean }; ret: string };
 }
