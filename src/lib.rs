@@ -18,6 +18,7 @@ pub mod pairing;
 pub mod paths;
 pub mod preset;
 pub mod provider;
+pub mod report_mail;
 pub mod run;
 pub mod scan;
 pub mod secret;

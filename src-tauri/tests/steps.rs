@@ -5,7 +5,9 @@ use mailferry::endpoint::{Credentials, Endpoint, Security};
 use mailferry::preset::chosen;
 use mailferry_desktop::accounts::Account;
 use mailferry_desktop::commands::folder_map::{map_view, FolderEdits};
-use mailferry_desktop::commands::report::{render_html, render_text, utc_words, Header};
+use mailferry_desktop::commands::report::{
+    mail_report_of, render_html, render_text, utc_words, Header,
+};
 use mailferry_desktop::commands::scan::{scan_account, scan_in_chunks};
 use mailferry_desktop::commands::verify::{verify_run, Verification};
 use mailferry_desktop::runs::{RunState, Runs};
@@ -302,6 +304,56 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         assert!(report.contains("Spot check"), "{report}");
         assert!(!report.contains("alicepass"), "no password in a report");
     }
+
+    // The report in the new INBOX, unread, with the verdict and the counts.
+    let before = dest.fetch_all("alice", "INBOX").len();
+    runtime().block_on(mail_report_of(&run)).unwrap();
+    let inbox = dest.fetch_all("alice", "INBOX");
+    assert_eq!(inbox.len(), before + 1, "one message added");
+    let report = inbox
+        .iter()
+        .find(|m| text_of(&m.body).contains("MailFerry report"))
+        .expect("the report is in the new INBOX");
+    assert!(
+        !report.flags.iter().any(|f| f == "\\Seen"),
+        "unread: {:?}",
+        report.flags
+    );
+    let raw = text_of(&report.body);
+    assert!(
+        raw.contains("Subject: Your mail move: safe to switch (MailFerry report)"),
+        "{raw}"
+    );
+    let plain = plain_part(&raw);
+    assert!(
+        plain.contains("Receipts -> Old receipts: 1 at the old server, 1 at the new"),
+        "{plain}"
+    );
+    assert!(!raw.contains("alicepass") && !plain.contains("alicepass"));
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The text part of a report message, decoded.
+fn plain_part(raw: &str) -> String {
+    use base64::Engine as _;
+    let part = raw
+        .split("Content-Type: text/plain; charset=utf-8")
+        .nth(1)
+        .unwrap();
+    let body = part.split("\r\n\r\n").nth(1).unwrap();
+    let encoded: String = body
+        .split("\r\n")
+        .take_while(|l| !l.starts_with("--"))
+        .collect();
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]

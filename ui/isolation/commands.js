@@ -37,4 +37,5 @@ const commands = [
   "current_watch",
   "stop_watch",
   "save_report",
+  "mail_report",
 ];

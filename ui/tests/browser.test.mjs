@@ -148,6 +148,9 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await spot.screenshot({ path: join(shots, "happy-8-spot-check.png") });
   await page.getByRole("button", { name: "Save the report (web page)" }).click();
   assert.match(await page.locator("[data-saved]").innerText(), /Saved to .*MailFerry report 2026-11-26\.html/);
+  await page.getByRole("button", { name: "Put it in my new inbox" }).click();
+  await page.locator("[data-mailed]").getByText("in the new mailbox's inbox, unread").waitFor();
+  assert.equal((await mock(page)).mailed, 1, "the shell was asked once");
   assert.match(await page.locator(".closing").innerText(), /Remove the app passwords/);
   assert.match(await page.locator(".closing").innerText(), /Revoke MailFerry's access/);
   await page.locator('input[name="log-search"]').fill("Order 5");

@@ -638,6 +638,7 @@ mockIPC(async (cmd, args) => {
       watchStopped = Date.now();
       for (const send of stopWatchers) send();
       return null;
+    case "mail_report": (window as any).__mock.mailed = ((window as any).__mock.mailed ?? 0) + 1; return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
     case "search_log":

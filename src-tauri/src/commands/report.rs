@@ -2,11 +2,15 @@
 //! or a simple HTML page), saved by the shell in their Downloads folder.
 //! Counts, folders and the messages that didn't arrive with their reasons;
 //! never a password, a token or a message body. It ends with the closing
-//! checklist the check carries (the engine's `verify::CLOSING`).
+//! checklist the check carries (the engine's `verify::CLOSING`). The same
+//! report can be put in the new mailbox's INBOX as a message
+//! ([`mail_report`], the engine's `report_mail`).
 
 use crate::commands::verify::Verification;
 use crate::error::{IpcError, IpcResult};
-use crate::runs::{RunId, Runs};
+use crate::runs::{Run, RunId, Runs};
+use mailferry::imap::Session;
+use mailferry::report_mail::ReportMail;
 use mailferry::spot::{Outcome as SpotOutcome, SpotCheck};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -282,15 +286,12 @@ pub fn save_into(dir: &Path, stem: &str, html: bool, content: &str) -> IpcResult
     Err(IpcError::internal("too many reports with the same name"))
 }
 
-/// Saves the last check's report in the user's Downloads folder (or their
-/// home folder) and returns where it is.
-pub fn save_report(
-    app: AppHandle,
-    runs: State<'_, Runs>,
-    run: RunId,
-    html: bool,
-) -> IpcResult<String> {
-    let run = runs.get(run)?;
+/// The last check of `run` with its spot check, and the report's header
+/// (who, where, when).
+///
+/// # Errors
+/// The copy was not checked yet.
+pub fn report_of(run: &Run) -> IpcResult<(Header, Verification)> {
     let Some(mut verification) = (run.audit.lock().unwrap_or_else(|e| e.into_inner()))
         .as_ref()
         .map(Verification::from)
@@ -300,10 +301,6 @@ pub fn save_report(
         ));
     };
     verification.spot_check = run.spot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let header = Header {
         from: format!(
             "{} at {}",
@@ -313,8 +310,28 @@ pub fn save_report(
             "{} at {}",
             run.dest.credentials.user, run.dest.endpoint.host
         ),
-        when: utc_words(now),
+        when: utc_words(unix_now()),
     };
+    Ok((header, verification))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Saves the last check's report (a web page, or text) in the Downloads
+/// folder; answers the file's path.
+pub fn save_report(
+    app: AppHandle,
+    runs: State<'_, Runs>,
+    run: RunId,
+    html: bool,
+) -> IpcResult<String> {
+    let run = runs.get(run)?;
+    let (header, verification) = report_of(&run)?;
     let content = if html {
         render_html(&header, &verification)
     } else {
@@ -328,6 +345,45 @@ pub fn save_report(
     let stem = format!("MailFerry report {}", &header.when[..10]);
     let path = save_into(&dir, &stem, html, &content)?;
     Ok(path.display().to_string())
+}
+
+/// The report's subject line, with the verdict.
+pub fn mail_subject(v: &Verification) -> &'static str {
+    if v.safe_to_switch {
+        "Your mail move: safe to switch (MailFerry report)"
+    } else {
+        "Your mail move: needs your attention (MailFerry report)"
+    }
+}
+
+/// Puts the last check's report in the new mailbox's INBOX, as a message
+/// (text and web page), unread: where the owner looks, no mail-sending
+/// settings needed.
+///
+/// # Errors
+/// The copy was not checked yet, or the new server could not be reached
+/// or refused the message.
+pub async fn mail_report_of(run: &Run) -> IpcResult<()> {
+    let (header, verification) = report_of(run)?;
+    let text = render_text(&header, &verification);
+    let html = render_html(&header, &verification);
+    let mail = ReportMail {
+        owner: &run.dest.credentials.user,
+        subject: mail_subject(&verification),
+        text: &text,
+        html: Some(&html),
+        date: unix_now() as i64,
+    };
+    let mut session = Session::connect(&run.dest.endpoint, &run.dest.credentials).await?;
+    let delivered = mail.deliver(&mut session).await;
+    session.logout().await;
+    delivered.map_err(IpcError::from)
+}
+
+/// The window's "Put the report in my new inbox".
+pub async fn mail_report(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
+    let run = runs.get(run)?;
+    mail_report_of(&run).await
 }
 
 #[cfg(test)]

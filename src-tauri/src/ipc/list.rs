@@ -81,4 +81,5 @@ commands! {
     (fn watch::current_watch[watches]() -> Option<WatchView>)
     (async watch::stop_watch[watches](domain: DomainId) -> ())
     (fn report::save_report[app, runs](run: RunId, html: bool) -> String)
+    (async report::mail_report[runs](run: RunId) -> ())
 }

@@ -161,4 +161,6 @@ export const api = {
   stopWatch: (domain: DomainId) => call("stop_watch", { domain }),
   /** Saves the last check's report in Downloads; answers the file's path. */
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
+  /** Puts the last check's report in the new mailbox's INBOX as a message. */
+  mailReport: (run: RunId) => call("mail_report", { run }),
 };

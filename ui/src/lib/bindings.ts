@@ -1117,4 +1117,5 @@ export interface Commands {
   current_watch: { args: Record<string, never>; ret: WatchView | null };
   stop_watch: { args: { domain: DomainId }; ret: void };
   save_report: { args: { run: RunId; html: boolean }; ret: string };
+  mail_report: { args: { run: RunId }; ret: void };
 }
