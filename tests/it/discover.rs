@@ -1,0 +1,449 @@
+//! Discovery against a local DNS responder, local web servers and real
+//! Dovecot servers, all on 127.0.0.1: each source finds its server and
+//! the check proves it; an earlier source wins; a failing candidate is
+//! listed with its reason; what needs the user's say is marked; and no
+//! server is ever sent a password.
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use mailferry::discover::{discover, Caution, DiscoverSettings, Discovery, Source, Verdict};
+use mailferry::endpoint::Security;
+use mailferry::mx::{self, Question, Tracker};
+use mailferry::watch::Mx;
+use mailferry_harness::{free_port, DnsServer, Dovecot, HttpServer, Layout};
+
+const HOME: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// A Dovecot whose certificate is for `names`.
+fn server(names: &[&str]) -> Dovecot {
+    Dovecot::builder()
+        .layout(Layout::Exchange)
+        .tls_names(names)
+        .build()
+}
+
+/// Settings that ask only `dns`, reach `server` on the usual IMAP ports'
+/// stand-ins, trust its CA, and find no web server (a closed port).
+fn settings(dns: &DnsServer, server: &Dovecot) -> DiscoverSettings {
+    DiscoverSettings {
+        resolvers: vec![dns.addr()],
+        ispdb: None,
+        https_port: free_port(),
+        http_port: free_port(),
+        imaps_port: server.tls_port(),
+        imap_port: server.plain_port(),
+        extra_roots_pem: vec![server.ca_pem().to_owned()],
+        timeout: Duration::from_secs(5),
+    }
+}
+
+/// An autoconfig document offering one IMAP server.
+fn autoconfig(host: &str, port: u16, socket: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="bakery.example">
+    <domain>bakery.example</domain>
+    <incomingServer type="imap">
+      <hostname>{host}</hostname>
+      <port>{port}</port>
+      <socketType>{socket}</socketType>
+      <username>%EMAILADDRESS%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+  </emailProvider>
+</clientConfig>"#
+    )
+}
+
+fn chosen(d: &Discovery) -> &mailferry::discover::Candidate {
+    d.chosen()
+        .unwrap_or_else(|| panic!("expected a server to be chosen, got {d:#?}"))
+}
+
+/// No client signed in or tried to: Dovecot logged the probes'
+/// connections as closed with no sign-in attempt, and no sign-in at all.
+fn assert_no_password_sent(server: &Dovecot) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut log = server.log();
+    while !log.contains("no auth attempts") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        log = server.log();
+    }
+    assert!(
+        log.contains("no auth attempts"),
+        "the probes' connections should be logged as closed without a sign-in:\n{log}"
+    );
+    for sign_in in [
+        "Login: user=",
+        "auth failed",
+        "password mismatch",
+        "Aborted login",
+    ] {
+        assert!(
+            !log.contains(sign_in),
+            "discovery must never sign in ({sign_in:?} in the log):\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_providers_own_domain_finds_its_preset() {
+    let imap = server(&["imap.gmail.com"]);
+    let dns = DnsServer::start();
+    dns.a("imap.gmail.com", HOME);
+    let d = discover("anna@gmail.com", &settings(&dns, &imap)).await;
+    let c = chosen(&d);
+    assert_eq!((c.source, c.preset), (Source::Preset, "gmail"), "{d:#?}");
+    assert_eq!(c.host, "imap.gmail.com");
+    assert!(c.cautions.is_empty());
+    assert!(!d.needs_confirmation);
+    assert!(
+        !dns.questions().iter().any(|(_, kind)| kind == "MX"),
+        "the preset is the first source: nothing later is asked: {:?}",
+        dns.questions()
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn mx_records_at_google_choose_gmail_without_any_http() {
+    let imap = server(&["imap.gmail.com"]);
+    let web = HttpServer::start();
+    web.serve(
+        "/mail/config-v1.1.xml",
+        &autoconfig("imap.bakery.example", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    dns.mx("bakery.example", 1, "aspmx.l.google.com")
+        .mx("bakery.example", 5, "alt1.aspmx.l.google.com")
+        .a("imap.gmail.com", HOME)
+        .a("autoconfig.bakery.example", HOME)
+        .a("imap.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.http_port = web.port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!((c.source, c.preset), (Source::Mx, "gmail"), "{d:#?}");
+    assert_eq!(c.host, "imap.gmail.com");
+    assert!(
+        d.words.starts_with(
+            "Mail for bakery.example is handled by Google Workspace (from its MX records)"
+        ),
+        "{}",
+        d.words
+    );
+    assert_eq!(
+        d.candidates.len(),
+        1,
+        "both MX records name Google: one candidate"
+    );
+    assert!(
+        web.requests().is_empty(),
+        "MX records naming Google decide without any HTTP: {:?}",
+        web.requests()
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn mx_records_at_microsoft_choose_microsoft_365() {
+    let imap = server(&["outlook.office365.com"]);
+    let dns = DnsServer::start();
+    dns.mx(
+        "bakery.example",
+        0,
+        "bakery-example.mail.protection.outlook.com",
+    )
+    .a("outlook.office365.com", HOME);
+    let d = discover("anna@bakery.example", &settings(&dns, &imap)).await;
+    let c = chosen(&d);
+    assert_eq!((c.source, c.preset), (Source::Mx, "microsoft"), "{d:#?}");
+    assert_eq!(c.host, "outlook.office365.com");
+    assert!(d.words.contains("handled by Microsoft 365"), "{}", d.words);
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn autoconfig_over_https_is_found_and_proven_before_later_sources() {
+    let imap = server(&["imap.bakery.example"]);
+    let web = HttpServer::start_tls(&["autoconfig.bakery.example"]);
+    web.serve(
+        "/mail/config-v1.1.xml",
+        &autoconfig("imap.%EMAILDOMAIN%", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    // An unknown mail host: the MX records name no provider.
+    dns.mx("bakery.example", 10, "mx.bakery.example")
+        .a("autoconfig.bakery.example", HOME)
+        .a("imap.bakery.example", HOME)
+        .srv(
+            "_imaps._tcp.bakery.example",
+            0,
+            1,
+            imap.tls_port(),
+            "imap.bakery.example",
+        );
+    let mut s = settings(&dns, &imap);
+    s.https_port = web.port();
+    s.extra_roots_pem.push(web.ca_pem().unwrap().to_owned());
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Autoconfig, "{d:#?}");
+    assert_eq!(
+        (c.host.as_str(), c.port, c.security),
+        ("imap.bakery.example", imap.tls_port(), Security::Tls)
+    );
+    assert_eq!(c.username.as_deref(), Some("anna@bakery.example"));
+    assert!(c.cautions.is_empty(), "HTTPS, inside the domain: {c:#?}");
+    assert!(!d.needs_confirmation);
+    let requests = web.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert!(
+        requests[0]
+            .target
+            .starts_with("/mail/config-v1.1.xml?emailaddress=anna%40bakery.example"),
+        "{requests:?}"
+    );
+    assert!(
+        !dns.questions().iter().any(|(_, kind)| kind == "SRV"),
+        "autoconfig won: the service records are not asked: {:?}",
+        dns.questions()
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn autoconfig_over_plain_http_is_marked_untrusted() {
+    let imap = server(&["mailbox.bakery.example"]);
+    let web = HttpServer::start();
+    web.serve(
+        "/.well-known/autoconfig/mail/config-v1.1.xml",
+        &autoconfig("mailbox.bakery.example", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    dns.a("bakery.example", HOME)
+        .a("mailbox.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.http_port = web.port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Autoconfig, "{d:#?}");
+    assert!(c.proven());
+    assert!(
+        matches!(&c.cautions[..], [Caution::PlainHttp { url }] if url.starts_with("http://bakery.example:")),
+        "{:?}",
+        c.cautions
+    );
+    assert!(
+        d.needs_confirmation,
+        "settings anyone on the way could have changed are not used without asking"
+    );
+    assert!(
+        d.words.contains("came over an unencrypted connection"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn autoconfig_offering_only_plain_text_imap_needs_the_users_choice() {
+    let imap = server(&["imap.bakery.example"]);
+    let web = HttpServer::start_tls(&["autoconfig.bakery.example"]);
+    web.serve(
+        "/mail/config-v1.1.xml",
+        &autoconfig("imap.bakery.example", imap.plain_port(), "plain"),
+    );
+    let dns = DnsServer::start();
+    dns.a("autoconfig.bakery.example", HOME)
+        .a("imap.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.https_port = web.port();
+    s.extra_roots_pem.push(web.ca_pem().unwrap().to_owned());
+    // The usual ports lead nowhere: only the plain-text server answers.
+    s.imaps_port = free_port();
+    s.imap_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(
+        (c.source, c.security),
+        (Source::Autoconfig, Security::Plain),
+        "{d:#?}"
+    );
+    assert_eq!(c.cautions, [Caution::Unencrypted]);
+    assert!(d.needs_confirmation, "{d:#?}");
+    assert!(
+        d.words.contains("only an unencrypted connection"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn the_ispdb_is_asked_at_its_configured_address() {
+    let imap = server(&["imap.bakery.example"]);
+    let ispdb = HttpServer::start_tls(&["127.0.0.1"]);
+    ispdb.serve(
+        "/v1.1/bakery.example",
+        &autoconfig("imap.bakery.example", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    dns.a("imap.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.ispdb = Some(format!("https://127.0.0.1:{}/v1.1/", ispdb.port()));
+    s.extra_roots_pem.push(ispdb.ca_pem().unwrap().to_owned());
+    s.imaps_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Ispdb, "{d:#?}");
+    assert!(c.cautions.is_empty());
+    assert!(
+        d.words.contains("Thunderbird's list of providers"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn service_records_find_the_server() {
+    let imap = server(&["mailhost.bakery.example"]);
+    let dns = DnsServer::start();
+    dns.srv(
+        "_imaps._tcp.bakery.example",
+        0,
+        1,
+        imap.tls_port(),
+        "mailhost.bakery.example",
+    )
+    .srv("_imap._tcp.bakery.example", 0, 0, 0, ".")
+    .a("mailhost.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.imaps_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Srv, "{d:#?}");
+    assert_eq!(
+        (c.host.as_str(), c.port, c.security),
+        ("mailhost.bakery.example", imap.tls_port(), Security::Tls)
+    );
+    assert!(
+        d.words.contains("service records (_imaps._tcp)"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn a_guess_finds_mail_dot_domain_and_failures_say_why() {
+    let imap = server(&["mail.bakery.example"]);
+    let dns = DnsServer::start();
+    dns.a("mail.bakery.example", HOME);
+    let d = discover("anna@bakery.example", &settings(&dns, &imap)).await;
+    let c = chosen(&d);
+    assert_eq!(
+        (c.source, c.host.as_str()),
+        (Source::Guess, "mail.bakery.example"),
+        "{d:#?}"
+    );
+    let first = &d.candidates[0];
+    assert_eq!(
+        first.host, "imap.bakery.example",
+        "imap.<domain> is guessed first"
+    );
+    assert!(
+        matches!(&first.verdict, Verdict::Failed { code, .. } if code == "DnsNotFound"),
+        "a candidate that fails is listed with its reason: {:?}",
+        first.verdict
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_explained_never_accepted() {
+    // A cPanel-style host: the domain's mail server answers with the
+    // certificate of the shared server it runs on.
+    let imap = server(&["server123.hostingco.example"]);
+    let dns = DnsServer::start();
+    dns.mx("bakery.example", 10, "mail.bakery.example")
+        .a("mail.bakery.example", HOME);
+    let d = discover("anna@bakery.example", &settings(&dns, &imap)).await;
+    assert!(d.chosen.is_none(), "never silently accepted: {d:#?}");
+    let c = d
+        .candidates
+        .iter()
+        .find(|c| c.host == "mail.bakery.example")
+        .expect("mail.bakery.example is guessed");
+    match &c.verdict {
+        Verdict::OtherName { names, message } => {
+            assert_eq!(names, &["server123.hostingco.example"]);
+            assert!(
+                message.starts_with(
+                    "Your host's certificate is for server123.hostingco.example: use that name instead?"
+                ),
+                "{message}"
+            );
+        }
+        other => panic!("expected the certificate's own name, got {other:?}"),
+    }
+    assert!(
+        d.words
+            .starts_with("Your host's certificate is for server123.hostingco.example"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn the_mail_records_are_asked_of_each_resolver_and_the_domains_own_server() {
+    let dns = DnsServer::start();
+    dns.mx(
+        "bakery.example",
+        0,
+        "bakery-example.mail.protection.outlook.com",
+    )
+    .ns("bakery.example", "ns1.bakery.example")
+    .a("ns1.bakery.example", HOME);
+    let question = Question {
+        domain: "bakery.example".into(),
+        new_hosts: vec!["mail.protection.outlook.com".into()],
+        resolvers: vec![dns.addr()],
+        system: false,
+        own_port: dns.addr().port(),
+    };
+    let answers = mx::ask(&question).await;
+    assert_eq!(
+        answers.len(),
+        2,
+        "the resolver and the own name server: {answers:?}"
+    );
+    for answer in &answers {
+        let answer = answer.as_ref().expect("both answer");
+        assert_eq!(answer.hosts, ["bakery-example.mail.protection.outlook.com"]);
+        assert_eq!(answer.ttl_secs, 300);
+    }
+    assert_eq!(
+        answers[1].as_ref().unwrap().from,
+        "the domain's own name server"
+    );
+    assert_eq!(
+        Tracker::default().observe(&question, 1_000, &answers),
+        Mx::OnlyNew {
+            since: 1_000,
+            old_ttl_secs: 300
+        }
+    );
+    let old = Question {
+        new_hosts: vec!["google.com".into()],
+        ..question
+    };
+    assert_eq!(
+        Tracker::default().observe(&old, 1_000, &mx::ask(&old).await),
+        Mx::NotYetNew
+    );
+}
