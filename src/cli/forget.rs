@@ -12,7 +12,7 @@ use std::process::ExitCode;
 /// `mailferry forget`: removes each given account's secrets from the
 /// keychain.
 pub(crate) fn run(args: ForgetArgs) -> anyhow::Result<ExitCode> {
-    let sides: [Side; 2] = [args.servers.side1.into(), args.servers.side2.into()];
+    let sides: [Side; 2] = args.servers.sides();
     let accounts: Vec<Account> = sides.iter().filter_map(Side::account).collect();
     if accounts.is_empty() {
         bail!("nothing to forget: give --host1 and --user1 and/or --host2 and --user2");

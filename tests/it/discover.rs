@@ -447,3 +447,149 @@ async fn the_mail_records_are_asked_of_each_resolver_and_the_domains_own_server(
         Mx::NotYetNew
     );
 }
+
+/// The CA file of `server`, for `--cafile`.
+fn ca_file(server: &Dovecot) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, server.ca_pem()).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    (dir, path)
+}
+
+/// A responder whose service records send bakery.example's mail to
+/// `mailhost.bakery.example` on `server`'s TLS port.
+fn srv_to(server: &Dovecot) -> DnsServer {
+    let dns = DnsServer::start();
+    dns.srv(
+        "_imaps._tcp.bakery.example",
+        0,
+        1,
+        server.tls_port(),
+        "mailhost.bakery.example",
+    )
+    .a("mailhost.bakery.example", HOME);
+    dns
+}
+
+#[test]
+fn the_cli_prints_the_candidates_and_the_verdict() {
+    let imap = server(&["mailhost.bakery.example"]);
+    let dns = srv_to(&imap);
+    let (_dir, ca) = ca_file(&imap);
+    let resolver = dns.addr().to_string();
+    let args = [
+        "discover",
+        "anna@bakery.example",
+        "--name-server",
+        &resolver,
+        "--no-ispdb",
+        "--cafile",
+        &ca,
+        "--timeout",
+        "5",
+    ];
+    let out = crate::common::mailferry_ok(&args, &[]);
+    let stdout = crate::common::text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "→ mailhost.bakery.example:{} (TLS, SRV records)",
+            imap.tls_port()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("found and secured (no password sent)"),
+        "{stdout}"
+    );
+
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = crate::common::mailferry_ok(&json_args, &[]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chosen = &json["candidates"][json["chosen"].as_u64().unwrap() as usize];
+    assert_eq!(chosen["source"], "srv", "{json:#}");
+    assert_eq!(chosen["host"], "mailhost.bakery.example");
+    assert_eq!(chosen["verdict"]["kind"], "proven");
+    assert_eq!(json["needs_confirmation"], false);
+    assert_no_password_sent(&imap);
+}
+
+#[test]
+fn host_auto_finds_the_server_from_the_users_address() {
+    let imap = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .tls_names(&["mailhost.bakery.example"])
+        .user("anna@bakery.example", "annapass")
+        .build();
+    let dns = srv_to(&imap);
+    let (_dir, ca) = ca_file(&imap);
+    let resolver = dns.addr().to_string();
+    let out = crate::common::mailferry(
+        &[
+            "check",
+            "--host1",
+            "auto",
+            "--user1",
+            "anna@bakery.example",
+            "--cafile1",
+            &ca,
+            "--timeout1",
+            "5",
+            "--name-server",
+            &resolver,
+            "--no-ispdb",
+        ],
+        &[("MAILFERRY_PASSWORD1", "annapass")],
+    );
+    let all = crate::common::text(&out.stdout) + &crate::common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        all.contains("using mailhost.bakery.example"),
+        "the server's name is said before signing in: {all}"
+    );
+    assert!(all.contains("Signed in"), "{all}");
+}
+
+#[test]
+fn host_auto_never_signs_in_where_the_certificate_is_for_another_name() {
+    let imap = server(&["server123.hostingco.example"]);
+    let dns = DnsServer::start();
+    dns.srv(
+        "_imaps._tcp.bakery.example",
+        0,
+        1,
+        imap.tls_port(),
+        "mail.bakery.example",
+    )
+    .a("mail.bakery.example", HOME);
+    let resolver = dns.addr().to_string();
+    let (_dir, ca) = ca_file(&imap);
+    let out = crate::common::mailferry(
+        &[
+            "check",
+            "--host1",
+            "auto",
+            "--user1",
+            "alice@bakery.example",
+            "--cafile1",
+            &ca,
+            "--timeout1",
+            "5",
+            "--name-server",
+            &resolver,
+            "--no-ispdb",
+        ],
+        &[("MAILFERRY_PASSWORD1", "alicepass")],
+    );
+    let all = crate::common::text(&out.stdout) + &crate::common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(
+            "Your host's certificate is for server123.hostingco.example: use that name instead?"
+        ),
+        "{all}"
+    );
+    assert!(all.contains("Give --host1 NAME"), "{all}");
+    assert_no_password_sent(&imap);
+}
