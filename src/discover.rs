@@ -113,6 +113,12 @@ pub enum Caution {
     },
     /// The server offers only an unencrypted connection.
     Unencrypted,
+    /// The name was read from the certificate another server showed,
+    /// not from the domain's settings.
+    CertificateName {
+        /// The server whose certificate named it.
+        asked: String,
+    },
 }
 
 impl Caution {
@@ -125,6 +131,9 @@ impl Caution {
             ),
             Caution::OutsideDomain { host, domain } => {
                 format!("{host} is not part of {domain}")
+            }
+            Caution::CertificateName { asked } => {
+                format!("this name comes from the certificate {asked} showed")
             }
             Caution::Unencrypted => "this server offers only an unencrypted connection: your \
                                      password would cross the network readable by anyone"
@@ -697,6 +706,9 @@ impl Search<'_> {
             let i = self.tried;
             self.tried += 1;
             let verdict = self.probe(i).await;
+            if let Verdict::OtherName { names, .. } = &verdict {
+                self.offer_certificate_name(i, names);
+            }
             let clean =
                 matches!(verdict, Verdict::Proven { .. }) && self.candidates[i].cautions.is_empty();
             self.candidates[i].verdict = verdict;
@@ -705,6 +717,32 @@ impl Search<'_> {
             }
         }
         false
+    }
+
+    /// Offers the name on candidate `i`'s certificate (its first that is
+    /// not a wildcard) as a candidate of its own, right after it: proven
+    /// like any other, and only ever used with the user's confirmation.
+    fn offer_certificate_name(&mut self, i: usize, names: &[String]) {
+        let Some(name) = names.iter().find(|n| !n.contains('*')) else {
+            return;
+        };
+        let asked = &self.candidates[i];
+        let mut c = self.candidate(
+            name,
+            asked.port,
+            asked.security,
+            asked.source,
+            format!("the name on the certificate of {}", asked.host),
+        );
+        c.cautions.push(Caution::CertificateName {
+            asked: asked.host.clone(),
+        });
+        let before = self.candidates.len();
+        self.offer(c);
+        if self.candidates.len() > before {
+            let c = self.candidates.remove(before);
+            self.candidates.insert(i + 1, c);
+        }
     }
 
     async fn probe(&mut self, i: usize) -> Verdict {
@@ -780,6 +818,11 @@ fn finish(address: String, domain: String, candidates: Vec<Candidate>) -> Discov
     let chosen = clean.or_else(|| candidates.iter().position(Candidate::proven));
     let needs_confirmation = clean.is_none() && chosen.is_some();
     let words = match chosen.map(|i| &candidates[i]) {
+        Some(c) if needs_confirmation && certificate_named(c).is_some() => format!(
+            "{} {} answers, secured by that certificate; no password was sent to it.",
+            other_name_words(certificate_named(c).unwrap_or_default(), &c.host),
+            c.host
+        ),
         Some(c) if !needs_confirmation => format!(
             "{}: {}, port {}, {}.",
             c.how,
@@ -818,6 +861,14 @@ fn finish(address: String, domain: String, candidates: Vec<Candidate>) -> Discov
         needs_confirmation,
         words,
     }
+}
+
+/// The server whose certificate named `c`, when it was named so.
+fn certificate_named(c: &Candidate) -> Option<&str> {
+    c.cautions.iter().find_map(|caution| match caution {
+        Caution::CertificateName { asked } => Some(asked.as_str()),
+        _ => None,
+    })
 }
 
 fn security_words(security: Security) -> &'static str {

@@ -390,9 +390,60 @@ async fn a_certificate_for_another_name_is_explained_never_accepted() {
         }
         other => panic!("expected the certificate's own name, got {other:?}"),
     }
+    let i = d
+        .candidates
+        .iter()
+        .position(|c| c.host == "mail.bakery.example")
+        .unwrap();
+    let offered = &d.candidates[i + 1];
+    assert_eq!(
+        offered.host, "server123.hostingco.example",
+        "the certificate's own name is offered right after: {d:#?}"
+    );
+    assert!(
+        matches!(&offered.verdict, Verdict::Failed { code, .. } if code == "DnsNotFound"),
+        "this server123 has no address: {:?}",
+        offered.verdict
+    );
     assert!(
         d.words
             .starts_with("Your host's certificate is for server123.hostingco.example"),
+        "{}",
+        d.words
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn the_certificates_own_name_is_proven_and_offered_for_confirmation() {
+    let imap = server(&["server123.hostingco.example"]);
+    let dns = DnsServer::start();
+    dns.a("mail.bakery.example", HOME)
+        .a("server123.hostingco.example", HOME);
+    let d = discover("anna@bakery.example", &settings(&dns, &imap)).await;
+    let c = chosen(&d);
+    assert_eq!(c.host, "server123.hostingco.example", "{d:#?}");
+    assert!(c.proven());
+    assert!(
+        c.cautions.contains(&Caution::CertificateName {
+            asked: "mail.bakery.example".into()
+        }),
+        "{:?}",
+        c.cautions
+    );
+    assert!(
+        d.needs_confirmation,
+        "a name read from a certificate is used only once the user says so"
+    );
+    assert!(
+        d.words.starts_with(
+            "Your host's certificate is for server123.hostingco.example: use that name instead?"
+        ),
+        "{}",
+        d.words
+    );
+    assert!(
+        d.words.ends_with("server123.hostingco.example answers, secured by that certificate; no password was sent to it."),
         "{}",
         d.words
     );
