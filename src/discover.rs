@@ -682,7 +682,7 @@ impl Search<'_> {
         for security in [Security::Tls, Security::StartTls] {
             for host in &hosts {
                 let how = format!(
-                    "a usual server name for {}, tried on the chance",
+                    "a usual name for {}'s mail server, tried on the chance",
                     self.domain
                 );
                 let port = self.port_for(security);
@@ -825,13 +825,13 @@ fn finish(address: String, domain: String, candidates: Vec<Candidate>) -> Discov
         ),
         Some(c) if !needs_confirmation => format!(
             "{}: {}, port {}, {}.",
-            c.how,
+            capitalised(&c.how),
             c.host,
             c.port,
             security_words(c.security)
         ),
         Some(c) => format!(
-            "Found {} (port {}, {}) {}, but {}. Use it only if you recognise it.",
+            "Found {} (port {}, {}; {}), but {}. Use it only if you recognise it.",
             c.host,
             c.port,
             security_words(c.security),
@@ -860,6 +860,15 @@ fn finish(address: String, domain: String, candidates: Vec<Candidate>) -> Discov
         chosen,
         needs_confirmation,
         words,
+    }
+}
+
+/// `text` with its first letter in capitals.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -1133,6 +1142,74 @@ mod tests {
             Some("autoconfig.thunderbird.net".into())
         );
         assert_eq!(percent_encode("anna+x@b.example"), "anna%2Bx%40b.example");
+    }
+
+    fn proven(host: &str, how: &str, cautions: Vec<Caution>) -> Candidate {
+        Candidate {
+            host: host.into(),
+            port: 993,
+            security: Security::Tls,
+            address: None,
+            source: Source::Guess,
+            how: how.into(),
+            preset: "other",
+            username: None,
+            cautions,
+            verdict: Verdict::Proven {
+                capabilities: vec!["IMAP4rev1".into()],
+            },
+        }
+    }
+
+    #[test]
+    fn the_verdict_says_what_was_found_and_how() {
+        let how = "a usual name for b.example's mail server, tried on the chance";
+        let d = finish(
+            "anna@b.example".into(),
+            "b.example".into(),
+            vec![proven("mail.b.example", how, Vec::new())],
+        );
+        assert_eq!(
+            d.words,
+            "A usual name for b.example's mail server, tried on the chance: mail.b.example, \
+             port 993, TLS."
+        );
+        let plain = Caution::PlainHttp {
+            url: "http://b.example/x".into(),
+        };
+        let d = finish(
+            "anna@b.example".into(),
+            "b.example".into(),
+            vec![
+                proven(
+                    "imap.b.example",
+                    "from the settings b.example publishes",
+                    vec![plain],
+                ),
+                proven("mail.b.example", how, Vec::new()),
+            ],
+        );
+        assert_eq!(d.chosen, Some(1), "a server without a caution comes first");
+        assert!(!d.needs_confirmation);
+        let d = finish(
+            "anna@b.example".into(),
+            "b.example".into(),
+            vec![proven(
+                "imap.other.example",
+                "from b.example's service records (_imaps._tcp)",
+                vec![Caution::OutsideDomain {
+                    host: "imap.other.example".into(),
+                    domain: "b.example".into(),
+                }],
+            )],
+        );
+        assert!(d.needs_confirmation);
+        assert_eq!(
+            d.words,
+            "Found imap.other.example (port 993, TLS; from b.example's service records \
+             (_imaps._tcp)), but imap.other.example is not part of b.example. Use it only if \
+             you recognise it."
+        );
     }
 
     #[test]
