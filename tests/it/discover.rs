@@ -644,3 +644,21 @@ fn host_auto_never_signs_in_where_the_certificate_is_for_another_name() {
     assert!(all.contains("Give --host1 NAME"), "{all}");
     assert_no_password_sent(&imap);
 }
+
+#[test]
+fn forget_asks_for_the_server_name_rather_than_discovering_it() {
+    // Sign-ins are saved under the server's name; "auto" is none.
+    let out = crate::common::mailferry(
+        &[
+            "forget",
+            "--host1",
+            "auto",
+            "--user1",
+            "anna@bakery.example",
+        ],
+        &[],
+    );
+    let all = crate::common::text(&out.stdout) + &crate::common::text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(all.contains("give --host1 NAME"), "{all}");
+}
