@@ -8,7 +8,7 @@
 //! Microsoft 365, Zoho, Fastmail, iCloud, a few hosting companies);
 //! Mozilla autoconfig (`autoconfig.<domain>`, then
 //! `<domain>/.well-known/autoconfig`, then the ISPDB); RFC 6186 service
-//! records (`_imaps._tcp`, `_imap._tcp`); and guesses (`imap.<domain>`,
+//! records (`_imaps._tcp`, `_imap._tcp`); Exchange Autodiscover; and guesses (`imap.<domain>`,
 //! `mail.<domain>`, the mail host). Every candidate is proven by the
 //! connection check's steps before sign-in ([`check::reach`]: found,
 //! secured, capabilities read) before it is offered. No credentials are
@@ -89,6 +89,9 @@ pub enum Source {
     Ispdb,
     /// The domain's service records (RFC 6186).
     Srv,
+    /// Exchange Autodiscover (the POX `autodiscover.xml` of an Exchange
+    /// server the domain runs itself).
+    Autodiscover,
     /// A usual server name tried on the chance.
     Guess,
 }
@@ -420,6 +423,91 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Vec<OfferedServer> {
     servers
 }
 
+/// The POX Autodiscover request for `address` (Outlook's schema).
+fn autodiscover_request(address: &str) -> String {
+    let address = address
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\r\n\
+         <Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\">\
+         <Request><EMailAddress>{address}</EMailAddress>\
+         <AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>\
+         </Request></Autodiscover>"
+    )
+}
+
+/// The IMAP servers of an Exchange Autodiscover answer
+/// (`Response/Account/Protocol` with `Type` IMAP): `Server`, `Port`, and
+/// `Encryption` (`SSL`, `TLS` meaning STARTTLS, `None`) or else `SSL`
+/// (`on`, `off`); `LoginName` as the user name.
+pub fn parse_autodiscover(xml: &str) -> Vec<OfferedServer> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut servers = Vec::new();
+    let mut fields: Option<std::collections::HashMap<String, String>> = None;
+    let mut field: Option<String> = None;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = e.local_name().as_ref().to_owned();
+                if name == "Protocol" {
+                    fields = Some(Default::default());
+                } else if fields.is_some() {
+                    field = Some(name);
+                }
+            }
+            Ok(Event::Text(t)) => {
+                if let (Some(fields), Some(name)) = (fields.as_mut(), field.as_deref()) {
+                    fields.insert(name.to_owned(), t.xml10_content().trim().to_owned());
+                }
+            }
+            Ok(Event::End(e)) => {
+                if e.local_name().as_ref() == "Protocol" {
+                    if let Some(server) = fields.take().and_then(|f| autodiscover_server(&f)) {
+                        servers.push(server);
+                    }
+                }
+                field = None;
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    servers
+}
+
+fn autodiscover_server(f: &std::collections::HashMap<String, String>) -> Option<OfferedServer> {
+    if !f.get("Type")?.eq_ignore_ascii_case("IMAP") {
+        return None;
+    }
+    let host = f.get("Server")?.to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    let security = match f.get("Encryption").map(|e| e.to_ascii_uppercase()) {
+        Some(e) if e == "SSL" => Security::Tls,
+        Some(e) if e == "TLS" => Security::StartTls,
+        Some(e) if e == "NONE" => Security::Plain,
+        Some(_) => return None,
+        None => match f.get("SSL").map(|s| s.to_ascii_lowercase()) {
+            Some(s) if s == "off" => Security::Plain,
+            _ => Security::Tls,
+        },
+    };
+    let port = f
+        .get("Port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(security.default_port());
+    Some(OfferedServer {
+        host,
+        port,
+        security,
+        username: f.get("LoginName").filter(|n| !n.is_empty()).cloned(),
+    })
+}
+
 /// Finds the IMAP server for `address`: asks each source in turn, proves
 /// each candidate with the check's steps before sign-in, and stops at the
 /// first one that passes without a caution. Sends no password anywhere.
@@ -482,6 +570,10 @@ impl Search<'_> {
             return;
         }
         self.ask_srv().await;
+        if self.prove().await {
+            return;
+        }
+        self.ask_autodiscover().await;
         if self.prove().await {
             return;
         }
@@ -673,6 +765,29 @@ impl Search<'_> {
         }
     }
 
+    async fn ask_autodiscover(&mut self) {
+        let d = self.domain.clone();
+        let port = self.settings.https_port;
+        let body = autodiscover_request(&self.address);
+        for host in [format!("autodiscover.{d}"), d.clone()] {
+            let url = url_of("https", &host, port, "/autodiscover/autodiscover.xml");
+            let Ok(xml) = self.post(&url, &host, body.clone()).await else {
+                continue;
+            };
+            let servers = parse_autodiscover(&xml);
+            if servers.is_empty() {
+                continue;
+            }
+            for s in servers {
+                let how = format!("from {d}'s Exchange Autodiscover ({url})");
+                let mut c = self.candidate(&s.host, s.port, s.security, Source::Autodiscover, how);
+                c.username = s.username;
+                self.offer(c);
+            }
+            return;
+        }
+    }
+
     fn guess(&mut self, mail_hosts: &[String]) {
         let mut hosts = vec![
             format!("imap.{}", self.domain),
@@ -776,6 +891,15 @@ impl Search<'_> {
     /// Fetches a document, through discovery's name servers when it has
     /// its own; `Err` when there is none.
     async fn fetch(&self, url: &str, host: &str) -> Result<String, String> {
+        self.request(url, host, None).await
+    }
+
+    /// POSTs `body` (XML), as [`Search::fetch`] GETs.
+    async fn post(&self, url: &str, host: &str, body: String) -> Result<String, String> {
+        self.request(url, host, Some(body)).await
+    }
+
+    async fn request(&self, url: &str, host: &str, body: Option<String>) -> Result<String, String> {
         let address = if self.settings.resolvers.is_empty() {
             None
         } else {
@@ -787,7 +911,7 @@ impl Search<'_> {
         let url = url.to_owned();
         let roots = self.settings.extra_roots_pem.clone();
         let timeout = self.settings.timeout;
-        tokio::task::spawn_blocking(move || http_get(&url, address, &roots, timeout))
+        tokio::task::spawn_blocking(move || http_request(&url, body, address, &roots, timeout))
             .await
             .map_err(|e| e.to_string())?
     }
@@ -926,10 +1050,12 @@ fn percent_encode(text: &str) -> String {
 /// The longest document accepted.
 const MAX_DOCUMENT: u64 = 256 * 1024;
 
-/// GETs `url` (blocking), connecting to `address` when given; the body of
-/// a `200` answer, else why not. No redirects are followed.
-fn http_get(
+/// GETs `url` (POSTs `body` as XML when given; blocking), connecting to
+/// `address` when given; the body of a `200` answer, else why not. No
+/// redirects are followed.
+fn http_request(
     url: &str,
+    body: Option<String>,
     address: Option<IpAddr>,
     extra_roots_pem: &[String],
     timeout: Duration,
@@ -962,7 +1088,14 @@ fn http_get(
         ),
         None => config.into(),
     };
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let sent = match body {
+        Some(body) => agent
+            .post(url)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .send(body),
+        None => agent.get(url).call(),
+    };
+    let mut response = sent.map_err(|e| e.to_string())?;
     if response.status() != 200 {
         return Err(format!("{url} answered {}", response.status()));
     }
@@ -1106,6 +1239,63 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn autodiscover_answers_give_their_imap_servers() {
+        let xml = r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <AccountType>email</AccountType>
+      <Action>settings</Action>
+      <Protocol>
+        <Type>EXCH</Type>
+        <Server>exch01.bakery.example</Server>
+      </Protocol>
+      <Protocol>
+        <Type>IMAP</Type>
+        <Server>Exch01.Bakery.Example</Server>
+        <Port>993</Port>
+        <LoginName>anna@bakery.example</LoginName>
+        <SSL>on</SSL>
+      </Protocol>
+      <Protocol>
+        <Type>IMAP</Type>
+        <Server>exch02.bakery.example</Server>
+        <Port>143</Port>
+        <Encryption>TLS</Encryption>
+      </Protocol>
+      <Protocol>
+        <Type>POP3</Type>
+        <Server>exch01.bakery.example</Server>
+      </Protocol>
+    </Account>
+  </Response>
+</Autodiscover>"#;
+        assert_eq!(
+            parse_autodiscover(xml),
+            vec![
+                OfferedServer {
+                    host: "exch01.bakery.example".into(),
+                    port: 993,
+                    security: Security::Tls,
+                    username: Some("anna@bakery.example".into()),
+                },
+                OfferedServer {
+                    host: "exch02.bakery.example".into(),
+                    port: 143,
+                    security: Security::StartTls,
+                    username: None,
+                },
+            ]
+        );
+        assert!(
+            parse_autodiscover("<Autodiscover><Response><Error/></Response></Autodiscover>")
+                .is_empty()
+        );
+        assert!(autodiscover_request("a&b@x.example")
+            .contains("<EMailAddress>a&amp;b@x.example</EMailAddress>"));
     }
 
     #[test]

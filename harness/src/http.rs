@@ -15,6 +15,10 @@ use crate::certs::TlsMaterial;
 /// One request as the server read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The body (a POST's).
+    pub body: String,
     /// The `Host` header.
     pub host: String,
     /// The path with its query (`/mail/config-v1.1.xml?emailaddress=…`).
@@ -22,7 +26,8 @@ pub struct Request {
 }
 
 /// An HTTP(S) server answering `200` with the document registered for a
-/// path (the query ignored) and `404` otherwise. Stops when dropped.
+/// path (the query ignored; GET or POST alike) and `404` otherwise.
+/// Stops when dropped.
 pub struct HttpServer {
     addr: SocketAddr,
     documents: Arc<Mutex<HashMap<String, String>>>,
@@ -155,8 +160,10 @@ fn serve(
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
+    let method = line.split_whitespace().next().unwrap_or("").to_owned();
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let mut host = String::new();
+    let mut length = 0usize;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 {
@@ -169,14 +176,26 @@ fn serve(
         if let Some((name, value)) = header.split_once(':') {
             if name.eq_ignore_ascii_case("host") {
                 host = value.trim().to_owned();
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0).min(1 << 20);
             }
         }
     }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
     drop(reader);
+    let body = String::from_utf8_lossy(&body).into_owned();
     let path = target.split('?').next().unwrap_or("").to_owned();
-    requests.lock().unwrap().push(Request { host, target });
-    let body = documents.lock().unwrap().get(&path).cloned();
-    let response = match body {
+    requests.lock().unwrap().push(Request {
+        method,
+        body,
+        host,
+        target,
+    });
+    let document = documents.lock().unwrap().get(&path).cloned();
+    let response = match document {
         Some(body) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()

@@ -31,6 +31,7 @@ pub(crate) fn print_discovery(
             Source::Autoconfig => "autoconfig",
             Source::Ispdb => "ISPDB",
             Source::Srv => "SRV records",
+            Source::Autodiscover => "Autodiscover",
             Source::Guess => "guess",
         };
         let security = match c.security {

@@ -339,6 +339,55 @@ async fn service_records_find_the_server() {
 }
 
 #[tokio::test]
+async fn exchange_autodiscover_finds_the_server() {
+    let imap = server(&["exch01.bakery.example"]);
+    let web = HttpServer::start_tls(&["autodiscover.bakery.example"]);
+    web.serve(
+        "/autodiscover/autodiscover.xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <Protocol><Type>EXCH</Type><Server>exch01.bakery.example</Server></Protocol>
+      <Protocol>
+        <Type>IMAP</Type><Server>exch01.bakery.example</Server><Port>{}</Port>
+        <SSL>on</SSL><LoginName>anna@bakery.example</LoginName>
+      </Protocol>
+    </Account>
+  </Response>
+</Autodiscover>"#,
+            imap.tls_port()
+        ),
+    );
+    let dns = DnsServer::start();
+    dns.a("autodiscover.bakery.example", HOME)
+        .a("exch01.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.https_port = web.port();
+    s.extra_roots_pem.push(web.ca_pem().unwrap().to_owned());
+    s.imaps_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Autodiscover, "{d:#?}");
+    assert_eq!(
+        (c.host.as_str(), c.port, c.security),
+        ("exch01.bakery.example", imap.tls_port(), Security::Tls)
+    );
+    assert!(c.cautions.is_empty());
+    let requests = web.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0].method, "POST");
+    assert!(
+        requests[0]
+            .body
+            .contains("<EMailAddress>anna@bakery.example</EMailAddress>"),
+        "{requests:?}"
+    );
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
 async fn a_guess_finds_mail_dot_domain_and_failures_say_why() {
     let imap = server(&["mail.bakery.example"]);
     let dns = DnsServer::start();
