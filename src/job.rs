@@ -41,6 +41,7 @@ use crate::folder::{
 };
 use crate::imap::{ServerBudget, Session};
 use crate::run::{self, Clock, FolderReport, Options, Report};
+use crate::spot::SpotCheck;
 use crate::state::{Phase, State, StateError};
 use crate::verify::Audit;
 
@@ -431,6 +432,25 @@ impl Job {
     /// # Errors
     /// A progress file that can't be read, or a lost connection.
     pub async fn audit(&mut self) -> Result<Audit, Error> {
+        let (mapped, state) = self.audited_map()?;
+        crate::verify::verify(&mut self.source, &mut self.dest, &mapped, state.as_ref()).await
+    }
+
+    /// The four checks a person would do by hand (Sent mail, the deepest
+    /// folder, the newest message, a starred one), over the same map as
+    /// [`Job::audit`].
+    ///
+    /// # Errors
+    /// A progress file that can't be read, or a lost connection.
+    pub async fn spot_check(&mut self) -> Result<SpotCheck, Error> {
+        let (mapped, _) = self.audited_map()?;
+        crate::spot::spot_check(&mut self.source, &mut self.dest, &mapped).await
+    }
+
+    /// The map as the rules make it, with folders the progress file
+    /// records as renamed kept where their copies are; and that file, if
+    /// there is one.
+    fn audited_map(&self) -> Result<(FolderMap, Option<State>), Error> {
         let state = State::open_read_only(&self.progress.path)
             .map_err(|e| progress_error(&self.progress.path, e))?;
         let mut mapped = self.mapped.clone();
@@ -440,7 +460,7 @@ impl Job {
                 .map_err(|e| progress_error(&self.progress.path, e))?;
             rename::keep_recorded(&mut mapped, &rows);
         }
-        crate::verify::verify(&mut self.source, &mut self.dest, &mapped, state.as_ref()).await
+        Ok((mapped, state))
     }
 
     /// Signs out of both servers (and lets go of the progress file).

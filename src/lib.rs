@@ -22,6 +22,7 @@ pub mod provider;
 pub mod run;
 pub mod scan;
 pub mod secret;
+pub mod spot;
 pub mod state;
 pub mod verify;
 pub mod watch;

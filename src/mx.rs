@@ -24,6 +24,10 @@ pub struct Question {
     /// when its host is one of these or ends with `.` and one of these
     /// (`mail.protection.outlook.com`, `google.com`).
     pub new_hosts: Vec<String>,
+    /// The mail servers the domain used before the switch (as the cutover
+    /// checklist saw them): when `new_hosts` is empty, a record names the
+    /// new provider when its host is none of these.
+    pub old_hosts: Vec<String>,
     /// Resolvers asked besides the system's.
     pub resolvers: Vec<SocketAddr>,
     /// Ask the system's resolver too.
@@ -45,13 +49,21 @@ pub struct Answer {
 }
 
 impl Question {
-    /// Is `host` one of the new provider's?
+    /// Is `host` one of the new provider's? By `new_hosts` when given,
+    /// else by not being one of `old_hosts`.
     pub fn is_new(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.new_hosts.iter().any(|n| {
-            let n = n.trim_end_matches('.').to_ascii_lowercase();
-            host == n || host.ends_with(&format!(".{n}"))
-        })
+        let names = |list: &[String]| {
+            list.iter().any(|n| {
+                let n = n.trim_end_matches('.').to_ascii_lowercase();
+                host == n || host.ends_with(&format!(".{n}"))
+            })
+        };
+        if self.new_hosts.is_empty() {
+            !self.old_hosts.is_empty() && !names(&self.old_hosts)
+        } else {
+            names(&self.new_hosts)
+        }
     }
 }
 
@@ -329,5 +341,35 @@ impl Tracker {
                 ttl
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn question(new: &[&str], old: &[&str]) -> Question {
+        Question {
+            domain: "bakery.example".into(),
+            new_hosts: new.iter().map(|h| h.to_string()).collect(),
+            old_hosts: old.iter().map(|h| h.to_string()).collect(),
+            resolvers: Vec::new(),
+            system: false,
+            own_port: 53,
+        }
+    }
+
+    #[test]
+    fn a_host_is_new_by_the_new_providers_names_or_by_not_being_an_old_one() {
+        let by_new = question(&["mail.protection.outlook.com"], &[]);
+        assert!(by_new.is_new("bakery-example.mail.protection.outlook.com."));
+        assert!(!by_new.is_new("mx.oldhost.example"));
+        assert!(!by_new.is_new("evilmail.protection.outlook.com"));
+        let by_old = question(&[], &["mx1.oldhost.example", "MX2.oldhost.example."]);
+        assert!(by_old.is_new("aspmx.l.google.com"));
+        assert!(!by_old.is_new("mx2.oldhost.example"));
+        assert!(!by_old.is_new("MX1.OLDHOST.EXAMPLE."));
+        // Nothing known of either: no host can be called new.
+        assert!(!question(&[], &[]).is_new("aspmx.l.google.com"));
     }
 }

@@ -16,11 +16,15 @@ use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
 use crate::domains::{CopyStage, DomainId, DomainMailbox, DomainView, PairHandles};
 use crate::error::{ErrorCode, IpcError};
 use crate::runs::{FolderProgress, Refused, RunId, RunState, RunView};
+use crate::watching::{WatchState, WatchView, WatchedMailbox};
 use mailferry::check::Step;
 use mailferry::endpoint::Security;
 use mailferry::event::Event;
 use mailferry::preset::{Estimate, Preset};
 use mailferry::scan::{FolderSize, LargeMessage, Scan};
+use mailferry::spot::{
+    Named as SpotMessage, Outcome as SpotOutcome, Row as SpotRow, Spot, SpotCheck, SpotKind,
+};
 use ts_rs::{Config, TS};
 // Issue 7, several mailboxes, saved jobs, keychain (kept apart for merging).
 use crate::accounts::Kept;
@@ -63,10 +67,19 @@ fn generate() -> String {
         DomainView::decl(&cfg),
         FolderAudit::decl(&cfg),
         Missing::decl(&cfg),
+        SpotKind::decl(&cfg),
+        SpotOutcome::decl(&cfg),
+        SpotRow::decl(&cfg),
+        SpotMessage::decl(&cfg),
+        Spot::decl(&cfg),
+        SpotCheck::decl(&cfg),
         Verification::decl(&cfg),
         LogLine::decl(&cfg),
         MxRecord::decl(&cfg),
         MxCheck::decl(&cfg),
+        WatchState::decl(&cfg),
+        WatchedMailbox::decl(&cfg),
+        WatchView::decl(&cfg),
         DemoSide::decl(&cfg),
         DemoSetup::decl(&cfg),
         // Issue 7, several mailboxes, saved jobs, keychain.

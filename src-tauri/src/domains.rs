@@ -22,6 +22,7 @@ use crate::accounts::{Account, AccountHandle};
 use crate::commands::folder_map::FolderEdits;
 use crate::commands::servers::Server;
 use crate::error::{IpcError, IpcResult};
+use crate::notify::{tell, Notifier};
 use crate::runs::{Run, RunId, RunState, RunView};
 use mailferry::domain::{migrate_all_with, Domain, Each, Mailbox, Outcome};
 use mailferry::endpoint::Endpoint;
@@ -172,6 +173,7 @@ pub struct DomainRun {
     cancel: Mutex<Cancel>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 fn server_of(endpoint: &Endpoint) -> Server {
@@ -192,6 +194,7 @@ impl DomainRun {
         handles: Vec<PairHandles>,
         stage: CopyStage,
         limits: Limits,
+        notifier: Option<Arc<dyn Notifier>>,
     ) -> IpcResult<DomainRun> {
         let first = members
             .first()
@@ -241,6 +244,7 @@ impl DomainRun {
             cancel: Mutex::new(Cancel::new()),
             stop: Mutex::new(None),
             worker: Mutex::new(None),
+            notifier,
         };
         domain.view = watch::Sender::new(domain.compute());
         Ok(domain)
@@ -383,6 +387,12 @@ impl DomainRun {
                         }
                     }
                 }
+                // Told before the view says stopped, so whoever sees it
+                // stopped finds the owner told.
+                if !asked_to_stop {
+                    let (title, body) = ended_words(&domain.compute(), domain.stage.after_switch);
+                    tell(&domain.notifier, &title, &body);
+                }
                 domain.running.store(false, Ordering::SeqCst);
                 domain.refresh();
             });
@@ -513,6 +523,41 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// The notification for a domain's copy that ended by itself: finished,
+/// or stopped by a problem (a pause or stop the owner asked for is not
+/// announced).
+fn ended_words(view: &DomainView, after_switch: bool) -> (String, String) {
+    let n = view.mailboxes.len();
+    let done = view
+        .mailboxes
+        .iter()
+        .filter(|m| m.state == RunState::Finished)
+        .count();
+    let what = if after_switch { "final copy" } else { "copy" };
+    let all = match n {
+        1 => "The mailbox is".to_owned(),
+        n => format!("All {n} mailboxes are"),
+    };
+    if done == n {
+        (
+            format!("MailFerry: the {what} has finished"),
+            if after_switch {
+                format!("{all} caught up. MailFerry now watches the old server for mail that still arrives there.")
+            } else {
+                format!("{all} copied. Open MailFerry for the next step.")
+            },
+        )
+    } else {
+        (
+            format!("MailFerry: the {what} stopped"),
+            format!(
+                "{} of {n} could not be finished. Open MailFerry to see why and resume: nothing is copied twice.",
+                n - done
+            ),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -773,6 +818,115 @@ mod tests {
         assert!(
             !kept.is_empty(),
             "the damaged file is kept beside the new one"
+        );
+    }
+
+    /// Waits (at most `limit`) until `ready` holds for the watch's view.
+    fn until_watch(
+        watch: &crate::watching::DomainWatch,
+        limit: Duration,
+        ready: impl Fn(&crate::watching::WatchView) -> bool,
+    ) -> crate::watching::WatchView {
+        let start = Instant::now();
+        loop {
+            let view = watch.view.borrow().clone();
+            if ready(&view) {
+                return view;
+            }
+            assert!(start.elapsed() < limit, "never: {view:#?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    #[test]
+    fn after_the_final_copy_every_mailbox_is_watched_and_the_owner_told_when_it_ends() {
+        use crate::notify::Recorded;
+        use crate::watching::{WatchState, Watches};
+        if !dovecot_available() {
+            eprintln!("skipped: needs dovecot and root");
+            return;
+        }
+        let office = Office::new(5);
+        let said = Arc::new(Recorded::default());
+        let runs = Runs::default();
+        runs.set_notifier(said.clone());
+        let limits = Limits {
+            source_connections: 6,
+            dest_connections: 6,
+            at_once: 3,
+        };
+        let final_copy = CopyStage {
+            after_switch: true,
+            label: Some("final".into()),
+            ..CopyStage::default()
+        };
+        let domain = runs
+            .create_domain(office.pairs(), final_copy, limits)
+            .unwrap();
+        domain.start().unwrap();
+        assert_eq!(until_stopped(&domain).state, RunState::Finished);
+        assert_eq!(
+            said.0.lock().unwrap().first().map(|(t, _)| t.as_str()),
+            Some("MailFerry: the final copy has finished"),
+            "the owner is told the copy ended"
+        );
+
+        // Polled every second (IDLE renewed every two), for two minutes at most.
+        let settings = mailferry::watch::Settings {
+            poll_every: Duration::from_secs(1),
+            renew_idle: Duration::from_secs(2),
+            cap: Some(Duration::from_secs(120)),
+            ..mailferry::watch::Settings::default()
+        };
+        let watches = Watches::default();
+        let watch = watches
+            .start(&domain, settings.clone(), None, runs.notifier())
+            .unwrap();
+        assert!(
+            Arc::ptr_eq(
+                &watch,
+                &watches.start(&domain, settings, None, None).unwrap()
+            ),
+            "a second start finds the watch running"
+        );
+        let watching = until_watch(&watch, Duration::from_secs(60), |v| {
+            v.mailboxes.iter().all(|m| m.state == WatchState::Watching)
+        });
+        assert!(
+            watching.mailboxes[1]
+                .status
+                .contains("INBOX as mail arrives"),
+            "{watching:#?}"
+        );
+        office.src.append("bob", "INBOX", &[mail("bob", 77)]);
+        let moved = until_watch(&watch, Duration::from_secs(60), |v| v.moved == 1);
+        assert_eq!(moved.mailboxes[1].moved, 1, "{moved:#?}");
+        assert!(
+            moved
+                .line
+                .starts_with("Mail still arriving at the old server: 1 today, last at "),
+            "{}",
+            moved.line
+        );
+        assert!(office.arrived("bob"), "the straggler is in Bob's new INBOX");
+        assert_eq!(office.dst.fetch_all("bob", "INBOX").len(), 6, "once");
+
+        watch.stop();
+        let ended = watch.view.borrow().clone();
+        assert_eq!(ended.state, WatchState::Ended, "{ended:#?}");
+        assert!(
+            ended
+                .end
+                .as_deref()
+                .is_some_and(|e| e.starts_with("The watch was stopped.")),
+            "{ended:#?}"
+        );
+        let told = said.0.lock().unwrap().clone();
+        let (title, body) = told.last().unwrap();
+        assert_eq!(title, "MailFerry: the watch has ended");
+        assert!(
+            body.contains("1 message arrived at the old server while watching and was moved"),
+            "{body}"
         );
     }
 }

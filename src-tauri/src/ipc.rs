@@ -21,6 +21,7 @@ use crate::commands::verify::{LogLine, Verification};
 use crate::domains::{CopyStage, DomainId, DomainView, PairHandles};
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, RunView};
+use crate::watching::WatchView;
 use mailferry::preset::Preset;
 use mailferry::scan::Scan;
 use tauri::ipc::Channel;

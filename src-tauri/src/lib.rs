@@ -14,7 +14,9 @@ pub mod commands;
 pub mod domains;
 pub mod error;
 pub mod ipc;
+pub mod notify;
 pub mod runs;
+pub mod watching;
 
 #[cfg(test)]
 mod bindings;
@@ -28,15 +30,23 @@ pub fn run() {
     let app = tauri::Builder::default()
         .manage(accounts::Accounts::default())
         .manage(runs::Runs::default())
+        .manage(watching::Watches::default())
         .manage(demo::DemoServers::default())
         .manage(oauth::OAuthConfig::from_env())
         .manage(oauth::ClientOverride::in_data_dir())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())
+        // Only the shell notifies (no notification permission for the window).
+        .plugin(tauri_plugin_notification::init())
         .invoke_handler(ipc::handler())
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");
+    {
+        use tauri::Manager;
+        app.state::<runs::Runs>()
+            .set_notifier(std::sync::Arc::new(notify::Desktop(app.handle().clone())));
+    }
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {
             use tauri::Manager;

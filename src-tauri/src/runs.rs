@@ -21,6 +21,7 @@ use mailferry::event::Event;
 use mailferry::folder::{FolderTree, Rules};
 use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Report;
+use mailferry::spot::SpotCheck;
 use mailferry::verify::Audit;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -341,6 +342,8 @@ pub struct Run {
     pub accept_renumbered: Mutex<Vec<String>>,
     /// The last check of this copy, for the report the user saves.
     pub audit: Mutex<Option<Audit>>,
+    /// The last check's spot check (kept for the report with the audit).
+    pub spot: Mutex<Option<SpotCheck>>,
     stop: Mutex<Option<oneshot::Sender<()>>>,
     /// Asks the engine to stop after the batch in flight.
     cancel: Mutex<mailferry::run::Cancel>,
@@ -353,6 +356,8 @@ pub struct Runs {
     inner: Mutex<(u32, HashMap<RunId, Arc<Run>>)>,
     /// Every domain run of the session, the latest last.
     pub(crate) domains: Mutex<Vec<Arc<crate::domains::DomainRun>>>,
+    /// Tells the owner when a domain's copy ends (set once the app runs).
+    notifier: std::sync::OnceLock<Arc<dyn crate::notify::Notifier>>,
 }
 
 impl Runs {
@@ -378,6 +383,7 @@ impl Runs {
             rebuild_progress: Mutex::new(false),
             accept_renumbered: Mutex::new(Vec::new()),
             audit: Mutex::new(None),
+            spot: Mutex::new(None),
             stop: Mutex::new(None),
             cancel: Mutex::new(mailferry::run::Cancel::new()),
             worker: Mutex::new(None),
@@ -410,9 +416,26 @@ impl Runs {
             .collect();
         let mut domains = self.domains.lock().unwrap_or_else(|e| e.into_inner());
         let id = DomainId(domains.len() as u32 + 1);
-        let domain = Arc::new(DomainRun::new(id, members, handles, stage, limits)?);
+        let domain = Arc::new(DomainRun::new(
+            id,
+            members,
+            handles,
+            stage,
+            limits,
+            self.notifier(),
+        )?);
         domains.push(domain.clone());
         Ok(domain)
+    }
+
+    /// Who is told when a copy ends (the app's OS notifications).
+    pub fn set_notifier(&self, notifier: Arc<dyn crate::notify::Notifier>) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// Who is told when a copy or a watch ends, if anyone.
+    pub fn notifier(&self) -> Option<Arc<dyn crate::notify::Notifier>> {
+        self.notifier.get().cloned()
     }
 
     /// The latest domain copy of this session (running or not).
@@ -627,23 +650,28 @@ impl Run {
 
 impl Run {
     /// Audits both sides with the folder map this copy used (the engine's
-    /// `audit`) and keeps the result for the report.
-    pub async fn check(self: &Arc<Self>) -> IpcResult<Audit> {
+    /// `audit`), does the engine's spot check over the same map, and keeps
+    /// both for the report.
+    pub async fn check(self: &Arc<Self>) -> IpcResult<(Audit, SpotCheck)> {
         let run = self.clone();
-        let audit = tauri::async_runtime::spawn_blocking(move || {
+        let (audit, spot) = tauri::async_runtime::spawn_blocking(move || {
             block_on_own_runtime(async {
                 let rules = run.rules.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 let progress = ProgressFile::at(&run.state_path);
                 let mut job = open_job(&run.source, &run.dest, &*rules, progress).await?;
-                let audit = job.audit().await;
+                let checked = match job.audit().await {
+                    Ok(audit) => job.spot_check().await.map(|spot| (audit, spot)),
+                    Err(e) => Err(e),
+                };
                 job.close().await;
-                Ok(audit?)
+                Ok::<_, IpcError>(checked?)
             })
         })
         .await
         .map_err(IpcError::internal)??;
         *self.audit.lock().unwrap_or_else(|e| e.into_inner()) = Some(audit.clone());
-        Ok(audit)
+        *self.spot.lock().unwrap_or_else(|e| e.into_inner()) = Some(spot.clone());
+        Ok((audit, spot))
     }
 }
 

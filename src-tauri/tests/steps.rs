@@ -270,8 +270,20 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         "{:?}",
         v.excluded_folders
     );
+    let spot = v
+        .spot_check
+        .as_ref()
+        .expect("the check does the spot check");
+    assert!(spot.passed, "{spot:#?}");
+    assert!(
+        spot.checks.iter().any(|c| c.said
+            == "The deepest folder, Clients/Acme, is at the new server with the same 1 message."),
+        "{spot:#?}"
+    );
     assert_eq!(
-        run.audit.lock().unwrap().as_ref().map(Verification::from),
+        run.audit.lock().unwrap().as_ref().map(|a| {
+            Verification::from(a).with_spot_check(run.spot.lock().unwrap().clone().unwrap())
+        }),
         Some(v.clone()),
         "kept for the report"
     );
@@ -287,6 +299,7 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
             "{report}"
         );
         assert!(report.contains("Safe to switch your domain"));
+        assert!(report.contains("Spot check"), "{report}");
         assert!(!report.contains("alicepass"), "no password in a report");
     }
 }

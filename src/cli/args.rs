@@ -69,6 +69,11 @@ pub(crate) struct VerifyArgs {
     /// Print the audit as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Also do the four checks you would do by hand, side by side: the
+    /// Sent folder's span of mail, the deepest folder, the newest message
+    /// and a starred one (JSON: a `spot_check` field).
+    #[arg(long)]
+    pub(crate) spot_check: bool,
 }
 
 #[derive(Args)]

@@ -10,6 +10,7 @@ use mailferry::event::Event;
 use mailferry::folder::{self, FolderMap};
 use mailferry::imap::Session;
 use mailferry::run::{self, Report};
+use mailferry::spot::{Outcome, SpotCheck};
 use mailferry::state::LogEntry;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -303,6 +304,7 @@ impl Progress {
 pub(crate) fn print_audit(
     out: &mut impl Write,
     audit: &mailferry::verify::Audit,
+    spot: Option<&SpotCheck>,
 ) -> std::io::Result<()> {
     let total: u64 = audit
         .folders
@@ -376,6 +378,9 @@ pub(crate) fn print_audit(
             )?;
         }
     }
+    if let Some(spot) = spot {
+        print_spot(out, spot)?;
+    }
     writeln!(
         out,
         "\n{}",
@@ -393,6 +398,46 @@ pub(crate) fn print_audit(
         }
     }
     Ok(())
+}
+
+/// `verify --spot-check`: the four checks, each with its result in words
+/// and the old and the new server side by side.
+pub(crate) fn print_spot(out: &mut impl Write, spot: &SpotCheck) -> std::io::Result<()> {
+    writeln!(out, "\nSpot check (what you would check by hand):")?;
+    for check in &spot.checks {
+        let mark = match check.outcome {
+            Outcome::Passed => "ok",
+            Outcome::Failed => "NOT OK",
+            Outcome::NothingToCheck => "nothing to check",
+        };
+        writeln!(out, "\n  {} [{mark}]", check.title)?;
+        writeln!(out, "  {}", check.said)?;
+        if check.rows.is_empty() {
+            continue;
+        }
+        let width =
+            |f: fn(&mailferry::spot::Row) -> usize| check.rows.iter().map(f).max().unwrap_or(0);
+        let label = width(|r| r.label.chars().count());
+        let old = width(|r| r.old.chars().count()).max("Old server".len());
+        writeln!(out, "    {:label$}  {:old$}  New server", "", "Old server")?;
+        for row in &check.rows {
+            let differs = if row.same { "" } else { "  <- differs" };
+            writeln!(
+                out,
+                "    {:label$}  {:old$}  {}{differs}",
+                row.label, row.old, row.new
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "\n{}",
+        if spot.passed {
+            "The spot check passed."
+        } else {
+            "The spot check found a difference (see NOT OK above). Run the copy again, then check again."
+        }
+    )
 }
 
 /// `--justfoldersizes`: messages and bytes per mapped folder on both sides.

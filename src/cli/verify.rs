@@ -1,5 +1,6 @@
-//! `mailferry verify`: the job's audit of both servers, folder by folder;
-//! exit 1 unless it is safe to switch.
+//! `mailferry verify`: the job's audit of both servers, folder by folder,
+//! and with `--spot-check` the four checks a person would do by hand;
+//! exit 1 unless it is safe to switch and the spot check passed.
 
 use super::args::VerifyArgs;
 use super::render::print_audit;
@@ -17,16 +18,28 @@ pub(crate) async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         false,
     )
     .await?;
-    let result = job.audit().await;
+    let audit = job.audit().await;
+    let spot = match (&audit, args.spot_check) {
+        (Ok(_), true) => Some(job.spot_check().await),
+        _ => None,
+    };
     job.close().await;
-    let audit = result.map_err(|e| engine_error("Verify", e))?;
+    let audit = audit.map_err(|e| engine_error("Verify", e))?;
+    let spot = spot
+        .transpose()
+        .map_err(|e| engine_error("Spot check", e))?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&audit)?)?;
+        let mut json = serde_json::to_value(&audit)?;
+        if let (Some(spot), Some(fields)) = (&spot, json.as_object_mut()) {
+            fields.insert("spot_check".to_owned(), serde_json::to_value(spot)?);
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
     } else {
-        print_audit(&mut out, &audit)?;
+        print_audit(&mut out, &audit, spot.as_ref())?;
     }
-    Ok(if audit.safe_to_switch {
+    let spot_passed = spot.as_ref().is_none_or(|s| s.passed);
+    Ok(if audit.safe_to_switch && spot_passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

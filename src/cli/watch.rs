@@ -40,6 +40,7 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
             Some(Question {
                 domain: domain.trim().trim_end_matches('.').to_ascii_lowercase(),
                 new_hosts: args.new_mx.clone(),
+                old_hosts: Vec::new(),
                 resolvers: args.resolver.clone(),
                 system: !args.no_system_resolver,
                 own_port: args.dns_port,

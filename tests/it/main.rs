@@ -26,6 +26,7 @@ mod oauth_flow;
 mod oauth_grants;
 mod scenarios;
 mod sign_in_cli;
+mod spot_check;
 mod sync;
 mod trust;
 mod watch;

@@ -32,5 +32,9 @@ const commands = [
   "sign_in_oauth",
   "set_oauth_client",
   "check_mx",
+  "start_watch",
+  "follow_watch",
+  "current_watch",
+  "stop_watch",
   "save_report",
 ];

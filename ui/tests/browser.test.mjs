@@ -137,6 +137,15 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await snap(page, "happy-4-mailboxes");
   await copyAndCheck(page, "happy", 3);
   await page.getByText("Safe to switch your domain.").waitFor();
+  // The spot check: four cards, old and new server side by side, real subjects.
+  const spot = page.getByRole("region", { name: "Spot check" });
+  assert.equal(await spot.locator("[data-spot]").count(), 4);
+  assert.equal(await spot.locator('[data-outcome="passed"]').count(), 4);
+  const starred = spot.locator('[data-spot="starred"]');
+  assert.match(await starred.innerText(), /"Signed lease, keep!" from Harbour Lettings .* is starred at the new server too/);
+  assert.match(await starred.locator("thead").innerText(), /Gmail\s+Microsoft 365/, "the columns are the two providers");
+  assert.match(await spot.locator('[data-spot="sent"]').innerText(), /Oldest\s+4 Jan 2021, 09:12\s+4 Jan 2021, 09:12/);
+  await spot.screenshot({ path: join(shots, "happy-8-spot-check.png") });
   await page.getByRole("button", { name: "Save the report (web page)" }).click();
   assert.match(await page.locator("[data-saved]").innerText(), /Saved to .*MailFerry report 2026-11-26\.html/);
   assert.match(await page.locator(".closing").innerText(), /Remove the app passwords/);
@@ -210,6 +219,12 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.getByText("Not safe to switch your domain yet.").waitFor();
   assert.match(await page.locator(".headline").innerText(), /38 of 39 arrived; 1 needs attention/);
   await page.getByText("Message too large").first().waitFor();
+  // The spot check names the newest message, which did not arrive.
+  const newest = page.getByRole("region", { name: "Spot check" }).locator('[data-spot="newest"]');
+  assert.equal(await newest.getAttribute("data-outcome"), "failed");
+  assert.match(await newest.innerText(), /"Order 18 \(Receipts\)" from Customer 18 .* is not at the new server \(looked in Receipts\)/);
+  assert.match(await newest.locator("tr.differs").first().innerText(), /Folder\s+Receipts\s+not there/);
+  await newest.screenshot({ path: join(shots, "rejected-8-spot-check-newest.png") });
   await snap(page, "rejected-8-check");
   await page.setViewportSize({ width: 900, height: 600 });
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, "the check fits at 900 px");
@@ -514,7 +529,18 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   assert.deepEqual(starts, [10_485_760, 10_485_760, null, null], "big messages wait for their own pass, then come");
   const switches = (await mock(page)).runStarts.map((s) => s.afterSwitch);
   assert.deepEqual(switches, [false, false, false, true], "the catch-up after the switch records it: only adds from then on");
+  // Then the old server is watched for every mailbox, with the records seen before the switch.
+  const watch = page.locator("[data-watch]");
+  await watch.getByText("Mail still arriving at the old server: 1 today, last at 14:02").waitFor();
+  assert.match(await watch.locator("[data-watched]").first().innerText(), /INBOX, Junk as mail arrives[\s\S]*1 message moved/);
+  assert.deepEqual((await mock(page)).watchStarts.map(({ mailDomain, oldMx }) => ({ mailDomain, oldMx })), [
+    { mailDomain: "example.com", oldMx: ["aspmx.l.google.com", "alt1.aspmx.l.google.com"] },
+  ], "watched once, with the records seen before the switch");
+  await watch.screenshot({ path: join(shots, "copy-7-watching.png") });
   await snap(page, "copy-7-all-stages-done");
+  await watch.getByRole("button", { name: "Stop watching" }).click();
+  await watch.locator("[data-watch-end]").getByText("The watch was stopped.").waitFor();
+  assert.equal(await watch.getByRole("button", { name: "Stop watching" }).count(), 0);
   await page.setViewportSize({ width: 900, height: 600 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   assert.equal(overflow, false, "the copy screen fits at 900 px");

@@ -23,7 +23,9 @@ import type {
   Server,
   SignedIn,
   Step,
+  SpotCheck,
   Verification,
+  WatchView,
 } from "../src/lib/bindings";
 
 const scenario = new URLSearchParams(location.search).get("scenario") ?? "happy";
@@ -179,7 +181,8 @@ const folderMapCalls: (FolderEdits | null)[] = [];
 const runStarts: { edits: FolderEdits | null; skipLargerThan: number | null; afterSwitch: boolean | null }[] = [];
 const resumes: { run: number; rebuildProgress: boolean | null }[] = [];
 const accepted: { run: number; folder: string }[] = [];
-(window as any).__mock = { folderMapCalls, runStarts, resumes, accepted };
+const watchStarts: { domain: number; mailDomain: string | null; oldMx: string[] }[] = [];
+(window as any).__mock = { folderMapCalls, runStarts, resumes, accepted, watchStarts };
 
 const FOLDERS: [string, number][] = [["INBOX", 14], ["Clients/Acme", 7], ["Receipts", 7], ["[Gmail]/Sent Mail", 5], ["[Gmail]/All Mail", 6]];
 const rejected = scenario === "rejected";
@@ -229,6 +232,51 @@ function views(): RunView[] {
   return out;
 }
 
+// The engine's spot check as the shell sends it; in the "rejected" scenario
+// the newest message is the one the new server refused.
+const spotCheck = (): SpotCheck => {
+  // As the engine says it: a folder under another name at the new server is the same folder.
+  const row = (label: string, old: string, now: string) => ({ label, old, new: now, same: label === "Folder" ? now !== "not there" : old === now });
+  const newest = rejected
+    ? { folder: "Receipts", subject: "Order 18 (Receipts)", from: "Customer 18 <customer18@example.net>", date: "Tue, 19 Mar 2024 10:18:00 +0100" }
+    : { folder: "INBOX", subject: "Re: Spring catalogue", from: "Dana Weber <dana@weber-supplies.example>", date: "Mon, 25 Mar 2024 16:41:00 +0100" };
+  const newestShown = rejected ? "19 Mar 2024, 10:18" : "25 Mar 2024, 16:41";
+  const there = !rejected;
+  const gone = "not there";
+  return {
+    passed: !rejected,
+    checks: [
+      {
+        kind: "sent", title: "Sent mail", outcome: "passed", message: null,
+        said: "The Sent folder holds the same 5 sent messages on both servers, from 4 Jan 2021, 09:12 to 22 Mar 2024, 17:05.",
+        rows: [row("Folder", "[Gmail]/Sent Mail", "Sent Items"), row("Messages", "5", "5"),
+          row("Oldest", "4 Jan 2021, 09:12", "4 Jan 2021, 09:12"), row("Newest", "22 Mar 2024, 17:05", "22 Mar 2024, 17:05")],
+      },
+      {
+        kind: "deepest_folder", title: "Deepest folder", outcome: "passed", message: null,
+        said: "The deepest folder, Clients/Acme, is at the new server with the same 7 messages.",
+        rows: [row("Folder", "Clients/Acme", "Clients/Acme"), row("Messages", "7", "7")],
+      },
+      {
+        kind: "newest", title: "Newest message", outcome: there ? "passed" : "failed", message: newest,
+        said: there
+          ? `The newest message at the old server, "${newest.subject}" from ${newest.from} (${newestShown}), is at the new server in INBOX.`
+          : `The newest message at the old server, "${newest.subject}" from ${newest.from} (${newestShown}), is not at the new server (looked in Receipts).`,
+        rows: [row("Folder", newest.folder, there ? newest.folder : gone), row("Subject", newest.subject, there ? newest.subject : gone),
+          row("From", newest.from, there ? newest.from : gone), row("Date", newestShown, there ? newestShown : gone)],
+      },
+      {
+        kind: "starred", title: "A starred message", outcome: "passed",
+        message: { folder: "INBOX", subject: "Signed lease, keep!", from: "Harbour Lettings <office@harbour.example>", date: "Thu, 7 Mar 2024 11:30:00 +0100" },
+        said: 'The starred message "Signed lease, keep!" from Harbour Lettings <office@harbour.example> (7 Mar 2024, 11:30) is starred at the new server too.',
+        rows: [row("Folder", "INBOX", "INBOX"), row("Subject", "Signed lease, keep!", "Signed lease, keep!"),
+          row("From", "Harbour Lettings <office@harbour.example>", "Harbour Lettings <office@harbour.example>"),
+          row("Date", "7 Mar 2024, 11:30", "7 Mar 2024, 11:30"), row("Starred", "yes", "yes")],
+      },
+    ],
+  };
+};
+
 const verification = (): Verification => ({
   safe_to_switch: !rejected,
   source_total: 73,
@@ -244,6 +292,7 @@ const verification = (): Verification => ({
         reason: "the new server refused it: [LIMIT] Message too large for this mailbox (36 MB at most). Forward it by hand or raise the limit.", explained: false }]
     : [],
   excluded_folders: [["[Gmail]/Spam", "skipped: spam"], ["[Gmail]/Trash", "skipped: Gmail trash"]],
+  spot_check: spotCheck(),
   // The engine's closing checklist (verify::CLOSING), as the shell sends it.
   closing: [
     "Remove the app passwords you created for MailFerry, in both providers' security settings.",
@@ -448,6 +497,47 @@ function watchDomain(channel: number) {
   plan();
 }
 
+// The watch after the final copy: watching at 300 ms, a straggler for the
+// first mailbox at 1.2 s, ended when stopped.
+let watchStarted = 0;
+let watchStopped: number | null = null;
+function watchView(domainId: number): WatchView {
+  const at = (watchStopped ?? Date.now()) - watchStarted;
+  const d = loadDomain();
+  const mailboxes = d ? d.timeline.at(-1)!.view.mailboxes : [];
+  const state = watchStopped !== null ? "ended" : at < 300 ? "starting" : "watching";
+  const moved = at >= 1200 ? 1 : 0;
+  return {
+    domain: domainId,
+    state,
+    mailboxes: mailboxes.map((m, i) => ({
+      source_user: m.source_user,
+      destination_user: m.destination_user,
+      state,
+      moved: i === 0 ? moved : 0,
+      status: watchStopped !== null
+        ? "The watch was stopped. Mail that arrives at the old server from now on is not moved until you watch or copy again."
+        : at < 300 ? "Signing in to both servers…" : "Watching the old server: INBOX, Junk as mail arrives, 7 other folders every 2 minutes.",
+      problem: null,
+    })),
+    moved,
+    line: moved ? "Mail still arriving at the old server: 1 today, last at 14:02" : "No new mail at the old server since the watch began.",
+    records: "Some of your domain's mail records still name the old server (the system's resolver: aspmx.l.google.com): mail may still go there.",
+    end: watchStopped !== null
+      ? "The watch was stopped. Mail that arrives at the old server from now on is not moved until you watch or copy again."
+      : null,
+  };
+}
+function followWatch(domainId: number, channel: number) {
+  const internals = (window as any).__TAURI_INTERNALS__;
+  let index = 0;
+  const send = () => internals.runCallback(channel, { index: index++, message: watchView(domainId) });
+  send();
+  for (const at of [300, 1200]) setTimeout(send, Math.max(0, watchStarted + at - Date.now()));
+  stopWatchers.push(send);
+}
+const stopWatchers: (() => void)[] = [];
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -536,6 +626,18 @@ mockIPC(async (cmd, args) => {
       };
       return answer;
     }
+    case "start_watch":
+      watchStarts.push({ domain: a.domain, mailDomain: a.mailDomain ?? null, oldMx: a.oldMx });
+      if (!watchStarted || watchStopped !== null) { watchStarted = Date.now(); watchStopped = null; }
+      return watchView(a.domain);
+    case "follow_watch":
+      followWatch(a.domain, (a.onUpdate as { id: number }).id);
+      return null;
+    case "current_watch": return watchStarted ? watchView(loadDomain()?.timeline.at(-1)!.view.id ?? 1) : null;
+    case "stop_watch":
+      watchStopped = Date.now();
+      for (const send of stopWatchers) send();
+      return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
     case "search_log":

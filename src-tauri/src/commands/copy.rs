@@ -128,7 +128,7 @@ pub fn watch_run(runs: State<'_, Runs>, run: RunId, on_update: Channel<RunView>)
 
 /// Sends the latest value now, then after each change at most ten times a
 /// second (a burst of changes is coalesced), until the window goes away.
-fn send_coalesced<T>(mut rx: tokio::sync::watch::Receiver<T>, on_update: Channel<T>)
+pub(crate) fn send_coalesced<T>(mut rx: tokio::sync::watch::Receiver<T>, on_update: Channel<T>)
 where
     T: Clone + serde::Serialize + Send + Sync + 'static,
 {

@@ -17,6 +17,7 @@ pub mod servers;
 pub mod sign_in;
 pub mod update;
 pub mod verify;
+pub mod watch;
 
 use crate::accounts::Account;
 use crate::error::IpcResult;

@@ -7,6 +7,7 @@
 use crate::commands::verify::Verification;
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, Runs};
+use mailferry::spot::{Outcome as SpotOutcome, SpotCheck};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tauri::{AppHandle, Manager, State};
@@ -85,11 +86,56 @@ fn lines(header: &Header, v: &Verification) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    if let Some(spot) = &v.spot_check {
+        spot_lines(&mut out, spot);
+    }
     out.push(("h2", "Before you close the old account".to_owned()));
     for step in &v.closing {
         out.push(("li", step.clone()));
     }
     out
+}
+
+/// The spot check's section: each check's result in words, then the old
+/// and the new server side by side (a `row` line holds its three cells
+/// separated by tabs).
+fn spot_lines(out: &mut Vec<(&'static str, String)>, spot: &SpotCheck) {
+    out.push(("h2", "Spot check".to_owned()));
+    out.push((
+        "p",
+        if spot.passed {
+            "The four checks you would do by hand, done on both servers: all passed."
+        } else {
+            "The four checks you would do by hand, done on both servers: one or more found a \
+             difference. Run the copy again, then check again."
+        }
+        .to_owned(),
+    ));
+    for check in &spot.checks {
+        let result = match check.outcome {
+            SpotOutcome::Passed => "passed",
+            SpotOutcome::Failed => "NOT passed",
+            SpotOutcome::NothingToCheck => "nothing to check",
+        };
+        out.push(("h3", format!("{}: {result}", check.title)));
+        out.push(("p", check.said.clone()));
+        if check.rows.is_empty() {
+            continue;
+        }
+        out.push(("head", "\tOld server\tNew server".to_owned()));
+        let cell = |text: &str| text.replace('\t', " ");
+        for row in &check.rows {
+            out.push((
+                "row",
+                format!(
+                    "{}\t{}\t{}",
+                    cell(&row.label),
+                    cell(&row.old),
+                    cell(&row.new)
+                ),
+            ));
+        }
+    }
 }
 
 /// The report as plain text.
@@ -105,6 +151,16 @@ pub fn render_text(header: &Header, v: &Verification) -> String {
             }
             "li" => {
                 let _ = writeln!(text, "- {line}");
+            }
+            "h3" => {
+                let _ = writeln!(text, "\n{line}");
+            }
+            "head" => {}
+            "row" => {
+                let cells: Vec<&str> = line.split('\t').collect();
+                if let [label, old, new] = cells[..] {
+                    let _ = writeln!(text, "  {label}: {old} (old server) | {new} (new server)");
+                }
             }
             _ => {
                 let _ = writeln!(text, "{line}");
@@ -128,9 +184,11 @@ pub fn render_html(header: &Header, v: &Verification) -> String {
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>MailFerry migration report</title>\
          <style>body{font:15px/1.5 system-ui,sans-serif;max-width:50em;margin:2em auto;padding:0 1em;color:#1d2733}\
-         h2{margin-top:1.5em}li{margin:.2em 0}</style></head><body>\n",
+         h2{margin-top:1.5em}li{margin:.2em 0}table{border-collapse:collapse;margin:.5em 0 1em}\
+         th,td{text-align:left;padding:.2em 1em .2em 0;vertical-align:top}</style></head><body>\n",
     );
     let mut in_list = false;
+    let mut in_table = false;
     for (kind, line) in lines(header, v) {
         if kind == "li" && !in_list {
             html.push_str("<ul>\n");
@@ -139,14 +197,36 @@ pub fn render_html(header: &Header, v: &Verification) -> String {
             html.push_str("</ul>\n");
             in_list = false;
         }
+        if kind == "head" && !in_table {
+            html.push_str("<table>\n");
+            in_table = true;
+        } else if !matches!(kind, "head" | "row") && in_table {
+            html.push_str("</table>\n");
+            in_table = false;
+        }
         let line = escape(&line);
         let _ = match kind {
             "strong" => writeln!(html, "<p><strong>{line}</strong></p>"),
+            "head" | "row" => {
+                let tag = if kind == "head" { "th" } else { "td" };
+                let cells: String = line
+                    .split('\t')
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let tag = if i == 0 { "th" } else { tag };
+                        format!("<{tag}>{c}</{tag}>")
+                    })
+                    .collect();
+                writeln!(html, "<tr>{cells}</tr>")
+            }
             kind => writeln!(html, "<{kind}>{line}</{kind}>"),
         };
     }
     if in_list {
         html.push_str("</ul>\n");
+    }
+    if in_table {
+        html.push_str("</table>\n");
     }
     html.push_str("</body></html>\n");
     html
@@ -211,7 +291,7 @@ pub fn save_report(
     html: bool,
 ) -> IpcResult<String> {
     let run = runs.get(run)?;
-    let Some(verification) = (run.audit.lock().unwrap_or_else(|e| e.into_inner()))
+    let Some(mut verification) = (run.audit.lock().unwrap_or_else(|e| e.into_inner()))
         .as_ref()
         .map(Verification::from)
     else {
@@ -219,6 +299,7 @@ pub fn save_report(
             "Check the copy first: the report is the result of the check.",
         ));
     };
+    verification.spot_check = run.spot.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -281,6 +362,47 @@ mod tests {
             },
             excluded_folders: vec![["[Gmail]/Spam".into(), "skipped: spam".into()]],
             closing: mailferry::verify::CLOSING.map(str::to_owned).to_vec(),
+            spot_check: Some(spot_check(safe)),
+        }
+    }
+
+    /// A spot check whose starred message lost its star when not `safe`.
+    fn spot_check(safe: bool) -> SpotCheck {
+        use mailferry::spot::{Named, Row, Spot, SpotKind};
+        let row = |label: &str, old: &str, new: &str| Row {
+            label: label.into(),
+            old: old.into(),
+            new: new.into(),
+            same: old == new,
+        };
+        SpotCheck {
+            passed: safe,
+            checks: vec![Spot {
+                kind: SpotKind::Starred,
+                title: "A starred message".into(),
+                outcome: if safe {
+                    SpotOutcome::Passed
+                } else {
+                    SpotOutcome::Failed
+                },
+                said: if safe {
+                    "The starred message \"<b>Quote</b>\" from Ann is starred at the new server too."
+                } else {
+                    "The starred message \"<b>Quote</b>\" from Ann is at the new server in INBOX, \
+                     but it is not starred there."
+                }
+                .into(),
+                rows: vec![
+                    row("Subject", "<b>Quote</b>", "<b>Quote</b>"),
+                    row("Starred", "yes", if safe { "yes" } else { "no" }),
+                ],
+                message: Some(Named {
+                    folder: "INBOX".into(),
+                    subject: Some("<b>Quote</b>".into()),
+                    from: Some("Ann".into()),
+                    date: None,
+                }),
+            }],
         }
     }
 
@@ -304,6 +426,15 @@ mod tests {
         assert!(text.contains("- [Gmail]/Spam: not copied (skipped: spam)"));
         assert!(text.contains("Remove the app passwords"));
         assert!(text.contains("Revoke MailFerry's access"));
+        assert!(text.contains(
+            "Spot check\n==========\nThe four checks you would do by hand, done on both servers: one \
+             or more found a difference."
+        ));
+        assert!(text.contains(
+            "A starred message: NOT passed\nThe starred message \"<b>Quote</b>\" from Ann is at the \
+             new server in INBOX, but it is not starred there.\n  Subject: <b>Quote</b> (old server) \
+             | <b>Quote</b> (new server)\n  Starred: yes (old server) | no (new server)\n"
+        ), "{text}");
         let safe = render_text(&header(), &verification(true));
         assert!(safe.contains("Safe to switch your domain"));
         assert!(
@@ -322,6 +453,13 @@ mod tests {
             "<h2>Before you close the old account</h2>\n<ul>\n<li>Remove the app passwords"
         ));
         assert_eq!(html.matches("<ul>").count(), html.matches("</ul>").count());
+        assert!(html.contains(
+            "<h3>A starred message: NOT passed</h3>\n<p>The starred message &quot;&lt;b&gt;Quote\
+             &lt;/b&gt;&quot; from Ann is at the new server in INBOX, but it is not starred there.\
+             </p>\n<table>\n<tr><th></th><th>Old server</th><th>New server</th></tr>\n<tr><th>\
+             Subject</th><td>&lt;b&gt;Quote&lt;/b&gt;</td><td>&lt;b&gt;Quote&lt;/b&gt;</td></tr>\n\
+             <tr><th>Starred</th><td>yes</td><td>no</td></tr>\n</table>\n"
+        ), "{html}");
         assert!(!html.contains("http"), "no outside resource or link");
     }
 

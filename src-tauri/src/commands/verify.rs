@@ -4,6 +4,7 @@
 
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{RunId, Runs};
+use mailferry::spot::SpotCheck;
 use mailferry::verify::Audit;
 use serde::Serialize;
 use tauri::State;
@@ -68,6 +69,9 @@ pub struct Verification {
     /// What to do once the move is finished (the engine's closing
     /// checklist).
     pub closing: Vec<String>,
+    /// The four checks a person would do by hand, old and new server side
+    /// by side (the engine's spot check); absent when it wasn't done.
+    pub spot_check: Option<SpotCheck>,
 }
 
 /// Audits both sides (the engine's `verify`): counts, and every source
@@ -79,7 +83,16 @@ pub async fn verify(runs: State<'_, Runs>, run: RunId) -> IpcResult<Verification
 /// The audit of one run, with the folder map its copy used (the run keeps
 /// it for the report).
 pub async fn verify_run(run: std::sync::Arc<crate::runs::Run>) -> IpcResult<Verification> {
-    Ok(Verification::from(&run.check().await?))
+    let (audit, spot) = run.check().await?;
+    Ok(Verification::from(&audit).with_spot_check(spot))
+}
+
+impl Verification {
+    /// The same, with the spot check done over the same map.
+    pub fn with_spot_check(mut self, spot: SpotCheck) -> Verification {
+        self.spot_check = Some(spot);
+        self
+    }
 }
 
 impl From<&Audit> for Verification {
@@ -108,6 +121,7 @@ impl From<&Audit> for Verification {
                 .map(|(f, why)| [f.clone(), why.clone()])
                 .collect(),
             closing: mailferry::verify::CLOSING.map(str::to_owned).to_vec(),
+            spot_check: None,
         }
     }
 }

@@ -72,5 +72,13 @@ commands! {
     ) -> SignedIn)
     (fn oauth::set_oauth_client[config, chosen](provider: String, id: String, secret: Option<String>) -> Vec<String>)
     (async cutover::check_mx(domain: String) -> MxCheck)
+    (fn watch::start_watch[runs, watches](
+        domain: DomainId,
+        mail_domain: Option<String>,
+        old_mx: Vec<String>,
+    ) -> WatchView)
+    (fn watch::follow_watch[watches](domain: DomainId, on_update: Channel<WatchView>) -> ())
+    (fn watch::current_watch[watches]() -> Option<WatchView>)
+    (async watch::stop_watch[watches](domain: DomainId) -> ())
     (fn report::save_report[app, runs](run: RunId, html: bool) -> String)
 }

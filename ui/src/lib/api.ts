@@ -16,6 +16,7 @@ import type {
   RunView,
   SavedJob,
   Server,
+  WatchView,
 } from "./bindings";
 
 export type * from "./bindings";
@@ -143,6 +144,21 @@ export const api = {
   setOAuthClient: (provider: string, id: string, secret: string | null) =>
     call("set_oauth_client", { provider, id, secret }),
   checkMx: (domain: string) => call("check_mx", { domain }),
+  /**
+   * After the final copy: watch the old server for every mailbox of the
+   * domain's copy. `mailDomain` and `oldMx` (the records before the switch)
+   * let the watch wait until no resolver names the old server any more.
+   */
+  startWatch: (domain: DomainId, mailDomain: string | null, oldMx: string[]) =>
+    call("start_watch", { domain, mailDomain, oldMx }),
+  followWatch: (domain: DomainId, onView: (view: WatchView) => void) => {
+    const onUpdate = new Channel<WatchView>();
+    onUpdate.onmessage = onView;
+    return call("follow_watch", { domain, onUpdate });
+  },
+  /** The watch of this session, for a reloaded window. */
+  currentWatch: () => call("current_watch"),
+  stopWatch: (domain: DomainId) => call("stop_watch", { domain }),
   /** Saves the last check's report in Downloads; answers the file's path. */
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
 };

@@ -705,6 +705,82 @@ reason: string,
  */
 explained: boolean, };
 
+export type SpotKind = "sent" | "deepest_folder" | "newest" | "starred";
+
+export type SpotOutcome = "passed" | "failed" | "nothing_to_check";
+
+export type SpotRow = { 
+/**
+ * What is compared ("Messages", "Oldest", "Subject").
+ */
+label: string, 
+/**
+ * At the old server.
+ */
+old: string, 
+/**
+ * At the new server.
+ */
+new: string, 
+/**
+ * The two agree.
+ */
+same: boolean, };
+
+export type SpotMessage = { 
+/**
+ * Its folder at the old server.
+ */
+folder: string, 
+/**
+ * Subject header (untrusted text).
+ */
+subject: string | null, 
+/**
+ * From header.
+ */
+from: string | null, 
+/**
+ * Date header, as written.
+ */
+date: string | null, };
+
+export type Spot = { 
+/**
+ * Which check.
+ */
+kind: SpotKind, 
+/**
+ * Its heading in plain words ("Sent mail").
+ */
+title: string, 
+/**
+ * How it came out.
+ */
+outcome: SpotOutcome, 
+/**
+ * The result in one or two sentences, naming the message or folder.
+ */
+said: string, 
+/**
+ * Old and new server side by side.
+ */
+rows: Array<SpotRow>, 
+/**
+ * The message looked for (newest, starred), when there is one.
+ */
+message: SpotMessage | null, };
+
+export type SpotCheck = { 
+/**
+ * Sent mail, deepest folder, newest message, starred message.
+ */
+checks: Array<Spot>, 
+/**
+ * No check failed.
+ */
+passed: boolean, };
+
 export type Verification = { 
 /**
  * Every gap is explained: safe to switch the domain.
@@ -730,7 +806,12 @@ excluded_folders: Array<[string, string]>,
  * What to do once the move is finished (the engine's closing
  * checklist).
  */
-closing: Array<string>, };
+closing: Array<string>, 
+/**
+ * The four checks a person would do by hand, old and new server side
+ * by side (the engine's spot check); absent when it wasn't done.
+ */
+spot_check: SpotCheck | null, };
 
 export type LogLine = { 
 /**
@@ -794,6 +875,66 @@ authoritative: boolean,
  * What to do next, in plain words.
  */
 advice: string, };
+
+export type WatchState = "starting" | "watching" | "retrying" | "ended";
+
+export type WatchedMailbox = { 
+/**
+ * The user at the old server.
+ */
+source_user: string, 
+/**
+ * The user at the new server.
+ */
+destination_user: string, 
+/**
+ * Where it is.
+ */
+state: WatchState, 
+/**
+ * Messages moved while watching.
+ */
+moved: number, 
+/**
+ * What it is doing, in plain words ("Watching INBOX as mail arrives,
+ * 3 folders every 2 minutes"; why it is retrying; how it ended).
+ */
+status: string, 
+/**
+ * What stopped it, when a problem did.
+ */
+problem: IpcError | null, };
+
+export type WatchView = { 
+/**
+ * The domain copy watched.
+ */
+domain: DomainId, 
+/**
+ * Watching while any mailbox is; ended when all are.
+ */
+state: WatchState, 
+/**
+ * Each mailbox, in the copy's order.
+ */
+mailboxes: Array<WatchedMailbox>, 
+/**
+ * Moved in all.
+ */
+moved: number, 
+/**
+ * The live line: "Mail still arriving at the old server: 3 today,
+ * last at 14:02".
+ */
+line: string, 
+/**
+ * The last look at the domain's mail records, in words (when asked).
+ */
+records: string | null, 
+/**
+ * How it ended, in words, once every mailbox's watch is over.
+ */
+end: string | null, };
 
 export type DemoSide = { 
 /**
@@ -971,5 +1112,9 @@ export interface Commands {
   sign_in_oauth: { args: { server: Server; user: string; issuer: string }; ret: SignedIn };
   set_oauth_client: { args: { provider: string; id: string; secret: string | null }; ret: Array<string> };
   check_mx: { args: { domain: string }; ret: MxCheck };
+  start_watch: { args: { domain: DomainId; mailDomain: string | null; oldMx: Array<string> }; ret: WatchView };
+  follow_watch: { args: { domain: DomainId; onUpdate: Channel<WatchView> }; ret: void };
+  current_watch: { args: Record<string, never>; ret: WatchView | null };
+  stop_watch: { args: { domain: DomainId }; ret: void };
   save_report: { args: { run: RunId; html: boolean }; ret: string };
 }
