@@ -512,6 +512,7 @@ async fn the_mail_records_are_asked_of_each_resolver_and_the_domains_own_server(
     let question = Question {
         domain: "bakery.example".into(),
         new_hosts: vec!["mail.protection.outlook.com".into()],
+        old_hosts: Vec::new(),
         resolvers: vec![dns.addr()],
         system: false,
         own_port: dns.addr().port(),
