@@ -190,6 +190,15 @@ pub async fn check(endpoint: &Endpoint, credentials: &Credentials) -> CheckRepor
     report
 }
 
+/// The steps before sign-in, for a server the user has not yet seen the
+/// name of (discovery): find it, secure the connection, read what it
+/// offers. It takes no credentials, so nothing secret can be sent; the
+/// connection is closed before any sign-in. The capabilities on success.
+pub async fn reach(endpoint: &Endpoint) -> Result<Vec<String>, Error> {
+    let conn = Connection::open(endpoint).await?;
+    Ok(conn.capabilities().all().to_vec())
+}
+
 async fn run(
     endpoint: &Endpoint,
     credentials: &Credentials,

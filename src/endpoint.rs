@@ -43,6 +43,12 @@ pub struct Endpoint {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Connect to this address instead of looking `host` up (when the
+    /// name was found through a name server other than the system's, as
+    /// discovery may be told to use); certificates are still checked
+    /// against `host`.
+    #[serde(default)]
+    pub address: Option<std::net::IpAddr>,
     /// TLS, STARTTLS or (opt-in) plain.
     pub security: Security,
     /// A certificate the user chose to trust although the system does not.
@@ -68,6 +74,7 @@ impl Endpoint {
         Endpoint {
             host: host.into(),
             port: Security::Tls.default_port(),
+            address: None,
             security: Security::Tls,
             pinned_certificate: None,
             extra_roots_pem: Vec::new(),

@@ -632,7 +632,13 @@ pub fn human_duration(secs: u64) -> String {
 pub struct Error {
     problem: Problem,
     detail: Option<String>,
+    /// Boxed: most errors have none, and an `Error` stays small.
+    certificate_names: Option<Box<Names>>,
 }
+
+/// Server names, boxed inside [`Error`].
+#[derive(Debug, Clone)]
+struct Names(Vec<String>);
 
 impl Error {
     /// An error for a problem, without detail.
@@ -640,7 +646,23 @@ impl Error {
         Error {
             problem,
             detail: None,
+            certificate_names: None,
         }
+    }
+
+    /// Adds the server names the certificate shown is for (with
+    /// [`Problem::TlsHostnameMismatch`]).
+    pub fn with_certificate_names(mut self, names: Vec<String>) -> Self {
+        self.certificate_names = (!names.is_empty()).then(|| Box::new(Names(names)));
+        self
+    }
+
+    /// The server names the certificate shown is for, when it was for
+    /// another name than the one asked for; empty otherwise.
+    pub fn certificate_names(&self) -> &[String] {
+        self.certificate_names
+            .as_deref()
+            .map_or(&[], |n| n.0.as_slice())
     }
 
     /// Adds technical detail (an OS error, a server's words after TLS).

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod certificate;
 pub mod check;
 pub mod crashpoint;
+pub mod discover;
 pub mod domain;
 pub mod endpoint;
 pub mod error;

@@ -33,6 +33,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     match command {
+        Command::Discover(args) => runtime.block_on(cli::discover::run(args)),
         Command::Check(args) => runtime.block_on(cli::check::run(args)),
         Command::Folders(args) => runtime.block_on(cli::folders::run(args)),
         Command::Sync(args) => runtime.block_on(cli::sync::run(*args)),

@@ -83,6 +83,129 @@ fn resolver_at(server: SocketAddr) -> Option<TokioResolver> {
     builder.build().ok()
 }
 
+/// A resolver asking `servers` (the system's when empty), for discovery.
+pub(crate) fn resolver_for(servers: &[SocketAddr]) -> Result<TokioResolver, String> {
+    if servers.is_empty() {
+        let mut builder = TokioResolver::builder_tokio()
+            .map_err(|e| format!("cannot read this computer's DNS settings: {e}"))?;
+        builder.options_mut().timeout = Duration::from_secs(5);
+        builder.options_mut().attempts = 2;
+        return builder
+            .build()
+            .map_err(|e| format!("cannot read this computer's DNS settings: {e}"));
+    }
+    let configs = servers
+        .iter()
+        .map(|server| {
+            let mut udp = ConnectionConfig::udp();
+            udp.port = server.port();
+            let mut tcp = ConnectionConfig::tcp();
+            tcp.port = server.port();
+            NameServerConfig::new(server.ip(), true, vec![udp, tcp])
+        })
+        .collect();
+    let mut builder = TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(configs),
+        TokioRuntimeProvider::default(),
+    );
+    builder.options_mut().timeout = Duration::from_secs(5);
+    builder.options_mut().attempts = 2;
+    builder
+        .build()
+        .map_err(|e| format!("cannot ask the name servers: {e}"))
+}
+
+/// A name as a fully qualified one (`example.com.`), so no search domain
+/// is tried.
+fn fqdn(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.'))
+}
+
+/// The domain's mail hosts, most preferred first (none when it has none
+/// or the question fails).
+pub(crate) async fn mail_hosts(resolver: &TokioResolver, domain: &str) -> Vec<String> {
+    let Ok(found) = resolver.mx_lookup(fqdn(domain)).await else {
+        return Vec::new();
+    };
+    let mut hosts: Vec<(u16, String)> = found
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::MX(mx) => Some((
+                mx.preference,
+                mx.exchange
+                    .to_utf8()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            )),
+            _ => None,
+        })
+        .filter(|(_, host)| !host.is_empty())
+        .collect();
+    hosts.sort();
+    hosts.into_iter().map(|(_, h)| h).collect()
+}
+
+/// One service record (RFC 2782).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Service {
+    /// Lower is tried first.
+    pub(crate) priority: u16,
+    /// Among equal priorities, higher is preferred.
+    pub(crate) weight: u16,
+    /// The port.
+    pub(crate) port: u16,
+    /// The host, without the final dot.
+    pub(crate) target: String,
+}
+
+/// The service records at `name` (`_imaps._tcp.example.com`), in the
+/// order to try them; a target of `.` (the service is not offered) is
+/// left out.
+pub(crate) async fn services(resolver: &TokioResolver, name: &str) -> Vec<Service> {
+    let Ok(found) = resolver.srv_lookup(fqdn(name)).await else {
+        return Vec::new();
+    };
+    let mut services: Vec<Service> = found
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::SRV(srv) => Some(Service {
+                priority: srv.priority,
+                weight: srv.weight,
+                port: srv.port,
+                target: srv
+                    .target
+                    .to_utf8()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            }),
+            _ => None,
+        })
+        .filter(|s| !s.target.is_empty())
+        .collect();
+    services.sort_by_key(|s| (s.priority, std::cmp::Reverse(s.weight)));
+    services
+}
+
+/// The first address of `host`, or why there is none.
+pub(crate) async fn address(
+    resolver: &TokioResolver,
+    host: &str,
+) -> Result<std::net::IpAddr, String> {
+    if let Ok(ip) = host.parse() {
+        return Ok(ip);
+    }
+    let found = resolver
+        .lookup_ip(fqdn(host))
+        .await
+        .map_err(|e| e.to_string())?;
+    found
+        .iter()
+        .next()
+        .ok_or_else(|| "the name has no address".to_owned())
+}
+
 /// The mail records as `resolver` gives them; `Err` with the words when
 /// it gives none.
 async fn lookup(resolver: &TokioResolver, fqdn: &str, from: String) -> Result<Answer, String> {

@@ -214,6 +214,41 @@ pub fn for_host(host: &str) -> Preset {
         .unwrap_or_else(generic)
 }
 
+/// The address domains each provider gives its users, by preset id
+/// (`anna@gmail.com` is a Gmail account). A custom domain is recognised by
+/// its mail records instead (see `discover`).
+const ADDRESS_DOMAINS: &[(&str, &str)] = &[
+    ("gmail.com", "gmail"),
+    ("googlemail.com", "gmail"),
+    ("outlook.com", "microsoft"),
+    ("hotmail.com", "microsoft"),
+    ("hotmail.co.uk", "microsoft"),
+    ("live.com", "microsoft"),
+    ("msn.com", "microsoft"),
+    ("yahoo.com", "yahoo"),
+    ("yahoo.co.uk", "yahoo"),
+    ("ymail.com", "yahoo"),
+    ("rocketmail.com", "yahoo"),
+    ("aol.com", "yahoo"),
+    ("icloud.com", "icloud"),
+    ("me.com", "icloud"),
+    ("mac.com", "icloud"),
+    ("fastmail.com", "fastmail"),
+    ("fastmail.fm", "fastmail"),
+    ("zoho.com", "zoho"),
+    ("zohomail.com", "zoho"),
+];
+
+/// The preset of a provider's own address domain (`gmail.com`,
+/// `outlook.com`, …), when it is one.
+pub fn for_domain(domain: &str) -> Option<Preset> {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    ADDRESS_DOMAINS
+        .iter()
+        .find(|(d, _)| *d == domain)
+        .and_then(|(_, id)| by_id(id))
+}
+
 /// The preset the user picked (`id`, a tile id), else the one its server
 /// name suggests.
 pub fn chosen(id: Option<&str>, host: &str) -> Preset {
@@ -382,6 +417,17 @@ mod tests {
         assert_eq!(for_host("outlook.office365.com").id, "microsoft");
         assert_eq!(for_host("mail.example.com").id, "other");
         assert!(by_id("icloud").is_some_and(|p| p.max_connections == 5));
+    }
+
+    #[test]
+    fn address_domains_find_their_preset() {
+        assert_eq!(for_domain("gmail.com").map(|p| p.id), Some("gmail"));
+        assert_eq!(for_domain("Hotmail.com.").map(|p| p.id), Some("microsoft"));
+        assert_eq!(for_domain("me.com").map(|p| p.id), Some("icloud"));
+        assert_eq!(for_domain("bakery.example").map(|p| p.id), None);
+        for (_, id) in ADDRESS_DOMAINS {
+            assert!(by_id(id).is_some(), "{id} is a tile id");
+        }
     }
 
     #[test]

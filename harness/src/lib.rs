@@ -89,7 +89,9 @@
 mod certs;
 mod conf;
 pub mod demo;
+mod dns;
 mod dovecot;
+mod http;
 mod imap;
 mod layout;
 mod mutf7;
@@ -98,7 +100,9 @@ mod proxy;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
+pub use dns::DnsServer;
 pub use dovecot::{Dovecot, DovecotBuilder};
+pub use http::{HttpServer, Request};
 pub use imap::{Fetched, ImapSession, Message, Reply};
 pub use layout::{Layout, LayoutFolder};
 pub use mutf7::{mutf7_decode, mutf7_encode};

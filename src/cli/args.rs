@@ -22,6 +22,10 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
+    /// Find the mail server of an email address (presets, MX records,
+    /// autoconfig, DNS service records, usual names), each one checked
+    /// before it is offered; no password is asked or sent.
+    Discover(DiscoverArgs),
     /// Test the connection to the source (1) and/or destination (2) server:
     /// find it, secure the connection, sign in, read the folder list.
     Check(CheckArgs),
@@ -132,6 +136,45 @@ pub(crate) struct LogArgs {
     /// Print the results as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct DiscoverArgs {
+    /// The email address (anna@bakery.example).
+    pub(crate) address: String,
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+    /// Trust this certificate authority (PEM file) besides the system's,
+    /// for the web servers and the mail servers asked.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cafile: Option<PathBuf>,
+    /// Seconds each connection, question and download may take.
+    #[arg(long, default_value_t = 10.0)]
+    pub(crate) timeout: f64,
+    /// Print the candidates and the verdict as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where discovery looks (`discover`, and `--host1 auto` / `--host2 auto`
+/// in every command).
+#[derive(Args, Clone, Default)]
+pub(crate) struct LookupArgs {
+    /// Name servers to ask (IP:PORT, repeatable or comma-separated)
+    /// instead of the system's.
+    #[arg(
+        long = "name-server",
+        value_name = "IP:PORT",
+        env = "MAILFERRY_NAME_SERVER",
+        value_delimiter = ','
+    )]
+    pub(crate) resolvers: Vec<std::net::SocketAddr>,
+    /// The base address of Thunderbird's database of providers (ISPDB).
+    #[arg(long, value_name = "URL", env = "MAILFERRY_ISPDB", default_value = mailferry::discover::ISPDB)]
+    pub(crate) ispdb: String,
+    /// Do not ask Thunderbird's database of providers.
+    #[arg(long)]
+    pub(crate) no_ispdb: bool,
 }
 
 #[derive(Args)]
@@ -290,6 +333,9 @@ pub(crate) struct Servers {
     pub(crate) side1: Side1,
     #[command(flatten)]
     pub(crate) side2: Side2,
+    /// Where `--host1 auto` / `--host2 auto` look.
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
 }
 
 /// The folder rules, with imapsync's flag names.
@@ -336,7 +382,7 @@ macro_rules! side_args {
      $clientcredentials:ident, $compress:ident) => {
         #[derive(Args, Clone)]
         pub(crate) struct $name {
-            #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "."))]
+            #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "; `auto` finds it from --user", $n, "'s email address (see `mailferry discover`)."))]
             $host: Option<String>,
             #[arg(long = concat!("port", $n), help = concat!("Port of side ", $n, " (default 993 with TLS, 143 otherwise)."))]
             $port: Option<u16>,
@@ -414,6 +460,7 @@ macro_rules! side_args {
                     clientcredentials: a.$clientcredentials,
                     compress: a.$compress,
                     row_password: None,
+                    lookup: LookupArgs::default(),
                 }
             }
         }
@@ -466,3 +513,16 @@ side_args!(
     clientcredentials2,
     compress2
 );
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_commands_flags_are_distinct_and_well_formed() {
+        // Every command flattens both sides and discovery's flags: a name
+        // used twice would only fail when that command is run.
+        Cli::command().debug_assert();
+    }
+}

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 /// `mailferry check`: tests the source and/or destination server.
 pub(crate) async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let sides: Vec<Side> = vec![args.servers.side1.into(), args.servers.side2.into()];
+    let sides: Vec<Side> = args.servers.sides().into();
     let mut targets = Vec::new();
     for side in sides {
         let role = side.role();

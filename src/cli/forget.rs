@@ -12,7 +12,16 @@ use std::process::ExitCode;
 /// `mailferry forget`: removes each given account's secrets from the
 /// keychain.
 pub(crate) fn run(args: ForgetArgs) -> anyhow::Result<ExitCode> {
-    let sides: [Side; 2] = [args.servers.side1.into(), args.servers.side2.into()];
+    let sides: [Side; 2] = args.servers.sides();
+    for side in &sides {
+        if side.host.as_deref() == Some("auto") {
+            bail!(
+                "forget needs the server name the sign-in was saved under: give --host{n} NAME \
+                 (`mailferry discover` shows the one found for an address)",
+                n = side.n
+            );
+        }
+    }
     let accounts: Vec<Account> = sides.iter().filter_map(Side::account).collect();
     if accounts.is_empty() {
         bail!("nothing to forget: give --host1 and --user1 and/or --host2 and --user2");

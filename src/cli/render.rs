@@ -15,6 +15,50 @@ use mailferry::state::LogEntry;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
+/// `mailferry discover`: every candidate in the order asked, with where
+/// it came from and what the check found, then the verdict.
+pub(crate) fn print_discovery(
+    out: &mut impl Write,
+    d: &mailferry::discover::Discovery,
+) -> std::io::Result<()> {
+    use mailferry::discover::{Source, Verdict};
+    if !d.domain.is_empty() {
+        writeln!(out, "Looking for the mail server of {}", d.address)?;
+    }
+    for (i, c) in d.candidates.iter().enumerate() {
+        let source = match c.source {
+            Source::Preset => "preset",
+            Source::Mx => "MX records",
+            Source::Autoconfig => "autoconfig",
+            Source::Ispdb => "ISPDB",
+            Source::Srv => "SRV records",
+            Source::Autodiscover => "Autodiscover",
+            Source::Guess => "guess",
+        };
+        let security = match c.security {
+            Security::Tls => "TLS",
+            Security::StartTls => "STARTTLS",
+            Security::Plain => "unencrypted",
+        };
+        let mark = if d.chosen == Some(i) { "→" } else { " " };
+        writeln!(
+            out,
+            "{mark} {}:{} ({security}, {source}): {}",
+            c.host, c.port, c.how
+        )?;
+        match &c.verdict {
+            Verdict::NotTried => writeln!(out, "    not tried")?,
+            Verdict::Proven { .. } => writeln!(out, "    ✓ found and secured (no password sent)")?,
+            Verdict::OtherName { message, .. } => writeln!(out, "    ✗ {message}")?,
+            Verdict::Failed { message, .. } => writeln!(out, "    ✗ {message}")?,
+        }
+        for caution in &c.cautions {
+            writeln!(out, "    ! {}", caution.words())?;
+        }
+    }
+    writeln!(out, "{}", d.words)
+}
+
 /// `mailferry check`: each step of one server, passed, failed or not reached.
 pub(crate) fn print_check(
     out: &mut impl Write,

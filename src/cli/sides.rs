@@ -4,7 +4,7 @@
 //! access token; a browser sign-in kept in the keychain; a Google service
 //! account or Microsoft client credentials).
 
-use super::args::Servers;
+use super::args::{LookupArgs, Servers};
 use super::engine_error;
 use anyhow::{bail, Context};
 use mailferry::auth::grant::{ClientCredentials, ServiceAccount, TokenSource};
@@ -41,6 +41,8 @@ pub(crate) struct Side {
     pub(crate) compress: bool,
     /// A password from a --mailboxes list's row.
     pub(crate) row_password: Option<Secret<String>>,
+    /// Where `--hostN auto` looks.
+    pub(crate) lookup: LookupArgs,
 }
 
 impl Side {
@@ -54,8 +56,23 @@ impl Side {
     }
 
     /// The endpoint and credentials, or None when this side wasn't given.
-    pub(crate) fn resolve(self) -> anyhow::Result<Option<(Endpoint, Credentials)>> {
+    pub(crate) fn resolve(mut self) -> anyhow::Result<Option<(Endpoint, Credentials)>> {
         let n = self.n;
+        let mut found = None;
+        if self.host.as_deref() == Some("auto") {
+            let Some(user) = self.user.clone() else {
+                bail!("--host{n} auto finds the server from --user{n}'s email address: give --user{n}");
+            };
+            let settings =
+                super::discover::settings(&self.lookup, self.cafile.as_deref(), self.timeout)?;
+            let discovery = super::discover::for_side(self.role(), n, &user, &settings)?;
+            let chosen = discovery
+                .chosen()
+                .cloned()
+                .context("discovery chose no server")?;
+            self.host = Some(chosen.host.clone());
+            found = Some(chosen);
+        }
         let Some(host) = self.host.clone() else {
             if self.user.is_some() || self.passfile.is_some() {
                 bail!("--user{n} or --passfile{n} given without --host{n}");
@@ -70,6 +87,13 @@ impl Side {
         let mut endpoint = Endpoint::new(host).with_security(security);
         if let Some(port) = self.port {
             endpoint = endpoint.with_port(port);
+        }
+        if let Some(chosen) = &found {
+            // Discovery decides the port and security it proved.
+            endpoint = endpoint
+                .with_security(chosen.security)
+                .with_port(chosen.port);
+            endpoint.address = chosen.address;
         }
         if !(0.1..=3600.0).contains(&self.timeout) {
             bail!("--timeout{n} must be between 0.1 and 3600 seconds");
@@ -242,10 +266,20 @@ impl Side {
 }
 
 impl Servers {
+    /// Both sides' flags, each with where `--hostN auto` looks.
+    pub(crate) fn sides(self) -> [Side; 2] {
+        let mut one = Side::from(self.side1);
+        let mut two = Side::from(self.side2);
+        one.lookup = self.lookup.clone();
+        two.lookup = self.lookup;
+        [one, two]
+    }
+
     /// Both sides, resolved; `command` names the command in the error when one is missing.
     pub(crate) fn both(self, command: &str) -> anyhow::Result<[(Endpoint, Credentials); 2]> {
-        let source = Side::from(self.side1).resolve()?;
-        let dest = Side::from(self.side2).resolve()?;
+        let [source, dest] = self.sides();
+        let source = source.resolve()?;
+        let dest = dest.resolve()?;
         match (source, dest) {
             (Some(s), Some(d)) => Ok([s, d]),
             _ => bail!(

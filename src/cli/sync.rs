@@ -4,7 +4,6 @@
 
 use super::args::SyncArgs;
 use super::render::{plural, print_folder_sizes, print_sync_report, Progress};
-use super::sides::Side;
 use super::{default_state_path, engine_error, open_job, unix_now};
 use anyhow::{bail, Context};
 use mailferry::domain::{migrate_all, parse_list, Domain, Mailbox, Outcome};
@@ -208,10 +207,7 @@ async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     if rows.is_empty() {
         bail!("the list {} names no mailbox", path.display());
     }
-    let (side1, side2) = (
-        Side::from(args.servers.side1),
-        Side::from(args.servers.side2),
-    );
+    let [side1, side2] = args.servers.sides();
     let mut mailboxes = Vec::with_capacity(rows.len());
     let mut endpoints = None;
     for row in rows {

@@ -702,6 +702,9 @@ async fn resolve(endpoint: &Endpoint) -> Result<Vec<SocketAddr>, Error> {
     if host.is_empty() {
         return Err(not_found("no server name was given".into()));
     }
+    if let Some(ip) = endpoint.address {
+        return Ok(vec![SocketAddr::new(ip, endpoint.port)]);
+    }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, endpoint.port))
         .await
         .map_err(|e| not_found(e.to_string()))?
@@ -759,7 +762,12 @@ async fn handshake(endpoint: &Endpoint, tcp: TcpStream) -> Result<Transport, Err
         Err(e) => {
             let seen = setup.seen.lock().ok().and_then(|s| *s);
             let problem = tls::handshake_problem(endpoint, seen, &e);
-            Err(Error::new(problem).with_detail(e.to_string()))
+            let mut err = Error::new(problem).with_detail(e.to_string());
+            if matches!(err.problem(), Problem::TlsHostnameMismatch { .. }) {
+                let names = setup.names.lock().map(|n| n.clone()).unwrap_or_default();
+                err = err.with_certificate_names(names);
+            }
+            Err(err)
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct TlsSetup {
     pub config: Arc<ClientConfig>,
     /// Filled during the handshake with the leaf certificate's fingerprint.
     pub seen: Arc<Mutex<Option<Fingerprint>>>,
+    /// Filled during the handshake with the server names the leaf
+    /// certificate is for (to say which name it belongs to when it is not
+    /// the one asked for).
+    pub names: Arc<Mutex<Vec<String>>>,
 }
 
 /// Builds the TLS config for `endpoint`.
@@ -78,10 +82,12 @@ pub fn setup(endpoint: &Endpoint) -> Result<TlsSetup, Error> {
             }
         };
     let seen = Arc::new(Mutex::new(None));
+    let names = Arc::new(Mutex::new(Vec::new()));
     let verifier = PinningVerifier {
         inner,
         pin: endpoint.pinned_certificate,
         seen: seen.clone(),
+        names: names.clone(),
         provider: provider.clone(),
     };
     let config = ClientConfig::builder_with_provider(provider)
@@ -99,6 +105,7 @@ pub fn setup(endpoint: &Endpoint) -> Result<TlsSetup, Error> {
     Ok(TlsSetup {
         config: Arc::new(config),
         seen,
+        names,
     })
 }
 
@@ -164,6 +171,7 @@ struct PinningVerifier {
     inner: Arc<dyn ServerCertVerifier>,
     pin: Option<Fingerprint>,
     seen: Arc<Mutex<Option<Fingerprint>>>,
+    names: Arc<Mutex<Vec<String>>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -179,6 +187,9 @@ impl ServerCertVerifier for PinningVerifier {
         let fingerprint = Fingerprint::of_der(end_entity);
         if let Ok(mut seen) = self.seen.lock() {
             *seen = Some(fingerprint);
+        }
+        if let Ok(mut names) = self.names.lock() {
+            *names = crate::certificate::dns_names(end_entity);
         }
         if self.pin == Some(fingerprint) {
             // The user compared this exact certificate and trusted it; like

@@ -16,6 +16,7 @@ mod cli;
 mod compress;
 mod corpus;
 mod crash;
+mod discover;
 mod domain;
 mod faults;
 mod folders;

@@ -1,0 +1,207 @@
+//! A tiny HTTP and HTTPS server on 127.0.0.1 serving fixed documents by
+//! path (autoconfig files, in the discovery tests), recording every
+//! request. The HTTPS one has its own CA, like [`crate::Dovecot`].
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::certs::TlsMaterial;
+
+/// One request as the server read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The body (a POST's).
+    pub body: String,
+    /// The `Host` header.
+    pub host: String,
+    /// The path with its query (`/mail/config-v1.1.xml?emailaddress=…`).
+    pub target: String,
+}
+
+/// An HTTP(S) server answering `200` with the document registered for a
+/// path (the query ignored; GET or POST alike) and `404` otherwise.
+/// Stops when dropped.
+pub struct HttpServer {
+    addr: SocketAddr,
+    documents: Arc<Mutex<HashMap<String, String>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
+    ca_pem: Option<String>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// A plain HTTP server on a random port of 127.0.0.1.
+    pub fn start() -> HttpServer {
+        Self::launch(None)
+    }
+
+    /// An HTTPS server whose certificate is for `names`, issued by a CA of
+    /// its own ([`HttpServer::ca_pem`]).
+    pub fn start_tls(names: &[&str]) -> HttpServer {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        Self::launch(Some(TlsMaterial::generate(&names, "http", false)))
+    }
+
+    fn launch(tls: Option<TlsMaterial>) -> HttpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the HTTP server");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let addr = listener.local_addr().expect("local address");
+        let documents: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
+        let config = tls.map(|t| server_config(&t));
+        let thread = {
+            let (documents, requests, stop) = (documents.clone(), requests.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((tcp, _)) => {
+                            let _ = tcp.set_nonblocking(false);
+                            let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                            let (documents, requests, config) =
+                                (documents.clone(), requests.clone(), config.clone());
+                            std::thread::spawn(move || match config {
+                                Some(config) => {
+                                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                        return;
+                                    };
+                                    let mut stream = rustls::StreamOwned::new(conn, tcp);
+                                    serve(&mut stream, &documents, &requests);
+                                }
+                                None => {
+                                    let mut tcp = tcp;
+                                    serve(&mut tcp, &documents, &requests);
+                                }
+                            });
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                    }
+                }
+            })
+        };
+        HttpServer {
+            addr,
+            documents,
+            requests,
+            ca_pem,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The port it listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The HTTPS server's CA certificate (PEM); `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Serves `body` at `path` (`/mail/config-v1.1.xml`).
+    pub fn serve(&self, path: &str, body: &str) -> &Self {
+        self.documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), body.to_owned());
+        self
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(tls.leaf_pem.as_bytes()).expect("leaf PEM")];
+    let key = PrivateKeyDer::from_pem_slice(tls.leaf_key_pem.as_bytes()).expect("key PEM");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server certificate");
+    Arc::new(config)
+}
+
+fn serve(
+    stream: &mut (impl Read + Write),
+    documents: &Mutex<HashMap<String, String>>,
+    requests: &Mutex<Vec<Request>>,
+) {
+    let mut reader = BufReader::new(&mut *stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let method = line.split_whitespace().next().unwrap_or("").to_owned();
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut host = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            break;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("host") {
+                host = value.trim().to_owned();
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0).min(1 << 20);
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    drop(reader);
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let path = target.split('?').next().unwrap_or("").to_owned();
+    requests.lock().unwrap().push(Request {
+        method,
+        body,
+        host,
+        target,
+    });
+    let document = documents.lock().unwrap().get(&path).cloned();
+    let response = match document {
+        Some(body) => format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
+    };
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+}
