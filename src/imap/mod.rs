@@ -15,6 +15,7 @@ mod connection;
 pub mod idle;
 pub mod messages;
 mod rename;
+mod status;
 pub mod tls;
 pub mod transport;
 pub mod wire;
