@@ -27,8 +27,10 @@
 //!    from the source — and stop to ask when that is suspiciously many.
 //!    After the switch, runs only add.
 //!
-//! Shortcuts from a clean pass (CONDSTORE): a folder whose HIGHESTMODSEQ
-//! has not moved costs its two EXAMINEs; one where only new messages and
+//! Shortcuts from a clean pass (CONDSTORE): before the folder loop, one
+//! STATUS flight per server (both at once) looks at every folder, and a
+//! folder whose HIGHESTMODSEQ has not moved is not opened at all (when the
+//! look could not be had, it costs its two EXAMINEs); one where only new messages and
 //! flag changes happened, whose destination holds only what the store
 //! knows of, reads just what changed (`UID FETCH 1:* … (CHANGEDSINCE m)`)
 //! instead of every message's identity on both sides.

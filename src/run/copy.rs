@@ -578,15 +578,16 @@ pub(super) async fn copy_folder(
         };
         st.set_dest_uidnext(dest_folder, uidnext)?;
     }
-    if let (Some(folder), Some(max)) = (folder_id, highest) {
+    if let Some(folder) = folder_id {
         // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
         // nothing held back by a filter, flag changes written), so the next
         // run's shortcuts never skip a message or a change that still has
-        // to go.
+        // to go. An empty folder's pass is clean too: kept, it is not
+        // opened again until something changes.
         let clean = report.failed == 0 && report.skipped == 0;
         st.set_folder_progress(
             folder,
-            max,
+            highest.unwrap_or(0),
             src_status.highest_modseq.filter(|_| clean),
             now(),
         )?;

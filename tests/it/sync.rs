@@ -890,6 +890,14 @@ async fn an_unchanged_mailbox_costs_the_same_round_trips_however_many_folders_it
     };
     run().await;
     let (src_few, dst_few, folders_few) = unchanged_run().await;
+    // At each server: sign-in; capabilities and CONDSTORE; the hierarchy,
+    // folders and subscriptions; every folder's STATUS; sign-out. One
+    // flight each.
+    assert_eq!(
+        (src_few, dst_few),
+        (5, 5),
+        "round trips (source, destination) of an unchanged run"
+    );
 
     // Six more folders, copied once: an unchanged run still looks at every
     // folder of both servers in one flight each, not one EXAMINE a folder.
@@ -907,6 +915,43 @@ async fn an_unchanged_mailbox_costs_the_same_round_trips_however_many_folders_it
         "round trips (source, destination) with {folders_many} folders against {folders_few}"
     );
     assert_courier_copied(&src, &dst);
+}
+
+#[tokio::test]
+async fn flag_and_keyword_changes_go_to_the_destination_in_one_flight() {
+    let src = exchange_source(&mails(0..20, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let proxy = Proxy::start(dst.addr_plain());
+    let (_dir, state) = common::state_file();
+    let run = || async {
+        let before = proxy.round_trips();
+        let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+            .await
+            .unwrap();
+        (report, proxy.round_trips() - before)
+    };
+    run().await;
+    let (_, unchanged) = run().await;
+
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 3 +FLAGS (\\Flagged)",
+            "UID STORE 5 +FLAGS ($Project)",
+            "UID STORE 1 -FLAGS (\\Seen)",
+        ],
+    );
+    let (report, changed) = run().await;
+    assert_eq!(
+        report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        3,
+        "{report:#?}"
+    );
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    // Beyond an unchanged run: the folder opened, opened to write, and
+    // every change (a system flag added and removed, a keyword) at once.
+    assert_eq!(changed, unchanged + 3, "destination round trips");
 }
 
 #[tokio::test]
