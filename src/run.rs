@@ -27,8 +27,10 @@
 //!    from the source — and stop to ask when that is suspiciously many.
 //!    After the switch, runs only add.
 //!
-//! Shortcuts from a clean pass (CONDSTORE): a folder whose HIGHESTMODSEQ
-//! has not moved costs its two EXAMINEs; one where only new messages and
+//! Shortcuts from a clean pass (CONDSTORE): before the folder loop, one
+//! STATUS flight per server (both at once) looks at every folder, and a
+//! folder whose HIGHESTMODSEQ has not moved is not opened at all (when the
+//! look could not be had, it costs its two EXAMINEs); one where only new messages and
 //! flag changes happened, whose destination holds only what the store
 //! knows of, reads just what changed (`UID FETCH 1:* … (CHANGEDSINCE m)`)
 //! instead of every message's identity on both sides.
@@ -40,6 +42,7 @@ use crate::identity::Multiset;
 use crate::imap::messages::{MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::state::{FolderId, Phase, SourceMessage, State, StateError};
+use std::collections::HashMap;
 
 mod batch;
 mod changes;
@@ -47,8 +50,8 @@ mod copy;
 mod pace;
 mod report;
 pub use batch::Writers;
-use copy::copy_folder;
 pub use copy::parse_internal_date;
+use copy::{copy_folder, Glance, Seen};
 pub use pace::{Budget, Budgets, Pace};
 pub use report::{human_bytes, FolderReport, NotCopiedMessage, Report};
 
@@ -259,6 +262,13 @@ pub async fn sync(
             .max(2) as usize
             - 1,
     );
+    // One look at every folder on both sides before the run (STATUS, one
+    // flight each, both servers at once): a folder unchanged since the last
+    // clean pass is then not opened at all.
+    let mut glances = match state.as_deref_mut() {
+        Some(st) => glance(source, dest, st, &entries).await,
+        None => HashMap::new(),
+    };
     for (entry, target) in entries {
         if options.cancel.is_cancelled() {
             report.stopped = Some(STOPPED.to_owned());
@@ -266,7 +276,7 @@ pub async fn sync(
             break;
         }
         let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
-        let ctx = FolderJob {
+        let mut ctx = FolderJob {
             track_labels,
             source_name: &entry.source,
             dest_name: target,
@@ -274,6 +284,7 @@ pub async fn sync(
             options,
             now,
             attempt: std::cell::Cell::new(0),
+            glance: glances.remove(entry.source.wire()),
         };
         let mut folder_report = FolderReport {
             source: entry.source.display().to_owned(),
@@ -291,6 +302,10 @@ pub async fn sync(
                 ..FolderReport::default()
             };
             ctx.attempt.set(attempt);
+            if attempt > 0 {
+                // A retry looks again, on fresh connections.
+                ctx.glance = None;
+            }
             let result = copy_folder(
                 source,
                 dest,
@@ -417,6 +432,62 @@ pub async fn sync(
     Ok(report)
 }
 
+/// STATUS of every folder of the run on both sides, asked in one flight
+/// per server with both servers at once, keyed by the source folder's wire
+/// name. Only worth a round trip when the store has a clean pass of some
+/// folder to compare with and the source has CONDSTORE; otherwise (and
+/// when either server fails to answer) empty, and each folder is opened
+/// as before. A side whose flight broke off gets a fresh connection.
+async fn glance(
+    source: &mut ReadOnly<'_>,
+    dest: &mut Session,
+    st: &mut State,
+    entries: &[(&crate::folder::MapEntry, &MailboxName)],
+) -> HashMap<String, Glance> {
+    if !source.capabilities().has("CONDSTORE") {
+        return HashMap::new();
+    }
+    let on_record = entries.iter().any(|(e, _)| {
+        st.folder(&e.source)
+            .ok()
+            .flatten()
+            .is_some_and(|rec| rec.highest_modseq.is_some())
+    });
+    if !on_record {
+        return HashMap::new();
+    }
+    let source_names: Vec<&str> = entries.iter().map(|(e, _)| e.source.wire()).collect();
+    let dest_names: Vec<&str> = entries.iter().map(|(_, t)| t.wire()).collect();
+    let (seen_source, seen_dest) = tokio::join!(
+        source.counts_of_all(&source_names),
+        dest.counts_of_all(&dest_names)
+    );
+    let (seen_source, seen_dest) = match (seen_source, seen_dest) {
+        (Ok(s), Ok(d)) => (s, d),
+        (s, d) => {
+            tracing::debug!(source = ?s.as_ref().err(), dest = ?d.as_ref().err(), "no look at the folders before the run");
+            if s.is_err() {
+                let _ = source.reconnect().await;
+            }
+            if d.is_err() {
+                let _ = dest.reconnect().await;
+            }
+            return HashMap::new();
+        }
+    };
+    source_names
+        .iter()
+        .zip(seen_source.iter().zip(&seen_dest))
+        .filter_map(|(name, (s, d))| {
+            let glance = Glance {
+                source: Seen::of_counts(s.as_ref()?)?,
+                dest: Seen::of_counts(d.as_ref()?)?,
+            };
+            Some(((*name).to_owned(), glance))
+        })
+        .collect()
+}
+
 /// A folder-level failure the run goes on after: a server refused to
 /// open, create or read this one folder, or answered it with something
 /// MailFerry could not read. A lost connection (after its retries), a
@@ -452,6 +523,8 @@ struct FolderJob<'a> {
     now: Clock<'a>,
     /// This is the folder's n-th retry (0: the first try).
     attempt: std::cell::Cell<u32>,
+    /// Both sides as STATUS showed them before the run, if asked.
+    glance: Option<Glance>,
 }
 
 enum FolderStop {

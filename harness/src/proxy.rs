@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -225,6 +225,8 @@ struct Shared {
     open_now: AtomicUsize,
     peak: AtomicUsize,
     next_id: AtomicU64,
+    /// Times a server answered after its client spoke, over all connections.
+    round_trips: AtomicUsize,
     /// Connections whose client has gone.
     gone: Mutex<std::collections::HashSet<u64>>,
     /// Clones of every live socket, so Drop can shut them all down.
@@ -313,6 +315,7 @@ impl Proxy {
             open_now: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
+            round_trips: AtomicUsize::new(0),
             sockets: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -371,6 +374,15 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn connections(&self) -> usize {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Round trips so far: the times the server answered after its client
+    /// had spoken (the traffic on a connection turning from client→server
+    /// to server→client), summed over connections. Commands written
+    /// together before any answer count once; a client that waits for each
+    /// answer pays one per command.
+    pub fn round_trips(&self) -> usize {
+        self.shared.round_trips.load(Ordering::SeqCst)
     }
 }
 
@@ -443,12 +455,21 @@ fn connect_and_pump(id: u64, client: TcpStream, shared: Arc<Shared>) {
         return;
     };
     let live = Arc::new(AtomicUsize::new(2));
-    let (back_shared, back_live) = (Arc::clone(&shared), Arc::clone(&live));
+    let turn = Arc::new(AtomicU8::new(0));
+    let (back_shared, back_live, back_turn) =
+        (Arc::clone(&shared), Arc::clone(&live), Arc::clone(&turn));
     shared.spawn(move || {
-        pump(id, upstream2, client2, Direction::ToClient, &back_shared);
+        pump(
+            id,
+            upstream2,
+            client2,
+            Direction::ToClient,
+            &back_shared,
+            &back_turn,
+        );
         finished(id, &back_live, &back_shared);
     });
-    pump(id, client, upstream, Direction::ToServer, &shared);
+    pump(id, client, upstream, Direction::ToServer, &shared, &turn);
     finished(id, &live, &shared);
 }
 
@@ -619,7 +640,16 @@ fn sleep_unless_stopped(total: Duration, shared: &Shared) {
     }
 }
 
-fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared: &Shared) {
+/// `last`: which way the connection's last chunk went (0 none yet, 1 to
+/// the server, 2 to the client), for counting round trips.
+fn pump(
+    id: u64,
+    mut src: TcpStream,
+    mut dst: TcpStream,
+    dir: Direction,
+    shared: &Shared,
+    last: &AtomicU8,
+) {
     let _ = src.set_read_timeout(Some(TICK));
     let mut generation = u64::MAX;
     let mut plan = Plan::default();
@@ -688,6 +718,10 @@ fn pump(id: u64, mut src: TcpStream, mut dst: TcpStream, dir: Direction, shared:
         };
         if plan.stall || silenced {
             continue; // swallowed: a stalled connection says nothing
+        }
+        let way = if dir == Direction::ToServer { 1 } else { 2 };
+        if last.swap(way, Ordering::SeqCst) == 1 && way == 2 {
+            shared.round_trips.fetch_add(1, Ordering::SeqCst);
         }
         let out = if !plan.by_line() {
             buf[..n].to_vec()

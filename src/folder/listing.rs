@@ -21,9 +21,10 @@ use crate::imap::{Listed, Session};
 use super::name::MailboxName;
 use super::tree::{Attribute, Folder, FolderTree};
 
-/// Lists every folder (`LIST "" "*"`) and every subscription (`LSUB "" "*"`) into a [`FolderTree`].
+/// Lists every folder (`LIST "" "*"`) and every subscription (`LSUB "" "*"`) into a [`FolderTree`],
+/// with the hierarchy, all in one flight.
 ///
-/// The delimiter and personal prefix come from [`Session::hierarchy`];
+/// The delimiter and personal prefix come from [`Session::hierarchy_and_folders`];
 /// [`FolderTree::can_create_special_use`] from the capabilities. Only reads:
 /// safe on the source.
 ///
@@ -33,14 +34,18 @@ use super::tree::{Attribute, Folder, FolderTree};
 pub async fn read_tree(session: &mut Session) -> Result<FolderTree, Error> {
     // Not enabled yet (see the module notes).
     let utf8 = false;
-    let (delimiter, prefix) = session.hierarchy().await?;
+    // The hierarchy, the folders and the subscriptions in one flight.
+    let crate::imap::Listing {
+        delimiter,
+        prefix,
+        listed,
+        subscribed,
+    } = session.hierarchy_and_folders().await?;
     let host = session.endpoint().host.clone();
     let delimiter = match delimiter {
         Some(d) => Some(one_char(&d, &host)?),
         None => None,
     };
-    let listed = session.list("", "*").await?;
-    let subscribed = session.lsub("*").await?;
     let mut tree = tree_from_listed(&listed, &subscribed, utf8, &host)?;
     tree.delimiter = delimiter;
     tree.prefix = prefix;

@@ -437,14 +437,9 @@ impl Connection {
             multiappend_refused: false,
             permit: None,
         };
-        session.refresh_capabilities().await?;
-        if session.capabilities.has("ENABLE") && session.capabilities.has("CONDSTORE") {
-            // EXAMINE then reports HIGHESTMODSEQ: an unchanged folder can be
-            // recognised in one round trip. A refusal only costs that.
-            if let Err(text) = session.run_ok("ENABLE CONDSTORE").await? {
-                tracing::debug!("ENABLE CONDSTORE refused: {text}");
-            }
-        }
+        session
+            .capabilities_and_condstore(caps.has("ENABLE"))
+            .await?;
         tracing::debug!("signed in");
         Ok(session)
     }

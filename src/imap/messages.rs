@@ -974,6 +974,14 @@ impl<'s> ReadOnly<'s> {
         self.0.examine(wire_name).await
     }
 
+    /// [`Session::counts_of_all`] (STATUS: nothing is opened).
+    pub async fn counts_of_all(
+        &mut self,
+        wire_names: &[&str],
+    ) -> Result<Vec<Option<super::idle::Counts>>, Error> {
+        self.0.counts_of_all(wire_names).await
+    }
+
     /// [`Session::fetch_meta`].
     pub async fn fetch_meta(&mut self, uid_set: &str) -> Result<Vec<MessageMeta>, Error> {
         self.0.fetch_meta(uid_set).await

@@ -15,6 +15,7 @@ mod connection;
 pub mod idle;
 pub mod messages;
 mod rename;
+mod status;
 pub mod tls;
 pub mod transport;
 pub mod wire;
@@ -124,6 +125,31 @@ pub struct Listed {
     pub delimiter: Option<String>,
     /// Attributes such as `\Noselect`, `\Sent`, spelled as sent.
     pub attributes: Vec<String>,
+}
+
+/// A side's hierarchy and folders, as [`Session::hierarchy_and_folders`]
+/// read them.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The hierarchy delimiter, `None` on flat servers.
+    pub delimiter: Option<String>,
+    /// The personal namespace prefix (`INBOX.` or empty).
+    pub prefix: String,
+    /// Every folder (`LIST "" "*"`).
+    pub listed: Vec<Listed>,
+    /// Every subscription (`LSUB "" "*"`).
+    pub subscribed: Vec<Listed>,
+}
+
+/// The personal prefix: `INBOX` + delimiter when INBOX has folders inside
+/// it and no other folder is at the top (`top`: `LIST "" "%"`).
+fn prefix_of(delimiter: &str, top: &[Listed], inbox_children: bool) -> String {
+    let others = top.iter().any(|l| !l.name.eq_ignore_ascii_case("INBOX"));
+    if inbox_children && !others {
+        format!("INBOX{delimiter}")
+    } else {
+        String::new()
+    }
 }
 
 /// A signed-in IMAP session.
@@ -321,6 +347,98 @@ impl Session {
         })
     }
 
+    /// Just after sign-in: the capabilities again (they change with it)
+    /// and CONDSTORE turned on where offered (EXAMINE and STATUS then report
+    /// HIGHESTMODSEQ: an unchanged folder is recognised without reading it).
+    /// When the server named ENABLE before sign-in, both commands go in one
+    /// flight: a server ignores an extension it does not offer in ENABLE
+    /// (RFC 5161). Otherwise one after the other. A refused ENABLE only
+    /// costs its answer.
+    pub(crate) async fn capabilities_and_condstore(
+        &mut self,
+        enable_offered: bool,
+    ) -> Result<(), Error> {
+        if !enable_offered {
+            self.refresh_capabilities().await?;
+            if self.capabilities.has("ENABLE") && self.capabilities.has("CONDSTORE") {
+                if let Err(text) = self.run_ok("ENABLE CONDSTORE").await? {
+                    tracing::debug!("ENABLE CONDSTORE refused: {text}");
+                }
+            }
+            return Ok(());
+        }
+        let cap_tag = self.next_raw_tag();
+        let enable_tag = self.next_raw_tag();
+        let lines = format!("{cap_tag} CAPABILITY\r\n{enable_tag} ENABLE CONDSTORE\r\n");
+        let host = self.endpoint.host.clone();
+        let timeout = self.endpoint.timeout;
+        let activity = self.activity();
+        let exchange = async {
+            use async_imap::imap_proto::{Capability, Response, Status};
+            self.write_raw(lines.as_bytes()).await?;
+            let mut atoms: Option<Vec<String>> = None;
+            let mut open = 2;
+            while open > 0 {
+                let response = match self.inner.read_response().await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        return Err(Error::new(Problem::ConnectionLost {
+                            host: host.clone(),
+                            stage: Stage::Working,
+                        }))
+                    }
+                    Err(e) => return Err(lost_working(&host, &e)),
+                };
+                // `* ENABLED …` reads as capabilities too: only the
+                // CAPABILITY reply itself counts.
+                let raw: &[u8] = response.borrow_owner();
+                let is_capability =
+                    raw.len() > 13 && raw[..13].eq_ignore_ascii_case(b"* CAPABILITY ");
+                match response.parsed() {
+                    Response::Capabilities(caps) if is_capability => {
+                        atoms = Some(
+                            caps.iter()
+                                .map(|c| match c {
+                                    Capability::Imap4rev1 => "IMAP4rev1".to_owned(),
+                                    Capability::Auth(m) => format!("AUTH={m}"),
+                                    Capability::Atom(a) => a.to_string(),
+                                })
+                                .collect(),
+                        );
+                    }
+                    Response::Done {
+                        tag,
+                        status,
+                        outcome,
+                    } if tag.0 == cap_tag || tag.0 == enable_tag => {
+                        open -= 1;
+                        if *status == Status::Ok {
+                            continue;
+                        }
+                        let text = outcome.information.as_deref().unwrap_or("").to_owned();
+                        if tag.0 == cap_tag {
+                            return Err(Error::new(Problem::Protocol { host: host.clone() })
+                                .with_detail(format!("the server refused CAPABILITY: {text}")));
+                        }
+                        tracing::debug!("ENABLE CONDSTORE refused: {text}");
+                    }
+                    _ => {}
+                }
+            }
+            atoms.ok_or_else(|| {
+                Error::new(Problem::Protocol { host: host.clone() })
+                    .with_detail("the server answered CAPABILITY without its capabilities")
+            })
+        };
+        let mut atoms = match until_silent(&activity, timeout, exchange).await {
+            Some(result) => result?,
+            None => return Err(self.silent()),
+        };
+        atoms.sort();
+        self.capabilities = Capabilities::parse(&atoms.join(" "));
+        Ok(())
+    }
+
     /// Asks the server for its capabilities again (they may change after
     /// sign-in).
     pub async fn refresh_capabilities(&mut self) -> Result<&Capabilities, Error> {
@@ -364,14 +482,42 @@ impl Session {
     /// bytes as they are, and nothing tells the two apart afterwards, so
     /// `Say "hi"` came back as `Say \"hi\"` and could not be opened.
     async fn list_raw(&mut self, kind: &str, command: &str) -> Result<Vec<Listed>, Error> {
-        let tag = self.next_raw_tag();
+        let mut all = self.list_flight(&[(kind, command.to_owned())]).await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// Several LIST or LSUB commands (`(kind, command)`) written together,
+    /// so their answers cost one round trip; each command's folders in
+    /// order. A server answers such commands one after the other (their
+    /// untagged replies could not be told apart otherwise), so each reply
+    /// belongs to the first command not yet finished.
+    async fn list_flight(
+        &mut self,
+        commands: &[(&str, String)],
+    ) -> Result<Vec<Vec<Listed>>, Error> {
+        let mut lines = String::new();
+        let mut tags = Vec::with_capacity(commands.len());
+        for (_, command) in commands {
+            let tag = self.next_raw_tag();
+            lines.push_str(&format!("{tag} {command}\r\n"));
+            tags.push(tag);
+        }
         let timeout = self.endpoint.timeout;
         let host = self.endpoint.host.clone();
-        let line = format!("{tag} {command}\r\n");
         let fut = async {
-            self.write_raw(line.as_bytes()).await?;
+            self.write_raw(lines.as_bytes()).await?;
+            let mut all: Vec<Vec<Listed>> = Vec::with_capacity(commands.len());
             let mut out = Vec::new();
+            let mut first_refusal: Option<Error> = None;
             loop {
+                let Some((kind, _)) = commands.get(all.len()) else {
+                    return match first_refusal {
+                        Some(e) => Err(e),
+                        None => Ok(all),
+                    };
+                };
+                let kind = *kind;
+                let tag = &tags[all.len()];
                 let response = match self.inner.read_response().await {
                     Ok(Some(r)) => r,
                     Ok(None) => {
@@ -388,16 +534,17 @@ impl Session {
                     outcome,
                 } = response.parsed()
                 {
-                    if t.0 != tag {
+                    if t.0 != tag.as_str() {
                         continue;
                     }
-                    if *status == async_imap::imap_proto::Status::Ok {
-                        return Ok(out);
+                    if *status != async_imap::imap_proto::Status::Ok && first_refusal.is_none() {
+                        first_refusal = Some(self.refused(
+                            format!("list the folders ({kind})"),
+                            outcome.information.as_deref().unwrap_or(""),
+                        ));
                     }
-                    return Err(self.refused(
-                        format!("list the folders ({kind})"),
-                        outcome.information.as_deref().unwrap_or(""),
-                    ));
+                    all.push(std::mem::take(&mut out));
+                    continue;
                 }
                 let raw: &[u8] = response.borrow_owner();
                 if let Some(reply) = wire::parse_list_reply(raw, kind) {
@@ -534,16 +681,50 @@ impl Session {
         let prefix = match &delimiter {
             Some(d) => {
                 let inbox_children = self.list("", &format!("INBOX{d}%")).await?;
-                let others = top.iter().any(|l| !l.name.eq_ignore_ascii_case("INBOX"));
-                if !inbox_children.is_empty() && !others {
-                    format!("INBOX{d}")
-                } else {
-                    String::new()
-                }
+                prefix_of(d, &top, !inbox_children.is_empty())
             }
             None => String::new(),
         };
         Ok((delimiter, prefix))
+    }
+
+    /// The hierarchy ([`Session::hierarchy`]), every folder (`LIST "" "*"`)
+    /// and every subscription (`LSUB "" "*"`), all asked in one flight:
+    /// whether INBOX has folders inside it is read from the full listing
+    /// instead of a `LIST "" "INBOX.%"` that would need the delimiter first.
+    pub async fn hierarchy_and_folders(&mut self) -> Result<Listing, Error> {
+        let commands = [
+            ("LIST", "LIST \"\" \"\"".to_owned()),
+            ("LIST", "LIST \"\" \"%\"".to_owned()),
+            ("LIST", "LIST \"\" \"*\"".to_owned()),
+            ("LSUB", "LSUB \"\" \"*\"".to_owned()),
+        ];
+        let mut all = self.list_flight(&commands).await?.into_iter();
+        let (root, top, listed, subscribed) = (
+            all.next().unwrap_or_default(),
+            all.next().unwrap_or_default(),
+            all.next().unwrap_or_default(),
+            all.next().unwrap_or_default(),
+        );
+        let delimiter = root.first().and_then(|l| l.delimiter.clone());
+        let prefix = match &delimiter {
+            Some(d) => {
+                let inside = format!("INBOX{d}");
+                let inbox_children = listed.iter().any(|l| {
+                    l.name.len() > inside.len()
+                        && l.name.is_char_boundary(inside.len())
+                        && l.name[..inside.len()].eq_ignore_ascii_case(&inside)
+                });
+                prefix_of(d, &top, inbox_children)
+            }
+            None => String::new(),
+        };
+        Ok(Listing {
+            delimiter,
+            prefix,
+            listed,
+            subscribed,
+        })
     }
 
     /// Signs out politely. Errors are ignored: the session is over either way.

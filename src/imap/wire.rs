@@ -116,6 +116,33 @@ pub fn parse_status_mailbox_id(raw: &[u8]) -> Option<(String, String)> {
     well_formed.then(|| (name, String::from_utf8_lossy(id).into_owned()))
 }
 
+/// Reads `* STATUS name (MESSAGES 3 UIDNEXT 4 …)` from one response's
+/// bytes: the name, unescaped as [`parse_list_reply`] does, and each item
+/// with a number for its value, its name in capitals. `None` for another
+/// response. Items whose value is not a number (MAILBOXID) are left out.
+pub fn parse_status_numbers(raw: &[u8]) -> Option<(String, Vec<(String, u64)>)> {
+    let mut r = Reader { buf: raw, pos: 0 };
+    r.eat_no_case(b"* STATUS ")?;
+    let name = String::from_utf8(r.astring()?).ok()?;
+    r.eat_no_case(b" (")?;
+    let rest = r.rest();
+    let inside = &rest[..rest.iter().position(|&b| matches!(b, b'\r' | b'\n'))?];
+    let inside = std::str::from_utf8(inside).ok()?;
+    let inside = inside.strip_suffix(')').unwrap_or(inside);
+    let words: Vec<&str> = inside.split_ascii_whitespace().collect();
+    let items = words
+        .windows(2)
+        .filter_map(|pair| {
+            let value = pair[1].parse::<u64>().ok()?;
+            pair[0]
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'-')
+                .then(|| (pair[0].to_ascii_uppercase(), value))
+        })
+        .collect();
+    Some((name, items))
+}
+
 /// The size of the literal announced at the end of a response line
 /// (`{n}` or `{n+}` just before its CRLF), if one is.
 pub fn literal_at_end(line: &[u8]) -> Option<usize> {
@@ -437,6 +464,40 @@ mod tests {
         assert_eq!(read(b"* LIST () \"/\" \"open"), None);
         assert_eq!(read(b"* LIST () \"/\" {9}\r\nshort"), None);
         assert_eq!(read(b"* LIST () \"/\" a\"b"), None);
+    }
+
+    #[test]
+    fn status_numbers_are_read_from_status_replies() {
+        let items = |pairs: &[(&str, u64)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            parse_status_numbers(
+                b"* STATUS \"Lists/a b\" (MESSAGES 3 UIDNEXT 40 UIDVALIDITY 1700000000 highestmodseq 12)\r\n"
+            ),
+            Some((
+                "Lists/a b".to_owned(),
+                items(&[
+                    ("MESSAGES", 3),
+                    ("UIDNEXT", 40),
+                    ("UIDVALIDITY", 1_700_000_000),
+                    ("HIGHESTMODSEQ", 12)
+                ])
+            ))
+        );
+        assert_eq!(
+            parse_status_numbers(b"* STATUS {3}\r\nA B (MESSAGES 0 MAILBOXID (x1))\r\n"),
+            Some(("A B".to_owned(), items(&[("MESSAGES", 0)])))
+        );
+        assert_eq!(
+            parse_status_numbers(b"* STATUS INBOX ()\r\n"),
+            Some(("INBOX".to_owned(), Vec::new()))
+        );
+        assert_eq!(parse_status_numbers(b"* LIST () \"/\" A\r\n"), None);
+        assert_eq!(parse_status_numbers(b"MF3 OK done\r\n"), None);
     }
 
     #[test]

@@ -411,8 +411,13 @@ pub(super) async fn copy_batch(
     Ok(next)
 }
 
-/// The least a connection gets of a batch split between several.
+/// The least a connection gets of a batch split between several, in
+/// bytes, or else in messages: each message waits a round trip for the
+/// server's `+` and another sign-in costs a handful, so over a long link a
+/// share of this many messages gains more than the new connection costs.
 const MIN_SHARE_BYTES: usize = 2 * 1024 * 1024;
+/// See [`MIN_SHARE_BYTES`].
+const MIN_SHARE_MESSAGES: usize = 8;
 
 /// The destination connections a batch is written through: the run's own
 /// session plus extra ones opened on first need.
@@ -431,12 +436,13 @@ impl Writers<'_> {
         items: &[AppendItem<'_>],
     ) -> Result<Vec<Appended>, Error> {
         // Small batches go whole: another sign-in costs more than it saves.
+        // Connections already open (kept from an earlier batch) are used
+        // whenever each gets two messages or more.
         let bytes: usize = items.iter().map(|i| i.body.len()).sum();
-        let wanted = self
-            .connections
-            .min(items.len() / 2)
-            .min(bytes / MIN_SHARE_BYTES)
-            .max(1);
+        let worth = (bytes / MIN_SHARE_BYTES)
+            .max(items.len() / MIN_SHARE_MESSAGES)
+            .max(1 + self.extra.len());
+        let wanted = self.connections.min(items.len() / 2).min(worth).max(1);
         while self.extra.len() + 1 < wanted {
             match dest.another().await {
                 Ok(session) => self.extra.push(session),

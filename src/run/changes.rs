@@ -130,23 +130,29 @@ pub(super) async fn apply_changes(
                 .map(|(flag, uids)| (uids.as_slice(), flag.as_str(), false)),
         )
         .collect();
-    let (system, keywords): (Vec<_>, Vec<_>) = stores
-        .into_iter()
-        .partition(|(_, flag, _)| flag.starts_with('\\'));
-    dest.store_flags(&system).await?;
-    // A keyword the destination refuses (too long, too many) is left off
-    // and reported, as when a message is copied; the others still go.
-    if let Err(e) = dest.store_flags(&keywords).await {
-        if !matches!(e.problem(), Problem::ServerRefused { .. }) {
-            return Err(e.into());
-        }
-        for store in &keywords {
-            match dest.store_flags(std::slice::from_ref(store)).await {
-                Ok(()) => {}
-                Err(e) if matches!(e.problem(), Problem::ServerRefused { .. }) => {
-                    dropped.insert(store.1.to_owned());
+    // Every change in one flight. A refusal among them (a keyword the
+    // destination does not take) sends them again apart: system flags
+    // together, then keywords one at a time (adding or removing a flag
+    // twice changes nothing).
+    match dest.store_flags(&stores).await {
+        Ok(()) => {}
+        Err(e) if !matches!(e.problem(), Problem::ServerRefused { .. }) => return Err(e.into()),
+        Err(_) => {
+            let (system, keywords): (Vec<_>, Vec<_>) = stores
+                .into_iter()
+                .partition(|(_, flag, _)| flag.starts_with('\\'));
+            dest.store_flags(&system).await?;
+            // A keyword the destination refuses (too long, too many) is
+            // left off and reported, as when a message is copied; the
+            // others still go.
+            for store in &keywords {
+                match dest.store_flags(std::slice::from_ref(store)).await {
+                    Ok(()) => {}
+                    Err(e) if matches!(e.problem(), Problem::ServerRefused { .. }) => {
+                        dropped.insert(store.1.to_owned());
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
         }
     }

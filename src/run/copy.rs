@@ -13,6 +13,7 @@ use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
 use crate::folder::AllMailPolicy;
 use crate::identity::{Fingerprint, Multiset, Summary};
+use crate::imap::idle::Counts;
 use crate::imap::messages::{FolderStatus, MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::pairing::{self, DestMessage, Listed, Plan, Recorded, Settled, Verdict};
@@ -59,9 +60,35 @@ pub(super) async fn copy_folder(
     let now = job.now;
     let display = job.source_name.display().to_owned();
 
-    // 1. Both folders, read-only.
-    let src_status = source.examine(job.source_name.wire()).await?;
-    let dst_status = match dest.examine(job.dest_name.wire()).await {
+    // 0. A folder unchanged since the last clean pass, by the STATUS both
+    // servers gave for every folder before the run, is not even opened.
+    if let (Some(st), Some(glance)) = (state.as_deref_mut(), job.glance) {
+        if let OnRecord::Unchanged {
+            at_destination,
+            excluded,
+        } = on_record(st, job, &glance.source, Some(&glance.dest), false)?
+        {
+            unchanged(
+                st,
+                job,
+                glance.source.exists,
+                at_destination,
+                excluded,
+                labelled,
+                report,
+                sink,
+            )?;
+            return Ok(());
+        }
+    }
+
+    // 1. Both folders, read-only, both servers asked at once.
+    let (src_status, dst_status) = tokio::join!(
+        source.examine(job.source_name.wire()),
+        dest.examine(job.dest_name.wire())
+    );
+    let src_status = src_status?;
+    let dst_status = match dst_status {
         Ok(status) => Some(status),
         Err(_) if options.dry => None,
         Err(_) => {
@@ -75,77 +102,38 @@ pub(super) async fn copy_folder(
     };
 
     // 2. The folder in the state store, with UIDVALIDITY changes handled.
-    // A source folder unchanged since the last complete, clean pass (same
-    // UIDVALIDITY and HIGHESTMODSEQ: no message added, removed or
-    // re-flagged), whose destination folder is the same one (UIDVALIDITY),
-    // costs these two EXAMINEs.
-    // A folder that did change since such a pass, where only new messages
-    // and flag changes happened (nothing removed), and whose destination
-    // holds only what the store knows of, is brought up to date from
-    // what changed since then (CHANGEDSINCE): see `since` below.
+    // A source folder unchanged since the last complete, clean pass costs
+    // these two EXAMINEs (when the look before the run did not already
+    // tell); one that changed only by new messages and flag changes is
+    // brought up to date from what changed since then (CHANGEDSINCE):
+    // see `since` below.
     let mut since: Option<(u64, Vec<MessageRecord>)> = None;
-    if let (Some(st), Some(modseq)) = (state.as_deref_mut(), src_status.highest_modseq) {
-        if let Some(rec) = st.folder(job.source_name)? {
-            let same_folders = rec.source_uidvalidity == src_status.uid_validity
-                && rec.highest_modseq.is_some()
-                && rec.dest.name == job.dest_name.display()
-                && dst_status.as_ref().map(|d| d.uid_validity) == rec.dest.uidvalidity
-                && !st
-                    .in_doubt_intents()?
-                    .iter()
-                    .any(|i| i.message.key.folder == rec.id);
-            // …and the destination holds exactly what the store knows of
-            // there: a copy deleted at the destination goes the long way,
-            // which puts it back.
-            let known_at_dest = if same_folders {
-                Some(st.dest_fingerprints(rec.dest.id)?.len())
-            } else {
-                None
-            };
-            // A count alone is not enough: a copy deleted there and new
-            // mail arriving keep it. New mail moves UIDNEXT, so it must be
-            // where the last clean pass left it.
-            let dest_intact = same_folders
-                && dst_status.as_ref().map(|d| d.exists as usize) == known_at_dest
-                && dst_status
-                    .as_ref()
-                    .and_then(|d| d.uid_next)
-                    .is_some_and(|next| rec.dest.uidnext == Some(next));
-            let same = dest_intact && rec.highest_modseq == Some(modseq);
-            // Every message has a recorded fate after a clean pass: a count
-            // that disagrees (a folder that suddenly looks empty) is not
-            // "unchanged", and goes the long way with its safety checks.
-            let (present, at_destination, excluded) = if same_folders {
-                st.fate_counts(rec.id, rec.source_uidvalidity)?
-            } else {
-                (0, 0, 0)
-            };
-            if same && present == u64::from(src_status.exists) {
-                report.already_there += at_destination;
-                report.in_other_folders += excluded;
-                if job.track_labels {
-                    for m in st.messages_in_folder(rec.id, rec.source_uidvalidity)? {
-                        if m.fate.is_at_destination() {
-                            labelled.insert(m.fingerprint);
-                        }
-                    }
-                }
-                report.messages = u64::from(src_status.exists);
-                tracing::debug!(folder = %job.source_name.display(), "unchanged since the last run");
-                sink.emit(Event::FolderScanned {
-                    folder: display.clone(),
-                    messages: report.messages,
-                    to_copy: 0,
-                    bytes_to_copy: 0,
-                    already_there: report.already_there,
-                });
-                sink.emit(Event::FolderDone { folder: display });
+    if let Some(st) = state.as_deref_mut() {
+        match on_record(
+            st,
+            job,
+            &Seen::from(&src_status),
+            dst_status.as_ref().map(Seen::from).as_ref(),
+            !options.dry,
+        )? {
+            OnRecord::Unchanged {
+                at_destination,
+                excluded,
+            } => {
+                unchanged(
+                    st,
+                    job,
+                    src_status.exists,
+                    at_destination,
+                    excluded,
+                    labelled,
+                    report,
+                    sink,
+                )?;
                 return Ok(());
             }
-            if let (true, false, Some(last)) = (dest_intact, options.dry, rec.highest_modseq) {
-                let known = st.messages_in_folder(rec.id, rec.source_uidvalidity)?;
-                since = Some((last, known));
-            }
+            OnRecord::Since { last, known } => since = Some((last, known)),
+            OnRecord::Unknown => {}
         }
     }
     // Changes since the last clean pass: one FETCH. New messages are those
@@ -184,12 +172,14 @@ pub(super) async fn copy_folder(
     let (metas, dest_metas, known) = match changed {
         Some((metas, known)) => (metas, Vec::new(), Some(known)),
         None => {
-            let metas = all_meta(source, &src_status).await?;
-            let dest_metas = match &dst_status {
-                Some(status) => all_meta(&mut ReadOnly::new(dest), status).await?,
-                None => Vec::new(),
-            };
-            (metas, dest_metas, None)
+            // Both sides at once: one wait for both listings.
+            let (metas, dest_metas) = tokio::join!(all_meta(source, &src_status), async {
+                match &dst_status {
+                    Some(status) => all_meta(&mut ReadOnly::new(dest), status).await,
+                    None => Ok(Vec::new()),
+                }
+            });
+            (metas?, dest_metas?, None)
         }
     };
     report.messages = metas.len() as u64;
@@ -588,15 +578,16 @@ pub(super) async fn copy_folder(
         };
         st.set_dest_uidnext(dest_folder, uidnext)?;
     }
-    if let (Some(folder), Some(max)) = (folder_id, highest) {
+    if let Some(folder) = folder_id {
         // HIGHESTMODSEQ is kept only after a clean pass (nothing refused,
         // nothing held back by a filter, flag changes written), so the next
         // run's shortcuts never skip a message or a change that still has
-        // to go.
+        // to go. An empty folder's pass is clean too: kept, it is not
+        // opened again until something changes.
         let clean = report.failed == 0 && report.skipped == 0;
         st.set_folder_progress(
             folder,
-            max,
+            highest.unwrap_or(0),
             src_status.highest_modseq.filter(|_| clean),
             now(),
         )?;
@@ -644,6 +635,159 @@ async fn all_meta(
 /// More messages to copy than this, and the destination folder is left
 /// (UNSELECT) before appending to it.
 const UNSELECT_ABOVE: usize = 100;
+
+/// What a look at a folder says: its UIDVALIDITY, message count, next
+/// UID and HIGHESTMODSEQ, from EXAMINE or from STATUS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Seen {
+    pub(super) uid_validity: u32,
+    pub(super) exists: u32,
+    pub(super) uid_next: Option<u32>,
+    pub(super) highest_modseq: Option<u64>,
+}
+
+impl From<&FolderStatus> for Seen {
+    fn from(s: &FolderStatus) -> Seen {
+        Seen {
+            uid_validity: s.uid_validity,
+            exists: s.exists,
+            uid_next: s.uid_next,
+            highest_modseq: s.highest_modseq,
+        }
+    }
+}
+
+impl Seen {
+    /// From STATUS counts; `None` without a UIDVALIDITY (nothing can be
+    /// compared then).
+    pub(super) fn of_counts(c: &Counts) -> Option<Seen> {
+        Some(Seen {
+            uid_validity: c.uid_validity?,
+            exists: c.messages,
+            uid_next: c.uid_next,
+            highest_modseq: c.highest_modseq,
+        })
+    }
+}
+
+/// Both sides of a folder as STATUS showed them before the run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Glance {
+    pub(super) source: Seen,
+    pub(super) dest: Seen,
+}
+
+/// What the store's record of a folder says, given how both sides look now.
+enum OnRecord {
+    /// Nothing moved since the last clean pass: this many messages are at
+    /// the destination, this many held back as in other folders.
+    Unchanged { at_destination: u64, excluded: u64 },
+    /// Only new messages and flag changes can have happened since
+    /// HIGHESTMODSEQ `last` (the destination holds exactly what the store
+    /// knows of); `known`: the store's rows of the folder.
+    Since {
+        last: u64,
+        known: Vec<MessageRecord>,
+    },
+    /// The long way: read both sides.
+    Unknown,
+}
+
+/// Compares how a folder looks now with the last clean pass on record.
+/// Unchanged: same UIDVALIDITY and HIGHESTMODSEQ at the source (no message
+/// added, removed or re-flagged), every message there with a recorded
+/// fate, and the same destination folder (UIDVALIDITY) holding exactly
+/// what the store knows of (count and UIDNEXT). `since`: also say whether
+/// only what changed needs reading.
+fn on_record(
+    st: &mut State,
+    job: &FolderJob<'_>,
+    src: &Seen,
+    dst: Option<&Seen>,
+    since: bool,
+) -> Result<OnRecord, FolderStop> {
+    let Some(modseq) = src.highest_modseq else {
+        return Ok(OnRecord::Unknown);
+    };
+    let Some(rec) = st.folder(job.source_name)? else {
+        return Ok(OnRecord::Unknown);
+    };
+    let same_folders = rec.source_uidvalidity == src.uid_validity
+        && rec.highest_modseq.is_some()
+        && rec.dest.name == job.dest_name.display()
+        && dst.map(|d| d.uid_validity) == rec.dest.uidvalidity
+        && !st
+            .in_doubt_intents()?
+            .iter()
+            .any(|i| i.message.key.folder == rec.id);
+    if !same_folders {
+        return Ok(OnRecord::Unknown);
+    }
+    // …and the destination holds exactly what the store knows of there: a
+    // copy deleted at the destination goes the long way, which puts it
+    // back. A count alone is not enough: a copy deleted there and new mail
+    // arriving keep it. New mail moves UIDNEXT, so it must be where the
+    // last clean pass left it.
+    let known_at_dest = st.dest_fingerprints(rec.dest.id)?.len();
+    let dest_intact = dst.map(|d| d.exists as usize) == Some(known_at_dest)
+        && dst
+            .and_then(|d| d.uid_next)
+            .is_some_and(|next| rec.dest.uidnext == Some(next));
+    // Every message has a recorded fate after a clean pass: a count that
+    // disagrees (a folder that suddenly looks empty) is not "unchanged",
+    // and goes the long way with its safety checks.
+    let (present, at_destination, excluded) = st.fate_counts(rec.id, rec.source_uidvalidity)?;
+    if dest_intact && rec.highest_modseq == Some(modseq) && present == u64::from(src.exists) {
+        return Ok(OnRecord::Unchanged {
+            at_destination,
+            excluded,
+        });
+    }
+    match (dest_intact, since, rec.highest_modseq) {
+        (true, true, Some(last)) => Ok(OnRecord::Since {
+            last,
+            known: st.messages_in_folder(rec.id, rec.source_uidvalidity)?,
+        }),
+        _ => Ok(OnRecord::Unknown),
+    }
+}
+
+/// A folder found unchanged: counted as it was, nothing read or written.
+#[allow(clippy::too_many_arguments)] // the folder's report, its events and the labels seen
+fn unchanged(
+    st: &mut State,
+    job: &FolderJob<'_>,
+    exists: u32,
+    at_destination: u64,
+    excluded: u64,
+    labelled: &mut Multiset,
+    report: &mut FolderReport,
+    sink: &mut dyn EventSink,
+) -> Result<(), FolderStop> {
+    report.already_there += at_destination;
+    report.in_other_folders += excluded;
+    if job.track_labels {
+        if let Some(rec) = st.folder(job.source_name)? {
+            for m in st.messages_in_folder(rec.id, rec.source_uidvalidity)? {
+                if m.fate.is_at_destination() {
+                    labelled.insert(m.fingerprint);
+                }
+            }
+        }
+    }
+    report.messages = u64::from(exists);
+    let name = job.source_name.display().to_owned();
+    tracing::debug!(folder = %name, "unchanged since the last run");
+    sink.emit(Event::FolderScanned {
+        folder: name.clone(),
+        messages: report.messages,
+        to_copy: 0,
+        bytes_to_copy: 0,
+        already_there: report.already_there,
+    });
+    sink.emit(Event::FolderDone { folder: name });
+    Ok(())
+}
 
 fn register_folder(
     st: &mut State,

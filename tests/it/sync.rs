@@ -688,11 +688,11 @@ async fn a_folder_that_briefly_lists_nothing_stops_the_run_instead_of_a_mass_rem
         .await
         .unwrap();
 
-    proxy.set_fault(Fault::rewrite(
-        Direction::ToClient,
-        "* 10 EXISTS",
-        "* 0 EXISTS",
-    ));
+    // Empty to EXAMINE and to the STATUS looked at before the run alike.
+    proxy.set_fault(Fault::All(vec![
+        Fault::rewrite(Direction::ToClient, "* 10 EXISTS", "* 0 EXISTS"),
+        Fault::rewrite(Direction::ToClient, "MESSAGES 10 ", "MESSAGES 0 "),
+    ]));
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &delete2)
         .await
         .unwrap_err();
@@ -860,6 +860,101 @@ async fn an_unchanged_folder_costs_almost_nothing_on_the_next_run() {
 }
 
 #[tokio::test]
+async fn an_unchanged_mailbox_costs_the_same_round_trips_however_many_folders_it_has() {
+    let src = load_courier_source();
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    let src_proxy = Proxy::start(src.addr_plain());
+    let dst_proxy = Proxy::start(dst.addr_plain());
+    let run = || async {
+        migrate(
+            src_proxy.addr(),
+            dst_proxy.addr(),
+            &state,
+            &Options::default(),
+        )
+        .await
+        .unwrap()
+    };
+    // Round trips at each server for a run that finds nothing to do.
+    let unchanged_run = || async {
+        let before = (src_proxy.round_trips(), dst_proxy.round_trips());
+        let report = run().await;
+        assert_eq!(report.transferred(), 0, "{report:#?}");
+        assert_eq!(report.failed(), 0, "{report:#?}");
+        (
+            src_proxy.round_trips() - before.0,
+            dst_proxy.round_trips() - before.1,
+            report.folders.len(),
+        )
+    };
+    run().await;
+    let (src_few, dst_few, folders_few) = unchanged_run().await;
+    // At each server: sign-in; capabilities and CONDSTORE; the hierarchy,
+    // folders and subscriptions; every folder's STATUS; sign-out. One
+    // flight each.
+    assert_eq!(
+        (src_few, dst_few),
+        (5, 5),
+        "round trips (source, destination) of an unchanged run"
+    );
+
+    // Six more folders, copied once: an unchanged run still looks at every
+    // folder of both servers in one flight each, not one EXAMINE a folder.
+    for i in 0..6 {
+        let name = format!("INBOX.Extra{i}");
+        src.create_mailbox("alice", &name);
+        src.append("alice", &name, &[mail(200 + i, " extra")]);
+    }
+    assert_eq!(run().await.transferred(), 6);
+    let (src_many, dst_many, folders_many) = unchanged_run().await;
+    assert_eq!(folders_many, folders_few + 6);
+    assert_eq!(
+        (src_many, dst_many),
+        (src_few, dst_few),
+        "round trips (source, destination) with {folders_many} folders against {folders_few}"
+    );
+    assert_courier_copied(&src, &dst);
+}
+
+#[tokio::test]
+async fn flag_and_keyword_changes_go_to_the_destination_in_one_flight() {
+    let src = exchange_source(&mails(0..20, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let proxy = Proxy::start(dst.addr_plain());
+    let (_dir, state) = common::state_file();
+    let run = || async {
+        let before = proxy.round_trips();
+        let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+            .await
+            .unwrap();
+        (report, proxy.round_trips() - before)
+    };
+    run().await;
+    let (_, unchanged) = run().await;
+
+    raw(
+        &src,
+        "INBOX",
+        &[
+            "UID STORE 3 +FLAGS (\\Flagged)",
+            "UID STORE 5 +FLAGS ($Project)",
+            "UID STORE 1 -FLAGS (\\Seen)",
+        ],
+    );
+    let (report, changed) = run().await;
+    assert_eq!(
+        report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+        3,
+        "{report:#?}"
+    );
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    // Beyond an unchanged run: the folder opened, opened to write, and
+    // every change (a system flag added and removed, a keyword) at once.
+    assert_eq!(changed, unchanged + 3, "destination round trips");
+}
+
+#[tokio::test]
 async fn new_mail_and_flag_changes_are_read_alone_and_a_removal_goes_the_long_way() {
     let src = exchange_source(&mails(0..300, &"x".repeat(2_000)));
     let dst = common::dovecot(Layout::Exchange);
@@ -973,6 +1068,30 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
     .await
     .unwrap();
     assert_eq!(report.transferred(), 60);
+    assert_same(&src, "INBOX", &dst, "INBOX");
+    let opened = proxy.connections();
+    assert!(
+        (2..=3).contains(&opened),
+        "3 connections at most, and more than one used: {opened}"
+    );
+}
+
+#[tokio::test]
+async fn many_small_messages_are_written_over_several_connections() {
+    // Few bytes, but each message waits a round trip for the server's `+`:
+    // over a long link that is what a connection more saves.
+    let src = exchange_source(&mails(0..40, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let proxy = Proxy::start(dst.addr_plain());
+    let (_dir, state) = common::state_file();
+    let options = Options {
+        connections: 3,
+        ..Options::default()
+    };
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.transferred(), 40, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
     let opened = proxy.connections();
     assert!(
