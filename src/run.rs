@@ -176,6 +176,14 @@ pub const STOPPED: &str = "stopped on request; running the copy again picks up w
 /// The run's clock: unix seconds. Passed in so tests control time.
 pub type Clock<'a> = &'a dyn Fn() -> i64;
 
+/// Seconds since 1970 by the system clock: the [`Clock`] of a real run.
+pub fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 fn state_error(err: StateError) -> Error {
     if err.is_busy() {
         return Error::new(Problem::JobBusy).with_detail(err.to_string());

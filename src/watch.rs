@@ -266,6 +266,71 @@ pub enum Notice {
     },
 }
 
+impl Notice {
+    /// What the notice says, in plain words; `None` for [`Notice::Arrived`],
+    /// whose words are its tally's [`Tally::line`] (they need the clock).
+    pub fn words(&self) -> Option<String> {
+        match self {
+            Notice::Watching {
+                idle,
+                polled,
+                poll_secs,
+            } => Some(watching_words(idle, *polled, *poll_secs)),
+            Notice::Records { only_new, answers } => Some(if *only_new {
+                format!(
+                    "Your domain's mail records name only the new provider ({}).",
+                    answers.join("; ")
+                )
+            } else {
+                format!(
+                    "Some of your domain's mail records still name the old server ({}): mail may still go there.",
+                    answers.join("; ")
+                )
+            }),
+            Notice::Arrived(_) => None,
+            Notice::Retrying { what, wait_secs } => {
+                Some(format!("{what} Trying again in {wait_secs} seconds…"))
+            }
+        }
+    }
+}
+
+/// What a watch waits on, in words.
+fn watching_words(idle: &[String], polled: usize, poll_secs: u64) -> String {
+    let mut said = String::from("Watching the old server");
+    if !idle.is_empty() {
+        said.push_str(&format!(": {} as mail arrives", idle.join(", ")));
+    }
+    if polled > 0 {
+        let every = if poll_secs.is_multiple_of(60) && poll_secs >= 120 {
+            format!("{} minutes", poll_secs / 60)
+        } else {
+            format!("{poll_secs} seconds")
+        };
+        let folders = if polled == 1 {
+            "1 other folder".to_owned()
+        } else {
+            format!("{polled} other folders")
+        };
+        said.push_str(&format!(
+            "{} {folders} every {every}",
+            if idle.is_empty() { ":" } else { "," }
+        ));
+    }
+    said.push('.');
+    said
+}
+
+/// The computer's time zone offset from UTC at `now` (unix seconds), in
+/// seconds: what [`Tally::line`]'s "today" and "at 14:02" are in.
+pub fn local_offset(now: i64) -> i32 {
+    use chrono::{Local, Offset, TimeZone};
+    Local
+        .timestamp_opt(now, 0)
+        .single()
+        .map_or(0, |t| t.offset().fix().local_minus_utc())
+}
+
 /// How a watch ended, and what it moved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Summary {
@@ -727,5 +792,22 @@ fn duration_words(secs: u64) -> String {
         s if s < 7200 => format!("{} minutes", s / 60),
         s if s < 172_800 => format!("{} hours", s / 3600),
         s => format!("{} days", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_watch_waits_on_is_said_in_plain_words() {
+        assert_eq!(
+            watching_words(&["INBOX".into(), "Junk".into()], 3, 120),
+            "Watching the old server: INBOX, Junk as mail arrives, 3 other folders every 2 minutes."
+        );
+        assert_eq!(
+            watching_words(&[], 1, 45),
+            "Watching the old server: 1 other folder every 45 seconds."
+        );
     }
 }

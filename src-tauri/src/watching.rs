@@ -20,8 +20,8 @@ use mailferry::event::Discard;
 use mailferry::folder::Rules;
 use mailferry::job::ProgressFile;
 use mailferry::mx::Question;
-use mailferry::run::{Cancel, Options};
-use mailferry::watch::{self, End, Mailbox, Notice, Settings, Summary, Tally};
+use mailferry::run::{system_clock, Cancel, Options};
+use mailferry::watch::{self, local_offset, End, Mailbox, Notice, Settings, Summary, Tally};
 use serde::Serialize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -251,7 +251,7 @@ impl DomainWatch {
             &mailbox,
             settings,
             &options,
-            &unix_now,
+            &system_clock,
             question,
             &mut notices,
             &mut Discard,
@@ -273,32 +273,15 @@ impl DomainWatch {
 
     /// Mailbox `i`'s watch said something.
     fn heard(&self, i: usize, notice: Notice) {
-        let now = unix_now();
-        let offset = local_offset(now);
+        let words = notice.words();
         match notice {
-            Notice::Watching {
-                idle,
-                polled,
-                poll_secs,
-            } => self.view.send_modify(|v| {
+            Notice::Watching { .. } => self.view.send_modify(|v| {
                 let m = &mut v.mailboxes[i];
                 m.state = WatchState::Watching;
-                m.status = watching_words(&idle, polled, poll_secs);
+                m.status = words.unwrap_or_default();
                 v.state = WatchState::Watching;
             }),
-            Notice::Records { only_new, answers } => self.view.send_modify(|v| {
-                v.records = Some(if only_new {
-                    format!(
-                        "Your domain's mail records name only the new provider ({}).",
-                        answers.join("; ")
-                    )
-                } else {
-                    format!(
-                        "Some of your domain's mail records still name the old server ({}): mail may still go there.",
-                        answers.join("; ")
-                    )
-                });
-            }),
+            Notice::Records { .. } => self.view.send_modify(|v| v.records = words),
             Notice::Arrived(tally) => {
                 let all = {
                     let mut tallies = self.tallies.lock().unwrap_or_else(|e| e.into_inner());
@@ -310,18 +293,19 @@ impl DomainWatch {
                     all.arrivals.sort();
                     all
                 };
+                let now = system_clock();
                 self.view.send_modify(|v| {
                     let m = &mut v.mailboxes[i];
                     m.moved = tally.total();
                     m.state = WatchState::Watching;
                     v.moved = all.total();
-                    v.line = all.line(now, offset);
+                    v.line = all.line(now, local_offset(now));
                 });
             }
-            Notice::Retrying { what, wait_secs } => self.view.send_modify(|v| {
+            Notice::Retrying { .. } => self.view.send_modify(|v| {
                 let m = &mut v.mailboxes[i];
                 m.state = WatchState::Retrying;
-                m.status = format!("{what} Trying again in {wait_secs} seconds…");
+                m.status = words.unwrap_or_default();
             }),
         }
     }
@@ -380,32 +364,6 @@ impl DomainWatch {
     }
 }
 
-/// What a mailbox's watch waits on, in words.
-fn watching_words(idle: &[String], polled: usize, poll_secs: u64) -> String {
-    let mut said = String::from("Watching the old server");
-    if !idle.is_empty() {
-        said.push_str(&format!(": {} as mail arrives", idle.join(", ")));
-    }
-    if polled > 0 {
-        let every = if poll_secs.is_multiple_of(60) && poll_secs >= 120 {
-            format!("{} minutes", poll_secs / 60)
-        } else {
-            format!("{poll_secs} seconds")
-        };
-        said.push_str(&format!(
-            "{} {} every {every}",
-            if idle.is_empty() { ":" } else { "," },
-            if polled == 1 {
-                "1 other folder".to_owned()
-            } else {
-                format!("{polled} other folders")
-            }
-        ));
-    }
-    said.push('.');
-    said
-}
-
 fn mailboxes_words(n: usize) -> String {
     if n == 1 {
         "1 mailbox".to_owned()
@@ -419,38 +377,5 @@ fn messages_words(n: u64) -> String {
         "1 message".to_owned()
     } else {
         format!("{n} messages")
-    }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// The local time zone's offset at `now` (what "today" and "at 14:02"
-/// are in).
-fn local_offset(now: i64) -> i32 {
-    use chrono::{Local, Offset, TimeZone};
-    Local
-        .timestamp_opt(now, 0)
-        .single()
-        .map_or(0, |t| t.offset().fix().local_minus_utc())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_a_watch_waits_on_is_said_in_plain_words() {
-        assert_eq!(
-            watching_words(&["INBOX".into(), "Junk".into()], 3, 120),
-            "Watching the old server: INBOX, Junk as mail arrives, 3 other folders every 2 minutes."
-        );
-        assert_eq!(
-            watching_words(&[], 1, 45),
-            "Watching the old server: 1 other folder every 45 seconds."
-        );
     }
 }

@@ -70,10 +70,7 @@ pub(crate) fn progress_path(
 
 /// Seconds since 1970, the clock of a real run.
 pub(crate) fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    mailferry::run::system_clock()
 }
 
 /// The per-job progress file in the user's data folder, named after the

@@ -59,43 +59,18 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
     };
     let options = Options::default();
     let signal = stop_on_signal(options.cancel.clone());
-    let offset = chrono::Local::now().offset().local_minus_utc();
     let mut notices = |notice: Notice| match notice {
-        Notice::Watching {
-            idle,
-            polled,
-            poll_secs,
-        } => {
-            let mut said = String::from("Watching the old server");
-            if !idle.is_empty() {
-                said.push_str(&format!(": {} as mail arrives", idle.join(", ")));
-            }
-            if polled > 0 {
-                said.push_str(&format!(
-                    "{} {polled} folder{} every {poll_secs} seconds",
-                    if idle.is_empty() { ":" } else { "," },
-                    if polled == 1 { "" } else { "s" }
-                ));
-            }
-            eprintln!("{said}. Press Ctrl-C to stop.");
+        Notice::Arrived(tally) => {
+            let now = unix_now();
+            eprintln!("{}", tally.line(now, watch::local_offset(now)));
         }
-        Notice::Records { only_new, answers } => {
-            if only_new {
-                eprintln!(
-                    "The domain's mail records name only the new provider: {}",
-                    answers.join("; ")
-                );
-            } else {
-                eprintln!(
-                    "Some answers still name the old server: {}",
-                    answers.join("; ")
-                );
-            }
+        Notice::Watching { .. } => {
+            eprintln!(
+                "{} Press Ctrl-C to stop.",
+                notice.words().unwrap_or_default()
+            )
         }
-        Notice::Arrived(tally) => eprintln!("{}", tally.line(unix_now(), offset)),
-        Notice::Retrying { what, wait_secs } => {
-            eprintln!("{what} Trying again in {wait_secs} seconds…")
-        }
+        other => eprintln!("{}", other.words().unwrap_or_default()),
     };
     let summary = watch::watch(
         &mailbox,
@@ -118,7 +93,9 @@ pub(crate) async fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         "Moved while watching: {} message{}. {}",
         summary.tally.total(),
         if summary.tally.total() == 1 { "" } else { "s" },
-        summary.tally.line(unix_now(), offset)
+        summary
+            .tally
+            .line(unix_now(), watch::local_offset(unix_now()))
     )?;
     Ok(signalled(&signal).unwrap_or(ExitCode::SUCCESS))
 }

@@ -11,6 +11,7 @@ use crate::error::{IpcError, IpcResult};
 use crate::runs::{Run, RunId, Runs};
 use mailferry::imap::Session;
 use mailferry::report_mail::ReportMail;
+use mailferry::run::system_clock;
 use mailferry::spot::{Outcome as SpotOutcome, SpotCheck};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -310,16 +311,9 @@ pub fn report_of(run: &Run) -> IpcResult<(Header, Verification)> {
             "{} at {}",
             run.dest.credentials.user, run.dest.endpoint.host
         ),
-        when: utc_words(unix_now()),
+        when: utc_words(system_clock() as u64),
     };
     Ok((header, verification))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Saves the last check's report (a web page, or text) in the Downloads
@@ -372,7 +366,7 @@ pub async fn mail_report_of(run: &Run) -> IpcResult<()> {
         subject: mail_subject(&verification),
         text: &text,
         html: Some(&html),
-        date: unix_now() as i64,
+        date: system_clock(),
     };
     let mut session = Session::connect(&run.dest.endpoint, &run.dest.credentials).await?;
     let delivered = mail.deliver(&mut session).await;
