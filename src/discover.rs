@@ -75,6 +75,60 @@ impl Default for DiscoverSettings {
     }
 }
 
+/// The environment variable naming the name servers discovery asks
+/// (`IP:PORT`, comma-separated) instead of the system's; the CLI's
+/// `--name-server` reads it too.
+pub const NAME_SERVER_VAR: &str = "MAILFERRY_NAME_SERVER";
+
+/// The environment variable giving the ISPDB's base address; empty skips
+/// the ISPDB. The CLI's `--ispdb` reads it too.
+pub const ISPDB_VAR: &str = "MAILFERRY_ISPDB";
+
+impl DiscoverSettings {
+    /// The default settings, with the name servers and the ISPDB the
+    /// environment names ([`NAME_SERVER_VAR`], [`ISPDB_VAR`]); an error in
+    /// words when a value is not one.
+    pub fn from_env() -> Result<DiscoverSettings, String> {
+        DiscoverSettings::from_values(
+            std::env::var(NAME_SERVER_VAR).ok().as_deref(),
+            std::env::var(ISPDB_VAR).ok().as_deref(),
+        )
+    }
+
+    /// The default settings with these values of [`NAME_SERVER_VAR`] and
+    /// [`ISPDB_VAR`] (each `None` when unset).
+    pub fn from_values(
+        name_servers: Option<&str>,
+        ispdb: Option<&str>,
+    ) -> Result<DiscoverSettings, String> {
+        let mut settings = DiscoverSettings::default();
+        for part in name_servers.unwrap_or("").split(',').map(str::trim) {
+            if part.is_empty() {
+                continue;
+            }
+            let server = part.parse::<SocketAddr>().map_err(|_| {
+                format!(
+                    "{NAME_SERVER_VAR} holds {part:?}, which is not an address and port (IP:PORT)"
+                )
+            })?;
+            settings.resolvers.push(server);
+        }
+        if let Some(base) = ispdb {
+            let base = base.trim();
+            settings.ispdb = if base.is_empty() {
+                None
+            } else if base.starts_with("https://") || base.starts_with("http://") {
+                Some(base.to_owned())
+            } else {
+                return Err(format!(
+                    "{ISPDB_VAR} holds {base:?}, which is not a web address (https://…)"
+                ));
+            };
+        }
+        Ok(settings)
+    }
+}
+
 /// Where a candidate came from, in the order they are asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -1135,6 +1189,28 @@ impl ureq::unversioned::resolver::Resolver for Pinned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_from_the_environment_are_checked() {
+        let unset = DiscoverSettings::from_values(None, None).unwrap();
+        assert!(unset.resolvers.is_empty());
+        assert_eq!(unset.ispdb.as_deref(), Some(ISPDB));
+        let local =
+            DiscoverSettings::from_values(Some("127.0.0.1:5353, [::1]:53"), Some("")).unwrap();
+        assert_eq!(
+            local.resolvers,
+            vec![
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
+        );
+        assert_eq!(local.ispdb, None, "an empty ISPDB skips it");
+        let own = DiscoverSettings::from_values(None, Some("https://ispdb.example/v1.1/")).unwrap();
+        assert_eq!(own.ispdb.as_deref(), Some("https://ispdb.example/v1.1/"));
+        let wrong = DiscoverSettings::from_values(Some("localhost"), None).unwrap_err();
+        assert!(wrong.contains("MAILFERRY_NAME_SERVER"), "{wrong}");
+        assert!(DiscoverSettings::from_values(None, Some("file:///etc/passwd")).is_err());
+    }
 
     #[test]
     fn addresses_give_their_domain() {

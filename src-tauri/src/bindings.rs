@@ -9,6 +9,7 @@ use crate::accounts::AccountHandle;
 use crate::commands::connect::{Checklist, StepFailure};
 use crate::commands::cutover::{MxCheck, MxRecord};
 use crate::commands::demo::{DemoSetup, DemoSide};
+use crate::commands::discover::{Found, Tried};
 use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
@@ -45,6 +46,8 @@ fn generate() -> String {
         AccountHandle::decl(&cfg),
         Server::decl(&cfg),
         Preset::decl(&cfg),
+        Tried::decl(&cfg),
+        Found::decl(&cfg),
         Checklist::decl(&cfg),
         StepFailure::decl(&cfg),
         SignedIn::decl(&cfg),

@@ -12,6 +12,7 @@ use crate::accounts::AccountHandle;
 use crate::commands::connect::Checklist;
 use crate::commands::cutover::MxCheck;
 use crate::commands::demo::DemoSetup;
+use crate::commands::discover::Found;
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
 use crate::commands::job::SavedJob;
 use crate::commands::mailboxes::{MailboxRow, PairNames};

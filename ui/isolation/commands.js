@@ -3,6 +3,7 @@
 const commands = [
   "provider_presets",
   "open_app_password_page",
+  "discover_server",
   "probe_server",
   "sign_in",
   "forget_account",

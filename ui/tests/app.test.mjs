@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,7 +28,36 @@ const freePort = () =>
   });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let driver, base, session;
+let driver, base, session, dns;
+/** The names the app's discovery asked the test's name server about. */
+const asked = [];
+
+/** A name server on 127.0.0.1 that knows no name (NXDOMAIN to every
+ *  question), so "Find my server" in the real app asks nothing beyond
+ *  this machine. */
+async function startNameServer() {
+  const socket = createSocket("udp4");
+  socket.on("message", (query, from) => {
+    if (query.length < 12) return;
+    let at = 12;
+    const labels = [];
+    while (at < query.length && query[at] !== 0) {
+      labels.push(query.subarray(at + 1, at + 1 + query[at]).toString());
+      at += query[at] + 1;
+    }
+    const end = at + 5; // the root label, QTYPE, QCLASS
+    if (end > query.length) return;
+    asked.push(labels.join("."));
+    const answer = Buffer.from(query.subarray(0, end));
+    answer[2] = 0x80 | (query[2] & 0x79); // a response; opcode and RD kept
+    answer[3] = 0x80 | 3; // RA, NXDOMAIN
+    answer.writeUInt16BE(1, 4); // the question
+    answer.fill(0, 6, 12); // no answer, authority or additional records
+    socket.send(answer, from.port, from.address);
+  });
+  await new Promise((r) => socket.bind(0, "127.0.0.1", r));
+  return socket;
+}
 
 async function wd(method, path, body) {
   const res = await fetch(`${base}${path}`, {
@@ -80,8 +110,16 @@ before(async () => {
   base = `http://127.0.0.1:${port}`;
   // The app keeps its job files under $HOME: a fresh one per test run.
   const home = mkdtempSync(join(tmpdir(), "mailferry-app-test-"));
+  dns = await startNameServer();
   driver = spawn(process.env.TAURI_DRIVER ?? "tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
-    env: { ...process.env, HOME: home, XDG_DATA_HOME: join(home, ".local/share") },
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_DATA_HOME: join(home, ".local/share"),
+      // Discovery asks the test's name server and no ISPDB: nothing leaves 127.0.0.1.
+      MAILFERRY_NAME_SERVER: `127.0.0.1:${dns.address().port}`,
+      MAILFERRY_ISPDB: "",
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   for (let i = 0; i < 100; i++) {
@@ -100,12 +138,25 @@ after(async () => {
   if (session) await Promise.race([wd("DELETE", s("")).catch(() => {}), sleep(20_000)]);
   spawnSync("pkill", ["-f", app]);
   driver?.kill();
+  dns?.close();
 });
 
 test("the app opens on the first screen with the demo offer", async () => {
   await waitFor(`//h1[normalize-space()="Where from, where to"]`, "the first screen");
   await waitFor(`//button[normalize-space()="Try it on demo servers"]`, "the demo offer");
   await shot("app-1-where");
+});
+
+test("typing an address asks the engine's discovery, which says in words that nothing was found and what to do", async () => {
+  const input = await waitFor(`//input[@name="source-user"]`, "the source address field");
+  await wd("POST", s(`/element/${input}/value`), { text: "anna@bakery.example" });
+  await click("Find my server");
+  const words = await text(`//*[@data-found="none"]`);
+  assert.match(words, /No mail server was found for bakery\.example/);
+  assert.match(words, /Pick your provider below/);
+  assert.ok(asked.some((name) => name.toLowerCase() === "bakery.example"), `the domain's records were asked: ${asked.join(", ")}`);
+  assert.ok(asked.every((name) => name.toLowerCase().endsWith("bakery.example")), `only names of the domain: ${asked.join(", ")}`);
+  await shot("app-1b-not-found");
 });
 
 test("a full migration of the demo office (three mailboxes) through the wizard, verified at the destination", async () => {

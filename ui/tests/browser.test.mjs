@@ -236,6 +236,68 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.close();
 });
 
+test("type your address: MailFerry finds the server, says how, and fills the settings; the new side says it still leads to the old one", async () => {
+  const { page, problems } = await open("plain");
+  const continueButton = page.getByRole("button", { name: "Continue" });
+  const source = page.locator('section[aria-labelledby="source-heading"]');
+  const dest = page.locator('section[aria-labelledby="destination-heading"]');
+  await source.locator('input[name="source-user"]').fill("anna@bakery.example");
+  await source.getByRole("button", { name: "Find my server" }).click();
+  const ok = source.locator('[data-found="ok"]');
+  await ok.waitFor();
+  assert.match(await ok.innerText(), /handled by Google Workspace \(from its MX records\)/);
+  assert.equal(await source.getByRole("radio", { name: "Gmail / Google Workspace" }).getAttribute("aria-checked"), "true");
+  await source.locator("details.settings summary").click();
+  assert.equal(await source.locator('input[name="source-host-detail"]').inputValue(), "imap.gmail.com");
+  assert.equal(await source.locator('input[name="source-user"]').inputValue(), "anna@bakery.example", "the address is kept");
+  // The same address on the new side: before the switch it still leads
+  // to the old provider, which is said, and nothing is filled in.
+  await dest.locator('input[name="destination-user"]').fill("anna@bakery.example");
+  await dest.locator('input[name="destination-user"]').press("Enter");
+  const same = dest.locator('[data-found="same"]');
+  await same.waitFor();
+  assert.match(await same.innerText(), /still leads to where your mail is now/);
+  assert.equal(await dest.locator('[role="radio"][aria-checked="true"]').count(), 0);
+  assert.equal(await continueButton.isDisabled(), true);
+  await snap(page, "where-1-found");
+  await dest.getByRole("radio", { name: "Microsoft 365 / Outlook.com" }).click();
+  assert.equal(await dest.locator("[data-found]").count(), 0, "a tile replaces what was found");
+  assert.equal(await continueButton.isDisabled(), false);
+  const asked = await page.evaluate(() => window.__mock.discovered);
+  assert.deepEqual(asked, ["anna@bakery.example", "anna@bakery.example"]);
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("type your address: a server found under another name waits for the owner's yes; nothing found says what to do and what was tried", async () => {
+  const { page, problems } = await open("plain");
+  const source = page.locator('section[aria-labelledby="source-heading"]');
+  await source.locator('input[name="source-user"]').fill("rosa@florist.example");
+  await source.getByRole("button", { name: "Find my server" }).click();
+  const caution = source.locator('[data-found="caution"]');
+  await caution.waitFor();
+  const words = await caution.innerText();
+  assert.match(words, /comes from the certificate mail\.florist\.example showed/);
+  assert.match(words, /No password was sent to it/);
+  assert.equal(await source.locator('[role="radio"][aria-checked="true"]').count(), 0, "nothing is filled in before the owner says yes");
+  await snap(page, "where-2-caution");
+  await source.getByRole("button", { name: "Use server123.hostingco.net" }).click();
+  assert.equal(await source.locator('[role="radio"][aria-checked="true"]').getAttribute("data-preset"), "other");
+  assert.equal(await source.locator('input[name="source-host"]').inputValue(), "server123.hostingco.net");
+  assert.match(await source.locator('[data-found="ok"]').innerText(), /Using server123\.hostingco\.net \(port 993\), as you chose\./);
+  const dest = page.locator('section[aria-labelledby="destination-heading"]');
+  await dest.locator('input[name="destination-user"]').fill("rosa@nowhere.example");
+  await dest.getByRole("button", { name: "Find my server" }).click();
+  const none = dest.locator('[data-found="none"]');
+  await none.waitFor();
+  assert.match(await none.innerText(), /No mail server was found for nowhere\.example/);
+  await none.getByText("What MailFerry tried").click();
+  assert.match(await none.innerText(), /imap\.nowhere\.example \(port 993, a usual server name\): imap\.nowhere\.example could not be found/);
+  await snap(page, "where-3-not-found");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test("the window works at its minimum size (900×600)", async () => {
   const { page } = await open("happy");
   await page.setViewportSize({ width: 900, height: 600 });

@@ -7,6 +7,7 @@ import presetsJson from "./presets.json";
 import type {
   Checklist,
   CopyStage,
+  Found,
   DomainMailbox,
   DomainView,
   PairHandles,
@@ -538,6 +539,51 @@ function followWatch(domainId: number, channel: number) {
 }
 const stopWatchers: (() => void)[] = [];
 
+// The engine's discovery, as the shell answers it, by the address's
+// domain: a Google Workspace domain (found by its mail records), a host
+// whose certificate is for another name, and a domain nothing finds.
+function discovered(address: string): Found {
+  (window as any).__mock.discovered = [...((window as any).__mock.discovered ?? []), address];
+  const domain = address.split("@").at(-1) ?? "";
+  if (domain === "bakery.example") {
+    return {
+      domain,
+      words: "Mail for bakery.example is handled by Google Workspace (from its MX records): imap.gmail.com, port 993, secured (TLS).",
+      server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null },
+      preset: "gmail",
+      how: "mail for bakery.example is handled by Google Workspace (from its MX records)",
+      username: null,
+      cautions: [],
+      tried: [{ host: "imap.gmail.com", port: 993, how: "mail for bakery.example is handled by Google Workspace (from its MX records)", outcome: "answers as a mail server" }],
+    };
+  }
+  if (domain === "florist.example") {
+    return {
+      domain,
+      words: "Found server123.hostingco.net (port 993, secured (TLS); the certificate mail.florist.example showed), but this name comes from the certificate mail.florist.example showed. Use it only if you recognise it.",
+      server: { host: "server123.hostingco.net", port: 993, security: "tls", trusted_fingerprint: null },
+      preset: "other",
+      how: "the certificate mail.florist.example showed",
+      username: null,
+      cautions: ["this name comes from the certificate mail.florist.example showed", "server123.hostingco.net is not part of florist.example"],
+      tried: [],
+    };
+  }
+  return {
+    domain,
+    words: `No mail server was found for ${domain}. Type its server name: your provider's help pages or your mail app's account settings show it.`,
+    server: null,
+    preset: null,
+    how: null,
+    username: null,
+    cautions: [],
+    tried: [
+      { host: `imap.${domain}`, port: 993, how: "a usual server name", outcome: `imap.${domain} could not be found.` },
+      { host: `mail.${domain}`, port: 993, how: "a usual server name", outcome: `mail.${domain} could not be found.` },
+    ],
+  };
+}
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -552,6 +598,7 @@ mockIPC(async (cmd, args) => {
         password: "alicepass",
         mailbox_list: "bob,bob,bobpass\noffice,office,officepass\n",
       };
+    case "discover_server": return discovered(a.address);
     case "probe_server": return probe(a.server);
     case "sign_in": return signIn(a.user);
     case "scan": return scan;

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod copy;
 pub mod cutover;
 pub mod demo;
+pub mod discover;
 pub mod folder_map;
 pub mod job;
 pub mod mailboxes;

@@ -10,6 +10,7 @@
 commands! {
     (fn servers::provider_presets() -> Vec<Preset>)
     (fn servers::open_app_password_page(preset: String) -> ())
+    (async discover::discover_server(address: String) -> Found)
     (async connect::probe_server(server: Server) -> Checklist)
     (async sign_in::sign_in[accounts](server: Server, user: String, password: String) -> SignedIn)
     (fn sign_in::forget_account[accounts](account: AccountHandle) -> ())

@@ -50,6 +50,8 @@ export const api = {
   providerPresets: () => call("provider_presets"),
   /** Opens the provider's app-password page in the system browser. */
   openAppPasswordPage: (preset: string) => call("open_app_password_page", { preset }),
+  /** Finds and checks the server of an email address (no password). */
+  discoverServer: (address: string) => call("discover_server", { address }),
   probeServer: (server: Server) => call("probe_server", { server }),
   signIn: (server: Server, user: string, password: string) =>
     call("sign_in", { server, user, password }),

@@ -235,6 +235,59 @@ messages_per_hour: number | null,
  */
 messages_per_second: number | null, };
 
+export type Tried = { 
+/**
+ * Server name.
+ */
+host: string, 
+/**
+ * Port.
+ */
+port: number, 
+/**
+ * How it was found.
+ */
+how: string, 
+/**
+ * What the check found, in words.
+ */
+outcome: string, };
+
+export type Found = { 
+/**
+ * The address's domain (empty when it is not an address).
+ */
+domain: string, 
+/**
+ * The outcome in plain words.
+ */
+words: string, 
+/**
+ * The server chosen, when one passed.
+ */
+server: Server | null, 
+/**
+ * The provider tile it matches (`gmail`, `microsoft`, …, `other`).
+ */
+preset: string | null, 
+/**
+ * How it was found, in a sentence.
+ */
+how: string | null, 
+/**
+ * The user name its settings say to sign in with, when they say.
+ */
+username: string | null, 
+/**
+ * Why the user should look before a password goes there, in words;
+ * empty when nothing needs a look.
+ */
+cautions: Array<string>, 
+/**
+ * Every server asked, in order, with what the check found.
+ */
+tried: Array<Tried>, };
+
 export type Checklist = { 
 /**
  * The steps that passed, in order.
@@ -1083,6 +1136,7 @@ saved_at: number, };
 export interface Commands {
   provider_presets: { args: Record<string, never>; ret: Array<Preset> };
   open_app_password_page: { args: { preset: string }; ret: void };
+  discover_server: { args: { address: string }; ret: Found };
   probe_server: { args: { server: Server }; ret: Checklist };
   sign_in: { args: { server: Server; user: string; password: string }; ret: SignedIn };
   forget_account: { args: { account: AccountHandle }; ret: void };
