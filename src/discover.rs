@@ -751,15 +751,14 @@ impl Search<'_> {
                 self.settings.http_port
             };
             let url = url_of(scheme, &host, port, &path);
-            let Ok(xml) = self.fetch(&url, &host).await else {
+            let Ok(got) = self.fetch(&url).await else {
                 continue;
             };
-            let servers = parse_autoconfig(&xml, &self.address);
+            let servers = parse_autoconfig(&got.body, &self.address);
             if servers.is_empty() {
                 continue;
             }
-            let shown = url.split('?').next().unwrap_or(&url).to_owned();
-            self.offer_servers(servers, Source::Autoconfig, &shown, scheme == "http");
+            self.offer_servers(servers, Source::Autoconfig, &got);
             return;
         }
     }
@@ -769,33 +768,27 @@ impl Search<'_> {
             return;
         };
         let url = format!("{}/{}", base.trim_end_matches('/'), self.domain);
-        let Some(host) = host_of(&url) else { return };
-        let Ok(xml) = self.fetch(&url, &host).await else {
+        let Ok(got) = self.fetch(&url).await else {
             return;
         };
-        let servers = parse_autoconfig(&xml, &self.address);
-        let plain = url.starts_with("http://");
-        self.offer_servers(servers, Source::Ispdb, &url, plain);
+        let servers = parse_autoconfig(&got.body, &self.address);
+        self.offer_servers(servers, Source::Ispdb, &got);
     }
 
-    fn offer_servers(
-        &mut self,
-        servers: Vec<OfferedServer>,
-        source: Source,
-        url: &str,
-        plain: bool,
-    ) {
+    fn offer_servers(&mut self, servers: Vec<OfferedServer>, source: Source, got: &Fetched) {
+        let url = got.shown();
         for s in servers {
             let how = match source {
                 Source::Ispdb => format!("from Thunderbird's list of providers ({url})"),
+                Source::Autodiscover => {
+                    format!("from {}'s Exchange Autodiscover ({url})", self.domain)
+                }
                 _ => format!("from the settings {} publishes ({url})", self.domain),
             };
             let mut c = self.candidate(&s.host, s.port, s.security, source, how);
             c.username = s.username;
-            if plain {
-                c.cautions.push(Caution::PlainHttp {
-                    url: url.to_owned(),
-                });
+            if let Some(url) = got.plain_url().filter(|_| got.plain) {
+                c.cautions.push(Caution::PlainHttp { url });
             }
             self.offer(c);
         }
@@ -823,21 +816,36 @@ impl Search<'_> {
         let d = self.domain.clone();
         let port = self.settings.https_port;
         let body = autodiscover_request(&self.address);
-        for host in [format!("autodiscover.{d}"), d.clone()] {
-            let url = url_of("https", &host, port, "/autodiscover/autodiscover.xml");
-            let Ok(xml) = self.post(&url, &host, body.clone()).await else {
+        let path = "/autodiscover/autodiscover.xml";
+        // Over HTTPS at autodiscover.<domain> and <domain>, then the
+        // redirect method: a GET over plain HTTP answered by a redirect,
+        // and the request POSTed where it leads (its settings then carry
+        // a caution: anyone on the way could have changed the redirect).
+        let places = [
+            (
+                url_of("https", &format!("autodiscover.{d}"), port, path),
+                false,
+            ),
+            (url_of("https", &d, port, path), false),
+            (
+                url_of(
+                    "http",
+                    &format!("autodiscover.{d}"),
+                    self.settings.http_port,
+                    path,
+                ),
+                true,
+            ),
+        ];
+        for (url, get_first) in places {
+            let Ok(got) = self.request(&url, Some(body.clone()), get_first).await else {
                 continue;
             };
-            let servers = parse_autodiscover(&xml);
+            let servers = parse_autodiscover(&got.body);
             if servers.is_empty() {
                 continue;
             }
-            for s in servers {
-                let how = format!("from {d}'s Exchange Autodiscover ({url})");
-                let mut c = self.candidate(&s.host, s.port, s.security, Source::Autodiscover, how);
-                c.username = s.username;
-                self.offer(c);
-            }
+            self.offer_servers(servers, Source::Autodiscover, &got);
             return;
         }
     }
@@ -944,31 +952,128 @@ impl Search<'_> {
 
     /// Fetches a document, through discovery's name servers when it has
     /// its own; `Err` when there is none.
-    async fn fetch(&self, url: &str, host: &str) -> Result<String, String> {
-        self.request(url, host, None).await
+    async fn fetch(&self, url: &str) -> Result<Fetched, String> {
+        self.request(url, None, false).await
     }
 
-    /// POSTs `body` (XML), as [`Search::fetch`] GETs.
-    async fn post(&self, url: &str, host: &str, body: String) -> Result<String, String> {
-        self.request(url, host, Some(body)).await
-    }
-
-    async fn request(&self, url: &str, host: &str, body: Option<String>) -> Result<String, String> {
-        let address = if self.settings.resolvers.is_empty() {
-            None
-        } else {
-            match &self.dns {
-                Ok(dns) => Some(mx::address(dns, host).await?),
-                Err(e) => return Err(e.clone()),
-            }
-        };
-        let url = url.to_owned();
-        let roots = self.settings.extra_roots_pem.clone();
-        let timeout = self.settings.timeout;
-        tokio::task::spawn_blocking(move || http_request(&url, body, address, &roots, timeout))
+    /// Asks `url`, following up to [`MAX_REDIRECTS`] redirects (never from
+    /// HTTPS down to plain HTTP). With `get_first`, the first request is a
+    /// GET that must redirect (Autodiscover's redirect over plain HTTP) and
+    /// `body` is POSTed where it leads.
+    async fn request(
+        &self,
+        url: &str,
+        body: Option<String>,
+        get_first: bool,
+    ) -> Result<Fetched, String> {
+        let mut url = url.to_owned();
+        let mut plain = url.starts_with("http://");
+        let mut via = Vec::new();
+        for hop in 0..=MAX_REDIRECTS {
+            let host = host_of(&url).ok_or_else(|| format!("{url} names no server"))?;
+            let address = if self.settings.resolvers.is_empty() {
+                None
+            } else {
+                match &self.dns {
+                    Ok(dns) => Some(mx::address(dns, &host).await?),
+                    Err(e) => return Err(e.clone()),
+                }
+            };
+            let asked = url.clone();
+            let sent = if get_first && hop == 0 {
+                None
+            } else {
+                body.clone()
+            };
+            let roots = self.settings.extra_roots_pem.clone();
+            let timeout = self.settings.timeout;
+            let answer = tokio::task::spawn_blocking(move || {
+                http_request(&asked, sent, address, &roots, timeout)
+            })
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())??;
+            match answer {
+                Answer::Body(text) if !(get_first && hop == 0) => {
+                    return Ok(Fetched {
+                        body: text,
+                        url,
+                        plain,
+                        via,
+                    })
+                }
+                Answer::Body(_) => return Err(format!("{url} answered without a redirect")),
+                Answer::Redirect(location) => {
+                    let next = redirect_target(&url, &location)?;
+                    if url.starts_with("https://") && next.starts_with("http://") {
+                        return Err(format!(
+                            "{url} redirected to {next}, an unencrypted address; not followed"
+                        ));
+                    }
+                    plain |= next.starts_with("http://");
+                    via.push(url);
+                    url = next;
+                }
+            }
+        }
+        Err(format!("{url}: more than {MAX_REDIRECTS} redirects"))
     }
+}
+
+/// A document discovery downloaded, and where it ended up.
+struct Fetched {
+    /// The document.
+    body: String,
+    /// The address it came from, after redirects.
+    url: String,
+    /// Some step was over plain HTTP (the first address or a redirect).
+    plain: bool,
+    /// The addresses that redirected to it, in order.
+    via: Vec<String>,
+}
+
+impl Fetched {
+    /// The address to show: the one it came from, and the first asked
+    /// when it was redirected.
+    fn shown(&self) -> String {
+        let url = self.url.split('?').next().unwrap_or(&self.url);
+        match self.via.first() {
+            Some(first) => {
+                let first = first.split('?').next().unwrap_or(first);
+                format!("{url}, redirected from {first}")
+            }
+            None => url.to_owned(),
+        }
+    }
+
+    /// The address that makes the settings untrusted, when one does: the
+    /// first plain-HTTP address on the way.
+    fn plain_url(&self) -> Option<String> {
+        self.via
+            .iter()
+            .chain(std::iter::once(&self.url))
+            .find(|u| u.starts_with("http://"))
+            .map(|u| u.split('?').next().unwrap_or(u).to_owned())
+    }
+}
+
+/// How many redirects discovery follows for one document.
+const MAX_REDIRECTS: usize = 3;
+
+/// Where a redirect's `Location` leads from `url`: absolute (`http(s)://`)
+/// or a path on the same server; anything else is refused.
+fn redirect_target(url: &str, location: &str) -> Result<String, String> {
+    let location = location.trim();
+    if location.starts_with("https://") || location.starts_with("http://") {
+        return Ok(location.to_owned());
+    }
+    if location.starts_with('/') && !location.starts_with("//") {
+        let (scheme, rest) = url.split_once("://").ok_or("not a web address")?;
+        let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+        return Ok(format!("{scheme}://{authority}{location}"));
+    }
+    Err(format!(
+        "{url} redirected to {location:?}, which is not a web address"
+    ))
 }
 
 fn failed(err: &Error) -> Verdict {
@@ -1104,16 +1209,24 @@ fn percent_encode(text: &str) -> String {
 /// The longest document accepted.
 const MAX_DOCUMENT: u64 = 256 * 1024;
 
+/// What a web server answered.
+enum Answer {
+    /// A `200` answer's body.
+    Body(String),
+    /// A redirect, with its `Location`.
+    Redirect(String),
+}
+
 /// GETs `url` (POSTs `body` as XML when given; blocking), connecting to
-/// `address` when given; the body of a `200` answer, else why not. No
-/// redirects are followed.
+/// `address` when given; the body of a `200` answer or a redirect's
+/// location (not followed here), else why not.
 fn http_request(
     url: &str,
     body: Option<String>,
     address: Option<IpAddr>,
     extra_roots_pem: &[String],
     timeout: Duration,
-) -> Result<String, String> {
+) -> Result<Answer, String> {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
     let roots = if extra_roots_pem.is_empty() {
         RootCerts::PlatformVerifier
@@ -1150,14 +1263,24 @@ fn http_request(
         None => agent.get(url).call(),
     };
     let mut response = sent.map_err(|e| e.to_string())?;
-    if response.status() != 200 {
-        return Err(format!("{url} answered {}", response.status()));
+    let status = response.status().as_u16();
+    if matches!(status, 301 | 302 | 303 | 307 | 308) {
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| format!("{url} redirected without saying where"))?;
+        return Ok(Answer::Redirect(location.to_owned()));
+    }
+    if status != 200 {
+        return Err(format!("{url} answered {status}"));
     }
     response
         .body_mut()
         .with_config()
         .limit(MAX_DOCUMENT)
         .read_to_string()
+        .map(Answer::Body)
         .map_err(|e| e.to_string())
 }
 

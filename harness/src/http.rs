@@ -26,11 +26,12 @@ pub struct Request {
 }
 
 /// An HTTP(S) server answering `200` with the document registered for a
-/// path (the query ignored; GET or POST alike) and `404` otherwise.
+/// path (the query ignored; GET or POST alike), `302` for a path
+/// registered as a redirect, and `404` otherwise.
 /// Stops when dropped.
 pub struct HttpServer {
     addr: SocketAddr,
-    documents: Arc<Mutex<HashMap<String, String>>>,
+    documents: Arc<Mutex<HashMap<String, Answer>>>,
     requests: Arc<Mutex<Vec<Request>>>,
     ca_pem: Option<String>,
     stop: Arc<AtomicBool>,
@@ -56,7 +57,7 @@ impl HttpServer {
             .set_nonblocking(true)
             .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
-        let documents: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let documents: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
@@ -115,7 +116,16 @@ impl HttpServer {
         self.documents
             .lock()
             .unwrap()
-            .insert(path.to_owned(), body.to_owned());
+            .insert(path.to_owned(), Answer::Document(body.to_owned()));
+        self
+    }
+
+    /// Answers `path` with a `302` redirect to `location`.
+    pub fn redirect(&self, path: &str, location: &str) -> &Self {
+        self.documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), Answer::Redirect(location.to_owned()));
         self
     }
 
@@ -150,9 +160,16 @@ fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
+/// What a path is answered with.
+#[derive(Clone)]
+enum Answer {
+    Document(String),
+    Redirect(String),
+}
+
 fn serve(
     stream: &mut (impl Read + Write),
-    documents: &Mutex<HashMap<String, String>>,
+    documents: &Mutex<HashMap<String, Answer>>,
     requests: &Mutex<Vec<Request>>,
 ) {
     let mut reader = BufReader::new(&mut *stream);
@@ -196,9 +213,12 @@ fn serve(
     });
     let document = documents.lock().unwrap().get(&path).cloned();
     let response = match document {
-        Some(body) => format!(
+        Some(Answer::Document(body)) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
+        ),
+        Some(Answer::Redirect(location)) => format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ),
         None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_owned(),
     };

@@ -63,6 +63,22 @@ impl Side {
             let Some(user) = self.user.clone() else {
                 bail!("--host{n} auto finds the server from --user{n}'s email address: give --user{n}");
             };
+            let given: Vec<String> = [
+                self.port.map(|p| format!("--port{n} {p}")),
+                self.starttls.then(|| format!("--starttls{n}")),
+                self.plain.then(|| format!("--plain{n}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !given.is_empty() {
+                bail!(
+                    "{} can't be used with --host{n} auto: discovery uses the port and security \
+                     it proved. Run `mailferry discover {user}` to see what it finds, or give \
+                     --host{n} NAME to choose them yourself.",
+                    given.join(" and ")
+                );
+            }
             let settings =
                 super::discover::settings(&self.lookup, self.cafile.as_deref(), self.timeout)?;
             let discovery = super::discover::for_side(self.role(), n, &user, &settings)?;
@@ -89,7 +105,8 @@ impl Side {
             endpoint = endpoint.with_port(port);
         }
         if let Some(chosen) = &found {
-            // Discovery decides the port and security it proved.
+            // Discovery decides the port and security it proved (a port
+            // or security given beside `auto` was refused above).
             endpoint = endpoint
                 .with_security(chosen.security)
                 .with_port(chosen.port);

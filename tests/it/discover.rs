@@ -57,6 +57,24 @@ fn autoconfig(host: &str, port: u16, socket: &str) -> String {
     )
 }
 
+/// An Exchange Autodiscover (POX) answer offering one IMAP server over TLS.
+fn autodiscover_xml(host: &str, port: u16) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <Protocol><Type>EXCH</Type><Server>{host}</Server></Protocol>
+      <Protocol>
+        <Type>IMAP</Type><Server>{host}</Server><Port>{port}</Port>
+        <SSL>on</SSL><LoginName>anna@bakery.example</LoginName>
+      </Protocol>
+    </Account>
+  </Response>
+</Autodiscover>"#
+    )
+}
+
 fn chosen(d: &Discovery) -> &mailferry::discover::Candidate {
     d.chosen()
         .unwrap_or_else(|| panic!("expected a server to be chosen, got {d:#?}"))
@@ -344,21 +362,7 @@ async fn exchange_autodiscover_finds_the_server() {
     let web = HttpServer::start_tls(&["autodiscover.bakery.example"]);
     web.serve(
         "/autodiscover/autodiscover.xml",
-        &format!(
-            r#"<?xml version="1.0" encoding="utf-8"?>
-<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
-  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
-    <Account>
-      <Protocol><Type>EXCH</Type><Server>exch01.bakery.example</Server></Protocol>
-      <Protocol>
-        <Type>IMAP</Type><Server>exch01.bakery.example</Server><Port>{}</Port>
-        <SSL>on</SSL><LoginName>anna@bakery.example</LoginName>
-      </Protocol>
-    </Account>
-  </Response>
-</Autodiscover>"#,
-            imap.tls_port()
-        ),
+        &autodiscover_xml("exch01.bakery.example", imap.tls_port()),
     );
     let dns = DnsServer::start();
     dns.a("autodiscover.bakery.example", HOME)
@@ -711,4 +715,174 @@ fn forget_asks_for_the_server_name_rather_than_discovering_it() {
     let all = crate::common::text(&out.stdout) + &crate::common::text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(all.contains("give --host1 NAME"), "{all}");
+}
+
+#[test]
+fn a_port_or_security_given_with_host_auto_is_refused_rather_than_ignored() {
+    // Discovery proves one port and security; a --port1 or --starttls1
+    // beside --host1 auto would silently lose, so it is refused in words
+    // before anything is asked.
+    for extra in [
+        &["--port1", "143"][..],
+        &["--starttls1"][..],
+        &["--plain1"][..],
+    ] {
+        let mut args = vec!["check", "--host1", "auto", "--user1", "anna@bakery.example"];
+        args.extend_from_slice(extra);
+        let out = crate::common::mailferry(
+            &args,
+            &[
+                ("MAILFERRY_NAME_SERVER", "127.0.0.1:1"),
+                ("MAILFERRY_PASSWORD1", "x"),
+            ],
+        );
+        let all = crate::common::text(&out.stdout) + &crate::common::text(&out.stderr);
+        assert_ne!(out.status.code(), Some(0), "{extra:?}: {all}");
+        assert!(
+            all.contains("can't be used with --host1 auto"),
+            "{extra:?}: {all}"
+        );
+        assert!(
+            !all.contains("No mail server was found"),
+            "refused before discovery: {all}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn autoconfig_follows_a_redirect_over_https_and_says_where_it_led() {
+    let imap = server(&["imap.bakery.example"]);
+    // The domain's autoconfig server sends the client to its hosting
+    // company's, which serves the settings.
+    let domain_web = HttpServer::start_tls(&["autoconfig.bakery.example"]);
+    let host_web = HttpServer::start_tls(&["settings.hostingco.example"]);
+    let target = format!(
+        "https://settings.hostingco.example:{}/clients/bakery.xml",
+        host_web.port()
+    );
+    domain_web.redirect("/mail/config-v1.1.xml", &target);
+    host_web.serve(
+        "/clients/bakery.xml",
+        &autoconfig("imap.bakery.example", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    dns.a("autoconfig.bakery.example", HOME)
+        .a("settings.hostingco.example", HOME)
+        .a("imap.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.https_port = domain_web.port();
+    s.extra_roots_pem
+        .push(domain_web.ca_pem().unwrap().to_owned());
+    s.extra_roots_pem
+        .push(host_web.ca_pem().unwrap().to_owned());
+    s.imaps_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Autoconfig, "{d:#?}");
+    assert_eq!(
+        (c.host.as_str(), c.port),
+        ("imap.bakery.example", imap.tls_port())
+    );
+    assert!(c.cautions.is_empty(), "HTTPS all the way: {c:#?}");
+    assert!(
+        c.how.contains("settings.hostingco.example") && c.how.contains("redirected from"),
+        "{}",
+        c.how
+    );
+    assert_eq!(host_web.requests().len(), 1);
+    assert_no_password_sent(&imap);
+}
+
+#[tokio::test]
+async fn a_redirect_from_https_down_to_plain_http_is_not_followed() {
+    let imap = server(&["imap.bakery.example"]);
+    let domain_web = HttpServer::start_tls(&["autoconfig.bakery.example"]);
+    let plain_web = HttpServer::start();
+    domain_web.redirect(
+        "/mail/config-v1.1.xml",
+        &format!(
+            "http://settings.hostingco.example:{}/bakery.xml",
+            plain_web.port()
+        ),
+    );
+    plain_web.serve(
+        "/bakery.xml",
+        &autoconfig("evil.hostingco.example", imap.tls_port(), "SSL"),
+    );
+    let dns = DnsServer::start();
+    dns.a("autoconfig.bakery.example", HOME)
+        .a("settings.hostingco.example", HOME)
+        .a("evil.hostingco.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.https_port = domain_web.port();
+    s.extra_roots_pem
+        .push(domain_web.ca_pem().unwrap().to_owned());
+    s.imaps_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    assert!(
+        d.candidates
+            .iter()
+            .all(|c| c.host != "evil.hostingco.example"),
+        "{d:#?}"
+    );
+    assert!(
+        plain_web.requests().is_empty(),
+        "the plain address was never asked"
+    );
+}
+
+#[tokio::test]
+async fn autodiscover_by_redirect_over_plain_http_posts_where_it_leads_and_asks_first() {
+    let imap = server(&["exch01.bakery.example"]);
+    // Nothing answers over HTTPS for the domain itself; its plain-HTTP
+    // Autodiscover address redirects to the hosting company's server.
+    let plain_web = HttpServer::start();
+    let host_web = HttpServer::start_tls(&["autodiscover.hostingco.example"]);
+    plain_web.redirect(
+        "/autodiscover/autodiscover.xml",
+        &format!(
+            "https://autodiscover.hostingco.example:{}/autodiscover/autodiscover.xml",
+            host_web.port()
+        ),
+    );
+    host_web.serve(
+        "/autodiscover/autodiscover.xml",
+        &autodiscover_xml("exch01.bakery.example", imap.tls_port()),
+    );
+    let dns = DnsServer::start();
+    dns.a("autodiscover.bakery.example", HOME)
+        .a("autodiscover.hostingco.example", HOME)
+        .a("exch01.bakery.example", HOME);
+    let mut s = settings(&dns, &imap);
+    s.http_port = plain_web.port();
+    s.extra_roots_pem
+        .push(host_web.ca_pem().unwrap().to_owned());
+    s.imaps_port = free_port();
+    s.imap_port = free_port();
+    let d = discover("anna@bakery.example", &s).await;
+    let c = chosen(&d);
+    assert_eq!(c.source, Source::Autodiscover, "{d:#?}");
+    assert_eq!(
+        (c.host.as_str(), c.port),
+        ("exch01.bakery.example", imap.tls_port())
+    );
+    assert!(
+        c.cautions
+            .iter()
+            .any(|k| matches!(k, mailferry::discover::Caution::PlainHttp { .. })),
+        "a redirect over plain HTTP could have been changed on the way: {c:#?}"
+    );
+    assert!(d.needs_confirmation, "{}", d.words);
+    // The plain address got a GET with nothing in it; the address went
+    // only to the HTTPS server, in a POST.
+    let plain = plain_web.requests();
+    assert!(
+        plain.iter().all(|r| r.method == "GET" && r.body.is_empty()),
+        "{plain:?}"
+    );
+    let posted = host_web.requests();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0].method, "POST");
+    assert!(posted[0].body.contains("anna@bakery.example"));
+    assert_no_password_sent(&imap);
 }
