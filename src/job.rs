@@ -463,6 +463,18 @@ impl Job {
         Ok((mapped, state))
     }
 
+    /// Puts `mail` (the report) in the new mailbox's INBOX, unread, over
+    /// the job's own connection to the new server.
+    ///
+    /// # Errors
+    /// The new server refused the message or the connection was lost.
+    pub async fn deliver_to_destination(
+        &mut self,
+        mail: &crate::report_mail::ReportMail<'_>,
+    ) -> Result<(), Error> {
+        mail.deliver(&mut self.dest).await
+    }
+
     /// Signs out of both servers (and lets go of the progress file).
     pub async fn close(self) {
         drop(self.state);

@@ -9,6 +9,16 @@ use crate::imap::Session;
 use base64::Engine as _;
 use chrono::{TimeZone, Utc};
 
+/// The report message's subject: the verdict, where the owner sees it
+/// without opening the message.
+pub fn subject(safe_to_switch: bool) -> &'static str {
+    if safe_to_switch {
+        "Your mail move: safe to switch (MailFerry report)"
+    } else {
+        "Your mail move: needs your attention (MailFerry report)"
+    }
+}
+
 /// The report as a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReportMail<'a> {

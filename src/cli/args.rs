@@ -74,6 +74,10 @@ pub(crate) struct VerifyArgs {
     /// and a starred one (JSON: a `spot_check` field).
     #[arg(long)]
     pub(crate) spot_check: bool,
+    /// Also put the report in the new mailbox's INBOX as a message
+    /// (unread, the verdict in its subject), where the owner looks.
+    #[arg(long)]
+    pub(crate) mail_report: bool,
 }
 
 #[derive(Args)]
@@ -387,7 +391,7 @@ macro_rules! side_args {
             #[arg(long = concat!("port", $n), help = concat!("Port of side ", $n, " (default 993 with TLS, 143 otherwise)."))]
             $port: Option<u16>,
             #[arg(long = concat!("user", $n), help = concat!("User name of side ", $n, " (often the full email address)."))]
-            $user: Option<String>,
+            pub(crate) $user: Option<String>,
             #[arg(long = concat!("passfile", $n), help = concat!("File whose first line is the password of side ", $n, ". Also read: the MAILFERRY_PASSWORD", $n, " environment variable, then a prompt."))]
             $passfile: Option<PathBuf>,
             #[doc = "Implicit TLS (the default)."]

@@ -327,3 +327,63 @@ async fn gmail_all_mail_copies_are_not_taken_for_the_newest_or_the_starred_messa
         );
     }
 }
+
+#[test]
+fn verify_mail_report_puts_the_report_in_the_new_inbox_unread() {
+    use base64::Engine as _;
+    let (src, dst) = servers();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("job.db");
+    let sync = run_both("sync", &src, &dst, &state, &[], &[]);
+    assert_eq!(sync.status.code(), Some(0), "{}", text(&sync.stdout));
+    let before = dst.fetch_all("alice", "INBOX").len();
+
+    let out = run_both(
+        "verify",
+        &src,
+        &dst,
+        &state,
+        &["--spot-check", "--mail-report"],
+        &[],
+    );
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("The report is in the new mailbox's inbox"),
+        "{}",
+        text(&out.stderr)
+    );
+    let inbox = dst.fetch_all("alice", "INBOX");
+    assert_eq!(inbox.len(), before + 1, "one message added, nothing else");
+    let report = inbox
+        .iter()
+        .find(|m| text(&m.body).contains("MailFerry report"))
+        .expect("the report is in the new INBOX");
+    assert!(
+        !report.flags.iter().any(|f| f == "\\Seen"),
+        "unread: {:?}",
+        report.flags
+    );
+    let raw = text(&report.body);
+    assert!(
+        raw.contains("Subject: Your mail move: safe to switch (MailFerry report)"),
+        "{raw}"
+    );
+    let body = raw
+        .split("\r\n\r\n")
+        .nth(1)
+        .expect("a body")
+        .replace("\r\n", "");
+    let plain = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(body.trim())
+            .expect("a base64 body"),
+    )
+    .unwrap();
+    assert_eq!(plain, said, "the message holds what verify printed");
+
+    // A second verify without the flag adds nothing.
+    let again = run_both("verify", &src, &dst, &state, &[], &[]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), before + 1);
+}

@@ -341,15 +341,6 @@ pub fn save_report(
     Ok(path.display().to_string())
 }
 
-/// The report's subject line, with the verdict.
-pub fn mail_subject(v: &Verification) -> &'static str {
-    if v.safe_to_switch {
-        "Your mail move: safe to switch (MailFerry report)"
-    } else {
-        "Your mail move: needs your attention (MailFerry report)"
-    }
-}
-
 /// Puts the last check's report in the new mailbox's INBOX, as a message
 /// (text and web page), unread: where the owner looks, no mail-sending
 /// settings needed.
@@ -363,7 +354,7 @@ pub async fn mail_report_of(run: &Run) -> IpcResult<()> {
     let html = render_html(&header, &verification);
     let mail = ReportMail {
         owner: &run.dest.credentials.user,
-        subject: mail_subject(&verification),
+        subject: mailferry::report_mail::subject(verification.safe_to_switch),
         text: &text,
         html: Some(&html),
         date: system_clock(),
