@@ -878,6 +878,13 @@ mod tests {
             cap: Some(Duration::from_secs(120)),
             ..mailferry::watch::Settings::default()
         };
+        // Carol's progress file is damaged after the copy: her watch cannot
+        // go on, and the others' must not stop for it.
+        std::fs::write(
+            office.dir.path().join("carol.db"),
+            b"not a progress file, damaged on purpose",
+        )
+        .unwrap();
         let watches = Watches::default();
         let watch = watches
             .start(&domain, settings.clone(), None, runs.notifier())
@@ -890,8 +897,14 @@ mod tests {
             "a second start finds the watch running"
         );
         let watching = until_watch(&watch, Duration::from_secs(60), |v| {
-            v.mailboxes.iter().all(|m| m.state == WatchState::Watching)
+            v.mailboxes[..2]
+                .iter()
+                .all(|m| m.state == WatchState::Watching)
+                && v.mailboxes[2].problem.is_some()
         });
+        let carol = &watching.mailboxes[2];
+        assert_eq!(carol.state, WatchState::Ended, "{carol:#?}");
+        assert!(!carol.status.is_empty(), "her row says why: {carol:#?}");
         assert!(
             watching.mailboxes[1]
                 .status
@@ -918,9 +931,11 @@ mod tests {
             ended
                 .end
                 .as_deref()
-                .is_some_and(|e| e.starts_with("The watch was stopped.")),
+                .is_some_and(|e| e.starts_with("The watch was stopped.")
+                    && e.contains("1 mailbox could not be watched")),
             "{ended:#?}"
         );
+        assert!(ended.mailboxes[2].problem.is_some(), "{ended:#?}");
         let told = said.0.lock().unwrap().clone();
         let (title, body) = told.last().unwrap();
         assert_eq!(title, "MailFerry: the watch has ended");
