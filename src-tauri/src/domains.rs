@@ -118,6 +118,9 @@ pub struct DomainView {
     pub source: Server,
     /// The new server.
     pub destination: Server,
+    /// While copying: that the computer is kept awake, or that it could
+    /// not be and what to do.
+    pub awake: Option<String>,
 }
 
 /// One mailbox pair, signed in, with its progress file.
@@ -174,6 +177,8 @@ pub struct DomainRun {
     stop: Mutex<Option<oneshot::Sender<()>>>,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
     notifier: Option<Arc<dyn Notifier>>,
+    /// What keeps the computer awake while it copies (and its watch runs).
+    pub(crate) awake: Option<Arc<crate::awake::Awake>>,
 }
 
 fn server_of(endpoint: &Endpoint) -> Server {
@@ -195,6 +200,7 @@ impl DomainRun {
         stage: CopyStage,
         limits: Limits,
         notifier: Option<Arc<dyn Notifier>>,
+        awake: Option<Arc<crate::awake::Awake>>,
     ) -> IpcResult<DomainRun> {
         let first = members
             .first()
@@ -239,12 +245,14 @@ impl DomainRun {
                 stage: CopyStage::default(),
                 source: server_of(&first.source.endpoint),
                 destination: server_of(&first.dest.endpoint),
+                awake: None,
             }),
             running: AtomicBool::new(false),
             cancel: Mutex::new(Cancel::new()),
             stop: Mutex::new(None),
             worker: Mutex::new(None),
             notifier,
+            awake,
         };
         domain.view = watch::Sender::new(domain.compute());
         Ok(domain)
@@ -310,6 +318,11 @@ impl DomainRun {
             stage: self.stage.clone(),
             source: server_of(&self.source),
             destination: server_of(&self.dest),
+            awake: self
+                .awake
+                .as_ref()
+                .filter(|_| self.is_running())
+                .and_then(|a| a.words("the copy ends")),
         }
     }
 
@@ -356,6 +369,8 @@ impl DomainRun {
         let spawned = std::thread::Builder::new()
             .name(format!("mailferry-domain-{}", self.id.0))
             .spawn(move || {
+                let awake = domain.awake.as_ref().map(|a| a.hold("Copying mail"));
+                domain.refresh();
                 let outcome = crate::runs::block_on_own_runtime(async {
                     Ok(tokio::select! {
                         outcomes = domain.copy(&todo) => Some(outcomes),
@@ -393,6 +408,7 @@ impl DomainRun {
                     let (title, body) = ended_words(&domain.compute(), domain.stage.after_switch);
                     tell(&domain.notifier, &title, &body);
                 }
+                drop(awake);
                 domain.running.store(false, Ordering::SeqCst);
                 domain.refresh();
             });
@@ -850,6 +866,8 @@ mod tests {
         let said = Arc::new(Recorded::default());
         let runs = Runs::default();
         runs.set_notifier(said.clone());
+        let awake = crate::awake::tests::Counted::default();
+        runs.set_awake(crate::awake::Awake::new(awake.clone()));
         let limits = Limits {
             source_connections: 6,
             dest_connections: 6,
@@ -864,7 +882,14 @@ mod tests {
             .create_domain(office.pairs(), final_copy, limits)
             .unwrap();
         domain.start().unwrap();
-        assert_eq!(until_stopped(&domain).state, RunState::Finished);
+        let copied = until_stopped(&domain);
+        assert_eq!(copied.state, RunState::Finished);
+        assert_eq!(
+            awake.counts(),
+            (1, 1),
+            "the computer was kept awake for the copy and let go after"
+        );
+        assert_eq!(copied.awake, None, "nothing said once the copy stopped");
         assert_eq!(
             said.0.lock().unwrap().first().map(|(t, _)| t.as_str()),
             Some("MailFerry: the final copy has finished"),
@@ -902,6 +927,13 @@ mod tests {
                 .all(|m| m.state == WatchState::Watching)
                 && v.mailboxes[2].problem.is_some()
         });
+        assert_eq!(awake.counts(), (2, 1), "and again while watching");
+        assert!(
+            watching.awake.as_deref().is_some_and(
+                |w| w.starts_with("MailFerry keeps this computer awake until the watch ends.")
+            ),
+            "{watching:#?}"
+        );
         let carol = &watching.mailboxes[2];
         assert_eq!(carol.state, WatchState::Ended, "{carol:#?}");
         assert!(!carol.status.is_empty(), "her row says why: {carol:#?}");
@@ -936,6 +968,8 @@ mod tests {
             "{ended:#?}"
         );
         assert!(ended.mailboxes[2].problem.is_some(), "{ended:#?}");
+        assert_eq!(awake.counts(), (2, 2), "let go when the watch ended");
+        assert_eq!(ended.awake, None);
         let told = said.0.lock().unwrap().clone();
         let (title, body) = told.last().unwrap();
         assert_eq!(title, "MailFerry: the watch has ended");

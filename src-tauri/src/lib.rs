@@ -10,6 +10,7 @@
 //! - `bindings` (tests): the TypeScript types for the window, generated.
 
 pub mod accounts;
+pub mod awake;
 pub mod commands;
 pub mod domains;
 pub mod error;
@@ -44,8 +45,9 @@ pub fn run() {
         .expect("the window could not be created (is a display available?)");
     {
         use tauri::Manager;
-        app.state::<runs::Runs>()
-            .set_notifier(std::sync::Arc::new(notify::Desktop(app.handle().clone())));
+        let runs = app.state::<runs::Runs>();
+        runs.set_notifier(std::sync::Arc::new(notify::Desktop(app.handle().clone())));
+        runs.set_awake(awake::Awake::new(awake::System));
     }
     app.run(|app, event| {
         if let tauri::RunEvent::Exit = event {

@@ -358,6 +358,8 @@ pub struct Runs {
     pub(crate) domains: Mutex<Vec<Arc<crate::domains::DomainRun>>>,
     /// Tells the owner when a domain's copy ends (set once the app runs).
     notifier: std::sync::OnceLock<Arc<dyn crate::notify::Notifier>>,
+    /// What keeps the computer awake while copies and watches run.
+    awake: std::sync::OnceLock<Arc<crate::awake::Awake>>,
 }
 
 impl Runs {
@@ -423,6 +425,7 @@ impl Runs {
             stage,
             limits,
             self.notifier(),
+            self.awake(),
         )?);
         domains.push(domain.clone());
         Ok(domain)
@@ -431,6 +434,17 @@ impl Runs {
     /// Who is told when a copy ends (the app's OS notifications).
     pub fn set_notifier(&self, notifier: Arc<dyn crate::notify::Notifier>) {
         let _ = self.notifier.set(notifier);
+    }
+
+    /// What keeps the computer awake while copies and watches run (the
+    /// app's: the system's inhibitor).
+    pub fn set_awake(&self, awake: Arc<crate::awake::Awake>) {
+        let _ = self.awake.set(awake);
+    }
+
+    /// What keeps the computer awake, if anything.
+    pub fn awake(&self) -> Option<Arc<crate::awake::Awake>> {
+        self.awake.get().cloned()
     }
 
     /// Who is told when a copy or a watch ends, if anyone.

@@ -80,6 +80,9 @@ pub struct WatchView {
     pub records: Option<String>,
     /// How it ended, in words, once every mailbox's watch is over.
     pub end: Option<String>,
+    /// While watching: that the computer is kept awake, or that it could
+    /// not be and what to do.
+    pub awake: Option<String>,
 }
 
 /// A domain's watch and its stop.
@@ -150,15 +153,22 @@ impl Watches {
                 line: Tally::default().line(0, 0),
                 records: None,
                 end: None,
+                awake: None,
             }),
             tallies: Mutex::new(vec![Tally::default(); members.len()]),
             cancel: Cancel::new(),
             worker: Mutex::new(None),
         });
         let running = watch.clone();
+        let awake = domain.awake.clone();
         let handle = std::thread::Builder::new()
             .name(format!("mailferry-watch-{}", domain.id.0))
             .spawn(move || {
+                let held = awake
+                    .as_ref()
+                    .map(|a| a.hold("Watching the old mail server"));
+                let words = awake.as_ref().and_then(|a| a.words("the watch ends"));
+                running.view.send_modify(|v| v.awake = words);
                 let summaries = crate::runs::block_on_own_runtime(async {
                     let each = members
                         .iter()
@@ -167,6 +177,8 @@ impl Watches {
                     Ok(futures::future::join_all(each).await)
                 })
                 .unwrap_or_else(|e| vec![Err(e); members.len()]);
+                drop(held);
+                running.view.send_modify(|v| v.awake = None);
                 running.ended(&summaries, &settings, &notifier);
             })
             .map_err(IpcError::internal)?;

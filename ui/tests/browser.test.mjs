@@ -561,11 +561,13 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   );
   await page.getByRole("button", { name: /Copy mail to/ }).click();
   await page.locator("[data-rate]").waitFor();
+  assert.match(await page.locator("[data-awake]").innerText(), /^MailFerry keeps this computer awake until the copy ends\./);
   // Each folder's own speed: 14 messages in 0.9 s.
   assert.match(await page.locator("tr", { hasText: "INBOX" }).last().innerText(), /14 of 14[\s\S]*15\.6/);
   await snap(page, "copy-7-bulk-running");
   await page.locator('[data-state="finished"]').waitFor();
   await page.locator('[data-stage="bulk"].done').waitFor();
+  assert.equal(await page.locator("[data-awake]").count(), 0, "nothing said once the copy stopped");
   await page.locator('[data-stage-card="delta"]').waitFor();
   await page.getByRole("button", { name: "Catch up now" }).click();
   await page.locator('[data-stage="delta"].done').waitFor();
@@ -598,6 +600,7 @@ test("copy: the staged plan, bulk without big messages, catch-up, the big-messag
   const watch = page.locator("[data-watch]");
   await watch.getByText("Mail still arriving at the old server: 1 today, last at 14:02").waitFor();
   assert.match(await watch.locator("[data-watched]").first().innerText(), /INBOX, Junk as mail arrives[\s\S]*1 message moved/);
+  assert.match(await watch.locator("[data-awake]").innerText(), /keeps this computer awake until the watch ends/);
   assert.deepEqual((await mock(page)).watchStarts.map(({ mailDomain, oldMx }) => ({ mailDomain, oldMx })), [
     { mailDomain: "example.com", oldMx: ["aspmx.l.google.com", "alt1.aspmx.l.google.com"] },
   ], "watched once, with the records seen before the switch");

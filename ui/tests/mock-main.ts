@@ -410,7 +410,11 @@ function domainView(base: DomainView, members: RunView[]): DomainView {
     to_copy: members[i].folders.reduce((a, f) => a + f.to_copy, 0),
     copied: members[i].folders.reduce((a, f) => a + f.copied, 0),
   }));
-  return { ...base, state, mailboxes, current, current_view: members[current] };
+  // The shell keeps the computer awake while it copies.
+  const awake = running
+    ? "MailFerry keeps this computer awake until the copy ends. If it sleeps anyway (a closed lid), the work picks up where it stopped when it wakes."
+    : null;
+  return { ...base, state, mailboxes, current, current_view: members[current], awake };
 }
 
 /** Runs the members (from `members`' views, those in `which`) two at a time, from `t0`. */
@@ -456,6 +460,7 @@ function startDomain(pairs: PairHandles[], stage: CopyStage): number {
   const base: DomainView = {
     id, state: "copying", mailboxes, current: 0, current_view: members[0], at_once: AT_ONCE, stage,
     source: server("imap.gmail.com", 993), destination: server("outlook.office365.com", 993),
+    awake: null,
   };
   const timeline = [{ at: 0, view: domainView(base, members), members }, ...schedule(base, members, members.map((_, i) => i), 0)];
   saveDomain({ id, startedAt: Date.now(), timeline });
@@ -527,6 +532,8 @@ function watchView(domainId: number): WatchView {
     end: watchStopped !== null
       ? "The watch was stopped. Mail that arrives at the old server from now on is not moved until you watch or copy again."
       : null,
+    awake: watchStopped !== null ? null
+      : "MailFerry keeps this computer awake until the watch ends. If it sleeps anyway (a closed lid), the work picks up where it stopped when it wakes.",
   };
 }
 function followWatch(domainId: number, channel: number) {

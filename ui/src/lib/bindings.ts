@@ -699,7 +699,12 @@ source: Server,
 /**
  * The new server.
  */
-destination: Server, };
+destination: Server, 
+/**
+ * While copying: that the computer is kept awake, or that it could
+ * not be and what to do.
+ */
+awake: string | null, };
 
 export type FolderAudit = { 
 /**
@@ -987,7 +992,12 @@ records: string | null,
 /**
  * How it ended, in words, once every mailbox's watch is over.
  */
-end: string | null, };
+end: string | null, 
+/**
+ * While watching: that the computer is kept awake, or that it could
+ * not be and what to do.
+ */
+awake: string | null, };
 
 export type DemoSide = { 
 /**
