@@ -69,6 +69,7 @@ impl Step {
             | Problem::RegistrationMissing { .. }
             | Problem::BrowserSignInFailed { .. }
             | Problem::OrganisationAccessRefused { .. }
+            | Problem::DirectoryRefused { .. }
             | Problem::KeychainUnavailable
             | Problem::KeychainFailed { .. }
             | Problem::NotInKeychain { .. }

@@ -208,6 +208,12 @@ pub enum Problem {
         /// Whose ("Google", "Microsoft").
         issuer: String,
     },
+    /// The organisation's directory (Google's Admin SDK, Microsoft Graph)
+    /// would not list its mailboxes to MailFerry.
+    DirectoryRefused {
+        /// Whose ("Google", "Microsoft").
+        issuer: String,
+    },
     /// This computer has no keychain MailFerry can use (a Linux session
     /// without a Secret Service), or it is locked.
     KeychainUnavailable,
@@ -332,6 +338,7 @@ impl Problem {
             Problem::RegistrationMissing { .. } => "RegistrationMissing",
             Problem::BrowserSignInFailed { .. } => "BrowserSignInFailed",
             Problem::OrganisationAccessRefused { .. } => "OrganisationAccessRefused",
+            Problem::DirectoryRefused { .. } => "DirectoryRefused",
             Problem::KeychainUnavailable => "KeychainUnavailable",
             Problem::KeychainFailed { .. } => "KeychainFailed",
             Problem::NotInKeychain { .. } => "NotInKeychain",
@@ -518,6 +525,15 @@ impl Problem {
                  ID with https://mail.google.com/ under Security, API controls, Domain-wide \
                  delegation; in Microsoft 365, grant the app IMAP.AccessAsApp with admin consent and \
                  give it access to each mailbox. The details say what {issuer} answered."
+            ),
+            Problem::DirectoryRefused { issuer } => format!(
+                "{issuer} did not let MailFerry list your organisation's mailboxes. An \
+                 administrator must allow it: in Google Workspace, add the service account's \
+                 client ID with https://www.googleapis.com/auth/admin.directory.user.readonly \
+                 under Security, API controls, Domain-wide delegation, and name an administrator \
+                 to act as; in Microsoft 365, grant the app User.Read.All with admin consent \
+                 (AuditLog.Read.All too, for the last sign-ins). The details say what {issuer} \
+                 answered."
             ),
             Problem::KeychainUnavailable => format!(
                 "MailFerry can't reach this computer's keychain, or it is locked, and it never saves a \
@@ -836,6 +852,9 @@ mod tests {
             Problem::RemovalAfterSwitch,
             Problem::OrganisationAccessRefused {
                 issuer: "Google".into(),
+            },
+            Problem::DirectoryRefused {
+                issuer: "Microsoft".into(),
             },
             Problem::BrowserSignInFailed {
                 issuer: "Google".into(),

@@ -12,6 +12,7 @@ pub mod event;
 pub mod folder;
 pub mod identity;
 pub mod imap;
+pub mod inventory;
 pub mod job;
 pub mod logging;
 pub mod mx;

@@ -23,15 +23,19 @@ pub struct Request {
     pub host: String,
     /// The path with its query (`/mail/config-v1.1.xml?emailaddress=…`).
     pub target: String,
+    /// The `Authorization` header, empty when none.
+    pub authorization: String,
 }
 
 /// An HTTP(S) server answering `200` with the document registered for a
 /// path (the query ignored; GET or POST alike), `302` for a path
-/// registered as a redirect, and `404` otherwise.
+/// registered as a redirect, the answers registered for a path with its
+/// exact query ([`HttpServer::answer`]) before those, and `404` otherwise.
 /// Stops when dropped.
 pub struct HttpServer {
     addr: SocketAddr,
     documents: Arc<Mutex<HashMap<String, Answer>>>,
+    answers: Queued,
     requests: Arc<Mutex<Vec<Request>>>,
     ca_pem: Option<String>,
     stop: Arc<AtomicBool>,
@@ -58,31 +62,41 @@ impl HttpServer {
             .expect("non-blocking listener");
         let addr = listener.local_addr().expect("local address");
         let documents: Arc<Mutex<HashMap<String, Answer>>> = Arc::default();
+        let answers: Queued = Arc::default();
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let config = tls.map(|t| server_config(&t));
         let thread = {
-            let (documents, requests, stop) = (documents.clone(), requests.clone(), stop.clone());
+            let (documents, answers, requests, stop) = (
+                documents.clone(),
+                answers.clone(),
+                requests.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((tcp, _)) => {
                             let _ = tcp.set_nonblocking(false);
                             let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
-                            let (documents, requests, config) =
-                                (documents.clone(), requests.clone(), config.clone());
+                            let (documents, answers, requests, config) = (
+                                documents.clone(),
+                                answers.clone(),
+                                requests.clone(),
+                                config.clone(),
+                            );
                             std::thread::spawn(move || match config {
                                 Some(config) => {
                                     let Ok(conn) = rustls::ServerConnection::new(config) else {
                                         return;
                                     };
                                     let mut stream = rustls::StreamOwned::new(conn, tcp);
-                                    serve(&mut stream, &documents, &requests);
+                                    serve(&mut stream, &documents, &answers, &requests);
                                 }
                                 None => {
                                     let mut tcp = tcp;
-                                    serve(&mut tcp, &documents, &requests);
+                                    serve(&mut tcp, &documents, &answers, &requests);
                                 }
                             });
                         }
@@ -94,6 +108,7 @@ impl HttpServer {
         HttpServer {
             addr,
             documents,
+            answers,
             requests,
             ca_pem,
             stop,
@@ -117,6 +132,27 @@ impl HttpServer {
             .lock()
             .unwrap()
             .insert(path.to_owned(), Answer::Document(body.to_owned()));
+        self
+    }
+
+    /// Answers `target` (a path with its exact query, as the client sends
+    /// it) with `status`, `headers` and `body`, after any answers queued
+    /// for it before; the last one queued is repeated.
+    pub fn answer(&self, target: &str, status: u16, headers: &[(&str, &str)], body: &str) -> &Self {
+        let reply = Answer::Reply {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_owned(),
+        };
+        self.answers
+            .lock()
+            .unwrap()
+            .entry(target.to_owned())
+            .or_default()
+            .push(reply);
         self
     }
 
@@ -165,11 +201,20 @@ fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
 enum Answer {
     Document(String),
     Redirect(String),
+    Reply {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
 }
+
+/// Answers by exact target, each queue served in order, its last repeated.
+type Queued = Arc<Mutex<HashMap<String, Vec<Answer>>>>;
 
 fn serve(
     stream: &mut (impl Read + Write),
     documents: &Mutex<HashMap<String, Answer>>,
+    answers: &Mutex<HashMap<String, Vec<Answer>>>,
     requests: &Mutex<Vec<Request>>,
 ) {
     let mut reader = BufReader::new(&mut *stream);
@@ -180,6 +225,7 @@ fn serve(
     let method = line.split_whitespace().next().unwrap_or("").to_owned();
     let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let mut host = String::new();
+    let mut authorization = String::new();
     let mut length = 0usize;
     loop {
         let mut header = String::new();
@@ -193,6 +239,8 @@ fn serve(
         if let Some((name, value)) = header.split_once(':') {
             if name.eq_ignore_ascii_case("host") {
                 host = value.trim().to_owned();
+            } else if name.eq_ignore_ascii_case("authorization") {
+                authorization = value.trim().to_owned();
             } else if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().unwrap_or(0).min(1 << 20);
             }
@@ -205,18 +253,41 @@ fn serve(
     drop(reader);
     let body = String::from_utf8_lossy(&body).into_owned();
     let path = target.split('?').next().unwrap_or("").to_owned();
+    let queued = {
+        let mut answers = answers.lock().unwrap();
+        match answers.get_mut(&target) {
+            Some(queue) if queue.len() > 1 => Some(queue.remove(0)),
+            Some(queue) => queue.first().cloned(),
+            None => None,
+        }
+    };
     requests.lock().unwrap().push(Request {
         method,
         body,
         host,
         target,
+        authorization,
     });
-    let document = documents.lock().unwrap().get(&path).cloned();
+    let document = queued.or_else(|| documents.lock().unwrap().get(&path).cloned());
     let response = match document {
         Some(Answer::Document(body)) => format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
+        Some(Answer::Reply {
+            status,
+            headers,
+            body,
+        }) => {
+            let mut head = format!("HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\n");
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            format!(
+                "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+        }
         Some(Answer::Redirect(location)) => format!(
             "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         ),

@@ -99,7 +99,9 @@ impl ErrorCode {
                 ErrorCode::OAuthUnavailable
             }
             Problem::BrowserSignInFailed { .. } => ErrorCode::BrowserSignInFailed,
-            Problem::OrganisationAccessRefused { .. } => ErrorCode::OrganisationAccessRefused,
+            Problem::OrganisationAccessRefused { .. } | Problem::DirectoryRefused { .. } => {
+                ErrorCode::OrganisationAccessRefused
+            }
             Problem::KeychainUnavailable => ErrorCode::KeychainUnavailable,
             Problem::KeychainFailed { .. } => ErrorCode::KeychainFailed,
             Problem::NotInKeychain { .. } => ErrorCode::NotInKeychain,

@@ -291,6 +291,13 @@ impl ServiceAccount {
         })
     }
 
+    /// The same account asking for `scope` instead of mail access (the
+    /// directory's, to list the domain's mailboxes).
+    pub fn with_scope(mut self, scope: &str) -> ServiceAccount {
+        self.scope = scope.to_owned();
+        self
+    }
+
     /// The service account's address (`…@….iam.gserviceaccount.com`).
     pub fn client_email(&self) -> &str {
         &self.client_email
@@ -389,6 +396,7 @@ pub struct ClientCredentials {
     issuer: Issuer,
     client_id: String,
     client_secret: Secret<String>,
+    scope: String,
 }
 
 impl ClientCredentials {
@@ -412,7 +420,16 @@ impl ClientCredentials {
             },
             client_id: client_id.to_owned(),
             client_secret,
+            scope: MICROSOFT_APP_SCOPE.to_owned(),
         }
+    }
+
+    /// The same app asking for `scope` instead of IMAP access (Microsoft
+    /// Graph's, `https://graph.microsoft.com/.default`, to list mailboxes).
+    pub fn with_scope(mut self, scope: &str) -> ClientCredentials {
+        self.scope = scope.to_owned();
+        self.issuer.scopes = vec![self.scope.clone()];
+        self
     }
 }
 
@@ -428,7 +445,7 @@ impl Grant for ClientCredentials {
                 ("grant_type", "client_credentials"),
                 ("client_id", &self.client_id),
                 ("client_secret", self.client_secret.expose()),
-                ("scope", MICROSOFT_APP_SCOPE),
+                ("scope", &self.scope),
             ],
         )
     }

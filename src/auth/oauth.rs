@@ -546,7 +546,9 @@ fn failed(issuer: &str, detail: impl Into<String>) -> Error {
     .with_detail(detail)
 }
 
-fn agent() -> ureq::Agent {
+/// The web client of sign-ins and organisation directories: the system's
+/// certificate authorities, 30 s per request, every status readable.
+pub(crate) fn agent() -> ureq::Agent {
     let tls = ureq::tls::TlsConfig::builder()
         .root_certs(ureq::tls::RootCerts::PlatformVerifier)
         .build();
@@ -578,7 +580,7 @@ pub fn form_encode(pairs: &[(&str, &str)]) -> String {
 }
 
 /// `s` with every byte but the unreserved ones (RFC 3986) percent-encoded.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {

@@ -48,6 +48,41 @@ pub(crate) enum Command {
     /// Remove the passwords and sign-ins of the source (1) and destination
     /// (2) accounts from this computer's keychain (after a migration).
     Forget(ForgetArgs),
+    /// List every mailbox of a Google Workspace or Microsoft 365 domain
+    /// from its directory, flag the ones worth a second look (suspended,
+    /// long unused), and write the list `sync --mailboxes` reads.
+    Inventory(InventoryArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct InventoryArgs {
+    /// Google Workspace: the service account's key file (domain-wide
+    /// delegation with the directory's read-only user scope).
+    #[arg(
+        long,
+        value_name = "KEYFILE",
+        required_unless_present = "microsoft",
+        conflicts_with = "microsoft"
+    )]
+    pub(crate) google: Option<PathBuf>,
+    /// Google Workspace: the administrator the service account acts as.
+    #[arg(long, value_name = "ADDRESS", requires = "google")]
+    pub(crate) admin: Option<String>,
+    /// Microsoft 365: the tenant (its ID or domain, or a token URL). The
+    /// app's ID and secret come from MAILFERRY_OAUTH_CLIENT_ID and
+    /// MAILFERRY_OAUTH_CLIENT_SECRET (User.Read.All, admin consent).
+    #[arg(long, value_name = "TENANT")]
+    pub(crate) microsoft: Option<String>,
+    /// The directory's address (Google's Admin SDK, Microsoft Graph; for
+    /// national clouds such as https://graph.microsoft.us).
+    #[arg(long, value_name = "URL")]
+    pub(crate) api: Option<String>,
+    /// Write the mailbox list (`sync --mailboxes` reads it) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) list: Option<PathBuf>,
+    /// Print the inventory as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]

@@ -9,6 +9,7 @@ pub(crate) mod check;
 pub(crate) mod discover;
 pub(crate) mod folders;
 pub(crate) mod forget;
+pub(crate) mod inventory;
 pub(crate) mod log;
 mod render;
 mod sides;

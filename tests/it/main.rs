@@ -20,6 +20,7 @@ mod discover;
 mod domain;
 mod faults;
 mod folders;
+mod inventory;
 mod messages;
 mod oauth;
 mod oauth_flow;

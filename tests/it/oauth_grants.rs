@@ -190,7 +190,7 @@ fn check_assertion(jwt: &str, public_key: &Path, token_url: &str) -> String {
 
 /// A fresh RSA key pair in `dir`: the key file Google's console would
 /// download (pointing at `token_url`), and the public key's PEM file.
-fn service_account_key(dir: &Path, token_url: &str) -> (std::path::PathBuf, String) {
+pub(crate) fn service_account_key(dir: &Path, token_url: &str) -> (std::path::PathBuf, String) {
     let key = dir.join("key.pem");
     let public = dir.join("public.pem");
     for args in [
