@@ -40,6 +40,8 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         // Only the shell notifies (no notification permission for the window).
         .plugin(tauri_plugin_notification::init())
+        // Only the shell opens the save dialog (no dialog permission for the window).
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(ipc::handler())
         .build(tauri::generate_context!())
         .expect("the window could not be created (is a display available?)");

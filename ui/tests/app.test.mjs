@@ -98,6 +98,20 @@ async function text(xpath) {
   return wd("GET", s(`/element/${el}/text`));
 }
 
+/** Waits for the system's save dialog (a GTK window under Xvfb) and
+ *  presses Enter in it, through xdotool. */
+async function answerSaveDialog() {
+  const found = spawnSync("xdotool", ["search", "--sync", "--onlyvisible", "--name", "Save the migration report"], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const id = found.stdout.trim().split("\n").at(-1);
+  assert.ok(id, `the save dialog opened: ${found.stderr}`);
+  await sleep(500);
+  spawnSync("xdotool", ["windowfocus", "--sync", id], { timeout: 10_000 });
+  spawnSync("xdotool", ["key", "--clearmodifiers", "Return"], { timeout: 10_000 });
+}
+
 async function shot(name) {
   const png = await wd("GET", s("/screenshot"));
   writeFileSync(join(shots, `${name}.png`), Buffer.from(png, "base64"));
@@ -218,9 +232,14 @@ test("a full migration of the demo office (three mailboxes) through the wizard, 
   const receipts = (n) => text(`${audit}//tr[td[1][normalize-space()="Receipts"]]/td[${n}]`);
   assert.equal(await receipts(3), "Old receipts", "the renamed folder");
   assert.equal(await receipts(4), await receipts(2), "every receipt arrived under its new name");
-  // The report, saved by the shell: the same counts, the closing checklist, no password.
+  // The report, saved through the system's save dialog (answered here as
+  // a person would: it opens in Downloads, else the home folder, with the
+  // report's name; Enter saves): the same counts, the closing checklist,
+  // no password.
   await click("Save the report (web page)");
+  await answerSaveDialog();
   const saved = await text(`//*[@data-saved]//code`);
+  assert.match(saved, /^\/tmp\/mailferry-app-test-[^/]+\/(Downloads\/)?MailFerry report \d{4}-\d{2}-\d{2}\.html$/);
   const report = readFileSync(saved, "utf8");
   assert.match(report, /Receipts -&gt; Old receipts: 7 at the old server, 7 at the new/);
   assert.match(report, /Remove the app passwords/);

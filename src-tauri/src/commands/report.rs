@@ -14,7 +14,7 @@ use mailferry::report_mail::ReportMail;
 use mailferry::run::system_clock;
 use mailferry::spot::{Outcome as SpotOutcome, SpotCheck};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tauri::{AppHandle, Manager, State};
 
 /// Who was moved where, and when (no secret: addresses and servers).
@@ -257,36 +257,6 @@ pub fn utc_words(secs: u64) -> String {
     )
 }
 
-/// Writes the report into `dir` under a name that doesn't overwrite an
-/// earlier one; returns its path.
-pub fn save_into(dir: &Path, stem: &str, html: bool, content: &str) -> IpcResult<PathBuf> {
-    std::fs::create_dir_all(dir).map_err(IpcError::internal)?;
-    let ext = if html { "html" } else { "txt" };
-    for n in 1..1000 {
-        let name = if n == 1 {
-            format!("{stem}.{ext}")
-        } else {
-            format!("{stem} ({n}).{ext}")
-        };
-        let path = dir.join(name);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                use std::io::Write;
-                file.write_all(content.as_bytes())
-                    .map_err(IpcError::internal)?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(IpcError::internal(e)),
-        }
-    }
-    Err(IpcError::internal("too many reports with the same name"))
-}
-
 /// The last check of `run` with its spot check, and the report's header
 /// (who, where, when).
 ///
@@ -316,14 +286,17 @@ pub fn report_of(run: &Run) -> IpcResult<(Header, Verification)> {
     Ok((header, verification))
 }
 
-/// Saves the last check's report (a web page, or text) in the Downloads
-/// folder; answers the file's path.
-pub fn save_report(
+/// Saves the last check's report (a web page, or text) where the owner
+/// chooses in the system's save dialog (it opens in Downloads, with a
+/// name that says what and when); answers the file's path, or `None`
+/// when the owner closed the dialog.
+pub async fn save_report(
     app: AppHandle,
     runs: State<'_, Runs>,
     run: RunId,
     html: bool,
-) -> IpcResult<String> {
+) -> IpcResult<Option<String>> {
+    use tauri_plugin_dialog::DialogExt;
     let run = runs.get(run)?;
     let (header, verification) = report_of(&run)?;
     let content = if html {
@@ -336,9 +309,54 @@ pub fn save_report(
         .download_dir()
         .or_else(|_| app.path().home_dir())
         .map_err(IpcError::internal)?;
-    let stem = format!("MailFerry report {}", &header.when[..10]);
-    let path = save_into(&dir, &stem, html, &content)?;
-    Ok(path.display().to_string())
+    let (ext, kind) = if html {
+        ("html", "Web page")
+    } else {
+        ("txt", "Plain text")
+    };
+    let name = format!("MailFerry report {}.{ext}", &header.when[..10]);
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save the migration report")
+        .set_directory(&dir)
+        .set_file_name(&name)
+        .add_filter(kind, &[ext])
+        .save_file(move |chosen| {
+            let _ = tx.send(chosen);
+        });
+    let Some(chosen) = rx.await.map_err(IpcError::internal)? else {
+        return Ok(None);
+    };
+    let path = chosen.into_path().map_err(IpcError::internal)?;
+    write_whole(&path, &content)?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Writes `content` to `path` whole or not at all: a file beside it,
+/// flushed to disk, then renamed over it (the owner chose the name in the
+/// dialog, which asked before replacing a file).
+pub fn write_whole(path: &Path, content: &str) -> IpcResult<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .ok_or_else(|| IpcError::invalid("Choose a file name, not a folder."))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| IpcError::invalid("Choose a file name, not a folder."))?;
+    let temp = dir.join(format!(".{}.part", name.to_string_lossy()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(content.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        IpcError::invalid(format!(
+            "The report could not be saved there ({e}). Choose another folder, such as Documents."
+        ))
+    })
 }
 
 /// Puts the last check's report in the new mailbox's INBOX, as a message
@@ -505,20 +523,23 @@ mod tests {
     }
 
     #[test]
-    fn reports_are_saved_side_by_side_never_overwritten() {
+    fn a_report_is_written_whole_where_the_owner_chose() {
         let dir = tempfile::tempdir().unwrap();
-        let first = save_into(dir.path(), "MailFerry report 2025-11-26", false, "one").unwrap();
-        let second = save_into(dir.path(), "MailFerry report 2025-11-26", false, "two").unwrap();
-        assert_eq!(
-            first.file_name().unwrap(),
-            "MailFerry report 2025-11-26.txt"
+        let path = dir.path().join("MailFerry report 2025-11-26.txt");
+        write_whole(&path, "one").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one");
+        // The dialog asked before replacing: the new report replaces it whole.
+        write_whole(&path, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file left beside it");
+        let nowhere = dir.path().join("gone").join("report.txt");
+        let err = write_whole(&nowhere, "x").unwrap_err();
+        assert!(
+            err.message.contains("Choose another folder"),
+            "{}",
+            err.message
         );
-        assert_eq!(
-            second.file_name().unwrap(),
-            "MailFerry report 2025-11-26 (2).txt"
-        );
-        assert_eq!(std::fs::read_to_string(first).unwrap(), "one");
-        assert_eq!(std::fs::read_to_string(second).unwrap(), "two");
     }
 
     #[test]

@@ -81,6 +81,6 @@ commands! {
     (fn watch::follow_watch[watches](domain: DomainId, on_update: Channel<WatchView>) -> ())
     (fn watch::current_watch[watches]() -> Option<WatchView>)
     (async watch::stop_watch[watches](domain: DomainId) -> ())
-    (fn report::save_report[app, runs](run: RunId, html: bool) -> String)
+    (async report::save_report[app, runs](run: RunId, html: bool) -> Option<String>)
     (async report::mail_report[runs](run: RunId) -> ())
 }

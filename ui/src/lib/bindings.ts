@@ -1180,6 +1180,6 @@ export interface Commands {
   follow_watch: { args: { domain: DomainId; onUpdate: Channel<WatchView> }; ret: void };
   current_watch: { args: Record<string, never>; ret: WatchView | null };
   stop_watch: { args: { domain: DomainId }; ret: void };
-  save_report: { args: { run: RunId; html: boolean }; ret: string };
+  save_report: { args: { run: RunId; html: boolean }; ret: string | null };
   mail_report: { args: { run: RunId }; ret: void };
 }
