@@ -12,6 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -110,6 +111,32 @@ async function answerSaveDialog() {
   await sleep(500);
   spawnSync("xdotool", ["windowfocus", "--sync", id], { timeout: 10_000 });
   spawnSync("xdotool", ["key", "--clearmodifiers", "Return"], { timeout: 10_000 });
+}
+
+/** Delivers `message` into alice's INBOX at the old (demo source) server
+ *  over IMAP, as another mail client would: a straggler after the switch. */
+function deliver(port, message) {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false });
+    let seen = "";
+    const steps = [
+      ["* OK", () => socket.write("a LOGIN alice alicepass\r\n")],
+      ["a OK", () => socket.write(`b APPEND INBOX {${Buffer.byteLength(message)}}\r\n`)],
+      ["+ ", () => socket.write(`${message}\r\n`)],
+      ["b OK", () => socket.write("c LOGOUT\r\n")],
+      ["c OK", () => (socket.end(), resolve())],
+    ];
+    socket.setTimeout(20_000, () => reject(new Error(`IMAP delivery timed out: ${seen}`)));
+    socket.on("error", reject);
+    socket.on("data", (chunk) => {
+      seen += chunk.toString("latin1");
+      while (steps.length && seen.includes(steps[0][0])) {
+        seen = seen.slice(seen.indexOf(steps[0][0]) + steps[0][0].length);
+        steps.shift()[1]();
+      }
+      if (/^[abc] (NO|BAD)/m.test(seen)) reject(new Error(`the server refused: ${seen}`));
+    });
+  });
 }
 
 async function shot(name) {
@@ -250,3 +277,43 @@ test("a full migration of the demo office (three mailboxes) through the wizard, 
   assert.equal(await cell(4), "4", "the office's destination INBOX holds its 4 messages");
   await shot("app-8-check-office");
 });
+
+test("after the switch, the app watches the old server and a straggler delivered there arrives by itself", async () => {
+  const rail = (label) => waitFor(`//nav[@aria-label="Steps"]//button[contains(normalize-space(), "${label}")]`, `the ${label} step`);
+  // The old server's port, as the first screen shows it.
+  await wd("POST", s(`/element/${await rail("Where from")}/click`), {});
+  const portField = await waitFor(`//section[@aria-labelledby="source-heading"]//input[@type="number"]`, "the old server's port");
+  const port = Number(await wd("GET", s(`/element/${portField}/property/value`)));
+  assert.ok(port > 0, "the demo source's port");
+  await wd("POST", s(`/element/${await rail("Copy")}/click`), {});
+  // The rest of the plan: catch up, the big messages, the switch, the final catch-up.
+  await click("Catch up now", 60_000);
+  await waitFor(`//li[@data-stage="delta" and contains(@class,"done")]`, "the catch-up", 120_000);
+  await click("Copy the big messages", 60_000);
+  await waitFor(`//li[@data-stage="large" and contains(@class,"done")]`, "the big messages", 120_000);
+  for (const box of (await find(`//ul[@class="cutover"]//input[@type="checkbox"]`)).slice(0, 3)) {
+    await wd("POST", s(`/element/${box}/click`), {});
+  }
+  await click("The domain is switched");
+  await click("Catch up now", 60_000);
+  await waitFor(`//li[@data-stage="final" and contains(@class,"done")]`, "the final catch-up", 120_000);
+  // Every mailbox of the office is watched.
+  await waitFor(`(//*[@data-watched][@data-state="watching"])[3]`, "every mailbox watched", 60_000);
+  await shot("app-9-watching");
+  await deliver(port, [
+    "From: Late Sender <late@example.net>",
+    "To: alice@example.com",
+    "Subject: Sent before the records changed",
+    "Date: Sat, 05 Dec 2026 10:00:00 +0000",
+    "Message-ID: <straggler-1@example.net>",
+    "",
+    "This one was still on its way to the old server.",
+  ].join("\r\n"));
+  const line = await text(`//*[@data-watch-line][contains(normalize-space(), "1 today")]`);
+  assert.match(line, /^Mail still arriving at the old server: 1 today, last at \d{2}:\d{2}$/);
+  assert.match(await text(`//*[@data-watched="alice"]`), /1 message moved/);
+  await shot("app-10-straggler");
+  await click("Stop watching");
+  await waitFor(`//*[@data-watch-end]`, "the watch's end");
+});
+
