@@ -32,6 +32,7 @@ const START_ATTEMPTS: usize = 5;
 pub struct DovecotBuilder {
     layout: Layout,
     users: Vec<(String, String)>,
+    refusals: Vec<(String, String)>,
     tls_names: Vec<String>,
     expired_certificate: bool,
     fsync: Option<bool>,
@@ -45,6 +46,7 @@ impl Default for DovecotBuilder {
         DovecotBuilder {
             layout: Layout::default(),
             users: vec![("alice".into(), "alicepass".into())],
+            refusals: Vec::new(),
             tls_names: vec!["localhost".into(), "127.0.0.1".into()],
             expired_certificate: false,
             fsync: None,
@@ -87,6 +89,18 @@ impl DovecotBuilder {
             Some(entry) => entry.1 = password,
             None => self.users.push((name, password)),
         }
+        self
+    }
+
+    /// Refuses every sign-in of `user` (even with the right password) with
+    /// `reason` as the server's words, the way a provider that has turned
+    /// password sign-in off answers (Dovecot's `nologin` with a reason).
+    pub fn refuse_sign_in(mut self, user: &str, reason: &str) -> Self {
+        assert!(
+            !reason.contains(['\t', '\r', '\n', ':']),
+            "a reason on one passwd-file line: {reason:?}"
+        );
+        self.refusals.push((user.to_owned(), reason.to_owned()));
         self
     }
 
@@ -203,7 +217,11 @@ impl Dovecot {
         set_mode(&root.join("tls/leaf.key"), 0o600);
         fs::write(root.join("tls/ca.pem"), &tls.ca_pem).expect("write ca.pem");
 
-        fs::write(root.join("passwd"), conf::passwd_file(&root, &b.users)).expect("passwd");
+        fs::write(
+            root.join("passwd"),
+            conf::passwd_file(&root, &b.users, &b.refusals),
+        )
+        .expect("passwd");
         if let Some(url) = &b.oauth2_introspection {
             fs::write(root.join("oauth2.conf.ext"), conf::oauth2_conf(url)).expect("oauth2 conf");
             set_mode(&root.join("oauth2.conf.ext"), 0o644);
@@ -250,6 +268,7 @@ impl Dovecot {
                 quota_bytes: b.quota_bytes,
                 compress: b.compress,
                 oauth2_introspection: b.oauth2_introspection.as_deref(),
+                refusals: b.refusals.len(),
             });
             fs::write(&conf_path, text).expect("write dovecot.conf");
             let _ = fs::remove_file(&log_path);
@@ -261,6 +280,12 @@ impl Dovecot {
                 .arg(&conf_path)
                 // Dovecot passes TZ on (import_environment): INTERNALDATEs come back +0000.
                 .env("TZ", "UTC")
+                .envs(
+                    b.refusals
+                        .iter()
+                        .enumerate()
+                        .map(|(n, (_, reason))| (conf::refusal_var(n), reason)),
+                )
                 .stdin(Stdio::null())
                 .stdout(stderr.try_clone().expect("dup stderr log"))
                 .stderr(stderr)

@@ -377,3 +377,58 @@ async fn something_that_is_not_imap_says_so() {
     );
     thread.join().unwrap();
 }
+
+#[tokio::test]
+async fn microsoft_365_with_password_sign_in_turned_off_leads_to_browser_sign_in() {
+    use mailferry::endpoint::{Credentials, Endpoint, Security};
+    use mailferry::error::Problem;
+    use mailferry::imap::Session;
+    use mailferry::provider::Provider;
+    // A server that answers as Exchange Online does when basic
+    // authentication is off for the tenant: the right password, and still
+    // "LOGIN failed." (Dovecot refusing with that reason), reached under
+    // Microsoft's name with a certificate for it.
+    let server = mailferry_harness::Dovecot::builder()
+        .tls_names(&["outlook.office365.com"])
+        .refuse_sign_in("alice", "LOGIN failed.")
+        .build();
+    let mut endpoint = Endpoint::new("outlook.office365.com")
+        .with_security(Security::Tls)
+        .with_port(server.tls_port());
+    endpoint.address = Some(std::net::Ipv4Addr::LOCALHOST.into());
+    endpoint.extra_roots_pem = vec![server.ca_pem().to_owned()];
+    endpoint.timeout = std::time::Duration::from_secs(30);
+    let err = Session::connect(&endpoint, &Credentials::password("alice", "alicepass"))
+        .await
+        .expect_err("password sign-in is off");
+    assert_eq!(
+        err.problem(),
+        &Problem::BasicAuthDisabled {
+            provider: Provider::Microsoft
+        },
+        "{err:?}"
+    );
+    let words = err.to_string();
+    assert!(
+        words.contains("Sign in with Microsoft"),
+        "the way in is named: {words}"
+    );
+
+    // The same words from an ordinary server are a wrong password, nothing more.
+    let mut plain = Endpoint::new("127.0.0.1")
+        .with_security(Security::Tls)
+        .with_port(server.tls_port());
+    plain.extra_roots_pem = vec![server.ca_pem().to_owned()];
+    let other = mailferry_harness::Dovecot::builder()
+        .refuse_sign_in("alice", "LOGIN failed.")
+        .build();
+    plain.port = other.tls_port();
+    plain.extra_roots_pem = vec![other.ca_pem().to_owned()];
+    let err = Session::connect(&plain, &Credentials::password("alice", "alicepass"))
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(err.problem(), Problem::AuthFailed { .. }),
+        "{err:?}"
+    );
+}

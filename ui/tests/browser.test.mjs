@@ -400,7 +400,15 @@ test("browser sign-in: Microsoft 365 signs in through the browser, no password t
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: "Continue to sign in" }).click();
   const card = page.locator('[data-side="destination"]');
-  const button = card.getByRole("button", { name: "Sign in with Microsoft in your browser" });
+  // A password first: Microsoft 365 has password sign-in switched off,
+  // and the answer leads straight to the browser sign-in.
+  await card.locator('input[name="destination-password"]').fill("app-password");
+  await card.getByRole("button", { name: "Sign in", exact: true }).click();
+  const off = card.locator("[data-basic-auth-off]");
+  await off.waitFor();
+  assert.match(await off.innerText(), /password sign-in switched off/);
+  await snap(page, "oauth-2-basic-auth-off");
+  const button = off.getByRole("button", { name: "Sign in with Microsoft in your browser" });
   await button.click();
   await card.getByRole("button", { name: "Waiting for your browser…" }).waitFor();
   await snap(page, "oauth-3-waiting");

@@ -83,6 +83,24 @@ function signIn(user: string): SignedIn {
       kept: null,
     };
   }
+  // Microsoft 365 with password sign-in switched off: the engine's words.
+  if (scenario === "oauth" && user === "owner@example.com" && signIns === 1) {
+    return {
+      account: null,
+      checklist: {
+        passed: ["found_server", "secure_connection"],
+        failure: {
+          step: "signed_in",
+          error: err("BasicAuthDisabled",
+            "Microsoft 365 turned down the password. Either the password is wrong, or your organisation has switched off password sign-in for email apps. Check the password; if it is right, use 'Sign in with Microsoft' instead.",
+            "The server said: LOGIN failed."),
+        },
+        warnings: [],
+        folders: null,
+      },
+      kept: null,
+    };
+  }
   // The shell keeps demo sign-ins out of the keychain.
   const kept = user === "alice" ? "session_only" : KEPT;
   return { account: signIns, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept };
