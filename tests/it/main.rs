@@ -25,6 +25,7 @@ mod messages;
 mod oauth;
 mod oauth_flow;
 mod oauth_grants;
+mod registrations;
 mod scenarios;
 mod sign_in_cli;
 mod spot_check;
