@@ -80,20 +80,23 @@ fn google_workspace_lists_every_user_across_pages_and_flags_the_ones_to_look_at(
     let (_, _) = crate::oauth_grants::service_account_key(dir.path(), &format!("{base}/token"));
     let key = dir.path().join("service-account.json");
     let list = dir.path().join("mailboxes.csv");
-    let out = mailferry(
-        &[
-            "inventory",
-            "--google",
-            key.to_str().unwrap(),
-            "--admin",
-            "boss@bakery.example",
-            "--api",
-            &base,
-            "--list",
-            list.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let inventory = || {
+        mailferry(
+            &[
+                "inventory",
+                "--google",
+                key.to_str().unwrap(),
+                "--admin",
+                "boss@bakery.example",
+                "--api",
+                &base,
+                "--list",
+                list.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let out = inventory();
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
     assert!(
@@ -156,20 +159,7 @@ fn google_workspace_lists_every_user_across_pages_and_flags_the_ones_to_look_at(
         .all(|r| r.authorization == "Bearer ya29.directory-1"));
 
     // A list the owner may have edited is never overwritten.
-    let again = mailferry(
-        &[
-            "inventory",
-            "--google",
-            key.to_str().unwrap(),
-            "--admin",
-            "boss@bakery.example",
-            "--api",
-            &base,
-            "--list",
-            list.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let again = inventory();
     assert_ne!(again.status.code(), Some(0));
     assert!(
         text(&again.stderr).contains("cannot write the list"),
