@@ -41,5 +41,6 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => runtime.block_on(cli::watch::run(*args)),
         Command::Log(args) => cli::log::run(args),
         Command::Forget(args) => cli::forget::run(args),
+        Command::Export(args) => runtime.block_on(cli::files::export(*args)),
     }
 }

@@ -45,9 +45,35 @@ pub(crate) enum Command {
     /// Search the record of every message's fate: "where is Bob's email
     /// from March?"
     Log(LogArgs),
+    /// Write every folder of the source (1) mailbox to files on this
+    /// computer (Maildir, mbox or .eml, with a manifest). Safe to interrupt
+    /// and re-run: nothing is written twice.
+    Export(Box<ExportArgs>),
     /// Remove the passwords and sign-ins of the source (1) and destination
     /// (2) accounts from this computer's keychain (after a migration).
     Forget(ForgetArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) side1: Side1,
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+    /// The archive folder (created if missing; an earlier export there is resumed).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) to: PathBuf,
+    /// How messages are kept: maildir (flags in file names), mbox (one
+    /// file per folder), or eml (one file per message).
+    #[arg(long, value_parser = ["maildir", "mbox", "eml"], default_value = "mbox")]
+    pub(crate) format: String,
+    /// Compare the archive with the source instead of exporting: every
+    /// source message on record and every file as it was written.
+    #[arg(long)]
+    pub(crate) verify: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Args)]
