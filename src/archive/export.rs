@@ -22,7 +22,7 @@ use crate::run::{parse_internal_date, source_message, Cancel};
 use crate::state::{NotCopied, SkipReason, State};
 use sha2::Digest;
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// The archive's own folder: its progress file, its journal and the format.
@@ -265,6 +265,9 @@ fn open_sink(archive: &Archive, path: &str, format: Format) -> Result<Sink, Arch
                 file.set_len(committed).map_err(files("cut back", &full))?;
                 file.sync_all().map_err(files("flush to disk", &full))?;
             }
+            let mut file = file;
+            file.seek(std::io::SeekFrom::Start(committed))
+                .map_err(files("read", &full))?;
             Ok(Sink::Mbox {
                 file,
                 len: committed,

@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod flags;
+pub mod import;
 pub mod journal;
 pub mod mbox;
 

@@ -49,6 +49,11 @@ pub(crate) enum Command {
     /// computer (Maildir, mbox or .eml, with a manifest). Safe to interrupt
     /// and re-run: nothing is written twice.
     Export(Box<ExportArgs>),
+    /// Bring mail kept in files into the destination (2) mailbox: an
+    /// archive from `export`, a Maildir, mbox files, a folder of .eml
+    /// files, a Google Takeout mbox or a Thunderbird profile's mail folder.
+    /// Safe to interrupt and re-run: nothing is sent twice.
+    Import(Box<ImportArgs>),
     /// Remove the passwords and sign-ins of the source (1) and destination
     /// (2) accounts from this computer's keychain (after a migration).
     Forget(ForgetArgs),
@@ -71,6 +76,29 @@ pub(crate) struct ExportArgs {
     /// source message on record and every file as it was written.
     #[arg(long)]
     pub(crate) verify: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The files: a folder (Maildir, .eml files, mbox files, an export) or one mbox file.
+    #[arg(value_name = "DIR|FILE")]
+    pub(crate) path: PathBuf,
+    #[command(flatten)]
+    pub(crate) side2: Side2,
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+    #[command(flatten)]
+    pub(crate) rules: FolderRuleArgs,
+    /// The import's progress file (default: one in the data folder named
+    /// after the files and the account).
+    #[arg(long)]
+    pub(crate) state: Option<PathBuf>,
+    /// Only show where each folder of the files would go; send nothing.
+    #[arg(long)]
+    pub(crate) dry: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,

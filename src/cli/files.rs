@@ -1,13 +1,13 @@
 //! `mailferry export` and `mailferry import`: a mailbox to files on this
 //! computer and files into a mailbox, through the engine's `archive`.
 
-use super::args::ExportArgs;
+use super::args::{ExportArgs, ImportArgs};
 use super::engine_error;
 use super::sides::Side;
 use super::sync::{signalled, stop_on_signal};
-use super::unix_now;
+use super::{default_state_path, unix_now};
 use anyhow::{anyhow, Context};
-use mailferry::archive::{export, ArchiveError, Format};
+use mailferry::archive::{export, import, ArchiveError, Format};
 use mailferry::imap::Session;
 use mailferry::run::Cancel;
 use std::io::Write;
@@ -106,6 +106,82 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             report.already(),
             report.archive.display()
         )?;
+    }
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
+}
+
+/// `mailferry import`: files into the destination mailbox.
+pub(crate) async fn import(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let mut side = Side::from(args.side2);
+    side.lookup = args.lookup;
+    let rules = args.rules.rules()?;
+    let contents = import::read_contents(&args.path).map_err(|e| archive_error("Files", e))?;
+    let (endpoint, credentials) = side
+        .clone()
+        .resolve()?
+        .context("give --host2 and --user2 (where the mail goes)")?;
+    let state = match args.state {
+        Some(path) => path,
+        None => {
+            let archive = std::fs::canonicalize(&args.path).unwrap_or(args.path.clone());
+            default_state_path(&format!(
+                "import {} to {}@{}:{}",
+                archive.display(),
+                credentials.user,
+                endpoint.host,
+                endpoint.port
+            ))?
+        }
+    };
+    let mut session = Session::connect(&endpoint, &credentials)
+        .await
+        .map_err(|e| engine_error(side.role(), e))?;
+    let mut out = std::io::stdout().lock();
+    if args.dry {
+        let tree = mailferry::folder::read_tree(&mut session).await;
+        session.logout().await;
+        let tree = tree.map_err(|e| engine_error("Destination", e))?;
+        let map = import::import_map(&contents, &tree, &rules);
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&map)?)?;
+        } else {
+            writeln!(
+                out,
+                "{} messages in {} (--dry: nothing was sent). Where each folder would go:",
+                contents.messages.len(),
+                contents.kind
+            )?;
+            write!(out, "{}", map.render_text())?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cancel = Cancel::new();
+    let signal = stop_on_signal(cancel.clone());
+    let report = import::import(&mut session, &contents, &state, &rules, &cancel, &unix_now).await;
+    session.logout().await;
+    let report = report.map_err(|e| archive_error("Destination", e))?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        writeln!(out, "Importing {}:", report.kind)?;
+        for f in &report.folders {
+            match &f.destination {
+                Some(d) => writeln!(
+                    out,
+                    "{} -> {d}: {} copied, {} already there",
+                    f.folder, f.copied, f.already
+                )?,
+                None => writeln!(
+                    out,
+                    "{}: left out (see the folder map with --dry)",
+                    f.folder
+                )?,
+            }
+            for text in &f.refused {
+                writeln!(out, "  ! refused: {text}")?;
+            }
+        }
+        writeln!(out, "{} messages copied.", report.copied())?;
     }
     Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
 }
