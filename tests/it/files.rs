@@ -58,14 +58,14 @@ fn source() -> Dovecot {
 /// A folder's messages as a multiset of body, sorted flags, INTERNALDATE instant.
 type Content = BTreeMap<(Vec<u8>, Vec<String>, Option<i64>), usize>;
 
-/// A folder's messages as body, sorted flags, INTERNALDATE instant.
+/// A folder's messages as [`common::content`] gives them, with the
+/// INTERNALDATE as an instant: Dovecot serves it in its own zone, not in
+/// the one it was given.
 fn content(messages: &[Fetched]) -> Content {
-    let mut out = BTreeMap::new();
-    for m in messages {
-        let mut flags = m.flags.clone();
-        flags.sort();
-        *out.entry((m.body.clone(), flags, parse_internal_date(&m.internal_date)))
-            .or_default() += 1;
+    let mut out = Content::new();
+    for ((body, flags, date), n) in common::content(messages) {
+        *out.entry((body, flags, parse_internal_date(&date)))
+            .or_default() += n;
     }
     out
 }
@@ -322,6 +322,21 @@ fn a_takeout_mbox_lands_like_a_copy_from_gmail() {
     std::fs::write(&mbox, mboxrd_quoted(&text_of)).unwrap();
     let dst = common::dovecot(Layout::Exchange);
     let state = dir.path().join("import.db");
+    let mut dry = import_args(&dst, &mbox, &state);
+    dry.push("--dry".into());
+    let preview = run(&dry, None);
+    ok(&preview);
+    let shown = text(&preview.stdout);
+    assert!(
+        shown.contains("Google Takeout")
+            && shown.contains("Sent Items")
+            && shown.contains("Archive"),
+        "the folder map is shown before anything is sent: {shown}"
+    );
+    assert!(
+        dst.fetch_all("alice", "INBOX").is_empty(),
+        "--dry sends nothing"
+    );
     let out = run(&import_args(&dst, &mbox, &state), None);
     ok(&out);
     let subjects = |folder: &str| -> Vec<String> {
@@ -454,4 +469,50 @@ fn a_thunderbird_profile_folder_is_imported_with_its_status_flags() {
     let mut flags = receipts[0].flags.clone();
     flags.sort();
     assert_eq!(flags, ["\\Answered", "\\Seen"], "Status and X-Status");
+}
+
+#[test]
+fn a_mailbox_can_be_moved_and_archived_at_the_same_time() {
+    let src = common::dovecot(Layout::Exchange);
+    src.append("alice", "INBOX", &plain(20, "both"));
+    let dst = common::dovecot(Layout::Exchange);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("archive");
+    let data = dir.path().join("data");
+    let data_dir = data.display().to_string();
+    let spawn = |args: Vec<String>| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mailferry"))
+            .args(args)
+            .env("MAILFERRY_PASSWORD1", "alicepass")
+            .env("MAILFERRY_PASSWORD2", "alicepass")
+            .env("MAILFERRY_DATA_DIR", &data_dir)
+            .env_remove("MAILFERRY_CRASH_AT")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let mut sync = vec!["sync".to_string()];
+    sync.extend(side("1", &src));
+    sync.extend(side("2", &dst));
+    // Both at once, each with its own progress file (the copy's in the
+    // data folder, the export's inside the archive).
+    let export_args = export_args(&src, &archive, "eml");
+    let (copied, exported) = std::thread::scope(|scope| {
+        let export = scope.spawn(|| spawn(export_args));
+        let copied = spawn(sync);
+        (copied, export.join().unwrap())
+    });
+    ok(&copied);
+    ok(&exported);
+    assert_eq!(
+        dst.fetch_all("alice", "INBOX").len(),
+        20,
+        "the copy is whole"
+    );
+    assert_eq!(
+        files_under(&archive.join("INBOX")).len(),
+        20,
+        "the archive is whole"
+    );
+    assert!(archive.join(".mailferry").join("export.db").exists());
 }
