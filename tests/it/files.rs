@@ -43,7 +43,7 @@ fn plain(n: usize, folder: &str) -> Vec<Message> {
         .collect()
 }
 
-const FOLDERS: [&str; 3] = ["INBOX", "Projects/Acme", "Sent Items"];
+const FOLDERS: [&str; 4] = ["INBOX", "Projects/Acme", "Sent Items", "Corpus"];
 
 fn source() -> Dovecot {
     let src = common::dovecot(Layout::Exchange);
@@ -52,6 +52,13 @@ fn source() -> Dovecot {
     src.append("alice", "INBOX", &edge_cases());
     src.append("alice", "Projects/Acme", &plain(12, "acme"));
     src.append("alice", "Sent Items", &plain(3, "sent"));
+    // The shared corpus, when present, in a folder of its own.
+    src.create_mailbox("alice", "Corpus");
+    if let Some(dir) = crate::corpus::corpus_dir() {
+        for (_, messages) in crate::corpus::corpus_folders(&dir) {
+            src.try_append("alice", "Corpus", &messages);
+        }
+    }
     src
 }
 
@@ -195,7 +202,8 @@ fn round_trip(src: &Dovecot, format: &str, export_crash: &str) {
         Some(export_crash),
     ));
     ok(&run(&export_args(src, &archive, format), None));
-    let total = src.fetch_all("alice", "INBOX").len() + 15;
+    let others = 15 + src.fetch_all("alice", "Corpus").len();
+    let total = src.fetch_all("alice", "INBOX").len() + others;
     if format == "mbox" {
         // New mail at the source, and the next export killed half-way
         // through writing it: the mbox already holds committed messages,
@@ -233,7 +241,7 @@ fn round_trip(src: &Dovecot, format: &str, export_crash: &str) {
                 mailferry::archive::mbox::split(&inbox, mailferry::archive::mbox::Quoting::Mboxrd);
             assert_eq!(
                 entries.len(),
-                total - 15,
+                total - others,
                 "the mbox holds each message once, and no half one"
             );
             for e in &entries {
