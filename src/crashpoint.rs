@@ -7,7 +7,10 @@
 //! aborts at once (no destructors, no flushing: as close to SIGKILL as a
 //! process can do to itself). Names: `before_append` (intents recorded),
 //! `after_literal` (APPEND sent, reply not read), `after_ok` (server said
-//! OK, nothing recorded), `after_commit` (copy recorded).
+//! OK, nothing recorded), `after_commit` (copy recorded); in an export,
+//! `export_mid_message` (half an mbox entry written),
+//! `export_before_journal` (a batch written, not on record) and
+//! `export_before_confirm` (on record in the journal, not confirmed).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

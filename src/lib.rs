@@ -1,5 +1,6 @@
 //! MailFerry's engine: moves a domain's email from one IMAP server to another.
 
+pub mod archive;
 pub mod auth;
 pub mod certificate;
 pub mod check;

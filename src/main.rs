@@ -42,5 +42,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Log(args) => cli::log::run(args),
         Command::Forget(args) => cli::forget::run(args),
         Command::Inventory(args) => cli::inventory::run(args),
+        Command::Export(args) => runtime.block_on(cli::files::export(*args)),
+        Command::Import(args) => runtime.block_on(cli::files::import(*args)),
     }
 }

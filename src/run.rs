@@ -51,6 +51,7 @@ mod pace;
 mod report;
 pub use batch::Writers;
 pub use copy::parse_internal_date;
+pub(crate) use copy::source_message;
 use copy::{copy_folder, Glance, Seen};
 pub use pace::{Budget, Budgets, Pace};
 pub use report::{human_bytes, FolderReport, NotCopiedMessage, Report};

@@ -45,6 +45,15 @@ pub(crate) enum Command {
     /// Search the record of every message's fate: "where is Bob's email
     /// from March?"
     Log(LogArgs),
+    /// Write every folder of the source (1) mailbox to files on this
+    /// computer (Maildir, mbox or .eml, with a manifest). Safe to interrupt
+    /// and re-run: nothing is written twice.
+    Export(Box<ExportArgs>),
+    /// Bring mail kept in files into the destination (2) mailbox: an
+    /// archive from `export`, a Maildir, mbox files, a folder of .eml
+    /// files, a Google Takeout mbox or a Thunderbird profile's mail folder.
+    /// Safe to interrupt and re-run: nothing is sent twice.
+    Import(Box<ImportArgs>),
     /// Remove the passwords and sign-ins of the source (1) and destination
     /// (2) accounts from this computer's keychain (after a migration).
     Forget(ForgetArgs),
@@ -81,6 +90,51 @@ pub(crate) struct InventoryArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) list: Option<PathBuf>,
     /// Print the inventory as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    pub(crate) side1: Side1,
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+    /// The archive folder (created if missing; an earlier export there is resumed).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) to: PathBuf,
+    /// How messages are kept: maildir (flags in file names), mbox (one
+    /// file per folder), or eml (one file per message).
+    #[arg(long, value_parser = ["maildir", "mbox", "eml"], default_value = "mbox")]
+    pub(crate) format: String,
+    /// Compare the archive with the source instead of exporting: every
+    /// source message on record and every file as it was written.
+    #[arg(long)]
+    pub(crate) verify: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The files: a folder (Maildir, .eml files, mbox files, an export) or one mbox file.
+    #[arg(value_name = "DIR|FILE")]
+    pub(crate) path: PathBuf,
+    #[command(flatten)]
+    pub(crate) side2: Side2,
+    #[command(flatten)]
+    pub(crate) lookup: LookupArgs,
+    #[command(flatten)]
+    pub(crate) rules: FolderRuleArgs,
+    /// The import's progress file (default: one in the data folder named
+    /// after the files and the account).
+    #[arg(long)]
+    pub(crate) state: Option<PathBuf>,
+    /// Only show where each folder of the files would go; send nothing.
+    #[arg(long)]
+    pub(crate) dry: bool,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -1,12 +1,13 @@
 //! The command line's parts, one file per concern: `args` the flags,
 //! `sides` how each server is reached and signed in to, `render` what is
 //! printed, and a file per command (`discover`, `check`, `folders`, `sync`, `verify`,
-//! `log`, `forget`, `watch`) that calls the engine and picks the exit code. The
+//! `log`, `forget`, `watch`, and `files` for `export` and `import`) that calls the engine and picks the exit code. The
 //! migration sequence itself is the engine's `mailferry::job::Job`.
 
 pub(crate) mod args;
 pub(crate) mod check;
 pub(crate) mod discover;
+pub(crate) mod files;
 pub(crate) mod folders;
 pub(crate) mod forget;
 pub(crate) mod inventory;

@@ -23,7 +23,12 @@ use crate::state::{
 };
 use std::collections::{BTreeSet, HashMap};
 
-fn source_message(folder: Option<FolderId>, uidvalidity: u32, meta: &MessageMeta) -> SourceMessage {
+/// What the store keeps of a source message, from its FETCH of headers.
+pub(crate) fn source_message(
+    folder: Option<FolderId>,
+    uidvalidity: u32,
+    meta: &MessageMeta,
+) -> SourceMessage {
     SourceMessage {
         key: MessageKey {
             folder: folder.unwrap_or(NO_FOLDER),

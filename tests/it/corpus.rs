@@ -28,23 +28,11 @@ fn messages_in(path: &Path) -> Vec<Vec<u8>> {
     out
 }
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    dir.is_dir().then_some(dir)
-}
-
-#[tokio::test]
-async fn the_real_world_corpus_arrives_intact() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/it/sync.rs)");
-        return;
-    };
-    let src = common::dovecot(Layout::Courier);
-    let dst = common::dovecot(Layout::Exchange);
-    let mut folders = Vec::new();
-    let mut offered = 0;
-    let mut accepted = 0;
-    let mut subdirs: Vec<_> = std::fs::read_dir(&dir)
+/// The corpus folder by folder: each subfolder's name (with `-` for `.`)
+/// and its messages, each with flags and a date that vary.
+pub(crate) fn corpus_folders(dir: &Path) -> Vec<(String, Vec<Message>)> {
+    let mut out = Vec::new();
+    let mut subdirs: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -53,8 +41,6 @@ async fn the_real_world_corpus_arrives_intact() {
     subdirs.sort();
     for sub in subdirs {
         let name = sub.file_name().unwrap().to_string_lossy().replace('.', "-");
-        let folder = format!("INBOX.{name}");
-        src.create_mailbox("alice", &folder);
         let mut files: Vec<_> = std::fs::read_dir(&sub)
             .unwrap()
             .filter_map(|e| e.ok())
@@ -85,6 +71,31 @@ async fn the_real_world_corpus_arrives_intact() {
                 );
             }
         }
+        out.push((name, messages));
+    }
+    out
+}
+
+/// The shared corpus, when present.
+pub(crate) fn corpus_dir() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    dir.is_dir().then_some(dir)
+}
+
+#[tokio::test]
+async fn the_real_world_corpus_arrives_intact() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("../shared/corpus is absent: skipping the real-world corpus (the generated edge cases run in tests/it/sync.rs)");
+        return;
+    };
+    let src = common::dovecot(Layout::Courier);
+    let dst = common::dovecot(Layout::Exchange);
+    let mut folders = Vec::new();
+    let mut offered = 0;
+    let mut accepted = 0;
+    for (name, mut messages) in corpus_folders(&dir) {
+        let folder = format!("INBOX.{name}");
+        src.create_mailbox("alice", &folder);
         // One exact duplicate: two genuine copies must stay two.
         if let Some(first) = messages.first().cloned() {
             messages.push(first);

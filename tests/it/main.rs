@@ -19,6 +19,7 @@ mod crash;
 mod discover;
 mod domain;
 mod faults;
+mod files;
 mod folders;
 mod inventory;
 mod messages;
