@@ -1,6 +1,7 @@
 //! MailFerry's engine: moves a domain's email from one IMAP server to another.
 
 pub mod auth;
+pub mod batch;
 pub mod certificate;
 pub mod check;
 pub mod crashpoint;
