@@ -40,6 +40,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => runtime.block_on(cli::verify::run(args)),
         Command::Watch(args) => runtime.block_on(cli::watch::run(*args)),
         Command::Log(args) => cli::log::run(args),
+        Command::Report(args) => runtime.block_on(cli::report::run(args)),
         Command::Forget(args) => cli::forget::run(args),
     }
 }
