@@ -6,7 +6,9 @@
 //!
 //! Exit codes: 0 everything fine, 1 finished but something needs attention
 //! (messages not copied, a folder question to decide, a folder the server
-//! refused), 2 could not run.
+//! refused), 2 could not run; `sync --row` (one mailbox per worker of a
+//! batch engine) adds 75 (temporary: run again later) and 77 (permanent:
+//! retrying cannot help), see `mailferry::batch`.
 
 mod cli;
 

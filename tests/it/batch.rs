@@ -394,3 +394,114 @@ fn a_snapshot_taken_while_the_copy_writes_is_a_valid_database() {
         "each snapshot holds at least the runs of the one before: {seen:?}"
     );
 }
+
+/// The Indexed Job in deploy/kubernetes carries the batch contract: one
+/// index per row read from JOB_COMPLETION_INDEX, a retry budget per index,
+/// no retry on the permanent code, never two pods for one mailbox, the
+/// share matching the parallelism, the list and secrets as files, a
+/// non-root pod; and the Containerfile's image runs as a non-root user.
+#[test]
+fn the_kubernetes_job_and_the_containerfile_carry_the_batch_contract() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes/job.yaml")).unwrap();
+    let job: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    assert_eq!(job["apiVersion"].as_str(), Some("batch/v1"));
+    assert_eq!(job["kind"].as_str(), Some("Job"));
+    let spec = &job["spec"];
+    assert_eq!(spec["completionMode"].as_str(), Some("Indexed"));
+    assert!(spec["backoffLimitPerIndex"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(spec["podReplacementPolicy"].as_str(), Some("Failed"));
+    let rules = spec["podFailurePolicy"]["rules"].as_sequence().unwrap();
+    let fail_index = rules
+        .iter()
+        .find(|r| r["action"].as_str() == Some("FailIndex"))
+        .expect("a FailIndex rule");
+    assert_eq!(fail_index["onExitCodes"]["operator"].as_str(), Some("In"));
+    let codes: Vec<u64> = fail_index["onExitCodes"]["values"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [u64::from(PERMANENT)], "the permanent code only");
+    assert!(!codes.contains(&u64::from(TEMPORARY)), "75 must be retried");
+
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["restartPolicy"].as_str(), Some("Never"));
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    let container = &pod["containers"][0];
+    assert_eq!(
+        fail_index["onExitCodes"]["containerName"].as_str(),
+        container["name"].as_str()
+    );
+    let args: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| args.get(i + 1))
+            .copied()
+            .unwrap_or_else(|| panic!("{flag} in {args:?}"))
+    };
+    assert_eq!(args[0], "sync");
+    assert_eq!(after("--row"), "env:JOB_COMPLETION_INDEX");
+    assert!(after("--state-store").starts_with("file:///"));
+    let share: mailferry::batch::Share = after("--share").parse().unwrap();
+    assert_eq!(
+        u64::from(share.of),
+        spec["parallelism"].as_u64().unwrap(),
+        "each worker takes its share of the parallelism"
+    );
+    // No password in an argument; the list and secrets are files.
+    assert!(!args
+        .iter()
+        .any(|a| a.contains("pass") && !a.starts_with("--passfile")));
+    let list = after("--mailboxes");
+    let mounts = container["volumeMounts"].as_sequence().unwrap();
+    let volumes = pod["volumes"].as_sequence().unwrap();
+    let list_mount = mounts
+        .iter()
+        .find(|m| list.starts_with(m["mountPath"].as_str().unwrap()))
+        .expect("the list is mounted");
+    let list_volume = volumes
+        .iter()
+        .find(|v| v["name"] == list_mount["name"])
+        .unwrap();
+    assert!(
+        list_volume["secret"]["secretName"].as_str().is_some(),
+        "the list is a Secret"
+    );
+    let env = container["env"].as_sequence().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"].as_str() == Some("MAILFERRY_DATA_DIR")));
+
+    let containerfile = std::fs::read_to_string(root.join("deploy/Containerfile")).unwrap();
+    let last_stage = containerfile
+        .rsplit_once("\nFROM ")
+        .map(|(_, s)| s)
+        .unwrap();
+    let user = last_stage
+        .lines()
+        .find_map(|l| l.strip_prefix("USER "))
+        .expect("the image names its user");
+    let uid: u32 = user
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("a numeric user");
+    assert_ne!(uid, 0, "not root");
+    assert_eq!(
+        Some(uid),
+        pod["securityContext"]["runAsUser"]
+            .as_u64()
+            .map(|u| u as u32),
+        "the pod runs as the image's user"
+    );
+    assert!(last_stage.contains("ENTRYPOINT [\"/usr/local/bin/mailferry\"]"));
+}
