@@ -1,17 +1,21 @@
 //! Where a worker's progress file lives between workers: a state store
-//! (`file:///shared/dir`, later object stores) holding one copy of each
-//! mailbox's progress file, restored to local disk when a worker starts and
-//! written back after every folder and at the end.
+//! (`file:///shared/folder`, or `s3://bucket/prefix` on S3 or an
+//! S3-compatible server) holding one copy of each mailbox's progress file,
+//! restored to local disk when a worker starts and written back after every
+//! folder and at the end.
 //!
 //! SQLite itself stays on the worker's local disk (never on a network file
 //! system): what is written back is a consistent snapshot
 //! ([`crate::state::snapshot`], SQLite's online backup), put only if the
 //! copy in the store is still the one this worker restored (or there was
-//! none). A stale duplicate worker for the same mailbox is refused
+//! none): under a lock for a folder, with S3's conditional writes
+//! (`If-Match` on the ETag seen, `If-None-Match: *` for the first) for an
+//! object store. A stale duplicate worker for the same mailbox is refused
 //! ([`StoreError::Newer`]) instead of overwriting newer progress.
 
 use crate::state::StateError;
 use fs4::FileExt;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, UpdateVersion};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +55,17 @@ pub enum StoreError {
     /// The snapshot of the local progress file failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The object store refused or failed a request.
+    #[error("cannot {action} {url}")]
+    Object {
+        /// What was being done, in plain words.
+        action: &'static str,
+        /// The store.
+        url: String,
+        /// The object store client's error.
+        #[source]
+        source: object_store::Error,
+    },
 }
 
 /// How a worker ended, as the store keeps it for the report.
@@ -78,13 +93,22 @@ pub struct StateStore {
 enum Backend {
     /// A folder: one file per progress file, replaced atomically under a lock.
     Dir(PathBuf),
+    /// An S3 bucket (or an S3-compatible server), under a prefix.
+    S3 {
+        store: std::sync::Arc<dyn ObjectStore>,
+        prefix: String,
+    },
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StateStore {
     /// The store at `url`: `file:///absolute/folder` (a folder every
-    /// worker reaches, created if missing).
+    /// worker reaches, created if missing), or `s3://bucket/prefix`. For S3
+    /// the region, keys and endpoint come from the usual variables
+    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ENDPOINT_URL` for an
+    /// S3-compatible server; plain `http://` only to such an endpoint).
     ///
     /// # Errors
     /// [`StoreError::Address`] for an address MailFerry cannot use.
@@ -101,8 +125,32 @@ impl StateStore {
                 ));
             }
             Backend::Dir(path)
+        } else if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("give a bucket, like s3://bucket/mailferry"));
+            }
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_http_connector(web::Connector);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                .ok();
+            if let Some(endpoint) = endpoint {
+                builder = builder
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_endpoint(endpoint)
+                    .with_virtual_hosted_style_request(false);
+            }
+            let store = builder.build().map_err(|e| bad(&e.to_string()))?;
+            Backend::S3 {
+                store: std::sync::Arc::new(store),
+                prefix: prefix.trim_matches('/').to_owned(),
+            }
         } else {
-            return Err(bad("MailFerry reads file:///folder addresses"));
+            return Err(bad(
+                "MailFerry reads file:///folder and s3://bucket/prefix addresses",
+            ));
         };
         Ok(StateStore {
             url: url.to_owned(),
@@ -123,18 +171,8 @@ impl StateStore {
     /// [`StoreError::Io`] if the store or the local disk cannot be read or
     /// written.
     pub async fn restore(&self, key: &str, local: &Path) -> Result<Option<Version>> {
-        let Backend::Dir(dir) = &self.backend;
-        let object = dir.join(key);
-        let bytes = match std::fs::read(&object) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(StoreError::Io {
-                    action: "read",
-                    path: object,
-                    source,
-                })
-            }
+        let Some((bytes, version)) = self.get(key).await? else {
+            return Ok(None);
         };
         if let Some(parent) = local.parent() {
             std::fs::create_dir_all(parent).map_err(|source| StoreError::Io {
@@ -148,7 +186,7 @@ impl StateStore {
         }
         write_atomically(local, &bytes)?;
         tracing::debug!(key, "progress restored from the state store");
-        Ok(Some(version_of(&bytes)))
+        Ok(Some(version))
     }
 
     /// Writes a consistent snapshot of the progress file at `local` back as
@@ -167,7 +205,7 @@ impl StateStore {
             source,
         })?;
         let _ = std::fs::remove_file(&snapshot);
-        *seen = Some(self.put(key, &bytes, seen.as_ref())?);
+        *seen = Some(self.put(key, bytes, seen.as_ref()).await?);
         tracing::debug!(key, "progress saved to the state store");
         Ok(())
     }
@@ -179,38 +217,125 @@ impl StateStore {
     /// # Errors
     /// [`StoreError::Io`].
     pub async fn save_ending(&self, key: &str, ending: &Ending) -> Result<()> {
-        let Backend::Dir(dir) = &self.backend;
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-            action: "create",
-            path: dir.clone(),
-            source,
-        })?;
         let json = serde_json::to_vec(ending).expect("an ending serializes");
-        write_atomically(&dir.join(format!("{key}.ending.json")), &json)
+        let name = format!("{key}.ending.json");
+        match &self.backend {
+            Backend::Dir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                    action: "create",
+                    path: dir.clone(),
+                    source,
+                })?;
+                write_atomically(&dir.join(name), &json)
+            }
+            Backend::S3 { store, prefix } => store
+                .put(&object_path(prefix, &name), json.into())
+                .await
+                .map(|_| ())
+                .map_err(|source| StoreError::Object {
+                    action: "write to",
+                    url: self.url.clone(),
+                    source,
+                }),
+        }
     }
 
     /// How the last worker of `key` ended, if one said.
     ///
     /// # Errors
-    /// [`StoreError::Io`] if the store cannot be read.
+    /// [`StoreError::Io`] or [`StoreError::Object`] if the store cannot be
+    /// read.
     pub async fn ending(&self, key: &str) -> Result<Option<Ending>> {
-        let Backend::Dir(dir) = &self.backend;
-        let path = dir.join(format!("{key}.ending.json"));
-        match std::fs::read(&path) {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io {
-                action: "read",
-                path,
-                source,
-            }),
+        Ok(self
+            .get(&format!("{key}.ending.json"))
+            .await?
+            .and_then(|(bytes, _)| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// The object `key` and its version, if there is one.
+    async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Version)>> {
+        match &self.backend {
+            Backend::Dir(dir) => {
+                let object = dir.join(key);
+                match std::fs::read(&object) {
+                    Ok(bytes) => {
+                        let version = version_of(&bytes);
+                        Ok(Some((bytes, version)))
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(StoreError::Io {
+                        action: "read",
+                        path: object,
+                        source,
+                    }),
+                }
+            }
+            Backend::S3 { store, prefix } => {
+                let object = object_path(prefix, key);
+                let failed = |source| StoreError::Object {
+                    action: "read from",
+                    url: self.url.clone(),
+                    source,
+                };
+                let found = match store.get(&object).await {
+                    Ok(found) => found,
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(failed(e)),
+                };
+                let e_tag = found.meta.e_tag.clone().unwrap_or_default();
+                let bytes = found.bytes().await.map_err(failed)?;
+                Ok(Some((bytes.to_vec(), Version(e_tag))))
+            }
         }
     }
 
-    /// The conditional put: under the key's lock, the copy there must be
-    /// `expected`.
-    fn put(&self, key: &str, bytes: &[u8], expected: Option<&Version>) -> Result<Version> {
-        let Backend::Dir(dir) = &self.backend;
+    /// The conditional put: the copy there must be `expected` (none:
+    /// there must be none).
+    async fn put(&self, key: &str, bytes: Vec<u8>, expected: Option<&Version>) -> Result<Version> {
+        match &self.backend {
+            Backend::Dir(dir) => self.put_in_folder(dir, key, &bytes, expected),
+            Backend::S3 { store, prefix } => {
+                let mode = match expected {
+                    None => PutMode::Create,
+                    Some(Version(e_tag)) => PutMode::Update(UpdateVersion {
+                        e_tag: Some(e_tag.clone()),
+                        version: None,
+                    }),
+                };
+                let options = PutOptions {
+                    mode,
+                    ..PutOptions::default()
+                };
+                match store
+                    .put_opts(&object_path(prefix, key), bytes.into(), options)
+                    .await
+                {
+                    Ok(put) => Ok(Version(put.e_tag.unwrap_or_default())),
+                    Err(
+                        object_store::Error::Precondition { .. }
+                        | object_store::Error::AlreadyExists { .. },
+                    ) => Err(StoreError::Newer {
+                        url: self.url.clone(),
+                    }),
+                    Err(source) => Err(StoreError::Object {
+                        action: "write to",
+                        url: self.url.clone(),
+                        source,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// The conditional put in a folder: under the key's lock, the copy
+    /// there must be `expected`.
+    fn put_in_folder(
+        &self,
+        dir: &Path,
+        key: &str,
+        bytes: &[u8],
+        expected: Option<&Version>,
+    ) -> Result<Version> {
         let io = |action, path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Io {
@@ -251,7 +376,16 @@ impl StateStore {
     }
 }
 
-/// A copy's tag: the SHA-256 of its bytes.
+/// An object's path under the store's prefix.
+fn object_path(prefix: &str, key: &str) -> object_store::path::Path {
+    if prefix.is_empty() {
+        object_store::path::Path::from(key)
+    } else {
+        object_store::path::Path::from(format!("{prefix}/{key}"))
+    }
+}
+
+/// A copy's tag in a folder: the SHA-256 of its bytes.
 fn version_of(bytes: &[u8]) -> Version {
     use sha2::{Digest, Sha256};
     Version(
@@ -287,6 +421,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+mod web;
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

@@ -323,13 +323,9 @@ fn a_stale_workers_upload_is_refused_and_it_stops() {
 /// The store's own promise, without servers: the first save creates, a
 /// save from the copy seen updates, a save from an older copy (or from
 /// none, once there is one) is refused.
-#[tokio::test]
-async fn the_file_store_puts_only_over_the_copy_seen() {
-    let dir = tempfile::tempdir().unwrap();
-    let store =
-        StateStore::open(&format!("file://{}", dir.path().join("store").display())).unwrap();
-    let local_a = dir.path().join("a/p.db");
-    let local_b = dir.path().join("b/p.db");
+async fn puts_only_over_the_copy_seen(store: &StateStore, dir: &Path) {
+    let local_a = dir.join("a/p.db");
+    let local_b = dir.join("b/p.db");
     std::fs::create_dir_all(local_a.parent().unwrap()).unwrap();
     let st = mailferry::state::State::open(&local_a, 1).unwrap();
     drop(st);
@@ -357,12 +353,168 @@ async fn the_file_store_puts_only_over_the_copy_seen() {
         "{refused:?}"
     );
     // b's copy is what is stored.
-    let local_c = dir.path().join("c/p.db");
+    let local_c = dir.join("c/p.db");
     store.restore("p.db", &local_c).await.unwrap();
     let st = mailferry::state::State::open_read_only(&local_c)
         .unwrap()
         .unwrap();
     assert_eq!(st.runs().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_file_store_puts_only_over_the_copy_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        StateStore::open(&format!("file://{}", dir.path().join("store").display())).unwrap();
+    puts_only_over_the_copy_seen(&store, dir.path()).await;
+}
+
+/// An S3-compatible server on 127.0.0.1 (moto's server mode, from PyPI):
+/// `MAILFERRY_MOTO_SERVER` names its program (`./dev test` installs it and
+/// sets it), else `moto_server` on the PATH. Stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    /// The server with `bucket` made, or `None` (said on stderr) when moto
+    /// is not installed here and no one asked for it.
+    fn start(bucket: &str) -> Option<Moto> {
+        let program = match std::env::var("MAILFERRY_MOTO_SERVER") {
+            Ok(path) => {
+                assert!(
+                    Path::new(&path).exists(),
+                    "MAILFERRY_MOTO_SERVER={path} does not exist"
+                );
+                PathBuf::from(path)
+            }
+            Err(_) => {
+                let found = std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|p| p.join("moto_server"))
+                        .find(|p| p.exists())
+                });
+                match found {
+                    Some(path) => path,
+                    None => {
+                        eprintln!(
+                            "SKIPPED: no S3-compatible server here (moto_server not on the PATH \
+                             and MAILFERRY_MOTO_SERVER unset; `./dev test` installs it)"
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        loop {
+            match agent
+                .put(&format!("{}/{bucket}", moto.endpoint))
+                .send_empty()
+            {
+                Ok(r) if r.status().is_success() => return Some(moto),
+                Ok(r) => panic!("moto refused to make the bucket: {}", r.status()),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => panic!("moto_server did not start: {e}"),
+            }
+        }
+    }
+
+    /// The variables a worker reads to reach it.
+    fn env(&self) -> [(&'static str, &str); 4] {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same promise from an S3-compatible server (ETag conditions:
+/// `If-None-Match: *` for the first save, `If-Match` after); then one
+/// worker saving there and the report reading it back.
+#[tokio::test]
+async fn the_s3_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
+    let Some(moto) = Moto::start("progress") else {
+        return;
+    };
+    for (name, value) in moto.env() {
+        // Only this test reads these variables.
+        std::env::set_var(name, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open("s3://progress/jobs").unwrap();
+    puts_only_over_the_copy_seen(&store, dir.path()).await;
+
+    let (src, dst) = (server(), server());
+    src.append(&user(1), "INBOX", &mails(&user(1), "INBOX"));
+    let list = dir.path().join("list.csv");
+    std::fs::write(&list, format!("{0},{0},{1}\n", user(1), password(1))).unwrap();
+    let batch = Batch {
+        src: &src,
+        dst: &dst,
+        list: &list,
+        store: "s3://progress/run",
+        work: dir.path(),
+    };
+    let (code, said) = finish(batch.worker(0, 0, &[]));
+    assert_eq!(code, Some(0), "{said}");
+    let report = common::mailferry(
+        &[
+            "report",
+            "--host1",
+            "127.0.0.1",
+            "--port1",
+            &src.plain_port().to_string(),
+            "--plain1",
+            "--host2",
+            "127.0.0.1",
+            "--port2",
+            &dst.plain_port().to_string(),
+            "--plain2",
+            "--mailboxes",
+            list.to_str().unwrap(),
+            "--state-store",
+            "s3://progress/run",
+        ],
+        &moto.env(),
+    );
+    let said = common::text(&report.stdout) + &common::text(&report.stderr);
+    assert_eq!(report.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!("{0} -> {0}: done, {PER_FOLDER} messages", user(1))),
+        "{said}"
+    );
 }
 
 /// A snapshot taken while another connection writes is a whole database:
