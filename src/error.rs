@@ -748,6 +748,25 @@ impl Error {
         matches!(self.problem, Problem::MessageTooLarge { .. })
     }
 
+    /// Is this about the account or the server for good, so that running
+    /// the same command again, unchanged, cannot help (a wrong password, a
+    /// mailbox that does not exist, access refused by the administrator, a
+    /// certificate not trusted)? A batch engine stops retrying then
+    /// (`batch::PERMANENT`).
+    pub fn is_permanent_for_account(&self) -> bool {
+        self.is_auth()
+            || self.is_certificate()
+            || matches!(
+                self.problem,
+                Problem::OrganisationAccessRefused { .. }
+                    | Problem::PlainSignInRefused { .. }
+                    | Problem::StartTlsUnavailable { .. }
+                    | Problem::StartTlsPreauth { .. }
+                    | Problem::RegistrationMissing { .. }
+                    | Problem::NotImap { .. }
+            )
+    }
+
     /// Is this about trusting the server's certificate (so the user may
     /// decide to pin it)?
     pub fn is_certificate(&self) -> bool {

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod batch;
 pub mod certificate;
 pub mod check;
 pub mod crashpoint;

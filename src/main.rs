@@ -6,7 +6,9 @@
 //!
 //! Exit codes: 0 everything fine, 1 finished but something needs attention
 //! (messages not copied, a folder question to decide, a folder the server
-//! refused), 2 could not run.
+//! refused), 2 could not run; `sync --row` (one mailbox per worker of a
+//! batch engine) adds 75 (temporary: run again later) and 77 (permanent:
+//! retrying cannot help), see `mailferry::batch`.
 
 mod cli;
 
@@ -40,6 +42,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => runtime.block_on(cli::verify::run(args)),
         Command::Watch(args) => runtime.block_on(cli::watch::run(*args)),
         Command::Log(args) => cli::log::run(args),
+        Command::Report(args) => runtime.block_on(cli::report::run(args)),
         Command::Forget(args) => cli::forget::run(args),
         Command::Inventory(args) => cli::inventory::run(args),
         Command::Export(args) => runtime.block_on(cli::files::export(*args)),

@@ -54,6 +54,10 @@ pub(crate) enum Command {
     /// files, a Google Takeout mbox or a Thunderbird profile's mail folder.
     /// Safe to interrupt and re-run: nothing is sent twice.
     Import(Box<ImportArgs>),
+    /// One report for a list migrated one mailbox per worker (`sync
+    /// --mailboxes FILE --row N --state-store URL`): where every mailbox
+    /// stands, from the progress each worker saved.
+    Report(ReportArgs),
     /// Remove the passwords and sign-ins of the source (1) and destination
     /// (2) accounts from this computer's keychain (after a migration).
     Forget(ForgetArgs),
@@ -137,6 +141,27 @@ pub(crate) struct ImportArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    #[command(flatten)]
+    pub(crate) servers: Servers,
+    /// The mailbox list the workers migrated.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) mailboxes: PathBuf,
+    /// Where the workers saved their progress (as `sync --state-store`).
+    #[arg(long, value_name = "URL")]
+    pub(crate) state_store: String,
+    /// Print the report as JSON on stdout.
+    #[arg(long, conflicts_with_all = ["csv", "html"])]
+    pub(crate) json: bool,
+    /// Print the report as CSV (one line per mailbox) on stdout.
+    #[arg(long, conflicts_with = "html")]
+    pub(crate) csv: bool,
+    /// Print the report as a web page on stdout.
+    #[arg(long)]
+    pub(crate) html: bool,
 }
 
 #[derive(Args)]
@@ -315,6 +340,24 @@ pub(crate) struct SyncArgs {
     /// password).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["user1", "user2", "justfolders", "justfoldersizes", "state"])]
     pub(crate) mailboxes: Option<PathBuf>,
+    /// With --mailboxes: migrate only this row of the list (0 for the first
+    /// mailbox), or `env:NAME` for the number in the variable NAME
+    /// (`env:JOB_COMPLETION_INDEX` in a Kubernetes Indexed Job). Exit codes
+    /// for batch engines: 0 done, 1 done with refusals, 75 run again later,
+    /// 77 retrying cannot help (docs/scale.md).
+    #[arg(long, value_name = "N|env:NAME", requires = "mailboxes")]
+    pub(crate) row: Option<String>,
+    /// With --row: where the mailbox's progress file lives between workers
+    /// (file:///shared/folder, or s3://bucket/prefix with the AWS_*
+    /// variables). Restored at the start, saved after every folder and at
+    /// the end; refused if another worker saved it since.
+    #[arg(long, value_name = "URL", requires = "row")]
+    pub(crate) state_store: Option<String>,
+    /// This worker's share of the limits every worker of the job together
+    /// keeps (connections to each server, --maxmessagespersecond,
+    /// --maxbytespersecond): K parts of N, like 1/50 for one of 50 workers.
+    #[arg(long, value_name = "K/N")]
+    pub(crate) share: Option<mailferry::batch::Share>,
     /// With --mailboxes: how many mailboxes are copied at the same time.
     #[arg(long, default_value_t = 2)]
     pub(crate) at_once: usize,

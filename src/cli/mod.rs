@@ -1,7 +1,7 @@
 //! The command line's parts, one file per concern: `args` the flags,
 //! `sides` how each server is reached and signed in to, `render` what is
 //! printed, and a file per command (`discover`, `check`, `folders`, `sync`, `verify`,
-//! `log`, `forget`, `watch`, and `files` for `export` and `import`) that calls the engine and picks the exit code. The
+//! `log`, `forget`, `watch`, `report`, `inventory`, and `files` for `export` and `import`) that calls the engine and picks the exit code. The
 //! migration sequence itself is the engine's `mailferry::job::Job`.
 
 pub(crate) mod args;
@@ -13,6 +13,7 @@ pub(crate) mod forget;
 pub(crate) mod inventory;
 pub(crate) mod log;
 mod render;
+pub(crate) mod report;
 mod sides;
 pub(crate) mod sync;
 pub(crate) mod verify;

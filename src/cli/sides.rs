@@ -55,6 +55,28 @@ impl Side {
         }
     }
 
+    /// This side's server as far as a job's name needs it (name, port,
+    /// security), without signing in: for reading a list's progress.
+    pub(crate) fn server(&self) -> anyhow::Result<Endpoint> {
+        let n = self.n;
+        let host = match self.host.as_deref() {
+            None | Some("auto") => {
+                bail!("give --host{n} NAME: the server the list was migrated with")
+            }
+            Some(host) => host,
+        };
+        let security = match (self.tls, self.starttls, self.plain) {
+            (_, true, _) => Security::StartTls,
+            (_, _, true) => Security::Plain,
+            _ => Security::Tls,
+        };
+        let mut endpoint = Endpoint::new(host).with_security(security);
+        if let Some(port) = self.port {
+            endpoint = endpoint.with_port(port);
+        }
+        Ok(endpoint)
+    }
+
     /// The endpoint and credentials, or None when this side wasn't given.
     pub(crate) fn resolve(mut self) -> anyhow::Result<Option<(Endpoint, Credentials)>> {
         let n = self.n;

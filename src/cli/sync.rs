@@ -6,7 +6,13 @@ use super::args::SyncArgs;
 use super::render::{plural, print_folder_sizes, print_sync_report, Progress};
 use super::{default_state_path, engine_error, open_job, unix_now};
 use anyhow::{bail, Context};
-use mailferry::domain::{migrate_all, parse_list, Domain, Mailbox, Outcome};
+use mailferry::batch::store::{Ending, StateStore, StoreError};
+use mailferry::batch::{self, Share};
+use mailferry::domain::{
+    migrate_all, migrate_all_with, parse_list, Domain, Each, ListRow, Mailbox, Outcome,
+};
+use mailferry::endpoint::Endpoint;
+use mailferry::event::Event;
 use mailferry::run::Cancel;
 use mailferry::secret::Secret;
 use std::io::Write;
@@ -196,6 +202,9 @@ async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     );
     let rows = parse_list(text.expose(), &[]);
     drop(text);
+    if let Some(spec) = args.row.clone() {
+        return run_row(args, rows, &spec).await;
+    }
     let bad: Vec<&str> = rows.iter().filter_map(|r| r.problem.as_deref()).collect();
     if !bad.is_empty() {
         bail!(
@@ -229,19 +238,14 @@ async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
         endpoints.get_or_insert((source, dest));
     }
     let (source, dest) = endpoints.expect("at least one row");
-    let cap = |given: Option<usize>, host: &str| {
-        given
-            .unwrap_or(mailferry::preset::for_host(host).max_connections as usize)
-            .max(1)
-    };
-    let domain = Domain {
-        source_connections: cap(args.maxconnections1, &source.host),
-        dest_connections: cap(args.maxconnections2, &dest.host),
-        at_once: args.at_once.max(1),
+    let domain = domain_of(
+        args.share,
+        [args.maxconnections1, args.maxconnections2],
+        args.at_once,
         source,
         dest,
-    };
-    let options = args.copy.options(args.dry)?;
+    );
+    let options = shared(args.copy.options(args.dry)?, args.share)?;
     let signal = stop_on_signal(options.cancel.clone());
     let rules = args.rules.rules()?;
     let now = unix_now;
@@ -258,42 +262,219 @@ async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let mut code = 0u8;
     for (mailbox, outcome) in mailboxes.iter().zip(&outcomes) {
-        let who = format!("{} -> {}", mailbox.source.user, mailbox.dest.user);
-        match outcome {
-            Outcome::Copied(report) => {
-                writeln!(
-                    out,
-                    "{who}: copied {}, already there {}, skipped {}, failed {}",
-                    report.transferred(),
-                    report.already_there(),
-                    report.skipped(),
-                    report.failed()
-                )?;
-                code = code.max(report.exit_code());
-            }
-            Outcome::NeedsDecision { count, report } => {
-                writeln!(
-                    out,
-                    "{who}: copied {}, already there {}, skipped {}, failed {}; \
-                     {count} folder question(s) to decide: those folders were left out \
-                     (run `mailferry folders` for this mailbox)",
-                    report.transferred(),
-                    report.already_there(),
-                    report.skipped(),
-                    report.failed()
-                )?;
-                code = code.max(report.exit_code()).max(1);
-            }
-            Outcome::Failed(e) => {
-                writeln!(out, "{who}: not copied: {e} [{}]", e.code())?;
-                if let Some(detail) = e.detail() {
-                    writeln!(out, "  Details: {detail}")?;
-                }
-                code = 2;
-            }
-        }
+        print_outcome(&mut out, mailbox, outcome)?;
+        code = match outcome {
+            Outcome::Failed(_) => 2,
+            _ => code.max(batch::exit_code(outcome)),
+        };
     }
     let done = outcomes.iter().filter(|o| o.is_complete()).count();
     writeln!(out, "{done} of {} mailboxes complete.", outcomes.len())?;
     Ok(signalled(&signal).unwrap_or(ExitCode::from(code)))
+}
+
+/// One mailbox's line: what was copied, or why it was not.
+fn print_outcome(out: &mut dyn Write, mailbox: &Mailbox, outcome: &Outcome) -> anyhow::Result<()> {
+    let who = format!("{} -> {}", mailbox.source.user, mailbox.dest.user);
+    match outcome {
+        Outcome::Copied(report) => writeln!(
+            out,
+            "{who}: copied {}, already there {}, skipped {}, failed {}",
+            report.transferred(),
+            report.already_there(),
+            report.skipped(),
+            report.failed()
+        )?,
+        Outcome::NeedsDecision { count, report } => writeln!(
+            out,
+            "{who}: copied {}, already there {}, skipped {}, failed {}; \
+             {count} folder question(s) to decide: those folders were left out \
+             (run `mailferry folders` for this mailbox)",
+            report.transferred(),
+            report.already_there(),
+            report.skipped(),
+            report.failed()
+        )?,
+        Outcome::Failed(e) => {
+            writeln!(out, "{who}: not copied: {e} [{}]", e.code())?;
+            if let Some(detail) = e.detail() {
+                writeln!(out, "  Details: {detail}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The two servers and this worker's share of their connection caps
+/// (`--maxconnectionsN`, else the provider's, times `--share`).
+fn domain_of(
+    share: Option<Share>,
+    [given1, given2]: [Option<usize>; 2],
+    at_once: usize,
+    source: Endpoint,
+    dest: Endpoint,
+) -> Domain {
+    let share = share.unwrap_or(Share::WHOLE);
+    let cap = |given: Option<usize>, host: &str| {
+        share.of_connections(
+            given
+                .unwrap_or(mailferry::preset::for_host(host).max_connections as usize)
+                .max(1),
+        )
+    };
+    Domain {
+        source_connections: cap(given1, &source.host),
+        dest_connections: cap(given2, &dest.host),
+        at_once: at_once.max(1),
+        source,
+        dest,
+    }
+}
+
+/// `options` with `share` applied to the rates given.
+fn shared(
+    mut options: mailferry::run::Options,
+    share: Option<Share>,
+) -> anyhow::Result<mailferry::run::Options> {
+    if let Some(share) = share {
+        options.max_messages_per_second = options.max_messages_per_second.map(|r| share.of_rate(r));
+        options.max_bytes_per_second = options
+            .max_bytes_per_second
+            .map(|r| (share.of_rate(r as f64) as u64).max(1));
+    }
+    Ok(options)
+}
+
+/// `mailferry sync --mailboxes FILE --row N`: one worker of a batch engine
+/// migrates one row of the list, its progress file restored from and saved
+/// to `--state-store`; the exit code says whether to run it again
+/// (`mailferry::batch`).
+async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Result<ExitCode> {
+    let index =
+        batch::row_index(spec, |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    let count = rows.len();
+    let Some(row) = rows.into_iter().nth(index) else {
+        eprintln!(
+            "The list has {count} mailboxes (rows 0 to {}): row {index} has nothing to do.",
+            count.saturating_sub(1)
+        );
+        return Ok(ExitCode::from(batch::DONE));
+    };
+    if let Some(problem) = &row.problem {
+        eprintln!("mailferry: row {index} of the list cannot be migrated: {problem}");
+        return Ok(ExitCode::from(batch::PERMANENT));
+    }
+    let store = args
+        .state_store
+        .as_deref()
+        .map(StateStore::open)
+        .transpose()?;
+    let [side1, side2] = args.servers.sides();
+    let (source, source_credentials) = side1.resolve_for(&row.source_user, row.source_password)?;
+    let (dest, dest_credentials) =
+        side2.resolve_for(&row.destination_user, row.destination_password)?;
+    let job = mailferry::paths::job_name(
+        &source_credentials.user,
+        &source,
+        &dest_credentials.user,
+        &dest,
+    );
+    let mailbox = Mailbox {
+        source: source_credentials,
+        dest: dest_credentials,
+        state: default_state_path(&job)?,
+    };
+    let key = store_key(&mailbox.state);
+    let mut seen = None;
+    if let Some(store) = &store {
+        match store.restore(&key, &mailbox.state).await {
+            Ok(version) => seen = version,
+            Err(e) => {
+                eprintln!("mailferry: {e:#}");
+                return Ok(ExitCode::from(batch::TEMPORARY));
+            }
+        }
+    }
+    let domain = domain_of(
+        args.share,
+        [args.maxconnections1, args.maxconnections2],
+        args.at_once,
+        source,
+        dest,
+    );
+    let options = shared(args.copy.options(args.dry)?, args.share)?;
+    let signal = stop_on_signal(options.cancel.clone());
+    let rules = args.rules.rules()?;
+    let now = unix_now;
+    let (folder_done, mut done) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let copy = async {
+        let mut sink = move |event: Event| {
+            if matches!(event, Event::FolderDone { .. }) {
+                let _ = folder_done.send(());
+            }
+        };
+        let each = vec![Each::to(&mut sink)];
+        let mailboxes = std::slice::from_ref(&mailbox);
+        migrate_all_with(&domain, mailboxes, &|_| rules.clone(), &options, &now, each).await
+    };
+    // After every folder: the progress so far, to the store. Newer progress
+    // there stops this worker.
+    let upload = async {
+        let Some(store) = &store else {
+            while done.recv().await.is_some() {}
+            return None;
+        };
+        while done.recv().await.is_some() {
+            while done.try_recv().is_ok() {}
+            match store.save(&key, &mailbox.state, &mut seen).await {
+                Ok(()) => {}
+                Err(e @ StoreError::Newer { .. }) => {
+                    options.cancel.cancel();
+                    while done.recv().await.is_some() {}
+                    return Some(e);
+                }
+                Err(e) => eprintln!("mailferry: {e:#} (saved again after the next folder)"),
+            }
+        }
+        None
+    };
+    let (mut outcomes, refused) = tokio::join!(copy, upload);
+    let outcome = outcomes.pop().expect("one outcome per mailbox");
+    let mut line = Vec::new();
+    print_outcome(&mut line, &mailbox, &outcome)?;
+    std::io::stdout().write_all(&line)?;
+    let mut ending = Ending {
+        exit_code: batch::exit_code(&outcome),
+        words: String::from_utf8_lossy(&line).trim_end().to_owned(),
+    };
+    if let Some(e) = refused {
+        // Newer progress is in the store: this worker's must not replace it.
+        eprintln!("mailferry: {e}");
+        return Ok(ExitCode::from(batch::TEMPORARY));
+    }
+    if let Some(store) = &store {
+        if mailbox.state.exists() {
+            if let Err(e) = store.save(&key, &mailbox.state, &mut seen).await {
+                eprintln!("mailferry: {e:#}");
+                return Ok(ExitCode::from(batch::TEMPORARY));
+            }
+        }
+        match signal.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => {}
+            code => ending.exit_code = code,
+        }
+        if let Err(e) = store.save_ending(&key, &ending).await {
+            eprintln!("mailferry: {e:#}");
+        }
+    }
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(ending.exit_code)))
+}
+
+/// The name a progress file has in a state store: its own file name (a
+/// digest of the job's name, no user name in it).
+pub(crate) fn store_key(state: &std::path::Path) -> String {
+    state
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "progress.db".to_owned())
 }

@@ -402,6 +402,73 @@ impl State {
     }
 }
 
+/// Writes a consistent copy of the state file `from` into a new file `to`
+/// (replaced if it exists) through SQLite's online backup, in one step: the
+/// copy is the database as one read transaction saw it, while a run in this
+/// process or another goes on writing. The copy is a single file (no
+/// `-wal`), checked with `PRAGMA integrity_check` before it is handed back:
+/// what a worker uploads to a state store.
+///
+/// # Errors
+/// [`StateError::Sqlite`] or [`StateError::Io`] if either file cannot be
+/// read or written; [`StateError::Corrupt`] if the copy is damaged.
+pub fn snapshot(from: &Path, to: &Path) -> Result<()> {
+    let source = Connection::open_with_flags(
+        from,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| classify(from, e))?;
+    source
+        .busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| classify(from, e))?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let stale = with_suffix(to, suffix);
+        match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StateError::Io {
+                    action: "replace",
+                    path: stale,
+                    source: e,
+                })
+            }
+            _ => {}
+        }
+    }
+    let mut copy = Connection::open(to).map_err(|e| classify(to, e))?;
+    {
+        let backup =
+            rusqlite::backup::Backup::new(&source, &mut copy).map_err(|e| classify(from, e))?;
+        // -1: every page in one step, so one read transaction. A writer
+        // holding a lock the step needs makes it wait and try again.
+        let mut waits = 0;
+        loop {
+            match backup.step(-1).map_err(|e| classify(from, e))? {
+                rusqlite::backup::StepResult::Done => break,
+                rusqlite::backup::StepResult::More => {}
+                _ if waits < 3000 => {
+                    waits += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                _ => {
+                    return Err(StateError::Io {
+                        action: "take a snapshot of",
+                        path: from.to_owned(),
+                        source: std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the file stayed locked for 30 seconds",
+                        ),
+                    })
+                }
+            }
+        }
+    }
+    copy.pragma_update(None, "journal_mode", "DELETE")
+        .map_err(|e| classify(to, e))?;
+    check_integrity(&copy, to)?;
+    copy.close().map_err(|(_, e)| classify(to, e))?;
+    Ok(())
+}
+
 /// Starts a write transaction (taking SQLite's write lock at once).
 fn begin<'c>(conn: &'c mut Connection, path: &Path) -> Result<rusqlite::Transaction<'c>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)

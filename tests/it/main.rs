@@ -10,6 +10,7 @@ mod common;
 #[path = "../introspection/mod.rs"]
 mod introspection;
 
+mod batch;
 mod chaos;
 mod check;
 mod cli;
