@@ -221,6 +221,17 @@ pub fn read_contents(path: &Path) -> Result<Contents, ArchiveError> {
         contents.kind = "a folder of mail files".to_owned();
         walk(path, path, &mut contents)?;
     }
+    if !meta.is_file() {
+        // Folders with no message in them (an empty Maildir, mbox file or
+        // folder of .eml files) are part of the tree too.
+        let mut empty = Vec::new();
+        structural_folders(path, path, &mut empty)?;
+        for name in empty {
+            if !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, None));
+            }
+        }
+    }
     let takeout = contents.kind.contains("Takeout");
     for m in &contents.messages {
         for f in &m.folders {
@@ -395,6 +406,56 @@ fn walk(root: &Path, dir: &Path, contents: &mut Contents) -> Result<(), ArchiveE
         } else if !file_name.contains('.') || file_name.ends_with(".mbox") {
             let name = folder_name(&rel.join(&file_name));
             read_mbox(&path, &name, contents)?;
+        }
+    }
+    Ok(())
+}
+
+/// The folders the files below `dir` stand for, whether or not they hold
+/// a message: a Maildir (`cur` and `new`), an mbox file (one with no
+/// extension or `.mbox`, empty or starting with `From `), a folder holding
+/// `.eml` files, and a folder with nothing in it (an empty folder of
+/// `.eml` files). Hidden entries and Thunderbird's `.msf` are skipped.
+fn structural_folders(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), ArchiveError> {
+    let rel = dir.strip_prefix(root).unwrap_or(Path::new(""));
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(files("read", dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    let is_maildir = dir.join("cur").is_dir() && dir.join("new").is_dir();
+    let visible: Vec<&PathBuf> = entries
+        .iter()
+        .filter(|p| {
+            let n = p.file_name().unwrap_or_default().to_string_lossy();
+            !n.starts_with('.') && !n.ends_with(".msf")
+        })
+        .collect();
+    let holds_eml = visible
+        .iter()
+        .any(|p| p.is_file() && p.extension().is_some_and(|e| e == "eml"));
+    if dir != root && (is_maildir || holds_eml || visible.is_empty()) {
+        out.push(folder_name(rel));
+    }
+    for path in visible {
+        let file_name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if path.is_dir() {
+            if is_maildir && ["cur", "new", "tmp"].contains(&file_name.as_str()) {
+                continue;
+            }
+            structural_folders(root, path, out)?;
+        } else if !file_name.contains('.') || file_name.ends_with(".mbox") {
+            let mut start = [0u8; 5];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| std::io::Read::read(&mut f, &mut start))
+                .unwrap_or(0);
+            if n == 0 || start.starts_with(b"From ") {
+                out.push(folder_name(&rel.join(&file_name)));
+            }
         }
     }
     Ok(())

@@ -43,12 +43,20 @@ fn plain(n: usize, folder: &str) -> Vec<Message> {
         .collect()
 }
 
-const FOLDERS: [&str; 4] = ["INBOX", "Projects/Acme", "Sent Items", "Corpus"];
+const FOLDERS: [&str; 5] = [
+    "INBOX",
+    "Projects/Acme",
+    "Sent Items",
+    "Corpus",
+    "Projects/Empty",
+];
 
 fn source() -> Dovecot {
     let src = common::dovecot(Layout::Exchange);
     src.create_mailbox("alice", "Projects");
     src.create_mailbox("alice", "Projects/Acme");
+    // An empty folder is part of the tree too: it must come back.
+    src.create_mailbox("alice", "Projects/Empty");
     src.append("alice", "INBOX", &edge_cases());
     src.append("alice", "Projects/Acme", &plain(12, "acme"));
     src.append("alice", "Sent Items", &plain(3, "sent"));
