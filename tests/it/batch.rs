@@ -657,3 +657,78 @@ fn the_kubernetes_job_and_the_containerfile_carry_the_batch_contract() {
     );
     assert!(last_stage.contains("ENTRYPOINT [\"/usr/local/bin/mailferry\"]"));
 }
+
+/// The Containerfile's Rust can build every dependency the command line
+/// has in Cargo.lock (the image builds only `mailferry`): a dependency
+/// that needs a newer Rust would stop the release's image build, which
+/// no builder here runs.
+#[test]
+fn the_containerfiles_rust_builds_every_locked_dependency_of_the_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/Containerfile")).unwrap();
+    let version = |s: &str| -> [u64; 3] {
+        let mut v = [0; 3];
+        for (slot, part) in v.iter_mut().zip(s.split('.')) {
+            *slot = part.parse().unwrap_or(0);
+        }
+        v
+    };
+    let tag = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("FROM docker.io/library/rust:"))
+        .and_then(|rest| rest.split(['-', ' ']).next())
+        .expect("a FROM line with the rust image and its version");
+    let toolchain = version(tag);
+    let out = std::process::Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(out.status.success(), "{}", crate::common::text(&out.stderr));
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id_of_cli = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "mailferry")
+        .and_then(|p| p["id"].as_str())
+        .unwrap()
+        .to_owned();
+    // The CLI's build closure: normal and build dependencies, not dev ones.
+    let nodes = meta["resolve"]["nodes"].as_array().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo = vec![id_of_cli];
+    while let Some(id) = todo.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let node = nodes.iter().find(|n| n["id"] == id.as_str()).unwrap();
+        for dep in node["deps"].as_array().unwrap() {
+            let needed = dep["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null() || k["kind"] == "build");
+            if needed {
+                todo.push(dep["pkg"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let too_new: Vec<String> = meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| seen.contains(p["id"].as_str().unwrap()))
+        .filter_map(|p| {
+            let needs = p["rust_version"].as_str()?;
+            (version(needs) > toolchain)
+                .then(|| format!("{} {} needs {needs}", p["name"], p["version"]))
+        })
+        .collect();
+    assert!(
+        too_new.is_empty(),
+        "deploy/Containerfile builds with Rust {tag}, but: {too_new:?}"
+    );
+    assert!(seen.len() > 50, "the closure was walked: {}", seen.len());
+}
