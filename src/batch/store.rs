@@ -336,14 +336,6 @@ impl StateStore {
         bytes: &[u8],
         expected: Option<&Version>,
     ) -> Result<Version> {
-        let io = |action, path: &Path| {
-            let path = path.to_owned();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         let lock_path = dir.join(format!(".{key}.lock"));
         let lock = std::fs::OpenOptions::new()
@@ -401,14 +393,6 @@ fn version_of(bytes: &[u8]) -> Version {
 /// reader sees the old file or the new one, never half of one.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let temp = with_suffix(path, &format!(".part-{}", std::process::id()));
-    let io = |action, path: &Path| {
-        let path = path.to_owned();
-        move |source| StoreError::Io {
-            action,
-            path,
-            source,
-        }
-    };
     let mut file = std::fs::File::create(&temp).map_err(io("create", &temp))?;
     file.write_all(bytes).map_err(io("write", &temp))?;
     file.sync_all().map_err(io("write", &temp))?;
@@ -423,6 +407,16 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 mod web;
+
+/// The error of a file operation on `path` (`action`: "create", "write"…).
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();

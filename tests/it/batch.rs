@@ -238,27 +238,7 @@ fn ten_workers_killed_and_restarted_end_exact_and_one_report_says_so() {
     }
     assert!(dst.fetch_all(&user(9), "INBOX").is_empty());
 
-    let report = common::mailferry(
-        &[
-            "report",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &src.plain_port().to_string(),
-            "--plain1",
-            "--host2",
-            "127.0.0.1",
-            "--port2",
-            &dst.plain_port().to_string(),
-            "--plain2",
-            "--mailboxes",
-            list.to_str().unwrap(),
-            "--state-store",
-            &store,
-            "--json",
-        ],
-        &[],
-    );
+    let report = report(&src, &dst, &list, &store, &["--json"], &[]);
     let said = common::text(&report.stdout);
     assert_eq!(report.status.code(), Some(1), "one mailbox failed: {said}");
     let lines: serde_json::Value = serde_json::from_str(&said).expect("JSON");
@@ -489,26 +469,7 @@ async fn the_s3_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     };
     let (code, said) = finish(batch.worker(0, 0, &[]));
     assert_eq!(code, Some(0), "{said}");
-    let report = common::mailferry(
-        &[
-            "report",
-            "--host1",
-            "127.0.0.1",
-            "--port1",
-            &src.plain_port().to_string(),
-            "--plain1",
-            "--host2",
-            "127.0.0.1",
-            "--port2",
-            &dst.plain_port().to_string(),
-            "--plain2",
-            "--mailboxes",
-            list.to_str().unwrap(),
-            "--state-store",
-            "s3://progress/run",
-        ],
-        &moto.env(),
-    );
+    let report = report(&src, &dst, &list, "s3://progress/run", &[], &moto.env());
     let said = common::text(&report.stdout) + &common::text(&report.stderr);
     assert_eq!(report.status.code(), Some(0), "{said}");
     assert!(
@@ -731,4 +692,35 @@ fn the_containerfiles_rust_builds_every_locked_dependency_of_the_cli() {
         "deploy/Containerfile builds with Rust {tag}, but: {too_new:?}"
     );
     assert!(seen.len() > 50, "the closure was walked: {}", seen.len());
+}
+
+/// `mailferry report` for the list `list` between `src` and `dst`, from
+/// the store `store`, with `extra` flags and `env`.
+fn report(
+    src: &Dovecot,
+    dst: &Dovecot,
+    list: &Path,
+    store: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let (from, to) = (src.plain_port().to_string(), dst.plain_port().to_string());
+    let mut args = vec![
+        "report",
+        "--host1",
+        "127.0.0.1",
+        "--port1",
+        &from,
+        "--plain1",
+        "--host2",
+        "127.0.0.1",
+        "--port2",
+        &to,
+        "--plain2",
+        "--mailboxes",
+    ];
+    args.push(list.to_str().unwrap());
+    args.extend(["--state-store", store]);
+    args.extend_from_slice(extra);
+    common::mailferry(&args, env)
 }

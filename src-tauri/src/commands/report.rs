@@ -337,22 +337,10 @@ pub async fn save_report(
 /// flushed to disk, then renamed over it (the owner chose the name in the
 /// dialog, which asked before replacing a file).
 pub fn write_whole(path: &Path, content: &str) -> IpcResult<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .ok_or_else(|| IpcError::invalid("Choose a file name, not a folder."))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| IpcError::invalid("Choose a file name, not a folder."))?;
-    let temp = dir.join(format!(".{}.part", name.to_string_lossy()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(content.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
+    if path.file_name().is_none() {
+        return Err(IpcError::invalid("Choose a file name, not a folder."));
+    }
+    mailferry::archive::write_atomic(path, content.as_bytes(), None).map_err(|e| {
         IpcError::invalid(format!(
             "The report could not be saved there ({e}). Choose another folder, such as Documents."
         ))
