@@ -10,7 +10,9 @@
 //! OK, nothing recorded), `after_commit` (copy recorded); in an export,
 //! `export_mid_message` (half an mbox entry written),
 //! `export_before_journal` (a batch written, not on record) and
-//! `export_before_confirm` (on record in the journal, not confirmed).
+//! `export_before_confirm` (on record in the journal, not confirmed); in a
+//! copy of contacts and calendars, `dav_after_put` (the server stored the
+//! object, nothing recorded).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;

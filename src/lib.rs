@@ -6,6 +6,7 @@ pub mod batch;
 pub mod certificate;
 pub mod check;
 pub mod crashpoint;
+pub mod dav;
 pub mod discover;
 pub mod domain;
 pub mod endpoint;

@@ -45,6 +45,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Report(args) => runtime.block_on(cli::report::run(args)),
         Command::Forget(args) => cli::forget::run(args),
         Command::Inventory(args) => cli::inventory::run(args),
+        Command::Dav(args) => cli::dav::run(args),
         Command::Export(args) => runtime.block_on(cli::files::export(*args)),
         Command::Import(args) => runtime.block_on(cli::files::import(*args)),
     }

@@ -96,6 +96,7 @@ mod imap;
 mod layout;
 mod mutf7;
 mod proxy;
+mod radicale;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -107,6 +108,7 @@ pub use imap::{Fetched, ImapSession, Message, Reply};
 pub use layout::{Layout, LayoutFolder};
 pub use mutf7::{mutf7_decode, mutf7_encode};
 pub use proxy::{Direction, Fault, Proxy};
+pub use radicale::{radicale_available, Radicale};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed).
 /// Another process may take it before you use it: retry on a clash.

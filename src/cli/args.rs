@@ -65,6 +65,9 @@ pub(crate) enum Command {
     /// from its directory, flag the ones worth a second look (suspended,
     /// long unused), and write the list `sync --mailboxes` reads.
     Inventory(InventoryArgs),
+    /// Contacts and calendars (CardDAV/CalDAV servers, .vcf/.ics files):
+    /// check, sync, verify and export, with the same promises as the mail.
+    Dav(super::dav::DavArgs),
 }
 
 #[derive(Args)]

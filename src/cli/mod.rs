@@ -1,11 +1,12 @@
 //! The command line's parts, one file per concern: `args` the flags,
 //! `sides` how each server is reached and signed in to, `render` what is
 //! printed, and a file per command (`discover`, `check`, `folders`, `sync`, `verify`,
-//! `log`, `forget`, `watch`, `report`, `inventory`, and `files` for `export` and `import`) that calls the engine and picks the exit code. The
+//! `log`, `forget`, `watch`, `report`, `inventory`, `dav` (contacts and calendars), and `files` for `export` and `import`) that calls the engine and picks the exit code. The
 //! migration sequence itself is the engine's `mailferry::job::Job`.
 
 pub(crate) mod args;
 pub(crate) mod check;
+pub(crate) mod dav;
 pub(crate) mod discover;
 pub(crate) mod files;
 pub(crate) mod folders;

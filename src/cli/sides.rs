@@ -280,28 +280,39 @@ impl Side {
 
     /// The password from a file, the environment, or a prompt — never argv.
     fn password(&self) -> anyhow::Result<Secret<String>> {
-        let n = self.n;
-        if let Some(path) = &self.passfile {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --passfile{n} {}", path.display()))?;
-            let text = Secret::new(text);
-            let first = text.expose().lines().next().unwrap_or("").to_owned();
-            return Ok(Secret::new(first));
-        }
-        if let Ok(value) = std::env::var(format!("MAILFERRY_PASSWORD{n}")) {
-            return Ok(Secret::new(value));
-        }
-        if std::io::stdin().is_terminal() {
-            let prompt = format!(
-                "Password for {} on {}: ",
-                self.user.as_deref().unwrap_or(""),
-                self.host.as_deref().unwrap_or("")
-            );
-            let value = rpassword::prompt_password(prompt).context("cannot read the password")?;
-            return Ok(Secret::new(value));
-        }
-        bail!("no password for side {n}: give --passfile{n} FILE or set MAILFERRY_PASSWORD{n}")
+        read_password(
+            self.n,
+            self.passfile.as_deref(),
+            self.user.as_deref().unwrap_or(""),
+            self.host.as_deref().unwrap_or(""),
+        )
     }
+}
+
+/// Side `n`'s password: the first line of `passfile`, else the
+/// MAILFERRY_PASSWORD`n` environment variable, else a prompt — never argv.
+pub(crate) fn read_password(
+    n: &str,
+    passfile: Option<&std::path::Path>,
+    user: &str,
+    host: &str,
+) -> anyhow::Result<Secret<String>> {
+    if let Some(path) = passfile {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --passfile{n} {}", path.display()))?;
+        let text = Secret::new(text);
+        let first = text.expose().lines().next().unwrap_or("").to_owned();
+        return Ok(Secret::new(first));
+    }
+    if let Ok(value) = std::env::var(format!("MAILFERRY_PASSWORD{n}")) {
+        return Ok(Secret::new(value));
+    }
+    if std::io::stdin().is_terminal() {
+        let prompt = format!("Password for {user} on {host}: ");
+        let value = rpassword::prompt_password(prompt).context("cannot read the password")?;
+        return Ok(Secret::new(value));
+    }
+    bail!("no password for side {n}: give --passfile{n} FILE or set MAILFERRY_PASSWORD{n}")
 }
 
 impl Servers {

@@ -30,10 +30,12 @@
 //! Each table's SQL lives in its own module, beside the code that reads and
 //! writes it: `job` (the phase), `folders` (source and destination folders),
 //! `messages` (the map), `fates` (what became of each message), `intents`
-//! (APPENDs in flight), `runs`, and `search` (the forensic log). This module
+//! (APPENDs in flight), `runs`, `search` (the forensic log), and `dav`
+//! (address books, calendars and their objects, for `mailferry::dav`). This module
 //! opens, locks and checks the file; `schema` creates and upgrades the tables.
 
 mod columns;
+mod dav;
 mod fates;
 mod folders;
 mod intents;
@@ -53,6 +55,7 @@ use std::path::{Path, PathBuf};
 use fs4::FileExt;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
+pub use dav::{DavCollectionRecord, DavObjectRecord};
 pub use record::{
     DestFolderId, DestFolderRecord, FailReason, Fate, FolderId, FolderRecord, Intent, IntentId,
     LogEntry, MessageKey, MessageRecord, NotCopied, Phase, RunCounters, RunId, RunRecord,

@@ -9,10 +9,10 @@
 
 use rusqlite::Connection;
 
-use super::{folders, intents, job, messages, runs};
+use super::{dav, folders, intents, job, messages, runs};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1: folders, destination folders, messages (the UID map and the
 /// forensic log), intents (APPENDs not yet confirmed) and runs. Each table's
@@ -25,6 +25,10 @@ const V2: [&str; 1] = [folders::V2];
 /// Version 3: the source folders' MAILBOXID, and the folders that keep
 /// their recorded destination.
 const V3: [&str; 1] = [folders::V3];
+
+/// Version 4: contacts and calendars (address books, calendars and their
+/// objects).
+const V4: [&str; 1] = [dav::V4];
 
 /// What [`migrate`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,14 +76,21 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> rusqlite::Result<Migra
             tx.execute_batch(change)?;
         }
     }
+    if found < 4 {
+        for change in V4 {
+            tx.execute_batch(change)?;
+        }
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(Migration::Upgraded { from: found })
 }
 
 /// The tables every current database must have.
-pub(crate) const TABLES: [&str; 6] = [
+pub(crate) const TABLES: [&str; 8] = [
     "job",
+    "dav_collections",
+    "dav_objects",
     "dest_folders",
     "folders",
     "messages",

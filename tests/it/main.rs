@@ -17,6 +17,7 @@ mod cli;
 mod compress;
 mod corpus;
 mod crash;
+mod dav;
 mod discover;
 mod domain;
 mod faults;

@@ -153,7 +153,7 @@ fn a_version_2_file_is_upgraded_keeping_its_rows() {
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(state.phase().unwrap(), Phase::PostCutover);
     let f = state.folder(&name("Clients")).unwrap().unwrap();
     assert_eq!((f.highest_uid, f.highest_modseq), (12, Some(30)));

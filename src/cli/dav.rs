@@ -1,0 +1,458 @@
+//! `mailferry dav check|sync|verify|export`: contacts and calendars, from a
+//! CardDAV/CalDAV server (or `.vcf`/`.ics` files) to another server (or to
+//! files), through the engine's `mailferry::dav`.
+
+use super::sides::read_password;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use mailferry::dav::{self, Auth, Files, Server, Source};
+use mailferry::state::State;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub(crate) struct DavArgs {
+    #[command(subcommand)]
+    pub(crate) command: DavCommand,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DavCommand {
+    /// Sign in to the contacts and calendar servers and show every address
+    /// book and calendar, with where each will go. Changes nothing.
+    Check(CheckArgs),
+    /// Copy every address book and calendar from the source (1) to the
+    /// destination (2). Safe to interrupt and re-run: nothing is copied twice.
+    Sync(CopyArgs),
+    /// Compare every contact and calendar entry of the source with its copy.
+    Verify(CopyArgs),
+    /// Write every address book and calendar of the source (1) to files:
+    /// one .vcf per address book, one .ics per calendar.
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct SourceArgs {
+    /// The source's contacts and calendar server: its https:// address, the
+    /// account's address on it, or one address book or calendar.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "files1",
+        conflicts_with = "files1"
+    )]
+    dav1: Option<String>,
+    /// Contacts (.vcf) and calendars (.ics) kept in files, as the source: one
+    /// file, or a folder of them (each file an address book or a calendar).
+    #[arg(long, value_name = "PATH")]
+    files1: Option<PathBuf>,
+    /// The source account's user name.
+    #[arg(long, value_name = "USER")]
+    user1: Option<String>,
+    /// File whose first line is the source's password. Also read: the
+    /// MAILFERRY_PASSWORD1 environment variable, then a prompt.
+    #[arg(long, value_name = "FILE")]
+    passfile1: Option<PathBuf>,
+    /// File holding an OAuth access token for the source (sent as a bearer token).
+    #[arg(long, value_name = "FILE", conflicts_with = "passfile1")]
+    oauthaccesstoken1: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct DestArgs {
+    /// The destination's contacts and calendar server (as --dav1).
+    #[arg(long, value_name = "URL")]
+    dav2: String,
+    /// The destination account's user name.
+    #[arg(long, value_name = "USER")]
+    user2: Option<String>,
+    /// File whose first line is the destination's password. Also read: the
+    /// MAILFERRY_PASSWORD2 environment variable, then a prompt.
+    #[arg(long, value_name = "FILE")]
+    passfile2: Option<PathBuf>,
+    /// File holding an OAuth access token for the destination.
+    #[arg(long, value_name = "FILE", conflicts_with = "passfile2")]
+    oauthaccesstoken2: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The destination's server (optional here).
+    #[arg(long, value_name = "URL")]
+    dav2: Option<String>,
+    /// The destination account's user name.
+    #[arg(long, value_name = "USER", requires = "dav2")]
+    user2: Option<String>,
+    /// File whose first line is the destination's password.
+    #[arg(long, value_name = "FILE", requires = "dav2")]
+    passfile2: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct CopyArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    dest: DestArgs,
+    /// The progress file (default: the one named after the two accounts in
+    /// MailFerry's data folder).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct ExportArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The folder the files go to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs one `dav` command.
+pub(crate) fn run(args: DavArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        DavCommand::Check(a) => check(a),
+        DavCommand::Sync(a) => sync(a),
+        DavCommand::Verify(a) => verify(a),
+        DavCommand::Export(a) => export(a),
+    }
+}
+
+fn sign_in(
+    n: &str,
+    url: &str,
+    user: Option<&str>,
+    passfile: Option<&std::path::Path>,
+    token: Option<&std::path::Path>,
+) -> anyhow::Result<Auth> {
+    if let Some(path) = token {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --oauthaccesstoken{n} {}", path.display()))?;
+        return Ok(Auth::Bearer(text.trim().to_owned()));
+    }
+    let user = user
+        .with_context(|| format!("give the account's user name with --user{n}"))?
+        .to_owned();
+    let password = read_password(n, passfile, &user, url)?;
+    Ok(Auth::Basic {
+        user,
+        password: password.expose().to_owned(),
+    })
+}
+
+fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
+    if let Some(path) = &a.files1 {
+        let files = Files::open(path).map_err(|e| anyhow::anyhow!("source: {e}"))?;
+        return Ok((Source::Files(files), format!("files {}", path.display())));
+    }
+    let url = a.dav1.as_deref().expect("clap requires --dav1 or --files1");
+    let auth = sign_in(
+        "1",
+        url,
+        a.user1.as_deref(),
+        a.passfile1.as_deref(),
+        a.oauthaccesstoken1.as_deref(),
+    )?;
+    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("source: {e}"))?;
+    let name = format!("{}@{}", a.user1.as_deref().unwrap_or(""), server.origin());
+    Ok((Source::Server(server), name))
+}
+
+fn destination(
+    url: &str,
+    user: Option<&str>,
+    passfile: Option<&std::path::Path>,
+    token: Option<&std::path::Path>,
+) -> anyhow::Result<(Server, String)> {
+    let auth = sign_in("2", url, user, passfile, token)?;
+    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("destination: {e}"))?;
+    let name = format!("{}@{}", user.unwrap_or(""), server.origin());
+    Ok((server, name))
+}
+
+fn kind_word(kind: dav::ObjectKind) -> &'static str {
+    match kind {
+        dav::ObjectKind::Contact => "address book",
+        dav::ObjectKind::Calendar => "calendar",
+    }
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
+    let (source, _) = source(&a.source)?;
+    let Some(url) = a.dav2.as_deref() else {
+        let collections = source
+            .collections()
+            .map_err(|e| anyhow::anyhow!("source: {e}"))?;
+        if a.json {
+            let list: Vec<_> = collections
+                .iter()
+                .map(|c| json!({"href": c.href, "kind": kind_word(c.kind), "name": c.name}))
+                .collect();
+            println!("{}", json!({ "source": list }));
+        } else {
+            for c in &collections {
+                println!("{} “{}” ({})", kind_word(c.kind), c.name, c.href);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (dest, _) = destination(url, a.user2.as_deref(), a.passfile2.as_deref(), None)?;
+    let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        let list: Vec<_> = plans.iter().map(plan_json).collect();
+        println!("{}", json!({ "plan": list }));
+    } else {
+        for p in &plans {
+            print_plan(p);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan_json(p: &dav::CollectionPlan) -> serde_json::Value {
+    json!({
+        "source": p.source.href, "kind": kind_word(p.source.kind), "name": p.source.name,
+        "objects": p.objects, "dest": p.dest, "dest_name": p.dest_name, "create": p.create,
+        "note": p.note,
+    })
+}
+
+fn print_plan(p: &dav::CollectionPlan) {
+    let objects = match (p.source.kind, p.objects) {
+        (dav::ObjectKind::Contact, 1) => "1 contact".to_owned(),
+        (dav::ObjectKind::Contact, n) => format!("{n} contacts"),
+        (dav::ObjectKind::Calendar, 1) => "1 entry".to_owned(),
+        (dav::ObjectKind::Calendar, n) => format!("{n} entries"),
+    };
+    match &p.dest {
+        Some(_) => println!(
+            "{} “{}” ({objects}) → “{}”{}",
+            kind_word(p.source.kind),
+            p.source.name,
+            p.dest_name,
+            if p.create { " (new)" } else { "" }
+        ),
+        None => println!(
+            "{} “{}” ({objects}) → nowhere",
+            kind_word(p.source.kind),
+            p.source.name
+        ),
+    }
+    if let Some(note) = &p.note {
+        println!("  Note: {note}");
+    }
+}
+
+fn state_for(state: Option<PathBuf>, source: &str, dest: &str) -> anyhow::Result<PathBuf> {
+    match state {
+        Some(p) => Ok(p),
+        None => super::default_state_path(&format!("contacts and calendars: {source} to {dest}")),
+    }
+}
+
+fn open_state(path: &std::path::Path) -> anyhow::Result<State> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+    }
+    Ok(State::open(path, super::unix_now())?)
+}
+
+fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
+    let (source, source_name) = source(&a.source)?;
+    let (dest, dest_name) = destination(
+        &a.dest.dav2,
+        a.dest.user2.as_deref(),
+        a.dest.passfile2.as_deref(),
+        a.dest.oauthaccesstoken2.as_deref(),
+    )?;
+    let mut state = open_state(&state_for(a.state, &source_name, &dest_name)?)?;
+    let report = dav::sync(&source, &dest, &mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        let list: Vec<_> = report
+            .collections
+            .iter()
+            .map(|c| {
+                json!({
+                    "plan": plan_json(&c.plan), "copied": c.copied, "updated": c.updated,
+                    "already": c.already, "gone_at_source": c.gone_at_source,
+                    "refused": problems_json(&c.refused), "failed": problems_json(&c.failed),
+                    "error": c.error,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({ "collections": list, "complete": report.complete() })
+        );
+    } else {
+        for c in &report.collections {
+            print_plan(&c.plan);
+            println!(
+                "  copied {}, updated {}, already there {}{}",
+                c.copied,
+                c.updated,
+                c.already,
+                if c.gone_at_source > 0 {
+                    format!(
+                        ", {} deleted at the source after they were copied (kept at the destination)",
+                        c.gone_at_source
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            for p in c.refused.iter().chain(&c.failed) {
+                println!("  Not copied: {}: {}", p.what, p.reason);
+            }
+            if let Some(e) = &c.error {
+                println!("  Not copied at all: {e}");
+            }
+        }
+        if report.complete() {
+            println!("Everything carried over.");
+        } else if report.temporary() {
+            println!(
+                "Some entries could not be copied this time: run the same command again later."
+            );
+        } else {
+            println!("Some entries did not carry over: the reasons are above.");
+        }
+    }
+    Ok(if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn problems_json(p: &[dav::ObjectProblem]) -> serde_json::Value {
+    p.iter()
+        .map(|p| json!({"what": p.what, "reason": p.reason}))
+        .collect()
+}
+
+fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
+    let (source, source_name) = source(&a.source)?;
+    let (dest, dest_name) = destination(
+        &a.dest.dav2,
+        a.dest.user2.as_deref(),
+        a.dest.passfile2.as_deref(),
+        a.dest.oauthaccesstoken2.as_deref(),
+    )?;
+    let path = state_for(a.state, &source_name, &dest_name)?;
+    let state = State::open_read_only(&path)?;
+    let report = dav::verify(&source, &dest, state.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let safe = report.safe_to_switch();
+    if a.json {
+        let list: Vec<_> = report
+            .collections
+            .iter()
+            .map(|c| {
+                json!({
+                    "source": c.source.href, "name": c.source.name, "dest": c.dest,
+                    "objects": c.objects, "identical": c.identical, "same_content": c.same_content,
+                    "missing": problems_json(&c.missing), "different": problems_json(&c.different),
+                    "error": c.error,
+                })
+            })
+            .collect();
+        println!("{}", json!({ "collections": list, "safe_to_switch": safe }));
+    } else {
+        for c in &report.collections {
+            println!(
+                "{} “{}”: {} of {} at the destination{}",
+                kind_word(c.source.kind),
+                c.source.name,
+                c.identical + c.same_content,
+                c.objects,
+                if c.same_content > 0 {
+                    format!(
+                        " ({} stored in the server's own layout, same content)",
+                        c.same_content
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            for p in &c.missing {
+                println!("  Missing: {}: {}", p.what, p.reason);
+            }
+            for p in &c.different {
+                println!("  Different: {}: {}", p.what, p.reason);
+            }
+            if let Some(e) = &c.error {
+                println!("  Not checked: {e}");
+            }
+        }
+        if safe {
+            println!("Safe to switch: every contact and calendar entry is at the destination.");
+        } else {
+            println!("Not safe to switch yet: see what is missing above, then run `mailferry dav sync` again.");
+        }
+    }
+    Ok(if safe {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
+    let (source, _) = source(&a.source)?;
+    let files = dav::export(&source, &a.to).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let complete = files
+        .iter()
+        .all(|f| f.error.is_none() && f.failed.is_empty());
+    if a.json {
+        let list: Vec<_> = files
+            .iter()
+            .map(|f| {
+                json!({
+                    "source": f.source.href, "name": f.source.name, "path": f.path,
+                    "objects": f.objects, "failed": problems_json(&f.failed), "error": f.error,
+                })
+            })
+            .collect();
+        println!("{}", json!({ "files": list, "complete": complete }));
+    } else {
+        for f in &files {
+            match &f.path {
+                Some(p) => println!(
+                    "{} “{}”: {} entries → {}",
+                    kind_word(f.source.kind),
+                    f.source.name,
+                    f.objects,
+                    p.display()
+                ),
+                None => println!(
+                    "{} “{}”: not written: {}",
+                    kind_word(f.source.kind),
+                    f.source.name,
+                    f.error.as_deref().unwrap_or("")
+                ),
+            }
+            for p in &f.failed {
+                println!("  Not read: {}: {}", p.what, p.reason);
+            }
+        }
+    }
+    Ok(if complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

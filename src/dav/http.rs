@@ -1,0 +1,315 @@
+//! The HTTP side of a DAV server: one origin, one sign-in, every request a
+//! blocking ureq call (rustls with ring, the system's certificate
+//! authorities, as the sign-in code). Credentials go to that origin only:
+//! a redirect or an href elsewhere is refused, never followed with them.
+
+use super::DavError;
+use std::time::Duration;
+use ureq::http::{self, Method};
+
+/// How requests sign in.
+#[derive(Clone)]
+pub enum Auth {
+    /// HTTP Basic with a user name and password (an app password at
+    /// iCloud, Fastmail or Google).
+    Basic {
+        /// The user name.
+        user: String,
+        /// The password.
+        password: String,
+    },
+    /// An OAuth access token, sent as `Authorization: Bearer`.
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::Basic { user, .. } => write!(f, "Basic({user}, <password>)"),
+            Auth::Bearer(_) => write!(f, "Bearer(<token>)"),
+        }
+    }
+}
+
+/// A server's answer: status, the headers MailFerry reads, the body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) etag: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The start of the body as text, for a message.
+    pub(crate) fn excerpt(&self) -> String {
+        let text = String::from_utf8_lossy(&self.body);
+        let text = text.trim();
+        let mut cut: String = text.chars().take(200).collect();
+        if cut.len() < text.len() {
+            cut.push('…');
+        }
+        cut
+    }
+}
+
+/// The largest object or listing read (a contact with a big photo is a few MB).
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// Attempts of a request the server answered "busy" or the network dropped.
+const ATTEMPTS: u32 = 4;
+
+/// One DAV server: its origin (`https://host[:port]`) and sign-in.
+#[derive(Clone)]
+pub struct Client {
+    agent: ureq::Agent,
+    origin: String,
+    auth: Auth,
+    /// The longest wait a `Retry-After` may ask for before giving up.
+    max_wait: Duration,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("origin", &self.origin)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client of the server at `url` (its origin is kept; the path is
+    /// where discovery starts). Plain `http://` is refused except to this
+    /// computer: a password must not cross a network in the clear.
+    pub fn new(url: &str, auth: Auth) -> Result<(Client, String), DavError> {
+        let (origin, path) = split_url(url).ok_or_else(|| DavError::BadAddress {
+            url: url.to_owned(),
+        })?;
+        if origin.starts_with("http://") && !is_loopback(&origin) {
+            return Err(DavError::PlainHttp {
+                url: url.to_owned(),
+            });
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .allow_non_standard_methods(true)
+            .max_redirects(0)
+            .build()
+            .into();
+        Ok((
+            Client {
+                agent,
+                origin,
+                auth,
+                max_wait: Duration::from_secs(120),
+            },
+            path,
+        ))
+    }
+
+    /// The server's origin, `scheme://host[:port]`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The path of `href` (a path, or a URL of this origin); None for
+    /// another origin.
+    pub(crate) fn path_of(&self, href: &str) -> Option<String> {
+        if href.starts_with('/') {
+            return Some(href.to_owned());
+        }
+        let (origin, path) = split_url(href)?;
+        origin.eq_ignore_ascii_case(&self.origin).then_some(path)
+    }
+
+    /// One request; a busy server (429, 503 with `Retry-After`) and a
+    /// dropped connection are tried again, a few times.
+    pub(crate) fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Answer, DavError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.send_once(method, path, headers, body) {
+                Ok(a) if (a.status == 429 || a.status == 503) && attempt < ATTEMPTS => {
+                    let wait = Duration::from_secs(a.retry_after.unwrap_or(1 << attempt));
+                    if wait > self.max_wait {
+                        return Ok(a);
+                    }
+                    tracing::info!(status = a.status, ?wait, "the DAV server asked to wait");
+                    std::thread::sleep(wait);
+                }
+                // Every request is safe to send again: PUTs are conditional,
+                // and a collection made by a lost attempt is recognised.
+                Err(DavError::Unreachable { .. }) if attempt < ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(200 << attempt));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Answer, DavError> {
+        let unreachable = |detail: String| DavError::Unreachable {
+            server: self.origin.clone(),
+            detail,
+        };
+        let method =
+            Method::from_bytes(method.as_bytes()).map_err(|e| unreachable(e.to_string()))?;
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.origin, path));
+        request = match &self.auth {
+            Auth::Basic { user, password } => {
+                use base64::Engine;
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                request.header("Authorization", format!("Basic {token}"))
+            }
+            Auth::Bearer(token) => request.header("Authorization", format!("Bearer {token}")),
+        };
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let request = request
+            .body(body.to_vec())
+            .map_err(|e| unreachable(e.to_string()))?;
+        let mut response = self
+            .agent
+            .run(request)
+            .map_err(|e| unreachable(e.to_string()))?;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header("etag");
+        let location = header("location");
+        let retry_after = header("retry-after").and_then(|v| v.trim().parse().ok());
+        let status = response.status().as_u16();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| unreachable(e.to_string()))?;
+        if status == 401 {
+            return Err(DavError::SignInRefused {
+                server: self.origin.clone(),
+            });
+        }
+        Ok(Answer {
+            status,
+            etag,
+            location,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// (`scheme://host[:port]`, path) of an http(s) URL; the path is `/` when empty.
+pub(crate) fn split_url(url: &str) -> Option<(String, String)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].to_owned()),
+        None => (rest, "/".to_owned()),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some((
+        format!("{scheme}://{}", authority.to_ascii_lowercase()),
+        path,
+    ))
+}
+
+fn is_loopback(origin: &str) -> bool {
+    let host = origin
+        .trim_start_matches("http://")
+        .trim_start_matches("https://");
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.split_once(']'))
+        .map(|(h, _)| h)
+        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_origin_and_path() {
+        assert_eq!(
+            split_url("https://Dav.Example.com/remote.php/dav"),
+            Some(("https://dav.example.com".into(), "/remote.php/dav".into()))
+        );
+        assert_eq!(
+            split_url("http://127.0.0.1:5232"),
+            Some(("http://127.0.0.1:5232".into(), "/".into()))
+        );
+        assert_eq!(split_url("ftp://x/"), None);
+        assert_eq!(
+            split_url("https://user:pw@x/"),
+            None,
+            "no credentials in addresses"
+        );
+    }
+
+    #[test]
+    fn plain_http_is_for_this_computer_only() {
+        let auth = || Auth::Basic {
+            user: "a".into(),
+            password: "b".into(),
+        };
+        assert!(Client::new("http://127.0.0.1:5232/", auth()).is_ok());
+        assert!(Client::new("http://[::1]:5232/", auth()).is_ok());
+        assert!(matches!(
+            Client::new("http://dav.example.com/", auth()),
+            Err(DavError::PlainHttp { .. })
+        ));
+    }
+
+    #[test]
+    fn hrefs_of_another_server_are_not_ours() {
+        let (c, _) = Client::new("https://dav.example.com/", Auth::Bearer("t".into())).unwrap();
+        assert_eq!(c.path_of("/a/b/").as_deref(), Some("/a/b/"));
+        assert_eq!(
+            c.path_of("https://DAV.example.com/a/").as_deref(),
+            Some("/a/")
+        );
+        assert_eq!(c.path_of("https://evil.example/a/"), None);
+    }
+}
