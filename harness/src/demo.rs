@@ -3,7 +3,7 @@
 //! 127.0.0.1, with sample mail in the source for a small office of three
 //! people ([`DEMO_USERS`]): the owner, a colleague and a shared mailbox.
 
-use crate::{Dovecot, Layout, Message};
+use crate::{radicale_available, Dovecot, Layout, Message, Radicale};
 
 /// The demo's user on both servers.
 pub const DEMO_USER: &str = "alice";
@@ -25,6 +25,83 @@ pub struct DemoDomain {
     /// Microsoft 365-like: `Sent Items`, `Deleted Items`. STARTTLS on
     /// [`Dovecot::plain_port`].
     pub destination: Dovecot,
+    /// The office's contacts and calendar servers (old, new), when Debian's
+    /// radicale is installed: the owner's address book and calendar at the
+    /// old one, the same users at both.
+    pub contacts: Option<(Radicale, Radicale)>,
+}
+
+/// The demo owner's address book: colleagues and clients (vCard 3 and 4).
+fn demo_cards() -> Vec<(String, Vec<u8>)> {
+    let people = [
+        ("Bob Baker", "bob@example.com", "+49 30 1111"),
+        ("Office Inbox", "office@example.com", "+49 30 1000"),
+        ("Anna Acme", "anna@acme.example", "+49 40 2222"),
+        ("Carlos Acme", "carlos@acme.example", "+49 40 2223"),
+        ("Dana Receipts", "billing@shop.example", "+49 89 3333"),
+        ("Eve Accountant", "eve@tax.example", "+49 69 4444"),
+        ("Frank Printer", "service@printer.example", "+49 30 5555"),
+        ("Grace Landlord", "grace@rent.example", "+49 30 6666"),
+    ];
+    people
+        .iter()
+        .enumerate()
+        .map(|(i, (name, mail, tel))| {
+            let (last, first) = name.split_once(' ').map(|(f, l)| (l, f)).unwrap_or((name, ""));
+            let version = if i % 2 == 0 { "3.0" } else { "4.0" };
+            (
+                format!("demo-contact-{i}.vcf"),
+                format!(
+                    "BEGIN:VCARD\r\nVERSION:{version}\r\nUID:demo-contact-{i}\r\nFN:{name}\r\nN:{last};{first};;;\r\n\
+                     EMAIL;TYPE=work:{mail}\r\nTEL;TYPE=work:{tel}\r\nEND:VCARD\r\n"
+                )
+                .into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// The demo office's calendar: a weekly meeting with a moved occurrence,
+/// an all-day holiday, a client visit.
+fn demo_events() -> Vec<(String, Vec<u8>)> {
+    let wrap = |body: &str| {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//MailFerry demo//EN\r\n{body}END:VCALENDAR\r\n").into_bytes()
+    };
+    vec![
+        (
+            "demo-weekly.ics".into(),
+            wrap("BEGIN:VEVENT\r\nUID:demo-weekly\r\nDTSTAMP:20240301T000000Z\r\nDTSTART:20240304T090000Z\r\nDTEND:20240304T093000Z\r\n\
+                  RRULE:FREQ=WEEKLY;COUNT=12\r\nSUMMARY:Team meeting\r\nEND:VEVENT\r\n\
+                  BEGIN:VEVENT\r\nUID:demo-weekly\r\nDTSTAMP:20240301T000000Z\r\nRECURRENCE-ID:20240311T090000Z\r\n\
+                  DTSTART:20240311T100000Z\r\nDTEND:20240311T103000Z\r\nSUMMARY:Team meeting (moved)\r\nEND:VEVENT\r\n"),
+        ),
+        (
+            "demo-holiday.ics".into(),
+            wrap("BEGIN:VEVENT\r\nUID:demo-holiday\r\nDTSTAMP:20240301T000000Z\r\nDTSTART;VALUE=DATE:20240329\r\nDTEND;VALUE=DATE:20240402\r\nSUMMARY:Office closed (Easter)\r\nEND:VEVENT\r\n"),
+        ),
+        (
+            "demo-visit.ics".into(),
+            wrap("BEGIN:VEVENT\r\nUID:demo-visit\r\nDTSTAMP:20240301T000000Z\r\nDTSTART:20240314T130000Z\r\nDTEND:20240314T150000Z\r\nSUMMARY:Visit at Acme\r\nLOCATION:Acme office\r\nEND:VEVENT\r\n"),
+        ),
+    ]
+}
+
+/// Starts the demo's contacts and calendar servers, when radicale is installed.
+fn demo_contacts() -> Option<(Radicale, Radicale)> {
+    if !radicale_available() {
+        return None;
+    }
+    let old = Radicale::start(&DEMO_USERS);
+    let new = Radicale::start(&DEMO_USERS);
+    old.create_collection(DEMO_USER, "contacts", "addressbook", "Contacts");
+    old.create_collection(DEMO_USER, "calendar", "calendar", "Office calendar");
+    for (name, card) in demo_cards() {
+        old.put(DEMO_USER, "contacts", &name, &card);
+    }
+    for (name, event) in demo_events() {
+        old.put(DEMO_USER, "calendar", &name, &event);
+    }
+    Some((old, new))
 }
 
 fn sample(i: usize, folder: &str) -> Message {
@@ -124,6 +201,7 @@ impl DemoDomain {
         DemoDomain {
             source,
             destination,
+            contacts: demo_contacts(),
         }
     }
 }

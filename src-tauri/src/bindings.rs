@@ -7,8 +7,12 @@
 
 use crate::accounts::AccountHandle;
 use crate::commands::connect::{Checklist, StepFailure};
+use crate::commands::contacts::{
+    CollectionCheckView, CollectionCopyView, CollectionPlanView, ContactsCheck, ContactsCopy,
+    DavSide, EntryProblem,
+};
 use crate::commands::cutover::{MxCheck, MxRecord};
-use crate::commands::demo::{DemoSetup, DemoSide};
+use crate::commands::demo::{DemoContacts, DemoSetup, DemoSide};
 use crate::commands::discover::{Found, Tried};
 use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
 use crate::commands::servers::Server;
@@ -84,6 +88,7 @@ fn generate() -> String {
         WatchedMailbox::decl(&cfg),
         WatchView::decl(&cfg),
         DemoSide::decl(&cfg),
+        DemoContacts::decl(&cfg),
         DemoSetup::decl(&cfg),
         // Issue 7, several mailboxes, saved jobs, keychain.
         Kept::decl(&cfg),
@@ -92,6 +97,14 @@ fn generate() -> String {
         SavedSide::decl(&cfg),
         SavedPair::decl(&cfg),
         SavedJob::decl(&cfg),
+        // Issue 17, contacts and calendars.
+        DavSide::decl(&cfg),
+        CollectionPlanView::decl(&cfg),
+        EntryProblem::decl(&cfg),
+        CollectionCopyView::decl(&cfg),
+        ContactsCopy::decl(&cfg),
+        CollectionCheckView::decl(&cfg),
+        ContactsCheck::decl(&cfg),
     ];
     let mut out = format!("{HEADER}\nimport type {{ Channel }} from \"@tauri-apps/api/core\";\n\n");
     for decl in decls {

@@ -10,6 +10,7 @@
 
 use crate::accounts::AccountHandle;
 use crate::commands::connect::Checklist;
+use crate::commands::contacts::{CollectionPlanView, ContactsCheck, ContactsCopy, DavSide};
 use crate::commands::cutover::MxCheck;
 use crate::commands::demo::DemoSetup;
 use crate::commands::discover::Found;

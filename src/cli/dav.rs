@@ -259,7 +259,7 @@ fn print_plan(p: &dav::CollectionPlan) {
 fn state_for(state: Option<PathBuf>, source: &str, dest: &str) -> anyhow::Result<PathBuf> {
     match state {
         Some(p) => Ok(p),
-        None => super::default_state_path(&format!("contacts and calendars: {source} to {dest}")),
+        None => super::default_state_path(&dav::job_name(source, dest)),
     }
 }
 

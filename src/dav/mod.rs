@@ -31,6 +31,13 @@ pub use object::ObjectKind;
 
 use xml::{CALDAV, CALSERVER, CARDDAV, DAV};
 
+/// The progress file's job name of a copy of contacts and calendars from
+/// `source` to `dest` (each `user@origin`, or `files PATH`): the CLI and
+/// the app name it alike, so both find the same progress.
+pub fn job_name(source: &str, dest: &str) -> String {
+    format!("contacts and calendars: {source} to {dest}")
+}
+
 /// Why a contacts or calendar server could not be used, in plain words.
 #[derive(Debug, thiserror::Error)]
 pub enum DavError {

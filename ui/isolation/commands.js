@@ -39,4 +39,7 @@ const commands = [
   "stop_watch",
   "save_report",
   "mail_report",
+  "contacts_plan",
+  "copy_contacts",
+  "check_contacts",
 ];

@@ -278,6 +278,21 @@ test("a full migration of the demo office (three mailboxes) through the wizard, 
   await shot("app-8-check-office");
 });
 
+test("the demo office's address book and calendar move too, through the wizard's last step, verified", async () => {
+  await click("Move contacts & calendars too");
+  // The demo's contacts and calendar servers (Radicale) are filled in.
+  const source = await waitFor(`//input[@name="dav-source"]`, "the old contacts address");
+  assert.match(await wd("GET", s(`/element/${source}/property/value`)), /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  await click("Look", 60_000);
+  await waitFor(`//tr[@data-collection="Office calendar"]`, "the calendar in the plan", 60_000);
+  assert.match(await text(`//tr[@data-collection="Contacts"]`), /8 contacts/);
+  await shot("app-9-contacts-plan");
+  await click("Copy contacts & calendars");
+  const headline = await text(`//*[@data-contacts-check]`);
+  await shot("app-9-contacts-done");
+  assert.match(headline, /All 11 contacts and calendar entries arrived\./, headline);
+});
+
 test("after the switch, the app watches the old server and a straggler delivered there arrives by itself", async () => {
   const rail = (label) => waitFor(`//nav[@aria-label="Steps"]//button[contains(normalize-space(), "${label}")]`, `the ${label} step`);
   // The old server's port, as the first screen shows it.

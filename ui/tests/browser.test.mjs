@@ -164,8 +164,22 @@ test("happy path: demo servers, connect, sign in, scan, folder map, copy with li
   await picker.getByRole("radio", { name: "office → office" }).click();
   await picker.locator('[aria-checked="true"]', { hasText: "office" }).waitFor();
   await page.getByText("Safe to switch your domain.").waitFor();
+  // Step 9: the demo office's address book and calendar, preview → copy → check.
+  await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
+  await page.getByRole("heading", { name: "Contacts & calendars" }).waitFor();
+  assert.equal(await page.locator('input[name="dav-source"]').inputValue(), "http://127.0.0.1:45232/", "the demo fills the addresses in");
+  await page.getByRole("button", { name: "Look" }).click();
+  const plan = page.locator("[data-contacts-plan]");
+  await plan.waitFor();
+  assert.match(await plan.locator('[data-collection="Contacts"]').innerText(), /Address book “Contacts”\s+8 contacts\s+“Contacts” new/);
+  assert.match(await plan.locator('[data-collection="Office calendar"]').innerText(), /Calendar “Office calendar”\s+3 entries/);
+  await snap(page, "happy-9-contacts-plan");
+  await page.getByRole("button", { name: "Copy contacts & calendars" }).click();
+  await page.locator("[data-contacts-check]").getByText("All 11 contacts and calendar entries arrived.").waitFor();
+  assert.equal(await plan.getByText("all there").count(), 2);
+  await snap(page, "happy-9-contacts-done");
   const ticked = await page.locator(".rail-step.done").count();
-  assert.equal(ticked, 8, "every step is ticked in the rail at the end");
+  assert.equal(ticked, 9, "every step is ticked in the rail at the end");
   assert.deepEqual(problems, [], "no script errors and no CSP violations");
   await page.close();
 });
@@ -232,6 +246,19 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.setViewportSize({ width: 900, height: 600 });
   assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, "the check fits at 900 px");
   await snap(page, "small-8-check");
+  await page.setViewportSize({ width: 1280, height: 800 });
+  // Contacts: a typo in the address says what is wrong; a refused entry is named with its reason.
+  await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
+  await page.locator('input[name="dav-source"]').fill("dav.old.example");
+  await page.locator('input[name="dav-destination"]').fill("https://dav.new.example/");
+  await page.getByRole("button", { name: "Look" }).click();
+  await page.getByText("is not a web address MailFerry can use").waitFor();
+  await page.locator('input[name="dav-source"]').fill("https://dav.old.example/");
+  await page.getByRole("button", { name: "Look" }).click();
+  await page.getByRole("button", { name: "Copy contacts & calendars" }).click();
+  await page.locator("[data-contacts-check]").getByText("10 of 11 contacts and calendar entries arrived.").waitFor();
+  assert.match(await page.locator("tr.attention", { hasText: "demo-visit" }).last().innerText(), /Office calendar\s+demo-visit\s+the new server refused it \(HTTP 403\)/);
+  await snap(page, "rejected-9-contacts");
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -6,6 +6,9 @@ import { mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import presetsJson from "./presets.json";
 import type {
   Checklist,
+  CollectionPlanView,
+  ContactsCheck,
+  ContactsCopy,
   CopyStage,
   Found,
   DomainMailbox,
@@ -609,6 +612,46 @@ function discovered(address: string): Found {
   };
 }
 
+// Step 9: the demo office's address book and calendar; in the "rejected"
+// scenario one entry is refused by the new server.
+let contactsCopied = false;
+function contactsPlan(url: string): CollectionPlanView[] {
+  if (!url.startsWith("http")) {
+    throw err("InvalidInput", `“${url}” is not a web address MailFerry can use: it should start with https://`);
+  }
+  return [
+    { name: "Contacts", calendar: false, objects: 8, destination: "Contacts", create: true, note: null },
+    { name: "Office calendar", calendar: true, objects: 3, destination: "Office calendar", create: true, note: null },
+  ];
+}
+function contactsCopy(): ContactsCopy {
+  const refused = scenario === "rejected";
+  const [book, calendar] = contactsPlan("http:");
+  return {
+    complete: !refused,
+    collections: [
+      { plan: book, copied: 8, updated: 0, already: 0, deleted_at_source: 0, problems: [], error: null },
+      {
+        plan: calendar, copied: refused ? 2 : 3, updated: 0, already: 0, deleted_at_source: 0, error: null,
+        problems: refused ? [{ what: "demo-visit", reason: "the new server refused it (HTTP 403): calendar is read-only" }] : [],
+      },
+    ],
+  };
+}
+function contactsCheck(): ContactsCheck {
+  const refused = scenario === "rejected";
+  return {
+    safe_to_switch: contactsCopied && !refused,
+    collections: [
+      { name: "Contacts", calendar: false, objects: 8, arrived: contactsCopied ? 8 : 0, problems: [], error: null },
+      {
+        name: "Office calendar", calendar: true, objects: 3, arrived: contactsCopied ? (refused ? 2 : 3) : 0, error: null,
+        problems: refused ? [{ what: "demo-visit", reason: "the new server refused it (HTTP 403): calendar is read-only" }] : [],
+      },
+    ],
+  };
+}
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -622,6 +665,7 @@ mockIPC(async (cmd, args) => {
         destination: { preset: "microsoft", server: { host: "127.0.0.1", port: 40143, security: "starttls", trusted_fingerprint: null }, user: "alice" },
         password: "alicepass",
         mailbox_list: "bob,bob,bobpass\noffice,office,officepass\n",
+        contacts: { source: "http://127.0.0.1:45232/", destination: "http://127.0.0.1:45233/" },
       };
     case "discover_server": return discovered(a.address);
     case "probe_server": return probe(a.server);
@@ -713,6 +757,9 @@ mockIPC(async (cmd, args) => {
     case "mail_report": (window as any).__mock.mailed = ((window as any).__mock.mailed ?? 0) + 1; return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
+    case "contacts_plan": return contactsPlan(a.source.url);
+    case "copy_contacts": contactsCopied = true; return contactsCopy();
+    case "check_contacts": return contactsCheck();
     case "search_log":
       return [{ folder: "INBOX", destination: "INBOX", subject: "Order 5 (INBOX)", from: "Customer 5 <customer5@example.net>", date: "06 Mar 2024 10:05:00 +0100", fate: "copied to INBOX" }];
     default:

@@ -24,6 +24,7 @@ fn main() {
     let DemoDomain {
         source,
         destination,
+        contacts,
     } = DemoDomain::start();
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -97,6 +98,18 @@ fn main() {
         ("verify", &["--state", &state], true),
         ("sync", &["--mailboxes", &list, "--at-once", "2"], false),
     ];
+    // Progress files go to the demo's folder, not the user's.
+    let run = |args: &[String]| match Command::new(&mailferry)
+        .args(args)
+        .env("MAILFERRY_DATA_DIR", dir.path())
+        .status()
+    {
+        Ok(s) => s.code().unwrap_or(2),
+        Err(e) => {
+            eprintln!("mailferry-demo: cannot run {mailferry}: {e}");
+            2
+        }
+    };
     let mut code = 0;
     for (command, extra, one_mailbox) in steps {
         let mut args = vec![command.to_owned()];
@@ -117,21 +130,31 @@ fn main() {
                 format!(" {}", extra.join(" "))
             }
         );
-        // Progress files of the list go to the demo's folder, not the user's.
-        code = match Command::new(&mailferry)
-            .args(&args)
-            .env("MAILFERRY_DATA_DIR", dir.path())
-            .status()
-        {
-            Ok(s) => s.code().unwrap_or(2),
-            Err(e) => {
-                eprintln!("mailferry-demo: cannot run {mailferry}: {e}");
-                2
-            }
-        };
+        code = run(&args);
         if code != 0 {
             break;
         }
+    }
+    // The owner's contacts and calendar, when the demo has their servers.
+    if let (0, Some((old, new))) = (code, &contacts) {
+        let args = [
+            "dav".to_owned(),
+            "sync".into(),
+            "--dav1".into(),
+            format!("{}/", old.url()),
+            "--user1".into(),
+            DEMO_USER.into(),
+            "--passfile1".into(),
+            s(&pass),
+            "--dav2".into(),
+            format!("{}/", new.url()),
+            "--user2".into(),
+            DEMO_USER.into(),
+            "--passfile2".into(),
+            s(&pass),
+        ];
+        eprintln!("\n$ mailferry dav sync <the contacts and calendar servers of the demo>\n");
+        code = run(&args);
     }
     if std::io::stdin().is_terminal() {
         eprintln!(
@@ -144,5 +167,6 @@ fn main() {
     }
     drop(source);
     drop(destination);
+    drop(contacts);
     std::process::exit(code);
 }

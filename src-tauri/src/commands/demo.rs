@@ -18,6 +18,15 @@ pub struct DemoSide {
     pub user: String,
 }
 
+/// The demo office's contacts and calendar servers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DemoContacts {
+    /// The old one's address (the owner's address book and calendar).
+    pub source: String,
+    /// The new one's address (empty).
+    pub destination: String,
+}
+
 /// The demo servers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
 pub struct DemoSetup {
@@ -32,6 +41,8 @@ pub struct DemoSetup {
     /// "Mailboxes" step (old, new, password; demo passwords, shown on
     /// purpose like `password`).
     pub mailbox_list: String,
+    /// The contacts and calendar servers, when this computer has radicale.
+    pub contacts: Option<DemoContacts>,
 }
 
 /// The running demo servers, stopped when the app exits.
@@ -94,21 +105,28 @@ async fn start(demo: &DemoServers) -> IpcResult<DemoSetup> {
             "The demo needs Dovecot installed and MailFerry running as root (run ./dev setup).",
         ));
     }
-    let ports = {
-        let running = demo.running.lock().unwrap_or_else(|e| e.into_inner());
-        running
-            .as_ref()
-            .map(|d| (d.source.tls_port(), d.destination.plain_port()))
+    let ports = |d: &DemoDomain| {
+        let contacts = d.contacts.as_ref().map(|(old, new)| DemoContacts {
+            source: format!("{}/", old.url()),
+            destination: format!("{}/", new.url()),
+        });
+        (d.source.tls_port(), d.destination.plain_port(), contacts)
     };
-    let (source_port, dest_port) = match ports {
+    let running = demo
+        .running
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(ports);
+    let (source_port, dest_port, contacts) = match running {
         Some(ports) => ports,
         None => {
             let domain = tauri::async_runtime::spawn_blocking(DemoDomain::start)
                 .await
                 .map_err(IpcError::internal)?;
-            let ports = (domain.source.tls_port(), domain.destination.plain_port());
+            let found = ports(&domain);
             *demo.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(domain);
-            ports
+            found
         }
     };
     let side = |preset: &str, port, security| DemoSide {
@@ -129,6 +147,7 @@ async fn start(demo: &DemoServers) -> IpcResult<DemoSetup> {
             .iter()
             .map(|(user, password)| format!("{user},{user},{password}\n"))
             .collect(),
+        contacts,
     })
 }
 

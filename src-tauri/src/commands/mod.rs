@@ -4,6 +4,7 @@
 //! a DTO or an [`IpcError`](crate::error::IpcError).
 
 pub mod connect;
+pub mod contacts;
 pub mod copy;
 pub mod cutover;
 pub mod demo;

@@ -83,4 +83,7 @@ commands! {
     (async watch::stop_watch[watches](domain: DomainId) -> ())
     (async report::save_report[app, runs](run: RunId, html: bool) -> Option<String>)
     (async report::mail_report[runs](run: RunId) -> ())
+    (async contacts::contacts_plan[accounts](source: DavSide, destination: DavSide) -> Vec<CollectionPlanView>)
+    (async contacts::copy_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCopy)
+    (async contacts::check_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCheck)
 }

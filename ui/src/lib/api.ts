@@ -6,6 +6,7 @@ import type {
   AccountHandle,
   Commands,
   CopyStage,
+  DavSide,
   DomainId,
   DomainView,
   FolderEdits,
@@ -114,6 +115,12 @@ export const api = {
   searchLog: (run: RunId, text: string) => call("search_log", { run, text }),
   demoAvailable: () => call("demo_available"),
   startDemo: () => call("start_demo"),
+  /** Step 9: the old server's address books and calendars, and where each goes. */
+  contactsPlan: (source: DavSide, destination: DavSide) => call("contacts_plan", { source, destination }),
+  /** Copies contacts and calendars (only what is missing or changed). */
+  copyContacts: (source: DavSide, destination: DavSide) => call("copy_contacts", { source, destination }),
+  /** Compares every contact and calendar entry with its copy. */
+  checkContacts: (source: DavSide, destination: DavSide) => call("check_contacts", { source, destination }),
   updateAvailable: () => call("update_available"),
   // Issue 7: several mailboxes, saved job, sign-in from the keychain.
   readMailboxList: (source: Server, destination: Server, text: string, existing: PairNames[]) =>

@@ -1013,6 +1013,16 @@ server: Server,
  */
 user: string, };
 
+export type DemoContacts = { 
+/**
+ * The old one's address (the owner's address book and calendar).
+ */
+source: string, 
+/**
+ * The new one's address (empty).
+ */
+destination: string, };
+
 export type DemoSetup = { 
 /**
  * Gmail-like source.
@@ -1032,7 +1042,11 @@ password: string,
  * "Mailboxes" step (old, new, password; demo passwords, shown on
  * purpose like `password`).
  */
-mailbox_list: string, };
+mailbox_list: string, 
+/**
+ * The contacts and calendar servers, when this computer has radicale.
+ */
+contacts: DemoContacts | null, };
 
 export type Kept = "keychain" | "session_only";
 
@@ -1139,6 +1153,128 @@ step: number,
  */
 saved_at: number, };
 
+export type DavSide = { 
+/**
+ * The server's https:// address (or an account's or a collection's).
+ */
+url: string, 
+/**
+ * The signed-in mail account whose user name and password it uses.
+ */
+account: AccountHandle, };
+
+export type CollectionPlanView = { 
+/**
+ * Its name at the old server.
+ */
+name: string, 
+/**
+ * A calendar (else an address book).
+ */
+calendar: boolean, 
+/**
+ * Contacts or entries in it.
+ */
+objects: number, 
+/**
+ * Its name at the new server (None: it cannot go, see `note`).
+ */
+destination: string | null, 
+/**
+ * MailFerry will create it at the new server.
+ */
+create: boolean, 
+/**
+ * What won't carry over, or why it can't, in plain words.
+ */
+note: string | null, };
+
+export type EntryProblem = { 
+/**
+ * The entry (its UID, else its address).
+ */
+what: string, 
+/**
+ * Why, in plain words.
+ */
+reason: string, };
+
+export type CollectionCopyView = { 
+/**
+ * Where it went, as planned.
+ */
+plan: CollectionPlanView, 
+/**
+ * Copied now.
+ */
+copied: number, 
+/**
+ * Changed at the old server since the last copy, updated now.
+ */
+updated: number, 
+/**
+ * Already at the new server.
+ */
+already: number, 
+/**
+ * Deleted at the old server after they were copied (kept at the new one).
+ */
+deleted_at_source: number, 
+/**
+ * Entries not copied, with the reason.
+ */
+problems: Array<EntryProblem>, 
+/**
+ * Why it could not be copied at all.
+ */
+error: string | null, };
+
+export type ContactsCopy = { 
+/**
+ * Each address book and calendar.
+ */
+collections: Array<CollectionCopyView>, 
+/**
+ * Everything carried over.
+ */
+complete: boolean, };
+
+export type CollectionCheckView = { 
+/**
+ * Its name at the old server.
+ */
+name: string, 
+/**
+ * A calendar (else an address book).
+ */
+calendar: boolean, 
+/**
+ * Entries at the old server.
+ */
+objects: number, 
+/**
+ * Of those, at the new server unchanged.
+ */
+arrived: number, 
+/**
+ * Missing or different, with the reason.
+ */
+problems: Array<EntryProblem>, 
+/**
+ * Why it could not be compared.
+ */
+error: string | null, };
+
+export type ContactsCheck = { 
+/**
+ * Every entry is at the new server.
+ */
+safe_to_switch: boolean, 
+/**
+ * Each address book and calendar.
+ */
+collections: Array<CollectionCheckView>, };
+
 /**
  * Every command of the shell: the arguments the window sends (Tauri's
  * camelCase names for the Rust parameters) and what it gets back.
@@ -1182,4 +1318,7 @@ export interface Commands {
   stop_watch: { args: { domain: DomainId }; ret: void };
   save_report: { args: { run: RunId; html: boolean }; ret: string | null };
   mail_report: { args: { run: RunId }; ret: void };
+  contacts_plan: { args: { source: DavSide; destination: DavSide }; ret: Array<CollectionPlanView> };
+  copy_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCopy };
+  check_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCheck };
 }

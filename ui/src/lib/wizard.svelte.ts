@@ -4,6 +4,9 @@
 import type {
   AccountHandle,
   Checklist,
+  CollectionPlanView,
+  ContactsCheck,
+  ContactsCopy,
   FolderMapView,
   IpcError,
   Kept,
@@ -65,6 +68,7 @@ export const STEPS = [
   "Folder map",
   "Copy",
   "Check",
+  "Contacts & calendars",
 ] as const;
 
 export const wizard = $state({
@@ -87,6 +91,15 @@ export const wizard = $state({
   saved: null as SavedJob | null,
   /** The first pair's copy finished. */
   firstCopied: false,
+  // Issue 17: contacts and calendars (optional last step).
+  contacts: {
+    /** The old and new contacts and calendar servers' addresses. */
+    source: "",
+    destination: "",
+    plan: null as CollectionPlanView[] | null,
+    copy: null as ContactsCopy | null,
+    check: null as ContactsCheck | null,
+  },
 });
 
 /** Every pair after the first has both accounts signed in. */
@@ -130,6 +143,8 @@ export function stepDone(step: number): boolean {
       );
     case 8:
       return wizard.verification !== null;
+    case 9:
+      return wizard.contacts.check?.safe_to_switch === true;
   }
   return false;
 }
@@ -138,6 +153,7 @@ export function stepDone(step: number): boolean {
 export function reachable(step: number): boolean {
   for (let s = 1; s < step; s++) {
     if (s === 5) continue; // The scan is informative; it never blocks.
+    if (s === 8 && step === 9) continue; // Contacts can move once the mail is copied.
     if (!stepDone(s)) return false;
   }
   return true;

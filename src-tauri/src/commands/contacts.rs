@@ -1,0 +1,276 @@
+//! Step 9, "Contacts & calendars" (optional): the owner's address books and
+//! calendars from the old provider's contacts and calendar server to the
+//! new one's, with the same preview → copy → check as the mail, through
+//! the engine's `mailferry::dav`. Each side signs in with the mail
+//! account's user name and password (most providers use the same; an app
+//! password works for both).
+
+use crate::accounts::{AccountHandle, Accounts};
+use crate::error::{ErrorCode, IpcError, IpcResult};
+use mailferry::auth::credentials::Proof;
+use mailferry::dav::{self, DavError, ObjectKind, Server, Source};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+use ts_rs::TS;
+
+/// One side: its contacts and calendar server's address, and the mail
+/// account whose sign-in it uses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DavSide {
+    /// The server's https:// address (or an account's or a collection's).
+    pub url: String,
+    /// The signed-in mail account whose user name and password it uses.
+    pub account: AccountHandle,
+}
+
+/// Where one address book or calendar will go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct CollectionPlanView {
+    /// Its name at the old server.
+    pub name: String,
+    /// A calendar (else an address book).
+    pub calendar: bool,
+    /// Contacts or entries in it.
+    pub objects: u32,
+    /// Its name at the new server (None: it cannot go, see `note`).
+    pub destination: Option<String>,
+    /// MailFerry will create it at the new server.
+    pub create: bool,
+    /// What won't carry over, or why it can't, in plain words.
+    pub note: Option<String>,
+}
+
+/// An entry that did not carry over, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct EntryProblem {
+    /// The entry (its UID, else its address).
+    pub what: String,
+    /// Why, in plain words.
+    pub reason: String,
+}
+
+/// What the copy did with one address book or calendar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct CollectionCopyView {
+    /// Where it went, as planned.
+    pub plan: CollectionPlanView,
+    /// Copied now.
+    pub copied: u32,
+    /// Changed at the old server since the last copy, updated now.
+    pub updated: u32,
+    /// Already at the new server.
+    pub already: u32,
+    /// Deleted at the old server after they were copied (kept at the new one).
+    pub deleted_at_source: u32,
+    /// Entries not copied, with the reason.
+    pub problems: Vec<EntryProblem>,
+    /// Why it could not be copied at all.
+    pub error: Option<String>,
+}
+
+/// The result of a copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct ContactsCopy {
+    /// Each address book and calendar.
+    pub collections: Vec<CollectionCopyView>,
+    /// Everything carried over.
+    pub complete: bool,
+}
+
+/// One address book or calendar, compared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct CollectionCheckView {
+    /// Its name at the old server.
+    pub name: String,
+    /// A calendar (else an address book).
+    pub calendar: bool,
+    /// Entries at the old server.
+    pub objects: u32,
+    /// Of those, at the new server unchanged.
+    pub arrived: u32,
+    /// Missing or different, with the reason.
+    pub problems: Vec<EntryProblem>,
+    /// Why it could not be compared.
+    pub error: Option<String>,
+}
+
+/// The result of the check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct ContactsCheck {
+    /// Every entry is at the new server.
+    pub safe_to_switch: bool,
+    /// Each address book and calendar.
+    pub collections: Vec<CollectionCheckView>,
+}
+
+fn ipc(e: DavError) -> IpcError {
+    let code = match &e {
+        DavError::SignInRefused { .. } => ErrorCode::AuthFailed,
+        DavError::Unreachable { .. } => ErrorCode::NetworkUnreachable,
+        DavError::BadAddress { .. } | DavError::PlainHttp { .. } | DavError::NotDav { .. } => {
+            ErrorCode::InvalidInput
+        }
+        DavError::Refused { .. } => ErrorCode::ServerRefused,
+        DavError::State(_) => ErrorCode::StateFailed,
+        DavError::File { .. } | DavError::Archive(_) => ErrorCode::Internal,
+    };
+    IpcError::new(code, e.to_string())
+}
+
+/// The server of one side, signed in as its mail account; and its name
+/// in the progress file (`user@origin`).
+fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
+    let account = accounts.get(side.account)?;
+    let user = account.credentials.user.clone();
+    let auth = match &account.credentials.proof {
+        Proof::Password(p) => dav::Auth::Basic {
+            user: user.clone(),
+            password: p.expose().clone(),
+        },
+        Proof::AccessToken(t) => dav::Auth::Bearer(t.expose().clone()),
+        Proof::Renewable(source) => dav::Auth::Bearer(
+            source
+                .token_blocking()
+                .map_err(IpcError::from)?
+                .expose()
+                .clone(),
+        ),
+    };
+    let server = Server::connect(side.url.trim(), auth).map_err(ipc)?;
+    let name = format!("{user}@{}", server.origin());
+    Ok((server, name))
+}
+
+fn plan_view(p: &dav::CollectionPlan) -> CollectionPlanView {
+    CollectionPlanView {
+        name: p.source.name.clone(),
+        calendar: p.source.kind == ObjectKind::Calendar,
+        objects: count(p.objects),
+        destination: p.dest.as_ref().map(|_| p.dest_name.clone()),
+        create: p.create,
+        note: p.note.clone(),
+    }
+}
+
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn problems(p: &[dav::ObjectProblem]) -> Vec<EntryProblem> {
+    p.iter()
+        .map(|p| EntryProblem {
+            what: p.what.clone(),
+            reason: p.reason.clone(),
+        })
+        .collect()
+}
+
+/// Runs blocking DAV work off the window's thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> IpcResult<T> + Send + 'static,
+) -> IpcResult<T> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(IpcError::internal)?
+}
+
+/// The progress file of this pair of accounts.
+fn progress_path(source: &str, dest: &str) -> IpcResult<std::path::PathBuf> {
+    let dir = mailferry::paths::jobs_dir().ok_or_else(|| {
+        IpcError::new(
+            ErrorCode::StateFailed,
+            "MailFerry cannot find this computer's data folder to keep its progress.",
+        )
+    })?;
+    std::fs::create_dir_all(&dir).map_err(IpcError::internal)?;
+    Ok(mailferry::paths::job_file(
+        &dir,
+        &dav::job_name(source, dest),
+    ))
+}
+
+/// Every address book and calendar at the old server, with where each
+/// will go. Changes nothing.
+pub async fn contacts_plan(
+    accounts: State<'_, Accounts>,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<Vec<CollectionPlanView>> {
+    let (from, _) = server(&accounts, &source)?;
+    let (to, _) = server(&accounts, &destination)?;
+    blocking(move || {
+        let plans = dav::plan(&Source::Server(from), &to, None).map_err(ipc)?;
+        Ok(plans.iter().map(plan_view).collect())
+    })
+    .await
+}
+
+/// Copies every address book and calendar (only what is missing or changed).
+pub async fn copy_contacts(
+    accounts: State<'_, Accounts>,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<ContactsCopy> {
+    let (from, from_name) = server(&accounts, &source)?;
+    let (to, to_name) = server(&accounts, &destination)?;
+    let path = progress_path(&from_name, &to_name)?;
+    blocking(move || {
+        let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
+            .map_err(|e| ipc(e.into()))?;
+        let report = dav::sync(&Source::Server(from), &to, &mut state).map_err(ipc)?;
+        Ok(ContactsCopy {
+            complete: report.complete(),
+            collections: report
+                .collections
+                .iter()
+                .map(|c| CollectionCopyView {
+                    plan: plan_view(&c.plan),
+                    copied: count(c.copied),
+                    updated: count(c.updated),
+                    already: count(c.already),
+                    deleted_at_source: count(c.gone_at_source),
+                    problems: problems(&c.refused)
+                        .into_iter()
+                        .chain(problems(&c.failed))
+                        .collect(),
+                    error: c.error.clone(),
+                })
+                .collect(),
+        })
+    })
+    .await
+}
+
+/// Compares every entry of the old server with its copy. Reads only.
+pub async fn check_contacts(
+    accounts: State<'_, Accounts>,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<ContactsCheck> {
+    let (from, from_name) = server(&accounts, &source)?;
+    let (to, to_name) = server(&accounts, &destination)?;
+    let path = progress_path(&from_name, &to_name)?;
+    blocking(move || {
+        let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
+        let report = dav::verify(&Source::Server(from), &to, state.as_ref()).map_err(ipc)?;
+        Ok(ContactsCheck {
+            safe_to_switch: report.safe_to_switch(),
+            collections: report
+                .collections
+                .iter()
+                .map(|c| CollectionCheckView {
+                    name: c.source.name.clone(),
+                    calendar: c.source.kind == ObjectKind::Calendar,
+                    objects: count(c.objects),
+                    arrived: count(c.identical + c.same_content),
+                    problems: problems(&c.missing)
+                        .into_iter()
+                        .chain(problems(&c.different))
+                        .collect(),
+                    error: c.error.clone(),
+                })
+                .collect(),
+        })
+    })
+    .await
+}
