@@ -165,6 +165,9 @@ pub struct MailboxLine {
     /// Its worker's last words when it did not end well.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub why: Option<String>,
+    /// The audit after its last finished copy: safe to switch, or not yet
+    /// (`None`: no audit on record).
+    pub safe_to_switch: Option<bool>,
 }
 
 /// One mailbox's line from its progress file (`None`: none saved) and
@@ -185,6 +188,7 @@ pub fn mailbox_line(
         at_destination: 0,
         not_copied: 0,
         why: None,
+        safe_to_switch: None,
     };
     if let Some(state) = state {
         for folder in state.folders()? {
@@ -208,6 +212,7 @@ pub fn mailbox_line(
         };
     }
     if let Some(ending) = ending {
+        line.safe_to_switch = ending.safe_to_switch;
         if matches!(ending.exit_code, PERMANENT | COULD_NOT_RUN) {
             line.standing = Standing::Failed;
         }

@@ -75,6 +75,11 @@ pub struct Ending {
     pub exit_code: u8,
     /// What it said, in plain words (no secret: the engine's messages).
     pub words: String,
+    /// The verdict of the audit the worker ran after a finished copy
+    /// (both servers compared folder by folder): safe to switch, or not
+    /// yet; `None` when no audit ran (stopped, failed, an older worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safe_to_switch: Option<bool>,
 }
 
 /// Which copy of a progress file a worker restored or last saved: an

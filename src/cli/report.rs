@@ -34,6 +34,7 @@ pub(crate) async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
                 at_destination: 0,
                 not_copied: 0,
                 why: Some(problem.clone()),
+                safe_to_switch: None,
             });
             continue;
         }
@@ -87,6 +88,11 @@ fn words(line: &MailboxLine) -> String {
     if line.not_copied > 0 {
         text.push_str(&format!(", {} not copied", line.not_copied));
     }
+    match line.safe_to_switch {
+        Some(true) => text.push_str(", safe to switch"),
+        Some(false) => text.push_str(", not safe to switch yet"),
+        None => {}
+    }
     if let Some(why) = &line.why {
         text.push_str(&format!(" ({why})"));
     }
@@ -98,11 +104,30 @@ fn total(lines: &[MailboxLine]) -> String {
         .iter()
         .filter(|l| l.standing == Standing::Done)
         .count();
-    format!(
-        "{done} of {} mailboxes done. Before switching the domain, run `mailferry verify` for \
-         each mailbox: it compares both servers.",
+    let safe = lines
+        .iter()
+        .filter(|l| l.safe_to_switch == Some(true))
+        .count();
+    let mut text = format!(
+        "{done} of {} mailboxes done, {safe} checked safe to switch (both servers compared after the copy).",
         lines.len()
-    )
+    );
+    if safe < lines.len() {
+        text.push_str(
+            " Switch the domain once every mailbox is safe: run the workers of the others again, \
+             or `mailferry verify` for a mailbox to see what is missing.",
+        );
+    }
+    text
+}
+
+/// "yes", "not yet", or empty when no audit is on record.
+fn safe_words(line: &MailboxLine) -> &'static str {
+    match line.safe_to_switch {
+        Some(true) => "yes",
+        Some(false) => "not yet",
+        None => "",
+    }
 }
 
 /// One line per mailbox, RFC 4180 quoting.
@@ -114,15 +139,18 @@ fn csv(lines: &[MailboxLine]) -> String {
             s.to_owned()
         }
     };
-    let mut out = String::from("source,destination,standing,at_destination,not_copied,why\r\n");
+    let mut out = String::from(
+        "source,destination,standing,at_destination,not_copied,safe_to_switch,why\r\n",
+    );
     for l in lines {
         out.push_str(&format!(
-            "{},{},{},{},{},{}\r\n",
+            "{},{},{},{},{},{},{}\r\n",
             quote(&l.source),
             quote(&l.destination),
             quote(l.standing.words()),
             l.at_destination,
             l.not_copied,
+            safe_words(l),
             quote(l.why.as_deref().unwrap_or_default())
         ));
     }
@@ -140,16 +168,17 @@ fn html(lines: &[MailboxLine]) -> String {
     let mut out = String::from(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>MailFerry report</title></head><body>\n\
          <h1>MailFerry migration report</h1>\n<table>\n<tr><th>Old mailbox</th><th>New mailbox</th>\
-         <th>Standing</th><th>At the new mailbox</th><th>Not copied</th><th>Why</th></tr>\n",
+         <th>Standing</th><th>At the new mailbox</th><th>Not copied</th><th>Safe to switch</th><th>Why</th></tr>\n",
     );
     for l in lines {
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             esc(&l.source),
             esc(&l.destination),
             esc(l.standing.words()),
             l.at_destination,
             l.not_copied,
+            safe_words(l),
             esc(l.why.as_deref().unwrap_or_default())
         ));
     }

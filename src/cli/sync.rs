@@ -13,6 +13,7 @@ use mailferry::domain::{
 };
 use mailferry::endpoint::Endpoint;
 use mailferry::event::Event;
+use mailferry::job::{Job, ProgressFile};
 use mailferry::run::Cancel;
 use mailferry::secret::Secret;
 use std::io::Write;
@@ -395,6 +396,7 @@ async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Resu
             }
         }
     }
+    let (source_endpoint, dest_endpoint) = (source.clone(), dest.clone());
     let domain = domain_of(
         args.share,
         [args.maxconnections1, args.maxconnections2],
@@ -446,11 +448,50 @@ async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Resu
     let mut ending = Ending {
         exit_code: batch::exit_code(&outcome),
         words: String::from_utf8_lossy(&line).trim_end().to_owned(),
+        safe_to_switch: None,
     };
     if let Some(e) = refused {
         // Newer progress is in the store: this worker's must not replace it.
         eprintln!("mailferry: {e}");
         return Ok(ExitCode::from(batch::TEMPORARY));
+    }
+    // A finished copy: both servers compared, as `mailferry verify` does,
+    // so the report can say which mailboxes are safe to switch.
+    let finished = matches!(ending.exit_code, batch::DONE | batch::REFUSALS);
+    if finished && !args.dry && signal.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        let progress = ProgressFile {
+            path: mailbox.state.clone(),
+            rebuild_if_damaged: false,
+        };
+        let audited = match Job::connect(
+            (&source_endpoint, &mailbox.source),
+            (&dest_endpoint, &mailbox.dest),
+            &rules,
+            progress,
+        )
+        .await
+        {
+            Ok(mut job) => {
+                let audit = job.audit().await;
+                job.close().await;
+                audit.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.error.to_string()),
+        };
+        match audited {
+            Ok(audit) => {
+                ending.safe_to_switch = Some(audit.safe_to_switch);
+                println!(
+                    "{}",
+                    if audit.safe_to_switch {
+                        "Checked: safe to switch (both servers compared)."
+                    } else {
+                        "Checked: not safe to switch yet (run `mailferry verify` to see what is missing)."
+                    }
+                );
+            }
+            Err(e) => eprintln!("mailferry: the check after the copy could not run: {e}"),
+        }
     }
     if let Some(store) = &store {
         if mailbox.state.exists() {

@@ -250,9 +250,16 @@ fn ten_workers_killed_and_restarted_end_exact_and_one_report_says_so() {
             assert_eq!(line["standing"], "failed", "{line}");
             let why = line["why"].as_str().unwrap_or_default();
             assert!(why.to_lowercase().contains("password"), "{why}");
+            assert_eq!(
+                line["safe_to_switch"],
+                serde_json::Value::Null,
+                "never checked: {line}"
+            );
         } else {
             assert_eq!(line["standing"], "done", "{line}");
             assert_eq!(line["at_destination"], (FOLDERS.len() * PER_FOLDER) as u64);
+            // Each worker compared both servers after its copy.
+            assert_eq!(line["safe_to_switch"], true, "{line}");
         }
     }
 }
@@ -473,7 +480,10 @@ async fn the_s3_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     let said = common::text(&report.stdout) + &common::text(&report.stderr);
     assert_eq!(report.status.code(), Some(0), "{said}");
     assert!(
-        said.contains(&format!("{0} -> {0}: done, {PER_FOLDER} messages", user(1))),
+        said.contains(&format!(
+            "{0} -> {0}: done, {PER_FOLDER} messages at the new mailbox, safe to switch",
+            user(1)
+        )),
         "{said}"
     );
 }
