@@ -225,8 +225,12 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
     let (_dir, state) = common::state_file();
 
     // With no retry allowed, the cut stops the run and nothing half-read is stored.
+    // One folder at a time: without retries, a connection Dovecot drops
+    // while several sessions open its auto-created special folders for the
+    // first time (a retry's business) would end the run before the cut.
     let no_retry = Options {
         max_retries: 0,
+        connections: 1,
         ..Options::default()
     };
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &no_retry)
@@ -262,9 +266,11 @@ async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
     // Message 3 is in the second batch of two; only its body carries the mark.
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "mark-3"));
     let (_dir, state) = common::state_file();
+    // One folder at a time: see the test above.
     let options = Options {
         batch_messages: 2,
         max_retries: 0,
+        connections: 1,
         ..Options::default()
     };
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &options)
