@@ -34,6 +34,17 @@
 //! flag changes happened, whose destination holds only what the store
 //! knows of, reads just what changed (`UID FETCH 1:* … (CHANGEDSINCE m)`)
 //! instead of every message's identity on both sides.
+//!
+//! Folders at once: over a long link each folder's fixed round trips
+//! (open, list, fetch, append, flag changes) add up folder after folder, so
+//! the folders to open are copied several at once, each over its own pair
+//! of connections (a second handle on the progress file, the run's pace
+//! shared): as many as `connections` allows, within both providers'
+//! connection caps, never two source folders bound for one destination
+//! folder at once, and one at a time when Gmail's All Mail is among them
+//! (what its labels copied must be known first) or in a dry run. Extra
+//! writers for a large batch take only the destination places the other
+//! folders left free. The report lists folders in the map's order.
 
 use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
@@ -42,6 +53,7 @@ use crate::identity::Multiset;
 use crate::imap::messages::{MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::state::{FolderId, Phase, SourceMessage, State, StateError};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 mod batch;
@@ -262,8 +274,6 @@ pub async fn sync(
     let mut outcome = "completed";
     let mut pace = Pace::new(options);
     pace.budgets = Budgets::for_run(options, &source.endpoint().host, &dest.endpoint().host);
-    // Extra connections to the destination, opened on first need.
-    let mut writers: Vec<Session> = Vec::new();
     let connections = options.connections.clamp(
         1,
         crate::preset::for_host(&dest.endpoint().host)
@@ -274,161 +284,119 @@ pub async fn sync(
     // One look at every folder on both sides before the run (STATUS, one
     // flight each, both servers at once): a folder unchanged since the last
     // clean pass is then not opened at all.
-    let mut glances = match state.as_deref_mut() {
+    let glances = match state.as_deref_mut() {
         Some(st) => glance(source, dest, st, &entries).await,
         None => HashMap::new(),
     };
-    for (entry, target) in entries {
-        if options.cancel.is_cancelled() {
-            report.stopped = Some(STOPPED.to_owned());
-            outcome = "stopped";
-            break;
+    // Folders copied at once, each over its own pair of connections.
+    let at_once = match state.as_deref_mut() {
+        Some(st) if !options.dry && !track_labels => {
+            let source_cap = crate::preset::for_host(&source.endpoint().host)
+                .max_connections
+                .max(2) as usize
+                - 1;
+            let work = folders_to_open(st, &entries, &glances, options, now);
+            connections.min(source_cap).min(work).max(1)
         }
-        let all_mail_filter = is_all_mail(map, &entry.source).then_some(map.all_mail_policy);
-        let mut ctx = FolderJob {
-            track_labels,
-            source_name: &entry.source,
-            dest_name: target,
-            all_mail: all_mail_filter,
-            options,
-            now,
-            attempt: std::cell::Cell::new(0),
-            glance: glances.remove(entry.source.wire()),
-        };
-        let mut folder_report = FolderReport {
-            source: entry.source.display().to_owned(),
-            destination: target.display().to_owned(),
-            ..FolderReport::default()
-        };
-        let mut attempt = 0;
-        let stop = loop {
-            // Each attempt starts from what the servers and the store say,
-            // so a retry after a lost connection neither loses nor doubles.
-            let labelled_before = labelled.clone();
-            let mut this_try = FolderReport {
-                source: folder_report.source.clone(),
-                destination: folder_report.destination.clone(),
-                ..FolderReport::default()
-            };
-            ctx.attempt.set(attempt);
-            if attempt > 0 {
-                // A retry looks again, on fresh connections.
-                ctx.glance = None;
-            }
-            let result = copy_folder(
-                source,
-                dest,
-                state.as_deref_mut(),
-                &ctx,
-                &mut labelled,
-                &mut this_try,
-                &mut pace,
-                &mut Writers {
-                    extra: &mut writers,
-                    connections,
-                },
-                sink,
-            )
-            .await;
-            // What an interrupted attempt copied shows up as "already there"
-            // in the next one: count it as copied, once.
-            this_try.already_there = this_try
-                .already_there
-                .saturating_sub(folder_report.transferred);
-            this_try.transferred += folder_report.transferred;
-            this_try.bytes += folder_report.bytes;
-            folder_report = this_try;
-            match result {
-                Err(FolderStop::Fatal(err))
-                    if err.is_transient() && attempt < options.max_retries =>
-                {
-                    attempt += 1;
-                    labelled = labelled_before;
-                    let wait = retry_wait(&err, attempt);
-                    tracing::debug!(folder = %folder_report.source, attempt, wait_secs = wait.as_secs(), error = %err, "retrying the folder");
-                    sink.emit(Event::Throttled {
-                        wait_secs: wait.as_secs(),
-                        reason: err.to_string(),
-                    });
-                    tokio::time::sleep(wait).await;
-                    // A fresh connection on both sides; if the server is
-                    // still away, the next attempt fails and counts. One
-                    // that turns the sign-in down (a password changed, a
-                    // sign-in withdrawn) will not let a retry in: that is
-                    // what the user must hear, not "connection lost".
-                    let source_again = source.reconnect().await;
-                    let dest_again = dest.reconnect().await;
-                    writers.clear();
-                    if let Some(e) = [source_again.err(), dest_again.err()]
-                        .into_iter()
-                        .flatten()
-                        .find(Error::is_auth)
-                    {
-                        break Err(FolderStop::Fatal(e));
-                    }
-                }
-                other => break other,
-            }
-        };
-        match stop {
-            Ok(()) => report.folders.push(folder_report),
-            // One folder a server refuses to open or read never stops the
-            // others: it is reported with the server's words, and the next
-            // run tries it again.
-            Err(FolderStop::Fatal(err)) if is_folder_refusal(&err) => {
-                tracing::warn!(folder = %folder_report.source, error = %err, "folder not copied");
-                let reason = match err.detail() {
-                    Some(detail) => format!("{err} ({detail})"),
-                    None => err.to_string(),
-                };
-                sink.emit(Event::FolderRefused {
-                    folder: folder_report.source.clone(),
-                    reason: reason.clone(),
-                    renumbered: matches!(err.problem(), Problem::RenumberedUnconfirmed { .. }),
-                });
-                folder_report.refused = Some(reason);
-                report.folders.push(folder_report);
-                if matches!(err.problem(), Problem::Protocol { .. }) {
-                    // What the server said last was not understood: start
-                    // the next folder on fresh connections.
-                    let _ = source.reconnect().await;
-                    let _ = dest.reconnect().await;
-                    writers.clear();
-                }
-            }
-            Err(FolderStop::Fatal(err)) => {
-                report.folders.push(folder_report);
-                if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
-                    let _ = st.finish_run(run, &report.counters(), "stopped", now());
-                }
-                return Err(err);
-            }
-            Err(FolderStop::Full(err)) => {
-                report.folders.push(folder_report);
-                report.stopped = Some(err.to_string());
-                outcome = "destination full";
-                break;
-            }
-            Err(FolderStop::Cancelled) => {
-                report.folders.push(folder_report);
-                report.stopped = Some(STOPPED.to_owned());
-                outcome = "stopped";
-                break;
-            }
-        }
-        let touched = report.folders.last().is_some_and(|f| {
-            f.transferred + f.failed + f.skipped + f.flags_updated + f.removed > 0
-        });
-        if let (Some(st), Some(run), true) = (state.as_deref_mut(), run, touched) {
-            // A folder that changed nothing leaves the run's counters as
-            // they were but for "already there" (written at the end): no
-            // disk sync for it.
-            st.update_run(run, &report.counters())
-                .map_err(state_error)?;
+        _ => 1,
+    };
+    // Two source folders bound for one destination folder are never copied
+    // at once: what one folder's copy finds there must not change under it.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, (_, target)) in entries.iter().enumerate() {
+        match groups
+            .iter_mut()
+            .find(|g| at_once > 1 && entries[g[0]].1 == *target)
+        {
+            Some(group) => group.push(i),
+            None => groups.push(vec![i]),
         }
     }
-    for writer in writers {
-        writer.logout().await;
+    let mut siblings = Vec::new();
+    let mut openers = Vec::new();
+    if let Some(st) = state.as_deref() {
+        for _ in 1..at_once {
+            match st.sibling() {
+                Ok(sibling) => {
+                    siblings.push(sibling);
+                    openers.push((source.another_later(), dest.another_later()));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "folders are copied one at a time");
+                    break;
+                }
+            }
+        }
+    }
+    let lanes = Lanes {
+        entries: &entries,
+        groups: RefCell::new(groups.into()),
+        glances: RefCell::new(glances),
+        options,
+        now,
+        track_labels,
+        map,
+        run,
+        connections,
+        free: std::sync::atomic::AtomicUsize::new(connections.saturating_sub(1 + openers.len())),
+        pace: tokio::sync::Mutex::new(pace),
+        sink: RefCell::new(sink),
+        done: RefCell::new(Vec::new()),
+        halt: RefCell::new(None),
+    };
+    tracing::debug!(at_once = 1 + openers.len(), "copying folders");
+    let others = siblings.into_iter().zip(openers).map(|(mut st, (src, dst))| {
+        let lanes = &lanes;
+        async move {
+            let (src, dst) = futures::join!(src, dst);
+            let (mut src, mut dst) = match (src, dst) {
+                (Ok(s), Ok(d)) => (s, d),
+                (s, d) => {
+                    tracing::debug!(source = ?s.as_ref().err(), dest = ?d.as_ref().err(), "one folder fewer at once");
+                    lanes.free.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    return;
+                }
+            };
+            let mut labelled = Multiset::new();
+            lane(
+                lanes,
+                &mut ReadOnly::new(&mut src),
+                &mut dst,
+                Some(&mut st),
+                &mut labelled,
+            )
+            .await;
+            futures::join!(src.logout(), dst.logout());
+            lanes.free.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    futures::join!(
+        lane(&lanes, source, dest, state.as_deref_mut(), &mut labelled),
+        futures::future::join_all(others)
+    );
+    let Lanes {
+        done, halt, sink, ..
+    } = lanes;
+    let sink = sink.into_inner();
+    let mut done = done.into_inner();
+    done.sort_by_key(|(i, _)| *i);
+    report.folders.extend(done.into_iter().map(|(_, f)| f));
+    match halt.into_inner() {
+        Some(Halt::Fatal(err)) => {
+            if let (Some(st), Some(run)) = (state.as_deref_mut(), run) {
+                let _ = st.finish_run(run, &report.counters(), "stopped", now());
+            }
+            return Err(err);
+        }
+        Some(Halt::Full(text)) => {
+            report.stopped = Some(text);
+            outcome = "destination full";
+        }
+        Some(Halt::Stopped) => {
+            report.stopped = Some(STOPPED.to_owned());
+            outcome = "stopped";
+        }
+        None => {}
     }
     if let (Some(st), Some(run)) = (state, run) {
         st.finish_run(run, &report.counters(), outcome, now())
@@ -439,6 +407,294 @@ pub async fn sync(
         failed: report.failed(),
     });
     Ok(report)
+}
+
+/// What the folders copied at once share: the queue of folders (in
+/// groups by destination folder), the run's pace, its events, the reports
+/// of the folders done and the destination's free places.
+struct Lanes<'a, 'r> {
+    entries: &'a [(&'a crate::folder::MapEntry, &'a MailboxName)],
+    groups: RefCell<std::collections::VecDeque<Vec<usize>>>,
+    glances: RefCell<HashMap<String, Glance>>,
+    options: &'a Options,
+    now: Clock<'a>,
+    track_labels: bool,
+    map: &'a FolderMap,
+    run: Option<crate::state::RunId>,
+    /// The most destination connections the run writes through.
+    connections: usize,
+    /// Of those, how many may still be opened.
+    free: std::sync::atomic::AtomicUsize,
+    pace: tokio::sync::Mutex<Pace>,
+    sink: RefCell<&'r mut dyn EventSink>,
+    /// Each folder done (its place in the map, its report).
+    done: RefCell<Vec<(usize, FolderReport)>>,
+    /// Why the run stops early, once one folder said so.
+    halt: RefCell<Option<Halt>>,
+}
+
+/// Why no further folder is started.
+enum Halt {
+    /// An error that ends the run (after its retries).
+    Fatal(Error),
+    /// The destination is full (its words).
+    Full(String),
+    /// Stopped on request.
+    Stopped,
+}
+
+impl Lanes<'_, '_> {
+    fn emit(&self, event: Event) {
+        self.sink.borrow_mut().emit(event);
+    }
+
+    /// The first reason to stop is kept, but an error outranks the others:
+    /// it is what the caller must hear.
+    fn halt(&self, why: Halt) {
+        let mut halt = self.halt.borrow_mut();
+        let replace = match (&*halt, &why) {
+            (None, _) => true,
+            (Some(Halt::Fatal(_)), _) => false,
+            (Some(_), Halt::Fatal(_)) => true,
+            _ => false,
+        };
+        if replace {
+            *halt = Some(why);
+        }
+    }
+
+    fn halted(&self) -> bool {
+        self.halt.borrow().is_some()
+    }
+
+    fn next_group(&self) -> Option<Vec<usize>> {
+        if self.halted() {
+            return None;
+        }
+        self.groups.borrow_mut().pop_front()
+    }
+
+    /// The run's counters over every folder done so far.
+    fn counters(&self) -> crate::state::RunCounters {
+        Report {
+            folders: self.done.borrow().iter().map(|(_, f)| f.clone()).collect(),
+            ..Report::default()
+        }
+        .counters()
+    }
+}
+
+/// Copies folders from the run's queue over one source and one destination
+/// connection (and extra writers within the run's free places) until the
+/// queue is empty or the run stops. Each folder is retried after a
+/// transient fault on fresh connections; one a server refuses is reported
+/// and the next one taken.
+async fn lane(
+    lanes: &Lanes<'_, '_>,
+    source: &mut ReadOnly<'_>,
+    dest: &mut Session,
+    mut state: Option<&mut State>,
+    labelled: &mut Multiset,
+) {
+    use std::sync::atomic::Ordering;
+    let options = lanes.options;
+    let mut writers: Vec<Session> = Vec::new();
+    let release = |writers: &mut Vec<Session>| {
+        lanes.free.fetch_add(writers.len(), Ordering::SeqCst);
+        writers.clear();
+    };
+    let mut sink = |event: Event| lanes.emit(event);
+    'lane: while let Some(group) = lanes.next_group() {
+        for index in group {
+            if options.cancel.is_cancelled() {
+                lanes.halt(Halt::Stopped);
+            }
+            if lanes.halted() {
+                break 'lane;
+            }
+            let (entry, target) = lanes.entries[index];
+            let all_mail_filter =
+                is_all_mail(lanes.map, &entry.source).then_some(lanes.map.all_mail_policy);
+            let mut ctx = FolderJob {
+                track_labels: lanes.track_labels,
+                source_name: &entry.source,
+                dest_name: target,
+                all_mail: all_mail_filter,
+                options,
+                now: lanes.now,
+                attempt: std::cell::Cell::new(0),
+                glance: lanes.glances.borrow_mut().remove(entry.source.wire()),
+            };
+            let mut folder_report = FolderReport {
+                source: entry.source.display().to_owned(),
+                destination: target.display().to_owned(),
+                ..FolderReport::default()
+            };
+            let mut attempt = 0;
+            let stop = loop {
+                // Each attempt starts from what the servers and the store
+                // say, so a retry after a lost connection neither loses nor
+                // doubles.
+                let labelled_before = labelled.clone();
+                let mut this_try = FolderReport {
+                    source: folder_report.source.clone(),
+                    destination: folder_report.destination.clone(),
+                    ..FolderReport::default()
+                };
+                ctx.attempt.set(attempt);
+                if attempt > 0 {
+                    // A retry looks again, on fresh connections.
+                    ctx.glance = None;
+                }
+                // Boxed: a folder's copy is a large future, and several
+                // run at once within one task.
+                let result = Box::pin(copy_folder(
+                    source,
+                    dest,
+                    state.as_deref_mut(),
+                    &ctx,
+                    labelled,
+                    &mut this_try,
+                    &lanes.pace,
+                    &mut Writers {
+                        extra: &mut writers,
+                        connections: lanes.connections,
+                        free: &lanes.free,
+                    },
+                    &mut sink,
+                ))
+                .await;
+                // What an interrupted attempt copied shows up as "already
+                // there" in the next one: count it as copied, once.
+                this_try.already_there = this_try
+                    .already_there
+                    .saturating_sub(folder_report.transferred);
+                this_try.transferred += folder_report.transferred;
+                this_try.bytes += folder_report.bytes;
+                folder_report = this_try;
+                match result {
+                    Err(FolderStop::Fatal(err))
+                        if err.is_transient() && attempt < options.max_retries =>
+                    {
+                        attempt += 1;
+                        *labelled = labelled_before;
+                        let wait = retry_wait(&err, attempt);
+                        tracing::debug!(folder = %folder_report.source, attempt, wait_secs = wait.as_secs(), error = %err, "retrying the folder");
+                        lanes.emit(Event::Throttled {
+                            wait_secs: wait.as_secs(),
+                            reason: err.to_string(),
+                        });
+                        tokio::time::sleep(wait).await;
+                        // A fresh connection on both sides; if the server is
+                        // still away, the next attempt fails and counts. One
+                        // that turns the sign-in down (a password changed, a
+                        // sign-in withdrawn) will not let a retry in: that is
+                        // what the user must hear, not "connection lost".
+                        let source_again = source.reconnect().await;
+                        let dest_again = dest.reconnect().await;
+                        release(&mut writers);
+                        if let Some(e) = [source_again.err(), dest_again.err()]
+                            .into_iter()
+                            .flatten()
+                            .find(Error::is_auth)
+                        {
+                            break Err(FolderStop::Fatal(e));
+                        }
+                    }
+                    other => break other,
+                }
+            };
+            let touched = folder_report.transferred
+                + folder_report.failed
+                + folder_report.skipped
+                + folder_report.flags_updated
+                + folder_report.removed
+                > 0;
+            let done = |report: FolderReport| lanes.done.borrow_mut().push((index, report));
+            match stop {
+                Ok(()) => done(folder_report),
+                // One folder a server refuses to open or read never stops
+                // the others: it is reported with the server's words, and
+                // the next run tries it again.
+                Err(FolderStop::Fatal(err)) if is_folder_refusal(&err) => {
+                    tracing::warn!(folder = %folder_report.source, error = %err, "folder not copied");
+                    let reason = match err.detail() {
+                        Some(detail) => format!("{err} ({detail})"),
+                        None => err.to_string(),
+                    };
+                    lanes.emit(Event::FolderRefused {
+                        folder: folder_report.source.clone(),
+                        reason: reason.clone(),
+                        renumbered: matches!(err.problem(), Problem::RenumberedUnconfirmed { .. }),
+                    });
+                    folder_report.refused = Some(reason);
+                    done(folder_report);
+                    if matches!(err.problem(), Problem::Protocol { .. }) {
+                        // What the server said last was not understood:
+                        // start the next folder on fresh connections.
+                        let _ = source.reconnect().await;
+                        let _ = dest.reconnect().await;
+                        release(&mut writers);
+                    }
+                }
+                Err(FolderStop::Fatal(err)) => {
+                    done(folder_report);
+                    lanes.halt(Halt::Fatal(err));
+                    break 'lane;
+                }
+                Err(FolderStop::Full(err)) => {
+                    done(folder_report);
+                    lanes.halt(Halt::Full(err.to_string()));
+                    break 'lane;
+                }
+                Err(FolderStop::Cancelled) => {
+                    done(folder_report);
+                    lanes.halt(Halt::Stopped);
+                    break 'lane;
+                }
+            }
+            if let (Some(st), Some(run), true) = (state.as_deref_mut(), lanes.run, touched) {
+                // A folder that changed nothing leaves the run's counters as
+                // they were but for "already there" (written at the end): no
+                // disk sync for it.
+                if let Err(e) = st.update_run(run, &lanes.counters()) {
+                    lanes.halt(Halt::Fatal(state_error(e)));
+                    break 'lane;
+                }
+            }
+        }
+    }
+    let extra = writers.len();
+    futures::future::join_all(writers.into_iter().map(Session::logout)).await;
+    lanes.free.fetch_add(extra, Ordering::SeqCst);
+}
+
+/// How many groups of folders the run will open: all but those the look
+/// before the run shows unchanged since the last clean pass.
+fn folders_to_open(
+    st: &mut State,
+    entries: &[(&crate::folder::MapEntry, &MailboxName)],
+    glances: &HashMap<String, Glance>,
+    options: &Options,
+    now: Clock<'_>,
+) -> usize {
+    let mut targets: Vec<&MailboxName> = Vec::new();
+    for (entry, target) in entries {
+        let job = FolderJob {
+            track_labels: false,
+            source_name: &entry.source,
+            dest_name: target,
+            all_mail: None,
+            options,
+            now,
+            attempt: std::cell::Cell::new(0),
+            glance: glances.get(entry.source.wire()).copied(),
+        };
+        if !copy::unchanged_at_glance(st, &job) && !targets.contains(target) {
+            targets.push(target);
+        }
+    }
+    targets.len()
 }
 
 /// STATUS of every folder of the run on both sides, asked in one flight

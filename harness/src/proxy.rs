@@ -227,6 +227,10 @@ struct Shared {
     next_id: AtomicU64,
     /// Times a server answered after its client spoke, over all connections.
     round_trips: AtomicUsize,
+    /// Connections whose client spoke and whose server has not answered
+    /// yet, and the most there ever were at once.
+    waiting_now: AtomicUsize,
+    peak_waiting: AtomicUsize,
     /// Connections whose client has gone.
     gone: Mutex<std::collections::HashSet<u64>>,
     /// Clones of every live socket, so Drop can shut them all down.
@@ -262,6 +266,13 @@ impl Shared {
         if lock(&self.gone).insert(id) {
             self.open_now.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+
+    /// One connection fewer waits for its server's answer.
+    fn stop_waiting(&self) {
+        let _ = self
+            .waiting_now
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
     }
 
     /// Shuts down both sockets of connection `id` and forgets them.
@@ -316,6 +327,8 @@ impl Proxy {
             peak: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             round_trips: AtomicUsize::new(0),
+            waiting_now: AtomicUsize::new(0),
+            peak_waiting: AtomicUsize::new(0),
             sockets: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
         });
@@ -383,6 +396,14 @@ impl Proxy {
     /// answer pays one per command.
     pub fn round_trips(&self) -> usize {
         self.shared.round_trips.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were waiting for their server's answer at
+    /// once (their client had spoken, the server not yet answered): more
+    /// than one when a client works over several connections at the same
+    /// time, whatever the wall clock says.
+    pub fn peak_waiting(&self) -> usize {
+        self.shared.peak_waiting.load(Ordering::SeqCst)
     }
 }
 
@@ -467,10 +488,10 @@ fn connect_and_pump(id: u64, client: TcpStream, shared: Arc<Shared>) {
             &back_shared,
             &back_turn,
         );
-        finished(id, &back_live, &back_shared);
+        finished(id, &back_live, &back_shared, &back_turn);
     });
     pump(id, client, upstream, Direction::ToServer, &shared, &turn);
-    finished(id, &live, &shared);
+    finished(id, &live, &shared, &turn);
 }
 
 /// Socket buffers of a few tens of KiB, as a slow link's sender meets them
@@ -481,9 +502,13 @@ fn small_buffers(s: &TcpStream) {
     let _ = s.set_send_buffer_size(32 * 1024);
 }
 
-/// Forgets a connection's sockets once both of its pumps are done.
-fn finished(id: u64, live: &AtomicUsize, shared: &Shared) {
+/// Forgets a connection's sockets once both of its pumps are done (a
+/// client left waiting no longer waits).
+fn finished(id: u64, live: &AtomicUsize, shared: &Shared, turn: &AtomicU8) {
     if live.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if turn.swap(0, Ordering::SeqCst) == 1 {
+            shared.stop_waiting();
+        }
         shared.close(id);
     }
 }
@@ -720,8 +745,14 @@ fn pump(
             continue; // swallowed: a stalled connection says nothing
         }
         let way = if dir == Direction::ToServer { 1 } else { 2 };
-        if last.swap(way, Ordering::SeqCst) == 1 && way == 2 {
+        let before = last.swap(way, Ordering::SeqCst);
+        if way == 1 && before != 1 {
+            let now = shared.waiting_now.fetch_add(1, Ordering::SeqCst) + 1;
+            shared.peak_waiting.fetch_max(now, Ordering::SeqCst);
+        }
+        if before == 1 && way == 2 {
             shared.round_trips.fetch_add(1, Ordering::SeqCst);
+            shared.stop_waiting();
         }
         let out = if !plan.by_line() {
             buf[..n].to_vec()

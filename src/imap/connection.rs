@@ -8,7 +8,7 @@ use super::capability::Capabilities;
 use super::tls;
 use super::transport::Transport;
 use super::wire::{self, Line, Status};
-use super::{guarded, lost, server_text, Session};
+use super::{guarded, lost, server_text, Session, SyncOnly};
 use crate::endpoint::{AuthMechanism, Credentials, Endpoint, Proof, Security};
 use crate::error::{Error, Problem, Stage};
 use crate::provider::{
@@ -435,6 +435,7 @@ impl Connection {
             capabilities: Capabilities::default(),
             raw_tag: 0,
             multiappend_refused: false,
+            sync_only: SyncOnly::default(),
             permit: None,
         };
         session

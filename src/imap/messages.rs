@@ -5,17 +5,50 @@
 //! no MULTIAPPEND): one MULTIAPPEND command per batch where offered, else
 //! one APPEND at a time.
 //!
-//! Every message goes as a synchronising literal, even where the server
-//! offers LITERAL+: its bytes leave only after the server's `+` said it
-//! will read them as a message. With a non-synchronising literal, a server
-//! that refuses the command before the literal (a flag it dislikes, a size,
-//! a long line; Microsoft answers BAD to those) may go back to reading
-//! commands where the message starts: Dovecot 2.3 does, after a BAD, and
-//! then runs any line of the message that reads as a command (`zz CREATE
-//! …`, `zz DELETE …`). RFC 3502 lets a server end a MULTIAPPEND with a
-//! tagged reply in place of any message's `+`; only waiting for that `+`
-//! makes the bytes of a message never commands, whatever the server. It
-//! costs a round trip per message.
+//! # Literals: when a message may go without waiting for the server's `+`
+//!
+//! A synchronising literal (`{n}`) waits for the server's `+` before the
+//! message's bytes leave: a round trip per message, which over a long link
+//! is most of a copy's time. A non-synchronising one (`{n+}`, LITERAL+,
+//! RFC 7888) sends them at once. The danger: a server that refuses the
+//! command line before the literal (a flag it dislikes, a size, a long
+//! line; Microsoft answers BAD to those) may go back to reading commands
+//! where the message starts. Dovecot 2.3 does, after a BAD, and then runs
+//! any line of the message that reads as a command (`zz CREATE …`, `zz
+//! DELETE …`). RFC 3502 also lets a server end a MULTIAPPEND with a tagged
+//! reply in place of any message's `+`.
+//!
+//! So a message goes as a non-synchronising literal only when all of these
+//! hold, and as a synchronising one otherwise:
+//! - the server offers LITERAL+ (or LITERAL-, and the message is at most
+//!   4096 bytes);
+//! - the message is inert ([`is_inert`]): read as commands, none of its
+//!   lines could do anything. No line (split at LF and CR) is a tag
+//!   followed by a command name of IMAP or of any extension (checked as a
+//!   prefix, case-insensitively: `zz create`, `a1 UIDs`, `x Xmas` all
+//!   count), or `DONE` alone; no line holds what could start a literal
+//!   (`{5}`, `{5+}`, `{5-}`); no NUL byte; not empty. Such a message read
+//!   as commands only draws BADs (and Dovecot's disconnection after too
+//!   many of them);
+//! - the command line is one the server has no reason to refuse
+//!   ([`strict_announcement`]): flags are the five system flags APPEND may
+//!   set and keywords are atoms of at most 50 characters (Dovecot's
+//!   default `mail_max_keyword_length`), the date is a valid date-time
+//!   after 1970, the line is short, and the message fits APPENDLIMIT when
+//!   the server gives one;
+//! - no earlier refusal of this very message came after it had been sent
+//!   without waiting (below).
+//!
+//! A tagged NO or BAD to a command that carried a non-synchronising
+//! literal makes its connection untrustworthy: what the server read after
+//! the refusal is unknown. The connection is closed at once, the
+//! command's messages are remembered (by a hash of their bytes, for every
+//! connection to that server) as ones to send synchronising from then on,
+//! and the batch fails as a lost connection does: its intents stay in
+//! doubt, the folder is retried on fresh connections, and the retry finds
+//! at the destination what arrived (nothing, for a refused command) before
+//! sending the rest. A message refused for itself is then refused before
+//! its `+`, and recorded with the server's words, as before.
 
 use super::{server_text, wire, Session};
 use crate::error::{Error, Problem, Stage};
@@ -277,7 +310,19 @@ impl Session {
             .with_timeout(move |s| Box::pin(async move { s.examine(&name).await }))
             .await
             .map_err(|e| {
-                if matches!(e.problem(), Problem::Protocol { .. }) {
+                let detail = e.detail().unwrap_or_default();
+                if detail.contains("ALREADYEXISTS") {
+                    // Dovecot creating a special folder (`auto = create`)
+                    // for another session at that moment answers this:
+                    // busy, not a refusal; the folder is tried again.
+                    Error::new(Problem::ServerBusy {
+                        host,
+                        wait_secs: None,
+                    })
+                    .with_detail(format!(
+                        "another connection was creating the folder \"{wire_name}\" ({detail})"
+                    ))
+                } else if matches!(e.problem(), Problem::Protocol { .. }) {
                     Error::new(Problem::ServerRefused {
                         host,
                         action: format!("open the folder \"{wire_name}\""),
@@ -714,7 +759,10 @@ impl Session {
     }
 
     /// One APPEND command carrying one or (MULTIAPPEND) several messages,
-    /// each a synchronising literal: sent only after the server's `+`.
+    /// each a synchronising literal (sent only after the server's `+`)
+    /// unless [`Session::may_send_unwaited`] lets it go at once. A refusal
+    /// of a command that carried a message sent at once closes the
+    /// connection and is a lost connection (see the module's note).
     async fn append_command(
         &mut self,
         mailbox: &str,
@@ -722,20 +770,85 @@ impl Session {
     ) -> Result<Done, Error> {
         let tag = self.next_raw_tag();
         let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
+        let mut unwaited: Vec<&[u8]> = Vec::new();
         for item in items {
-            push_announcement(&mut pending, item);
+            if self.may_send_unwaited(item) {
+                push_announcement(&mut pending, item, Literal::NonSynchronising);
+                unwaited.push(item.body);
+                if item.body.len() <= COALESCE_BELOW {
+                    pending.extend_from_slice(item.body);
+                } else {
+                    self.write_raw(&pending).await?;
+                    pending.clear();
+                    self.write_raw(item.body).await?;
+                }
+                continue;
+            }
+            push_announcement(&mut pending, item, Literal::Synchronising);
             // Send up to the literal's announcement, wait for "+".
             self.write_raw(&pending).await?;
             pending.clear();
             if let Some(done) = self.wait_continuation(&tag).await? {
-                return Ok(done);
+                return self.trusted(done, &unwaited).await;
             }
             self.write_raw(item.body).await?;
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
         crate::crashpoint::hit("after_literal");
-        self.read_done(&tag).await
+        let done = self.read_done(&tag).await?;
+        self.trusted(done, &unwaited).await
+    }
+
+    /// May this message go as a non-synchronising literal? See the
+    /// module's note for the rule and why.
+    fn may_send_unwaited(&self, item: &AppendItem<'_>) -> bool {
+        let size = item.body.len() as u64;
+        let offered = self.capabilities.has("LITERAL+")
+            || (self.capabilities.has("LITERAL-") && size <= LITERAL_MINUS_MAX);
+        offered
+            && strict_announcement(item, self.capabilities.append_limit())
+            && is_inert(item.body)
+            && !self.sync_only.contains(item.body)
+    }
+
+    /// The reply to an APPEND, unless it refused a command that carried
+    /// messages sent without waiting (`unwaited`): then the connection is
+    /// closed (what the server read after its refusal is unknown), those
+    /// messages go synchronising from now on, and the command is a lost
+    /// connection, so its messages are settled as in doubt.
+    async fn trusted(&mut self, done: Done, unwaited: &[&[u8]]) -> Result<Done, Error> {
+        if done.ok || unwaited.is_empty() {
+            return Ok(done);
+        }
+        for body in unwaited {
+            self.sync_only.insert(body);
+        }
+        tracing::debug!(
+            messages = unwaited.len(),
+            "an APPEND sent without waiting was refused; closing the connection: {}",
+            done.text
+        );
+        let host = self.endpoint.host.clone();
+        let lost = match refusal_kind(&done.text) {
+            // The server's words still say when to come back.
+            RefusalKind::Throttled => Error::new(Problem::ServerBusy {
+                host,
+                wait_secs: crate::provider::suggested_backoff_secs(&done.text),
+            }),
+            _ => Error::new(Problem::ConnectionLost {
+                host,
+                stage: Stage::Working,
+            }),
+        }
+        .with_detail(format!(
+            "the server refused messages sent without waiting for its go-ahead ({}); \
+             MailFerry closed that connection and checks what arrived before sending them again",
+            done.text
+        ));
+        // Boxed: a sign-in is a large future, and this one is rare.
+        Box::pin(self.reconnect()).await?;
+        Err(lost)
     }
 
     pub(super) fn next_raw_tag(&mut self) -> String {
@@ -817,9 +930,179 @@ enum Reply {
     Other,
 }
 
-/// Appends ` (flags) "date" {n}` to a command: all but the message itself,
-/// which goes after the server's `+` (never `{n+}`: see the module's note).
-fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>) {
+/// Command names of IMAP4rev1 and rev2 and of the extensions servers
+/// offer (a line whose second word starts with one of these is not inert;
+/// `X` stands for every private extension command, RFC 3501 §6.5.1).
+const COMMAND_NAMES: &[&str] = &[
+    "APPEND",
+    "AUTHENTICATE",
+    "CANCELUPDATE",
+    "CAPABILITY",
+    "CHECK",
+    "CLOSE",
+    "COMPARATOR",
+    "COMPRESS",
+    "CONVERT",
+    "COPY",
+    "CREATE",
+    "DELETE",
+    "DELETEACL",
+    "DONE",
+    "ENABLE",
+    "ESEARCH",
+    "EXAMINE",
+    "EXPUNGE",
+    "FETCH",
+    "GENURLAUTH",
+    "GETACL",
+    "GETMETADATA",
+    "GETQUOTA",
+    "GETQUOTAROOT",
+    "ID",
+    "IDLE",
+    "LANGUAGE",
+    "LIST",
+    "LISTRIGHTS",
+    "LOGIN",
+    "LOGOUT",
+    "LSUB",
+    "MOVE",
+    "MYRIGHTS",
+    "NAMESPACE",
+    "NOOP",
+    "NOTIFY",
+    "RENAME",
+    "REPLACE",
+    "RESETKEY",
+    "SEARCH",
+    "SELECT",
+    "SETACL",
+    "SETMETADATA",
+    "SETQUOTA",
+    "SORT",
+    "STARTTLS",
+    "STATUS",
+    "STORE",
+    "SUBSCRIBE",
+    "THREAD",
+    "UID",
+    "UNAUTHENTICATE",
+    "UNSELECT",
+    "UNSUBSCRIBE",
+    "URLFETCH",
+    "X",
+];
+
+/// Could a server that went back to reading commands where this message
+/// starts do anything with it? Inert: no line (split at LF and at CR) is a
+/// tag followed by a command name (any [`COMMAND_NAMES`] as a prefix of
+/// the second word, any case, whatever whitespace) or `DONE` alone, no
+/// line holds `{digits}`, `{digits+}` or `{digits-}` (the start of a
+/// literal), and there is no NUL byte; an empty message is not inert
+/// either (servers refuse it). See the module's note.
+pub fn is_inert(body: &[u8]) -> bool {
+    !body.is_empty()
+        && !body.contains(&0)
+        && body
+            .split(|b| *b == b'\n' || *b == b'\r')
+            .all(|line| !reads_as_command(line) && !holds_literal(line))
+}
+
+/// `^\s*<tag>\s+<command name>…` or `DONE`, case-insensitively.
+fn reads_as_command(line: &[u8]) -> bool {
+    let mut words = line
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    let Some(first) = words.next() else {
+        return false;
+    };
+    if first.eq_ignore_ascii_case(b"DONE") {
+        return true;
+    }
+    let Some(second) = words.next() else {
+        return false;
+    };
+    // `X` alone is a word, not a private command (`Subject: x`).
+    let private = second.len() > 1
+        && second[0].eq_ignore_ascii_case(&b'X')
+        && second[1].is_ascii_alphabetic();
+    private
+        || COMMAND_NAMES
+            .iter()
+            .filter(|name| **name != "X")
+            .any(|name| {
+                second.len() >= name.len()
+                    && second[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+            })
+}
+
+/// Does the line hold `{` digits, an optional `+` or `-`, and `}`?
+fn holds_literal(line: &[u8]) -> bool {
+    line.iter().enumerate().any(|(i, b)| {
+        if *b != b'{' {
+            return false;
+        }
+        let rest = &line[i + 1..];
+        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return false;
+        }
+        matches!(&rest[digits..], [b'}', ..] | [b'+' | b'-', b'}', ..])
+    })
+}
+
+/// LITERAL- (RFC 7888): non-synchronising literals of at most this many
+/// bytes.
+const LITERAL_MINUS_MAX: u64 = 4096;
+
+/// A message sent without waiting and smaller than this goes in the same
+/// write as its command line.
+const COALESCE_BELOW: usize = 64 * 1024;
+
+/// The longest keyword sent without waiting for the server's `+`:
+/// Dovecot's default `mail_max_keyword_length`.
+const STRICT_KEYWORD_LEN: usize = 50;
+
+/// The longest command line (flags and date) sent without waiting.
+const STRICT_LINE_LEN: usize = 1000;
+
+/// Is the command line for this message one a server has no reason to
+/// refuse? Every flag it carries a system flag APPEND may set or an atom
+/// of at most [`STRICT_KEYWORD_LEN`] characters (flags that are neither
+/// are left off the line anyway), the date a valid IMAP date-time after
+/// 1970, the line short, and the message within `append_limit`.
+pub fn strict_announcement(item: &AppendItem<'_>, append_limit: Option<u64>) -> bool {
+    let flags_ok = item
+        .flags
+        .iter()
+        .filter(|f| is_appendable_flag(f))
+        .all(|f| f.starts_with('\\') || f.len() <= STRICT_KEYWORD_LEN);
+    let line_len: usize = item.flags.iter().map(|f| f.len() + 1).sum::<usize>() + 64;
+    let date_ok = item.internal_date.is_none_or(|d| {
+        chrono::DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z").is_ok_and(|t| {
+            t.format("%d-%b-%Y %H:%M:%S %z").to_string() == d
+                && (1970..=2200).contains(&chrono::Datelike::year(&t))
+        })
+    });
+    flags_ok
+        && date_ok
+        && line_len <= STRICT_LINE_LEN
+        && append_limit.is_none_or(|limit| item.body.len() as u64 <= limit)
+}
+
+/// How a message's literal is announced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Literal {
+    /// `{n}`: the bytes leave after the server's `+`.
+    Synchronising,
+    /// `{n+}`: the bytes follow at once (see the module's note).
+    NonSynchronising,
+}
+
+/// Appends ` (flags) "date" {n}` (or `{n+}`) to a command: all but the
+/// message itself. The text starts with ` (`: read as a command line of
+/// its own, it has no tag a server takes.
+fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>, literal: Literal) {
     let flags: Vec<&str> = item
         .flags
         .iter()
@@ -830,7 +1113,11 @@ fn push_announcement(command: &mut Vec<u8>, item: &AppendItem<'_>) {
     if let Some(date) = item.internal_date {
         command.extend_from_slice(format!(" \"{date}\"").as_bytes());
     }
-    command.extend_from_slice(format!(" {{{}}}\r\n", item.body.len()).as_bytes());
+    let plus = match literal {
+        Literal::Synchronising => "",
+        Literal::NonSynchronising => "+",
+    };
+    command.extend_from_slice(format!(" {{{}{plus}}}\r\n", item.body.len()).as_bytes());
 }
 
 /// Can this flag go in an APPEND? The five system flags APPEND may set
@@ -1009,6 +1296,15 @@ impl<'s> ReadOnly<'s> {
         self.0.message_sizes(uid_set).await
     }
 
+    /// A second connection to the same server ([`Session::another_later`]),
+    /// for reading another folder at the same time; the copy holds it only
+    /// through a `ReadOnly` of its own.
+    pub(crate) fn another_later(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Session, Error>> + Send + 'static {
+        self.0.another_later()
+    }
+
     /// [`Session::reconnect`]: a fresh connection, as read-only as this one.
     pub async fn reconnect(&mut self) -> Result<(), Error> {
         self.0.reconnect().await
@@ -1092,6 +1388,67 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_inert_only_when_no_line_could_be_a_command() {
+        let inert: [&[u8]; 4] = [
+            b"From: a@example.net\r\nSubject: hello\r\n\r\nSee you at ten.\r\n",
+            b"Subject: x\r\n\r\nQkFTRTY0Cg==\r\nline with {braces} and {12 } and {x}\r\n",
+            b"one-word-lines\r\nonly\r\n",
+            b"\r\n\r\ntrailing without newline",
+        ];
+        for body in inert {
+            assert!(is_inert(body), "{}", String::from_utf8_lossy(body));
+        }
+        let not_inert: [&[u8]; 14] = [
+            b"Subject: x\r\n\r\nzz CREATE Injected\r\n",
+            b"Subject: x\r\n\r\n  zz delete INBOX\r\n",
+            b"Subject: x\r\n\r\na1\tUid expunge 1:*\r\n",
+            b"Subject: x\r\n\r\nPlease check the attached file.\r\n",
+            b"Subject: x\r\n\r\nx XMAS party\r\n",
+            b"Subject: x\r\n\r\ndone\r\n",
+            b"Subject: x\r\n\r\n  DONE  \r\n",
+            b"Subject: x\r\n\r\nabc {5}\r\n",
+            b"Subject: x\r\n\r\nabc {5+}\r\n",
+            b"Subject: x\r\n\r\nabc {12-} def\r\n",
+            b"Subject: x\r\rzz LOGOUT\r",
+            b"Subject: x\r\n\r\nNUL \0 inside\r\n",
+            b"",
+            b"Subject: x\nzz STORE 1 +FLAGS (\\Deleted)",
+        ];
+        for body in not_inert {
+            assert!(!is_inert(body), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn only_a_command_line_a_server_has_no_reason_to_refuse_is_strict() {
+        let item = |flags, date, body| AppendItem {
+            flags,
+            internal_date: date,
+            body,
+        };
+        let plain = vec!["\\Seen".to_owned(), "$Project".to_owned()];
+        let date = Some("01-Mar-2024 09:00:00 +0000");
+        assert!(strict_announcement(&item(&plain, date, b"abc"), None));
+        assert!(strict_announcement(&item(&plain, None, b"abc"), Some(3)));
+        assert!(!strict_announcement(&item(&plain, date, b"abcd"), Some(3)));
+        let long = vec![format!("Project_{}", "x".repeat(60))];
+        assert!(!strict_announcement(&item(&long, date, b"abc"), None));
+        let many: Vec<String> = (0..200).map(|i| format!("$Label{i}")).collect();
+        assert!(!strict_announcement(&item(&many, date, b"abc"), None));
+        for bad in [
+            "31-Feb-2024 09:00:00 +0000",
+            "01-Mar-1901 09:00:00 +0000",
+            "1-Mar-2024 09:00:00 +0000",
+            "garbage",
+        ] {
+            assert!(
+                !strict_announcement(&item(&plain, Some(bad), b"abc"), None),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn append_arguments() {
         let flags = vec![
             "\\Seen".to_owned(),
@@ -1104,10 +1461,16 @@ mod tests {
             body: b"abc",
         };
         let mut cmd = Vec::new();
-        push_announcement(&mut cmd, &item);
+        push_announcement(&mut cmd, &item, Literal::Synchronising);
         assert_eq!(
             cmd,
             b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3}\r\n".to_vec()
+        );
+        cmd.clear();
+        push_announcement(&mut cmd, &item, Literal::NonSynchronising);
+        assert_eq!(
+            cmd,
+            b" (\\Seen $Forwarded) \"01-Mar-2024 09:00:00 +0000\" {3+}\r\n".to_vec()
         );
     }
 }

@@ -167,10 +167,43 @@ pub struct Session {
     /// whole as separate APPENDs), so batches go as separate APPENDs from
     /// then on.
     multiappend_refused: bool,
+    /// Messages to send only as synchronising literals: shared by every
+    /// connection to this server that came from this one.
+    sync_only: SyncOnly,
     /// This connection's place under its server's [`ServerBudget`], if it
     /// has one. Declared after `inner`: the socket closes before the place
     /// is handed on.
     permit: Option<(ServerBudget, tokio::sync::OwnedSemaphorePermit)>,
+}
+
+/// Messages a server refused after they were sent without waiting for its
+/// `+` (a hash of their bytes): they go as synchronising literals from then
+/// on, on every connection to that server (see [`messages`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SyncOnly(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>);
+
+impl SyncOnly {
+    fn key(body: &[u8]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut h);
+        h.finish()
+    }
+
+    /// Remembers a message as one to send synchronising.
+    pub(crate) fn insert(&self, body: &[u8]) {
+        let key = SyncOnly::key(body);
+        self.0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(key);
+    }
+
+    /// Was this message remembered?
+    pub(crate) fn contains(&self, body: &[u8]) -> bool {
+        let set = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        !set.is_empty() && set.contains(&SyncOnly::key(body))
+    }
 }
 
 /// How many connections may be open to one server at once, shared by every
@@ -255,6 +288,7 @@ impl Session {
         let fresh = Session::connect(&self.endpoint, &self.credentials).await?;
         let mut old = std::mem::replace(self, fresh);
         self.multiappend_refused = old.multiappend_refused;
+        self.sync_only = old.sync_only.clone();
         self.raw_tag = old.raw_tag;
         self.permit = old.permit.take();
         // The old connection is dropped without LOGOUT: it may be out of step.
@@ -265,23 +299,38 @@ impl Session {
     /// (for writing in parallel). Within a budget with no place free, the
     /// server is "busy" at once: the caller does with fewer connections.
     pub async fn another(&self) -> Result<Session, Error> {
+        self.another_later().await
+    }
+
+    /// [`Session::another`] as a future that does not borrow this session:
+    /// the place in the budget is taken now, the connection made when the
+    /// future runs (while this session goes on working).
+    pub(crate) fn another_later(
+        &self,
+    ) -> impl Future<Output = Result<Session, Error>> + Send + 'static {
         let permit = match &self.permit {
-            Some((budget, _)) => {
-                let place = budget.0.clone().try_acquire_owned().map_err(|_| {
-                    Error::new(Problem::ServerBusy {
-                        host: self.endpoint.host.clone(),
-                        wait_secs: None,
-                    })
-                    .with_detail("every connection this server allows MailFerry is in use")
-                })?;
-                Some((budget.clone(), place))
-            }
-            None => None,
+            Some((budget, _)) => match budget.0.clone().try_acquire_owned() {
+                Ok(place) => Ok(Some((budget.clone(), place))),
+                Err(_) => Err(Error::new(Problem::ServerBusy {
+                    host: self.endpoint.host.clone(),
+                    wait_secs: None,
+                })
+                .with_detail("every connection this server allows MailFerry is in use")),
+            },
+            None => Ok(None),
         };
-        let mut fresh = Session::connect(&self.endpoint, &self.credentials).await?;
-        fresh.multiappend_refused = self.multiappend_refused;
-        fresh.permit = permit;
-        Ok(fresh)
+        let endpoint = self.endpoint.clone();
+        let credentials = self.credentials.clone();
+        let multiappend_refused = self.multiappend_refused;
+        let sync_only = self.sync_only.clone();
+        async move {
+            let permit = permit?;
+            let mut fresh = Session::connect(&endpoint, &credentials).await?;
+            fresh.multiappend_refused = multiappend_refused;
+            fresh.sync_only = sync_only;
+            fresh.permit = permit;
+            Ok(fresh)
+        }
     }
 
     /// What the server offers after sign-in.

@@ -424,6 +424,17 @@ const MIN_SHARE_MESSAGES: usize = 8;
 pub struct Writers<'a> {
     pub(super) extra: &'a mut Vec<Session>,
     pub(super) connections: usize,
+    /// Destination connections the run may still open: shared by the
+    /// folders copied at once, each holding one and taking extra writers
+    /// only from what is left.
+    pub(super) free: &'a std::sync::atomic::AtomicUsize,
+}
+
+/// Takes one of the run's free destination places, if any is left.
+pub(super) fn take_place(free: &std::sync::atomic::AtomicUsize) -> bool {
+    use std::sync::atomic::Ordering;
+    free.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl Writers<'_> {
@@ -443,10 +454,11 @@ impl Writers<'_> {
             .max(items.len() / MIN_SHARE_MESSAGES)
             .max(1 + self.extra.len());
         let wanted = self.connections.min(items.len() / 2).min(worth).max(1);
-        while self.extra.len() + 1 < wanted {
+        while self.extra.len() + 1 < wanted && take_place(self.free) {
             match dest.another().await {
                 Ok(session) => self.extra.push(session),
                 Err(e) => {
+                    self.free.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     // The server may limit connections: carry on with fewer.
                     tracing::debug!(error = %e, "could not open another connection to the destination");
                     break;

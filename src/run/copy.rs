@@ -57,7 +57,7 @@ pub(super) async fn copy_folder(
     job: &FolderJob<'_>,
     labelled: &mut Multiset,
     report: &mut FolderReport,
-    pace: &mut Pace,
+    pace: &tokio::sync::Mutex<Pace>,
     writers: &mut Writers<'_>,
     sink: &mut dyn EventSink,
 ) -> Result<(), FolderStop> {
@@ -435,7 +435,7 @@ pub(super) async fn copy_folder(
     // 5. Copy in batches. The source FETCH of the next batch overlaps the
     // APPEND of this one, so at most two batches' bytes are in memory.
     let mut dropped: BTreeSet<String> = BTreeSet::new();
-    let (batch_messages, batch_bytes) = pace.batch_limits(options);
+    let (batch_messages, batch_bytes) = pace.lock().await.batch_limits(options);
     let batches = split_batches(&to_copy, batch_messages, batch_bytes);
     let mut next_bodies: Option<Bodies> = None;
     let src_folder = SourceFolder {
@@ -454,7 +454,10 @@ pub(super) async fn copy_folder(
         }
         let batch = &to_copy[range.clone()];
         let batch_bytes_now: u64 = batch.iter().map(|c| c.message.size).sum();
+        // The pace is the run's, shared by the folders copied at once.
         if let Err(stop) = pace
+            .lock()
+            .await
             .admit(
                 batch.len() as u64,
                 batch_bytes_now,
@@ -472,14 +475,17 @@ pub(super) async fn copy_folder(
             None => fetch_batch(source, &src_folder, batch).await?,
         };
         // The next batch is read ahead only if the allowances would let it go.
-        let following = batches
-            .get(i + 1)
-            .filter(|_| !options.cancel.is_cancelled())
-            .map(|r| &to_copy[r.clone()])
-            .filter(|next| {
-                let bytes = next.iter().map(|c| c.message.size).sum();
-                pace.would_admit(next.len() as u64, bytes, now())
-            });
+        let following = {
+            let pace = pace.lock().await;
+            batches
+                .get(i + 1)
+                .filter(|_| !options.cancel.is_cancelled())
+                .map(|r| &to_copy[r.clone()])
+                .filter(|next| {
+                    let bytes = next.iter().map(|c| c.message.size).sum();
+                    pace.would_admit(next.len() as u64, bytes, now())
+                })
+        };
         let outcome = copy_batch(
             source,
             &src_folder,
@@ -515,11 +521,13 @@ pub(super) async fn copy_folder(
             }
             None => {}
         }
-        pace.account(
-            batch.len() as u64,
-            batch.iter().map(|c| c.message.size).sum(),
-        )
-        .await;
+        pace.lock()
+            .await
+            .account(
+                batch.len() as u64,
+                batch.iter().map(|c| c.message.size).sum(),
+            )
+            .await;
     }
     let highest = report_highest_uid(&to_copy, &mapped);
 
@@ -755,6 +763,19 @@ fn on_record(
         }),
         _ => Ok(OnRecord::Unknown),
     }
+}
+
+/// Does the look before the run show this folder unchanged since its last
+/// clean pass (so it is not even opened)? No look, or a store that cannot
+/// tell: no.
+pub(super) fn unchanged_at_glance(st: &mut State, job: &FolderJob<'_>) -> bool {
+    let Some(glance) = job.glance else {
+        return false;
+    };
+    matches!(
+        on_record(st, job, &glance.source, Some(&glance.dest), false),
+        Ok(OnRecord::Unchanged { .. })
+    )
 }
 
 /// A folder found unchanged: counted as it was, nothing read or written.

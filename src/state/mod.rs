@@ -395,6 +395,36 @@ impl State {
         })
     }
 
+    /// A second handle on the same job, for the copy of another folder at
+    /// the same time in this process: its own SQLite connection (WAL lets
+    /// it read while the other writes; a write waits for the other's to
+    /// end), sharing this one's job lock, which is released when the last
+    /// handle closes. Not for a read-only handle.
+    ///
+    /// # Errors
+    /// [`StateError::Sqlite`] or [`StateError::Io`] if the file cannot be
+    /// opened again.
+    pub fn sibling(&self) -> Result<State> {
+        let sql = |source| classify(&self.path, source);
+        let conn = Connection::open(&self.path).map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        let lock = self._lock.try_clone().map_err(|source| StateError::Io {
+            action: "share the lock of",
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(State {
+            conn,
+            path: self.path.clone(),
+            _lock: lock,
+        })
+    }
+
     /// The state file's path.
     pub fn path(&self) -> &Path {
         &self.path

@@ -299,7 +299,9 @@ fn killed_at_every_step_of_a_large_job_with_two_writers_and_a_delta_pass_ends_ex
     src.append("alice", "INBOX", &base);
     let fresh = || common::dovecot(Layout::Exchange);
 
-    // The first copy: 5 batches; two APPENDs (one per writer) each.
+    // The first copy: 5 batches; two APPENDs (one per writer) each, but
+    // for a first batch or so written over one connection while another
+    // folder (copied at the same time) holds the second place.
     let mut crashes = 0;
     for point in ["before_append", "after_literal", "after_ok", "after_commit"] {
         for n in 1.. {
@@ -313,7 +315,7 @@ fn killed_at_every_step_of_a_large_job_with_two_writers_and_a_delta_pass_ends_ex
         }
     }
     assert!(
-        crashes >= 25,
+        crashes >= 18,
         "only {crashes} crash points of the first copy"
     );
 

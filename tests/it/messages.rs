@@ -183,10 +183,16 @@ async fn a_full_mailbox_is_reported_per_message() {
             internal_date: None,
             body,
         };
-        let results = session
-            .append("INBOX", &[item(&small), item(&big), item(&small)])
+        let batch = [item(&small), item(&big), item(&small)];
+        // Sent without waiting for the server's `+` (LITERAL+, ordinary
+        // messages), a refusal closes the connection and is a lost one;
+        // sent again they wait for the `+` and are refused one by one.
+        let err = session
+            .append("INBOX", &batch)
             .await
-            .unwrap();
+            .expect_err("a refusal of messages sent at once");
+        assert!(err.is_transient(), "{err:?}");
+        let results = session.append("INBOX", &batch).await.unwrap();
         assert!(
             results.iter().all(|r| matches!(
                 r,
@@ -219,8 +225,24 @@ async fn a_full_mailbox_is_reported_per_message() {
             body: &small,
         },
     ];
-    let results = session.append("INBOX", &items).await.unwrap();
-    assert!(matches!(results[0], Appended::Stored { .. }), "{results:?}");
+    // Sent at once, the first goes in and the refusal of the second closes
+    // the connection: the batch is in doubt (the copy looks at the
+    // destination before sending what did not arrive). What did not
+    // arrive, sent again, waits for the `+`.
+    let err = session
+        .append("INBOX", &items)
+        .await
+        .expect_err("a refusal of a message sent at once");
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 1);
+    let rest = session.append("INBOX", &items[1..]).await.unwrap();
+    let results = [Appended::Stored {
+        uid: None,
+        uid_validity: None,
+    }]
+    .into_iter()
+    .chain(rest)
+    .collect::<Vec<_>>();
     assert!(
         matches!(
             &results[1],
@@ -320,10 +342,22 @@ async fn one_refused_message_does_not_turn_multiappend_off() {
         internal_date: None,
         body: &bodies[i],
     };
-    let first = session
-        .append("INBOX", &[item(0, &none), item(1, &poison), item(2, &none)])
+    let batch = [item(0, &none), item(1, &poison), item(2, &none)];
+    // These messages are inert, so they go without waiting for the
+    // server's `+`: its refusal closes the connection and is a lost
+    // connection (the copy settles the batch as in doubt and sends it
+    // again); sent again, they wait for the `+`.
+    let err = session
+        .append("INBOX", &batch)
         .await
-        .unwrap();
+        .expect_err("a refusal of messages sent at once");
+    assert!(err.is_transient(), "{err:?}");
+    assert_eq!(
+        server.fetch_all("alice", "INBOX").len(),
+        0,
+        "nothing stored"
+    );
+    let first = session.append("INBOX", &batch).await.unwrap();
     assert!(
         matches!(first[0], Appended::Stored { .. })
             && matches!(first[1], Appended::Refused { .. })

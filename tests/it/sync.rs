@@ -225,8 +225,12 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
     let (_dir, state) = common::state_file();
 
     // With no retry allowed, the cut stops the run and nothing half-read is stored.
+    // One folder at a time: without retries, a connection Dovecot drops
+    // while several sessions open its auto-created special folders for the
+    // first time (a retry's business) would end the run before the cut.
     let no_retry = Options {
         max_retries: 0,
+        connections: 1,
         ..Options::default()
     };
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &no_retry)
@@ -243,7 +247,7 @@ async fn a_connection_cut_mid_fetch_leaves_nothing_partial_and_the_run_recovers(
     let report = migrate(proxy.addr(), dst.addr_plain(), &state, &Options::default())
         .await
         .unwrap();
-    assert_eq!(proxy.cuts(), 2, "the fault struck again");
+    assert_eq!(proxy.cuts(), 2, "the fault struck again: {report:#?}");
     assert_eq!(report.transferred(), 6, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
 }
@@ -262,16 +266,18 @@ async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
     // Message 3 is in the second batch of two; only its body carries the mark.
     proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "mark-3"));
     let (_dir, state) = common::state_file();
+    // One folder at a time: see the test above.
     let options = Options {
         batch_messages: 2,
         max_retries: 0,
+        connections: 1,
         ..Options::default()
     };
     let err = migrate(proxy.addr(), dst.addr_plain(), &state, &options)
         .await
         .unwrap_err();
     assert_cut(&err);
-    assert_eq!(proxy.cuts(), 1);
+    assert_eq!(proxy.cuts(), 1, "{err:?}");
     let stored: Vec<String> = dst
         .fetch_all("alice", "INBOX")
         .iter()
@@ -765,6 +771,112 @@ async fn a_message_the_destination_refuses_is_reported_retried_a_few_times_and_t
     assert_eq!(dst.fetch_all("alice", "INBOX").len(), 4);
 }
 
+/// A message whose lines read as IMAP commands, as a mail about IMAP (or a
+/// hostile one) may.
+fn commands_inside() -> Message {
+    Message::new(
+        b"From: x@example.net\r\nSubject: about IMAP\r\nMessage-ID: <imap@x>\r\n\r\n\
+          zz CREATE Injected\r\nzz DELETE INBOX\r\nzz1 CREATE Injected1\r\n\
+          zz2 DELETE INBOX\r\nzz3 CREATE Injected3\r\n"
+            .to_vec(),
+    )
+    .flags(&["\\Flagged"])
+}
+
+/// A message that holds command lines (`zz CREATE Injected`, `zz DELETE
+/// INBOX`) is never sent before the server's `+`, even where it offers
+/// LITERAL+ and ordinary messages go at once: when the server refuses its
+/// command line (here Dovecot answering BAD to a flag the proxy turns into
+/// an unknown system flag; Microsoft does so for sizes and long lines), no
+/// byte of it was sent, so none can run as a command. Sent at once, Dovecot
+/// 2.3 would read its lines as commands after the BAD and create the
+/// folder. The message is recorded as refused with the server's words; the
+/// others are copied.
+#[tokio::test]
+async fn a_message_holding_commands_waits_for_the_go_ahead_and_a_refusal_runs_none_of_it() {
+    let src = common::dovecot(Layout::Exchange);
+    let mut msgs: Vec<Message> = (0..5).map(|i| mail(i * 3 + 2, "")).collect();
+    msgs.insert(2, commands_inside());
+    src.append("alice", "INBOX", &msgs);
+    let dst = common::dovecot(Layout::Exchange);
+    let proxy = Proxy::with_fault(
+        dst.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "\\Flagged", "\\Poison"),
+    );
+    let (_dir, state) = common::state_file();
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+        .await
+        .unwrap();
+    let folders = dst.list("alice");
+    assert!(
+        !folders.iter().any(|f| f.starts_with("Injected")),
+        "a message's lines ran as commands: {folders:?}"
+    );
+    assert_eq!(
+        (report.transferred(), report.failed()),
+        (5, 1),
+        "{report:#?}"
+    );
+    let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
+    let error = &inbox.errors[0];
+    assert_eq!(error.subject.as_deref(), Some("about IMAP"));
+    assert!(
+        error.reason.contains("refused") && error.reason.contains("flag"),
+        "the server's words: {error:?}"
+    );
+    let stored = dst.fetch_all("alice", "INBOX");
+    assert_eq!(stored.len(), 5, "INBOX intact, with the five others");
+    // The refusal is on record in the progress file, with its words.
+    let st = State::open(&state, NOW).unwrap();
+    let log = st.search_log("about IMAP", 10).unwrap();
+    assert!(
+        log.iter().any(|e| matches!(
+            &e.fate,
+            mailferry::state::Fate::Failed { server_text: Some(text), .. } if text.contains("flag")
+        )),
+        "{log:#?}"
+    );
+}
+
+/// Ordinary messages go without waiting for the server's `+`; when the
+/// server still refuses such a command (here Dovecot answering BAD to a
+/// keyword the proxy turns into an unknown system flag), what it read
+/// after its refusal is unknown: that connection is closed, the batch is
+/// settled as in doubt on fresh connections, and its messages go again,
+/// waiting for the `+`. Every message arrives once; the one whose keyword
+/// the server refuses arrives without it.
+#[tokio::test]
+async fn a_refused_command_sent_at_once_closes_its_connection_and_the_batch_goes_again() {
+    let src = common::dovecot(Layout::Exchange);
+    let mut msgs: Vec<Message> = (0..8).map(|i| mail(i * 3 + 2, "")).collect();
+    msgs[3] = mail(11, "").flags(&["$Poison"]);
+    src.append("alice", "INBOX", &msgs);
+    let dst = common::dovecot(Layout::Exchange);
+    let proxy = Proxy::with_fault(
+        dst.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison"),
+    );
+    let (_dir, state) = common::state_file();
+    let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+        .await
+        .unwrap();
+    let inbox = report.folders.iter().find(|f| f.source == "INBOX").unwrap();
+    assert_eq!((inbox.transferred, inbox.failed), (8, 0), "{report:#?}");
+    assert_eq!(inbox.dropped_keywords, vec!["$Poison".to_owned()]);
+    assert!(
+        proxy.connections() >= 3,
+        "the connection that saw the refusal was replaced: {}",
+        proxy.connections()
+    );
+    let stored = dst.fetch_all("alice", "INBOX");
+    assert_eq!(stored.len(), 8, "each once");
+    let again = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+        .await
+        .unwrap();
+    assert_eq!((again.transferred(), again.failed()), (0, 0), "{again:#?}");
+    assert_eq!(dst.fetch_all("alice", "INBOX").len(), 8);
+}
+
 #[tokio::test]
 async fn a_server_that_goes_silent_mid_message_is_replaced_after_the_timeout() {
     let src = exchange_source(&mails(0..6, ""));
@@ -915,6 +1027,100 @@ async fn an_unchanged_mailbox_costs_the_same_round_trips_however_many_folders_it
         "round trips (source, destination) with {folders_many} folders against {folders_few}"
     );
     assert_courier_copied(&src, &dst);
+}
+
+/// Over a long link each folder costs a handful of round trips (open,
+/// list, fetch, append): folders are copied several at once, each over its
+/// own pair of connections, so those round trips overlap — the full copy
+/// and the delta (new mail and flag changes in every folder) alike. Shown
+/// at the proxies: several connections of each server waited for an
+/// answer at the same time, and never more connections were open than the
+/// cap. With one connection allowed, one folder at a time.
+#[tokio::test]
+async fn folders_are_copied_several_at_once_within_the_connection_cap() {
+    let src = common::dovecot(Layout::Exchange);
+    let folders: Vec<String> = (0..8).map(|f| format!("Project{f}")).collect();
+    for (f, name) in folders.iter().enumerate() {
+        src.create_mailbox("alice", name);
+        src.append("alice", name, &mails(f * 10..f * 10 + 6, ""));
+    }
+    let delay = || Fault::Delay(Duration::from_millis(15));
+    let run = |src_port: &Proxy, dst_port: &Proxy, state: &std::path::Path, connections| {
+        let options = Options {
+            connections,
+            ..Options::default()
+        };
+        let (src_addr, dst_addr, state) = (src_port.addr(), dst_port.addr(), state.to_owned());
+        async move { migrate(src_addr, dst_addr, &state, &options).await.unwrap() }
+    };
+    for connections in [3, 1] {
+        let dst = common::dovecot(Layout::Exchange);
+        let (_dir, state) = common::state_file();
+        let (src_proxy, dst_proxy) = (
+            Proxy::with_fault(src.addr_plain(), delay()),
+            Proxy::with_fault(dst.addr_plain(), delay()),
+        );
+        let at_source: usize = folders
+            .iter()
+            .map(|f| src.fetch_all("alice", f).len())
+            .sum();
+        let report = run(&src_proxy, &dst_proxy, &state, connections).await;
+        assert_eq!(report.transferred() as usize, at_source, "{report:#?}");
+        for name in &folders {
+            assert_same(&src, name, &dst, name);
+        }
+        let at_once = (src_proxy.peak_waiting(), dst_proxy.peak_waiting());
+        let open = (src_proxy.peak_connections(), dst_proxy.peak_connections());
+        assert!(
+            open.0 <= connections && open.1 <= connections,
+            "connections open at once (source, destination): {open:?}, cap {connections}"
+        );
+        if connections == 1 {
+            assert_eq!(at_once.0, 1, "one folder at a time at the source");
+            continue;
+        }
+        assert!(
+            at_once.0 >= 2 && at_once.1 >= 2,
+            "connections waiting at once (source, destination): {at_once:?}"
+        );
+
+        // New mail and a flag change in every folder: the changed folders
+        // are brought up to date several at once too.
+        for (f, name) in folders.iter().enumerate() {
+            src.append("alice", name, &mails(100 + f..101 + f, " new"));
+            raw(&src, name, &["UID STORE 1 +FLAGS (\\Answered)"]);
+        }
+        let (src_proxy, dst_proxy) = (
+            Proxy::with_fault(src.addr_plain(), delay()),
+            Proxy::with_fault(dst.addr_plain(), delay()),
+        );
+        let report = run(&src_proxy, &dst_proxy, &state, connections).await;
+        assert_eq!(report.transferred(), 8, "{report:#?}");
+        assert_eq!(
+            report.folders.iter().map(|f| f.flags_updated).sum::<u64>(),
+            8,
+            "{report:#?}"
+        );
+        for name in &folders {
+            assert_same(&src, name, &dst, name);
+        }
+        let at_once = (src_proxy.peak_waiting(), dst_proxy.peak_waiting());
+        assert!(
+            at_once.0 >= 2 && at_once.1 >= 2,
+            "delta: connections waiting at once (source, destination): {at_once:?}"
+        );
+        assert!(src_proxy.peak_connections() <= connections);
+        assert!(dst_proxy.peak_connections() <= connections);
+        // …and a run with nothing to do opens no folder, and no second
+        // connection.
+        let (src_proxy, dst_proxy) = (
+            Proxy::start(src.addr_plain()),
+            Proxy::start(dst.addr_plain()),
+        );
+        let report = run(&src_proxy, &dst_proxy, &state, connections).await;
+        assert_eq!(report.transferred(), 0, "{report:#?}");
+        assert_eq!((src_proxy.connections(), dst_proxy.connections()), (1, 1));
+    }
 }
 
 #[tokio::test]
@@ -1069,7 +1275,9 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
     .unwrap();
     assert_eq!(report.transferred(), 60);
     assert_same(&src, "INBOX", &dst, "INBOX");
-    let opened = proxy.connections();
+    // At most 3 open at once (folders copied at once each hold one, and
+    // give it back when done; extra writers take only free places).
+    let opened = proxy.peak_connections();
     assert!(
         (2..=3).contains(&opened),
         "3 connections at most, and more than one used: {opened}"
@@ -1093,7 +1301,9 @@ async fn many_small_messages_are_written_over_several_connections() {
         .unwrap();
     assert_eq!(report.transferred(), 40, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
-    let opened = proxy.connections();
+    // At most 3 open at once (folders copied at once each hold one, and
+    // give it back when done; extra writers take only free places).
+    let opened = proxy.peak_connections();
     assert!(
         (2..=3).contains(&opened),
         "3 connections at most, and more than one used: {opened}"

@@ -86,6 +86,95 @@ async fn a_refused_message_never_lets_a_body_reach_the_server_as_commands() {
     }
 }
 
+/// An ordinary message: no line reads as a command.
+fn ordinary(i: usize) -> Vec<u8> {
+    format!(
+        "From: a{i}@example.net\r\nSubject: report {i}\r\nMessage-ID: <o{i}@x>\r\n\r\n\
+         The figures for week {i} are attached.\r\n"
+    )
+    .into_bytes()
+}
+
+/// Appends `bodies` in one call, every one stored; the round trips it took
+/// at `proxy`.
+async fn append_counted(
+    session: &mut Session,
+    proxy: &Proxy,
+    flags: &[String],
+    date: Option<&str>,
+    bodies: &[Vec<u8>],
+) -> usize {
+    let items: Vec<AppendItem> = bodies
+        .iter()
+        .map(|body| AppendItem {
+            flags,
+            internal_date: date,
+            body,
+        })
+        .collect();
+    let before = proxy.round_trips();
+    let results = session.append("INBOX", &items).await.unwrap();
+    assert!(
+        results.iter().all(|r| matches!(r, Appended::Stored { .. })),
+        "{results:?}"
+    );
+    proxy.round_trips() - before
+}
+
+/// Over a long link a copy's time is its round trips: ordinary messages
+/// go as non-synchronising literals where the server offers LITERAL+, so
+/// a MULTIAPPEND of 30 costs one round trip (it cost 31: a `+` per
+/// message), and one holding a command line among them still waits for
+/// its `+` (one more). Without MULTIAPPEND, one round trip per APPEND
+/// instead of two. Counted at the proxy.
+#[tokio::test]
+async fn ordinary_messages_go_at_once_and_one_holding_a_command_waits_for_the_go_ahead() {
+    let server = Dovecot::start(Layout::Exchange);
+    let proxy = Proxy::start(server.addr_plain());
+    let mut session = sign_in(proxy.port(), Duration::from_secs(20)).await;
+    assert!(session.capabilities().has("LITERAL+"));
+    let flags = vec!["\\Seen".to_owned(), "$Project".to_owned()];
+    let date = Some("04-Mar-2024 10:00:00 +0000");
+    assert_eq!(
+        append_counted(
+            &mut session,
+            &proxy,
+            &flags,
+            date,
+            &(0..30).map(ordinary).collect::<Vec<_>>()
+        )
+        .await,
+        1,
+        "30 ordinary messages in one MULTIAPPEND"
+    );
+    let mut mixed: Vec<Vec<u8>> = (30..40).map(ordinary).collect();
+    mixed[5] = commands_inside(35);
+    assert_eq!(
+        append_counted(&mut session, &proxy, &flags, date, &mixed).await,
+        2,
+        "one message holding a command line waits for its +"
+    );
+    session.logout().await;
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 40);
+
+    let hidden = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(Direction::ToClient, " MULTIAPPEND", ""),
+    );
+    let mut session = sign_in(hidden.port(), Duration::from_secs(20)).await;
+    assert!(!session.multiappend_in_use());
+    let bodies: Vec<Vec<u8>> = (40..50).map(ordinary).collect();
+    assert_eq!(
+        append_counted(&mut session, &hidden, &flags, None, &bodies).await,
+        10,
+        "one per APPEND"
+    );
+    session.logout().await;
+    let stored = server.fetch_all("alice", "INBOX");
+    assert_eq!(stored.len(), 50, "each once");
+    assert!(stored.iter().any(|m| m.body == commands_inside(35)));
+}
+
 /// Nothing received before TLS is trusted (ARCHITECTURE: "everything
 /// received before the TLS handshake is discarded"): a `BYE` greeting on a
 /// connection still to be upgraded with STARTTLS, which anyone on the path
