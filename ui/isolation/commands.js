@@ -39,4 +39,11 @@ const commands = [
   "stop_watch",
   "save_report",
   "mail_report",
+  "read_directory",
+  "set_decisions",
+  "keep_as_files",
+  "watch_files",
+  "stop_files",
+  "choose_files",
+  "import_files",
 ];
