@@ -27,6 +27,15 @@ export function pairNames(): PairNames[] {
   return [first, ...wizard.mailboxes.map((p) => ({ source_user: p.source_user, destination_user: p.destination_user }))];
 }
 
+/**
+ * The pairs a pasted list may not repeat: a row from the directory not
+ * signed in yet may come again, with its passwords (see `addRows`).
+ */
+export function takenNames(): PairNames[] {
+  const [first, ...others] = pairNames();
+  return [first, ...others.filter((_, i) => wizard.mailboxes[i].source !== null)];
+}
+
 export function pairOf(row: MailboxRow): MailboxPair {
   return {
     source_user: row.source_user,
