@@ -395,7 +395,8 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-pub(crate) fn thousands(n: u64) -> String {
+/// `n` with thousands separators (`14,212`), as people read counts.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

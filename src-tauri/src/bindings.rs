@@ -35,6 +35,14 @@ use ts_rs::{Config, TS};
 use crate::accounts::Kept;
 use crate::commands::job::{SavedJob, SavedPair, SavedSide};
 use crate::commands::mailboxes::{MailboxRow, PairNames};
+// Issue 16.
+use crate::commands::files::{
+    FilesFound, FilesId, FilesKind, FilesMailbox, FilesProgress, FilesState, FilesView,
+    FoundFolder, KeepFormat,
+};
+use crate::commands::mailboxes::{
+    Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
+};
 
 const HEADER: &str = "// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:\n\
                       // UPDATE_BINDINGS=1 cargo test -p mailferry-desktop bindings\n";
@@ -105,6 +113,21 @@ fn generate() -> String {
         ContactsCopy::decl(&cfg),
         CollectionCheckView::decl(&cfg),
         ContactsCheck::decl(&cfg),
+        // Issue 16: every mailbox of the domain, kept as files, files brought in.
+        Decision::decl(&cfg),
+        DirectorySignIn::decl(&cfg),
+        DirectoryPerson::decl(&cfg),
+        DirectoryList::decl(&cfg),
+        MailboxChoice::decl(&cfg),
+        FilesId::decl(&cfg),
+        KeepFormat::decl(&cfg),
+        FilesState::decl(&cfg),
+        FilesProgress::decl(&cfg),
+        FilesMailbox::decl(&cfg),
+        FilesKind::decl(&cfg),
+        FilesView::decl(&cfg),
+        FoundFolder::decl(&cfg),
+        FilesFound::decl(&cfg),
     ];
     let mut out = format!("{HEADER}\nimport type {{ Channel }} from \"@tauri-apps/api/core\";\n\n");
     for decl in decls {

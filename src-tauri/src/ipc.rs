@@ -14,9 +14,12 @@ use crate::commands::contacts::{CollectionPlanView, ContactsCheck, ContactsCopy,
 use crate::commands::cutover::MxCheck;
 use crate::commands::demo::DemoSetup;
 use crate::commands::discover::Found;
+use crate::commands::files::{FilesFound, FilesId, FilesView, KeepFormat};
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
 use crate::commands::job::SavedJob;
-use crate::commands::mailboxes::{MailboxRow, PairNames};
+use crate::commands::mailboxes::{
+    DirectoryList, DirectorySignIn, MailboxChoice, MailboxRow, PairNames,
+};
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{LogLine, Verification};

@@ -35,6 +35,9 @@ pub fn run() {
         .manage(demo::DemoServers::default())
         .manage(oauth::OAuthConfig::from_env())
         .manage(oauth::ClientOverride::in_data_dir())
+        .manage(commands::mailboxes::Directory::default())
+        .manage(commands::mailboxes::Choices::default())
+        .manage(commands::files::FileJobs::default())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())

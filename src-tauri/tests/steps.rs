@@ -293,6 +293,7 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         from: "alice at 127.0.0.1".into(),
         to: "alice at 127.0.0.1".into(),
         when: utc_words(0),
+        others: vec!["printer@example.com: left where it is: not moved, not kept".into()],
     };
     for report in [render_text(&header, &v), render_html(&header, &v)] {
         assert!(
@@ -303,11 +304,20 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
         assert!(report.contains("Safe to switch your domain"));
         assert!(report.contains("Spot check"), "{report}");
         assert!(!report.contains("alicepass"), "no password in a report");
+        assert!(
+            report.contains("printer@example.com: left where it is"),
+            "a mailbox left is listed: {report}"
+        );
     }
 
     // The report in the new INBOX, unread, with the verdict and the counts.
     let before = dest.fetch_all("alice", "INBOX").len();
-    runtime().block_on(mail_report_of(&run)).unwrap();
+    runtime()
+        .block_on(mail_report_of(
+            &run,
+            vec!["printer@example.com: left where it is: not moved, not kept".into()],
+        ))
+        .unwrap();
     let inbox = dest.fetch_all("alice", "INBOX");
     assert_eq!(inbox.len(), before + 1, "one message added");
     let report = inbox
@@ -328,6 +338,10 @@ fn folder_edits_reach_the_run_and_the_large_message_pass_brings_what_the_first_s
     assert!(
         plain.contains("Receipts -> Old receipts: 1 at the old server, 1 at the new"),
         "{plain}"
+    );
+    assert!(
+        plain.contains("The domain's other mailboxes"),
+        "the mailboxes left are in the mailed report too: {plain}"
     );
     assert!(!raw.contains("alicepass") && !plain.contains("alicepass"));
 }

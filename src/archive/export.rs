@@ -13,7 +13,10 @@
 //! message stays behind).
 
 use super::journal::{write_manifest, Journal, ManifestRow};
-use super::{files, flags, mbox, segment_to_file, sync_dir, system_time, ArchiveError, Format};
+use super::{
+    files, flags, mbox, segment_to_file, sync_dir, system_time, ArchiveError, Format, OnProgress,
+    Progress,
+};
 use crate::folder::{read_tree, MailboxName};
 use crate::identity::Summary;
 use crate::imap::messages::{FetchedMessage, MessageMeta, ReadOnly};
@@ -182,18 +185,41 @@ pub async fn export(
     cancel: &Cancel,
     now: &dyn Fn() -> i64,
 ) -> Result<ExportReport, ArchiveError> {
+    export_watched(session, dir, format, cancel, now, &mut |_| {}).await
+}
+
+/// [`export`], telling `progress` how far it is after each batch and each
+/// folder (the desktop app's progress bar).
+///
+/// # Errors
+/// As [`export`].
+pub async fn export_watched(
+    session: &mut Session,
+    dir: &Path,
+    format: Format,
+    cancel: &Cancel,
+    now: &dyn Fn() -> i64,
+    progress: OnProgress<'_>,
+) -> Result<ExportReport, ArchiveError> {
     let mut archive = open_archive(dir, format, now)?;
     let tree = read_tree(session).await?;
     let mut report = ExportReport {
         archive: dir.to_owned(),
         ..ExportReport::default()
     };
-    for folder in tree.folders.iter().filter(|f| f.is_selectable()) {
+    let selectable: Vec<_> = tree.folders.iter().filter(|f| f.is_selectable()).collect();
+    let mut told = Progress {
+        folders: selectable.len(),
+        ..Progress::default()
+    };
+    for folder in selectable {
         if cancel.is_cancelled() {
             report.stopped = true;
             break;
         }
         let path = folder_path(&folder.name, tree.delimiter, format);
+        told.folder = folder.name.display().to_owned();
+        progress(&told);
         let done = export_folder(
             &mut ReadOnly::new(session),
             &mut archive,
@@ -202,8 +228,19 @@ pub async fn export(
             format,
             cancel,
             now,
+            &mut |written, already| {
+                progress(&Progress {
+                    done: told.done + written,
+                    already: told.already + already,
+                    ..told.clone()
+                })
+            },
         )
         .await?;
+        told.done += done.written;
+        told.already += done.already;
+        told.folders_done += 1;
+        progress(&told);
         report.stopped |= cancel.is_cancelled();
         report.folders.push(done);
     }
@@ -410,6 +447,9 @@ fn batches<'a>(todo: &[&'a MessageMeta]) -> Vec<Vec<&'a MessageMeta>> {
     out
 }
 
+/// One folder into the archive; `written(written, already)` is told after
+/// each batch.
+#[allow(clippy::too_many_arguments)] // the folder, where it goes, and the run's own handles
 async fn export_folder(
     source: &mut ReadOnly<'_>,
     archive: &mut Archive,
@@ -418,6 +458,7 @@ async fn export_folder(
     format: Format,
     cancel: &Cancel,
     now: &dyn Fn() -> i64,
+    written: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<FolderExport, ArchiveError> {
     let mut report = FolderExport {
         folder: name.display().to_owned(),
@@ -511,6 +552,7 @@ async fn export_folder(
         crate::crashpoint::hit("export_before_confirm");
         report.written += confirmed.len() as u64;
         archive.state.confirm_copies(&confirmed, now())?;
+        written(report.written, report.already);
     }
     Ok(report)
 }

@@ -17,7 +17,7 @@
 use super::export::{read_back, META_DIR};
 use super::journal::{Journal, ManifestRow};
 use super::mbox::{self, Quoting};
-use super::{files, flags, segment_from_file, ArchiveError};
+use super::{files, flags, segment_from_file, ArchiveError, OnProgress, Progress};
 use crate::folder::{
     map_folders, plan_create, read_tree, Attribute, Folder, FolderMap, FolderTree, MailboxName,
     Rules, Target,
@@ -576,6 +576,23 @@ pub async fn import(
     cancel: &Cancel,
     now: &dyn Fn() -> i64,
 ) -> Result<ImportReport, ArchiveError> {
+    import_watched(dest, contents, state_path, rules, cancel, now, &mut |_| {}).await
+}
+
+/// [`import`], telling `progress` how far it is after each batch and each
+/// folder (the desktop app's progress bar).
+///
+/// # Errors
+/// As [`import`].
+pub async fn import_watched(
+    dest: &mut Session,
+    contents: &Contents,
+    state_path: &Path,
+    rules: &Rules,
+    cancel: &Cancel,
+    now: &dyn Fn() -> i64,
+    progress: OnProgress<'_>,
+) -> Result<ImportReport, ArchiveError> {
     let mut state = State::open(state_path, now())?;
     let dest_tree = read_tree(dest).await?;
     let mut map = import_map(contents, &dest_tree, rules);
@@ -601,7 +618,13 @@ pub async fn import(
         targets.insert(e.source.display().to_owned(), target);
     }
     let gmail = map.gmail_source;
+    let mut told = Progress {
+        folders: map.entries.len(),
+        ..Progress::default()
+    };
     for e in &map.entries {
+        told.folder = e.source.display().to_owned();
+        progress(&told);
         if cancel.is_cancelled() {
             report.stopped = true;
             break;
@@ -618,6 +641,7 @@ pub async fn import(
                     ..FolderImport::default()
                 });
             }
+            told.folders_done += 1;
             continue;
         };
         // Gmail's All Mail brings only the mail no other folder brought.
@@ -634,8 +658,26 @@ pub async fn import(
                 !gmail || source != ALL_MAIL || !elsewhere()
             })
             .collect();
-        let done =
-            import_folder(dest, &mut state, &e.source, &target, &members, cancel, now).await?;
+        let done = import_folder(
+            dest,
+            &mut state,
+            (&e.source, &target),
+            &members,
+            cancel,
+            now,
+            &mut |copied, already| {
+                progress(&Progress {
+                    done: told.done + copied,
+                    already: told.already + already,
+                    ..told.clone()
+                })
+            },
+        )
+        .await?;
+        told.done += done.copied;
+        told.already += done.already;
+        told.folders_done += 1;
+        progress(&told);
         report.folders.push(done);
     }
     report.stopped |= cancel.is_cancelled();
@@ -658,14 +700,16 @@ fn source_of(folder: FolderId, found: &Found, bytes: &[u8]) -> SourceMessage {
     }
 }
 
+/// One folder of the files (`from` the files' folder, `to` the
+/// destination's); `sent(copied, already)` is told after each batch.
 async fn import_folder(
     dest: &mut Session,
     state: &mut State,
-    source: &MailboxName,
-    target: &MailboxName,
+    (source, target): (&MailboxName, &MailboxName),
     members: &[&Found],
     cancel: &Cancel,
     now: &dyn Fn() -> i64,
+    sent: &mut (dyn FnMut(u64, u64) + Send),
 ) -> Result<FolderImport, ArchiveError> {
     let mut report = FolderImport {
         folder: source.display().to_owned(),
@@ -742,6 +786,7 @@ async fn import_folder(
         }
         report.copied += confirmed.len() as u64;
         state.confirm_copies(&confirmed, now())?;
+        sent(report.copied, report.already);
     }
     Ok(report)
 }

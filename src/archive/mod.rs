@@ -52,6 +52,25 @@ impl Format {
     }
 }
 
+/// How far an export or an import is, told after each batch and each
+/// folder: what a progress display shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Folders finished.
+    pub folders_done: usize,
+    /// Folders in all.
+    pub folders: usize,
+    /// The folder at work (display form); empty before the first.
+    pub folder: String,
+    /// Messages written (an export) or sent (an import) by this run so far.
+    pub done: u64,
+    /// Messages found there from an earlier run.
+    pub already: u64,
+}
+
+/// What is told each new [`Progress`].
+pub type OnProgress<'a> = &'a mut (dyn FnMut(&Progress) + Send);
+
 /// Why an export or an import stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

@@ -758,3 +758,123 @@ test("a whale: a mailbox over 10 GB says so and the estimate is in days", async 
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("every mailbox of the domain: the directory lists them with flags, a decision per row, kept as files with progress, left ones listed, old files brought in", async () => {
+  const { page, problems } = await open("directory");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+
+  // Microsoft 365 without the organisation's own app: plain words, nothing added.
+  await page.getByRole("button", { name: "List every mailbox…" }).click();
+  await page.getByRole("radio", { name: "Microsoft 365" }).check();
+  await page.locator('input[name="directory-tenant"]').fill("other.example");
+  await page.getByRole("button", { name: "List the mailboxes" }).click();
+  await page.locator('.directory [data-code="OAuthUnavailable"]').waitFor();
+  assert.match(await page.locator(".directory .problem").innerText(), /on the sign-in screen/);
+  assert.equal(await page.locator("table.pairs tbody tr[data-pair]").count(), 1);
+
+  // Google Workspace: the service account's key file and an administrator.
+  await page.getByRole("radio", { name: "Google Workspace" }).check();
+  assert.equal(await page.locator(".directory .problem").count(), 0, "the other directory's problem is gone");
+  await page.locator('input[name="directory-key"]').setInputFiles({
+    name: "mailferry-key.json", mimeType: "application/json", buffer: Buffer.from('{"type":"service_account"}'),
+  });
+  await page.locator('input[name="directory-admin"]').fill("owner@example.com");
+  await snap(page, "directory-4-form");
+  await page.getByRole("button", { name: "List the mailboxes" }).click();
+  const result = page.locator("[data-directory-result]");
+  await result.waitFor();
+  assert.match(await result.innerText(), /Google Workspace lists 5 mailboxes\./);
+  assert.equal((await mock(page)).directory.at(-1).admin, "owner@example.com");
+  assert.equal(await page.locator("table.pairs tbody tr[data-pair]").count(), 5, "the owner's own mailbox is not repeated");
+  // Flagged in plain words, and left until the owner decides.
+  const ben = page.locator('tr[data-pair="ben@example.com"]');
+  assert.deepEqual(await ben.locator("[data-flag]").allInnerTexts(), ["Sign-in blocked or suspended", "No sign-in for 14 months"]);
+  assert.equal(await ben.locator("select.decision").inputValue(), "leave");
+  await ben.getByText("Left as it is").waitFor();
+  assert.deepEqual(await page.locator('tr[data-pair="printer@example.com"] [data-flag]').allInnerTexts(), ["Never signed in"]);
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] select.decision').inputValue(), "move");
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Needs passwords").waitFor();
+  await snap(page, "directory-4-mailboxes-listed");
+
+  // Decisions per row: Anna kept as files only (her old password only), Sales moved and kept.
+  await page.getByRole("combobox", { name: "What happens to anna@example.com" }).selectOption("keep");
+  const anna = page.locator('tr[data-pair-detail="anna@example.com"]');
+  assert.equal(await anna.locator('input[type="password"]').count(), 1, "keeping needs only the old mailbox");
+  await anna.locator('input[type="password"]').fill("pw");
+  await anna.getByRole("button", { name: "Sign in" }).click();
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Ready").waitFor();
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] td').nth(2).innerText(), "—", "not moved: no new address");
+  // A listed row's passwords pasted as a list: signed in on its row, not added twice.
+  await page.locator('textarea[name="mailbox-list"]').fill("sales@example.com, sales@example.com, sales-pw\n");
+  await page.getByRole("button", { name: "Add these mailboxes" }).click();
+  await page.locator('tr[data-pair="sales@example.com"]').getByText("Ready").waitFor();
+  assert.equal(await page.locator('tr[data-pair="sales@example.com"]').count(), 1);
+  assert.equal(await page.getByRole("alert").filter({ hasText: "not added" }).count(), 0);
+  assert.deepEqual(await page.locator('tr[data-pair="sales@example.com"] [data-flag]').allInnerTexts(), []);
+  await page.getByRole("combobox", { name: "What happens to sales@example.com" }).selectOption("move_and_keep");
+  await page.locator('tr[data-pair="sales@example.com"]').getByText("Ready").waitFor();
+  await page.getByRole("button", { name: "Continue" }).and(page.locator(":enabled")).waitFor();
+  assert.equal(
+    (await page.locator("[data-summary]").innerText()).replace(/\s+/g, " ").trim(),
+    "2 mailboxes to move, 2 mailboxes to keep as files on this computer, 2 mailboxes left as they are (listed in the report). Nothing is copied or written before you press the button on the Copy step.",
+  );
+  await page.waitForFunction(() => window.__mock.decisions?.some((d) => d.source_user === "anna@example.com" && d.decision === "keep"));
+  const decisions = Object.fromEntries((await mock(page)).decisions.map((d) => [d.source_user, d.decision]));
+  assert.deepEqual(decisions, {
+    "owner@example.com": "move", "anna@example.com": "keep", "ben@example.com": "leave",
+    "printer@example.com": "leave", "sales@example.com": "move_and_keep",
+  });
+  await snap(page, "directory-4-decisions");
+  await page.setViewportSize({ width: 900, height: 600 });
+  await snap(page, "directory-4-decisions-small");
+  assert.equal(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth), false, "no horizontal scrolling at 900 px");
+  await page.setViewportSize({ width: 1100, height: 720 });
+
+  // The copy step: only the moved mailboxes are copied; the kept ones are written as files.
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Scan" }).waitFor();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("6 folders, 3 skipped").waitFor();
+  await page.getByRole("button", { name: "Continue" }).click();
+  assert.equal(await page.locator("[data-mailbox]").count(), 2, "the owner's and Sales' mailboxes are moved");
+  const keep = page.locator("[data-keep]");
+  assert.match(await keep.locator("[data-left]").innerText(), /ben@example\.com, printer@example\.com/);
+  await keep.getByRole("radio", { name: /One file per folder \(mbox\)/ }).check();
+  await snap(page, "directory-7-keep-before");
+  await keep.getByRole("button", { name: "Choose a folder and keep 2 mailboxes…" }).click();
+  await keep.locator('[data-kept="sales@example.com"][data-kept-state="working"]').waitFor();
+  assert.match(await keep.locator('[data-kept="sales@example.com"] .hint').innerText(), /Folder 4 of 6 \(Receipts\) · 310 messages written/);
+  await snap(page, "directory-7-keep-running");
+  const kept = keep.locator("[data-kept-result]");
+  await kept.waitFor();
+  assert.equal(await kept.innerText(), "2 mailboxes kept as files in /home/owner/Documents/Mail kept. Your mail program opens them; nothing was changed at the old server.");
+  const asked = (await mock(page)).kept[0];
+  assert.equal(asked.format, "mbox");
+  assert.equal(asked.handles.length, 2, "Anna and Sales");
+  await snap(page, "directory-7-keep-done");
+
+  // Old mail files into a new mailbox: shown first, then copied.
+  const importing = page.locator("[data-import]");
+  await importing.getByRole("button", { name: "Choose a file…" }).click();
+  const found = importing.locator("[data-found]");
+  await found.waitFor();
+  assert.match(await found.innerText(), /Google Takeout's mbox: 1,873 messages in 5 folders/);
+  await snap(page, "directory-7-import-found");
+  await importing.getByRole("button", { name: "Copy 1,873 messages into owner@example.com" }).click();
+  const imported = importing.locator("[data-import-result]");
+  await imported.waitFor();
+  assert.equal(await imported.innerText(), "1,873 messages brought into owner@example.com.");
+  assert.equal((await mock(page)).imported[0].found, 900);
+  await snap(page, "directory-7-import-done");
+
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.waitForFunction(() => window.__mock.domainPairs?.length > 0);
+  assert.equal((await mock(page)).domainPairs.length, 2, "kept-only and left mailboxes are not copied");
+  assert.deepEqual(problems, []);
+  await page.close();
+});

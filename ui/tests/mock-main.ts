@@ -13,6 +13,9 @@ import type {
   Found,
   DomainMailbox,
   DomainView,
+  DirectoryList,
+  FilesFound,
+  FilesView,
   PairHandles,
   FolderEdits,
   MailboxRow,
@@ -356,8 +359,8 @@ const savedJob: SavedJob = {
   destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   first_copied: true,
   mailboxes: [
-    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true },
-    { source_user: "office@example.com", destination_user: "office@example.com", copied: false },
+    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [] },
+    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [] },
   ],
   folder_map: {
     edits: { renames: [["Receipts", "Old receipts"]], excluded: [], included: [], merge: false },
@@ -652,6 +655,96 @@ function contactsCheck(): ContactsCheck {
   };
 }
 
+// Issue 16: the organisation's directory, mailboxes kept as files, files
+// brought in. The directory answers as the shell shapes the engine's list
+// (flags in words, decisions suggested); a job's view is streamed in steps.
+function directory(signIn: { kind: string; admin?: string; tenant?: string }): DirectoryList {
+  (window as any).__mock.directory = [...((window as any).__mock.directory ?? []), { ...signIn, key: signIn.kind === "google" ? "(key file text)" : undefined }];
+  if (signIn.kind === "microsoft" && signIn.tenant !== "bakery.onmicrosoft.com") {
+    throw err("OAuthUnavailable",
+      "Listing your organisation's mailboxes needs your organisation's own app registration with Microsoft, with its client secret. Enter both under \"Sign in through the browser with your own app registration\" on the sign-in screen, then try again.");
+  }
+  const person = (address: string, name: string, flags: string[]) =>
+    ({ address, destination_user: address, name, aliases: [], flags, decision: flags.length ? "leave" : "move" }) as DirectoryList["people"][number];
+  return {
+    directory: signIn.kind === "google" ? "Google Workspace" : "Microsoft 365",
+    people: [
+      person("anna@example.com", "Anna Baker", []),
+      person("ben@example.com", "Ben Old", ["Sign-in blocked or suspended", "No sign-in for 14 months"]),
+      person("printer@example.com", "Printer", ["Never signed in"]),
+      person("sales@example.com", "Sales", []),
+    ],
+    already_listed: 1,
+    notes: [],
+  };
+}
+
+const fileJobs = new Map<number, FilesView[]>();
+let fileIds = 0;
+function keepJob(handles: number[], format: string): FilesView {
+  const id = ++fileIds;
+  const place = "/home/owner/Documents/Mail kept";
+  const line = (h: number, state: FilesView["state"], done: number, folders_done: number, said: string | null) => ({
+    mailbox: users.get(h) ?? `mailbox ${h}`,
+    state,
+    progress: { folders_done, folders: 6, folder: folders_done < 6 ? ["INBOX", "Sent", "Drafts", "Receipts", "Projects", "Archive"][folders_done] : "Archive", done, already: 0 },
+    place: `${place}/${users.get(h)}`,
+    said,
+  });
+  const view = (state: FilesView["state"], lines: FilesView["mailboxes"], said = ""): FilesView =>
+    ({ id, kind: "keep", state, place, mailboxes: lines, said });
+  const [first, ...rest] = handles;
+  const views = [
+    view("working", [line(first, "working", 0, 0, null), ...rest.map((h) => line(h, "waiting", 0, 0, null))]),
+    view("working", [line(first, "working", 1_204, 2, null), ...rest.map((h) => line(h, "waiting", 0, 0, null))]),
+    view("working", [
+      line(first, "finished", 2_431, 6, `2,431 messages in 6 folders kept in ${place}/${users.get(first)}.`),
+      ...rest.map((h) => line(h, "working", 310, 3, null)),
+    ]),
+    view("finished", [
+      line(first, "finished", 2_431, 6, `2,431 messages in 6 folders kept in ${place}/${users.get(first)}.`),
+      ...rest.map((h) => line(h, "finished", 612, 6, `612 messages in 6 folders kept in ${place}/${users.get(h)}.`)),
+    ], `${handles.length} mailboxes kept as files in ${place}. Your mail program opens them; nothing was changed at the old server.`),
+  ];
+  (window as any).__mock.kept = [...((window as any).__mock.kept ?? []), { handles, format }];
+  fileJobs.set(id, views);
+  return views[0];
+}
+function importJob(found: number, destination: number): FilesView {
+  const id = ++fileIds;
+  const user = users.get(destination) ?? "owner@example.com";
+  const line = (state: FilesView["state"], done: number, folders_done: number, said: string | null) => ({
+    mailbox: user, state, progress: { folders_done, folders: 5, folder: "Receipts", done, already: 0 }, place: user, said,
+  });
+  const said = `1,873 messages brought into ${user}.`;
+  const views: FilesView[] = [
+    { id, kind: "import", state: "working", place: "/home/owner/Downloads/Takeout/Mail/All mail Including Spam and Trash.mbox", mailboxes: [line("working", 0, 0, null)], said: "" },
+    { id, kind: "import", state: "working", place: "", mailboxes: [line("working", 900, 2, null)], said: "" },
+    { id, kind: "import", state: "finished", place: "", mailboxes: [line("finished", 1_873, 5, said)], said },
+  ];
+  (window as any).__mock.imported = [...((window as any).__mock.imported ?? []), { found, destination }];
+  fileJobs.set(id, views);
+  return views[0];
+}
+function watchFiles(job: number, channel: number) {
+  const internals = (window as any).__TAURI_INTERNALS__;
+  const views = fileJobs.get(job) ?? [];
+  views.forEach((v, i) => setTimeout(() => internals.runCallback(channel, { index: i, message: v }), i * 700));
+}
+const takeout: FilesFound = {
+  id: 900,
+  place: "/home/owner/Downloads/Takeout/Mail/All mail Including Spam and Trash.mbox",
+  kind: "Google Takeout's mbox",
+  messages: 1_873,
+  folders: [
+    { name: "INBOX", messages: 412 },
+    { name: "[Gmail]/Sent Mail", messages: 388 },
+    { name: "Receipts", messages: 97 },
+    { name: "Projects/2019", messages: 51 },
+    { name: "[Gmail]/All Mail", messages: 1_873 },
+  ],
+};
+
 mockWindows("main");
 mockIPC(async (cmd, args) => {
   const a = (args ?? {}) as Record<string, any>;
@@ -677,6 +770,7 @@ mockIPC(async (cmd, args) => {
     case "start_domain_run": {
       const stage = a.stage as CopyStage;
       runStarts.push({ edits: stage.edits, skipLargerThan: stage.skip_larger_than, afterSwitch: stage.after_switch });
+      (window as any).__mock.domainPairs = a.pairs;
       return startDomain(a.pairs, stage);
     }
     case "current_domain_run": {
@@ -760,6 +854,13 @@ mockIPC(async (cmd, args) => {
     case "contacts_plan": return contactsPlan(a.source.url);
     case "copy_contacts": contactsCopied = true; return contactsCopy();
     case "check_contacts": return contactsCheck();
+    case "read_directory": return directory(a.signIn);
+    case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;
+    case "keep_as_files": return keepJob(a.mailboxes, a.format);
+    case "watch_files": watchFiles(a.job, (a.onUpdate as { id: number }).id); return null;
+    case "stop_files": return null;
+    case "choose_files": return scenario === "no-mail-files" ? null : takeout;
+    case "import_files": return importJob(a.found, a.destination);
     case "search_log":
       return [{ folder: "INBOX", destination: "INBOX", subject: "Order 5 (INBOX)", from: "Customer 5 <customer5@example.net>", date: "06 Mar 2024 10:05:00 +0100", fate: "copied to INBOX" }];
     default:

@@ -32,6 +32,13 @@ pub struct SavedPair {
     pub destination_user: String,
     /// A copy of this pair finished.
     pub copied: bool,
+    /// What the owner decided for it (a job saved before there were
+    /// decisions: moved).
+    #[serde(default)]
+    pub decision: Option<crate::commands::mailboxes::Decision>,
+    /// Its flags from the directory, in words.
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 /// Everything about the job but its secrets.
@@ -149,6 +156,8 @@ mod tests {
                 source_user: "bob".into(),
                 destination_user: "bob".into(),
                 copied: true,
+                decision: Some(crate::commands::mailboxes::Decision::MoveAndKeep),
+                flags: vec!["Never signed in".into()],
             }],
             folder_map: Some(serde_json::json!({ "renames": [["Receipts", "Bills"]] })),
             step: 7,

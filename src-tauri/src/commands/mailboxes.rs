@@ -6,14 +6,27 @@
 //! to sign in and kept only by [`Accounts`] (the session, and the keychain
 //! when there is one); the window gets handles and plain words back, never
 //! a password. The window drops the pasted text as soon as it is sent.
+//!
+//! The list can also come from the organisation's own directory
+//! ([`read_directory`], the engine's `inventory`): every mailbox of a Google
+//! Workspace or Microsoft 365 domain, the ones worth a second look flagged
+//! in words, each with a suggested [`Decision`] the owner changes per row
+//! (move, keep as files on this computer, leave). The window tells the
+//! shell the decisions ([`set_decisions`]) so the report lists every
+//! mailbox, the ones left where they are included.
 
+use super::oauth::{ClientOverride, OAuthConfig};
 use super::servers::Server;
 use super::sign_in::sign_in_with;
 use crate::accounts::{AccountHandle, Accounts};
-use crate::error::{IpcError, IpcResult};
+use crate::error::{ErrorCode, IpcError, IpcResult};
+use mailferry::auth::oauth::Client;
 use mailferry::domain::user_problem;
+use mailferry::inventory::{self, Inventory};
+use mailferry::provider::Provider;
 use mailferry::secret::Secret;
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 use tauri::State;
 use ts_rs::TS;
 
@@ -217,6 +230,309 @@ pub fn add_row(
     }
 }
 
+/// What becomes of a mailbox, as the owner decided on its row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Copied to the new server.
+    Move,
+    /// Copied to the new server, and kept as files on this computer first
+    /// (a safety copy).
+    MoveAndKeep,
+    /// Kept as files on this computer only.
+    Keep,
+    /// Left where it is: not copied, not kept.
+    Leave,
+}
+
+impl Decision {
+    /// The decision in the report's words.
+    pub fn words(self) -> &'static str {
+        match self {
+            Decision::Move => "moved to the new server",
+            Decision::MoveAndKeep => "moved to the new server and kept as files on this computer",
+            Decision::Keep => "kept as files on this computer, not moved",
+            Decision::Leave => "left where it is: not moved, not kept",
+        }
+    }
+}
+
+/// Where the organisation's directory is asked: the real services, never
+/// an address from the window (the administrator's token and the app's
+/// secret go only here). Tests point it at a local server.
+#[derive(Clone, Debug)]
+pub struct Directory {
+    /// Google's Directory API.
+    pub google_api: String,
+    /// Microsoft Graph.
+    pub graph_api: String,
+    /// Microsoft's sign-in service; the tenant's token address is under it.
+    pub microsoft_login: String,
+}
+
+impl Default for Directory {
+    fn default() -> Directory {
+        Directory {
+            google_api: inventory::GOOGLE_API.to_owned(),
+            graph_api: inventory::GRAPH_API.to_owned(),
+            microsoft_login: "https://login.microsoftonline.com".to_owned(),
+        }
+    }
+}
+
+/// How the window asks for the organisation's list of mailboxes.
+#[derive(Clone, Debug, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DirectorySignIn {
+    /// Google Workspace: the service account's key file (its text, read
+    /// from the file the owner picked, and at once a `Secret` here) and the
+    /// administrator it acts as.
+    Google {
+        /// The key file's text.
+        key: String,
+        /// An administrator's address.
+        admin: String,
+    },
+    /// Microsoft 365: the organisation (its tenant ID or a domain such as
+    /// `contoso.onmicrosoft.com`), signed in as the organisation's app
+    /// entered on the sign-in screen.
+    Microsoft {
+        /// The tenant.
+        tenant: String,
+    },
+}
+
+/// One mailbox of the organisation, as the Mailboxes table shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DirectoryPerson {
+    /// Its address (at the old server).
+    pub address: String,
+    /// The address suggested at the new server.
+    pub destination_user: String,
+    /// The person's name, when the directory has one.
+    pub name: Option<String>,
+    /// Other addresses of the same mailbox.
+    pub aliases: Vec<String>,
+    /// Why it is worth a second look, each in plain words ("No sign-in for
+    /// 14 months"); empty when nothing.
+    pub flags: Vec<String>,
+    /// The suggested decision: move, or leave for a flagged one.
+    pub decision: Decision,
+}
+
+/// The organisation's mailboxes, as its directory lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct DirectoryList {
+    /// Whose directory ("Google Workspace", "Microsoft 365").
+    pub directory: String,
+    /// The mailboxes not in the list yet.
+    pub people: Vec<DirectoryPerson>,
+    /// How many were in the list already (not repeated).
+    pub already_listed: u32,
+    /// What the directory could not say, in words.
+    pub notes: Vec<String>,
+}
+
+/// The address at the new server for `address`: the same mailbox name at
+/// the new domain when the first pair moves between two domains
+/// (alice@old → alice@new), else the same address.
+pub fn suggest_destination(address: &str, first: Option<&PairNames>) -> String {
+    let domain = |a: &str| a.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+    if let (Some(first), Some((local, dom))) = (first, address.rsplit_once('@')) {
+        let (old, new) = (domain(&first.source_user), domain(&first.destination_user));
+        if let (Some(old), Some(new)) = (old, new) {
+            if old == dom.to_ascii_lowercase() && old != new {
+                return format!("{local}@{new}");
+            }
+        }
+    }
+    address.to_owned()
+}
+
+/// The rows for an inventory: each mailbox not in `existing` (by its old
+/// address), flagged in words, with its suggested decision, at `now`.
+pub fn directory_rows(found: Inventory, existing: &[PairNames], now: i64) -> DirectoryList {
+    let listed = |a: &str| {
+        existing
+            .iter()
+            .any(|p| p.source_user.eq_ignore_ascii_case(a))
+    };
+    let mut people = Vec::new();
+    let mut already = 0;
+    for p in &found.people {
+        if listed(&p.address) {
+            already += 1;
+            continue;
+        }
+        let flags: Vec<String> = p.flags(now).iter().map(|f| capital(f)).collect();
+        people.push(DirectoryPerson {
+            address: p.address.clone(),
+            destination_user: suggest_destination(&p.address, existing.first()),
+            name: p.name.clone(),
+            aliases: p.aliases.clone(),
+            decision: if flags.is_empty() {
+                Decision::Move
+            } else {
+                Decision::Leave
+            },
+            flags,
+        });
+    }
+    DirectoryList {
+        directory: found.directory,
+        people,
+        already_listed: already,
+        notes: found.notes,
+    }
+}
+
+fn capital(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Asks the organisation's directory (blocking); `microsoft` is the app's
+/// registration with Microsoft (with its secret) for a Microsoft tenant.
+pub fn list_directory(
+    directory: &Directory,
+    microsoft: Option<Client>,
+    sign_in: DirectorySignIn,
+) -> IpcResult<Inventory> {
+    match sign_in {
+        DirectorySignIn::Google { key, admin } => {
+            let key = Secret::new(key);
+            let admin = admin.trim();
+            if user_problem(admin, "administrator's").is_some() || !admin.contains('@') {
+                return Err(IpcError::invalid(
+                    "Enter the address of an administrator of your Google Workspace (the \
+                     service account reads the list as them).",
+                ));
+            }
+            if key.expose().len() > 100_000 || !key.expose().trim_start().starts_with('{') {
+                return Err(IpcError::invalid(
+                    "That file is not a service account's key. In the Google Cloud console, \
+                     open the service account, then Keys, Add key, JSON, and choose the file \
+                     it downloads.",
+                ));
+            }
+            inventory::google(&key, admin, &directory.google_api).map_err(IpcError::from)
+        }
+        DirectorySignIn::Microsoft { tenant } => {
+            let tenant = tenant.trim();
+            if tenant.is_empty()
+                || tenant.len() > 200
+                || !tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                return Err(IpcError::invalid(
+                    "Enter your organisation's Microsoft 365 domain (such as \
+                     yourcompany.onmicrosoft.com) or its tenant ID.",
+                ));
+            }
+            let Some(Client {
+                id,
+                secret: Some(secret),
+            }) = microsoft
+            else {
+                return Err(IpcError::new(
+                    ErrorCode::OAuthUnavailable,
+                    "Listing your organisation's mailboxes needs your organisation's own app \
+                     registration with Microsoft, with its client secret. Enter both under \"Sign \
+                     in through the browser with your own app registration\" on the sign-in \
+                     screen, then try again.",
+                ));
+            };
+            let token_url = format!(
+                "{}/{tenant}/oauth2/v2.0/token",
+                directory.microsoft_login.trim_end_matches('/')
+            );
+            inventory::microsoft(&token_url, &id, Secret::new(secret), &directory.graph_api)
+                .map_err(IpcError::from)
+        }
+    }
+}
+
+/// The window's "List every mailbox": the organisation's directory read
+/// with the administrator's sign-in, the mailboxes not in the list yet
+/// with their flags and suggested decisions.
+pub async fn read_directory(
+    directory: State<'_, Directory>,
+    config: State<'_, OAuthConfig>,
+    chosen: State<'_, ClientOverride>,
+    sign_in: DirectorySignIn,
+    existing: Vec<PairNames>,
+) -> IpcResult<DirectoryList> {
+    let microsoft = chosen
+        .apply(&config)
+        .registrations
+        .get(Provider::Microsoft)
+        .cloned();
+    let directory = directory.inner().clone();
+    let found = tauri::async_runtime::spawn_blocking(move || {
+        list_directory(&directory, microsoft, sign_in)
+    })
+    .await
+    .map_err(IpcError::internal)??;
+    Ok(directory_rows(
+        found,
+        &existing,
+        mailferry::run::system_clock(),
+    ))
+}
+
+/// One mailbox and what the owner decided for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct MailboxChoice {
+    /// The address at the old server.
+    pub source_user: String,
+    /// The decision.
+    pub decision: Decision,
+    /// Its flags in words, as the table showed them.
+    pub flags: Vec<String>,
+}
+
+/// The owner's decisions for every mailbox of the list, for the report.
+#[derive(Default)]
+pub struct Choices(pub Mutex<Vec<MailboxChoice>>);
+
+impl Choices {
+    /// The report's lines for the mailboxes not moved (kept, or left),
+    /// with `kept`: what each export said, by mailbox.
+    pub fn report_lines(&self, kept: &[(String, String)]) -> Vec<String> {
+        let choices = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        choices
+            .iter()
+            .filter(|c| c.decision != Decision::Move)
+            .map(|c| {
+                let mut line = format!("{}: {}", c.source_user, c.decision.words());
+                if !c.flags.is_empty() {
+                    line.push_str(&format!(" ({})", c.flags.join("; ")));
+                }
+                if matches!(c.decision, Decision::Keep | Decision::MoveAndKeep) {
+                    match kept
+                        .iter()
+                        .rev()
+                        .find(|(m, _)| m.eq_ignore_ascii_case(&c.source_user))
+                    {
+                        Some((_, said)) => line.push_str(&format!(". {said}")),
+                        None => line.push_str(". Not written yet."),
+                    }
+                }
+                line
+            })
+            .collect()
+    }
+}
+
+/// The window tells the shell each mailbox's decision (kept for the report).
+pub fn set_decisions(choices: State<'_, Choices>, decisions: Vec<MailboxChoice>) {
+    *choices.0.lock().unwrap_or_else(|e| e.into_inner()) = decisions;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +652,236 @@ mod tests {
             row.problem.as_deref(),
             Some("Bob@Example.com is already in the list.")
         );
+    }
+
+    const NOW: i64 = 1_796_000_000;
+
+    fn person(address: &str, blocked: bool, last: Option<i64>) -> mailferry::inventory::Person {
+        mailferry::inventory::Person {
+            address: address.into(),
+            name: None,
+            aliases: Vec::new(),
+            blocked,
+            last_sign_in: last,
+            sign_in_known: true,
+        }
+    }
+
+    #[test]
+    fn the_directory_rows_are_new_flagged_in_words_and_suggested_a_decision() {
+        let found = Inventory {
+            directory: "Google Workspace".into(),
+            people: vec![
+                person("owner@old.example", false, Some(NOW)),
+                person("anna@old.example", false, Some(NOW - 86_400)),
+                person("ben@old.example", true, Some(NOW - 425 * 86_400)),
+                person("printer@old.example", false, None),
+                person("guest@elsewhere.example", false, Some(NOW)),
+            ],
+            notes: vec![],
+        };
+        let list = directory_rows(
+            found,
+            &[pair("Owner@old.example", "owner@new.example")],
+            NOW,
+        );
+        assert_eq!(list.already_listed, 1, "the first pair is not repeated");
+        let rows: Vec<(&str, &str, Vec<&str>, Decision)> = list
+            .people
+            .iter()
+            .map(|p| {
+                (
+                    p.address.as_str(),
+                    p.destination_user.as_str(),
+                    p.flags.iter().map(String::as_str).collect(),
+                    p.decision,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "anna@old.example",
+                    "anna@new.example",
+                    vec![],
+                    Decision::Move
+                ),
+                (
+                    "ben@old.example",
+                    "ben@new.example",
+                    vec!["Sign-in blocked or suspended", "No sign-in for 14 months"],
+                    Decision::Leave
+                ),
+                (
+                    "printer@old.example",
+                    "printer@new.example",
+                    vec!["Never signed in"],
+                    Decision::Leave
+                ),
+                // Another domain keeps its address.
+                (
+                    "guest@elsewhere.example",
+                    "guest@elsewhere.example",
+                    vec![],
+                    Decision::Move
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_domain_that_keeps_its_name_keeps_its_addresses() {
+        let first = pair("owner@bakery.example", "owner@bakery.example");
+        assert_eq!(
+            suggest_destination("anna@bakery.example", Some(&first)),
+            "anna@bakery.example"
+        );
+        assert_eq!(suggest_destination("anna", Some(&first)), "anna");
+        assert_eq!(
+            suggest_destination("anna@x.example", None),
+            "anna@x.example"
+        );
+    }
+
+    #[test]
+    fn the_report_lists_the_mailboxes_kept_and_left_with_their_flags() {
+        let choices = Choices::default();
+        *choices.0.lock().unwrap() = vec![
+            MailboxChoice {
+                source_user: "anna@x.example".into(),
+                decision: Decision::Move,
+                flags: vec![],
+            },
+            MailboxChoice {
+                source_user: "ben@x.example".into(),
+                decision: Decision::Leave,
+                flags: vec!["Sign-in blocked or suspended".into()],
+            },
+            MailboxChoice {
+                source_user: "carl@x.example".into(),
+                decision: Decision::Keep,
+                flags: vec![],
+            },
+            MailboxChoice {
+                source_user: "dora@x.example".into(),
+                decision: Decision::MoveAndKeep,
+                flags: vec![],
+            },
+        ];
+        let kept = [(
+            "carl@x.example".to_owned(),
+            "12 messages in 3 folders kept in /k/carl@x.example.".to_owned(),
+        )];
+        assert_eq!(
+            choices.report_lines(&kept),
+            [
+                "ben@x.example: left where it is: not moved, not kept (Sign-in blocked or suspended)",
+                "carl@x.example: kept as files on this computer, not moved. 12 messages in 3 folders kept in /k/carl@x.example.",
+                "dora@x.example: moved to the new server and kept as files on this computer. Not written yet.",
+            ]
+        );
+    }
+
+    fn graph_user(name: &str, mail: &str, enabled: bool, last: &str) -> serde_json::Value {
+        serde_json::json!({
+            "id": format!("87d349ed-44d7-43e1-9a83-{:012}", name.len()),
+            "displayName": name,
+            "userPrincipalName": mail,
+            "mail": mail,
+            "accountEnabled": enabled,
+            "proxyAddresses": [format!("SMTP:{mail}")],
+            "signInActivity": {
+                "lastSignInDateTime": last,
+                "lastSignInRequestId": "c7df2760-2c81-4ef7-b578-5b5392b571df",
+            },
+        })
+    }
+
+    #[test]
+    fn a_microsoft_tenant_is_listed_with_the_apps_registration_and_nothing_goes_elsewhere() {
+        let web = mailferry_harness::HttpServer::start();
+        let base = format!("http://127.0.0.1:{}", web.port());
+        web.serve(
+            "/bakery.onmicrosoft.com/oauth2/v2.0/token",
+            r#"{"access_token":"graph-token-1","token_type":"Bearer","expires_in":3600}"#,
+        );
+        let select = "displayName,userPrincipalName,mail,accountEnabled,proxyAddresses";
+        web.answer(
+            &format!("/v1.0/users?$select={select},signInActivity&$top=999"),
+            200,
+            &[],
+            &serde_json::json!({
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
+                "value": [
+                    graph_user("Anna Baker", "anna@bakery.example", true, "2026-12-01T09:00:00Z"),
+                    graph_user("Ben Old", "ben@bakery.example", false, "2025-06-01T08:00:00Z"),
+                ],
+            })
+            .to_string(),
+        );
+        let directory = Directory {
+            google_api: base.clone(),
+            graph_api: base.clone(),
+            microsoft_login: base.clone(),
+        };
+        let app = Client {
+            id: "app-id".into(),
+            secret: Some("app-secret-xyz".into()),
+        };
+        let found = list_directory(
+            &directory,
+            Some(app.clone()),
+            DirectorySignIn::Microsoft {
+                tenant: "bakery.onmicrosoft.com".into(),
+            },
+        )
+        .unwrap();
+        let list = directory_rows(found, &[], 1_796_100_000);
+        assert_eq!(list.directory, "Microsoft 365");
+        let ben = &list.people[1];
+        assert_eq!(ben.address, "ben@bakery.example");
+        assert_eq!(ben.decision, Decision::Leave);
+        assert_eq!(ben.flags[0], "Sign-in blocked or suspended");
+        assert!(ben.flags[1].starts_with("No sign-in for 1"), "{ben:?}");
+        assert!(list.people[0].flags.is_empty());
+        let token = web
+            .requests()
+            .into_iter()
+            .find(|r| r.target == "/bakery.onmicrosoft.com/oauth2/v2.0/token")
+            .expect("the app signed in at its tenant's token address");
+        assert!(
+            token.body.contains("grant_type=client_credentials"),
+            "{}",
+            token.body
+        );
+
+        // A tenant from the window is a name, never an address the
+        // secret could be sent to.
+        let before = web.requests().len();
+        let err = list_directory(
+            &directory,
+            Some(app),
+            DirectorySignIn::Microsoft {
+                tenant: format!("{base}/steal"),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert_eq!(web.requests().len(), before, "nothing was sent");
+        // Without the organisation's own registration (and its secret): words.
+        let err = list_directory(
+            &directory,
+            Some(Client {
+                id: "app-id".into(),
+                secret: None,
+            }),
+            DirectorySignIn::Microsoft {
+                tenant: "bakery.onmicrosoft.com".into(),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::OAuthUnavailable);
+        assert!(err.message.contains("sign-in screen"), "{}", err.message);
     }
 }

@@ -9,6 +9,7 @@ pub mod copy;
 pub mod cutover;
 pub mod demo;
 pub mod discover;
+pub mod files;
 pub mod folder_map;
 pub mod job;
 pub mod mailboxes;

@@ -6,6 +6,8 @@
 //! report can be put in the new mailbox's INBOX as a message
 //! ([`mail_report`], the engine's `report_mail`).
 
+use crate::commands::files::FileJobs;
+use crate::commands::mailboxes::Choices;
 use crate::commands::verify::Verification;
 use crate::error::{IpcError, IpcResult};
 use crate::runs::{Run, RunId, Runs};
@@ -25,6 +27,9 @@ pub struct Header {
     pub to: String,
     /// `2026-11-26 10:15 UTC`.
     pub when: String,
+    /// The domain's mailboxes not (only) moved: kept as files, or left
+    /// where they are, each a line in words.
+    pub others: Vec<String>,
 }
 
 /// The lines of the report, as (kind, text) pairs the two formats share.
@@ -93,6 +98,12 @@ fn lines(header: &Header, v: &Verification) -> Vec<(&'static str, String)> {
     }
     if let Some(spot) = &v.spot_check {
         spot_lines(&mut out, spot);
+    }
+    if !header.others.is_empty() {
+        out.push(("h2", "The domain's other mailboxes".to_owned()));
+        for line in &header.others {
+            out.push(("li", line.clone()));
+        }
     }
     out.push(("h2", "Before you close the old account".to_owned()));
     for step in &v.closing {
@@ -282,6 +293,7 @@ pub fn report_of(run: &Run) -> IpcResult<(Header, Verification)> {
             run.dest.credentials.user, run.dest.endpoint.host
         ),
         when: utc_words(system_clock() as u64),
+        others: Vec::new(),
     };
     Ok((header, verification))
 }
@@ -298,7 +310,8 @@ pub async fn save_report(
 ) -> IpcResult<Option<String>> {
     use tauri_plugin_dialog::DialogExt;
     let run = runs.get(run)?;
-    let (header, verification) = report_of(&run)?;
+    let (mut header, verification) = report_of(&run)?;
+    header.others = others(&app.state::<Choices>(), &app.state::<FileJobs>());
     let content = if html {
         render_html(&header, &verification)
     } else {
@@ -354,8 +367,9 @@ pub fn write_whole(path: &Path, content: &str) -> IpcResult<()> {
 /// # Errors
 /// The copy was not checked yet, or the new server could not be reached
 /// or refused the message.
-pub async fn mail_report_of(run: &Run) -> IpcResult<()> {
-    let (header, verification) = report_of(run)?;
+pub async fn mail_report_of(run: &Run, others: Vec<String>) -> IpcResult<()> {
+    let (mut header, verification) = report_of(run)?;
+    header.others = others;
     let text = render_text(&header, &verification);
     let html = render_html(&header, &verification);
     let mail = ReportMail {
@@ -372,9 +386,25 @@ pub async fn mail_report_of(run: &Run) -> IpcResult<()> {
 }
 
 /// The window's "Put the report in my new inbox".
-pub async fn mail_report(runs: State<'_, Runs>, run: RunId) -> IpcResult<()> {
+pub async fn mail_report(
+    runs: State<'_, Runs>,
+    choices: State<'_, Choices>,
+    files: State<'_, FileJobs>,
+    run: RunId,
+) -> IpcResult<()> {
     let run = runs.get(run)?;
-    mail_report_of(&run).await
+    mail_report_of(&run, others(&choices, &files)).await
+}
+
+/// The report's lines for the mailboxes kept as files or left, from the
+/// owner's decisions and this session's exports.
+pub fn others(choices: &Choices, files: &FileJobs) -> Vec<String> {
+    let kept: Vec<(String, String)> = files
+        .kept()
+        .into_iter()
+        .filter_map(|m| m.said.map(|said| (m.mailbox, said)))
+        .collect();
+    choices.report_lines(&kept)
 }
 
 #[cfg(test)]
@@ -458,6 +488,9 @@ mod tests {
             from: "owner@example.com at imap.gmail.com".into(),
             to: "owner@example.com at outlook.office365.com".into(),
             when: utc_words(1_764_152_100),
+            others: vec![
+                "old@example.com: left where it is: not moved, not kept (Sign-in blocked or suspended)".into(),
+            ],
         }
     }
 
@@ -482,6 +515,13 @@ mod tests {
              new server in INBOX, but it is not starred there.\n  Subject: <b>Quote</b> (old server) \
              | <b>Quote</b> (new server)\n  Starred: yes (old server) | no (new server)\n"
         ), "{text}");
+        assert!(
+            text.contains(
+                "The domain's other mailboxes\n============================\n- old@example.com: left \
+                 where it is: not moved, not kept (Sign-in blocked or suspended)\n"
+            ),
+            "{text}"
+        );
         let safe = render_text(&header(), &verification(true));
         assert!(safe.contains("Safe to switch your domain"));
         assert!(

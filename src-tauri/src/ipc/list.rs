@@ -82,8 +82,21 @@ commands! {
     (fn watch::current_watch[watches]() -> Option<WatchView>)
     (async watch::stop_watch[watches](domain: DomainId) -> ())
     (async report::save_report[app, runs](run: RunId, html: bool) -> Option<String>)
-    (async report::mail_report[runs](run: RunId) -> ())
     (async contacts::contacts_plan[accounts](source: DavSide, destination: DavSide) -> Vec<CollectionPlanView>)
     (async contacts::copy_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCopy)
     (async contacts::check_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCheck)
+    (async report::mail_report[runs, choices, files](run: RunId) -> ())
+    (async mailboxes::read_directory[directory, config, chosen](
+        sign_in: DirectorySignIn,
+        existing: Vec<PairNames>,
+    ) -> DirectoryList)
+    (fn mailboxes::set_decisions[choices](decisions: Vec<MailboxChoice>) -> ())
+    (async files::keep_as_files[app, accounts, files](
+        mailboxes: Vec<AccountHandle>,
+        format: KeepFormat,
+    ) -> Option<FilesView>)
+    (fn files::watch_files[files](job: FilesId, on_update: Channel<FilesView>) -> ())
+    (fn files::stop_files[files](job: FilesId) -> ())
+    (async files::choose_files[app, files](folder: bool) -> Option<FilesFound>)
+    (fn files::import_files[accounts, files](found: FilesId, destination: AccountHandle) -> FilesView)
 }

@@ -7,7 +7,12 @@ import type {
   Commands,
   CopyStage,
   DavSide,
+  DirectorySignIn,
   DomainId,
+  FilesId,
+  FilesView,
+  KeepFormat,
+  MailboxChoice,
   DomainView,
   FolderEdits,
   IpcError,
@@ -172,4 +177,20 @@ export const api = {
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
   /** Puts the last check's report in the new mailbox's INBOX as a message. */
   mailReport: (run: RunId) => call("mail_report", { run }),
+  // Issue 16: every mailbox of the domain, kept as files, files brought in.
+  /** Every mailbox of the organisation from its directory (not yet in `existing`). */
+  readDirectory: (signIn: DirectorySignIn, existing: PairNames[]) => call("read_directory", { signIn, existing }),
+  /** Each mailbox's decision, for the report. */
+  setDecisions: (decisions: MailboxChoice[]) => call("set_decisions", { decisions }),
+  /** Opens the folder dialog, then keeps these mailboxes as files there; null when the dialog was closed. */
+  keepAsFiles: (mailboxes: AccountHandle[], format: KeepFormat) => call("keep_as_files", { mailboxes, format }),
+  watchFiles: (job: FilesId, onView: (view: FilesView) => void) => {
+    const onUpdate = new Channel<FilesView>();
+    onUpdate.onmessage = onView;
+    return call("watch_files", { job, onUpdate });
+  },
+  stopFiles: (job: FilesId) => call("stop_files", { job }),
+  /** Opens the dialog for a folder (or a file), then says what the mail files hold; null when closed. */
+  chooseFiles: (folder: boolean) => call("choose_files", { folder }),
+  importFiles: (found: FilesId, destination: AccountHandle) => call("import_files", { found, destination }),
 };

@@ -1120,7 +1120,16 @@ destination_user: string,
 /**
  * A copy of this pair finished.
  */
-copied: boolean, };
+copied: boolean, 
+/**
+ * What the owner decided for it (a job saved before there were
+ * decisions: moved).
+ */
+decision: Decision | null, 
+/**
+ * Its flags from the directory, in words.
+ */
+flags: Array<string>, };
 
 export type SavedJob = { 
 /**
@@ -1275,6 +1284,191 @@ safe_to_switch: boolean,
  */
 collections: Array<CollectionCheckView>, };
 
+export type Decision = "move" | "move_and_keep" | "keep" | "leave";
+
+export type DirectorySignIn = { "kind": "google", 
+/**
+ * The key file's text.
+ */
+key: string, 
+/**
+ * An administrator's address.
+ */
+admin: string, } | { "kind": "microsoft", 
+/**
+ * The tenant.
+ */
+tenant: string, };
+
+export type DirectoryPerson = { 
+/**
+ * Its address (at the old server).
+ */
+address: string, 
+/**
+ * The address suggested at the new server.
+ */
+destination_user: string, 
+/**
+ * The person's name, when the directory has one.
+ */
+name: string | null, 
+/**
+ * Other addresses of the same mailbox.
+ */
+aliases: Array<string>, 
+/**
+ * Why it is worth a second look, each in plain words ("No sign-in for
+ * 14 months"); empty when nothing.
+ */
+flags: Array<string>, 
+/**
+ * The suggested decision: move, or leave for a flagged one.
+ */
+decision: Decision, };
+
+export type DirectoryList = { 
+/**
+ * Whose directory ("Google Workspace", "Microsoft 365").
+ */
+directory: string, 
+/**
+ * The mailboxes not in the list yet.
+ */
+people: Array<DirectoryPerson>, 
+/**
+ * How many were in the list already (not repeated).
+ */
+already_listed: number, 
+/**
+ * What the directory could not say, in words.
+ */
+notes: Array<string>, };
+
+export type MailboxChoice = { 
+/**
+ * The address at the old server.
+ */
+source_user: string, 
+/**
+ * The decision.
+ */
+decision: Decision, 
+/**
+ * Its flags in words, as the table showed them.
+ */
+flags: Array<string>, };
+
+export type FilesId = number;
+
+export type KeepFormat = "eml" | "mbox" | "maildir";
+
+export type FilesState = "waiting" | "working" | "finished" | "stopped" | "failed";
+
+export type FilesProgress = { 
+/**
+ * Folders finished.
+ */
+folders_done: number, 
+/**
+ * Folders in all (0 until known).
+ */
+folders: number, 
+/**
+ * The folder at work.
+ */
+folder: string, 
+/**
+ * Messages written (or sent) by this job.
+ */
+done: number, 
+/**
+ * Messages already there from an earlier run.
+ */
+already: number, };
+
+export type FilesMailbox = { 
+/**
+ * The mailbox (its address).
+ */
+mailbox: string, 
+/**
+ * Where it is.
+ */
+state: FilesState, 
+/**
+ * How far (folders, messages).
+ */
+progress: FilesProgress, 
+/**
+ * Where its files are (an export), or the mailbox they went into.
+ */
+place: string, 
+/**
+ * The result or the problem, in plain words (`None` while it works).
+ */
+said: string | null, };
+
+export type FilesKind = "keep" | "import";
+
+export type FilesView = { 
+/**
+ * Its id.
+ */
+id: FilesId, 
+/**
+ * Keep or import.
+ */
+kind: FilesKind, 
+/**
+ * Where the whole job is.
+ */
+state: FilesState, 
+/**
+ * The folder the files are kept in (keep), or the files brought in (import).
+ */
+place: string, 
+/**
+ * Each mailbox, in order.
+ */
+mailboxes: Array<FilesMailbox>, 
+/**
+ * The headline in plain words.
+ */
+said: string, };
+
+export type FoundFolder = { 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Messages in it.
+ */
+messages: number, };
+
+export type FilesFound = { 
+/**
+ * What to name when bringing them in.
+ */
+id: FilesId, 
+/**
+ * The folder or file chosen.
+ */
+place: string, 
+/**
+ * What kind of files they are, in words ("Google Takeout's mbox").
+ */
+kind: string, 
+/**
+ * Messages in them.
+ */
+messages: number, 
+/**
+ * Each folder with its number of messages.
+ */
+folders: Array<FoundFolder>, };
+
 /**
  * Every command of the shell: the arguments the window sends (Tauri's
  * camelCase names for the Rust parameters) and what it gets back.
@@ -1317,8 +1511,15 @@ export interface Commands {
   current_watch: { args: Record<string, never>; ret: WatchView | null };
   stop_watch: { args: { domain: DomainId }; ret: void };
   save_report: { args: { run: RunId; html: boolean }; ret: string | null };
-  mail_report: { args: { run: RunId }; ret: void };
   contacts_plan: { args: { source: DavSide; destination: DavSide }; ret: Array<CollectionPlanView> };
   copy_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCopy };
   check_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCheck };
+  mail_report: { args: { run: RunId }; ret: void };
+  read_directory: { args: { signIn: DirectorySignIn; existing: Array<PairNames> }; ret: DirectoryList };
+  set_decisions: { args: { decisions: Array<MailboxChoice> }; ret: void };
+  keep_as_files: { args: { mailboxes: Array<AccountHandle>; format: KeepFormat }; ret: FilesView | null };
+  watch_files: { args: { job: FilesId; onUpdate: Channel<FilesView> }; ret: void };
+  stop_files: { args: { job: FilesId }; ret: void };
+  choose_files: { args: { folder: boolean }; ret: FilesFound | null };
+  import_files: { args: { found: FilesId; destination: AccountHandle }; ret: FilesView };
 }

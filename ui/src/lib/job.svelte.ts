@@ -6,7 +6,7 @@
 import { api, type SavedJob } from "./api";
 import { choosePreset, wizard, type SideName } from "./wizard.svelte";
 import { plan, restorePlan } from "./plan.svelte";
-import { pairOf } from "./mailboxes.svelte";
+import { namedPair } from "./mailboxes.svelte";
 
 /** The settings as they are now (no password: the wizard holds none). */
 export function currentJob(): SavedJob {
@@ -23,6 +23,8 @@ export function currentJob(): SavedJob {
       source_user: p.source_user,
       destination_user: p.destination_user,
       copied: p.copied || p.view?.state === "finished",
+      decision: p.decision,
+      flags: $state.snapshot(p.flags),
     })),
     // The folder-map edits and where the staged plan stands (not the
     // running copy, nor the DNS answer: both are asked again).
@@ -78,17 +80,10 @@ export async function continueJob(job: SavedJob) {
   restorePlan(job.folder_map);
   wizard.firstCopied = job.first_copied;
   wizard.mailboxes = job.mailboxes.map((p) => ({
-    ...pairOf({
-      line: 0,
-      source_user: p.source_user,
-      destination_user: p.destination_user,
-      problem: null,
-      source: null,
-      destination: null,
-      source_error: null,
-      destination_error: null,
-    }),
+    ...namedPair(p.source_user, p.destination_user),
     copied: p.copied,
+    decision: p.decision ?? "move",
+    flags: p.flags,
   }));
   wizard.saved = null;
   // Connect (no password sent), then sign in from the keychain.

@@ -8,6 +8,8 @@
 import {
   api,
   asIpcError,
+  type DirectoryList,
+  type MailboxChoice,
   type FolderEdits,
   type IpcError,
   type MailboxRow,
@@ -16,13 +18,22 @@ import {
   type DomainView,
   type RunState,
 } from "./api";
-import { wizard, type MailboxPair } from "./wizard.svelte";
+import { movedPairs, wizard, type MailboxPair } from "./wizard.svelte";
 import { plan, restorePlan, type StageKey } from "./plan.svelte";
 
 /** The first pair (from "Sign in") and every other one, as names. */
 export function pairNames(): PairNames[] {
   const first = { source_user: wizard.source.user.trim(), destination_user: wizard.destination.user.trim() };
   return [first, ...wizard.mailboxes.map((p) => ({ source_user: p.source_user, destination_user: p.destination_user }))];
+}
+
+/**
+ * The pairs a pasted list may not repeat: a row from the directory not
+ * signed in yet may come again, with its passwords (see `addRows`).
+ */
+export function takenNames(): PairNames[] {
+  const [first, ...others] = pairNames();
+  return [first, ...others.filter((_, i) => wizard.mailboxes[i].source !== null)];
 }
 
 export function pairOf(row: MailboxRow): MailboxPair {
@@ -36,12 +47,67 @@ export function pairOf(row: MailboxRow): MailboxPair {
     run: null,
     view: null,
     copied: false,
+    decision: "move",
+    flags: [],
+    name: null,
   };
+}
+
+/** A pair known by its names only (nothing signed in yet). */
+export function namedPair(source_user: string, destination_user: string): MailboxPair {
+  return pairOf({
+    line: 0,
+    source_user,
+    destination_user,
+    problem: null,
+    source: null,
+    destination: null,
+    source_error: null,
+    destination_error: null,
+  });
+}
+
+/**
+ * Adds the organisation's mailboxes from its directory (not signed in:
+ * each needs its password, or a list with passwords), each with the
+ * decision the shell suggests: move, or leave for a flagged one.
+ */
+export function addDirectory(list: DirectoryList) {
+  for (const p of list.people) {
+    wizard.mailboxes.push({
+      ...namedPair(p.address, p.destination_user),
+      decision: p.decision,
+      flags: p.flags,
+      name: p.name,
+    });
+  }
+}
+
+/** Every mailbox and its decision, as the report lists them. */
+export function choices(): MailboxChoice[] {
+  return [
+    { source_user: wizard.source.user.trim(), decision: wizard.firstKeep ? "move_and_keep" : "move", flags: [] },
+    ...wizard.mailboxes.map((p) => ({ source_user: p.source_user, decision: p.decision, flags: p.flags })),
+  ];
+}
+
+/** Tells the shell the decisions (for the report); a failure changes nothing on screen. */
+export function sendChoices() {
+  api.setDecisions(choices()).catch(() => {});
 }
 
 /** Adds the good rows to the list; returns the rows that were not added. */
 export function addRows(rows: MailboxRow[]): MailboxRow[] {
-  for (const row of rows) if (row.problem === null) wizard.mailboxes.push(pairOf(row));
+  for (const row of rows) {
+    if (row.problem !== null) continue;
+    // A row of the directory's list, now with its passwords: signed in in place.
+    const listed = wizard.mailboxes.find(
+      (p) => p.source_user.toLowerCase() === row.source_user.toLowerCase() && p.source === null,
+    );
+    if (listed) {
+      Object.assign(listed, { ...pairOf(row), decision: listed.decision, flags: listed.flags, name: listed.name });
+    } else wizard.mailboxes.push(pairOf(row));
+  }
   return rows.filter((r) => r.problem !== null);
 }
 
@@ -103,7 +169,7 @@ export function legs(): Leg[] {
   const view = domain.view;
   const pairs = [
     { label: label(wizard.source.user, wizard.destination.user), copiedEarlier: wizard.firstCopied },
-    ...wizard.mailboxes.map((p) => ({ label: label(p.source_user, p.destination_user), copiedEarlier: p.copied })),
+    ...movedPairs().map((p) => ({ label: label(p.source_user, p.destination_user), copiedEarlier: p.copied })),
   ];
   return pairs.map((pair) => {
     const i = view ? view.mailboxes.findIndex((m) => label(m.source_user, m.destination_user) === pair.label) : -1;
@@ -173,7 +239,7 @@ export async function copyAll(stage: {
   wizard.verification = null;
   const pairs: PairHandles[] = [
     { source: wizard.source.account, destination: wizard.destination.account },
-    ...wizard.mailboxes.flatMap((p) =>
+    ...movedPairs().flatMap((p) =>
       p.source !== null && p.destination !== null ? [{ source: p.source, destination: p.destination }] : [],
     ),
   ];

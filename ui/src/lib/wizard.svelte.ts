@@ -7,6 +7,8 @@ import type {
   CollectionPlanView,
   ContactsCheck,
   ContactsCopy,
+  Decision,
+  FilesView,
   FolderMapView,
   IpcError,
   Kept,
@@ -45,7 +47,18 @@ export interface MailboxPair {
   view: RunView | null;
   /** A copy of this pair finished (in this session or an earlier one). */
   copied: boolean;
+  /** Move, keep as files, both, or leave (issue 16). */
+  decision: Decision;
+  /** Why the directory says to look at it first, in words. */
+  flags: string[];
+  /** The person's name, from the directory. */
+  name: string | null;
 }
+
+/** The pair is copied to the new server. */
+export const moves = (d: Decision) => d === "move" || d === "move_and_keep";
+/** The pair is kept as files on this computer. */
+export const keeps = (d: Decision) => d === "keep" || d === "move_and_keep";
 
 function emptySide(): Side {
   return {
@@ -100,11 +113,22 @@ export const wizard = $state({
     copy: null as ContactsCopy | null,
     check: null as ContactsCheck | null,
   },
+  /** The first pair is always moved; it can be kept as files too. */
+  firstKeep: false,
+  /** The last "Keep as files" job of this session. */
+  kept: null as FilesView | null,
 });
 
-/** Every pair after the first has both accounts signed in. */
+/** Every pair after the first has the accounts its decision needs signed in. */
 export function mailboxesReady(): boolean {
-  return wizard.mailboxes.every((p) => p.source !== null && p.destination !== null);
+  return wizard.mailboxes.every(
+    (p) => p.decision === "leave" || (p.source !== null && (p.destination !== null || !moves(p.decision))),
+  );
+}
+
+/** The pairs after the first that are copied to the new server. */
+export function movedPairs(): MailboxPair[] {
+  return wizard.mailboxes.filter((p) => moves(p.decision));
 }
 
 export function sideLabel(side: SideName): string {
@@ -139,7 +163,7 @@ export function stepDone(step: number): boolean {
     case 7:
       return (
         (wizard.firstCopied || wizard.view?.state === "finished") &&
-        wizard.mailboxes.every((p) => p.copied || p.view?.state === "finished")
+        movedPairs().every((p) => p.copied || p.view?.state === "finished")
       );
     case 8:
       return wizard.verification !== null;
