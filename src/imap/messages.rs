@@ -23,13 +23,16 @@
 //! - the server offers LITERAL+ (or LITERAL-, and the message is at most
 //!   4096 bytes);
 //! - the message is inert ([`is_inert`]): read as commands, none of its
-//!   lines could do anything. No line (split at LF and CR) is a tag
-//!   followed by a command name of IMAP or of any extension (checked as a
-//!   prefix, case-insensitively: `zz create`, `a1 UIDs`, `x Xmas` all
-//!   count), or `DONE` alone; no line holds what could start a literal
-//!   (`{5}`, `{5+}`, `{5-}`); no NUL byte; not empty. Such a message read
-//!   as commands only draws BADs (and Dovecot's disconnection after too
-//!   many of them);
+//!   lines could do anything that outlasts the connection. No line (split
+//!   at LF and CR) is a tag followed by a command that changes folders,
+//!   messages, flags or rights (`zz create …`, `a1 UID …`, `x DELETE …`;
+//!   the whole second word, any case; any private `X…` command too), or
+//!   `DONE` alone; no line holds what could start a literal (`{5}`,
+//!   `{5+}`, `{5-}`); no NUL byte; not empty. Such a message read as
+//!   commands draws BADs or answers to questions nobody asked (`a status
+//!   update…` is a STATUS command), and whatever they did to the session
+//!   (a folder opened, an extension enabled) dies with it: the connection
+//!   is closed on the refusal (below);
 //! - the command line is one the server has no reason to refuse
 //!   ([`strict_announcement`]): flags are the five system flags APPEND may
 //!   set and keywords are atoms of at most 50 characters (Dovecot's
@@ -930,86 +933,60 @@ enum Reply {
     Other,
 }
 
-/// Command names of IMAP4rev1 and rev2 and of the extensions servers
-/// offer (a line whose second word starts with one of these is not inert;
-/// `X` stands for every private extension command, RFC 3501 §6.5.1).
-const COMMAND_NAMES: &[&str] = &[
+/// Commands of IMAP4rev1 and rev2 and of the extensions servers offer
+/// whose effect outlasts the connection: they change folders, messages,
+/// flags, rights, quotas, annotations or access keys, or (`FETCH`, `CLOSE`
+/// in a folder opened for writing) mark messages read or expunge them. A
+/// line whose second word is one of these is not inert. Every other
+/// command only reads or changes the session (`STATUS`, `LIST`, `CHECK`,
+/// `SEARCH`, `SELECT`, `LOGOUT`, `IDLE`…), and the session ends the moment
+/// a refusal is seen (the connection is closed, see the module's note),
+/// so a message whose lines read as those is harmless.
+const LASTING_COMMANDS: &[&str] = &[
     "APPEND",
-    "AUTHENTICATE",
-    "CANCELUPDATE",
-    "CAPABILITY",
-    "CHECK",
     "CLOSE",
-    "COMPARATOR",
-    "COMPRESS",
     "CONVERT",
     "COPY",
     "CREATE",
     "DELETE",
     "DELETEACL",
-    "DONE",
-    "ENABLE",
-    "ESEARCH",
-    "EXAMINE",
     "EXPUNGE",
     "FETCH",
     "GENURLAUTH",
-    "GETACL",
-    "GETMETADATA",
-    "GETQUOTA",
-    "GETQUOTAROOT",
-    "ID",
-    "IDLE",
-    "LANGUAGE",
-    "LIST",
-    "LISTRIGHTS",
-    "LOGIN",
-    "LOGOUT",
-    "LSUB",
     "MOVE",
-    "MYRIGHTS",
-    "NAMESPACE",
-    "NOOP",
-    "NOTIFY",
     "RENAME",
     "REPLACE",
     "RESETKEY",
-    "SEARCH",
-    "SELECT",
     "SETACL",
     "SETMETADATA",
     "SETQUOTA",
-    "SORT",
-    "STARTTLS",
-    "STATUS",
     "STORE",
     "SUBSCRIBE",
-    "THREAD",
     "UID",
-    "UNAUTHENTICATE",
-    "UNSELECT",
     "UNSUBSCRIBE",
-    "URLFETCH",
-    "X",
 ];
 
 /// Could a server that went back to reading commands where this message
-/// starts do anything with it? Inert: no line (split at LF and at CR) is a
-/// tag followed by a command name (any [`COMMAND_NAMES`] as a prefix of
-/// the second word, any case, whatever whitespace) or `DONE` alone, no
-/// line holds `{digits}`, `{digits+}` or `{digits-}` (the start of a
-/// literal), and there is no NUL byte; an empty message is not inert
-/// either (servers refuse it). See the module's note.
+/// starts do anything lasting with it? Inert: no line (split at LF and at
+/// CR) is a tag followed by a command with a lasting effect (any
+/// [`LASTING_COMMANDS`] as the whole second word, any case, whatever
+/// whitespace, or any private `X…` command, RFC 3501 §6.5.1, whose effect
+/// nobody can know) or `DONE` alone, no line holds `{digits}`, `{digits+}`
+/// or `{digits-}` (the start of a literal, which could smuggle an APPEND),
+/// and there is no NUL byte; an empty message is not inert either
+/// (servers refuse it). See the module's note.
 pub fn is_inert(body: &[u8]) -> bool {
     !body.is_empty()
         && !body.contains(&0)
         && body
             .split(|b| *b == b'\n' || *b == b'\r')
-            .all(|line| !reads_as_command(line) && !holds_literal(line))
+            .all(|line| !reads_as_lasting_command(line) && !holds_literal(line))
 }
 
-/// `^\s*<tag>\s+<command name>…` or `DONE`, case-insensitively.
-fn reads_as_command(line: &[u8]) -> bool {
+/// `^\s*<tag>\s+<lasting command>(\s|$)` or `DONE`, case-insensitively.
+/// A server reads the command name up to the next space, so `copyright`
+/// is not `COPY` and `UIDs` is not `UID`.
+fn reads_as_lasting_command(line: &[u8]) -> bool {
     let mut words = line
         .split(u8::is_ascii_whitespace)
         .filter(|w| !w.is_empty());
@@ -1027,13 +1004,9 @@ fn reads_as_command(line: &[u8]) -> bool {
         && second[0].eq_ignore_ascii_case(&b'X')
         && second[1].is_ascii_alphabetic();
     private
-        || COMMAND_NAMES
+        || LASTING_COMMANDS
             .iter()
-            .filter(|name| **name != "X")
-            .any(|name| {
-                second.len() >= name.len()
-                    && second[..name.len()].eq_ignore_ascii_case(name.as_bytes())
-            })
+            .any(|name| second.eq_ignore_ascii_case(name.as_bytes()))
 }
 
 /// Does the line hold `{` digits, an optional `+` or `-`, and `}`?
@@ -1388,28 +1361,38 @@ mod tests {
     }
 
     #[test]
-    fn a_message_is_inert_only_when_no_line_could_be_a_command() {
-        let inert: [&[u8]; 4] = [
+    fn a_message_is_inert_only_when_no_line_could_do_anything_lasting() {
+        let inert: [&[u8]; 9] = [
             b"From: a@example.net\r\nSubject: hello\r\n\r\nSee you at ten.\r\n",
             b"Subject: x\r\n\r\nQkFTRTY0Cg==\r\nline with {braces} and {12 } and {x}\r\n",
             b"one-word-lines\r\nonly\r\n",
             b"\r\n\r\ntrailing without newline",
+            // Commands that only read or change the session, which the
+            // closed connection ends.
+            b"Subject: x\r\n\r\nPlease check the attached file.\r\n",
+            b"Subject: x\r\n\r\na status update on the order\r\n",
+            b"Subject: x\r\n\r\nzz SELECT INBOX\r\nzz LIST \"\" *\r\nzz LOGOUT\r\n",
+            // A command's name is the whole word.
+            b"Subject: x\r\n\r\nAll copyright reserved.\r\na1 UIDs expunged\r\n",
+            b"Subject: x\r\n\r\nthe delete-key, the (copy)\r\n",
         ];
         for body in inert {
             assert!(is_inert(body), "{}", String::from_utf8_lossy(body));
         }
-        let not_inert: [&[u8]; 14] = [
+        let not_inert: [&[u8]; 16] = [
             b"Subject: x\r\n\r\nzz CREATE Injected\r\n",
             b"Subject: x\r\n\r\n  zz delete INBOX\r\n",
             b"Subject: x\r\n\r\na1\tUid expunge 1:*\r\n",
-            b"Subject: x\r\n\r\nPlease check the attached file.\r\n",
+            b"Subject: x\r\n\r\nPlease copy the attached file.\r\n",
+            b"Subject: x\r\n\r\nzz SELECT INBOX\r\nzz close\r\n",
+            b"Subject: x\r\n\r\nzz fetch 1:* body[]\r\n",
             b"Subject: x\r\n\r\nx XMAS party\r\n",
             b"Subject: x\r\n\r\ndone\r\n",
             b"Subject: x\r\n\r\n  DONE  \r\n",
             b"Subject: x\r\n\r\nabc {5}\r\n",
             b"Subject: x\r\n\r\nabc {5+}\r\n",
             b"Subject: x\r\n\r\nabc {12-} def\r\n",
-            b"Subject: x\r\rzz LOGOUT\r",
+            b"Subject: x\r\rzz RENAME INBOX Old\r",
             b"Subject: x\r\n\r\nNUL \0 inside\r\n",
             b"",
             b"Subject: x\nzz STORE 1 +FLAGS (\\Deleted)",

@@ -86,6 +86,80 @@ async fn a_refused_message_never_lets_a_body_reach_the_server_as_commands() {
     }
 }
 
+/// A message whose lines read as commands that only look or change the
+/// session (as ordinary mail does: "a status update", "please check …").
+fn session_lines(i: usize) -> Vec<u8> {
+    format!(
+        "From: a{i}@example.net\r\nSubject: s{i}\r\nMessage-ID: <s{i}@x>\r\n\r\n\
+         a status update on the order\r\nPlease check the attached file.\r\n\
+         zz SELECT INBOX\r\nzz STATUS INBOX (MESSAGES UNSEEN)\r\nzz SEARCH ALL\r\n\
+         zz LIST \"\" *\r\nzz ENABLE CONDSTORE\r\nzz UNSELECT\r\nzz NOOP\r\n"
+    )
+    .into_bytes()
+}
+
+/// Only commands with a lasting effect make a message wait for the
+/// server's `+` (issue 19: 660 of the WAN bench's 1000 messages waited
+/// for a line like "a status update"). Shown on real Dovecot: such
+/// messages go at once (a MULTIAPPEND of 10 is one round trip), and when
+/// the server refuses their batch and reads them as commands, nothing is
+/// left behind: no message stored or marked read, no folder changed, and
+/// sent again (now waiting) the good ones arrive once.
+#[tokio::test]
+async fn lines_that_only_touch_the_session_do_not_make_a_message_wait() {
+    let server = Dovecot::start(Layout::Exchange);
+    server.append("alice", "INBOX", &[Message::new(ordinary(0))]);
+    let folders = server.list("alice");
+    let bodies: Vec<Vec<u8>> = (0..13).map(session_lines).collect();
+    assert!(bodies
+        .iter()
+        .all(|b| mailferry::imap::messages::is_inert(b)));
+
+    let proxy = Proxy::start(server.addr_plain());
+    let mut session = sign_in(proxy.port(), Duration::from_secs(20)).await;
+    assert_eq!(
+        append_counted(&mut session, &proxy, &[], None, &bodies[..10]).await,
+        1,
+        "ten such messages in one MULTIAPPEND"
+    );
+    session.logout().await;
+
+    let poisoned = Proxy::with_fault(
+        server.addr_plain(),
+        Fault::rewrite(Direction::ToServer, "$Poison", "\\Poison"),
+    );
+    let mut session = sign_in(poisoned.port(), Duration::from_secs(20)).await;
+    let (none, poison) = (Vec::new(), vec!["$Poison".to_owned()]);
+    let item = |i: usize, flags| AppendItem {
+        flags,
+        internal_date: None,
+        body: &bodies[i],
+    };
+    let batch = [item(10, &none), item(11, &poison), item(12, &none)];
+    let err = session
+        .append("INBOX", &batch)
+        .await
+        .expect_err("a refusal of messages sent at once");
+    assert!(err.is_transient(), "{err:?}");
+    let stored = server.fetch_all("alice", "INBOX");
+    assert_eq!(stored.len(), 11, "nothing of the refused batch stored");
+    assert!(
+        stored.iter().all(|m| m.flags.is_empty()),
+        "no message marked: {:?}",
+        stored.iter().map(|m| &m.flags).collect::<Vec<_>>()
+    );
+    assert_eq!(server.list("alice"), folders, "no folder changed");
+    let again = session.append("INBOX", &batch).await.unwrap();
+    assert!(
+        matches!(again[0], Appended::Stored { .. })
+            && matches!(again[1], Appended::Refused { .. })
+            && matches!(again[2], Appended::Stored { .. }),
+        "{again:?}"
+    );
+    session.logout().await;
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 13);
+}
+
 /// An ordinary message: no line reads as a command.
 fn ordinary(i: usize) -> Vec<u8> {
     format!(
