@@ -1045,3 +1045,104 @@ fn release_builds_compile_in_every_sign_in_registration_the_engine_reads() {
         .collect();
     assert_eq!(given.len(), read.len(), "{given:?}");
 }
+
+/// A stand-in `docker` that records its calls (one per line) in
+/// `dir/calls`, the password it was given on standard input in
+/// `dir/password`, and answers `run … --version` with `said`.
+fn fake_docker(dir: &Path, said: &str) {
+    let docker = dir.join("docker");
+    std::fs::write(
+        &docker,
+        format!(
+            r#"#!/bin/bash
+dir='{}'
+echo "$*" >> "$dir/calls"
+case "$1" in
+  run) echo '{said}' ;;
+  login) cat > "$dir/password" ;;
+  inspect) echo "ghcr.io/mailferry-org/mailferry@sha256:0123abcd" ;;
+esac
+"#,
+            dir.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The `image` job's script run with a stand-in docker whose image says
+/// `said` to `--version`: what it did, and the calls docker saw.
+fn image_step(said: &str) -> (Ran, String, tempfile::TempDir) {
+    let (_, yaml) = workflow();
+    let script = yaml_str(&step(&yaml, "image", "Build, check and push")["run"]).to_owned();
+    let fake = tempfile::tempdir().unwrap();
+    fake_docker(fake.path(), said);
+    let summary = fake.path().join("summary");
+    let ran = dry_run(
+        &script,
+        &src_tauri().join(".."),
+        "Linux",
+        &[
+            ("TAG", "v0.1.0"),
+            ("REGISTRY_TOKEN", "ghs_secret-token"),
+            ("GITHUB_REPOSITORY", "MailFerry-Org/MailFerry"),
+            ("GITHUB_SERVER_URL", "https://github.com"),
+            ("GITHUB_SHA", "0123456789abcdef"),
+            ("GITHUB_ACTOR", "release-bot"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap()),
+        ],
+        Some(fake.path()),
+    );
+    let calls = std::fs::read_to_string(fake.path().join("calls")).unwrap_or_default();
+    (ran, calls, fake)
+}
+
+/// Issue 18: the release publishes the command line's image for batch
+/// engines: built from deploy/Containerfile after the version check,
+/// started once to check it says the tag's version, pushed under that
+/// version only (never `latest`) to the repository's own registry, the
+/// token given on standard input, never as an argument.
+#[test]
+fn release_workflow_publishes_the_command_line_image_under_its_version() {
+    let (_, yaml) = workflow();
+    let job = &yaml["jobs"]["image"];
+    assert_eq!(job["needs"], "draft", "after the version check");
+    assert_eq!(job["permissions"]["packages"], "write");
+    assert_eq!(job["permissions"]["contents"], "read");
+
+    let (ran, calls, fake) = image_step("mailferry 0.1.0");
+    assert!(ran.ok, "{}", ran.stdout);
+    let image = "ghcr.io/mailferry-org/mailferry:0.1.0";
+    let lines: Vec<&str> = calls.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "build --file deploy/Containerfile --tag ghcr.io/mailferry-org/mailferry:0.1.0 "
+        ) && lines[0].contains(
+            "--label org.opencontainers.image.source=https://github.com/MailFerry-Org/MailFerry"
+        ) && lines[0].contains("--label org.opencontainers.image.licenses=Apache-2.0"),
+        "{calls}"
+    );
+    assert_eq!(lines[1], format!("run --rm {image} --version"));
+    assert_eq!(
+        lines[2],
+        "login ghcr.io --username release-bot --password-stdin"
+    );
+    assert_eq!(lines[3], format!("push {image}"));
+    assert_eq!(lines.iter().filter(|l| l.starts_with("push")).count(), 1);
+    assert!(!calls.contains("latest") && !calls.contains("ghs_secret-token"));
+    assert_eq!(
+        std::fs::read_to_string(fake.path().join("password")).unwrap(),
+        "ghs_secret-token"
+    );
+    let summary = std::fs::read_to_string(fake.path().join("summary")).unwrap();
+    assert!(summary.contains("@sha256:0123abcd"), "{summary}");
+
+    let (ran, calls, _fake) = image_step("mailferry 0.0.9");
+    assert!(!ran.ok, "an image with another version must not be pushed");
+    assert!(ran.stdout.contains("not version 0.1.0"), "{}", ran.stdout);
+    assert!(
+        !calls.contains("push") && !calls.contains("login"),
+        "{calls}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Where a worker's progress file lives between workers: a state store
-//! (`file:///shared/folder`, or `s3://bucket/prefix` on S3 or an
-//! S3-compatible server) holding one copy of each mailbox's progress file,
+//! (`file:///shared/folder`; `s3://bucket/prefix` on S3 or an
+//! S3-compatible server; `az://container/prefix` on Azure Blob Storage)
+//! holding one copy of each mailbox's progress file,
 //! restored to local disk when a worker starts and written back after every
 //! folder and at the end.
 //!
@@ -8,9 +9,8 @@
 //! system): what is written back is a consistent snapshot
 //! ([`crate::state::snapshot`], SQLite's online backup), put only if the
 //! copy in the store is still the one this worker restored (or there was
-//! none): under a lock for a folder, with S3's conditional writes
-//! (`If-Match` on the ETag seen, `If-None-Match: *` for the first) for an
-//! object store. A stale duplicate worker for the same mailbox is refused
+//! none): under a lock for a folder, with the object store's conditional
+//! writes (`If-Match` on the ETag seen, `If-None-Match: *` for the first). A stale duplicate worker for the same mailbox is refused
 //! ([`StoreError::Newer`]) instead of overwriting newer progress.
 
 use crate::state::StateError;
@@ -83,9 +83,13 @@ pub struct Ending {
 }
 
 /// Which copy of a progress file a worker restored or last saved: an
-/// opaque tag the store compares before it accepts a new one (an ETag).
+/// opaque tag the store compares before it accepts a new one (an ETag,
+/// and the object's version where the store gives one).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Version(String);
+pub struct Version {
+    e_tag: String,
+    generation: Option<String>,
+}
 
 /// A state store, from its address.
 #[derive(Clone, Debug)]
@@ -98,8 +102,8 @@ pub struct StateStore {
 enum Backend {
     /// A folder: one file per progress file, replaced atomically under a lock.
     Dir(PathBuf),
-    /// An S3 bucket (or an S3-compatible server), under a prefix.
-    S3 {
+    /// An object store (S3 or S3-compatible, Azure Blob), under a prefix.
+    Object {
         store: std::sync::Arc<dyn ObjectStore>,
         prefix: String,
     },
@@ -109,11 +113,16 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StateStore {
     /// The store at `url`: `file:///absolute/folder` (a folder every
-    /// worker reaches, created if missing), or `s3://bucket/prefix`. For S3
-    /// the region, keys and endpoint come from the usual variables
-    /// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// worker reaches, created if missing), `s3://bucket/prefix` or
+    /// `az://container/prefix`. Their accounts and
+    /// keys come from each cloud's usual variables: for S3 `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ENDPOINT_URL` for an
-    /// S3-compatible server; plain `http://` only to such an endpoint).
+    /// S3-compatible server (plain `http://` only to such an endpoint); for
+    /// Azure `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY`,
+    /// a SAS or a workload identity (`AZURE_FEDERATED_TOKEN_FILE`,
+    /// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`), or
+    /// `AZURE_STORAGE_USE_EMULATOR=true` for Azurite.
     ///
     /// # Errors
     /// [`StoreError::Address`] for an address MailFerry cannot use.
@@ -130,32 +139,22 @@ impl StateStore {
                 ));
             }
             Backend::Dir(path)
-        } else if let Some(rest) = url.strip_prefix("s3://") {
+        } else if let Some((scheme, rest)) = url.split_once("://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
-                return Err(bad("give a bucket, like s3://bucket/mailferry"));
+                return Err(bad(&format!(
+                    "give a bucket or container, like {scheme}://bucket/mailferry"
+                )));
             }
-            let mut builder = object_store::aws::AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .with_http_connector(web::Connector);
-            let endpoint = std::env::var("AWS_ENDPOINT_URL")
-                .or_else(|_| std::env::var("AWS_ENDPOINT"))
-                .ok();
-            if let Some(endpoint) = endpoint {
-                builder = builder
-                    .with_allow_http(endpoint.starts_with("http://"))
-                    .with_endpoint(endpoint)
-                    .with_virtual_hosted_style_request(false);
-            }
-            let store = builder.build().map_err(|e| bad(&e.to_string()))?;
-            Backend::S3 {
-                store: std::sync::Arc::new(store),
+            let store = object_store_for(scheme, bucket)
+                .ok_or_else(|| bad(SCHEMES))?
+                .map_err(|e| bad(&e.to_string()))?;
+            Backend::Object {
+                store,
                 prefix: prefix.trim_matches('/').to_owned(),
             }
         } else {
-            return Err(bad(
-                "MailFerry reads file:///folder and s3://bucket/prefix addresses",
-            ));
+            return Err(bad(SCHEMES));
         };
         Ok(StateStore {
             url: url.to_owned(),
@@ -233,7 +232,7 @@ impl StateStore {
                 })?;
                 write_atomically(&dir.join(name), &json)
             }
-            Backend::S3 { store, prefix } => store
+            Backend::Object { store, prefix } => store
                 .put(&object_path(prefix, &name), json.into())
                 .await
                 .map(|_| ())
@@ -275,7 +274,7 @@ impl StateStore {
                     }),
                 }
             }
-            Backend::S3 { store, prefix } => {
+            Backend::Object { store, prefix } => {
                 let object = object_path(prefix, key);
                 let failed = |source| StoreError::Object {
                     action: "read from",
@@ -287,9 +286,12 @@ impl StateStore {
                     Err(object_store::Error::NotFound { .. }) => return Ok(None),
                     Err(e) => return Err(failed(e)),
                 };
-                let e_tag = found.meta.e_tag.clone().unwrap_or_default();
+                let version = Version {
+                    e_tag: found.meta.e_tag.clone().unwrap_or_default(),
+                    generation: found.meta.version.clone(),
+                };
                 let bytes = found.bytes().await.map_err(failed)?;
-                Ok(Some((bytes.to_vec(), Version(e_tag))))
+                Ok(Some((bytes.to_vec(), version)))
             }
         }
     }
@@ -299,12 +301,12 @@ impl StateStore {
     async fn put(&self, key: &str, bytes: Vec<u8>, expected: Option<&Version>) -> Result<Version> {
         match &self.backend {
             Backend::Dir(dir) => self.put_in_folder(dir, key, &bytes, expected),
-            Backend::S3 { store, prefix } => {
+            Backend::Object { store, prefix } => {
                 let mode = match expected {
                     None => PutMode::Create,
-                    Some(Version(e_tag)) => PutMode::Update(UpdateVersion {
-                        e_tag: Some(e_tag.clone()),
-                        version: None,
+                    Some(seen) => PutMode::Update(UpdateVersion {
+                        e_tag: Some(seen.e_tag.clone()),
+                        version: seen.generation.clone(),
                     }),
                 };
                 let options = PutOptions {
@@ -315,7 +317,10 @@ impl StateStore {
                     .put_opts(&object_path(prefix, key), bytes.into(), options)
                     .await
                 {
-                    Ok(put) => Ok(Version(put.e_tag.unwrap_or_default())),
+                    Ok(put) => Ok(Version {
+                        e_tag: put.e_tag.unwrap_or_default(),
+                        generation: put.version,
+                    }),
                     Err(
                         object_store::Error::Precondition { .. }
                         | object_store::Error::AlreadyExists { .. },
@@ -385,13 +390,58 @@ fn object_path(prefix: &str, key: &str) -> object_store::path::Path {
 /// A copy's tag in a folder: the SHA-256 of its bytes.
 fn version_of(bytes: &[u8]) -> Version {
     use sha2::{Digest, Sha256};
-    Version(
-        Sha256::digest(bytes)
+    Version {
+        e_tag: Sha256::digest(bytes)
             .iter()
             .take(16)
             .map(|b| format!("{b:02x}"))
             .collect(),
-    )
+        generation: None,
+    }
+}
+
+/// The addresses [`StateStore::open`] reads, in words.
+const SCHEMES: &str =
+    "MailFerry reads file:///folder, s3://bucket/prefix and az://container/prefix addresses";
+
+/// The object store client for `scheme://bucket` (its settings from the
+/// cloud's usual variables), or `None` for a scheme MailFerry does not
+/// know. Every client sends its requests through [`web::Connector`].
+fn object_store_for(
+    scheme: &str,
+    bucket: &str,
+) -> Option<object_store::Result<std::sync::Arc<dyn ObjectStore>>> {
+    use std::sync::Arc;
+    Some(match scheme {
+        "s3" => {
+            let mut builder = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_http_connector(web::Connector);
+            let endpoint = std::env::var("AWS_ENDPOINT_URL")
+                .or_else(|_| std::env::var("AWS_ENDPOINT"))
+                .ok();
+            if let Some(endpoint) = endpoint {
+                builder = builder
+                    .with_allow_http(endpoint.starts_with("http://"))
+                    .with_endpoint(endpoint)
+                    .with_virtual_hosted_style_request(false);
+            }
+            builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        "az" | "azure" => {
+            let emulator = std::env::var("AZURE_STORAGE_USE_EMULATOR")
+                .is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+            object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                // Azurite listens on plain http://127.0.0.1; Azure itself
+                // only on https://.
+                .with_allow_http(emulator)
+                .with_http_connector(web::Connector)
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        _ => return None,
+    })
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed over it, so a

@@ -351,8 +351,10 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "N|env:NAME", requires = "mailboxes")]
     pub(crate) row: Option<String>,
     /// With --row: where the mailbox's progress file lives between workers
-    /// (file:///shared/folder, or s3://bucket/prefix with the AWS_*
-    /// variables). Restored at the start, saved after every folder and at
+    /// (file:///shared/folder; s3://bucket/prefix with the AWS_*
+    /// variables; az://container/prefix with the AZURE_STORAGE_*
+    /// variables).
+    /// Restored at the start, saved after every folder and at
     /// the end; refused if another worker saved it since.
     #[arg(long, value_name = "URL", requires = "row")]
     pub(crate) state_store: Option<String>,

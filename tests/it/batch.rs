@@ -447,6 +447,37 @@ impl Drop for Moto {
     }
 }
 
+/// One worker saving its progress to the object store `scheme://progress`
+/// and the report reading it back from there (with `env`, the store's
+/// variables).
+fn a_worker_saves_there_and_the_report_reads_it(scheme: &str, env: &[(&str, &str)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let (src, dst) = (server(), server());
+    src.append(&user(1), "INBOX", &mails(&user(1), "INBOX"));
+    let list = dir.path().join("list.csv");
+    std::fs::write(&list, format!("{0},{0},{1}\n", user(1), password(1))).unwrap();
+    let url = format!("{scheme}://progress/run");
+    let batch = Batch {
+        src: &src,
+        dst: &dst,
+        list: &list,
+        store: &url,
+        work: dir.path(),
+    };
+    let (code, said) = finish(batch.worker(0, 0, &[]));
+    assert_eq!(code, Some(0), "{said}");
+    let report = report(&src, &dst, &list, &url, &[], env);
+    let said = common::text(&report.stdout) + &common::text(&report.stderr);
+    assert_eq!(report.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{0} -> {0}: done, {PER_FOLDER} messages at the new mailbox, safe to switch",
+            user(1)
+        )),
+        "{said}"
+    );
+}
+
 /// The same promise from an S3-compatible server (ETag conditions:
 /// `If-None-Match: *` for the first save, `If-Match` after); then one
 /// worker saving there and the report reading it back.
@@ -462,30 +493,152 @@ async fn the_s3_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = StateStore::open("s3://progress/jobs").unwrap();
     puts_only_over_the_copy_seen(&store, dir.path()).await;
+    a_worker_saves_there_and_the_report_reads_it("s3", &moto.env());
+}
 
-    let (src, dst) = (server(), server());
-    src.append(&user(1), "INBOX", &mails(&user(1), "INBOX"));
-    let list = dir.path().join("list.csv");
-    std::fs::write(&list, format!("{0},{0},{1}\n", user(1), password(1))).unwrap();
-    let batch = Batch {
-        src: &src,
-        dst: &dst,
-        list: &list,
-        store: "s3://progress/run",
-        work: dir.path(),
+/// Azure Blob Storage's emulator on 127.0.0.1 (Azurite, from npm):
+/// `MAILFERRY_AZURITE` names its `azurite-blob` program (`./dev test`
+/// installs it and sets it), else `azurite-blob` on the PATH. Stopped
+/// when dropped.
+struct Azurite {
+    child: Child,
+    endpoint: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Azurite's built-in account and its published key (the same in every
+/// copy of the emulator).
+const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+impl Azurite {
+    /// The emulator with `container` made, or `None` (said on stderr)
+    /// when Azurite is not installed here and no one asked for it.
+    fn start(container: &str) -> Option<Azurite> {
+        let program = match std::env::var("MAILFERRY_AZURITE") {
+            Ok(path) => {
+                assert!(
+                    Path::new(&path).exists(),
+                    "MAILFERRY_AZURITE={path} does not exist"
+                );
+                PathBuf::from(path)
+            }
+            Err(_) => match std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join("azurite-blob"))
+                    .find(|p| p.exists())
+            }) {
+                Some(path) => path,
+                None => {
+                    eprintln!(
+                        "SKIPPED: no Azure Blob emulator here (azurite-blob not on the PATH and \
+                         MAILFERRY_AZURITE unset; `./dev test` installs it)"
+                    );
+                    return None;
+                }
+            },
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(program)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args(["--silent", "--disableTelemetry", "--skipApiVersionCheck"])
+            .arg("--location")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start azurite-blob");
+        let azurite = Azurite {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match azurite.make_container(container) {
+                Ok(201) => return Some(azurite),
+                Ok(status) => panic!("Azurite refused to make the container: {status}"),
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200))
+                }
+                Err(e) => panic!("azurite-blob did not start: {e}"),
+            }
+        }
+    }
+
+    /// `PUT ?restype=container`, signed with the account's key (Shared
+    /// Key, as Azure's REST reference describes it); the answer's status.
+    fn make_container(&self, name: &str) -> Result<u16, ureq::Error> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-08-06";
+        let to_sign = format!(
+            "PUT\n{}x-ms-date:{date}\nx-ms-version:{version}\n\
+             /{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{name}\nrestype:container",
+            "\n".repeat(11)
+        );
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &b64.decode(AZURITE_KEY).unwrap());
+        let signature = b64.encode(ring::hmac::sign(&key, to_sign.as_bytes()));
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let answer = agent
+            .put(&format!(
+                "{}/{AZURITE_ACCOUNT}/{name}?restype=container",
+                self.endpoint
+            ))
+            .header("x-ms-date", &date)
+            .header("x-ms-version", version)
+            .header(
+                "Authorization",
+                &format!("SharedKey {AZURITE_ACCOUNT}:{signature}"),
+            )
+            .send_empty()?;
+        Ok(answer.status().as_u16())
+    }
+
+    /// The variables a worker reads to reach it.
+    fn env(&self) -> [(&'static str, &str); 2] {
+        [
+            ("AZURE_STORAGE_USE_EMULATOR", "true"),
+            ("AZURITE_BLOB_STORAGE_URL", self.endpoint.as_str()),
+        ]
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same promise from Azure Blob Storage (its emulator: `If-None-Match:
+/// *` for the first save, `If-Match` on the ETag after), and a worker and
+/// the report through it.
+#[tokio::test]
+async fn the_azure_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
+    let Some(azurite) = Azurite::start("progress") else {
+        return;
     };
-    let (code, said) = finish(batch.worker(0, 0, &[]));
-    assert_eq!(code, Some(0), "{said}");
-    let report = report(&src, &dst, &list, "s3://progress/run", &[], &moto.env());
-    let said = common::text(&report.stdout) + &common::text(&report.stderr);
-    assert_eq!(report.status.code(), Some(0), "{said}");
-    assert!(
-        said.contains(&format!(
-            "{0} -> {0}: done, {PER_FOLDER} messages at the new mailbox, safe to switch",
-            user(1)
-        )),
-        "{said}"
-    );
+    for (name, value) in azurite.env() {
+        // Only this test reads these variables.
+        std::env::set_var(name, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open("az://progress/jobs").unwrap();
+    puts_only_over_the_copy_seen(&store, dir.path()).await;
+    a_worker_saves_there_and_the_report_reads_it("az", &azurite.env());
 }
 
 /// A snapshot taken while another connection writes is a whole database:
