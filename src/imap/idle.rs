@@ -7,7 +7,7 @@
 //! read straight from the connection a byte at a time, so nothing after
 //! the IDLE's own tagged reply is taken from it, and the line read so far
 //! survives a wait that ends without one (the partial line stays in
-//! [`Idle`]).
+//! `Idle`).
 
 use std::time::{Duration, Instant};
 

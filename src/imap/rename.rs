@@ -32,7 +32,7 @@ impl Session {
     /// it along with it.
     ///
     /// # Errors
-    /// [`Problem::ServerRefused`] with the server's words when it says no;
+    /// [`Problem::ServerRefused`](crate::error::Problem::ServerRefused) with the server's words when it says no;
     /// a lost or silent connection.
     pub async fn rename(&mut self, from: &str, to: &str) -> Result<(), Error> {
         let command = format!(
@@ -48,7 +48,7 @@ impl Session {
     /// UNSUBSCRIBE from a folder (its wire name): mail apps stop showing it.
     ///
     /// # Errors
-    /// [`Problem::ServerRefused`] with the server's words when it says no;
+    /// [`Problem::ServerRefused`](crate::error::Problem::ServerRefused) with the server's words when it says no;
     /// a lost or silent connection.
     pub async fn unsubscribe(&mut self, wire_name: &str) -> Result<(), Error> {
         let name = self.quoted(wire_name, "the folder name")?;
