@@ -92,6 +92,7 @@ pub(crate) struct Archive {
 /// in another format, settles what a killed run left in doubt.
 pub(crate) fn open_archive(
     dir: &Path,
+    progress_file: Option<&Path>,
     format: Format,
     now: &dyn Fn() -> i64,
 ) -> Result<Archive, ArchiveError> {
@@ -113,7 +114,8 @@ pub(crate) fn open_archive(
         }
         Err(e) => return Err(files("read", &marker)(e)),
     }
-    let mut state = State::open(&meta.join("export.db"), now())?;
+    let progress_file = progress_file.map_or_else(|| meta.join("export.db"), Path::to_owned);
+    let mut state = State::open(&progress_file, now())?;
     let journal = Journal::open(&meta.join("journal.jsonl"))?;
     settle(&mut state, &journal, now)?;
     Ok(Archive {
@@ -201,7 +203,28 @@ pub async fn export_watched(
     now: &dyn Fn() -> i64,
     progress: OnProgress<'_>,
 ) -> Result<ExportReport, ArchiveError> {
-    let mut archive = open_archive(dir, format, now)?;
+    export_with_progress_file(session, dir, None, format, cancel, now, progress).await
+}
+
+/// [`export_watched`] with the archive's progress file at `progress_file`
+/// instead of inside the archive (`None`: inside it). A batch worker keeps
+/// it on its own disk, since SQLite must not sit on the network file
+/// system that holds the archives; the archive's journal alone says what
+/// it holds, so a worker that starts without the progress file writes
+/// nothing twice.
+///
+/// # Errors
+/// As [`export`].
+pub async fn export_with_progress_file(
+    session: &mut Session,
+    dir: &Path,
+    progress_file: Option<&Path>,
+    format: Format,
+    cancel: &Cancel,
+    now: &dyn Fn() -> i64,
+    progress: OnProgress<'_>,
+) -> Result<ExportReport, ArchiveError> {
+    let mut archive = open_archive(dir, progress_file, format, now)?;
     let tree = read_tree(session).await?;
     let mut report = ExportReport {
         archive: dir.to_owned(),
@@ -478,7 +501,18 @@ async fn export_folder(
         ));
         return Ok(report);
     }
-    let done = archive.state.mapped_uids(record.id, v)?;
+    // What the progress file says is written, and what the journal does:
+    // the journal is the archive's own record, so a progress file lost or
+    // kept elsewhere (a batch worker's) never makes a message go twice.
+    let mut done = archive.state.mapped_uids(record.id, v)?;
+    done.extend(
+        archive
+            .journal
+            .rows
+            .iter()
+            .filter(|r| r.folder == name.display() && r.uidvalidity == v)
+            .map(|r| r.uid),
+    );
     let metas = if status.exists == 0 {
         Vec::new()
     } else {

@@ -121,6 +121,21 @@ pub(crate) struct ExportArgs {
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub(crate) json: bool,
+    /// One mailbox of a list per worker (the list `sync --mailboxes`
+    /// reads; with --row): the row's old mailbox is exported to
+    /// DIR/<its address>, with the row's password or the administrator
+    /// sign-in given by the --…1 flags.
+    #[arg(long, value_name = "FILE", requires = "row", conflicts_with = "verify")]
+    pub(crate) mailboxes: Option<PathBuf>,
+    /// With --mailboxes: the row this worker exports, counted from 0, or
+    /// env:NAME to read it from a variable (env:JOB_COMPLETION_INDEX on a
+    /// Kubernetes Indexed Job). Its progress file stays on this computer
+    /// (the archive's journal says what the archive holds, so a worker
+    /// started elsewhere writes nothing twice). Exit codes as `sync --row`:
+    /// 0 done, 1 messages not written, 75 try again later, 77 retrying
+    /// cannot help (docs/scale.md).
+    #[arg(long, value_name = "N|env:NAME", requires = "mailboxes")]
+    pub(crate) row: Option<String>,
 }
 
 #[derive(Args)]

@@ -8,9 +8,13 @@ use super::sync::{signalled, stop_on_signal};
 use super::{default_state_path, unix_now};
 use anyhow::{anyhow, Context};
 use mailferry::archive::{export, import, ArchiveError, Format};
+use mailferry::batch;
+use mailferry::domain::parse_list;
 use mailferry::imap::Session;
 use mailferry::run::Cancel;
+use mailferry::secret::Secret;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
 /// An archive error as the CLI prints it.
@@ -36,6 +40,9 @@ async fn sign_in(side: Side) -> anyhow::Result<Session> {
 /// `mailferry export`: the source mailbox to files, or with `--verify`
 /// the archive compared with the source.
 pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(list), Some(spec)) = (args.mailboxes.clone(), args.row.clone()) {
+        return export_row(args, &list, &spec).await;
+    }
     let mut side = Side::from(args.side1);
     side.lookup = args.lookup;
     let format = Format::from_name(&args.format).expect("clap checked the format");
@@ -82,9 +89,116 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let report = export::export(&mut session, &args.to, format, &cancel, &unix_now).await;
     session.logout().await;
     let report = report.map_err(|e| archive_error("Source", e))?;
-    if args.json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-    } else {
+    print_export(&report, args.json)?;
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
+}
+
+/// `mailferry export --mailboxes FILE --row N`: one row's old mailbox to
+/// `--to DIR/<its address>`, as one worker of a batch engine; exit codes
+/// as `sync --row` (`batch::DONE`, `REFUSALS`, `TEMPORARY`, `PERMANENT`).
+async fn export_row(args: ExportArgs, list: &Path, spec: &str) -> anyhow::Result<ExitCode> {
+    let index =
+        batch::row_index(spec, |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
+    let text = Secret::new(
+        std::fs::read_to_string(list)
+            .with_context(|| format!("cannot read --mailboxes {}", list.display()))?,
+    );
+    let rows = parse_list(text.expose(), &[]);
+    drop(text);
+    let count = rows.len();
+    let Some(row) = rows.into_iter().nth(index) else {
+        eprintln!(
+            "The list has {count} mailboxes (rows 0 to {}): row {index} has nothing to do.",
+            count.saturating_sub(1)
+        );
+        return Ok(ExitCode::from(batch::DONE));
+    };
+    if let Some(problem) = &row.problem {
+        eprintln!("mailferry: row {index} of the list cannot be exported: {problem}");
+        return Ok(ExitCode::from(batch::PERMANENT));
+    }
+    let mut side = Side::from(args.side1);
+    side.lookup = args.lookup;
+    let (endpoint, credentials) = side.resolve_for(&row.source_user, row.source_password)?;
+    let dir = args.to.join(archive_dir_name(&credentials.user));
+    let progress = default_state_path(&format!(
+        "export of {} at {} to {}",
+        credentials.user,
+        endpoint.host,
+        dir.display()
+    ))?;
+    let failed = |e: mailferry::error::Error| {
+        let code = if e.is_transient() {
+            batch::TEMPORARY
+        } else {
+            batch::PERMANENT
+        };
+        eprintln!("mailferry: {:#}", engine_error("Source", e));
+        Ok(ExitCode::from(code))
+    };
+    let mut session = match Session::connect(&endpoint, &credentials).await {
+        Ok(session) => session,
+        Err(e) => return failed(e),
+    };
+    let format = Format::from_name(&args.format).expect("clap checked the format");
+    let cancel = Cancel::new();
+    let signal = stop_on_signal(cancel.clone());
+    let report = export::export_with_progress_file(
+        &mut session,
+        &dir,
+        Some(&progress),
+        format,
+        &cancel,
+        &unix_now,
+        &mut |_| {},
+    )
+    .await;
+    session.logout().await;
+    let report = match report {
+        Ok(report) => report,
+        Err(ArchiveError::Server(e)) => return failed(e),
+        // A folder that holds another format, a name the file system
+        // cannot take: the same again tomorrow.
+        Err(e @ ArchiveError::Unusable(_)) => {
+            eprintln!("mailferry: {e}");
+            return Ok(ExitCode::from(batch::PERMANENT));
+        }
+        // The disk or the progress file: worth another try.
+        Err(e) => {
+            eprintln!("mailferry: {e}");
+            return Ok(ExitCode::from(batch::TEMPORARY));
+        }
+    };
+    print_export(&report, args.json)?;
+    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
+}
+
+/// The folder of one mailbox's archive under `--to`: its address, with
+/// what a file name cannot hold replaced.
+fn archive_dir_name(user: &str) -> String {
+    let name: String = user
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    match name.trim_start_matches('.') {
+        "" => "mailbox".to_owned(),
+        rest if rest.len() == name.len() => name,
+        rest => format!("_{rest}"),
+    }
+}
+
+/// An export's report, as words or JSON.
+fn print_export(report: &export::ExportReport, json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(report)?)?;
+        return Ok(());
+    }
+    {
         for f in &report.folders {
             write!(
                 out,
@@ -107,7 +221,7 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             report.archive.display()
         )?;
     }
-    Ok(signalled(&signal).unwrap_or(ExitCode::from(report.exit_code())))
+    Ok(())
 }
 
 /// `mailferry import`: files into the destination mailbox.

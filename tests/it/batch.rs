@@ -641,6 +641,112 @@ async fn the_azure_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     a_worker_saves_there_and_the_report_reads_it("az", &azurite.env());
 }
 
+/// `mailferry export --mailboxes FILE --row N|env:NAME`: one worker per
+/// row, the row's mailbox kept as files in DIR/<its address>, with the
+/// batch exit codes: done (0), a wrong password (77, at once), a row past
+/// the end (0, nothing to do); a worker started again on another machine
+/// (a fresh data folder: no progress file) writes nothing twice.
+#[test]
+fn export_one_row_per_worker_keeps_each_mailbox_as_files() {
+    let src = server();
+    for i in 0..2 {
+        for folder in FOLDERS {
+            if folder != "INBOX" {
+                src.create_mailbox(&user(i), folder);
+            }
+            src.append(&user(i), folder, &mails(&user(i), folder));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.csv");
+    std::fs::write(
+        &list,
+        format!(
+            "{0},{0},{1}\n{2},{2},{3}\n{4},{4},wrong\n",
+            user(0),
+            password(0),
+            user(1),
+            password(1),
+            user(2)
+        ),
+    )
+    .unwrap();
+    let archives = dir.path().join("archives");
+    let worker = |index: usize, pod: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailferry"))
+            .args(["export", "--host1", "127.0.0.1", "--port1"])
+            .arg(src.plain_port().to_string())
+            .args(["--plain1", "--format", "maildir", "--mailboxes"])
+            .arg(&list)
+            .args(["--row", "env:JOB_COMPLETION_INDEX", "--to"])
+            .arg(&archives)
+            .env("JOB_COMPLETION_INDEX", index.to_string())
+            .env("MAILFERRY_DATA_DIR", dir.path().join(pod))
+            .env_remove("MAILFERRY_PASSWORD1")
+            .env_remove("MAILFERRY_CRASH_AT")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            common::text(&out.stdout) + &common::text(&out.stderr),
+        )
+    };
+    let files = |mailbox: &str| -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![archives.join(mailbox)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.file_name().is_some_and(|n| n == ".mailferry") {
+                    continue;
+                }
+                if p.is_dir() {
+                    stack.push(p);
+                } else if d != archives.join(mailbox) {
+                    // (the archive's manifest sits at its top)
+                    out.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let all = FOLDERS.len() * PER_FOLDER;
+    for i in 0..2 {
+        let (code, said) = worker(i, &format!("pod-{i}"));
+        assert_eq!(code, Some(0), "{said}");
+        assert!(
+            said.contains(&format!("{all} messages written, 0 already")),
+            "{said}"
+        );
+        assert_eq!(files(&user(i)).len(), all, "{said}");
+        assert!(
+            !archives.join(user(i)).join(".mailferry/export.db").exists(),
+            "the progress file stays on the worker's disk"
+        );
+    }
+    let (code, said) = worker(2, "pod-2");
+    assert_eq!(
+        code,
+        Some(i32::from(PERMANENT)),
+        "a wrong password is permanent: {said}"
+    );
+    assert!(!said.contains("wrong"), "no password printed: {said}");
+    let (code, said) = worker(7, "pod-7");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("nothing to do"), "{said}");
+
+    let before = files(&user(0));
+    let (code, said) = worker(0, "pod-0-elsewhere");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(&format!("0 messages written, {all} already")),
+        "{said}"
+    );
+    assert_eq!(files(&user(0)), before, "nothing written twice");
+}
+
 /// A snapshot taken while another connection writes is a whole database:
 /// it passes SQLite's integrity check and holds a prefix of the writes.
 #[test]

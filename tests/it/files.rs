@@ -303,6 +303,47 @@ fn export_and_import_round_trip_in_every_format_through_a_kill_each_way() {
     round_trip(&src, "mbox", "export_mid_message:5");
 }
 
+/// The archive's journal is its own record: a progress file lost (a batch
+/// worker starting on another machine keeps it on its own disk) makes
+/// nothing go twice, in any format; only new mail is written.
+#[test]
+fn an_archive_without_its_progress_file_writes_nothing_twice() {
+    for format in ["maildir", "mbox", "eml"] {
+        let src = common::dovecot(Layout::Exchange);
+        src.append("alice", "INBOX", &plain(5, "first"));
+        let dir = tempfile::tempdir().unwrap();
+        ok(&run(&export_args(&src, dir.path(), format), None));
+        let before = files_under(dir.path());
+        let sizes = |files: &[String]| -> u64 {
+            files
+                .iter()
+                .map(|f| std::fs::metadata(dir.path().join(f)).unwrap().len())
+                .sum()
+        };
+        let size = sizes(&before);
+        std::fs::remove_file(dir.path().join(".mailferry/export.db")).unwrap();
+        let again = run(&export_args(&src, dir.path(), format), None);
+        ok(&again);
+        assert!(
+            text(&again.stdout).contains("0 messages written, 5 already"),
+            "{format}: {}",
+            text(&again.stdout)
+        );
+        assert_eq!(files_under(dir.path()), before, "{format}: no file added");
+        assert_eq!(sizes(&before), size, "{format}: nothing appended");
+
+        src.append("alice", "INBOX", &plain(1, "later"));
+        std::fs::remove_file(dir.path().join(".mailferry/export.db")).unwrap();
+        let third = run(&export_args(&src, dir.path(), format), None);
+        ok(&third);
+        assert!(
+            text(&third.stdout).contains("1 messages written, 5 already"),
+            "{format}: {}",
+            text(&third.stdout)
+        );
+    }
+}
+
 #[test]
 fn a_changed_format_is_refused_rather_than_mixed() {
     let src = common::dovecot(Layout::Exchange);
