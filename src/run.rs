@@ -312,6 +312,24 @@ pub async fn sync(
             None => groups.push(vec![i]),
         }
     }
+    // With folders copied at once, the biggest go first (by the look
+    // before the run: messages at the source), so the run never ends
+    // waiting for one big folder that started last; without a look, INBOX
+    // (usually the biggest) first. The report keeps the map's order.
+    if at_once > 1 {
+        let work = |group: &Vec<usize>| -> (u64, bool) {
+            let messages = group
+                .iter()
+                .filter_map(|&i| glances.get(entries[i].0.source.wire()))
+                .map(|g| u64::from(g.source.exists))
+                .sum();
+            (
+                messages,
+                group.iter().any(|&i| entries[i].0.source.is_inbox()),
+            )
+        };
+        groups.sort_by_key(|g| std::cmp::Reverse(work(g)));
+    }
     let mut siblings = Vec::new();
     let mut openers = Vec::new();
     if let Some(st) = state.as_deref() {

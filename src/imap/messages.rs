@@ -803,6 +803,12 @@ impl Session {
         self.trusted(done, &unwaited).await
     }
 
+    /// Will APPEND wait a round trip for the server's `+` before sending
+    /// this message (it may not go as a non-synchronising literal)?
+    pub fn waits_for_go_ahead(&self, item: &AppendItem<'_>) -> bool {
+        !self.may_send_unwaited(item)
+    }
+
     /// May this message go as a non-synchronising literal? See the
     /// module's note for the rule and why.
     fn may_send_unwaited(&self, item: &AppendItem<'_>) -> bool {

@@ -412,9 +412,10 @@ pub(super) async fn copy_batch(
 }
 
 /// The least a connection gets of a batch split between several, in
-/// bytes, or else in messages: each message waits a round trip for the
-/// server's `+` and another sign-in costs a handful, so over a long link a
-/// share of this many messages gains more than the new connection costs.
+/// bytes, or else in messages that wait a round trip for the server's `+`
+/// (another sign-in costs a handful, so over a long link a share of this
+/// many such messages gains more than the new connection costs; messages
+/// sent without waiting gain nothing from it).
 const MIN_SHARE_BYTES: usize = 2 * 1024 * 1024;
 /// See [`MIN_SHARE_BYTES`].
 const MIN_SHARE_MESSAGES: usize = 8;
@@ -450,8 +451,9 @@ impl Writers<'_> {
         // Connections already open (kept from an earlier batch) are used
         // whenever each gets two messages or more.
         let bytes: usize = items.iter().map(|i| i.body.len()).sum();
+        let waiting = items.iter().filter(|i| dest.waits_for_go_ahead(i)).count();
         let worth = (bytes / MIN_SHARE_BYTES)
-            .max(items.len() / MIN_SHARE_MESSAGES)
+            .max(waiting / MIN_SHARE_MESSAGES)
             .max(1 + self.extra.len());
         let wanted = self.connections.min(items.len() / 2).min(worth).max(1);
         while self.extra.len() + 1 < wanted && take_place(self.free) {

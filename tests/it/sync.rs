@@ -1284,29 +1284,54 @@ async fn writes_spread_over_several_connections_without_exceeding_the_cap() {
     );
 }
 
-#[tokio::test]
-async fn many_small_messages_are_written_over_several_connections() {
-    // Few bytes, but each message waits a round trip for the server's `+`:
-    // over a long link that is what a connection more saves.
-    let src = exchange_source(&mails(0..40, ""));
+/// 40 new messages (`extra` in their bodies) arrive in INBOX after a first
+/// copy, and a run with 3 connections brings them: the most destination
+/// connections that run held at once. Every other folder is unchanged, so
+/// only INBOX is opened: any connection beyond the first is an extra
+/// writer.
+async fn writers_for_new_mail(extra: &str) -> usize {
+    let src = exchange_source(&mails(0..1, extra));
     let dst = common::dovecot(Layout::Exchange);
-    let proxy = Proxy::start(dst.addr_plain());
     let (_dir, state) = common::state_file();
     let options = Options {
         connections: 3,
         ..Options::default()
     };
+    migrate(src.addr_plain(), dst.addr_plain(), &state, &options)
+        .await
+        .unwrap();
+    src.append("alice", "INBOX", &mails(1..41, extra));
+    let proxy = Proxy::start(dst.addr_plain());
     let report = migrate(src.addr_plain(), proxy.addr(), &state, &options)
         .await
         .unwrap();
     assert_eq!(report.transferred(), 40, "{report:#?}");
     assert_same(&src, "INBOX", &dst, "INBOX");
-    // At most 3 open at once (folders copied at once each hold one, and
-    // give it back when done; extra writers take only free places).
-    let opened = proxy.peak_connections();
+    proxy.peak_connections()
+}
+
+#[tokio::test]
+async fn many_small_messages_are_written_over_several_connections() {
+    // Few bytes, but each message waits a round trip for the server's `+`
+    // (a line of it reads as a command that changes something): over a
+    // long link that is what a connection more saves. At most 3 open at
+    // once (extra writers take only free places).
+    let opened = writers_for_new_mail("\r\nzz COPY 1:* Archive").await;
     assert!(
         (2..=3).contains(&opened),
         "3 connections at most, and more than one used: {opened}"
+    );
+}
+
+/// Messages that go without waiting for the server's `+` gain nothing from
+/// another connection, which costs a sign-in (issue 19: over a 50 ms link
+/// a delta's 21 new messages opened one at the end, a third of a second).
+#[tokio::test]
+async fn messages_sent_without_waiting_open_no_extra_connection() {
+    assert_eq!(
+        writers_for_new_mail("").await,
+        1,
+        "one folder, one connection"
     );
 }
 
@@ -1343,4 +1368,45 @@ async fn a_stop_request_ends_the_run_after_the_batch_in_flight_and_the_next_run_
     let rest = common::copy(&src, &dst, &state, &Options::default()).await;
     assert_eq!(rest.transferred(), 8);
     assert_same(&src, "INBOX", &dst, "INBOX");
+}
+
+/// Folders copied at once start with the biggest (by the look before the
+/// run), so a run never ends waiting on one big folder that started last
+/// (issue 19: over a 50 ms link the delta's INBOX, a third of the new
+/// mail, was the last folder opened).
+#[tokio::test]
+async fn the_biggest_changed_folder_is_opened_first() {
+    use mailferry::event::Event;
+    let src = common::dovecot(Layout::Exchange);
+    let small = ["Archive", "Projects", "Receipts", "Travel", "Zeta"];
+    for (n, folder) in small.iter().enumerate() {
+        src.create_mailbox("alice", folder);
+        src.append("alice", folder, &mails(n * 10..n * 10 + 2, ""));
+    }
+    src.append("alice", "INBOX", &mails(100..130, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    let options = Options {
+        connections: 2,
+        ..Options::default()
+    };
+    common::copy(&src, &dst, &state, &options).await;
+    for (n, folder) in small.iter().enumerate() {
+        src.append("alice", folder, &mails(n * 10 + 5..n * 10 + 6, ""));
+    }
+    src.append("alice", "INBOX", &mails(200..201, ""));
+    let mut job = common::open_job(src.addr_plain(), dst.addr_plain(), &state).await;
+    let mut scanned = Vec::new();
+    let mut sink = |event: Event| {
+        if let Event::FolderScanned { folder, .. } = event {
+            scanned.push(folder);
+        }
+    };
+    let report = job.run(&options, &|| NOW, &mut sink).await.unwrap();
+    job.close().await;
+    assert_eq!(report.transferred(), 6, "{report:#?}");
+    assert!(
+        scanned[..2].contains(&"INBOX".to_owned()),
+        "INBOX among the first two opened: {scanned:?}"
+    );
 }
