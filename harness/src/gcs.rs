@@ -573,6 +573,72 @@ fn http_date(time: SystemTime) -> String {
 mod tests {
     use super::*;
 
+    /// A self-signed JWT as object_store makes one, with `server`'s key.
+    fn jwt(server: &GcsServer, kid: &str, scope: &str, exp: u64) -> String {
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::PrivatePkcs8KeyDer::from_pem_slice(server.key_pem.as_bytes())
+            .unwrap();
+        let pair = ring::signature::RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()).unwrap();
+        let head = URL_SAFE_NO_PAD.encode(format!(
+            "{{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"{kid}\"}}"
+        ));
+        let claims = URL_SAFE_NO_PAD.encode(format!(
+            "{{\"iss\":\"{ACCOUNT_EMAIL}\",\"sub\":\"{ACCOUNT_EMAIL}\",\"scope\":\"{scope}\",\
+             \"iat\":{},\"exp\":{exp}}}",
+            exp - 3600
+        ));
+        let message = format!("{head}.{claims}");
+        let mut signature = vec![0u8; pair.public().modulus_len()];
+        pair.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            message.as_bytes(),
+            &mut signature,
+        )
+        .unwrap();
+        format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    #[test]
+    fn only_the_accounts_own_unexpired_tokens_sign_in() {
+        let (Some(one), Some(other)) = (GcsServer::start("b"), GcsServer::start("b")) else {
+            eprintln!("SKIPPED: openssl cannot make a key here");
+            return;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let scope = "https://www.googleapis.com/auth/cloud-platform";
+        let kid = one.server.key_id.clone();
+        let good = jwt(&one, &kid, scope, now + 3600);
+        assert!(one.server.jwt_holds(&good));
+        assert_eq!(
+            one.server.signed_in(&format!("Bearer {good}")),
+            SignedIn::ServiceAccount
+        );
+        assert!(!other.server.jwt_holds(&good), "another key");
+        assert!(!one.server.jwt_holds(&jwt(&other, &kid, scope, now + 3600)));
+        assert!(!one
+            .server
+            .jwt_holds(&jwt(&one, "other-key", scope, now + 3600)));
+        assert!(
+            !one.server.jwt_holds(&jwt(&one, &kid, scope, now - 10)),
+            "expired"
+        );
+        let gmail = "https://www.googleapis.com/auth/gmail.readonly";
+        assert!(!one.server.jwt_holds(&jwt(&one, &kid, gmail, now + 3600)));
+        let mut tampered = good.clone();
+        tampered.insert_str(good.find('.').unwrap() + 1, "e30");
+        assert!(!one.server.jwt_holds(&tampered));
+        assert_eq!(one.server.signed_in("Bearer nothing"), SignedIn::No);
+        assert_eq!(
+            one.server
+                .signed_in(&format!("Bearer {}", one.server.metadata_token)),
+            SignedIn::Metadata
+        );
+    }
+
     #[test]
     fn http_dates_are_the_calendars() {
         let t = UNIX_EPOCH + Duration::from_secs(1_796_524_600);
