@@ -218,34 +218,18 @@ fn serve(
     requests: &Mutex<Vec<Request>>,
 ) {
     let mut reader = BufReader::new(&mut *stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some((method, target, headers)) = read_head(&mut reader) else {
         return;
-    }
-    let method = line.split_whitespace().next().unwrap_or("").to_owned();
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let mut host = String::new();
-    let mut authorization = String::new();
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-            break;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("host") {
-                host = value.trim().to_owned();
-            } else if name.eq_ignore_ascii_case("authorization") {
-                authorization = value.trim().to_owned();
-            } else if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0).min(1 << 20);
-            }
-        }
-    }
+    };
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let host = header("host").to_owned();
+    let authorization = header("authorization").to_owned();
+    let length = header("content-length").parse().unwrap_or(0).min(1 << 20);
     let mut body = vec![0u8; length];
     if reader.read_exact(&mut body).is_err() {
         return;
@@ -295,4 +279,34 @@ fn serve(
     };
     let _ = stream.write_all(response.as_bytes());
     let _ = stream.flush();
+}
+
+/// A request's method, target and headers (names in lower case).
+pub(crate) type Head = (String, String, Vec<(String, String)>);
+
+/// A request's first line and headers; `None` when the client sent
+/// nothing.
+pub(crate) fn read_head(reader: &mut impl BufRead) -> Option<Head> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let target = words.next().unwrap_or("/").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            break;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    Some((method, target, headers))
 }

@@ -1,7 +1,7 @@
 //! Where a worker's progress file lives between workers: a state store
 //! (`file:///shared/folder`; `s3://bucket/prefix` on S3 or an
-//! S3-compatible server; `az://container/prefix` on Azure Blob Storage)
-//! holding one copy of each mailbox's progress file,
+//! S3-compatible server; `az://container/prefix` on Azure Blob Storage;
+//! `gs://bucket/prefix` on Google Cloud Storage) holding one copy of each mailbox's progress file,
 //! restored to local disk when a worker starts and written back after every
 //! folder and at the end.
 //!
@@ -10,7 +10,9 @@
 //! ([`crate::state::snapshot`], SQLite's online backup), put only if the
 //! copy in the store is still the one this worker restored (or there was
 //! none): under a lock for a folder, with the object store's conditional
-//! writes (`If-Match` on the ETag seen, `If-None-Match: *` for the first). A stale duplicate worker for the same mailbox is refused
+//! writes (`If-Match` on the ETag seen, `If-None-Match: *` for the first;
+//! on Google Cloud Storage `x-goog-if-generation-match` on the generation
+//! seen, `0` for the first). A stale duplicate worker for the same mailbox is refused
 //! ([`StoreError::Newer`]) instead of overwriting newer progress.
 
 use crate::state::StateError;
@@ -102,7 +104,8 @@ pub struct StateStore {
 enum Backend {
     /// A folder: one file per progress file, replaced atomically under a lock.
     Dir(PathBuf),
-    /// An object store (S3 or S3-compatible, Azure Blob), under a prefix.
+    /// An object store (S3 or S3-compatible, Azure Blob, Google Cloud
+    /// Storage), under a prefix.
     Object {
         store: std::sync::Arc<dyn ObjectStore>,
         prefix: String,
@@ -113,8 +116,8 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StateStore {
     /// The store at `url`: `file:///absolute/folder` (a folder every
-    /// worker reaches, created if missing), `s3://bucket/prefix` or
-    /// `az://container/prefix`. Their accounts and
+    /// worker reaches, created if missing), `s3://bucket/prefix`,
+    /// `az://container/prefix` or `gs://bucket/prefix`. Their accounts and
     /// keys come from each cloud's usual variables: for S3 `AWS_REGION`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
     /// `AWS_WEB_IDENTITY_TOKEN_FILE`, `AWS_ENDPOINT_URL` for an
@@ -122,7 +125,13 @@ impl StateStore {
     /// Azure `AZURE_STORAGE_ACCOUNT_NAME` with `AZURE_STORAGE_ACCOUNT_KEY`,
     /// a SAS or a workload identity (`AZURE_FEDERATED_TOKEN_FILE`,
     /// `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`), or
-    /// `AZURE_STORAGE_USE_EMULATOR=true` for Azurite.
+    /// `AZURE_STORAGE_USE_EMULATOR=true` for Azurite; for Google Cloud
+    /// Storage a service account's key file (`GOOGLE_APPLICATION_CREDENTIALS`
+    /// or `GOOGLE_SERVICE_ACCOUNT`; its JSON itself in
+    /// `GOOGLE_SERVICE_ACCOUNT_KEY`), else the machine's own account from
+    /// the metadata server (GKE's workload identity, a Compute Engine
+    /// VM; `GCE_METADATA_HOST` to reach another), and `GOOGLE_BASE_URL`
+    /// for a server other than Google's.
     ///
     /// # Errors
     /// [`StoreError::Address`] for an address MailFerry cannot use.
@@ -401,8 +410,8 @@ fn version_of(bytes: &[u8]) -> Version {
 }
 
 /// The addresses [`StateStore::open`] reads, in words.
-const SCHEMES: &str =
-    "MailFerry reads file:///folder, s3://bucket/prefix and az://container/prefix addresses";
+const SCHEMES: &str = "MailFerry reads file:///folder, s3://bucket/prefix, \
+                       az://container/prefix and gs://bucket/prefix addresses";
 
 /// The object store client for `scheme://bucket` (its settings from the
 /// cloud's usual variables), or `None` for a scheme MailFerry does not
@@ -436,6 +445,20 @@ fn object_store_for(
                 // Azurite listens on plain http://127.0.0.1; Azure itself
                 // only on https://.
                 .with_allow_http(emulator)
+                .with_http_connector(web::Connector)
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        "gs" => {
+            // The credentials as Google's libraries find them: a service
+            // account's key (GOOGLE_APPLICATION_CREDENTIALS,
+            // GOOGLE_SERVICE_ACCOUNT[_KEY]), gcloud's application default
+            // credentials, else the metadata server's token for the
+            // machine's own account. Saves carry
+            // `x-goog-if-generation-match`.
+            // GOOGLE_BASE_URL names a server other than Google's.
+            object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
                 .with_http_connector(web::Connector)
                 .build()
                 .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)

@@ -368,7 +368,8 @@ pub(crate) struct SyncArgs {
     /// With --row: where the mailbox's progress file lives between workers
     /// (file:///shared/folder; s3://bucket/prefix with the AWS_*
     /// variables; az://container/prefix with the AZURE_STORAGE_*
-    /// variables).
+    /// variables; gs://bucket/prefix with GOOGLE_APPLICATION_CREDENTIALS
+    /// or the machine's own Google account).
     /// Restored at the start, saved after every folder and at
     /// the end; refused if another worker saved it since.
     #[arg(long, value_name = "URL", requires = "row")]

@@ -9,7 +9,7 @@
 use crate::common::{self, content};
 use mailferry::batch::store::{StateStore, StoreError};
 use mailferry::batch::{PERMANENT, TEMPORARY};
-use mailferry_harness::{Dovecot, Layout, Message};
+use mailferry_harness::{Dovecot, GcsServer, Layout, Message, SignedIn};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -745,6 +745,92 @@ fn export_one_row_per_worker_keeps_each_mailbox_as_files() {
         "{said}"
     );
     assert_eq!(files(&user(0)), before, "nothing written twice");
+
+/// The same promise from Google Cloud Storage (a server of the harness
+/// answering its XML API: `x-goog-if-generation-match: 0` for the first
+/// save, the generation seen after, `412` when it no longer holds), signed
+/// in with a service account's key file; then a worker and the report
+/// through it, signed in as the machine's own account (the metadata
+/// server's token, as on GKE).
+#[tokio::test]
+async fn the_gcs_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
+    let Some(gcs) = GcsServer::start("progress") else {
+        eprintln!("SKIPPED: openssl cannot make the test's service account key here");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("service-account.json");
+    std::fs::write(&key_file, gcs.service_account_json()).unwrap();
+    // Only this test reads these variables.
+    std::env::set_var("GOOGLE_BASE_URL", gcs.base_url());
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &key_file);
+    let store = StateStore::open("gs://progress/jobs").unwrap();
+    puts_only_over_the_copy_seen(&store, dir.path()).await;
+
+    let puts: Vec<_> = gcs
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.object == "jobs/p.db")
+        .collect();
+    let conditions: Vec<_> = puts
+        .iter()
+        .map(|r| (r.header("x-goog-if-generation-match"), r.status))
+        .collect();
+    assert_eq!(conditions.len(), 4, "{conditions:?}");
+    assert_eq!(conditions[0], (Some("0"), 200), "the first save creates");
+    assert_eq!(
+        conditions[2].1, 412,
+        "a's stale save is refused: {conditions:?}"
+    );
+    assert_eq!(
+        conditions[1].0, conditions[2].0,
+        "b saved over a's copy, a tried the same one again: {conditions:?}"
+    );
+    assert_eq!(
+        conditions[3],
+        (Some("0"), 412),
+        "a save from no copy, refused"
+    );
+    let (_, generation) = gcs.object("progress", "jobs/p.db").unwrap();
+    assert_ne!(
+        conditions[1].0,
+        Some(generation.to_string().as_str()),
+        "b's save made a new generation"
+    );
+    assert!(
+        gcs.requests()
+            .iter()
+            .all(|r| r.signed_in == SignedIn::ServiceAccount),
+        "every request signed with the service account's key"
+    );
+
+    std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
+    std::env::set_var("GCE_METADATA_HOST", gcs.metadata_host());
+    let before = gcs.requests().len();
+    let env = [
+        ("GOOGLE_BASE_URL", gcs.base_url()),
+        ("GCE_METADATA_HOST", gcs.metadata_host()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    a_worker_saves_there_and_the_report_reads_it("gs", &env);
+    let worker = &gcs.requests()[before..];
+    assert!(
+        worker
+            .iter()
+            .any(|r| r.target.starts_with("/computeMetadata/")),
+        "the worker asked the metadata server for a token"
+    );
+    let saves: Vec<_> = worker
+        .iter()
+        .filter(|r| r.method == "PUT" && r.object.ends_with(".db"))
+        .collect();
+    assert!(!saves.is_empty());
+    assert!(
+        saves.iter().all(|r| r.signed_in == SignedIn::Metadata
+            && r.status == 200
+            && r.header("x-goog-if-generation-match").is_some()),
+        "{saves:?}"
+    );
 }
 
 /// A snapshot taken while another connection writes is a whole database:
