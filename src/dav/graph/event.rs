@@ -1,0 +1,693 @@
+//! iCalendar VEVENT ⇄ Microsoft Graph `event`
+//! (<https://learn.microsoft.com/graph/api/resources/event>).
+//!
+//! A calendar object becomes one event, or a series (its RRULE as a
+//! `patternedRecurrence`) with its EXDATEs to remove from the series and
+//! its RECURRENCE-ID overrides to apply to those occurrences once Graph
+//! made them. Times keep their zone (IANA and Windows names as they are);
+//! floating times go in the mailbox's own zone; an RRULE Graph cannot
+//! express refuses the object with the reason; anything else that cannot
+//! carry over is listed, per object, in plain words.
+
+use super::lines::{self, Component, Line};
+use super::time::{self, Time};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Weekday};
+use serde_json::{json, Map, Value};
+
+/// An occurrence of a series, as Graph will know it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Occurrence {
+    /// Its original start, in UTC as well as the object tells (a floating
+    /// or unknown zone counts as UTC: matched within hours, never minutes).
+    pub original_utc: NaiveDateTime,
+    /// What to change in it (None: remove it from the series).
+    pub patch: Option<Value>,
+}
+
+/// A calendar object converted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Converted {
+    /// The event (a single one or a series master) to create.
+    pub event: Value,
+    /// Occurrences to remove (EXDATE, cancelled overrides) or change.
+    pub occurrences: Vec<Occurrence>,
+    /// What did not carry over or was changed on the way, in plain words.
+    pub losses: Vec<String>,
+}
+
+/// Why a calendar object holding only to-dos or journal entries stays behind.
+pub const TODO_REASON: &str =
+    "it is a to-do or a journal entry: Outlook calendars hold events only, so it stays behind";
+
+/// The Graph event of a calendar object, or why it cannot be one.
+/// `home_zone` is the mailbox's time zone, for floating and all-day times.
+pub fn to_graph(bytes: &[u8], home_zone: &str) -> Result<Converted, String> {
+    let cal = lines::tree(bytes).ok_or("it is not a readable calendar entry")?;
+    let zones: Vec<&Component> = cal.children("VTIMEZONE").collect();
+    let events: Vec<&Component> = cal.children("VEVENT").collect();
+    if events.is_empty() {
+        return Err(TODO_REASON.to_owned());
+    }
+    let master = events
+        .iter()
+        .find(|e| e.get("RECURRENCE-ID").is_none())
+        .ok_or("it holds only changed occurrences of a series whose main event is not here")?;
+    let mut losses = Vec::new();
+    if cal.children("VTODO").next().is_some() || cal.children("VJOURNAL").next().is_some() {
+        losses.push("the to-dos in the same entry (Outlook calendars hold events only)".into());
+    }
+    let conv = Ctx {
+        zones: &zones,
+        home_zone,
+    };
+    let mut event = conv.event(master, &mut losses, true)?;
+    let mut occurrences = Vec::new();
+    if let Some(rule) = master.get("RRULE") {
+        let start = master
+            .get("DTSTART")
+            .and_then(time::time)
+            .ok_or("it has no start")?;
+        let zone = conv.zone_of(&start, &mut Vec::new());
+        event["recurrence"] = recurrence(&rule.value, &start, &zone)?;
+        if master.get("RDATE").is_some() {
+            losses.push(
+                "extra dates added to the series (RDATE): Outlook series follow their rule only"
+                    .into(),
+            );
+        }
+        for ex in master.all("EXDATE") {
+            for t in time::times(ex) {
+                occurrences.push(Occurrence {
+                    original_utc: conv.utc(&t),
+                    patch: None,
+                });
+            }
+        }
+        for e in events.iter().filter(|e| e.get("RECURRENCE-ID").is_some()) {
+            let Some(rid) = e.get("RECURRENCE-ID").and_then(time::time) else {
+                continue;
+            };
+            let cancelled = e
+                .get("STATUS")
+                .is_some_and(|s| s.value.eq_ignore_ascii_case("CANCELLED"));
+            let patch = if cancelled {
+                None
+            } else {
+                Some(conv.event(e, &mut losses, false)?)
+            };
+            occurrences.push(Occurrence {
+                original_utc: conv.utc(&rid),
+                patch,
+            });
+        }
+    } else if events.len() > 1 {
+        losses.push("changed occurrences of an entry that does not repeat".into());
+    }
+    Ok(Converted {
+        event,
+        occurrences,
+        losses,
+    })
+}
+
+struct Ctx<'a> {
+    zones: &'a [&'a Component],
+    home_zone: &'a str,
+}
+
+impl Ctx<'_> {
+    fn vtimezone(&self, tzid: &str) -> Option<&Component> {
+        self.zones
+            .iter()
+            .find(|z| z.get("TZID").is_some_and(|l| l.value.trim() == tzid))
+            .copied()
+    }
+
+    /// The instant in UTC as well as the object tells.
+    fn utc(&self, t: &Time) -> NaiveDateTime {
+        match t {
+            Time::Zoned(local, tzid) => match self
+                .vtimezone(tzid)
+                .and_then(|z| time::offset_at(z, *local))
+            {
+                Some(off) => *local - Duration::seconds(i64::from(off)),
+                None => *local,
+            },
+            other => other.local(),
+        }
+    }
+
+    /// The Graph zone name of a time (recording a change when there is one).
+    fn zone_of(&self, t: &Time, losses: &mut Vec<String>) -> String {
+        match t {
+            Time::Utc(_) => "UTC".into(),
+            Time::Zoned(_, tzid) => match time::graph_zone(tzid) {
+                Some(z) => z,
+                None => {
+                    note(losses, &format!("the time zone “{tzid}” is unknown to Outlook: its times were given in UTC"));
+                    "UTC".into()
+                }
+            },
+            Time::Floating(_) => {
+                note(
+                    losses,
+                    &format!(
+                        "times without a time zone were placed in the mailbox's time zone ({})",
+                        self.home_zone
+                    ),
+                );
+                self.home_zone.to_owned()
+            }
+            Time::Date(_) => self.home_zone.to_owned(),
+        }
+    }
+
+    /// `dateTimeTimeZone` of a time.
+    fn graph_time(&self, t: &Time, losses: &mut Vec<String>) -> Value {
+        let zone = self.zone_of(t, losses);
+        let local = match t {
+            Time::Zoned(_, tzid) if time::graph_zone(tzid).is_none() => self.utc(t),
+            other => other.local(),
+        };
+        json!({ "dateTime": local.format("%Y-%m-%dT%H:%M:%S").to_string(), "timeZone": zone })
+    }
+
+    /// One VEVENT as a Graph event (`full`: a whole event, else the fields
+    /// an occurrence's change carries).
+    fn event(&self, e: &Component, losses: &mut Vec<String>, full: bool) -> Result<Value, String> {
+        let mut g = Map::new();
+        let start = e
+            .get("DTSTART")
+            .and_then(time::time)
+            .ok_or("it has no start")?;
+        let end = match (e.get("DTEND").and_then(time::time), e.get("DURATION")) {
+            (Some(end), _) => end,
+            (None, Some(d)) => start.plus(Duration::seconds(
+                time::duration(&d.value).ok_or("its length (DURATION) is unreadable")?,
+            )),
+            (None, None) if matches!(start, Time::Date(_)) => start.plus(Duration::days(1)),
+            (None, None) => start.clone(),
+        };
+        let all_day = matches!(start, Time::Date(_));
+        g.insert("start".into(), self.graph_time(&start, losses));
+        g.insert("end".into(), self.graph_time(&end, losses));
+        g.insert("isAllDay".into(), json!(all_day));
+        if let Some(s) = e.get("SUMMARY") {
+            g.insert("subject".into(), json!(s.text()));
+        }
+        let html = e.all("X-ALT-DESC").find(|l| {
+            l.param("FMTTYPE")
+                .is_some_and(|f| f.eq_ignore_ascii_case("text/html"))
+        });
+        if let Some(h) = html {
+            g.insert(
+                "body".into(),
+                json!({"contentType": "html", "content": h.text()}),
+            );
+        } else if let Some(d) = e.get("DESCRIPTION") {
+            g.insert(
+                "body".into(),
+                json!({"contentType": "text", "content": d.text()}),
+            );
+        }
+        if let Some(l) = e.get("LOCATION") {
+            let mut loc = json!({ "displayName": l.text() });
+            if let Some((lat, lon)) = e.get("GEO").and_then(|g| g.value.split_once(';')) {
+                if let (Ok(lat), Ok(lon)) = (lat.trim().parse::<f64>(), lon.trim().parse::<f64>()) {
+                    loc["coordinates"] = json!({"latitude": lat, "longitude": lon});
+                }
+            }
+            g.insert("location".into(), loc);
+        }
+        let categories: Vec<String> = e.all("CATEGORIES").flat_map(Line::list).collect();
+        if !categories.is_empty() {
+            g.insert("categories".into(), json!(categories));
+        }
+        let tentative = e
+            .get("STATUS")
+            .is_some_and(|s| s.value.eq_ignore_ascii_case("TENTATIVE"));
+        match e.get("TRANSP").map(|t| t.value.trim().to_ascii_uppercase()) {
+            Some(t) if t == "TRANSPARENT" => {
+                g.insert("showAs".into(), json!("free"));
+            }
+            _ if tentative => {
+                g.insert("showAs".into(), json!("tentative"));
+            }
+            _ if full => {
+                g.insert("showAs".into(), json!("busy"));
+            }
+            _ => {}
+        }
+        if let Some(c) = e.get("CLASS") {
+            let s = match c.value.trim().to_ascii_uppercase().as_str() {
+                "PRIVATE" => "private",
+                "CONFIDENTIAL" => "confidential",
+                _ => "normal",
+            };
+            g.insert("sensitivity".into(), json!(s));
+        }
+        if let Some(p) = e
+            .get("PRIORITY")
+            .and_then(|p| p.value.trim().parse::<u8>().ok())
+        {
+            let i = match p {
+                1..=4 => "high",
+                6..=9 => "low",
+                _ => "normal",
+            };
+            g.insert("importance".into(), json!(i));
+        }
+        self.reminder(e, &mut g, losses);
+        let attendees: Vec<Value> = e.all("ATTENDEE").filter_map(attendee).collect();
+        if !attendees.is_empty() {
+            if e.all("ATTENDEE").any(|a| {
+                a.param("PARTSTAT")
+                    .is_some_and(|p| !p.eq_ignore_ascii_case("NEEDS-ACTION"))
+            }) {
+                note(
+                    losses,
+                    "the attendees' answers (Outlook starts them as not answered yet)",
+                );
+            }
+            g.insert("attendees".into(), Value::Array(attendees));
+        }
+        if let Some(o) = e.get("ORGANIZER").and_then(attendee) {
+            g.insert(
+                "organizer".into(),
+                json!({ "emailAddress": o["emailAddress"] }),
+            );
+        }
+        if full {
+            for (prop, what) in [
+                ("ATTACH", "attachments"),
+                ("URL", "the web address"),
+                ("RESOURCES", "the resources"),
+                ("CONTACT", "the contact"),
+                ("COMMENT", "the comment"),
+                ("RELATED-TO", "the link to related entries"),
+            ] {
+                if e.get(prop).is_some() {
+                    note(losses, &format!("{what} ({prop})"));
+                }
+            }
+            if e.get("STATUS")
+                .is_some_and(|s| s.value.eq_ignore_ascii_case("CANCELLED"))
+            {
+                note(
+                    losses,
+                    "the cancelled status (Outlook shows it as a normal entry)",
+                );
+            }
+        }
+        Ok(Value::Object(g))
+    }
+
+    fn reminder(&self, e: &Component, g: &mut Map<String, Value>, losses: &mut Vec<String>) {
+        let mut alarms = e.children("VALARM");
+        let Some(alarm) = alarms.next() else {
+            g.insert("isReminderOn".into(), json!(false));
+            return;
+        };
+        if alarms.next().is_some() {
+            note(losses, "reminders after the first (Outlook keeps one)");
+        }
+        let Some(trigger) = alarm.get("TRIGGER") else {
+            g.insert("isReminderOn".into(), json!(false));
+            return;
+        };
+        let related_end = trigger
+            .param("RELATED")
+            .is_some_and(|r| r.eq_ignore_ascii_case("END"));
+        match time::duration(&trigger.value) {
+            Some(secs) if !related_end && secs <= 0 => {
+                g.insert("isReminderOn".into(), json!(true));
+                g.insert("reminderMinutesBeforeStart".into(), json!(-secs / 60));
+            }
+            _ => {
+                note(losses, "a reminder not set before the start (Outlook's remind before the start; it was set at the start)");
+                g.insert("isReminderOn".into(), json!(true));
+                g.insert("reminderMinutesBeforeStart".into(), json!(0));
+            }
+        }
+    }
+}
+
+fn note(losses: &mut Vec<String>, what: &str) {
+    if !losses.iter().any(|l| l == what) {
+        losses.push(what.to_owned());
+    }
+}
+
+fn attendee(l: &Line) -> Option<Value> {
+    let v = l.value.trim();
+    let address = v
+        .strip_prefix("mailto:")
+        .or_else(|| v.strip_prefix("MAILTO:"))
+        .unwrap_or(v);
+    if !address.contains('@') {
+        return None;
+    }
+    let name = l.param("CN").unwrap_or(address);
+    let kind = match (
+        l.param("ROLE").map(str::to_ascii_uppercase).as_deref(),
+        l.param("CUTYPE").map(str::to_ascii_uppercase).as_deref(),
+    ) {
+        (_, Some("RESOURCE") | Some("ROOM")) => "resource",
+        (Some("OPT-PARTICIPANT") | Some("NON-PARTICIPANT"), _) => "optional",
+        _ => "required",
+    };
+    Some(json!({ "emailAddress": { "address": address, "name": name }, "type": kind }))
+}
+
+fn day_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "monday",
+        Weekday::Tue => "tuesday",
+        Weekday::Wed => "wednesday",
+        Weekday::Thu => "thursday",
+        Weekday::Fri => "friday",
+        Weekday::Sat => "saturday",
+        Weekday::Sun => "sunday",
+    }
+}
+
+fn index_name(n: i32) -> Option<&'static str> {
+    Some(match n {
+        1 => "first",
+        2 => "second",
+        3 => "third",
+        4 => "fourth",
+        -1 => "last",
+        _ => return None,
+    })
+}
+
+/// An RRULE as Graph's `patternedRecurrence`, or why Graph cannot repeat
+/// an event that way.
+pub fn recurrence(rule: &str, start: &Time, zone: &str) -> Result<Value, String> {
+    let parts = time::rule_parts(rule);
+    let cannot = |why: &str| {
+        Err(format!(
+            "it repeats {why}, which Outlook cannot repeat: it was not copied"
+        ))
+    };
+    for unsupported in ["BYSECOND", "BYMINUTE", "BYHOUR", "BYYEARDAY", "BYWEEKNO"] {
+        if parts.contains_key(unsupported) {
+            return cannot(&format!("by a rule using {unsupported}"));
+        }
+    }
+    let interval: u32 = parts
+        .get("INTERVAL")
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(1);
+    let local = start.local();
+    let days: Vec<(Option<i32>, Weekday)> = match parts.get("BYDAY") {
+        Some(v) => v
+            .split(',')
+            .map(time::ordinal_day)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| format!("its repeat rule has an unreadable day list ({v})"))?,
+        None => Vec::new(),
+    };
+    let plain_days = |days: &[(Option<i32>, Weekday)]| -> Option<Vec<&'static str>> {
+        days.iter()
+            .map(|(n, d)| n.is_none().then(|| day_name(*d)))
+            .collect()
+    };
+    let month_days: Vec<i32> = match parts.get("BYMONTHDAY") {
+        Some(v) => v.split(',').filter_map(|d| d.trim().parse().ok()).collect(),
+        None => Vec::new(),
+    };
+    let months: Vec<u32> = match parts.get("BYMONTH") {
+        Some(v) => v.split(',').filter_map(|d| d.trim().parse().ok()).collect(),
+        None => Vec::new(),
+    };
+    let setpos: Option<i32> = match parts.get("BYSETPOS") {
+        Some(v) if v.contains(',') => return cannot("on several positions of a set (BYSETPOS)"),
+        Some(v) => v.parse().ok(),
+        None => None,
+    };
+    let first_day = parts
+        .get("WKST")
+        .and_then(|w| time::ordinal_day(w))
+        .map(|(_, d)| day_name(d))
+        .unwrap_or("sunday");
+    let relative =
+        |days: &[(Option<i32>, Weekday)]| -> Result<(Vec<&'static str>, &'static str), String> {
+            match (days, setpos) {
+            ([(Some(n), d)], None) => Ok((vec![day_name(*d)], index_name(*n).ok_or_else(|| format!("it repeats on the {n}th weekday, which Outlook cannot repeat: it was not copied"))?)),
+            (ds, Some(n)) if !ds.is_empty() && ds.iter().all(|(o, _)| o.is_none()) => Ok((
+                ds.iter().map(|(_, d)| day_name(*d)).collect(),
+                index_name(n).ok_or_else(|| format!("it repeats on position {n} of a set, which Outlook cannot repeat: it was not copied"))?,
+            )),
+            _ => Err("it repeats on several numbered weekdays, which Outlook cannot repeat: it was not copied".into()),
+        }
+        };
+    let pattern = match parts.get("FREQ").map(String::as_str) {
+        Some("DAILY") => {
+            if !month_days.is_empty() || !months.is_empty() || setpos.is_some() {
+                return cannot("daily on some months or days of the month");
+            }
+            if days.is_empty() {
+                json!({"type": "daily", "interval": interval})
+            } else if interval == 1 {
+                let list = plain_days(&days).ok_or("its daily rule has numbered weekdays, which Outlook cannot repeat: it was not copied")?;
+                json!({"type": "weekly", "interval": 1, "daysOfWeek": list, "firstDayOfWeek": first_day})
+            } else {
+                return cannot("every few days on some weekdays");
+            }
+        }
+        Some("WEEKLY") => {
+            if !month_days.is_empty() || !months.is_empty() || setpos.is_some() {
+                return cannot("weekly on some months or days of the month");
+            }
+            let list = if days.is_empty() {
+                vec![day_name(local.weekday())]
+            } else {
+                plain_days(&days).ok_or("its weekly rule has numbered weekdays, which Outlook cannot repeat: it was not copied")?
+            };
+            json!({"type": "weekly", "interval": interval, "daysOfWeek": list, "firstDayOfWeek": first_day})
+        }
+        Some("MONTHLY") => {
+            if !months.is_empty() {
+                return cannot("monthly in some months only");
+            }
+            match (month_days.as_slice(), days.is_empty()) {
+                ([], true) => {
+                    json!({"type": "absoluteMonthly", "interval": interval, "dayOfMonth": local.day()})
+                }
+                ([d], true) if *d > 0 => {
+                    json!({"type": "absoluteMonthly", "interval": interval, "dayOfMonth": d})
+                }
+                ([], false) => {
+                    let (list, index) = relative(&days)?;
+                    json!({"type": "relativeMonthly", "interval": interval, "daysOfWeek": list, "index": index})
+                }
+                _ => return cannot("on several or counted-from-the-end days of the month"),
+            }
+        }
+        Some("YEARLY") => {
+            let month = match months.as_slice() {
+                [] => local.month(),
+                [m] => *m,
+                _ => return cannot("yearly in several months"),
+            };
+            match (month_days.as_slice(), days.is_empty()) {
+                ([], true) => {
+                    json!({"type": "absoluteYearly", "interval": interval, "month": month, "dayOfMonth": local.day()})
+                }
+                ([d], true) if *d > 0 => {
+                    json!({"type": "absoluteYearly", "interval": interval, "month": month, "dayOfMonth": d})
+                }
+                ([], false) => {
+                    let (list, index) = relative(&days)?;
+                    json!({"type": "relativeYearly", "interval": interval, "month": month, "daysOfWeek": list, "index": index})
+                }
+                _ => return cannot("yearly on several days"),
+            }
+        }
+        Some(other) => {
+            return cannot(&format!(
+                "more than once a day ({})",
+                other.to_ascii_lowercase()
+            ))
+        }
+        None => return Err("its repeat rule has no frequency: it was not copied".into()),
+    };
+    let start_date = local.date().format("%Y-%m-%d").to_string();
+    let range = if let Some(n) = parts.get("COUNT") {
+        json!({"type": "numbered", "startDate": start_date, "numberOfOccurrences": n.parse::<u32>().map_err(|_| "its repeat count is unreadable")?, "recurrenceTimeZone": zone})
+    } else if let Some(until) = parts.get("UNTIL") {
+        let date: String = until.chars().take(8).collect();
+        let end = NaiveDate::parse_from_str(&date, "%Y%m%d")
+            .map_err(|_| "its repeat end (UNTIL) is unreadable")?;
+        json!({"type": "endDate", "startDate": start_date, "endDate": end.format("%Y-%m-%d").to_string(), "recurrenceTimeZone": zone})
+    } else {
+        json!({"type": "noEnd", "startDate": start_date, "recurrenceTimeZone": zone})
+    };
+    Ok(json!({ "pattern": pattern, "range": range }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BERLIN: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\n\
+        DTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\n\
+        TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n\
+        END:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+    fn cal(body: &str) -> Vec<u8> {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}END:VCALENDAR\r\n")
+            .into_bytes()
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").unwrap()
+    }
+
+    #[test]
+    fn a_zoned_weekly_series_with_an_exdate_and_a_moved_occurrence() {
+        let c = to_graph(
+            &cal(&format!(
+                "{BERLIN}BEGIN:VEVENT\r\nUID:e-1\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\n\
+                 DTEND;TZID=Europe/Berlin:20260105T093000\r\nRRULE:FREQ=WEEKLY;COUNT=10;BYDAY=MO\r\n\
+                 EXDATE;TZID=Europe/Berlin:20260119T090000\r\nSUMMARY:Weekly\\, team\r\nDESCRIPTION:Line 1\\nLine 2\r\n\
+                 LOCATION:Room 1\r\nCATEGORIES:Work,Team\r\nCLASS:PRIVATE\r\nTRANSP:TRANSPARENT\r\nPRIORITY:1\r\n\
+                 ORGANIZER;CN=Owner:mailto:owner@example.com\r\n\
+                 ATTENDEE;CN=Bob;ROLE=REQ-PARTICIPANT:mailto:bob@example.com\r\n\
+                 ATTENDEE;ROLE=OPT-PARTICIPANT:mailto:eve@example.com\r\n\
+                 BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n\
+                 BEGIN:VEVENT\r\nUID:e-1\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260112T090000\r\n\
+                 DTSTART;TZID=Europe/Berlin:20260112T110000\r\nDTEND;TZID=Europe/Berlin:20260112T113000\r\n\
+                 SUMMARY:Weekly (moved)\r\nEND:VEVENT\r\n"
+            )),
+            "W. Europe Standard Time",
+        )
+        .unwrap();
+        let e = &c.event;
+        assert_eq!(e["subject"], "Weekly, team");
+        assert_eq!(
+            e["body"],
+            json!({"contentType": "text", "content": "Line 1\nLine 2"})
+        );
+        assert_eq!(
+            e["start"],
+            json!({"dateTime": "2026-01-05T09:00:00", "timeZone": "Europe/Berlin"})
+        );
+        assert_eq!(
+            e["end"],
+            json!({"dateTime": "2026-01-05T09:30:00", "timeZone": "Europe/Berlin"})
+        );
+        assert_eq!(e["isAllDay"], false);
+        assert_eq!(e["location"]["displayName"], "Room 1");
+        assert_eq!(e["categories"], json!(["Work", "Team"]));
+        assert_eq!(e["sensitivity"], "private");
+        assert_eq!(e["showAs"], "free");
+        assert_eq!(e["importance"], "high");
+        assert_eq!(e["isReminderOn"], true);
+        assert_eq!(e["reminderMinutesBeforeStart"], 15);
+        assert_eq!(
+            e["organizer"]["emailAddress"]["address"],
+            "owner@example.com"
+        );
+        assert_eq!(
+            e["attendees"][0],
+            json!({"emailAddress": {"address": "bob@example.com", "name": "Bob"}, "type": "required"})
+        );
+        assert_eq!(e["attendees"][1]["type"], "optional");
+        assert_eq!(
+            e["recurrence"],
+            json!({
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "sunday"},
+                "range": {"type": "numbered", "startDate": "2026-01-05", "numberOfOccurrences": 10, "recurrenceTimeZone": "Europe/Berlin"}
+            })
+        );
+        assert_eq!(c.occurrences.len(), 2);
+        assert_eq!(
+            c.occurrences[0],
+            Occurrence {
+                original_utc: at("20260119T080000"),
+                patch: None
+            }
+        );
+        assert_eq!(c.occurrences[1].original_utc, at("20260112T080000"));
+        let moved = c.occurrences[1].patch.as_ref().unwrap();
+        assert_eq!(moved["subject"], "Weekly (moved)");
+        assert_eq!(moved["start"]["dateTime"], "2026-01-12T11:00:00");
+        assert!(c.losses.is_empty(), "{:?}", c.losses);
+    }
+
+    #[test]
+    fn all_day_multi_day_floating_and_utc_times() {
+        let all_day = to_graph(&cal("BEGIN:VEVENT\r\nUID:a\r\nDTSTART;VALUE=DATE:20260401\r\nDTEND;VALUE=DATE:20260404\r\nSUMMARY:Trip\r\nEND:VEVENT\r\n"), "W. Europe Standard Time").unwrap();
+        assert_eq!(all_day.event["isAllDay"], true);
+        assert_eq!(
+            all_day.event["start"],
+            json!({"dateTime": "2026-04-01T00:00:00", "timeZone": "W. Europe Standard Time"})
+        );
+        assert_eq!(all_day.event["end"]["dateTime"], "2026-04-04T00:00:00");
+        assert_eq!(all_day.event["isReminderOn"], false);
+        assert!(all_day.losses.is_empty());
+        let floating = to_graph(&cal("BEGIN:VEVENT\r\nUID:f\r\nDTSTART:20260501T080000\r\nDTEND:20260501T090000\r\nEND:VEVENT\r\n"), "Pacific Standard Time").unwrap();
+        assert_eq!(
+            floating.event["start"],
+            json!({"dateTime": "2026-05-01T08:00:00", "timeZone": "Pacific Standard Time"})
+        );
+        assert_eq!(floating.losses, vec!["times without a time zone were placed in the mailbox's time zone (Pacific Standard Time)"]);
+        let utc = to_graph(&cal("BEGIN:VEVENT\r\nUID:u\r\nDTSTART:20260601T120000Z\r\nDURATION:PT1H30M\r\nEND:VEVENT\r\n"), "X").unwrap();
+        assert_eq!(
+            utc.event["start"],
+            json!({"dateTime": "2026-06-01T12:00:00", "timeZone": "UTC"})
+        );
+        assert_eq!(
+            utc.event["end"],
+            json!({"dateTime": "2026-06-01T13:30:00", "timeZone": "UTC"})
+        );
+    }
+
+    #[test]
+    fn repeat_rules_graph_can_and_cannot_express() {
+        let start = Time::Zoned(at("20260115T090000"), "Europe/Berlin".into());
+        let r = |rule: &str| recurrence(rule, &start, "Europe/Berlin");
+        assert_eq!(
+            r("FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20261231T000000Z").unwrap(),
+            json!({
+                "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
+                "range": {"type": "endDate", "startDate": "2026-01-15", "endDate": "2026-12-31", "recurrenceTimeZone": "Europe/Berlin"}
+            })
+        );
+        assert_eq!(
+            r("FREQ=YEARLY").unwrap()["pattern"],
+            json!({"type": "absoluteYearly", "interval": 1, "month": 1, "dayOfMonth": 15})
+        );
+        assert_eq!(
+            r("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1").unwrap()["pattern"]["index"],
+            "first"
+        );
+        assert_eq!(
+            r("FREQ=DAILY;INTERVAL=2").unwrap()["range"]["type"],
+            "noEnd"
+        );
+        assert_eq!(
+            r("FREQ=DAILY;BYDAY=MO,WE").unwrap()["pattern"]["type"],
+            "weekly"
+        );
+        assert!(r("FREQ=HOURLY")
+            .unwrap_err()
+            .contains("more than once a day"));
+        assert!(r("FREQ=MONTHLY;BYMONTHDAY=-1")
+            .unwrap_err()
+            .contains("Outlook cannot repeat"));
+        assert!(r("FREQ=YEARLY;BYWEEKNO=20")
+            .unwrap_err()
+            .contains("BYWEEKNO"));
+        let refused = to_graph(&cal("BEGIN:VEVENT\r\nUID:h\r\nDTSTART:20260101T100000Z\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n"), "UTC");
+        assert!(refused.unwrap_err().contains("Outlook cannot repeat"));
+        let todo = to_graph(
+            &cal("BEGIN:VTODO\r\nUID:t\r\nSUMMARY:x\r\nEND:VTODO\r\n"),
+            "UTC",
+        );
+        assert_eq!(todo.unwrap_err(), TODO_REASON);
+    }
+}

@@ -1,0 +1,8 @@
+//! Microsoft 365 through Microsoft Graph as a destination of contacts and
+//! calendars: address books become contact folders, calendars become
+//! calendars, each vCard or calendar object converted field by field.
+
+pub mod contact;
+pub mod event;
+pub mod lines;
+pub mod time;
