@@ -180,7 +180,7 @@ impl Drop for HttpServer {
     }
 }
 
-fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
+pub(crate) fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = vec![CertificateDer::from_pem_slice(tls.leaf_pem.as_bytes()).expect("leaf PEM")];

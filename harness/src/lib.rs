@@ -91,6 +91,7 @@ mod conf;
 pub mod demo;
 mod dns;
 mod dovecot;
+mod graph;
 mod http;
 mod imap;
 mod layout;
@@ -103,6 +104,7 @@ use std::path::PathBuf;
 
 pub use dns::DnsServer;
 pub use dovecot::{Dovecot, DovecotBuilder};
+pub use graph::{GraphRequest, GraphServer};
 pub use http::{HttpServer, Request};
 pub use imap::{Fetched, ImapSession, Message, Reply};
 pub use layout::{Layout, LayoutFolder};

@@ -5,7 +5,9 @@
 use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use mailferry::dav::graph::{Graph, GraphAuth};
 use mailferry::dav::{self, Auth, Files, Server, Source};
+use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
 use std::path::PathBuf;
@@ -62,8 +64,15 @@ pub(crate) struct SourceArgs {
 #[derive(Args)]
 pub(crate) struct DestArgs {
     /// The destination's contacts and calendar server (as --dav1).
-    #[arg(long, value_name = "URL")]
-    dav2: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "graph2",
+        conflicts_with = "graph2"
+    )]
+    dav2: Option<String>,
+    #[command(flatten)]
+    graph: GraphDest,
     /// The destination account's user name.
     #[arg(long, value_name = "USER")]
     user2: Option<String>,
@@ -76,12 +85,36 @@ pub(crate) struct DestArgs {
     oauthaccesstoken2: Option<PathBuf>,
 }
 
+/// Microsoft 365 (Microsoft Graph) as the destination.
+#[derive(Args)]
+pub(crate) struct GraphDest {
+    /// The destination is this Microsoft 365 mailbox (its address): address
+    /// books become its contact folders, calendars its calendars, each
+    /// contact and event converted (what Outlook has no place for is listed).
+    #[arg(long, value_name = "USER@DOMAIN")]
+    graph2: Option<String>,
+    /// Sign in to Microsoft 365 as the organisation's app (app-only): the
+    /// tenant (its ID or domain); the app's ID and secret are read from
+    /// MAILFERRY_OAUTH_CLIENT_ID and MAILFERRY_OAUTH_CLIENT_SECRET, as for
+    /// the mail. Else --oauthaccesstoken2 gives a token.
+    #[arg(long, value_name = "TENANT", requires = "graph2")]
+    clientcredentials2: Option<String>,
+    /// Microsoft Graph's address (a test server's, for instance).
+    #[arg(long, value_name = "URL", default_value = dav::graph::GRAPH_API)]
+    graph_api: String,
+}
+
 #[derive(Args)]
 pub(crate) struct CheckArgs {
     #[command(flatten)]
     source: SourceArgs,
+    #[command(flatten)]
+    graph: GraphDest,
+    /// File holding an OAuth access token for the destination (Microsoft 365).
+    #[arg(long, value_name = "FILE", requires = "graph2")]
+    oauthaccesstoken2: Option<PathBuf>,
     /// The destination's server (optional here).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "graph2")]
     dav2: Option<String>,
     /// The destination account's user name.
     #[arg(long, value_name = "USER", requires = "dav2")]
@@ -183,6 +216,79 @@ fn destination(
     Ok((server, name))
 }
 
+/// A contacts and calendar server, or a Microsoft 365 mailbox.
+enum Dest {
+    Dav(Server),
+    Graph(Graph),
+}
+
+/// The Microsoft 365 mailbox `user` at `api`, signed in as the
+/// organisation's app or with an access token.
+fn graph_side(
+    n: &str,
+    user: &str,
+    api: &str,
+    tenant: Option<&str>,
+    token: Option<&std::path::Path>,
+) -> anyhow::Result<Graph> {
+    let auth = match (tenant, token) {
+        (_, Some(path)) => {
+            let text = Secret::new(std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read --oauthaccesstoken{n} {}", path.display())
+            })?);
+            let token = text.expose().lines().next().unwrap_or("").trim().to_owned();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--oauthaccesstoken{n} {}: the first line is empty",
+                path.display()
+            );
+            GraphAuth::Token(Secret::new(token))
+        }
+        (Some(tenant), None) => {
+            let (Ok(id), Ok(secret)) = (
+                std::env::var("MAILFERRY_OAUTH_CLIENT_ID"),
+                std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET"),
+            ) else {
+                anyhow::bail!(
+                    "--clientcredentials{n} needs the app's ID and secret in MAILFERRY_OAUTH_CLIENT_ID \
+                     and MAILFERRY_OAUTH_CLIENT_SECRET"
+                );
+            };
+            let app =
+                mailferry::auth::grant::ClientCredentials::new(tenant, &id, Secret::new(secret))
+                    .with_scope(mailferry::inventory::GRAPH_SCOPE);
+            GraphAuth::App(mailferry::auth::grant::TokenSource::new(app))
+        }
+        (None, None) => anyhow::bail!(
+            "sign in to Microsoft 365 with --clientcredentials{n} TENANT (the organisation's app) \
+             or --oauthaccesstoken{n} FILE"
+        ),
+    };
+    Graph::new(api, user, auth).map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"))
+}
+
+fn dest_of(d: &DestArgs) -> anyhow::Result<(Dest, String)> {
+    if let Some(user) = &d.graph.graph2 {
+        let graph = graph_side(
+            "2",
+            user,
+            &d.graph.graph_api,
+            d.graph.clientcredentials2.as_deref(),
+            d.oauthaccesstoken2.as_deref(),
+        )?;
+        let name = graph.name();
+        return Ok((Dest::Graph(graph), name));
+    }
+    let url = d.dav2.as_deref().expect("clap requires --dav2 or --graph2");
+    let (server, name) = destination(
+        url,
+        d.user2.as_deref(),
+        d.passfile2.as_deref(),
+        d.oauthaccesstoken2.as_deref(),
+    )?;
+    Ok((Dest::Dav(server), name))
+}
+
 fn kind_word(kind: dav::ObjectKind) -> &'static str {
     match kind {
         dav::ObjectKind::Contact => "address book",
@@ -192,6 +298,26 @@ fn kind_word(kind: dav::ObjectKind) -> &'static str {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let (source, _) = source(&a.source)?;
+    if let Some(user) = &a.graph.graph2 {
+        let graph = graph_side(
+            "2",
+            user,
+            &a.graph.graph_api,
+            a.graph.clientcredentials2.as_deref(),
+            a.oauthaccesstoken2.as_deref(),
+        )?;
+        let plans =
+            dav::graph::plan(&source, &graph, None, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if a.json {
+            let list: Vec<_> = plans.iter().map(plan_json).collect();
+            println!("{}", json!({ "plan": list }));
+        } else {
+            for p in &plans {
+                print_plan(p);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(url) = a.dav2.as_deref() else {
         let collections = source
             .collections()
@@ -273,14 +399,13 @@ fn open_state(path: &std::path::Path) -> anyhow::Result<State> {
 
 fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = destination(
-        &a.dest.dav2,
-        a.dest.user2.as_deref(),
-        a.dest.passfile2.as_deref(),
-        a.dest.oauthaccesstoken2.as_deref(),
-    )?;
+    let (dest, dest_name) = dest_of(&a.dest)?;
     let mut state = open_state(&state_for(a.state, &source_name, &dest_name)?)?;
-    let report = dav::sync(&source, &dest, &mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = match &dest {
+        Dest::Dav(server) => dav::sync(&source, server, &mut state),
+        Dest::Graph(graph) => dav::graph::sync(&source, graph, &mut state),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     if a.json {
         let list: Vec<_> = report
             .collections
@@ -290,6 +415,7 @@ fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
                     "plan": plan_json(&c.plan), "copied": c.copied, "updated": c.updated,
                     "already": c.already, "gone_at_source": c.gone_at_source,
                     "refused": problems_json(&c.refused), "failed": problems_json(&c.failed),
+                    "changed": problems_json(&c.changed),
                     "error": c.error,
                 })
             })
@@ -317,6 +443,9 @@ fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
             );
             for p in c.refused.iter().chain(&c.failed) {
                 println!("  Not copied: {}: {}", p.what, p.reason);
+            }
+            for p in &c.changed {
+                println!("  Copied without: {}: {}", p.what, p.reason);
             }
             if let Some(e) = &c.error {
                 println!("  Not copied at all: {e}");
@@ -347,15 +476,14 @@ fn problems_json(p: &[dav::ObjectProblem]) -> serde_json::Value {
 
 fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = destination(
-        &a.dest.dav2,
-        a.dest.user2.as_deref(),
-        a.dest.passfile2.as_deref(),
-        a.dest.oauthaccesstoken2.as_deref(),
-    )?;
+    let (dest, dest_name) = dest_of(&a.dest)?;
     let path = state_for(a.state, &source_name, &dest_name)?;
     let state = State::open_read_only(&path)?;
-    let report = dav::verify(&source, &dest, state.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = match &dest {
+        Dest::Dav(server) => dav::verify(&source, server, state.as_ref()),
+        Dest::Graph(graph) => dav::graph::verify(&source, graph, state.as_ref()),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let safe = report.safe_to_switch();
     if a.json {
         let list: Vec<_> = report

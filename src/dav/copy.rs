@@ -47,14 +47,14 @@ impl Source {
         }
     }
 
-    fn list(&self, collection: &str) -> Result<Vec<Entry>, DavError> {
+    pub(crate) fn list(&self, collection: &str) -> Result<Vec<Entry>, DavError> {
         match self {
             Source::Server(s) => s.list(collection),
             Source::Files(f) => Ok(f.list(collection)),
         }
     }
 
-    fn get(&self, href: &str) -> Result<Option<Vec<u8>>, DavError> {
+    pub(crate) fn get(&self, href: &str) -> Result<Option<Vec<u8>>, DavError> {
         match self {
             Source::Server(s) => Ok(s.get(href)?.map(|(b, _)| b)),
             Source::Files(f) => Ok(f.get(href)),
@@ -103,6 +103,9 @@ pub struct CollectionReport {
     pub gone_at_source: usize,
     /// Objects not copied, with the reason.
     pub refused: Vec<ObjectProblem>,
+    /// Objects copied with something left out or changed on the way
+    /// (a conversion for Microsoft 365), with what.
+    pub changed: Vec<ObjectProblem>,
     /// Objects that could not be copied this time (network, busy server):
     /// a re-run tries again.
     pub failed: Vec<ObjectProblem>,
@@ -314,6 +317,7 @@ pub fn sync(source: &Source, dest: &Server, state: &mut State) -> Result<Report,
             already: 0,
             gone_at_source: 0,
             refused: Vec::new(),
+            changed: Vec::new(),
             failed: Vec::new(),
             error: None,
         };
@@ -444,6 +448,7 @@ fn copy_object(
         dest_href: Some(target.clone()),
         dest_etag: None,
         refused: None,
+        note: None,
     };
     let changed = copied.is_some_and(|r| r.digest.as_deref() != Some(digest.as_str()));
     if changed && at_dest.contains_key(&target) {
@@ -564,6 +569,7 @@ fn refuse(
         dest_href: None,
         dest_etag: None,
         refused: Some(reason.clone()),
+        note: None,
     };
     state.record_dav_object(collection, &entry.href, &record, now())?;
     Ok(Outcome::Refused { what, reason })

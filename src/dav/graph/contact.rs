@@ -157,7 +157,10 @@ pub fn to_graph(bytes: &[u8]) -> Result<Converted, String> {
             "PHOTO" => match photo_bytes(l) {
                 Some(b) if photo.is_none() => photo = Some(b),
                 Some(_) => lost("photos after the first", &mut losses),
-                None => lost("the photo (a link, not a picture in the card)", &mut losses),
+                None => lost(
+                    "the photo (a link or an unreadable picture, not one Outlook can take)",
+                    &mut losses,
+                ),
             },
             "X-PHONETIC-FIRST-NAME" => set(&mut c, "yomiGivenName", l.text()),
             "X-PHONETIC-LAST-NAME" => set(&mut c, "yomiSurname", l.text()),

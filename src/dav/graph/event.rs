@@ -33,6 +33,9 @@ pub struct Converted {
     pub occurrences: Vec<Occurrence>,
     /// What did not carry over or was changed on the way, in plain words.
     pub losses: Vec<String>,
+    /// The start in UTC, when the object says where it is (UTC, or a zone
+    /// with its VTIMEZONE); None for floating and all-day times.
+    pub start_utc: Option<NaiveDateTime>,
 }
 
 /// Why a calendar object holding only to-dos or journal entries stays behind.
@@ -61,6 +64,14 @@ pub fn to_graph(bytes: &[u8], home_zone: &str) -> Result<Converted, String> {
         home_zone,
     };
     let mut event = conv.event(master, &mut losses, true)?;
+    let start_utc = match master.get("DTSTART").and_then(time::time) {
+        Some(t @ Time::Utc(_)) => Some(conv.utc(&t)),
+        Some(Time::Zoned(local, tzid)) => conv
+            .vtimezone(&tzid)
+            .and_then(|z| time::offset_at(z, local))
+            .map(|off| local - Duration::seconds(i64::from(off))),
+        _ => None,
+    };
     let mut occurrences = Vec::new();
     if let Some(rule) = master.get("RRULE") {
         let start = master
@@ -107,6 +118,7 @@ pub fn to_graph(bytes: &[u8], home_zone: &str) -> Result<Converted, String> {
         event,
         occurrences,
         losses,
+        start_utc,
     })
 }
 
@@ -603,6 +615,7 @@ mod tests {
                 "range": {"type": "numbered", "startDate": "2026-01-05", "numberOfOccurrences": 10, "recurrenceTimeZone": "Europe/Berlin"}
             })
         );
+        assert_eq!(c.start_utc, Some(at("20260105T080000")));
         assert_eq!(c.occurrences.len(), 2);
         assert_eq!(
             c.occurrences[0],

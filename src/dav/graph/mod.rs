@@ -2,7 +2,12 @@
 //! calendars: address books become contact folders, calendars become
 //! calendars, each vCard or calendar object converted field by field.
 
+pub mod client;
 pub mod contact;
+pub mod copy;
 pub mod event;
 pub mod lines;
 pub mod time;
+
+pub use client::{Graph, GraphAuth, GRAPH_API};
+pub use copy::{plan, sync, verify, SOURCE_UID};
