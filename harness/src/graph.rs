@@ -10,7 +10,7 @@
 //! UTC with seven fraction digits).
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -730,41 +730,24 @@ fn error(status: u16, code: &str, message: &str) -> (u16, Vec<(String, String)>,
     )
 }
 
+fn not_found() -> Answer {
+    error(
+        404,
+        "ErrorItemNotFound",
+        "The specified object was not found in the store.",
+    )
+}
+
 fn ok(status: u16, v: Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
     (status, Vec::new(), v.to_string().into_bytes())
 }
 
 fn serve(stream: &mut (impl Read + Write), store: &Mutex<Store>, addr: SocketAddr) {
-    let mut reader = BufReader::new(&mut *stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some(read) = crate::http::read_request(stream, 64 << 20) else {
         return;
-    }
-    let method = line.split_whitespace().next().unwrap_or("").to_owned();
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let (mut length, mut authorization) = (0usize, String::new());
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-            break;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0).min(64 << 20);
-            } else if name.eq_ignore_ascii_case("authorization") {
-                authorization = value.trim().to_owned();
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    drop(reader);
+    };
+    let authorization = read.header("authorization");
+    let (method, target, body) = (read.method, read.target, read.body);
     let (status, headers, out, content_type) = {
         let mut s = store.lock().unwrap();
         let (status, headers, out) = handle(&mut s, addr, &method, &target, &authorization, &body);
@@ -892,11 +875,7 @@ fn handle(
         }
         ("GET", ["contactFolders", folder, "contacts"]) => {
             if !s.folders.iter().any(|f| f["id"] == *folder) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let wanted = query.get("$filter").and_then(|f| filter_value(f));
             let items: Vec<Value> = s
@@ -930,11 +909,7 @@ fn handle(
         }
         ("POST", ["contactFolders", folder, "contacts"]) => {
             if !s.folders.iter().any(|f| f["id"] == *folder) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let mut c = s.make_contact(folder, json_body());
             c.as_object_mut()
@@ -951,11 +926,7 @@ fn handle(
                     .remove("singleValueExtendedProperties");
                 ok(200, c)
             }
-            None => error(
-                404,
-                "ErrorItemNotFound",
-                "The specified object was not found in the store.",
-            ),
+            None => not_found(),
         },
         ("PATCH", ["contacts", id]) => match s.contacts.get_mut(*id) {
             Some((_, c, _)) => {
@@ -968,22 +939,14 @@ fn handle(
                     .remove("singleValueExtendedProperties");
                 ok(200, c)
             }
-            None => error(
-                404,
-                "ErrorItemNotFound",
-                "The specified object was not found in the store.",
-            ),
+            None => not_found(),
         },
         ("PUT", ["contacts", id, "photo", "$value"]) => match s.contacts.get_mut(*id) {
             Some((_, _, p)) => {
                 *p = Some(body.to_vec());
                 (200, Vec::new(), Vec::new())
             }
-            None => error(
-                404,
-                "ErrorItemNotFound",
-                "The specified object was not found in the store.",
-            ),
+            None => not_found(),
         },
         ("GET", ["contacts", id, "photo", "$value"]) => match s.contacts.get(*id) {
             Some((_, _, Some(p))) => (200, Vec::new(), p.clone()),
@@ -991,11 +954,7 @@ fn handle(
         },
         ("GET", ["calendars", cal, "events"]) => {
             if !s.calendars.iter().any(|c| c["id"] == *cal) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let wanted = query.get("$filter").and_then(|f| filter_value(f));
             let expand = query
@@ -1028,11 +987,7 @@ fn handle(
         }
         ("POST", ["calendars", cal, "events"]) => {
             if !s.calendars.iter().any(|c| c["id"] == *cal) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let e = json_body();
             // The same transactionId again: the event made the first time.
@@ -1055,11 +1010,7 @@ fn handle(
                 return error(400, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.");
             };
             if !s.events.contains_key(*id) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let items = s.instances(id, Some((from, to)));
             ok(
@@ -1078,11 +1029,7 @@ fn handle(
                 let out = s.answer_event(e, false);
                 ok(200, out)
             }
-            None => error(
-                404,
-                "ErrorItemNotFound",
-                "The specified object was not found in the store.",
-            ),
+            None => not_found(),
         },
         ("PATCH", ["events", id]) => {
             let patch = json_body();
@@ -1094,18 +1041,10 @@ fn handle(
                 return ok(200, s.answer_event(&e, false));
             }
             let Some((master, _)) = id.split_once('_') else {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             };
             if !s.instances(master, None).iter().any(|i| i["id"] == *id) {
-                return error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                );
+                return not_found();
             }
             let entry = s.changed.entry(id.to_string()).or_insert_with(|| json!({}));
             for (k, v) in patch.as_object().into_iter().flatten() {
@@ -1128,11 +1067,7 @@ fn handle(
                     s.removed.insert(id.to_string());
                     (204, Vec::new(), Vec::new())
                 }
-                _ => error(
-                    404,
-                    "ErrorItemNotFound",
-                    "The specified object was not found in the store.",
-                ),
+                _ => not_found(),
             }
         }
         _ => error(

@@ -196,6 +196,65 @@ pub(crate) fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
     Arc::new(config)
 }
 
+/// A request as read from a connection.
+pub(crate) struct Incoming {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Incoming {
+    /// A header's value (name case-insensitive), empty when absent.
+    pub(crate) fn header(&self, name: &str) -> String {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads one request (its body up to `max_body` bytes); None when the
+/// connection closed or broke first.
+pub(crate) fn read_request(stream: &mut (impl Read + Write), max_body: usize) -> Option<Incoming> {
+    let mut reader = BufReader::new(&mut *stream);
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let method = line.split_whitespace().next().unwrap_or("").to_owned();
+    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut headers = Vec::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            break;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    let mut read = Incoming {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    let length = read
+        .header("content-length")
+        .parse()
+        .unwrap_or(0usize)
+        .min(max_body);
+    read.body = vec![0u8; length];
+    reader.read_exact(&mut read.body).ok()?;
+    Some(read)
+}
+
 /// What a path is answered with.
 #[derive(Clone)]
 enum Answer {
@@ -217,40 +276,12 @@ fn serve(
     answers: &Mutex<HashMap<String, Vec<Answer>>>,
     requests: &Mutex<Vec<Request>>,
 ) {
-    let mut reader = BufReader::new(&mut *stream);
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+    let Some(read) = read_request(stream, 1 << 20) else {
         return;
-    }
-    let method = line.split_whitespace().next().unwrap_or("").to_owned();
-    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let mut host = String::new();
-    let mut authorization = String::new();
-    let mut length = 0usize;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-            break;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("host") {
-                host = value.trim().to_owned();
-            } else if name.eq_ignore_ascii_case("authorization") {
-                authorization = value.trim().to_owned();
-            } else if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0).min(1 << 20);
-            }
-        }
-    }
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    drop(reader);
+    };
+    let host = read.header("host");
+    let authorization = read.header("authorization");
+    let (method, target, body) = (read.method, read.target, read.body);
     let body = String::from_utf8_lossy(&body).into_owned();
     let path = target.split('?').next().unwrap_or("").to_owned();
     let queued = {

@@ -267,15 +267,26 @@ fn graph_side(
     Graph::new(api, user, auth).map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"))
 }
 
+impl GraphDest {
+    /// The Microsoft 365 mailbox of --graph2, when given.
+    fn open(&self, token: Option<&std::path::Path>) -> anyhow::Result<Option<Graph>> {
+        self.graph2
+            .as_deref()
+            .map(|user| {
+                graph_side(
+                    "2",
+                    user,
+                    &self.graph_api,
+                    self.clientcredentials2.as_deref(),
+                    token,
+                )
+            })
+            .transpose()
+    }
+}
+
 fn dest_of(d: &DestArgs) -> anyhow::Result<(Dest, String)> {
-    if let Some(user) = &d.graph.graph2 {
-        let graph = graph_side(
-            "2",
-            user,
-            &d.graph.graph_api,
-            d.graph.clientcredentials2.as_deref(),
-            d.oauthaccesstoken2.as_deref(),
-        )?;
+    if let Some(graph) = d.graph.open(d.oauthaccesstoken2.as_deref())? {
         let name = graph.name();
         return Ok((Dest::Graph(graph), name));
     }
@@ -298,24 +309,10 @@ fn kind_word(kind: dav::ObjectKind) -> &'static str {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let (source, _) = source(&a.source)?;
-    if let Some(user) = &a.graph.graph2 {
-        let graph = graph_side(
-            "2",
-            user,
-            &a.graph.graph_api,
-            a.graph.clientcredentials2.as_deref(),
-            a.oauthaccesstoken2.as_deref(),
-        )?;
+    if let Some(graph) = a.graph.open(a.oauthaccesstoken2.as_deref())? {
         let plans =
             dav::graph::plan(&source, &graph, None, true).map_err(|e| anyhow::anyhow!("{e}"))?;
-        if a.json {
-            let list: Vec<_> = plans.iter().map(plan_json).collect();
-            println!("{}", json!({ "plan": list }));
-        } else {
-            for p in &plans {
-                print_plan(p);
-            }
-        }
+        print_plans(&plans, a.json);
         return Ok(ExitCode::SUCCESS);
     }
     let Some(url) = a.dav2.as_deref() else {
@@ -337,15 +334,19 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let (dest, _) = destination(url, a.user2.as_deref(), a.passfile2.as_deref(), None)?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if a.json {
+    print_plans(&plans, a.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plans(plans: &[dav::CollectionPlan], as_json: bool) {
+    if as_json {
         let list: Vec<_> = plans.iter().map(plan_json).collect();
         println!("{}", json!({ "plan": list }));
     } else {
-        for p in &plans {
+        for p in plans {
             print_plan(p);
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn plan_json(p: &dav::CollectionPlan) -> serde_json::Value {

@@ -113,6 +113,23 @@ pub struct CollectionReport {
     pub error: Option<String>,
 }
 
+impl CollectionReport {
+    /// Nothing done yet for `plan`.
+    pub(crate) fn new(plan: CollectionPlan) -> CollectionReport {
+        CollectionReport {
+            plan,
+            copied: 0,
+            updated: 0,
+            already: 0,
+            gone_at_source: 0,
+            refused: Vec::new(),
+            changed: Vec::new(),
+            failed: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// What a copy did, collection by collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
@@ -310,17 +327,7 @@ pub fn sync(source: &Source, dest: &Server, state: &mut State) -> Result<Report,
     let plans = plan(source, dest, Some(state))?;
     let mut report = Report::default();
     for p in plans {
-        let mut r = CollectionReport {
-            plan: p.clone(),
-            copied: 0,
-            updated: 0,
-            already: 0,
-            gone_at_source: 0,
-            refused: Vec::new(),
-            changed: Vec::new(),
-            failed: Vec::new(),
-            error: None,
-        };
+        let mut r = CollectionReport::new(p.clone());
         if let Err(e) = copy_collection(source, dest, state, &p, &mut r) {
             r.error = Some(e.to_string());
         }
@@ -597,6 +604,22 @@ pub struct CollectionCheck {
     pub error: Option<String>,
 }
 
+impl CollectionCheck {
+    /// Nothing compared yet for `plan`.
+    pub(crate) fn new(plan: &CollectionPlan) -> CollectionCheck {
+        CollectionCheck {
+            source: plan.source.clone(),
+            dest: plan.dest.clone(),
+            objects: 0,
+            identical: 0,
+            same_content: 0,
+            missing: Vec::new(),
+            different: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// The check of every collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -622,16 +645,7 @@ pub fn verify(
     let plans = plan(source, dest, state)?;
     let mut report = VerifyReport::default();
     for p in plans {
-        let mut c = CollectionCheck {
-            source: p.source.clone(),
-            dest: p.dest.clone(),
-            objects: 0,
-            identical: 0,
-            same_content: 0,
-            missing: Vec::new(),
-            different: Vec::new(),
-            error: None,
-        };
+        let mut c = CollectionCheck::new(&p);
         if let Err(e) = check_collection(source, dest, state, &p, &mut c) {
             c.error = Some(e.to_string());
         }

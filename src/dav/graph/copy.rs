@@ -200,35 +200,37 @@ fn preview_notes(
             format!("the {n} {many} stay behind")
         }
     };
-    if groups > 0 {
-        notes.push(format!(
+    let counted = [
+        (
+            groups,
             "Outlook contacts have no groups: {}",
-            stay(groups, "group card", "group cards")
-        ));
-    }
-    if todos > 0 {
-        notes.push(format!(
+            stay(groups, "group card", "group cards"),
+        ),
+        (
+            todos,
             "Outlook calendars hold events only: {}",
-            stay(todos, "to-do", "to-dos")
-        ));
-    }
-    if refused > 0 {
-        notes.push(format!(
+            stay(todos, "to-do", "to-dos"),
+        ),
+        (
+            refused,
             "{} cannot be held by Outlook (the copy's report says why for each)",
-            plural(refused, "entry", "entries")
-        ));
-    }
-    if changed > 0 {
-        notes.push(format!(
+            plural(refused, "entry", "entries"),
+        ),
+        (
+            changed,
             "{} lose a detail Outlook has no place for (the copy's report lists them)",
-            plural(changed, "entry", "entries")
-        ));
-    }
-    if invited > 0 {
-        notes.push(format!(
+            plural(changed, "entry", "entries"),
+        ),
+        (
+            invited,
             "{} have attendees: Outlook sends them an invitation when the event is created",
-            plural(invited, "event", "events")
-        ));
+            plural(invited, "event", "events"),
+        ),
+    ];
+    for (n, text, words) in counted {
+        if n > 0 {
+            notes.push(text.replace("{}", &words));
+        }
     }
     Ok(notes)
 }
@@ -268,17 +270,7 @@ pub fn sync(source: &Source, graph: &Graph, state: &mut State) -> Result<Report,
     let zone = home_zone(graph);
     let mut report = Report::default();
     for p in plans {
-        let mut r = CollectionReport {
-            plan: p.clone(),
-            copied: 0,
-            updated: 0,
-            already: 0,
-            gone_at_source: 0,
-            refused: Vec::new(),
-            changed: Vec::new(),
-            failed: Vec::new(),
-            error: None,
-        };
+        let mut r = CollectionReport::new(p);
         if let Err(e) = copy_collection(source, graph, state, &zone, &mut r) {
             r.error = Some(e.to_string());
         }
@@ -697,16 +689,7 @@ pub fn verify(
     let zone = home_zone(graph);
     let mut report = VerifyReport::default();
     for p in plans {
-        let mut c = CollectionCheck {
-            source: p.source.clone(),
-            dest: p.dest.clone(),
-            objects: 0,
-            identical: 0,
-            same_content: 0,
-            missing: Vec::new(),
-            different: Vec::new(),
-            error: None,
-        };
+        let mut c = CollectionCheck::new(&p);
         if let Err(e) = check_collection(source, graph, state, &p, &zone, &mut c) {
             c.error = Some(e.to_string());
         }
