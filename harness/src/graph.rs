@@ -57,6 +57,8 @@ struct Store {
     /// Answer the n-th POST of an item with 429 (0: never).
     throttle_post: usize,
     posts: usize,
+    /// The request's `Prefer: outlook.timezone="…"`, when it has one.
+    prefer: Option<String>,
     requests: Vec<GraphRequest>,
 }
 
@@ -510,7 +512,7 @@ impl Store {
         let mut e = e.clone();
         for k in ["start", "end"] {
             if let Some(t) = utc_of(&e[k]) {
-                e[k] = graph_time(t);
+                e[k] = self.zoned(t);
             }
         }
         if !expand {
@@ -520,6 +522,18 @@ impl Store {
             }
         }
         e
+    }
+
+    /// A UTC time as Graph answers it: in UTC, or in the zone the request
+    /// preferred (`Prefer: outlook.timezone`).
+    fn zoned(&self, t: NaiveDateTime) -> Value {
+        match &self.prefer {
+            Some(zone) if zone != "UTC" => {
+                let local = t + chrono::Duration::seconds(offset(zone, t));
+                json!({ "dateTime": local.format("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": zone })
+            }
+            _ => graph_time(t),
+        }
     }
 
     /// The occurrences of a series (at most 500), in a UTC window if given.
@@ -598,7 +612,7 @@ impl Store {
                 "id": occ, "seriesMasterId": id, "type": "occurrence",
                 "originalStart": format!("{}Z", original.format("%Y-%m-%dT%H:%M:%S")),
                 "subject": master["subject"], "isAllDay": master["isAllDay"],
-                "start": graph_time(original), "end": graph_time(original + length),
+                "start": self.zoned(original), "end": self.zoned(original + length),
                 "location": master["location"], "body": master["body"],
             });
             if let Some(change) = self.changed.get(&occ) {
@@ -608,7 +622,7 @@ impl Store {
                 }
                 for k in ["start", "end"] {
                     if let Some(t) = utc_of(&e[k]) {
-                        e[k] = graph_time(t);
+                        e[k] = self.zoned(t);
                     }
                 }
             }
@@ -747,9 +761,14 @@ fn serve(stream: &mut (impl Read + Write), store: &Mutex<Store>, addr: SocketAdd
         return;
     };
     let authorization = read.header("authorization");
+    let prefer = read
+        .header("prefer")
+        .split_once("outlook.timezone=")
+        .map(|(_, z)| z.trim().trim_matches('"').to_owned());
     let (method, target, body) = (read.method, read.target, read.body);
     let (status, headers, out, content_type) = {
         let mut s = store.lock().unwrap();
+        s.prefer = prefer;
         let (status, headers, out) = handle(&mut s, addr, &method, &target, &authorization, &body);
         let ct = if out.starts_with(b"{") || out.is_empty() {
             "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
@@ -918,12 +937,26 @@ fn handle(
             c["@odata.context"] = json!(ctx("contactFolders('…')/contacts/$entity"));
             ok(201, c)
         }
+        ("GET", ["contacts"]) => {
+            let items: Vec<Value> = s
+                .contacts
+                .values()
+                .filter(|(f, _, _)| f == "root")
+                .map(|(_, c, _)| c.clone())
+                .collect();
+            ok(200, page(addr, &path, &query, items, &ctx("contacts")))
+        }
         ("GET", ["contacts", id]) => match s.contacts.get(*id) {
             Some((_, c, _)) => {
                 let mut c = c.clone();
-                c.as_object_mut()
-                    .unwrap()
-                    .remove("singleValueExtendedProperties");
+                if !query
+                    .get("$expand")
+                    .is_some_and(|e| e.contains("singleValueExtendedProperties"))
+                {
+                    c.as_object_mut()
+                        .unwrap()
+                        .remove("singleValueExtendedProperties");
+                }
                 ok(200, c)
             }
             None => not_found(),

@@ -41,10 +41,21 @@ pub(crate) struct SourceArgs {
     #[arg(
         long,
         value_name = "URL",
-        required_unless_present = "files1",
-        conflicts_with = "files1"
+        required_unless_present_any = ["files1", "graph1"],
+        conflicts_with_all = ["files1", "graph1"]
     )]
     dav1: Option<String>,
+    /// The source is this Microsoft 365 mailbox (its address): its contact
+    /// folders and calendars, read as vCard 4 and iCalendar.
+    #[arg(long, value_name = "USER@DOMAIN", conflicts_with = "files1")]
+    graph1: Option<String>,
+    /// Sign in to the source Microsoft 365 as the organisation's app (as
+    /// --clientcredentials2).
+    #[arg(long, value_name = "TENANT", requires = "graph1")]
+    clientcredentials1: Option<String>,
+    /// Microsoft Graph's address (a test server's, for instance).
+    #[arg(long, value_name = "URL", default_value = dav::graph::GRAPH_API)]
+    graph_api: String,
     /// Contacts (.vcf) and calendars (.ics) kept in files, as the source: one
     /// file, or a folder of them (each file an address book or a calendar).
     #[arg(long, value_name = "PATH")]
@@ -99,9 +110,6 @@ pub(crate) struct GraphDest {
     /// the mail. Else --oauthaccesstoken2 gives a token.
     #[arg(long, value_name = "TENANT", requires = "graph2")]
     clientcredentials2: Option<String>,
-    /// Microsoft Graph's address (a test server's, for instance).
-    #[arg(long, value_name = "URL", default_value = dav::graph::GRAPH_API)]
-    graph_api: String,
 }
 
 #[derive(Args)]
@@ -191,7 +199,21 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
         let files = Files::open(path).map_err(|e| anyhow::anyhow!("source: {e}"))?;
         return Ok((Source::Files(files), format!("files {}", path.display())));
     }
-    let url = a.dav1.as_deref().expect("clap requires --dav1 or --files1");
+    if let Some(user) = &a.graph1 {
+        let graph = graph_side(
+            "1",
+            user,
+            &a.graph_api,
+            a.clientcredentials1.as_deref(),
+            a.oauthaccesstoken1.as_deref(),
+        )?;
+        let name = graph.name();
+        return Ok((Source::Graph(graph), name));
+    }
+    let url = a
+        .dav1
+        .as_deref()
+        .expect("clap requires --dav1, --files1 or --graph1");
     let auth = sign_in(
         "1",
         url,
@@ -269,24 +291,16 @@ fn graph_side(
 
 impl GraphDest {
     /// The Microsoft 365 mailbox of --graph2, when given.
-    fn open(&self, token: Option<&std::path::Path>) -> anyhow::Result<Option<Graph>> {
+    fn open(&self, api: &str, token: Option<&std::path::Path>) -> anyhow::Result<Option<Graph>> {
         self.graph2
             .as_deref()
-            .map(|user| {
-                graph_side(
-                    "2",
-                    user,
-                    &self.graph_api,
-                    self.clientcredentials2.as_deref(),
-                    token,
-                )
-            })
+            .map(|user| graph_side("2", user, api, self.clientcredentials2.as_deref(), token))
             .transpose()
     }
 }
 
-fn dest_of(d: &DestArgs) -> anyhow::Result<(Dest, String)> {
-    if let Some(graph) = d.graph.open(d.oauthaccesstoken2.as_deref())? {
+fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
+    if let Some(graph) = d.graph.open(api, d.oauthaccesstoken2.as_deref())? {
         let name = graph.name();
         return Ok((Dest::Graph(graph), name));
     }
@@ -309,7 +323,10 @@ fn kind_word(kind: dav::ObjectKind) -> &'static str {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let (source, _) = source(&a.source)?;
-    if let Some(graph) = a.graph.open(a.oauthaccesstoken2.as_deref())? {
+    if let Some(graph) = a
+        .graph
+        .open(&a.source.graph_api, a.oauthaccesstoken2.as_deref())?
+    {
         let plans =
             dav::graph::plan(&source, &graph, None, true).map_err(|e| anyhow::anyhow!("{e}"))?;
         print_plans(&plans, a.json);
@@ -400,7 +417,7 @@ fn open_state(path: &std::path::Path) -> anyhow::Result<State> {
 
 fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = dest_of(&a.dest)?;
+    let (dest, dest_name) = dest_of(&a.dest, &a.source.graph_api)?;
     let mut state = open_state(&state_for(a.state, &source_name, &dest_name)?)?;
     let report = match &dest {
         Dest::Dav(server) => dav::sync(&source, server, &mut state),
@@ -477,7 +494,7 @@ fn problems_json(p: &[dav::ObjectProblem]) -> serde_json::Value {
 
 fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = dest_of(&a.dest)?;
+    let (dest, dest_name) = dest_of(&a.dest, &a.source.graph_api)?;
     let path = state_for(a.state, &source_name, &dest_name)?;
     let state = State::open_read_only(&path)?;
     let report = match &dest {

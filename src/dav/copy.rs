@@ -36,6 +36,9 @@ pub enum Source {
     Server(Server),
     /// `.vcf` / `.ics` files.
     Files(Files),
+    /// A Microsoft 365 mailbox (contacts and events converted to vCard 4
+    /// and iCalendar).
+    Graph(super::graph::Graph),
 }
 
 impl Source {
@@ -44,6 +47,7 @@ impl Source {
         match self {
             Source::Server(s) => Ok(s.discover()?.1),
             Source::Files(f) => Ok(f.collections()),
+            Source::Graph(g) => g.collections(),
         }
     }
 
@@ -51,6 +55,7 @@ impl Source {
         match self {
             Source::Server(s) => s.list(collection),
             Source::Files(f) => Ok(f.list(collection)),
+            Source::Graph(g) => g.entries(collection),
         }
     }
 
@@ -58,6 +63,7 @@ impl Source {
         match self {
             Source::Server(s) => Ok(s.get(href)?.map(|(b, _)| b)),
             Source::Files(f) => Ok(f.get(href)),
+            Source::Graph(g) => g.object(href),
         }
     }
 }
@@ -257,7 +263,9 @@ fn safe_segment(segment: &str) -> String {
 
 /// The name an object gets in its destination collection: its source
 /// name when plain, else its UID when plain, else a digest of the UID (or
-/// of the bytes, for an object without UID).
+/// of the bytes, for an object without UID). `=` and `+` are not plain:
+/// servers list such names percent-encoded (Radicale: `%3D`), so a re-run
+/// would not recognise its own copy.
 fn object_name(source_href: &str, uid: Option<&str>, kind: ObjectKind, bytes: &[u8]) -> String {
     let ext = match kind {
         ObjectKind::Contact => "vcf",
@@ -268,7 +276,7 @@ fn object_name(source_href: &str, uid: Option<&str>, kind: ObjectKind, bytes: &[
             && s.len() <= 120
             && !s.starts_with('.')
             && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
     };
     let segment = super::last_segment(source_href);
     if !source_href.contains('#') && plain(segment) && segment.ends_with(&format!(".{ext}")) {
@@ -824,6 +832,11 @@ mod tests {
             format!("{}.ics", &object::digest(b"x")[..32])
         );
         assert_eq!(safe_segment("Work & home"), "Work---home");
+        let graph_id = object_name("/contacts/AAMkADA=", Some("AAMkADA="), c, b"");
+        assert!(
+            !graph_id.contains('=') && graph_id.ends_with(".vcf"),
+            "{graph_id}"
+        );
     }
 
     #[test]

@@ -353,3 +353,178 @@ fn a_run_killed_after_graph_stored_an_entry_resumes_without_a_double() {
         1
     );
 }
+
+/// A mailbox with a contact (with a photo) in a folder, a weekly series
+/// with one occurrence removed and one moved, and an all-day event.
+fn seeded() -> (GraphServer, Vec<u8>) {
+    let graph = GraphServer::start(USER, "W. Europe Standard Time");
+    let picture: Vec<u8> = b"\x89PNG\r\n\x1a\n"
+        .iter()
+        .copied()
+        .chain((0..600u32).map(|i| (i * 13 % 256) as u8))
+        .collect();
+    let friends = graph.add_folder("Friends");
+    graph.add_contact(
+        &friends,
+        serde_json::json!({
+            "displayName": "Anna Baker", "givenName": "Anna", "surname": "Baker",
+            "emailAddresses": [{"address": "anna@bakery.example", "name": "Anna Baker"}],
+            "mobilePhone": "+49 170 1", "businessPhones": ["+49 30 2"],
+            "businessAddress": {"street": "Hauptstraße 1", "city": "Berlin", "state": "", "postalCode": "10115", "countryOrRegion": "Germany"},
+            "companyName": "Bakery GmbH", "jobTitle": "Owner", "birthday": "1983-05-25T00:00:00Z",
+            "personalNotes": "Bakes on Sundays", "categories": ["Clients"]
+        }),
+        Some(picture.clone()),
+    );
+    let team = graph.add_calendar("Team");
+    let series = graph.add_event(
+        &team,
+        serde_json::json!({
+            "subject": "Standup", "body": {"contentType": "text", "content": "Daily notes"},
+            "start": {"dateTime": "2026-01-05T09:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-01-05T09:30:00", "timeZone": "Europe/Berlin"},
+            "isReminderOn": true, "reminderMinutesBeforeStart": 10,
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday"], "firstDayOfWeek": "sunday"},
+                "range": {"type": "numbered", "startDate": "2026-01-05", "numberOfOccurrences": 4, "recurrenceTimeZone": "Europe/Berlin"}
+            }
+        }),
+    );
+    graph.remove_occurrence(&format!("{series}_20260119"));
+    graph.change_occurrence(
+        &format!("{series}_20260112"),
+        serde_json::json!({"subject": "Standup (late)",
+            "start": {"dateTime": "2026-01-12T10:00:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-01-12T10:30:00", "timeZone": "Europe/Berlin"}}),
+    );
+    graph.add_event(
+        &team,
+        serde_json::json!({
+            "subject": "Holiday", "isAllDay": true, "isReminderOn": false,
+            "start": {"dateTime": "2026-03-02T00:00:00", "timeZone": "W. Europe Standard Time"},
+            "end": {"dateTime": "2026-03-03T00:00:00", "timeZone": "W. Europe Standard Time"}
+        }),
+    );
+    (graph, picture)
+}
+
+fn graph_source_args(graph: &GraphServer) -> Vec<String> {
+    [
+        "--graph1",
+        USER,
+        "--clientcredentials1",
+        &graph.token_url(),
+        "--graph-api",
+        &graph.url(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn run_graph(command: &str, args: &[String], ca: &Path) -> (Option<i32>, Value, String) {
+    let mut all = vec!["dav", command];
+    all.extend(args.iter().map(String::as_str));
+    all.push("--json");
+    let ca = ca.display().to_string();
+    let out = mailferry(
+        &all,
+        &[
+            ("SSL_CERT_FILE", ca.as_str()),
+            ("MAILFERRY_PASSWORD2", "bob-pw"),
+            (
+                "MAILFERRY_OAUTH_CLIENT_ID",
+                "6731de76-14a6-49ae-97bc-6eba6914391e",
+            ),
+            ("MAILFERRY_OAUTH_CLIENT_SECRET", "app-secret-for-tests"),
+        ],
+    );
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code(),
+        json,
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn microsoft_365_to_radicale_and_to_files() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let (graph, picture) = seeded();
+    let dst = mailferry_harness::Radicale::start(&[("bob", "bob-pw")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("graph-ca.pem");
+    std::fs::write(&ca, graph.ca_pem()).unwrap();
+    let state = tmp.path().join("state.db").display().to_string();
+    let mut args = graph_source_args(&graph);
+    args.extend([
+        "--dav2".into(),
+        format!("{}/", dst.url()),
+        "--user2".into(),
+        "bob".into(),
+        "--state".into(),
+        state,
+    ]);
+
+    let (code, report, out) = run_graph("sync", &args, &ca);
+    let log = std::fs::read_to_string(dst.dir().join("log")).unwrap_or_default();
+    assert_eq!(code, Some(0), "{out} {log}");
+    assert_eq!(sum(&report, "copied"), 3, "{out}");
+    let mut all = String::new();
+    for c in dst.collections("bob") {
+        for (_, bytes) in dst.objects("bob", &c) {
+            all.push_str(&text(&bytes).replace("\r\n ", ""));
+        }
+    }
+    for wanted in [
+        "FN:Anna Baker",
+        "EMAIL:anna@bakery.example",
+        "ORG:Bakery GmbH",
+        "BDAY:19830525",
+        "NOTE:Bakes on Sundays",
+        "SUMMARY:Standup\r\n",
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4",
+        "DTSTART;TZID=Europe/Berlin:20260105T090000",
+        "EXDATE:20260119T080000Z",
+        "RECURRENCE-ID:20260112T080000Z",
+        "SUMMARY:Standup (late)",
+        "DTSTART;TZID=Europe/Berlin:20260112T100000",
+        "TRIGGER:-PT10M",
+        "DTSTART;VALUE=DATE:20260302",
+    ] {
+        assert!(all.contains(wanted), "{wanted} at Radicale:\n{all}");
+    }
+    assert!(
+        !all.contains("20260119T090000\r\nSUMMARY"),
+        "the removed occurrence stays removed"
+    );
+
+    // A re-run copies nothing.
+    let (code, report, out) = run_graph("sync", &args, &ca);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        (sum(&report, "copied"), sum(&report, "already")),
+        (0, 3),
+        "{out}"
+    );
+
+    // Files: the photo byte for byte.
+    let dir = tmp.path().join("export");
+    let mut export = graph_source_args(&graph);
+    export.extend(["--to".into(), dir.display().to_string()]);
+    let (code, _, out) = run_graph("export", &export, &ca);
+    assert_eq!(code, Some(0), "{out}");
+    let vcf = std::fs::read_to_string(dir.join("Friends.vcf"))
+        .unwrap()
+        .replace("\r\n ", "");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&picture);
+    assert!(
+        vcf.contains(&format!("PHOTO:data:image/png;base64,{b64}\r\n")),
+        "{vcf}"
+    );
+    let ics = std::fs::read_to_string(dir.join("Team.ics")).unwrap();
+    assert!(ics.contains("RECURRENCE-ID:20260112T080000Z"), "{ics}");
+}

@@ -192,6 +192,18 @@ impl Graph {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Reply, DavError> {
+        self.send_with(method, target, content_type, body, &[])
+    }
+
+    /// [`Graph::send`] with more headers (`Prefer`).
+    pub(crate) fn send_with(
+        &self,
+        method: &str,
+        target: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Result<Reply, DavError> {
         let url = if target.starts_with("https://") || target.starts_with("http://") {
             if !target.starts_with(&self.api) {
                 return Err(self.unreachable(format!(
@@ -208,7 +220,7 @@ impl Graph {
         loop {
             attempt += 1;
             self.pace();
-            let reply = self.send_once(method, &url, content_type, body, &token);
+            let reply = self.send_once(method, &url, content_type, body, &token, headers);
             match reply {
                 Ok((r, _)) if r.status == 401 && !renewed => {
                     renewed = true;
@@ -265,6 +277,7 @@ impl Graph {
         content_type: Option<&str>,
         body: &[u8],
         token: &Secret<String>,
+        headers: &[(&str, &str)],
     ) -> Result<(Reply, Option<u64>), DavError> {
         let mut request = ureq::http::Request::builder()
             .method(method)
@@ -273,6 +286,9 @@ impl Graph {
             .header("Accept", "application/json");
         if let Some(ct) = content_type {
             request = request.header("Content-Type", ct);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
         }
         let request = request
             .body(body.to_vec())
@@ -306,7 +322,16 @@ impl Graph {
 
     /// GETs a JSON document; None when it is not there (404).
     pub(crate) fn get(&self, target: &str) -> Result<Option<Value>, DavError> {
-        let r = self.send("GET", target, None, b"")?;
+        self.get_with(target, &[])
+    }
+
+    /// [`Graph::get`] with more headers.
+    pub(crate) fn get_with(
+        &self,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Option<Value>, DavError> {
+        let r = self.send_with("GET", target, None, b"", headers)?;
         match r.status {
             200 => Ok(Some(r.json())),
             404 => Ok(None),
@@ -316,14 +341,25 @@ impl Graph {
 
     /// Every item of a collection, page by page (`@odata.nextLink`).
     pub(crate) fn list(&self, target: &str) -> Result<Vec<Value>, DavError> {
+        self.list_with(target, &[])
+    }
+
+    /// [`Graph::list`] with more headers.
+    pub(crate) fn list_with(
+        &self,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<Value>, DavError> {
         let mut out = Vec::new();
         let mut next = Some(target.to_owned());
         while let Some(t) = next.take() {
-            let page = self.get(&t)?.ok_or_else(|| DavError::Refused {
-                action: format!("list {target}"),
-                status: 404,
-                detail: "not found".into(),
-            })?;
+            let page = self
+                .get_with(&t, headers)?
+                .ok_or_else(|| DavError::Refused {
+                    action: format!("list {target}"),
+                    status: 404,
+                    detail: "not found".into(),
+                })?;
             if let Some(items) = page["value"].as_array() {
                 out.extend(items.iter().cloned());
             }
@@ -366,6 +402,16 @@ impl Graph {
             Ok(())
         } else {
             Err(self.refused(action, &r))
+        }
+    }
+
+    /// Reads bytes (a photo); None when there are none (404).
+    pub(crate) fn get_bytes(&self, target: &str) -> Result<Option<Vec<u8>>, DavError> {
+        let r = self.send("GET", target, None, b"")?;
+        match r.status {
+            200 => Ok(Some(r.body)),
+            404 => Ok(None),
+            _ => Err(self.refused(&format!("read {target}"), &r)),
         }
     }
 

@@ -704,3 +704,541 @@ mod tests {
         assert_eq!(todo.unwrap_err(), TODO_REASON);
     }
 }
+
+fn weekday_of(name: &str) -> Option<Weekday> {
+    Some(match name {
+        "monday" => Weekday::Mon,
+        "tuesday" => Weekday::Tue,
+        "wednesday" => Weekday::Wed,
+        "thursday" => Weekday::Thu,
+        "friday" => Weekday::Fri,
+        "saturday" => Weekday::Sat,
+        "sunday" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn day_code(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "MO",
+        Weekday::Tue => "TU",
+        Weekday::Wed => "WE",
+        Weekday::Thu => "TH",
+        Weekday::Fri => "FR",
+        Weekday::Sat => "SA",
+        Weekday::Sun => "SU",
+    }
+}
+
+fn index_number(name: &str) -> i32 {
+    match name {
+        "second" => 2,
+        "third" => 3,
+        "fourth" => 4,
+        "last" => -1,
+        _ => 1,
+    }
+}
+
+/// The days of a `patternedRecurrence`'s `daysOfWeek`.
+fn days_of(pattern: &Value) -> Vec<Weekday> {
+    pattern["daysOfWeek"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().and_then(weekday_of))
+        .collect()
+}
+
+/// A Graph `patternedRecurrence` as an RRULE (`until` in UTC for an end date).
+pub fn rrule_of(recurrence: &Value) -> Option<String> {
+    let p = &recurrence["pattern"];
+    let r = &recurrence["range"];
+    let interval = p["interval"].as_u64().unwrap_or(1).max(1);
+    let days: Vec<&str> = days_of(p).into_iter().map(day_code).collect();
+    let index = index_number(p["index"].as_str().unwrap_or("first"));
+    let mut rule = match p["type"].as_str()? {
+        "daily" => "FREQ=DAILY".to_owned(),
+        "weekly" => format!("FREQ=WEEKLY;BYDAY={}", days.join(",")),
+        "absoluteMonthly" => format!("FREQ=MONTHLY;BYMONTHDAY={}", p["dayOfMonth"].as_u64()?),
+        "relativeMonthly" if days.len() == 1 => format!("FREQ=MONTHLY;BYDAY={index}{}", days[0]),
+        "relativeMonthly" => format!("FREQ=MONTHLY;BYDAY={};BYSETPOS={index}", days.join(",")),
+        "absoluteYearly" => format!(
+            "FREQ=YEARLY;BYMONTH={};BYMONTHDAY={}",
+            p["month"].as_u64()?,
+            p["dayOfMonth"].as_u64()?
+        ),
+        "relativeYearly" if days.len() == 1 => format!(
+            "FREQ=YEARLY;BYMONTH={};BYDAY={index}{}",
+            p["month"].as_u64()?,
+            days[0]
+        ),
+        "relativeYearly" => format!(
+            "FREQ=YEARLY;BYMONTH={};BYDAY={};BYSETPOS={index}",
+            p["month"].as_u64()?,
+            days.join(",")
+        ),
+        _ => return None,
+    };
+    if interval > 1 {
+        rule.push_str(&format!(";INTERVAL={interval}"));
+    }
+    if p["type"] == "weekly" {
+        if let Some(w) = p["firstDayOfWeek"].as_str().and_then(weekday_of) {
+            if w != Weekday::Sun || days.len() > 1 {
+                rule.push_str(&format!(";WKST={}", day_code(w)));
+            }
+        }
+    }
+    match r["type"].as_str() {
+        Some("numbered") => {
+            rule.push_str(&format!(";COUNT={}", r["numberOfOccurrences"].as_u64()?))
+        }
+        Some("endDate") => {
+            let end = NaiveDate::parse_from_str(r["endDate"].as_str()?, "%Y-%m-%d").ok()?;
+            rule.push_str(&format!(";UNTIL={}T235959Z", end.format("%Y%m%d")));
+        }
+        _ => {}
+    }
+    Some(rule)
+}
+
+/// The dates a `patternedRecurrence` gives, from its start (at most `max`,
+/// none after `last`).
+pub fn occurrence_dates(recurrence: &Value, last: NaiveDate, max: usize) -> Vec<NaiveDate> {
+    let p = &recurrence["pattern"];
+    let r = &recurrence["range"];
+    let Some(first) = r["startDate"]
+        .as_str()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+    else {
+        return Vec::new();
+    };
+    let end = r["endDate"]
+        .as_str()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .filter(|_| r["type"] == "endDate")
+        .map_or(last, |e| e.min(last));
+    let count = r["numberOfOccurrences"]
+        .as_u64()
+        .filter(|_| r["type"] == "numbered")
+        .map_or(max, |n| (n as usize).min(max));
+    let interval = p["interval"].as_i64().unwrap_or(1).max(1);
+    let days = days_of(p);
+    let index = index_number(p["index"].as_str().unwrap_or("first"));
+    let day_of_month = p["dayOfMonth"].as_u64().unwrap_or(0) as u32;
+    let month = p["month"].as_u64().unwrap_or(0) as u32;
+    let week_start = p["firstDayOfWeek"]
+        .as_str()
+        .and_then(weekday_of)
+        .unwrap_or(Weekday::Sun);
+    let week_of = |d: NaiveDate| {
+        let back = (7 + d.weekday().num_days_from_monday() - week_start.num_days_from_monday()) % 7;
+        d - Duration::days(i64::from(back))
+    };
+    let months_between = |d: NaiveDate| {
+        (d.year() - first.year()) as i64 * 12 + i64::from(d.month()) - i64::from(first.month())
+    };
+    let relative = |d: NaiveDate| {
+        let mut set: Vec<NaiveDate> = days
+            .iter()
+            .flat_map(|wd| {
+                (1..=5).filter_map(move |n| {
+                    NaiveDate::from_weekday_of_month_opt(d.year(), d.month(), *wd, n)
+                })
+            })
+            .collect();
+        set.sort();
+        let pick = if index > 0 {
+            set.get(index as usize - 1).copied()
+        } else {
+            set.last().copied()
+        };
+        pick == Some(d)
+    };
+    let mut out = Vec::new();
+    let mut d = first;
+    while d <= end && out.len() < count {
+        let hit = match p["type"].as_str().unwrap_or("") {
+            "daily" => (d - first).num_days() % interval == 0,
+            "weekly" => {
+                (week_of(d) - week_of(first)).num_days() / 7 % interval == 0
+                    && days.contains(&d.weekday())
+            }
+            "absoluteMonthly" => months_between(d) % interval == 0 && d.day() == day_of_month,
+            "relativeMonthly" => months_between(d) % interval == 0 && relative(d),
+            "absoluteYearly" => {
+                (d.year() - first.year()) as i64 % interval == 0
+                    && d.month() == month
+                    && d.day() == day_of_month
+            }
+            "relativeYearly" => {
+                (d.year() - first.year()) as i64 % interval == 0
+                    && d.month() == month
+                    && relative(d)
+            }
+            _ => false,
+        };
+        if hit {
+            out.push(d);
+        }
+        let Some(next) = d.succ_opt() else { break };
+        d = next;
+    }
+    out
+}
+
+/// Graph's `dateTimeTimeZone` as an iCalendar property (`DTSTART`, …):
+/// a date for an all-day event, UTC with `Z`, else the zone's name as TZID.
+fn ical_time(name: &str, t: &Value, all_day: bool) -> Option<String> {
+    let local = NaiveDateTime::parse_from_str(
+        t["dateTime"].as_str()?.trim_end_matches('Z'),
+        "%Y-%m-%dT%H:%M:%S%.f",
+    )
+    .ok()?;
+    let zone = t["timeZone"].as_str().unwrap_or("UTC");
+    Some(if all_day {
+        format!("{name};VALUE=DATE:{}", local.format("%Y%m%d"))
+    } else if zone == "UTC" || zone == "Etc/UTC" {
+        format!("{name}:{}Z", local.format("%Y%m%dT%H%M%S"))
+    } else {
+        format!("{name};TZID={zone}:{}", local.format("%Y%m%dT%H%M%S"))
+    })
+}
+
+/// The properties of one Graph event as VEVENT lines (without BEGIN/END).
+fn vevent_lines(e: &Value, uid: &str, full: bool) -> Vec<String> {
+    let s = |k: &str| e[k].as_str().filter(|v| !v.is_empty());
+    let all_day = e["isAllDay"].as_bool().unwrap_or(false);
+    let mut out = vec![format!("UID:{}", lines::escape(uid))];
+    if let Some(t) =
+        s("lastModifiedDateTime").and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    {
+        out.push(format!(
+            "DTSTAMP:{}",
+            t.naive_utc().format("%Y%m%dT%H%M%SZ")
+        ));
+    }
+    out.extend(ical_time("DTSTART", &e["start"], all_day));
+    out.extend(ical_time("DTEND", &e["end"], all_day));
+    if let Some(v) = s("subject") {
+        out.push(format!("SUMMARY:{}", lines::escape(v)));
+    }
+    let body = e["body"]["content"].as_str().unwrap_or("");
+    if !body.trim().is_empty() {
+        if e["body"]["contentType"] == "html" {
+            out.push(format!(
+                "X-ALT-DESC;FMTTYPE=text/html:{}",
+                lines::escape(body)
+            ));
+            out.push(format!("DESCRIPTION:{}", lines::escape(&strip_tags(body))));
+        } else {
+            out.push(format!("DESCRIPTION:{}", lines::escape(body)));
+        }
+    }
+    if let Some(l) = e["location"]["displayName"]
+        .as_str()
+        .filter(|l| !l.is_empty())
+    {
+        out.push(format!("LOCATION:{}", lines::escape(l)));
+        let c = &e["location"]["coordinates"];
+        if let (Some(lat), Some(lon)) = (c["latitude"].as_f64(), c["longitude"].as_f64()) {
+            out.push(format!("GEO:{lat};{lon}"));
+        }
+    }
+    let categories: Vec<String> = e["categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(lines::escape))
+        .collect();
+    if !categories.is_empty() {
+        out.push(format!("CATEGORIES:{}", categories.join(",")));
+    }
+    match s("showAs") {
+        Some("free") => out.push("TRANSP:TRANSPARENT".into()),
+        Some("tentative") => {
+            out.push("TRANSP:OPAQUE".into());
+            out.push("STATUS:TENTATIVE".into());
+        }
+        Some(_) => out.push("TRANSP:OPAQUE".into()),
+        None => {}
+    }
+    match s("sensitivity") {
+        Some("private") => out.push("CLASS:PRIVATE".into()),
+        Some("confidential") => out.push("CLASS:CONFIDENTIAL".into()),
+        Some("personal") => out.push("CLASS:PRIVATE".into()),
+        Some(_) if full => out.push("CLASS:PUBLIC".into()),
+        _ => {}
+    }
+    match s("importance") {
+        Some("high") => out.push("PRIORITY:1".into()),
+        Some("low") => out.push("PRIORITY:9".into()),
+        _ => {}
+    }
+    if let Some(o) = e["organizer"]["emailAddress"]["address"]
+        .as_str()
+        .filter(|a| !a.is_empty())
+    {
+        let cn = e["organizer"]["emailAddress"]["name"].as_str().unwrap_or(o);
+        out.push(format!(
+            "ORGANIZER;CN=\"{}\":mailto:{o}",
+            cn.replace('"', "'")
+        ));
+    }
+    for a in e["attendees"].as_array().into_iter().flatten() {
+        let Some(addr) = a["emailAddress"]["address"].as_str() else {
+            continue;
+        };
+        let cn = a["emailAddress"]["name"]
+            .as_str()
+            .unwrap_or(addr)
+            .replace('"', "'");
+        let role = match a["type"].as_str() {
+            Some("optional") => ";ROLE=OPT-PARTICIPANT",
+            Some("resource") => ";CUTYPE=RESOURCE;ROLE=NON-PARTICIPANT",
+            _ => ";ROLE=REQ-PARTICIPANT",
+        };
+        let partstat = match a["status"]["response"].as_str() {
+            Some("accepted") => ";PARTSTAT=ACCEPTED",
+            Some("declined") => ";PARTSTAT=DECLINED",
+            Some("tentativelyAccepted") => ";PARTSTAT=TENTATIVE",
+            _ => "",
+        };
+        out.push(format!(
+            "ATTENDEE;CN=\"{cn}\"{role}{partstat}:mailto:{addr}"
+        ));
+    }
+    out
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.replace("&nbsp;", " ")
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .trim()
+        .to_owned()
+}
+
+fn alarm(e: &Value) -> Vec<String> {
+    if e["isReminderOn"].as_bool() != Some(true) {
+        return Vec::new();
+    }
+    let minutes = e["reminderMinutesBeforeStart"].as_i64().unwrap_or(15);
+    vec![
+        "BEGIN:VALARM".into(),
+        "ACTION:DISPLAY".into(),
+        "DESCRIPTION:Reminder".into(),
+        format!("TRIGGER:-PT{minutes}M"),
+        "END:VALARM".into(),
+    ]
+}
+
+/// An iCalendar object of a Graph event: a single one, or a series master
+/// with its removed occurrences (`EXDATE`, from the dates its pattern
+/// gives that `instances` lacks) and its changed ones (`RECURRENCE-ID`
+/// components, from the instances of type `exception`). `instances` are
+/// the series' occurrences in the same zone as `master`.
+pub fn from_graph(master: &Value, uid: &str, instances: &[Value]) -> Vec<u8> {
+    let mut body: Vec<String> = vec![
+        "BEGIN:VCALENDAR".into(),
+        "VERSION:2.0".into(),
+        "PRODID:-//MailFerry//Microsoft 365 export//EN".into(),
+    ];
+    let all_day = master["isAllDay"].as_bool().unwrap_or(false);
+    if !all_day {
+        let mut zones: Vec<&str> = ["start", "end"]
+            .iter()
+            .filter_map(|k| master[*k]["timeZone"].as_str())
+            .filter(|z| *z != "UTC" && *z != "Etc/UTC")
+            .collect();
+        zones.dedup();
+        for z in zones {
+            body.extend(time::vtimezone(z).unwrap_or_default());
+        }
+    }
+    body.push("BEGIN:VEVENT".into());
+    body.extend(vevent_lines(master, uid, true));
+    let series = master["recurrence"].is_object();
+    if series {
+        if let Some(rule) = rrule_of(&master["recurrence"]) {
+            body.push(format!("RRULE:{rule}"));
+        }
+        // Each listed occurrence: its original start in UTC and the UTC
+        // offset of its zone then (its local start less its UTC one).
+        let listed: Vec<(NaiveDateTime, Option<i64>)> = instances
+            .iter()
+            .filter_map(|i| {
+                let utc = ical_local(&i["originalStart"])?;
+                let offset = (i["type"] != "exception")
+                    .then(|| ical_local(&i["start"]["dateTime"]))
+                    .flatten()
+                    .map(|local| (local - utc).num_seconds());
+                Some((utc, offset))
+            })
+            .collect();
+        let start = ical_local(&master["start"]["dateTime"]);
+        let last = listed.iter().map(|(t, _)| t.date()).max();
+        if let (Some(start), Some(last)) = (start, last) {
+            for d in occurrence_dates(&master["recurrence"], last, 5000) {
+                let local = d.and_time(start.time());
+                // The zone's offset at the nearest occurrence still listed.
+                let offset = listed
+                    .iter()
+                    .filter_map(|(t, o)| Some(((*t - local).num_seconds().abs(), (*o)?)))
+                    .min()
+                    .map_or(0, |(_, o)| o);
+                let utc = local - Duration::seconds(offset);
+                // Graph repeats at most once a day: within 12 hours is this occurrence.
+                if listed
+                    .iter()
+                    .any(|(t, _)| (*t - utc).num_hours().abs() < 12)
+                {
+                    continue;
+                }
+                body.push(if all_day {
+                    format!("EXDATE;VALUE=DATE:{}", d.format("%Y%m%d"))
+                } else {
+                    format!("EXDATE:{}", utc.format("%Y%m%dT%H%M%SZ"))
+                });
+            }
+        }
+    }
+    body.extend(alarm(master));
+    body.push("END:VEVENT".into());
+    for i in instances.iter().filter(|i| i["type"] == "exception") {
+        let Some(original) = i["originalStart"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        else {
+            continue;
+        };
+        body.push("BEGIN:VEVENT".into());
+        let mut lines = vevent_lines(i, uid, false);
+        if !lines.iter().any(|l| l.starts_with("DTSTAMP:")) {
+            if let Some(stamp) = vevent_lines(master, uid, false)
+                .into_iter()
+                .find(|l| l.starts_with("DTSTAMP:"))
+            {
+                lines.insert(1, stamp);
+            }
+        }
+        body.extend(lines);
+        body.push(if all_day {
+            format!(
+                "RECURRENCE-ID;VALUE=DATE:{}",
+                original.naive_utc().format("%Y%m%d")
+            )
+        } else {
+            format!(
+                "RECURRENCE-ID:{}",
+                original.naive_utc().format("%Y%m%dT%H%M%SZ")
+            )
+        });
+        body.extend(alarm(i));
+        body.push("END:VEVENT".into());
+    }
+    body.push("END:VCALENDAR".into());
+    let mut out = String::new();
+    for l in body {
+        lines::push_folded(&mut out, &l);
+    }
+    out.into_bytes()
+}
+
+fn ical_local(v: &Value) -> Option<NaiveDateTime> {
+    let s = v.as_str()?;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.naive_utc());
+    }
+    NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").ok()
+}
+
+#[cfg(test)]
+mod back {
+    use super::*;
+
+    #[test]
+    fn graph_patterns_become_rrules_and_dates() {
+        let r = json!({
+            "pattern": {"type": "relativeMonthly", "interval": 1, "daysOfWeek": ["friday"], "index": "last"},
+            "range": {"type": "endDate", "startDate": "2026-01-30", "endDate": "2026-04-30"}
+        });
+        assert_eq!(
+            rrule_of(&r).unwrap(),
+            "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20260430T235959Z"
+        );
+        let last = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap();
+        let dates: Vec<String> = occurrence_dates(&r, last, 100)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            dates,
+            ["2026-01-30", "2026-02-27", "2026-03-27", "2026-04-24"]
+        );
+        let w = json!({
+            "pattern": {"type": "weekly", "interval": 2, "daysOfWeek": ["monday", "thursday"], "firstDayOfWeek": "monday"},
+            "range": {"type": "numbered", "startDate": "2026-01-05", "numberOfOccurrences": 4}
+        });
+        assert_eq!(
+            rrule_of(&w).unwrap(),
+            "FREQ=WEEKLY;BYDAY=MO,TH;INTERVAL=2;WKST=MO;COUNT=4"
+        );
+        let dates: Vec<String> = occurrence_dates(&w, last, 100)
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(
+            dates,
+            ["2026-01-05", "2026-01-08", "2026-01-19", "2026-01-22"]
+        );
+    }
+
+    #[test]
+    fn an_event_goes_to_graph_and_comes_back_with_the_same_fields() {
+        let ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:e-7\r\nDTSTART;TZID=Europe/Berlin:20260105T090000\r\n\
+            DTEND;TZID=Europe/Berlin:20260105T093000\r\nRRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4\r\nSUMMARY:Standup\r\n\
+            DESCRIPTION:Notes\\nhere\r\nLOCATION:Room 1\r\nCATEGORIES:Work\r\nCLASS:CONFIDENTIAL\r\nTRANSP:TRANSPARENT\r\n\
+            PRIORITY:9\r\nORGANIZER;CN=Owner:mailto:owner@example.com\r\nATTENDEE;CN=Bob;ROLE=OPT-PARTICIPANT:mailto:bob@example.com\r\n\
+            BEGIN:VALARM\r\nTRIGGER:-PT30M\r\nACTION:DISPLAY\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let there = to_graph(ics, "UTC").unwrap().event;
+        // Graph lists the occurrences; the third was removed, the second moved.
+        let occ = |d: &str, kind: &str| {
+            let h = if kind == "exception" { 10 } else { 9 };
+            json!({"type": kind, "originalStart": format!("{d}T08:00:00Z"), "subject": "Standup (late)",
+            "start": {"dateTime": format!("{d}T{h}:00:00.0000000"), "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": format!("{d}T{h}:30:00.0000000"), "timeZone": "Europe/Berlin"}})
+        };
+        let instances = [
+            occ("2026-01-05", "occurrence"),
+            occ("2026-01-12", "exception"),
+            occ("2026-01-26", "occurrence"),
+        ];
+        let back = from_graph(&there, "e-7", &instances);
+        let text = String::from_utf8_lossy(&back).replace("\r\n ", "");
+        assert!(text.contains("\r\nEXDATE:20260119T080000Z\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nRECURRENCE-ID:20260112T080000Z\r\n"),
+            "{text}"
+        );
+        let again = to_graph(&back, "UTC").unwrap();
+        assert_eq!(again.event, there, "{text}");
+        assert_eq!(again.occurrences.len(), 2);
+        assert_eq!(
+            again.occurrences[1].patch.as_ref().unwrap()["subject"],
+            "Standup (late)"
+        );
+    }
+}

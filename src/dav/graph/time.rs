@@ -5,6 +5,7 @@
 
 use super::lines::{Component, Line};
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use std::path::Path;
 
 /// A DTSTART, DTEND, EXDATE or RECURRENCE-ID value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -276,5 +277,183 @@ mod tests {
         assert_eq!(offset_at(&tz, at("20260715T090000")), Some(7200));
         assert_eq!(offset_at(&tz, at("20260329T010000")), Some(3600));
         assert_eq!(offset_at(&tz, at("20260329T030000")), Some(7200));
+    }
+}
+
+/// The IANA zone of a Windows zone name Graph uses (the common ones).
+fn iana_of(zone: &str) -> &str {
+    match zone {
+        "GMT Standard Time" => "Europe/London",
+        "W. Europe Standard Time" => "Europe/Berlin",
+        "Romance Standard Time" => "Europe/Paris",
+        "Central Europe Standard Time" => "Europe/Budapest",
+        "Central European Standard Time" => "Europe/Warsaw",
+        "E. Europe Standard Time" => "Europe/Chisinau",
+        "FLE Standard Time" => "Europe/Kiev",
+        "GTB Standard Time" => "Europe/Bucharest",
+        "Russian Standard Time" => "Europe/Moscow",
+        "Eastern Standard Time" => "America/New_York",
+        "Central Standard Time" => "America/Chicago",
+        "Mountain Standard Time" => "America/Denver",
+        "US Mountain Standard Time" => "America/Phoenix",
+        "Pacific Standard Time" => "America/Los_Angeles",
+        "Alaskan Standard Time" => "America/Anchorage",
+        "Hawaiian Standard Time" => "Pacific/Honolulu",
+        "Atlantic Standard Time" => "America/Halifax",
+        "E. South America Standard Time" => "America/Sao_Paulo",
+        "India Standard Time" => "Asia/Kolkata",
+        "China Standard Time" => "Asia/Shanghai",
+        "Tokyo Standard Time" => "Asia/Tokyo",
+        "Singapore Standard Time" => "Asia/Singapore",
+        "AUS Eastern Standard Time" => "Australia/Sydney",
+        "New Zealand Standard Time" => "Pacific/Auckland",
+        "South Africa Standard Time" => "Africa/Johannesburg",
+        "Arabian Standard Time" => "Asia/Dubai",
+        "Israel Standard Time" => "Asia/Jerusalem",
+        "Turkey Standard Time" => "Europe/Istanbul",
+        other => other,
+    }
+}
+
+/// A POSIX TZ rule date (`M3.5.0/3`): month, week (5: last), weekday, seconds.
+fn posix_rule(rule: &str) -> Option<(u32, i32, Weekday, i64)> {
+    let (date, at) = match rule.split_once('/') {
+        Some((d, t)) => (d, posix_seconds(t)?),
+        None => (rule, 7200),
+    };
+    let mut parts = date.strip_prefix('M')?.split('.');
+    let month: u32 = parts.next()?.parse().ok()?;
+    let week: i32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    let wd = Weekday::try_from(((day + 6) % 7) as u8).ok()?;
+    Some((month, if week == 5 { -1 } else { week }, wd, at))
+}
+
+/// `2`, `-1:30`, `+5:45` as seconds.
+fn posix_seconds(v: &str) -> Option<i64> {
+    let (sign, v) = match v.as_bytes().first()? {
+        b'-' => (-1, &v[1..]),
+        b'+' => (1, &v[1..]),
+        _ => (1, v),
+    };
+    let mut total = 0i64;
+    for (i, p) in v.split(':').enumerate() {
+        total += p.parse::<i64>().ok()? * [3600, 60, 1].get(i)?;
+    }
+    Some(sign * total)
+}
+
+/// A zone name of a POSIX TZ string (`CET`, `<+0545>`) and the rest.
+fn posix_name(s: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = s.strip_prefix('<') {
+        let end = rest.find('>')?;
+        return Some((&rest[..end], &rest[end + 1..]));
+    }
+    let end = s
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(s.len());
+    (end >= 3).then(|| (&s[..end], &s[end..]))
+}
+
+fn offset_text(seconds: i64) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.abs();
+    format!("{sign}{:02}{:02}", s / 3600, s % 3600 / 60)
+}
+
+/// A VTIMEZONE for a zone Graph names (IANA or Windows), from the
+/// system's time-zone database (its rule for today's years); None when
+/// the system does not know it.
+pub fn vtimezone(zone: &str) -> Option<Vec<String>> {
+    let iana = iana_of(zone);
+    if iana.contains("..") || !iana.contains('/') {
+        return None;
+    }
+    let bytes = std::fs::read(Path::new("/usr/share/zoneinfo").join(iana)).ok()?;
+    let text = String::from_utf8_lossy(bytes.strip_suffix(b"\n")?);
+    let footer = &text[text.rfind('\n')? + 1..];
+    vtimezone_of(zone, footer)
+}
+
+/// A VTIMEZONE named `tzid` of a POSIX TZ string (`CET-1CEST,M3.5.0,M10.5.0/3`).
+fn vtimezone_of(tzid: &str, posix: &str) -> Option<Vec<String>> {
+    let (std_name, rest) = posix_name(posix)?;
+    let std_end = rest
+        .find(|c: char| c.is_ascii_alphabetic() || c == '<' || c == ',')
+        .unwrap_or(rest.len());
+    let std_offset = -posix_seconds(&rest[..std_end])?;
+    let rest = &rest[std_end..];
+    let mut out = vec!["BEGIN:VTIMEZONE".to_owned(), format!("TZID:{tzid}")];
+    let observance =
+        |kind: &str, name: &str, from: i64, to: i64, rule: Option<(u32, i32, Weekday, i64)>| {
+            let mut o = vec![format!("BEGIN:{kind}")];
+            match rule {
+                Some((month, week, wd, at)) => {
+                    let day = nth_weekday(1970, month, week, wd)?;
+                    let start = day.and_time(NaiveTime::MIN) + Duration::seconds(at);
+                    o.push(format!("DTSTART:{}", start.format("%Y%m%dT%H%M%S")));
+                    let code = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+                        [wd.num_days_from_monday() as usize];
+                    o.push(format!(
+                        "RRULE:FREQ=YEARLY;BYMONTH={month};BYDAY={week}{code}"
+                    ));
+                }
+                None => o.push("DTSTART:19700101T000000".to_owned()),
+            }
+            o.push(format!("TZOFFSETFROM:{}", offset_text(from)));
+            o.push(format!("TZOFFSETTO:{}", offset_text(to)));
+            o.push(format!("TZNAME:{name}"));
+            o.push(format!("END:{kind}"));
+            Some(o)
+        };
+    if rest.is_empty() {
+        out.extend(observance(
+            "STANDARD", std_name, std_offset, std_offset, None,
+        )?);
+    } else {
+        let (dst_name, rest) = posix_name(rest)?;
+        let (dst_offset, rules) = match rest.split_once(',') {
+            Some((o, r)) if !o.is_empty() => (-posix_seconds(o)?, r),
+            Some((_, r)) => (std_offset + 3600, r),
+            None => return None,
+        };
+        let (start, end) = rules.split_once(',')?;
+        out.extend(observance(
+            "DAYLIGHT",
+            dst_name,
+            std_offset,
+            dst_offset,
+            Some(posix_rule(start)?),
+        )?);
+        out.extend(observance(
+            "STANDARD",
+            std_name,
+            dst_offset,
+            std_offset,
+            Some(posix_rule(end)?),
+        )?);
+    }
+    out.push("END:VTIMEZONE".to_owned());
+    Some(out)
+}
+
+#[cfg(test)]
+mod zones {
+    use super::*;
+
+    #[test]
+    fn posix_rules_become_vtimezones_that_give_the_same_offsets() {
+        let v = vtimezone_of("W. Europe Standard Time", "CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        let text = v.join("\r\n") + "\r\n";
+        assert!(text.contains("BEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200"), "{text}");
+        assert!(text.contains("DTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100"), "{text}");
+        let tz = super::super::lines::tree(text.as_bytes()).unwrap();
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%S").unwrap();
+        assert_eq!(offset_at(&tz, at("20260715T090000")), Some(7200));
+        assert_eq!(offset_at(&tz, at("20261215T090000")), Some(3600));
+        let india = vtimezone_of("India Standard Time", "IST-5:30").unwrap();
+        assert!(india.contains(&"TZOFFSETTO:+0530".to_owned()), "{india:?}");
+        let nepal = vtimezone_of("Asia/Kathmandu", "<+0545>-5:45").unwrap();
+        assert!(nepal.contains(&"TZNAME:+0545".to_owned()), "{nepal:?}");
     }
 }
