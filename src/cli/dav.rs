@@ -525,7 +525,12 @@ fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
                 c.source.name,
                 c.identical + c.same_content,
                 c.objects,
-                if c.same_content > 0 {
+                if c.same_content > 0 && matches!(dest, Dest::Graph(_)) {
+                    format!(
+                        " ({} converted for Microsoft 365: names, subjects and times match)",
+                        c.same_content
+                    )
+                } else if c.same_content > 0 {
                     format!(
                         " ({} stored in the server's own layout, same content)",
                         c.same_content

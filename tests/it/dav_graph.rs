@@ -186,6 +186,10 @@ fn radicale_to_microsoft_365_converts_each_entry_and_a_rerun_creates_nothing() {
         s.graph.requests().iter().any(|r| r.status == 429),
         "Graph throttled once, and the copy waited it out"
     );
+    assert!(
+        out.contains("Waiting 1 second before going on: Microsoft 365 is busy (HTTP 429)"),
+        "the wait is said as for the mail: {out}"
+    );
     assert_eq!(s.graph.contacts_created(), 30);
     assert_eq!(s.graph.events_created(), 22);
     assert_eq!(s.graph.folder_names(), ["Clients & partners", "Contacts"]);
@@ -293,6 +297,29 @@ fn radicale_to_microsoft_365_converts_each_entry_and_a_rerun_creates_nothing() {
     assert_eq!(sum(&report, "already"), 52, "{out}");
     assert_eq!(s.graph.contacts_created(), 30);
     assert_eq!(s.graph.events_created(), 22);
+
+    // A change at the source before the switch updates the copy in place.
+    let changed_card =
+        text(&crate::dav::card(1)).replace("NOTE:Met at the fair", "NOTE:Now a customer");
+    src.put(
+        "alice",
+        "contacts",
+        "contact-1.vcf",
+        changed_card.as_bytes(),
+    );
+    let (code, report, out) = s.run("sync", &["--state", &state], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(
+        (sum(&report, "copied"), sum(&report, "updated")),
+        (0, 1),
+        "{out}"
+    );
+    assert_eq!(s.graph.contacts_created(), 30, "updated, not created again");
+    let contacts = s.graph.contacts_in("Contacts");
+    assert_eq!(
+        with_uid(&contacts, "contact-1")["personalNotes"],
+        "Now a customer, 1\nsecond line"
+    );
 
     // The check: every converted entry there; what stayed behind named.
     let (code, report, out) = s.run("verify", &["--state", &state], &[]);

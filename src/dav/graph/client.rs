@@ -172,8 +172,8 @@ impl Graph {
             if let Some(oldest) = sent.front() {
                 let wait = WINDOW.saturating_sub(now.duration_since(*oldest));
                 tracing::warn!(
-                    "Microsoft 365 allows {REQUESTS_PER_WINDOW} requests per 10 minutes for a mailbox: waiting {} s",
-                    wait.as_secs()
+                    "Waiting {} before going on: Microsoft 365 allows {REQUESTS_PER_WINDOW} requests per 10 minutes for a mailbox",
+                    crate::error::human_duration(wait.as_secs())
                 );
                 std::thread::sleep(wait);
             }
@@ -255,7 +255,8 @@ impl Graph {
                         return Ok(r);
                     }
                     tracing::warn!(
-                        "Microsoft 365 is busy and asked MailFerry to wait (HTTP {}): waiting {wait} s, then going on",
+                        "Waiting {} before going on: Microsoft 365 is busy (HTTP {}) and asked MailFerry to wait",
+                        crate::error::human_duration(wait),
                         r.status
                     );
                     std::thread::sleep(Duration::from_secs(wait));
