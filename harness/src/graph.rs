@@ -202,8 +202,8 @@ impl GraphServer {
             .collect()
     }
 
-    /// The contacts of the folder named `folder`, as stored (with their
-    /// extended properties).
+    /// The contacts of the folder named `folder` (`Contacts`: the default
+    /// folder), as stored (with their extended properties).
     pub fn contacts_in(&self, folder: &str) -> Vec<Value> {
         let s = self.store.lock().unwrap();
         let Some(id) = s
@@ -211,6 +211,7 @@ impl GraphServer {
             .iter()
             .find(|f| f["displayName"] == folder)
             .and_then(|f| f["id"].as_str())
+            .or((folder == "Contacts").then_some("root"))
         else {
             return Vec::new();
         };
@@ -834,6 +835,12 @@ fn handle(
     let user = s.user.clone();
     let ctx =
         |what: &str| format!("https://graph.microsoft.com/v1.0/$metadata#users('{user}')/{what}");
+    // The default Contacts folder's contacts, as a folder of its own.
+    let parts: Vec<&str> = if parts.as_slice() == ["contacts"] {
+        vec!["contactFolders", "root", "contacts"]
+    } else {
+        parts
+    };
     let is_item_post = method == "POST"
         && matches!(
             parts.as_slice(),
@@ -893,7 +900,7 @@ fn handle(
             ok(201, c)
         }
         ("GET", ["contactFolders", folder, "contacts"]) => {
-            if !s.folders.iter().any(|f| f["id"] == *folder) {
+            if *folder != "root" && !s.folders.iter().any(|f| f["id"] == *folder) {
                 return not_found();
             }
             let wanted = query.get("$filter").and_then(|f| filter_value(f));
@@ -927,7 +934,7 @@ fn handle(
             )
         }
         ("POST", ["contactFolders", folder, "contacts"]) => {
-            if !s.folders.iter().any(|f| f["id"] == *folder) {
+            if *folder != "root" && !s.folders.iter().any(|f| f["id"] == *folder) {
                 return not_found();
             }
             let mut c = s.make_contact(folder, json_body());
@@ -936,15 +943,6 @@ fn handle(
                 .remove("singleValueExtendedProperties");
             c["@odata.context"] = json!(ctx("contactFolders('…')/contacts/$entity"));
             ok(201, c)
-        }
-        ("GET", ["contacts"]) => {
-            let items: Vec<Value> = s
-                .contacts
-                .values()
-                .filter(|(f, _, _)| f == "root")
-                .map(|(_, c, _)| c.clone())
-                .collect();
-            ok(200, page(addr, &path, &query, items, &ctx("contacts")))
         }
         ("GET", ["contacts", id]) => match s.contacts.get(*id) {
             Some((_, c, _)) => {

@@ -32,6 +32,9 @@ use serde_json::{json, Value};
 pub const SOURCE_UID: &str =
     "String {5b1f3f7e-2a6c-4d1e-9b8a-6d0c4e2f7a91} Name MailFerrySourceUid";
 
+/// The mailbox's default contacts folder.
+const DEFAULT_CONTACTS: &str = "/contacts";
+
 /// A destination folder or calendar at Graph.
 #[derive(Debug, Clone)]
 struct Place {
@@ -42,7 +45,13 @@ struct Place {
 }
 
 fn places(graph: &Graph) -> Result<Vec<Place>, DavError> {
-    let mut out = Vec::new();
+    // Outlook's own Contacts folder first: an address book called
+    // “Contacts” goes there, not into a sub-folder of the same name.
+    let mut out = vec![Place {
+        href: DEFAULT_CONTACTS.to_owned(),
+        kind: ObjectKind::Contact,
+        name: "Contacts".to_owned(),
+    }];
     for f in graph.list("/contactFolders?$top=100")? {
         if let (Some(id), Some(name)) = (f["id"].as_str(), f["displayName"].as_str()) {
             out.push(Place {
@@ -395,6 +404,9 @@ fn transaction_id(key: &str, calendar: &str) -> String {
 /// Where the items of a place are (`/contactFolders/{id}/contacts`), and
 /// where one item is (`/contacts/{id}`).
 fn items_of(place: &str, kind: ObjectKind) -> String {
+    if place == DEFAULT_CONTACTS {
+        return place.to_owned();
+    }
     match kind {
         ObjectKind::Contact => format!("{place}/contacts"),
         ObjectKind::Calendar => format!("{place}/events"),
