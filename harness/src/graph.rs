@@ -710,6 +710,32 @@ fn encode(s: &str) -> String {
         .collect()
 }
 
+/// A page of a folder's items: those whose extended property has the
+/// value the `$filter` asks for, each as `present` shows it (only its id
+/// and etag for `$select=id`).
+fn listing(
+    addr: SocketAddr,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    items: Vec<Value>,
+    context: &str,
+    present: impl Fn(&Value) -> Value,
+) -> Answer {
+    let wanted = query.get("$filter").and_then(|f| filter_value(f));
+    let items = items
+        .iter()
+        .filter(|i| wanted.as_deref().is_none_or(|w| source_uid(i) == Some(w)))
+        .map(|i| {
+            if query.get("$select").is_some_and(|s| s == "id") {
+                json!({"@odata.etag": i["@odata.etag"], "id": i["id"]})
+            } else {
+                present(i)
+            }
+        })
+        .collect();
+    ok(200, page(addr, path, query, items, context))
+}
+
 /// The value the `$filter` on the extended property asks for.
 fn filter_value(filter: &str) -> Option<String> {
     let at = filter.find("ep/value eq '")? + "ep/value eq '".len();
@@ -903,35 +929,20 @@ fn handle(
             if *folder != "root" && !s.folders.iter().any(|f| f["id"] == *folder) {
                 return not_found();
             }
-            let wanted = query.get("$filter").and_then(|f| filter_value(f));
             let items: Vec<Value> = s
                 .contacts
                 .values()
-                .filter(|(f, c, _)| {
-                    f == folder && wanted.as_deref().is_none_or(|w| source_uid(c) == Some(w))
-                })
-                .map(|(_, c, _)| {
-                    let mut c = c.clone();
-                    c.as_object_mut()
-                        .unwrap()
-                        .remove("singleValueExtendedProperties");
-                    if query.get("$select").is_some_and(|s| s == "id") {
-                        json!({"@odata.etag": c["@odata.etag"], "id": c["id"]})
-                    } else {
-                        c
-                    }
-                })
+                .filter(|(f, _, _)| f == folder)
+                .map(|(_, c, _)| c.clone())
                 .collect();
-            ok(
-                200,
-                page(
-                    addr,
-                    &path,
-                    &query,
-                    items,
-                    &ctx(&format!("contactFolders('{folder}')/contacts")),
-                ),
-            )
+            let context = ctx(&format!("contactFolders('{folder}')/contacts"));
+            listing(addr, &path, &query, items, &context, |c| {
+                let mut c = c.clone();
+                c.as_object_mut()
+                    .unwrap()
+                    .remove("singleValueExtendedProperties");
+                c
+            })
         }
         ("POST", ["contactFolders", folder, "contacts"]) => {
             if *folder != "root" && !s.folders.iter().any(|f| f["id"] == *folder) {
@@ -987,34 +998,19 @@ fn handle(
             if !s.calendars.iter().any(|c| c["id"] == *cal) {
                 return not_found();
             }
-            let wanted = query.get("$filter").and_then(|f| filter_value(f));
             let expand = query
                 .get("$expand")
                 .is_some_and(|e| e.contains("singleValueExtendedProperties"));
             let items: Vec<Value> = s
                 .events
                 .values()
-                .filter(|(c, e)| {
-                    c == cal && wanted.as_deref().is_none_or(|w| source_uid(e) == Some(w))
-                })
-                .map(|(_, e)| {
-                    if query.get("$select").is_some_and(|s| s == "id") {
-                        json!({"@odata.etag": e["@odata.etag"], "id": e["id"]})
-                    } else {
-                        s.answer_event(e, expand)
-                    }
-                })
+                .filter(|(c, _)| c == cal)
+                .map(|(_, e)| e.clone())
                 .collect();
-            ok(
-                200,
-                page(
-                    addr,
-                    &path,
-                    &query,
-                    items,
-                    &ctx(&format!("calendars('{cal}')/events")),
-                ),
-            )
+            let context = ctx(&format!("calendars('{cal}')/events"));
+            listing(addr, &path, &query, items, &context, |e| {
+                s.answer_event(e, expand)
+            })
         }
         ("POST", ["calendars", cal, "events"]) => {
             if !s.calendars.iter().any(|c| c["id"] == *cal) {

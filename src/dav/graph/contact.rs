@@ -385,14 +385,8 @@ pub fn from_graph(contact: &Value, uid: &str, photo: Option<&[u8]>) -> Vec<u8> {
     if let Some(v) = s("personalNotes") {
         put(format!("NOTE:{}", lines::escape(&v)));
     }
-    let categories: Vec<String> = contact["categories"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(lines::escape))
-        .collect();
-    if !categories.is_empty() {
-        put(format!("CATEGORIES:{}", categories.join(",")));
+    if let Some(line) = lines::categories_line(contact) {
+        put(line);
     }
     if let Some(v) = s("businessHomePage") {
         put(format!("URL:{v}"));

@@ -35,16 +35,17 @@ pub const SOURCE_UID: &str =
 /// The mailbox's default contacts folder.
 const DEFAULT_CONTACTS: &str = "/contacts";
 
-/// A destination folder or calendar at Graph.
+/// A folder or calendar at Graph.
 #[derive(Debug, Clone)]
-struct Place {
-    /// `/contactFolders/{id}` or `/calendars/{id}`.
-    href: String,
-    kind: ObjectKind,
-    name: String,
+pub(super) struct Place {
+    /// `/contacts` (the default folder), `/contactFolders/{id}` or `/calendars/{id}`.
+    pub(super) href: String,
+    pub(super) kind: ObjectKind,
+    pub(super) name: String,
 }
 
-fn places(graph: &Graph) -> Result<Vec<Place>, DavError> {
+/// The mailbox's contact folders (its own Contacts first) and calendars.
+pub(super) fn places(graph: &Graph) -> Result<Vec<Place>, DavError> {
     // Outlook's own Contacts folder first: an address book called
     // “Contacts” goes there, not into a sub-folder of the same name.
     let mut out = vec![Place {
@@ -699,15 +700,9 @@ pub fn verify(
 ) -> Result<VerifyReport, DavError> {
     let plans = plan(source, graph, state, false)?;
     let zone = home_zone(graph);
-    let mut report = VerifyReport::default();
-    for p in plans {
-        let mut c = CollectionCheck::new(&p);
-        if let Err(e) = check_collection(source, graph, state, &p, &zone, &mut c) {
-            c.error = Some(e.to_string());
-        }
-        report.collections.push(c);
-    }
-    Ok(report)
+    Ok(crate::dav::copy::check_each(plans, |p, c| {
+        check_collection(source, graph, state, p, &zone, c)
+    }))
 }
 
 fn check_collection(

@@ -946,15 +946,7 @@ fn vevent_lines(e: &Value, uid: &str, full: bool) -> Vec<String> {
             out.push(format!("GEO:{lat};{lon}"));
         }
     }
-    let categories: Vec<String> = e["categories"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.as_str().map(lines::escape))
-        .collect();
-    if !categories.is_empty() {
-        out.push(format!("CATEGORIES:{}", categories.join(",")));
-    }
+    out.extend(lines::categories_line(e));
     match s("showAs") {
         Some("free") => out.push("TRANSP:TRANSPARENT".into()),
         Some("tentative") => {

@@ -209,6 +209,17 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The `CATEGORIES` line of a Graph item's `categories`, when it has any.
+pub fn categories_line(item: &serde_json::Value) -> Option<String> {
+    let categories: Vec<String> = item["categories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(escape))
+        .collect();
+    (!categories.is_empty()).then(|| format!("CATEGORIES:{}", categories.join(",")))
+}
+
 /// Appends `line` folded at 75 octets (never inside a character), with CRLF.
 pub fn push_folded(out: &mut String, line: &str) {
     let mut width = 0;

@@ -34,33 +34,18 @@ fn uid_of(item: &Value) -> String {
 impl Graph {
     /// The mailbox's contact folders (the default one first) and calendars.
     pub fn collections(&self) -> Result<Vec<Collection>, DavError> {
-        let mut out = vec![Collection {
-            href: "/contacts".into(),
-            kind: ObjectKind::Contact,
-            name: "Contacts".into(),
-            components: Vec::new(),
-        }];
-        for f in self.list("/contactFolders?$top=100")? {
-            if let (Some(id), Some(name)) = (f["id"].as_str(), f["displayName"].as_str()) {
-                out.push(Collection {
-                    href: format!("/contactFolders/{id}"),
-                    kind: ObjectKind::Contact,
-                    name: name.to_owned(),
-                    components: Vec::new(),
-                });
-            }
-        }
-        for c in self.list("/calendars?$top=100")? {
-            if let (Some(id), Some(name)) = (c["id"].as_str(), c["name"].as_str()) {
-                out.push(Collection {
-                    href: format!("/calendars/{id}"),
-                    kind: ObjectKind::Calendar,
-                    name: name.to_owned(),
-                    components: vec!["VEVENT".into()],
-                });
-            }
-        }
-        Ok(out)
+        Ok(super::copy::places(self)?
+            .into_iter()
+            .map(|p| Collection {
+                components: match p.kind {
+                    ObjectKind::Calendar => vec!["VEVENT".into()],
+                    ObjectKind::Contact => Vec::new(),
+                },
+                href: p.href,
+                kind: p.kind,
+                name: p.name,
+            })
+            .collect())
     }
 
     /// The items of a folder or calendar: `/contacts/{id}` or
