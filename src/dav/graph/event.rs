@@ -1081,7 +1081,17 @@ pub fn from_graph(master: &Value, uid: &str, instances: &[Value]) -> Vec<u8> {
             })
             .collect();
         let start = ical_local(&master["start"]["dateTime"]);
-        let last = listed.iter().map(|(t, _)| t.date()).max();
+        // Removed occurrences are looked for up to the series' end (its
+        // count bounds a numbered one); an open series up to the last
+        // occurrence Graph listed.
+        let range = &master["recurrence"]["range"];
+        let last = match range["type"].as_str() {
+            Some("endDate") => range["endDate"]
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+            Some("numbered") => NaiveDate::from_ymd_opt(9999, 12, 31),
+            _ => listed.iter().map(|(t, _)| t.date()).max(),
+        };
         if let (Some(start), Some(last)) = (start, last) {
             for d in occurrence_dates(&master["recurrence"], last, 5000) {
                 let local = d.and_time(start.time());
@@ -1213,23 +1223,26 @@ mod back {
             "start": {"dateTime": format!("{d}T{h}:00:00.0000000"), "timeZone": "Europe/Berlin"},
             "end": {"dateTime": format!("{d}T{h}:30:00.0000000"), "timeZone": "Europe/Berlin"}})
         };
+        // The last one, too, was removed: it is not listed either.
         let instances = [
             occ("2026-01-05", "occurrence"),
             occ("2026-01-12", "exception"),
-            occ("2026-01-26", "occurrence"),
         ];
         let back = from_graph(&there, "e-7", &instances);
         let text = String::from_utf8_lossy(&back).replace("\r\n ", "");
-        assert!(text.contains("\r\nEXDATE:20260119T080000Z\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nEXDATE:20260119T080000Z\r\nEXDATE:20260126T080000Z\r\n"),
+            "{text}"
+        );
         assert!(
             text.contains("\r\nRECURRENCE-ID:20260112T080000Z\r\n"),
             "{text}"
         );
         let again = to_graph(&back, "UTC").unwrap();
         assert_eq!(again.event, there, "{text}");
-        assert_eq!(again.occurrences.len(), 2);
+        assert_eq!(again.occurrences.len(), 3);
         assert_eq!(
-            again.occurrences[1].patch.as_ref().unwrap()["subject"],
+            again.occurrences[2].patch.as_ref().unwrap()["subject"],
             "Standup (late)"
         );
     }
