@@ -59,6 +59,11 @@ struct Store {
     posts: usize,
     /// The request's `Prefer: outlook.timezone="…"`, when it has one.
     prefer: Option<String>,
+    /// Carry out the n-th creation of a contact or event, then close the
+    /// connection without answering (0: never).
+    lose_answer: usize,
+    /// The request being handled is to go unanswered.
+    unanswered: bool,
     requests: Vec<GraphRequest>,
 }
 
@@ -156,6 +161,12 @@ impl GraphServer {
     /// `Retry-After: 1`, once.
     pub fn throttle_post(&self, n: usize) {
         self.store.lock().unwrap().throttle_post = n;
+    }
+
+    /// Carries out the `n`-th creation of a contact or event, then closes
+    /// the connection without an answer (a cut after Graph stored it), once.
+    pub fn lose_answer_of_post(&self, n: usize) {
+        self.store.lock().unwrap().lose_answer = n;
     }
 
     /// Every request so far.
@@ -807,6 +818,10 @@ fn serve(stream: &mut (impl Read + Write), store: &Mutex<Store>, addr: SocketAdd
             target: decode(&target),
             status,
         });
+        if std::mem::take(&mut s.unanswered) {
+            // Done, but the answer is lost with the connection.
+            return;
+        }
         (status, headers, out, ct)
     };
     let mut head = format!("HTTP/1.1 {status} Answer\r\nContent-Type: {content_type}\r\nrequest-id: 4b1b3c6e-0000-4000-8000-000000000000\r\n");
@@ -874,6 +889,9 @@ fn handle(
         );
     if is_item_post {
         s.posts += 1;
+        if s.lose_answer > 0 && s.posts == s.lose_answer {
+            s.unanswered = true;
+        }
         if s.throttle_post > 0 && s.posts == s.throttle_post {
             let (st, _, b) = error(
                 429,

@@ -567,3 +567,34 @@ fn microsoft_365_to_radicale_and_to_files() {
     let ics = std::fs::read_to_string(dir.join("Team.ics")).unwrap();
     assert!(ics.contains("RECURRENCE-ID:20260112T080000Z"), "{ics}");
 }
+
+#[test]
+fn a_creation_whose_answer_was_lost_is_looked_up_not_sent_again() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(6, 6);
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(&src.url(), tmp.path());
+    // Calendars go first: five events (one entry is a to-do), then the
+    // contacts; the second contact is stored but its answer is lost.
+    s.graph.lose_answer_of_post(7);
+    let state = tmp.path().join("state.db").display().to_string();
+    let (code, report, out) = s.run("sync", &["--state", &state], &[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "only the group and the to-do stay behind: {out}"
+    );
+    assert_eq!(reasons(&report, "failed").len(), 0, "{out}");
+    assert_eq!(sum(&report, "copied"), 10, "{out}");
+    assert_eq!(
+        s.graph.contacts_created(),
+        5,
+        "no contact sent twice: {out}"
+    );
+    let contacts = s.graph.contacts_in("Contacts");
+    for i in [1, 2, 3] {
+        with_uid(&contacts, &format!("contact-{i}"));
+    }
+}

@@ -184,7 +184,8 @@ impl Graph {
 
     /// One request to `target` (a path under the mailbox, or a whole
     /// address under the Graph address, as `@odata.nextLink` gives); busy
-    /// answers and cut connections are tried again, a refused token renewed once.
+    /// answers are tried again, and cut connections too except for a POST
+    /// (a creation Graph may have carried out); a refused token is renewed once.
     pub(crate) fn send(
         &self,
         method: &str,
@@ -262,7 +263,9 @@ impl Graph {
                     std::thread::sleep(Duration::from_secs(wait));
                 }
                 Ok((r, _)) => return Ok(r),
-                Err(e) if attempt < ATTEMPTS => {
+                // A creation whose answer was lost may have been carried
+                // out: it is looked up by the caller, never sent twice.
+                Err(e) if attempt < ATTEMPTS && method != "POST" => {
                     tracing::info!("the connection to Microsoft 365 broke ({e}); trying again");
                     std::thread::sleep(Duration::from_millis(250 << attempt));
                 }

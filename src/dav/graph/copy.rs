@@ -553,6 +553,11 @@ fn copy_object(
                 &format!("store {what}"),
             ) {
                 Ok(m) => m,
+                // The answer was lost: Graph may have stored it all the same.
+                Err(e @ DavError::Unreachable { .. }) => match lookup(graph, place, kind, &key)? {
+                    Some(id) => json!({ "id": id }),
+                    None => return Err(e),
+                },
                 Err(DavError::Refused { status, detail, .. }) if status != 429 && status < 500 => {
                     return refuse(
                         state,
