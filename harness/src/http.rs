@@ -180,7 +180,7 @@ impl Drop for HttpServer {
     }
 }
 
-fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
+pub(crate) fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs = vec![CertificateDer::from_pem_slice(tls.leaf_pem.as_bytes()).expect("leaf PEM")];
@@ -194,6 +194,46 @@ fn server_config(tls: &TlsMaterial) -> Arc<rustls::ServerConfig> {
     .with_single_cert(certs, key)
     .expect("server certificate");
     Arc::new(config)
+}
+
+/// A request as read from a connection.
+pub(crate) struct Incoming {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Incoming {
+    /// A header's value (name case-insensitive), empty when absent.
+    pub(crate) fn header(&self, name: &str) -> String {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads one request (its body up to `max_body` bytes); None when the
+/// connection closed or broke first.
+pub(crate) fn read_request(stream: &mut (impl Read + Write), max_body: usize) -> Option<Incoming> {
+    let mut reader = BufReader::new(&mut *stream);
+    let (method, target, headers) = read_head(&mut reader)?;
+    let mut read = Incoming {
+        method,
+        target,
+        headers,
+        body: Vec::new(),
+    };
+    let length = read
+        .header("content-length")
+        .parse()
+        .unwrap_or(0usize)
+        .min(max_body);
+    read.body = vec![0u8; length];
+    reader.read_exact(&mut read.body).ok()?;
+    Some(read)
 }
 
 /// What a path is answered with.
@@ -217,24 +257,12 @@ fn serve(
     answers: &Mutex<HashMap<String, Vec<Answer>>>,
     requests: &Mutex<Vec<Request>>,
 ) {
-    let mut reader = BufReader::new(&mut *stream);
-    let Some((method, target, headers)) = read_head(&mut reader) else {
+    let Some(read) = read_request(stream, 1 << 20) else {
         return;
     };
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let host = header("host").to_owned();
-    let authorization = header("authorization").to_owned();
-    let length = header("content-length").parse().unwrap_or(0).min(1 << 20);
-    let mut body = vec![0u8; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    drop(reader);
+    let host = read.header("host");
+    let authorization = read.header("authorization");
+    let (method, target, body) = (read.method, read.target, read.body);
     let body = String::from_utf8_lossy(&body).into_owned();
     let path = target.split('?').next().unwrap_or("").to_owned();
     let queued = {

@@ -5,7 +5,9 @@
 use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use mailferry::dav::graph::{Graph, GraphAuth};
 use mailferry::dav::{self, Auth, Files, Server, Source};
+use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
 use std::path::PathBuf;
@@ -39,10 +41,21 @@ pub(crate) struct SourceArgs {
     #[arg(
         long,
         value_name = "URL",
-        required_unless_present = "files1",
-        conflicts_with = "files1"
+        required_unless_present_any = ["files1", "graph1"],
+        conflicts_with_all = ["files1", "graph1"]
     )]
     dav1: Option<String>,
+    /// The source is this Microsoft 365 mailbox (its address): its contact
+    /// folders and calendars, read as vCard 4 and iCalendar.
+    #[arg(long, value_name = "USER@DOMAIN", conflicts_with = "files1")]
+    graph1: Option<String>,
+    /// Sign in to the source Microsoft 365 as the organisation's app (as
+    /// --clientcredentials2).
+    #[arg(long, value_name = "TENANT", requires = "graph1")]
+    clientcredentials1: Option<String>,
+    /// Microsoft Graph's address (a test server's, for instance).
+    #[arg(long, value_name = "URL", default_value = dav::graph::GRAPH_API)]
+    graph_api: String,
     /// Contacts (.vcf) and calendars (.ics) kept in files, as the source: one
     /// file, or a folder of them (each file an address book or a calendar).
     #[arg(long, value_name = "PATH")]
@@ -62,8 +75,15 @@ pub(crate) struct SourceArgs {
 #[derive(Args)]
 pub(crate) struct DestArgs {
     /// The destination's contacts and calendar server (as --dav1).
-    #[arg(long, value_name = "URL")]
-    dav2: String,
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "graph2",
+        conflicts_with = "graph2"
+    )]
+    dav2: Option<String>,
+    #[command(flatten)]
+    graph: GraphDest,
     /// The destination account's user name.
     #[arg(long, value_name = "USER")]
     user2: Option<String>,
@@ -76,12 +96,33 @@ pub(crate) struct DestArgs {
     oauthaccesstoken2: Option<PathBuf>,
 }
 
+/// Microsoft 365 (Microsoft Graph) as the destination.
+#[derive(Args)]
+pub(crate) struct GraphDest {
+    /// The destination is this Microsoft 365 mailbox (its address): address
+    /// books become its contact folders, calendars its calendars, each
+    /// contact and event converted (what Outlook has no place for is listed).
+    #[arg(long, value_name = "USER@DOMAIN")]
+    graph2: Option<String>,
+    /// Sign in to Microsoft 365 as the organisation's app (app-only): the
+    /// tenant (its ID or domain); the app's ID and secret are read from
+    /// MAILFERRY_OAUTH_CLIENT_ID and MAILFERRY_OAUTH_CLIENT_SECRET, as for
+    /// the mail. Else --oauthaccesstoken2 gives a token.
+    #[arg(long, value_name = "TENANT", requires = "graph2")]
+    clientcredentials2: Option<String>,
+}
+
 #[derive(Args)]
 pub(crate) struct CheckArgs {
     #[command(flatten)]
     source: SourceArgs,
+    #[command(flatten)]
+    graph: GraphDest,
+    /// File holding an OAuth access token for the destination (Microsoft 365).
+    #[arg(long, value_name = "FILE", requires = "graph2")]
+    oauthaccesstoken2: Option<PathBuf>,
     /// The destination's server (optional here).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", conflicts_with = "graph2")]
     dav2: Option<String>,
     /// The destination account's user name.
     #[arg(long, value_name = "USER", requires = "dav2")]
@@ -158,7 +199,21 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
         let files = Files::open(path).map_err(|e| anyhow::anyhow!("source: {e}"))?;
         return Ok((Source::Files(files), format!("files {}", path.display())));
     }
-    let url = a.dav1.as_deref().expect("clap requires --dav1 or --files1");
+    if let Some(user) = &a.graph1 {
+        let graph = graph_side(
+            "1",
+            user,
+            &a.graph_api,
+            a.clientcredentials1.as_deref(),
+            a.oauthaccesstoken1.as_deref(),
+        )?;
+        let name = graph.name();
+        return Ok((Source::Graph(graph), name));
+    }
+    let url = a
+        .dav1
+        .as_deref()
+        .expect("clap requires --dav1, --files1 or --graph1");
     let auth = sign_in(
         "1",
         url,
@@ -183,6 +238,82 @@ fn destination(
     Ok((server, name))
 }
 
+/// A contacts and calendar server, or a Microsoft 365 mailbox.
+enum Dest {
+    Dav(Server),
+    Graph(Graph),
+}
+
+/// The Microsoft 365 mailbox `user` at `api`, signed in as the
+/// organisation's app or with an access token.
+fn graph_side(
+    n: &str,
+    user: &str,
+    api: &str,
+    tenant: Option<&str>,
+    token: Option<&std::path::Path>,
+) -> anyhow::Result<Graph> {
+    let auth = match (tenant, token) {
+        (_, Some(path)) => {
+            let text = Secret::new(std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read --oauthaccesstoken{n} {}", path.display())
+            })?);
+            let token = text.expose().lines().next().unwrap_or("").trim().to_owned();
+            anyhow::ensure!(
+                !token.is_empty(),
+                "--oauthaccesstoken{n} {}: the first line is empty",
+                path.display()
+            );
+            GraphAuth::Token(Secret::new(token))
+        }
+        (Some(tenant), None) => {
+            let (Ok(id), Ok(secret)) = (
+                std::env::var("MAILFERRY_OAUTH_CLIENT_ID"),
+                std::env::var("MAILFERRY_OAUTH_CLIENT_SECRET"),
+            ) else {
+                anyhow::bail!(
+                    "--clientcredentials{n} needs the app's ID and secret in MAILFERRY_OAUTH_CLIENT_ID \
+                     and MAILFERRY_OAUTH_CLIENT_SECRET"
+                );
+            };
+            let app =
+                mailferry::auth::grant::ClientCredentials::new(tenant, &id, Secret::new(secret))
+                    .with_scope(mailferry::inventory::GRAPH_SCOPE);
+            GraphAuth::App(mailferry::auth::grant::TokenSource::new(app))
+        }
+        (None, None) => anyhow::bail!(
+            "sign in to Microsoft 365 with --clientcredentials{n} TENANT (the organisation's app) \
+             or --oauthaccesstoken{n} FILE"
+        ),
+    };
+    Graph::new(api, user, auth).map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"))
+}
+
+impl GraphDest {
+    /// The Microsoft 365 mailbox of --graph2, when given.
+    fn open(&self, api: &str, token: Option<&std::path::Path>) -> anyhow::Result<Option<Graph>> {
+        self.graph2
+            .as_deref()
+            .map(|user| graph_side("2", user, api, self.clientcredentials2.as_deref(), token))
+            .transpose()
+    }
+}
+
+fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
+    if let Some(graph) = d.graph.open(api, d.oauthaccesstoken2.as_deref())? {
+        let name = graph.name();
+        return Ok((Dest::Graph(graph), name));
+    }
+    let url = d.dav2.as_deref().expect("clap requires --dav2 or --graph2");
+    let (server, name) = destination(
+        url,
+        d.user2.as_deref(),
+        d.passfile2.as_deref(),
+        d.oauthaccesstoken2.as_deref(),
+    )?;
+    Ok((Dest::Dav(server), name))
+}
+
 fn kind_word(kind: dav::ObjectKind) -> &'static str {
     match kind {
         dav::ObjectKind::Contact => "address book",
@@ -192,6 +323,15 @@ fn kind_word(kind: dav::ObjectKind) -> &'static str {
 
 fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let (source, _) = source(&a.source)?;
+    if let Some(graph) = a
+        .graph
+        .open(&a.source.graph_api, a.oauthaccesstoken2.as_deref())?
+    {
+        let plans =
+            dav::graph::plan(&source, &graph, None, true).map_err(|e| anyhow::anyhow!("{e}"))?;
+        print_plans(&plans, a.json);
+        return Ok(ExitCode::SUCCESS);
+    }
     let Some(url) = a.dav2.as_deref() else {
         let collections = source
             .collections()
@@ -211,15 +351,19 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     };
     let (dest, _) = destination(url, a.user2.as_deref(), a.passfile2.as_deref(), None)?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-    if a.json {
+    print_plans(&plans, a.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plans(plans: &[dav::CollectionPlan], as_json: bool) {
+    if as_json {
         let list: Vec<_> = plans.iter().map(plan_json).collect();
         println!("{}", json!({ "plan": list }));
     } else {
-        for p in &plans {
+        for p in plans {
             print_plan(p);
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn plan_json(p: &dav::CollectionPlan) -> serde_json::Value {
@@ -273,14 +417,13 @@ fn open_state(path: &std::path::Path) -> anyhow::Result<State> {
 
 fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = destination(
-        &a.dest.dav2,
-        a.dest.user2.as_deref(),
-        a.dest.passfile2.as_deref(),
-        a.dest.oauthaccesstoken2.as_deref(),
-    )?;
+    let (dest, dest_name) = dest_of(&a.dest, &a.source.graph_api)?;
     let mut state = open_state(&state_for(a.state, &source_name, &dest_name)?)?;
-    let report = dav::sync(&source, &dest, &mut state).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = match &dest {
+        Dest::Dav(server) => dav::sync(&source, server, &mut state),
+        Dest::Graph(graph) => dav::graph::sync(&source, graph, &mut state),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     if a.json {
         let list: Vec<_> = report
             .collections
@@ -290,6 +433,7 @@ fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
                     "plan": plan_json(&c.plan), "copied": c.copied, "updated": c.updated,
                     "already": c.already, "gone_at_source": c.gone_at_source,
                     "refused": problems_json(&c.refused), "failed": problems_json(&c.failed),
+                    "changed": problems_json(&c.changed),
                     "error": c.error,
                 })
             })
@@ -317,6 +461,9 @@ fn sync(a: CopyArgs) -> anyhow::Result<ExitCode> {
             );
             for p in c.refused.iter().chain(&c.failed) {
                 println!("  Not copied: {}: {}", p.what, p.reason);
+            }
+            for p in &c.changed {
+                println!("  Copied without: {}: {}", p.what, p.reason);
             }
             if let Some(e) = &c.error {
                 println!("  Not copied at all: {e}");
@@ -347,15 +494,14 @@ fn problems_json(p: &[dav::ObjectProblem]) -> serde_json::Value {
 
 fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
     let (source, source_name) = source(&a.source)?;
-    let (dest, dest_name) = destination(
-        &a.dest.dav2,
-        a.dest.user2.as_deref(),
-        a.dest.passfile2.as_deref(),
-        a.dest.oauthaccesstoken2.as_deref(),
-    )?;
+    let (dest, dest_name) = dest_of(&a.dest, &a.source.graph_api)?;
     let path = state_for(a.state, &source_name, &dest_name)?;
     let state = State::open_read_only(&path)?;
-    let report = dav::verify(&source, &dest, state.as_ref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = match &dest {
+        Dest::Dav(server) => dav::verify(&source, server, state.as_ref()),
+        Dest::Graph(graph) => dav::graph::verify(&source, graph, state.as_ref()),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let safe = report.safe_to_switch();
     if a.json {
         let list: Vec<_> = report
@@ -379,7 +525,12 @@ fn verify(a: CopyArgs) -> anyhow::Result<ExitCode> {
                 c.source.name,
                 c.identical + c.same_content,
                 c.objects,
-                if c.same_content > 0 {
+                if c.same_content > 0 && matches!(dest, Dest::Graph(_)) {
+                    format!(
+                        " ({} converted for Microsoft 365: names, subjects and times match)",
+                        c.same_content
+                    )
+                } else if c.same_content > 0 {
                     format!(
                         " ({} stored in the server's own layout, same content)",
                         c.same_content

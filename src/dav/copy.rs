@@ -36,6 +36,9 @@ pub enum Source {
     Server(Server),
     /// `.vcf` / `.ics` files.
     Files(Files),
+    /// A Microsoft 365 mailbox (contacts and events converted to vCard 4
+    /// and iCalendar).
+    Graph(super::graph::Graph),
 }
 
 impl Source {
@@ -44,20 +47,23 @@ impl Source {
         match self {
             Source::Server(s) => Ok(s.discover()?.1),
             Source::Files(f) => Ok(f.collections()),
+            Source::Graph(g) => g.collections(),
         }
     }
 
-    fn list(&self, collection: &str) -> Result<Vec<Entry>, DavError> {
+    pub(crate) fn list(&self, collection: &str) -> Result<Vec<Entry>, DavError> {
         match self {
             Source::Server(s) => s.list(collection),
             Source::Files(f) => Ok(f.list(collection)),
+            Source::Graph(g) => g.entries(collection),
         }
     }
 
-    fn get(&self, href: &str) -> Result<Option<Vec<u8>>, DavError> {
+    pub(crate) fn get(&self, href: &str) -> Result<Option<Vec<u8>>, DavError> {
         match self {
             Source::Server(s) => Ok(s.get(href)?.map(|(b, _)| b)),
             Source::Files(f) => Ok(f.get(href)),
+            Source::Graph(g) => g.object(href),
         }
     }
 }
@@ -103,11 +109,31 @@ pub struct CollectionReport {
     pub gone_at_source: usize,
     /// Objects not copied, with the reason.
     pub refused: Vec<ObjectProblem>,
+    /// Objects copied with something left out or changed on the way
+    /// (a conversion for Microsoft 365), with what.
+    pub changed: Vec<ObjectProblem>,
     /// Objects that could not be copied this time (network, busy server):
     /// a re-run tries again.
     pub failed: Vec<ObjectProblem>,
     /// Why the collection could not be copied at all.
     pub error: Option<String>,
+}
+
+impl CollectionReport {
+    /// Nothing done yet for `plan`.
+    pub(crate) fn new(plan: CollectionPlan) -> CollectionReport {
+        CollectionReport {
+            plan,
+            copied: 0,
+            updated: 0,
+            already: 0,
+            gone_at_source: 0,
+            refused: Vec::new(),
+            changed: Vec::new(),
+            failed: Vec::new(),
+            error: None,
+        }
+    }
 }
 
 /// What a copy did, collection by collection.
@@ -237,7 +263,9 @@ fn safe_segment(segment: &str) -> String {
 
 /// The name an object gets in its destination collection: its source
 /// name when plain, else its UID when plain, else a digest of the UID (or
-/// of the bytes, for an object without UID).
+/// of the bytes, for an object without UID). `=` and `+` are not plain:
+/// servers list such names percent-encoded (Radicale: `%3D`), so a re-run
+/// would not recognise its own copy.
 fn object_name(source_href: &str, uid: Option<&str>, kind: ObjectKind, bytes: &[u8]) -> String {
     let ext = match kind {
         ObjectKind::Contact => "vcf",
@@ -248,7 +276,7 @@ fn object_name(source_href: &str, uid: Option<&str>, kind: ObjectKind, bytes: &[
             && s.len() <= 120
             && !s.starts_with('.')
             && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@+=".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
     };
     let segment = super::last_segment(source_href);
     if !source_href.contains('#') && plain(segment) && segment.ends_with(&format!(".{ext}")) {
@@ -307,16 +335,7 @@ pub fn sync(source: &Source, dest: &Server, state: &mut State) -> Result<Report,
     let plans = plan(source, dest, Some(state))?;
     let mut report = Report::default();
     for p in plans {
-        let mut r = CollectionReport {
-            plan: p.clone(),
-            copied: 0,
-            updated: 0,
-            already: 0,
-            gone_at_source: 0,
-            refused: Vec::new(),
-            failed: Vec::new(),
-            error: None,
-        };
+        let mut r = CollectionReport::new(p.clone());
         if let Err(e) = copy_collection(source, dest, state, &p, &mut r) {
             r.error = Some(e.to_string());
         }
@@ -444,6 +463,7 @@ fn copy_object(
         dest_href: Some(target.clone()),
         dest_etag: None,
         refused: None,
+        note: None,
     };
     let changed = copied.is_some_and(|r| r.digest.as_deref() != Some(digest.as_str()));
     if changed && at_dest.contains_key(&target) {
@@ -564,6 +584,7 @@ fn refuse(
         dest_href: None,
         dest_etag: None,
         refused: Some(reason.clone()),
+        note: None,
     };
     state.record_dav_object(collection, &entry.href, &record, now())?;
     Ok(Outcome::Refused { what, reason })
@@ -591,6 +612,22 @@ pub struct CollectionCheck {
     pub error: Option<String>,
 }
 
+impl CollectionCheck {
+    /// Nothing compared yet for `plan`.
+    pub(crate) fn new(plan: &CollectionPlan) -> CollectionCheck {
+        CollectionCheck {
+            source: plan.source.clone(),
+            dest: plan.dest.clone(),
+            objects: 0,
+            identical: 0,
+            same_content: 0,
+            missing: Vec::new(),
+            different: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// The check of every collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -614,24 +651,26 @@ pub fn verify(
     state: Option<&State>,
 ) -> Result<VerifyReport, DavError> {
     let plans = plan(source, dest, state)?;
+    Ok(check_each(plans, |p, c| {
+        check_collection(source, dest, state, p, c)
+    }))
+}
+
+/// Each plan's collection checked by `check`; one that cannot be checked
+/// says why, and the others are checked all the same.
+pub(crate) fn check_each(
+    plans: Vec<CollectionPlan>,
+    mut check: impl FnMut(&CollectionPlan, &mut CollectionCheck) -> Result<(), DavError>,
+) -> VerifyReport {
     let mut report = VerifyReport::default();
     for p in plans {
-        let mut c = CollectionCheck {
-            source: p.source.clone(),
-            dest: p.dest.clone(),
-            objects: 0,
-            identical: 0,
-            same_content: 0,
-            missing: Vec::new(),
-            different: Vec::new(),
-            error: None,
-        };
-        if let Err(e) = check_collection(source, dest, state, &p, &mut c) {
+        let mut c = CollectionCheck::new(&p);
+        if let Err(e) = check(&p, &mut c) {
             c.error = Some(e.to_string());
         }
         report.collections.push(c);
     }
-    Ok(report)
+    report
 }
 
 fn check_collection(
@@ -804,6 +843,11 @@ mod tests {
             format!("{}.ics", &object::digest(b"x")[..32])
         );
         assert_eq!(safe_segment("Work & home"), "Work---home");
+        let graph_id = object_name("/contacts/AAMkADA=", Some("AAMkADA="), c, b"");
+        assert!(
+            !graph_id.contains('=') && graph_id.ends_with(".vcf"),
+            "{graph_id}"
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod copy;
 pub mod files;
+pub mod graph;
 pub mod http;
 pub mod object;
 mod xml;

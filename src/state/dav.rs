@@ -53,6 +53,9 @@ pub struct DavObjectRecord {
     pub dest_etag: Option<String>,
     /// Copied (`None`), or refused with this reason.
     pub refused: Option<String>,
+    /// Copied, with what did not carry over in a conversion (to Microsoft
+    /// Graph), in plain words.
+    pub note: Option<String>,
 }
 
 /// A source collection's destination, as recorded.
@@ -120,6 +123,7 @@ impl State {
                             .then(|| r.get::<_, Option<String>>(6))
                             .transpose()?
                             .map(Option::unwrap_or_default),
+                        note: if fate == "refused" { None } else { r.get(6)? },
                     })
                 },
             )
@@ -158,7 +162,7 @@ impl State {
                     record.dest_href,
                     record.dest_etag,
                     fate,
-                    record.refused,
+                    record.refused.as_ref().or(record.note.as_ref()),
                     now
                 ],
             )

@@ -745,6 +745,7 @@ fn export_one_row_per_worker_keeps_each_mailbox_as_files() {
         "{said}"
     );
     assert_eq!(files(&user(0)), before, "nothing written twice");
+}
 
 /// The same promise from Google Cloud Storage (a server of the harness
 /// answering its XML API: `x-goog-if-generation-match: 0` for the first

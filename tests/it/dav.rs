@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Skips (with a printed reason) where Debian's radicale is not installed;
 /// `./dev setup` installs it, so CI always runs these.
-fn radicale_or_skip() -> bool {
+pub(crate) fn radicale_or_skip() -> bool {
     if radicale_available() {
         return true;
     }
@@ -18,7 +18,7 @@ fn radicale_or_skip() -> bool {
     false
 }
 
-fn photo() -> String {
+pub(crate) fn photo() -> String {
     // A small PNG-like blob, base64, folded at 75 octets as vCard wants.
     use base64::Engine;
     let bytes: Vec<u8> = (0..900u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -34,7 +34,7 @@ fn photo() -> String {
 }
 
 /// Contact `i`: vCard 3 or 4, some with a photo, some groups.
-fn card(i: usize) -> Vec<u8> {
+pub(crate) fn card(i: usize) -> Vec<u8> {
     let v4 = i.is_multiple_of(2);
     let mut c = format!(
         "BEGIN:VCARD\r\nVERSION:{}\r\nUID:contact-{i}\r\nFN:Person {i} Ünïcode\r\nN:{i};Person;;;\r\n\
@@ -65,7 +65,7 @@ const BERLIN: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\
 
 /// Calendar object `i`: recurring with exceptions, all-day, multi-day,
 /// floating, zoned and UTC times, reminders, attendees; every 12th a to-do.
-fn event(i: usize) -> Vec<u8> {
+pub(crate) fn event(i: usize) -> Vec<u8> {
     let day = 1 + i % 20;
     let body = match i % 6 {
         0 => format!(
@@ -103,7 +103,7 @@ fn event(i: usize) -> Vec<u8> {
 }
 
 /// The source: two address books and a calendar for alice.
-fn office(contacts: usize, events: usize) -> Radicale {
+pub(crate) fn office(contacts: usize, events: usize) -> Radicale {
     let src = Radicale::start(&[("alice", "alice-pw")]);
     src.create_collection("alice", "contacts", "addressbook", "Contacts");
     src.create_collection("alice", "clients", "addressbook", "Clients & partners");
