@@ -41,7 +41,7 @@ use crate::commands::files::{
     FoundFolder, KeepFormat,
 };
 use crate::commands::mailboxes::{
-    Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
+    AdminSignedIn, Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
 };
 
 const HEADER: &str = "// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:\n\
@@ -119,6 +119,7 @@ fn generate() -> String {
         DirectoryPerson::decl(&cfg),
         DirectoryList::decl(&cfg),
         MailboxChoice::decl(&cfg),
+        AdminSignedIn::decl(&cfg),
         FilesId::decl(&cfg),
         KeepFormat::decl(&cfg),
         FilesState::decl(&cfg),

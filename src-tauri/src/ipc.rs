@@ -18,7 +18,7 @@ use crate::commands::files::{FilesFound, FilesId, FilesView, KeepFormat};
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
 use crate::commands::job::SavedJob;
 use crate::commands::mailboxes::{
-    DirectoryList, DirectorySignIn, MailboxChoice, MailboxRow, PairNames,
+    AdminSignedIn, DirectoryList, DirectorySignIn, MailboxChoice, MailboxRow, PairNames,
 };
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;

@@ -44,6 +44,7 @@ const commands = [
   "mail_report",
   "read_directory",
   "set_decisions",
+  "sign_in_listed",
   "keep_as_files",
   "watch_files",
   "stop_files",

@@ -358,9 +358,10 @@ const savedJob: SavedJob = {
   source: { preset: "gmail", server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   first_copied: true,
+  first_keep: false,
   mailboxes: [
-    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [] },
-    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [] },
+    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [], name: null, admin: false },
+    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [], name: null, admin: false },
   ],
   folder_map: {
     edits: { renames: [["Receipts", "Old receipts"]], excluded: [], included: [], merge: false },
@@ -792,8 +793,12 @@ mockIPC(async (cmd, args) => {
     }
     case "read_mailbox_list": return readList(a.text);
     case "add_mailbox": return mailboxRow(0, a.sourceUser, a.destinationUser, a.sourcePassword || null);
-    case "load_job": return scenario === "resume" ? savedJob : null;
-    case "save_job": (window as any).__savedJobs.push(a.job); return null;
+    // The directory scenario keeps what the window saves across a reload, as the shell's data folder does.
+    case "load_job": return scenario === "resume" ? savedJob : scenario === "directory" ? JSON.parse(sessionStorage.getItem("mock-job") ?? "null") : null;
+    case "save_job":
+      (window as any).__savedJobs.push(a.job);
+      if (scenario === "directory") sessionStorage.setItem("mock-job", JSON.stringify(a.job));
+      return null;
     case "forget_job": return null;
     case "open_app_password_page": (window as any).__openedPages.push(a.preset); return null;
     case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [...ownClients];
@@ -806,6 +811,11 @@ mockIPC(async (cmd, args) => {
       users.set(++handles, a.user);
       return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
     case "sign_in_saved":
+      // The directory scenario's keychain has the first pair's passwords (typed on "Sign in").
+      if (scenario === "directory" && a.user === "owner@example.com") {
+        users.set(++handles, a.user);
+        return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
+      }
       if (scenario !== "resume" || a.user === "office@example.com") return null;
       users.set(++handles, a.user);
       return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
@@ -856,6 +866,21 @@ mockIPC(async (cmd, args) => {
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;
+    case "sign_in_listed": {
+      // The administrator sign-in: every listed mailbox but the printer's (no mail access) signs in.
+      const asked = (window as any).__mock.listedSignIns ?? [];
+      (window as any).__mock.listedSignIns = [...asked, ...a.users];
+      return (a.users as string[]).map((user) => {
+        if (user === "printer@example.com") {
+          return {
+            source_user: user, source: null,
+            source_error: err("OrganisationAccessRefused", "Your Google Workspace refused MailFerry's access to printer@example.com. An administrator of your organisation can allow it: in the Admin console, Security › API controls › Domain-wide delegation."),
+          };
+        }
+        users.set(++handles, user);
+        return { source_user: user, source: handles, source_error: null };
+      });
+    }
     case "keep_as_files": return keepJob(a.mailboxes, a.format);
     case "watch_files": watchFiles(a.job, (a.onUpdate as { id: number }).id); return null;
     case "stop_files": return null;

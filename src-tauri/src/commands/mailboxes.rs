@@ -13,15 +13,20 @@
 //! in words, each with a suggested [`Decision`] the owner changes per row
 //! (move, keep as files on this computer, leave). The window tells the
 //! shell the decisions ([`set_decisions`]) so the report lists every
-//! mailbox, the ones left where they are included.
+//! mailbox, the ones left where they are included. The administrator
+//! sign-in that read the directory also signs each listed mailbox in at the
+//! old server ([`sign_in_listed`]): no password per mailbox.
 
 use super::oauth::{ClientOverride, OAuthConfig};
 use super::servers::Server;
-use super::sign_in::sign_in_with;
-use crate::accounts::{AccountHandle, Accounts};
+use super::sign_in::{checklist_of, sign_in_with};
+use crate::accounts::{Account, AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
+use mailferry::auth::grant::{ClientCredentials, ServiceAccount, TokenSource};
 use mailferry::auth::oauth::Client;
+use mailferry::check::{check, Step};
 use mailferry::domain::user_problem;
+use mailferry::endpoint::Credentials;
 use mailferry::inventory::{self, Inventory};
 use mailferry::provider::Provider;
 use mailferry::secret::Secret;
@@ -270,6 +275,17 @@ pub struct Directory {
     pub microsoft_login: String,
 }
 
+impl Directory {
+    /// The token address of a Microsoft tenant (a name checked by
+    /// [`list_directory`], never an address from the window).
+    fn token_url(&self, tenant: &str) -> String {
+        format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            self.microsoft_login.trim_end_matches('/')
+        )
+    }
+}
+
 impl Default for Directory {
     fn default() -> Directory {
         Directory {
@@ -446,12 +462,13 @@ pub fn list_directory(
                      screen, then try again.",
                 ));
             };
-            let token_url = format!(
-                "{}/{tenant}/oauth2/v2.0/token",
-                directory.microsoft_login.trim_end_matches('/')
-            );
-            inventory::microsoft(&token_url, &id, Secret::new(secret), &directory.graph_api)
-                .map_err(IpcError::from)
+            inventory::microsoft(
+                &directory.token_url(tenant),
+                &id,
+                Secret::new(secret),
+                &directory.graph_api,
+            )
+            .map_err(IpcError::from)
         }
     }
 }
@@ -463,6 +480,7 @@ pub async fn read_directory(
     directory: State<'_, Directory>,
     config: State<'_, OAuthConfig>,
     chosen: State<'_, ClientOverride>,
+    admin: State<'_, AdminSignIn>,
     sign_in: DirectorySignIn,
     existing: Vec<PairNames>,
 ) -> IpcResult<DirectoryList> {
@@ -472,16 +490,168 @@ pub async fn read_directory(
         .get(Provider::Microsoft)
         .cloned();
     let directory = directory.inner().clone();
-    let found = tauri::async_runtime::spawn_blocking(move || {
-        list_directory(&directory, microsoft, sign_in)
+    let (found, grant) = tauri::async_runtime::spawn_blocking(move || {
+        let grant = AdminGrant::of(&directory, microsoft.clone(), &sign_in);
+        list_directory(&directory, microsoft, sign_in).map(|found| (found, grant))
     })
     .await
     .map_err(IpcError::internal)??;
+    // The sign-in that read the list signs in each listed mailbox too.
+    *admin.0.lock().unwrap_or_else(|e| e.into_inner()) = grant;
     Ok(directory_rows(
         found,
         &existing,
         mailferry::run::system_clock(),
     ))
+}
+
+/// The administrator sign-in the organisation's list was read with, kept
+/// for this session only (in memory, never in a file or the keychain), so
+/// each listed mailbox signs in to the old server with it rather than with
+/// its own password ([`sign_in_listed`]), as `mailferry sync --mailboxes`
+/// does with `--serviceaccount1` or `--clientcredentials1`.
+#[derive(Default)]
+pub struct AdminSignIn(pub Mutex<Option<AdminGrant>>);
+
+/// An administrator sign-in that opens any mailbox of the organisation.
+#[derive(Clone)]
+pub enum AdminGrant {
+    /// A Google service account with domain-wide delegation acting as each
+    /// user (scope `https://mail.google.com/`): its key file's text.
+    Google {
+        /// The key file's text.
+        key: Secret<String>,
+    },
+    /// Microsoft 365 app-only access (client credentials, scope
+    /// `https://outlook.office365.com/.default`): one token for every
+    /// mailbox of the tenant.
+    Microsoft {
+        /// The app's tokens, renewed before they expire.
+        tokens: TokenSource,
+    },
+}
+
+impl AdminGrant {
+    /// The grant for the mailboxes of the organisation `sign_in` lists;
+    /// `None` when it cannot be one (no app registration with its secret).
+    pub fn of(
+        directory: &Directory,
+        microsoft: Option<Client>,
+        sign_in: &DirectorySignIn,
+    ) -> Option<AdminGrant> {
+        match sign_in {
+            DirectorySignIn::Google { key, .. } => Some(AdminGrant::Google {
+                key: Secret::new(key.clone()),
+            }),
+            DirectorySignIn::Microsoft { tenant } => {
+                let Client {
+                    id,
+                    secret: Some(secret),
+                } = microsoft?
+                else {
+                    return None;
+                };
+                let app = ClientCredentials::new(
+                    &directory.token_url(tenant.trim()),
+                    &id,
+                    Secret::new(secret),
+                );
+                Some(AdminGrant::Microsoft {
+                    tokens: TokenSource::new(app),
+                })
+            }
+        }
+    }
+
+    /// How `user` signs in to IMAP with this grant (XOAUTH2 with the
+    /// user's address and a token for their mailbox).
+    fn credentials(&self, user: &str) -> Result<Credentials, mailferry::error::Error> {
+        let tokens = match self {
+            AdminGrant::Google { key } => {
+                TokenSource::new(ServiceAccount::from_key_json(key, user)?)
+            }
+            AdminGrant::Microsoft { tokens } => tokens.clone(),
+        };
+        Ok(Credentials::renewable(user, tokens))
+    }
+}
+
+/// One listed mailbox, signed in to the old server with the administrator
+/// sign-in (or why not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct AdminSignedIn {
+    /// The address at the old server.
+    pub source_user: String,
+    /// The old mailbox, signed in.
+    pub source: Option<AccountHandle>,
+    /// Why signing in to it didn't work, in plain words.
+    pub source_error: Option<IpcError>,
+}
+
+/// Signs in each of `users` at the old server `source` with `grant`, one
+/// after the other; a mailbox that does not sign in is said on its own row
+/// and the others go on.
+pub async fn sign_in_listed_with(
+    accounts: &Accounts,
+    grant: &AdminGrant,
+    source: &Server,
+    users: Vec<String>,
+) -> IpcResult<Vec<AdminSignedIn>> {
+    let endpoint = source.endpoint()?;
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let user = user.trim().to_owned();
+        let (account, error) = match grant.credentials(&user) {
+            Err(e) => (None, Some(IpcError::from(e))),
+            Ok(credentials) => {
+                let report = check(&endpoint, &credentials).await;
+                if report.passed.contains(&Step::CanReadFolders) {
+                    let handle = accounts.add(Account {
+                        endpoint: endpoint.clone(),
+                        credentials,
+                    });
+                    (Some(handle), None)
+                } else {
+                    let failure = checklist_of(&report).failure.map(|f| f.error);
+                    (
+                        None,
+                        Some(failure.unwrap_or_else(|| {
+                            IpcError::internal("the sign-in stopped without a reason")
+                        })),
+                    )
+                }
+            }
+        };
+        out.push(AdminSignedIn {
+            source_user: user,
+            source: account,
+            source_error: error,
+        });
+    }
+    Ok(out)
+}
+
+/// The window's listed mailboxes, signed in to the old server with the
+/// administrator sign-in that read the list: no password per mailbox.
+pub async fn sign_in_listed(
+    accounts: State<'_, Accounts>,
+    admin: State<'_, AdminSignIn>,
+    source: Server,
+    users: Vec<String>,
+) -> IpcResult<Vec<AdminSignedIn>> {
+    let grant = admin.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(grant) = grant else {
+        return Err(IpcError::invalid(
+            "MailFerry no longer has your administrator sign-in (the app was restarted). List \
+             every mailbox again, or type each mailbox's password on its row.",
+        ));
+    };
+    if users.len() > 10_000 {
+        return Err(IpcError::invalid(
+            "That is too many mailboxes for one sign-in.",
+        ));
+    }
+    sign_in_listed_with(&accounts, &grant, &source, users).await
 }
 
 /// One mailbox and what the owner decided for it.

@@ -180,6 +180,8 @@ export const api = {
   // Issue 16: every mailbox of the domain, kept as files, files brought in.
   /** Every mailbox of the organisation from its directory (not yet in `existing`). */
   readDirectory: (signIn: DirectorySignIn, existing: PairNames[]) => call("read_directory", { signIn, existing }),
+  /** Signs in listed mailboxes at the old server with the administrator sign-in that read the list. */
+  signInListed: (source: Server, users: string[]) => call("sign_in_listed", { source, users }),
   /** Each mailbox's decision, for the report. */
   setDecisions: (decisions: MailboxChoice[]) => call("set_decisions", { decisions }),
   /** Opens the folder dialog, then keeps these mailboxes as files there; null when the dialog was closed. */

@@ -1129,7 +1129,16 @@ decision: Decision | null,
 /**
  * Its flags from the directory, in words.
  */
-flags: Array<string>, };
+flags: Array<string>, 
+/**
+ * The person's name, from the directory.
+ */
+name: string | null, 
+/**
+ * The old mailbox signed in with the administrator sign-in the
+ * directory was read with (not with a password of its own).
+ */
+admin: boolean, };
 
 export type SavedJob = { 
 /**
@@ -1144,6 +1153,10 @@ destination: SavedSide,
  * A copy of the first pair (`source.user` → `destination.user`) finished.
  */
 first_copied: boolean, 
+/**
+ * The first pair is kept as files on this computer too.
+ */
+first_keep: boolean, 
 /**
  * The mailbox pairs after the first.
  */
@@ -1359,6 +1372,20 @@ decision: Decision,
  */
 flags: Array<string>, };
 
+export type AdminSignedIn = { 
+/**
+ * The address at the old server.
+ */
+source_user: string, 
+/**
+ * The old mailbox, signed in.
+ */
+source: AccountHandle | null, 
+/**
+ * Why signing in to it didn't work, in plain words.
+ */
+source_error: IpcError | null, };
+
 export type FilesId = number;
 
 export type KeepFormat = "eml" | "mbox" | "maildir";
@@ -1517,6 +1544,7 @@ export interface Commands {
   mail_report: { args: { run: RunId }; ret: void };
   read_directory: { args: { signIn: DirectorySignIn; existing: Array<PairNames> }; ret: DirectoryList };
   set_decisions: { args: { decisions: Array<MailboxChoice> }; ret: void };
+  sign_in_listed: { args: { source: Server; users: Array<string> }; ret: Array<AdminSignedIn> };
   keep_as_files: { args: { mailboxes: Array<AccountHandle>; format: KeepFormat }; ret: FilesView | null };
   watch_files: { args: { job: FilesId; onUpdate: Channel<FilesView> }; ret: void };
   stop_files: { args: { job: FilesId }; ret: void };
