@@ -42,6 +42,7 @@ use crate::commands::files::{
 };
 use crate::commands::mailboxes::{
     AdminSignedIn, Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
+    MailboxSize, SizeEstimate,
 };
 
 const HEADER: &str = "// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:\n\
@@ -120,6 +121,8 @@ fn generate() -> String {
         DirectoryList::decl(&cfg),
         MailboxChoice::decl(&cfg),
         AdminSignedIn::decl(&cfg),
+        MailboxSize::decl(&cfg),
+        SizeEstimate::decl(&cfg),
         FilesId::decl(&cfg),
         KeepFormat::decl(&cfg),
         FilesState::decl(&cfg),

@@ -45,6 +45,7 @@ const commands = [
   "read_directory",
   "set_decisions",
   "sign_in_listed",
+  "size_estimate",
   "keep_as_files",
   "watch_files",
   "stop_files",

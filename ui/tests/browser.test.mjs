@@ -817,11 +817,18 @@ test("every mailbox of the domain: the directory lists them with flags, a decisi
   assert.deepEqual((await mock(page)).listedSignIns, ["anna@example.com", "sales@example.com"], "flagged rows left alone are not signed in");
   assert.equal(await page.locator('tr[data-pair-detail="anna@example.com"] label').innerText(), "Password for anna@example.com at Microsoft 365");
   assert.match(await result.innerText(), /signs in at Gmail with your administrator sign-in, no password needed/);
+  // The storage each one uses, from the directory's usage report, and how long the ones to move take.
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-storage]').innerText(), "2.3 GB used");
+  assert.equal(await page.locator('tr[data-pair="printer@example.com"] [data-storage]').count(), 0, "no figure, no size");
+  const sized = page.locator("[data-size-estimate]");
+  await sized.getByText(/11\.4 GB in all/).waitFor();
+  assert.match(await sized.innerText(), /The biggest, sales@example\.com \(9\.1 GB\), decides how long: About 4 days/);
   await snap(page, "directory-4-mailboxes-listed");
 
   // Decisions per row: Anna kept as files only (nothing more to type), Sales moved and kept.
   await page.getByRole("combobox", { name: "What happens to anna@example.com" }).selectOption("keep");
   await page.locator('tr[data-pair="anna@example.com"]').getByText("Ready").waitFor();
+  await sized.getByText(/9\.1 GB in all/).waitFor(); // Anna is no longer moved
   const anna = page.locator('tr[data-pair-detail="anna@example.com"]');
   assert.equal(await anna.count(), 0, "keeping needs only the old mailbox, signed in already");
   // A row can still sign in with its own password instead.
@@ -944,6 +951,7 @@ test("a reloaded window keeps every mailbox's decision: on continuing the saved 
   assert.deepEqual(await shown(), decided, "every decision as it was, the kept and left ones included");
   assert.deepEqual(await page.locator('tr[data-pair="ben@example.com"] [data-flag]').allInnerTexts(), ["Sign-in blocked or suspended", "No sign-in for 14 months"]);
   assert.equal(await page.locator('tr[data-pair="ben@example.com"] .person').innerText(), "Ben Old");
+  assert.equal(await page.locator('tr[data-pair="ben@example.com"] [data-storage]').innerText(), "41.9 MB used");
   assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-by-admin]').count(), 1, "signed in again with the administrator sign-in");
   await snap(page, "reload-4-decisions-kept");
 

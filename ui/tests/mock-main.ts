@@ -360,8 +360,8 @@ const savedJob: SavedJob = {
   first_copied: true,
   first_keep: false,
   mailboxes: [
-    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [], name: null, admin: false },
-    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [], name: null, admin: false },
+    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [], name: null, admin: false, storage: null, storage_bytes: null },
+    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [], name: null, admin: false, storage: null, storage_bytes: null },
   ],
   folder_map: {
     edits: { renames: [["Receipts", "Old receipts"]], excluded: [], included: [], merge: false },
@@ -659,21 +659,36 @@ function contactsCheck(): ContactsCheck {
 // Issue 16: the organisation's directory, mailboxes kept as files, files
 // brought in. The directory answers as the shell shapes the engine's list
 // (flags in words, decisions suggested); a job's view is streamed in steps.
+/** Bytes as the shell says them (decimal units, one decimal). */
+const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${(n / 1e6).toFixed(1)} MB`);
+/** The shell's estimate by sizes, at Gmail's download limit: the biggest mailbox decides. */
+function sizeEstimate(sizes: { address: string; bytes: number }[]) {
+  if (sizes.length === 0) return null;
+  const biggest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const days = Math.ceil(biggest.bytes / 2.5e9);
+  return {
+    total: gb(sizes.reduce((n, s) => n + s.bytes, 0)),
+    words: `${sizes.length > 1 ? `The biggest, ${biggest.address} (${gb(biggest.bytes)}), decides how long: ` : ""}About ${days} days: Gmail allows about 2.5 GB of downloads a day.`,
+  };
+}
 function directory(signIn: { kind: string; admin?: string; tenant?: string }): DirectoryList {
   (window as any).__mock.directory = [...((window as any).__mock.directory ?? []), { ...signIn, key: signIn.kind === "google" ? "(key file text)" : undefined }];
   if (signIn.kind === "microsoft" && signIn.tenant !== "bakery.onmicrosoft.com") {
     throw err("OAuthUnavailable",
       "Listing your organisation's mailboxes needs your organisation's own app registration with Microsoft, with its client secret. Enter both under \"Sign in through the browser with your own app registration\" on the sign-in screen, then try again.");
   }
-  const person = (address: string, name: string, flags: string[]) =>
-    ({ address, destination_user: address, name, aliases: [], flags, decision: flags.length ? "leave" : "move" }) as DirectoryList["people"][number];
+  const person = (address: string, name: string, flags: string[], storage_bytes: number | null = null) =>
+    ({
+      address, destination_user: address, name, aliases: [], flags, decision: flags.length ? "leave" : "move",
+      storage_bytes, storage: storage_bytes === null ? null : gb(storage_bytes),
+    }) as DirectoryList["people"][number];
   return {
     directory: signIn.kind === "google" ? "Google Workspace" : "Microsoft 365",
     people: [
-      person("anna@example.com", "Anna Baker", []),
-      person("ben@example.com", "Ben Old", ["Sign-in blocked or suspended", "No sign-in for 14 months"]),
+      person("anna@example.com", "Anna Baker", [], 2_300_000_000),
+      person("ben@example.com", "Ben Old", ["Sign-in blocked or suspended", "No sign-in for 14 months"], 41_900_000),
       person("printer@example.com", "Printer", ["Never signed in"]),
-      person("sales@example.com", "Sales", []),
+      person("sales@example.com", "Sales", [], 9_100_000_000),
     ],
     already_listed: 1,
     notes: [],
@@ -866,6 +881,7 @@ mockIPC(async (cmd, args) => {
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;
+    case "size_estimate": return sizeEstimate(a.sizes);
     case "sign_in_listed": {
       // The administrator sign-in: every listed mailbox but the printer's (no mail access) signs in.
       const asked = (window as any).__mock.listedSignIns ?? [];

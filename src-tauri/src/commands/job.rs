@@ -46,6 +46,13 @@ pub struct SavedPair {
     /// directory was read with (not with a password of its own).
     #[serde(default)]
     pub admin: bool,
+    /// The storage it uses, in words, from the directory's usage report.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// The same in bytes (for the estimate).
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub storage_bytes: Option<u64>,
 }
 
 /// Everything about the job but its secrets.
@@ -171,6 +178,8 @@ mod tests {
                 flags: vec!["Never signed in".into()],
                 name: Some("Bob Baker".into()),
                 admin: true,
+                storage: Some("2.3 GB".into()),
+                storage_bytes: Some(2_300_000_000),
             }],
             folder_map: Some(serde_json::json!({ "renames": [["Receipts", "Bills"]] })),
             step: 7,

@@ -334,6 +334,12 @@ pub struct DirectoryPerson {
     pub flags: Vec<String>,
     /// The suggested decision: move, or leave for a flagged one.
     pub decision: Decision,
+    /// The storage its mail uses, in bytes, when the directory's usage
+    /// report says.
+    #[ts(type = "number | null")]
+    pub storage_bytes: Option<u64>,
+    /// The same in words ("2.3 GB").
+    pub storage: Option<String>,
 }
 
 /// The organisation's mailboxes, as its directory lists them.
@@ -386,6 +392,8 @@ pub fn directory_rows(found: Inventory, existing: &[PairNames], now: i64) -> Dir
             destination_user: suggest_destination(&p.address, existing.first()),
             name: p.name.clone(),
             aliases: p.aliases.clone(),
+            storage_bytes: p.storage_bytes,
+            storage: p.storage_bytes.map(mailferry::run::human_bytes),
             decision: if flags.is_empty() {
                 Decision::Move
             } else {
@@ -654,6 +662,66 @@ pub async fn sign_in_listed(
     sign_in_listed_with(&accounts, &grant, &source, users).await
 }
 
+/// One mailbox's size, as the directory's usage report gave it.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct MailboxSize {
+    /// The address at the old server.
+    pub address: String,
+    /// The storage its mail uses, in bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// How long moving the mailboxes is likely to take, by their sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct SizeEstimate {
+    /// The storage they use in all, in words ("12.4 GB").
+    pub total: String,
+    /// The estimate in a sentence.
+    pub words: String,
+}
+
+/// The estimate for moving mailboxes of these `sizes` from a server like
+/// `source` to one like `destination` (the tiles picked, else the server
+/// names): mailboxes are copied several at once and each provider limits
+/// each account, so the biggest one decides, unless the connection is
+/// slower for all of them together. `None` without any size.
+pub fn size_estimate(
+    source_preset: Option<String>,
+    destination_preset: Option<String>,
+    source: Server,
+    destination: Server,
+    sizes: Vec<MailboxSize>,
+) -> Option<SizeEstimate> {
+    use mailferry::preset::{chosen, estimate, OPEN_ROAD_BYTES_PER_SECOND};
+    let biggest = sizes.iter().max_by_key(|s| s.bytes)?;
+    let total: u64 = sizes.iter().map(|s| s.bytes).sum();
+    let src = chosen(source_preset.as_deref(), &source.host);
+    let dst = chosen(destination_preset.as_deref(), &destination.host);
+    // Messages are not counted by the report: the limits on bytes decide.
+    let one = estimate(0, biggest.bytes, &src, &dst);
+    let together = total.div_ceil(OPEN_ROAD_BYTES_PER_SECOND);
+    let words = if one.seconds >= together && sizes.len() > 1 {
+        format!(
+            "The biggest, {} ({}), decides how long: {}",
+            biggest.address,
+            mailferry::run::human_bytes(biggest.bytes),
+            one.words
+        )
+    } else if one.seconds >= together {
+        one.words
+    } else {
+        format!(
+            "About {} at the speed of the connection.",
+            mailferry::error::human_duration(together)
+        )
+    };
+    Some(SizeEstimate {
+        total: mailferry::run::human_bytes(total),
+        words,
+    })
+}
+
 /// One mailbox and what the owner decided for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct MailboxChoice {
@@ -834,6 +902,7 @@ mod tests {
             blocked,
             last_sign_in: last,
             sign_in_known: true,
+            storage_bytes: None,
         }
     }
 
@@ -843,7 +912,10 @@ mod tests {
             directory: "Google Workspace".into(),
             people: vec![
                 person("owner@old.example", false, Some(NOW)),
-                person("anna@old.example", false, Some(NOW - 86_400)),
+                mailferry::inventory::Person {
+                    storage_bytes: Some(2_300_000_000),
+                    ..person("anna@old.example", false, Some(NOW - 86_400))
+                },
                 person("ben@old.example", true, Some(NOW - 425 * 86_400)),
                 person("printer@old.example", false, None),
                 person("guest@elsewhere.example", false, Some(NOW)),
@@ -856,6 +928,9 @@ mod tests {
             NOW,
         );
         assert_eq!(list.already_listed, 1, "the first pair is not repeated");
+        assert_eq!(list.people[0].storage.as_deref(), Some("2.3 GB"));
+        assert_eq!(list.people[0].storage_bytes, Some(2_300_000_000));
+        assert_eq!(list.people[1].storage, None, "no figure: nothing made up");
         let rows: Vec<(&str, &str, Vec<&str>, Decision)> = list
             .people
             .iter()
@@ -897,6 +972,63 @@ mod tests {
                     Decision::Move
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn the_biggest_mailbox_decides_how_long_at_the_providers_limits() {
+        let server = |host: &str| Server {
+            host: host.into(),
+            port: 993,
+            security: mailferry::endpoint::Security::Tls,
+            trusted_fingerprint: None,
+        };
+        let size = |address: &str, bytes| MailboxSize {
+            address: address.into(),
+            bytes,
+        };
+        let gmail = || {
+            size_estimate(
+                Some("gmail".into()),
+                Some("microsoft".into()),
+                server("imap.gmail.com"),
+                server("outlook.office365.com"),
+                vec![
+                    size("anna@x.example", 9_100_000_000),
+                    size("ben@x.example", 3_300_000_000),
+                ],
+            )
+            .unwrap()
+        };
+        let said = gmail();
+        assert_eq!(said.total, "12.4 GB");
+        assert!(
+            said.words.starts_with(
+                "The biggest, anna@x.example (9.1 GB), decides how long: About 4 days"
+            ),
+            "{}",
+            said.words
+        );
+        assert!(said.words.contains("2.5 GB"), "{}", said.words);
+        // Without limits per account, the connection carries them all.
+        let open = size_estimate(
+            None,
+            None,
+            server("mail.old.example"),
+            server("mail.new.example"),
+            vec![
+                size("a@x.example", 9_000_000_000),
+                size("b@x.example", 9_000_000_000),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            open.words,
+            "About 60 minutes at the speed of the connection."
+        );
+        assert_eq!(
+            size_estimate(None, None, server("a"), server("b"), vec![]),
+            None
         );
     }
 

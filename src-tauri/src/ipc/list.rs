@@ -92,6 +92,13 @@ commands! {
     ) -> DirectoryList)
     (fn mailboxes::set_decisions[choices](decisions: Vec<MailboxChoice>) -> ())
     (async mailboxes::sign_in_listed[accounts, admin](source: Server, users: Vec<String>) -> Vec<AdminSignedIn>)
+    (fn mailboxes::size_estimate(
+        source_preset: Option<String>,
+        destination_preset: Option<String>,
+        source: Server,
+        destination: Server,
+        sizes: Vec<MailboxSize>,
+    ) -> Option<SizeEstimate>)
     (async files::keep_as_files[app, accounts, files](
         mailboxes: Vec<AccountHandle>,
         format: KeepFormat,

@@ -28,6 +28,8 @@ export function currentJob(): SavedJob {
       flags: $state.snapshot(p.flags),
       name: p.name,
       admin: p.admin,
+      storage: p.storage,
+      storage_bytes: p.storage_bytes,
     })),
     // The folder-map edits and where the staged plan stands (not the
     // running copy, nor the DNS answer: both are asked again).

@@ -55,6 +55,8 @@ export function pairOf(row: MailboxRow): MailboxPair {
     flags: [],
     name: null,
     admin: false,
+    storage: null,
+    storage_bytes: null,
   };
 }
 
@@ -85,6 +87,8 @@ export function addDirectory(list: DirectoryList): MailboxPair[] {
       decision: p.decision,
       flags: p.flags,
       name: p.name,
+      storage: p.storage,
+      storage_bytes: p.storage_bytes,
     });
   }
   // The window's own (reactive) rows, to sign in in place.
@@ -124,6 +128,8 @@ export function restoredPairs(saved: SavedPair[]): MailboxPair[] {
     flags: p.flags,
     name: p.name,
     admin: p.admin,
+    storage: p.storage,
+    storage_bytes: p.storage_bytes,
   }));
 }
 
@@ -393,7 +399,9 @@ export async function reattach(): Promise<boolean> {
     const copying = wizard.mailboxes;
     wizard.mailboxes = restored.map((r) => {
       const c = copying.find((m) => same(m, r));
-      return c ? { ...c, decision: moves(r.decision) ? r.decision : "move", flags: r.flags, name: r.name, admin: r.admin } : r;
+      if (!c) return r;
+      const { source, destination, run, view, copied } = c;
+      return { ...r, source, destination, run, view, copied, decision: moves(r.decision) ? r.decision : "move" };
     });
     wizard.mailboxes.push(...copying.filter((c) => !restored.some((r) => same(r, c))));
     await signInAgain(wizard.mailboxes);

@@ -55,6 +55,9 @@ export interface MailboxPair {
   name: string | null;
   /** The old mailbox signed in with the administrator sign-in (not its own password). */
   admin: boolean;
+  /** The storage it uses ("2.3 GB", and in bytes), from the directory's usage report. */
+  storage: string | null;
+  storage_bytes: number | null;
 }
 
 /** The pair is copied to the new server. */
