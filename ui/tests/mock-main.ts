@@ -883,6 +883,9 @@ mockIPC(async (cmd, args) => {
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;
     case "size_estimate": return sizeEstimate(a.sizes);
     case "sign_in_listed": {
+      if (a.source.host !== "imap.gmail.com") {
+        throw err("InvalidInput", `Your administrator sign-in opens the mailboxes at imap.gmail.com only, and the old server here is ${a.source.host}. Type each mailbox's password on its row instead.`);
+      }
       // The administrator sign-in: every listed mailbox but the printer's (no mail access) signs in.
       const asked = (window as any).__mock.listedSignIns ?? [];
       (window as any).__mock.listedSignIns = [...asked, ...a.users];

@@ -571,6 +571,27 @@ impl AdminGrant {
         }
     }
 
+    /// The provider's own mail server this grant signs in to (its tokens
+    /// open every mailbox of the organisation: they go nowhere else).
+    fn mail_server(&self) -> &'static str {
+        match self {
+            AdminGrant::Google { .. } => "imap.gmail.com",
+            AdminGrant::Microsoft { .. } => "outlook.office365.com",
+        }
+    }
+
+    /// Whether its tokens may go to `host`: the provider's mail server, or
+    /// this computer's loopback address (the tests' servers).
+    fn admits(&self, host: &str) -> bool {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let loopback = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        loopback || host == self.mail_server()
+    }
+
     /// How `user` signs in to IMAP with this grant (XOAUTH2 with the
     /// user's address and a token for their mailbox).
     fn credentials(&self, user: &str) -> Result<Credentials, mailferry::error::Error> {
@@ -606,6 +627,14 @@ pub async fn sign_in_listed_with(
     users: Vec<String>,
 ) -> IpcResult<Vec<AdminSignedIn>> {
     let endpoint = source.endpoint()?;
+    if !grant.admits(&endpoint.host) {
+        return Err(IpcError::invalid(format!(
+            "Your administrator sign-in opens the mailboxes at {} only, and the old server here \
+             is {}. Type each mailbox's password on its row instead.",
+            grant.mail_server(),
+            endpoint.host
+        )));
+    }
     let mut out = Vec::with_capacity(users.len());
     for user in users {
         let user = user.trim().to_owned();
@@ -1030,6 +1059,55 @@ mod tests {
             size_estimate(None, None, server("a"), server("b"), vec![]),
             None
         );
+    }
+
+    #[tokio::test]
+    async fn the_administrator_sign_in_goes_to_the_providers_mail_server_only() {
+        let grant = AdminGrant::of(
+            &Directory::default(),
+            None,
+            &DirectorySignIn::Google {
+                key: "{}".into(),
+                admin: "boss@x.example".into(),
+            },
+        )
+        .unwrap();
+        let elsewhere = crate::testing::Recorder::silent();
+        let server = |host: &str, port| Server {
+            host: host.into(),
+            port,
+            security: mailferry::endpoint::Security::Tls,
+            trusted_fingerprint: None,
+        };
+        let accounts = Accounts::with_keychain(None);
+        let err = sign_in_listed_with(
+            &accounts,
+            &grant,
+            &server("mail.elsewhere.example", 993),
+            vec!["anna@x.example".into()],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(
+            err.message.contains("imap.gmail.com only"),
+            "{}",
+            err.message
+        );
+        assert!(grant.admits("IMAP.gmail.com."));
+        assert!(!grant.admits("imap.gmail.com.evil.example"));
+        // Loopback (the tests' servers) is this computer: it passes; this
+        // key file is not one, which its row says, and nothing is sent.
+        let rows = sign_in_listed_with(
+            &accounts,
+            &grant,
+            &server("127.0.0.1", elsewhere.port),
+            vec!["anna@x.example".into()],
+        )
+        .await
+        .unwrap();
+        assert!(rows[0].source.is_none() && rows[0].source_error.is_some());
+        assert!(elsewhere.received().is_empty());
     }
 
     #[test]

@@ -99,10 +99,12 @@ export function addDirectory(list: DirectoryList): MailboxPair[] {
  * Signs in these listed mailboxes at the old server with the
  * administrator sign-in that read the list: no password each. A mailbox
  * that does not sign in says why on its row (and takes a password there).
+ * When the shell signs in none (it no longer has the sign-in, or the old
+ * server is not the directory's provider), the answer says why, once.
  */
-export async function signInListed(pairs: MailboxPair[]) {
+export async function signInListed(pairs: MailboxPair[]): Promise<IpcError | null> {
   const waiting = pairs.filter((p) => p.source === null);
-  if (waiting.length === 0) return;
+  if (waiting.length === 0) return null;
   try {
     const rows = await api.signInListed($state.snapshot(wizard.source.server), waiting.map((p) => p.source_user));
     for (const row of rows) {
@@ -113,10 +115,11 @@ export async function signInListed(pairs: MailboxPair[]) {
       pair.admin = row.source !== null;
     }
   } catch (e) {
-    // The shell no longer has the administrator sign-in (restarted): each row asks for its password.
-    for (const pair of waiting) pair.source_error = asIpcError(e);
+    // Each row asks for its password instead.
     wizard.adminSignIn = false;
+    return asIpcError(e);
   }
+  return null;
 }
 
 /** The pairs after the first as a saved job keeps them (names, decisions, flags; no account). */
@@ -144,7 +147,9 @@ export async function signInAgain(pairs: MailboxPair[]) {
   for (const p of byAdmin) p.admin = false;
   if (byAdmin.length > 0) {
     wizard.adminSignIn = true;
-    await signInListed(byAdmin.filter((p) => p.decision !== "leave"));
+    const refused = await signInListed(byAdmin.filter((p) => p.decision !== "leave"));
+    // Said on each row it was for (the shell was restarted: "no longer has").
+    if (refused) for (const p of byAdmin) p.source_error = refused;
   }
   for (const pair of pairs) {
     for (const side of ["source", "destination"] as const) {
