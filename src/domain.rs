@@ -42,7 +42,7 @@ pub struct ListRow {
 
 /// Splits one line into cells: `"` quotes (with `""` inside), the given
 /// separator, spaces around cells trimmed.
-fn cells(line: &str, sep: char) -> Vec<String> {
+pub(crate) fn cells(line: &str, sep: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cell = String::new();
     let mut quoted = false;

@@ -41,7 +41,8 @@ use crate::commands::files::{
     FoundFolder, KeepFormat,
 };
 use crate::commands::mailboxes::{
-    Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
+    AdminSignedIn, Decision, DirectoryList, DirectoryPerson, DirectorySignIn, MailboxChoice,
+    MailboxSize, SizeEstimate,
 };
 
 const HEADER: &str = "// Generated from Rust by src-tauri/src/bindings.rs. Do not edit:\n\
@@ -119,6 +120,9 @@ fn generate() -> String {
         DirectoryPerson::decl(&cfg),
         DirectoryList::decl(&cfg),
         MailboxChoice::decl(&cfg),
+        AdminSignedIn::decl(&cfg),
+        MailboxSize::decl(&cfg),
+        SizeEstimate::decl(&cfg),
         FilesId::decl(&cfg),
         KeepFormat::decl(&cfg),
         FilesState::decl(&cfg),

@@ -18,7 +18,8 @@ use crate::commands::files::{FilesFound, FilesId, FilesView, KeepFormat};
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
 use crate::commands::job::SavedJob;
 use crate::commands::mailboxes::{
-    DirectoryList, DirectorySignIn, MailboxChoice, MailboxRow, PairNames,
+    AdminSignedIn, DirectoryList, DirectorySignIn, MailboxChoice, MailboxRow, MailboxSize,
+    PairNames, SizeEstimate,
 };
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;

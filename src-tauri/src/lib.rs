@@ -37,6 +37,7 @@ pub fn run() {
         .manage(oauth::ClientOverride::in_data_dir())
         .manage(commands::mailboxes::Directory::default())
         .manage(commands::mailboxes::Choices::default())
+        .manage(commands::mailboxes::AdminSignIn::default())
         .manage(commands::files::FileJobs::default())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).

@@ -7,6 +7,10 @@
 //! - Sign-in: a password that works is kept in the keychain (keyring-core's
 //!   mock store here) and a restarted app signs in with it without asking;
 //!   without a keychain it is for this session only, and the answer says so.
+//! - Listed mailboxes: the administrator sign-in that read the directory
+//!   (a Google service account acting as each user, Microsoft 365's app)
+//!   signs each one in over XOAUTH2 against a Dovecot that introspects the
+//!   tokens; a refused one is said on its row and the others go on.
 
 use mailferry::auth::keychain::{Account, Keychain, SecretKind};
 use mailferry::endpoint::Security;
@@ -587,4 +591,239 @@ async fn a_browser_sign_in_keeps_its_refresh_token_and_signs_in_again_without_th
     .await
     .unwrap_err();
     assert_eq!(err.code, ErrorCode::OAuthUnavailable);
+}
+
+mod admin_tokens {
+    //! A token service on loopback standing in for Google's and Microsoft's
+    //! organisation-wide sign-ins: a service account's JWT assertion
+    //! (domain-wide delegation) gets a token for the user it names (`sub`),
+    //! the app's client credentials a token for `app_user` (Dovecot's
+    //! introspection names one user per token). Every token is made active
+    //! at the introspection endpoint.
+    use super::introspection::{read_request, Introspection};
+    use base64::Engine;
+    use std::io::{BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    pub struct TokenService {
+        pub url: String,
+        /// Every form received: (grant type, scope, subject).
+        pub forms: Arc<Mutex<Vec<(String, String, String)>>>,
+    }
+
+    fn param(body: &str, key: &str) -> String {
+        body.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| mailferry::auth::oauth::percent_decode(&v.replace('+', " ")))
+            .unwrap_or_default()
+    }
+
+    impl TokenService {
+        pub fn start(idp: Introspection, app_user: &'static str) -> TokenService {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}/token", listener.local_addr().unwrap());
+            let forms: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+            let seen = forms.clone();
+            std::thread::spawn(move || {
+                for mut stream in listener.incoming().flatten() {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let Some((_, body)) = read_request(&mut reader) else {
+                        continue;
+                    };
+                    let body = String::from_utf8(body).unwrap();
+                    let grant = param(&body, "grant_type");
+                    let (scope, user) = match grant.as_str() {
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+                            let jwt = param(&body, "assertion");
+                            let claims = jwt.split('.').nth(1).unwrap();
+                            let claims: serde_json::Value = serde_json::from_slice(
+                                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                                    .decode(claims)
+                                    .unwrap(),
+                            )
+                            .unwrap();
+                            (
+                                claims["scope"].as_str().unwrap().to_owned(),
+                                claims["sub"].as_str().unwrap().to_owned(),
+                            )
+                        }
+                        "client_credentials" => {
+                            assert_eq!(param(&body, "client_id"), "app-id");
+                            assert_eq!(param(&body, "client_secret"), "app-secret-xyz");
+                            (param(&body, "scope"), app_user.to_owned())
+                        }
+                        other => panic!("unexpected grant {other}"),
+                    };
+                    let mut forms = seen.lock().unwrap();
+                    let token = format!("admin-token-{}", forms.len() + 1);
+                    forms.push((grant, scope, user.clone()));
+                    // Google refuses a user outside the delegation (`erin`).
+                    let (status, answer) = if user == "erin" {
+                        (
+                            "400 Bad Request",
+                            r#"{"error":"invalid_grant","error_description":"Invalid email or User ID"}"#.to_owned(),
+                        )
+                    } else {
+                        idp.grant(&token, &user);
+                        (
+                            "200 OK",
+                            format!(
+                                r#"{{"access_token":"{token}","token_type":"Bearer","expires_in":3600}}"#
+                            ),
+                        )
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+            TokenService { url, forms }
+        }
+    }
+}
+
+#[tokio::test]
+async fn listed_mailboxes_sign_in_with_the_administrator_sign_in_not_a_password_each() {
+    use mailferry::auth::oauth::Client;
+    use mailferry_desktop::commands::mailboxes::{
+        sign_in_listed_with, AdminGrant, Directory, DirectorySignIn,
+    };
+
+    if !dovecot_available() {
+        eprintln!("skipped: needs dovecot and root");
+        return;
+    }
+    let idp = introspection::Introspection::start();
+    let d = Dovecot::builder()
+        .layout(Layout::Exchange)
+        .fsync(false)
+        .user("carol", "carolpass")
+        .user("dave", "davepass")
+        .oauth2_introspection(idp.url())
+        .build();
+    let tokens = admin_tokens::TokenService::start(idp.clone(), "carol");
+    let dir = tempfile::tempdir().unwrap();
+    let accounts = Accounts::with_keychain(None);
+
+    // Google: the service account acts as each user in turn, asking for
+    // mail access; a user the server does not know is said on its row and
+    // the next one still signs in.
+    introspection::service_account_key(dir.path(), &tokens.url);
+    let key = std::fs::read_to_string(dir.path().join("service-account.json")).unwrap();
+    let google = DirectorySignIn::Google {
+        key: key.clone(),
+        admin: "admin@bakery.example".into(),
+    };
+    let grant = AdminGrant::of(&Directory::default(), None, &google).expect("a Google grant");
+    let users = vec!["carol".to_owned(), "erin".to_owned(), "dave".to_owned()];
+    let rows = sign_in_listed_with(&accounts, &grant, &server(&d), users)
+        .await
+        .unwrap();
+    let signed: Vec<(&str, bool)> = rows
+        .iter()
+        .map(|r| (r.source_user.as_str(), r.source.is_some()))
+        .collect();
+    assert_eq!(signed, [("carol", true), ("erin", false), ("dave", true)]);
+    let refused = rows[1].source_error.as_ref().unwrap();
+    assert_eq!(
+        refused.code,
+        ErrorCode::OrganisationAccessRefused,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message.contains("administrator"),
+        "{}",
+        refused.message
+    );
+    assert!(rows[0].source_error.is_none() && rows[2].source_error.is_none());
+    let forms = tokens.forms.lock().unwrap().clone();
+    assert_eq!(
+        forms
+            .iter()
+            .map(|(g, s, u)| (g.as_str(), s.as_str(), u.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "https://mail.google.com/",
+                "carol"
+            ),
+            (
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "https://mail.google.com/",
+                "erin"
+            ),
+            (
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "https://mail.google.com/",
+                "dave"
+            ),
+        ],
+        "one token per mailbox, each for its own user, with mail access only"
+    );
+    // The account kept is the copy's: it reads dave's folders with a
+    // token it renews, and nothing of the key reaches the window.
+    let dave = accounts.get(rows[2].source.unwrap()).unwrap();
+    assert_eq!(dave.credentials.user, "dave");
+    assert!(matches!(
+        dave.credentials.proof,
+        mailferry::endpoint::Proof::Renewable(_)
+    ));
+    let json = serde_json::to_string(&rows).unwrap();
+    assert!(
+        !json.contains("PRIVATE") && !json.contains("admin-token"),
+        "{json}"
+    );
+    let mut session = mailferry::imap::Session::connect(&dave.endpoint, &dave.credentials)
+        .await
+        .unwrap();
+    assert!(!session.list("", "*").await.unwrap().is_empty());
+
+    // Microsoft 365: the app's client credentials, one token for every
+    // mailbox (asked once), with Exchange Online's IMAP scope.
+    tokens.forms.lock().unwrap().clear();
+    let directory = Directory {
+        microsoft_login: tokens.url.trim_end_matches("/token").to_owned(),
+        ..Directory::default()
+    };
+    let app = Client {
+        id: "app-id".into(),
+        secret: Some("app-secret-xyz".into()),
+    };
+    let microsoft = DirectorySignIn::Microsoft {
+        tenant: "bakery.onmicrosoft.com".into(),
+    };
+    assert!(
+        AdminGrant::of(
+            &directory,
+            Some(Client {
+                secret: None,
+                ..app.clone()
+            }),
+            &microsoft
+        )
+        .is_none(),
+        "without the app's secret there is no administrator sign-in"
+    );
+    let grant = AdminGrant::of(&directory, Some(app), &microsoft).expect("a Microsoft grant");
+    let rows = sign_in_listed_with(
+        &accounts,
+        &grant,
+        &server(&d),
+        vec!["carol".into(), "dave".into()],
+    )
+    .await
+    .unwrap();
+    assert!(rows[0].source.is_some(), "{:?}", rows[0].source_error);
+    // The token names carol only (the stand-in's introspection is per user):
+    // dave's row says so and carol's still stands.
+    assert!(rows[1].source.is_none() && rows[1].source_error.is_some());
+    let forms = tokens.forms.lock().unwrap().clone();
+    assert_eq!(forms.len(), 1, "one app token for the tenant: {forms:?}");
+    assert_eq!(forms[0].0, "client_credentials");
+    assert_eq!(forms[0].1, "https://outlook.office365.com/.default");
 }

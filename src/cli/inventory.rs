@@ -82,9 +82,13 @@ fn print(out: &mut impl Write, found: &Inventory, now: i64) -> std::io::Result<(
         .iter()
         .filter(|p| !p.flags(now).is_empty())
         .count();
+    let total = found
+        .storage_bytes()
+        .map(|b| format!(", {} in all", mailferry::run::human_bytes(b)))
+        .unwrap_or_default();
     writeln!(
         out,
-        "{} mailbox{} in {} ({} worth a second look).",
+        "{} mailbox{} in {} ({} worth a second look){total}.",
         found.people.len(),
         if found.people.len() == 1 { "" } else { "es" },
         found.directory,
@@ -112,7 +116,15 @@ fn print(out: &mut impl Write, found: &Inventory, now: i64) -> std::io::Result<(
             format!(", also {}", p.aliases.join(", "))
         };
         let mark = if flags.is_empty() { " " } else { "!" };
-        writeln!(out, "{mark} {:<32} {name:<24} {last}{aliases}", p.address)?;
+        let size = p
+            .storage_bytes
+            .map(mailferry::run::human_bytes)
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{mark} {:<32} {name:<24} {size:>9}  {last}{aliases}",
+            p.address
+        )?;
         if !flags.is_empty() {
             writeln!(out, "    look first: {}", flags.join("; "))?;
         }

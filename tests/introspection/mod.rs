@@ -206,3 +206,50 @@ fn rerun_under_secret_service(module: &str, test: &str) -> bool {
     );
     true
 }
+
+/// A fresh RSA key pair in `dir`: the key file Google's console would
+/// download (pointing at `token_url`), and the public key's PEM file.
+pub fn service_account_key(dir: &std::path::Path, token_url: &str) -> (std::path::PathBuf, String) {
+    let key = dir.join("key.pem");
+    let public = dir.join("public.pem");
+    for args in [
+        vec![
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ],
+        vec!["pkey", "-pubout", "-in", key.to_str().unwrap(), "-out"],
+    ] {
+        let target = if args[0] == "genpkey" { &key } else { &public };
+        let status = std::process::Command::new("openssl")
+            .args(&args)
+            .arg(target)
+            .output()
+            .expect("openssl runs");
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let file = dir.join("service-account.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({
+            "type": "service_account",
+            "project_id": "test-project",
+            "private_key_id": "key-id-1",
+            "private_key": pem,
+            "client_email": "mailferry@test-project.iam.gserviceaccount.com",
+            "client_id": "1234567890",
+            "token_uri": token_url,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    (public, pem)
+}

@@ -12,6 +12,8 @@
 //! - no token, assertion, key or client secret appears in any output.
 
 use crate::common::{self, content, migrate_sessions, text};
+/// Shared with the inventory tests (and the desktop shell's).
+pub(crate) use crate::introspection::service_account_key;
 use crate::introspection::{read_request, Introspection};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -186,49 +188,6 @@ fn check_assertion(jwt: &str, public_key: &Path, token_url: &str) -> String {
         text(&out.stderr)
     );
     claims["sub"].as_str().unwrap().to_owned()
-}
-
-/// A fresh RSA key pair in `dir`: the key file Google's console would
-/// download (pointing at `token_url`), and the public key's PEM file.
-pub(crate) fn service_account_key(dir: &Path, token_url: &str) -> (std::path::PathBuf, String) {
-    let key = dir.join("key.pem");
-    let public = dir.join("public.pem");
-    for args in [
-        vec![
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-        ],
-        vec!["pkey", "-pubout", "-in", key.to_str().unwrap(), "-out"],
-    ] {
-        let target = if args[0] == "genpkey" { &key } else { &public };
-        let status = Command::new("openssl")
-            .args(&args)
-            .arg(target)
-            .output()
-            .expect("openssl runs");
-        assert!(status.status.success(), "{}", text(&status.stderr));
-    }
-    let pem = std::fs::read_to_string(&key).unwrap();
-    let file = dir.join("service-account.json");
-    std::fs::write(
-        &file,
-        serde_json::json!({
-            "type": "service_account",
-            "project_id": "test-project",
-            "private_key_id": "key-id-1",
-            "private_key": pem,
-            "client_email": "mailferry@test-project.iam.gserviceaccount.com",
-            "client_id": "1234567890",
-            "token_uri": token_url,
-        })
-        .to_string(),
-    )
-    .unwrap();
-    (public, pem)
 }
 
 /// A Dovecot that takes introspected tokens, with the users carol and dave.

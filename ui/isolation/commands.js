@@ -44,6 +44,8 @@ const commands = [
   "mail_report",
   "read_directory",
   "set_decisions",
+  "sign_in_listed",
+  "size_estimate",
   "keep_as_files",
   "watch_files",
   "stop_files",

@@ -79,6 +79,24 @@ async function signInBoth(page, password = "app-password") {
   }
 }
 
+/** From the first screen to the Mailboxes step, signed in on both sides. */
+async function toMailboxes(page) {
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+}
+
+/** The Google Workspace directory's form filled in (the key file and an administrator). */
+async function fillGoogleDirectory(page) {
+  await page.locator('input[name="directory-key"]').setInputFiles({
+    name: "mailferry-key.json", mimeType: "application/json", buffer: Buffer.from('{"type":"service_account"}'),
+  });
+  await page.locator('input[name="directory-admin"]').fill("owner@example.com");
+}
+
 async function copyAndCheck(page, name, mailboxes = 1) {
   await page.getByRole("button", { name: "Continue" }).click(); // mailboxes
   await page.getByRole("heading", { name: "Scan" }).waitFor();
@@ -761,12 +779,7 @@ test("a whale: a mailbox over 10 GB says so and the estimate is in days", async 
 
 test("every mailbox of the domain: the directory lists them with flags, a decision per row, kept as files with progress, left ones listed, old files brought in", async () => {
   const { page, problems } = await open("directory");
-  await chooseProviders(page);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("button", { name: "Continue to sign in" }).click();
-  await signInBoth(page);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  await toMailboxes(page);
 
   // Microsoft 365 without the organisation's own app: plain words, nothing added.
   await page.getByRole("button", { name: "List every mailbox…" }).click();
@@ -780,10 +793,7 @@ test("every mailbox of the domain: the directory lists them with flags, a decisi
   // Google Workspace: the service account's key file and an administrator.
   await page.getByRole("radio", { name: "Google Workspace" }).check();
   assert.equal(await page.locator(".directory .problem").count(), 0, "the other directory's problem is gone");
-  await page.locator('input[name="directory-key"]').setInputFiles({
-    name: "mailferry-key.json", mimeType: "application/json", buffer: Buffer.from('{"type":"service_account"}'),
-  });
-  await page.locator('input[name="directory-admin"]').fill("owner@example.com");
+  await fillGoogleDirectory(page);
   await snap(page, "directory-4-form");
   await page.getByRole("button", { name: "List the mailboxes" }).click();
   const result = page.locator("[data-directory-result]");
@@ -798,16 +808,44 @@ test("every mailbox of the domain: the directory lists them with flags, a decisi
   await ben.getByText("Left as it is").waitFor();
   assert.deepEqual(await page.locator('tr[data-pair="printer@example.com"] [data-flag]').allInnerTexts(), ["Never signed in"]);
   assert.equal(await page.locator('tr[data-pair="anna@example.com"] select.decision').inputValue(), "move");
-  await page.locator('tr[data-pair="anna@example.com"]').getByText("Needs passwords").waitFor();
+  // The administrator sign-in that read the list signs in every mailbox to
+  // move at the old server: no password each; the new server still needs one.
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Needs its new password").waitFor();
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-by-admin]').count(), 1);
+  assert.deepEqual(await page.locator("tr[data-pair] [data-by-admin]").evaluateAll((els) => els.map((e) => e.closest("tr").dataset.pair)),
+    ["anna@example.com", "sales@example.com"], "the rows to move, not the ones left");
+  assert.deepEqual((await mock(page)).listedSignIns, ["anna@example.com", "sales@example.com"], "flagged rows left alone are not signed in");
+  assert.equal(await page.locator('tr[data-pair-detail="anna@example.com"] label').innerText(), "Password for anna@example.com at Microsoft 365");
+  assert.match(await result.innerText(), /signs in at Gmail with your administrator sign-in, no password needed/);
+  // The storage each one uses, from the directory's usage report, and how long the ones to move take.
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-storage]').innerText(), "2.3 GB used");
+  assert.equal(await page.locator('tr[data-pair="printer@example.com"] [data-storage]').count(), 0, "no figure, no size");
+  const sized = page.locator("[data-size-estimate]");
+  await sized.getByText(/11\.4 GB in all/).waitFor();
+  assert.match(await sized.innerText(), /The biggest, sales@example\.com \(9\.1 GB\), decides how long: About 4 days/);
   await snap(page, "directory-4-mailboxes-listed");
 
-  // Decisions per row: Anna kept as files only (her old password only), Sales moved and kept.
+  // Decisions per row: Anna kept as files only (nothing more to type), Sales moved and kept.
   await page.getByRole("combobox", { name: "What happens to anna@example.com" }).selectOption("keep");
-  const anna = page.locator('tr[data-pair-detail="anna@example.com"]');
-  assert.equal(await anna.locator('input[type="password"]').count(), 1, "keeping needs only the old mailbox");
-  await anna.locator('input[type="password"]').fill("pw");
-  await anna.getByRole("button", { name: "Sign in" }).click();
   await page.locator('tr[data-pair="anna@example.com"]').getByText("Ready").waitFor();
+  await sized.getByText(/9\.1 GB in all/).waitFor(); // Anna is no longer moved
+  const anna = page.locator('tr[data-pair-detail="anna@example.com"]');
+  assert.equal(await anna.count(), 0, "keeping needs only the old mailbox, signed in already");
+  // A row can still sign in with its own password instead.
+  await page.getByRole("button", { name: "Use the password of anna@example.com instead" }).click();
+  assert.equal(await anna.locator('input[type="password"]').count(), 1);
+  await anna.locator('input[type="password"]').fill("pw");
+  await anna.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Ready").waitFor();
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-by-admin]').count(), 0, "signed in by its password now");
+  // A row left at first can use the administrator sign-in later; a refusal is said on its row.
+  await page.getByRole("combobox", { name: "What happens to printer@example.com" }).selectOption("keep");
+  const printer = page.locator('tr[data-pair-detail="printer@example.com"]');
+  await printer.getByRole("button", { name: "Sign in with your administrator sign-in" }).click();
+  await printer.locator('[data-code="OrganisationAccessRefused"]').waitFor();
+  assert.match(await printer.locator(".problem").innerText(), /Domain-wide delegation/);
+  await snap(page, "directory-4-admin-refused");
+  await page.getByRole("combobox", { name: "What happens to printer@example.com" }).selectOption("leave");
   assert.equal(await page.locator('tr[data-pair="anna@example.com"] td').nth(2).innerText(), "—", "not moved: no new address");
   // A listed row's passwords pasted as a list: signed in on its row, not added twice.
   await page.locator('textarea[name="mailbox-list"]').fill("sales@example.com, sales@example.com, sales-pw\n");
@@ -875,6 +913,70 @@ test("every mailbox of the domain: the directory lists them with flags, a decisi
   await page.getByRole("button", { name: /Copy mail to/ }).click();
   await page.waitForFunction(() => window.__mock.domainPairs?.length > 0);
   assert.equal((await mock(page)).domainPairs.length, 2, "kept-only and left mailboxes are not copied");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("a reloaded window keeps every mailbox's decision: on continuing the saved job and while the copy runs", async () => {
+  const { page, problems } = await open("directory");
+  await toMailboxes(page);
+  await page.getByRole("button", { name: "List every mailbox…" }).click();
+  await fillGoogleDirectory(page);
+  await page.getByRole("button", { name: "List the mailboxes" }).click();
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Needs its new password").waitFor();
+  await page.getByRole("combobox", { name: "What happens to owner@example.com" }).selectOption("move_and_keep");
+  await page.getByRole("combobox", { name: "What happens to anna@example.com" }).selectOption("keep");
+  await page.getByRole("combobox", { name: "What happens to sales@example.com" }).selectOption("move_and_keep");
+  await page.getByRole("combobox", { name: "What happens to ben@example.com" }).selectOption("keep");
+  await page.getByRole("combobox", { name: "What happens to ben@example.com" }).selectOption("leave");
+  const decided = {
+    "owner@example.com": "move_and_keep", "anna@example.com": "keep", "ben@example.com": "leave",
+    "printer@example.com": "leave", "sales@example.com": "move_and_keep",
+  };
+  const shown = async () =>
+    Object.fromEntries(await page.locator("tr[data-pair] select.decision").evaluateAll((els) =>
+      els.map((e) => [e.closest("tr").dataset.pair, e.value])));
+  assert.deepEqual(await shown(), decided);
+  await page.waitForFunction(() => {
+    const job = window.__savedJobs.at(-1);
+    return job?.first_keep && job.mailboxes.find((m) => m.source_user === "anna@example.com")?.decision === "keep";
+  });
+
+  // Reloaded before the copy: the saved job comes back as it was decided.
+  await page.reload();
+  const card = page.getByRole("region", { name: "Continue where you left off" });
+  await card.getByRole("button", { name: "Continue this migration" }).click();
+  await page.getByRole("heading", { name: "Mailboxes" }).waitFor();
+  await page.locator('tr[data-pair="anna@example.com"]').getByText("Ready").waitFor();
+  assert.deepEqual(await shown(), decided, "every decision as it was, the kept and left ones included");
+  assert.deepEqual(await page.locator('tr[data-pair="ben@example.com"] [data-flag]').allInnerTexts(), ["Sign-in blocked or suspended", "No sign-in for 14 months"]);
+  assert.equal(await page.locator('tr[data-pair="ben@example.com"] .person').innerText(), "Ben Old");
+  assert.equal(await page.locator('tr[data-pair="ben@example.com"] [data-storage]').innerText(), "41.9 MB used");
+  assert.equal(await page.locator('tr[data-pair="anna@example.com"] [data-by-admin]').count(), 1, "signed in again with the administrator sign-in");
+  await snap(page, "reload-4-decisions-kept");
+
+  // Reloaded while the copy runs: back on the copy screen, the kept and left ones with it.
+  const sales = page.locator('tr[data-pair-detail="sales@example.com"]');
+  await sales.locator('input[type="password"]').fill("pw");
+  await sales.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.locator('tr[data-pair="sales@example.com"]').getByText("Ready").waitFor();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("heading", { name: "Scan" }).waitFor();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByText("6 folders, 3 skipped").waitFor();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: /Copy mail to/ }).click();
+  await page.locator('[data-mailbox-state="copying"]').first().waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Copy", exact: true }).waitFor();
+  const keep = page.locator("[data-keep]");
+  await keep.getByRole("button", { name: "Choose a folder and keep 3 mailboxes…" }).and(page.locator(":enabled")).waitFor();
+  assert.match(await keep.innerText(), /3 mailboxes to keep/);
+  assert.equal(await keep.locator("[data-keep-missing]").count(), 0, "each kept mailbox signed in again");
+  assert.match(await keep.locator("[data-left]").innerText(), /ben@example\.com, printer@example\.com/);
+  assert.equal(await page.locator("[data-mailbox]").count(), 2, "the owner's and Sales' mailboxes are moved");
+  await snap(page, "reload-7-decisions-kept");
+  assert.equal((await mock(page)).runStarts.length, 0, "the reloaded window started no copy");
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -358,9 +358,10 @@ const savedJob: SavedJob = {
   source: { preset: "gmail", server: { host: "imap.gmail.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   destination: { preset: "microsoft", server: { host: "outlook.office365.com", port: 993, security: "tls", trusted_fingerprint: null }, user: "owner@example.com" },
   first_copied: true,
+  first_keep: false,
   mailboxes: [
-    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [] },
-    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [] },
+    { source_user: "bob@example.com", destination_user: "bob@example.com", copied: true, decision: "move", flags: [], name: null, admin: false, storage: null, storage_bytes: null },
+    { source_user: "office@example.com", destination_user: "office@example.com", copied: false, decision: null, flags: [], name: null, admin: false, storage: null, storage_bytes: null },
   ],
   folder_map: {
     edits: { renames: [["Receipts", "Old receipts"]], excluded: [], included: [], merge: false },
@@ -658,21 +659,36 @@ function contactsCheck(): ContactsCheck {
 // Issue 16: the organisation's directory, mailboxes kept as files, files
 // brought in. The directory answers as the shell shapes the engine's list
 // (flags in words, decisions suggested); a job's view is streamed in steps.
+/** Bytes as the shell says them (decimal units, one decimal). */
+const gb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : `${(n / 1e6).toFixed(1)} MB`);
+/** The shell's estimate by sizes, at Gmail's download limit: the biggest mailbox decides. */
+function sizeEstimate(sizes: { address: string; bytes: number }[]) {
+  if (sizes.length === 0) return null;
+  const biggest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const days = Math.ceil(biggest.bytes / 2.5e9);
+  return {
+    total: gb(sizes.reduce((n, s) => n + s.bytes, 0)),
+    words: `${sizes.length > 1 ? `The biggest, ${biggest.address} (${gb(biggest.bytes)}), decides how long: ` : ""}About ${days} days: Gmail allows about 2.5 GB of downloads a day.`,
+  };
+}
 function directory(signIn: { kind: string; admin?: string; tenant?: string }): DirectoryList {
   (window as any).__mock.directory = [...((window as any).__mock.directory ?? []), { ...signIn, key: signIn.kind === "google" ? "(key file text)" : undefined }];
   if (signIn.kind === "microsoft" && signIn.tenant !== "bakery.onmicrosoft.com") {
     throw err("OAuthUnavailable",
       "Listing your organisation's mailboxes needs your organisation's own app registration with Microsoft, with its client secret. Enter both under \"Sign in through the browser with your own app registration\" on the sign-in screen, then try again.");
   }
-  const person = (address: string, name: string, flags: string[]) =>
-    ({ address, destination_user: address, name, aliases: [], flags, decision: flags.length ? "leave" : "move" }) as DirectoryList["people"][number];
+  const person = (address: string, name: string, flags: string[], storage_bytes: number | null = null) =>
+    ({
+      address, destination_user: address, name, aliases: [], flags, decision: flags.length ? "leave" : "move",
+      storage_bytes, storage: storage_bytes === null ? null : gb(storage_bytes),
+    }) as DirectoryList["people"][number];
   return {
     directory: signIn.kind === "google" ? "Google Workspace" : "Microsoft 365",
     people: [
-      person("anna@example.com", "Anna Baker", []),
-      person("ben@example.com", "Ben Old", ["Sign-in blocked or suspended", "No sign-in for 14 months"]),
+      person("anna@example.com", "Anna Baker", [], 2_300_000_000),
+      person("ben@example.com", "Ben Old", ["Sign-in blocked or suspended", "No sign-in for 14 months"], 41_900_000),
       person("printer@example.com", "Printer", ["Never signed in"]),
-      person("sales@example.com", "Sales", []),
+      person("sales@example.com", "Sales", [], 9_100_000_000),
     ],
     already_listed: 1,
     notes: [],
@@ -792,8 +808,12 @@ mockIPC(async (cmd, args) => {
     }
     case "read_mailbox_list": return readList(a.text);
     case "add_mailbox": return mailboxRow(0, a.sourceUser, a.destinationUser, a.sourcePassword || null);
-    case "load_job": return scenario === "resume" ? savedJob : null;
-    case "save_job": (window as any).__savedJobs.push(a.job); return null;
+    // The directory scenario keeps what the window saves across a reload, as the shell's data folder does.
+    case "load_job": return scenario === "resume" ? savedJob : scenario === "directory" ? JSON.parse(sessionStorage.getItem("mock-job") ?? "null") : null;
+    case "save_job":
+      (window as any).__savedJobs.push(a.job);
+      if (scenario === "directory") sessionStorage.setItem("mock-job", JSON.stringify(a.job));
+      return null;
     case "forget_job": return null;
     case "open_app_password_page": (window as any).__openedPages.push(a.preset); return null;
     case "oauth_providers": return scenario === "oauth" ? ["google", "microsoft"] : [...ownClients];
@@ -806,6 +826,11 @@ mockIPC(async (cmd, args) => {
       users.set(++handles, a.user);
       return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
     case "sign_in_saved":
+      // The directory scenario's keychain has the first pair's passwords (typed on "Sign in").
+      if (scenario === "directory" && a.user === "owner@example.com") {
+        users.set(++handles, a.user);
+        return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
+      }
       if (scenario !== "resume" || a.user === "office@example.com") return null;
       users.set(++handles, a.user);
       return { account: handles, checklist: { passed: ALL, failure: null, warnings: [], folders: 9 }, kept: "keychain" };
@@ -856,6 +881,25 @@ mockIPC(async (cmd, args) => {
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;
+    case "size_estimate": return sizeEstimate(a.sizes);
+    case "sign_in_listed": {
+      if (a.source.host !== "imap.gmail.com") {
+        throw err("InvalidInput", `Your administrator sign-in opens the mailboxes at imap.gmail.com only, and the old server here is ${a.source.host}. Type each mailbox's password on its row instead.`);
+      }
+      // The administrator sign-in: every listed mailbox but the printer's (no mail access) signs in.
+      const asked = (window as any).__mock.listedSignIns ?? [];
+      (window as any).__mock.listedSignIns = [...asked, ...a.users];
+      return (a.users as string[]).map((user) => {
+        if (user === "printer@example.com") {
+          return {
+            source_user: user, source: null,
+            source_error: err("OrganisationAccessRefused", "Your Google Workspace refused MailFerry's access to printer@example.com. An administrator of your organisation can allow it: in the Admin console, Security › API controls › Domain-wide delegation."),
+          };
+        }
+        users.set(++handles, user);
+        return { source_user: user, source: handles, source_error: null };
+      });
+    }
     case "keep_as_files": return keepJob(a.mailboxes, a.format);
     case "watch_files": watchFiles(a.job, (a.onUpdate as { id: number }).id); return null;
     case "stop_files": return null;

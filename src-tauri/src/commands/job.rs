@@ -39,6 +39,20 @@ pub struct SavedPair {
     /// Its flags from the directory, in words.
     #[serde(default)]
     pub flags: Vec<String>,
+    /// The person's name, from the directory.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The old mailbox signed in with the administrator sign-in the
+    /// directory was read with (not with a password of its own).
+    #[serde(default)]
+    pub admin: bool,
+    /// The storage it uses, in words, from the directory's usage report.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// The same in bytes (for the estimate).
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub storage_bytes: Option<u64>,
 }
 
 /// Everything about the job but its secrets.
@@ -51,6 +65,9 @@ pub struct SavedJob {
     /// A copy of the first pair (`source.user` → `destination.user`) finished.
     #[serde(default)]
     pub first_copied: bool,
+    /// The first pair is kept as files on this computer too.
+    #[serde(default)]
+    pub first_keep: bool,
     /// The mailbox pairs after the first.
     pub mailboxes: Vec<SavedPair>,
     /// The user's folder-map edits and where the staged copy plan stands,
@@ -152,12 +169,17 @@ mod tests {
             source: side("alice", 993),
             destination: side("alice", 143),
             first_copied: true,
+            first_keep: true,
             mailboxes: vec![SavedPair {
                 source_user: "bob".into(),
                 destination_user: "bob".into(),
                 copied: true,
                 decision: Some(crate::commands::mailboxes::Decision::MoveAndKeep),
                 flags: vec!["Never signed in".into()],
+                name: Some("Bob Baker".into()),
+                admin: true,
+                storage: Some("2.3 GB".into()),
+                storage_bytes: Some(2_300_000_000),
             }],
             folder_map: Some(serde_json::json!({ "renames": [["Receipts", "Bills"]] })),
             step: 7,

@@ -13,15 +13,20 @@
 //! in words, each with a suggested [`Decision`] the owner changes per row
 //! (move, keep as files on this computer, leave). The window tells the
 //! shell the decisions ([`set_decisions`]) so the report lists every
-//! mailbox, the ones left where they are included.
+//! mailbox, the ones left where they are included. The administrator
+//! sign-in that read the directory also signs each listed mailbox in at the
+//! old server ([`sign_in_listed`]): no password per mailbox.
 
 use super::oauth::{ClientOverride, OAuthConfig};
 use super::servers::Server;
-use super::sign_in::sign_in_with;
-use crate::accounts::{AccountHandle, Accounts};
+use super::sign_in::{checklist_of, sign_in_with};
+use crate::accounts::{Account, AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
+use mailferry::auth::grant::{ClientCredentials, ServiceAccount, TokenSource};
 use mailferry::auth::oauth::Client;
+use mailferry::check::{check, Step};
 use mailferry::domain::user_problem;
+use mailferry::endpoint::Credentials;
 use mailferry::inventory::{self, Inventory};
 use mailferry::provider::Provider;
 use mailferry::secret::Secret;
@@ -270,6 +275,17 @@ pub struct Directory {
     pub microsoft_login: String,
 }
 
+impl Directory {
+    /// The token address of a Microsoft tenant (a name checked by
+    /// [`list_directory`], never an address from the window).
+    fn token_url(&self, tenant: &str) -> String {
+        format!(
+            "{}/{tenant}/oauth2/v2.0/token",
+            self.microsoft_login.trim_end_matches('/')
+        )
+    }
+}
+
 impl Default for Directory {
     fn default() -> Directory {
         Directory {
@@ -318,6 +334,12 @@ pub struct DirectoryPerson {
     pub flags: Vec<String>,
     /// The suggested decision: move, or leave for a flagged one.
     pub decision: Decision,
+    /// The storage its mail uses, in bytes, when the directory's usage
+    /// report says.
+    #[ts(type = "number | null")]
+    pub storage_bytes: Option<u64>,
+    /// The same in words ("2.3 GB").
+    pub storage: Option<String>,
 }
 
 /// The organisation's mailboxes, as its directory lists them.
@@ -370,6 +392,8 @@ pub fn directory_rows(found: Inventory, existing: &[PairNames], now: i64) -> Dir
             destination_user: suggest_destination(&p.address, existing.first()),
             name: p.name.clone(),
             aliases: p.aliases.clone(),
+            storage_bytes: p.storage_bytes,
+            storage: p.storage_bytes.map(mailferry::run::human_bytes),
             decision: if flags.is_empty() {
                 Decision::Move
             } else {
@@ -446,12 +470,13 @@ pub fn list_directory(
                      screen, then try again.",
                 ));
             };
-            let token_url = format!(
-                "{}/{tenant}/oauth2/v2.0/token",
-                directory.microsoft_login.trim_end_matches('/')
-            );
-            inventory::microsoft(&token_url, &id, Secret::new(secret), &directory.graph_api)
-                .map_err(IpcError::from)
+            inventory::microsoft(
+                &directory.token_url(tenant),
+                &id,
+                Secret::new(secret),
+                &directory.graph_api,
+            )
+            .map_err(IpcError::from)
         }
     }
 }
@@ -463,6 +488,7 @@ pub async fn read_directory(
     directory: State<'_, Directory>,
     config: State<'_, OAuthConfig>,
     chosen: State<'_, ClientOverride>,
+    admin: State<'_, AdminSignIn>,
     sign_in: DirectorySignIn,
     existing: Vec<PairNames>,
 ) -> IpcResult<DirectoryList> {
@@ -472,16 +498,257 @@ pub async fn read_directory(
         .get(Provider::Microsoft)
         .cloned();
     let directory = directory.inner().clone();
-    let found = tauri::async_runtime::spawn_blocking(move || {
-        list_directory(&directory, microsoft, sign_in)
+    let (found, grant) = tauri::async_runtime::spawn_blocking(move || {
+        let grant = AdminGrant::of(&directory, microsoft.clone(), &sign_in);
+        list_directory(&directory, microsoft, sign_in).map(|found| (found, grant))
     })
     .await
     .map_err(IpcError::internal)??;
+    // The sign-in that read the list signs in each listed mailbox too.
+    *admin.0.lock().unwrap_or_else(|e| e.into_inner()) = grant;
     Ok(directory_rows(
         found,
         &existing,
         mailferry::run::system_clock(),
     ))
+}
+
+/// The administrator sign-in the organisation's list was read with, kept
+/// for this session only (in memory, never in a file or the keychain), so
+/// each listed mailbox signs in to the old server with it rather than with
+/// its own password ([`sign_in_listed`]), as `mailferry sync --mailboxes`
+/// does with `--serviceaccount1` or `--clientcredentials1`.
+#[derive(Default)]
+pub struct AdminSignIn(pub Mutex<Option<AdminGrant>>);
+
+/// An administrator sign-in that opens any mailbox of the organisation.
+#[derive(Clone)]
+pub enum AdminGrant {
+    /// A Google service account with domain-wide delegation acting as each
+    /// user (scope `https://mail.google.com/`): its key file's text.
+    Google {
+        /// The key file's text.
+        key: Secret<String>,
+    },
+    /// Microsoft 365 app-only access (client credentials, scope
+    /// `https://outlook.office365.com/.default`): one token for every
+    /// mailbox of the tenant.
+    Microsoft {
+        /// The app's tokens, renewed before they expire.
+        tokens: TokenSource,
+    },
+}
+
+impl AdminGrant {
+    /// The grant for the mailboxes of the organisation `sign_in` lists;
+    /// `None` when it cannot be one (no app registration with its secret).
+    pub fn of(
+        directory: &Directory,
+        microsoft: Option<Client>,
+        sign_in: &DirectorySignIn,
+    ) -> Option<AdminGrant> {
+        match sign_in {
+            DirectorySignIn::Google { key, .. } => Some(AdminGrant::Google {
+                key: Secret::new(key.clone()),
+            }),
+            DirectorySignIn::Microsoft { tenant } => {
+                let Client {
+                    id,
+                    secret: Some(secret),
+                } = microsoft?
+                else {
+                    return None;
+                };
+                let app = ClientCredentials::new(
+                    &directory.token_url(tenant.trim()),
+                    &id,
+                    Secret::new(secret),
+                );
+                Some(AdminGrant::Microsoft {
+                    tokens: TokenSource::new(app),
+                })
+            }
+        }
+    }
+
+    /// The provider's own mail server this grant signs in to (its tokens
+    /// open every mailbox of the organisation: they go nowhere else).
+    fn mail_server(&self) -> &'static str {
+        match self {
+            AdminGrant::Google { .. } => "imap.gmail.com",
+            AdminGrant::Microsoft { .. } => "outlook.office365.com",
+        }
+    }
+
+    /// Whether its tokens may go to `host`: the provider's mail server, or
+    /// this computer's loopback address (the tests' servers).
+    fn admits(&self, host: &str) -> bool {
+        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let loopback = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        loopback || host == self.mail_server()
+    }
+
+    /// How `user` signs in to IMAP with this grant (XOAUTH2 with the
+    /// user's address and a token for their mailbox).
+    fn credentials(&self, user: &str) -> Result<Credentials, mailferry::error::Error> {
+        let tokens = match self {
+            AdminGrant::Google { key } => {
+                TokenSource::new(ServiceAccount::from_key_json(key, user)?)
+            }
+            AdminGrant::Microsoft { tokens } => tokens.clone(),
+        };
+        Ok(Credentials::renewable(user, tokens))
+    }
+}
+
+/// One listed mailbox, signed in to the old server with the administrator
+/// sign-in (or why not).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct AdminSignedIn {
+    /// The address at the old server.
+    pub source_user: String,
+    /// The old mailbox, signed in.
+    pub source: Option<AccountHandle>,
+    /// Why signing in to it didn't work, in plain words.
+    pub source_error: Option<IpcError>,
+}
+
+/// Signs in each of `users` at the old server `source` with `grant`, one
+/// after the other; a mailbox that does not sign in is said on its own row
+/// and the others go on.
+pub async fn sign_in_listed_with(
+    accounts: &Accounts,
+    grant: &AdminGrant,
+    source: &Server,
+    users: Vec<String>,
+) -> IpcResult<Vec<AdminSignedIn>> {
+    let endpoint = source.endpoint()?;
+    if !grant.admits(&endpoint.host) {
+        return Err(IpcError::invalid(format!(
+            "Your administrator sign-in opens the mailboxes at {} only, and the old server here \
+             is {}. Type each mailbox's password on its row instead.",
+            grant.mail_server(),
+            endpoint.host
+        )));
+    }
+    let mut out = Vec::with_capacity(users.len());
+    for user in users {
+        let user = user.trim().to_owned();
+        let (account, error) = match grant.credentials(&user) {
+            Err(e) => (None, Some(IpcError::from(e))),
+            Ok(credentials) => {
+                let report = check(&endpoint, &credentials).await;
+                if report.passed.contains(&Step::CanReadFolders) {
+                    let handle = accounts.add(Account {
+                        endpoint: endpoint.clone(),
+                        credentials,
+                    });
+                    (Some(handle), None)
+                } else {
+                    let failure = checklist_of(&report).failure.map(|f| f.error);
+                    (
+                        None,
+                        Some(failure.unwrap_or_else(|| {
+                            IpcError::internal("the sign-in stopped without a reason")
+                        })),
+                    )
+                }
+            }
+        };
+        out.push(AdminSignedIn {
+            source_user: user,
+            source: account,
+            source_error: error,
+        });
+    }
+    Ok(out)
+}
+
+/// The window's listed mailboxes, signed in to the old server with the
+/// administrator sign-in that read the list: no password per mailbox.
+pub async fn sign_in_listed(
+    accounts: State<'_, Accounts>,
+    admin: State<'_, AdminSignIn>,
+    source: Server,
+    users: Vec<String>,
+) -> IpcResult<Vec<AdminSignedIn>> {
+    let grant = admin.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(grant) = grant else {
+        return Err(IpcError::invalid(
+            "MailFerry no longer has your administrator sign-in (the app was restarted). List \
+             every mailbox again, or type each mailbox's password on its row.",
+        ));
+    };
+    if users.len() > 10_000 {
+        return Err(IpcError::invalid(
+            "That is too many mailboxes for one sign-in.",
+        ));
+    }
+    sign_in_listed_with(&accounts, &grant, &source, users).await
+}
+
+/// One mailbox's size, as the directory's usage report gave it.
+#[derive(Clone, Debug, Deserialize, TS)]
+pub struct MailboxSize {
+    /// The address at the old server.
+    pub address: String,
+    /// The storage its mail uses, in bytes.
+    #[ts(type = "number")]
+    pub bytes: u64,
+}
+
+/// How long moving the mailboxes is likely to take, by their sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, TS)]
+pub struct SizeEstimate {
+    /// The storage they use in all, in words ("12.4 GB").
+    pub total: String,
+    /// The estimate in a sentence.
+    pub words: String,
+}
+
+/// The estimate for moving mailboxes of these `sizes` from a server like
+/// `source` to one like `destination` (the tiles picked, else the server
+/// names): mailboxes are copied several at once and each provider limits
+/// each account, so the biggest one decides, unless the connection is
+/// slower for all of them together. `None` without any size.
+pub fn size_estimate(
+    source_preset: Option<String>,
+    destination_preset: Option<String>,
+    source: Server,
+    destination: Server,
+    sizes: Vec<MailboxSize>,
+) -> Option<SizeEstimate> {
+    use mailferry::preset::{chosen, estimate, OPEN_ROAD_BYTES_PER_SECOND};
+    let biggest = sizes.iter().max_by_key(|s| s.bytes)?;
+    let total: u64 = sizes.iter().map(|s| s.bytes).sum();
+    let src = chosen(source_preset.as_deref(), &source.host);
+    let dst = chosen(destination_preset.as_deref(), &destination.host);
+    // Messages are not counted by the report: the limits on bytes decide.
+    let one = estimate(0, biggest.bytes, &src, &dst);
+    let together = total.div_ceil(OPEN_ROAD_BYTES_PER_SECOND);
+    let words = if one.seconds >= together && sizes.len() > 1 {
+        format!(
+            "The biggest, {} ({}), decides how long: {}",
+            biggest.address,
+            mailferry::run::human_bytes(biggest.bytes),
+            one.words
+        )
+    } else if one.seconds >= together {
+        one.words
+    } else {
+        format!(
+            "About {} at the speed of the connection.",
+            mailferry::error::human_duration(together)
+        )
+    };
+    Some(SizeEstimate {
+        total: mailferry::run::human_bytes(total),
+        words,
+    })
 }
 
 /// One mailbox and what the owner decided for it.
@@ -664,6 +931,7 @@ mod tests {
             blocked,
             last_sign_in: last,
             sign_in_known: true,
+            storage_bytes: None,
         }
     }
 
@@ -673,7 +941,10 @@ mod tests {
             directory: "Google Workspace".into(),
             people: vec![
                 person("owner@old.example", false, Some(NOW)),
-                person("anna@old.example", false, Some(NOW - 86_400)),
+                mailferry::inventory::Person {
+                    storage_bytes: Some(2_300_000_000),
+                    ..person("anna@old.example", false, Some(NOW - 86_400))
+                },
                 person("ben@old.example", true, Some(NOW - 425 * 86_400)),
                 person("printer@old.example", false, None),
                 person("guest@elsewhere.example", false, Some(NOW)),
@@ -686,6 +957,9 @@ mod tests {
             NOW,
         );
         assert_eq!(list.already_listed, 1, "the first pair is not repeated");
+        assert_eq!(list.people[0].storage.as_deref(), Some("2.3 GB"));
+        assert_eq!(list.people[0].storage_bytes, Some(2_300_000_000));
+        assert_eq!(list.people[1].storage, None, "no figure: nothing made up");
         let rows: Vec<(&str, &str, Vec<&str>, Decision)> = list
             .people
             .iter()
@@ -728,6 +1002,112 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn the_biggest_mailbox_decides_how_long_at_the_providers_limits() {
+        let server = |host: &str| Server {
+            host: host.into(),
+            port: 993,
+            security: mailferry::endpoint::Security::Tls,
+            trusted_fingerprint: None,
+        };
+        let size = |address: &str, bytes| MailboxSize {
+            address: address.into(),
+            bytes,
+        };
+        let gmail = || {
+            size_estimate(
+                Some("gmail".into()),
+                Some("microsoft".into()),
+                server("imap.gmail.com"),
+                server("outlook.office365.com"),
+                vec![
+                    size("anna@x.example", 9_100_000_000),
+                    size("ben@x.example", 3_300_000_000),
+                ],
+            )
+            .unwrap()
+        };
+        let said = gmail();
+        assert_eq!(said.total, "12.4 GB");
+        assert!(
+            said.words.starts_with(
+                "The biggest, anna@x.example (9.1 GB), decides how long: About 4 days"
+            ),
+            "{}",
+            said.words
+        );
+        assert!(said.words.contains("2.5 GB"), "{}", said.words);
+        // Without limits per account, the connection carries them all.
+        let open = size_estimate(
+            None,
+            None,
+            server("mail.old.example"),
+            server("mail.new.example"),
+            vec![
+                size("a@x.example", 9_000_000_000),
+                size("b@x.example", 9_000_000_000),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            open.words,
+            "About 60 minutes at the speed of the connection."
+        );
+        assert_eq!(
+            size_estimate(None, None, server("a"), server("b"), vec![]),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn the_administrator_sign_in_goes_to_the_providers_mail_server_only() {
+        let grant = AdminGrant::of(
+            &Directory::default(),
+            None,
+            &DirectorySignIn::Google {
+                key: "{}".into(),
+                admin: "boss@x.example".into(),
+            },
+        )
+        .unwrap();
+        let elsewhere = crate::testing::Recorder::silent();
+        let server = |host: &str, port| Server {
+            host: host.into(),
+            port,
+            security: mailferry::endpoint::Security::Tls,
+            trusted_fingerprint: None,
+        };
+        let accounts = Accounts::with_keychain(None);
+        let err = sign_in_listed_with(
+            &accounts,
+            &grant,
+            &server("mail.elsewhere.example", 993),
+            vec!["anna@x.example".into()],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        assert!(
+            err.message.contains("imap.gmail.com only"),
+            "{}",
+            err.message
+        );
+        assert!(grant.admits("IMAP.gmail.com."));
+        assert!(!grant.admits("imap.gmail.com.evil.example"));
+        // Loopback (the tests' servers) is this computer: it passes; this
+        // key file is not one, which its row says, and nothing is sent.
+        let rows = sign_in_listed_with(
+            &accounts,
+            &grant,
+            &server("127.0.0.1", elsewhere.port),
+            vec!["anna@x.example".into()],
+        )
+        .await
+        .unwrap();
+        assert!(rows[0].source.is_none() && rows[0].source_error.is_some());
+        assert!(elsewhere.received().is_empty());
     }
 
     #[test]

@@ -86,11 +86,19 @@ commands! {
     (async contacts::copy_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCopy)
     (async contacts::check_contacts[accounts](source: DavSide, destination: DavSide) -> ContactsCheck)
     (async report::mail_report[runs, choices, files](run: RunId) -> ())
-    (async mailboxes::read_directory[directory, config, chosen](
+    (async mailboxes::read_directory[directory, config, chosen, admin](
         sign_in: DirectorySignIn,
         existing: Vec<PairNames>,
     ) -> DirectoryList)
     (fn mailboxes::set_decisions[choices](decisions: Vec<MailboxChoice>) -> ())
+    (async mailboxes::sign_in_listed[accounts, admin](source: Server, users: Vec<String>) -> Vec<AdminSignedIn>)
+    (fn mailboxes::size_estimate(
+        source_preset: Option<String>,
+        destination_preset: Option<String>,
+        source: Server,
+        destination: Server,
+        sizes: Vec<MailboxSize>,
+    ) -> Option<SizeEstimate>)
     (async files::keep_as_files[app, accounts, files](
         mailboxes: Vec<AccountHandle>,
         format: KeepFormat,

@@ -13,6 +13,7 @@ import type {
   FilesView,
   KeepFormat,
   MailboxChoice,
+  MailboxSize,
   DomainView,
   FolderEdits,
   IpcError,
@@ -173,13 +174,18 @@ export const api = {
   /** The watch of this session, for a reloaded window. */
   currentWatch: () => call("current_watch"),
   stopWatch: (domain: DomainId) => call("stop_watch", { domain }),
-  /** Saves the last check's report in Downloads; answers the file's path. */
+  /** Saves the last check's report where the owner chooses (the save dialog); answers the file's path, or null. */
   saveReport: (run: RunId, html: boolean) => call("save_report", { run, html }),
   /** Puts the last check's report in the new mailbox's INBOX as a message. */
   mailReport: (run: RunId) => call("mail_report", { run }),
   // Issue 16: every mailbox of the domain, kept as files, files brought in.
   /** Every mailbox of the organisation from its directory (not yet in `existing`). */
   readDirectory: (signIn: DirectorySignIn, existing: PairNames[]) => call("read_directory", { signIn, existing }),
+  /** Signs in listed mailboxes at the old server with the administrator sign-in that read the list. */
+  signInListed: (source: Server, users: string[]) => call("sign_in_listed", { source, users }),
+  /** How long moving mailboxes of these sizes is likely to take; null without sizes. */
+  sizeEstimate: (sourcePreset: string | null, destinationPreset: string | null, source: Server, destination: Server, sizes: MailboxSize[]) =>
+    call("size_estimate", { sourcePreset, destinationPreset, source, destination, sizes }),
   /** Each mailbox's decision, for the report. */
   setDecisions: (decisions: MailboxChoice[]) => call("set_decisions", { decisions }),
   /** Opens the folder dialog, then keeps these mailboxes as files there; null when the dialog was closed. */

@@ -1129,7 +1129,24 @@ decision: Decision | null,
 /**
  * Its flags from the directory, in words.
  */
-flags: Array<string>, };
+flags: Array<string>, 
+/**
+ * The person's name, from the directory.
+ */
+name: string | null, 
+/**
+ * The old mailbox signed in with the administrator sign-in the
+ * directory was read with (not with a password of its own).
+ */
+admin: boolean, 
+/**
+ * The storage it uses, in words, from the directory's usage report.
+ */
+storage: string | null, 
+/**
+ * The same in bytes (for the estimate).
+ */
+storage_bytes: number | null, };
 
 export type SavedJob = { 
 /**
@@ -1144,6 +1161,10 @@ destination: SavedSide,
  * A copy of the first pair (`source.user` → `destination.user`) finished.
  */
 first_copied: boolean, 
+/**
+ * The first pair is kept as files on this computer too.
+ */
+first_keep: boolean, 
 /**
  * The mailbox pairs after the first.
  */
@@ -1325,7 +1346,16 @@ flags: Array<string>,
 /**
  * The suggested decision: move, or leave for a flagged one.
  */
-decision: Decision, };
+decision: Decision, 
+/**
+ * The storage its mail uses, in bytes, when the directory's usage
+ * report says.
+ */
+storage_bytes: number | null, 
+/**
+ * The same in words ("2.3 GB").
+ */
+storage: string | null, };
 
 export type DirectoryList = { 
 /**
@@ -1358,6 +1388,40 @@ decision: Decision,
  * Its flags in words, as the table showed them.
  */
 flags: Array<string>, };
+
+export type AdminSignedIn = { 
+/**
+ * The address at the old server.
+ */
+source_user: string, 
+/**
+ * The old mailbox, signed in.
+ */
+source: AccountHandle | null, 
+/**
+ * Why signing in to it didn't work, in plain words.
+ */
+source_error: IpcError | null, };
+
+export type MailboxSize = { 
+/**
+ * The address at the old server.
+ */
+address: string, 
+/**
+ * The storage its mail uses, in bytes.
+ */
+bytes: number, };
+
+export type SizeEstimate = { 
+/**
+ * The storage they use in all, in words ("12.4 GB").
+ */
+total: string, 
+/**
+ * The estimate in a sentence.
+ */
+words: string, };
 
 export type FilesId = number;
 
@@ -1517,6 +1581,8 @@ export interface Commands {
   mail_report: { args: { run: RunId }; ret: void };
   read_directory: { args: { signIn: DirectorySignIn; existing: Array<PairNames> }; ret: DirectoryList };
   set_decisions: { args: { decisions: Array<MailboxChoice> }; ret: void };
+  sign_in_listed: { args: { source: Server; users: Array<string> }; ret: Array<AdminSignedIn> };
+  size_estimate: { args: { sourcePreset: string | null; destinationPreset: string | null; source: Server; destination: Server; sizes: Array<MailboxSize> }; ret: SizeEstimate | null };
   keep_as_files: { args: { mailboxes: Array<AccountHandle>; format: KeepFormat }; ret: FilesView | null };
   watch_files: { args: { job: FilesId; onUpdate: Channel<FilesView> }; ret: void };
   stop_files: { args: { job: FilesId }; ret: void };

@@ -6,7 +6,7 @@
 import { api, type SavedJob } from "./api";
 import { choosePreset, wizard, type SideName } from "./wizard.svelte";
 import { plan, restorePlan } from "./plan.svelte";
-import { namedPair } from "./mailboxes.svelte";
+import { restoredPairs, signInAgain } from "./mailboxes.svelte";
 
 /** The settings as they are now (no password: the wizard holds none). */
 export function currentJob(): SavedJob {
@@ -19,12 +19,17 @@ export function currentJob(): SavedJob {
     source: side("source"),
     destination: side("destination"),
     first_copied: wizard.firstCopied,
+    first_keep: wizard.firstKeep,
     mailboxes: wizard.mailboxes.map((p) => ({
       source_user: p.source_user,
       destination_user: p.destination_user,
       copied: p.copied || p.view?.state === "finished",
       decision: p.decision,
       flags: $state.snapshot(p.flags),
+      name: p.name,
+      admin: p.admin,
+      storage: p.storage,
+      storage_bytes: p.storage_bytes,
     })),
     // The folder-map edits and where the staged plan stands (not the
     // running copy, nor the DNS answer: both are asked again).
@@ -79,12 +84,8 @@ export async function continueJob(job: SavedJob) {
   }
   restorePlan(job.folder_map);
   wizard.firstCopied = job.first_copied;
-  wizard.mailboxes = job.mailboxes.map((p) => ({
-    ...namedPair(p.source_user, p.destination_user),
-    copied: p.copied,
-    decision: p.decision ?? "move",
-    flags: p.flags,
-  }));
+  wizard.firstKeep = job.first_keep;
+  wizard.mailboxes = restoredPairs(job.mailboxes);
   wizard.saved = null;
   // Connect (no password sent), then sign in from the keychain.
   for (const name of ["source", "destination"] as SideName[]) {
@@ -102,13 +103,7 @@ export async function continueJob(job: SavedJob) {
       // The screens say what is wrong when the user gets there.
     }
   }
-  for (const pair of wizard.mailboxes) {
-    for (const side of ["source", "destination"] as const) {
-      const user = side === "source" ? pair.source_user : pair.destination_user;
-      const signed = await api.signInSaved($state.snapshot(wizard[side].server), user).catch(() => null);
-      if (signed?.account != null) pair[side] = signed.account;
-    }
-  }
+  await signInAgain(wizard.mailboxes);
   const connectedBoth = !!wizard.source.probe && !wizard.source.probe.failure && !!wizard.destination.probe && !wizard.destination.probe.failure;
   const signedBoth = wizard.source.account !== null && wizard.destination.account !== null;
   // Scan, folder map and copy are read again from the servers, so the

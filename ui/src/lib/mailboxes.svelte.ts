@@ -17,8 +17,9 @@ import {
   type PairNames,
   type DomainView,
   type RunState,
+  type SavedPair,
 } from "./api";
-import { movedPairs, wizard, type MailboxPair } from "./wizard.svelte";
+import { moves, movedPairs, wizard, type MailboxPair } from "./wizard.svelte";
 import { plan, restorePlan, type StageKey } from "./plan.svelte";
 
 /** The first pair (from "Sign in") and every other one, as names. */
@@ -27,13 +28,16 @@ export function pairNames(): PairNames[] {
   return [first, ...wizard.mailboxes.map((p) => ({ source_user: p.source_user, destination_user: p.destination_user }))];
 }
 
+/** The pair still needs a side signed in (a row from the directory waiting for a password). */
+const waiting = (p: MailboxPair) => p.source === null || p.destination === null;
+
 /**
  * The pairs a pasted list may not repeat: a row from the directory not
- * signed in yet may come again, with its passwords (see `addRows`).
+ * fully signed in yet may come again, with its passwords (see `addRows`).
  */
 export function takenNames(): PairNames[] {
   const [first, ...others] = pairNames();
-  return [first, ...others.filter((_, i) => wizard.mailboxes[i].source !== null)];
+  return [first, ...others.filter((_, i) => !waiting(wizard.mailboxes[i]))];
 }
 
 export function pairOf(row: MailboxRow): MailboxPair {
@@ -50,6 +54,9 @@ export function pairOf(row: MailboxRow): MailboxPair {
     decision: "move",
     flags: [],
     name: null,
+    admin: false,
+    storage: null,
+    storage_bytes: null,
   };
 }
 
@@ -68,19 +75,101 @@ export function namedPair(source_user: string, destination_user: string): Mailbo
 }
 
 /**
- * Adds the organisation's mailboxes from its directory (not signed in:
- * each needs its password, or a list with passwords), each with the
- * decision the shell suggests: move, or leave for a flagged one.
+ * Adds the organisation's mailboxes from its directory (not signed in
+ * yet: see `signInListed`), each with the decision the shell suggests:
+ * move, or leave for a flagged one. Returns the rows added.
  */
-export function addDirectory(list: DirectoryList) {
+export function addDirectory(list: DirectoryList): MailboxPair[] {
+  const start = wizard.mailboxes.length;
   for (const p of list.people) {
     wizard.mailboxes.push({
       ...namedPair(p.address, p.destination_user),
       decision: p.decision,
       flags: p.flags,
       name: p.name,
+      storage: p.storage,
+      storage_bytes: p.storage_bytes,
     });
   }
+  // The window's own (reactive) rows, to sign in in place.
+  return wizard.mailboxes.slice(start);
+}
+
+/**
+ * Signs in these listed mailboxes at the old server with the
+ * administrator sign-in that read the list: no password each. A mailbox
+ * that does not sign in says why on its row (and takes a password there).
+ * When the shell signs in none (it no longer has the sign-in, or the old
+ * server is not the directory's provider), the answer says why, once.
+ */
+export async function signInListed(pairs: MailboxPair[]): Promise<IpcError | null> {
+  const waiting = pairs.filter((p) => p.source === null);
+  if (waiting.length === 0) return null;
+  try {
+    const rows = await api.signInListed($state.snapshot(wizard.source.server), waiting.map((p) => p.source_user));
+    for (const row of rows) {
+      const pair = waiting.find((p) => p.source_user === row.source_user);
+      if (!pair) continue;
+      pair.source = row.source;
+      pair.source_error = row.source_error;
+      pair.admin = row.source !== null;
+    }
+  } catch (e) {
+    // Each row asks for its password instead.
+    wizard.adminSignIn = false;
+    return asIpcError(e);
+  }
+  return null;
+}
+
+/** The pairs after the first as a saved job keeps them (names, decisions, flags; no account). */
+export function restoredPairs(saved: SavedPair[]): MailboxPair[] {
+  return saved.map((p) => ({
+    ...namedPair(p.source_user, p.destination_user),
+    copied: p.copied,
+    decision: p.decision ?? "move",
+    flags: p.flags,
+    name: p.name,
+    admin: p.admin,
+    storage: p.storage,
+    storage_bytes: p.storage_bytes,
+  }));
+}
+
+/**
+ * Signs the pairs in again after a restart or a reload, without asking:
+ * the administrator sign-in for the rows it signed in (while the shell
+ * still has it), the keychain's passwords for the others. A side that
+ * cannot be signed in waits for the user on its row.
+ */
+export async function signInAgain(pairs: MailboxPair[]) {
+  const byAdmin = pairs.filter((p) => p.admin && p.source === null);
+  for (const p of byAdmin) p.admin = false;
+  if (byAdmin.length > 0) {
+    wizard.adminSignIn = true;
+    const refused = await signInListed(byAdmin.filter((p) => p.decision !== "leave"));
+    // Said on each row it was for (the shell was restarted: "no longer has").
+    if (refused) for (const p of byAdmin) p.source_error = refused;
+  }
+  for (const pair of pairs) {
+    for (const side of ["source", "destination"] as const) {
+      if (pair[side] !== null) continue;
+      const user = side === "source" ? pair.source_user : pair.destination_user;
+      const signed = await api.signInSaved($state.snapshot(wizard[side].server), user).catch(() => null);
+      if (signed?.account != null) {
+        pair[side] = signed.account;
+        if (side === "source") pair.source_error = null;
+      }
+    }
+  }
+}
+
+/** Signs out a row's administrator sign-in, so its own password can be typed instead. */
+export function usePasswordInstead(pair: MailboxPair) {
+  if (pair.source !== null) api.forgetAccount(pair.source).catch(() => {});
+  pair.source = null;
+  pair.source_error = null;
+  pair.admin = false;
 }
 
 /** Every mailbox and its decision, as the report lists them. */
@@ -102,10 +191,16 @@ export function addRows(rows: MailboxRow[]): MailboxRow[] {
     if (row.problem !== null) continue;
     // A row of the directory's list, now with its passwords: signed in in place.
     const listed = wizard.mailboxes.find(
-      (p) => p.source_user.toLowerCase() === row.source_user.toLowerCase() && p.source === null,
+      (p) => p.source_user.toLowerCase() === row.source_user.toLowerCase() && waiting(p),
     );
     if (listed) {
-      Object.assign(listed, { ...pairOf(row), decision: listed.decision, flags: listed.flags, name: listed.name });
+      // A side already signed in (by the administrator sign-in) stays as it is.
+      const kept = (side: "source" | "destination") => {
+        if (listed[side] === null) return { [side]: row[side], [`${side}_error`]: row[`${side}_error`] };
+        if (row[side] !== null) api.forgetAccount(row[side]).catch(() => {});
+        return {};
+      };
+      Object.assign(listed, { destination_user: row.destination_user, ...kept("source"), ...kept("destination") });
     } else wizard.mailboxes.push(pairOf(row));
   }
   return rows.filter((r) => r.problem !== null);
@@ -295,11 +390,26 @@ export async function reattach(): Promise<boolean> {
     run: m.run,
     copied: m.state === "finished",
   }));
-  // The plan as saved with the job, if it is this one's; the stage copying
-  // now is the shell's.
+  // The plan and the decisions as saved with the job, if it is this one's;
+  // the stage copying now is the shell's.
   const saved = await api.loadJob().catch(() => null);
   if (saved && saved.source.user === first.source_user && saved.source.server.host === view.source.host) {
     restorePlan(saved.folder_map);
+    wizard.firstKeep = saved.first_keep;
+    // Each copied pair gets its decision back; the ones kept as files or
+    // left (not in the copy) come back as they were decided.
+    const same = (a: PairNames, b: PairNames) =>
+      a.source_user.toLowerCase() === b.source_user.toLowerCase() && a.destination_user.toLowerCase() === b.destination_user.toLowerCase();
+    const restored = restoredPairs(saved.mailboxes);
+    const copying = wizard.mailboxes;
+    wizard.mailboxes = restored.map((r) => {
+      const c = copying.find((m) => same(m, r));
+      if (!c) return r;
+      const { source, destination, run, view, copied } = c;
+      return { ...r, source, destination, run, view, copied, decision: moves(r.decision) ? r.decision : "move" };
+    });
+    wizard.mailboxes.push(...copying.filter((c) => !restored.some((r) => same(r, c))));
+    await signInAgain(wizard.mailboxes);
   }
   wizard.saved = null;
   plan.edits = view.stage.edits;

@@ -53,6 +53,11 @@ export interface MailboxPair {
   flags: string[];
   /** The person's name, from the directory. */
   name: string | null;
+  /** The old mailbox signed in with the administrator sign-in (not its own password). */
+  admin: boolean;
+  /** The storage it uses ("2.3 GB", and in bytes), from the directory's usage report. */
+  storage: string | null;
+  storage_bytes: number | null;
 }
 
 /** The pair is copied to the new server. */
@@ -113,6 +118,8 @@ export const wizard = $state({
     copy: null as ContactsCopy | null,
     check: null as ContactsCheck | null,
   },
+  /** The administrator sign-in that listed the mailboxes signs them in at the old server (this session). */
+  adminSignIn: false,
   /** The first pair is always moved; it can be kept as files too. */
   firstKeep: false,
   /** The last "Keep as files" job of this session. */
