@@ -97,26 +97,16 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
 /// `--to DIR/<its address>`, as one worker of a batch engine; exit codes
 /// as `sync --row` (`batch::DONE`, `REFUSALS`, `TEMPORARY`, `PERMANENT`).
 async fn export_row(args: ExportArgs, list: &Path, spec: &str) -> anyhow::Result<ExitCode> {
-    let index =
-        batch::row_index(spec, |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
     let text = Secret::new(
         std::fs::read_to_string(list)
             .with_context(|| format!("cannot read --mailboxes {}", list.display()))?,
     );
     let rows = parse_list(text.expose(), &[]);
     drop(text);
-    let count = rows.len();
-    let Some(row) = rows.into_iter().nth(index) else {
-        eprintln!(
-            "The list has {count} mailboxes (rows 0 to {}): row {index} has nothing to do.",
-            count.saturating_sub(1)
-        );
-        return Ok(ExitCode::from(batch::DONE));
+    let row = match super::sync::row_for_worker(rows, spec, "exported")? {
+        Ok(row) => row,
+        Err(code) => return Ok(code),
     };
-    if let Some(problem) = &row.problem {
-        eprintln!("mailferry: row {index} of the list cannot be exported: {problem}");
-        return Ok(ExitCode::from(batch::PERMANENT));
-    }
     let mut side = Side::from(args.side1);
     side.lookup = args.lookup;
     let (endpoint, credentials) = side.resolve_for(&row.source_user, row.source_password)?;

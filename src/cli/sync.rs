@@ -350,7 +350,15 @@ fn shared(
 /// migrates one row of the list, its progress file restored from and saved
 /// to `--state-store`; the exit code says whether to run it again
 /// (`mailferry::batch`).
-async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Result<ExitCode> {
+/// The row of `rows` that `spec` (`N` or `env:NAME`) names, for one batch
+/// worker; else the exit code to end with, said on stderr: nothing to do
+/// past the end of the list, a permanent failure for a row that cannot be
+/// used (`doing`: "migrated", "exported").
+pub(crate) fn row_for_worker(
+    rows: Vec<ListRow>,
+    spec: &str,
+    doing: &str,
+) -> anyhow::Result<Result<ListRow, ExitCode>> {
     let index =
         batch::row_index(spec, |name| std::env::var(name).ok()).map_err(anyhow::Error::msg)?;
     let count = rows.len();
@@ -359,12 +367,20 @@ async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Resu
             "The list has {count} mailboxes (rows 0 to {}): row {index} has nothing to do.",
             count.saturating_sub(1)
         );
-        return Ok(ExitCode::from(batch::DONE));
+        return Ok(Err(ExitCode::from(batch::DONE)));
     };
     if let Some(problem) = &row.problem {
-        eprintln!("mailferry: row {index} of the list cannot be migrated: {problem}");
-        return Ok(ExitCode::from(batch::PERMANENT));
+        eprintln!("mailferry: row {index} of the list cannot be {doing}: {problem}");
+        return Ok(Err(ExitCode::from(batch::PERMANENT)));
     }
+    Ok(Ok(row))
+}
+
+async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Result<ExitCode> {
+    let row = match row_for_worker(rows, spec, "migrated")? {
+        Ok(row) => row,
+        Err(code) => return Ok(code),
+    };
     let store = args
         .state_store
         .as_deref()

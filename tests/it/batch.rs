@@ -356,6 +356,28 @@ async fn the_file_store_puts_only_over_the_copy_seen() {
     puts_only_over_the_copy_seen(&store, dir.path()).await;
 }
 
+/// A store server's program: the one the variable `env` names (it must
+/// exist: `./dev test` installs it and sets the variable), else `name` on
+/// the PATH, else `None`, said on stderr (no `what` here).
+fn test_program(env: &str, name: &str, what: &str) -> Option<PathBuf> {
+    if let Ok(path) = std::env::var(env) {
+        assert!(Path::new(&path).exists(), "{env}={path} does not exist");
+        return Some(PathBuf::from(path));
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.exists())
+    });
+    if found.is_none() {
+        eprintln!(
+            "SKIPPED: no {what} here ({name} not on the PATH and {env} unset; \
+             `./dev test` installs it)"
+        );
+    }
+    found
+}
+
 /// An S3-compatible server on 127.0.0.1 (moto's server mode, from PyPI):
 /// `MAILFERRY_MOTO_SERVER` names its program (`./dev test` installs it and
 /// sets it), else `moto_server` on the PATH. Stopped when dropped.
@@ -368,32 +390,11 @@ impl Moto {
     /// The server with `bucket` made, or `None` (said on stderr) when moto
     /// is not installed here and no one asked for it.
     fn start(bucket: &str) -> Option<Moto> {
-        let program = match std::env::var("MAILFERRY_MOTO_SERVER") {
-            Ok(path) => {
-                assert!(
-                    Path::new(&path).exists(),
-                    "MAILFERRY_MOTO_SERVER={path} does not exist"
-                );
-                PathBuf::from(path)
-            }
-            Err(_) => {
-                let found = std::env::var_os("PATH").and_then(|paths| {
-                    std::env::split_paths(&paths)
-                        .map(|p| p.join("moto_server"))
-                        .find(|p| p.exists())
-                });
-                match found {
-                    Some(path) => path,
-                    None => {
-                        eprintln!(
-                            "SKIPPED: no S3-compatible server here (moto_server not on the PATH \
-                             and MAILFERRY_MOTO_SERVER unset; `./dev test` installs it)"
-                        );
-                        return None;
-                    }
-                }
-            }
-        };
+        let program = test_program(
+            "MAILFERRY_MOTO_SERVER",
+            "moto_server",
+            "an S3-compatible server",
+        )?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -478,6 +479,19 @@ fn a_worker_saves_there_and_the_report_reads_it(scheme: &str, env: &[(&str, &str
     );
 }
 
+/// The store's promise at `scheme://progress/jobs`, then a worker and the
+/// report through `scheme://progress/run`, with the store's variables
+/// `env` set in this process (only the test of that store reads them).
+async fn store_promise_then_a_worker(scheme: &str, env: &[(&str, &str)]) {
+    for (name, value) in env {
+        std::env::set_var(name, value);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(&format!("{scheme}://progress/jobs")).unwrap();
+    puts_only_over_the_copy_seen(&store, dir.path()).await;
+    a_worker_saves_there_and_the_report_reads_it(scheme, env);
+}
+
 /// The same promise from an S3-compatible server (ETag conditions:
 /// `If-None-Match: *` for the first save, `If-Match` after); then one
 /// worker saving there and the report reading it back.
@@ -486,14 +500,7 @@ async fn the_s3_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     let Some(moto) = Moto::start("progress") else {
         return;
     };
-    for (name, value) in moto.env() {
-        // Only this test reads these variables.
-        std::env::set_var(name, value);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open("s3://progress/jobs").unwrap();
-    puts_only_over_the_copy_seen(&store, dir.path()).await;
-    a_worker_saves_there_and_the_report_reads_it("s3", &moto.env());
+    store_promise_then_a_worker("s3", &moto.env()).await;
 }
 
 /// Azure Blob Storage's emulator on 127.0.0.1 (Azurite, from npm):
@@ -516,29 +523,11 @@ impl Azurite {
     /// The emulator with `container` made, or `None` (said on stderr)
     /// when Azurite is not installed here and no one asked for it.
     fn start(container: &str) -> Option<Azurite> {
-        let program = match std::env::var("MAILFERRY_AZURITE") {
-            Ok(path) => {
-                assert!(
-                    Path::new(&path).exists(),
-                    "MAILFERRY_AZURITE={path} does not exist"
-                );
-                PathBuf::from(path)
-            }
-            Err(_) => match std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join("azurite-blob"))
-                    .find(|p| p.exists())
-            }) {
-                Some(path) => path,
-                None => {
-                    eprintln!(
-                        "SKIPPED: no Azure Blob emulator here (azurite-blob not on the PATH and \
-                         MAILFERRY_AZURITE unset; `./dev test` installs it)"
-                    );
-                    return None;
-                }
-            },
-        };
+        let program = test_program(
+            "MAILFERRY_AZURITE",
+            "azurite-blob",
+            "an Azure Blob emulator",
+        )?;
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -631,14 +620,7 @@ async fn the_azure_store_puts_only_over_the_copy_seen_and_a_worker_uses_it() {
     let Some(azurite) = Azurite::start("progress") else {
         return;
     };
-    for (name, value) in azurite.env() {
-        // Only this test reads these variables.
-        std::env::set_var(name, value);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let store = StateStore::open("az://progress/jobs").unwrap();
-    puts_only_over_the_copy_seen(&store, dir.path()).await;
-    a_worker_saves_there_and_the_report_reads_it("az", &azurite.env());
+    store_promise_then_a_worker("az", &azurite.env()).await;
 }
 
 /// `mailferry export --mailboxes FILE --row N|env:NAME`: one worker per
