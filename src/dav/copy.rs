@@ -344,7 +344,8 @@ pub fn sync(source: &Source, dest: &Server, state: &mut State) -> Result<Report,
     Ok(report)
 }
 
-fn now() -> i64 {
+/// Now, in Unix seconds, as the progress file records times.
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -699,17 +700,14 @@ fn check_collection(
         }
         return Ok(());
     }
-    for entry in source.list(&p.source.href)? {
-        let Some(bytes) = source.get(&entry.href)? else {
-            continue;
-        };
-        c.objects += 1;
-        let uid = object::uid(&bytes);
-        let what = uid.clone().unwrap_or_else(|| entry.href.clone());
-        let record = match state {
-            Some(s) => s.dav_object(&p.source.href, &entry.href)?,
-            None => None,
-        };
+    each_source_object(source, state, p, c, |o, c| {
+        let SourceObject {
+            entry,
+            bytes,
+            uid,
+            what,
+            record,
+        } = o;
         let target = record
             .as_ref()
             .and_then(|r| r.dest_href.clone())
@@ -734,6 +732,54 @@ fn check_collection(
                 reason: "the copy at the new server differs from the original".into(),
             }),
         }
+        Ok(())
+    })
+}
+
+/// A source object as a check sees it.
+pub(crate) struct SourceObject {
+    /// Where it is at the source.
+    pub(crate) entry: Entry,
+    /// Its bytes as the source serves them.
+    pub(crate) bytes: Vec<u8>,
+    /// Its UID, when it has one.
+    pub(crate) uid: Option<String>,
+    /// How a report names it: its UID, else its address.
+    pub(crate) what: String,
+    /// What the progress file says of it, if anything.
+    pub(crate) record: Option<DavObjectRecord>,
+}
+
+/// Each object still at the source of `p`'s collection, counted in
+/// `c.objects` and handed to `check` with its record in `state`.
+pub(crate) fn each_source_object(
+    source: &Source,
+    state: Option<&State>,
+    p: &CollectionPlan,
+    c: &mut CollectionCheck,
+    mut check: impl FnMut(SourceObject, &mut CollectionCheck) -> Result<(), DavError>,
+) -> Result<(), DavError> {
+    for entry in source.list(&p.source.href)? {
+        let Some(bytes) = source.get(&entry.href)? else {
+            continue;
+        };
+        c.objects += 1;
+        let uid = object::uid(&bytes);
+        let what = uid.clone().unwrap_or_else(|| entry.href.clone());
+        let record = match state {
+            Some(s) => s.dav_object(&p.source.href, &entry.href)?,
+            None => None,
+        };
+        check(
+            SourceObject {
+                entry,
+                bytes,
+                uid,
+                what,
+                record,
+            },
+            c,
+        )?;
     }
     Ok(())
 }

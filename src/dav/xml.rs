@@ -83,8 +83,10 @@ pub(crate) fn parse_multistatus(xml: &str) -> Option<Vec<Response>> {
             ResolveResult::Bound(n) => n.as_ref().to_owned(),
             _ => String::new(),
         };
+        let empty = matches!(event, Event::Empty(_));
         match event {
-            Event::Start(e) => {
+            // An empty element (`<x/>`) opens and closes at once.
+            Event::Start(e) | Event::Empty(e) => {
                 let local = e.local_name().as_ref().to_owned();
                 open(
                     &mut path,
@@ -95,27 +97,18 @@ pub(crate) fn parse_multistatus(xml: &str) -> Option<Vec<Response>> {
                     &local,
                     &e,
                 );
-                text.clear();
-            }
-            Event::Empty(e) => {
-                let local = e.local_name().as_ref().to_owned();
-                open(
-                    &mut path,
-                    &mut current,
-                    &mut propstat,
-                    &mut seen_multistatus,
-                    &ns,
-                    &local,
-                    &e,
-                );
-                close(
-                    &mut path,
-                    &mut current,
-                    &mut propstat,
-                    &mut propstat_status,
-                    &mut responses,
-                    "",
-                );
+                if empty {
+                    close(
+                        &mut path,
+                        &mut current,
+                        &mut propstat,
+                        &mut propstat_status,
+                        &mut responses,
+                        "",
+                    );
+                } else {
+                    text.clear();
+                }
             }
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t.xml10_content()),

@@ -19,7 +19,8 @@
 use super::client::Graph;
 use super::{contact, event};
 use crate::dav::copy::{
-    CollectionCheck, CollectionPlan, CollectionReport, ObjectProblem, Report, Source, VerifyReport,
+    each_source_object, now, CollectionCheck, CollectionPlan, CollectionReport, ObjectProblem,
+    Report, Source, SourceObject, VerifyReport,
 };
 use crate::dav::object::{self, ObjectKind};
 use crate::dav::{Collection, DavError, Entry};
@@ -313,10 +314,6 @@ fn make_place(graph: &Graph, source: &Collection, name: &str) -> Result<String, 
         detail: "Microsoft 365 gave no id".into(),
     })?;
     Ok(format!("{prefix}/{id}"))
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 fn copy_collection(
@@ -719,26 +716,23 @@ fn check_collection(
     c: &mut CollectionCheck,
 ) -> Result<(), DavError> {
     let kind = p.source.kind;
-    for entry in source.list(&p.source.href)? {
-        let Some(bytes) = source.get(&entry.href)? else {
-            continue;
-        };
-        c.objects += 1;
-        let uid = object::uid(&bytes);
-        let what = uid.clone().unwrap_or_else(|| entry.href.clone());
-        let record = match state {
-            Some(s) => s.dav_object(&p.source.href, &entry.href)?,
-            None => None,
-        };
+    each_source_object(source, state, p, c, |o, c| {
+        let SourceObject {
+            entry,
+            bytes,
+            uid,
+            what,
+            record,
+        } = o;
         if let Some(reason) = record.as_ref().and_then(|r| r.refused.clone()) {
             c.missing.push(ObjectProblem { what, reason });
-            continue;
+            return Ok(());
         }
         let expected = match convert(kind, &bytes, zone) {
             Ok(e) => e,
             Err(reason) => {
                 c.missing.push(ObjectProblem { what, reason });
-                continue;
+                return Ok(());
             }
         };
         let mut id = record.and_then(|r| r.dest_href);
@@ -756,7 +750,7 @@ fn check_collection(
                 what,
                 reason: "not at Microsoft 365".into(),
             });
-            continue;
+            return Ok(());
         };
         let fields: &[&str] = match kind {
             ObjectKind::Contact => &["displayName", "givenName", "surname"],
@@ -772,8 +766,8 @@ fn check_collection(
                 reason: "the copy at Microsoft 365 differs from the original".into(),
             });
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]
