@@ -374,30 +374,51 @@ fn copy_collection(
         .map(|e| (e.href, e.etag))
         .collect();
     let entries = source.list(&p.source.href)?;
-    let listed: std::collections::HashSet<&str> = entries.iter().map(|e| e.href.as_str()).collect();
-    r.gone_at_source = state
-        .dav_objects(&p.source.href)?
-        .iter()
-        .filter(|(href, rec)| rec.refused.is_none() && !listed.contains(href.as_str()))
-        .count();
+    r.gone_at_source = gone_at_source(state, &p.source.href, &entries)?;
     for entry in &entries {
-        let what = entry.href.clone();
         match copy_object(source, dest, state, p, &dest_href, &at_dest, entry) {
             Ok(Outcome::Copied) => r.copied += 1,
             Ok(Outcome::Updated) => r.updated += 1,
             Ok(Outcome::Already) => r.already += 1,
             Ok(Outcome::Gone) => {}
             Ok(Outcome::Refused { what, reason }) => r.refused.push(ObjectProblem { what, reason }),
-            Err(DavError::State(e)) => return Err(DavError::State(e)),
-            Err(e) if e.is_temporary() => r.failed.push(ObjectProblem {
-                what,
-                reason: e.to_string(),
-            }),
-            Err(e) => r.refused.push(ObjectProblem {
-                what,
-                reason: e.to_string(),
-            }),
+            Err(e) => object_failed(r, entry, e)?,
         }
+    }
+    Ok(())
+}
+
+/// Objects copied from the collection at `collection` (and not refused)
+/// that its listing `entries` no longer holds: deleted at the source since.
+pub(crate) fn gone_at_source(
+    state: &State,
+    collection: &str,
+    entries: &[Entry],
+) -> Result<usize, DavError> {
+    let listed: std::collections::HashSet<&str> = entries.iter().map(|e| e.href.as_str()).collect();
+    Ok(state
+        .dav_objects(collection)?
+        .iter()
+        .filter(|(href, rec)| rec.refused.is_none() && !listed.contains(href.as_str()))
+        .count())
+}
+
+/// An object whose copy failed with `e`: worth another run when the error
+/// is temporary, refused otherwise; the others go on. Only a progress file
+/// that cannot be written stops the copy.
+pub(crate) fn object_failed(
+    r: &mut CollectionReport,
+    entry: &Entry,
+    e: DavError,
+) -> Result<(), DavError> {
+    let problem = ObjectProblem {
+        what: entry.href.clone(),
+        reason: e.to_string(),
+    };
+    match e {
+        DavError::State(_) => return Err(e),
+        e if e.is_temporary() => r.failed.push(problem),
+        _ => r.refused.push(problem),
     }
     Ok(())
 }

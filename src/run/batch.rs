@@ -451,7 +451,13 @@ impl Writers<'_> {
         // Connections already open (kept from an earlier batch) are used
         // whenever each gets two messages or more.
         let bytes: usize = items.iter().map(|i| i.body.len()).sum();
-        let waiting = items.iter().filter(|i| dest.waits_for_go_ahead(i)).count();
+        // Fewer than two shares' worth of messages decide nothing here:
+        // each message's inertness is then read only once, by the APPEND.
+        let waiting = if items.len() >= 2 * MIN_SHARE_MESSAGES {
+            items.iter().filter(|i| dest.waits_for_go_ahead(i)).count()
+        } else {
+            0
+        };
         let worth = (bytes / MIN_SHARE_BYTES)
             .max(waiting / MIN_SHARE_MESSAGES)
             .max(1 + self.extra.len());

@@ -19,8 +19,8 @@
 use super::client::Graph;
 use super::{contact, event};
 use crate::dav::copy::{
-    each_source_object, now, CollectionCheck, CollectionPlan, CollectionReport, ObjectProblem,
-    Report, Source, SourceObject, VerifyReport,
+    each_source_object, gone_at_source, now, object_failed, CollectionCheck, CollectionPlan,
+    CollectionReport, ObjectProblem, Report, Source, SourceObject, VerifyReport,
 };
 use crate::dav::object::{self, ObjectKind};
 use crate::dav::{Collection, DavError, Entry};
@@ -338,12 +338,7 @@ fn copy_collection(
     let calendar = p.source.kind == ObjectKind::Calendar;
     state.record_dav_collection(&p.source.href, calendar, &dest, p.create)?;
     let entries = source.list(&p.source.href)?;
-    let listed: std::collections::HashSet<&str> = entries.iter().map(|e| e.href.as_str()).collect();
-    r.gone_at_source = state
-        .dav_objects(&p.source.href)?
-        .iter()
-        .filter(|(href, rec)| rec.refused.is_none() && !listed.contains(href.as_str()))
-        .count();
+    r.gone_at_source = gone_at_source(state, &p.source.href, &entries)?;
     for entry in &entries {
         match copy_object(source, graph, state, &p.source, &dest, zone, entry) {
             Ok(Outcome::Copied(note)) => {
@@ -357,15 +352,7 @@ fn copy_collection(
             Ok(Outcome::Already) => r.already += 1,
             Ok(Outcome::Gone) => {}
             Ok(Outcome::Refused(problem)) => r.refused.push(problem),
-            Err(DavError::State(e)) => return Err(DavError::State(e)),
-            Err(e) if e.is_temporary() => r.failed.push(ObjectProblem {
-                what: entry.href.clone(),
-                reason: e.to_string(),
-            }),
-            Err(e) => r.refused.push(ObjectProblem {
-                what: entry.href.clone(),
-                reason: e.to_string(),
-            }),
+            Err(e) => object_failed(r, entry, e)?,
         }
     }
     Ok(())
