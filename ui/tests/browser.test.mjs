@@ -937,10 +937,14 @@ test("a reloaded window keeps every mailbox's decision: on continuing the saved 
     Object.fromEntries(await page.locator("tr[data-pair] select.decision").evaluateAll((els) =>
       els.map((e) => [e.closest("tr").dataset.pair, e.value])));
   assert.deepEqual(await shown(), decided);
-  await page.waitForFunction(() => {
+  // The window saves at most every half second: wait for the save that
+  // holds the last change (Ben's), not an earlier one.
+  await page.waitForFunction((decided) => {
     const job = window.__savedJobs.at(-1);
-    return job?.first_keep && job.mailboxes.find((m) => m.source_user === "anna@example.com")?.decision === "keep";
-  });
+    // The owner's mailbox is the job's first (first_keep), the others are listed.
+    return job?.first_keep && Object.entries(decided).slice(1).every(([user, decision]) =>
+      job.mailboxes.find((m) => m.source_user === user)?.decision === decision);
+  }, decided);
 
   // Reloaded before the copy: the saved job comes back as it was decided.
   await page.reload();
