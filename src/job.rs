@@ -30,6 +30,11 @@
 
 mod rename;
 
+/// How often a step of the whole run (creating the folders, checking a
+/// folder) is tried again after a lost connection: as often as a folder's
+/// copy is by default.
+pub(crate) const STEP_RETRIES: u32 = 5;
+
 use std::path::{Path, PathBuf};
 
 use crate::endpoint::{Credentials, Endpoint};
@@ -311,8 +316,55 @@ impl Job {
     /// errors on LIST).
     pub async fn create_folders(&mut self, now: Clock<'_>) -> Result<ApplyReport, Error> {
         self.open_progress(false, now)?;
-        self.follow_renames(now).await?;
         let mut all = ApplyReport::default();
+        // A connection lost (or a server busy) in this step is the whole
+        // run's step, not a folder's: it is tried again on fresh
+        // connections, as a folder's copy is, from what the new server
+        // lists then (a folder the lost attempt created is not created
+        // twice).
+        let mut attempt = 0;
+        loop {
+            match self.try_create_folders(now, &mut all).await {
+                Err(e) if e.is_transient() && attempt < STEP_RETRIES => {
+                    attempt += 1;
+                    let wait = run::retry_wait(&e, attempt);
+                    tracing::debug!(attempt, wait_secs = wait.as_secs(), error = %e, "creating the folders again");
+                    tokio::time::sleep(wait).await;
+                    self.reconnect().await?;
+                }
+                Err(e) => return Err(e),
+                Ok(()) => return Ok(all),
+            }
+        }
+    }
+
+    /// Fresh connections to both servers, and the new server's folders
+    /// listed again. A server that is still away is not an error here:
+    /// the next attempt fails and counts; one that turns the sign-in down
+    /// is, as that is what the user must hear.
+    async fn reconnect(&mut self) -> Result<(), Error> {
+        let (source, dest) = tokio::join!(self.source.reconnect(), self.dest.reconnect());
+        if let Some(e) = [source.err(), dest.err()]
+            .into_iter()
+            .flatten()
+            .find(Error::is_auth)
+        {
+            return Err(e);
+        }
+        if let Ok(tree) = read_tree(&mut self.dest).await {
+            self.dest_tree = tree;
+            refresh_exists(&self.dest_tree, [&mut self.map, &mut self.mapped]);
+        }
+        Ok(())
+    }
+
+    /// One attempt at [`Job::create_folders`], adding to `all`.
+    async fn try_create_folders(
+        &mut self,
+        now: Clock<'_>,
+        all: &mut ApplyReport,
+    ) -> Result<(), Error> {
+        self.follow_renames(now).await?;
         // Each refusal takes at least one folder out of the plan, so this
         // ends; the bound is for safety.
         for _ in 0..=self.map.entries.len() {
@@ -322,10 +374,13 @@ impl Job {
             all.subscribed.extend(report.subscribed);
             self.map.move_to_siblings(&report.moved);
             all.moved.extend(report.moved);
+            if let Some(lost) = report.lost {
+                return Err(lost);
+            }
             let Some(refusal) = report.refused else {
                 all.refused = None;
                 all.not_attempted.clear();
-                return Ok(all);
+                return Ok(());
             };
             let why = refusal.describe();
             let held = self.map.hold_back_inside(refusal.folder());
@@ -346,11 +401,11 @@ impl Job {
                 // and stop creating, as before.
                 all.not_attempted = report.not_attempted;
                 all.refused = Some(refusal);
-                return Ok(all);
+                return Ok(());
             }
             all.refused = Some(refusal);
         }
-        Ok(all)
+        Ok(())
     }
 
     /// Copies every folder of this run's map (see [`run::sync`]), with the
@@ -502,16 +557,7 @@ impl Job {
         self.renamed = rename::follow(sides, state, &self.map, switched, now(), &path).await?;
         if self.renamed.iter().any(Renamed::renamed_at_destination) {
             self.dest_tree = read_tree(&mut self.dest).await?;
-            for entry in self
-                .map
-                .entries
-                .iter_mut()
-                .chain(self.mapped.entries.iter_mut())
-            {
-                if let Target::Folder { name, exists, .. } = &mut entry.target {
-                    *exists = self.dest_tree.find(name).is_some();
-                }
-            }
+            refresh_exists(&self.dest_tree, [&mut self.map, &mut self.mapped]);
         }
         let rows = state.folders().map_err(|e| progress_error(&path, e))?;
         rename::keep_recorded(&mut self.map, &rows);
@@ -547,6 +593,15 @@ impl Job {
         };
         self.state = Some(opened.map_err(|e| progress_error(path, e))?);
         Ok(())
+    }
+}
+
+/// Each mapped folder's "already at the new server", from its tree.
+fn refresh_exists(dest_tree: &FolderTree, maps: [&mut FolderMap; 2]) {
+    for entry in maps.into_iter().flat_map(|m| m.entries.iter_mut()) {
+        if let Target::Folder { name, exists, .. } = &mut entry.target {
+            *exists = dest_tree.find(name).is_some();
+        }
     }
 }
 

@@ -852,7 +852,7 @@ fn not_copied(c: &Candidate, reason: &str) -> NotCopiedMessage {
 
 /// How long to wait before retrying a folder: as long as the server asked
 /// (plus a little), else 1, 2, 4… seconds up to a minute.
-fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
+pub(crate) fn retry_wait(err: &Error, attempt: u32) -> std::time::Duration {
     let asked = match err.problem() {
         Problem::ServerBusy {
             wait_secs: Some(secs),

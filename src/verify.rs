@@ -138,16 +138,41 @@ pub async fn verify(
                 .reasons
                 .iter()
                 .any(|r| matches!(r, Reason::AllMailToArchive));
-        let folder = audit_folder(
-            source,
-            dest,
-            &entry.source,
-            name,
-            state,
-            &mut elsewhere,
-            only_unlabelled,
-        )
-        .await?;
+        // A connection lost (or a server busy) while one folder is read is
+        // tried again on fresh connections, as the copy does: the check's
+        // answer must not depend on a cut. (A folder's fingerprints are
+        // counted only once both sides are read: a lost attempt counted
+        // none.)
+        let mut attempt = 0;
+        let folder = loop {
+            match audit_folder(
+                source,
+                dest,
+                &entry.source,
+                name,
+                state,
+                &mut elsewhere,
+                only_unlabelled,
+            )
+            .await
+            {
+                Err(e) if e.is_transient() && attempt < crate::job::STEP_RETRIES => {
+                    attempt += 1;
+                    let wait = crate::run::retry_wait(&e, attempt);
+                    tracing::debug!(folder = %entry.source, attempt, error = %e, "checking the folder again");
+                    tokio::time::sleep(wait).await;
+                    let (s, d) = tokio::join!(source.reconnect(), dest.reconnect());
+                    if let Some(e) = [s.err(), d.err()]
+                        .into_iter()
+                        .flatten()
+                        .find(Error::is_auth)
+                    {
+                        return Err(e);
+                    }
+                }
+                other => break other?,
+            }
+        };
         audit.folders.push(folder);
     }
     audit.safe_to_switch = audit.unexplained() == 0 && audit.unreadable().next().is_none();
@@ -188,7 +213,8 @@ async fn audit_folder(
     only_unlabelled: bool,
 ) -> Result<FolderAudit, Error> {
     // A folder one side refuses to open or read is "could not be checked"
-    // and the audit goes on; a lost connection ends it.
+    // and the audit goes on; a lost connection is the caller's to try
+    // again.
     let unreadable = |e: Error, side: &str| -> Result<FolderAudit, Error> {
         if e.is_transient() || e.is_auth() {
             return Err(e);

@@ -7,10 +7,12 @@
 //!   folders made so far are kept, and running again (after fixing the
 //!   cause) continues, because a new plan holds only what is still missing
 //!   and CREATE of an existing folder is not an error.
-//! - Every failure of an operation on a folder (the server's NO or BAD, a
-//!   name it cannot take, and, as [`Session`] reports them today, a lost
-//!   connection or a timeout) is a [`Refusal`] in the report, not an
-//!   `Err`: the run finished, and the report says where it stopped.
+//! - Every refusal of an operation on a folder (the server's NO or BAD, a
+//!   name it cannot take) is a [`Refusal`] in the report, not an `Err`:
+//!   the run finished, and the report says where it stopped. A lost
+//!   connection, a timeout or a busy server is not the folder's fault: it
+//!   is [`ApplyReport::lost`], and the caller tries again on a fresh
+//!   connection (see `Job::create_folders`).
 //! - Idempotent: the plan comes from [`plan_create`](super::plan_create()),
 //!   which is empty once the tree is in place; applying a plan twice does
 //!   no harm either (an existing folder is "already there", a second
@@ -80,6 +82,9 @@ pub struct ApplyReport {
     /// [`FolderMap::move_to_siblings`](super::FolderMap::move_to_siblings)
     /// before copying.
     pub moved: Vec<(MailboxName, MailboxName)>,
+    /// The connection was lost (or timed out, or the server was busy) at
+    /// this point: what is listed above was done, the rest was not tried.
+    pub lost: Option<Error>,
 }
 
 impl ApplyReport {
@@ -129,8 +134,9 @@ impl ApplyReport {
 /// in [`ApplyReport::refused`].
 ///
 /// # Errors
-/// None today; the `Result` is for failures that mean the run could not
-/// happen at all (the session reports a lost connection as a refusal).
+/// The session's errors on the LIST after CREATE (a lost connection in
+/// CREATE or SUBSCRIBE is [`ApplyReport::lost`], with what was done
+/// before it).
 pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyReport, Error> {
     let mut report = ApplyReport::default();
     for (i, op) in plan.ops.iter().enumerate() {
@@ -146,6 +152,15 @@ pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyRepo
         };
         match done {
             Ok(()) => tracing::debug!(?op, "folder operation done"),
+            Err(error) if error.is_transient() => {
+                tracing::debug!(
+                    ?op,
+                    code = error.code(),
+                    "connection lost in a folder operation"
+                );
+                report.lost = Some(error);
+                return Ok(report);
+            }
             Err(error) => {
                 tracing::debug!(?op, code = error.code(), "folder operation refused");
                 report.refused = Some(Refusal {
@@ -228,9 +243,13 @@ async fn keep_look_alikes_apart(
                 FolderOp::Create { name, .. } => session.create(name.wire(), None).await,
                 FolderOp::Subscribe { name } => session.subscribe(name.wire()).await,
             };
-            if let Err(error) = done {
-                report.refused = Some(Refusal { op, error });
-                return Ok(());
+            match done {
+                Err(error) if error.is_transient() => return Err(error),
+                Err(error) => {
+                    report.refused = Some(Refusal { op, error });
+                    return Ok(());
+                }
+                Ok(()) => {}
             }
         }
         report.created.push(sibling.clone());

@@ -303,6 +303,76 @@ async fn a_cut_while_fetching_the_next_batch_keeps_the_batch_being_appended() {
 }
 
 #[tokio::test]
+async fn a_connection_cut_while_folders_are_created_is_retried_and_the_run_finishes() {
+    // Creating the new server's folders is a step of the whole run, before
+    // any folder is copied: a connection lost there is retried like one
+    // lost in a folder's copy, not the end of the run.
+    for (what, pattern) in [
+        ("a CREATE", "CREATE \"Projects"),
+        ("a SUBSCRIBE", "SUBSCRIBE \"Projects"),
+    ] {
+        let src = exchange_source(&mails(0..3, ""));
+        src.create_mailbox("alice", "Projects");
+        src.create_mailbox("alice", "Projects/Acme");
+        src.append("alice", "Projects", &mails(3..6, ""));
+        src.append("alice", "Projects/Acme", &mails(6..9, ""));
+        let dst = common::dovecot(Layout::Exchange);
+        let proxy = Proxy::start(dst.addr_plain());
+        proxy.set_fault_once(Fault::cut_after_match(Direction::ToServer, pattern));
+        let (_dir, state) = common::state_file();
+        let report = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+            .await
+            .unwrap_or_else(|e| panic!("{what} cut: the run must finish by itself: {e:?}"));
+        assert_eq!(proxy.cuts(), 1, "{what}: the fault struck");
+        assert_eq!(report.failed(), 0, "{what}: {report:#?}");
+        assert!(
+            report.folders.iter().all(|f| f.refused.is_none()),
+            "{what}: {report:#?}"
+        );
+        for folder in ["INBOX", "Projects", "Projects/Acme"] {
+            assert_same(&src, folder, &dst, folder);
+        }
+        let again = migrate(src.addr_plain(), proxy.addr(), &state, &Options::default())
+            .await
+            .unwrap();
+        assert_eq!(again.transferred(), 0, "{what}: {again:#?}");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_cut_during_the_check_is_retried_and_the_check_completes() {
+    // The check reads every folder on both sides: a connection lost there
+    // is tried again on a fresh one, and the answer is the same as
+    // without the cut (not an error, and never "safe" with a folder left
+    // out).
+    let src = exchange_source(&mails(0..3, ""));
+    src.create_mailbox("alice", "Projects");
+    src.append("alice", "Projects", &mails(3..6, ""));
+    let dst = common::dovecot(Layout::Exchange);
+    let (_dir, state) = common::state_file();
+    common::copy(&src, &dst, &state, &Options::default()).await;
+    for (side, pattern) in [
+        ("old server", "EXAMINE \"Projects"),
+        ("new server", "EXAMINE \"Projects"),
+    ] {
+        let source = Proxy::start(src.addr_plain());
+        let dest = Proxy::start(dst.addr_plain());
+        let cut = if side == "old server" { &source } else { &dest };
+        cut.set_fault_once(Fault::cut_after_match(Direction::ToServer, pattern));
+        let audit = common::audit(source.addr(), dest.addr(), &state).await;
+        assert_eq!(cut.cuts(), 1, "{side}: the fault struck");
+        assert!(audit.safe_to_switch, "{side}: {audit:#?}");
+        let projects = audit
+            .folders
+            .iter()
+            .find(|f| f.source == "Projects")
+            .expect("Projects was checked");
+        assert_eq!(projects.source_messages, 3, "{side}: {audit:#?}");
+        assert_eq!(projects.destination_messages, 3, "{side}: {audit:#?}");
+    }
+}
+
+#[tokio::test]
 async fn a_connection_cut_after_the_append_is_settled_without_a_duplicate() {
     let src = exchange_source(&mails(0..5, ""));
     let dst = common::dovecot(Layout::Exchange);
