@@ -221,21 +221,8 @@ async fn run_mailboxes(args: SyncArgs) -> anyhow::Result<ExitCode> {
     let mut mailboxes = Vec::with_capacity(rows.len());
     let mut endpoints = None;
     for row in rows {
-        let (source, source_credentials) =
-            side1.resolve_for(&row.source_user, row.source_password)?;
-        let (dest, dest_credentials) =
-            side2.resolve_for(&row.destination_user, row.destination_password)?;
-        let job = mailferry::paths::job_name(
-            &source_credentials.user,
-            &source,
-            &dest_credentials.user,
-            &dest,
-        );
-        mailboxes.push(Mailbox {
-            source: source_credentials,
-            dest: dest_credentials,
-            state: default_state_path(&job)?,
-        });
+        let (mailbox, source, dest) = mailbox_of(&side1, &side2, row)?;
+        mailboxes.push(mailbox);
         endpoints.get_or_insert((source, dest));
     }
     let (source, dest) = endpoints.expect("at least one row");
@@ -304,6 +291,30 @@ fn print_outcome(out: &mut dyn Write, mailbox: &Mailbox, outcome: &Outcome) -> a
         }
     }
     Ok(())
+}
+
+/// A row of the list as a mailbox to migrate (its accounts on both
+/// servers, its own progress file), with the two servers' addresses.
+fn mailbox_of(
+    side1: &super::sides::Side,
+    side2: &super::sides::Side,
+    row: ListRow,
+) -> anyhow::Result<(Mailbox, Endpoint, Endpoint)> {
+    let (source, source_credentials) = side1.resolve_for(&row.source_user, row.source_password)?;
+    let (dest, dest_credentials) =
+        side2.resolve_for(&row.destination_user, row.destination_password)?;
+    let job = mailferry::paths::job_name(
+        &source_credentials.user,
+        &source,
+        &dest_credentials.user,
+        &dest,
+    );
+    let mailbox = Mailbox {
+        source: source_credentials,
+        dest: dest_credentials,
+        state: default_state_path(&job)?,
+    };
+    Ok((mailbox, source, dest))
 }
 
 /// The two servers and this worker's share of their connection caps
@@ -387,20 +398,7 @@ async fn run_row(args: SyncArgs, rows: Vec<ListRow>, spec: &str) -> anyhow::Resu
         .map(StateStore::open)
         .transpose()?;
     let [side1, side2] = args.servers.sides();
-    let (source, source_credentials) = side1.resolve_for(&row.source_user, row.source_password)?;
-    let (dest, dest_credentials) =
-        side2.resolve_for(&row.destination_user, row.destination_password)?;
-    let job = mailferry::paths::job_name(
-        &source_credentials.user,
-        &source,
-        &dest_credentials.user,
-        &dest,
-    );
-    let mailbox = Mailbox {
-        source: source_credentials,
-        dest: dest_credentials,
-        state: default_state_path(&job)?,
-    };
+    let (mailbox, source, dest) = mailbox_of(&side1, &side2, row)?;
     let key = store_key(&mailbox.state);
     let mut seen = None;
     if let Some(store) = &store {
