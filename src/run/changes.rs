@@ -28,6 +28,12 @@ pub(super) struct Changes {
 }
 
 impl Changes {
+    /// Whether applying these changes writes anything at the destination
+    /// (and so opens the folder there read-write).
+    pub(super) fn writes(&self, delete2: bool) -> bool {
+        !self.updated.is_empty() || (delete2 && !self.gone.is_empty())
+    }
+
     pub(super) fn find(
         st: &State,
         folder: FolderId,
@@ -90,7 +96,8 @@ impl Changes {
 /// Writes flag changes (and removals, when asked) at the destination, then
 /// records them. A crash in between repeats the same changes next time,
 /// which is harmless (adding a flag twice changes nothing). A keyword the
-/// destination refuses is left off and added to `dropped`.
+/// destination refuses is left off and added to `dropped`. True when the
+/// destination folder was opened read-write (SELECT) for it.
 #[allow(clippy::too_many_arguments)] // the store, the folder's context and what the report collects
 pub(super) async fn apply_changes(
     dest: &mut Session,
@@ -100,13 +107,13 @@ pub(super) async fn apply_changes(
     dest_uidvalidity: u32,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
-) -> Result<(), FolderStop> {
+) -> Result<bool, FolderStop> {
     let now = job.now;
     st.set_synced_flags_all(&changes.baseline, now())?;
-    let removing = job.options.delete2 && !changes.gone.is_empty();
-    if changes.updated.is_empty() && !removing {
-        return Ok(());
+    if !changes.writes(job.options.delete2) {
+        return Ok(false);
     }
+    let removing = job.options.delete2 && !changes.gone.is_empty();
     // The destination UIDs were read under this UIDVALIDITY: a folder
     // replaced since (another program deleted and recreated it) holds other
     // messages under them. Nothing is changed there; the next run finds
@@ -117,7 +124,7 @@ pub(super) async fn apply_changes(
             folder = %job.dest_name.display(),
             "the destination folder was replaced during the copy: no flag change or removal there this time"
         );
-        return Ok(());
+        return Ok(true);
     }
     let stores: Vec<(&[u32], &str, bool)> = changes
         .add
@@ -167,5 +174,5 @@ pub(super) async fn apply_changes(
         }
         report.removed += changes.gone.len() as u64;
     }
-    Ok(())
+    Ok(true)
 }
