@@ -495,8 +495,17 @@ impl Session {
                 e
             }
         })?;
+        self.status_of(&mailbox, wire_name)
+    }
+
+    /// What opening a folder told of it.
+    fn status_of(
+        &self,
+        mailbox: &async_imap::types::Mailbox,
+        wire_name: &str,
+    ) -> Result<FolderStatus, Error> {
         Ok(FolderStatus {
-            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
+            uid_validity: self.uid_validity_of(mailbox, wire_name)?,
             uid_next: mailbox.uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq,
@@ -539,13 +548,7 @@ impl Session {
         let mailbox = self
             .with_timeout(move |s| Box::pin(async move { s.select(&name).await }))
             .await?;
-        Ok(FolderStatus {
-            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
-            uid_next: mailbox.uid_next,
-            exists: mailbox.exists,
-            highest_modseq: mailbox.highest_modseq,
-            permanent_flags: Vec::new(),
-        })
+        self.status_of(&mailbox, wire_name)
     }
 
     /// The folder's UIDVALIDITY, which every server must send when a folder

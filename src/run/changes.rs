@@ -96,15 +96,17 @@ impl Changes {
 /// Writes flag changes (and removals, when asked) at the destination, then
 /// records them. A crash in between repeats the same changes next time,
 /// which is harmless (adding a flag twice changes nothing). A keyword the
-/// destination refuses is left off and added to `dropped`. True when the
-/// destination folder was opened read-write (SELECT) for it.
+/// destination refuses is left off and added to `dropped`. The folder is
+/// opened read-write (SELECT) and checked to be the one whose UIDs are on
+/// record (`dest_uidvalidity`); `None`: it is open read-write already,
+/// checked when opened. True when the folder is open read-write after it.
 #[allow(clippy::too_many_arguments)] // the store, the folder's context and what the report collects
 pub(super) async fn apply_changes(
     dest: &mut Session,
     st: &mut State,
     job: &FolderJob<'_>,
     changes: &Changes,
-    dest_uidvalidity: u32,
+    dest_uidvalidity: Option<u32>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
 ) -> Result<bool, FolderStop> {
@@ -118,13 +120,15 @@ pub(super) async fn apply_changes(
     // replaced since (another program deleted and recreated it) holds other
     // messages under them. Nothing is changed there; the next run finds
     // the copies again by identity.
-    let selected = dest.select(job.dest_name.wire()).await?;
-    if selected.uid_validity != dest_uidvalidity {
-        tracing::warn!(
-            folder = %job.dest_name.display(),
-            "the destination folder was replaced during the copy: no flag change or removal there this time"
-        );
-        return Ok(true);
+    if let Some(expected) = dest_uidvalidity {
+        let selected = dest.select(job.dest_name.wire()).await?;
+        if selected.uid_validity != expected {
+            tracing::warn!(
+                folder = %job.dest_name.display(),
+                "the destination folder was replaced during the copy: no flag change or removal there this time"
+            );
+            return Ok(true);
+        }
     }
     let stores: Vec<(&[u32], &str, bool)> = changes
         .add

@@ -87,25 +87,63 @@ pub(super) async fn copy_folder(
         }
     }
 
-    // 1. Both folders, read-only, both servers asked at once; the source
-    // in the same flight for its first listing: what changed since the
-    // last clean pass on record, else the first UIDs (over a long link a
-    // round trip saved per folder; what the store then finds unchanged, or
-    // a guess that did not hold, costs only the server's reading).
+    // 1. Both folders, both servers asked at once; the source in the same
+    // flight for its first listing: what changed since the last clean pass
+    // on record, else the first UIDs (over a long link a round trip saved
+    // per folder; what the store then finds unchanged, or a guess that did
+    // not hold, costs only the server's reading).
+    //
+    // The destination folder is opened read-only, except when the store
+    // has a clean pass of it and the look before the run found it there
+    // under the same UIDVALIDITY: then it is opened read-write at once, so
+    // that flag changes at the source are written without opening it again
+    // (a round trip per changed folder). What SELECT opened must be that
+    // same folder (the store's UIDVALIDITY; the destination UIDs on record
+    // are only meaningful in it), or it is opened read-only again and
+    // goes as any other, where the flag changes open it and check again.
+    let mut writable: Option<u32> = None;
     let ahead = match state.as_deref_mut() {
-        Some(st) if !options.dry && source.capabilities().has("CONDSTORE") => st
-            .folder(job.source_name)?
-            .and_then(|rec| rec.highest_modseq)
-            .map(FirstListing::ChangedSince),
+        Some(st) if !options.dry && source.capabilities().has("CONDSTORE") => {
+            match st.folder(job.source_name)? {
+                Some(rec) if rec.highest_modseq.is_some() => {
+                    if rec.dest.name == job.dest_name.display()
+                        && rec.dest.uidvalidity.is_some()
+                        && job.glance.map(|g| g.dest.uid_validity) == rec.dest.uidvalidity
+                        && st.phase()? == Phase::PreCutover
+                    {
+                        writable = rec.dest.uidvalidity;
+                    }
+                    rec.highest_modseq.map(FirstListing::ChangedSince)
+                }
+                _ => None,
+            }
+        }
         _ => None,
     }
     .unwrap_or_else(|| FirstListing::Uids(format!("1:{META_CHUNK}")));
     let (src_opened, dst_status) = tokio::join!(
         source.examine_listed(job.source_name.wire(), ahead.clone()),
-        dest.examine(job.dest_name.wire())
+        async {
+            match writable {
+                Some(_) => dest.select(job.dest_name.wire()).await,
+                None => dest.examine(job.dest_name.wire()).await,
+            }
+        }
     );
     let (src_status, first_listing) = src_opened?;
     let mut first_listing = Some((ahead, first_listing));
+    let mut selected = false;
+    let dst_status = match (dst_status, writable) {
+        (Ok(status), Some(expected)) if status.uid_validity == expected => {
+            selected = true;
+            Ok(status)
+        }
+        (Ok(_), Some(_)) => {
+            tracing::debug!(folder = %job.dest_name.display(), "another destination folder under this name: opened read-only again");
+            dest.examine(job.dest_name.wire()).await
+        }
+        (other, _) => other,
+    };
     let dst_status = match dst_status {
         Ok(status) => Some(status),
         Err(_) if options.dry => None,
@@ -533,13 +571,14 @@ pub(super) async fn copy_folder(
                         st,
                         job,
                         c,
-                        dst_status.uid_validity,
+                        (!selected).then_some(dst_status.uid_validity),
                         &mut dropped,
                         report,
                     )
                     .await?
+                        || selected
                 }
-                None => false,
+                None => selected,
             };
             if leave && (!selected || dest.capabilities().has("UNSELECT")) {
                 dest.unselect_examined().await?;

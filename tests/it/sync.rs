@@ -1215,9 +1215,11 @@ async fn flag_and_keyword_changes_go_to_the_destination_in_one_flight() {
         "{report:#?}"
     );
     assert_same(&src, "INBOX", &dst, "INBOX");
-    // Beyond an unchanged run: the folder opened, opened to write, and
-    // every change (a system flag added and removed, a keyword) at once.
-    assert_eq!(changed, unchanged + 3, "destination round trips");
+    // Beyond an unchanged run: the folder opened to write (at once: the
+    // look before the run found the folder copied into; it was opened
+    // read-only first, then again to write), and every change (a system
+    // flag added and removed, a keyword) at once.
+    assert_eq!(changed, unchanged + 2, "destination round trips");
 }
 
 #[tokio::test]
