@@ -956,6 +956,14 @@ impl Session {
                 unwaited.push(item.body);
                 if item.body.len() <= COALESCE_BELOW {
                     pending.extend_from_slice(item.body);
+                    // Written in pieces of about COALESCE_BELOW: a copy of
+                    // the whole batch would double what a batch holds in
+                    // memory (nothing comes back before the command ends,
+                    // so it is still one round trip).
+                    if pending.len() >= COALESCE_BELOW {
+                        self.write_raw(&pending).await?;
+                        pending.clear();
+                    }
                 } else {
                     self.write_raw(&pending).await?;
                     pending.clear();
@@ -1211,7 +1219,8 @@ fn holds_literal(line: &[u8]) -> bool {
 const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// A message sent without waiting and smaller than this goes in the same
-/// write as its command line.
+/// write as its command line (and the small messages after it, up to
+/// about this many bytes a write).
 const COALESCE_BELOW: usize = 64 * 1024;
 
 /// The longest keyword sent without waiting for the server's `+`:
