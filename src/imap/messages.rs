@@ -1166,11 +1166,28 @@ const LASTING_COMMANDS: &[&str] = &[
 /// and there is no NUL byte; an empty message is not inert either
 /// (servers refuse it). See the module's note.
 pub fn is_inert(body: &[u8]) -> bool {
-    !body.is_empty()
-        && !body.contains(&0)
-        && body
-            .split(|b| *b == b'\n' || *b == b'\r')
-            .all(|line| !reads_as_lasting_command(line) && !holds_literal(line))
+    // One pass over the bytes (this runs on every message copied): a line
+    // is looked at when it ends, a `{` where it stands (a literal's
+    // announcement holds no line end, so looking past the line is the
+    // same as looking within it).
+    if body.is_empty() {
+        return false;
+    }
+    let mut start = 0;
+    for (i, b) in body.iter().enumerate() {
+        match b {
+            0 => return false,
+            b'\n' | b'\r' => {
+                if reads_as_lasting_command(&body[start..i]) {
+                    return false;
+                }
+                start = i + 1;
+            }
+            b'{' if announces_literal(&body[i + 1..]) => return false,
+            _ => {}
+        }
+    }
+    !reads_as_lasting_command(&body[start..])
 }
 
 /// `^\s*<tag>\s+<lasting command>(\s|$)` or `DONE`, case-insensitively.
@@ -1199,19 +1216,11 @@ fn reads_as_lasting_command(line: &[u8]) -> bool {
             .any(|name| second.eq_ignore_ascii_case(name.as_bytes()))
 }
 
-/// Does the line hold `{` digits, an optional `+` or `-`, and `}`?
-fn holds_literal(line: &[u8]) -> bool {
-    line.iter().enumerate().any(|(i, b)| {
-        if *b != b'{' {
-            return false;
-        }
-        let rest = &line[i + 1..];
-        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return false;
-        }
-        matches!(&rest[digits..], [b'}', ..] | [b'+' | b'-', b'}', ..])
-    })
+/// Does what follows a `{` read as digits, an optional `+` or `-`, and
+/// `}` (a literal's announcement)?
+fn announces_literal(rest: &[u8]) -> bool {
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && matches!(&rest[digits..], [b'}', ..] | [b'+' | b'-', b'}', ..])
 }
 
 /// LITERAL- (RFC 7888): non-synchronising literals of at most this many
@@ -1599,6 +1608,36 @@ mod tests {
         ];
         for body in not_inert {
             assert!(!is_inert(body), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading says what the definition says: no line
+        /// (split at LF and CR) reads as a lasting command or holds a
+        /// literal's announcement, no NUL, not empty.
+        #[test]
+        fn inertness_read_in_one_pass_is_the_line_by_line_definition(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a1 ", "zz", " ", "\t", "\r", "\n", "\r\n", "UID", "uid", "COPY",
+                    "copyright", "done", "DONE", "X", "xmas", "Xy", "{", "}", "5", "12",
+                    "+", "-", "\0", "select", "Store", "word", ".",
+                ]),
+                0..24,
+            )
+        ) {
+            let body = parts.concat().into_bytes();
+            let holds_literal = |line: &[u8]| {
+                line.iter()
+                    .enumerate()
+                    .any(|(i, b)| *b == b'{' && announces_literal(&line[i + 1..]))
+            };
+            let defined = !body.is_empty()
+                && !body.contains(&0)
+                && body
+                    .split(|b| *b == b'\n' || *b == b'\r')
+                    .all(|line| !reads_as_lasting_command(line) && !holds_literal(line));
+            proptest::prop_assert_eq!(is_inert(&body), defined, "{:?}", String::from_utf8_lossy(&body));
         }
     }
 
