@@ -1,4 +1,4 @@
-//! Running a [`CreatePlan`] on the destination: CREATE parents first (with CREATE-SPECIAL-USE where planned), then SUBSCRIBE, stopping at the first refusal.
+//! Running a [`CreatePlan`] on the destination: CREATE parents first (with CREATE-SPECIAL-USE where planned), then SUBSCRIBE, in flights of operations that do not depend on each other, stopping at the first refusal.
 //!
 //! Decisions:
 //! - **The first refusal stops the run.** Later folders may live inside
@@ -6,7 +6,10 @@
 //!   understand than "stopped at this folder". Nothing is undone: the
 //!   folders made so far are kept, and running again (after fixing the
 //!   cause) continues, because a new plan holds only what is still missing
-//!   and CREATE of an existing folder is not an error.
+//!   and CREATE of an existing folder is not an error. Operations that do
+//!   not depend on each other go in one flight (one round trip): folders
+//!   at the same depth, then all subscriptions; a refusal in a flight
+//!   keeps what the others in it did, and no later flight is sent.
 //! - Every refusal of an operation on a folder (the server's NO or BAD, a
 //!   name it cannot take) is a [`Refusal`] in the report, not an `Err`:
 //!   the run finished, and the report says where it stopped. A lost
@@ -19,7 +22,7 @@
 //!   SUBSCRIBE is accepted).
 
 use crate::error::{Error, Problem};
-use crate::imap::Session;
+use crate::imap::{FolderCommand, Session};
 
 use super::name::MailboxName;
 use super::plan_create::{CreatePlan, FolderOp};
@@ -83,7 +86,8 @@ pub struct ApplyReport {
     /// before copying.
     pub moved: Vec<(MailboxName, MailboxName)>,
     /// The connection was lost (or timed out, or the server was busy) at
-    /// this point: what is listed above was done, the rest was not tried.
+    /// this point: what is listed above was done, the rest was not tried
+    /// or is not known.
     pub lost: Option<Error>,
 }
 
@@ -128,10 +132,15 @@ impl ApplyReport {
     }
 }
 
-/// Runs the plan's operations in order on the destination session.
+/// Runs the plan's operations on the destination session: CREATEs in
+/// flights, each folder in the flight after its parents' (so a parent is
+/// made before anything inside it), then every SUBSCRIBE in one flight.
+/// A flight is one round trip however many folders it holds (over a long
+/// link, a tree of folders costs its depth, not its size).
 ///
 /// See the module notes: the first refusal stops the run and is reported
-/// in [`ApplyReport::refused`].
+/// in [`ApplyReport::refused`]; what was in its flight and done is kept,
+/// the later flights are not sent.
 ///
 /// # Errors
 /// The session's errors on the LIST after CREATE (a lost connection in
@@ -139,43 +148,129 @@ impl ApplyReport {
 /// before it).
 pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyReport, Error> {
     let mut report = ApplyReport::default();
-    for (i, op) in plan.ops.iter().enumerate() {
-        let done = match op {
-            FolderOp::Create { name, special_use } => session
-                .create(name.wire(), special_use.map(|s| s.attribute_text()))
-                .await
-                .map(|()| report.created.push(name.clone())),
-            FolderOp::Subscribe { name } => session
-                .subscribe(name.wire())
-                .await
-                .map(|()| report.subscribed.push(name.clone())),
-        };
-        match done {
-            Ok(()) => tracing::debug!(?op, "folder operation done"),
+    let flights = flights(&plan.ops);
+    for (k, flight) in flights.iter().enumerate() {
+        let commands: Vec<FolderCommand<'_>> =
+            flight.iter().map(|&i| command(&plan.ops[i])).collect();
+        let mut not_done: Vec<usize> = Vec::new();
+        match session.folder_flight(&commands).await {
+            Ok(outcomes) => {
+                for (&i, done) in flight.iter().zip(outcomes) {
+                    let op = &plan.ops[i];
+                    match done {
+                        Ok(()) => {
+                            tracing::debug!(?op, "folder operation done");
+                            match op {
+                                FolderOp::Create { name, .. } => report.created.push(name.clone()),
+                                FolderOp::Subscribe { name } => {
+                                    report.subscribed.push(name.clone())
+                                }
+                            }
+                        }
+                        Err(error) if error.is_transient() => {
+                            tracing::debug!(?op, code = error.code(), "server busy in a folder operation");
+                            report.lost.get_or_insert(error);
+                        }
+                        Err(error) => {
+                            tracing::debug!(?op, code = error.code(), "folder operation refused");
+                            if report.refused.is_none() {
+                                report.refused = Some(Refusal {
+                                    op: op.clone(),
+                                    error,
+                                });
+                            } else {
+                                not_done.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            // The connection broke: what the server did of this flight is
+            // not known; the caller lists the folders again on a fresh
+            // connection and goes on from there.
             Err(error) if error.is_transient() => {
-                tracing::debug!(
-                    ?op,
-                    code = error.code(),
-                    "connection lost in a folder operation"
-                );
+                tracing::debug!(code = error.code(), "connection lost in a folder flight");
                 report.lost = Some(error);
                 return Ok(report);
             }
+            // Anything else ends the flight as a refusal: its first
+            // operation carries the error, the others count as not done (a
+            // new plan holds what is still missing).
             Err(error) => {
+                let op = &plan.ops[flight[0]];
                 tracing::debug!(?op, code = error.code(), "folder operation refused");
                 report.refused = Some(Refusal {
                     op: op.clone(),
                     error,
                 });
-                report.not_attempted = plan.ops[i + 1..].to_vec();
-                break;
+                not_done.extend(&flight[1..]);
             }
+        }
+        if report.lost.is_some() {
+            return Ok(report);
+        }
+        if report.refused.is_some() {
+            not_done.extend(flights[k + 1..].iter().flatten());
+            not_done.sort_unstable();
+            report.not_attempted = not_done.iter().map(|&i| plan.ops[i].clone()).collect();
+            break;
         }
     }
     if report.refused.is_none() && !report.created.is_empty() {
         keep_look_alikes_apart(session, plan, &mut report).await?;
     }
     Ok(report)
+}
+
+fn command(op: &FolderOp) -> FolderCommand<'_> {
+    match op {
+        FolderOp::Create { name, special_use } => FolderCommand::Create {
+            wire_name: name.wire(),
+            special_use: special_use.map(|s| s.attribute_text()),
+        },
+        FolderOp::Subscribe { name } => FolderCommand::Subscribe {
+            wire_name: name.wire(),
+        },
+    }
+}
+
+/// The plan's operations (indexes) in flights: a CREATE goes in the
+/// flight after every earlier CREATE of a name its own starts with (its
+/// parents, and, to be safe, any name that merely begins the same way),
+/// and every SUBSCRIBE after every CREATE.
+fn flights(ops: &[FolderOp]) -> Vec<Vec<usize>> {
+    let mut level = vec![0usize; ops.len()];
+    for (j, op) in ops.iter().enumerate() {
+        if let FolderOp::Create { name, .. } = op {
+            level[j] = ops[..j]
+                .iter()
+                .enumerate()
+                .filter(|(_, earlier)| {
+                    matches!(earlier, FolderOp::Create { name: p, .. } if name.wire().starts_with(p.wire()))
+                })
+                .map(|(i, _)| level[i] + 1)
+                .max()
+                .unwrap_or(0);
+        }
+    }
+    let creates = ops
+        .iter()
+        .zip(&level)
+        .filter(|(op, _)| matches!(op, FolderOp::Create { .. }))
+        .map(|(_, l)| l + 1)
+        .max()
+        .unwrap_or(0);
+    for (op, l) in ops.iter().zip(level.iter_mut()) {
+        if matches!(op, FolderOp::Subscribe { .. }) {
+            *l = creates;
+        }
+    }
+    let mut flights: Vec<Vec<usize>> = vec![Vec::new(); level.iter().max().map_or(0, |m| m + 1)];
+    for (i, l) in level.iter().enumerate() {
+        flights[*l].push(i);
+    }
+    flights.retain(|f| !f.is_empty());
+    flights
 }
 
 /// Lists the folders again after CREATE: a created name that is not
@@ -265,6 +360,34 @@ async fn keep_look_alikes_apart(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_flies_after_its_parents_and_subscriptions_after_every_folder() {
+        let name = |d: &str| MailboxName::from_display(d, false).unwrap();
+        let create = |d: &str| FolderOp::Create {
+            name: name(d),
+            special_use: None,
+        };
+        let subscribe = |d: &str| FolderOp::Subscribe { name: name(d) };
+        let ops = vec![
+            create("Archive"),
+            create("Archive/2022"),
+            create("Customers"),
+            create("Customers/Acme"),
+            create("Customers/Acme/Orders"),
+            create("Lists"),
+            create("Archive/2023"),
+            subscribe("INBOX"),
+            subscribe("Archive"),
+            subscribe("Customers/Acme/Orders"),
+        ];
+        assert_eq!(
+            flights(&ops),
+            vec![vec![0, 2, 5], vec![1, 3, 6], vec![4], vec![7, 8, 9]]
+        );
+        assert_eq!(flights(&[subscribe("INBOX")]), vec![vec![0]]);
+        assert!(flights(&[]).is_empty());
+    }
 
     #[test]
     fn a_refusal_names_the_folder_as_people_read_it_and_says_what_next() {

@@ -237,6 +237,43 @@ impl FetchReply {
     }
 }
 
+/// What [`Session::examine_listed`] reads of a folder with opening it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FirstListing {
+    /// The messages of these UIDs (IMAP syntax: `1:5000`).
+    Uids(String),
+    /// Every message whose flags changed, or that arrived, after this
+    /// HIGHESTMODSEQ (CONDSTORE `CHANGEDSINCE`).
+    ChangedSince(u64),
+}
+
+/// The FETCH items of a listing: size, flags, date and identifying
+/// headers, with `modifier` (such as ` (CHANGEDSINCE 5)`) after them.
+fn meta_query(modifier: &str) -> String {
+    format!(
+        "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
+    )
+}
+
+/// One reply of a listing, with its size as given (checked later). A reply
+/// without the headers asked for is not an answer to the listing (a server
+/// may report another session's flag change at any time, RFC 3501 §7).
+fn meta_reply(f: FetchReply) -> Option<(Option<u32>, MessageMeta)> {
+    let (Some(uid), Some(headers)) = (f.uid, f.header) else {
+        return None;
+    };
+    Some((
+        f.size,
+        MessageMeta {
+            uid,
+            size: 0,
+            flags: f.flags,
+            internal_date: f.internal_date,
+            headers,
+        },
+    ))
+}
+
 /// A UID FETCH read to its very end: each reply goes to `each` as it
 /// arrives, and the command's own outcome comes back (`Err` with the
 /// server's words for a NO or BAD). async-imap's FETCH stream ends quietly
@@ -261,14 +298,7 @@ async fn uid_fetch_all(
                 status,
                 outcome,
             } if *done == tag => {
-                return Ok(match status {
-                    Status::Ok => Ok(()),
-                    _ => Err(outcome
-                        .information
-                        .as_deref()
-                        .unwrap_or("no reason given")
-                        .to_owned()),
-                });
+                return Ok(said(status, outcome.information.as_deref()));
             }
             Response::Data {
                 status: Status::Bye,
@@ -278,6 +308,14 @@ async fn uid_fetch_all(
             // reads the folder afresh.
             _ => {}
         }
+    }
+}
+
+/// A command's tagged outcome: OK, or the server's words.
+fn said(status: &Status, information: Option<&str>) -> Result<(), String> {
+    match status {
+        Status::Ok => Ok(()),
+        _ => Err(information.unwrap_or("no reason given").to_owned()),
     }
 }
 
@@ -308,35 +346,166 @@ impl Session {
     pub async fn examine(&mut self, wire_name: &str) -> Result<FolderStatus, Error> {
         // async-imap quotes the name itself.
         let name = wire_name.to_owned();
-        let host = self.endpoint.host.clone();
         let mailbox = self
             .with_timeout(move |s| Box::pin(async move { s.examine(&name).await }))
-            .await
-            .map_err(|e| {
-                let detail = e.detail().unwrap_or_default();
-                if detail.contains("ALREADYEXISTS") {
-                    // Dovecot creating a special folder (`auto = create`)
-                    // for another session at that moment answers this:
-                    // busy, not a refusal; the folder is tried again.
-                    Error::new(Problem::ServerBusy {
-                        host,
-                        wait_secs: None,
-                    })
-                    .with_detail(format!(
-                        "another connection was creating the folder \"{wire_name}\" ({detail})"
-                    ))
-                } else if matches!(e.problem(), Problem::Protocol { .. }) {
-                    Error::new(Problem::ServerRefused {
-                        host,
-                        action: format!("open the folder \"{wire_name}\""),
-                    })
-                    .with_detail(e.detail().unwrap_or_default().to_owned())
-                } else {
-                    e
-                }
-            })?;
+            .await;
+        self.opened(mailbox, wire_name)
+    }
+
+    /// EXAMINE and, in the same flight, the first listing of the folder
+    /// (what [`Session::fetch_meta`] or
+    /// [`Session::fetch_meta_changed_since`] give): one round trip for
+    /// both. The listing is kept only when EXAMINE opened the folder (a
+    /// FETCH after a refused EXAMINE reads nothing of this folder, and is
+    /// dropped with the refusal).
+    pub async fn examine_listed(
+        &mut self,
+        wire_name: &str,
+        listing: FirstListing,
+    ) -> Result<(FolderStatus, Vec<MessageMeta>), Error> {
+        let Ok(name) = self.quoted(wire_name, "the folder name") else {
+            // A name that goes only as a literal: one command at a time.
+            let status = self.examine(wire_name).await?;
+            let metas = match listing {
+                FirstListing::Uids(set) => self.fetch_meta(&set).await?,
+                FirstListing::ChangedSince(modseq) => self.fetch_meta_changed_since(modseq).await?,
+            };
+            return Ok((status, metas));
+        };
+        let (set, modifier) = match listing {
+            FirstListing::Uids(set) => (set, String::new()),
+            FirstListing::ChangedSince(modseq) => {
+                ("1:*".to_owned(), format!(" (CHANGEDSINCE {modseq})"))
+            }
+        };
+        let query = meta_query(&modifier);
+        // Both commands in one write, so that they leave together.
+        let (examine, fetch) = (self.next_raw_tag(), self.next_raw_tag());
+        self.write_raw(
+            format!("{examine} EXAMINE {name}\r\n{fetch} UID FETCH {set} {query}\r\n").as_bytes(),
+        )
+        .await?;
+        let (opened, replies, outcome) = self
+            .with_timeout(move |s| {
+                Box::pin(async move {
+                    let mut mailbox = async_imap::types::Mailbox::default();
+                    let mut opened: Option<Result<(), async_imap::error::Error>> = None;
+                    let mut replies = Vec::new();
+                    loop {
+                        let Some(reply) = s.read_response().await? else {
+                            return Err(async_imap::error::Error::ConnectionLost);
+                        };
+                        match reply.parsed() {
+                            Response::Done {
+                                tag,
+                                status,
+                                outcome,
+                            } if tag.0 == examine => {
+                                opened = Some(match status {
+                                    Status::Ok => Ok(()),
+                                    Status::No => Err(async_imap::error::Error::No(format!(
+                                        "outcome: {outcome:?}"
+                                    ))),
+                                    _ => Err(async_imap::error::Error::Bad(format!(
+                                        "outcome: {outcome:?}"
+                                    ))),
+                                });
+                            }
+                            Response::Done {
+                                tag,
+                                status,
+                                outcome,
+                            } if tag.0 == fetch => {
+                                let said = said(status, outcome.information.as_deref());
+                                let opened = opened.unwrap_or_else(|| {
+                                    Err(async_imap::error::Error::Bad(
+                                        "no answer to EXAMINE".to_owned(),
+                                    ))
+                                });
+                                return Ok((opened.map(|()| mailbox), replies, said));
+                            }
+                            Response::Data {
+                                status: Status::Bye,
+                                ..
+                            } => return Err(async_imap::error::Error::ConnectionLost),
+                            Response::Data {
+                                status: Status::Ok,
+                                outcome,
+                            } if opened.is_none() => {
+                                use imap_proto::ResponseCode as C;
+                                match &outcome.code {
+                                    Some(C::UidValidity(v)) => mailbox.uid_validity = Some(*v),
+                                    Some(C::UidNext(n)) => mailbox.uid_next = Some(*n),
+                                    Some(C::HighestModSeq(m)) => mailbox.highest_modseq = Some(*m),
+                                    Some(C::PermanentFlags(flags)) => {
+                                        mailbox.permanent_flags.extend(flags.iter().map(|f| {
+                                            async_imap::types::Flag::from((*f).to_string())
+                                        }))
+                                    }
+                                    _ => {}
+                                }
+                            }
+                            Response::MailboxData(imap_proto::MailboxDatum::Exists(n))
+                                if opened.is_none() =>
+                            {
+                                mailbox.exists = *n;
+                            }
+                            Response::Fetch(_, attrs) if matches!(opened, Some(Ok(()))) => {
+                                replies.extend(meta_reply(FetchReply::of(attrs)));
+                            }
+                            _ => {}
+                        }
+                    }
+                })
+            })
+            .await?;
+        let opened = opened.map_err(|e| self.working_error(e));
+        let status = self.opened(opened, wire_name)?;
+        Ok((status, self.metas(replies, outcome)?))
+    }
+
+    /// EXAMINE's answer as the folder's status, or why it could not be
+    /// opened, in words.
+    fn opened(
+        &self,
+        mailbox: Result<async_imap::types::Mailbox, Error>,
+        wire_name: &str,
+    ) -> Result<FolderStatus, Error> {
+        let host = self.endpoint.host.clone();
+        let mailbox = mailbox.map_err(|e| {
+            let detail = e.detail().unwrap_or_default();
+            if detail.contains("ALREADYEXISTS") {
+                // Dovecot creating a special folder (`auto = create`)
+                // for another session at that moment answers this:
+                // busy, not a refusal; the folder is tried again.
+                Error::new(Problem::ServerBusy {
+                    host,
+                    wait_secs: None,
+                })
+                .with_detail(format!(
+                    "another connection was creating the folder \"{wire_name}\" ({detail})"
+                ))
+            } else if matches!(e.problem(), Problem::Protocol { .. }) {
+                Error::new(Problem::ServerRefused {
+                    host,
+                    action: format!("open the folder \"{wire_name}\""),
+                })
+                .with_detail(e.detail().unwrap_or_default().to_owned())
+            } else {
+                e
+            }
+        })?;
+        self.status_of(&mailbox, wire_name)
+    }
+
+    /// What opening a folder told of it.
+    fn status_of(
+        &self,
+        mailbox: &async_imap::types::Mailbox,
+        wire_name: &str,
+    ) -> Result<FolderStatus, Error> {
         Ok(FolderStatus {
-            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
+            uid_validity: self.uid_validity_of(mailbox, wire_name)?,
             uid_next: mailbox.uid_next,
             exists: mailbox.exists,
             highest_modseq: mailbox.highest_modseq,
@@ -379,13 +548,7 @@ impl Session {
         let mailbox = self
             .with_timeout(move |s| Box::pin(async move { s.select(&name).await }))
             .await?;
-        Ok(FolderStatus {
-            uid_validity: self.uid_validity_of(&mailbox, wire_name)?,
-            uid_next: mailbox.uid_next,
-            exists: mailbox.exists,
-            highest_modseq: mailbox.highest_modseq,
-            permanent_flags: Vec::new(),
-        })
+        self.status_of(&mailbox, wire_name)
     }
 
     /// The folder's UIDVALIDITY, which every server must send when a folder
@@ -445,38 +608,58 @@ impl Session {
         {
             return Err(self.refused(format!("set the tag {flag:?}"), "not a valid flag name"));
         }
+        let commands: Vec<String> = changes
+            .iter()
+            .map(|(uids, flag, add)| {
+                let sign = if *add { '+' } else { '-' };
+                format!("UID STORE {} {sign}FLAGS.SILENT ({flag})", uid_set(uids))
+            })
+            .collect();
+        let outcomes = self.flight_ok(&commands).await?;
+        // The first refusal is reported after all replies are in, so the
+        // connection stays in step.
+        match changes
+            .iter()
+            .zip(outcomes)
+            .find_map(|(change, outcome)| outcome.err().map(|text| (change, text)))
+        {
+            Some(((uids, flag, _), text)) => Err(self.refused(
+                format!("change the tag {flag} on {} message(s)", uids.len()),
+                &text,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Commands that need no data back, all written at once and their
+    /// replies read in order: one round trip however many there are. Each
+    /// is its own command (a refusal of one does not stop the others); the
+    /// inner results are the server's OK or the words of its NO or BAD, the
+    /// outer error a connection lost or fallen silent.
+    pub(super) async fn flight_ok(
+        &mut self,
+        commands: &[String],
+    ) -> Result<Vec<Result<(), String>>, Error> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
         let timeout = self.endpoint.timeout;
         let activity = self.activity();
         let fut = async {
-            let mut commands = Vec::new();
-            let mut tags = Vec::with_capacity(changes.len());
-            for (uids, flag, add) in &changes {
+            let mut bytes = Vec::new();
+            let mut tags = Vec::with_capacity(commands.len());
+            for command in commands {
                 let tag = self.next_raw_tag();
-                let sign = if *add { '+' } else { '-' };
-                commands.extend_from_slice(
-                    format!(
-                        "{tag} UID STORE {} {sign}FLAGS.SILENT ({flag})\r\n",
-                        uid_set(uids)
-                    )
-                    .as_bytes(),
-                );
+                bytes.extend_from_slice(format!("{tag} {command}\r\n").as_bytes());
                 tags.push(tag);
             }
-            self.write_raw(&commands).await?;
-            let mut refused = None;
-            for ((uids, flag, _), tag) in changes.iter().zip(&tags) {
+            self.write_raw(&bytes).await?;
+            let mut outcomes = Vec::with_capacity(tags.len());
+            for tag in &tags {
                 let done = self.read_done(tag).await?;
-                if !done.ok && refused.is_none() {
-                    refused = Some(self.refused(
-                        format!("change the tag {flag} on {} message(s)", uids.len()),
-                        &done.text,
-                    ));
-                }
+                outcomes.push(if done.ok { Ok(()) } else { Err(done.text) });
             }
-            match refused {
-                Some(e) => Err(e),
-                None => Ok(()),
-            }
+            Ok(outcomes)
         };
         match super::until_silent(&activity, timeout, fut).await {
             Some(r) => r,
@@ -527,40 +710,33 @@ impl Session {
         modifier: &str,
     ) -> Result<Vec<MessageMeta>, Error> {
         let set = uid_set.to_owned();
-        let query = format!(
-            "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS ({IDENTITY_FIELDS})]){modifier}"
-        );
+        let query = meta_query(modifier);
         let (replies, outcome) = self
             .with_timeout(move |s| {
                 Box::pin(async move {
                     let mut replies = Vec::new();
-                    let outcome = uid_fetch_all(s, &set, &query, |f| {
-                        if let (Some(uid), Some(headers)) = (f.uid, f.header) {
-                            replies.push((
-                                f.size,
-                                MessageMeta {
-                                    uid,
-                                    size: 0,
-                                    flags: f.flags,
-                                    internal_date: f.internal_date,
-                                    headers,
-                                },
-                            ));
-                        }
-                    })
-                    .await?;
+                    let outcome =
+                        uid_fetch_all(s, &set, &query, |f| replies.extend(meta_reply(f))).await?;
                     Ok((replies, outcome))
                 })
             })
             .await?;
+        self.metas(replies, outcome)
+    }
+
+    /// A listing's replies (see [`meta_reply`]) and the FETCH's outcome
+    /// as the messages it describes, by UID.
+    fn metas(
+        &self,
+        replies: Vec<(Option<u32>, MessageMeta)>,
+        outcome: Result<(), String>,
+    ) -> Result<Vec<MessageMeta>, Error> {
         if let Err(text) = outcome {
             return Err(self.refused("read the messages' headers".to_owned(), &text));
         }
-        // A reply without the headers asked for is not an answer to this
-        // command (a server may report another session's flag change at
-        // any time, RFC 3501 §7); one with them but without RFC822.SIZE is
-        // unusable: the size is part of the message's identity, and 0
-        // would describe an empty message.
+        // One reply with the headers but without RFC822.SIZE is unusable:
+        // the size is part of the message's identity, and 0 would describe
+        // an empty message.
         let mut metas = Vec::with_capacity(replies.len());
         for (size, mut meta) in replies {
             let Some(size) = size else {
@@ -780,6 +956,14 @@ impl Session {
                 unwaited.push(item.body);
                 if item.body.len() <= COALESCE_BELOW {
                     pending.extend_from_slice(item.body);
+                    // Written in pieces of about COALESCE_BELOW: a copy of
+                    // the whole batch would double what a batch holds in
+                    // memory (nothing comes back before the command ends,
+                    // so it is still one round trip).
+                    if pending.len() >= COALESCE_BELOW {
+                        self.write_raw(&pending).await?;
+                        pending.clear();
+                    }
                 } else {
                     self.write_raw(&pending).await?;
                     pending.clear();
@@ -982,11 +1166,28 @@ const LASTING_COMMANDS: &[&str] = &[
 /// and there is no NUL byte; an empty message is not inert either
 /// (servers refuse it). See the module's note.
 pub fn is_inert(body: &[u8]) -> bool {
-    !body.is_empty()
-        && !body.contains(&0)
-        && body
-            .split(|b| *b == b'\n' || *b == b'\r')
-            .all(|line| !reads_as_lasting_command(line) && !holds_literal(line))
+    // One pass over the bytes (this runs on every message copied): a line
+    // is looked at when it ends, a `{` where it stands (a literal's
+    // announcement holds no line end, so looking past the line is the
+    // same as looking within it).
+    if body.is_empty() {
+        return false;
+    }
+    let mut start = 0;
+    for (i, b) in body.iter().enumerate() {
+        match b {
+            0 => return false,
+            b'\n' | b'\r' => {
+                if reads_as_lasting_command(&body[start..i]) {
+                    return false;
+                }
+                start = i + 1;
+            }
+            b'{' if announces_literal(&body[i + 1..]) => return false,
+            _ => {}
+        }
+    }
+    !reads_as_lasting_command(&body[start..])
 }
 
 /// `^\s*<tag>\s+<lasting command>(\s|$)` or `DONE`, case-insensitively.
@@ -1015,19 +1216,11 @@ fn reads_as_lasting_command(line: &[u8]) -> bool {
             .any(|name| second.eq_ignore_ascii_case(name.as_bytes()))
 }
 
-/// Does the line hold `{` digits, an optional `+` or `-`, and `}`?
-fn holds_literal(line: &[u8]) -> bool {
-    line.iter().enumerate().any(|(i, b)| {
-        if *b != b'{' {
-            return false;
-        }
-        let rest = &line[i + 1..];
-        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return false;
-        }
-        matches!(&rest[digits..], [b'}', ..] | [b'+' | b'-', b'}', ..])
-    })
+/// Does what follows a `{` read as digits, an optional `+` or `-`, and
+/// `}` (a literal's announcement)?
+fn announces_literal(rest: &[u8]) -> bool {
+    let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && matches!(&rest[digits..], [b'}', ..] | [b'+' | b'-', b'}', ..])
 }
 
 /// LITERAL- (RFC 7888): non-synchronising literals of at most this many
@@ -1035,7 +1228,8 @@ fn holds_literal(line: &[u8]) -> bool {
 const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// A message sent without waiting and smaller than this goes in the same
-/// write as its command line.
+/// write as its command line (and the small messages after it, up to
+/// about this many bytes a write).
 const COALESCE_BELOW: usize = 64 * 1024;
 
 /// The longest keyword sent without waiting for the server's `+`:
@@ -1240,6 +1434,15 @@ impl<'s> ReadOnly<'s> {
         self.0.examine(wire_name).await
     }
 
+    /// [`Session::examine_listed`].
+    pub async fn examine_listed(
+        &mut self,
+        wire_name: &str,
+        listing: FirstListing,
+    ) -> Result<(FolderStatus, Vec<MessageMeta>), Error> {
+        self.0.examine_listed(wire_name, listing).await
+    }
+
     /// [`Session::counts_of_all`] (STATUS: nothing is opened).
     pub async fn counts_of_all(
         &mut self,
@@ -1405,6 +1608,36 @@ mod tests {
         ];
         for body in not_inert {
             assert!(!is_inert(body), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading says what the definition says: no line
+        /// (split at LF and CR) reads as a lasting command or holds a
+        /// literal's announcement, no NUL, not empty.
+        #[test]
+        fn inertness_read_in_one_pass_is_the_line_by_line_definition(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a1 ", "zz", " ", "\t", "\r", "\n", "\r\n", "UID", "uid", "COPY",
+                    "copyright", "done", "DONE", "X", "xmas", "Xy", "{", "}", "5", "12",
+                    "+", "-", "\0", "select", "Store", "word", ".",
+                ]),
+                0..24,
+            )
+        ) {
+            let body = parts.concat().into_bytes();
+            let holds_literal = |line: &[u8]| {
+                line.iter()
+                    .enumerate()
+                    .any(|(i, b)| *b == b'{' && announces_literal(&line[i + 1..]))
+            };
+            let defined = !body.is_empty()
+                && !body.contains(&0)
+                && body
+                    .split(|b| *b == b'\n' || *b == b'\r')
+                    .all(|line| !reads_as_lasting_command(line) && !holds_literal(line));
+            proptest::prop_assert_eq!(is_inert(&body), defined, "{:?}", String::from_utf8_lossy(&body));
         }
     }
 

@@ -127,6 +127,24 @@ pub struct Listed {
     pub attributes: Vec<String>,
 }
 
+/// A folder operation of [`Session::folder_flight`].
+#[derive(Debug, Clone, Copy)]
+pub enum FolderCommand<'a> {
+    /// CREATE the folder (its wire name), with a special-use attribute
+    /// where the server offers CREATE-SPECIAL-USE.
+    Create {
+        /// The folder's name as the server spells it.
+        wire_name: &'a str,
+        /// Such as `\Archive`.
+        special_use: Option<&'a str>,
+    },
+    /// SUBSCRIBE to the folder.
+    Subscribe {
+        /// The folder's name as the server spells it.
+        wire_name: &'a str,
+    },
+}
+
 /// A side's hierarchy and folders, as [`Session::hierarchy_and_folders`]
 /// read them.
 #[derive(Clone, Debug, Default)]
@@ -638,36 +656,99 @@ impl Session {
         wire_name: &str,
         special_use: Option<&str>,
     ) -> Result<(), Error> {
-        let name = self.quoted(wire_name, "the folder name")?;
-        let command = match special_use {
-            Some(attr) if self.capabilities.has("CREATE-SPECIAL-USE") => {
-                format!("CREATE {name} (USE ({attr}))")
-            }
-            _ => format!("CREATE {name}"),
+        let op = FolderCommand::Create {
+            wire_name,
+            special_use,
         };
-        match self.run_ok(&command).await? {
-            Ok(()) => Ok(()),
-            Err(text)
-                if text.to_ascii_uppercase().contains("ALREADYEXISTS")
-                    || text.contains("already exists") =>
-            {
-                Ok(())
-            }
-            Err(text) => Err(self.refused(format!("create the folder \"{wire_name}\""), &text)),
-        }
+        let command = self.folder_command(&op)?;
+        let said = self.run_ok(&command).await?;
+        self.folder_outcome(&op, said)
     }
 
     /// SUBSCRIBE to a folder, so mail apps show it.
     pub async fn subscribe(&mut self, wire_name: &str) -> Result<(), Error> {
-        let name = self.quoted(wire_name, "the folder name")?;
-        self.run_ok(&format!("SUBSCRIBE {name}"))
-            .await?
-            .map_err(|text| {
-                self.refused(
-                    format!("show the folder \"{wire_name}\" in mail apps (subscribe)"),
-                    &text,
-                )
+        let op = FolderCommand::Subscribe { wire_name };
+        let command = self.folder_command(&op)?;
+        let said = self.run_ok(&command).await?;
+        self.folder_outcome(&op, said)
+    }
+
+    /// Several CREATEs and SUBSCRIBEs in one round trip: all written at
+    /// once, the server doing them in order, each its own command (a
+    /// refusal of one does not stop the others, so only operations that do
+    /// not depend on each other belong in one flight). One result per
+    /// operation, as [`Session::create`] and [`Session::subscribe`] give
+    /// them; a name that cannot be sent is refused without being sent. The
+    /// outer error: the connection was lost or fell silent, and what the
+    /// server did of the flight is not known.
+    pub async fn folder_flight(
+        &mut self,
+        ops: &[FolderCommand<'_>],
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        let built: Vec<Result<String, Error>> =
+            ops.iter().map(|op| self.folder_command(op)).collect();
+        let commands: Vec<String> = built
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .cloned()
+            .collect();
+        let mut said = self.flight_ok(&commands).await?.into_iter();
+        Ok(ops
+            .iter()
+            .zip(built)
+            .map(|(op, command)| {
+                command?;
+                let outcome = said.next().unwrap_or(Ok(()));
+                self.folder_outcome(op, outcome)
             })
+            .collect())
+    }
+
+    fn folder_command(&self, op: &FolderCommand<'_>) -> Result<String, Error> {
+        Ok(match *op {
+            FolderCommand::Create {
+                wire_name,
+                special_use,
+            } => {
+                let name = self.quoted(wire_name, "the folder name")?;
+                match special_use {
+                    Some(attr) if self.capabilities.has("CREATE-SPECIAL-USE") => {
+                        format!("CREATE {name} (USE ({attr}))")
+                    }
+                    _ => format!("CREATE {name}"),
+                }
+            }
+            FolderCommand::Subscribe { wire_name } => {
+                format!("SUBSCRIBE {}", self.quoted(wire_name, "the folder name")?)
+            }
+        })
+    }
+
+    /// A folder operation's reply as its result: CREATE of a folder that
+    /// already exists is done.
+    fn folder_outcome(
+        &self,
+        op: &FolderCommand<'_>,
+        said: Result<(), String>,
+    ) -> Result<(), Error> {
+        let Err(text) = said else {
+            return Ok(());
+        };
+        match *op {
+            FolderCommand::Create { wire_name, .. } => {
+                if text.to_ascii_uppercase().contains("ALREADYEXISTS")
+                    || text.contains("already exists")
+                {
+                    Ok(())
+                } else {
+                    Err(self.refused(format!("create the folder \"{wire_name}\""), &text))
+                }
+            }
+            FolderCommand::Subscribe { wire_name } => Err(self.refused(
+                format!("show the folder \"{wire_name}\" in mail apps (subscribe)"),
+                &text,
+            )),
+        }
     }
 
     /// Runs a command that needs no data back. The inner `Err` carries the

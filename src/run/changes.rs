@@ -28,6 +28,12 @@ pub(super) struct Changes {
 }
 
 impl Changes {
+    /// Whether applying these changes writes anything at the destination
+    /// (and so opens the folder there read-write).
+    pub(super) fn writes(&self, delete2: bool) -> bool {
+        !self.updated.is_empty() || (delete2 && !self.gone.is_empty())
+    }
+
     pub(super) fn find(
         st: &State,
         folder: FolderId,
@@ -90,34 +96,39 @@ impl Changes {
 /// Writes flag changes (and removals, when asked) at the destination, then
 /// records them. A crash in between repeats the same changes next time,
 /// which is harmless (adding a flag twice changes nothing). A keyword the
-/// destination refuses is left off and added to `dropped`.
+/// destination refuses is left off and added to `dropped`. The folder is
+/// opened read-write (SELECT) and checked to be the one whose UIDs are on
+/// record (`dest_uidvalidity`); `None`: it is open read-write already,
+/// checked when opened. True when the folder is open read-write after it.
 #[allow(clippy::too_many_arguments)] // the store, the folder's context and what the report collects
 pub(super) async fn apply_changes(
     dest: &mut Session,
     st: &mut State,
     job: &FolderJob<'_>,
     changes: &Changes,
-    dest_uidvalidity: u32,
+    dest_uidvalidity: Option<u32>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
-) -> Result<(), FolderStop> {
+) -> Result<bool, FolderStop> {
     let now = job.now;
     st.set_synced_flags_all(&changes.baseline, now())?;
-    let removing = job.options.delete2 && !changes.gone.is_empty();
-    if changes.updated.is_empty() && !removing {
-        return Ok(());
+    if !changes.writes(job.options.delete2) {
+        return Ok(false);
     }
+    let removing = job.options.delete2 && !changes.gone.is_empty();
     // The destination UIDs were read under this UIDVALIDITY: a folder
     // replaced since (another program deleted and recreated it) holds other
     // messages under them. Nothing is changed there; the next run finds
     // the copies again by identity.
-    let selected = dest.select(job.dest_name.wire()).await?;
-    if selected.uid_validity != dest_uidvalidity {
-        tracing::warn!(
-            folder = %job.dest_name.display(),
-            "the destination folder was replaced during the copy: no flag change or removal there this time"
-        );
-        return Ok(());
+    if let Some(expected) = dest_uidvalidity {
+        let selected = dest.select(job.dest_name.wire()).await?;
+        if selected.uid_validity != expected {
+            tracing::warn!(
+                folder = %job.dest_name.display(),
+                "the destination folder was replaced during the copy: no flag change or removal there this time"
+            );
+            return Ok(true);
+        }
     }
     let stores: Vec<(&[u32], &str, bool)> = changes
         .add
@@ -167,5 +178,5 @@ pub(super) async fn apply_changes(
         }
         report.removed += changes.gone.len() as u64;
     }
-    Ok(())
+    Ok(true)
 }

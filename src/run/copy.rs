@@ -14,7 +14,7 @@ use crate::event::{Event, EventSink};
 use crate::folder::AllMailPolicy;
 use crate::identity::{Fingerprint, Multiset, Summary};
 use crate::imap::idle::Counts;
-use crate::imap::messages::{FolderStatus, MessageMeta, ReadOnly};
+use crate::imap::messages::{FirstListing, FolderStatus, MessageMeta, ReadOnly};
 use crate::imap::Session;
 use crate::pairing::{self, DestMessage, Listed, Plan, Recorded, Settled, Verdict};
 use crate::state::{
@@ -87,12 +87,63 @@ pub(super) async fn copy_folder(
         }
     }
 
-    // 1. Both folders, read-only, both servers asked at once.
-    let (src_status, dst_status) = tokio::join!(
-        source.examine(job.source_name.wire()),
-        dest.examine(job.dest_name.wire())
+    // 1. Both folders, both servers asked at once; the source in the same
+    // flight for its first listing: what changed since the last clean pass
+    // on record, else the first UIDs (over a long link a round trip saved
+    // per folder; what the store then finds unchanged, or a guess that did
+    // not hold, costs only the server's reading).
+    //
+    // The destination folder is opened read-only, except when the store
+    // has a clean pass of it and the look before the run found it there
+    // under the same UIDVALIDITY: then it is opened read-write at once, so
+    // that flag changes at the source are written without opening it again
+    // (a round trip per changed folder). What SELECT opened must be that
+    // same folder (the store's UIDVALIDITY; the destination UIDs on record
+    // are only meaningful in it), or it is opened read-only again and
+    // goes as any other, where the flag changes open it and check again.
+    let mut writable: Option<u32> = None;
+    let ahead = match state.as_deref_mut() {
+        Some(st) if !options.dry && source.capabilities().has("CONDSTORE") => {
+            match st.folder(job.source_name)? {
+                Some(rec) if rec.highest_modseq.is_some() => {
+                    if rec.dest.name == job.dest_name.display()
+                        && rec.dest.uidvalidity.is_some()
+                        && job.glance.map(|g| g.dest.uid_validity) == rec.dest.uidvalidity
+                        && st.phase()? == Phase::PreCutover
+                    {
+                        writable = rec.dest.uidvalidity;
+                    }
+                    rec.highest_modseq.map(FirstListing::ChangedSince)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| FirstListing::Uids(format!("1:{META_CHUNK}")));
+    let (src_opened, dst_status) = tokio::join!(
+        source.examine_listed(job.source_name.wire(), ahead.clone()),
+        async {
+            match writable {
+                Some(_) => dest.select(job.dest_name.wire()).await,
+                None => dest.examine(job.dest_name.wire()).await,
+            }
+        }
     );
-    let src_status = src_status?;
+    let (src_status, first_listing) = src_opened?;
+    let mut first_listing = Some((ahead, first_listing));
+    let mut selected = false;
+    let dst_status = match (dst_status, writable) {
+        (Ok(status), Some(expected)) if status.uid_validity == expected => {
+            selected = true;
+            Ok(status)
+        }
+        (Ok(_), Some(_)) => {
+            tracing::debug!(folder = %job.dest_name.display(), "another destination folder under this name: opened read-only again");
+            dest.examine(job.dest_name.wire()).await
+        }
+        (other, _) => other,
+    };
     let dst_status = match dst_status {
         Ok(status) => Some(status),
         Err(_) if options.dry => None,
@@ -146,7 +197,10 @@ pub(super) async fn copy_folder(
     // something was removed, which the full comparison handles.
     let mut changed: Option<(Vec<MessageMeta>, Vec<MessageRecord>)> = None;
     if let Some((last, known)) = since {
-        let metas = source.fetch_meta_changed_since(last).await?;
+        let metas = match first_listing.take() {
+            Some((FirstListing::ChangedSince(asked), metas)) if asked == last => metas,
+            _ => source.fetch_meta_changed_since(last).await?,
+        };
         let uids: std::collections::HashSet<u32> = known.iter().map(|m| m.key.uid).collect();
         let new = metas.iter().filter(|m| !uids.contains(&m.uid)).count();
         let present = known.iter().filter(|m| m.fate != Fate::Removed).count();
@@ -178,9 +232,13 @@ pub(super) async fn copy_folder(
         Some((metas, known)) => (metas, Vec::new(), Some(known)),
         None => {
             // Both sides at once: one wait for both listings.
-            let (metas, dest_metas) = tokio::join!(all_meta(source, &src_status), async {
+            let first = match first_listing.take() {
+                Some((FirstListing::Uids(_), metas)) => Some(metas),
+                _ => None,
+            };
+            let (metas, dest_metas) = tokio::join!(all_meta(source, &src_status, first), async {
                 match &dst_status {
-                    Some(status) => all_meta(&mut ReadOnly::new(dest), status).await,
+                    Some(status) => all_meta(&mut ReadOnly::new(dest), status, None).await,
                     None => Ok(Vec::new()),
                 }
             });
@@ -425,15 +483,6 @@ pub(super) async fn copy_folder(
     let (Some(st), Some(dest_folder), Some(dst_status)) = (state, dest_id, dst_status) else {
         unreachable!("a real run has a state store and a destination folder")
     };
-    if to_copy.len() > UNSELECT_ABOVE {
-        // Appending to the folder this session has open would make the
-        // server refresh its view of it after every command (not worth a
-        // round trip for a few new messages).
-        dest.unselect_examined().await?;
-    }
-
-    // 5. Copy in batches. The source FETCH of the next batch overlaps the
-    // APPEND of this one, so at most two batches' bytes are in memory.
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.lock().await.batch_limits(options);
     let batches = split_batches(&to_copy, batch_messages, batch_bytes);
@@ -447,6 +496,109 @@ pub(super) async fn copy_folder(
         // on every time is a refusal of its own.
         reconnect: options.max_retries > 0 && job.attempt.get() > 0,
     };
+
+    // 5. Before the switch: flag changes at the source, and (opt-in)
+    // removals of messages gone from the source. After it, runs only add.
+    // They concern copies made by earlier runs (a copy made now carries its
+    // flags, recorded with it), so they are written before the new
+    // messages go, while the source reads the first batch: over a long
+    // link the two waits overlap.
+    let mut needs_confirmation: Option<FolderStop> = None;
+    let mut changes: Option<Changes> = None;
+    if st.phase()? == Phase::PreCutover {
+        if let Some(folder) = folder_id {
+            let mut found = Changes::find(
+                st,
+                folder,
+                src_status.uid_validity,
+                dest_folder,
+                &source_flags,
+                partial,
+                &dst_status,
+            )?;
+            if !listing_complete && !found.gone.is_empty() {
+                tracing::warn!(
+                    folder = %job.source_name.display(),
+                    listed = report.messages,
+                    exists = src_status.exists,
+                    "the source's listing is incomplete: nothing is removed at the destination this time"
+                );
+                found.gone.clear();
+            }
+            let count = found.gone.len();
+            let at_dest = found.at_destination;
+            if options.delete2
+                && count > 0
+                && !options.delete2_force
+                && (count >= 50 || (count > 3 && count * 10 > at_dest))
+            {
+                // The new messages still go; the folder then stops, asking.
+                needs_confirmation = Some(FolderStop::Fatal(Error::new(
+                    Problem::RemovalNeedsConfirmation {
+                        folder: display.clone(),
+                        count: count as u64,
+                        total: at_dest as u64,
+                    },
+                )));
+            } else {
+                changes = Some(found);
+            }
+        }
+    }
+    // Appending to the folder this session has open would make the server
+    // refresh its view of it after every command (not worth a round trip
+    // for a few new messages). A folder opened read-write is left only by
+    // UNSELECT: CLOSE would remove the messages marked deleted there.
+    let leave = to_copy.len() > UNSELECT_ABOVE;
+    let writes = changes.as_ref().is_some_and(|c| c.writes(options.delete2));
+    // The first batch is read meanwhile when the destination has a round
+    // trip of its own to make first (and the allowances let it go).
+    let first = if (writes || leave) && !options.cancel.is_cancelled() {
+        let pace = pace.lock().await;
+        batches.first().map(|r| &to_copy[r.clone()]).filter(|b| {
+            let bytes = b.iter().map(|c| c.message.size).sum();
+            pace.would_admit(b.len() as u64, bytes, now())
+        })
+    } else {
+        None
+    };
+    let (prepared, fetched) = tokio::join!(
+        async {
+            let selected = match &changes {
+                Some(c) => {
+                    apply_changes(
+                        dest,
+                        st,
+                        job,
+                        c,
+                        (!selected).then_some(dst_status.uid_validity),
+                        &mut dropped,
+                        report,
+                    )
+                    .await?
+                        || selected
+                }
+                None => selected,
+            };
+            if leave && (!selected || dest.capabilities().has("UNSELECT")) {
+                dest.unselect_examined().await?;
+            }
+            Ok::<(), FolderStop>(())
+        },
+        async {
+            match first {
+                Some(batch) => Some(fetch_batch(source, &src_folder, batch).await),
+                None => None,
+            }
+        }
+    );
+    prepared?;
+    if let Some(bodies) = fetched {
+        next_bodies = Some(bodies?);
+    }
+
+    // 6. Copy in batches. The source FETCH of the next batch overlaps the
+    // APPEND of this one, so at most two batches' bytes are in memory.
     for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
             report.dropped_keywords = dropped.into_iter().collect();
@@ -531,52 +683,8 @@ pub(super) async fn copy_folder(
     }
     let highest = report_highest_uid(&to_copy, &mapped);
 
-    // 6. Before the switch: flag changes at the source, and (opt-in)
-    // removals of messages gone from the source. After it, runs only add.
-    if st.phase()? == Phase::PreCutover {
-        if let Some(folder) = folder_id {
-            let mut changes = Changes::find(
-                st,
-                folder,
-                src_status.uid_validity,
-                dest_folder,
-                &source_flags,
-                partial,
-                &dst_status,
-            )?;
-            if !listing_complete && !changes.gone.is_empty() {
-                tracing::warn!(
-                    folder = %job.source_name.display(),
-                    listed = report.messages,
-                    exists = src_status.exists,
-                    "the source's listing is incomplete: nothing is removed at the destination this time"
-                );
-                changes.gone.clear();
-            }
-            if options.delete2 && !changes.gone.is_empty() {
-                let at_dest = changes.at_destination;
-                let count = changes.gone.len();
-                if !options.delete2_force && (count >= 50 || (count > 3 && count * 10 > at_dest)) {
-                    return Err(FolderStop::Fatal(Error::new(
-                        Problem::RemovalNeedsConfirmation {
-                            folder: display.clone(),
-                            count: count as u64,
-                            total: at_dest as u64,
-                        },
-                    )));
-                }
-            }
-            apply_changes(
-                dest,
-                st,
-                job,
-                &changes,
-                dst_status.uid_validity,
-                &mut dropped,
-                report,
-            )
-            .await?;
-        }
+    if let Some(stop) = needs_confirmation {
+        return Err(stop);
     }
     // The destination's UIDNEXT as this pass leaves it, when the pass was
     // clean: before any APPEND of this pass, or after the last one. Mail
@@ -623,10 +731,12 @@ fn report_highest_uid(to_copy: &[Candidate], mapped: &BTreeSet<u32>) -> Option<u
 const META_CHUNK: u32 = 5_000;
 
 /// Size, flags, date and identifying headers of every message in the
-/// selected folder, fetched in UID ranges of [`META_CHUNK`].
+/// selected folder, fetched in UID ranges of [`META_CHUNK`]; `first`: the
+/// first range's, when already read (with opening the folder).
 async fn all_meta(
     session: &mut ReadOnly<'_>,
     status: &FolderStatus,
+    first: Option<Vec<MessageMeta>>,
 ) -> Result<Vec<MessageMeta>, Error> {
     if status.exists == 0 {
         return Ok(Vec::new());
@@ -637,6 +747,10 @@ async fn all_meta(
     // EXISTS is the server's word, not an allocation size.
     let mut out = Vec::with_capacity((status.exists as usize).min(META_CHUNK as usize));
     let mut start = 1u32;
+    if let Some(first) = first {
+        out.extend(first);
+        start = META_CHUNK + 1;
+    }
     while start < next {
         let end = start.saturating_add(META_CHUNK - 1).min(next - 1);
         out.extend(session.fetch_meta(&format!("{start}:{end}")).await?);

@@ -410,6 +410,51 @@ async fn a_refused_folder_stops_the_run_and_is_named() {
     );
 }
 
+/// Over a long link a tree of folders costs its depth, not its size: the
+/// CREATEs of one depth go in one flight, every SUBSCRIBE in another (it
+/// cost a round trip per operation: 12 for these 6 folders and their
+/// subscriptions). Counted at the harness proxy; the tree is then
+/// complete, every folder subscribed.
+#[tokio::test]
+async fn a_tree_of_folders_costs_its_depth_in_round_trips() {
+    let source = source_server(Layout::Courier);
+    let dest = Dovecot::start(Layout::Exchange);
+    let (source_tree, dest_tree) = (tree(&source).await, tree(&dest).await);
+    let map = map_folders(&source_tree, &dest_tree, &Rules::default());
+    let plan = plan_create(&map, &dest_tree).unwrap();
+    let ops = plan.ops.len();
+    assert!(
+        ops >= 12,
+        "six folders, each created and subscribed:\n{}",
+        plan.render_text()
+    );
+
+    let proxy = mailferry_harness::Proxy::start(dest.addr_plain());
+    let mut endpoint = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(proxy.port());
+    endpoint.timeout = Duration::from_secs(10);
+    let mut s = Session::connect(&endpoint, &Credentials::password("alice", "alicepass"))
+        .await
+        .expect("sign in through the proxy");
+    let before = proxy.round_trips();
+    let report = apply(&mut s, &plan).await.expect("the run happens");
+    let spent = proxy.round_trips() - before;
+    s.logout().await;
+    assert_complete(&report);
+    // Two depths of CREATE, one flight of SUBSCRIBE, one LIST to find
+    // folders the server took for look-alikes.
+    assert!(spent <= 4, "{spent} round trips for {ops} operations");
+
+    // Every folder there, selectable and subscribed: nothing left to plan.
+    let again = plan_create(&map, &tree(&dest).await).unwrap();
+    assert!(
+        again.is_empty(),
+        "left to do after one run:\n{}",
+        again.render_text()
+    );
+}
+
 /// Both passwords, as the CLI reads them from the environment.
 const PASSWORDS: [(&str, &str); 2] = [
     ("MAILFERRY_PASSWORD1", "alicepass"),

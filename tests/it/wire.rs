@@ -221,6 +221,20 @@ async fn ordinary_messages_go_at_once_and_one_holding_a_command_waits_for_the_go
         1,
         "30 ordinary messages in one MULTIAPPEND"
     );
+    // Many small messages, far more bytes than one write carries: still
+    // one round trip.
+    let padded: Vec<Vec<u8>> = (100..140)
+        .map(|i| {
+            let mut body = ordinary(i);
+            body.extend(std::iter::repeat_n(b"filler line\r\n", 1500).flatten());
+            body
+        })
+        .collect();
+    assert_eq!(
+        append_counted(&mut session, &proxy, &flags, date, &padded).await,
+        1,
+        "40 messages of 20 KB in one MULTIAPPEND"
+    );
     let mut mixed: Vec<Vec<u8>> = (30..40).map(ordinary).collect();
     mixed[5] = commands_inside(35);
     assert_eq!(
@@ -229,7 +243,7 @@ async fn ordinary_messages_go_at_once_and_one_holding_a_command_waits_for_the_go
         "one message holding a command line waits for its +"
     );
     session.logout().await;
-    assert_eq!(server.fetch_all("alice", "INBOX").len(), 40);
+    assert_eq!(server.fetch_all("alice", "INBOX").len(), 80);
 
     let hidden = Proxy::with_fault(
         server.addr_plain(),
@@ -245,7 +259,7 @@ async fn ordinary_messages_go_at_once_and_one_holding_a_command_waits_for_the_go
     );
     session.logout().await;
     let stored = server.fetch_all("alice", "INBOX");
-    assert_eq!(stored.len(), 50, "each once");
+    assert_eq!(stored.len(), 90, "each once");
     assert!(stored.iter().any(|m| m.body == commands_inside(35)));
 }
 
