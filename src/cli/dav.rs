@@ -6,7 +6,9 @@ use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mailferry::dav::graph::{Graph, GraphAuth};
-use mailferry::dav::{self, Auth, Files, Server, Source};
+use mailferry::dav::locate::locate;
+use mailferry::dav::{self, Auth, Files, Server, Source, Trust};
+use mailferry::discover::DiscoverSettings;
 use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
@@ -36,15 +38,20 @@ pub(crate) enum DavCommand {
 
 #[derive(Args)]
 pub(crate) struct SourceArgs {
-    /// The source's contacts and calendar server: its https:// address, the
-    /// account's address on it, or one address book or calendar.
+    /// The source's contacts and calendars: the account's email address or
+    /// its domain (the servers are found from the provider, the domain's
+    /// RFC 6764 service records or its well-known addresses), or the
+    /// server's https:// address (or one address book or calendar). Give it
+    /// twice for separate contacts and calendar servers: --dav1 CONTACTS-URL
+    /// --dav1 CALENDARS-URL. The password goes only to the servers' own
+    /// domains.
     #[arg(
         long,
-        value_name = "URL",
+        value_name = "ADDRESS|URL",
         required_unless_present_any = ["files1", "graph1"],
         conflicts_with_all = ["files1", "graph1"]
     )]
-    dav1: Option<String>,
+    dav1: Vec<String>,
     /// The source is this Microsoft 365 mailbox (its address): its contact
     /// folders and calendars, read as vCard 4 and iCalendar.
     #[arg(long, value_name = "USER@DOMAIN", conflicts_with = "files1")]
@@ -60,7 +67,7 @@ pub(crate) struct SourceArgs {
     /// file, or a folder of them (each file an address book or a calendar).
     #[arg(long, value_name = "PATH")]
     files1: Option<PathBuf>,
-    /// The source account's user name.
+    /// The source account's user name (default: the email address --dav1 gave).
     #[arg(long, value_name = "USER")]
     user1: Option<String>,
     /// File whose first line is the source's password. Also read: the
@@ -74,17 +81,19 @@ pub(crate) struct SourceArgs {
 
 #[derive(Args)]
 pub(crate) struct DestArgs {
-    /// The destination's contacts and calendar server (as --dav1).
+    /// The destination's contacts and calendars (as --dav1: an email
+    /// address, a domain, or one or two https:// addresses).
     #[arg(
         long,
-        value_name = "URL",
+        value_name = "ADDRESS|URL",
         required_unless_present = "graph2",
         conflicts_with = "graph2"
     )]
-    dav2: Option<String>,
+    dav2: Vec<String>,
     #[command(flatten)]
     graph: GraphDest,
-    /// The destination account's user name.
+    /// The destination account's user name (default: the email address
+    /// --dav2 gave).
     #[arg(long, value_name = "USER")]
     user2: Option<String>,
     /// File whose first line is the destination's password. Also read: the
@@ -121,9 +130,9 @@ pub(crate) struct CheckArgs {
     /// File holding an OAuth access token for the destination (Microsoft 365).
     #[arg(long, value_name = "FILE", requires = "graph2")]
     oauthaccesstoken2: Option<PathBuf>,
-    /// The destination's server (optional here).
-    #[arg(long, value_name = "URL", conflicts_with = "graph2")]
-    dav2: Option<String>,
+    /// The destination's contacts and calendars (optional here; as --dav1).
+    #[arg(long, value_name = "ADDRESS|URL", conflicts_with = "graph2")]
+    dav2: Vec<String>,
     /// The destination account's user name.
     #[arg(long, value_name = "USER", requires = "dav2")]
     user2: Option<String>,
@@ -210,31 +219,68 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
         let name = graph.name();
         return Ok((Source::Graph(graph), name));
     }
-    let url = a
-        .dav1
-        .as_deref()
-        .expect("clap requires --dav1, --files1 or --graph1");
-    let auth = sign_in(
+    let (server, name) = dav_side(
         "1",
-        url,
+        &a.dav1,
         a.user1.as_deref(),
         a.passfile1.as_deref(),
         a.oauthaccesstoken1.as_deref(),
     )?;
-    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("source: {e}"))?;
-    let name = format!("{}@{}", a.user1.as_deref().unwrap_or(""), server.origin());
     Ok((Source::Server(server), name))
 }
 
-fn destination(
-    url: &str,
+/// The servers `--davN` names: its https:// addresses as given, or those
+/// found from an email address or domain (said on stderr, with how).
+fn located(n: &str, given: &[String]) -> anyhow::Result<(Vec<String>, Trust, Option<String>)> {
+    let side = if n == "1" { "source" } else { "destination" };
+    match given {
+        [one] if !one.contains("://") => {
+            let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let found = runtime
+                .block_on(locate(one, &settings))
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            let starts = found.starts();
+            if starts.is_empty() {
+                anyhow::bail!(
+                    "{side}: {} has no contacts and calendar server MailFerry can reach{}",
+                    found.domain,
+                    found.note.map(|n| format!(": {n}")).unwrap_or_default()
+                );
+            }
+            eprintln!(
+                "{side}: contacts at {}, calendars at {} ({}){}",
+                found.contacts.as_deref().unwrap_or("none"),
+                found.calendars.as_deref().unwrap_or("none"),
+                found.how,
+                found.note.map(|n| format!("; {n}")).unwrap_or_default()
+            );
+            let address = one.contains('@').then(|| one.trim().to_owned());
+            Ok((starts, Trust::new(&found.trusted), address))
+        }
+        urls => Ok((urls.to_vec(), Trust::default(), None)),
+    }
+}
+
+/// The contacts and calendar servers of side `n` (`--davN` as given),
+/// signed in; and the side's name in the progress file.
+fn dav_side(
+    n: &str,
+    given: &[String],
     user: Option<&str>,
     passfile: Option<&std::path::Path>,
     token: Option<&std::path::Path>,
 ) -> anyhow::Result<(Server, String)> {
-    let auth = sign_in("2", url, user, passfile, token)?;
-    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("destination: {e}"))?;
-    let name = format!("{}@{}", user.unwrap_or(""), server.origin());
+    let side = if n == "1" { "source" } else { "destination" };
+    let (starts, trust, address) = located(n, given)?;
+    let user = user.map(str::to_owned).or(address);
+    let auth = sign_in(n, &starts[0], user.as_deref(), passfile, token)?;
+    let server =
+        Server::connect_all(&starts, auth, &trust).map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+    let name = format!("{}@{}", user.as_deref().unwrap_or(""), server.origin());
     Ok((server, name))
 }
 
@@ -304,9 +350,9 @@ fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
         let name = graph.name();
         return Ok((Dest::Graph(graph), name));
     }
-    let url = d.dav2.as_deref().expect("clap requires --dav2 or --graph2");
-    let (server, name) = destination(
-        url,
+    let (server, name) = dav_side(
+        "2",
+        &d.dav2,
         d.user2.as_deref(),
         d.passfile2.as_deref(),
         d.oauthaccesstoken2.as_deref(),
@@ -332,7 +378,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         print_plans(&plans, a.json);
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(url) = a.dav2.as_deref() else {
+    if a.dav2.is_empty() {
         let collections = source
             .collections()
             .map_err(|e| anyhow::anyhow!("source: {e}"))?;
@@ -348,8 +394,14 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
         return Ok(ExitCode::SUCCESS);
-    };
-    let (dest, _) = destination(url, a.user2.as_deref(), a.passfile2.as_deref(), None)?;
+    }
+    let (dest, _) = dav_side(
+        "2",
+        &a.dav2,
+        a.user2.as_deref(),
+        a.passfile2.as_deref(),
+        None,
+    )?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_plans(&plans, a.json);
     Ok(ExitCode::SUCCESS)

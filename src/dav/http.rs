@@ -123,14 +123,19 @@ impl Client {
         &self.origin
     }
 
-    /// The path of `href` (a path, or a URL of this origin); None for
-    /// another origin.
-    pub(crate) fn path_of(&self, href: &str) -> Option<String> {
-        if href.starts_with('/') {
-            return Some(href.to_owned());
+    /// A client of another origin of the same account, signing in alike
+    /// (the caller has decided the credentials may go there). Plain
+    /// `http://` is refused as in [`Client::new`].
+    pub(crate) fn for_origin(&self, origin: &str) -> Result<Client, DavError> {
+        if origin.starts_with("http://") && !is_loopback(origin) {
+            return Err(DavError::PlainHttp {
+                url: origin.to_owned(),
+            });
         }
-        let (origin, path) = split_url(href)?;
-        origin.eq_ignore_ascii_case(&self.origin).then_some(path)
+        Ok(Client {
+            origin: origin.to_ascii_lowercase(),
+            ..self.clone()
+        })
     }
 
     /// One request; a busy server (429, 503 with `Retry-After`) and a
@@ -251,15 +256,20 @@ pub(crate) fn split_url(url: &str) -> Option<(String, String)> {
     ))
 }
 
-fn is_loopback(origin: &str) -> bool {
+/// The host of an origin (`scheme://host[:port]`), without brackets or port.
+pub(crate) fn host_of(origin: &str) -> String {
     let host = origin
         .trim_start_matches("http://")
         .trim_start_matches("https://");
-    let host = host
-        .strip_prefix('[')
+    host.strip_prefix('[')
         .and_then(|h| h.split_once(']'))
         .map(|(h, _)| h)
-        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
+        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h))
+        .to_ascii_lowercase()
+}
+
+fn is_loopback(origin: &str) -> bool {
+    let host = host_of(origin);
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -303,13 +313,12 @@ mod tests {
     }
 
     #[test]
-    fn hrefs_of_another_server_are_not_ours() {
-        let (c, _) = Client::new("https://dav.example.com/", Auth::Bearer("t".into())).unwrap();
-        assert_eq!(c.path_of("/a/b/").as_deref(), Some("/a/b/"));
+    fn hosts_of_origins() {
+        assert_eq!(host_of("https://DAV.example.com:8443"), "dav.example.com");
+        assert_eq!(host_of("http://[::1]:5232"), "::1");
         assert_eq!(
-            c.path_of("https://DAV.example.com/a/").as_deref(),
-            Some("/a/")
+            host_of("https://p42-contacts.icloud.com"),
+            "p42-contacts.icloud.com"
         );
-        assert_eq!(c.path_of("https://evil.example/a/"), None);
     }
 }

@@ -107,9 +107,10 @@ fn ipc(e: DavError) -> IpcError {
     let code = match &e {
         DavError::SignInRefused { .. } => ErrorCode::AuthFailed,
         DavError::Unreachable { .. } => ErrorCode::NetworkUnreachable,
-        DavError::BadAddress { .. } | DavError::PlainHttp { .. } | DavError::NotDav { .. } => {
-            ErrorCode::InvalidInput
-        }
+        DavError::BadAddress { .. }
+        | DavError::PlainHttp { .. }
+        | DavError::NotDav { .. }
+        | DavError::Elsewhere { .. } => ErrorCode::InvalidInput,
         DavError::Refused { .. } => ErrorCode::ServerRefused,
         DavError::State(_) => ErrorCode::StateFailed,
         DavError::File { .. } | DavError::Archive(_) => ErrorCode::Internal,
