@@ -229,11 +229,18 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
     Ok((Source::Server(server), name))
 }
 
-/// The servers `--davN` names: its https:// addresses as given, or those
-/// found from an email address or domain (said on stderr, with how).
-fn located(n: &str, given: &[String]) -> anyhow::Result<(Vec<String>, Trust, Option<String>)> {
+/// The contacts and calendar servers of side `n` (`--davN` as given: an
+/// email address or a domain, found and said on stderr; else its https://
+/// addresses), signed in; and the side's name in the progress file.
+fn dav_side(
+    n: &str,
+    given: &[String],
+    user: Option<&str>,
+    passfile: Option<&std::path::Path>,
+    token: Option<&std::path::Path>,
+) -> anyhow::Result<(Server, String)> {
     let side = if n == "1" { "source" } else { "destination" };
-    match given {
+    let server = match given {
         [one] if !one.contains("://") => {
             let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -243,44 +250,27 @@ fn located(n: &str, given: &[String]) -> anyhow::Result<(Vec<String>, Trust, Opt
             let found = runtime
                 .block_on(locate(one, &settings))
                 .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
-            let starts = found.starts();
-            if starts.is_empty() {
-                anyhow::bail!(
-                    "{side}: {} has no contacts and calendar server MailFerry can reach{}",
-                    found.domain,
-                    found.note.map(|n| format!(": {n}")).unwrap_or_default()
-                );
-            }
-            eprintln!(
-                "{side}: contacts at {}, calendars at {} ({}){}",
-                found.contacts.as_deref().unwrap_or("none"),
-                found.calendars.as_deref().unwrap_or("none"),
-                found.how,
-                found.note.map(|n| format!("; {n}")).unwrap_or_default()
-            );
-            let address = one.contains('@').then(|| one.trim().to_owned());
-            Ok((starts, Trust::new(&found.trusted), address))
+            eprintln!("{side}: {}", found.words());
+            let user = user.or(one.contains('@').then_some(one.trim()));
+            let url = found.starts().first().cloned().unwrap_or_default();
+            let auth = sign_in(n, &url, user, passfile, token)?;
+            (
+                found
+                    .connect(auth)
+                    .map_err(|e| anyhow::anyhow!("{side}: {e}"))?,
+                user,
+            )
         }
-        urls => Ok((urls.to_vec(), Trust::default(), None)),
-    }
-}
-
-/// The contacts and calendar servers of side `n` (`--davN` as given),
-/// signed in; and the side's name in the progress file.
-fn dav_side(
-    n: &str,
-    given: &[String],
-    user: Option<&str>,
-    passfile: Option<&std::path::Path>,
-    token: Option<&std::path::Path>,
-) -> anyhow::Result<(Server, String)> {
-    let side = if n == "1" { "source" } else { "destination" };
-    let (starts, trust, address) = located(n, given)?;
-    let user = user.map(str::to_owned).or(address);
-    let auth = sign_in(n, &starts[0], user.as_deref(), passfile, token)?;
-    let server =
-        Server::connect_all(&starts, auth, &trust).map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
-    let name = format!("{}@{}", user.as_deref().unwrap_or(""), server.origin());
+        urls => {
+            let first = urls.first().map(String::as_str).unwrap_or("");
+            let auth = sign_in(n, first, user, passfile, token)?;
+            let server = Server::connect_all(urls, auth, &Trust::default())
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            (server, user)
+        }
+    };
+    let (server, user) = server;
+    let name = format!("{}@{}", user.unwrap_or(""), server.origin());
     Ok((server, name))
 }
 

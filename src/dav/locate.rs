@@ -16,6 +16,7 @@
 //! unencrypted. Nothing here signs in: it only names the servers, and the
 //! domains the account's credentials may go to ([`super::Trust`]).
 
+use super::{Auth, Server, Trust};
 use crate::discover::{self, DiscoverSettings};
 use crate::mx;
 use hickory_resolver::TokioResolver;
@@ -195,6 +196,37 @@ impl Located {
             }
         }
         starts
+    }
+
+    /// The account's servers signed in with `auth`, the credentials kept
+    /// within the trusted domains; or why not, in words.
+    pub fn connect(&self, auth: Auth) -> Result<Server, String> {
+        let starts = self.starts();
+        if starts.is_empty() {
+            return Err(format!(
+                "{} has no contacts and calendar server MailFerry can reach{}",
+                self.domain,
+                self.note
+                    .as_deref()
+                    .map(|n| format!(": {n}"))
+                    .unwrap_or_default()
+            ));
+        }
+        Server::connect_all(&starts, auth, &Trust::new(&self.trusted)).map_err(|e| e.to_string())
+    }
+
+    /// What was found and how, in a sentence.
+    pub fn words(&self) -> String {
+        format!(
+            "contacts at {}, calendars at {} ({}){}",
+            self.contacts.as_deref().unwrap_or("none"),
+            self.calendars.as_deref().unwrap_or("none"),
+            self.how,
+            self.note
+                .as_deref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default()
+        )
     }
 
     fn from_preset(domain: &str, email: &str, p: &DavPreset, how: String) -> Located {

@@ -8,7 +8,9 @@
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
+use mailferry::dav::locate::locate;
 use mailferry::dav::{self, DavError, ObjectKind, Server, Source};
+use mailferry::discover::DiscoverSettings;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
@@ -17,7 +19,9 @@ use ts_rs::TS;
 /// account whose sign-in it uses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DavSide {
-    /// The server's https:// address (or an account's or a collection's).
+    /// The server's https:// address (or an account's or a collection's);
+    /// or an email address or a domain, whose servers are found
+    /// (`dav::locate`); empty: found from the mail account's user name.
     pub url: String,
     /// The signed-in mail account whose user name and password it uses.
     pub account: AccountHandle,
@@ -119,8 +123,9 @@ fn ipc(e: DavError) -> IpcError {
 }
 
 /// The server of one side, signed in as its mail account; and its name
-/// in the progress file (`user@origin`).
-fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
+/// in the progress file (`user@origin`). An address that is not a web
+/// address is an email address or a domain: its servers are found first.
+async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
     let account = accounts.get(side.account)?;
     let user = account.credentials.user.clone();
     let auth = match &account.credentials.proof {
@@ -137,7 +142,19 @@ fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
                 .clone(),
         ),
     };
-    let server = Server::connect(side.url.trim(), auth).map_err(ipc)?;
+    let given = match side.url.trim() {
+        "" => user.trim(),
+        url => url,
+    };
+    let server = if given.contains("://") {
+        Server::connect(given, auth).map_err(ipc)?
+    } else {
+        let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
+        let settings = DiscoverSettings::from_env().map_err(invalid)?;
+        let found = locate(given, &settings).await.map_err(invalid)?;
+        tracing::info!(found = %found.words(), "contacts and calendar servers found");
+        found.connect(auth).map_err(invalid)?
+    };
     let name = format!("{user}@{}", server.origin());
     Ok((server, name))
 }
@@ -197,8 +214,8 @@ pub async fn contacts_plan(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    let (from, _) = server(&accounts, &source)?;
-    let (to, _) = server(&accounts, &destination)?;
+    let (from, _) = server(&accounts, &source).await?;
+    let (to, _) = server(&accounts, &destination).await?;
     blocking(move || {
         let plans = dav::plan(&Source::Server(from), &to, None).map_err(ipc)?;
         Ok(plans.iter().map(plan_view).collect())
@@ -212,8 +229,8 @@ pub async fn copy_contacts(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    let (from, from_name) = server(&accounts, &source)?;
-    let (to, to_name) = server(&accounts, &destination)?;
+    let (from, from_name) = server(&accounts, &source).await?;
+    let (to, to_name) = server(&accounts, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
@@ -248,8 +265,8 @@ pub async fn check_contacts(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    let (from, from_name) = server(&accounts, &source)?;
-    let (to, to_name) = server(&accounts, &destination)?;
+    let (from, from_name) = server(&accounts, &source).await?;
+    let (to, to_name) = server(&accounts, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
