@@ -126,6 +126,17 @@ fn ipc(e: DavError) -> IpcError {
 /// in the progress file (`user@origin`). An address that is not a web
 /// address is an email address or a domain: its servers are found first.
 async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
+    let settings =
+        DiscoverSettings::from_env().map_err(|e| IpcError::new(ErrorCode::InvalidInput, e))?;
+    server_with(accounts, side, &settings).await
+}
+
+/// [`server`], finding servers with these settings.
+async fn server_with(
+    accounts: &Accounts,
+    side: &DavSide,
+    settings: &DiscoverSettings,
+) -> IpcResult<(Server, String)> {
     let account = accounts.get(side.account)?;
     let user = account.credentials.user.clone();
     let auth = match &account.credentials.proof {
@@ -150,8 +161,7 @@ async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, Strin
         Server::connect(given, auth).map_err(ipc)?
     } else {
         let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
-        let settings = DiscoverSettings::from_env().map_err(invalid)?;
-        let found = locate(given, &settings).await.map_err(invalid)?;
+        let found = locate(given, settings).await.map_err(invalid)?;
         tracing::info!(found = %found.words(), "contacts and calendar servers found");
         found.connect(auth).map_err(invalid)?
     };
@@ -291,4 +301,64 @@ pub async fn check_contacts(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Account;
+    use mailferry::auth::credentials::Credentials;
+    use mailferry::endpoint::Endpoint;
+    use mailferry_harness::{radicale_available, DnsServer, Radicale};
+
+    #[tokio::test]
+    async fn an_empty_address_finds_the_servers_from_the_mail_accounts_address() {
+        if !radicale_available() {
+            eprintln!("skipped: the radicale command is not installed");
+            return;
+        }
+        let user = "alice@bakery.example";
+        let radicale = Radicale::start(&[(user, "alice-pw")]);
+        radicale.create_collection(user, "contacts", "addressbook", "Contacts");
+        radicale.create_collection(user, "calendar", "calendar", "Office calendar");
+        let dns = DnsServer::start();
+        for kind in ["carddav", "caldav"] {
+            let name = format!("_{kind}._tcp.bakery.example");
+            dns.srv(&name, 0, 0, radicale.port(), "127.0.0.1")
+                .txt(&name, &[&format!("path=/{user}/")]);
+        }
+        let accounts = Accounts::with_keychain(None);
+        let account = accounts.add(Account {
+            endpoint: Endpoint::new("imap.bakery.example"),
+            credentials: Credentials::password(user, "alice-pw"),
+        });
+        let settings = DiscoverSettings {
+            resolvers: vec![dns.addr()],
+            ..DiscoverSettings::default()
+        };
+        let side = DavSide {
+            url: String::new(),
+            account,
+        };
+        let (server, name) = server_with(&accounts, &side, &settings).await.unwrap();
+        assert_eq!(name, format!("{user}@{}", radicale.url()));
+        let (_, collections) = blocking(move || server.discover().map_err(ipc))
+            .await
+            .unwrap();
+        let names: Vec<&str> = collections.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Office calendar", "Contacts"]);
+
+        // Something that is no address at all says so.
+        let side = DavSide {
+            url: "dav old example".into(),
+            account,
+        };
+        let err = server_with(&accounts, &side, &settings).await.unwrap_err();
+        assert!(
+            err.message
+                .contains("neither an email address nor a domain"),
+            "{}",
+            err.message
+        );
+    }
 }
