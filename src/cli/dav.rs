@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use mailferry::dav::graph::{Graph, GraphAuth};
 use mailferry::dav::locate::locate;
-use mailferry::dav::{self, Auth, Files, Server, Source, Trust};
+use mailferry::dav::{self, Auth, Files, Reach, Server, Source, Trust};
 use mailferry::discover::DiscoverSettings;
 use mailferry::secret::Secret;
 use mailferry::state::State;
@@ -77,6 +77,10 @@ pub(crate) struct SourceArgs {
     /// File holding an OAuth access token for the source (sent as a bearer token).
     #[arg(long, value_name = "FILE", conflicts_with = "passfile1")]
     oauthaccesstoken1: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file (instead of the
+    /// system's) for the source's contacts and calendar servers.
+    #[arg(long, value_name = "FILE")]
+    cafile1: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -103,6 +107,10 @@ pub(crate) struct DestArgs {
     /// File holding an OAuth access token for the destination.
     #[arg(long, value_name = "FILE", conflicts_with = "passfile2")]
     oauthaccesstoken2: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file (instead of the
+    /// system's) for the destination's contacts and calendar servers.
+    #[arg(long, value_name = "FILE")]
+    cafile2: Option<PathBuf>,
 }
 
 /// Microsoft 365 (Microsoft Graph) as the destination.
@@ -139,6 +147,9 @@ pub(crate) struct CheckArgs {
     /// File whose first line is the destination's password.
     #[arg(long, value_name = "FILE", requires = "dav2")]
     passfile2: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file for the destination.
+    #[arg(long, value_name = "FILE", requires = "dav2")]
+    cafile2: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -225,6 +236,7 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
         a.user1.as_deref(),
         a.passfile1.as_deref(),
         a.oauthaccesstoken1.as_deref(),
+        a.cafile1.as_deref(),
     )?;
     Ok((Source::Server(server), name))
 }
@@ -238,8 +250,17 @@ fn dav_side(
     user: Option<&str>,
     passfile: Option<&std::path::Path>,
     token: Option<&std::path::Path>,
+    cafile: Option<&std::path::Path>,
 ) -> anyhow::Result<(Server, String)> {
     let side = if n == "1" { "source" } else { "destination" };
+    let roots: &[String] = &cafile
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --cafile{n} {}", path.display()))
+        })
+        .transpose()?
+        .into_iter()
+        .collect::<Vec<_>>();
     let server = match given {
         [one] if !one.contains("://") => {
             let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
@@ -254,17 +275,19 @@ fn dav_side(
             let user = user.or(one.contains('@').then_some(one.trim()));
             let url = found.starts().first().cloned().unwrap_or_default();
             let auth = sign_in(n, &url, user, passfile, token)?;
-            (
-                found
-                    .connect(auth)
-                    .map_err(|e| anyhow::anyhow!("{side}: {e}"))?,
-                user,
-            )
+            let server = found
+                .connect(auth, roots)
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            (server, user)
         }
         urls => {
             let first = urls.first().map(String::as_str).unwrap_or("");
             let auth = sign_in(n, first, user, passfile, token)?;
-            let server = Server::connect_all(urls, auth, &Trust::default())
+            let reach = Reach {
+                extra_roots_pem: roots.to_vec(),
+                addresses: Vec::new(),
+            };
+            let server = Server::connect_all(urls, auth, &Trust::default(), &reach)
                 .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
             (server, user)
         }
@@ -346,6 +369,7 @@ fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
         d.user2.as_deref(),
         d.passfile2.as_deref(),
         d.oauthaccesstoken2.as_deref(),
+        d.cafile2.as_deref(),
     )?;
     Ok((Dest::Dav(server), name))
 }
@@ -391,6 +415,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         a.user2.as_deref(),
         a.passfile2.as_deref(),
         None,
+        a.cafile2.as_deref(),
     )?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_plans(&plans, a.json);

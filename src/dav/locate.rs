@@ -16,7 +16,7 @@
 //! unencrypted. Nothing here signs in: it only names the servers, and the
 //! domains the account's credentials may go to ([`super::Trust`]).
 
-use super::{Auth, Server, Trust};
+use super::{Auth, Reach, Server, Trust};
 use crate::discover::{self, DiscoverSettings};
 use crate::mx;
 use hickory_resolver::TokioResolver;
@@ -180,6 +180,9 @@ pub struct Located {
     /// The domains the account's credentials may go to (the address's
     /// domain and the provider's).
     pub trusted: Vec<String>,
+    /// The servers' addresses, when discovery was told to ask name
+    /// servers other than the system's (then they are reached there).
+    pub addresses: Vec<(String, std::net::IpAddr)>,
     /// How they were found, in a sentence.
     pub how: String,
     /// What the user should know about this provider, when anything.
@@ -199,8 +202,10 @@ impl Located {
     }
 
     /// The account's servers signed in with `auth`, the credentials kept
-    /// within the trusted domains; or why not, in words.
-    pub fn connect(&self, auth: Auth) -> Result<Server, String> {
+    /// within the trusted domains, the certificate authorities of
+    /// `extra_roots_pem` trusted instead of the system's when given; or
+    /// why not, in words.
+    pub fn connect(&self, auth: Auth, extra_roots_pem: &[String]) -> Result<Server, String> {
         let starts = self.starts();
         if starts.is_empty() {
             return Err(format!(
@@ -212,7 +217,12 @@ impl Located {
                     .unwrap_or_default()
             ));
         }
-        Server::connect_all(&starts, auth, &Trust::new(&self.trusted)).map_err(|e| e.to_string())
+        let reach = Reach {
+            extra_roots_pem: extra_roots_pem.to_vec(),
+            addresses: self.addresses.clone(),
+        };
+        Server::connect_all(&starts, auth, &Trust::new(&self.trusted), &reach)
+            .map_err(|e| e.to_string())
     }
 
     /// What was found and how, in a sentence.
@@ -238,6 +248,7 @@ impl Located {
             contacts,
             calendars,
             trusted,
+            addresses: Vec::new(),
             how,
             note: p.note.map(str::to_owned),
         }
@@ -284,6 +295,22 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
     let contacts = service(&dns, &domain, "carddav", settings).await;
     let calendars = service(&dns, &domain, "caldav", settings).await;
     let from_srv = contacts.is_some() || calendars.is_some();
+    let mut addresses = Vec::new();
+    if !settings.resolvers.is_empty() {
+        // Reached where these name servers say, not where the system's would.
+        for url in contacts.iter().chain(&calendars) {
+            let Some((origin, _)) = super::http::split_url(url) else {
+                continue;
+            };
+            let host = super::http::host_of(&origin);
+            if addresses.iter().any(|(h, _)| *h == host) {
+                continue;
+            }
+            if let Ok(ip) = mx::address(&dns, &host).await {
+                addresses.push((host, ip));
+            }
+        }
+    }
     let well_known = |kind: &str| {
         let port = match settings.https_port {
             443 => String::new(),
@@ -293,13 +320,14 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
     };
     Ok(Located {
         how: if from_srv {
-            format!("from {domain}'s service records (RFC 6764)")
+            format!("from {domain}'s RFC 6764 service records")
         } else {
             format!("{domain} publishes no service records: trying its well-known addresses")
         },
         contacts: Some(contacts.unwrap_or_else(|| well_known("carddav"))),
         calendars: Some(calendars.unwrap_or_else(|| well_known("caldav"))),
         trusted: vec![domain.clone()],
+        addresses,
         domain,
         note: None,
     })

@@ -28,7 +28,7 @@ pub use copy::{
     ObjectProblem, Report, Source, VerifyReport,
 };
 pub use files::Files;
-pub use http::{Auth, Client};
+pub use http::{Auth, Client, Reach};
 pub use object::ObjectKind;
 
 use xml::{CALDAV, CALSERVER, CARDDAV, DAV};
@@ -64,6 +64,18 @@ pub enum DavError {
         /// The server's origin.
         server: String,
         /// What failed.
+        detail: String,
+    },
+    /// The server's certificate is not one this computer trusts.
+    #[error(
+        "the contacts and calendar server {server} showed a certificate this computer does not \
+         trust ({detail}), so MailFerry did not sign in. Check the address; if your organisation \
+         runs its own certificate authority, give its certificate (on the command line: --cafile1/--cafile2)"
+    )]
+    Certificate {
+        /// The server's origin.
+        server: String,
+        /// What the check said.
         detail: String,
     },
     /// The server refused the user name and password (401).
@@ -300,19 +312,20 @@ impl Server {
     /// The account at `url` (a server, a principal, a home or one
     /// collection); its credentials go only within `url`'s site.
     pub fn connect(url: &str, auth: Auth) -> Result<Server, DavError> {
-        Server::connect_all(&[url], auth, &Trust::default())
+        Server::connect_all(&[url], auth, &Trust::default(), &Reach::default())
     }
 
     /// The account whose contacts and calendars start at `urls` (one
     /// each, or one for both), its credentials sent only within `trust`
-    /// and the sites of `urls`.
+    /// and the sites of `urls`; each server reached as `reach` says.
     pub fn connect_all<S: AsRef<str>>(
         urls: &[S],
         auth: Auth,
         trust: &Trust,
+        reach: &Reach,
     ) -> Result<Server, DavError> {
         let first = urls.first().map(AsRef::as_ref).unwrap_or("");
-        let (client, start) = Client::new(first, auth)?;
+        let (client, start) = Client::reached(first, auth, reach)?;
         let mut trust = trust.clone();
         let mut server = Server {
             client,
@@ -769,6 +782,7 @@ mod tests {
             &["https://contacts.icloud.com/", "https://caldav.icloud.com/"],
             auth(),
             &Trust::default(),
+            &Reach::default(),
         )
         .unwrap();
         assert_eq!(server.starts, vec!["/", "https://caldav.icloud.com/"]);
@@ -795,7 +809,8 @@ mod tests {
             Server::connect_all(
                 &["https://contacts.icloud.com/", "https://dav.evil.example/"],
                 auth(),
-                &Trust::default()
+                &Trust::default(),
+                &Reach::default()
             )
             .is_ok(),
             "addresses the user gave are trusted"

@@ -8,7 +8,7 @@
 use crate::dav::{assert_same, dav, office, radicale_or_skip, totals};
 use mailferry::dav::locate::{locate, Located};
 use mailferry::discover::DiscoverSettings;
-use mailferry_harness::{DnsServer, HttpServer, Radicale};
+use mailferry_harness::{DnsServer, HttpServer, Radicale, TlsFront};
 use std::net::Ipv4Addr;
 
 /// Discovery settings that ask only `dns`, and a closed HTTPS port.
@@ -36,6 +36,7 @@ fn sync_from(
     dst: &Radicale,
     dns: &DnsServer,
     state: &std::path::Path,
+    extra: &[&str],
 ) -> (Option<i32>, serde_json::Value, String) {
     let args: Vec<String> = [
         "--dav1",
@@ -51,6 +52,7 @@ fn sync_from(
         "--json",
     ]
     .iter()
+    .chain(extra)
     .map(|s| s.to_string())
     .collect();
     let resolver = dns.addr().to_string();
@@ -148,6 +150,7 @@ fn an_address_whose_service_and_txt_records_name_the_server_copies_everything() 
         &dst,
         &dns,
         &tmp.path().join("state.db"),
+        &[],
     );
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(totals(&report), (21, 0, 0), "{out}");
@@ -162,6 +165,66 @@ fn an_address_whose_service_and_txt_records_name_the_server_copies_everything() 
             .any(|(n, t)| n == "_carddav._tcp.bakery.example" && t == "TXT"),
         "the TXT record was asked"
     );
+}
+
+#[test]
+fn a_tls_service_record_leads_to_the_server_by_its_name_and_its_certificate() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(6, 4);
+    let front = TlsFront::start(src.addr(), &["dav.secure.example"]);
+    let dst = Radicale::start(&[("bob", "bob-pw")]);
+    let dns = DnsServer::start();
+    dns.a("dav.secure.example", Ipv4Addr::LOCALHOST);
+    for kind in ["carddav", "caldav"] {
+        let name = format!("_{kind}s._tcp.secure.example");
+        dns.srv(&name, 0, 0, front.port(), "dav.secure.example")
+            .txt(&name, &["path=/alice/"]);
+    }
+    // A plain service is published too: the TLS one is preferred.
+    dns.srv(
+        "_carddav._tcp.secure.example",
+        0,
+        0,
+        80,
+        "dav.secure.example",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state.db");
+
+    // A certificate nobody vouches for stops everything, in words.
+    let (code, _, out) = sync_from("alice@secure.example", &dst, &dns, &state, &[]);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!("https://dav.secure.example:{}", front.port()))
+            && out.contains("certificate this computer does not trust")
+            && out.contains("--cafile1"),
+        "{out}"
+    );
+    assert!(dst.collections("bob").is_empty(), "nothing copied: {out}");
+
+    // With its authority trusted, it is found by its name and copied.
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, front.ca_pem()).unwrap();
+    let ca = ca.display().to_string();
+    let (code, report, out) = sync_from(
+        "alice@secure.example",
+        &dst,
+        &dns,
+        &state,
+        &["--cafile1", &ca],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(totals(&report), (10, 0, 0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "contacts at https://dav.secure.example:{}/alice/",
+            front.port()
+        )),
+        "{out}"
+    );
+    assert_same(&src, &dst);
 }
 
 #[test]
@@ -193,7 +256,13 @@ fn a_well_known_redirect_to_another_port_is_followed() {
         "127.0.0.1",
     );
     let tmp = tempfile::tempdir().unwrap();
-    let (code, report, out) = sync_from("bakery.example", &dst, &dns, &tmp.path().join("state.db"));
+    let (code, report, out) = sync_from(
+        "bakery.example",
+        &dst,
+        &dns,
+        &tmp.path().join("state.db"),
+        &[],
+    );
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(totals(&report), (12, 0, 0), "{out}");
     assert_same(&src, &dst);
@@ -252,12 +321,12 @@ fn home_sets_on_another_server_of_the_provider_copy_correctly() {
     let tmp = tempfile::tempdir().unwrap();
     let state = tmp.path().join("state.db");
     let source = format!("http://127.0.0.1:{}/", front.port());
-    let (code, report, out) = sync_from(&source, &dst, &dns, &state);
+    let (code, report, out) = sync_from(&source, &dst, &dns, &state, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(totals(&report), (18, 0, 0), "{out}");
     assert_same(&src, &dst);
     // A re-run recognises every entry by its address on the other server.
-    let (code, report, out) = sync_from(&source, &dst, &dns, &state);
+    let (code, report, out) = sync_from(&source, &dst, &dns, &state, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(totals(&report), (0, 0, 18), "{out}");
 }

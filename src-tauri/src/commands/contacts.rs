@@ -111,6 +111,7 @@ fn ipc(e: DavError) -> IpcError {
     let code = match &e {
         DavError::SignInRefused { .. } => ErrorCode::AuthFailed,
         DavError::Unreachable { .. } => ErrorCode::NetworkUnreachable,
+        DavError::Certificate { .. } => ErrorCode::TlsFailed,
         DavError::BadAddress { .. }
         | DavError::PlainHttp { .. }
         | DavError::NotDav { .. }
@@ -163,7 +164,7 @@ async fn server_with(
         let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
         let found = locate(given, settings).await.map_err(invalid)?;
         tracing::info!(found = %found.words(), "contacts and calendar servers found");
-        found.connect(auth).map_err(invalid)?
+        found.connect(auth, &[]).map_err(invalid)?
     };
     let name = format!("{user}@{}", server.origin());
     Ok((server, name))
