@@ -40,8 +40,10 @@ pub(crate) enum DavCommand {
 pub(crate) struct SourceArgs {
     /// The source's contacts and calendars: the account's email address or
     /// its domain (the servers are found from the provider, the domain's
-    /// RFC 6764 service records or its well-known addresses), or the
-    /// server's https:// address (or one address book or calendar). Give it
+    /// RFC 6764 service records or its well-known addresses); a
+    /// self-hosted server's kind and name (nextcloud:cloud.example.com,
+    /// sogo:…, cpanel:…); or the server's https:// address (or one address
+    /// book or calendar). Give it
     /// twice for separate contacts and calendar servers: --dav1 CONTACTS-URL
     /// --dav1 CALENDARS-URL. The password goes only to the servers' own
     /// domains.

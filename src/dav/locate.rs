@@ -255,6 +255,44 @@ impl Located {
     }
 }
 
+/// A self-hosted server named by its kind and host (`nextcloud:cloud.bakery.example`,
+/// `sogo:…`, `cpanel:…`): its usual addresses there; None for anything else.
+pub fn for_kind(input: &str) -> Option<Located> {
+    let (kind, host) = input.trim().split_once(':')?;
+    let p = preset_by_id(&kind.trim().to_ascii_lowercase())
+        .filter(|p| p.contacts.is_some_and(|c| c.contains("{host}")))?;
+    let host = host.trim().trim_matches('/').to_ascii_lowercase();
+    let domain = domain_of_input(&host)?;
+    let (contacts, calendars) = p.addresses("", &domain);
+    Some(Located {
+        trusted: vec![super::site_of(&domain)],
+        how: format!("{}'s usual addresses on {domain}", p.name),
+        domain,
+        contacts,
+        calendars,
+        addresses: Vec::new(),
+        note: p.note.map(str::to_owned),
+    })
+}
+
+/// Where the mail account `user` at the mail server `mail_host` keeps its
+/// contacts and calendars: the provider of the mail server when MailFerry
+/// knows it (a custom domain at Fastmail or iCloud), else [`locate`] of
+/// the user's address.
+pub async fn locate_for_mail(
+    user: &str,
+    mail_host: &str,
+    settings: &DiscoverSettings,
+) -> Result<Located, String> {
+    match (discover::domain_of(user), preset_for_mail_host(mail_host)) {
+        (Some(domain), Some(p)) if p.contacts.is_some() || p.calendars.is_some() => {
+            let how = format!("the mail is at {} ({mail_host})", p.name);
+            Ok(Located::from_preset(&domain, user.trim(), p, how))
+        }
+        _ => locate(user, settings).await,
+    }
+}
+
 /// The domain of `input`: an email address's, or a bare domain.
 fn domain_of_input(input: &str) -> Option<String> {
     let input = input.trim();
@@ -265,8 +303,11 @@ fn domain_of_input(input: &str) -> Option<String> {
 }
 
 /// Finds the contacts and calendar servers of `input` (an email address,
-/// or a bare domain). Asks name servers and nothing else: no sign-in.
+/// a bare domain, or a self-hosted server's kind and host, [`for_kind`]). Asks name servers and nothing else: no sign-in.
 pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located, String> {
+    if let Some(found) = for_kind(input) {
+        return Ok(found);
+    }
     let domain = domain_of_input(input).ok_or_else(|| {
         format!("“{input}” is neither an email address nor a domain nor a web address (https://…)")
     })?;
@@ -466,6 +507,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_self_hosted_server_is_named_by_its_kind_and_host() {
+        let found = for_kind("nextcloud:Cloud.Bakery.example/").unwrap();
+        assert_eq!(
+            found.contacts.as_deref(),
+            Some("https://cloud.bakery.example/remote.php/dav/")
+        );
+        assert_eq!(found.trusted, ["bakery.example"]);
+        assert_eq!(
+            for_kind("cpanel:bakery.example")
+                .unwrap()
+                .calendars
+                .as_deref(),
+            Some("https://bakery.example:2080/")
+        );
+        assert_eq!(
+            for_kind("sogo:mail.bakery.example")
+                .unwrap()
+                .contacts
+                .as_deref(),
+            Some("https://mail.bakery.example/SOGo/dav/")
+        );
+        assert_eq!(for_kind("icloud:x.example"), None, "a provider is no kind");
+        assert_eq!(for_kind("nextcloud:"), None);
+        assert_eq!(for_kind("https://x.example/"), None);
+    }
+
+    #[tokio::test]
+    async fn the_mail_servers_provider_gives_a_custom_domains_servers() {
+        let none = DiscoverSettings {
+            resolvers: vec!["127.0.0.1:9".parse().unwrap()],
+            ..DiscoverSettings::default()
+        };
+        let found = locate_for_mail("anna@bakery.example", "imap.mail.me.com", &none)
+            .await
+            .unwrap();
+        assert_eq!(
+            found.contacts.as_deref(),
+            Some("https://contacts.icloud.com/")
+        );
+        assert!(found.how.contains("iCloud"), "{}", found.how);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
-use mailferry::dav::locate::locate;
+use mailferry::dav::locate::{locate, locate_for_mail};
 use mailferry::dav::{self, DavError, ObjectKind, Server, Source};
 use mailferry::discover::DiscoverSettings;
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,9 @@ fn ipc(e: DavError) -> IpcError {
 
 /// The server of one side, signed in as its mail account; and its name
 /// in the progress file (`user@origin`). An address that is not a web
-/// address is an email address or a domain: its servers are found first.
+/// address is an email address or a domain: its servers are found first
+/// (for the account's own address, from its mail server's provider when
+/// MailFerry knows it).
 async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
     let settings =
         DiscoverSettings::from_env().map_err(|e| IpcError::new(ErrorCode::InvalidInput, e))?;
@@ -162,7 +164,13 @@ async fn server_with(
         Server::connect(given, auth).map_err(ipc)?
     } else {
         let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
-        let found = locate(given, settings).await.map_err(invalid)?;
+        // The account's own address: its mail server's provider says first.
+        let found = if given.eq_ignore_ascii_case(user.trim()) {
+            locate_for_mail(given, &account.endpoint.host, settings).await
+        } else {
+            locate(given, settings).await
+        }
+        .map_err(invalid)?;
         tracing::info!(found = %found.words(), "contacts and calendar servers found");
         found.connect(auth, &[]).map_err(invalid)?
     };
