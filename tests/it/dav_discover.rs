@@ -329,6 +329,32 @@ fn home_sets_on_another_server_of_the_provider_copy_correctly() {
     let (code, report, out) = sync_from(&source, &dst, &dns, &state, &[]);
     assert_eq!(code, Some(0), "{out}");
     assert_eq!(totals(&report), (0, 0, 18), "{out}");
+
+    // As the destination: address books and calendars are made, and
+    // entries written, on the other server.
+    let other = Radicale::start(&[("bob", "bob-pw")]);
+    let front = front_with_home(&format!("{}/bob/", other.url()));
+    let args: Vec<String> = [
+        "--dav1".to_owned(),
+        format!("{}/", src.url()),
+        "--user1".into(),
+        "alice".into(),
+        "--dav2".into(),
+        format!("http://127.0.0.1:{}/", front.port()),
+        "--user2".into(),
+        "bob".into(),
+        "--state".into(),
+        tmp.path().join("to-front.db").display().to_string(),
+        "--json".into(),
+    ]
+    .to_vec();
+    let (code, report, out) = dav("sync", &args, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(totals(&report), (18, 0, 0), "{out}");
+    assert_same(&src, &other);
+    let (code, report, out) = dav("verify", &args, &[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(report["safe_to_switch"], true, "{out}");
 }
 
 #[test]
