@@ -333,8 +333,8 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
             return Ok(Located::from_preset(&domain, &email, p, how));
         }
     }
-    let contacts = service(&dns, &domain, "carddav", settings).await;
-    let calendars = service(&dns, &domain, "caldav", settings).await;
+    let contacts = service(&dns, &domain, "carddav").await;
+    let calendars = service(&dns, &domain, "caldav").await;
     let from_srv = contacts.is_some() || calendars.is_some();
     let mut addresses = Vec::new();
     if !settings.resolvers.is_empty() {
@@ -378,17 +378,12 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
 /// `caldav`) give: the TLS service's first target, else the plain one's
 /// when it is this computer; its TXT record's `path=`, else the
 /// well-known path.
-async fn service(
-    dns: &TokioResolver,
-    domain: &str,
-    kind: &str,
-    settings: &DiscoverSettings,
-) -> Option<String> {
+async fn service(dns: &TokioResolver, domain: &str, kind: &str) -> Option<String> {
     for (suffix, scheme) in [("s", "https"), ("", "http")] {
         let name = format!("_{kind}{suffix}._tcp.{domain}");
         for s in mx::services(dns, &name).await {
             let host = s.target.clone();
-            if scheme == "http" && !this_computer(dns, &host, settings).await {
+            if scheme == "http" && !this_computer(&host) {
                 tracing::info!(%name, %host, "a plain-HTTP DAV service elsewhere is not used");
                 continue;
             }
@@ -411,19 +406,12 @@ async fn service(
     None
 }
 
-/// Whether `host` is this computer (a loopback address or `localhost`).
-async fn this_computer(dns: &TokioResolver, host: &str, settings: &DiscoverSettings) -> bool {
-    if host == "localhost" {
-        return true;
-    }
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return ip.is_loopback();
-    }
-    // Only names answered by the name servers discovery was told to ask
-    // (tests); the system's resolver is not asked about a plain service.
-    !settings.resolvers.is_empty()
-        && mx::address(dns, host)
-            .await
+/// Whether `host` is this computer (a loopback address or `localhost`),
+/// by its name, as the client decides where plain HTTP may go.
+fn this_computer(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
 }
 
