@@ -1227,20 +1227,8 @@ fn http_request(
     extra_roots_pem: &[String],
     timeout: Duration,
 ) -> Result<Answer, String> {
-    use ureq::tls::{Certificate, RootCerts, TlsConfig};
-    let roots = if extra_roots_pem.is_empty() {
-        RootCerts::PlatformVerifier
-    } else {
-        let mut certs = Vec::new();
-        for pem in extra_roots_pem {
-            for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(pem.as_bytes()) {
-                let cert: rustls_pki_types::CertificateDer<'static> =
-                    cert.map_err(|e| e.to_string())?;
-                certs.push(Certificate::from_der(cert.as_ref()).to_owned());
-            }
-        }
-        RootCerts::new_with_certs(&certs)
-    };
+    use ureq::tls::TlsConfig;
+    let roots = crate::dav::http::root_certs(extra_roots_pem)?;
     let config = ureq::Agent::config_builder()
         .tls_config(TlsConfig::builder().root_certs(roots).build())
         .timeout_global(Some(timeout))
@@ -1251,7 +1239,7 @@ fn http_request(
         Some(ip) => ureq::Agent::with_parts(
             config,
             ureq::unversioned::transport::DefaultConnector::new(),
-            Pinned(ip),
+            crate::dav::http::Pinned(vec![(host_of(url).unwrap_or_default(), ip)]),
         ),
         None => config.into(),
     };
@@ -1282,31 +1270,6 @@ fn http_request(
         .read_to_string()
         .map(Answer::Body)
         .map_err(|e| e.to_string())
-}
-
-/// A name resolver that answers every name with one address (the one
-/// discovery's own name servers gave).
-#[derive(Debug)]
-struct Pinned(IpAddr);
-
-impl ureq::unversioned::resolver::Resolver for Pinned {
-    fn resolve(
-        &self,
-        uri: &ureq::http::Uri,
-        _config: &ureq::config::Config,
-        _timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        let port = uri
-            .port_u16()
-            .unwrap_or(if uri.scheme_str() == Some("http") {
-                80
-            } else {
-                443
-            });
-        let mut addrs = self.empty();
-        addrs.push(SocketAddr::new(self.0, port));
-        Ok(addrs)
-    }
 }
 
 #[cfg(test)]

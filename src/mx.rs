@@ -188,6 +188,27 @@ pub(crate) async fn services(resolver: &TokioResolver, name: &str) -> Vec<Servic
     services
 }
 
+/// The TXT records at `name`, each as its strings (lossy UTF-8); none
+/// when it has none or the question fails.
+pub(crate) async fn texts(resolver: &TokioResolver, name: &str) -> Vec<Vec<String>> {
+    let Ok(found) = resolver.txt_lookup(fqdn(name)).await else {
+        return Vec::new();
+    };
+    found
+        .answers()
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(txt) => Some(
+                txt.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The first address of `host`, or why there is none.
 pub(crate) async fn address(
     resolver: &TokioResolver,

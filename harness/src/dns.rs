@@ -1,4 +1,4 @@
-//! A tiny DNS responder on 127.0.0.1 (UDP), answering MX, SRV, A and NS
+//! A tiny DNS responder on 127.0.0.1 (UDP), answering MX, SRV, TXT, A and NS
 //! questions from a table the test fills, so code that looks mail
 //! records up can be tested without the network.
 //!
@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, MX, NS, SRV};
+use hickory_proto::rr::rdata::{A, MX, NS, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// One record of the table.
@@ -28,6 +28,7 @@ enum Entry {
         target: String,
     },
     Ns(String),
+    Txt(Vec<String>),
 }
 
 /// The table, by lower-case name without the final dot.
@@ -122,6 +123,14 @@ impl DnsServer {
         )
     }
 
+    /// A TXT record of these strings (`path=/dav/`, RFC 6764).
+    pub fn txt(&self, owner: &str, strings: &[&str]) -> &Self {
+        self.add(
+            owner,
+            Entry::Txt(strings.iter().map(|s| s.to_string()).collect()),
+        )
+    }
+
     /// `owner`'s name server is `server`.
     pub fn ns(&self, owner: &str, server: &str) -> &Self {
         self.add(owner, Entry::Ns(key(server)))
@@ -182,6 +191,7 @@ fn answer(request: &Message, table: &Table, questions: &Mutex<Vec<(String, Strin
                 RecordType::SRV,
             ) => RData::SRV(SRV::new(*priority, *weight, *port, name(target))),
             (Entry::Ns(server), RecordType::NS) => RData::NS(NS(name(server))),
+            (Entry::Txt(strings), RecordType::TXT) => RData::TXT(TXT::new(strings.clone())),
             _ => continue,
         };
         reply.add_answer(Record::from_rdata(owner.clone(), 300, data));

@@ -205,6 +205,11 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
+    /// Every header (names in lower case).
+    pub(crate) fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
     /// A header's value (name case-insensitive), empty when absent.
     pub(crate) fn header(&self, name: &str) -> String {
         self.headers

@@ -99,6 +99,7 @@ mod layout;
 mod mutf7;
 mod proxy;
 mod radicale;
+mod tls_front;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -113,6 +114,7 @@ pub use layout::{Layout, LayoutFolder};
 pub use mutf7::{mutf7_decode, mutf7_encode};
 pub use proxy::{Direction, Fault, Proxy};
 pub use radicale::{radicale_available, Radicale};
+pub use tls_front::TlsFront;
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read, closed).
 /// Another process may take it before you use it: retry on a clash.

@@ -6,7 +6,9 @@ use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mailferry::dav::graph::{Graph, GraphAuth};
-use mailferry::dav::{self, Auth, Files, Server, Source};
+use mailferry::dav::locate::locate;
+use mailferry::dav::{self, Auth, Files, Reach, Server, Source, Trust};
+use mailferry::discover::DiscoverSettings;
 use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
@@ -36,15 +38,22 @@ pub(crate) enum DavCommand {
 
 #[derive(Args)]
 pub(crate) struct SourceArgs {
-    /// The source's contacts and calendar server: its https:// address, the
-    /// account's address on it, or one address book or calendar.
+    /// The source's contacts and calendars: the account's email address or
+    /// its domain (the servers are found from the provider, the domain's
+    /// RFC 6764 service records or its well-known addresses); a
+    /// self-hosted server's kind and name (nextcloud:cloud.example.com,
+    /// sogo:…, cpanel:…); or the server's https:// address (or one address
+    /// book or calendar). Give it
+    /// twice for separate contacts and calendar servers: --dav1 CONTACTS-URL
+    /// --dav1 CALENDARS-URL. The password goes only to the servers' own
+    /// domains.
     #[arg(
         long,
-        value_name = "URL",
+        value_name = "ADDRESS|URL",
         required_unless_present_any = ["files1", "graph1"],
         conflicts_with_all = ["files1", "graph1"]
     )]
-    dav1: Option<String>,
+    dav1: Vec<String>,
     /// The source is this Microsoft 365 mailbox (its address): its contact
     /// folders and calendars, read as vCard 4 and iCalendar.
     #[arg(long, value_name = "USER@DOMAIN", conflicts_with = "files1")]
@@ -60,7 +69,7 @@ pub(crate) struct SourceArgs {
     /// file, or a folder of them (each file an address book or a calendar).
     #[arg(long, value_name = "PATH")]
     files1: Option<PathBuf>,
-    /// The source account's user name.
+    /// The source account's user name (default: the email address --dav1 gave).
     #[arg(long, value_name = "USER")]
     user1: Option<String>,
     /// File whose first line is the source's password. Also read: the
@@ -70,21 +79,27 @@ pub(crate) struct SourceArgs {
     /// File holding an OAuth access token for the source (sent as a bearer token).
     #[arg(long, value_name = "FILE", conflicts_with = "passfile1")]
     oauthaccesstoken1: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file (instead of the
+    /// system's) for the source's contacts and calendar servers.
+    #[arg(long, value_name = "FILE")]
+    cafile1: Option<PathBuf>,
 }
 
 #[derive(Args)]
 pub(crate) struct DestArgs {
-    /// The destination's contacts and calendar server (as --dav1).
+    /// The destination's contacts and calendars (as --dav1: an email
+    /// address, a domain, or one or two https:// addresses).
     #[arg(
         long,
-        value_name = "URL",
+        value_name = "ADDRESS|URL",
         required_unless_present = "graph2",
         conflicts_with = "graph2"
     )]
-    dav2: Option<String>,
+    dav2: Vec<String>,
     #[command(flatten)]
     graph: GraphDest,
-    /// The destination account's user name.
+    /// The destination account's user name (default: the email address
+    /// --dav2 gave).
     #[arg(long, value_name = "USER")]
     user2: Option<String>,
     /// File whose first line is the destination's password. Also read: the
@@ -94,6 +109,10 @@ pub(crate) struct DestArgs {
     /// File holding an OAuth access token for the destination.
     #[arg(long, value_name = "FILE", conflicts_with = "passfile2")]
     oauthaccesstoken2: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file (instead of the
+    /// system's) for the destination's contacts and calendar servers.
+    #[arg(long, value_name = "FILE")]
+    cafile2: Option<PathBuf>,
 }
 
 /// Microsoft 365 (Microsoft Graph) as the destination.
@@ -121,15 +140,18 @@ pub(crate) struct CheckArgs {
     /// File holding an OAuth access token for the destination (Microsoft 365).
     #[arg(long, value_name = "FILE", requires = "graph2")]
     oauthaccesstoken2: Option<PathBuf>,
-    /// The destination's server (optional here).
-    #[arg(long, value_name = "URL", conflicts_with = "graph2")]
-    dav2: Option<String>,
+    /// The destination's contacts and calendars (optional here; as --dav1).
+    #[arg(long, value_name = "ADDRESS|URL", conflicts_with = "graph2")]
+    dav2: Vec<String>,
     /// The destination account's user name.
     #[arg(long, value_name = "USER", requires = "dav2")]
     user2: Option<String>,
     /// File whose first line is the destination's password.
     #[arg(long, value_name = "FILE", requires = "dav2")]
     passfile2: Option<PathBuf>,
+    /// Trust the certificate authorities in this PEM file for the destination.
+    #[arg(long, value_name = "FILE", requires = "dav2")]
+    cafile2: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -210,30 +232,69 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
         let name = graph.name();
         return Ok((Source::Graph(graph), name));
     }
-    let url = a
-        .dav1
-        .as_deref()
-        .expect("clap requires --dav1, --files1 or --graph1");
-    let auth = sign_in(
+    let (server, name) = dav_side(
         "1",
-        url,
+        &a.dav1,
         a.user1.as_deref(),
         a.passfile1.as_deref(),
         a.oauthaccesstoken1.as_deref(),
+        a.cafile1.as_deref(),
     )?;
-    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("source: {e}"))?;
-    let name = format!("{}@{}", a.user1.as_deref().unwrap_or(""), server.origin());
     Ok((Source::Server(server), name))
 }
 
-fn destination(
-    url: &str,
+/// The contacts and calendar servers of side `n` (`--davN` as given: an
+/// email address or a domain, found and said on stderr; else its https://
+/// addresses), signed in; and the side's name in the progress file.
+fn dav_side(
+    n: &str,
+    given: &[String],
     user: Option<&str>,
     passfile: Option<&std::path::Path>,
     token: Option<&std::path::Path>,
+    cafile: Option<&std::path::Path>,
 ) -> anyhow::Result<(Server, String)> {
-    let auth = sign_in("2", url, user, passfile, token)?;
-    let server = Server::connect(url, auth).map_err(|e| anyhow::anyhow!("destination: {e}"))?;
+    let side = if n == "1" { "source" } else { "destination" };
+    let roots: &[String] = &cafile
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --cafile{n} {}", path.display()))
+        })
+        .transpose()?
+        .into_iter()
+        .collect::<Vec<_>>();
+    let server = match given {
+        [one] if !one.contains("://") => {
+            let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let found = runtime
+                .block_on(locate(one, &settings))
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            eprintln!("{side}: {}", found.words());
+            let user = user.or(one.contains('@').then_some(one.trim()));
+            let url = found.starts().first().cloned().unwrap_or_default();
+            let auth = sign_in(n, &url, user, passfile, token)?;
+            let server = found
+                .connect(auth, roots)
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            (server, user)
+        }
+        urls => {
+            let first = urls.first().map(String::as_str).unwrap_or("");
+            let auth = sign_in(n, first, user, passfile, token)?;
+            let reach = Reach {
+                extra_roots_pem: roots.to_vec(),
+                addresses: Vec::new(),
+            };
+            let server = Server::connect_all(urls, auth, &Trust::default(), &reach)
+                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            (server, user)
+        }
+    };
+    let (server, user) = server;
     let name = format!("{}@{}", user.unwrap_or(""), server.origin());
     Ok((server, name))
 }
@@ -304,12 +365,13 @@ fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
         let name = graph.name();
         return Ok((Dest::Graph(graph), name));
     }
-    let url = d.dav2.as_deref().expect("clap requires --dav2 or --graph2");
-    let (server, name) = destination(
-        url,
+    let (server, name) = dav_side(
+        "2",
+        &d.dav2,
         d.user2.as_deref(),
         d.passfile2.as_deref(),
         d.oauthaccesstoken2.as_deref(),
+        d.cafile2.as_deref(),
     )?;
     Ok((Dest::Dav(server), name))
 }
@@ -332,7 +394,7 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         print_plans(&plans, a.json);
         return Ok(ExitCode::SUCCESS);
     }
-    let Some(url) = a.dav2.as_deref() else {
+    if a.dav2.is_empty() {
         let collections = source
             .collections()
             .map_err(|e| anyhow::anyhow!("source: {e}"))?;
@@ -348,8 +410,15 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
             }
         }
         return Ok(ExitCode::SUCCESS);
-    };
-    let (dest, _) = destination(url, a.user2.as_deref(), a.passfile2.as_deref(), None)?;
+    }
+    let (dest, _) = dav_side(
+        "2",
+        &a.dav2,
+        a.user2.as_deref(),
+        a.passfile2.as_deref(),
+        None,
+        a.cafile2.as_deref(),
+    )?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_plans(&plans, a.json);
     Ok(ExitCode::SUCCESS)

@@ -64,6 +64,94 @@ const MAX_BODY: u64 = 64 * 1024 * 1024;
 /// Attempts of a request the server answered "busy" or the network dropped.
 const ATTEMPTS: u32 = 4;
 
+/// How servers are reached besides the usual: certificate authorities
+/// trusted instead of the system's (a company's own, `--cafile1`), and
+/// addresses of names the discovery's own name servers gave (tests, and
+/// `MAILFERRY_NAME_SERVER`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Certificate authorities (PEM) trusted instead of the system's.
+    pub extra_roots_pem: Vec<String>,
+    /// Host names and the address each is reached at.
+    pub addresses: Vec<(String, std::net::IpAddr)>,
+}
+
+impl Reach {
+    fn agent(&self) -> Result<ureq::Agent, String> {
+        use ureq::tls::TlsConfig;
+        let roots = root_certs(&self.extra_roots_pem)?;
+        let config = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
+            .timeout_global(Some(Duration::from_secs(60)))
+            .http_status_as_error(false)
+            .allow_non_standard_methods(true)
+            .max_redirects(0)
+            .build();
+        Ok(if self.addresses.is_empty() {
+            config.into()
+        } else {
+            ureq::Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::new(),
+                Pinned(self.addresses.clone()),
+            )
+        })
+    }
+}
+
+/// The certificate authorities to trust: these (PEM) instead of the
+/// system's, or the system's when none is given.
+pub(crate) fn root_certs(extra_roots_pem: &[String]) -> Result<ureq::tls::RootCerts, String> {
+    use ureq::tls::{Certificate, RootCerts};
+    if extra_roots_pem.is_empty() {
+        return Ok(RootCerts::PlatformVerifier);
+    }
+    let mut certs = Vec::new();
+    for pem in extra_roots_pem {
+        for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(pem.as_bytes()) {
+            let cert: rustls_pki_types::CertificateDer<'static> =
+                cert.map_err(|e| format!("the certificate file cannot be read: {e}"))?;
+            certs.push(Certificate::from_der(cert.as_ref()).to_owned());
+        }
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// A name resolver answering the names it was given with their address
+/// (the one discovery's own name servers gave), and any other name as
+/// the system does.
+#[derive(Debug)]
+pub(crate) struct Pinned(pub(crate) Vec<(String, std::net::IpAddr)>);
+
+impl ureq::unversioned::resolver::Resolver for Pinned {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_ascii_lowercase();
+        let Some((_, ip)) = self.0.iter().find(|(h, _)| h.eq_ignore_ascii_case(&host)) else {
+            return ureq::unversioned::resolver::DefaultResolver::default()
+                .resolve(uri, config, timeout);
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if uri.scheme_str() == Some("http") {
+                80
+            } else {
+                443
+            });
+        let mut addrs = self.empty();
+        addrs.push(std::net::SocketAddr::new(*ip, port));
+        Ok(addrs)
+    }
+}
+
 /// One DAV server: its origin (`https://host[:port]`) and sign-in.
 #[derive(Clone)]
 pub struct Client {
@@ -88,6 +176,11 @@ impl Client {
     /// where discovery starts). Plain `http://` is refused except to this
     /// computer: a password must not cross a network in the clear.
     pub fn new(url: &str, auth: Auth) -> Result<(Client, String), DavError> {
+        Client::reached(url, auth, &Reach::default())
+    }
+
+    /// [`Client::new`], reaching the server as `reach` says.
+    pub fn reached(url: &str, auth: Auth, reach: &Reach) -> Result<(Client, String), DavError> {
         let (origin, path) = split_url(url).ok_or_else(|| DavError::BadAddress {
             url: url.to_owned(),
         })?;
@@ -96,17 +189,10 @@ impl Client {
                 url: url.to_owned(),
             });
         }
-        let tls = ureq::tls::TlsConfig::builder()
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .allow_non_standard_methods(true)
-            .max_redirects(0)
-            .build()
-            .into();
+        let agent = reach.agent().map_err(|detail| DavError::Unreachable {
+            server: origin.clone(),
+            detail,
+        })?;
         Ok((
             Client {
                 agent,
@@ -123,14 +209,19 @@ impl Client {
         &self.origin
     }
 
-    /// The path of `href` (a path, or a URL of this origin); None for
-    /// another origin.
-    pub(crate) fn path_of(&self, href: &str) -> Option<String> {
-        if href.starts_with('/') {
-            return Some(href.to_owned());
+    /// A client of another origin of the same account, signing in alike
+    /// (the caller has decided the credentials may go there). Plain
+    /// `http://` is refused as in [`Client::new`].
+    pub(crate) fn for_origin(&self, origin: &str) -> Result<Client, DavError> {
+        if origin.starts_with("http://") && !is_loopback(origin) {
+            return Err(DavError::PlainHttp {
+                url: origin.to_owned(),
+            });
         }
-        let (origin, path) = split_url(href)?;
-        origin.eq_ignore_ascii_case(&self.origin).then_some(path)
+        Ok(Client {
+            origin: origin.to_ascii_lowercase(),
+            ..self.clone()
+        })
     }
 
     /// One request; a busy server (429, 503 with `Retry-After`) and a
@@ -195,10 +286,17 @@ impl Client {
         let request = request
             .body(body.to_vec())
             .map_err(|e| unreachable(e.to_string()))?;
-        let mut response = self
-            .agent
-            .run(request)
-            .map_err(|e| unreachable(e.to_string()))?;
+        let mut response = self.agent.run(request).map_err(|e| {
+            let detail = e.to_string();
+            if detail.contains("certificate") {
+                DavError::Certificate {
+                    server: self.origin.clone(),
+                    detail: detail.trim_start_matches("io: ").to_owned(),
+                }
+            } else {
+                unreachable(detail)
+            }
+        })?;
         let header = |name: &str| {
             response
                 .headers()
@@ -251,15 +349,20 @@ pub(crate) fn split_url(url: &str) -> Option<(String, String)> {
     ))
 }
 
-fn is_loopback(origin: &str) -> bool {
+/// The host of an origin (`scheme://host[:port]`), without brackets or port.
+pub(crate) fn host_of(origin: &str) -> String {
     let host = origin
         .trim_start_matches("http://")
         .trim_start_matches("https://");
-    let host = host
-        .strip_prefix('[')
+    host.strip_prefix('[')
         .and_then(|h| h.split_once(']'))
         .map(|(h, _)| h)
-        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
+        .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h))
+        .to_ascii_lowercase()
+}
+
+fn is_loopback(origin: &str) -> bool {
+    let host = host_of(origin);
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
@@ -303,13 +406,12 @@ mod tests {
     }
 
     #[test]
-    fn hrefs_of_another_server_are_not_ours() {
-        let (c, _) = Client::new("https://dav.example.com/", Auth::Bearer("t".into())).unwrap();
-        assert_eq!(c.path_of("/a/b/").as_deref(), Some("/a/b/"));
+    fn hosts_of_origins() {
+        assert_eq!(host_of("https://DAV.example.com:8443"), "dav.example.com");
+        assert_eq!(host_of("http://[::1]:5232"), "::1");
         assert_eq!(
-            c.path_of("https://DAV.example.com/a/").as_deref(),
-            Some("/a/")
+            host_of("https://p42-contacts.icloud.com"),
+            "p42-contacts.icloud.com"
         );
-        assert_eq!(c.path_of("https://evil.example/a/"), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod copy;
 pub mod files;
 pub mod graph;
 pub mod http;
+pub mod locate;
 pub mod object;
 mod xml;
 
@@ -27,7 +28,7 @@ pub use copy::{
     ObjectProblem, Report, Source, VerifyReport,
 };
 pub use files::Files;
-pub use http::{Auth, Client};
+pub use http::{Auth, Client, Reach};
 pub use object::ObjectKind;
 
 use xml::{CALDAV, CALSERVER, CARDDAV, DAV};
@@ -65,11 +66,36 @@ pub enum DavError {
         /// What failed.
         detail: String,
     },
+    /// The server's certificate is not one this computer trusts.
+    #[error(
+        "the contacts and calendar server {server} showed a certificate this computer does not \
+         trust ({detail}), so MailFerry did not sign in. Check the address; if your organisation \
+         runs its own certificate authority, give its certificate (on the command line: --cafile1/--cafile2)"
+    )]
+    Certificate {
+        /// The server's origin.
+        server: String,
+        /// What the check said.
+        detail: String,
+    },
     /// The server refused the user name and password (401).
     #[error("the server {server} refused the user name and password. Check them (some providers need an app password for contacts and calendars), then try again")]
     SignInRefused {
         /// The server's origin.
         server: String,
+    },
+    /// The server named another server, outside the provider's domain,
+    /// for the account's contacts or calendars: the password is not sent there.
+    #[error(
+        "the contacts and calendar server sent MailFerry on to {url}, which is not part of \
+         {trusted}: your password was not sent there. If that server really is your \
+         provider's, give its address itself (with --dav1/--dav2, or in the Contacts step)"
+    )]
+    Elsewhere {
+        /// The other server.
+        url: String,
+        /// The domains the credentials may go to.
+        trusted: String,
     },
     /// The address answers, but not as a contacts or calendar server.
     #[error("{url} does not answer as a contacts or calendar server (CardDAV/CalDAV). Check the address: your provider's help pages give it")]
@@ -174,11 +200,102 @@ type Found = (u16, Option<Vec<xml::Response>>, Option<String>);
 /// An object's bytes as served, and its ETag.
 pub type Fetched = (Vec<u8>, Option<String>);
 
-/// A CardDAV/CalDAV account: a server and where discovery starts.
+/// A CardDAV/CalDAV account: its servers and where discovery starts.
+///
+/// One account may span several origins: Fastmail and Google keep
+/// contacts and calendars on separate hosts, and iCloud's principal names
+/// home sets on another host. Hrefs on the first origin are paths; hrefs
+/// on any other are absolute URLs, so every href names its server.
+/// Credentials go only to the hosts [`Trust`] allows.
 #[derive(Debug, Clone)]
 pub struct Server {
     client: Client,
-    start: String,
+    /// Clients of the account's other origins, made as they are met.
+    others: std::sync::Arc<std::sync::Mutex<Vec<Client>>>,
+    starts: Vec<String>,
+    trust: Trust,
+}
+
+/// The hosts an account's credentials may go to: those within the
+/// domains of the addresses the user gave (and of the provider's preset),
+/// and the exact hosts given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trust {
+    domains: Vec<String>,
+}
+
+impl Trust {
+    /// Trust within `domains` (`icloud.com`; an exact host or IP address
+    /// for one that has no domain to share).
+    pub fn new<S: AsRef<str>>(domains: &[S]) -> Trust {
+        let mut trust = Trust::default();
+        for d in domains {
+            trust.add(d.as_ref());
+        }
+        trust
+    }
+
+    fn add(&mut self, domain: &str) {
+        let d = domain.trim_end_matches('.').to_ascii_lowercase();
+        if !d.is_empty() && !self.domains.contains(&d) {
+            self.domains.push(d);
+        }
+    }
+
+    /// Also trust the site (registrable domain) of `url`'s host.
+    fn add_site_of(&mut self, url: &str) {
+        if let Some((origin, _)) = http::split_url(url) {
+            self.add(&site_of(&http::host_of(&origin)));
+        }
+    }
+
+    /// Whether credentials may go to `host`.
+    pub fn allows(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        // An address is trusted as itself only, never as a "subdomain".
+        let by_suffix = !is_address(&host);
+        self.domains.iter().any(|d| {
+            host == *d || (by_suffix && !is_address(d) && host.ends_with(&format!(".{d}")))
+        })
+    }
+
+    /// The domains trusted, for a message.
+    pub fn domains(&self) -> &[String] {
+        &self.domains
+    }
+}
+
+fn is_address(host: &str) -> bool {
+    host.trim_matches(|c| c == '[' || c == ']')
+        .parse::<std::net::IpAddr>()
+        .is_ok()
+}
+
+/// Second-level labels under which each name is a separate site
+/// (`bakery.co.uk`), for the country domains users most often have.
+const SECOND_LEVEL: &[&str] = &[
+    "co.uk", "org.uk", "me.uk", "ac.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp",
+    "or.jp", "com.br", "co.za", "com.mx", "com.ar", "co.in", "com.cn", "com.tr", "co.il", "co.kr",
+    "com.sg", "com.hk", "com.tw",
+];
+
+/// The site of a host: its registrable domain (`icloud.com` for
+/// `p42-contacts.icloud.com`), or the host itself for an IP address or a
+/// one-label name. Without the public suffix list: the last two labels,
+/// three under the usual country second levels.
+pub fn site_of(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if is_address(&host) || !host.contains('.') {
+        return host;
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    let tail2 = labels[labels.len() - 2..].join(".");
+    let keep = if SECOND_LEVEL.contains(&tail2.as_str()) {
+        3
+    } else {
+        2
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
 }
 
 /// Properties asked when looking for the account's collections.
@@ -192,19 +309,130 @@ const DISCOVERY_PROPS: [(&str, &str); 6] = [
 ];
 
 impl Server {
-    /// The account at `url` (a server, a principal, a home or one collection).
+    /// The account at `url` (a server, a principal, a home or one
+    /// collection); its credentials go only within `url`'s site.
     pub fn connect(url: &str, auth: Auth) -> Result<Server, DavError> {
-        let (client, start) = Client::new(url, auth)?;
-        Ok(Server { client, start })
+        Server::connect_all(&[url], auth, &Trust::default(), &Reach::default())
     }
 
-    /// The server's origin.
+    /// The account whose contacts and calendars start at `urls` (one
+    /// each, or one for both), its credentials sent only within `trust`
+    /// and the sites of `urls`; each server reached as `reach` says.
+    pub fn connect_all<S: AsRef<str>>(
+        urls: &[S],
+        auth: Auth,
+        trust: &Trust,
+        reach: &Reach,
+    ) -> Result<Server, DavError> {
+        let first = urls.first().map(AsRef::as_ref).unwrap_or("");
+        let (client, start) = Client::reached(first, auth, reach)?;
+        let mut trust = trust.clone();
+        let mut server = Server {
+            client,
+            others: Default::default(),
+            starts: vec![start],
+            trust: Trust::default(),
+        };
+        for url in urls {
+            trust.add_site_of(url.as_ref());
+        }
+        server.trust = trust;
+        for url in urls.iter().skip(1) {
+            let url = url.as_ref();
+            let (origin, path) = http::split_url(url).ok_or_else(|| DavError::BadAddress {
+                url: url.to_owned(),
+            })?;
+            server.client_for(&origin)?;
+            let start = server.href(&origin, &path);
+            if !server.starts.contains(&start) {
+                server.starts.push(start);
+            }
+        }
+        Ok(server)
+    }
+
+    /// The server's origin (the first one's, when the account has several).
     pub fn origin(&self) -> &str {
         self.client.origin()
     }
 
+    /// The client of `origin`: the account's own, or a new one when the
+    /// origin's host is trusted; else the refusal in words.
+    fn client_for(&self, origin: &str) -> Result<Client, DavError> {
+        if origin.eq_ignore_ascii_case(self.client.origin()) {
+            return Ok(self.client.clone());
+        }
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = others
+            .iter()
+            .find(|c| c.origin().eq_ignore_ascii_case(origin))
+        {
+            return Ok(c.clone());
+        }
+        let host = http::host_of(origin);
+        if !self.trust.allows(&host) {
+            return Err(DavError::Elsewhere {
+                url: origin.to_owned(),
+                trusted: self.trust.domains().join(", "),
+            });
+        }
+        let client = self.client.for_origin(origin)?;
+        others.push(client.clone());
+        Ok(client)
+    }
+
+    /// The client and path of `href` (a path on the first origin, or an
+    /// absolute URL).
+    fn route(&self, href: &str) -> Result<(Client, String), DavError> {
+        if href.starts_with('/') {
+            return Ok((self.client.clone(), href.to_owned()));
+        }
+        let (origin, path) = http::split_url(href).ok_or_else(|| DavError::BadAddress {
+            url: href.to_owned(),
+        })?;
+        Ok((self.client_for(&origin)?, path))
+    }
+
+    /// `href` as read from `origin`'s answer, as this account names it: a
+    /// path on the first origin, else an absolute URL.
+    fn href(&self, origin: &str, href: &str) -> String {
+        let (origin, path) = if href.starts_with('/') {
+            (origin.to_ascii_lowercase(), href.to_owned())
+        } else {
+            match http::split_url(href) {
+                Some(split) => split,
+                None => return href.to_owned(),
+            }
+        };
+        if origin.eq_ignore_ascii_case(self.client.origin()) {
+            path
+        } else {
+            format!("{origin}{path}")
+        }
+    }
+
+    /// The origin `href` is on.
+    fn origin_of(&self, href: &str) -> String {
+        match http::split_url(href) {
+            Some((origin, _)) if !href.starts_with('/') => origin,
+            _ => self.client.origin().to_owned(),
+        }
+    }
+
+    /// One request to the server `href` is on.
+    fn send(
+        &self,
+        method: &str,
+        href: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<http::Answer, DavError> {
+        let (client, path) = self.route(href)?;
+        client.send(method, &path, headers, body)
+    }
+
     fn propfind(&self, path: &str, depth: &str, props: &[(&str, &str)]) -> Result<Found, DavError> {
-        let answer = self.client.send(
+        let answer = self.send(
             "PROPFIND",
             path,
             &[
@@ -220,26 +448,55 @@ impl Server {
     }
 
     /// Where new collections go, and every address book and calendar of
-    /// the account.
+    /// the account (from each of its starts: contacts and calendars may
+    /// live on different servers).
     pub fn discover(&self) -> Result<(Homes, Vec<Collection>), DavError> {
+        let mut homes = Homes::default();
+        let mut collections: Vec<Collection> = Vec::new();
+        for start in &self.starts {
+            let (h, found) = self.discover_from(start)?;
+            homes.contacts = homes.contacts.or(h.contacts);
+            homes.calendars = homes.calendars.or(h.calendars);
+            for c in found {
+                if !collections.iter().any(|k| k.href == c.href) {
+                    collections.push(c);
+                }
+            }
+        }
+        collections.sort_by(|a, b| a.href.cmp(&b.href));
+        Ok((homes, collections))
+    }
+
+    /// The home sets and collections found from one start.
+    fn discover_from(&self, start: &str) -> Result<(Homes, Vec<Collection>), DavError> {
+        let origin = self.origin_of(start);
         let not_dav = || DavError::NotDav {
-            url: format!("{}{}", self.client.origin(), self.start),
+            url: if start.starts_with('/') {
+                format!("{origin}{start}")
+            } else {
+                start.to_owned()
+            },
         };
-        let mut at = self.start.clone();
+        let mut at = start.to_owned();
         let mut first = None;
         // The start, else the RFC 6764 well-known addresses (one redirect each).
         let mut candidates = vec![at.clone()];
-        if at == "/" {
-            candidates.push("/.well-known/carddav".into());
-            candidates.push("/.well-known/caldav".into());
+        let (root, path) = match start.strip_prefix(origin.as_str()) {
+            Some(path) if !start.starts_with('/') => (origin.as_str(), path),
+            _ => ("", start),
+        };
+        if path == "/" {
+            candidates.push(format!("{root}/.well-known/carddav"));
+            candidates.push(format!("{root}/.well-known/caldav"));
         }
         for candidate in candidates {
             let (status, parsed, location) = self.propfind(&candidate, "0", &DISCOVERY_PROPS)?;
             if (300..400).contains(&status) {
-                if let Some(path) = location.as_deref().and_then(|l| self.client.path_of(l)) {
-                    let (_, parsed, _) = self.propfind(&path, "0", &DISCOVERY_PROPS)?;
+                if let Some(l) = location {
+                    let next = self.href(&self.origin_of(&candidate), &l);
+                    let (_, parsed, _) = self.propfind(&next, "0", &DISCOVERY_PROPS)?;
                     if let Some(r) = parsed.and_then(|mut r| (!r.is_empty()).then(|| r.remove(0))) {
-                        at = path;
+                        at = next;
                         first = Some(r);
                         break;
                     }
@@ -253,7 +510,8 @@ impl Server {
             }
         }
         let first = first.ok_or_else(not_dav)?;
-        if let Some(c) = self.collection_of(&first, &at) {
+        let here = self.origin_of(&at);
+        if let Some(c) = self.collection_of(&first, &here, &at) {
             let mut homes = Homes::default();
             let parent = parent_of(&c.href);
             match c.kind {
@@ -262,17 +520,19 @@ impl Server {
             }
             return Ok((homes, vec![c]));
         }
-        // The principal's home sets.
+        // The principal's home sets (on this server or, at iCloud, another).
         let mut principal = first.clone();
+        let mut principal_origin = here.clone();
         if let Some(p) = first
             .prop(DAV, "current-user-principal")
             .and_then(|p| p.hrefs.first())
-            .and_then(|h| self.client.path_of(h))
+            .map(|h| self.href(&here, h))
         {
             if p != at {
                 if let (_, Some(mut r), _) = self.propfind(&p, "0", &DISCOVERY_PROPS)? {
                     if !r.is_empty() {
                         principal = r.remove(0);
+                        principal_origin = self.origin_of(&p);
                     }
                 }
             }
@@ -281,7 +541,7 @@ impl Server {
             principal
                 .prop(ns, name)
                 .and_then(|p| p.hrefs.first())
-                .and_then(|h| self.client.path_of(h))
+                .map(|h| self.href(&principal_origin, h))
         };
         let homes = Homes {
             contacts: home(CARDDAV, "addressbook-home-set"),
@@ -298,19 +558,19 @@ impl Server {
         let mut collections: Vec<Collection> = Vec::new();
         for place in places {
             let (_, parsed, _) = self.propfind(&place, "1", &DISCOVERY_PROPS)?;
+            let there = self.origin_of(&place);
             for r in parsed.unwrap_or_default() {
-                if let Some(c) = self.collection_of(&r, &place) {
+                if let Some(c) = self.collection_of(&r, &there, &place) {
                     if !collections.iter().any(|k| k.href == c.href) {
                         collections.push(c);
                     }
                 }
             }
         }
-        collections.sort_by(|a, b| a.href.cmp(&b.href));
         Ok((homes, collections))
     }
 
-    fn collection_of(&self, r: &xml::Response, fallback: &str) -> Option<Collection> {
+    fn collection_of(&self, r: &xml::Response, origin: &str, fallback: &str) -> Option<Collection> {
         let kind = if r.is(CARDDAV, "addressbook") {
             ObjectKind::Contact
         } else if r.is(CALDAV, "calendar") {
@@ -318,9 +578,8 @@ impl Server {
         } else {
             return None;
         };
-        let href = self
-            .client
-            .path_of(&r.href)
+        let href = Some(self.href(origin, &r.href))
+            .filter(|h| self.origin_of(h) == origin)
             .unwrap_or_else(|| fallback.to_owned());
         let name = r
             .text(DAV, "displayname")
@@ -354,11 +613,14 @@ impl Server {
             detail: String::new(),
         })?;
         let own = collection.trim_end_matches('/');
+        let origin = self.origin_of(collection);
         let mut entries: Vec<Entry> = parsed
             .into_iter()
             .filter(|r| !r.is(DAV, "collection"))
             .filter_map(|r| {
-                let href = self.client.path_of(&r.href)?;
+                // Objects of this collection's server only.
+                let href =
+                    Some(self.href(&origin, &r.href)).filter(|h| self.origin_of(h) == origin)?;
                 (href.trim_end_matches('/') != own).then(|| Entry {
                     href,
                     etag: r.text(DAV, "getetag"),
@@ -371,7 +633,7 @@ impl Server {
 
     /// One object's bytes exactly as served, and its ETag; None when gone (404).
     pub fn get(&self, href: &str) -> Result<Option<Fetched>, DavError> {
-        let answer = self.client.send("GET", href, &[], b"")?;
+        let answer = self.send("GET", href, &[], b"")?;
         match answer.status {
             200 => Ok(Some((answer.body, answer.etag))),
             404 | 410 => Ok(None),
@@ -402,7 +664,7 @@ impl Server {
             Some(etag) => headers.push(("If-Match", etag)),
             None => headers.push(("If-None-Match", "*")),
         }
-        self.client.send("PUT", href, &headers, bytes)
+        self.send("PUT", href, &headers, bytes)
     }
 
     /// Makes an address book or calendar at `href` named `name`
@@ -438,7 +700,7 @@ impl Server {
                 )
             }
         };
-        let answer = self.client.send(
+        let answer = self.send(
             method,
             href,
             &[("Content-Type", "application/xml; charset=utf-8")],
@@ -474,5 +736,84 @@ fn parent_of(href: &str) -> String {
     match trimmed.rfind('/') {
         Some(i) => trimmed[..=i].to_owned(),
         None => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hosts_site_is_its_registrable_domain() {
+        assert_eq!(site_of("p42-contacts.icloud.com"), "icloud.com");
+        assert_eq!(site_of("Contacts.iCloud.com."), "icloud.com");
+        assert_eq!(site_of("dav.bakery.co.uk"), "bakery.co.uk");
+        assert_eq!(site_of("bakery.co.uk"), "bakery.co.uk");
+        assert_eq!(site_of("127.0.0.1"), "127.0.0.1");
+        assert_eq!(site_of("::1"), "::1");
+        assert_eq!(site_of("localhost"), "localhost");
+    }
+
+    #[test]
+    fn credentials_stay_within_the_trusted_domains() {
+        let trust = Trust::new(&["icloud.com", "127.0.0.1"]);
+        assert!(trust.allows("p42-contacts.icloud.com"));
+        assert!(trust.allows("icloud.com"));
+        assert!(
+            !trust.allows("evil-icloud.com"),
+            "a suffix is not a subdomain"
+        );
+        assert!(!trust.allows("icloud.com.evil.example"));
+        assert!(trust.allows("127.0.0.1"));
+        assert!(
+            !trust.allows("localhost"),
+            "an address is trusted as itself only"
+        );
+        assert!(!Trust::new(&["0.0.1"]).allows("127.0.0.1"));
+    }
+
+    #[test]
+    fn hrefs_on_other_servers_are_absolute_and_refused_outside_the_trust() {
+        let auth = || Auth::Basic {
+            user: "a".into(),
+            password: "b".into(),
+        };
+        let server = Server::connect_all(
+            &["https://contacts.icloud.com/", "https://caldav.icloud.com/"],
+            auth(),
+            &Trust::default(),
+            &Reach::default(),
+        )
+        .unwrap();
+        assert_eq!(server.starts, vec!["/", "https://caldav.icloud.com/"]);
+        assert_eq!(
+            server.href("https://contacts.icloud.com", "/123/principal/"),
+            "/123/principal/"
+        );
+        assert_eq!(
+            server.href(
+                "https://contacts.icloud.com",
+                "https://P42-Contacts.icloud.com:443/123/carddavhome/"
+            ),
+            "https://p42-contacts.icloud.com:443/123/carddavhome/"
+        );
+        assert_eq!(
+            server.href("https://caldav.icloud.com", "/123/calendars/"),
+            "https://caldav.icloud.com/123/calendars/"
+        );
+        assert!(server.route("https://p42-caldav.icloud.com/1/").is_ok());
+        let refused = server.route("https://dav.evil.example/1/").unwrap_err();
+        assert!(matches!(refused, DavError::Elsewhere { .. }), "{refused}");
+        assert!(refused.to_string().contains("icloud.com"), "{refused}");
+        assert!(
+            Server::connect_all(
+                &["https://contacts.icloud.com/", "https://dav.evil.example/"],
+                auth(),
+                &Trust::default(),
+                &Reach::default()
+            )
+            .is_ok(),
+            "addresses the user gave are trusted"
+        );
     }
 }

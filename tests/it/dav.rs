@@ -123,7 +123,7 @@ pub(crate) fn office(contacts: usize, events: usize) -> Radicale {
     src
 }
 
-fn dav_args(src: &str, dst: &str, state: &Path) -> Vec<String> {
+pub(crate) fn dav_args(src: &str, dst: &str, state: &Path) -> Vec<String> {
     [
         "--dav1", src, "--user1", "alice", "--dav2", dst, "--user2", "bob", "--state",
     ]
@@ -138,7 +138,7 @@ const PASSWORDS: [(&str, &str); 2] = [
     ("MAILFERRY_PASSWORD2", "bob-pw"),
 ];
 
-fn dav(
+pub(crate) fn dav(
     command: &str,
     args: &[String],
     env: &[(&str, &str)],
@@ -156,7 +156,7 @@ fn dav(
     )
 }
 
-fn totals(report: &serde_json::Value) -> (u64, u64, u64) {
+pub(crate) fn totals(report: &serde_json::Value) -> (u64, u64, u64) {
     let sum = |k: &str| {
         report["collections"]
             .as_array()
@@ -169,7 +169,7 @@ fn totals(report: &serde_json::Value) -> (u64, u64, u64) {
 }
 
 /// Every object of alice's collections is at bob's, same name, same bytes.
-fn assert_same(src: &Radicale, dst: &Radicale) {
+pub(crate) fn assert_same(src: &Radicale, dst: &Radicale) {
     for collection in src.collections("alice") {
         let a = src.objects("alice", &collection);
         let b = dst.objects("bob", &collection);

@@ -18,6 +18,7 @@ mod compress;
 mod corpus;
 mod crash;
 mod dav;
+mod dav_discover;
 mod dav_graph;
 mod discover;
 mod domain;

@@ -267,10 +267,11 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.setViewportSize({ width: 1280, height: 800 });
   // Contacts: a typo in the address says what is wrong; a refused entry is named with its reason.
   await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
-  await page.locator('input[name="dav-source"]').fill("dav.old.example");
+  assert.equal(await page.locator('input[name="dav-source"]').inputValue(), "owner@example.com", "the mail address is filled in: the servers are found from it");
+  await page.locator('input[name="dav-source"]').fill("dav old example");
   await page.locator('input[name="dav-destination"]').fill("https://dav.new.example/");
   await page.getByRole("button", { name: "Look" }).click();
-  await page.getByText("is not a web address MailFerry can use").waitFor();
+  await page.getByText("is neither an email address nor a domain nor a web address").waitFor();
   await page.locator('input[name="dav-source"]').fill("https://dav.old.example/");
   await page.getByRole("button", { name: "Look" }).click();
   await page.getByRole("button", { name: "Copy contacts & calendars" }).click();

@@ -620,8 +620,9 @@ function discovered(address: string): Found {
 // scenario one entry is refused by the new server.
 let contactsCopied = false;
 function contactsPlan(url: string): CollectionPlanView[] {
-  if (!url.startsWith("http")) {
-    throw err("InvalidInput", `“${url}” is not a web address MailFerry can use: it should start with https://`);
+  // As the engine: a web address, else an email address or a domain whose servers are found.
+  if (!url.startsWith("http") && !/^([^@\s]+@)?[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(url)) {
+    throw err("InvalidInput", `“${url}” is neither an email address nor a domain nor a web address (https://…)`);
   }
   return [
     { name: "Contacts", calendar: false, objects: 8, destination: "Contacts", create: true, note: null },

@@ -8,7 +8,9 @@
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
+use mailferry::dav::locate::{locate, locate_for_mail};
 use mailferry::dav::{self, DavError, ObjectKind, Server, Source};
+use mailferry::discover::DiscoverSettings;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use ts_rs::TS;
@@ -17,7 +19,9 @@ use ts_rs::TS;
 /// account whose sign-in it uses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DavSide {
-    /// The server's https:// address (or an account's or a collection's).
+    /// The server's https:// address (or an account's or a collection's);
+    /// or an email address or a domain, whose servers are found
+    /// (`dav::locate`); empty: found from the mail account's user name.
     pub url: String,
     /// The signed-in mail account whose user name and password it uses.
     pub account: AccountHandle,
@@ -107,9 +111,11 @@ fn ipc(e: DavError) -> IpcError {
     let code = match &e {
         DavError::SignInRefused { .. } => ErrorCode::AuthFailed,
         DavError::Unreachable { .. } => ErrorCode::NetworkUnreachable,
-        DavError::BadAddress { .. } | DavError::PlainHttp { .. } | DavError::NotDav { .. } => {
-            ErrorCode::InvalidInput
-        }
+        DavError::Certificate { .. } => ErrorCode::TlsFailed,
+        DavError::BadAddress { .. }
+        | DavError::PlainHttp { .. }
+        | DavError::NotDav { .. }
+        | DavError::Elsewhere { .. } => ErrorCode::InvalidInput,
         DavError::Refused { .. } => ErrorCode::ServerRefused,
         DavError::State(_) => ErrorCode::StateFailed,
         DavError::File { .. } | DavError::Archive(_) => ErrorCode::Internal,
@@ -118,8 +124,22 @@ fn ipc(e: DavError) -> IpcError {
 }
 
 /// The server of one side, signed in as its mail account; and its name
-/// in the progress file (`user@origin`).
-fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
+/// in the progress file (`user@origin`). An address that is not a web
+/// address is an email address or a domain: its servers are found first
+/// (for the account's own address, from its mail server's provider when
+/// MailFerry knows it).
+async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
+    let settings =
+        DiscoverSettings::from_env().map_err(|e| IpcError::new(ErrorCode::InvalidInput, e))?;
+    server_with(accounts, side, &settings).await
+}
+
+/// [`server`], finding servers with these settings.
+async fn server_with(
+    accounts: &Accounts,
+    side: &DavSide,
+    settings: &DiscoverSettings,
+) -> IpcResult<(Server, String)> {
     let account = accounts.get(side.account)?;
     let user = account.credentials.user.clone();
     let auth = match &account.credentials.proof {
@@ -136,7 +156,24 @@ fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, String)> {
                 .clone(),
         ),
     };
-    let server = Server::connect(side.url.trim(), auth).map_err(ipc)?;
+    let given = match side.url.trim() {
+        "" => user.trim(),
+        url => url,
+    };
+    let server = if given.contains("://") {
+        Server::connect(given, auth).map_err(ipc)?
+    } else {
+        let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
+        // The account's own address: its mail server's provider says first.
+        let found = if given.eq_ignore_ascii_case(user.trim()) {
+            locate_for_mail(given, &account.endpoint.host, settings).await
+        } else {
+            locate(given, settings).await
+        }
+        .map_err(invalid)?;
+        tracing::info!(found = %found.words(), "contacts and calendar servers found");
+        found.connect(auth, &[]).map_err(invalid)?
+    };
     let name = format!("{user}@{}", server.origin());
     Ok((server, name))
 }
@@ -196,8 +233,8 @@ pub async fn contacts_plan(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    let (from, _) = server(&accounts, &source)?;
-    let (to, _) = server(&accounts, &destination)?;
+    let (from, _) = server(&accounts, &source).await?;
+    let (to, _) = server(&accounts, &destination).await?;
     blocking(move || {
         let plans = dav::plan(&Source::Server(from), &to, None).map_err(ipc)?;
         Ok(plans.iter().map(plan_view).collect())
@@ -211,8 +248,8 @@ pub async fn copy_contacts(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    let (from, from_name) = server(&accounts, &source)?;
-    let (to, to_name) = server(&accounts, &destination)?;
+    let (from, from_name) = server(&accounts, &source).await?;
+    let (to, to_name) = server(&accounts, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
@@ -247,8 +284,8 @@ pub async fn check_contacts(
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    let (from, from_name) = server(&accounts, &source)?;
-    let (to, to_name) = server(&accounts, &destination)?;
+    let (from, from_name) = server(&accounts, &source).await?;
+    let (to, to_name) = server(&accounts, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
@@ -273,4 +310,64 @@ pub async fn check_contacts(
         })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::Account;
+    use mailferry::auth::credentials::Credentials;
+    use mailferry::endpoint::Endpoint;
+    use mailferry_harness::{radicale_available, DnsServer, Radicale};
+
+    #[tokio::test]
+    async fn an_empty_address_finds_the_servers_from_the_mail_accounts_address() {
+        if !radicale_available() {
+            eprintln!("skipped: the radicale command is not installed");
+            return;
+        }
+        let user = "alice@bakery.example";
+        let radicale = Radicale::start(&[(user, "alice-pw")]);
+        radicale.create_collection(user, "contacts", "addressbook", "Contacts");
+        radicale.create_collection(user, "calendar", "calendar", "Office calendar");
+        let dns = DnsServer::start();
+        for kind in ["carddav", "caldav"] {
+            let name = format!("_{kind}._tcp.bakery.example");
+            dns.srv(&name, 0, 0, radicale.port(), "127.0.0.1")
+                .txt(&name, &[&format!("path=/{user}/")]);
+        }
+        let accounts = Accounts::with_keychain(None);
+        let account = accounts.add(Account {
+            endpoint: Endpoint::new("imap.bakery.example"),
+            credentials: Credentials::password(user, "alice-pw"),
+        });
+        let settings = DiscoverSettings {
+            resolvers: vec![dns.addr()],
+            ..DiscoverSettings::default()
+        };
+        let side = DavSide {
+            url: String::new(),
+            account,
+        };
+        let (server, name) = server_with(&accounts, &side, &settings).await.unwrap();
+        assert_eq!(name, format!("{user}@{}", radicale.url()));
+        let (_, collections) = blocking(move || server.discover().map_err(ipc))
+            .await
+            .unwrap();
+        let names: Vec<&str> = collections.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["Office calendar", "Contacts"]);
+
+        // Something that is no address at all says so.
+        let side = DavSide {
+            url: "dav old example".into(),
+            account,
+        };
+        let err = server_with(&accounts, &side, &settings).await.unwrap_err();
+        assert!(
+            err.message
+                .contains("neither an email address nor a domain"),
+            "{}",
+            err.message
+        );
+    }
 }

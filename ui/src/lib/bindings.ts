@@ -1185,7 +1185,9 @@ saved_at: number, };
 
 export type DavSide = { 
 /**
- * The server's https:// address (or an account's or a collection's).
+ * The server's https:// address (or an account's or a collection's);
+ * or an email address or a domain, whose servers are found
+ * (`dav::locate`); empty: found from the mail account's user name.
  */
 url: string, 
 /**
