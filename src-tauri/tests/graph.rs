@@ -7,6 +7,7 @@
 //! Microsoft's (its own binary: the Graph server's certificate authority is
 //! trusted through `SSL_CERT_FILE` for the whole process).
 
+use mailferry::auth::grant::{ClientCredentials, TokenSource};
 use mailferry::auth::keychain::{Account as KeyAccount, Keychain, SecretKind};
 use mailferry::auth::oauth::{Client, Issuer, GRAPH_SCOPES};
 use mailferry::auth::registration::Registrations;
@@ -244,9 +245,10 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         err.message
     );
 
-    let signed = sign_in_graph_with(&accounts, &graphs, &config, &graph.url(), office)
+    let signed = sign_in_graph_with(&accounts, &graphs, &config, &graph.url(), office, None)
         .await
         .unwrap();
+    assert!(!signed.organisation);
     assert_eq!(signed.user, OWNER);
     assert_eq!(signed.kept, Kept::Keychain);
     assert_eq!(
@@ -366,15 +368,79 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
 
     // A new session signs in with the kept refresh token: no browser.
     let later = GraphMailboxes::default();
-    let again = sign_in_graph_with(&accounts, &later, &config, &graph.url(), office)
+    let again = sign_in_graph_with(&accounts, &later, &config, &graph.url(), office, None)
         .await
         .unwrap();
     assert_eq!(again.kept, Kept::Keychain);
     assert_eq!(*browser.opened.lock().unwrap(), 1, "no second browser page");
-    let copy = copy_contacts_with(&accounts, &later, from, to)
+    let copy = copy_contacts_with(&accounts, &later, from.clone(), to.clone())
         .await
         .unwrap();
     let already: u32 = copy.collections.iter().map(|c| c.already).sum();
     assert_eq!(already, 3, "nothing twice: {copy:?}");
     assert_eq!(graph.contacts_created() + graph.events_created(), 3);
+
+    // With the organisation's app-only sign-in from the directory step, no
+    // browser and no owner's sign-in: the app's token opens the mailbox.
+    let app = ClientCredentials::new(
+        &graph.token_url(),
+        CLIENT_ID,
+        mailferry::secret::Secret::new("app-secret".into()),
+    )
+    .with_scope(mailferry::inventory::GRAPH_SCOPE);
+    let third = GraphMailboxes::default();
+    let grants_before = service.seen.lock().unwrap().grants.len();
+    let by_app = sign_in_graph_with(
+        &accounts,
+        &third,
+        &config,
+        &graph.url(),
+        office,
+        Some(TokenSource::new(app)),
+    )
+    .await
+    .unwrap();
+    assert!(by_app.organisation);
+    assert_eq!(
+        graph.token_requests(),
+        [(
+            "client_credentials".to_owned(),
+            mailferry::inventory::GRAPH_SCOPE.to_owned()
+        )],
+        "the app's own token, for Graph"
+    );
+    assert_eq!(by_app.kept, Kept::SessionOnly);
+    assert_eq!(*browser.opened.lock().unwrap(), 1, "no browser");
+    assert_eq!(
+        service.seen.lock().unwrap().grants.len(),
+        grants_before,
+        "no owner's sign-in"
+    );
+    let check = check_contacts_with(&accounts, &third, from.clone(), to.clone())
+        .await
+        .unwrap();
+    assert_eq!(check.collections.iter().map(|c| c.arrived).sum::<u32>(), 3);
+    // An app that does not open this mailbox: the owner's sign-in instead.
+    let wrong = ClientCredentials::new(
+        &format!("{}/wrong-token", service.base),
+        CLIENT_ID,
+        mailferry::secret::Secret::new("app-secret".into()),
+    );
+    let fourth = GraphMailboxes::default();
+    let fallback = sign_in_graph_with(
+        &accounts,
+        &fourth,
+        &config,
+        &graph.url(),
+        office,
+        Some(TokenSource::new(wrong)),
+    )
+    .await
+    .unwrap();
+    assert!(!fallback.organisation, "the owner's kept sign-in");
+    assert_eq!(
+        *browser.opened.lock().unwrap(),
+        1,
+        "kept in the keychain: no browser"
+    );
 }

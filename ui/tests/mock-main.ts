@@ -902,7 +902,7 @@ mockIPC(async (cmd, args) => {
           `Microsoft 365 did not let MailFerry into the contacts and calendars of ${users.get(a.account)}. Sign in to Microsoft 365 again; if the sign-in page says your organisation must approve MailFerry, ask your Microsoft 365 administrator to approve it.`,
           "the server refused to sign in to Microsoft 365 (HTTP 401): the sign-in service said: consent_required");
       }
-      return { user: users.get(a.account), kept: "keychain", collections: 2 };
+      return { user: users.get(a.account), kept: "keychain", collections: 2, organisation: false };
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;

@@ -8,7 +8,11 @@
 //! registration but Graph's permissions (`auth::oauth::GRAPH_SCOPES`): the
 //! mail's sign-in only opens the mail. The sign-in is kept apart from the
 //! mail's in the keychain (`auth::signin::graph_account`), so the next
-//! session signs in without the browser. Nothing secret crosses to the
+//! session signs in without the browser. When the administrator's app-only
+//! sign-in of the organisation's directory is there (step 4), it is tried
+//! first: it opens every mailbox of that organisation whose contacts and
+//! calendars the app was allowed, with no browser; a mailbox it does not
+//! open falls back to the owner's sign-in. Nothing secret crosses to the
 //! window: it names the mail account, and gets back where the sign-in is
 //! kept. Tokens only go to the configured Microsoft issuer (https) and to
 //! Graph's address ([`GRAPH_API`]; a loopback test server in tests).
@@ -17,6 +21,7 @@ use super::oauth::{issuer_id, issuer_named, run_sign_in, OAuthConfig};
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
+use mailferry::auth::grant::TokenSource;
 use mailferry::auth::registration::Registrations;
 use mailferry::auth::signin::{self, Kept};
 use mailferry::dav::graph::{Graph, GraphAuth, GRAPH_API};
@@ -32,7 +37,26 @@ use ts_rs::TS;
 struct GraphMailbox {
     user: String,
     api: String,
-    proof: Proof,
+    how: How,
+}
+
+/// How a mailbox signs in to Graph.
+#[derive(Clone)]
+enum How {
+    /// The owner's browser sign-in.
+    Owner(Proof),
+    /// The organisation's app (app-only).
+    Organisation(TokenSource),
+}
+
+impl How {
+    fn auth(&self) -> IpcResult<GraphAuth> {
+        match self {
+            How::Owner(proof) => GraphAuth::signed_in(proof.clone())
+                .ok_or_else(|| IpcError::internal("a Microsoft 365 sign-in without a token")),
+            How::Organisation(app) => Ok(GraphAuth::App(app.clone())),
+        }
+    }
 }
 
 /// The session's Graph sign-ins, one per mail account (its handle).
@@ -54,9 +78,7 @@ impl GraphMailboxes {
                  write your contacts and calendars there.",
             ));
         };
-        let auth = GraphAuth::signed_in(m.proof)
-            .ok_or_else(|| IpcError::internal("a Microsoft 365 sign-in without a token"))?;
-        let graph = Graph::new(&m.api, &m.user, auth).map_err(super::contacts::ipc)?;
+        let graph = Graph::new(&m.api, &m.user, m.how.auth()?).map_err(super::contacts::ipc)?;
         let name = graph.name();
         Ok((graph, name))
     }
@@ -97,19 +119,71 @@ pub struct GraphSignedIn {
     pub kept: Kept,
     /// Address books and calendars found there.
     pub collections: u32,
+    /// Signed in with the organisation's administrator sign-in (no
+    /// browser), not the owner's.
+    pub organisation: bool,
 }
 
-/// Signs the mail account `account` in to Microsoft Graph at `api` (a
-/// saved sign-in first, else the browser) and checks that its contacts and
-/// calendars open; keeps the sign-in for this session.
+/// Opens the contacts and calendars of `user` at `api` signed in `how`
+/// (one request); how many there are.
+async fn try_open(api: &str, user: &str, how: &How) -> IpcResult<usize> {
+    let graph = Graph::new(api, user, how.auth()?).map_err(super::contacts::ipc)?;
+    let who = user.to_owned();
+    // Here any refusal is Microsoft 365's: a 403 is a permission the
+    // organisation did not give.
+    tauri::async_runtime::spawn_blocking(move || graph.collections())
+        .await
+        .map_err(IpcError::internal)?
+        .map(|c| c.len())
+        .map_err(|e| match e {
+            DavError::SignInRefused { .. }
+            | DavError::Refused {
+                status: 401 | 403, ..
+            } => refused(&who, e),
+            e => super::contacts::ipc(e),
+        })
+}
+
+/// Signs the mail account `account` in to Microsoft Graph at `api` and
+/// checks that its contacts and calendars open: with the organisation's
+/// app-only sign-in `organisation` when it opens them, else the owner's
+/// (a saved sign-in first, else the browser). Keeps the sign-in for this
+/// session.
 pub async fn sign_in_graph_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
     config: &OAuthConfig,
     api: &str,
     account: AccountHandle,
+    organisation: Option<TokenSource>,
 ) -> IpcResult<GraphSignedIn> {
     let user = accounts.get(account)?.credentials.user.trim().to_owned();
+    let keep = |how: How, collections: usize, kept: Kept| {
+        graphs.lock().insert(
+            account,
+            GraphMailbox {
+                user: user.clone(),
+                api: api.to_owned(),
+                how: how.clone(),
+            },
+        );
+        GraphSignedIn {
+            user: user.clone(),
+            kept,
+            collections: u32::try_from(collections).unwrap_or(u32::MAX),
+            organisation: matches!(how, How::Organisation(_)),
+        }
+    };
+    if let Some(app) = organisation {
+        let how = How::Organisation(app);
+        match try_open(api, &user, &how).await {
+            Ok(n) => return Ok(keep(how, n, Kept::SessionOnly)),
+            Err(e) => tracing::info!(
+                error = %e.message,
+                "the organisation's sign-in does not open these contacts and calendars; asking their owner"
+            ),
+        }
+    }
     // Microsoft's own issuer as configured for the mail (never one the
     // window names), with this copy's or the user's registration there.
     let Some(microsoft) = config
@@ -131,35 +205,11 @@ pub async fn sign_in_graph_with(
         signin::graph_account(&user),
     )
     .await?;
-    let mailbox = GraphMailbox {
-        user: user.clone(),
-        api: api.to_owned(),
-        proof: signed_in.proof,
-    };
+    let how = How::Owner(signed_in.proof);
     // One request: the sign-in opens the contacts and calendars (an
     // organisation may allow the mail and not these).
-    let auth = GraphAuth::signed_in(mailbox.proof.clone())
-        .ok_or_else(|| IpcError::internal("a Microsoft 365 sign-in without a token"))?;
-    let graph = Graph::new(api, &user, auth).map_err(super::contacts::ipc)?;
-    let who = user.clone();
-    // Here any refusal is Microsoft 365's: a 403 is a permission the
-    // organisation did not give.
-    let collections = tauri::async_runtime::spawn_blocking(move || graph.collections())
-        .await
-        .map_err(IpcError::internal)?
-        .map_err(|e| match e {
-            DavError::SignInRefused { .. }
-            | DavError::Refused {
-                status: 401 | 403, ..
-            } => refused(&who, e),
-            e => super::contacts::ipc(e),
-        })?;
-    graphs.lock().insert(account, mailbox);
-    Ok(GraphSignedIn {
-        user,
-        kept: signed_in.kept,
-        collections: u32::try_from(collections.len()).unwrap_or(u32::MAX),
-    })
+    let collections = try_open(api, &user, &how).await?;
+    Ok(keep(how, collections, signed_in.kept))
 }
 
 fn unavailable() -> IpcError {
@@ -176,8 +226,20 @@ pub async fn sign_in_graph(
     graphs: tauri::State<'_, GraphMailboxes>,
     config: tauri::State<'_, OAuthConfig>,
     chosen: tauri::State<'_, super::oauth::ClientOverride>,
+    admin: tauri::State<'_, super::mailboxes::AdminSignIn>,
     account: AccountHandle,
 ) -> IpcResult<GraphSignedIn> {
     let config = chosen.apply(&config);
-    sign_in_graph_with(&accounts, &graphs, &config, GRAPH_API, account).await
+    let organisation = (admin.0.lock().unwrap_or_else(|e| e.into_inner()))
+        .as_ref()
+        .and_then(|g| g.graph());
+    sign_in_graph_with(
+        &accounts,
+        &graphs,
+        &config,
+        GRAPH_API,
+        account,
+        organisation,
+    )
+    .await
 }

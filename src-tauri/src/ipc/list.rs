@@ -85,7 +85,7 @@ commands! {
     (async contacts::contacts_plan[accounts, graphs](source: DavSide, destination: DavSide) -> Vec<CollectionPlanView>)
     (async contacts::copy_contacts[accounts, graphs](source: DavSide, destination: DavSide) -> ContactsCopy)
     (async contacts::check_contacts[accounts, graphs](source: DavSide, destination: DavSide) -> ContactsCheck)
-    (async graph::sign_in_graph[accounts, graphs, config, chosen](account: AccountHandle) -> GraphSignedIn)
+    (async graph::sign_in_graph[accounts, graphs, config, chosen, admin](account: AccountHandle) -> GraphSignedIn)
     (async report::mail_report[runs, choices, files](run: RunId) -> ())
     (async mailboxes::read_directory[directory, config, chosen, admin](
         sign_in: DirectorySignIn,

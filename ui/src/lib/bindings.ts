@@ -1328,7 +1328,12 @@ kept: Kept,
 /**
  * Address books and calendars found there.
  */
-collections: number, };
+collections: number, 
+/**
+ * Signed in with the organisation's administrator sign-in (no
+ * browser), not the owner's.
+ */
+organisation: boolean, };
 
 export type Decision = "move" | "move_and_keep" | "keep" | "leave";
 
