@@ -5,7 +5,9 @@
 //! extended-property `$filter`, `transactionId`, `@odata.nextLink` paging
 //! in small pages, one `429` with `Retry-After` when asked, and a token
 //! endpoint (`POST /token`, the client-credentials grant) whose token is
-//! the only one accepted. Documents are shaped as Graph v1.0's reference
+//! the only one accepted. It is also the owner's sign-in (discovery, an
+//! authorize page answering at once with a code, the authorization-code
+//! grant checking PKCE S256, the refresh-token grant). Documents are shaped as Graph v1.0's reference
 //! shows them (`@odata.context`, `@odata.etag`, ids, change keys, times in
 //! UTC with seven fraction digits).
 
@@ -65,6 +67,10 @@ struct Store {
     /// The request being handled is to go unanswered.
     unanswered: bool,
     requests: Vec<GraphRequest>,
+    /// Codes handed out: (code, PKCE challenge, redirect address).
+    codes: Vec<(String, String, String)>,
+    /// Each token request's grant and `scope`.
+    grants: Vec<(String, String)>,
 }
 
 /// The server; stops when dropped.
@@ -150,6 +156,11 @@ impl GraphServer {
     /// The token endpoint (`…/token`), given as the tenant.
     pub fn token_url(&self) -> String {
         format!("{}/token", self.url())
+    }
+
+    /// Each token request: its grant type and the scopes it asked for.
+    pub fn token_requests(&self) -> Vec<(String, String)> {
+        self.store.lock().unwrap().grants.clone()
     }
 
     /// The CA certificate (PEM) the server's certificate is issued by.
@@ -849,7 +860,58 @@ fn handle(
 ) -> Answer {
     let path = decode(target.split('?').next().unwrap_or(""));
     let query = query_of(target);
+    if path == "/.well-known/openid-configuration" {
+        let base = format!("https://{addr}");
+        return ok(
+            200,
+            json!({"issuer": base, "authorization_endpoint": format!("{base}/authorize"), "token_endpoint": format!("{base}/token")}),
+        );
+    }
+    if path == "/authorize" && method == "GET" {
+        // The owner clicking "Accept": back at once with a code.
+        let code = format!("graph-code-{}", s.codes.len() + 1);
+        let get = |k: &str| query.get(k).cloned().unwrap_or_default();
+        s.codes
+            .push((code.clone(), get("code_challenge"), get("redirect_uri")));
+        let location = format!("{}?code={code}&state={}", get("redirect_uri"), get("state"));
+        return (302, vec![("Location".into(), location)], Vec::new());
+    }
     if path == "/token" && method == "POST" {
+        // A form: `+` is a space there.
+        let form = query_of(&format!(
+            "?{}",
+            String::from_utf8_lossy(body).replace('+', "%20")
+        ));
+        let get = |k: &str| form.get(k).cloned().unwrap_or_default();
+        s.grants.push((get("grant_type"), get("scope")));
+        let delegated = json!({"token_type": "Bearer", "expires_in": 3599, "scope": get("scope"), "access_token": GRAPH_TOKEN, "refresh_token": "graph-refresh-token"});
+        if get("grant_type") == "authorization_code" {
+            use base64::Engine;
+            use sha2::Digest;
+            let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(sha2::Sha256::digest(get("code_verifier").as_bytes()));
+            let known = s.codes.iter().any(|(c, ch, r)| {
+                *c == get("code") && *ch == challenge && *r == get("redirect_uri")
+            });
+            return if known {
+                ok(200, delegated)
+            } else {
+                ok(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "AADSTS70000: The provided value for the 'code' parameter is not valid."}),
+                )
+            };
+        }
+        if get("grant_type") == "refresh_token" {
+            return if get("refresh_token") == "graph-refresh-token" {
+                ok(200, delegated)
+            } else {
+                ok(
+                    400,
+                    json!({"error": "invalid_grant", "error_description": "AADSTS700082: The refresh token has expired due to inactivity."}),
+                )
+            };
+        }
         let form = String::from_utf8_lossy(body);
         if !form.contains("grant_type=client_credentials") || !form.contains("client_secret=") {
             return error(400, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_secret'.");

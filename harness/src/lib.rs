@@ -107,7 +107,7 @@ use std::path::PathBuf;
 pub use dns::DnsServer;
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use gcs::{GcsRequest, GcsServer, SignedIn};
-pub use graph::{GraphRequest, GraphServer};
+pub use graph::{GraphRequest, GraphServer, GRAPH_TOKEN};
 pub use http::{HttpServer, Request};
 pub use imap::{Fetched, ImapSession, Message, Reply};
 pub use layout::{Layout, LayoutFolder};

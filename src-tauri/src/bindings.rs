@@ -15,6 +15,7 @@ use crate::commands::cutover::{MxCheck, MxRecord};
 use crate::commands::demo::{DemoContacts, DemoSetup, DemoSide};
 use crate::commands::discover::{Found, Tried};
 use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
+use crate::commands::graph::GraphSignedIn;
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
 use crate::commands::verify::{FolderAudit, LogLine, Missing, Verification};
@@ -114,6 +115,7 @@ fn generate() -> String {
         ContactsCopy::decl(&cfg),
         CollectionCheckView::decl(&cfg),
         ContactsCheck::decl(&cfg),
+        GraphSignedIn::decl(&cfg),
         // Issue 16: every mailbox of the domain, kept as files, files brought in.
         Decision::decl(&cfg),
         DirectorySignIn::decl(&cfg),

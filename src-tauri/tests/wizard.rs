@@ -326,47 +326,22 @@ fn a_copy_interrupted_by_closing_the_app_resumes_from_its_progress_file() {
 // shared with its OAuth tests (read only).
 #[path = "../../tests/introspection/mod.rs"]
 mod introspection;
+mod loopback;
+use loopback::StandInBrowser;
 
 mod oauth_server {
     //! A small authorization server on loopback: discovery, an authorize
     //! page that redirects straight back with a code (the user clicking
     //! "Allow"), and a token endpoint whose tokens Dovecot accepts.
     use super::introspection::Introspection;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::{TcpListener, TcpStream};
+    use super::loopback::{param, read_request};
+    use std::io::Write;
+    use std::net::TcpListener;
     use std::sync::{Arc, Mutex};
 
     pub struct AuthServer {
         pub base: String,
         pub issued: Arc<Mutex<Vec<String>>>,
-    }
-
-    fn param(q: &str, key: &str) -> String {
-        q.split('&')
-            .filter_map(|kv| kv.split_once('='))
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| mailferry::auth::oauth::percent_decode(v))
-            .unwrap_or_default()
-    }
-
-    /// One HTTP GET or POST: (status line, Location header, body).
-    pub fn request(url: &str) -> (String, Option<String>) {
-        let rest = url.strip_prefix("http://").unwrap();
-        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        let mut stream = TcpStream::connect(host).unwrap();
-        write!(
-            stream,
-            "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-            if path.is_empty() { "/" } else { path }
-        )
-        .unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        let status = text.lines().next().unwrap_or_default().to_owned();
-        let location = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Location: ").map(str::to_owned));
-        (status, location)
     }
 
     impl AuthServer {
@@ -377,24 +352,7 @@ mod oauth_server {
             let (b, i) = (base.clone(), issued.clone());
             std::thread::spawn(move || {
                 for mut stream in listener.incoming().flatten() {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut first = String::new();
-                    reader.read_line(&mut first).unwrap();
-                    let mut length = 0;
-                    loop {
-                        let mut line = String::new();
-                        reader.read_line(&mut line).unwrap();
-                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                            length = v.trim().parse().unwrap();
-                        }
-                        if line == "\r\n" || line.is_empty() {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let body = String::from_utf8(body).unwrap();
-                    let target = first.split(' ').nth(1).unwrap().to_owned();
+                    let (target, body) = read_request(&stream);
                     let (path, q) = target.split_once('?').unwrap_or((&target, ""));
                     let (status, headers, answer) = match path {
                         "/.well-known/openid-configuration" => (
@@ -450,26 +408,6 @@ mod oauth_server {
             });
             AuthServer { base, issued }
         }
-    }
-}
-
-/// The user's browser: follows the sign-in page and its redirect back to
-/// MailFerry, as a person clicking "Allow" would.
-#[derive(Default)]
-struct StandInBrowser {
-    opened: std::sync::Mutex<usize>,
-}
-
-impl mailferry::auth::oauth::Browser for StandInBrowser {
-    fn open(&self, url: &str) -> std::io::Result<()> {
-        *self.opened.lock().unwrap() += 1;
-        let url = url.to_owned();
-        std::thread::spawn(move || {
-            let (_, back) = oauth_server::request(&url);
-            let (status, _) = oauth_server::request(&back.expect("a redirect back"));
-            assert!(status.contains("200"), "{status}");
-        });
-        Ok(())
     }
 }
 

@@ -90,6 +90,16 @@ impl Issuer {
         }
     }
 
+    /// This issuer asking for Microsoft Graph's contacts and calendars
+    /// ([`GRAPH_SCOPES`]) instead of mail: the same sign-in pages and token
+    /// service, the same app registration, another consent.
+    pub fn for_graph(&self) -> Issuer {
+        Issuer {
+            scopes: GRAPH_SCOPES.iter().map(|s| s.to_string()).collect(),
+            ..self.clone()
+        }
+    }
+
     /// The page where the administrator of `user`'s organisation approves
     /// `client` for everyone there, when this issuer has one.
     pub fn admin_consent_page(&self, client: &Client, user: Option<&str>) -> Option<String> {
@@ -157,6 +167,17 @@ impl Issuer {
         }
     }
 }
+
+/// The delegated Microsoft Graph permissions the contacts and calendars
+/// copy asks the owner for: their contacts and calendars (read and write),
+/// their mailbox's time zone (for all-day and floating times), and a
+/// refresh token (`offline_access`) for a copy that outlives an hour.
+pub const GRAPH_SCOPES: [&str; 4] = [
+    "https://graph.microsoft.com/Contacts.ReadWrite",
+    "https://graph.microsoft.com/Calendars.ReadWrite",
+    "https://graph.microsoft.com/MailboxSettings.Read",
+    "offline_access",
+];
 
 /// This application's registration at the issuer. A native app's secret is
 /// not secret (RFC 8252 §8.5), so it is plain text here.
@@ -351,6 +372,12 @@ pub fn refresh(
     ];
     if let Some(secret) = &client.secret {
         form.push(("client_secret", secret));
+    }
+    // Microsoft's refresh tokens open several services (mail, Graph): the
+    // scopes say which one the new access token is for.
+    let scope = issuer.scopes.join(" ");
+    if issuer.provider == Provider::Microsoft && !scope.is_empty() {
+        form.push(("scope", &scope));
     }
     let mut tokens = token_request(issuer, &form)?;
     if tokens.refresh_token.is_none() {
@@ -658,6 +685,72 @@ mod tests {
             ]
         );
         assert_eq!(Issuer::from_name("Google").unwrap(), Issuer::google());
+    }
+
+    /// A token service on loopback answering one request; the form it got.
+    fn one_token_answer() -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        let seen = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length || n == 0 {
+                        break;
+                    }
+                }
+            }
+            let answer = r#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#;
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            )
+            .unwrap();
+            let text = String::from_utf8_lossy(&got).to_string();
+            text.split_once("\r\n\r\n").unwrap().1.to_owned()
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn a_microsoft_refresh_names_the_scopes_of_the_service_it_is_for() {
+        let (url, seen) = one_token_answer();
+        let graph = Issuer {
+            token_url: url,
+            ..Issuer::microsoft().for_graph()
+        };
+        let client = Client {
+            id: "app".into(),
+            secret: None,
+        };
+        let tokens = refresh(&graph, &client, &Secret::new("rt".into())).unwrap();
+        assert_eq!(tokens.access_token.expose(), "at");
+        assert_eq!(tokens.refresh_token.unwrap().expose(), "rt", "kept");
+        let form = seen.join().unwrap();
+        let scope = form
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("scope="))
+            .map(percent_decode);
+        assert_eq!(
+            scope.as_deref(),
+            Some(GRAPH_SCOPES.join(" ").as_str()),
+            "{form}"
+        );
+        assert_eq!(graph.authorize_url, Issuer::microsoft().authorize_url);
     }
 
     #[test]

@@ -69,6 +69,16 @@ impl std::fmt::Debug for SignedIn {
     }
 }
 
+/// The host a Microsoft Graph sign-in (contacts and calendars) is kept
+/// under in the keychain, beside the mailbox's mail sign-in, never in its
+/// place: the two ask for different permissions.
+pub const GRAPH_HOST: &str = "graph.microsoft.com";
+
+/// The keychain's name for `user`'s Microsoft Graph sign-in.
+pub fn graph_account(user: &str) -> Account {
+    Account::new(user, GRAPH_HOST)
+}
+
 /// What a refresh token is bound to in the keychain: its issuer's token
 /// service, the only address it is ever sent to.
 fn binding(issuer: &Issuer) -> &str {

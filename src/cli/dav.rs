@@ -62,6 +62,15 @@ pub(crate) struct SourceArgs {
     /// --clientcredentials2).
     #[arg(long, value_name = "TENANT", requires = "graph1")]
     clientcredentials1: Option<String>,
+    /// Sign in to the source Microsoft 365 in the browser as the mailbox's
+    /// owner (as --oauth2).
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        requires = "graph1",
+        conflicts_with = "clientcredentials1"
+    )]
+    oauth1: Option<String>,
     /// Microsoft Graph's address (a test server's, for instance).
     #[arg(long, value_name = "URL", default_value = dav::graph::GRAPH_API)]
     graph_api: String,
@@ -129,6 +138,22 @@ pub(crate) struct GraphDest {
     /// the mail. Else --oauthaccesstoken2 gives a token.
     #[arg(long, value_name = "TENANT", requires = "graph2")]
     clientcredentials2: Option<String>,
+    /// Sign in to Microsoft 365 in the browser as the mailbox's owner
+    /// (`microsoft`, or an issuer's URL), as `--oauth2` does for the mail,
+    /// asking for its contacts and calendars: the sign-in is kept in the
+    /// keychain (apart from the mail's), and renews itself during the copy.
+    #[arg(
+        long,
+        value_name = "PROVIDER",
+        requires = "graph2",
+        conflicts_with = "clientcredentials2"
+    )]
+    oauth2: Option<String>,
+    /// Create events without their attendees: Microsoft 365 emails an
+    /// invitation to every attendee of an event it creates, even for a
+    /// meeting long past.
+    #[arg(long, requires = "graph2")]
+    without_attendees: bool,
 }
 
 #[derive(Args)]
@@ -228,6 +253,7 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
             &a.graph_api,
             a.clientcredentials1.as_deref(),
             a.oauthaccesstoken1.as_deref(),
+            a.oauth1.as_deref(),
         )?;
         let name = graph.name();
         return Ok((Source::Graph(graph), name));
@@ -313,7 +339,15 @@ fn graph_side(
     api: &str,
     tenant: Option<&str>,
     token: Option<&std::path::Path>,
+    oauth: Option<&str>,
 ) -> anyhow::Result<Graph> {
+    if let Some(issuer) = oauth {
+        let proof = super::sides::graph_proof(issuer, user)
+            .map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"))?;
+        let auth = GraphAuth::signed_in(proof)
+            .ok_or_else(|| anyhow::anyhow!("Microsoft 365: the sign-in gave no token"))?;
+        return Graph::new(api, user, auth).map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"));
+    }
     let auth = match (tenant, token) {
         (_, Some(path)) => {
             let text = Secret::new(std::fs::read_to_string(path).with_context(|| {
@@ -343,8 +377,9 @@ fn graph_side(
             GraphAuth::App(mailferry::auth::grant::TokenSource::new(app))
         }
         (None, None) => anyhow::bail!(
-            "sign in to Microsoft 365 with --clientcredentials{n} TENANT (the organisation's app) \
-             or --oauthaccesstoken{n} FILE"
+            "sign in to Microsoft 365 with --oauth{n} microsoft (in the browser, as the mailbox's \
+             owner), --clientcredentials{n} TENANT (the organisation's app) or \
+             --oauthaccesstoken{n} FILE"
         ),
     };
     Graph::new(api, user, auth).map_err(|e| anyhow::anyhow!("Microsoft 365: {e}"))
@@ -353,10 +388,20 @@ fn graph_side(
 impl GraphDest {
     /// The Microsoft 365 mailbox of --graph2, when given.
     fn open(&self, api: &str, token: Option<&std::path::Path>) -> anyhow::Result<Option<Graph>> {
-        self.graph2
-            .as_deref()
-            .map(|user| graph_side("2", user, api, self.clientcredentials2.as_deref(), token))
-            .transpose()
+        let graph = self.graph2.as_deref().map(|user| {
+            graph_side(
+                "2",
+                user,
+                api,
+                self.clientcredentials2.as_deref(),
+                token,
+                self.oauth2.as_deref(),
+            )
+        });
+        match graph.transpose()? {
+            Some(g) if self.without_attendees => Ok(Some(g.without_attendees())),
+            g => Ok(g),
+        }
     }
 }
 

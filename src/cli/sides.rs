@@ -347,11 +347,28 @@ impl Servers {
 /// sign-in lives for this run only; either way it renews the access token
 /// during the run.
 fn oauth_proof(issuer: &str, account: &Account) -> Result<Proof, mailferry::error::Error> {
-    use mailferry::auth::oauth::{self, Client, Issuer};
+    let issuer = mailferry::auth::oauth::Issuer::from_name(issuer)?;
+    issuer_proof(issuer, account)
+}
+
+/// Access tokens to Microsoft Graph's contacts and calendars of `user`
+/// ([`GRAPH_SCOPES`](mailferry::auth::oauth::GRAPH_SCOPES)) from the
+/// issuer (`microsoft`, or a URL), through the browser sign-in as for the
+/// mail ([`oauth_proof`]), kept in the keychain apart from the mail's.
+pub(crate) fn graph_proof(issuer: &str, user: &str) -> Result<Proof, mailferry::error::Error> {
+    let issuer = mailferry::auth::oauth::Issuer::from_name(issuer)?.for_graph();
+    issuer_proof(issuer, &mailferry::auth::signin::graph_account(user))
+}
+
+/// [`oauth_proof`] with the issuer found.
+fn issuer_proof(
+    issuer: mailferry::auth::oauth::Issuer,
+    account: &Account,
+) -> Result<Proof, mailferry::error::Error> {
+    use mailferry::auth::oauth::{self, Client};
     use mailferry::auth::registration::Registrations;
     use mailferry::auth::signin::{self, Kept, SignIn};
     use mailferry::provider::Provider;
-    let issuer = Issuer::from_name(issuer)?;
     // Google and Microsoft: each its own registration (this build's, or
     // the one the environment names for that provider). Another issuer,
     // named by its URL: the registration MAILFERRY_OAUTH_CLIENT_ID names.

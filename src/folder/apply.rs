@@ -168,7 +168,11 @@ pub async fn apply(session: &mut Session, plan: &CreatePlan) -> Result<ApplyRepo
                             }
                         }
                         Err(error) if error.is_transient() => {
-                            tracing::debug!(?op, code = error.code(), "server busy in a folder operation");
+                            tracing::debug!(
+                                ?op,
+                                code = error.code(),
+                                "server busy in a folder operation"
+                            );
                             report.lost.get_or_insert(error);
                         }
                         Err(error) => {

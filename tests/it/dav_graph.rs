@@ -598,3 +598,79 @@ fn a_creation_whose_answer_was_lost_is_looked_up_not_sent_again() {
         with_uid(&contacts, &format!("contact-{i}"));
     }
 }
+
+/// `--oauth2`: the mailbox's owner signs in in the browser (the harness's
+/// Graph is also the sign-in: discovery, PKCE S256, the code traded for a
+/// token and a refresh token), asking for Graph's contacts and calendars;
+/// `--without-attendees` creates the events without them (no invitation).
+/// No token shows, even in a trace log.
+#[test]
+fn the_owner_signs_in_in_the_browser_and_events_go_without_their_attendees() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(5, 4);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = setup(&src.url(), tmp.path());
+    let at = s
+        .args
+        .iter()
+        .position(|a| a == "--clientcredentials2")
+        .unwrap();
+    s.args.drain(at..at + 2);
+    s.args.extend([
+        "--oauth2".into(),
+        s.graph.url(),
+        "--without-attendees".into(),
+    ]);
+    let browser = crate::oauth_flow::curl_browser(tmp.path());
+    let no_bus = format!("unix:path={}", tmp.path().join("no-bus").display());
+    let ca = s.ca.display().to_string();
+    let state = tmp.path().join("state.db").display().to_string();
+    let env = [
+        ("MAILFERRY_BROWSER", browser.to_str().unwrap()),
+        ("CURL_CA_BUNDLE", ca.as_str()),
+        ("DBUS_SESSION_BUS_ADDRESS", no_bus.as_str()),
+        ("MAILFERRY_LOG", "trace"),
+    ];
+
+    let (code, report, out) = s.run("sync", &["--state", &state], &env);
+    assert_eq!(code, Some(1), "the group card stays behind: {out}");
+    assert_eq!(sum(&report, "copied"), 4 + 4, "{out}");
+    let asked: Vec<String> = s
+        .graph
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/authorize"))
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(asked.len(), 1, "one browser sign-in: {asked:?}");
+    for scope in mailferry::auth::oauth::GRAPH_SCOPES {
+        assert!(asked[0].contains(scope), "{scope} in {}", asked[0]);
+    }
+    assert!(!asked[0].contains("IMAP"), "not the mail's permission");
+    assert_eq!(
+        s.graph.token_requests(),
+        [("authorization_code".to_owned(), String::new())],
+        "the code traded once, PKCE checked"
+    );
+    let events = s.graph.events_in("Office calendar");
+    assert_eq!(events.len(), 4, "{out}");
+    for e in &events {
+        assert!(
+            e["attendees"].as_array().is_none_or(Vec::is_empty),
+            "no attendee, no invitation: {e}"
+        );
+    }
+    assert!(
+        out.contains("The sign-in is kept for this run only"),
+        "no keychain here: {out}"
+    );
+    for secret in [
+        mailferry_harness::GRAPH_TOKEN,
+        "graph-refresh-token",
+        "graph-code-1",
+    ] {
+        assert!(!out.contains(secret), "{secret} shows:\n{out}");
+    }
+}

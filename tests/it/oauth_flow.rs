@@ -402,7 +402,7 @@ fn check_in_browser(
 
 /// A browser script for the command line: follows the URL with curl, as
 /// the user clicking through would.
-fn curl_browser(dir: &std::path::Path) -> std::path::PathBuf {
+pub(crate) fn curl_browser(dir: &std::path::Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let browser = dir.join("stand-in-browser");
     std::fs::write(&browser, "#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n").unwrap();

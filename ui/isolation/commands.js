@@ -41,6 +41,7 @@ const commands = [
   "contacts_plan",
   "copy_contacts",
   "check_contacts",
+  "sign_in_graph",
   "mail_report",
   "read_directory",
   "set_decisions",

@@ -268,6 +268,8 @@ test("message rejected: the copy lists it, and the check says it needs attention
   // Contacts: a typo in the address says what is wrong; a refused entry is named with its reason.
   await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
   assert.equal(await page.locator('input[name="dav-source"]').inputValue(), "owner@example.com", "the mail address is filled in: the servers are found from it");
+  // Microsoft 365 is offered directly; this owner has an address for the new side.
+  await page.getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
   await page.locator('input[name="dav-source"]').fill("dav old example");
   await page.locator('input[name="dav-destination"]').fill("https://dav.new.example/");
   await page.getByRole("button", { name: "Look" }).click();
@@ -278,6 +280,65 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.locator("[data-contacts-check]").getByText("10 of 11 contacts and calendar entries arrived.").waitFor();
   assert.match(await page.locator("tr.attention", { hasText: "demo-visit" }).last().innerText(), /Office calendar\s+demo-visit\s+the new server refused it \(HTTP 403\)/);
   await snap(page, "rejected-9-contacts");
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("contacts to Microsoft 365: preselected, signed in through the browser, attendees' invitations chosen, copied and checked", async () => {
+  const { page, problems } = await open("graph");
+  await chooseProviders(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByRole("button", { name: "Continue to sign in" }).click();
+  await signInBoth(page);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await copyAndCheck(page, "graph");
+  await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
+  await page.getByRole("heading", { name: "Contacts & calendars" }).waitFor();
+  // The new side is Microsoft 365: no address to find, a sign-in instead.
+  const to = page.locator('[data-graph="destination"]');
+  await to.getByText("Through Microsoft 365 directly").waitFor();
+  assert.equal(await page.locator('input[name="dav-destination"]').count(), 0, "no address asked for Microsoft 365");
+  assert.equal(await page.locator('input[name="dav-source"]').count(), 1, "Gmail's side keeps its address");
+  await page.locator('input[name="dav-source"]').fill("https://dav.old.example/");
+  const look = page.getByRole("button", { name: "Look" });
+  assert.equal(await look.isDisabled(), true, "nothing to look at before the sign-in");
+  await snap(page, "graph-9-contacts-sign-in");
+  // The first sign-in is turned down: plain words, then a retry works.
+  await to.getByRole("button", { name: "Sign in to Microsoft 365 in your browser" }).click();
+  await to.getByRole("button", { name: "Waiting for your browser…" }).waitFor();
+  const alert = page.locator('[data-code="AuthFailed"]');
+  await alert.waitFor();
+  assert.match(await alert.innerText(), /Microsoft 365 did not let MailFerry into the contacts and calendars of owner@example.com/);
+  assert.doesNotMatch(await alert.locator("p").first().innerText(), /HTTP 401|consent_required/, "the technical text only behind Show details");
+  await snap(page, "graph-9-contacts-refused");
+  await to.getByRole("button", { name: "Sign in to Microsoft 365 in your browser" }).click();
+  await to.getByText("Signed in to Microsoft 365 as owner@example.com. MailFerry keeps this sign-in in your keychain.").waitFor();
+  assert.equal(await alert.count(), 0, "the problem is gone once signed in");
+  // The preview says what does not carry over, and asks about the attendees (none invited by default).
+  await look.click();
+  const plan = page.locator("[data-contacts-plan]");
+  await plan.waitFor();
+  assert.match(await plan.locator('[data-collection="Contacts"]').innerText(), /1 entry loses a detail Outlook has no place for/);
+  const attendees = page.locator("[data-attendees]");
+  assert.equal(await attendees.getByRole("radio", { name: /Without their attendees/ }).isChecked(), true);
+  assert.match(await plan.locator('[data-collection="Office calendar"]').innerText(), /copied without them, so Outlook sends no invitation/);
+  await attendees.getByRole("radio", { name: /As they are/ }).check();
+  await plan.locator('[data-collection="Office calendar"]').getByText("Outlook sends them an invitation when the event is created").waitFor();
+  await snap(page, "graph-9-contacts-invitations");
+  await attendees.getByRole("radio", { name: /Without their attendees/ }).check();
+  await plan.locator('[data-collection="Office calendar"]').getByText("copied without them").waitFor();
+  await snap(page, "graph-9-contacts-plan");
+  await page.getByRole("button", { name: "Copy contacts & calendars" }).click();
+  await page.locator("[data-contacts-check]").getByText("All 11 contacts and calendar entries arrived.").waitFor();
+  const [copy] = (await mock(page)).contactsCopies;
+  assert.deepEqual(copy.destination, { url: "", account: copy.destination.account, graph: true, attendees: false });
+  assert.equal(copy.source.graph, false);
+  await snap(page, "graph-9-contacts-done");
+  // An address instead is one click away.
+  await to.getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
+  await page.locator('input[name="dav-destination"]').waitFor();
+  await page.getByRole("button", { name: "Use Microsoft 365 directly instead" }).click();
+  await to.getByText("Signed in to Microsoft 365 as owner@example.com.").waitFor();
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -10,6 +10,7 @@ import type {
   ContactsCheck,
   ContactsCopy,
   CopyStage,
+  DavSide,
   Found,
   DomainMailbox,
   DomainView,
@@ -619,7 +620,20 @@ function discovered(address: string): Found {
 // Step 9: the demo office's address book and calendar; in the "rejected"
 // scenario one entry is refused by the new server.
 let contactsCopied = false;
-function contactsPlan(url: string): CollectionPlanView[] {
+// Microsoft 365 (Microsoft Graph) as the new side: its own browser sign-in
+// (the first is turned down, as by an organisation that did not allow it
+// yet), and the preview's notes say what does not carry over.
+let graphSignIns = 0;
+function contactsPlan(url: string, destination?: DavSide): CollectionPlanView[] {
+  if (destination?.graph) {
+    const invitations = destination.attendees
+      ? "2 events have attendees: Outlook sends them an invitation when the event is created"
+      : "2 events have attendees: copied without them, so Outlook sends no invitation";
+    return [
+      { name: "Contacts", calendar: false, objects: 8, destination: "Contacts", create: false, note: "1 entry loses a detail Outlook has no place for (the copy's report lists them)" },
+      { name: "Office calendar", calendar: true, objects: 3, destination: "Office calendar", create: true, note: invitations },
+    ];
+  }
   // As the engine: a web address, else an email address or a domain whose servers are found.
   if (!url.startsWith("http") && !/^([^@\s]+@)?[a-z0-9-]+(\.[a-z0-9-]+)+$/i.test(url)) {
     throw err("InvalidInput", `“${url}” is neither an email address nor a domain nor a web address (https://…)`);
@@ -877,8 +891,19 @@ mockIPC(async (cmd, args) => {
     case "mail_report": (window as any).__mock.mailed = ((window as any).__mock.mailed ?? 0) + 1; return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
-    case "contacts_plan": return contactsPlan(a.source.url);
-    case "copy_contacts": contactsCopied = true; return contactsCopy();
+    case "contacts_plan": return contactsPlan(a.source.url, a.destination);
+    case "copy_contacts":
+      contactsCopied = true;
+      (window as any).__mock.contactsCopies = [...((window as any).__mock.contactsCopies ?? []), a];
+      return contactsCopy();
+    case "sign_in_graph":
+      await new Promise((r) => setTimeout(r, 300)); // the owner in the browser
+      if (++graphSignIns === 1) {
+        throw err("AuthFailed",
+          `Microsoft 365 did not let MailFerry into the contacts and calendars of ${users.get(a.account)}. Sign in to Microsoft 365 again; if the sign-in page says your organisation must approve MailFerry, ask your Microsoft 365 administrator to approve it.`,
+          "the server refused to sign in to Microsoft 365 (HTTP 401): the sign-in service said: consent_required");
+      }
+      return { user: users.get(a.account), kept: "keychain", collections: 2, organisation: false };
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;

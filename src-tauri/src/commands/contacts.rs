@@ -3,8 +3,10 @@
 //! new one's, with the same preview → copy → check as the mail, through
 //! the engine's `mailferry::dav`. Each side signs in with the mail
 //! account's user name and password (most providers use the same; an app
-//! password works for both).
+//! password works for both); a side at Microsoft 365 goes through
+//! Microsoft Graph instead, signed in with [`super::graph`].
 
+use super::graph::GraphMailboxes;
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
@@ -25,6 +27,33 @@ pub struct DavSide {
     pub url: String,
     /// The signed-in mail account whose user name and password it uses.
     pub account: AccountHandle,
+    /// The account's Microsoft 365 mailbox through Microsoft Graph instead
+    /// of `url` (signed in with `sign_in_graph`).
+    #[serde(default)]
+    #[ts(optional)]
+    pub graph: Option<bool>,
+    /// At a Microsoft 365 destination, events with attendees are created
+    /// as they are (Microsoft 365 sends each attendee an invitation); with
+    /// `false`, without their attendees (no invitation).
+    #[serde(default)]
+    #[ts(optional)]
+    pub attendees: Option<bool>,
+}
+
+/// One side, opened: a contacts and calendar server, or a Microsoft 365
+/// mailbox.
+enum Side {
+    Dav(Server),
+    Graph(mailferry::dav::graph::Graph),
+}
+
+impl Side {
+    fn into_source(self) -> Source {
+        match self {
+            Side::Dav(s) => Source::Server(s),
+            Side::Graph(g) => Source::Graph(g),
+        }
+    }
 }
 
 /// Where one address book or calendar will go.
@@ -107,7 +136,7 @@ pub struct ContactsCheck {
     pub collections: Vec<CollectionCheckView>,
 }
 
-fn ipc(e: DavError) -> IpcError {
+pub(crate) fn ipc(e: DavError) -> IpcError {
     let code = match &e {
         DavError::SignInRefused { .. } => ErrorCode::AuthFailed,
         DavError::Unreachable { .. } => ErrorCode::NetworkUnreachable,
@@ -121,6 +150,25 @@ fn ipc(e: DavError) -> IpcError {
         DavError::File { .. } | DavError::Archive(_) => ErrorCode::Internal,
     };
     IpcError::new(code, e.to_string())
+}
+
+/// One side, signed in (its mail account's sign-in, or its Graph
+/// sign-in); and its name in the progress file (`user@origin`).
+async fn open(
+    accounts: &Accounts,
+    graphs: &GraphMailboxes,
+    side: &DavSide,
+) -> IpcResult<(Side, String)> {
+    if side.graph == Some(true) {
+        let (graph, name) = graphs.open(side.account)?;
+        let graph = match side.attendees {
+            Some(false) => graph.without_attendees(),
+            _ => graph,
+        };
+        return Ok((Side::Graph(graph), name));
+    }
+    let (server, name) = server(accounts, side).await?;
+    Ok((Side::Dav(server), name))
 }
 
 /// The server of one side, signed in as its mail account; and its name
@@ -226,17 +274,57 @@ fn progress_path(source: &str, dest: &str) -> IpcResult<std::path::PathBuf> {
     ))
 }
 
+/// A failed plan, copy or check in plain words: a Microsoft 365 side that
+/// turned its sign-in down asks the owner to sign in there again.
+fn failed(from: &Source, to: &Side, e: DavError) -> IpcError {
+    let graphs = [
+        match from {
+            Source::Graph(g) => Some(g),
+            _ => None,
+        },
+        match to {
+            Side::Graph(g) => Some(g),
+            Side::Dav(_) => None,
+        },
+    ];
+    match graphs
+        .into_iter()
+        .flatten()
+        .find(|g| super::graph::denied_at(g, &e))
+    {
+        Some(g) => super::graph::refused(g.user(), e),
+        None => ipc(e),
+    }
+}
+
 /// Every address book and calendar at the old server, with where each
-/// will go. Changes nothing.
+/// will go. Changes nothing. Toward Microsoft 365, each entry is converted
+/// to tell what is known not to carry over.
 pub async fn contacts_plan(
     accounts: State<'_, Accounts>,
+    graphs: State<'_, GraphMailboxes>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    let (from, _) = server(&accounts, &source).await?;
-    let (to, _) = server(&accounts, &destination).await?;
+    contacts_plan_with(&accounts, &graphs, source, destination).await
+}
+
+/// [`contacts_plan`] with the session's accounts.
+pub async fn contacts_plan_with(
+    accounts: &Accounts,
+    graphs: &GraphMailboxes,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<Vec<CollectionPlanView>> {
+    let (from, _) = open(accounts, graphs, &source).await?;
+    let from = from.into_source();
+    let (to, _) = open(accounts, graphs, &destination).await?;
     blocking(move || {
-        let plans = dav::plan(&Source::Server(from), &to, None).map_err(ipc)?;
+        let plans = match &to {
+            Side::Dav(to) => dav::plan(&from, to, None),
+            Side::Graph(to) => dav::graph::plan(&from, to, None, true),
+        }
+        .map_err(|e| failed(&from, &to, e))?;
         Ok(plans.iter().map(plan_view).collect())
     })
     .await
@@ -245,16 +333,32 @@ pub async fn contacts_plan(
 /// Copies every address book and calendar (only what is missing or changed).
 pub async fn copy_contacts(
     accounts: State<'_, Accounts>,
+    graphs: State<'_, GraphMailboxes>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    let (from, from_name) = server(&accounts, &source).await?;
-    let (to, to_name) = server(&accounts, &destination).await?;
+    copy_contacts_with(&accounts, &graphs, source, destination).await
+}
+
+/// [`copy_contacts`] with the session's accounts.
+pub async fn copy_contacts_with(
+    accounts: &Accounts,
+    graphs: &GraphMailboxes,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<ContactsCopy> {
+    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let from = from.into_source();
+    let (to, to_name) = open(accounts, graphs, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
             .map_err(|e| ipc(e.into()))?;
-        let report = dav::sync(&Source::Server(from), &to, &mut state).map_err(ipc)?;
+        let report = match &to {
+            Side::Dav(to) => dav::sync(&from, to, &mut state),
+            Side::Graph(to) => dav::graph::sync(&from, to, &mut state),
+        }
+        .map_err(|e| failed(&from, &to, e))?;
         Ok(ContactsCopy {
             complete: report.complete(),
             collections: report
@@ -281,15 +385,31 @@ pub async fn copy_contacts(
 /// Compares every entry of the old server with its copy. Reads only.
 pub async fn check_contacts(
     accounts: State<'_, Accounts>,
+    graphs: State<'_, GraphMailboxes>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    let (from, from_name) = server(&accounts, &source).await?;
-    let (to, to_name) = server(&accounts, &destination).await?;
+    check_contacts_with(&accounts, &graphs, source, destination).await
+}
+
+/// [`check_contacts`] with the session's accounts.
+pub async fn check_contacts_with(
+    accounts: &Accounts,
+    graphs: &GraphMailboxes,
+    source: DavSide,
+    destination: DavSide,
+) -> IpcResult<ContactsCheck> {
+    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let from = from.into_source();
+    let (to, to_name) = open(accounts, graphs, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
-        let report = dav::verify(&Source::Server(from), &to, state.as_ref()).map_err(ipc)?;
+        let report = match &to {
+            Side::Dav(to) => dav::verify(&from, to, state.as_ref()),
+            Side::Graph(to) => dav::graph::verify(&from, to, state.as_ref()),
+        }
+        .map_err(|e| failed(&from, &to, e))?;
         Ok(ContactsCheck {
             safe_to_switch: report.safe_to_switch(),
             collections: report
@@ -348,6 +468,8 @@ mod tests {
         let side = DavSide {
             url: String::new(),
             account,
+            graph: None,
+            attendees: None,
         };
         let (server, name) = server_with(&accounts, &side, &settings).await.unwrap();
         assert_eq!(name, format!("{user}@{}", radicale.url()));
@@ -361,6 +483,8 @@ mod tests {
         let side = DavSide {
             url: "dav old example".into(),
             account,
+            graph: None,
+            attendees: None,
         };
         let err = server_with(&accounts, &side, &settings).await.unwrap_err();
         assert!(

@@ -536,10 +536,22 @@ pub enum AdminGrant {
     Microsoft {
         /// The app's tokens, renewed before they expire.
         tokens: TokenSource,
+        /// The app's tokens for Microsoft Graph (the contacts and
+        /// calendars step tries them before a browser sign-in).
+        graph: TokenSource,
     },
 }
 
 impl AdminGrant {
+    /// The organisation's app-only tokens for Microsoft Graph, when this
+    /// is Microsoft 365's administrator sign-in.
+    pub fn graph(&self) -> Option<TokenSource> {
+        match self {
+            AdminGrant::Microsoft { graph, .. } => Some(graph.clone()),
+            AdminGrant::Google { .. } => None,
+        }
+    }
+
     /// The grant for the mailboxes of the organisation `sign_in` lists;
     /// `None` when it cannot be one (no app registration with its secret).
     pub fn of(
@@ -559,13 +571,13 @@ impl AdminGrant {
                 else {
                     return None;
                 };
-                let app = ClientCredentials::new(
-                    &directory.token_url(tenant.trim()),
-                    &id,
-                    Secret::new(secret),
-                );
+                let token_url = directory.token_url(tenant.trim());
+                let app = ClientCredentials::new(&token_url, &id, Secret::new(secret.clone()));
+                let graph = ClientCredentials::new(&token_url, &id, Secret::new(secret))
+                    .with_scope(mailferry::inventory::GRAPH_SCOPE);
                 Some(AdminGrant::Microsoft {
                     tokens: TokenSource::new(app),
+                    graph: TokenSource::new(graph),
                 })
             }
         }
@@ -599,7 +611,7 @@ impl AdminGrant {
             AdminGrant::Google { key } => {
                 TokenSource::new(ServiceAccount::from_key_json(key, user)?)
             }
-            AdminGrant::Microsoft { tokens } => tokens.clone(),
+            AdminGrant::Microsoft { tokens, .. } => tokens.clone(),
         };
         Ok(Credentials::renewable(user, tokens))
     }

@@ -216,7 +216,7 @@ pub fn providers(config: &OAuthConfig) -> Vec<String> {
 }
 
 /// How the window names an issuer: `google`, `microsoft`.
-fn issuer_id(issuer: &Issuer) -> String {
+pub(crate) fn issuer_id(issuer: &Issuer) -> String {
     issuer.name.to_ascii_lowercase()
 }
 
@@ -299,23 +299,8 @@ pub async fn sign_in_oauth_with(
     // The engine's browser sign-in, as the command line runs it: a refresh
     // token kept for this issuer, else the browser; the new one kept bound
     // to its issuer, renewing the access token during a long copy.
-    let keychain = accounts.keychain_handle();
     let account = mailferry::auth::keychain::Account::new(user.clone(), endpoint.host.clone());
-    let browser = config.browser.clone();
-    let wait = config.wait;
-    let signed_in = tauri::async_runtime::spawn_blocking(move || {
-        signin::sign_in(SignIn {
-            issuer: &issuer,
-            client: &client,
-            account: &account,
-            keychain: keychain.as_ref(),
-            browser: browser.as_ref(),
-            wait,
-        })
-    })
-    .await
-    .map_err(IpcError::internal)?
-    .map_err(IpcError::from)?;
+    let signed_in = run_sign_in(accounts, config, issuer, client, account).await?;
     let kept = signed_in.kept;
     let credentials = Credentials {
         user,
@@ -336,6 +321,33 @@ pub async fn sign_in_oauth_with(
         account,
         checklist,
     })
+}
+
+/// The engine's sign-in off the window's thread, with the browser and the
+/// patience `config` gives and the session's keychain: a refresh token kept
+/// for `issuer` and `account`, else the browser.
+pub(crate) async fn run_sign_in(
+    accounts: &Accounts,
+    config: &OAuthConfig,
+    issuer: Issuer,
+    client: Client,
+    account: mailferry::auth::keychain::Account,
+) -> IpcResult<signin::SignedIn> {
+    let keychain = accounts.keychain_handle();
+    let (browser, wait) = (config.browser.clone(), config.wait);
+    tauri::async_runtime::spawn_blocking(move || {
+        signin::sign_in(SignIn {
+            issuer: &issuer,
+            client: &client,
+            account: &account,
+            keychain: keychain.as_ref(),
+            browser: browser.as_ref(),
+            wait,
+        })
+    })
+    .await
+    .map_err(IpcError::internal)?
+    .map_err(IpcError::from)
 }
 
 /// The providers a browser sign-in is offered for (none when this copy has

@@ -41,6 +41,32 @@ pub enum GraphAuth {
     Token(Secret<String>),
     /// The organisation's app (app-only), tokens fetched and renewed.
     App(TokenSource),
+    /// The mailbox's owner, signed in through the browser (delegated, the
+    /// [`GRAPH_SCOPES`](crate::auth::oauth::GRAPH_SCOPES)): tokens renewed
+    /// with the refresh token of that sign-in.
+    Delegated(TokenSource),
+}
+
+impl GraphAuth {
+    /// How a browser sign-in (`auth::signin` with
+    /// [`Issuer::for_graph`](crate::auth::oauth::Issuer::for_graph)) signs
+    /// in to Graph; `None` for a password, which Graph never takes.
+    pub fn signed_in(proof: crate::auth::credentials::Proof) -> Option<GraphAuth> {
+        use crate::auth::credentials::Proof;
+        match proof {
+            Proof::Renewable(source) => Some(GraphAuth::Delegated(source)),
+            Proof::AccessToken(token) => Some(GraphAuth::Token(token)),
+            Proof::Password(_) => None,
+        }
+    }
+
+    /// The source of renewable tokens, when there is one.
+    fn source(&self) -> Option<&TokenSource> {
+        match self {
+            GraphAuth::App(source) | GraphAuth::Delegated(source) => Some(source),
+            GraphAuth::Token(_) => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for GraphAuth {
@@ -48,6 +74,7 @@ impl std::fmt::Debug for GraphAuth {
         match self {
             GraphAuth::Token(_) => write!(f, "Token(<token>)"),
             GraphAuth::App(t) => write!(f, "App({})", t.issuer()),
+            GraphAuth::Delegated(t) => write!(f, "Delegated({})", t.issuer()),
         }
     }
 }
@@ -59,6 +86,9 @@ pub struct Graph {
     auth: GraphAuth,
     agent: ureq::Agent,
     sent: Mutex<VecDeque<Instant>>,
+    /// Events are created with their attendees (Outlook then sends each an
+    /// invitation); else without them.
+    attendees: bool,
 }
 
 impl std::fmt::Debug for Graph {
@@ -67,6 +97,7 @@ impl std::fmt::Debug for Graph {
             .field("api", &self.api)
             .field("user", &self.user)
             .field("auth", &self.auth)
+            .field("attendees", &self.attendees)
             .finish()
     }
 }
@@ -123,7 +154,32 @@ impl Graph {
             auth,
             agent,
             sent: Mutex::new(VecDeque::new()),
+            attendees: true,
         })
+    }
+
+    /// Creates events without their attendees: Outlook sends an invitation
+    /// to every attendee of an event created with them, so an owner who
+    /// does not want their contacts to get one for each old meeting copies
+    /// the events without (the organiser keeps them in their calendar).
+    pub fn without_attendees(mut self) -> Graph {
+        self.attendees = false;
+        self
+    }
+
+    /// Whether events are created with their attendees.
+    pub fn keeps_attendees(&self) -> bool {
+        self.attendees
+    }
+
+    /// The mailbox (its address or id).
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Graph's address.
+    pub fn api(&self) -> &str {
+        &self.api
     }
 
     /// `user@graph`, the name of this side in the progress file's job name.
@@ -150,11 +206,13 @@ impl Graph {
     fn token(&self) -> Result<Secret<String>, DavError> {
         match &self.auth {
             GraphAuth::Token(t) => Ok(t.clone()),
-            GraphAuth::App(source) => source.token_blocking().map_err(|e| DavError::Refused {
-                action: "sign in to Microsoft 365".into(),
-                status: 401,
-                detail: e.to_string(),
-            }),
+            GraphAuth::App(source) | GraphAuth::Delegated(source) => {
+                source.token_blocking().map_err(|e| DavError::Refused {
+                    action: "sign in to Microsoft 365".into(),
+                    status: 401,
+                    detail: e.to_string(),
+                })
+            }
         }
     }
 
@@ -225,8 +283,8 @@ impl Graph {
             match reply {
                 Ok((r, _)) if r.status == 401 && !renewed => {
                     renewed = true;
-                    match &self.auth {
-                        GraphAuth::App(source) => {
+                    match self.auth.source() {
+                        Some(source) => {
                             token =
                                 source
                                     .renew_blocking(&token)
@@ -236,7 +294,7 @@ impl Graph {
                                         detail: e.to_string(),
                                     })?;
                         }
-                        GraphAuth::Token(_) => {
+                        None => {
                             return Err(DavError::SignInRefused {
                                 server: self.api.clone(),
                             })

@@ -152,7 +152,13 @@ pub fn plan(
         }
         if preview {
             if let Ok(entries) = &entries {
-                let notes = preview_notes(source, collection.kind, entries, &zone)?;
+                let notes = preview_notes(
+                    source,
+                    collection.kind,
+                    entries,
+                    &zone,
+                    graph.keeps_attendees(),
+                )?;
                 if !notes.is_empty() {
                     p.note = Some(match p.note.take() {
                         Some(n) => format!("{n}; {}", notes.join("; ")),
@@ -180,6 +186,7 @@ fn preview_notes(
     kind: ObjectKind,
     entries: &[Entry],
     zone: &str,
+    attendees: bool,
 ) -> Result<Vec<String>, DavError> {
     let (mut groups, mut todos, mut refused, mut changed, mut invited) = (0, 0, 0, 0, 0);
     for entry in entries {
@@ -229,13 +236,17 @@ fn preview_notes(
         ),
         (
             changed,
-            "{} lose a detail Outlook has no place for (the copy's report lists them)",
-            plural(changed, "entry", "entries"),
+            "{} a detail Outlook has no place for (the copy's report lists them)",
+            plural(changed, "entry loses", "entries lose"),
         ),
         (
             invited,
-            "{} have attendees: Outlook sends them an invitation when the event is created",
-            plural(invited, "event", "events"),
+            if attendees {
+                "{} attendees: Outlook sends them an invitation when the event is created"
+            } else {
+                "{} attendees: copied without them, so Outlook sends no invitation"
+            },
+            plural(invited, "event has", "events have"),
         ),
     ];
     for (n, text, words) in counted {
@@ -271,6 +282,26 @@ fn convert(kind: ObjectKind, bytes: &[u8], zone: &str) -> Result<Converted, Stri
             losses: e.losses,
             start_utc: e.start_utc,
         }),
+    }
+}
+
+/// An event without its attendees (and their answers), said in its note:
+/// Outlook sends no invitation for it.
+fn leave_out_attendees(c: &mut Converted) {
+    let mut had = c
+        .body
+        .as_object_mut()
+        .and_then(|o| o.remove("attendees"))
+        .is_some();
+    for o in &mut c.occurrences {
+        if let Some(patch) = o.patch.as_mut().and_then(Value::as_object_mut) {
+            had |= patch.remove("attendees").is_some();
+        }
+    }
+    if had {
+        c.losses.retain(|l| !l.starts_with("the attendees"));
+        c.losses
+            .push("its attendees, left out so that Outlook sends no invitation".into());
     }
 }
 
@@ -486,6 +517,9 @@ fn copy_object(
         Ok(c) => c,
         Err(reason) => return refuse(state, reason),
     };
+    if !graph.keeps_attendees() {
+        leave_out_attendees(&mut c);
+    }
     let key = key_of(uid.as_deref(), &entry.href);
     c.body["singleValueExtendedProperties"] = json!([{ "id": SOURCE_UID, "value": key }]);
     let mut updated = false;

@@ -127,6 +127,8 @@ export const api = {
   copyContacts: (source: DavSide, destination: DavSide) => call("copy_contacts", { source, destination }),
   /** Compares every contact and calendar entry with its copy. */
   checkContacts: (source: DavSide, destination: DavSide) => call("check_contacts", { source, destination }),
+  /** Signs the mail account in to Microsoft 365's contacts and calendars (Microsoft Graph) through the browser. */
+  signInGraph: (account: AccountHandle) => call("sign_in_graph", { account }),
   updateAvailable: () => call("update_available"),
   // Issue 7: several mailboxes, saved job, sign-in from the keychain.
   readMailboxList: (source: Server, destination: Server, text: string, existing: PairNames[]) =>

@@ -1193,7 +1193,18 @@ url: string,
 /**
  * The signed-in mail account whose user name and password it uses.
  */
-account: AccountHandle, };
+account: AccountHandle, 
+/**
+ * The account's Microsoft 365 mailbox through Microsoft Graph instead
+ * of `url` (signed in with `sign_in_graph`).
+ */
+graph?: boolean, 
+/**
+ * At a Microsoft 365 destination, events with attendees are created
+ * as they are (Microsoft 365 sends each attendee an invitation); with
+ * `false`, without their attendees (no invitation).
+ */
+attendees?: boolean, };
 
 export type CollectionPlanView = { 
 /**
@@ -1306,6 +1317,25 @@ safe_to_switch: boolean,
  * Each address book and calendar.
  */
 collections: Array<CollectionCheckView>, };
+
+export type GraphSignedIn = { 
+/**
+ * The mailbox (its address), as Microsoft 365 knows it.
+ */
+user: string, 
+/**
+ * Where the sign-in is kept (the keychain, or this session only).
+ */
+kept: Kept, 
+/**
+ * Address books and calendars found there.
+ */
+collections: number, 
+/**
+ * Signed in with the organisation's administrator sign-in (no
+ * browser), not the owner's.
+ */
+organisation: boolean, };
 
 export type Decision = "move" | "move_and_keep" | "keep" | "leave";
 
@@ -1580,6 +1610,7 @@ export interface Commands {
   contacts_plan: { args: { source: DavSide; destination: DavSide }; ret: Array<CollectionPlanView> };
   copy_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCopy };
   check_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCheck };
+  sign_in_graph: { args: { account: AccountHandle }; ret: GraphSignedIn };
   mail_report: { args: { run: RunId }; ret: void };
   read_directory: { args: { signIn: DirectorySignIn; existing: Array<PairNames> }; ret: DirectoryList };
   set_decisions: { args: { decisions: Array<MailboxChoice> }; ret: void };

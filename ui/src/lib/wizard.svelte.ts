@@ -10,6 +10,7 @@ import type {
   Decision,
   FilesView,
   FolderMapView,
+  GraphSignedIn,
   IpcError,
   Kept,
   Preset,
@@ -117,6 +118,12 @@ export const wizard = $state({
     plan: null as CollectionPlanView[] | null,
     copy: null as ContactsCopy | null,
     check: null as ContactsCheck | null,
+    /** Per side: through Microsoft 365 (Microsoft Graph) instead of an address; null: not chosen (its provider decides). */
+    graph: { source: null as boolean | null, destination: null as boolean | null },
+    /** Per side: its Microsoft 365 sign-in for contacts and calendars (this session). */
+    graphSignedIn: { source: null as GraphSignedIn | null, destination: null as GraphSignedIn | null },
+    /** Events with attendees at Microsoft 365: created without them (no invitations), or as they are. */
+    attendees: "without" as "without" | "as_they_are",
   },
   /** The administrator sign-in that listed the mailboxes signs them in at the old server (this session). */
   adminSignIn: false,
