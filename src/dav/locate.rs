@@ -255,6 +255,18 @@ impl Located {
     }
 }
 
+/// Google's contacts and calendar addresses for `email` (a Gmail or
+/// Google Workspace address), trusting Google's own domains only: where a
+/// Google sign-in's token may go. None for something that is no address.
+pub fn google(email: &str) -> Option<Located> {
+    let p = preset_by_id("gmail")?;
+    let domain = discover::domain_of(email)?;
+    let how = "Google's addresses for the account".to_owned();
+    let mut found = Located::from_preset(&domain, email.trim(), p, how);
+    found.trusted = p.domains.iter().map(|d| d.to_string()).collect();
+    Some(found)
+}
+
 /// A self-hosted server named by its kind and host (`nextcloud:cloud.bakery.example`,
 /// `sogo:…`, `cpanel:…`): its usual addresses there; None for anything else.
 pub fn for_kind(input: &str) -> Option<Located> {

@@ -4,8 +4,10 @@
 //! the engine's `mailferry::dav`. Each side signs in with the mail
 //! account's user name and password (most providers use the same; an app
 //! password works for both); a side at Microsoft 365 goes through
-//! Microsoft Graph instead, signed in with [`super::graph`].
+//! Microsoft Graph instead, signed in with [`super::graph`]; a side at
+//! Google signs in with its own Google sign-in ([`super::google_dav`]).
 
+use super::google_dav::GoogleDavSignIns;
 use super::graph::GraphMailboxes;
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
@@ -32,6 +34,12 @@ pub struct DavSide {
     #[serde(default)]
     #[ts(optional)]
     pub graph: Option<bool>,
+    /// Google's contacts and calendars, signed in with `sign_in_google_dav`
+    /// instead of the mail's sign-in; `url` empty: Google's addresses for
+    /// the account's email.
+    #[serde(default)]
+    #[ts(optional)]
+    pub google: Option<bool>,
     /// At a Microsoft 365 destination, events with attendees are created
     /// as they are (Microsoft 365 sends each attendee an invitation); with
     /// `false`, without their attendees (no invitation).
@@ -157,6 +165,7 @@ pub(crate) fn ipc(e: DavError) -> IpcError {
 async fn open(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     side: &DavSide,
 ) -> IpcResult<(Side, String)> {
     if side.graph == Some(true) {
@@ -166,6 +175,10 @@ async fn open(
             _ => graph,
         };
         return Ok((Side::Graph(graph), name));
+    }
+    if side.google == Some(true) {
+        let (server, name) = google_server(accounts, googles, side).await?;
+        return Ok((Side::Dav(server), name));
     }
     let (server, name) = server(accounts, side).await?;
     Ok((Side::Dav(server), name))
@@ -182,6 +195,49 @@ async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, Strin
     server_with(accounts, side, &settings).await
 }
 
+/// The Google contacts and calendar server of one side, signed in with
+/// its Google sign-in; and its name in the progress file. The token goes
+/// only to Google's servers: the account's own addresses there when the
+/// side names none.
+async fn google_server(
+    accounts: &Accounts,
+    googles: &GoogleDavSignIns,
+    side: &DavSide,
+) -> IpcResult<(Server, String)> {
+    let user = accounts
+        .get(side.account)?
+        .credentials
+        .user
+        .trim()
+        .to_owned();
+    let given = match side.url.trim() {
+        "" => user.as_str(),
+        url => url,
+    };
+    let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
+    if given.contains("://") && !super::google_dav::allowed_host(given) {
+        return Err(invalid(format!(
+            "The Google sign-in only goes to Google's contacts and calendars, and {given} is \
+             not at Google. Leave the address empty to use Google's."
+        )));
+    }
+    let auth = googles.auth(side.account).await?;
+    let server = if given.contains("://") {
+        Server::connect(given, auth).map_err(ipc)?
+    } else {
+        let found = mailferry::dav::locate::google(given).ok_or_else(|| {
+            invalid(format!(
+                "“{given}” is not an email address: MailFerry cannot find its Google contacts \
+                 and calendars."
+            ))
+        })?;
+        tracing::info!(found = %found.words(), "Google's contacts and calendar servers");
+        found.connect(auth, &[]).map_err(invalid)?
+    };
+    let name = format!("{user}@{}", server.origin());
+    Ok((server, name))
+}
+
 /// [`server`], finding servers with these settings.
 async fn server_with(
     accounts: &Accounts,
@@ -190,6 +246,25 @@ async fn server_with(
 ) -> IpcResult<(Server, String)> {
     let account = accounts.get(side.account)?;
     let user = account.credentials.user.clone();
+    let given = match side.url.trim() {
+        "" => user.trim(),
+        url => url,
+    };
+    let google_mail = mailferry::dav::locate::preset_for_mail_host(&account.endpoint.host)
+        .is_some_and(|p| p.id == "gmail");
+    let password = matches!(account.credentials.proof, Proof::Password(_));
+    if google_mail && (!password || given.eq_ignore_ascii_case(user.trim())) {
+        // The mail's Google sign-in opens only the mail, and Google's
+        // contacts and calendars take no password: they would turn either
+        // down, so neither is sent there. (A password still goes to an
+        // address the owner names.)
+        return Err(IpcError::new(
+            ErrorCode::AuthFailed,
+            "Google's contacts and calendars need their own sign-in: the mail's sign-in or \
+             password only opens the mail. Choose “Sign in to Google in your browser” for contacts and \
+             calendars.",
+        ));
+    }
     let auth = match &account.credentials.proof {
         Proof::Password(p) => dav::Auth::Basic {
             user: user.clone(),
@@ -203,10 +278,6 @@ async fn server_with(
                 .expose()
                 .clone(),
         ),
-    };
-    let given = match side.url.trim() {
-        "" => user.trim(),
-        url => url,
     };
     let server = if given.contains("://") {
         Server::connect(given, auth).map_err(ipc)?
@@ -303,22 +374,24 @@ fn failed(from: &Source, to: &Side, e: DavError) -> IpcError {
 pub async fn contacts_plan(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    contacts_plan_with(&accounts, &graphs, source, destination).await
+    contacts_plan_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`contacts_plan`] with the session's accounts.
 pub async fn contacts_plan_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    let (from, _) = open(accounts, graphs, &source).await?;
+    let (from, _) = open(accounts, graphs, googles, &source).await?;
     let from = from.into_source();
-    let (to, _) = open(accounts, graphs, &destination).await?;
+    let (to, _) = open(accounts, graphs, googles, &destination).await?;
     blocking(move || {
         let plans = match &to {
             Side::Dav(to) => dav::plan(&from, to, None),
@@ -334,22 +407,24 @@ pub async fn contacts_plan_with(
 pub async fn copy_contacts(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    copy_contacts_with(&accounts, &graphs, source, destination).await
+    copy_contacts_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`copy_contacts`] with the session's accounts.
 pub async fn copy_contacts_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let (from, from_name) = open(accounts, graphs, googles, &source).await?;
     let from = from.into_source();
-    let (to, to_name) = open(accounts, graphs, &destination).await?;
+    let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
@@ -386,22 +461,24 @@ pub async fn copy_contacts_with(
 pub async fn check_contacts(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    check_contacts_with(&accounts, &graphs, source, destination).await
+    check_contacts_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`check_contacts`] with the session's accounts.
 pub async fn check_contacts_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let (from, from_name) = open(accounts, graphs, googles, &source).await?;
     let from = from.into_source();
-    let (to, to_name) = open(accounts, graphs, &destination).await?;
+    let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
@@ -469,6 +546,7 @@ mod tests {
             url: String::new(),
             account,
             graph: None,
+            google: None,
             attendees: None,
         };
         let (server, name) = server_with(&accounts, &side, &settings).await.unwrap();
@@ -484,6 +562,7 @@ mod tests {
             url: "dav old example".into(),
             account,
             graph: None,
+            google: None,
             attendees: None,
         };
         let err = server_with(&accounts, &side, &settings).await.unwrap_err();
