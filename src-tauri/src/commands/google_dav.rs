@@ -126,3 +126,29 @@ pub async fn sign_in_google_dav(
     let config = chosen.apply(&config);
     sign_in_google_dav_with(&accounts, &googles, &config, account).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::allowed_host;
+
+    #[test]
+    fn the_google_token_goes_to_googles_servers_and_this_computer_only() {
+        for url in [
+            "https://www.googleapis.com/carddav/v1/principals/anna@bakery.example/lists/default/",
+            "https://apidata.googleusercontent.com/caldav/v2/anna@bakery.example/user",
+            "http://127.0.0.1:5232/",
+            "http://[::1]:5232/anna/",
+        ] {
+            assert!(allowed_host(url), "{url}");
+        }
+        for url in [
+            "https://dav.bakery.example/",
+            "https://www.googleapis.com.evil.example/",
+            "https://googleapis.com@evil.example/",
+            "https://evilgoogleapis.com/",
+            "www.googleapis.com",
+        ] {
+            assert!(!allowed_host(url), "{url}");
+        }
+    }
+}

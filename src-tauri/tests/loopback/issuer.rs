@@ -128,6 +128,18 @@ impl Service {
 }
 
 impl Service {
+    /// The browser asked for `scopes` (these and no others) once, with the
+    /// app registration `client`.
+    pub fn assert_asked(&self, scopes: &[&str], client: &str) {
+        let seen = self.seen.lock().unwrap();
+        assert_eq!(
+            seen.scopes,
+            [scopes.join(" ")],
+            "not the mail's permissions"
+        );
+        assert_eq!(seen.clients, [client], "the mail's app registration");
+    }
+
     /// What the window's sign-ins run with: `mail` (Google's or
     /// Microsoft's issuer as the mail signs in with it) with its pages
     /// here, the other provider's as it is, this copy's registration
@@ -170,4 +182,13 @@ pub fn kept(keychain: &Keychain, user: &str, host: &str) -> Option<String> {
         .load(SecretKind::RefreshToken, &Account::new(user, host))
         .unwrap()
         .map(|t| t.expose().clone())
+}
+
+/// What the window gets back from a sign-in holds no token nor secret.
+pub fn assert_no_secret(answer: &impl serde::Serialize) {
+    let json = serde_json::to_string(answer).unwrap();
+    assert!(
+        !json.contains("token") && !json.contains("secret"),
+        "{json}"
+    );
 }
