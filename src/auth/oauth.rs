@@ -772,6 +772,25 @@ mod tests {
     }
 
     #[test]
+    fn googles_contacts_and_calendars_ask_their_own_scopes_at_googles_pages() {
+        let dav = Issuer::google().for_google_dav();
+        assert_eq!(
+            dav.scopes,
+            [
+                "https://www.googleapis.com/auth/carddav",
+                "https://www.googleapis.com/auth/calendar"
+            ]
+        );
+        let mail = Issuer::google();
+        assert_eq!(
+            (&dav.authorize_url, &dav.token_url, &dav.extra),
+            (&mail.authorize_url, &mail.token_url, &mail.extra),
+            "the same sign-in pages, and a refresh token every time"
+        );
+        assert!(!dav.scopes.contains(&"https://mail.google.com/".to_owned()));
+    }
+
+    #[test]
     fn issuer_errors_read_as_problems() {
         let e = issuer_error(
             "Microsoft",

@@ -450,6 +450,25 @@ mod tests {
     }
 
     #[test]
+    fn googles_addresses_for_a_workspace_account_trust_google_only() {
+        let found = google("bob@bakery.example").expect("an email address");
+        assert_eq!(
+            found.contacts.as_deref(),
+            Some("https://www.googleapis.com/carddav/v1/principals/bob@bakery.example/lists/default/")
+        );
+        assert_eq!(
+            found.calendars.as_deref(),
+            Some("https://apidata.googleusercontent.com/caldav/v2/bob@bakery.example/user")
+        );
+        assert_eq!(
+            found.trusted,
+            ["googleapis.com", "googleusercontent.com", "google.com"],
+            "the Google sign-in's token never goes to the domain's own servers"
+        );
+        assert!(google("not an address").is_none());
+    }
+
+    #[test]
     fn presets_give_each_providers_servers_and_domains() {
         let icloud = preset_for_domain("me.com").expect("me.com is iCloud");
         assert_eq!(icloud.id, "icloud");
