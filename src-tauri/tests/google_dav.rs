@@ -352,6 +352,35 @@ async fn a_google_owner_signs_in_for_contacts_and_calendars_and_the_mail_sign_in
     assert_eq!(err.code, ErrorCode::InvalidInput);
     assert!(err.message.contains("is not at Google"), "{}", err.message);
 
+    // A server that turns the Google sign-in down: the owner is asked to
+    // sign in to Google again, in plain words.
+    let other = google::Front::start("another-token", old.addr(), "anna", "anna-pw");
+    let err = contacts_plan_with(
+        &accounts,
+        &graphs,
+        &googles,
+        DavSide {
+            url: format!("{}/", other.url),
+            ..from.clone()
+        },
+        to.clone(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code, ErrorCode::AuthFailed);
+    assert!(
+        err.message.starts_with(
+            "Google did not let MailFerry into the contacts and calendars of anna@bakery.example. \
+             Sign in to Google again"
+        ),
+        "{}",
+        err.message
+    );
+    assert!(
+        err.detail.is_some(),
+        "the technical text behind Show details"
+    );
+
     // Preview: the token about to expire is renewed first, then taken.
     let plan = contacts_plan_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await

@@ -345,9 +345,30 @@ fn progress_path(source: &str, dest: &str) -> IpcResult<std::path::PathBuf> {
     ))
 }
 
-/// A failed plan, copy or check in plain words: a Microsoft 365 side that
-/// turned its sign-in down asks the owner to sign in there again.
-fn failed(from: &Source, to: &Side, e: DavError) -> IpcError {
+/// A side through its Google sign-in: whose, and its server's origin.
+type GoogleSide = Option<(String, String)>;
+
+/// `side` opened as `opened`, when it goes through its Google sign-in.
+fn google_side(accounts: &Accounts, side: &DavSide, opened: &Side) -> GoogleSide {
+    match opened {
+        Side::Dav(server) if side.google == Some(true) => {
+            let user = accounts.get(side.account).ok()?.credentials.user.clone();
+            Some((user.trim().to_owned(), server.origin().to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// A failed plan, copy or check in plain words: a Microsoft 365 or Google
+/// side that turned its sign-in down asks the owner to sign in there again.
+fn failed(from: &Source, to: &Side, google: &[GoogleSide; 2], e: DavError) -> IpcError {
+    if let Some((user, _)) = google
+        .iter()
+        .flatten()
+        .find(|(_, origin)| super::google_dav::denied_at(origin, &e))
+    {
+        return super::google_dav::refused(user, e);
+    }
     let graphs = [
         match from {
             Source::Graph(g) => Some(g),
@@ -390,14 +411,16 @@ pub async fn contacts_plan_with(
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
     let (from, _) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
     let (to, _) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     blocking(move || {
         let plans = match &to {
             Side::Dav(to) => dav::plan(&from, to, None),
             Side::Graph(to) => dav::graph::plan(&from, to, None, true),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(plans.iter().map(plan_view).collect())
     })
     .await
@@ -423,8 +446,10 @@ pub async fn copy_contacts_with(
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
     let (from, from_name) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
     let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
@@ -433,7 +458,7 @@ pub async fn copy_contacts_with(
             Side::Dav(to) => dav::sync(&from, to, &mut state),
             Side::Graph(to) => dav::graph::sync(&from, to, &mut state),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(ContactsCopy {
             complete: report.complete(),
             collections: report
@@ -477,8 +502,10 @@ pub async fn check_contacts_with(
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
     let (from, from_name) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
     let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
@@ -486,7 +513,7 @@ pub async fn check_contacts_with(
             Side::Dav(to) => dav::verify(&from, to, state.as_ref()),
             Side::Graph(to) => dav::graph::verify(&from, to, state.as_ref()),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(ContactsCheck {
             safe_to_switch: report.safe_to_switch(),
             collections: report

@@ -21,7 +21,7 @@ use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
 use mailferry::auth::oauth::Issuer;
 use mailferry::auth::signin::{self, Kept};
-use mailferry::dav::{self, Trust};
+use mailferry::dav::{self, DavError, Trust};
 use mailferry::provider::Provider;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -63,6 +63,19 @@ impl GoogleDavSignIns {
 /// Whether a Google contacts and calendars token may go to `url`: Google's
 /// servers, or this computer itself.
 pub fn allowed_host(url: &str) -> bool {
+    let host = host_of(url);
+    at_google(host) || matches!(host, "127.0.0.1" | "::1" | "localhost")
+}
+
+/// Whether `url` is at one of Google's servers.
+fn at_google(host: &str) -> bool {
+    mailferry::dav::locate::preset_by_id("gmail")
+        .map(|p| Trust::new(p.domains))
+        .is_some_and(|t| t.allows(host))
+}
+
+/// The host of `url` (without user name, port or brackets).
+fn host_of(url: &str) -> &str {
     let rest = url
         .trim()
         .split_once("://")
@@ -70,14 +83,31 @@ pub fn allowed_host(url: &str) -> bool {
         .unwrap_or_default();
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();
-    let host = match host_port.strip_prefix('[') {
+    match host_port.strip_prefix('[') {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host_port.split(':').next().unwrap_or_default(),
-    };
-    let google = mailferry::dav::locate::preset_by_id("gmail")
-        .map(|p| Trust::new(p.domains))
-        .is_some_and(|t| t.allows(host));
-    google || matches!(host, "127.0.0.1" | "::1" | "localhost")
+    }
+}
+
+/// Whether the sign-in a server turned down (`server`, its origin) is the
+/// Google side's, whose server is at `origin`.
+pub fn denied_at(origin: &str, e: &DavError) -> bool {
+    match e {
+        DavError::SignInRefused { server } => server == origin || at_google(host_of(server)),
+        _ => false,
+    }
+}
+
+/// Google turning the contacts and calendars sign-in down, in plain words.
+pub fn refused(user: &str, e: DavError) -> IpcError {
+    super::graph::sign_in_refused(
+        format!(
+            "Google did not let MailFerry into the contacts and calendars of {user}. Sign in to \
+             Google again; if the sign-in page says your organisation blocks MailFerry, ask your \
+             Google Workspace administrator to allow it."
+        ),
+        e,
+    )
 }
 
 /// A finished Google sign-in for contacts and calendars.

@@ -97,16 +97,22 @@ pub fn denied_at(graph: &Graph, e: &DavError) -> bool {
 /// Microsoft 365 turning the sign-in down, in plain words: the owner signs
 /// in again (or their administrator allows MailFerry).
 pub fn refused(user: &str, e: DavError) -> IpcError {
+    sign_in_refused(
+        format!(
+            "Microsoft 365 did not let MailFerry into the contacts and calendars of {user}. \
+             Sign in to Microsoft 365 again; if the sign-in page says your organisation must \
+             approve MailFerry, ask your Microsoft 365 administrator to approve it."
+        ),
+        e,
+    )
+}
+
+/// A provider turning a contacts and calendars sign-in down: `words` for
+/// the owner, the server's own answer behind "Show details".
+pub(crate) fn sign_in_refused(words: String, e: DavError) -> IpcError {
     IpcError {
         detail: Some(e.to_string()),
-        ..IpcError::new(
-            ErrorCode::AuthFailed,
-            format!(
-                "Microsoft 365 did not let MailFerry into the contacts and calendars of {user}. \
-                 Sign in to Microsoft 365 again; if the sign-in page says your organisation must \
-                 approve MailFerry, ask your Microsoft 365 administrator to approve it."
-            ),
-        )
+        ..IpcError::new(ErrorCode::AuthFailed, words)
     }
 }
 
