@@ -15,6 +15,7 @@ use crate::commands::cutover::{MxCheck, MxRecord};
 use crate::commands::demo::{DemoContacts, DemoSetup, DemoSide};
 use crate::commands::discover::{Found, Tried};
 use crate::commands::folder_map::{FolderEdits, FolderMapView, FolderRow};
+use crate::commands::google_dav::GoogleDavSignedIn;
 use crate::commands::graph::GraphSignedIn;
 use crate::commands::servers::Server;
 use crate::commands::sign_in::SignedIn;
@@ -116,6 +117,7 @@ fn generate() -> String {
         CollectionCheckView::decl(&cfg),
         ContactsCheck::decl(&cfg),
         GraphSignedIn::decl(&cfg),
+        GoogleDavSignedIn::decl(&cfg),
         // Issue 16: every mailbox of the domain, kept as files, files brought in.
         Decision::decl(&cfg),
         DirectorySignIn::decl(&cfg),

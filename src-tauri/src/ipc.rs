@@ -16,6 +16,7 @@ use crate::commands::demo::DemoSetup;
 use crate::commands::discover::Found;
 use crate::commands::files::{FilesFound, FilesId, FilesView, KeepFormat};
 use crate::commands::folder_map::{FolderEdits, FolderMapView};
+use crate::commands::google_dav::GoogleDavSignedIn;
 use crate::commands::graph::GraphSignedIn;
 use crate::commands::job::SavedJob;
 use crate::commands::mailboxes::{

@@ -40,6 +40,7 @@ pub fn run() {
         .manage(commands::mailboxes::AdminSignIn::default())
         .manage(commands::files::FileJobs::default())
         .manage(commands::graph::GraphMailboxes::default())
+        .manage(commands::google_dav::GoogleDavSignIns::default())
         // Configured by tauri.conf.json's plugins.updater; only the
         // update_available command uses it (no updater permission for the window).
         .plugin(tauri_plugin_updater::Builder::new().build())

@@ -8,21 +8,18 @@
 //! trusted through `SSL_CERT_FILE` for the whole process).
 
 use mailferry::auth::grant::{ClientCredentials, TokenSource};
-use mailferry::auth::keychain::{Account as KeyAccount, Keychain, SecretKind};
+use mailferry::auth::keychain::Keychain;
 use mailferry::auth::oauth::{Client, Issuer, GRAPH_SCOPES};
-use mailferry::auth::registration::Registrations;
 use mailferry::endpoint::{Credentials, Endpoint};
-use mailferry::provider::Provider;
 use mailferry_desktop::accounts::{Account, Accounts, Kept};
 use mailferry_desktop::commands::contacts::{
     check_contacts_with, contacts_plan_with, copy_contacts_with, DavSide,
 };
+use mailferry_desktop::commands::google_dav::GoogleDavSignIns;
 use mailferry_desktop::commands::graph::{sign_in_graph_with, GraphMailboxes};
-use mailferry_desktop::commands::oauth::OAuthConfig;
 use mailferry_desktop::error::ErrorCode;
 use mailferry_harness::{radicale_available, GraphServer, Radicale, GRAPH_TOKEN};
 use std::sync::Arc;
-use std::time::Duration;
 
 const OWNER: &str = "bob@office.example";
 const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
@@ -30,126 +27,8 @@ const CLIENT_ID: &str = "6731de76-14a6-49ae-97bc-6eba6914391e";
 mod loopback;
 use loopback::StandInBrowser;
 
-mod microsoft {
-    //! Microsoft's sign-in on loopback: an authorize page that sends the
-    //! browser straight back with a code (the owner clicking "Accept"), and
-    //! a token service that checks PKCE and hands out, for the code, an
-    //! access token Graph turns down (an expired one) with a refresh token,
-    //! and for that refresh token the one Graph takes.
-    use super::loopback::{param, read_request};
-    use base64::Engine;
-    use sha2::Digest;
-    use std::io::Write;
-    use std::net::{TcpListener, TcpStream};
-    use std::sync::{Arc, Mutex};
-
-    /// What the service saw.
-    #[derive(Default, Debug)]
-    pub struct Seen {
-        /// The authorize requests' scopes.
-        pub scopes: Vec<String>,
-        /// The authorize requests' client IDs.
-        pub clients: Vec<String>,
-        /// Each token request's grant, with its `scope` when it had one.
-        pub grants: Vec<(String, String)>,
-        /// code → PKCE challenge.
-        challenges: Vec<(String, String)>,
-    }
-
-    pub struct Service {
-        pub base: String,
-        pub seen: Arc<Mutex<Seen>>,
-    }
-
-    fn answer(stream: &mut TcpStream, status: &str, headers: &str, body: &str) {
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-    }
-
-    impl Service {
-        pub fn start(good_token: &'static str) -> Service {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let base = format!("http://{}", listener.local_addr().unwrap());
-            let seen = Arc::new(Mutex::new(Seen::default()));
-            let shared = seen.clone();
-            std::thread::spawn(move || {
-                for mut stream in listener.incoming().flatten() {
-                    let (target, body) = read_request(&stream);
-                    let (path, q) = target.split_once('?').unwrap_or((&target, ""));
-                    let json = "Content-Type: application/json\r\n";
-                    let mut seen = shared.lock().unwrap();
-                    match path {
-                        "/authorize" => {
-                            assert_eq!(param(q, "code_challenge_method"), "S256");
-                            assert!(param(q, "redirect_uri").starts_with("http://127.0.0.1:"));
-                            seen.scopes.push(param(q, "scope"));
-                            seen.clients.push(param(q, "client_id"));
-                            let code = format!("code-{}", seen.challenges.len() + 1);
-                            seen.challenges
-                                .push((code.clone(), param(q, "code_challenge")));
-                            let location = format!(
-                                "Location: {}?code={code}&state={}\r\n",
-                                param(q, "redirect_uri"),
-                                param(q, "state")
-                            );
-                            answer(&mut stream, "302 Found", &location, "");
-                        }
-                        "/token" => {
-                            let grant = param(&body, "grant_type");
-                            seen.grants.push((grant.clone(), param(&body, "scope")));
-                            let verified = || {
-                                let code = param(&body, "code");
-                                let challenge = seen
-                                    .challenges
-                                    .iter()
-                                    .find(|(c, _)| *c == code)
-                                    .map(|(_, ch)| ch.clone());
-                                let digest = sha2::Sha256::digest(param(&body, "code_verifier"));
-                                challenge.as_deref()
-                                    == Some(
-                                        base64::engine::general_purpose::URL_SAFE_NO_PAD
-                                            .encode(digest)
-                                            .as_str(),
-                                    )
-                            };
-                            if grant == "authorization_code" && verified() {
-                                answer(
-                                    &mut stream,
-                                    "200 OK",
-                                    json,
-                                    r#"{"access_token":"expired-access-token","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-graph-secret"}"#,
-                                );
-                            } else if grant == "refresh_token"
-                                && param(&body, "refresh_token") == "rt-graph-secret"
-                            {
-                                answer(
-                                    &mut stream,
-                                    "200 OK",
-                                    json,
-                                    &format!(
-                                        r#"{{"access_token":"{good_token}","token_type":"Bearer","expires_in":3600}}"#
-                                    ),
-                                );
-                            } else {
-                                answer(
-                                    &mut stream,
-                                    "400 Bad Request",
-                                    json,
-                                    r#"{"error":"invalid_grant","error_description":"AADSTS70000: The provided value for the 'code' parameter is not valid."}"#,
-                                );
-                            }
-                        }
-                        _ => answer(&mut stream, "404 Not Found", "", ""),
-                    }
-                }
-            });
-            Service { base, seen }
-        }
-    }
-}
+#[path = "loopback/issuer.rs"]
+mod issuer;
 
 /// A mail account of the session (its IMAP server is not used here).
 fn mail_account(
@@ -189,33 +68,18 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
     old.put("alice", "calendar", "meeting.ics", MEETING.as_bytes());
     old.put("alice", "calendar", "delivery.ics", DELIVERY.as_bytes());
 
-    let service = microsoft::Service::start(GRAPH_TOKEN);
+    let service = issuer::Service::start("rt-graph-secret", 3600, GRAPH_TOKEN);
     let browser = Arc::new(StandInBrowser::default());
-    let mut registrations = Registrations::default();
-    registrations.set(
-        Provider::Microsoft,
-        Some(Client {
-            id: CLIENT_ID.into(),
-            secret: None,
-        }),
-    );
     // Microsoft's issuer as the mail signs in with it, its pages on loopback.
-    let config = OAuthConfig {
-        registrations,
-        issuers: vec![
-            Issuer::google(),
-            Issuer {
-                authorize_url: format!("{}/authorize", service.base),
-                token_url: format!("{}/token", service.base),
-                ..Issuer::microsoft()
-            },
-        ],
-        browser: browser.clone(),
-        wait: Duration::from_secs(20),
+    let client = Client {
+        id: CLIENT_ID.into(),
+        secret: None,
     };
+    let config = service.config(Issuer::microsoft(), client, browser.clone());
     let keychain = Keychain::with_store(keyring_core::mock::Store::new().unwrap());
     let accounts = Accounts::with_keychain(Some(keychain.clone()));
     let graphs = GraphMailboxes::default();
+    let googles = GoogleDavSignIns::default();
     let google = mail_account(&accounts, Credentials::password("alice", "alice-pw"));
     let office = mail_account(
         &accounts,
@@ -225,17 +89,19 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         url: format!("{}/", old.url()),
         account: google,
         graph: None,
+        google: None,
         attendees: None,
     };
     let to = DavSide {
         url: String::new(),
         account: office,
         graph: Some(true),
+        google: None,
         attendees: None,
     };
 
     // Before the sign-in, the step says what to do.
-    let err = contacts_plan_with(&accounts, &graphs, from.clone(), to.clone())
+    let err = contacts_plan_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::AuthFailed);
@@ -255,19 +121,10 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         signed.collections, 2,
         "the Contacts folder and the Calendar"
     );
-    let json = serde_json::to_string(&signed).unwrap();
-    assert!(
-        !json.contains("token") && !json.contains("secret"),
-        "{json}"
-    );
+    issuer::assert_no_secret(&signed);
+    service.assert_asked(&GRAPH_SCOPES, CLIENT_ID);
     {
         let seen = service.seen.lock().unwrap();
-        assert_eq!(
-            seen.scopes,
-            [GRAPH_SCOPES.join(" ")],
-            "Graph's permissions, not the mail's"
-        );
-        assert_eq!(seen.clients, [CLIENT_ID], "the mail's app registration");
         // The expired access token was turned down by Graph and renewed
         // with the refresh token, asking for Graph's scopes again.
         assert_eq!(
@@ -279,27 +136,18 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         );
     }
     assert_eq!(*browser.opened.lock().unwrap(), 1);
-    let kept = keychain
-        .load(
-            SecretKind::RefreshToken,
-            &KeyAccount::new(OWNER, "graph.microsoft.com"),
-        )
-        .unwrap()
-        .unwrap();
-    assert_eq!(kept.expose(), "rt-graph-secret");
-    assert!(
-        keychain
-            .load(
-                SecretKind::RefreshToken,
-                &KeyAccount::new(OWNER, "127.0.0.1")
-            )
-            .unwrap()
-            .is_none(),
+    assert_eq!(
+        issuer::kept(&keychain, OWNER, "graph.microsoft.com").as_deref(),
+        Some("rt-graph-secret")
+    );
+    assert_eq!(
+        issuer::kept(&keychain, OWNER, "127.0.0.1"),
+        None,
         "the mail's sign-in is not touched"
     );
 
     // Preview: where each goes, and what does not carry over, in words.
-    let plan = contacts_plan_with(&accounts, &graphs, from.clone(), to.clone())
+    let plan = contacts_plan_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     let book = plan.iter().find(|p| !p.calendar).unwrap();
@@ -325,7 +173,7 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         attendees: Some(false),
         ..to
     };
-    let plan = contacts_plan_with(&accounts, &graphs, from.clone(), to.clone())
+    let plan = contacts_plan_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     let note = plan
@@ -341,7 +189,7 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
     );
 
     // Copy, then check.
-    let copy = copy_contacts_with(&accounts, &graphs, from.clone(), to.clone())
+    let copy = copy_contacts_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     let copied: u32 = copy.collections.iter().map(|c| c.copied).sum();
@@ -360,7 +208,7 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         meeting["attendees"].as_array().is_none_or(Vec::is_empty),
         "no attendee, so no invitation: {meeting}"
     );
-    let check = check_contacts_with(&accounts, &graphs, from.clone(), to.clone())
+    let check = check_contacts_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     let arrived: u32 = check.collections.iter().map(|c| c.arrived).sum();
@@ -373,7 +221,7 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         .unwrap();
     assert_eq!(again.kept, Kept::Keychain);
     assert_eq!(*browser.opened.lock().unwrap(), 1, "no second browser page");
-    let copy = copy_contacts_with(&accounts, &later, from.clone(), to.clone())
+    let copy = copy_contacts_with(&accounts, &later, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     let already: u32 = copy.collections.iter().map(|c| c.already).sum();
@@ -416,7 +264,7 @@ async fn a_microsoft_365_owner_signs_in_to_graph_in_the_browser_and_moves_contac
         grants_before,
         "no owner's sign-in"
     );
-    let check = check_contacts_with(&accounts, &third, from.clone(), to.clone())
+    let check = check_contacts_with(&accounts, &third, &googles, from.clone(), to.clone())
         .await
         .unwrap();
     assert_eq!(check.collections.iter().map(|c| c.arrived).sum::<u32>(), 3);

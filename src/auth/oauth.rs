@@ -100,6 +100,17 @@ impl Issuer {
         }
     }
 
+    /// This issuer asking for Google's contacts and calendars
+    /// ([`GOOGLE_DAV_SCOPES`]: CardDAV and CalDAV take only these) instead
+    /// of mail: the same sign-in pages and token service, the same app
+    /// registration, another consent.
+    pub fn for_google_dav(&self) -> Issuer {
+        Issuer {
+            scopes: GOOGLE_DAV_SCOPES.iter().map(|s| s.to_string()).collect(),
+            ..self.clone()
+        }
+    }
+
     /// The page where the administrator of `user`'s organisation approves
     /// `client` for everyone there, when this issuer has one.
     pub fn admin_consent_page(&self, client: &Client, user: Option<&str>) -> Option<String> {
@@ -177,6 +188,13 @@ pub const GRAPH_SCOPES: [&str; 4] = [
     "https://graph.microsoft.com/Calendars.ReadWrite",
     "https://graph.microsoft.com/MailboxSettings.Read",
     "offline_access",
+];
+
+/// What Google's CardDAV and CalDAV servers take: read and write the
+/// contacts, and the calendars (Google's People CardDAV and CalDAV guides).
+pub const GOOGLE_DAV_SCOPES: [&str; 2] = [
+    "https://www.googleapis.com/auth/carddav",
+    "https://www.googleapis.com/auth/calendar",
 ];
 
 /// This application's registration at the issuer. A native app's secret is
@@ -751,6 +769,25 @@ mod tests {
             "{form}"
         );
         assert_eq!(graph.authorize_url, Issuer::microsoft().authorize_url);
+    }
+
+    #[test]
+    fn googles_contacts_and_calendars_ask_their_own_scopes_at_googles_pages() {
+        let dav = Issuer::google().for_google_dav();
+        assert_eq!(
+            dav.scopes,
+            [
+                "https://www.googleapis.com/auth/carddav",
+                "https://www.googleapis.com/auth/calendar"
+            ]
+        );
+        let mail = Issuer::google();
+        assert_eq!(
+            (&dav.authorize_url, &dav.token_url, &dav.extra),
+            (&mail.authorize_url, &mail.token_url, &mail.extra),
+            "the same sign-in pages, and a refresh token every time"
+        );
+        assert!(!dav.scopes.contains(&"https://mail.google.com/".to_owned()));
     }
 
     #[test]

@@ -79,6 +79,16 @@ pub fn graph_account(user: &str) -> Account {
     Account::new(user, GRAPH_HOST)
 }
 
+/// The host a Google contacts and calendars sign-in (CardDAV and CalDAV)
+/// is kept under in the keychain, beside the mail's Google sign-in, never
+/// in its place: the two ask for different permissions.
+pub const GOOGLE_DAV_HOST: &str = "www.googleapis.com";
+
+/// The keychain's name for `user`'s Google contacts and calendars sign-in.
+pub fn google_dav_account(user: &str) -> Account {
+    Account::new(user, GOOGLE_DAV_HOST)
+}
+
 /// What a refresh token is bound to in the keychain: its issuer's token
 /// service, the only address it is ever sent to.
 fn binding(issuer: &Issuer) -> &str {

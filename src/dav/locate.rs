@@ -255,6 +255,18 @@ impl Located {
     }
 }
 
+/// Google's contacts and calendar addresses for `email` (a Gmail or
+/// Google Workspace address), trusting Google's own domains only: where a
+/// Google sign-in's token may go. None for something that is no address.
+pub fn google(email: &str) -> Option<Located> {
+    let p = preset_by_id("gmail")?;
+    let domain = discover::domain_of(email)?;
+    let how = "Google's addresses for the account".to_owned();
+    let mut found = Located::from_preset(&domain, email.trim(), p, how);
+    found.trusted = p.domains.iter().map(|d| d.to_string()).collect();
+    Some(found)
+}
+
 /// A self-hosted server named by its kind and host (`nextcloud:cloud.bakery.example`,
 /// `sogo:…`, `cpanel:…`): its usual addresses there; None for anything else.
 pub fn for_kind(input: &str) -> Option<Located> {
@@ -435,6 +447,25 @@ mod tests {
         assert_eq!(txt_path(&s(&["path=dav/"])), None, "not an absolute path");
         assert_eq!(txt_path(&s(&["pathx=/dav/", "v=spf1"])), None);
         assert_eq!(txt_path(&[]), None);
+    }
+
+    #[test]
+    fn googles_addresses_for_a_workspace_account_trust_google_only() {
+        let found = google("bob@bakery.example").expect("an email address");
+        assert_eq!(
+            found.contacts.as_deref(),
+            Some("https://www.googleapis.com/carddav/v1/principals/bob@bakery.example/lists/default/")
+        );
+        assert_eq!(
+            found.calendars.as_deref(),
+            Some("https://apidata.googleusercontent.com/caldav/v2/bob@bakery.example/user")
+        );
+        assert_eq!(
+            found.trusted,
+            ["googleapis.com", "googleusercontent.com", "google.com"],
+            "the Google sign-in's token never goes to the domain's own servers"
+        );
+        assert!(google("not an address").is_none());
     }
 
     #[test]

@@ -42,6 +42,7 @@ const commands = [
   "copy_contacts",
   "check_contacts",
   "sign_in_graph",
+  "sign_in_google_dav",
   "mail_report",
   "read_directory",
   "set_decisions",

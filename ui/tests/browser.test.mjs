@@ -267,6 +267,8 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.setViewportSize({ width: 1280, height: 800 });
   // Contacts: a typo in the address says what is wrong; a refused entry is named with its reason.
   await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
+  // Gmail's side offers Google's own sign-in; this owner has an address instead.
+  await page.locator('[data-google="source"]').getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
   assert.equal(await page.locator('input[name="dav-source"]').inputValue(), "owner@example.com", "the mail address is filled in: the servers are found from it");
   // Microsoft 365 is offered directly; this owner has an address for the new side.
   await page.getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
@@ -284,8 +286,10 @@ test("message rejected: the copy lists it, and the check says it needs attention
   await page.close();
 });
 
-test("contacts to Microsoft 365: preselected, signed in through the browser, attendees' invitations chosen, copied and checked", async () => {
-  const { page, problems } = await open("graph");
+/** Gmail → Microsoft 365, the mail moved and checked, at the Contacts & calendars step. */
+async function gmailToMicrosoftContacts() {
+  const opened = await open("graph");
+  const { page } = opened;
   await chooseProviders(page);
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByRole("button", { name: "Continue to sign in" }).click();
@@ -294,10 +298,17 @@ test("contacts to Microsoft 365: preselected, signed in through the browser, att
   await copyAndCheck(page, "graph");
   await page.getByRole("button", { name: "Move contacts & calendars too" }).click();
   await page.getByRole("heading", { name: "Contacts & calendars" }).waitFor();
+  return opened;
+}
+
+test("contacts to Microsoft 365: preselected, signed in through the browser, attendees' invitations chosen, copied and checked", async () => {
+  const { page, problems } = await gmailToMicrosoftContacts();
   // The new side is Microsoft 365: no address to find, a sign-in instead.
   const to = page.locator('[data-graph="destination"]');
   await to.getByText("Through Microsoft 365 directly").waitFor();
   assert.equal(await page.locator('input[name="dav-destination"]').count(), 0, "no address asked for Microsoft 365");
+  // This owner's old contacts are at an address of their own, not Google's.
+  await page.locator('[data-google="source"]').getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
   assert.equal(await page.locator('input[name="dav-source"]').count(), 1, "Gmail's side keeps its address");
   await page.locator('input[name="dav-source"]').fill("https://dav.old.example/");
   const look = page.getByRole("button", { name: "Look" });
@@ -331,14 +342,53 @@ test("contacts to Microsoft 365: preselected, signed in through the browser, att
   await page.getByRole("button", { name: "Copy contacts & calendars" }).click();
   await page.locator("[data-contacts-check]").getByText("All 11 contacts and calendar entries arrived.").waitFor();
   const [copy] = (await mock(page)).contactsCopies;
-  assert.deepEqual(copy.destination, { url: "", account: copy.destination.account, graph: true, attendees: false });
+  assert.deepEqual(copy.destination, { url: "", account: copy.destination.account, graph: true, google: false, attendees: false });
   assert.equal(copy.source.graph, false);
+  assert.equal(copy.source.google, false);
   await snap(page, "graph-9-contacts-done");
   // An address instead is one click away.
   await to.getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
   await page.locator('input[name="dav-destination"]').waitFor();
   await page.getByRole("button", { name: "Use Microsoft 365 directly instead" }).click();
   await to.getByText("Signed in to Microsoft 365 as owner@example.com.").waitFor();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
+test("contacts from Google Workspace: Google's own sign-in in the browser, then Google's addresses found from the email; an address instead is one click away", async () => {
+  const { page, problems } = await gmailToMicrosoftContacts();
+  // The old side is Google: its own sign-in, said why, and no address to type.
+  const from = page.locator('[data-google="source"]');
+  await from.getByText("Google's contacts and calendars of owner@example.com: MailFerry finds them from your email address.").waitFor();
+  assert.match(await from.innerText(), /The mail's sign-in only opens the mail/);
+  assert.equal(await page.locator('input[name="dav-source"]').count(), 0, "no address asked for Google");
+  const look = page.getByRole("button", { name: "Look" });
+  assert.equal(await look.isDisabled(), true, "nothing to look at before the sign-ins");
+  await snap(page, "google-9-contacts-sign-in");
+  await from.getByRole("button", { name: "Sign in to Google in your browser" }).click();
+  await from.getByRole("button", { name: "Waiting for your browser…" }).waitFor();
+  await page.getByText("Waiting for you to finish signing in to Google in your browser…").waitFor();
+  await from.getByText("Signed in to Google as owner@example.com. MailFerry keeps this sign-in in your keychain.").waitFor();
+  // Microsoft 365 at the new side (its first sign-in is turned down in this scenario).
+  const to = page.locator('[data-graph="destination"]');
+  await to.getByRole("button", { name: "Sign in to Microsoft 365 in your browser" }).click();
+  await page.locator('[data-code="AuthFailed"]').waitFor();
+  await to.getByRole("button", { name: "Sign in to Microsoft 365 in your browser" }).click();
+  await to.getByText("Signed in to Microsoft 365 as owner@example.com.").waitFor();
+  await snap(page, "google-9-contacts-signed-in");
+  await look.click();
+  await page.locator("[data-contacts-plan]").waitFor();
+  await page.getByRole("button", { name: "Copy contacts & calendars" }).click();
+  await page.locator("[data-contacts-check]").getByText("All 11 contacts and calendar entries arrived.").waitFor();
+  const [copy] = (await mock(page)).contactsCopies;
+  assert.deepEqual(copy.source, { url: "", account: copy.source.account, graph: false, google: true }, "Google's addresses, found from the email");
+  await snap(page, "google-9-contacts-done");
+  // An address instead is one click away, and back.
+  await from.getByRole("button", { name: "Use a contacts and calendar address instead" }).click();
+  assert.equal(await page.locator('input[name="dav-source"]').inputValue(), "owner@example.com");
+  await snap(page, "google-9-contacts-address");
+  await page.getByRole("button", { name: "Sign in to Google for its contacts and calendars instead" }).click();
+  await from.getByText("Signed in to Google as owner@example.com.").waitFor();
   assert.deepEqual(problems, []);
   await page.close();
 });

@@ -624,7 +624,13 @@ let contactsCopied = false;
 // (the first is turned down, as by an organisation that did not allow it
 // yet), and the preview's notes say what does not carry over.
 let graphSignIns = 0;
-function contactsPlan(url: string, destination?: DavSide): CollectionPlanView[] {
+// Google as the old side: its own browser sign-in for contacts and calendars
+// (Google's servers take no password and not the mail's sign-in).
+let googleSignIns = 0;
+function contactsPlan(url: string, destination?: DavSide, source?: DavSide): CollectionPlanView[] {
+  if (source?.google && googleSignIns === 0) {
+    throw err("AuthFailed", "Sign in to Google first: MailFerry needs your permission to read and write your contacts and calendars there.");
+  }
   if (destination?.graph) {
     const invitations = destination.attendees
       ? "2 events have attendees: Outlook sends them an invitation when the event is created"
@@ -891,7 +897,7 @@ mockIPC(async (cmd, args) => {
     case "mail_report": (window as any).__mock.mailed = ((window as any).__mock.mailed ?? 0) + 1; return null;
     case "save_report":
       return a.html ? "/home/owner/Downloads/MailFerry report 2026-11-26.html" : "/home/owner/Downloads/MailFerry report 2026-11-26.txt";
-    case "contacts_plan": return contactsPlan(a.source.url, a.destination);
+    case "contacts_plan": return contactsPlan(a.source.url, a.destination, a.source);
     case "copy_contacts":
       contactsCopied = true;
       (window as any).__mock.contactsCopies = [...((window as any).__mock.contactsCopies ?? []), a];
@@ -904,6 +910,10 @@ mockIPC(async (cmd, args) => {
           "the server refused to sign in to Microsoft 365 (HTTP 401): the sign-in service said: consent_required");
       }
       return { user: users.get(a.account), kept: "keychain", collections: 2, organisation: false };
+    case "sign_in_google_dav":
+      await new Promise((r) => setTimeout(r, 300)); // the owner in the browser
+      googleSignIns++;
+      return { user: users.get(a.account), kept: "keychain" };
     case "check_contacts": return contactsCheck();
     case "read_directory": return directory(a.signIn);
     case "set_decisions": (window as any).__mock.decisions = a.decisions; return null;

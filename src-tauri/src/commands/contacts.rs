@@ -4,8 +4,10 @@
 //! the engine's `mailferry::dav`. Each side signs in with the mail
 //! account's user name and password (most providers use the same; an app
 //! password works for both); a side at Microsoft 365 goes through
-//! Microsoft Graph instead, signed in with [`super::graph`].
+//! Microsoft Graph instead, signed in with [`super::graph`]; a side at
+//! Google signs in with its own Google sign-in ([`super::google_dav`]).
 
+use super::google_dav::GoogleDavSignIns;
 use super::graph::GraphMailboxes;
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
@@ -32,6 +34,12 @@ pub struct DavSide {
     #[serde(default)]
     #[ts(optional)]
     pub graph: Option<bool>,
+    /// Google's contacts and calendars, signed in with `sign_in_google_dav`
+    /// instead of the mail's sign-in; `url` empty: Google's addresses for
+    /// the account's email.
+    #[serde(default)]
+    #[ts(optional)]
+    pub google: Option<bool>,
     /// At a Microsoft 365 destination, events with attendees are created
     /// as they are (Microsoft 365 sends each attendee an invitation); with
     /// `false`, without their attendees (no invitation).
@@ -157,6 +165,7 @@ pub(crate) fn ipc(e: DavError) -> IpcError {
 async fn open(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     side: &DavSide,
 ) -> IpcResult<(Side, String)> {
     if side.graph == Some(true) {
@@ -166,6 +175,10 @@ async fn open(
             _ => graph,
         };
         return Ok((Side::Graph(graph), name));
+    }
+    if side.google == Some(true) {
+        let (server, name) = google_server(accounts, googles, side).await?;
+        return Ok((Side::Dav(server), name));
     }
     let (server, name) = server(accounts, side).await?;
     Ok((Side::Dav(server), name))
@@ -182,6 +195,49 @@ async fn server(accounts: &Accounts, side: &DavSide) -> IpcResult<(Server, Strin
     server_with(accounts, side, &settings).await
 }
 
+/// The Google contacts and calendar server of one side, signed in with
+/// its Google sign-in; and its name in the progress file. The token goes
+/// only to Google's servers: the account's own addresses there when the
+/// side names none.
+async fn google_server(
+    accounts: &Accounts,
+    googles: &GoogleDavSignIns,
+    side: &DavSide,
+) -> IpcResult<(Server, String)> {
+    let user = accounts
+        .get(side.account)?
+        .credentials
+        .user
+        .trim()
+        .to_owned();
+    let given = match side.url.trim() {
+        "" => user.as_str(),
+        url => url,
+    };
+    let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
+    if given.contains("://") && !super::google_dav::allowed_host(given) {
+        return Err(invalid(format!(
+            "The Google sign-in only goes to Google's contacts and calendars, and {given} is \
+             not at Google. Leave the address empty to use Google's."
+        )));
+    }
+    let auth = googles.auth(side.account).await?;
+    let server = if given.contains("://") {
+        Server::connect(given, auth).map_err(ipc)?
+    } else {
+        let found = mailferry::dav::locate::google(given).ok_or_else(|| {
+            invalid(format!(
+                "“{given}” is not an email address: MailFerry cannot find its Google contacts \
+                 and calendars."
+            ))
+        })?;
+        tracing::info!(found = %found.words(), "Google's contacts and calendar servers");
+        found.connect(auth, &[]).map_err(invalid)?
+    };
+    let name = format!("{user}@{}", server.origin());
+    Ok((server, name))
+}
+
 /// [`server`], finding servers with these settings.
 async fn server_with(
     accounts: &Accounts,
@@ -190,6 +246,25 @@ async fn server_with(
 ) -> IpcResult<(Server, String)> {
     let account = accounts.get(side.account)?;
     let user = account.credentials.user.clone();
+    let given = match side.url.trim() {
+        "" => user.trim(),
+        url => url,
+    };
+    let google_mail = mailferry::dav::locate::preset_for_mail_host(&account.endpoint.host)
+        .is_some_and(|p| p.id == "gmail");
+    let password = matches!(account.credentials.proof, Proof::Password(_));
+    if google_mail && (!password || given.eq_ignore_ascii_case(user.trim())) {
+        // The mail's Google sign-in opens only the mail, and Google's
+        // contacts and calendars take no password: they would turn either
+        // down, so neither is sent there. (A password still goes to an
+        // address the owner names.)
+        return Err(IpcError::new(
+            ErrorCode::AuthFailed,
+            "Google's contacts and calendars need their own sign-in: the mail's sign-in or \
+             password only opens the mail. Choose “Sign in to Google in your browser” for contacts and \
+             calendars.",
+        ));
+    }
     let auth = match &account.credentials.proof {
         Proof::Password(p) => dav::Auth::Basic {
             user: user.clone(),
@@ -203,10 +278,6 @@ async fn server_with(
                 .expose()
                 .clone(),
         ),
-    };
-    let given = match side.url.trim() {
-        "" => user.trim(),
-        url => url,
     };
     let server = if given.contains("://") {
         Server::connect(given, auth).map_err(ipc)?
@@ -274,9 +345,30 @@ fn progress_path(source: &str, dest: &str) -> IpcResult<std::path::PathBuf> {
     ))
 }
 
-/// A failed plan, copy or check in plain words: a Microsoft 365 side that
-/// turned its sign-in down asks the owner to sign in there again.
-fn failed(from: &Source, to: &Side, e: DavError) -> IpcError {
+/// A side through its Google sign-in: whose, and its server's origin.
+type GoogleSide = Option<(String, String)>;
+
+/// `side` opened as `opened`, when it goes through its Google sign-in.
+fn google_side(accounts: &Accounts, side: &DavSide, opened: &Side) -> GoogleSide {
+    match opened {
+        Side::Dav(server) if side.google == Some(true) => {
+            let user = accounts.get(side.account).ok()?.credentials.user.clone();
+            Some((user.trim().to_owned(), server.origin().to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// A failed plan, copy or check in plain words: a Microsoft 365 or Google
+/// side that turned its sign-in down asks the owner to sign in there again.
+fn failed(from: &Source, to: &Side, google: &[GoogleSide; 2], e: DavError) -> IpcError {
+    if let Some((user, _)) = google
+        .iter()
+        .flatten()
+        .find(|(_, origin)| super::google_dav::denied_at(origin, &e))
+    {
+        return super::google_dav::refused(user, e);
+    }
     let graphs = [
         match from {
             Source::Graph(g) => Some(g),
@@ -303,28 +395,32 @@ fn failed(from: &Source, to: &Side, e: DavError) -> IpcError {
 pub async fn contacts_plan(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    contacts_plan_with(&accounts, &graphs, source, destination).await
+    contacts_plan_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`contacts_plan`] with the session's accounts.
 pub async fn contacts_plan_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<Vec<CollectionPlanView>> {
-    let (from, _) = open(accounts, graphs, &source).await?;
+    let (from, _) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
-    let (to, _) = open(accounts, graphs, &destination).await?;
+    let (to, _) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     blocking(move || {
         let plans = match &to {
             Side::Dav(to) => dav::plan(&from, to, None),
             Side::Graph(to) => dav::graph::plan(&from, to, None, true),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(plans.iter().map(plan_view).collect())
     })
     .await
@@ -334,22 +430,26 @@ pub async fn contacts_plan_with(
 pub async fn copy_contacts(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    copy_contacts_with(&accounts, &graphs, source, destination).await
+    copy_contacts_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`copy_contacts`] with the session's accounts.
 pub async fn copy_contacts_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCopy> {
-    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let (from, from_name) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
-    let (to, to_name) = open(accounts, graphs, &destination).await?;
+    let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let mut state = mailferry::state::State::open(&path, mailferry::run::system_clock())
@@ -358,7 +458,7 @@ pub async fn copy_contacts_with(
             Side::Dav(to) => dav::sync(&from, to, &mut state),
             Side::Graph(to) => dav::graph::sync(&from, to, &mut state),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(ContactsCopy {
             complete: report.complete(),
             collections: report
@@ -386,22 +486,26 @@ pub async fn copy_contacts_with(
 pub async fn check_contacts(
     accounts: State<'_, Accounts>,
     graphs: State<'_, GraphMailboxes>,
+    googles: State<'_, GoogleDavSignIns>,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    check_contacts_with(&accounts, &graphs, source, destination).await
+    check_contacts_with(&accounts, &graphs, &googles, source, destination).await
 }
 
 /// [`check_contacts`] with the session's accounts.
 pub async fn check_contacts_with(
     accounts: &Accounts,
     graphs: &GraphMailboxes,
+    googles: &GoogleDavSignIns,
     source: DavSide,
     destination: DavSide,
 ) -> IpcResult<ContactsCheck> {
-    let (from, from_name) = open(accounts, graphs, &source).await?;
+    let (from, from_name) = open(accounts, graphs, googles, &source).await?;
+    let from_google = google_side(accounts, &source, &from);
     let from = from.into_source();
-    let (to, to_name) = open(accounts, graphs, &destination).await?;
+    let (to, to_name) = open(accounts, graphs, googles, &destination).await?;
+    let google = [from_google, google_side(accounts, &destination, &to)];
     let path = progress_path(&from_name, &to_name)?;
     blocking(move || {
         let state = mailferry::state::State::open_read_only(&path).map_err(|e| ipc(e.into()))?;
@@ -409,7 +513,7 @@ pub async fn check_contacts_with(
             Side::Dav(to) => dav::verify(&from, to, state.as_ref()),
             Side::Graph(to) => dav::graph::verify(&from, to, state.as_ref()),
         }
-        .map_err(|e| failed(&from, &to, e))?;
+        .map_err(|e| failed(&from, &to, &google, e))?;
         Ok(ContactsCheck {
             safe_to_switch: report.safe_to_switch(),
             collections: report
@@ -469,6 +573,7 @@ mod tests {
             url: String::new(),
             account,
             graph: None,
+            google: None,
             attendees: None,
         };
         let (server, name) = server_with(&accounts, &side, &settings).await.unwrap();
@@ -484,6 +589,7 @@ mod tests {
             url: "dav old example".into(),
             account,
             graph: None,
+            google: None,
             attendees: None,
         };
         let err = server_with(&accounts, &side, &settings).await.unwrap_err();

@@ -17,12 +17,12 @@
 //! kept. Tokens only go to the configured Microsoft issuer (https) and to
 //! Graph's address ([`GRAPH_API`]; a loopback test server in tests).
 
-use super::oauth::{issuer_id, issuer_named, run_sign_in, OAuthConfig};
+use super::oauth::{run_sign_in_for, OAuthConfig};
 use crate::accounts::{AccountHandle, Accounts};
 use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
 use mailferry::auth::grant::TokenSource;
-use mailferry::auth::registration::Registrations;
+use mailferry::auth::oauth::Issuer;
 use mailferry::auth::signin::{self, Kept};
 use mailferry::dav::graph::{Graph, GraphAuth, GRAPH_API};
 use mailferry::dav::DavError;
@@ -97,16 +97,22 @@ pub fn denied_at(graph: &Graph, e: &DavError) -> bool {
 /// Microsoft 365 turning the sign-in down, in plain words: the owner signs
 /// in again (or their administrator allows MailFerry).
 pub fn refused(user: &str, e: DavError) -> IpcError {
+    sign_in_refused(
+        format!(
+            "Microsoft 365 did not let MailFerry into the contacts and calendars of {user}. \
+             Sign in to Microsoft 365 again; if the sign-in page says your organisation must \
+             approve MailFerry, ask your Microsoft 365 administrator to approve it."
+        ),
+        e,
+    )
+}
+
+/// A provider turning a contacts and calendars sign-in down: `words` for
+/// the owner, the server's own answer behind "Show details".
+pub(crate) fn sign_in_refused(words: String, e: DavError) -> IpcError {
     IpcError {
         detail: Some(e.to_string()),
-        ..IpcError::new(
-            ErrorCode::AuthFailed,
-            format!(
-                "Microsoft 365 did not let MailFerry into the contacts and calendars of {user}. \
-                 Sign in to Microsoft 365 again; if the sign-in page says your organisation must \
-                 approve MailFerry, ask your Microsoft 365 administrator to approve it."
-            ),
-        )
+        ..IpcError::new(ErrorCode::AuthFailed, words)
     }
 }
 
@@ -184,24 +190,11 @@ pub async fn sign_in_graph_with(
             ),
         }
     }
-    // Microsoft's own issuer as configured for the mail (never one the
-    // window names), with this copy's or the user's registration there.
-    let Some(microsoft) = config
-        .issuers
-        .iter()
-        .find(|i| i.provider == Provider::Microsoft)
-    else {
-        return Err(unavailable());
-    };
-    let issuer = issuer_named(config, &issuer_id(microsoft))?.for_graph();
-    let Some(client) = config.registrations.get(Provider::Microsoft).cloned() else {
-        return Err(unavailable());
-    };
-    let signed_in = run_sign_in(
+    let signed_in = run_sign_in_for(
         accounts,
         config,
-        issuer,
-        client,
+        Provider::Microsoft,
+        Issuer::for_graph,
         signin::graph_account(&user),
     )
     .await?;
@@ -210,13 +203,6 @@ pub async fn sign_in_graph_with(
     // organisation may allow the mail and not these).
     let collections = try_open(api, &user, &how).await?;
     Ok(keep(how, collections, signed_in.kept))
-}
-
-fn unavailable() -> IpcError {
-    IpcError::new(
-        ErrorCode::OAuthUnavailable,
-        Registrations::missing_words(Provider::Microsoft),
-    )
 }
 
 /// Signs in to Microsoft 365's contacts and calendars for the mail account

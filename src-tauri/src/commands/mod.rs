@@ -11,6 +11,7 @@ pub mod demo;
 pub mod discover;
 pub mod files;
 pub mod folder_map;
+pub mod google_dav;
 pub mod graph;
 pub mod job;
 pub mod mailboxes;

@@ -350,6 +350,38 @@ pub(crate) async fn run_sign_in(
     .map_err(IpcError::from)
 }
 
+/// The owner's browser sign-in with `provider` for other permissions than
+/// the mail's (`scoped` turns the mail's issuer into the one asking for
+/// them): the provider's issuer as configured for the mail (never one the
+/// window names), with this copy's or the user's registration there; kept
+/// in the keychain as `account`, apart from the mail's sign-in.
+pub(crate) async fn run_sign_in_for(
+    accounts: &Accounts,
+    config: &OAuthConfig,
+    provider: Provider,
+    scoped: impl FnOnce(&Issuer) -> Issuer,
+    account: mailferry::auth::keychain::Account,
+) -> IpcResult<signin::SignedIn> {
+    let unavailable = || {
+        IpcError::new(
+            crate::error::ErrorCode::OAuthUnavailable,
+            Registrations::missing_words(provider),
+        )
+    };
+    let mail = config
+        .issuers
+        .iter()
+        .find(|i| i.provider == provider)
+        .ok_or_else(unavailable)?;
+    let issuer = scoped(&issuer_named(config, &issuer_id(mail))?);
+    let client = config
+        .registrations
+        .get(provider)
+        .cloned()
+        .ok_or_else(unavailable)?;
+    run_sign_in(accounts, config, issuer, client, account).await
+}
+
 /// The providers a browser sign-in is offered for (none when this copy has
 /// no client ID).
 pub fn oauth_providers(

@@ -82,10 +82,11 @@ commands! {
     (fn watch::current_watch[watches]() -> Option<WatchView>)
     (async watch::stop_watch[watches](domain: DomainId) -> ())
     (async report::save_report[app, runs](run: RunId, html: bool) -> Option<String>)
-    (async contacts::contacts_plan[accounts, graphs](source: DavSide, destination: DavSide) -> Vec<CollectionPlanView>)
-    (async contacts::copy_contacts[accounts, graphs](source: DavSide, destination: DavSide) -> ContactsCopy)
-    (async contacts::check_contacts[accounts, graphs](source: DavSide, destination: DavSide) -> ContactsCheck)
+    (async contacts::contacts_plan[accounts, graphs, googles](source: DavSide, destination: DavSide) -> Vec<CollectionPlanView>)
+    (async contacts::copy_contacts[accounts, graphs, googles](source: DavSide, destination: DavSide) -> ContactsCopy)
+    (async contacts::check_contacts[accounts, graphs, googles](source: DavSide, destination: DavSide) -> ContactsCheck)
     (async graph::sign_in_graph[accounts, graphs, config, chosen, admin](account: AccountHandle) -> GraphSignedIn)
+    (async google_dav::sign_in_google_dav[accounts, googles, config, chosen](account: AccountHandle) -> GoogleDavSignedIn)
     (async report::mail_report[runs, choices, files](run: RunId) -> ())
     (async mailboxes::read_directory[directory, config, chosen, admin](
         sign_in: DirectorySignIn,

@@ -129,6 +129,8 @@ export const api = {
   checkContacts: (source: DavSide, destination: DavSide) => call("check_contacts", { source, destination }),
   /** Signs the mail account in to Microsoft 365's contacts and calendars (Microsoft Graph) through the browser. */
   signInGraph: (account: AccountHandle) => call("sign_in_graph", { account }),
+  /** Signs the mail account in to Google's contacts and calendars (CardDAV and CalDAV) through the browser. */
+  signInGoogleDav: (account: AccountHandle) => call("sign_in_google_dav", { account }),
   updateAvailable: () => call("update_available"),
   // Issue 7: several mailboxes, saved job, sign-in from the keychain.
   readMailboxList: (source: Server, destination: Server, text: string, existing: PairNames[]) =>

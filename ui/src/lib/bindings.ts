@@ -1200,6 +1200,12 @@ account: AccountHandle,
  */
 graph?: boolean, 
 /**
+ * Google's contacts and calendars, signed in with `sign_in_google_dav`
+ * instead of the mail's sign-in; `url` empty: Google's addresses for
+ * the account's email.
+ */
+google?: boolean, 
+/**
  * At a Microsoft 365 destination, events with attendees are created
  * as they are (Microsoft 365 sends each attendee an invitation); with
  * `false`, without their attendees (no invitation).
@@ -1336,6 +1342,16 @@ collections: number,
  * browser), not the owner's.
  */
 organisation: boolean, };
+
+export type GoogleDavSignedIn = { 
+/**
+ * The Google account (its address).
+ */
+user: string, 
+/**
+ * Where the sign-in is kept (the keychain, or this session only).
+ */
+kept: Kept, };
 
 export type Decision = "move" | "move_and_keep" | "keep" | "leave";
 
@@ -1611,6 +1627,7 @@ export interface Commands {
   copy_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCopy };
   check_contacts: { args: { source: DavSide; destination: DavSide }; ret: ContactsCheck };
   sign_in_graph: { args: { account: AccountHandle }; ret: GraphSignedIn };
+  sign_in_google_dav: { args: { account: AccountHandle }; ret: GoogleDavSignedIn };
   mail_report: { args: { run: RunId }; ret: void };
   read_directory: { args: { signIn: DirectorySignIn; existing: Array<PairNames> }; ret: DirectoryList };
   set_decisions: { args: { decisions: Array<MailboxChoice> }; ret: void };

@@ -10,6 +10,7 @@ import type {
   Decision,
   FilesView,
   FolderMapView,
+  GoogleDavSignedIn,
   GraphSignedIn,
   IpcError,
   Kept,
@@ -122,6 +123,10 @@ export const wizard = $state({
     graph: { source: null as boolean | null, destination: null as boolean | null },
     /** Per side: its Microsoft 365 sign-in for contacts and calendars (this session). */
     graphSignedIn: { source: null as GraphSignedIn | null, destination: null as GraphSignedIn | null },
+    /** Per side: Google's contacts and calendars with their own Google sign-in instead of an address; null: not chosen (its provider decides). */
+    google: { source: null as boolean | null, destination: null as boolean | null },
+    /** Per side: its Google sign-in for contacts and calendars (this session). */
+    googleSignedIn: { source: null as GoogleDavSignedIn | null, destination: null as GoogleDavSignedIn | null },
     /** Events with attendees at Microsoft 365: created without them (no invitations), or as they are. */
     attendees: "without" as "without" | "as_they_are",
   },
