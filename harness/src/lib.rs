@@ -86,6 +86,7 @@
 //!   with the mailbox GUID, which RENAME keeps (for the folders inside a renamed one
 //!   too); [`Fault::ObjectId`] builds an OBJECTID server out of that.
 
+mod bearer;
 mod certs;
 mod conf;
 pub mod demo;
@@ -104,6 +105,7 @@ mod tls_front;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
+pub use bearer::BearerFront;
 pub use dns::DnsServer;
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use gcs::{GcsRequest, GcsServer, SignedIn};

@@ -18,7 +18,7 @@ use mailferry_desktop::commands::contacts::{
 use mailferry_desktop::commands::google_dav::{sign_in_google_dav_with, GoogleDavSignIns};
 use mailferry_desktop::commands::graph::GraphMailboxes;
 use mailferry_desktop::error::ErrorCode;
-use mailferry_harness::{radicale_available, Radicale};
+use mailferry_harness::{radicale_available, BearerFront, Radicale};
 use std::sync::Arc;
 
 const OWNER: &str = "anna@bakery.example";
@@ -31,139 +31,6 @@ use loopback::StandInBrowser;
 
 #[path = "loopback/issuer.rs"]
 mod issuer;
-
-mod google {
-    //! Google's contacts and calendar servers on loopback: a front that
-    //! turns down every request without `Authorization: Bearer` and the one
-    //! token it takes (401, as Google does), and forwards the others to a
-    //! real Radicale server signed in with the account's password there.
-    use base64::Engine;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::{SocketAddr, TcpListener, TcpStream};
-    use std::sync::{Arc, Mutex};
-
-    pub struct Front {
-        pub url: String,
-        /// The bearer tokens it turned down.
-        pub refused: Arc<Mutex<Vec<String>>>,
-        /// Requests it let through.
-        pub accepted: Arc<Mutex<usize>>,
-    }
-
-    /// One request: its head's lines and its body; None at the end.
-    fn read(reader: &mut BufReader<TcpStream>) -> Option<(Vec<String>, Vec<u8>)> {
-        let mut head = Vec::new();
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            if reader.read_line(&mut line).ok()? == 0 {
-                return None;
-            }
-            let line = line.trim_end().to_owned();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().ok()?;
-            }
-            head.push(line);
-        }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).ok()?;
-        Some((head, body))
-    }
-
-    impl Front {
-        pub fn start(
-            token: &'static str,
-            radicale: SocketAddr,
-            user: &str,
-            password: &str,
-        ) -> Front {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let refused = Arc::new(Mutex::new(Vec::new()));
-            let accepted = Arc::new(Mutex::new(0));
-            let basic =
-                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-            let (seen_refused, seen_accepted) = (refused.clone(), accepted.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    let (refused, accepted, basic) =
-                        (seen_refused.clone(), seen_accepted.clone(), basic.clone());
-                    std::thread::spawn(move || {
-                        let mut reader = BufReader::new(stream.try_clone().unwrap());
-                        let mut stream = stream;
-                        let Some((head, body)) = read(&mut reader) else {
-                            return;
-                        };
-                        let bearer = head.iter().find_map(|l| {
-                            let (k, v) = l.split_once(':')?;
-                            k.eq_ignore_ascii_case("authorization")
-                                .then(|| v.trim().strip_prefix("Bearer ").map(str::to_owned))
-                                .flatten()
-                        });
-                        if bearer.as_deref() != Some(token) {
-                            refused
-                                .lock()
-                                .unwrap()
-                                .push(bearer.unwrap_or_else(|| "(none)".into()));
-                            let _ = write!(
-                                stream,
-                                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"https://accounts.google.com/\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            );
-                            return;
-                        }
-                        *accepted.lock().unwrap() += 1;
-                        // To Radicale, signed in there, one request a connection.
-                        let mut upstream = TcpStream::connect(radicale).unwrap();
-                        let mut out = Vec::new();
-                        out.extend_from_slice(head[0].as_bytes());
-                        out.extend_from_slice(b"\r\n");
-                        for line in &head[1..] {
-                            let name = line.split(':').next().unwrap_or_default();
-                            if !name.eq_ignore_ascii_case("authorization")
-                                && !name.eq_ignore_ascii_case("connection")
-                            {
-                                out.extend_from_slice(line.as_bytes());
-                                out.extend_from_slice(b"\r\n");
-                            }
-                        }
-                        out.extend_from_slice(
-                            format!("Authorization: Basic {basic}\r\nConnection: close\r\n\r\n")
-                                .as_bytes(),
-                        );
-                        out.extend_from_slice(&body);
-                        upstream.write_all(&out).unwrap();
-                        let mut answer = Vec::new();
-                        upstream.read_to_end(&mut answer).unwrap();
-                        // Back to the client, closing after it.
-                        let split = answer
-                            .windows(4)
-                            .position(|w| w == b"\r\n\r\n")
-                            .unwrap_or(answer.len());
-                        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-                        let mut back = String::new();
-                        for line in head.split("\r\n") {
-                            if !line.to_ascii_lowercase().starts_with("connection:") {
-                                back.push_str(line);
-                                back.push_str("\r\n");
-                            }
-                        }
-                        back.push_str("Connection: close\r\n\r\n");
-                        let _ = stream.write_all(back.as_bytes());
-                        let _ = stream.write_all(answer.get(split + 4..).unwrap_or_default());
-                    });
-                }
-            });
-            Front {
-                url,
-                refused,
-                accepted,
-            }
-        }
-    }
-}
 
 const CARD: &str = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:paul\r\nFN:Paul Müller\r\nN:Müller;Paul;;;\r\nEMAIL;TYPE=work:paul@flour.example\r\nEND:VCARD\r\n";
 const DELIVERY: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:delivery\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260311T060000Z\r\nDTEND:20260311T063000Z\r\nSUMMARY:Flour delivery\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
@@ -184,7 +51,7 @@ async fn a_google_owner_signs_in_for_contacts_and_calendars_and_the_mail_sign_in
     old.create_collection("anna", "calendar", "calendar", "Anna's calendar");
     old.put("anna", "contacts", "paul.vcf", CARD.as_bytes());
     old.put("anna", "calendar", "delivery.ics", DELIVERY.as_bytes());
-    let front = google::Front::start(DAV_TOKEN, old.addr(), "anna", "anna-pw");
+    let front = BearerFront::start(old.addr(), "anna", "anna-pw", |t| t == DAV_TOKEN);
     let new = Radicale::start(&[("bob", "bob-pw")]);
 
     // Google's sign-in on loopback: the code's access token is about to
@@ -354,7 +221,7 @@ async fn a_google_owner_signs_in_for_contacts_and_calendars_and_the_mail_sign_in
 
     // A server that turns the Google sign-in down: the owner is asked to
     // sign in to Google again, in plain words.
-    let other = google::Front::start("another-token", old.addr(), "anna", "anna-pw");
+    let other = BearerFront::start(old.addr(), "anna", "anna-pw", |t| t == "another-token");
     let err = contacts_plan_with(
         &accounts,
         &graphs,
@@ -380,8 +247,13 @@ async fn a_google_owner_signs_in_for_contacts_and_calendars_and_the_mail_sign_in
         err.detail.is_some(),
         "the technical text behind Show details"
     );
+    assert_eq!(
+        *other.refused.lock().unwrap(),
+        [DAV_TOKEN, DAV_TOKEN],
+        "a token turned down is renewed once and sent again, then the owner is asked"
+    );
 
-    // Preview: the token about to expire is renewed first, then taken.
+    // Preview: the token is taken.
     let plan = contacts_plan_with(&accounts, &graphs, &googles, from.clone(), to.clone())
         .await
         .unwrap();
@@ -392,6 +264,9 @@ async fn a_google_owner_signs_in_for_contacts_and_calendars_and_the_mail_sign_in
         service.seen.lock().unwrap().grants,
         [
             ("authorization_code".to_owned(), String::new()),
+            // The code's token was about to expire.
+            ("refresh_token".to_owned(), String::new()),
+            // The other server turned the token down.
             ("refresh_token".to_owned(), String::new()),
         ],
         "renewed with the refresh token, which keeps the permissions given"

@@ -6,9 +6,10 @@ use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use mailferry::dav::graph::{Graph, GraphAuth};
-use mailferry::dav::locate::locate;
+use mailferry::dav::locate;
 use mailferry::dav::{self, Auth, Files, Reach, Server, Source, Trust};
 use mailferry::discover::DiscoverSettings;
+use mailferry::endpoint::Proof;
 use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
@@ -62,13 +63,14 @@ pub(crate) struct SourceArgs {
     /// --clientcredentials2).
     #[arg(long, value_name = "TENANT", requires = "graph1")]
     clientcredentials1: Option<String>,
-    /// Sign in to the source Microsoft 365 in the browser as the mailbox's
-    /// owner (as --oauth2).
+    /// Sign in in the browser as the account's owner: `microsoft` with
+    /// --graph1, `google` with --dav1 (Google's contacts and calendars take
+    /// no password; the sign-in asks for them only, is kept in the keychain
+    /// apart from the mail's, and renews itself during the copy).
     #[arg(
         long,
         value_name = "PROVIDER",
-        requires = "graph1",
-        conflicts_with = "clientcredentials1"
+        conflicts_with_all = ["clientcredentials1", "files1", "passfile1", "oauthaccesstoken1"]
     )]
     oauth1: Option<String>,
     /// Microsoft Graph's address (a test server's, for instance).
@@ -138,16 +140,12 @@ pub(crate) struct GraphDest {
     /// the mail. Else --oauthaccesstoken2 gives a token.
     #[arg(long, value_name = "TENANT", requires = "graph2")]
     clientcredentials2: Option<String>,
-    /// Sign in to Microsoft 365 in the browser as the mailbox's owner
-    /// (`microsoft`, or an issuer's URL), as `--oauth2` does for the mail,
-    /// asking for its contacts and calendars: the sign-in is kept in the
-    /// keychain (apart from the mail's), and renews itself during the copy.
-    #[arg(
-        long,
-        value_name = "PROVIDER",
-        requires = "graph2",
-        conflicts_with = "clientcredentials2"
-    )]
+    /// Sign in in the browser as the account's owner (`microsoft` with
+    /// --graph2, `google` with --dav2, or an issuer's URL), as `--oauth2`
+    /// does for the mail, asking for its contacts and calendars: the
+    /// sign-in is kept in the keychain (apart from the mail's), and renews
+    /// itself during the copy.
+    #[arg(long, value_name = "PROVIDER", conflicts_with = "clientcredentials2")]
     oauth2: Option<String>,
     /// Create events without their attendees: Microsoft 365 emails an
     /// invitation to every attendee of an event it creates, even for a
@@ -219,13 +217,36 @@ pub(crate) fn run(args: DavArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn sign_in(
-    n: &str,
-    url: &str,
-    user: Option<&str>,
-    passfile: Option<&std::path::Path>,
-    token: Option<&std::path::Path>,
-) -> anyhow::Result<Auth> {
+/// How a side signs in to its contacts and calendar servers: its
+/// `--userN`, `--passfileN`, `--oauthaccesstokenN`, `--oauthN`, `--cafileN`.
+struct SignInArgs<'a> {
+    user: Option<&'a str>,
+    passfile: Option<&'a std::path::Path>,
+    token: Option<&'a std::path::Path>,
+    /// `--oauthN`: the browser sign-in's issuer.
+    oauth: Option<&'a str>,
+    cafile: Option<&'a std::path::Path>,
+}
+
+fn sign_in(n: &str, url: &str, user: Option<&str>, how: &SignInArgs) -> anyhow::Result<Auth> {
+    let SignInArgs {
+        passfile,
+        token,
+        oauth,
+        ..
+    } = *how;
+    if let Some(issuer) = oauth {
+        let user = user.with_context(|| {
+            format!("give the Google account's address with --dav{n} or --user{n}")
+        })?;
+        let proof = super::sides::google_dav_proof(issuer, user)
+            .map_err(|e| anyhow::anyhow!("Google: {e}"))?;
+        return match proof {
+            Proof::Renewable(source) => Ok(Auth::Renewable(source)),
+            Proof::AccessToken(t) => Ok(Auth::Bearer(t.expose().clone())),
+            Proof::Password(_) => anyhow::bail!("Google: the sign-in gave no token"),
+        };
+    }
     if let Some(path) = token {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --oauthaccesstoken{n} {}", path.display()))?;
@@ -261,27 +282,25 @@ fn source(a: &SourceArgs) -> anyhow::Result<(Source, String)> {
     let (server, name) = dav_side(
         "1",
         &a.dav1,
-        a.user1.as_deref(),
-        a.passfile1.as_deref(),
-        a.oauthaccesstoken1.as_deref(),
-        a.cafile1.as_deref(),
+        &SignInArgs {
+            user: a.user1.as_deref(),
+            passfile: a.passfile1.as_deref(),
+            token: a.oauthaccesstoken1.as_deref(),
+            oauth: a.oauth1.as_deref(),
+            cafile: a.cafile1.as_deref(),
+        },
     )?;
     Ok((Source::Server(server), name))
 }
 
 /// The contacts and calendar servers of side `n` (`--davN` as given: an
 /// email address or a domain, found and said on stderr; else its https://
-/// addresses), signed in; and the side's name in the progress file.
-fn dav_side(
-    n: &str,
-    given: &[String],
-    user: Option<&str>,
-    passfile: Option<&std::path::Path>,
-    token: Option<&std::path::Path>,
-    cafile: Option<&std::path::Path>,
-) -> anyhow::Result<(Server, String)> {
+/// addresses), signed in; and the side's name in the progress file. A
+/// Google sign-in (`--oauthN`) goes to Google's servers only.
+fn dav_side(n: &str, given: &[String], how: &SignInArgs) -> anyhow::Result<(Server, String)> {
     let side = if n == "1" { "source" } else { "destination" };
-    let roots: &[String] = &cafile
+    let roots: &[String] = &how
+        .cafile
         .map(|path| {
             std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --cafile{n} {}", path.display()))
@@ -289,20 +308,49 @@ fn dav_side(
         .transpose()?
         .into_iter()
         .collect::<Vec<_>>();
+    if let Some(issuer) = how.oauth {
+        let issuer = issuer.trim().to_ascii_lowercase();
+        anyhow::ensure!(
+            !matches!(issuer.as_str(), "microsoft" | "outlook" | "office365"),
+            "{side}: Microsoft 365's contacts and calendars are reached through Microsoft Graph: \
+             give the mailbox with --graph{n} (and --oauth{n} microsoft)"
+        );
+        if let Some(url) = given
+            .iter()
+            .find(|u| u.contains("://") && !locate::google_may_receive(u))
+        {
+            anyhow::bail!(
+                "{side}: the Google sign-in (--oauth{n}) only goes to Google's contacts and \
+                 calendars, and {url} is not at Google: give the account's address with \
+                 --dav{n} instead"
+            );
+        }
+    }
     let server = match given {
         [one] if !one.contains("://") => {
-            let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            let found = runtime
-                .block_on(locate(one, &settings))
-                .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
+            let found = if how.oauth.is_some() {
+                // Google's own addresses for the account, whatever its
+                // domain says (a Google Workspace domain names no server).
+                locate::google(one).with_context(|| {
+                    format!(
+                        "{side}: “{one}” is not an email address: MailFerry cannot find its \
+                         Google contacts and calendars"
+                    )
+                })?
+            } else {
+                let settings = DiscoverSettings::from_env().map_err(|e| anyhow::anyhow!(e))?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("cannot start the async runtime")?;
+                runtime
+                    .block_on(locate::locate(one, &settings))
+                    .map_err(|e| anyhow::anyhow!("{side}: {e}"))?
+            };
             eprintln!("{side}: {}", found.words());
-            let user = user.or(one.contains('@').then_some(one.trim()));
+            let user = how.user.or(one.contains('@').then_some(one.trim()));
             let url = found.starts().first().cloned().unwrap_or_default();
-            let auth = sign_in(n, &url, user, passfile, token)?;
+            let auth = sign_in(n, &url, user, how)?;
             let server = found
                 .connect(auth, roots)
                 .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
@@ -310,14 +358,14 @@ fn dav_side(
         }
         urls => {
             let first = urls.first().map(String::as_str).unwrap_or("");
-            let auth = sign_in(n, first, user, passfile, token)?;
+            let auth = sign_in(n, first, how.user, how)?;
             let reach = Reach {
                 extra_roots_pem: roots.to_vec(),
                 addresses: Vec::new(),
             };
             let server = Server::connect_all(urls, auth, &Trust::default(), &reach)
                 .map_err(|e| anyhow::anyhow!("{side}: {e}"))?;
-            (server, user)
+            (server, how.user)
         }
     };
     let (server, user) = server;
@@ -413,10 +461,13 @@ fn dest_of(d: &DestArgs, api: &str) -> anyhow::Result<(Dest, String)> {
     let (server, name) = dav_side(
         "2",
         &d.dav2,
-        d.user2.as_deref(),
-        d.passfile2.as_deref(),
-        d.oauthaccesstoken2.as_deref(),
-        d.cafile2.as_deref(),
+        &SignInArgs {
+            user: d.user2.as_deref(),
+            passfile: d.passfile2.as_deref(),
+            token: d.oauthaccesstoken2.as_deref(),
+            oauth: d.graph.oauth2.as_deref(),
+            cafile: d.cafile2.as_deref(),
+        },
     )?;
     Ok((Dest::Dav(server), name))
 }
@@ -459,10 +510,13 @@ fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let (dest, _) = dav_side(
         "2",
         &a.dav2,
-        a.user2.as_deref(),
-        a.passfile2.as_deref(),
-        None,
-        a.cafile2.as_deref(),
+        &SignInArgs {
+            user: a.user2.as_deref(),
+            passfile: a.passfile2.as_deref(),
+            token: None,
+            oauth: a.graph.oauth2.as_deref(),
+            cafile: a.cafile2.as_deref(),
+        },
     )?;
     let plans = dav::plan(&source, &dest, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     print_plans(&plans, a.json);

@@ -360,6 +360,16 @@ pub(crate) fn graph_proof(issuer: &str, user: &str) -> Result<Proof, mailferry::
     issuer_proof(issuer, &mailferry::auth::signin::graph_account(user))
 }
 
+/// Access tokens to Google's contacts and calendars of `user`
+/// ([`GOOGLE_DAV_SCOPES`](mailferry::auth::oauth::GOOGLE_DAV_SCOPES): CardDAV
+/// and CalDAV take nothing else) from the issuer (`google`, or a URL),
+/// through the browser sign-in as for the mail ([`oauth_proof`]), kept in
+/// the keychain apart from the mail's.
+pub(crate) fn google_dav_proof(issuer: &str, user: &str) -> Result<Proof, mailferry::error::Error> {
+    let issuer = mailferry::auth::oauth::Issuer::from_name(issuer)?.for_google_dav();
+    issuer_proof(issuer, &mailferry::auth::signin::google_dav_account(user))
+}
+
 /// [`oauth_proof`] with the issuer found.
 fn issuer_proof(
     issuer: mailferry::auth::oauth::Issuer,

@@ -4,6 +4,8 @@
 //! a redirect or an href elsewhere is refused, never followed with them.
 
 use super::DavError;
+use crate::auth::grant::TokenSource;
+use crate::secret::Secret;
 use std::time::Duration;
 use ureq::http::{self, Method};
 
@@ -18,8 +20,14 @@ pub enum Auth {
         /// The password.
         password: String,
     },
-    /// An OAuth access token, sent as `Authorization: Bearer`.
+    /// An OAuth access token, sent as `Authorization: Bearer`. It is not
+    /// renewed: a copy that outlives it is turned down.
     Bearer(String),
+    /// OAuth access tokens from a sign-in that renews them (a browser
+    /// sign-in's refresh token): each request takes the source's token,
+    /// fetched anew when it is about to expire, and a token the server
+    /// turns down is renewed once and the request sent again.
+    Renewable(TokenSource),
 }
 
 impl std::fmt::Debug for Auth {
@@ -27,6 +35,7 @@ impl std::fmt::Debug for Auth {
         match self {
             Auth::Basic { user, .. } => write!(f, "Basic({user}, <password>)"),
             Auth::Bearer(_) => write!(f, "Bearer(<token>)"),
+            Auth::Renewable(source) => write!(f, "Renewable({})", source.issuer()),
         }
     }
 }
@@ -234,9 +243,19 @@ impl Client {
         body: &[u8],
     ) -> Result<Answer, DavError> {
         let mut attempt = 0;
+        let mut token = self.token()?;
+        let mut renewed = false;
         loop {
             attempt += 1;
-            match self.send_once(method, path, headers, body) {
+            match self.send_once(method, path, headers, body, token.as_ref()) {
+                // The token ran out (or was revoked) during the copy: a
+                // renewable sign-in gets a new one, once per request.
+                Err(DavError::SignInRefused { .. })
+                    if !renewed && matches!(self.auth, Auth::Renewable(_)) =>
+                {
+                    renewed = true;
+                    token = Some(self.renew(token.as_ref())?);
+                }
                 Ok(a) if (a.status == 429 || a.status == 503) && attempt < ATTEMPTS => {
                     let wait = Duration::from_secs(a.retry_after.unwrap_or(1 << attempt));
                     if wait > self.max_wait {
@@ -255,12 +274,60 @@ impl Client {
         }
     }
 
+    /// The access token of a renewable sign-in, renewed when about to
+    /// expire; None for the other sign-ins.
+    fn token(&self) -> Result<Option<Secret<String>>, DavError> {
+        match &self.auth {
+            Auth::Renewable(source) => source
+                .token_blocking()
+                .map(Some)
+                .map_err(|e| self.renewal_failed(source, &e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// A new token after the server turned `refused` down.
+    fn renew(&self, refused: Option<&Secret<String>>) -> Result<Secret<String>, DavError> {
+        let Auth::Renewable(source) = &self.auth else {
+            return Err(DavError::SignInRefused {
+                server: self.origin.clone(),
+            });
+        };
+        let renewed = match refused {
+            Some(refused) => source.renew_blocking(refused),
+            None => source.token_blocking(),
+        };
+        renewed.map_err(|e| self.renewal_failed(source, &e))
+    }
+
+    /// A sign-in whose token could not be had. The token service out of
+    /// reach is a connection problem (tried again later); else the server
+    /// would turn the requests down, as for a refused sign-in (sign in
+    /// again).
+    fn renewal_failed(&self, source: &TokenSource, e: &crate::error::Error) -> DavError {
+        tracing::warn!(
+            issuer = source.issuer(),
+            server = %self.origin,
+            "the sign-in for contacts and calendars could not be renewed: {e}"
+        );
+        if e.is_transient() {
+            return DavError::Unreachable {
+                server: self.origin.clone(),
+                detail: format!("{}'s sign-in could not be renewed: {e}", source.issuer()),
+            };
+        }
+        DavError::SignInRefused {
+            server: self.origin.clone(),
+        }
+    }
+
     fn send_once(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
+        token: Option<&Secret<String>>,
     ) -> Result<Answer, DavError> {
         let unreachable = |detail: String| DavError::Unreachable {
             server: self.origin.clone(),
@@ -279,6 +346,12 @@ impl Client {
                 request.header("Authorization", format!("Basic {token}"))
             }
             Auth::Bearer(token) => request.header("Authorization", format!("Bearer {token}")),
+            Auth::Renewable(_) => match token {
+                Some(token) => {
+                    request.header("Authorization", format!("Bearer {}", token.expose()))
+                }
+                None => request,
+            },
         };
         for (k, v) in headers {
             request = request.header(*k, *v);
@@ -361,7 +434,7 @@ pub(crate) fn host_of(origin: &str) -> String {
         .to_ascii_lowercase()
 }
 
-fn is_loopback(origin: &str) -> bool {
+pub(crate) fn is_loopback(origin: &str) -> bool {
     let host = host_of(origin);
     host == "localhost"
         || host

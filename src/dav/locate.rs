@@ -267,6 +267,21 @@ pub fn google(email: &str) -> Option<Located> {
     Some(found)
 }
 
+/// Whether a Google sign-in for contacts and calendars may be sent to
+/// `url`: Google's servers, or this computer (a test's). The token opens
+/// the owner's contacts and calendars, so nowhere else.
+pub fn google_may_receive(url: &str) -> bool {
+    super::http::split_url(url.trim())
+        .is_some_and(|(origin, _)| at_google(&origin) || super::http::is_loopback(&origin))
+}
+
+/// Whether the origin `scheme://host[:port]` is one of Google's servers.
+pub fn at_google(origin: &str) -> bool {
+    preset_by_id("gmail")
+        .map(|p| Trust::new(p.domains))
+        .is_some_and(|t| t.allows(&super::http::host_of(origin)))
+}
+
 /// A self-hosted server named by its kind and host (`nextcloud:cloud.bakery.example`,
 /// `sogo:…`, `cpanel:…`): its usual addresses there; None for anything else.
 pub fn for_kind(input: &str) -> Option<Located> {
@@ -430,6 +445,27 @@ fn this_computer(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_google_token_goes_to_googles_servers_and_this_computer_only() {
+        for url in [
+            "https://www.googleapis.com/carddav/v1/principals/anna@bakery.example/lists/default/",
+            "https://apidata.googleusercontent.com/caldav/v2/anna@bakery.example/user",
+            "http://127.0.0.1:5232/",
+            "http://[::1]:5232/anna/",
+        ] {
+            assert!(google_may_receive(url), "{url}");
+        }
+        for url in [
+            "https://dav.bakery.example/",
+            "https://www.googleapis.com.evil.example/",
+            "https://googleapis.com@evil.example/",
+            "https://evilgoogleapis.com/",
+            "www.googleapis.com",
+        ] {
+            assert!(!google_may_receive(url), "{url}");
+        }
+    }
 
     #[test]
     fn the_txt_records_path_is_the_context_path() {

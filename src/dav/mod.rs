@@ -78,8 +78,9 @@ pub enum DavError {
         /// What the check said.
         detail: String,
     },
-    /// The server refused the user name and password (401).
-    #[error("the server {server} refused the user name and password. Check them (some providers need an app password for contacts and calendars), then try again")]
+    /// The server refused the sign-in (401): the user name and password,
+    /// or the access token.
+    #[error("the server {server} refused the sign-in. Check the user name and password (some providers need an app password for contacts and calendars), or sign in again, then try again")]
     SignInRefused {
         /// The server's origin.
         server: String,

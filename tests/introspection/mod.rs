@@ -85,6 +85,21 @@ impl Introspection {
         *self.asked.lock().unwrap()
     }
 
+    /// Asks about `token` as a server does for one sign-in (or one
+    /// request): its user when it is active, using up one of its times.
+    pub fn take(&self, token: &str) -> Option<String> {
+        *self.asked.lock().unwrap() += 1;
+        match self.tokens.lock().unwrap().get_mut(token) {
+            Some((_, Some(0))) | None => None,
+            Some((user, left)) => {
+                if let Some(n) = left {
+                    *n -= 1;
+                }
+                Some(user.clone())
+            }
+        }
+    }
+
     fn answer(&self, mut stream: std::net::TcpStream) {
         let mut reader = BufReader::new(stream.try_clone().unwrap());
         // Dovecot keeps the connection alive; answer requests until it closes.
@@ -99,15 +114,9 @@ impl Introspection {
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("token="))
                 .unwrap_or("");
-            *self.asked.lock().unwrap() += 1;
-            let answer = match self.tokens.lock().unwrap().get_mut(token) {
-                Some((_, Some(0))) | None => r#"{"active": false}"#.to_owned(),
-                Some((user, left)) => {
-                    if let Some(n) = left {
-                        *n -= 1;
-                    }
-                    format!(r#"{{"active": true, "username": "{user}"}}"#)
-                }
+            let answer = match self.take(token) {
+                None => r#"{"active": false}"#.to_owned(),
+                Some(user) => format!(r#"{{"active": true, "username": "{user}"}}"#),
             };
             let reply = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{answer}",

@@ -465,3 +465,191 @@ fn uid_line(bytes: &[u8]) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A sign-in whose access token runs out during a copy (Google's last an
+/// hour; an address book with thousands of photos takes longer): the token
+/// the server turns down is renewed with the sign-in's refresh token, once,
+/// and the copy goes on; nothing is doubled or missing. Google's contacts
+/// server stands on loopback: a front before a real Radicale that takes
+/// only the tokens the token service handed out, each as long as it lasts.
+#[test]
+fn a_sign_in_that_runs_out_during_the_copy_is_renewed_and_the_copy_goes_on() {
+    use crate::introspection::Introspection;
+    use crate::oauth_grants::{renewable, TokenService};
+    use mailferry::dav::{self, Auth, Server, Source};
+    use mailferry::state::State;
+    use mailferry_harness::BearerFront;
+    if !radicale_or_skip() {
+        return;
+    }
+    let idp = Introspection::start();
+    let service = TokenService::start(idp.clone());
+    let old = Radicale::start(&[("carol", "carol-pw")]);
+    old.create_collection("carol", "contacts", "addressbook", "Contacts");
+    for i in 1..=12 {
+        assert_eq!(
+            old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
+            201
+        );
+    }
+    let google = {
+        let idp = idp.clone();
+        BearerFront::start(old.addr(), "carol", "carol-pw", move |token| {
+            idp.take(token).is_some()
+        })
+    };
+    let new = Radicale::start(&[("bob", "bob-pw")]);
+    // The first token is good for five requests: it runs out while the
+    // contacts are read.
+    idp.grant_for("ya29.mf-1", "carol", 5);
+
+    let source = Source::Server(
+        Server::connect(
+            &format!("{}/", google.url),
+            Auth::Renewable(renewable(&service, "1//rt-mf")),
+        )
+        .unwrap(),
+    );
+    let dest = Server::connect(
+        &format!("{}/", new.url()),
+        Auth::Basic {
+            user: "bob".into(),
+            password: "bob-pw".into(),
+        },
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = State::open(&dir.path().join("dav.db"), 1_767_225_600).unwrap();
+    let report = dav::sync(&source, &dest, &mut state).unwrap();
+    assert!(report.complete(), "{report:?}");
+    assert_eq!(
+        report.collections.iter().map(|c| c.copied).sum::<usize>(),
+        12
+    );
+    assert_eq!(
+        service.issued(),
+        ["ya29.mf-2"],
+        "renewed once, when the server turned the first token down"
+    );
+    assert_eq!(*google.refused.lock().unwrap(), ["ya29.mf-1"]);
+    let mut copied: Vec<String> = new
+        .collections("bob")
+        .iter()
+        .flat_map(|c| new.objects("bob", c))
+        .map(|(_, bytes)| uid_line(&bytes))
+        .collect();
+    copied.sort();
+    let mut expected: Vec<String> = (1..=12).map(|i| uid_line(&card(i))).collect();
+    expected.sort();
+    assert_eq!(copied, expected, "each contact once");
+
+    // The renewed sign-in also checks the copy.
+    let check = dav::verify(&source, &dest, Some(&state)).unwrap();
+    assert!(check.safe_to_switch(), "{check:?}");
+    assert_eq!(
+        service.issued().len(),
+        1,
+        "no renewal while the token lasts"
+    );
+}
+
+/// `mailferry dav sync --oauth1`: Google's contacts and calendars take no
+/// password, so the owner signs in in the browser (discovery, PKCE, the
+/// code traded for a token and a refresh token; the harness's Microsoft
+/// Graph stands in for Google's sign-in here), asking for CardDAV and
+/// CalDAV only. The token goes to the contacts server only, never to an
+/// address elsewhere, and never shows in the output, even in a trace log.
+#[test]
+fn the_cli_signs_in_to_googles_contacts_in_the_browser() {
+    use mailferry_harness::{BearerFront, GraphServer, GRAPH_TOKEN};
+    if !radicale_or_skip() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let old = Radicale::start(&[("carol", "carol-pw")]);
+    old.create_collection("carol", "contacts", "addressbook", "Contacts");
+    for i in 1..=3 {
+        assert_eq!(
+            old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
+            201
+        );
+    }
+    let google = BearerFront::start(old.addr(), "carol", "carol-pw", |t| t == GRAPH_TOKEN);
+    let new = Radicale::start(&[("bob", "bob-pw")]);
+    let sign_in = GraphServer::start("carol@bakery.example", "W. Europe Standard Time");
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, sign_in.ca_pem()).unwrap();
+    let browser = crate::oauth_flow::curl_browser(tmp.path());
+    let no_bus = format!("unix:path={}", tmp.path().join("no-bus").display());
+    let state = tmp.path().join("state.db").display().to_string();
+    let (ca, issuer, front) = (
+        ca.display().to_string(),
+        sign_in.url(),
+        format!("{}/", google.url),
+    );
+    let new_url = format!("{}/", new.url());
+    let env = [
+        ("MAILFERRY_BROWSER", browser.to_str().unwrap()),
+        ("CURL_CA_BUNDLE", ca.as_str()),
+        ("SSL_CERT_FILE", ca.as_str()),
+        ("DBUS_SESSION_BUS_ADDRESS", no_bus.as_str()),
+        ("MAILFERRY_LOG", "trace"),
+        ("MAILFERRY_PASSWORD2", "bob-pw"),
+        ("MAILFERRY_OAUTH_CLIENT_ID", "123456789-bakery.apps.example"),
+    ];
+    let sync = |dav1: &str| {
+        mailferry(
+            &[
+                "dav",
+                "sync",
+                "--dav1",
+                dav1,
+                "--user1",
+                "carol@bakery.example",
+                "--oauth1",
+                &issuer,
+                "--dav2",
+                &new_url,
+                "--user2",
+                "bob",
+                "--state",
+                &state,
+            ],
+            &env,
+        )
+    };
+
+    // An address that is not Google's: nothing is asked, nothing sent.
+    let out = sync("https://dav.bakery.example/");
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("is not at Google"), "{said}");
+    assert!(sign_in.requests().is_empty(), "no sign-in started");
+
+    let out = sync(&front);
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let asked: Vec<String> = sign_in
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/authorize"))
+        .map(|r| r.target)
+        .collect();
+    assert_eq!(asked.len(), 1, "one browser sign-in: {asked:?}");
+    for scope in mailferry::auth::oauth::GOOGLE_DAV_SCOPES {
+        assert!(asked[0].contains(scope), "{scope} in {}", asked[0]);
+    }
+    assert!(
+        !asked[0].contains("mail.google.com"),
+        "not the mail's permission"
+    );
+    assert!(google.refused.lock().unwrap().is_empty(), "{said}");
+    assert_eq!(
+        new.objects("bob", &new.collections("bob")[0]).len(),
+        3,
+        "{said}"
+    );
+    for secret in [GRAPH_TOKEN, "graph-refresh-token", "graph-code-1"] {
+        assert!(!said.contains(secret), "{secret} shows:\n{said}");
+    }
+}

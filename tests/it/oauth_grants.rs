@@ -53,13 +53,13 @@ struct Service {
 /// (Microsoft's app-only access). Every token it hands out is made active
 /// at the introspection endpoint for the user it names.
 #[derive(Clone)]
-struct TokenService {
-    url: String,
+pub(crate) struct TokenService {
+    pub(crate) url: String,
     state: Arc<Mutex<Service>>,
 }
 
 impl TokenService {
-    fn start(idp: Introspection) -> TokenService {
+    pub(crate) fn start(idp: Introspection) -> TokenService {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let me = TokenService {
             url: format!("http://{}/token", listener.local_addr().unwrap()),
@@ -72,6 +72,11 @@ impl TokenService {
             }
         });
         me
+    }
+
+    /// The access tokens handed out, in order.
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.state.lock().unwrap().issued.clone()
     }
 
     fn answer(&self, mut stream: std::net::TcpStream, idp: &Introspection) {
@@ -244,21 +249,9 @@ struct PastExpiry {
     result: Result<mailferry::run::Report, mailferry::error::Error>,
 }
 
-async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
-    let idp = Introspection::start();
-    let service = TokenService::start(idp.clone());
-    let src = oauth_dovecot(&idp);
-    let filler = "r".repeat(2_000_000);
-    src.append(
-        "carol",
-        "INBOX",
-        &(0..5).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
-    );
-    let dst = common::dovecot(Layout::Exchange);
-    idp.grant_for("ya29.mf-1", "carol", 1);
-    let proxy = Proxy::start(src.addr_plain());
-    proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
-
+/// A sign-in that starts with the access token `ya29.mf-1` (an hour
+/// left) and renews it at `service` with `refresh_token`.
+pub(crate) fn renewable(service: &TokenService, refresh_token: &str) -> TokenSource {
     let issuer = Issuer {
         name: "Example".into(),
         provider: Provider::Other,
@@ -278,7 +271,25 @@ async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
         expires_at: Some(Instant::now() + Duration::from_secs(3600)),
     };
     let grant = RefreshGrant::new(issuer, client, Secret::new(refresh_token.into()));
-    let credentials = Credentials::renewable("carol", TokenSource::with_tokens(grant, &tokens));
+    TokenSource::with_tokens(grant, &tokens)
+}
+
+async fn run_past_expiry(refresh_token: &str) -> PastExpiry {
+    let idp = Introspection::start();
+    let service = TokenService::start(idp.clone());
+    let src = oauth_dovecot(&idp);
+    let filler = "r".repeat(2_000_000);
+    src.append(
+        "carol",
+        "INBOX",
+        &(0..5).map(|i| mail(i, &filler)).collect::<Vec<_>>(),
+    );
+    let dst = common::dovecot(Layout::Exchange);
+    idp.grant_for("ya29.mf-1", "carol", 1);
+    let proxy = Proxy::start(src.addr_plain());
+    proxy.set_fault_once(Fault::cut_after_match(Direction::ToClient, "BODY[] {"));
+
+    let credentials = Credentials::renewable("carol", renewable(&service, refresh_token));
 
     let source = Session::connect(&plain(proxy.addr().port()), &credentials)
         .await

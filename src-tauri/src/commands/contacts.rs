@@ -215,7 +215,7 @@ async fn google_server(
         url => url,
     };
     let invalid = |e: String| IpcError::new(ErrorCode::InvalidInput, e);
-    if given.contains("://") && !super::google_dav::allowed_host(given) {
+    if given.contains("://") && !mailferry::dav::locate::google_may_receive(given) {
         return Err(invalid(format!(
             "The Google sign-in only goes to Google's contacts and calendars, and {given} is \
              not at Google. Leave the address empty to use Google's."
@@ -271,13 +271,7 @@ async fn server_with(
             password: p.expose().clone(),
         },
         Proof::AccessToken(t) => dav::Auth::Bearer(t.expose().clone()),
-        Proof::Renewable(source) => dav::Auth::Bearer(
-            source
-                .token_blocking()
-                .map_err(IpcError::from)?
-                .expose()
-                .clone(),
-        ),
+        Proof::Renewable(source) => dav::Auth::Renewable(source.clone()),
     };
     let server = if given.contains("://") {
         Server::connect(given, auth).map_err(ipc)?

@@ -10,10 +10,12 @@
 //! kept apart from the mail's in the keychain
 //! (`auth::signin::google_dav_account`), so the next session signs in
 //! without the browser; its access token is renewed when it is about to
-//! expire. Nothing secret crosses to the window: it names the mail
-//! account, and gets back where the sign-in is kept. The token goes only
+//! expire, or when a server turns it down during a copy. Nothing secret
+//! crosses to the window: it names the mail account, and gets back where
+//! the sign-in is kept. The token goes only
 //! to the configured Google issuer and to Google's contacts and calendar
-//! servers ([`allowed_host`]; a server on this computer in tests).
+//! servers (`dav::locate::google_may_receive`; a server on this computer
+//! in tests).
 
 use super::oauth::{run_sign_in_for, OAuthConfig};
 use crate::accounts::{AccountHandle, Accounts};
@@ -21,7 +23,7 @@ use crate::error::{ErrorCode, IpcError, IpcResult};
 use mailferry::auth::credentials::Proof;
 use mailferry::auth::oauth::Issuer;
 use mailferry::auth::signin::{self, Kept};
-use mailferry::dav::{self, DavError, Trust};
+use mailferry::dav::{self, locate, DavError};
 use mailferry::provider::Provider;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -39,8 +41,8 @@ impl GoogleDavSignIns {
     }
 
     /// How the contacts and calendar servers of the mail account `account`
-    /// are signed in to: its Google sign-in's access token, renewed first
-    /// when it is about to expire.
+    /// are signed in to: its Google sign-in, whose access token is renewed
+    /// when it is about to expire or turned down.
     pub async fn auth(&self, account: AccountHandle) -> IpcResult<dav::Auth> {
         let Some(proof) = self.lock().get(&account).cloned() else {
             return Err(IpcError::new(
@@ -49,43 +51,13 @@ impl GoogleDavSignIns {
                  your contacts and calendars there.",
             ));
         };
-        let token = tauri::async_runtime::spawn_blocking(move || match proof {
-            Proof::AccessToken(t) => Ok(t),
-            Proof::Renewable(source) => source.token_blocking().map_err(IpcError::from),
+        match proof {
+            Proof::AccessToken(t) => Ok(dav::Auth::Bearer(t.expose().clone())),
+            // Renewed as the copy goes: an address book or calendar may
+            // take longer to copy than a token lasts.
+            Proof::Renewable(source) => Ok(dav::Auth::Renewable(source)),
             Proof::Password(_) => Err(IpcError::internal("a Google sign-in without a token")),
-        })
-        .await
-        .map_err(IpcError::internal)??;
-        Ok(dav::Auth::Bearer(token.expose().clone()))
-    }
-}
-
-/// Whether a Google contacts and calendars token may go to `url`: Google's
-/// servers, or this computer itself.
-pub fn allowed_host(url: &str) -> bool {
-    let host = host_of(url);
-    at_google(host) || matches!(host, "127.0.0.1" | "::1" | "localhost")
-}
-
-/// Whether `url` is at one of Google's servers.
-fn at_google(host: &str) -> bool {
-    mailferry::dav::locate::preset_by_id("gmail")
-        .map(|p| Trust::new(p.domains))
-        .is_some_and(|t| t.allows(host))
-}
-
-/// The host of `url` (without user name, port or brackets).
-fn host_of(url: &str) -> &str {
-    let rest = url
-        .trim()
-        .split_once("://")
-        .map(|(_, r)| r)
-        .unwrap_or_default();
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit('@').next().unwrap_or_default();
-    match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
+        }
     }
 }
 
@@ -93,7 +65,7 @@ fn host_of(url: &str) -> &str {
 /// Google side's, whose server is at `origin`.
 pub fn denied_at(origin: &str, e: &DavError) -> bool {
     match e {
-        DavError::SignInRefused { server } => server == origin || at_google(host_of(server)),
+        DavError::SignInRefused { server } => server == origin || locate::at_google(server),
         _ => false,
     }
 }
@@ -155,30 +127,4 @@ pub async fn sign_in_google_dav(
 ) -> IpcResult<GoogleDavSignedIn> {
     let config = chosen.apply(&config);
     sign_in_google_dav_with(&accounts, &googles, &config, account).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::allowed_host;
-
-    #[test]
-    fn the_google_token_goes_to_googles_servers_and_this_computer_only() {
-        for url in [
-            "https://www.googleapis.com/carddav/v1/principals/anna@bakery.example/lists/default/",
-            "https://apidata.googleusercontent.com/caldav/v2/anna@bakery.example/user",
-            "http://127.0.0.1:5232/",
-            "http://[::1]:5232/anna/",
-        ] {
-            assert!(allowed_host(url), "{url}");
-        }
-        for url in [
-            "https://dav.bakery.example/",
-            "https://www.googleapis.com.evil.example/",
-            "https://googleapis.com@evil.example/",
-            "https://evilgoogleapis.com/",
-            "www.googleapis.com",
-        ] {
-            assert!(!allowed_host(url), "{url}");
-        }
-    }
 }
