@@ -185,6 +185,15 @@ impl GraphServer {
         self.store.lock().unwrap().requests.clone()
     }
 
+    /// The targets of the browser sign-ins it was asked for (`/authorize?…`).
+    pub fn sign_ins(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.target.starts_with("/authorize"))
+            .map(|r| r.target)
+            .collect()
+    }
+
     /// Contacts created (answered 201).
     pub fn contacts_created(&self) -> usize {
         self.created("/contacts")

@@ -5,11 +5,13 @@
 use super::sides::read_password;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use mailferry::auth::oauth::Issuer;
 use mailferry::dav::graph::{Graph, GraphAuth};
 use mailferry::dav::locate;
 use mailferry::dav::{self, Auth, Files, Reach, Server, Source, Trust};
 use mailferry::discover::DiscoverSettings;
 use mailferry::endpoint::Proof;
+use mailferry::provider::Provider;
 use mailferry::secret::Secret;
 use mailferry::state::State;
 use serde_json::json;
@@ -239,7 +241,13 @@ fn sign_in(n: &str, url: &str, user: Option<&str>, how: &SignInArgs) -> anyhow::
         let user = user.with_context(|| {
             format!("give the Google account's address with --dav{n} or --user{n}")
         })?;
-        let proof = super::sides::google_dav_proof(issuer, user)
+        let issuer = Issuer::from_name(issuer).map_err(|e| anyhow::anyhow!("Google: {e}"))?;
+        anyhow::ensure!(
+            issuer.provider != Provider::Microsoft,
+            "Microsoft 365's contacts and calendars are reached through Microsoft Graph: give \
+             the mailbox with --graph{n} (and --oauth{n} microsoft)"
+        );
+        let proof = super::sides::google_dav_proof(&issuer, user)
             .map_err(|e| anyhow::anyhow!("Google: {e}"))?;
         return match proof {
             Proof::Renewable(source) => Ok(Auth::Renewable(source)),
@@ -308,13 +316,7 @@ fn dav_side(n: &str, given: &[String], how: &SignInArgs) -> anyhow::Result<(Serv
         .transpose()?
         .into_iter()
         .collect::<Vec<_>>();
-    if let Some(issuer) = how.oauth {
-        let issuer = issuer.trim().to_ascii_lowercase();
-        anyhow::ensure!(
-            !matches!(issuer.as_str(), "microsoft" | "outlook" | "office365"),
-            "{side}: Microsoft 365's contacts and calendars are reached through Microsoft Graph: \
-             give the mailbox with --graph{n} (and --oauth{n} microsoft)"
-        );
+    if how.oauth.is_some() {
         if let Some(url) = given
             .iter()
             .find(|u| u.contains("://") && !locate::google_may_receive(u))

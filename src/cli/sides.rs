@@ -362,12 +362,17 @@ pub(crate) fn graph_proof(issuer: &str, user: &str) -> Result<Proof, mailferry::
 
 /// Access tokens to Google's contacts and calendars of `user`
 /// ([`GOOGLE_DAV_SCOPES`](mailferry::auth::oauth::GOOGLE_DAV_SCOPES): CardDAV
-/// and CalDAV take nothing else) from the issuer (`google`, or a URL),
+/// and CalDAV take nothing else) from `issuer` (Google's, or one named by URL),
 /// through the browser sign-in as for the mail ([`oauth_proof`]), kept in
 /// the keychain apart from the mail's.
-pub(crate) fn google_dav_proof(issuer: &str, user: &str) -> Result<Proof, mailferry::error::Error> {
-    let issuer = mailferry::auth::oauth::Issuer::from_name(issuer)?.for_google_dav();
-    issuer_proof(issuer, &mailferry::auth::signin::google_dav_account(user))
+pub(crate) fn google_dav_proof(
+    issuer: &mailferry::auth::oauth::Issuer,
+    user: &str,
+) -> Result<Proof, mailferry::error::Error> {
+    issuer_proof(
+        issuer.for_google_dav(),
+        &mailferry::auth::signin::google_dav_account(user),
+    )
 }
 
 /// [`oauth_proof`] with the issuer found.

@@ -243,18 +243,21 @@ impl Client {
         body: &[u8],
     ) -> Result<Answer, DavError> {
         let mut attempt = 0;
-        let mut token = self.token()?;
+        let mut bearer = self.bearer()?;
         let mut renewed = false;
         loop {
             attempt += 1;
-            match self.send_once(method, path, headers, body, token.as_ref()) {
+            let token = bearer.as_ref().map(|(_, token)| token);
+            match self.send_once(method, path, headers, body, token) {
                 // The token ran out (or was revoked) during the copy: a
                 // renewable sign-in gets a new one, once per request.
-                Err(DavError::SignInRefused { .. })
-                    if !renewed && matches!(self.auth, Auth::Renewable(_)) =>
-                {
+                Err(DavError::SignInRefused { .. }) if !renewed && bearer.is_some() => {
                     renewed = true;
-                    token = Some(self.renew(token.as_ref())?);
+                    if let Some((source, token)) = &mut bearer {
+                        *token = source
+                            .renew_blocking(token)
+                            .map_err(|e| self.renewal_failed(source, &e))?;
+                    }
                 }
                 Ok(a) if (a.status == 429 || a.status == 503) && attempt < ATTEMPTS => {
                     let wait = Duration::from_secs(a.retry_after.unwrap_or(1 << attempt));
@@ -274,30 +277,16 @@ impl Client {
         }
     }
 
-    /// The access token of a renewable sign-in, renewed when about to
+    /// A renewable sign-in and its access token, renewed when about to
     /// expire; None for the other sign-ins.
-    fn token(&self) -> Result<Option<Secret<String>>, DavError> {
+    fn bearer(&self) -> Result<Option<(&TokenSource, Secret<String>)>, DavError> {
         match &self.auth {
             Auth::Renewable(source) => source
                 .token_blocking()
-                .map(Some)
+                .map(|token| Some((source, token)))
                 .map_err(|e| self.renewal_failed(source, &e)),
             _ => Ok(None),
         }
-    }
-
-    /// A new token after the server turned `refused` down.
-    fn renew(&self, refused: Option<&Secret<String>>) -> Result<Secret<String>, DavError> {
-        let Auth::Renewable(source) = &self.auth else {
-            return Err(DavError::SignInRefused {
-                server: self.origin.clone(),
-            });
-        };
-        let renewed = match refused {
-            Some(refused) => source.renew_blocking(refused),
-            None => source.token_blocking(),
-        };
-        renewed.map_err(|e| self.renewal_failed(source, &e))
     }
 
     /// A sign-in whose token could not be had. The token service out of

@@ -629,12 +629,7 @@ fn the_cli_signs_in_to_googles_contacts_in_the_browser() {
     let out = sync(&front);
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{said}");
-    let asked: Vec<String> = sign_in
-        .requests()
-        .into_iter()
-        .filter(|r| r.target.starts_with("/authorize"))
-        .map(|r| r.target)
-        .collect();
+    let asked = sign_in.sign_ins();
     assert_eq!(asked.len(), 1, "one browser sign-in: {asked:?}");
     for scope in mailferry::auth::oauth::GOOGLE_DAV_SCOPES {
         assert!(asked[0].contains(scope), "{scope} in {}", asked[0]);
