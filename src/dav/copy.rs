@@ -330,14 +330,18 @@ pub fn plan(
 }
 
 /// Copies every address book and calendar of `source` to `dest`,
-/// recording each object in `state`; see the module's rules.
+/// recording each object in `state`; see the module's rules. A sign-in
+/// either server stops taking on the way ends the copy with that error;
+/// what was copied is recorded, so the next run goes on from there.
 pub fn sync(source: &Source, dest: &Server, state: &mut State) -> Result<Report, DavError> {
     let plans = plan(source, dest, Some(state))?;
     let mut report = Report::default();
     for p in plans {
         let mut r = CollectionReport::new(p.clone());
-        if let Err(e) = copy_collection(source, dest, state, &p, &mut r) {
-            r.error = Some(e.to_string());
+        match copy_collection(source, dest, state, &p, &mut r) {
+            Err(e @ DavError::SignInRefused { .. }) => return Err(e),
+            Err(e) => r.error = Some(e.to_string()),
+            Ok(()) => {}
         }
         report.collections.push(r);
     }
@@ -404,8 +408,10 @@ pub(crate) fn gone_at_source(
 }
 
 /// An object whose copy failed with `e`: worth another run when the error
-/// is temporary, refused otherwise; the others go on. Only a progress file
-/// that cannot be written stops the copy.
+/// is temporary, refused otherwise; the others go on. A progress file that
+/// cannot be written stops the copy, and so does a sign-in the server no
+/// longer takes (every later entry would be refused the same way: one
+/// "sign in again" says it, and nothing is recorded against the entries).
 pub(crate) fn object_failed(
     r: &mut CollectionReport,
     entry: &Entry,
@@ -416,7 +422,7 @@ pub(crate) fn object_failed(
         reason: e.to_string(),
     };
     match e {
-        DavError::State(_) => return Err(e),
+        DavError::State(_) | DavError::SignInRefused { .. } => return Err(e),
         e if e.is_temporary() => r.failed.push(problem),
         _ => r.refused.push(problem),
     }

@@ -553,6 +553,108 @@ fn a_sign_in_that_runs_out_during_the_copy_is_renewed_and_the_copy_goes_on() {
     );
 }
 
+/// A sign-in the provider stops taking during a copy (the owner revoked
+/// MailFerry's access, or changed the password): every later entry would
+/// be turned down the same way, so the copy stops with one "sign in
+/// again", not a refusal per entry, and nothing is recorded against the
+/// entries. Signed in again, the next run copies the rest, each once.
+#[test]
+fn a_sign_in_refused_during_the_copy_stops_it_once_and_a_new_sign_in_finishes_it() {
+    use crate::introspection::Introspection;
+    use crate::oauth_grants::{renewable, TokenService};
+    use mailferry::dav::{self, Auth, DavError, Server, Source};
+    use mailferry::state::State;
+    use mailferry_harness::BearerFront;
+    if !radicale_or_skip() {
+        return;
+    }
+    let idp = Introspection::start();
+    let service = TokenService::start(idp.clone());
+    let old = Radicale::start(&[("carol", "carol-pw")]);
+    old.create_collection("carol", "contacts", "addressbook", "Contacts");
+    for i in 1..=12 {
+        assert_eq!(
+            old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
+            201
+        );
+    }
+    let google = {
+        let idp = idp.clone();
+        BearerFront::start(old.addr(), "carol", "carol-pw", move |token| {
+            idp.take(token).is_some()
+        })
+    };
+    let new = Radicale::start(&[("bob", "bob-pw")]);
+    let dest = Server::connect(
+        &format!("{}/", new.url()),
+        Auth::Basic {
+            user: "bob".into(),
+            password: "bob-pw".into(),
+        },
+    )
+    .unwrap();
+    let at_new = || {
+        let mut uids: Vec<String> = new
+            .collections("bob")
+            .iter()
+            .flat_map(|c| new.objects("bob", c))
+            .map(|(_, bytes)| uid_line(&bytes))
+            .collect();
+        uids.sort();
+        uids
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = State::open(&dir.path().join("dav.db"), 1_767_225_600).unwrap();
+
+    // The first token is good long enough to find the address book and
+    // copy a few contacts; its renewal is then refused (access revoked).
+    idp.grant_for("ya29.mf-1", "carol", 9);
+    let revoked = Source::Server(
+        Server::connect(
+            &format!("{}/", google.url),
+            Auth::Renewable(renewable(&service, "1//rt-revoked")),
+        )
+        .unwrap(),
+    );
+    let stopped = dav::sync(&revoked, &dest, &mut state);
+    assert!(
+        matches!(stopped, Err(DavError::SignInRefused { .. })),
+        "one sign-in problem, not a refusal per entry: {stopped:?}"
+    );
+    let first = at_new().len();
+    assert!(
+        (1..12).contains(&first),
+        "the sign-in ran out during the copy: {first} of 12 copied"
+    );
+    let said = stopped.unwrap_err().to_string();
+    assert!(said.contains("sign in again"), "{said}");
+    assert!(service.issued().is_empty(), "the renewal was refused");
+
+    // Signed in again: the rest arrives, and nothing is doubled.
+    idp.grant_for("ya29.mf-1", "carol", 1_000);
+    let signed_in = Source::Server(
+        Server::connect(
+            &format!("{}/", google.url),
+            Auth::Renewable(renewable(&service, "1//rt-mf")),
+        )
+        .unwrap(),
+    );
+    let report = dav::sync(&signed_in, &dest, &mut state).unwrap();
+    assert!(report.complete(), "{report:?}");
+    let copied: usize = report.collections.iter().map(|c| c.copied).sum();
+    let already: usize = report.collections.iter().map(|c| c.already).sum();
+    assert_eq!(
+        (copied, already),
+        (12 - first, first),
+        "the rest copied, what came before left as it is"
+    );
+    let mut expected: Vec<String> = (1..=12).map(|i| uid_line(&card(i))).collect();
+    expected.sort();
+    assert_eq!(at_new(), expected, "each contact once");
+    let check = dav::verify(&signed_in, &dest, Some(&state)).unwrap();
+    assert!(check.safe_to_switch(), "{check:?}");
+}
+
 /// `mailferry dav sync --oauth1`: Google's contacts and calendars take no
 /// password, so the owner signs in in the browser (discovery, PKCE, the
 /// code traded for a token and a refresh token; the harness's Microsoft

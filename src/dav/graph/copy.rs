@@ -313,8 +313,11 @@ pub fn sync(source: &Source, graph: &Graph, state: &mut State) -> Result<Report,
     let mut report = Report::default();
     for p in plans {
         let mut r = CollectionReport::new(p);
-        if let Err(e) = copy_collection(source, graph, state, &zone, &mut r) {
-            r.error = Some(e.to_string());
+        // A sign-in refused on the way stops the copy, as in the DAV copy.
+        match copy_collection(source, graph, state, &zone, &mut r) {
+            Err(e @ DavError::SignInRefused { .. }) => return Err(e),
+            Err(e) => r.error = Some(e.to_string()),
+            Ok(()) => {}
         }
         report.collections.push(r);
     }
