@@ -358,6 +358,7 @@ pub async fn sync(
         connections,
         free: std::sync::atomic::AtomicUsize::new(connections.saturating_sub(1 + openers.len())),
         pace: tokio::sync::Mutex::new(pace),
+        in_flight: pace::InFlight::new(options.batch_bytes),
         sink: RefCell::new(sink),
         done: RefCell::new(Vec::new()),
         halt: RefCell::new(None),
@@ -444,6 +445,8 @@ struct Lanes<'a, 'r> {
     /// Of those, how many may still be opened.
     free: std::sync::atomic::AtomicUsize,
     pace: tokio::sync::Mutex<Pace>,
+    /// The bytes read and not yet written, across the folders.
+    in_flight: pace::InFlight,
     sink: RefCell<&'r mut dyn EventSink>,
     /// Each folder done (its place in the map, its report).
     done: RefCell<Vec<(usize, FolderReport)>>,
@@ -574,6 +577,7 @@ async fn lane(
                     labelled,
                     &mut this_try,
                     &lanes.pace,
+                    &lanes.in_flight,
                     &mut Writers {
                         extra: &mut writers,
                         connections: lanes.connections,

@@ -5,6 +5,7 @@
 
 use super::batch::{copy_batch, fetch_batch, split_batches, Bodies, SourceFolder};
 use super::changes::{apply_changes, Changes};
+use super::pace::{Held, InFlight};
 use super::{
     human_bytes, not_copied, Candidate, Clock, FolderJob, FolderReport, FolderStop, Options, Pace,
     Writers, NO_FOLDER,
@@ -49,6 +50,22 @@ pub fn parse_internal_date(text: &str) -> Option<i64> {
         .map(|d| d.timestamp())
 }
 
+/// A batch to read ahead, with its bytes counted in the run's total, when
+/// the allowances would let it go now and it fits beside the bytes the
+/// folders copied at once already hold.
+fn read_ahead<'c, 'f>(
+    batch: &'c [Candidate],
+    pace: &Pace,
+    in_flight: &'f InFlight,
+    now: Clock<'_>,
+) -> Option<(&'c [Candidate], Held<'f>)> {
+    let bytes = batch.iter().map(|c| c.message.size).sum();
+    if !pace.would_admit(batch.len() as u64, bytes, now()) {
+        return None;
+    }
+    in_flight.try_hold(bytes).map(|held| (batch, held))
+}
+
 #[allow(clippy::too_many_arguments)] // both sessions, the store, and the run's shared counters
 pub(super) async fn copy_folder(
     source: &mut ReadOnly<'_>,
@@ -58,6 +75,7 @@ pub(super) async fn copy_folder(
     labelled: &mut Multiset,
     report: &mut FolderReport,
     pace: &tokio::sync::Mutex<Pace>,
+    in_flight: &InFlight,
     writers: &mut Writers<'_>,
     sink: &mut dyn EventSink,
 ) -> Result<(), FolderStop> {
@@ -486,7 +504,8 @@ pub(super) async fn copy_folder(
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.lock().await.batch_limits(options);
     let batches = split_batches(&to_copy, batch_messages, batch_bytes);
-    let mut next_bodies: Option<Bodies> = None;
+    // A batch read ahead, with its bytes counted in the run's total.
+    let mut next_bodies: Option<(Bodies, Held<'_>)> = None;
     let src_folder = SourceFolder {
         name: job.source_name,
         uid_validity: src_status.uid_validity,
@@ -552,13 +571,13 @@ pub(super) async fn copy_folder(
     let leave = to_copy.len() > UNSELECT_ABOVE;
     let writes = changes.as_ref().is_some_and(|c| c.writes(options.delete2));
     // The first batch is read meanwhile when the destination has a round
-    // trip of its own to make first (and the allowances let it go).
+    // trip of its own to make first (and the allowances and the run's
+    // bytes in flight let it go).
     let first = if (writes || leave) && !options.cancel.is_cancelled() {
         let pace = pace.lock().await;
-        batches.first().map(|r| &to_copy[r.clone()]).filter(|b| {
-            let bytes = b.iter().map(|c| c.message.size).sum();
-            pace.would_admit(b.len() as u64, bytes, now())
-        })
+        batches
+            .first()
+            .and_then(|r| read_ahead(&to_copy[r.clone()], &pace, in_flight, now))
     } else {
         None
     };
@@ -587,14 +606,14 @@ pub(super) async fn copy_folder(
         },
         async {
             match first {
-                Some(batch) => Some(fetch_batch(source, &src_folder, batch).await),
+                Some((batch, held)) => Some((fetch_batch(source, &src_folder, batch).await, held)),
                 None => None,
             }
         }
     );
     prepared?;
-    if let Some(bodies) = fetched {
-        next_bodies = Some(bodies?);
+    if let Some((bodies, held)) = fetched {
+        next_bodies = Some((bodies?, held));
     }
 
     // 6. Copy in batches. The source FETCH of the next batch overlaps the
@@ -622,21 +641,22 @@ pub(super) async fn copy_folder(
             report.dropped_keywords = dropped.into_iter().collect();
             return Err(stop);
         }
-        let bodies = match next_bodies.take() {
-            Some(bodies) => bodies,
-            None => fetch_batch(source, &src_folder, batch).await?,
+        let (bodies, held) = match next_bodies.take() {
+            Some(read) => read,
+            None => {
+                let held = in_flight.hold(batch_bytes_now);
+                (fetch_batch(source, &src_folder, batch).await?, held)
+            }
         };
-        // The next batch is read ahead only if the allowances would let it go.
-        let following = {
+        // The next batch is read ahead only if the allowances and the
+        // run's bytes in flight would let it go.
+        let (following, following_held) = {
             let pace = pace.lock().await;
             batches
                 .get(i + 1)
                 .filter(|_| !options.cancel.is_cancelled())
-                .map(|r| &to_copy[r.clone()])
-                .filter(|next| {
-                    let bytes = next.iter().map(|c| c.message.size).sum();
-                    pace.would_admit(next.len() as u64, bytes, now())
-                })
+                .and_then(|r| read_ahead(&to_copy[r.clone()], &pace, in_flight, now))
+                .unzip()
         };
         let outcome = copy_batch(
             source,
@@ -655,6 +675,8 @@ pub(super) async fn copy_folder(
             sink,
         )
         .await;
+        // This batch's bodies are gone with the copy.
+        drop(held);
         let fetched_next = match outcome {
             Ok(next) => next,
             Err(stop) => {
@@ -665,9 +687,9 @@ pub(super) async fn copy_folder(
         for c in batch {
             labelled.insert(c.message.fingerprint.clone());
         }
-        match fetched_next {
-            Some(Ok(bodies)) => next_bodies = Some(bodies),
-            Some(Err(e)) => {
+        match fetched_next.zip(following_held) {
+            Some((Ok(bodies), held)) => next_bodies = Some((bodies, held)),
+            Some((Err(e), _)) => {
                 report.dropped_keywords = dropped.into_iter().collect();
                 return Err(FolderStop::Fatal(e));
             }

@@ -106,6 +106,74 @@ impl Pace {
     }
 }
 
+/// The bytes of message bodies read from the source and not yet written,
+/// across the folders copied at once. A batch a folder needs now is always
+/// read (it could not go otherwise), but one read ahead, to overlap with
+/// the writing of the batch before it, only while the run's total stays
+/// within `cap`: four folders each holding two 16 MB batches would hold
+/// 128 MB, where the overlap gains as much with a third of that.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    held: std::sync::atomic::AtomicU64,
+    cap: u64,
+}
+
+/// Bytes counted in [`InFlight`] until dropped (when the batch is written,
+/// refused or abandoned).
+#[derive(Debug)]
+pub(crate) struct Held<'a> {
+    flight: &'a InFlight,
+    bytes: u64,
+}
+
+impl InFlight {
+    /// Room for reading ahead: three batches' worth across the run.
+    pub(crate) fn new(batch_bytes: u64) -> InFlight {
+        InFlight {
+            held: std::sync::atomic::AtomicU64::new(0),
+            cap: batch_bytes.saturating_mul(3),
+        }
+    }
+
+    /// Counts a batch that is read now, whatever is held.
+    pub(crate) fn hold(&self, bytes: u64) -> Held<'_> {
+        self.held
+            .fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+        Held {
+            flight: self,
+            bytes,
+        }
+    }
+
+    /// Counts a batch to read ahead, if it fits beside what is held.
+    pub(crate) fn try_hold(&self, bytes: u64) -> Option<Held<'_>> {
+        use std::sync::atomic::Ordering;
+        self.held
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| {
+                held.checked_add(bytes).filter(|total| *total <= self.cap)
+            })
+            .ok()
+            .map(|_| Held {
+                flight: self,
+                bytes,
+            })
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.flight
+            .held
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// An allowance of `limit` units per `window` seconds (a provider's daily
 /// download or upload volume, its hourly message count), counted in fixed
 /// windows from the first use. Pure: the caller says what time it is.
@@ -314,6 +382,37 @@ mod tests {
         for i in 0..100 {
             assert_eq!(gmail.take(100, batch, i), Ok(()));
         }
+    }
+
+    #[test]
+    fn reading_ahead_stops_at_the_cap_and_resumes_as_batches_are_written() {
+        let flight = InFlight::new(16);
+        let now = flight.hold(16);
+        let ahead = flight.try_hold(16).expect("two batches fit in three");
+        assert!(
+            flight.try_hold(17).is_none(),
+            "49 bytes would pass the cap of 48"
+        );
+        let last = flight.try_hold(16).expect("exactly the cap");
+        assert_eq!(flight.held(), 48);
+        assert!(flight.try_hold(1).is_none(), "full");
+        let needed = flight.hold(16);
+        assert_eq!(
+            flight.held(),
+            64,
+            "a batch needed now is read even when the cap is reached"
+        );
+        drop(now);
+        drop(needed);
+        assert_eq!(flight.held(), 32, "written batches are released");
+        assert!(flight.try_hold(16).is_some(), "and there is room again");
+        assert_eq!(flight.held(), 32, "a dropped hold releases its bytes");
+        drop((ahead, last));
+        assert_eq!(flight.held(), 0);
+        assert!(
+            InFlight::new(16).try_hold(50).is_none(),
+            "a message larger than the cap is never read ahead"
+        );
     }
 
     #[test]
