@@ -617,7 +617,8 @@ pub(super) async fn copy_folder(
     }
 
     // 6. Copy in batches. The source FETCH of the next batch overlaps the
-    // APPEND of this one, so at most two batches' bytes are in memory.
+    // APPEND of this one, so a folder holds at most two batches' bytes
+    // (the second only within the run's bound on bytes in flight).
     for (i, range) in batches.iter().enumerate() {
         if options.cancel.is_cancelled() {
             report.dropped_keywords = dropped.into_iter().collect();
