@@ -466,58 +466,110 @@ fn uid_line(bytes: &[u8]) -> String {
         .to_owned()
 }
 
+/// Google's contacts server on loopback, for a sign-in that runs out: a
+/// front before a real Radicale holding 12 contacts that takes only the
+/// tokens the token service handed out, each as long as it lasts; and an
+/// empty Radicale to copy them to.
+struct GoogleFront {
+    idp: crate::introspection::Introspection,
+    service: crate::oauth_grants::TokenService,
+    front: mailferry_harness::BearerFront,
+    new: Radicale,
+    _old: Radicale,
+}
+
+impl GoogleFront {
+    fn start() -> GoogleFront {
+        let idp = crate::introspection::Introspection::start();
+        let service = crate::oauth_grants::TokenService::start(idp.clone());
+        let old = Radicale::start(&[("carol", "carol-pw")]);
+        old.create_collection("carol", "contacts", "addressbook", "Contacts");
+        for i in 1..=12 {
+            assert_eq!(
+                old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
+                201
+            );
+        }
+        let front = {
+            let idp = idp.clone();
+            mailferry_harness::BearerFront::start(old.addr(), "carol", "carol-pw", move |token| {
+                idp.take(token).is_some()
+            })
+        };
+        let new = Radicale::start(&[("bob", "bob-pw")]);
+        GoogleFront {
+            idp,
+            service,
+            front,
+            new,
+            _old: old,
+        }
+    }
+
+    /// The contacts server signed in with `refresh_token`'s sign-in (its
+    /// first token `ya29.mf-1`).
+    fn source(&self, refresh_token: &str) -> mailferry::dav::Source {
+        mailferry::dav::Source::Server(
+            mailferry::dav::Server::connect(
+                &format!("{}/", self.front.url),
+                mailferry::dav::Auth::Renewable(crate::oauth_grants::renewable(
+                    &self.service,
+                    refresh_token,
+                )),
+            )
+            .unwrap(),
+        )
+    }
+
+    fn dest(&self) -> mailferry::dav::Server {
+        mailferry::dav::Server::connect(
+            &format!("{}/", self.new.url()),
+            mailferry::dav::Auth::Basic {
+                user: "bob".into(),
+                password: "bob-pw".into(),
+            },
+        )
+        .unwrap()
+    }
+
+    /// The contacts at the new server, by their UID line, sorted.
+    fn copied(&self) -> Vec<String> {
+        let mut uids: Vec<String> = self
+            .new
+            .collections("bob")
+            .iter()
+            .flat_map(|c| self.new.objects("bob", c))
+            .map(|(_, bytes)| uid_line(&bytes))
+            .collect();
+        uids.sort();
+        uids
+    }
+}
+
+/// The 12 contacts' UID lines, sorted.
+fn twelve() -> Vec<String> {
+    let mut expected: Vec<String> = (1..=12).map(|i| uid_line(&card(i))).collect();
+    expected.sort();
+    expected
+}
+
 /// A sign-in whose access token runs out during a copy (Google's last an
 /// hour; an address book with thousands of photos takes longer): the token
 /// the server turns down is renewed with the sign-in's refresh token, once,
-/// and the copy goes on; nothing is doubled or missing. Google's contacts
-/// server stands on loopback: a front before a real Radicale that takes
-/// only the tokens the token service handed out, each as long as it lasts.
+/// and the copy goes on; nothing is doubled or missing.
 #[test]
 fn a_sign_in_that_runs_out_during_the_copy_is_renewed_and_the_copy_goes_on() {
-    use crate::introspection::Introspection;
-    use crate::oauth_grants::{renewable, TokenService};
-    use mailferry::dav::{self, Auth, Server, Source};
+    use mailferry::dav;
     use mailferry::state::State;
-    use mailferry_harness::BearerFront;
     if !radicale_or_skip() {
         return;
     }
-    let idp = Introspection::start();
-    let service = TokenService::start(idp.clone());
-    let old = Radicale::start(&[("carol", "carol-pw")]);
-    old.create_collection("carol", "contacts", "addressbook", "Contacts");
-    for i in 1..=12 {
-        assert_eq!(
-            old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
-            201
-        );
-    }
-    let google = {
-        let idp = idp.clone();
-        BearerFront::start(old.addr(), "carol", "carol-pw", move |token| {
-            idp.take(token).is_some()
-        })
-    };
-    let new = Radicale::start(&[("bob", "bob-pw")]);
+    let google = GoogleFront::start();
     // The first token is good for five requests: it runs out while the
     // contacts are read.
-    idp.grant_for("ya29.mf-1", "carol", 5);
-
-    let source = Source::Server(
-        Server::connect(
-            &format!("{}/", google.url),
-            Auth::Renewable(renewable(&service, "1//rt-mf")),
-        )
-        .unwrap(),
-    );
-    let dest = Server::connect(
-        &format!("{}/", new.url()),
-        Auth::Basic {
-            user: "bob".into(),
-            password: "bob-pw".into(),
-        },
-    )
-    .unwrap();
+    google.idp.grant_for("ya29.mf-1", "carol", 5);
+    let source = google.source("1//rt-mf");
+    let dest = google.dest();
     let dir = tempfile::tempdir().unwrap();
     let mut state = State::open(&dir.path().join("dav.db"), 1_767_225_600).unwrap();
     let report = dav::sync(&source, &dest, &mut state).unwrap();
@@ -527,27 +579,18 @@ fn a_sign_in_that_runs_out_during_the_copy_is_renewed_and_the_copy_goes_on() {
         12
     );
     assert_eq!(
-        service.issued(),
+        google.service.issued(),
         ["ya29.mf-2"],
         "renewed once, when the server turned the first token down"
     );
-    assert_eq!(*google.refused.lock().unwrap(), ["ya29.mf-1"]);
-    let mut copied: Vec<String> = new
-        .collections("bob")
-        .iter()
-        .flat_map(|c| new.objects("bob", c))
-        .map(|(_, bytes)| uid_line(&bytes))
-        .collect();
-    copied.sort();
-    let mut expected: Vec<String> = (1..=12).map(|i| uid_line(&card(i))).collect();
-    expected.sort();
-    assert_eq!(copied, expected, "each contact once");
+    assert_eq!(*google.front.refused.lock().unwrap(), ["ya29.mf-1"]);
+    assert_eq!(google.copied(), twelve(), "each contact once");
 
     // The renewed sign-in also checks the copy.
     let check = dav::verify(&source, &dest, Some(&state)).unwrap();
     assert!(check.safe_to_switch(), "{check:?}");
     assert_eq!(
-        service.issued().len(),
+        google.service.issued().len(),
         1,
         "no renewal while the token lasts"
     );
@@ -560,85 +603,39 @@ fn a_sign_in_that_runs_out_during_the_copy_is_renewed_and_the_copy_goes_on() {
 /// entries. Signed in again, the next run copies the rest, each once.
 #[test]
 fn a_sign_in_refused_during_the_copy_stops_it_once_and_a_new_sign_in_finishes_it() {
-    use crate::introspection::Introspection;
-    use crate::oauth_grants::{renewable, TokenService};
-    use mailferry::dav::{self, Auth, DavError, Server, Source};
+    use mailferry::dav::{self, DavError};
     use mailferry::state::State;
-    use mailferry_harness::BearerFront;
     if !radicale_or_skip() {
         return;
     }
-    let idp = Introspection::start();
-    let service = TokenService::start(idp.clone());
-    let old = Radicale::start(&[("carol", "carol-pw")]);
-    old.create_collection("carol", "contacts", "addressbook", "Contacts");
-    for i in 1..=12 {
-        assert_eq!(
-            old.put("carol", "contacts", &format!("c{i}.vcf"), &card(i)),
-            201
-        );
-    }
-    let google = {
-        let idp = idp.clone();
-        BearerFront::start(old.addr(), "carol", "carol-pw", move |token| {
-            idp.take(token).is_some()
-        })
-    };
-    let new = Radicale::start(&[("bob", "bob-pw")]);
-    let dest = Server::connect(
-        &format!("{}/", new.url()),
-        Auth::Basic {
-            user: "bob".into(),
-            password: "bob-pw".into(),
-        },
-    )
-    .unwrap();
-    let at_new = || {
-        let mut uids: Vec<String> = new
-            .collections("bob")
-            .iter()
-            .flat_map(|c| new.objects("bob", c))
-            .map(|(_, bytes)| uid_line(&bytes))
-            .collect();
-        uids.sort();
-        uids
-    };
+    let google = GoogleFront::start();
+    let dest = google.dest();
     let dir = tempfile::tempdir().unwrap();
     let mut state = State::open(&dir.path().join("dav.db"), 1_767_225_600).unwrap();
 
     // The first token is good long enough to find the address book and
     // copy a few contacts; its renewal is then refused (access revoked).
-    idp.grant_for("ya29.mf-1", "carol", 9);
-    let revoked = Source::Server(
-        Server::connect(
-            &format!("{}/", google.url),
-            Auth::Renewable(renewable(&service, "1//rt-revoked")),
-        )
-        .unwrap(),
-    );
-    let stopped = dav::sync(&revoked, &dest, &mut state);
+    google.idp.grant_for("ya29.mf-1", "carol", 9);
+    let stopped = dav::sync(&google.source("1//rt-revoked"), &dest, &mut state);
     assert!(
         matches!(stopped, Err(DavError::SignInRefused { .. })),
         "one sign-in problem, not a refusal per entry: {stopped:?}"
     );
-    let first = at_new().len();
+    let first = google.copied().len();
     assert!(
         (1..12).contains(&first),
         "the sign-in ran out during the copy: {first} of 12 copied"
     );
     let said = stopped.unwrap_err().to_string();
     assert!(said.contains("sign in again"), "{said}");
-    assert!(service.issued().is_empty(), "the renewal was refused");
+    assert!(
+        google.service.issued().is_empty(),
+        "the renewal was refused"
+    );
 
     // Signed in again: the rest arrives, and nothing is doubled.
-    idp.grant_for("ya29.mf-1", "carol", 1_000);
-    let signed_in = Source::Server(
-        Server::connect(
-            &format!("{}/", google.url),
-            Auth::Renewable(renewable(&service, "1//rt-mf")),
-        )
-        .unwrap(),
-    );
+    google.idp.grant_for("ya29.mf-1", "carol", 1_000);
+    let signed_in = google.source("1//rt-mf");
     let report = dav::sync(&signed_in, &dest, &mut state).unwrap();
     assert!(report.complete(), "{report:?}");
     let copied: usize = report.collections.iter().map(|c| c.copied).sum();
@@ -648,9 +645,7 @@ fn a_sign_in_refused_during_the_copy_stops_it_once_and_a_new_sign_in_finishes_it
         (12 - first, first),
         "the rest copied, what came before left as it is"
     );
-    let mut expected: Vec<String> = (1..=12).map(|i| uid_line(&card(i))).collect();
-    expected.sort();
-    assert_eq!(at_new(), expected, "each contact once");
+    assert_eq!(google.copied(), twelve(), "each contact once");
     let check = dav::verify(&signed_in, &dest, Some(&state)).unwrap();
     assert!(check.safe_to_switch(), "{check:?}");
 }
