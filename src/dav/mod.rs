@@ -194,6 +194,10 @@ pub struct Homes {
     pub calendars: Option<String>,
 }
 
+/// The most redirects followed from one discovery address (each to a
+/// server the account's credentials may go to).
+const MAX_REDIRECTS: usize = 5;
+
 /// A PROPFIND's status, its multistatus when it was one, and the
 /// redirect's target.
 type Found = (u16, Option<Vec<xml::Response>>, Option<String>);
@@ -480,7 +484,9 @@ impl Server {
         };
         let mut at = start.to_owned();
         let mut first = None;
-        // The start, else the RFC 6764 well-known addresses (one redirect each).
+        // The start, else the RFC 6764 well-known addresses, each followed
+        // through up to [`MAX_REDIRECTS`] redirects (a web server may send
+        // the well-known address on to a path that sends it on again).
         let mut candidates = vec![at.clone()];
         let (root, path) = match start.strip_prefix(origin.as_str()) {
             Some(path) if !start.starts_with('/') => (origin.as_str(), path),
@@ -490,24 +496,23 @@ impl Server {
             candidates.push(format!("{root}/.well-known/carddav"));
             candidates.push(format!("{root}/.well-known/caldav"));
         }
-        for candidate in candidates {
-            let (status, parsed, location) = self.propfind(&candidate, "0", &DISCOVERY_PROPS)?;
-            if (300..400).contains(&status) {
-                if let Some(l) = location {
-                    let next = self.href(&self.origin_of(&candidate), &l);
-                    let (_, parsed, _) = self.propfind(&next, "0", &DISCOVERY_PROPS)?;
-                    if let Some(r) = parsed.and_then(|mut r| (!r.is_empty()).then(|| r.remove(0))) {
-                        at = next;
-                        first = Some(r);
+        'candidates: for candidate in candidates {
+            let mut here = candidate;
+            for _ in 0..=MAX_REDIRECTS {
+                let (status, parsed, location) = self.propfind(&here, "0", &DISCOVERY_PROPS)?;
+                match location.filter(|_| (300..400).contains(&status)) {
+                    Some(l) => here = self.href(&self.origin_of(&here), &l),
+                    None => {
+                        if let Some(r) =
+                            parsed.and_then(|mut r| (!r.is_empty()).then(|| r.remove(0)))
+                        {
+                            at = here;
+                            first = Some(r);
+                            break 'candidates;
+                        }
                         break;
                     }
                 }
-                continue;
-            }
-            if let Some(r) = parsed.and_then(|mut r| (!r.is_empty()).then(|| r.remove(0))) {
-                at = candidate;
-                first = Some(r);
-                break;
             }
         }
         let first = first.ok_or_else(not_dav)?;

@@ -273,6 +273,52 @@ fn a_well_known_redirect_to_another_port_is_followed() {
     );
 }
 
+/// A web server that sends the well-known address on, and on again (to
+/// its own `/dav/`, which sends it to the DAV server): the chain is
+/// followed, not only its first step.
+#[test]
+fn a_chain_of_well_known_redirects_is_followed() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(7, 5);
+    let dst = Radicale::start(&[("bob", "bob-pw")]);
+    let front = HttpServer::start();
+    let dav = format!("http://127.0.0.1:{}/dav/", front.port());
+    front
+        .redirect("/.well-known/carddav", &dav)
+        .redirect("/.well-known/caldav", &dav)
+        .redirect("/dav/", &format!("{}/", src.url()));
+    let dns = DnsServer::start();
+    dns.srv(
+        "_carddav._tcp.bakery.example",
+        0,
+        0,
+        front.port(),
+        "127.0.0.1",
+    )
+    .srv(
+        "_caldav._tcp.bakery.example",
+        0,
+        0,
+        front.port(),
+        "127.0.0.1",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, report, out) = sync_from(
+        "bakery.example",
+        &dst,
+        &dns,
+        &tmp.path().join("state.db"),
+        &[],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(totals(&report), (12, 0, 0), "{out}");
+    assert_same(&src, &dst);
+    let asked: Vec<String> = front.requests().iter().map(|r| r.target.clone()).collect();
+    assert!(asked.contains(&"/dav/".to_owned()), "{asked:?}");
+}
+
 /// A principal's multistatus: `principal` and home sets at `home`.
 fn principal(href: &str, principal: &str, home: &str) -> String {
     format!(
