@@ -58,6 +58,9 @@ struct Store {
     changed: BTreeMap<String, Value>,
     /// Answer the n-th POST of an item with 429 (0: never).
     throttle_post: usize,
+    /// Take the sign-in for this many POSTs of an item, then turn its
+    /// token down with 401 until restored (0: always take it).
+    revoke_after: usize,
     posts: usize,
     /// The request's `Prefer: outlook.timezone="…"`, when it has one.
     prefer: Option<String>,
@@ -178,6 +181,15 @@ impl GraphServer {
     /// the connection without an answer (a cut after Graph stored it), once.
     pub fn lose_answer_of_post(&self, n: usize) {
         self.store.lock().unwrap().lose_answer = n;
+    }
+
+    /// Takes the sign-in for `n` creations of a contact or event, then
+    /// answers every request with 401, as Graph does once the owner has
+    /// revoked the app's access (0: the sign-in is taken again).
+    pub fn revoke_sign_in_after_posts(&self, n: usize) {
+        let mut s = self.store.lock().unwrap();
+        s.revoke_after = n;
+        s.posts = 0;
     }
 
     /// Every request so far.
@@ -930,7 +942,8 @@ fn handle(
             json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": GRAPH_TOKEN}),
         );
     }
-    if authorization != format!("Bearer {GRAPH_TOKEN}") {
+    let revoked = s.revoke_after > 0 && s.posts >= s.revoke_after;
+    if authorization != format!("Bearer {GRAPH_TOKEN}") || revoked {
         return error(401, "InvalidAuthenticationToken", "Access token is empty.");
     }
     let base = format!("/v1.0/users/{}", s.user);

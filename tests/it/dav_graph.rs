@@ -393,6 +393,48 @@ fn a_run_killed_after_graph_stored_an_entry_resumes_without_a_double() {
     );
 }
 
+/// Microsoft 365 turning the sign-in down in the middle of the copy (the
+/// owner revoked the app's access): the copy stops with one "sign in
+/// again" instead of a refusal per entry, nothing is recorded against the
+/// entries, and the next run, signed in again, copies the rest, each once.
+#[test]
+fn a_sign_in_microsoft_365_turns_down_during_the_copy_stops_it_once() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(12, 12);
+    let tmp = tempfile::tempdir().unwrap();
+    let s = setup(&src.url(), tmp.path());
+    let state = tmp.path().join("state.db").display().to_string();
+    s.graph.revoke_sign_in_after_posts(5);
+    let (code, _, out) = s.run("sync", &["--state", &state], &[]);
+    assert_ne!(code, Some(0), "{out}");
+    assert_eq!(
+        out.matches("refused the sign-in").count(),
+        1,
+        "said once, not for every entry left: {out}"
+    );
+    assert!(out.contains("sign in again"), "{out}");
+    assert_eq!(
+        s.graph.events_created() + s.graph.contacts_created(),
+        5,
+        "{out}"
+    );
+
+    s.graph.revoke_sign_in_after_posts(0);
+    let (code, report, out) = s.run("sync", &["--state", &state], &[]);
+    assert_eq!(
+        code,
+        Some(1),
+        "only the group and the to-do stay behind: {out}"
+    );
+    assert_eq!(reasons(&report, "refused").len(), 2, "{out}");
+    assert_eq!(reasons(&report, "failed").len(), 0, "{out}");
+    assert_eq!(sum(&report, "already"), 5, "{out}");
+    assert_eq!(s.graph.contacts_created(), 11, "no contact doubled");
+    assert_eq!(s.graph.events_created(), 11, "no event doubled");
+}
+
 /// A mailbox with a contact (with a photo) in a folder, a weekly series
 /// with one occurrence removed and one moved, and an all-day event.
 fn seeded() -> (GraphServer, Vec<u8>) {
