@@ -307,6 +307,7 @@ impl Client {
         }
         DavError::SignInRefused {
             server: self.origin.clone(),
+            password: false,
         }
     }
 
@@ -379,6 +380,7 @@ impl Client {
         if status == 401 {
             return Err(DavError::SignInRefused {
                 server: self.origin.clone(),
+                password: matches!(self.auth, Auth::Basic { .. }),
             });
         }
         Ok(Answer {

@@ -80,10 +80,12 @@ pub enum DavError {
     },
     /// The server refused the sign-in (401): the user name and password,
     /// or the access token.
-    #[error("the server {server} refused the sign-in. Check the user name and password (some providers need an app password for contacts and calendars), or sign in again, then try again")]
+    #[error("{}", sign_in_refused_words(server, *password))]
     SignInRefused {
         /// The server's origin.
         server: String,
+        /// Whether it was a user name and password (else a sign-in's token).
+        password: bool,
     },
     /// The server named another server, outside the provider's domain,
     /// for the account's contacts or calendars: the password is not sent there.
@@ -130,6 +132,22 @@ pub enum DavError {
     /// The progress file could not be used.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+}
+
+/// [`DavError::SignInRefused`] in words: what to check depends on what
+/// was refused.
+fn sign_in_refused_words(server: &str, password: bool) -> String {
+    if password {
+        format!(
+            "the server {server} refused the user name and password. Check them (some \
+             providers need an app password for contacts and calendars), then try again"
+        )
+    } else {
+        format!(
+            "the server {server} refused the sign-in (it may have run out, or the access \
+             may have been taken back): sign in again, then try again"
+        )
+    }
 }
 
 impl DavError {
@@ -748,6 +766,27 @@ fn parent_of(href: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_sign_in_says_what_to_do_about_what_was_refused() {
+        let password = DavError::SignInRefused {
+            server: "https://contacts.example".into(),
+            password: true,
+        }
+        .to_string();
+        assert!(password.contains("user name and password"), "{password}");
+        assert!(password.contains("app password"), "{password}");
+        let token = DavError::SignInRefused {
+            server: "https://graph.microsoft.com".into(),
+            password: false,
+        }
+        .to_string();
+        assert!(token.contains("sign in again"), "{token}");
+        assert!(
+            !token.contains("password"),
+            "a sign-in's token has no password to check: {token}"
+        );
+    }
 
     #[test]
     fn a_hosts_site_is_its_registrable_domain() {

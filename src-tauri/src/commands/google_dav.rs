@@ -65,7 +65,7 @@ impl GoogleDavSignIns {
 /// Google side's, whose server is at `origin`.
 pub fn denied_at(origin: &str, e: &DavError) -> bool {
     match e {
-        DavError::SignInRefused { server } => server == origin || locate::at_google(server),
+        DavError::SignInRefused { server, .. } => server == origin || locate::at_google(server),
         _ => false,
     }
 }

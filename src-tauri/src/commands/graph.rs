@@ -88,7 +88,7 @@ impl GraphMailboxes {
 /// other side's server).
 pub fn denied_at(graph: &Graph, e: &DavError) -> bool {
     match e {
-        DavError::SignInRefused { server } => server == graph.api(),
+        DavError::SignInRefused { server, .. } => server == graph.api(),
         DavError::Refused { action, .. } => action == "sign in to Microsoft 365",
         _ => false,
     }

@@ -297,6 +297,7 @@ impl Graph {
                         None => {
                             return Err(DavError::SignInRefused {
                                 server: self.api.clone(),
+                                password: false,
                             })
                         }
                     }
@@ -304,6 +305,7 @@ impl Graph {
                 Ok((r, _)) if r.status == 401 => {
                     return Err(DavError::SignInRefused {
                         server: self.api.clone(),
+                        password: false,
                     })
                 }
                 Ok((r, retry_after))
