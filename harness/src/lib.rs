@@ -127,6 +127,42 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
+/// A port on 127.0.0.1 that refuses every connection for as long as this lives.
+///
+/// The socket stays bound but never listens, so a connection is turned away at
+/// once (the kernel answers with a reset) and no other test or server can be given
+/// the port meanwhile, as can happen to a port bound and dropped.
+pub struct RefusingPort {
+    socket: socket2::Socket,
+}
+
+impl RefusingPort {
+    /// Binds a port on 127.0.0.1 without listening on it.
+    pub fn new() -> RefusingPort {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("a loopback address");
+        socket.bind(&any.into()).expect("bind 127.0.0.1:0");
+        RefusingPort { socket }
+    }
+
+    /// The port's number.
+    pub fn port(&self) -> u16 {
+        self.socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("a bound port")
+    }
+}
+
+impl Default for RefusingPort {
+    fn default() -> RefusingPort {
+        RefusingPort::new()
+    }
+}
+
 /// Whether [`Dovecot`] can start here: the `dovecot` binary is installed and this
 /// process runs as root.
 pub fn dovecot_available() -> bool {
@@ -168,6 +204,15 @@ mod tests {
         send_sync::<Proxy>();
         send_sync::<ImapSession>();
         send_sync::<Fault>();
+    }
+
+    #[test]
+    fn a_refusing_port_refuses_while_it_lives() {
+        let closed = RefusingPort::new();
+        let err = std::net::TcpStream::connect(("127.0.0.1", closed.port())).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+        // Nobody else is given it meanwhile.
+        assert!(TcpListener::bind(("127.0.0.1", closed.port())).is_err());
     }
 
     #[test]

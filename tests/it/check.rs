@@ -5,9 +5,7 @@ use crate::common::{check_within, problem};
 use mailferry::check::{CheckReport, Step};
 use mailferry::endpoint::{AuthMechanism, Credentials, Endpoint, Fingerprint, Security};
 use mailferry::error::{Problem, Stage};
-use mailferry_harness::{
-    free_port, never_speaking_server, Direction, Dovecot, Fault, Layout, Proxy,
-};
+use mailferry_harness::{never_speaking_server, Direction, Dovecot, Fault, Layout, Proxy};
 use std::time::Duration;
 
 fn endpoint(port: u16, security: Security) -> Endpoint {
@@ -293,7 +291,8 @@ async fn passwords_with_awkward_characters_sign_in() {
 
 #[tokio::test]
 async fn a_refused_port_says_so() {
-    let port = free_port();
+    let closed = mailferry_harness::RefusingPort::new();
+    let port = closed.port();
     let report = check_within(&endpoint(port, Security::Tls), &alice()).await;
     assert_eq!(
         problem(&report),

@@ -11,7 +11,7 @@ use mailferry::discover::{discover, Caution, DiscoverSettings, Discovery, Source
 use mailferry::endpoint::Security;
 use mailferry::mx::{self, Question, Tracker};
 use mailferry::watch::Mx;
-use mailferry_harness::{free_port, DnsServer, Dovecot, HttpServer, Layout};
+use mailferry_harness::{DnsServer, Dovecot, HttpServer, Layout, RefusingPort};
 
 const HOME: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
@@ -23,14 +23,21 @@ fn server(names: &[&str]) -> Dovecot {
         .build()
 }
 
+/// A port on 127.0.0.1 that refuses connections for the whole test run (bound,
+/// never listening), so no other test's server can be given it meanwhile.
+fn closed_port() -> u16 {
+    static CLOSED: std::sync::OnceLock<RefusingPort> = std::sync::OnceLock::new();
+    CLOSED.get_or_init(RefusingPort::new).port()
+}
+
 /// Settings that ask only `dns`, reach `server` on the usual IMAP ports'
 /// stand-ins, trust its CA, and find no web server (a closed port).
 fn settings(dns: &DnsServer, server: &Dovecot) -> DiscoverSettings {
     DiscoverSettings {
         resolvers: vec![dns.addr()],
         ispdb: None,
-        https_port: free_port(),
-        http_port: free_port(),
+        https_port: closed_port(),
+        http_port: closed_port(),
         imaps_port: server.tls_port(),
         imap_port: server.plain_port(),
         extra_roots_pem: vec![server.ca_pem().to_owned()],
@@ -281,8 +288,8 @@ async fn autoconfig_offering_only_plain_text_imap_needs_the_users_choice() {
     s.https_port = web.port();
     s.extra_roots_pem.push(web.ca_pem().unwrap().to_owned());
     // The usual ports lead nowhere: only the plain-text server answers.
-    s.imaps_port = free_port();
-    s.imap_port = free_port();
+    s.imaps_port = closed_port();
+    s.imap_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(
@@ -313,7 +320,7 @@ async fn the_ispdb_is_asked_at_its_configured_address() {
     let mut s = settings(&dns, &imap);
     s.ispdb = Some(format!("https://127.0.0.1:{}/v1.1/", ispdb.port()));
     s.extra_roots_pem.push(ispdb.ca_pem().unwrap().to_owned());
-    s.imaps_port = free_port();
+    s.imaps_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(c.source, Source::Ispdb, "{d:#?}");
@@ -340,7 +347,7 @@ async fn service_records_find_the_server() {
     .srv("_imap._tcp.bakery.example", 0, 0, 0, ".")
     .a("mailhost.bakery.example", HOME);
     let mut s = settings(&dns, &imap);
-    s.imaps_port = free_port();
+    s.imaps_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(c.source, Source::Srv, "{d:#?}");
@@ -370,7 +377,7 @@ async fn exchange_autodiscover_finds_the_server() {
     let mut s = settings(&dns, &imap);
     s.https_port = web.port();
     s.extra_roots_pem.push(web.ca_pem().unwrap().to_owned());
-    s.imaps_port = free_port();
+    s.imaps_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(c.source, Source::Autodiscover, "{d:#?}");
@@ -775,7 +782,7 @@ async fn autoconfig_follows_a_redirect_over_https_and_says_where_it_led() {
         .push(domain_web.ca_pem().unwrap().to_owned());
     s.extra_roots_pem
         .push(host_web.ca_pem().unwrap().to_owned());
-    s.imaps_port = free_port();
+    s.imaps_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(c.source, Source::Autoconfig, "{d:#?}");
@@ -817,7 +824,7 @@ async fn a_redirect_from_https_down_to_plain_http_is_not_followed() {
     s.https_port = domain_web.port();
     s.extra_roots_pem
         .push(domain_web.ca_pem().unwrap().to_owned());
-    s.imaps_port = free_port();
+    s.imaps_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     assert!(
         d.candidates
@@ -857,8 +864,8 @@ async fn autodiscover_by_redirect_over_plain_http_posts_where_it_leads_and_asks_
     s.http_port = plain_web.port();
     s.extra_roots_pem
         .push(host_web.ca_pem().unwrap().to_owned());
-    s.imaps_port = free_port();
-    s.imap_port = free_port();
+    s.imaps_port = closed_port();
+    s.imap_port = closed_port();
     let d = discover("anna@bakery.example", &s).await;
     let c = chosen(&d);
     assert_eq!(c.source, Source::Autodiscover, "{d:#?}");

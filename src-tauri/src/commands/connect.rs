@@ -85,15 +85,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_closed_port_stops_at_found_the_server_in_plain_words() {
-        // Bind and drop: nothing listens there a moment later.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // Bound but never listening, so no other test's server can be given
+        // the port meanwhile (a port bound and dropped could be: CI saw it).
+        let closed = mailferry_harness::RefusingPort::new();
         let list = probe_server(Server {
             host: "127.0.0.1".into(),
-            port,
+            port: closed.port(),
             security: Security::Tls,
             trusted_fingerprint: None,
         })

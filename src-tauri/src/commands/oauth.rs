@@ -446,15 +446,16 @@ mod tests {
     }
 
     /// A server nobody listens on: a sign-in that got tokens stops there.
+    /// The port stays bound (never listening) for the whole test run, so no
+    /// other test's server can be given it.
     fn closed_server() -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        static CLOSED: std::sync::OnceLock<mailferry_harness::RefusingPort> =
+            std::sync::OnceLock::new();
         Server {
             host: "127.0.0.1".into(),
-            port,
+            port: CLOSED
+                .get_or_init(mailferry_harness::RefusingPort::new)
+                .port(),
             security: Security::Tls,
             trusted_fingerprint: None,
         }
