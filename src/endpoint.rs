@@ -65,6 +65,14 @@ pub struct Endpoint {
     /// offers it: less to send over a slow link, more work for both ends.
     #[serde(default)]
     pub compress: bool,
+    /// Compress the connection once the link is measured slow (see
+    /// [`crate::imap::link`]), where the server offers it. On by default.
+    #[serde(default = "yes")]
+    pub compress_when_slow: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Endpoint {
@@ -80,6 +88,7 @@ impl Endpoint {
             extra_roots_pem: Vec::new(),
             timeout: Duration::from_secs(30),
             compress: false,
+            compress_when_slow: true,
         }
     }
 

@@ -227,6 +227,8 @@ struct Shared {
     next_id: AtomicU64,
     /// Times a server answered after its client spoke, over all connections.
     round_trips: AtomicUsize,
+    /// Bytes forwarded to the server and to the client, over all connections.
+    forwarded: [AtomicU64; 2],
     /// Connections whose client spoke and whose server has not answered
     /// yet, and the most there ever were at once.
     waiting_now: AtomicUsize,
@@ -327,6 +329,7 @@ impl Proxy {
             peak: AtomicUsize::new(0),
             next_id: AtomicU64::new(0),
             round_trips: AtomicUsize::new(0),
+            forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
             waiting_now: AtomicUsize::new(0),
             peak_waiting: AtomicUsize::new(0),
             sockets: Mutex::new(HashMap::new()),
@@ -396,6 +399,12 @@ impl Proxy {
     /// answer pays one per command.
     pub fn round_trips(&self) -> usize {
         self.shared.round_trips.load(Ordering::SeqCst)
+    }
+
+    /// Bytes forwarded in `dir` so far, summed over connections: what
+    /// crossed the "link" (compressed, when the connection is).
+    pub fn bytes(&self, dir: Direction) -> u64 {
+        self.shared.forwarded[usize::from(dir == Direction::ToClient)].load(Ordering::SeqCst)
     }
 
     /// The most connections that were waiting for their server's answer at
@@ -786,6 +795,8 @@ fn pump(
         }
         dst.write_all(&out[..limit])?;
         passed += limit;
+        shared.forwarded[usize::from(dir == Direction::ToClient)]
+            .fetch_add(limit as u64, Ordering::SeqCst);
         if let Some(rate) = plan.rate {
             let secs = limit as f64 / rate as f64;
             sleep_unless_stopped(Duration::from_secs_f64(secs), shared);

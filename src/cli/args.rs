@@ -536,7 +536,7 @@ macro_rules! side_args {
     ($name:ident, $n:literal, $host:ident, $port:ident, $user:ident, $passfile:ident, $tls:ident, $ssl:ident,
      $starttls:ident, $plain:ident, $pin:ident, $cafile:ident, $timeout:ident, $authmech:ident, $authuser:ident,
      $keychain:ident, $oauthaccesstoken:ident, $oauth:ident, $serviceaccount:ident,
-     $clientcredentials:ident, $compress:ident) => {
+     $clientcredentials:ident, $compress:ident, $nocompress:ident) => {
         #[derive(Args, Clone)]
         pub(crate) struct $name {
             #[arg(long = concat!("host", $n), help = concat!("Server name of side ", $n, "; `auto` finds it from --user", $n, "'s email address (see `mailferry discover`)."))]
@@ -592,6 +592,9 @@ macro_rules! side_args {
             #[doc = "Compress the connection (COMPRESS=DEFLATE) when the server offers it: for slow links."]
             #[arg(long = concat!("compress", $n))]
             $compress: bool,
+            #[doc = "Never compress the connection, not even when the link is measured slow (by default it is compressed then, where the server offers it)."]
+            #[arg(long = concat!("nocompress", $n), conflicts_with = concat!("compress", $n))]
+            $nocompress: bool,
         }
 
         impl From<$name> for Side {
@@ -616,6 +619,7 @@ macro_rules! side_args {
                     serviceaccount: a.$serviceaccount,
                     clientcredentials: a.$clientcredentials,
                     compress: a.$compress,
+                    nocompress: a.$nocompress,
                     row_password: None,
                     lookup: LookupArgs::default(),
                 }
@@ -645,7 +649,8 @@ side_args!(
     oauth1,
     serviceaccount1,
     clientcredentials1,
-    compress1
+    compress1,
+    nocompress1
 );
 side_args!(
     Side2,
@@ -668,7 +673,8 @@ side_args!(
     oauth2,
     serviceaccount2,
     clientcredentials2,
-    compress2
+    compress2,
+    nocompress2
 );
 
 #[cfg(test)]

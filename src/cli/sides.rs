@@ -39,6 +39,8 @@ pub(crate) struct Side {
     pub(crate) serviceaccount: Option<PathBuf>,
     pub(crate) clientcredentials: Option<String>,
     pub(crate) compress: bool,
+    /// Never compress, not even on a link measured slow.
+    pub(crate) nocompress: bool,
     /// A password from a --mailboxes list's row.
     pub(crate) row_password: Option<Secret<String>>,
     /// Where `--hostN auto` looks.
@@ -139,6 +141,7 @@ impl Side {
         }
         endpoint.timeout = Duration::from_secs_f64(self.timeout);
         endpoint.compress = self.compress;
+        endpoint.compress_when_slow = !self.nocompress;
         if let Some(pin) = &self.pin {
             endpoint.pinned_certificate =
                 Some(Fingerprint::parse(pin).with_context(|| format!("--pin-cert{n}"))?);

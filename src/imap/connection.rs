@@ -5,6 +5,7 @@
 //! [`Connection`] into a [`Session`].
 
 use super::capability::Capabilities;
+use super::link::LinkGauge;
 use super::tls;
 use super::transport::Transport;
 use super::wire::{self, Line, Status};
@@ -423,13 +424,20 @@ impl Connection {
                 ));
             }
         };
-        let inner = if endpoint.compress {
+        let (mut inner, compressed) = if endpoint.compress {
             compress(inner, &endpoint).await?
         } else {
-            inner
+            (inner, false)
+        };
+        let activity = {
+            let stream: &mut Transport = inner.as_mut();
+            stream.activity().clone()
         };
         let mut session = Session {
-            inner,
+            inner: Some(inner),
+            activity,
+            link: LinkGauge::default(),
+            compressed,
             endpoint,
             credentials: credentials.clone(),
             capabilities: Capabilities::default(),
@@ -447,11 +455,11 @@ impl Connection {
 }
 
 /// Turns on COMPRESS=DEFLATE (RFC 4978) when the server offers it; a server
-/// without it is used as it is.
+/// without it is used as it is. Says whether the connection is compressed.
 async fn compress(
     mut inner: async_imap::Session<Transport>,
     endpoint: &Endpoint,
-) -> Result<async_imap::Session<Transport>, Error> {
+) -> Result<(async_imap::Session<Transport>, bool), Error> {
     let failed = |e: async_imap::error::Error| {
         Error::new(Problem::Protocol {
             host: endpoint.host.clone(),
@@ -465,11 +473,11 @@ async fn compress(
         .has_str("COMPRESS=DEFLATE");
     if !offered {
         tracing::debug!("the server does not offer COMPRESS=DEFLATE");
-        return Ok(inner);
+        return Ok((inner, false));
     }
     let inner = inner.compress(Transport::deflate).await.map_err(failed)?;
     tracing::debug!("compressed connection");
-    Ok(inner)
+    Ok((inner, true))
 }
 
 /// How a sign-in goes on the wire.

@@ -206,7 +206,8 @@ impl Session {
                 return Ok(None);
             }
             let wait = (until - now).min(TICK);
-            let stream: &mut super::transport::Transport = self.inner.as_mut();
+            let stream: &mut super::transport::Transport =
+                super::live(&mut self.inner, &host)?.as_mut();
             // Reading one byte either takes it or leaves it: a wait that
             // ends first loses nothing.
             match tokio::time::timeout(wait, stream.read_u8()).await {

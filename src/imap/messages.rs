@@ -800,6 +800,8 @@ impl Session {
             return Err(too_large()
                 .with_detail(format!("message UID {} is {expected_bytes} bytes", uids[0])));
         }
+        self.compress_if_link_bound().await?;
+        let started = std::time::Instant::now();
         let set = uid_set(uids);
         let (mut messages, outcome) = self
             .with_timeout(move |s| {
@@ -839,6 +841,8 @@ impl Session {
         if let Err(text) = outcome {
             return Err(self.refused("read the messages".to_owned(), &text));
         }
+        let bytes = messages.iter().map(|m| m.body.len() as u64).sum();
+        self.measure_link(bytes, started.elapsed());
         messages.sort_by_key(|m| m.uid);
         messages.dedup_by_key(|m| m.uid);
         Ok(messages)
@@ -864,6 +868,7 @@ impl Session {
             return Ok(Vec::new());
         }
         let mailbox = self.quoted(wire_name, "the folder name")?;
+        self.compress_if_link_bound().await?;
         let mut fell_back = false;
         if items.len() > 1 && self.capabilities.has("MULTIAPPEND") && !self.multiappend_refused {
             let outcome = self.timed_append(&mailbox, items).await?;
@@ -948,6 +953,10 @@ impl Session {
         items: &[AppendItem<'_>],
     ) -> Result<Done, Error> {
         let tag = self.next_raw_tag();
+        // How fast the messages went, for the link's measure: the time
+        // spent waiting for the server's `+` is round trips, not the link.
+        let started = std::time::Instant::now();
+        let mut waited = std::time::Duration::ZERO;
         let mut pending = format!("{tag} APPEND {mailbox}").into_bytes();
         let mut unwaited: Vec<&[u8]> = Vec::new();
         for item in items {
@@ -975,15 +984,21 @@ impl Session {
             // Send up to the literal's announcement, wait for "+".
             self.write_raw(&pending).await?;
             pending.clear();
+            let asked = std::time::Instant::now();
             if let Some(done) = self.wait_continuation(&tag).await? {
                 return self.trusted(done, &unwaited).await;
             }
+            waited += asked.elapsed();
             self.write_raw(item.body).await?;
         }
         pending.extend_from_slice(b"\r\n");
         self.write_raw(&pending).await?;
         crate::crashpoint::hit("after_literal");
         let done = self.read_done(&tag).await?;
+        if done.ok {
+            let bytes = items.iter().map(|i| i.body.len() as u64).sum();
+            self.measure_link(bytes, started.elapsed().saturating_sub(waited));
+        }
         self.trusted(done, &unwaited).await
     }
 
@@ -1050,8 +1065,9 @@ impl Session {
     }
 
     pub(super) async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        let stream: &mut super::transport::Transport = self.inner.as_mut();
         let host = self.endpoint.host.clone();
+        let stream: &mut super::transport::Transport =
+            super::live(&mut self.inner, &host)?.as_mut();
         let result = async {
             stream.write_all(bytes).await?;
             stream.flush().await
@@ -1084,7 +1100,10 @@ impl Session {
     /// or anything else (untagged data, which is ignored here). A `BYE`
     /// ends the session.
     async fn read_reply(&mut self, tag: &str) -> Result<Reply, Error> {
-        let response = match self.inner.read_response().await {
+        let response = match super::live(&mut self.inner, &self.endpoint.host)?
+            .read_response()
+            .await
+        {
             Ok(Some(r)) => r,
             Ok(None) => {
                 return Err(Error::new(Problem::ConnectionLost {

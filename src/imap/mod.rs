@@ -13,6 +13,7 @@
 pub mod capability;
 mod connection;
 pub mod idle;
+pub mod link;
 pub mod messages;
 mod rename;
 mod status;
@@ -55,6 +56,24 @@ async fn guarded<F: Future>(host: &str, stage: Stage, fut: F) -> Result<F::Outpu
             )))
         }
     }
+}
+
+/// The session's connection, or a lost connection when a refused COMPRESS
+/// took it.
+fn live<'a>(
+    inner: &'a mut Option<async_imap::Session<Transport>>,
+    host: &str,
+) -> Result<&'a mut async_imap::Session<Transport>, Error> {
+    inner.as_mut().ok_or_else(|| compress_took(host))
+}
+
+/// The connection a refused COMPRESS took.
+fn compress_took(host: &str) -> Error {
+    Error::new(Problem::ConnectionLost {
+        host: host.to_owned(),
+        stage: Stage::Working,
+    })
+    .with_detail("the server refused to compress the connection")
 }
 
 /// Runs `fut` until it is done, or until nothing has moved on the
@@ -172,7 +191,17 @@ fn prefix_of(delimiter: &str, top: &[Listed], inbox_children: bool) -> String {
 
 /// A signed-in IMAP session.
 pub struct Session {
-    inner: async_imap::Session<Transport>,
+    /// The connection; `None` only after a COMPRESS the server refused,
+    /// which took it (async-imap's `compress` consumes the session): every
+    /// use is then a lost connection, and the caller reconnects.
+    inner: Option<async_imap::Session<Transport>>,
+    /// When bytes last moved on the connection (shared by its layers).
+    activity: transport::Activity,
+    /// How fast message bytes moved on connections to this server: shared
+    /// by every connection that came from this one.
+    link: link::LinkGauge,
+    /// Is the connection compressed?
+    compressed: bool,
     endpoint: Endpoint,
     capabilities: Capabilities,
     /// Counter for the tags of commands we write ourselves (`MF1`, …),
@@ -307,6 +336,7 @@ impl Session {
         let mut old = std::mem::replace(self, fresh);
         self.multiappend_refused = old.multiappend_refused;
         self.sync_only = old.sync_only.clone();
+        self.link = old.link.clone();
         self.raw_tag = old.raw_tag;
         self.permit = old.permit.take();
         // The old connection is dropped without LOGOUT: it may be out of step.
@@ -341,11 +371,13 @@ impl Session {
         let credentials = self.credentials.clone();
         let multiappend_refused = self.multiappend_refused;
         let sync_only = self.sync_only.clone();
+        let link = self.link.clone();
         async move {
             let permit = permit?;
             let mut fresh = Session::connect(&endpoint, &credentials).await?;
             fresh.multiappend_refused = multiappend_refused;
             fresh.sync_only = sync_only;
+            fresh.link = link;
             fresh.permit = permit;
             Ok(fresh)
         }
@@ -390,7 +422,7 @@ impl Session {
         let timeout = self.endpoint.timeout;
         let host = self.endpoint.host.clone();
         let activity = self.activity();
-        let command = guarded(&host, Stage::Working, f(&mut self.inner));
+        let command = guarded(&host, Stage::Working, f(live(&mut self.inner, &host)?));
         match until_silent(&activity, timeout, command).await {
             Some(Ok(Ok(v))) => Ok(v),
             Some(Ok(Err(e))) => Err(self.working_error(e)),
@@ -399,10 +431,62 @@ impl Session {
         }
     }
 
+    /// Compresses the connection from now on (COMPRESS=DEFLATE, RFC 4978)
+    /// when the link to this server was measured slow ([`link`]), the
+    /// server offers it and the endpoint allows it. Asked between
+    /// commands, before a transfer of messages. A server that refuses
+    /// (which takes the connection with it: a lost connection the caller
+    /// recovers from as from any other) is not asked again.
+    pub(crate) async fn compress_if_link_bound(&mut self) -> Result<(), Error> {
+        if self.compressed
+            || !self.endpoint.compress_when_slow
+            || !self.capabilities.has("COMPRESS=DEFLATE")
+            || !self.link.worth_compressing()
+        {
+            return Ok(());
+        }
+        // Asked once per connection, whatever the answer.
+        self.compressed = true;
+        let host = self.endpoint.host.clone();
+        let measured = self.link.measured();
+        let Some(inner) = self.inner.take() else {
+            return Err(compress_took(&host));
+        };
+        let activity = self.activity();
+        let asked = guarded(&host, Stage::Working, inner.compress(Transport::deflate));
+        match until_silent(&activity, self.endpoint.timeout, asked).await {
+            Some(Ok(Ok(compressed))) => {
+                tracing::info!(
+                    host,
+                    rate_bytes_per_sec = measured.rate().unwrap_or_default() as u64,
+                    "the link is slow: connection compressed"
+                );
+                self.inner = Some(compressed);
+                Ok(())
+            }
+            outcome => {
+                let why = match outcome {
+                    Some(Ok(Err(e))) => e.to_string(),
+                    Some(Err(e)) => e.to_string(),
+                    _ => "no answer".to_owned(),
+                };
+                tracing::warn!(host, "the server did not compress the connection: {why}");
+                self.link.compress_refused();
+                Err(compress_took(&host).with_detail(format!(
+                    "the server refused to compress the connection: {why}"
+                )))
+            }
+        }
+    }
+
+    /// Counts a transfer of message bytes towards the link's measure.
+    pub(crate) fn measure_link(&self, bytes: u64, took: std::time::Duration) {
+        self.link.record(bytes, took);
+    }
+
     /// When bytes last moved on this session's connection.
     fn activity(&mut self) -> transport::Activity {
-        let stream: &mut Transport = self.inner.as_mut();
-        stream.activity().clone()
+        self.activity.clone()
     }
 
     /// The connection said nothing for the endpoint's timeout.
@@ -446,7 +530,7 @@ impl Session {
             let mut atoms: Option<Vec<String>> = None;
             let mut open = 2;
             while open > 0 {
-                let response = match self.inner.read_response().await {
+                let response = match live(&mut self.inner, &host)?.read_response().await {
                     Ok(Some(r)) => r,
                     Ok(None) => {
                         return Err(Error::new(Problem::ConnectionLost {
@@ -585,7 +669,7 @@ impl Session {
                 };
                 let kind = *kind;
                 let tag = &tags[all.len()];
-                let response = match self.inner.read_response().await {
+                let response = match live(&mut self.inner, &host)?.read_response().await {
                     Ok(Some(r)) => r,
                     Ok(None) => {
                         return Err(Error::new(Problem::ConnectionLost {
@@ -762,7 +846,7 @@ impl Session {
         match until_silent(
             &activity,
             timeout,
-            self.inner.run_command_and_check_ok(&command),
+            live(&mut self.inner, &self.endpoint.host)?.run_command_and_check_ok(&command),
         )
         .await
         {
@@ -859,7 +943,9 @@ impl Session {
 
     /// Signs out politely. Errors are ignored: the session is over either way.
     pub async fn logout(mut self) {
-        let _ = tokio::time::timeout(self.endpoint.timeout, self.inner.logout()).await;
+        if let Some(inner) = self.inner.as_mut() {
+            let _ = tokio::time::timeout(self.endpoint.timeout, inner.logout()).await;
+        }
         // A place in a server's budget is given back a moment after the
         // connection closed, not at the same instant: the server (and
         // anything between) sees the close a little later, and a mailbox

@@ -128,7 +128,8 @@ impl Session {
     /// literals it announces with the rest of the line after each.
     async fn read_raw_response(&mut self) -> Result<Vec<u8>, Error> {
         let host = self.endpoint.host.clone();
-        let stream: &mut super::transport::Transport = self.inner.as_mut();
+        let stream: &mut super::transport::Transport =
+            super::live(&mut self.inner, &host)?.as_mut();
         let mut out = Vec::new();
         loop {
             let byte = stream

@@ -2,7 +2,8 @@
 //! `imap_zlib`: a migration over compressed connections arrives exact, and
 //! the message text never crosses the wire as it is. The proxy in front of
 //! each server cuts any connection on which a marker from the bodies shows
-//! up in clear, so the same run without compression must fail.
+//! up in clear, so the same run without compression must fail. And on a
+//! slow link the connections are compressed without being asked.
 
 use crate::common::{self, migrate_sessions};
 use mailferry::endpoint::{Credentials, Endpoint, Security};
@@ -27,6 +28,7 @@ fn endpoint(proxy: &Proxy, compress: bool) -> Endpoint {
         .with_port(proxy.port());
     e.timeout = Duration::from_secs(10);
     e.compress = compress;
+    e.compress_when_slow = compress;
     e
 }
 
@@ -102,4 +104,71 @@ async fn compressed_connections_copy_exactly_and_never_show_the_text() {
         "INBOX",
         "every message exact, flags and dates included",
     );
+}
+
+/// Mail-like text: words from a small vocabulary in a varying order, as
+/// compressible as real letters (not one phrase repeated).
+fn letter(i: usize, bytes: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "invoice", "delivery", "Monday", "the", "order", "of", "flour", "bakery", "please",
+        "confirm", "and", "we", "will", "send", "a", "new", "price", "list", "for", "March",
+        "thanks", "regards", "oven", "repair", "customer", "table", "booking", "at",
+    ];
+    let mut text = format!(
+        "From: supplier{i}@example.net\r\nSubject: Order {i}\r\nMessage-ID: <slow{i}@x>\r\n\r\n"
+    );
+    let mut seed = 0x9E37_79B9_u64 ^ i as u64;
+    while text.len() < bytes {
+        for _ in 0..12 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            text.push_str(WORDS[(seed >> 33) as usize % WORDS.len()]);
+            text.push(' ');
+        }
+        text.push_str("\r\n");
+    }
+    text.into_bytes()
+}
+
+#[tokio::test]
+async fn a_slow_link_is_compressed_without_being_asked_and_the_copy_is_exact() {
+    let (src, dst) = (server(), server());
+    let messages: Vec<Message> = (0..80).map(|i| Message::new(letter(i, 100_000))).collect();
+    let total: u64 = messages.iter().map(|m| m.body.len() as u64).sum();
+    src.append("alice", "INBOX", &messages);
+    // Each server behind a 1 MB/s link: a tenth of what counts as slow.
+    let slow = Fault::Bandwidth {
+        bytes_per_sec: 1_000_000,
+    };
+    let from_src = Proxy::with_fault(src.addr_plain(), slow.clone());
+    let from_dst = Proxy::with_fault(dst.addr_plain(), slow);
+    let alice = Credentials::password("alice", "alicepass");
+    // Nobody asked for compression: the endpoints are as the CLI and the
+    // app make them by default.
+    let plain = |proxy: &Proxy| {
+        let mut e = Endpoint::new("127.0.0.1")
+            .with_security(Security::Plain)
+            .with_port(proxy.port());
+        e.timeout = Duration::from_secs(20);
+        e
+    };
+    assert!(!plain(&from_src).compress && plain(&from_src).compress_when_slow);
+    let source = Session::connect(&plain(&from_src), &alice).await.unwrap();
+    let dest = Session::connect(&plain(&from_dst), &alice).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Batches of 2 MB: the first one measures the link, the rest go compressed.
+    let options = Options {
+        batch_bytes: 2 * 1024 * 1024,
+        ..Options::default()
+    };
+    let report = migrate_sessions(source, dest, &dir.path().join("state.db"), &options)
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+    common::assert_folder_same(&src, &dst, "INBOX", "every message exact");
+    // Fewer bytes crossed each link than the messages hold: both sides
+    // compressed once the first batch showed the link slow.
+    let read = from_src.bytes(Direction::ToClient);
+    let written = from_dst.bytes(Direction::ToServer);
+    assert!(read < total * 3 / 4, "read {read} of {total} bytes");
+    assert!(written < total * 3 / 4, "wrote {written} of {total} bytes");
 }
