@@ -172,3 +172,44 @@ async fn a_slow_link_is_compressed_without_being_asked_and_the_copy_is_exact() {
     assert!(read < total * 3 / 4, "read {read} of {total} bytes");
     assert!(written < total * 3 / 4, "wrote {written} of {total} bytes");
 }
+
+#[tokio::test]
+async fn a_server_that_refuses_to_compress_is_copied_from_uncompressed() {
+    let (src, dst) = (server(), server());
+    let messages: Vec<Message> = (0..50).map(|i| Message::new(letter(i, 100_000))).collect();
+    let total: u64 = messages.iter().map(|m| m.body.len() as u64).sum();
+    src.append("alice", "INBOX", &messages);
+    // A slow source whose COMPRESS commands arrive as one it doesn't know.
+    let from_src = Proxy::with_fault(
+        src.addr_plain(),
+        Fault::All(vec![
+            Fault::Bandwidth {
+                bytes_per_sec: 1_000_000,
+            },
+            Fault::rewrite(Direction::ToServer, "COMPRESS DEFLATE", "COMPRESS SHRINK"),
+        ]),
+    );
+    let from_dst = Proxy::start(dst.addr_plain());
+    let alice = Credentials::password("alice", "alicepass");
+    let at = |proxy: &Proxy| {
+        let mut e = Endpoint::new("127.0.0.1")
+            .with_security(Security::Plain)
+            .with_port(proxy.port());
+        e.timeout = Duration::from_secs(20);
+        e
+    };
+    let source = Session::connect(&at(&from_src), &alice).await.unwrap();
+    let dest = Session::connect(&at(&from_dst), &alice).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        batch_bytes: 2 * 1024 * 1024,
+        ..Options::default()
+    };
+    let report = migrate_sessions(source, dest, &dir.path().join("state.db"), &options)
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+    common::assert_folder_same(&src, &dst, "INBOX", "every message exact");
+    // It was asked (and refused) once, then the copy went on uncompressed.
+    assert!(from_src.bytes(Direction::ToClient) >= total);
+}
