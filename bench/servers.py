@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 class Dovecot:
-    def __init__(self, root: str, name: str, separator: str, fsync: str):
+    def __init__(self, root: str, name: str, separator: str, fsync: str, compress: bool = False):
         self.name = name
+        self.compress = compress  # offer COMPRESS=DEFLATE (imap_zlib), as Gmail does
         self.dir = os.path.join(root, name)
         self.home = os.path.join(self.dir, "home", USER)
         self.separator = separator
@@ -103,6 +104,7 @@ service imap {{
 }}
 protocol imap {{
   mail_max_userip_connections = 100
+{"  mail_plugins = $mail_plugins imap_zlib" if self.compress else ""}
 }}
 """)
 

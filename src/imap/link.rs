@@ -25,8 +25,15 @@ pub const LINK_BOUND_BELOW: f64 = 10_000_000.0;
 /// the link: it is not counted.
 pub const MIN_SAMPLE_BYTES: u64 = 1 << 20;
 
-/// How many bytes must have been measured before deciding.
-pub const DECIDE_AFTER_BYTES: u64 = 2 << 20;
+/// How many bytes must have been measured before deciding: one transfer
+/// of [`MIN_SAMPLE_BYTES`] or more.
+pub const DECIDE_AFTER_BYTES: u64 = MIN_SAMPLE_BYTES;
+
+/// While the link to a server is being measured, a folder's first batch is
+/// kept to this many bytes, so that the measure (and with it the
+/// compression) comes within seconds even on a slow link, not after a
+/// whole batch of 16 MB.
+pub const MEASURING_BATCH_BYTES: u64 = 2 * MIN_SAMPLE_BYTES;
 
 /// What was measured so far, and what follows from it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -85,6 +92,11 @@ impl LinkGauge {
         self.lock().link_bound()
     }
 
+    /// Has nothing been decided yet (nor refused)?
+    pub fn undecided(&self) -> bool {
+        !self.1.load(Ordering::Relaxed) && self.lock().rate().is_none()
+    }
+
     /// What was measured so far.
     pub fn measured(&self) -> Measured {
         *self.lock()
@@ -104,12 +116,13 @@ mod tests {
     #[test]
     fn a_slow_link_is_link_bound_once_enough_was_measured() {
         let mut m = Measured::default();
-        // 1.5 MB at 1 MB/s: not yet enough to decide.
-        m.record(3 * MB / 2, Duration::from_millis(1500));
-        assert!(!m.link_bound());
+        // 1.5 MB at 1 MB/s.
         m.record(3 * MB / 2, Duration::from_millis(1500));
         assert_eq!(m.rate(), Some(1_000_000.0));
         assert!(m.link_bound());
+        // A faster transfer later counts with it.
+        m.record(3 * MB / 2, Duration::from_millis(100));
+        assert_eq!(m.rate(), Some(1_875_000.0));
     }
 
     #[test]

@@ -1467,6 +1467,11 @@ impl<'s> ReadOnly<'s> {
         self.0.examine(wire_name).await
     }
 
+    /// [`Session::measuring_link`].
+    pub(crate) fn measuring_link(&self) -> bool {
+        self.0.measuring_link()
+    }
+
     /// [`Session::examine_listed`].
     pub async fn examine_listed(
         &mut self,

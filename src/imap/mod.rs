@@ -479,6 +479,17 @@ impl Session {
         }
     }
 
+    /// Is the link to this server still being measured, with compression
+    /// to follow if it is slow (the server offers it, the endpoint allows
+    /// it, nothing decided yet)? A folder's first batch is then kept to
+    /// [`link::MEASURING_BATCH_BYTES`].
+    pub(crate) fn measuring_link(&self) -> bool {
+        !self.compressed
+            && self.endpoint.compress_when_slow
+            && self.capabilities.has("COMPRESS=DEFLATE")
+            && self.link.undecided()
+    }
+
     /// Counts a transfer of message bytes towards the link's measure.
     pub(crate) fn measure_link(&self, bytes: u64, took: std::time::Duration) {
         self.link.record(bytes, took);

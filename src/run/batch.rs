@@ -23,12 +23,18 @@ pub(super) fn split_batches(
     to_copy: &[Candidate],
     messages: usize,
     bytes: u64,
+    first_bytes: u64,
 ) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < to_copy.len() {
         let mut end = start;
         let mut sum = 0u64;
+        let bytes = if out.is_empty() {
+            first_bytes.min(bytes)
+        } else {
+            bytes
+        };
         while end < to_copy.len()
             && (end == start
                 || (end - start < messages && sum + to_copy[end].message.size <= bytes))

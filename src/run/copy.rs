@@ -503,7 +503,14 @@ pub(super) async fn copy_folder(
     };
     let mut dropped: BTreeSet<String> = BTreeSet::new();
     let (batch_messages, batch_bytes) = pace.lock().await.batch_limits(options);
-    let batches = split_batches(&to_copy, batch_messages, batch_bytes);
+    // While a link is still being measured, a small first batch measures it
+    // early (and the rest may then go compressed).
+    let first_bytes = if source.measuring_link() || dest.measuring_link() {
+        crate::imap::link::MEASURING_BATCH_BYTES
+    } else {
+        batch_bytes
+    };
+    let batches = split_batches(&to_copy, batch_messages, batch_bytes, first_bytes);
     // A batch read ahead, with its bytes counted in the run's total.
     let mut next_bodies: Option<(Bodies, Held<'_>)> = None;
     let src_folder = SourceFolder {

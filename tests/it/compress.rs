@@ -155,14 +155,16 @@ async fn a_slow_link_is_compressed_without_being_asked_and_the_copy_is_exact() {
     let source = Session::connect(&plain(&from_src), &alice).await.unwrap();
     let dest = Session::connect(&plain(&from_dst), &alice).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // Batches of 2 MB: the first one measures the link, the rest go compressed.
-    let options = Options {
-        batch_bytes: 2 * 1024 * 1024,
-        ..Options::default()
-    };
-    let report = migrate_sessions(source, dest, &dir.path().join("state.db"), &options)
-        .await
-        .unwrap();
+    // The default batches (16 MB): the folder's first batch is kept small
+    // while the link is measured, and the rest goes compressed.
+    let report = migrate_sessions(
+        source,
+        dest,
+        &dir.path().join("state.db"),
+        &Options::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.failed(), 0, "{report:?}");
     common::assert_folder_same(&src, &dst, "INBOX", "every message exact");
     // Fewer bytes crossed each link than the messages hold: both sides
