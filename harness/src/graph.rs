@@ -45,6 +45,9 @@ pub struct GraphRequest {
 struct Store {
     next_id: u64,
     user: String,
+    /// The mailbox's other addresses (its `proxyAddresses`): Graph finds
+    /// the user by none of them, only `/me` reaches the mailbox then.
+    aliases: Vec<String>,
     time_zone: String,
     folders: Vec<Value>,
     /// id → (folder id, contact, photo).
@@ -169,6 +172,17 @@ impl GraphServer {
     /// The CA certificate (PEM) the server's certificate is issued by.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// Gives the mailbox another address (an alias, in its
+    /// `proxyAddresses`). As in Microsoft 365, `/users/{alias}` is not a
+    /// valid user; `/me` of its owner's sign-in reaches the mailbox.
+    pub fn add_alias(&self, alias: &str) {
+        self.store
+            .lock()
+            .unwrap()
+            .aliases
+            .push(alias.to_ascii_lowercase());
     }
 
     /// Answers the `n`-th creation of a contact or event with `429` and
@@ -946,8 +960,22 @@ fn handle(
     if authorization != format!("Bearer {GRAPH_TOKEN}") || revoked {
         return error(401, "InvalidAuthenticationToken", "Access token is empty.");
     }
-    let base = format!("/v1.0/users/{}", s.user);
     let lower = path.to_ascii_lowercase();
+    if method == "GET" && lower == "/v1.0/me" {
+        let proxy: Vec<String> = std::iter::once(format!("SMTP:{}", s.user))
+            .chain(s.aliases.iter().map(|a| format!("smtp:{a}")))
+            .collect();
+        return ok(
+            200,
+            json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(mail,userPrincipalName,proxyAddresses)/$entity",
+                   "mail": s.user, "userPrincipalName": s.user, "proxyAddresses": proxy}),
+        );
+    }
+    let base = if lower.starts_with("/v1.0/me/") {
+        "/v1.0/me".to_owned()
+    } else {
+        format!("/v1.0/users/{}", s.user)
+    };
     let Some(rest) = lower.starts_with(&base).then(|| &path[base.len()..]) else {
         return error(
             404,

@@ -182,11 +182,14 @@ impl Issuer {
 /// The delegated Microsoft Graph permissions the contacts and calendars
 /// copy asks the owner for: their contacts and calendars (read and write),
 /// their mailbox's time zone (for all-day and floating times), and a
-/// refresh token (`offline_access`) for a copy that outlives an hour.
-pub const GRAPH_SCOPES: [&str; 4] = [
+/// refresh token (`offline_access`) for a copy that outlives an hour, and
+/// their own profile (`User.Read`: which addresses are theirs, so that an
+/// alias they type names their own mailbox).
+pub const GRAPH_SCOPES: [&str; 5] = [
     "https://graph.microsoft.com/Contacts.ReadWrite",
     "https://graph.microsoft.com/Calendars.ReadWrite",
     "https://graph.microsoft.com/MailboxSettings.Read",
+    "https://graph.microsoft.com/User.Read",
     "offline_access",
 ];
 

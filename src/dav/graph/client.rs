@@ -89,6 +89,8 @@ pub struct Graph {
     /// Events are created with their attendees (Outlook then sends each an
     /// invitation); else without them.
     attendees: bool,
+    /// The mailbox's base address, found on the first request ([`Graph::base`]).
+    base: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Graph {
@@ -155,6 +157,7 @@ impl Graph {
             agent,
             sent: Mutex::new(VecDeque::new()),
             attendees: true,
+            base: std::sync::OnceLock::new(),
         })
     }
 
@@ -187,13 +190,63 @@ impl Graph {
         format!("{}@{}", self.user, self.api)
     }
 
-    /// The mailbox's base address, `{api}/v1.0/users/{user}`.
+    /// The mailbox's base address: `{api}/v1.0/me` when the owner signed
+    /// in (delegated) and the mailbox is theirs by any of their addresses,
+    /// else `{api}/v1.0/users/{user}`. Graph finds a user by their primary
+    /// address or user name only: an alias the owner typed would be "not a
+    /// valid user" there.
     fn base(&self) -> String {
-        format!(
-            "{}/v1.0/users/{}",
-            self.api,
-            crate::auth::oauth::percent_encode(&self.user)
-        )
+        self.base
+            .get_or_init(|| {
+                let users = format!(
+                    "{}/v1.0/users/{}",
+                    self.api,
+                    crate::auth::oauth::percent_encode(&self.user)
+                );
+                match self.signed_in_addresses() {
+                    Some(own) if own.iter().any(|a| a.eq_ignore_ascii_case(self.user.trim())) => {
+                        format!("{}/v1.0/me", self.api)
+                    }
+                    _ => users,
+                }
+            })
+            .clone()
+    }
+
+    /// With a delegated sign-in, the addresses of the user who signed in:
+    /// their primary address, user name and every alias (`proxyAddresses`);
+    /// `None` for the app's sign-in, or when Graph doesn't say (a sign-in
+    /// consented before `User.Read` was asked for): the mailbox is then
+    /// addressed by the name given, as before.
+    fn signed_in_addresses(&self) -> Option<Vec<String>> {
+        if !matches!(self.auth, GraphAuth::Delegated(_)) {
+            return None;
+        }
+        let token = self.token().ok()?;
+        let url = format!(
+            "{}/v1.0/me?$select=mail,userPrincipalName,proxyAddresses",
+            self.api
+        );
+        self.pace();
+        let (reply, _) = self.send_once("GET", &url, None, &[], &token, &[]).ok()?;
+        if !reply.ok() {
+            tracing::debug!(status = reply.status, "Graph did not say who signed in");
+            return None;
+        }
+        let me = reply.json();
+        let mut own: Vec<String> = ["mail", "userPrincipalName"]
+            .iter()
+            .filter_map(|k| me[k].as_str().map(str::to_owned))
+            .collect();
+        for a in me["proxyAddresses"].as_array().into_iter().flatten() {
+            // "SMTP:primary@…", "smtp:alias@…" (other kinds: "SIP:", "X500:").
+            if let Some((kind, address)) = a.as_str().and_then(|a| a.split_once(':')) {
+                if kind.eq_ignore_ascii_case("smtp") {
+                    own.push(address.to_owned());
+                }
+            }
+        }
+        Some(own)
     }
 
     fn unreachable(&self, detail: String) -> DavError {
