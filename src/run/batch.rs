@@ -4,6 +4,7 @@
 //! destination, over several connections when the batch is large, with an
 //! intent recorded before and a confirmation after.
 
+use super::pace::Held;
 use super::{not_copied, Candidate, Clock, FolderJob, FolderReport, FolderStop};
 use crate::error::{Error, Problem};
 use crate::event::{Event, EventSink};
@@ -48,12 +49,14 @@ pub(super) fn split_batches(
     out
 }
 
-/// The whole messages of a batch, from the source.
 /// A batch's messages as the source delivered them, and those it refused
-/// to deliver (with its words).
-pub(super) struct Bodies {
+/// to deliver (with its words). Their bytes are counted in the run's
+/// [`InFlight`](super::pace::InFlight) for as long as they are held: a
+/// batch can't be read without a [`Held`] to carry.
+pub(super) struct Bodies<'f> {
     messages: Vec<FetchedMessage>,
     refused: BTreeMap<u32, String>,
+    _held: Held<'f>,
 }
 
 /// Fetches a batch. A source that refuses the batch (Gmail: "Some
@@ -64,11 +67,12 @@ pub(super) struct Bodies {
 /// alone, or drops a fresh connection twice while sending it; a server
 /// that can't be reached again is the folder's problem (retried as a
 /// whole).
-pub(super) async fn fetch_batch(
+pub(super) async fn fetch_batch<'f>(
     source: &mut ReadOnly<'_>,
     folder: &SourceFolder<'_>,
     batch: &[Candidate],
-) -> Result<Bodies, Error> {
+    held: Held<'f>,
+) -> Result<Bodies<'f>, Error> {
     let uids: Vec<u32> = batch.iter().map(|c| c.meta.uid).collect();
     let expected: u64 = batch.iter().map(|c| c.message.size).sum();
     let err = match source.fetch_bodies(&uids, expected).await {
@@ -76,6 +80,7 @@ pub(super) async fn fetch_batch(
             return Ok(Bodies {
                 messages,
                 refused: BTreeMap::new(),
+                _held: held,
             })
         }
         Err(e) => e,
@@ -92,6 +97,7 @@ pub(super) async fn fetch_batch(
     let mut bodies = Bodies {
         messages: Vec::with_capacity(batch.len()),
         refused: BTreeMap::new(),
+        _held: held,
     };
     for c in batch {
         let mut broken = 0;
@@ -197,7 +203,7 @@ impl SourceFolder<'_> {
 /// fetched from the source; its result is returned (a failure there is the
 /// next batch's, not this one's: this one is recorded first).
 #[allow(clippy::too_many_arguments)] // the batch needs both sides, the store and the folder's context
-pub(super) async fn copy_batch(
+pub(super) async fn copy_batch<'f>(
     source: &mut ReadOnly<'_>,
     src_folder: &SourceFolder<'_>,
     dest: &mut Session,
@@ -207,12 +213,12 @@ pub(super) async fn copy_batch(
     dest_folder: DestFolderId,
     dst_status: &FolderStatus,
     batch: &[Candidate],
-    bodies: Bodies,
-    following: Option<&[Candidate]>,
+    bodies: Bodies<'_>,
+    following: Option<(&[Candidate], Held<'f>)>,
     dropped: &mut BTreeSet<String>,
     report: &mut FolderReport,
     sink: &mut dyn EventSink,
-) -> Result<Option<Result<Bodies, Error>>, FolderStop> {
+) -> Result<Option<Result<Bodies<'f>, Error>>, FolderStop> {
     let now = job.now;
     let display = job.source_name.display().to_owned();
     let by_uid: BTreeMap<u32, _> = bodies.messages.into_iter().map(|m| (m.uid, m)).collect();
@@ -257,7 +263,7 @@ pub(super) async fn copy_batch(
     }
     let fetch_next = async {
         match following {
-            Some(next) => Some(fetch_batch(source, src_folder, next).await),
+            Some((next, held)) => Some(fetch_batch(source, src_folder, next, held).await),
             None => None,
         }
     };

@@ -512,7 +512,7 @@ pub(super) async fn copy_folder(
     };
     let batches = split_batches(&to_copy, batch_messages, batch_bytes, first_bytes);
     // A batch read ahead, with its bytes counted in the run's total.
-    let mut next_bodies: Option<(Bodies, Held<'_>)> = None;
+    let mut next_bodies: Option<Bodies<'_>> = None;
     let src_folder = SourceFolder {
         name: job.source_name,
         uid_validity: src_status.uid_validity,
@@ -613,14 +613,14 @@ pub(super) async fn copy_folder(
         },
         async {
             match first {
-                Some((batch, held)) => Some((fetch_batch(source, &src_folder, batch).await, held)),
+                Some((batch, held)) => Some(fetch_batch(source, &src_folder, batch, held).await),
                 None => None,
             }
         }
     );
     prepared?;
-    if let Some((bodies, held)) = fetched {
-        next_bodies = Some((bodies?, held));
+    if let Some(bodies) = fetched {
+        next_bodies = Some(bodies?);
     }
 
     // 6. Copy in batches. The source FETCH of the next batch overlaps the
@@ -649,22 +649,21 @@ pub(super) async fn copy_folder(
             report.dropped_keywords = dropped.into_iter().collect();
             return Err(stop);
         }
-        let (bodies, held) = match next_bodies.take() {
+        let bodies = match next_bodies.take() {
             Some(read) => read,
             None => {
                 let held = in_flight.hold(batch_bytes_now);
-                (fetch_batch(source, &src_folder, batch).await?, held)
+                fetch_batch(source, &src_folder, batch, held).await?
             }
         };
         // The next batch is read ahead only if the allowances and the
         // run's bytes in flight would let it go.
-        let (following, following_held) = {
+        let following = {
             let pace = pace.lock().await;
             batches
                 .get(i + 1)
                 .filter(|_| !options.cancel.is_cancelled())
                 .and_then(|r| read_ahead(&to_copy[r.clone()], &pace, in_flight, now))
-                .unzip()
         };
         let outcome = copy_batch(
             source,
@@ -683,8 +682,7 @@ pub(super) async fn copy_folder(
             sink,
         )
         .await;
-        // This batch's bodies are gone with the copy.
-        drop(held);
+        // This batch's bodies (and their count in flight) are gone with the copy.
         let fetched_next = match outcome {
             Ok(next) => next,
             Err(stop) => {
@@ -695,9 +693,9 @@ pub(super) async fn copy_folder(
         for c in batch {
             labelled.insert(c.message.fingerprint.clone());
         }
-        match fetched_next.zip(following_held) {
-            Some((Ok(bodies), held)) => next_bodies = Some((bodies, held)),
-            Some((Err(e), _)) => {
+        match fetched_next {
+            Some(Ok(bodies)) => next_bodies = Some(bodies),
+            Some(Err(e)) => {
                 report.dropped_keywords = dropped.into_iter().collect();
                 return Err(FolderStop::Fatal(e));
             }
