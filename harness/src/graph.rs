@@ -27,6 +27,9 @@ use crate::certs::TlsMaterial;
 /// The access token the token endpoint hands out.
 pub const GRAPH_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.graph-test.";
 
+/// The mailbox's user id (Entra ID object id).
+pub const USER_ID: &str = "5f1e7c8a-3b2d-4e6f-8a9b-0c1d2e3f4a5b";
+
 /// Items per page of a listing (small, so paging is exercised).
 const PAGE: usize = 3;
 
@@ -971,8 +974,34 @@ fn handle(
                    "mail": s.user, "userPrincipalName": s.user, "proxyAddresses": proxy}),
         );
     }
+    // Finding a user (app-only, User.Read.All): by primary address or id
+    // only, or by any address with a filter on proxyAddresses.
+    let user_entity = json!({"id": USER_ID, "mail": s.user, "userPrincipalName": s.user});
+    if method == "GET"
+        && (lower == format!("/v1.0/users/{}", s.user) || lower == format!("/v1.0/users/{USER_ID}"))
+    {
+        return ok(200, user_entity);
+    }
+    if method == "GET" && lower == "/v1.0/users" {
+        let filter = query
+            .get("$filter")
+            .cloned()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let found = std::iter::once(s.user.clone())
+            .chain(s.aliases.iter().cloned())
+            .any(|a| filter == format!("proxyaddresses/any(x:x eq 'smtp:{a}')"));
+        let value: Vec<Value> = if found { vec![user_entity] } else { Vec::new() };
+        return ok(
+            200,
+            json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,mail)", "value": value}),
+        );
+    }
+    let by_id = format!("/v1.0/users/{USER_ID}");
     let base = if lower.starts_with("/v1.0/me/") {
         "/v1.0/me".to_owned()
+    } else if lower.starts_with(&format!("{by_id}/")) {
+        by_id
     } else {
         format!("/v1.0/users/{}", s.user)
     };

@@ -109,7 +109,7 @@ pub use bearer::BearerFront;
 pub use dns::DnsServer;
 pub use dovecot::{Dovecot, DovecotBuilder};
 pub use gcs::{GcsRequest, GcsServer, SignedIn};
-pub use graph::{GraphRequest, GraphServer, GRAPH_TOKEN};
+pub use graph::{GraphRequest, GraphServer, GRAPH_TOKEN, USER_ID as GRAPH_USER_ID};
 pub use http::{HttpServer, Request};
 pub use imap::{Fetched, ImapSession, Message, Reply};
 pub use layout::{Layout, LayoutFolder};

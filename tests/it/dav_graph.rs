@@ -698,6 +698,40 @@ fn an_owner_who_types_an_alias_of_their_mailbox_reaches_it() {
     );
 }
 
+/// The organisation's app (app-only) given an alias of the mailbox: Graph
+/// finds users by primary address or id only, so the alias is looked up
+/// among the users' addresses and the mailbox reached by its id (before,
+/// every request was "not a valid user").
+#[test]
+fn the_apps_sign_in_given_an_alias_reaches_the_mailbox_by_its_id() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(5, 4);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = setup(&src.url(), tmp.path());
+    let alias = "robert.jones@office.example";
+    s.graph.add_alias(alias);
+    let at = s.args.iter().position(|a| a == "--graph2").unwrap();
+    s.args[at + 1] = alias.into();
+    let state = tmp.path().join("state.db").display().to_string();
+
+    let (code, report, out) = s.run("sync", &["--state", &state], &[]);
+    assert_eq!(code, Some(1), "the group card stays behind: {out}");
+    assert_eq!(sum(&report, "copied"), 4 + 4, "{out}");
+    let by_id = format!("/v1.0/users/{}/", mailferry_harness::GRAPH_USER_ID);
+    let mailbox: Vec<_> = s
+        .graph
+        .requests()
+        .into_iter()
+        .filter(|r| r.target.starts_with("/v1.0/users/") && r.target.matches('/').count() > 3)
+        .collect();
+    assert!(
+        !mailbox.is_empty() && mailbox.iter().all(|r| r.target.starts_with(&by_id)),
+        "{mailbox:#?}"
+    );
+}
+
 /// `--oauth2`: the mailbox's owner signs in in the browser (the harness's
 /// Graph is also the sign-in: discovery, PKCE S256, the code traded for a
 /// token and a refresh token), asking for Graph's contacts and calendars;

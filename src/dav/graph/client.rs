@@ -203,6 +203,16 @@ impl Graph {
                     self.api,
                     crate::auth::oauth::percent_encode(&self.user)
                 );
+                if matches!(self.auth, GraphAuth::App(_)) {
+                    return match self.user_id_by_any_address() {
+                        Some(id) => format!(
+                            "{}/v1.0/users/{}",
+                            self.api,
+                            crate::auth::oauth::percent_encode(&id)
+                        ),
+                        None => users,
+                    };
+                }
                 match self.signed_in_addresses() {
                     Some(own) if own.iter().any(|a| a.eq_ignore_ascii_case(self.user.trim())) => {
                         format!("{}/v1.0/me", self.api)
@@ -211,6 +221,53 @@ impl Graph {
                 }
             })
             .clone()
+    }
+
+    /// With the app's sign-in, the id of the user the mailbox's address
+    /// names when Graph doesn't know it as a primary address or user name:
+    /// an alias, looked up among every user's `proxyAddresses` (the app's
+    /// User.Read.All, as for listing the organisation's mailboxes). `None`
+    /// when the address is found as it is, when no single user or more
+    /// than one has it, or when the app may not read users: the mailbox is
+    /// then addressed by the name given, as before.
+    fn user_id_by_any_address(&self) -> Option<String> {
+        let token = self.token().ok()?;
+        let user = crate::auth::oauth::percent_encode(self.user.trim());
+        let get = |url: &str| {
+            self.pace();
+            self.send_once("GET", url, None, &[], &token, &[])
+                .ok()
+                .map(|(reply, _)| reply)
+        };
+        let direct = get(&format!("{}/v1.0/users/{user}?$select=id", self.api))?;
+        if direct.status != 404 {
+            return None;
+        }
+        let filter = format!(
+            "proxyAddresses/any(x:x eq 'smtp:{}')",
+            self.user.trim().replace('\'', "''")
+        );
+        let found = get(&format!(
+            "{}/v1.0/users?$filter={}&$select=id,mail",
+            self.api,
+            crate::auth::oauth::percent_encode(&filter)
+        ))?;
+        if !found.ok() {
+            tracing::debug!(status = found.status, "Graph did not look the alias up");
+            return None;
+        }
+        match found.json()["value"].as_array().map(Vec::as_slice) {
+            Some([one]) => {
+                let id = one["id"].as_str()?.to_owned();
+                tracing::info!(
+                    user = %self.user,
+                    mail = one["mail"].as_str().unwrap_or_default(),
+                    "an alias: the mailbox is its owner's"
+                );
+                Some(id)
+            }
+            _ => None,
+        }
     }
 
     /// With a delegated sign-in, the addresses of the user who signed in:
