@@ -360,8 +360,8 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
             return Ok(Located::from_preset(&domain, &email, p, how));
         }
     }
-    let contacts = service(&dns, &domain, "carddav").await;
-    let calendars = service(&dns, &domain, "caldav").await;
+    let contacts = service(&dns, &domain, "carddav", settings).await;
+    let calendars = service(&dns, &domain, "caldav", settings).await;
     let from_srv = contacts.is_some() || calendars.is_some();
     let mut addresses = Vec::new();
     if !settings.resolvers.is_empty() {
@@ -402,35 +402,87 @@ pub async fn locate(input: &str, settings: &DiscoverSettings) -> Result<Located,
 }
 
 /// The start address the service records of `kind` (`carddav`,
-/// `caldav`) give: the TLS service's first target, else the plain one's
-/// when it is this computer; its TXT record's `path=`, else the
-/// well-known path.
-async fn service(dns: &TokioResolver, domain: &str, kind: &str) -> Option<String> {
+/// `caldav`) give: the TLS service's targets in their order (priority,
+/// then weight), else the plain one's that are this computer; its TXT
+/// record's `path=`, else the well-known path. Of several targets, the
+/// first that takes a connection (RFC 2782: the next is tried when one
+/// can't be reached); none, the first.
+async fn service(
+    dns: &TokioResolver,
+    domain: &str,
+    kind: &str,
+    settings: &DiscoverSettings,
+) -> Option<String> {
+    let mut found: Vec<(String, String, u16)> = Vec::new();
     for (suffix, scheme) in [("s", "https"), ("", "http")] {
         let name = format!("_{kind}{suffix}._tcp.{domain}");
-        for s in mx::services(dns, &name).await {
+        let services = mx::services(dns, &name).await;
+        if services.is_empty() {
+            continue;
+        }
+        let path = txt_path(&mx::texts(dns, &name).await.concat())
+            .unwrap_or_else(|| format!("/.well-known/{kind}"));
+        for s in services {
             let host = s.target.clone();
             if scheme == "http" && !this_computer(&host) {
                 tracing::info!(%name, %host, "a plain-HTTP DAV service elsewhere is not used");
                 continue;
             }
-            let path = txt_path(&mx::texts(dns, &name).await.concat())
-                .unwrap_or_else(|| format!("/.well-known/{kind}"));
             let default = if scheme == "https" { 443 } else { 80 };
             let port = if s.port == default {
                 String::new()
             } else {
                 format!(":{}", s.port)
             };
-            let host = if host.contains(':') {
+            let shown = if host.contains(':') {
                 format!("[{host}]")
             } else {
-                host
+                host.clone()
             };
-            return Some(format!("{scheme}://{host}{port}{path}"));
+            found.push((format!("{scheme}://{shown}{port}{path}"), host, s.port));
+        }
+        if !found.is_empty() {
+            break;
         }
     }
-    None
+    if found.len() > 1 {
+        for (url, host, port) in &found {
+            if reachable(dns, host, *port, settings).await {
+                return Some(url.clone());
+            }
+            tracing::info!(%url, "a service record's target can't be reached; trying the next");
+        }
+    }
+    found.into_iter().next().map(|(url, _, _)| url)
+}
+
+/// Does `host` take a TCP connection on `port` within the settings'
+/// timeout? Its address from the settings' name servers when they are
+/// given, else the system's.
+async fn reachable(
+    dns: &TokioResolver,
+    host: &str,
+    port: u16,
+    settings: &DiscoverSettings,
+) -> bool {
+    let addresses: Vec<std::net::SocketAddr> = if settings.resolvers.is_empty() {
+        match tokio::net::lookup_host((host, port)).await {
+            Ok(found) => found.collect(),
+            Err(_) => return false,
+        }
+    } else {
+        match mx::address(dns, host).await {
+            Ok(ip) => vec![std::net::SocketAddr::new(ip, port)],
+            Err(_) => return false,
+        }
+    };
+    for address in addresses {
+        let connect = tokio::net::TcpStream::connect(address);
+        if let Ok(Ok(_)) = tokio::time::timeout(settings.timeout, connect).await {
+            return true;
+        }
+    }
+    false
 }
 
 /// Whether `host` is this computer (a loopback address or `localhost`),

@@ -227,6 +227,50 @@ fn a_tls_service_record_leads_to_the_server_by_its_name_and_its_certificate() {
     assert_same(&src, &dst);
 }
 
+/// Two TLS service records: the first target (by priority) is down, the
+/// second answers. RFC 2782 has the client try the next target; before,
+/// only the first was used and the account was "not a contacts server".
+#[test]
+fn a_service_records_target_that_is_down_gives_way_to_the_next() {
+    if !radicale_or_skip() {
+        return;
+    }
+    let src = office(6, 4);
+    let front = TlsFront::start(src.addr(), &["dav2.bakery.example"]);
+    let down = mailferry_harness::RefusingPort::new();
+    let dst = Radicale::start(&[("bob", "bob-pw")]);
+    let dns = DnsServer::start();
+    dns.a("dav1.bakery.example", Ipv4Addr::LOCALHOST)
+        .a("dav2.bakery.example", Ipv4Addr::LOCALHOST);
+    for kind in ["carddav", "caldav"] {
+        let name = format!("_{kind}s._tcp.bakery.example");
+        dns.srv(&name, 0, 0, down.port(), "dav1.bakery.example")
+            .srv(&name, 10, 0, front.port(), "dav2.bakery.example")
+            .txt(&name, &["path=/alice/"]);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = tmp.path().join("ca.pem");
+    std::fs::write(&ca, front.ca_pem()).unwrap();
+    let ca = ca.display().to_string();
+    let (code, report, out) = sync_from(
+        "alice@bakery.example",
+        &dst,
+        &dns,
+        &tmp.path().join("state.db"),
+        &["--cafile1", &ca],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(totals(&report), (10, 0, 0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "contacts at https://dav2.bakery.example:{}/alice/",
+            front.port()
+        )),
+        "{out}"
+    );
+    assert_same(&src, &dst);
+}
+
 /// The domain's service records name `front`, a web server that sends
 /// the well-known addresses on toward `src`'s DAV server: the copy from
 /// the domain into an empty account carries everything over. The targets
