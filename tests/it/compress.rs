@@ -106,6 +106,16 @@ async fn compressed_connections_copy_exactly_and_never_show_the_text() {
     );
 }
 
+/// The endpoint of a server behind `proxy` with the defaults (as the CLI
+/// and the app make it: compressed only on a link measured slow).
+fn as_made(proxy: &Proxy) -> Endpoint {
+    let mut e = Endpoint::new("127.0.0.1")
+        .with_security(Security::Plain)
+        .with_port(proxy.port());
+    e.timeout = Duration::from_secs(20);
+    e
+}
+
 /// Mail-like text: words from a small vocabulary in a varying order, as
 /// compressible as real letters (not one phrase repeated).
 fn letter(i: usize, bytes: usize) -> Vec<u8> {
@@ -144,16 +154,9 @@ async fn a_slow_link_is_compressed_without_being_asked_and_the_copy_is_exact() {
     let alice = Credentials::password("alice", "alicepass");
     // Nobody asked for compression: the endpoints are as the CLI and the
     // app make them by default.
-    let plain = |proxy: &Proxy| {
-        let mut e = Endpoint::new("127.0.0.1")
-            .with_security(Security::Plain)
-            .with_port(proxy.port());
-        e.timeout = Duration::from_secs(20);
-        e
-    };
-    assert!(!plain(&from_src).compress && plain(&from_src).compress_when_slow);
-    let source = Session::connect(&plain(&from_src), &alice).await.unwrap();
-    let dest = Session::connect(&plain(&from_dst), &alice).await.unwrap();
+    assert!(!as_made(&from_src).compress && as_made(&from_src).compress_when_slow);
+    let source = Session::connect(&as_made(&from_src), &alice).await.unwrap();
+    let dest = Session::connect(&as_made(&from_dst), &alice).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     // The default batches (16 MB): the folder's first batch is kept small
     // while the link is measured, and the rest goes compressed.
@@ -193,15 +196,8 @@ async fn a_server_that_refuses_to_compress_is_copied_from_uncompressed() {
     );
     let from_dst = Proxy::start(dst.addr_plain());
     let alice = Credentials::password("alice", "alicepass");
-    let at = |proxy: &Proxy| {
-        let mut e = Endpoint::new("127.0.0.1")
-            .with_security(Security::Plain)
-            .with_port(proxy.port());
-        e.timeout = Duration::from_secs(20);
-        e
-    };
-    let source = Session::connect(&at(&from_src), &alice).await.unwrap();
-    let dest = Session::connect(&at(&from_dst), &alice).await.unwrap();
+    let source = Session::connect(&as_made(&from_src), &alice).await.unwrap();
+    let dest = Session::connect(&as_made(&from_dst), &alice).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let options = Options {
         batch_bytes: 2 * 1024 * 1024,
