@@ -294,31 +294,18 @@ fn is_address(host: &str) -> bool {
         .is_ok()
 }
 
-/// Second-level labels under which each name is a separate site
-/// (`bakery.co.uk`), for the country domains users most often have.
-const SECOND_LEVEL: &[&str] = &[
-    "co.uk", "org.uk", "me.uk", "ac.uk", "com.au", "net.au", "org.au", "co.nz", "co.jp", "ne.jp",
-    "or.jp", "com.br", "co.za", "com.mx", "com.ar", "co.in", "com.cn", "com.tr", "co.il", "co.kr",
-    "com.sg", "com.hk", "com.tw",
-];
-
-/// The site of a host: its registrable domain (`icloud.com` for
-/// `p42-contacts.icloud.com`), or the host itself for an IP address or a
-/// one-label name. Without the public suffix list: the last two labels,
-/// three under the usual country second levels.
+/// The site of a host: its registrable domain by Mozilla's public suffix
+/// list (`icloud.com` for `p42-contacts.icloud.com`, `bakery.com.pl` for
+/// `dav.bakery.com.pl`, `anna.duckdns.org` for `cloud.anna.duckdns.org`:
+/// private suffixes count, every name under them is someone else's), or
+/// the host itself for an IP address, a one-label name, or a name that is
+/// itself a public suffix.
 pub fn site_of(host: &str) -> String {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
     if is_address(&host) || !host.contains('.') {
         return host;
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let tail2 = labels[labels.len() - 2..].join(".");
-    let keep = if SECOND_LEVEL.contains(&tail2.as_str()) {
-        3
-    } else {
-        2
-    };
-    labels[labels.len().saturating_sub(keep)..].join(".")
+    psl::domain_str(&host).map(str::to_owned).unwrap_or(host)
 }
 
 /// Properties asked when looking for the account's collections.
@@ -794,6 +781,20 @@ mod tests {
         assert_eq!(site_of("Contacts.iCloud.com."), "icloud.com");
         assert_eq!(site_of("dav.bakery.co.uk"), "bakery.co.uk");
         assert_eq!(site_of("bakery.co.uk"), "bakery.co.uk");
+        // Beyond the handful of country second levels once listed by hand:
+        // the last two labels would have trusted every name under them.
+        assert_eq!(site_of("dav.bakery.com.pl"), "bakery.com.pl");
+        assert_eq!(site_of("cal.bakery.gov.br"), "bakery.gov.br");
+        // Private suffixes: a dynamic-DNS or hosting name is its owner's only.
+        assert_eq!(site_of("cloud.anna.duckdns.org"), "anna.duckdns.org");
+        assert_eq!(site_of("anna.github.io"), "anna.github.io");
+        // A public suffix is nobody's site but itself.
+        assert_eq!(site_of("co.uk"), "co.uk");
+        // So a sign-in at a self-hosted server goes to no neighbour's.
+        let mut trust = Trust::default();
+        trust.add_site_of("https://cloud.anna.duckdns.org/remote.php/dav/");
+        assert!(trust.allows("cloud.anna.duckdns.org"));
+        assert!(!trust.allows("evil.duckdns.org"));
         assert_eq!(site_of("127.0.0.1"), "127.0.0.1");
         assert_eq!(site_of("::1"), "::1");
         assert_eq!(site_of("localhost"), "localhost");
