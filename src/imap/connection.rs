@@ -424,10 +424,10 @@ impl Connection {
                 ));
             }
         };
-        let (mut inner, compressed) = if endpoint.compress {
+        let mut inner = if endpoint.compress {
             compress(inner, &endpoint).await?
         } else {
-            (inner, false)
+            inner
         };
         let activity = {
             let stream: &mut Transport = inner.as_mut();
@@ -437,7 +437,6 @@ impl Connection {
             inner: Some(inner),
             activity,
             link: LinkGauge::default(),
-            compressed,
             endpoint,
             credentials: credentials.clone(),
             capabilities: Capabilities::default(),
@@ -455,11 +454,11 @@ impl Connection {
 }
 
 /// Turns on COMPRESS=DEFLATE (RFC 4978) when the server offers it; a server
-/// without it is used as it is. Says whether the connection is compressed.
+/// without it is used as it is.
 async fn compress(
     mut inner: async_imap::Session<Transport>,
     endpoint: &Endpoint,
-) -> Result<(async_imap::Session<Transport>, bool), Error> {
+) -> Result<async_imap::Session<Transport>, Error> {
     let failed = |e: async_imap::error::Error| {
         Error::new(Problem::Protocol {
             host: endpoint.host.clone(),
@@ -473,11 +472,11 @@ async fn compress(
         .has_str("COMPRESS=DEFLATE");
     if !offered {
         tracing::debug!("the server does not offer COMPRESS=DEFLATE");
-        return Ok((inner, false));
+        return Ok(inner);
     }
     let inner = inner.compress(Transport::deflate).await.map_err(failed)?;
     tracing::debug!("compressed connection");
-    Ok((inner, true))
+    Ok(inner)
 }
 
 /// How a sign-in goes on the wire.

@@ -25,10 +25,6 @@ pub const LINK_BOUND_BELOW: f64 = 10_000_000.0;
 /// the link: it is not counted.
 pub const MIN_SAMPLE_BYTES: u64 = 1 << 20;
 
-/// How many bytes must have been measured before deciding: one transfer
-/// of [`MIN_SAMPLE_BYTES`] or more.
-pub const DECIDE_AFTER_BYTES: u64 = MIN_SAMPLE_BYTES;
-
 /// While the link to a server is being measured, a folder's first batch is
 /// kept to this many bytes, so that the measure (and with it the
 /// compression) comes within seconds even on a slow link, not after a
@@ -54,9 +50,9 @@ impl Measured {
         self.secs += took.as_secs_f64();
     }
 
-    /// The rate measured, once enough has been: bytes a second.
+    /// The rate measured, once a transfer was counted: bytes a second.
     pub fn rate(&self) -> Option<f64> {
-        (self.bytes >= DECIDE_AFTER_BYTES && self.secs > 0.0).then(|| self.bytes as f64 / self.secs)
+        (self.secs > 0.0).then(|| self.bytes as f64 / self.secs)
     }
 
     /// Is the link what limits the transfers?

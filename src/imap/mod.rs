@@ -200,8 +200,6 @@ pub struct Session {
     /// How fast message bytes moved on connections to this server: shared
     /// by every connection that came from this one.
     link: link::LinkGauge,
-    /// Is the connection compressed?
-    compressed: bool,
     endpoint: Endpoint,
     capabilities: Capabilities,
     /// Counter for the tags of commands we write ourselves (`MF1`, …),
@@ -438,15 +436,9 @@ impl Session {
     /// (which takes the connection with it: a lost connection the caller
     /// recovers from as from any other) is not asked again.
     pub(crate) async fn compress_if_link_bound(&mut self) -> Result<(), Error> {
-        if self.compressed
-            || !self.endpoint.compress_when_slow
-            || !self.capabilities.has("COMPRESS=DEFLATE")
-            || !self.link.worth_compressing()
-        {
+        if !self.may_compress() || !self.link.worth_compressing() {
             return Ok(());
         }
-        // Asked once per connection, whatever the answer.
-        self.compressed = true;
         let host = self.endpoint.host.clone();
         let measured = self.link.measured();
         let Some(inner) = self.inner.take() else {
@@ -484,10 +476,19 @@ impl Session {
     /// it, nothing decided yet)? A folder's first batch is then kept to
     /// [`link::MEASURING_BATCH_BYTES`].
     pub(crate) fn measuring_link(&self) -> bool {
-        !self.compressed
-            && self.endpoint.compress_when_slow
+        self.may_compress() && self.link.undecided()
+    }
+
+    /// May this connection be compressed once its link is measured slow:
+    /// the endpoint allows it, the server offers it, and it is not
+    /// compressed already (nor taken by a refused COMPRESS)?
+    fn may_compress(&self) -> bool {
+        self.endpoint.compress_when_slow
             && self.capabilities.has("COMPRESS=DEFLATE")
-            && self.link.undecided()
+            && self
+                .inner
+                .as_ref()
+                .is_some_and(|s| !s.get_ref().is_compressed())
     }
 
     /// Counts a transfer of message bytes towards the link's measure.

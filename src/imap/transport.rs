@@ -100,6 +100,11 @@ impl Transport {
         }
     }
 
+    /// Is the stream compressed (COMPRESS=DEFLATE)?
+    pub fn is_compressed(&self) -> bool {
+        matches!(self.stream, Stream::Deflate(_))
+    }
+
     /// Is the stream encrypted?
     pub fn is_encrypted(&self) -> bool {
         match &self.stream {
